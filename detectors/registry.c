@@ -1,0 +1,45 @@
+/*
+ * registry.c - the single list of built-in detectors. Adding a detector means
+ * adding its ops here and nowhere else in the engine.
+ */
+#include "sw/detector.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct sw_detector_ops *const registry[] = {
+    NULL,
+};
+
+const struct sw_detector_ops *const *sw_registry_list(void)
+{
+    return registry;
+}
+
+const struct sw_detector_ops *sw_registry_find(const char *name)
+{
+    for (size_t i = 0; registry[i] != NULL; i++) {
+        if (strcmp(registry[i]->name, name) == 0) {
+            return registry[i];
+        }
+    }
+    return NULL;
+}
+
+int sw_registry_register_conf(struct sw_errbuf *eb)
+{
+    char section[128];
+    for (size_t i = 0; registry[i] != NULL; i++) {
+        const struct sw_detector_ops *ops = registry[i];
+        if (ops->abi != SW_DETECTOR_ABI) {
+            return sw_errbuf_set(eb, SW_EINVAL, "detector %s: ABI %u, engine expects %u",
+                                 ops->name, ops->abi, SW_DETECTOR_ABI);
+        }
+        snprintf(section, sizeof(section), "detectors.%s", ops->name);
+        int rc = sw_conf_register(section, ops->schema, ops->settings_size);
+        if (rc < 0) {
+            return sw_errbuf_set(eb, rc, "detector %s: cannot register config section", ops->name);
+        }
+    }
+    return 0;
+}

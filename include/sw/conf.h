@@ -1,0 +1,131 @@
+/*
+ * conf.h - the YAML configuration: schema tables, binding, snapshots, RCU.
+ *
+ * Design (after nginx's directive tables and Knot's module schemas): the config
+ * file is read with libyaml into a tree that remembers file:line of every node.
+ * Each module describes its settings as a const array of struct sw_conf_item
+ * (key, type, bounds, default, help, offset into the module's settings struct)
+ * and sw_conf_bind() fills that struct from one mapping, applying defaults for
+ * absent keys and refusing unknown keys, wrong types and out-of-range values
+ * with "file:line: key: reason". Defaults are the `def` strings, parsed by the
+ * same code as the file, so built-in defaults and configs/stanzawatch.yaml can
+ * be checked against each other by a test.
+ *
+ * A loaded configuration is an immutable snapshot (struct sw_conf). The current
+ * one is published with RCU (liburcu): readers call sw_conf_get() inside
+ * rcu_read_lock(); reload builds a whole new snapshot and swaps it
+ * (sw_conf_publish), freeing the old after synchronize_rcu().
+ */
+#ifndef SW_CONF_H
+#define SW_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sw/sw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum sw_conf_type {
+    SW_CONF_BOOL,     /* bool */
+    SW_CONF_INT,      /* int64_t, min..max */
+    SW_CONF_DOUBLE,   /* double, min..max (bounds as integers scaled by 1e-3: see fmin/fmax) */
+    SW_CONF_DURATION, /* int64_t milliseconds; "250ms", "10s", "5m", "2h", "1d" or bare seconds */
+    SW_CONF_SIZE,     /* int64_t bytes; "512", "64KB", "16MB", "1GB" (powers of 1024) */
+    SW_CONF_STRING,   /* char * (owned by the snapshot), NULL when absent and def NULL */
+    SW_CONF_ENUM,     /* int: index into enum_names, given as one of those strings */
+    SW_CONF_STRLIST,  /* struct sw_conf_strlist: a YAML sequence of scalars */
+    SW_CONF_SECTION,  /* nested mapping bound with .sub into the struct at offset */
+    SW_CONF_LIST,     /* sequence of mappings bound with .sub; struct sw_conf_list at offset */
+};
+
+struct sw_conf_strlist {
+    char **v; /* owned by the snapshot */
+    size_t n;
+};
+
+struct sw_conf_list {
+    void *items; /* n elements of item_size bytes each, owned by the snapshot */
+    size_t n;
+};
+
+struct sw_conf_item {
+    const char *key;
+    enum sw_conf_type type;
+    size_t offset;  /* offsetof() into the settings struct */
+    int64_t min;    /* INT/DURATION/SIZE: inclusive bounds (ms, bytes) */
+    int64_t max;
+    double fmin, fmax;             /* DOUBLE bounds */
+    const char *def;               /* default as YAML scalar text; NULL = required (SECTION/LIST:
+                                    * empty mapping / empty list) */
+    const char *help;              /* one line for `stanzawatch --help-config` and docs */
+    const char *const *enum_names; /* ENUM: NULL-terminated */
+    const struct sw_conf_item *sub; /* SECTION/LIST: schema of the nested mapping */
+    size_t item_size;               /* LIST: size of one element struct */
+};
+/* A schema array ends with an item whose key is NULL. */
+#define SW_CONF_END {.key = NULL}
+
+/* Opaque parsed YAML node (mapping, sequence or scalar) with its file:line. */
+struct sw_conf_node;
+
+/* An immutable loaded configuration. */
+struct sw_conf;
+
+/**
+ * Load and fully validate a configuration file (NULL path = built-in defaults
+ * only). Every registered section (engine, limits, detectors.*, aggregate,
+ * content, reporter, ...) is bound; the returned snapshot owns everything.
+ * @return 0 and *out (caller frees with sw_conf_free or hands it to
+ * sw_conf_publish), or SW_ECONF / SW_EIO / SW_ENOMEM with @eb filled as
+ * "file:line: key: reason".
+ */
+int sw_conf_load(const char *path, struct sw_conf **out, struct sw_errbuf *eb);
+void sw_conf_free(struct sw_conf *c);
+
+/** The settings struct bound for a registered section name ("engine", "limits",
+ *  "detectors.muc_flood", "aggregate", "content", "reporter"), or NULL.
+ *  Borrowed: valid as long as the snapshot. */
+const void *sw_conf_section(const struct sw_conf *c, const char *name);
+
+/** Raw YAML node of a section (for modules that want more than the schema gives). */
+const struct sw_conf_node *sw_conf_section_node(const struct sw_conf *c, const char *name);
+
+/** Path the snapshot was loaded from ("(built-in defaults)" when none). */
+const char *sw_conf_path(const struct sw_conf *c);
+
+/**
+ * Register a top-level or nested section before sw_conf_load (done once at
+ * start-up by the engine for its own sections and by the detector registry for
+ * detectors.<name>). @name may be dotted ("detectors.muc_flood"). Not
+ * thread-safe: call from main before any load.
+ */
+int sw_conf_register(const char *name, const struct sw_conf_item *schema, size_t settings_size);
+
+/**
+ * Bind one mapping node (NULL = absent: all defaults) into @settings with
+ * @schema. Used by sw_conf_load and by modules that bind nested rule files.
+ * Allocations (strings, lists) are recorded in @owner and freed with it.
+ */
+int sw_conf_bind(struct sw_conf *owner, const struct sw_conf_node *map,
+                 const struct sw_conf_item *schema, void *settings, struct sw_errbuf *eb);
+
+/* RCU publication of the current snapshot (liburcu, memb flavour). */
+/** Publish @c as current; the previous one is freed after a grace period.
+ *  Only the control thread calls it. Takes ownership of @c. */
+void sw_conf_publish(struct sw_conf *c);
+/** Current snapshot; caller must hold rcu_read_lock() (reader threads are
+ *  registered with rcu_register_thread()). */
+const struct sw_conf *sw_conf_get(void);
+
+/** Write the documented defaults of every registered section as YAML to @fp
+ *  (what configs/stanzawatch.yaml must equal modulo comments). */
+int sw_conf_dump_defaults(FILE *fp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

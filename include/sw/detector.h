@@ -1,0 +1,140 @@
+/*
+ * detector.h - the detector plugin contract, hits, and the registry.
+ *
+ * Each detector is one detectors/<name>.c exporting one const struct
+ * sw_detector_ops, listed once in detectors/registry.c. The engine knows no
+ * detector by name: it registers each detector's config schema as section
+ * "detectors.<name>", calls setup() per config generation on the control thread
+ * (building read-only `shared`: thresholds, Hyperscan databases), thread_init()
+ * per worker (building per-worker `local`: windows, tables, scratch) and then
+ * process() for every event whose kind is in `events` and whose shard key
+ * (ev->key[ops->shard]) is owned by that worker. State for one key therefore
+ * lives on exactly one worker and needs no lock.
+ *
+ * process() never fails, allocates on the heap per event, locks or logs:
+ * trouble becomes a counter. Time comes only from the event (ev->t_ms) or the
+ * now_ms passed to expire().
+ *
+ * Settings: every detector's settings struct starts with `bool enabled;` and its
+ * schema's first item is "enabled" (offset 0); the engine skips disabled ones.
+ * expire() is called by each worker about once per second of stream time.
+ *
+ * Threading: setup/teardown on the control thread; thread_init/process/expire/
+ * thread_fini on one worker thread each. Ownership: `shared` belongs to the
+ * detector until teardown(); `local` until thread_fini().
+ */
+#ifndef SW_DETECTOR_H
+#define SW_DETECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sw/conf.h"
+#include "sw/event.h"
+#include "sw/sw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SW_DETECTOR_ABI 1u
+
+enum sw_offender_kind { SW_OFFENDER_ACCOUNT = 0, SW_OFFENDER_DOMAIN = 1 };
+
+#define SW_HIT_MAX_VALUES 6
+#define SW_HIT_TEXT 192   /* bounded evidence text (body sample), NUL-terminated */
+#define SW_JID_TEXT 256   /* bounded JID text copies, NUL-terminated */
+
+/* One named number a detector measured, e.g. {"msgs_10s", 37}. */
+struct sw_hit_value {
+    const char *name; /* static string owned by the detector */
+    int64_t value;
+};
+
+/*
+ * A hit: one detector saw one offender cross one threshold (or contribute a
+ * weighted signal). Hits are rare compared to events, so a hit is a fat,
+ * self-contained value: all text is copied in, nothing points into a batch.
+ */
+struct sw_hit {
+    const char *detector; /* ops->name */
+    const char *symbol;   /* static, "<detector>.<signal>", e.g. "muc_flood.rate"; scored by the
+                           * aggregator from config aggregate.symbols, like rspamd symbols */
+    const char *kind;     /* incident kind: "muc-flood", "subscription-spam", "message-spam",
+                           * "presence-flood", "content-spam", ... */
+    uint64_t ev_seq;      /* seq of the event that crossed the threshold */
+    int64_t t_ms;         /* its event time */
+    int64_t first_ms;     /* when the offending activity began (window start), <= t_ms */
+    uint8_t offender_kind; /* enum sw_offender_kind */
+    char offender[SW_JID_TEXT]; /* bare JID (account) or domain */
+    uint32_t weight_milli;      /* detector's own strength of signal, 1000 = one full hit;
+                                 * the aggregator multiplies it by the symbol's score */
+    uint32_t n_values;
+    struct sw_hit_value values[SW_HIT_MAX_VALUES];
+    /* evidence */
+    char room[SW_JID_TEXT];   /* room involved, "" if none */
+    char target[SW_JID_TEXT]; /* a target account involved, "" if none */
+    char stanza_id[96];       /* id of the crossing stanza, "" if none */
+    char body[SW_HIT_TEXT];   /* sample text, "" if none */
+};
+
+/* Where a detector puts hits. emit() copies the hit; it never fails (a full
+ * queue is the engine's problem: it blocks in replay, counts drops live). */
+struct sw_hit_sink {
+    void (*emit)(struct sw_hit_sink *sink, const struct sw_hit *hit);
+    void *ctx;
+};
+
+static inline void sw_hit_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
+{
+    sink->emit(sink, hit);
+}
+
+/* Helpers to fill a hit's evidence from an event (bounded copies). */
+void sw_hit_init(struct sw_hit *h, const char *detector, const char *symbol, const char *kind,
+                 const struct sw_event *ev);
+void sw_hit_set_offender(struct sw_hit *h, enum sw_offender_kind k, const char *s, size_t len);
+void sw_hit_add_value(struct sw_hit *h, const char *name, int64_t value);
+/** Copy the bare part of @j (local@domain, or the domain) into @dst (SW_JID_TEXT bytes). */
+void sw_jid_copy_bare(char *dst, const struct sw_jid *j);
+
+/* Per-worker counters a detector may bump (summed on read by the engine). */
+struct sw_detector_stats {
+    uint64_t events;      /* process() calls */
+    uint64_t hits;        /* hits emitted */
+    uint64_t keys;        /* keys currently tracked (gauge, set by the detector) */
+    uint64_t evictions;   /* keys evicted because the table was full */
+    uint64_t expired;     /* keys dropped because idle */
+    uint64_t mem_bytes;   /* bytes of state (gauge) */
+};
+
+struct sw_detector_ops {
+    uint32_t abi;                      /* SW_DETECTOR_ABI; the registry rejects a mismatch */
+    const char *name;                  /* config section detectors.<name>, symbol prefix, log tag */
+    const char *description;           /* one line for --help and the README */
+    uint32_t events;                   /* mask of SW_EV_* kinds passed to process() */
+    enum sw_shard shard;               /* which ev->key this detector's state is keyed by */
+    const struct sw_conf_item *schema; /* keys, types, bounds, defaults (settings struct) */
+    size_t settings_size;
+    /* settings: the bound settings struct (borrowed for the snapshot's life). */
+    int (*setup)(const void *settings, void **shared, struct sw_errbuf *eb);
+    int (*thread_init)(const void *shared, void **local);
+    void (*process)(const void *shared, void *local, const struct sw_event *ev,
+                    struct sw_hit_sink *out, struct sw_detector_stats *st);
+    void (*expire)(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st);
+    void (*thread_fini)(void *local);
+    void (*teardown)(void *shared);
+};
+
+/* Registry (detectors/registry.c). */
+/** NULL-terminated list of every built-in detector. */
+const struct sw_detector_ops *const *sw_registry_list(void);
+const struct sw_detector_ops *sw_registry_find(const char *name);
+/** Register every detector's schema as config section "detectors.<name>".
+ *  Returns 0 or SW_EINVAL if an ops struct has a wrong ABI. */
+int sw_registry_register_conf(struct sw_errbuf *eb);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

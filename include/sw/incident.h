@@ -1,0 +1,114 @@
+/*
+ * incident.h - incidents (what the aggregator makes of hits) and outputs.
+ *
+ * The aggregator (reporter/aggregate.c) consumes hits in stream order (the
+ * engine merges the workers' hit queues by ev_seq, so output is identical for
+ * any thread count), combines weighted symbols per offender into a score, and
+ * opens / updates / closes incidents with dedup, cooldown and re-open. Every
+ * state change is handed to every output (JSON Lines, XEP-0268 reports file,
+ * the live XMPP reporter, later pubsub) through struct sw_output_ops.
+ *
+ * Threading: the aggregator and all outputs' incident() callbacks run on the
+ * single aggregator thread; an output that does slow I/O (XMPP) copies the
+ * incident into its own queue and returns.
+ */
+#ifndef SW_INCIDENT_H
+#define SW_INCIDENT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sw/conf.h"
+#include "sw/detector.h"
+#include "sw/sw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum sw_incident_status { SW_INC_OPEN = 0, SW_INC_UPDATED, SW_INC_CLOSED };
+
+#define SW_INC_MAX_DETECTORS 12
+#define SW_INC_MAX_EVIDENCE 5
+#define SW_INC_MAX_TARGETS 8
+
+/* What one detector symbol contributed to an incident. */
+struct sw_incident_contrib {
+    const char *symbol;   /* static */
+    const char *detector; /* static */
+    int64_t score_milli;  /* contribution to the incident score, 1000 = 1.0 */
+    uint32_t hits;
+    uint32_t n_values;
+    struct sw_hit_value values[SW_HIT_MAX_VALUES]; /* latest window values */
+};
+
+struct sw_incident_evidence {
+    uint64_t ev_seq;
+    int64_t t_ms;
+    char stanza_id[96];
+    char room[SW_JID_TEXT];
+    char target[SW_JID_TEXT];
+    char body[SW_HIT_TEXT];
+};
+
+struct sw_incident {
+    char id[40];          /* UUID text, deterministic: derived from kind, offender and the
+                           * ev_seq that opened it; stable across updates and closure */
+    const char *kind;     /* static */
+    char offender[SW_JID_TEXT];
+    uint8_t offender_kind; /* enum sw_offender_kind */
+    uint8_t status;        /* enum sw_incident_status */
+    uint32_t revision;     /* 0 when opened, +1 per update/close */
+    int64_t detected_at;   /* event time of the stanza that crossed the threshold */
+    int64_t first_seen, last_seen;
+    int64_t score_milli;
+    uint64_t hits;
+    uint32_t n_contrib;
+    struct sw_incident_contrib contrib[SW_INC_MAX_DETECTORS];
+    uint32_t n_evidence;
+    struct sw_incident_evidence evidence[SW_INC_MAX_EVIDENCE];
+    uint32_t n_rooms, n_targets; /* distinct counts seen (bounded samples below) */
+    char rooms[SW_INC_MAX_TARGETS][SW_JID_TEXT];
+    char targets[SW_INC_MAX_TARGETS][SW_JID_TEXT];
+};
+
+/* An output: JSON Lines, reports file, XMPP reporter, ... */
+struct sw_output_ops {
+    const char *name;
+    /* Called on the aggregator thread for every open/update/close. Returns 0 or
+     * a negative SW_E*; a failing output is logged and counted, never stops the
+     * pipeline. */
+    int (*incident)(void *ctx, const struct sw_incident *inc);
+    /* Flush and release; called once at shutdown. */
+    int (*close)(void *ctx);
+    void *ctx;
+};
+
+/** Write @inc as one JSON object + "\n" (the output contract of the README). */
+int sw_incident_write_json(FILE *fp, const struct sw_incident *inc);
+const char *sw_incident_status_name(unsigned status);
+
+/* Aggregator (reporter/aggregate.c). */
+struct sw_aggregate;
+
+/** Create from the "aggregate" config section. Outputs are borrowed; they must
+ *  outlive the aggregator. Control thread. */
+int sw_aggregate_new(const struct sw_conf *conf, struct sw_output_ops *outputs, size_t n_outputs,
+                     struct sw_aggregate **out, struct sw_errbuf *eb);
+/** Feed one hit (in ev_seq order). */
+void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *hit);
+/** Stream time advanced to @now_ms with no hit (ticks): close idle incidents. */
+void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms);
+/** End of stream: close every open incident (status closed), flush outputs. */
+void sw_aggregate_finish(struct sw_aggregate *a, int64_t now_ms);
+/** Counters for the stats line. */
+struct sw_aggregate_stats {
+    uint64_t hits, opened, updated, closed, suppressed, reopened;
+};
+void sw_aggregate_get_stats(const struct sw_aggregate *a, struct sw_aggregate_stats *st);
+void sw_aggregate_free(struct sw_aggregate *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

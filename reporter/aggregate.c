@@ -1,0 +1,2 @@
+/* aggregate.c - placeholder until issue 3's aggregator lands. */
+#include "sw/incident.h"
