@@ -122,6 +122,12 @@ struct sw_detector_ops {
     void (*process)(const void *shared, void *local, const struct sw_event *ev,
                     struct sw_hit_sink *out, struct sw_detector_stats *st);
     void (*expire)(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st);
+    /* Optional (may be NULL). Hot reload: a new config generation's `shared`
+     * replaces the old one on this worker at a batch boundary and `local` (all
+     * window state) is KEPT; this hook adapts local to the new shared (e.g.
+     * re-grow Hyperscan scratch, resize a table). Returns 0 or SW_E*; on error
+     * the worker keeps the old generation for this detector and counts it. */
+    int (*thread_reload)(const void *shared, void *local);
     void (*thread_fini)(void *local);
     void (*teardown)(void *shared);
 };
