@@ -88,7 +88,12 @@ struct sw_output_ops {
 int sw_incident_write_json(FILE *fp, const struct sw_incident *inc);
 const char *sw_incident_status_name(unsigned status);
 
+/** JSON Lines output on @fp (borrowed; the caller closes it after close()). */
+int sw_output_json_init(struct sw_output_ops *o, FILE *fp);
+
 /* Aggregator (reporter/aggregate.c). */
+/** Register the "aggregate" config section. Call once at start-up. */
+int sw_aggregate_register_conf(void);
 struct sw_aggregate;
 
 /** Create from the "aggregate" config section. Outputs are borrowed; they must

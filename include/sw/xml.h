@@ -69,7 +69,8 @@ struct sw_split;
 /* Callbacks get absolute stream offsets [start, end). */
 struct sw_split_cb {
     void (*header)(void *ud, uint64_t start, uint64_t end); /* <?xml?> + <stream:stream ...> */
-    void (*stanza)(void *ud, uint64_t start, uint64_t end); /* one complete top-level element */
+    void (*stanza)(void *ud, uint64_t start, uint64_t end,
+                   uint32_t line); /* one complete top-level element, 1-based start line */
     void (*close)(void *ud, uint64_t start, uint64_t end);  /* </stream:stream> */
     void *ud;
 };
@@ -103,6 +104,8 @@ int sw_xml_feed(struct sw_xml *x, const char *buf, size_t len, int64_t arrival_m
 int sw_xml_finish(struct sw_xml *x, struct sw_errbuf *eb);
 /** Next events get seq = base, base+1, ... (the engine sets it per chunk). */
 void sw_xml_set_seq(struct sw_xml *x, uint64_t base);
+/** Events get ev->stream = @stream and ev->line / error positions are reported as
+ *  @line_base + (lines fed since this call); call before each chunk. */
 void sw_xml_set_stream(struct sw_xml *x, uint16_t stream, uint32_t line_base);
 const struct sw_xml_stats *sw_xml_stats(const struct sw_xml *x);
 void sw_xml_free(struct sw_xml *x);
