@@ -114,6 +114,13 @@ struct sw_detector_ops {
     const char *description;           /* one line for --help and the README */
     uint32_t events;                   /* mask of SW_EV_* kinds passed to process() */
     enum sw_shard shard;               /* which ev->key this detector's state is keyed by */
+    /* Optional (may be NULL): the detector's own routing key for @ev, overriding
+     * ev->key[shard]; 0 = not for this detector. Lets one detector see both a
+     * sender's requests and the answers addressed to that sender (e.g. key =
+     * from.bare for subscribe, to.bare for subscribed). The engine routes every
+     * shard and this hook with the same owner function of the hash. Pure,
+     * cheap, called on every worker for every event of a matching kind. */
+    uint64_t (*key)(const struct sw_event *ev);
     const struct sw_conf_item *schema; /* keys, types, bounds, defaults (settings struct) */
     size_t settings_size;
     /* settings: the bound settings struct (borrowed for the snapshot's life). */
