@@ -19,17 +19,18 @@
  * Code points are written to @out as UTF-8 while a "word" (a run of letters,
  * digits, '@', '$' and non-ASCII characters) is tracked; at the end of each word
  * SW_NORM_LEET rewrites 0 1 3 4 5 7 @ $ to o i e a s t a s when the word has
- * no more digits, '@' and '$' than letters ("fr33" -> "free",
- * "b1tc0in" -> "bitcoin", while "2024", "10k" and "h264" stay). SW_NORM_SPACES
+ * at least three bytes and no more digits, '@' and '$' than letters ("fr33" -> "free",
+ * "b1tc0in" -> "bitcoin", while "2024", "5g", "10k" and "h264" stay). SW_NORM_SPACES
  * collapses whitespace runs to one space and trims; SW_NORM_SQUEEZE runs last,
  * in place, cutting runs of one character to two ("freeeee" -> "free").
  *
  * Deviations from Unicode TR39 skeletons: we fold to lower-case ASCII rather
  * than to the prototype characters of confusables.txt, and Cyrillic/Greek
  * look-alikes are mapped whether or not the word mixes scripts (a fully
- * Cyrillic "сазіnо" spoof is as common as a mixed one); Russian or Greek text
- * therefore comes out partly Latin, which is harmless for matching because
- * both rules and fingerprints see the same skeleton.
+ * Cyrillic "сазіnо" spoof is as common as a mixed one), and only after
+ * lower-casing, so "ПРИВЕТ" and "привет" give the same skeleton. Russian or
+ * Greek text therefore comes out partly Latin, which is harmless for matching
+ * because both rules and fingerprints see the same skeleton.
  *
  * Threading: pure, reentrant, no allocation, no global state.
  */
@@ -197,27 +198,12 @@ static const struct cp_map confusables[] = {
     {0x0299, 'b'},
     {0x029C, 'h'},
     {0x029F, 'l'},
-    /* Greek capitals that look Latin (before lower-casing, which would turn
-     * Η into η, an "n" look-alike) */
-    {0x0391, 'a'},
-    {0x0392, 'b'},
-    {0x0395, 'e'},
-    {0x0396, 'z'},
-    {0x0397, 'h'},
-    {0x0399, 'i'},
-    {0x039A, 'k'},
-    {0x039C, 'm'},
-    {0x039D, 'n'},
-    {0x039F, 'o'},
-    {0x03A1, 'p'},
-    {0x03A4, 't'},
-    {0x03A5, 'y'},
-    {0x03A7, 'x'},
     /* Greek small letters that look Latin */
     {0x03B1, 'a'},
     {0x03B2, 'b'},
     {0x03B3, 'y'},
     {0x03B5, 'e'},
+    {0x03B7, 'n'},
     {0x03B9, 'i'},
     {0x03BA, 'k'},
     {0x03BD, 'v'},
@@ -229,29 +215,17 @@ static const struct cp_map confusables[] = {
     {0x03C9, 'w'},
     {0x03F2, 'c'},
     {0x03F3, 'j'},
-    /* Cyrillic capitals that look Latin */
-    {0x0405, 's'},
-    {0x0406, 'i'},
-    {0x0407, 'i'},
-    {0x0408, 'j'},
-    {0x0410, 'a'},
-    {0x0412, 'b'},
-    {0x0415, 'e'},
-    {0x041A, 'k'},
-    {0x041C, 'm'},
-    {0x041D, 'h'},
-    {0x041E, 'o'},
-    {0x0420, 'p'},
-    {0x0421, 'c'},
-    {0x0422, 't'},
-    {0x0423, 'y'},
-    {0x0425, 'x'},
     /* Cyrillic small letters that look Latin */
     {0x0430, 'a'},
+    {0x0432, 'b'},
     {0x0435, 'e'},
+    {0x043A, 'k'},
+    {0x043C, 'm'},
+    {0x043D, 'h'},
     {0x043E, 'o'},
     {0x0440, 'p'},
     {0x0441, 'c'},
+    {0x0442, 't'},
     {0x0443, 'y'},
     {0x0445, 'x'},
     {0x0450, 'e'},
@@ -508,7 +482,7 @@ static void end_word(struct norm_out *o)
             leet += leet_of(c) != 0;
         }
     }
-    if (leet == 0 || nonletters > letters) {
+    if (leet == 0 || nonletters > letters || o->n - o->word_start < 3) {
         return;
     }
     for (size_t i = o->word_start; i < o->n; i++) {

@@ -1,0 +1,207 @@
+/*
+ * test_normalize.c - sw_normalize(): each obfuscation class folds to the same
+ * skeleton as the plain text, normal text in several languages stays
+ * readable, output is bounded and valid.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "sw/normalize.h"
+
+static const char *norm(const char *in, unsigned flags)
+{
+    static char out[1024];
+    size_t n = sw_normalize(in, strlen(in), out, sizeof(out), flags);
+    assert_int_equal(n, strlen(out));
+    return out;
+}
+
+#define NORM_EQ(in, want) assert_string_equal(norm(in, SW_NORM_DEFAULT), want)
+
+static void test_ascii_case_spaces(void **state)
+{
+    (void)state;
+    NORM_EQ("  Hello   WORLD \t\n ok ", "hello world ok");
+    assert_string_equal(norm("A  b", 0), "a  b");
+    NORM_EQ("", "");
+}
+
+static void test_leet(void **state)
+{
+    (void)state;
+    NORM_EQ("FR33 B1TC0IN", "free bitcoin");
+    NORM_EQ("c4s1n0 v14gr4", "casino viagra");
+    NORM_EQ("@dd me", "add me");
+    NORM_EQ("fr$$e", "frsse");
+}
+
+static void test_leet_keeps_numbers(void **state)
+{
+    (void)state;
+    NORM_EQ("meeting at 10:30 on 2024-05-01", "meeting at 10:30 on 2024-05-01");
+    NORM_EQ("h264 10k 5g", "h264 10k 5g");
+    assert_string_equal(norm("fr33", SW_NORM_SPACES), "fr33"); /* LEET off */
+}
+
+static void test_squeeze(void **state)
+{
+    (void)state;
+    NORM_EQ("heeeeeey!!!!!!", "heey!!");
+    NORM_EQ("ааааааа", "aa"); /* Cyrillic a run */
+    assert_string_equal(norm("heeeey", SW_NORM_LEET), "heeeey");
+}
+
+static void test_zero_width_and_format(void **state)
+{
+    (void)state;
+    /* ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen, LRM, variation selector */
+    NORM_EQ("t.me/join\xE2\x80\x8B"
+            "chat",
+            "t.me/joinchat");
+    NORM_EQ("fr\xE2\x80\x8C"
+            "e\xE2\x80\x8D"
+            "e",
+            "free");
+    NORM_EQ("\xEF\xBB\xBF"
+            "bit\xE2\x81\xA0"
+            "co\xC2\xAD"
+            "in\xE2\x80\x8E",
+            "bitcoin");
+    NORM_EQ("sp\xEF\xB8\x8F"
+            "am",
+            "spam");
+}
+
+static void test_cyrillic_greek_lookalikes(void **state)
+{
+    (void)state;
+    NORM_EQ("с\xD0\xB0sinо", "casino");         /* Cyrillic с, а, о */
+    NORM_EQ("ВІТСОІN", "bitcoin");              /* Cyrillic capitals */
+    NORM_EQ("\xCE\x91\xCE\x92\xCE\x9F", "abo"); /* Greek capitals Α Β Ο */
+    NORM_EQ("ρ\xCE\xB1yρ\xCE\xB1l", "paypal");  /* Greek ρ α */
+}
+
+static void test_fullwidth_math_enclosed(void **state)
+{
+    (void)state;
+    NORM_EQ("ＦＲＥＥ　ｍｏｎｅｙ！", "free money!");
+    NORM_EQ("𝐟𝐫𝐞𝐞 𝓫𝓲𝓽𝓬𝓸𝓲𝓷 𝟙𝟘𝟘", "free bitcoin 100");
+    NORM_EQ("ⓒⓐⓢⓘⓝⓞ 🅒🅐🅢🅘🅝🅞", "casino casino");
+    NORM_EQ("ℂ𝕒𝕤𝕚𝕟𝕠", "casino");
+    NORM_EQ("ᴄᴀsɪɴᴏ", "casino");
+}
+
+static void test_zalgo(void **state)
+{
+    (void)state;
+    NORM_EQ("Z̴̡̛̖̗a̷̢͎l̸͚̦g̵̛̳o̶̬͝", "zalgo");
+    NORM_EQ("e\xCC\x81", "e"); /* decomposed é */
+}
+
+static void test_accents_and_languages(void **state)
+{
+    (void)state;
+    NORM_EQ("Ça coûte cher, STRAßE, Œuvre, Łódź", "ca coute cher, strasse, oeuvre, lodz");
+    NORM_EQ("Ärger über Öl", "arger uber ol");
+    /* Russian: lower-cased, look-alikes mapped, the rest kept */
+    NORM_EQ("ПРИВЕТ, как дела?", "пpиbet, kak дeлa?");
+    NORM_EQ("привет", norm("ПРИВЕТ", SW_NORM_DEFAULT));
+    /* Greek: tonos stripped, lower-cased */
+    NORM_EQ("Καλημέρα", "kaλnμepa");
+    NORM_EQ("ΚΑΛΗΜΕΡΑ", "kaλnμepa");
+    /* CJK, Arabic and emoji are kept as they are */
+    NORM_EQ("你好 世界 😀", "你好 世界 😀");
+    NORM_EQ("مرحبا", "مرحبا");
+}
+
+static void test_invalid_utf8_and_controls(void **state)
+{
+    (void)state;
+    NORM_EQ("a\xFF"
+            "b\xC0\xAF"
+            "c",
+            "a?b??c");             /* stray byte, overlong */
+    NORM_EQ("ab\xE2\x82", "ab??"); /* truncated sequence: a '?' per byte */
+    NORM_EQ("a\x01\x7F"
+            "b",
+            "ab");
+}
+
+static void test_bounded_output(void **state)
+{
+    (void)state;
+    char out[8];
+    size_t n = sw_normalize("hello wonderful world", 21, out, sizeof(out), SW_NORM_DEFAULT);
+    assert_true(n < sizeof(out));
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out, "hello w");
+    /* never cut inside a multi-byte character */
+    n = sw_normalize("ab你好", strlen("ab你好"), out, 6, 0);
+    assert_string_equal(out, "ab你");
+    assert_int_equal(n, 5);
+    n = sw_normalize("x", 1, out, 1, 0);
+    assert_int_equal(n, 0);
+    assert_string_equal(out, "");
+    assert_int_equal(sw_normalize(NULL, 0, out, sizeof(out), 0), 0);
+}
+
+/* Every single code point folds to valid UTF-8 without crashing. */
+static void test_all_code_points(void **state)
+{
+    (void)state;
+    char in[8], out[32];
+    for (uint32_t cp = 1; cp < 0x110000; cp++) {
+        size_t len;
+        if (cp >= 0xD800 && cp <= 0xDFFF) {
+            continue;
+        }
+        if (cp < 0x80) {
+            in[0] = (char)cp;
+            len = 1;
+        } else if (cp < 0x800) {
+            in[0] = (char)(0xC0 | (cp >> 6));
+            in[1] = (char)(0x80 | (cp & 0x3F));
+            len = 2;
+        } else if (cp < 0x10000) {
+            in[0] = (char)(0xE0 | (cp >> 12));
+            in[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            in[2] = (char)(0x80 | (cp & 0x3F));
+            len = 3;
+        } else {
+            in[0] = (char)(0xF0 | (cp >> 18));
+            in[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            in[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            in[3] = (char)(0x80 | (cp & 0x3F));
+            len = 4;
+        }
+        size_t n = sw_normalize(in, len, out, sizeof(out), SW_NORM_DEFAULT);
+        assert_true(n <= 4);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(out[i] != '?' || cp == '?' || cp == 0xFF1F);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ascii_case_spaces),
+        cmocka_unit_test(test_leet),
+        cmocka_unit_test(test_leet_keeps_numbers),
+        cmocka_unit_test(test_squeeze),
+        cmocka_unit_test(test_zero_width_and_format),
+        cmocka_unit_test(test_cyrillic_greek_lookalikes),
+        cmocka_unit_test(test_fullwidth_math_enclosed),
+        cmocka_unit_test(test_zalgo),
+        cmocka_unit_test(test_accents_and_languages),
+        cmocka_unit_test(test_invalid_utf8_and_controls),
+        cmocka_unit_test(test_bounded_output),
+        cmocka_unit_test(test_all_code_points),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
