@@ -1,2 +1,998 @@
-/* aggregate.c - placeholder until issue 3's aggregator lands. */
+/*
+ * aggregate.c - hits -> incidents: weighted symbols per offender, dedup,
+ * update rate limit, close on idle stream time, re-open.
+ *
+ * Design (after rspamd's symbols/scores/groups):
+ * - One entry per (offender, offender_kind), whatever the symbol or detector:
+ *   the same offender never has two incidents at once (dedup).
+ * - A hit of symbol S contributes score(S) * weight_milli / 1000 points
+ *   (aggregate.symbols, else aggregate.default_score). A symbol does not add up
+ *   over repeated hits: it keeps its strongest contribution of the last
+ *   `window` (plus its latest one, used when the strongest ages out); symbols of
+ *   one `group` count once (the strongest of the group), so correlated signals
+ *   are not counted twice. Score = sum of live contributions.
+ * - The entry opens an incident (status open, revision 0) on the hit that makes
+ *   the score reach report_threshold: detected_at = that hit's event time, id =
+ *   UUID (v5 layout) from a hash of (offender, kind, opening ev_seq), so it is
+ *   deterministic. Kind = kind of the strongest live symbol.
+ * - While open, a hit that raises the peak score or brings a new symbol, room
+ *   or target makes the incident dirty; "updated" lines are emitted at most once
+ *   per update_interval of stream time (the rest wait for the next hit or tick).
+ * - sw_aggregate_tick closes incidents idle for close_after (status closed).
+ *   Contributions are reset on closure, so a re-open needs the threshold again
+ *   (that hysteresis is the cooldown: a closed incident does not flap on one
+ *   stray weak hit). A crossing within reopen_window of the closure re-opens the
+ *   same id (status open, revision+1, counted as reopened); later, the entry is
+ *   forgotten and a new crossing makes a new incident with a new id.
+ * - Never offenders: an empty offender, an account without '@' (a server or
+ *   component), anything in muc.server_jids or aggregate.never, a domain or an
+ *   account at a muc.services domain, and any JID seen as a hit's room. Such hits
+ *   are dropped and counted (the detectors already skip them: defence in depth).
+ * - Memory is bounded: max_tracked entries in one array (calloc'd: untouched
+ *   pages cost nothing), a chained hash index, and an LRU list ordered by last
+ *   hit time. A full table evicts the least recently hit entry (closing it first
+ *   if it is open, counted). Candidates expire after `window` without hits,
+ *   closed entries after reopen_window. An open incident's full record (struct
+ *   sw_incident + distinct room/target hash sets, ~14 KB) is allocated when it
+ *   opens, on the aggregator thread (hits are rare next to events).
+ *
+ * Threading: everything runs on the single aggregator thread, in ev_seq order;
+ * outputs are called synchronously. Time is the hits' event time (clamped so
+ * it never goes backwards) and the now_ms given to tick/finish.
+ */
 #include "sw/incident.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "aggregate_int.h"
+#include "sw/log.h"
+#include "sw/settings.h"
+
+#define AGG_SET_SLOTS 512 /* distinct rooms / targets counted exactly per incident */
+#define AGG_CAND_EVIDENCE 2
+#define AGG_NEVER_ROOMS 4096
+
+enum agg_state { AGG_FREE = 0, AGG_CAND, AGG_OPEN, AGG_CLOSED };
+
+struct agg_contrib {
+    const char *symbol, *detector, *kind;
+    int32_t group; /* group id, -1 = none (counts on its own) */
+    int64_t best_milli, best_t;
+    int64_t last_milli, last_t;
+    int64_t peak_milli; /* strongest contribution ever (what the incident shows) */
+    uint32_t hits;
+    uint32_t n_values;
+    struct sw_hit_value values[SW_HIT_MAX_VALUES];
+};
+
+struct agg_open {
+    struct sw_incident inc;
+    uint64_t rooms[AGG_SET_SLOTS];
+    uint64_t targets[AGG_SET_SLOTS];
+};
+
+struct agg_entry {
+    uint64_t hash;
+    int32_t chain;              /* next entry in the hash bucket, -1 = end */
+    int32_t lru_prev, lru_next; /* by last hit time; -1 = end */
+    uint8_t state;              /* enum agg_state */
+    uint8_t okind;
+    uint8_t dirty;
+    uint32_t n_contrib;
+    uint32_t n_cand_ev;
+    int64_t first_ms, last_ms, closed_ms, last_emit_ms;
+    uint64_t hits;
+    struct agg_open *open; /* record of an open or closed incident */
+    struct agg_contrib contrib[SW_INC_MAX_DETECTORS];
+    struct sw_incident_evidence cand_ev[AGG_CAND_EVIDENCE];
+    char offender[SW_JID_TEXT];
+};
+
+struct agg_sym {
+    const char *name;
+    int64_t score_milli; /* per full-strength hit */
+    int32_t group;
+};
+
+struct sw_aggregate {
+    const struct sw_aggregate_settings *s;
+    int64_t threshold_milli, default_milli;
+    struct agg_sym *syms;
+    size_t n_syms;
+    uint64_t *never; /* hashes (case-folded) of never-offender JIDs and domains */
+    size_t n_never;
+    uint64_t *services; /* MUC service domains */
+    size_t n_services;
+    uint64_t room_seen[AGG_NEVER_ROOMS]; /* open-addressed set of room JIDs seen in hits */
+    size_t n_room_seen;
+    struct agg_entry *e;
+    size_t cap;
+    int32_t *buckets;
+    size_t n_buckets;  /* power of two */
+    int32_t free_head; /* freed entries chained through lru_next */
+    size_t hw;         /* entries [hw, cap) never used yet (their pages untouched) */
+    int32_t lru_head, lru_tail;
+    size_t used;
+    int64_t now;
+    struct sw_output_ops *outputs;
+    size_t n_outputs;
+    struct sw_aggregate_stats st;
+};
+
+/* ---- config ------------------------------------------------------------ */
+
+static const struct sw_conf_item sym_schema[] = {
+    {.key = "symbol",
+     .type = SW_CONF_STRING,
+     .offset = offsetof(struct sw_aggregate_symbol, symbol),
+     .def = NULL,
+     .help = "symbol name, \"<detector>.<signal>\""},
+    {.key = "score",
+     .type = SW_CONF_DOUBLE,
+     .offset = offsetof(struct sw_aggregate_symbol, score),
+     .fmin = -100.0,
+     .fmax = 100.0,
+     .def = "1.0",
+     .help = "points for one full-strength hit (scaled by the hit's weight)"},
+    {.key = "group",
+     .type = SW_CONF_STRING,
+     .offset = offsetof(struct sw_aggregate_symbol, group),
+     .def = "",
+     .help = "symbols of one group count once (the strongest); empty = own group"},
+    SW_CONF_END,
+};
+
+static const struct sw_conf_item agg_schema[] = {
+    {.key = "report_threshold",
+     .type = SW_CONF_DOUBLE,
+     .offset = offsetof(struct sw_aggregate_settings, report_threshold),
+     .fmin = 0.001,
+     .fmax = 1000.0,
+     .def = "1.0",
+     .help = "score at which an incident opens"},
+    {.key = "default_score",
+     .type = SW_CONF_DOUBLE,
+     .offset = offsetof(struct sw_aggregate_settings, default_score),
+     .fmin = -100.0,
+     .fmax = 100.0,
+     .def = "1.0",
+     .help = "score of a symbol not listed in symbols"},
+    {.key = "window",
+     .type = SW_CONF_DURATION,
+     .offset = offsetof(struct sw_aggregate_settings, window_ms),
+     .min = 1000,
+     .max = 7LL * 86400 * 1000,
+     .def = "10m",
+     .help = "how long a hit's contribution counts towards the score"},
+    {.key = "update_interval",
+     .type = SW_CONF_DURATION,
+     .offset = offsetof(struct sw_aggregate_settings, update_interval_ms),
+     .min = 0,
+     .max = 86400LL * 1000,
+     .def = "30s",
+     .help = "minimum stream time between two updated lines of one incident"},
+    {.key = "close_after",
+     .type = SW_CONF_DURATION,
+     .offset = offsetof(struct sw_aggregate_settings, close_after_ms),
+     .min = 1000,
+     .max = 7LL * 86400 * 1000,
+     .def = "10m",
+     .help = "close an incident after this much stream time without hits"},
+    {.key = "reopen_window",
+     .type = SW_CONF_DURATION,
+     .offset = offsetof(struct sw_aggregate_settings, reopen_window_ms),
+     .min = 0,
+     .max = 30LL * 86400 * 1000,
+     .def = "1h",
+     .help = "a new crossing this soon after closure re-opens the same incident id"},
+    {.key = "max_tracked",
+     .type = SW_CONF_INT,
+     .offset = offsetof(struct sw_aggregate_settings, max_tracked),
+     .min = 16,
+     .max = 10000000,
+     .def = "16384",
+     .help = "offenders tracked at once; the least recently hit is evicted when full"},
+    {.key = "never",
+     .type = SW_CONF_STRLIST,
+     .offset = offsetof(struct sw_aggregate_settings, never),
+     .def = "[]",
+     .help = "JIDs or domains never reported (besides muc.server_jids and muc.services)"},
+    {.key = "symbols",
+     .type = SW_CONF_LIST,
+     .offset = offsetof(struct sw_aggregate_settings, symbols),
+     .def = NULL,
+     .help = "symbol scores: list of {symbol, score, group}",
+     .sub = sym_schema,
+     .item_size = sizeof(struct sw_aggregate_symbol)},
+    SW_CONF_END,
+};
+
+int sw_aggregate_register_conf(void)
+{
+    return sw_conf_register("aggregate", agg_schema, sizeof(struct sw_aggregate_settings));
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static uint64_t hash_lower(const char *s)
+{
+    size_t n = strlen(s);
+    return n ? sw_hash64_lower(s, n) : 0;
+}
+
+static bool set_has(const uint64_t *v, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == h) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Open-addressed set insert; returns 1 if new, 0 if present, -1 if full. */
+static int oset_add(uint64_t *slots, size_t n_slots, size_t *count, uint64_t h)
+{
+    if (h == 0) {
+        return 0;
+    }
+    size_t mask = n_slots - 1;
+    for (size_t i = 0, p = (size_t)h & mask; i < n_slots; i++, p = (p + 1) & mask) {
+        if (slots[p] == h) {
+            return 0;
+        }
+        if (slots[p] == 0) {
+            if (*count * 4 >= n_slots * 3) {
+                return -1;
+            }
+            slots[p] = h;
+            (*count)++;
+            return 1;
+        }
+    }
+    return -1;
+}
+
+static bool oset_has(const uint64_t *slots, size_t n_slots, uint64_t h)
+{
+    size_t mask = n_slots - 1;
+    for (size_t i = 0, p = (size_t)h & mask; i < n_slots; i++, p = (p + 1) & mask) {
+        if (slots[p] == h) {
+            return true;
+        }
+        if (slots[p] == 0) {
+            return false;
+        }
+    }
+    return false;
+}
+
+/* Bare JID text of @s (stops at '/'), bounded copy into @dst. */
+static size_t copy_bare(char *dst, const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0' && s[n] != '/' && n + 1 < SW_JID_TEXT) {
+        dst[n] = s[n];
+        n++;
+    }
+    dst[n] = '\0';
+    return n;
+}
+
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static const struct agg_sym *find_sym(const struct sw_aggregate *a, const char *name)
+{
+    for (size_t i = 0; i < a->n_syms; i++) {
+        if (strcmp(a->syms[i].name, name) == 0) {
+            return &a->syms[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- table ------------------------------------------------------------- */
+
+static void lru_unlink(struct sw_aggregate *a, int32_t i)
+{
+    struct agg_entry *e = &a->e[i];
+    if (e->lru_prev >= 0) {
+        a->e[e->lru_prev].lru_next = e->lru_next;
+    } else {
+        a->lru_head = e->lru_next;
+    }
+    if (e->lru_next >= 0) {
+        a->e[e->lru_next].lru_prev = e->lru_prev;
+    } else {
+        a->lru_tail = e->lru_prev;
+    }
+    e->lru_prev = e->lru_next = -1;
+}
+
+static void lru_push_tail(struct sw_aggregate *a, int32_t i)
+{
+    struct agg_entry *e = &a->e[i];
+    e->lru_prev = a->lru_tail;
+    e->lru_next = -1;
+    if (a->lru_tail >= 0) {
+        a->e[a->lru_tail].lru_next = i;
+    } else {
+        a->lru_head = i;
+    }
+    a->lru_tail = i;
+}
+
+static size_t bucket_of(const struct sw_aggregate *a, uint64_t h)
+{
+    return (size_t)(h ^ (h >> 29)) & (a->n_buckets - 1);
+}
+
+static int32_t table_find(const struct sw_aggregate *a, uint64_t h, uint8_t okind,
+                          const char *offender)
+{
+    for (int32_t i = a->buckets[bucket_of(a, h)]; i >= 0; i = a->e[i].chain) {
+        const struct agg_entry *e = &a->e[i];
+        if (e->hash == h && e->okind == okind && strcasecmp(e->offender, offender) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void table_remove(struct sw_aggregate *a, int32_t i)
+{
+    struct agg_entry *e = &a->e[i];
+    int32_t *pp = &a->buckets[bucket_of(a, e->hash)];
+    while (*pp >= 0 && *pp != i) {
+        pp = &a->e[*pp].chain;
+    }
+    if (*pp == i) {
+        *pp = e->chain;
+    }
+    lru_unlink(a, i);
+    free(e->open);
+    memset(e, 0, offsetof(struct agg_entry, contrib));
+    e->state = AGG_FREE;
+    e->chain = -1;
+    e->lru_prev = -1;
+    e->lru_next = a->free_head;
+    a->free_head = i;
+    a->used--;
+}
+
+static void emit(struct sw_aggregate *a, struct agg_entry *e);
+static void close_entry(struct sw_aggregate *a, struct agg_entry *e, int64_t now);
+
+static int32_t table_insert(struct sw_aggregate *a, uint64_t h, uint8_t okind, const char *offender)
+{
+    if (a->free_head < 0 && a->hw < a->cap) {
+        a->free_head = (int32_t)a->hw++;
+        a->e[a->free_head].lru_next = -1;
+    }
+    if (a->free_head < 0) {
+        /* full: evict the least recently hit entry */
+        int32_t victim = a->lru_head;
+        if (a->e[victim].state == AGG_OPEN) {
+            close_entry(a, &a->e[victim], a->now);
+        }
+        table_remove(a, victim);
+        a->st.evicted++;
+    }
+    int32_t i = a->free_head;
+    struct agg_entry *e = &a->e[i];
+    a->free_head = e->lru_next;
+    memset(e, 0, sizeof(*e));
+    e->hash = h;
+    e->okind = okind;
+    e->state = AGG_CAND;
+    copy_text(e->offender, sizeof(e->offender), offender);
+    size_t b = bucket_of(a, h);
+    e->chain = a->buckets[b];
+    a->buckets[b] = i;
+    e->lru_prev = e->lru_next = -1;
+    lru_push_tail(a, i);
+    a->used++;
+    return i;
+}
+
+/* ---- scoring ----------------------------------------------------------- */
+
+static int64_t contrib_live(const struct sw_aggregate *a, const struct agg_contrib *c, int64_t now)
+{
+    int64_t w = a->s->window_ms;
+    if (now - c->best_t <= w) {
+        return c->best_milli;
+    }
+    if (now - c->last_t <= w) {
+        return c->last_milli;
+    }
+    return 0;
+}
+
+/* Score of @e at @now; *strongest = index of the strongest live contribution. */
+static int64_t entry_score(const struct sw_aggregate *a, const struct agg_entry *e, int64_t now,
+                           int32_t *strongest)
+{
+    int64_t sum = 0, best = INT64_MIN;
+    int32_t bi = -1;
+    for (uint32_t i = 0; i < e->n_contrib; i++) {
+        const struct agg_contrib *c = &e->contrib[i];
+        int64_t v = contrib_live(a, c, now);
+        if (c->hits > 0 && v > best) {
+            best = v;
+            bi = (int32_t)i;
+        }
+        if (c->group >= 0) {
+            /* count a group once: only its first strongest member adds */
+            bool skip = false;
+            for (uint32_t j = 0; j < e->n_contrib && !skip; j++) {
+                const struct agg_contrib *o = &e->contrib[j];
+                if (j == i || o->group != c->group) {
+                    continue;
+                }
+                int64_t ov = contrib_live(a, o, now);
+                if (ov > v || (ov == v && j < i)) {
+                    skip = true;
+                }
+            }
+            if (skip) {
+                continue;
+            }
+        }
+        sum += v;
+    }
+    if (strongest) {
+        *strongest = bi;
+    }
+    return sum;
+}
+
+/* ---- incidents --------------------------------------------------------- */
+
+static void make_id(char out[40], const char *offender, const char *kind, uint64_t seq)
+{
+    unsigned char buf[SW_JID_TEXT + 64 + 8 + 8];
+    size_t n = 0;
+    size_t lo = strnlen(offender, SW_JID_TEXT - 1);
+    for (size_t i = 0; i < lo; i++) {
+        buf[n++] = (unsigned char)tolower((unsigned char)offender[i]);
+    }
+    buf[n++] = 0;
+    size_t lk = strnlen(kind, 63);
+    memcpy(buf + n, kind, lk);
+    n += lk;
+    buf[n++] = 0;
+    for (int i = 0; i < 8; i++) {
+        buf[n++] = (unsigned char)(seq >> (8 * i));
+    }
+    uint64_t h1 = sw_hash64(buf, n);
+    buf[n++] = 0x5a; /* a second, independent 64 bits */
+    uint64_t h2 = sw_hash64(buf, n);
+    unsigned char u[16];
+    for (int i = 0; i < 8; i++) {
+        u[i] = (unsigned char)(h1 >> (56 - 8 * i));
+        u[8 + i] = (unsigned char)(h2 >> (56 - 8 * i));
+    }
+    u[6] = (unsigned char)((u[6] & 0x0F) | 0x50); /* version 5 layout */
+    u[8] = (unsigned char)((u[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+    static const char hex[] = "0123456789abcdef";
+    size_t p = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out[p++] = '-';
+        }
+        out[p++] = hex[u[i] >> 4];
+        out[p++] = hex[u[i] & 15];
+    }
+    out[p] = '\0';
+}
+
+static void inc_add_room(struct agg_open *o, const char *room)
+{
+    if (room[0] == '\0') {
+        return;
+    }
+    size_t cnt = o->inc.n_rooms;
+    int r = oset_add(o->rooms, AGG_SET_SLOTS, &cnt, hash_lower(room));
+    if (r == 0) {
+        return;
+    }
+    if (r > 0 && o->inc.n_rooms < SW_INC_MAX_TARGETS) {
+        copy_text(o->inc.rooms[o->inc.n_rooms], SW_JID_TEXT, room);
+    }
+    if (r > 0) {
+        o->inc.n_rooms = (uint32_t)cnt;
+    }
+}
+
+static void inc_add_target(struct agg_open *o, const char *t)
+{
+    if (t[0] == '\0') {
+        return;
+    }
+    size_t cnt = o->inc.n_targets;
+    int r = oset_add(o->targets, AGG_SET_SLOTS, &cnt, hash_lower(t));
+    if (r > 0 && o->inc.n_targets < SW_INC_MAX_TARGETS) {
+        copy_text(o->inc.targets[o->inc.n_targets], SW_JID_TEXT, t);
+    }
+    if (r > 0) {
+        o->inc.n_targets = (uint32_t)cnt;
+    }
+}
+
+static void inc_add_evidence(struct sw_incident *inc, const struct sw_incident_evidence *ev)
+{
+    for (uint32_t i = 0; i < inc->n_evidence; i++) {
+        if (inc->evidence[i].ev_seq == ev->ev_seq) {
+            return;
+        }
+    }
+    if (inc->n_evidence < SW_INC_MAX_EVIDENCE) {
+        inc->evidence[inc->n_evidence++] = *ev;
+    }
+}
+
+static void evidence_from_hit(struct sw_incident_evidence *ev, const struct sw_hit *h)
+{
+    ev->ev_seq = h->ev_seq;
+    ev->t_ms = h->t_ms;
+    copy_text(ev->stanza_id, sizeof(ev->stanza_id), h->stanza_id);
+    copy_text(ev->room, sizeof(ev->room), h->room);
+    copy_text(ev->target, sizeof(ev->target), h->target);
+    copy_text(ev->body, sizeof(ev->body), h->body);
+}
+
+/* Refresh the incident's score, kind and contributor list from the entry. */
+static void inc_refresh(struct sw_aggregate *a, struct agg_entry *e, int64_t now)
+{
+    struct sw_incident *inc = &e->open->inc;
+    int32_t strongest = -1;
+    int64_t s = entry_score(a, e, now, &strongest);
+    if (s > inc->score_milli) {
+        inc->score_milli = s;
+    }
+    if (strongest >= 0 && contrib_live(a, &e->contrib[strongest], now) > 0) {
+        inc->kind = e->contrib[strongest].kind;
+    }
+    inc->n_contrib = e->n_contrib;
+    for (uint32_t i = 0; i < e->n_contrib; i++) {
+        const struct agg_contrib *c = &e->contrib[i];
+        struct sw_incident_contrib *o = &inc->contrib[i];
+        o->symbol = c->symbol;
+        o->detector = c->detector;
+        o->score_milli = c->peak_milli;
+        o->hits = c->hits;
+        o->n_values = c->n_values;
+        memcpy(o->values, c->values, sizeof(o->values));
+    }
+    inc->first_seen = e->first_ms;
+    inc->last_seen = e->last_ms;
+    inc->hits = e->hits;
+}
+
+static void emit(struct sw_aggregate *a, struct agg_entry *e)
+{
+    for (size_t i = 0; i < a->n_outputs; i++) {
+        struct sw_output_ops *o = &a->outputs[i];
+        if (o->incident && o->incident(o->ctx, &e->open->inc) < 0) {
+            a->st.output_errors++;
+        }
+    }
+    e->dirty = 0;
+}
+
+static void close_entry(struct sw_aggregate *a, struct agg_entry *e, int64_t now)
+{
+    inc_refresh(a, e, now);
+    e->open->inc.status = SW_INC_CLOSED;
+    e->open->inc.revision++;
+    emit(a, e);
+    e->state = AGG_CLOSED;
+    e->closed_ms = now;
+    e->last_emit_ms = now;
+    /* hysteresis: a re-open must cross the threshold again */
+    for (uint32_t i = 0; i < e->n_contrib; i++) {
+        e->contrib[i].best_milli = e->contrib[i].last_milli = 0;
+    }
+    a->st.closed++;
+}
+
+static int open_entry(struct sw_aggregate *a, struct agg_entry *e, const struct sw_hit *h,
+                      int64_t now)
+{
+    if (e->state == AGG_CLOSED) {
+        /* re-open the same incident */
+        struct sw_incident *inc = &e->open->inc;
+        inc->status = SW_INC_OPEN;
+        inc->revision++;
+        e->state = AGG_OPEN;
+        inc_refresh(a, e, now);
+        e->last_emit_ms = now;
+        emit(a, e);
+        a->st.reopened++;
+        return 0;
+    }
+    struct agg_open *o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        a->st.dropped++;
+        return SW_ENOMEM;
+    }
+    e->open = o;
+    struct sw_incident *inc = &o->inc;
+    copy_text(inc->offender, sizeof(inc->offender), e->offender);
+    inc->offender_kind = e->okind;
+    inc->detected_at = h->t_ms;
+    inc->status = SW_INC_OPEN;
+    inc->revision = 0;
+    inc->score_milli = 0;
+    for (uint32_t i = 0; i < e->n_cand_ev; i++) {
+        inc_add_evidence(inc, &e->cand_ev[i]);
+        inc_add_room(o, e->cand_ev[i].room);
+        inc_add_target(o, e->cand_ev[i].target);
+    }
+    struct sw_incident_evidence ev;
+    evidence_from_hit(&ev, h);
+    inc_add_evidence(inc, &ev);
+    inc_add_room(o, h->room);
+    inc_add_target(o, h->target);
+    inc->kind = h->kind;
+    inc_refresh(a, e, now);
+    make_id(inc->id, e->offender, inc->kind ? inc->kind : "", h->ev_seq);
+    e->state = AGG_OPEN;
+    e->last_emit_ms = now;
+    emit(a, e);
+    a->st.opened++;
+    return 0;
+}
+
+/* ---- never-offenders --------------------------------------------------- */
+
+static bool is_never(struct sw_aggregate *a, const char *off, uint8_t okind)
+{
+    uint64_t h = hash_lower(off);
+    if (set_has(a->never, a->n_never, h)) {
+        return true;
+    }
+    const char *at = strchr(off, '@');
+    if (okind == SW_OFFENDER_DOMAIN) {
+        if (at != NULL) {
+            return true; /* a "domain" with a local part is malformed */
+        }
+        return set_has(a->services, a->n_services, h);
+    }
+    if (at == NULL || at == off || at[1] == '\0') {
+        return true; /* bare domain (server, component) or malformed */
+    }
+    if (set_has(a->services, a->n_services, hash_lower(at + 1))) {
+        return true; /* a room */
+    }
+    return oset_has(a->room_seen, AGG_NEVER_ROOMS, h);
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
+{
+    a->st.hits++;
+    int64_t now = h->t_ms > a->now ? h->t_ms : a->now;
+    a->now = now;
+    if (h->room[0] != '\0') {
+        char room[SW_JID_TEXT];
+        copy_bare(room, h->room);
+        oset_add(a->room_seen, AGG_NEVER_ROOMS, &a->n_room_seen, hash_lower(room));
+    }
+    char off[SW_JID_TEXT];
+    if (copy_bare(off, h->offender) == 0 || h->symbol == NULL ||
+        is_never(a, off, h->offender_kind)) {
+        a->st.dropped++;
+        return;
+    }
+    uint64_t hh = hash_lower(off);
+    int32_t idx = table_find(a, hh, h->offender_kind, off);
+    if (idx >= 0 && a->e[idx].state == AGG_CLOSED &&
+        now - a->e[idx].closed_ms > a->s->reopen_window_ms) {
+        table_remove(a, idx); /* too late to re-open: start afresh */
+        idx = -1;
+    }
+    if (idx < 0) {
+        idx = table_insert(a, hh, h->offender_kind, off);
+    } else {
+        lru_unlink(a, idx);
+        lru_push_tail(a, idx);
+    }
+    struct agg_entry *e = &a->e[idx];
+    int64_t first = h->first_ms > 0 && h->first_ms <= h->t_ms ? h->first_ms : h->t_ms;
+    if (e->hits == 0 || first < e->first_ms) {
+        e->first_ms = first;
+    }
+    e->last_ms = now;
+    e->hits++;
+
+    /* the symbol's contribution */
+    const struct agg_sym *sym = find_sym(a, h->symbol);
+    int64_t score_milli = sym ? sym->score_milli : a->default_milli;
+    int64_t c = (int64_t)llround((double)score_milli * (double)h->weight_milli / 1000.0);
+    struct agg_contrib *ct = NULL;
+    bool new_symbol = false;
+    for (uint32_t i = 0; i < e->n_contrib; i++) {
+        if (strcmp(e->contrib[i].symbol, h->symbol) == 0) {
+            ct = &e->contrib[i];
+            break;
+        }
+    }
+    if (ct == NULL && e->n_contrib < SW_INC_MAX_DETECTORS) {
+        ct = &e->contrib[e->n_contrib++];
+        memset(ct, 0, sizeof(*ct));
+        ct->symbol = h->symbol;
+        ct->detector = h->detector ? h->detector : "";
+        ct->group = sym ? sym->group : -1;
+        ct->best_t = ct->last_t = INT64_MIN / 2;
+        new_symbol = true;
+    }
+    if (ct != NULL) {
+        ct->kind = h->kind ? h->kind : "abuse";
+        ct->hits++;
+        if (now - ct->best_t > a->s->window_ms || c >= ct->best_milli) {
+            ct->best_milli = c;
+            ct->best_t = now;
+        }
+        ct->last_milli = c;
+        ct->last_t = now;
+        if (c > ct->peak_milli) {
+            ct->peak_milli = c;
+        }
+        uint32_t nv = h->n_values < SW_HIT_MAX_VALUES ? h->n_values : SW_HIT_MAX_VALUES;
+        ct->n_values = nv;
+        memcpy(ct->values, h->values, nv * sizeof(h->values[0]));
+    } else {
+        a->st.dropped_symbols++;
+    }
+
+    if (e->state == AGG_OPEN) {
+        struct agg_open *o = e->open;
+        uint32_t rooms = o->inc.n_rooms, targets = o->inc.n_targets;
+        int64_t before = o->inc.score_milli;
+        struct sw_incident_evidence ev;
+        evidence_from_hit(&ev, h);
+        inc_add_evidence(&o->inc, &ev);
+        inc_add_room(o, h->room);
+        inc_add_target(o, h->target);
+        int64_t s = entry_score(a, e, now, NULL);
+        if (new_symbol || s > before || o->inc.n_rooms != rooms || o->inc.n_targets != targets) {
+            e->dirty = 1;
+        }
+        if (e->dirty && now - e->last_emit_ms >= a->s->update_interval_ms) {
+            inc_refresh(a, e, now);
+            o->inc.status = SW_INC_UPDATED;
+            o->inc.revision++;
+            e->last_emit_ms = now;
+            emit(a, e);
+            a->st.updated++;
+        } else if (e->dirty) {
+            a->st.suppressed++;
+        }
+        return;
+    }
+
+    if (e->state == AGG_CAND && e->n_cand_ev < AGG_CAND_EVIDENCE) {
+        evidence_from_hit(&e->cand_ev[e->n_cand_ev++], h);
+    }
+    if (e->state == AGG_CLOSED) {
+        struct agg_open *o = e->open;
+        struct sw_incident_evidence ev;
+        evidence_from_hit(&ev, h);
+        inc_add_evidence(&o->inc, &ev);
+        inc_add_room(o, h->room);
+        inc_add_target(o, h->target);
+    }
+    if (entry_score(a, e, now, NULL) >= a->threshold_milli) {
+        open_entry(a, e, h, now);
+    }
+}
+
+void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms)
+{
+    int64_t now = now_ms > a->now ? now_ms : a->now;
+    a->now = now;
+    int32_t i = a->lru_head;
+    while (i >= 0) {
+        struct agg_entry *e = &a->e[i];
+        int32_t next = e->lru_next;
+        switch (e->state) {
+        case AGG_OPEN:
+            if (now - e->last_ms >= a->s->close_after_ms) {
+                close_entry(a, e, now);
+            } else if (e->dirty && now - e->last_emit_ms >= a->s->update_interval_ms) {
+                inc_refresh(a, e, e->last_ms);
+                e->open->inc.status = SW_INC_UPDATED;
+                e->open->inc.revision++;
+                e->last_emit_ms = now;
+                emit(a, e);
+                a->st.updated++;
+            }
+            break;
+        case AGG_CLOSED:
+            if (now - e->closed_ms > a->s->reopen_window_ms) {
+                table_remove(a, i);
+            }
+            break;
+        case AGG_CAND:
+            if (now - e->last_ms > a->s->window_ms) {
+                table_remove(a, i);
+            }
+            break;
+        default:
+            break;
+        }
+        i = next;
+    }
+}
+
+void sw_aggregate_finish(struct sw_aggregate *a, int64_t now_ms)
+{
+    int64_t now = now_ms > a->now ? now_ms : a->now;
+    a->now = now;
+    /* close in LRU (last hit time) order: deterministic */
+    for (int32_t i = a->lru_head; i >= 0; i = a->e[i].lru_next) {
+        if (a->e[i].state == AGG_OPEN) {
+            close_entry(a, &a->e[i], now);
+        }
+    }
+}
+
+void sw_aggregate_get_stats(const struct sw_aggregate *a, struct sw_aggregate_stats *st)
+{
+    *st = a->st;
+}
+
+static int build_hashes(const struct sw_conf_strlist *l, uint64_t **v, size_t *n)
+{
+    size_t cnt = l ? l->n : 0;
+    uint64_t *arr = realloc(*v, (*n + cnt + 1) * sizeof(uint64_t));
+    if (arr == NULL) {
+        return SW_ENOMEM;
+    }
+    *v = arr;
+    for (size_t i = 0; i < cnt; i++) {
+        char bare[SW_JID_TEXT];
+        copy_bare(bare, l->v[i] ? l->v[i] : "");
+        uint64_t h = hash_lower(bare);
+        if (h != 0) {
+            arr[(*n)++] = h;
+        }
+    }
+    return 0;
+}
+
+static int agg_init(struct sw_aggregate *a, const struct sw_aggregate_settings *s,
+                    const struct sw_conf_strlist *never, const struct sw_conf_strlist *services,
+                    struct sw_errbuf *eb)
+{
+    a->s = s;
+    a->threshold_milli = (int64_t)llround(s->report_threshold * 1000.0);
+    a->default_milli = (int64_t)llround(s->default_score * 1000.0);
+    a->lru_head = a->lru_tail = -1;
+    a->now = INT64_MIN / 2;
+    if (s->max_tracked < 1 || s->window_ms < 1 || a->threshold_milli < 1) {
+        return sw_errbuf_set(eb, SW_EINVAL, "aggregate: bad settings");
+    }
+    const struct sw_aggregate_symbol *sy = s->symbols.items;
+    a->n_syms = s->symbols.n;
+    a->syms = calloc(a->n_syms + 1, sizeof(*a->syms));
+    if (a->syms == NULL) {
+        return SW_ENOMEM;
+    }
+    for (size_t i = 0; i < a->n_syms; i++) {
+        if (sy[i].symbol == NULL || sy[i].symbol[0] == '\0') {
+            return sw_errbuf_set(eb, SW_ECONF, "aggregate.symbols[%zu]: empty symbol", i);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(sy[j].symbol, sy[i].symbol) == 0) {
+                return sw_errbuf_set(eb, SW_ECONF, "aggregate.symbols[%zu]: duplicate symbol %s", i,
+                                     sy[i].symbol);
+            }
+        }
+        a->syms[i].name = sy[i].symbol;
+        a->syms[i].score_milli = (int64_t)llround(sy[i].score * 1000.0);
+        a->syms[i].group = -1;
+        if (sy[i].group != NULL && sy[i].group[0] != '\0') {
+            a->syms[i].group = (int32_t)i;
+            for (size_t j = 0; j < i; j++) {
+                if (sy[j].group != NULL && strcmp(sy[j].group, sy[i].group) == 0) {
+                    a->syms[i].group = a->syms[j].group;
+                    break;
+                }
+            }
+        }
+    }
+    int rc = build_hashes(never, &a->never, &a->n_never);
+    if (rc == 0) {
+        rc = build_hashes(&s->never, &a->never, &a->n_never);
+    }
+    if (rc == 0) {
+        rc = build_hashes(services, &a->services, &a->n_services);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    a->cap = (size_t)s->max_tracked;
+    a->e = calloc(a->cap, sizeof(*a->e));
+    a->n_buckets = 16;
+    while (a->n_buckets < a->cap) {
+        a->n_buckets <<= 1;
+    }
+    a->buckets = malloc(a->n_buckets * sizeof(int32_t));
+    if (a->e == NULL || a->buckets == NULL) {
+        return SW_ENOMEM;
+    }
+    for (size_t i = 0; i < a->n_buckets; i++) {
+        a->buckets[i] = -1;
+    }
+    a->free_head = -1;
+    a->hw = 0;
+    return 0;
+}
+
+int sw_aggregate_new_settings(const struct sw_aggregate_settings *s,
+                              const struct sw_conf_strlist *never,
+                              const struct sw_conf_strlist *services, struct sw_output_ops *outputs,
+                              size_t n_outputs, struct sw_aggregate **out, struct sw_errbuf *eb)
+{
+    *out = NULL;
+    struct sw_aggregate *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "aggregate: out of memory");
+    }
+    a->outputs = outputs;
+    a->n_outputs = n_outputs;
+    int rc = agg_init(a, s, never, services, eb);
+    if (rc < 0) {
+        sw_aggregate_free(a);
+        if (rc == SW_ENOMEM) {
+            sw_errbuf_set(eb, rc, "aggregate: out of memory");
+        }
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+int sw_aggregate_new(const struct sw_conf *conf, struct sw_output_ops *outputs, size_t n_outputs,
+                     struct sw_aggregate **out, struct sw_errbuf *eb)
+{
+    const struct sw_aggregate_settings *s = sw_conf_section(conf, "aggregate");
+    if (s == NULL) {
+        return sw_errbuf_set(eb, SW_ECONF, "aggregate: section not registered");
+    }
+    const struct sw_muc_settings *muc = sw_conf_section(conf, "muc");
+    return sw_aggregate_new_settings(s, muc ? &muc->server_jids : NULL, muc ? &muc->services : NULL,
+                                     outputs, n_outputs, out, eb);
+}
+
+void sw_aggregate_free(struct sw_aggregate *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    if (a->e != NULL) {
+        for (size_t i = 0; i < a->hw; i++) {
+            free(a->e[i].open);
+        }
+    }
+    free(a->e);
+    free(a->buckets);
+    free(a->syms);
+    free(a->never);
+    free(a->services);
+    free(a);
+}

@@ -109,6 +109,11 @@ void sw_aggregate_finish(struct sw_aggregate *a, int64_t now_ms);
 /** Counters for the stats line. */
 struct sw_aggregate_stats {
     uint64_t hits, opened, updated, closed, suppressed, reopened;
+    /* added by the aggregator: suppressed = updates held back by the rate limit */
+    uint64_t dropped;         /* hits with an empty or never-offender offender */
+    uint64_t dropped_symbols; /* hits of an incident's 13th+ distinct symbol */
+    uint64_t evicted;         /* entries evicted because aggregate.max_tracked was full */
+    uint64_t output_errors;   /* output incident() calls that failed */
 };
 void sw_aggregate_get_stats(const struct sw_aggregate *a, struct sw_aggregate_stats *st);
 void sw_aggregate_free(struct sw_aggregate *a);

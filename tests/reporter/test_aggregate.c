@@ -1,0 +1,397 @@
+/*
+ * test_aggregate.c - the aggregator: threshold crossing, two half-signals,
+ * per-symbol max (no summing of repeats), groups, dedup, update rate limit,
+ * close on tick, re-open, expiry into a new incident, never-offenders,
+ * eviction under pressure and byte-identical output for the same hits.
+ *
+ * Each test builds an aggregator from an explicit settings struct (no config
+ * file) and records every incident through the real JSON Lines output into a
+ * memory stream, plus a copy of each struct sw_incident for field checks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../reporter/aggregate_int.h"
+#include "sw/incident.h"
+
+#define T0 1780000000000LL /* some stream time, ms */
+#define MAXREC 64
+
+struct rec {
+    size_t n;
+    struct sw_incident inc[MAXREC];
+};
+
+static int rec_incident(void *ctx, const struct sw_incident *inc)
+{
+    struct rec *r = ctx;
+    if (r->n < MAXREC) {
+        r->inc[r->n] = *inc;
+    }
+    r->n++;
+    return 0;
+}
+
+struct fixture {
+    struct sw_aggregate_symbol syms[4];
+    struct sw_aggregate_settings s;
+    struct rec rec;
+    char *json;
+    size_t json_len;
+    FILE *fp;
+    struct sw_output_ops out[2];
+    struct sw_aggregate *a;
+    char *never_v[2];
+    struct sw_conf_strlist never;
+    char *svc_v[1];
+    struct sw_conf_strlist svc;
+};
+
+static void fx_settings(struct fixture *f)
+{
+    f->syms[0] = (struct sw_aggregate_symbol){.symbol = "a.half", .score = 0.5, .group = ""};
+    f->syms[1] = (struct sw_aggregate_symbol){.symbol = "b.half", .score = 0.5, .group = ""};
+    f->syms[2] = (struct sw_aggregate_symbol){.symbol = "c.g1", .score = 0.6, .group = "g"};
+    f->syms[3] = (struct sw_aggregate_symbol){.symbol = "d.g2", .score = 0.6, .group = "g"};
+    f->s.report_threshold = 1.0;
+    f->s.default_score = 1.0;
+    f->s.window_ms = 60000;
+    f->s.update_interval_ms = 10000;
+    f->s.close_after_ms = 30000;
+    f->s.reopen_window_ms = 120000;
+    f->s.max_tracked = 64;
+    f->s.symbols.items = f->syms;
+    f->s.symbols.n = 4;
+    f->s.never.v = NULL;
+    f->s.never.n = 0;
+    f->never_v[0] = "announce@a.test";
+    f->never_v[1] = "a.test";
+    f->never.v = f->never_v;
+    f->never.n = 2;
+    f->svc_v[0] = "rooms.a.test";
+    f->svc.v = f->svc_v;
+    f->svc.n = 1;
+}
+
+static void fx_start(struct fixture *f)
+{
+    f->fp = open_memstream(&f->json, &f->json_len);
+    assert_non_null(f->fp);
+    assert_int_equal(sw_output_json_init(&f->out[0], f->fp), 0);
+    f->out[1] = (struct sw_output_ops){.name = "rec", .incident = rec_incident, .ctx = &f->rec};
+    struct sw_errbuf eb;
+    assert_int_equal(sw_aggregate_new_settings(&f->s, &f->never, &f->svc, f->out, 2, &f->a, &eb),
+                     0);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    fx_settings(f);
+    fx_start(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    sw_aggregate_free(f->a);
+    fclose(f->fp);
+    free(f->json);
+    free(f);
+    return 0;
+}
+
+static uint64_t g_seq = 1;
+
+static void hit(struct fixture *f, const char *symbol, const char *offender, uint32_t weight,
+                int64_t t, const char *room, const char *target)
+{
+    struct sw_hit h;
+    memset(&h, 0, sizeof(h));
+    h.detector = "det";
+    h.symbol = symbol;
+    h.kind = strncmp(symbol, "b.", 2) == 0 ? "subscription-spam" : "muc-flood";
+    h.ev_seq = g_seq++;
+    h.t_ms = t;
+    h.first_ms = t - 1000;
+    h.offender_kind = SW_OFFENDER_ACCOUNT;
+    snprintf(h.offender, sizeof(h.offender), "%s", offender);
+    h.weight_milli = weight;
+    h.n_values = 1;
+    h.values[0].name = "msgs_10s";
+    h.values[0].value = 42;
+    snprintf(h.room, sizeof(h.room), "%s", room ? room : "");
+    snprintf(h.target, sizeof(h.target), "%s", target ? target : "");
+    snprintf(h.stanza_id, sizeof(h.stanza_id), "id-%llu", (unsigned long long)h.ev_seq);
+    snprintf(h.body, sizeof(h.body), "spam \"%llu\"", (unsigned long long)h.ev_seq);
+    sw_aggregate_hit(f->a, &h);
+}
+
+static void test_threshold_crossing(void **state)
+{
+    struct fixture *f = *state;
+    hit(f, "x.full", "m@a.test", 500, T0, "r@rooms.a.test", NULL);
+    assert_int_equal(f->rec.n, 0);
+    hit(f, "x.full", "m@a.test", 999, T0 + 100, "r@rooms.a.test", NULL);
+    assert_int_equal(f->rec.n, 0);
+    hit(f, "x.full", "m@a.test", 1000, T0 + 200, "r@rooms.a.test", NULL);
+    assert_int_equal(f->rec.n, 1);
+    const struct sw_incident *inc = &f->rec.inc[0];
+    assert_int_equal(inc->status, SW_INC_OPEN);
+    assert_int_equal(inc->revision, 0);
+    assert_int_equal(inc->detected_at, T0 + 200);
+    assert_int_equal(inc->first_seen, T0 - 1000);
+    assert_int_equal(inc->score_milli, 1000);
+    assert_string_equal(inc->offender, "m@a.test");
+    assert_string_equal(inc->kind, "muc-flood");
+    assert_int_equal(inc->n_contrib, 1);
+    assert_int_equal(inc->contrib[0].hits, 3);
+    assert_int_equal(inc->n_rooms, 1);
+    assert_string_equal(inc->rooms[0], "r@rooms.a.test");
+    /* evidence: the candidate hits plus the crossing one */
+    assert_int_equal(inc->n_evidence, 3);
+    assert_int_equal(strlen(inc->id), 36);
+    assert_int_equal(inc->id[14], '5'); /* version nibble */
+    assert_true(strchr("89ab", inc->id[19]) != NULL);
+}
+
+static void test_two_half_signals(void **state)
+{
+    struct fixture *f = *state;
+    /* one half-signal repeated never adds up */
+    for (int i = 0; i < 10; i++) {
+        hit(f, "a.half", "h@b.test", 1000, T0 + i * 1000, NULL, "t@a.test");
+    }
+    assert_int_equal(f->rec.n, 0);
+    /* a second detector's half-signal opens */
+    hit(f, "b.half", "h@b.test", 1000, T0 + 11000, NULL, "u@a.test");
+    assert_int_equal(f->rec.n, 1);
+    assert_int_equal(f->rec.inc[0].score_milli, 1000);
+    assert_int_equal(f->rec.inc[0].n_contrib, 2);
+    assert_int_equal(f->rec.inc[0].detected_at, T0 + 11000);
+    assert_int_equal(f->rec.inc[0].n_targets, 2);
+}
+
+static void test_half_signals_too_far_apart(void **state)
+{
+    struct fixture *f = *state;
+    hit(f, "a.half", "h@b.test", 1000, T0, NULL, NULL);
+    hit(f, "b.half", "h@b.test", 1000, T0 + 60001, NULL, NULL); /* a.half aged out */
+    assert_int_equal(f->rec.n, 0);
+    hit(f, "a.half", "h@b.test", 1000, T0 + 60002, NULL, NULL);
+    assert_int_equal(f->rec.n, 1);
+}
+
+static void test_group_counts_once(void **state)
+{
+    struct fixture *f = *state;
+    hit(f, "c.g1", "g@a.test", 1000, T0, NULL, NULL);
+    hit(f, "d.g2", "g@a.test", 1000, T0 + 1, NULL, NULL);
+    assert_int_equal(f->rec.n, 0); /* 0.6 + 0.6 in one group = 0.6 */
+    hit(f, "a.half", "g@a.test", 1000, T0 + 2, NULL, NULL);
+    assert_int_equal(f->rec.n, 1); /* 0.6 + 0.5 */
+    assert_int_equal(f->rec.inc[0].score_milli, 1100);
+}
+
+static void test_dedup_and_update_rate_limit(void **state)
+{
+    struct fixture *f = *state;
+    hit(f, "x.full", "d@a.test", 1000, T0, "r1@rooms.a.test", NULL);
+    assert_int_equal(f->rec.n, 1);
+    /* new rooms within update_interval: held back */
+    hit(f, "x.full", "d@a.test", 1000, T0 + 1000, "r2@rooms.a.test", NULL);
+    hit(f, "x.full", "d@a.test", 1000, T0 + 2000, "r3@rooms.a.test", NULL);
+    assert_int_equal(f->rec.n, 1);
+    /* nothing new: no update even after the interval */
+    hit(f, "x.full", "d@a.test", 1000, T0 + 3000, "r3@rooms.a.test", NULL);
+    assert_int_equal(f->rec.n, 1);
+    /* the interval passed: the held-back change goes out with the next hit */
+    hit(f, "x.full", "d@a.test", 1000, T0 + 10000, "r1@rooms.a.test", NULL);
+    assert_int_equal(f->rec.n, 2);
+    const struct sw_incident *u = &f->rec.inc[1];
+    assert_int_equal(u->status, SW_INC_UPDATED);
+    assert_int_equal(u->revision, 1);
+    assert_string_equal(u->id, f->rec.inc[0].id);
+    assert_int_equal(u->n_rooms, 3);
+    assert_int_equal(u->hits, 5);
+    /* a held-back change is flushed by a tick too */
+    hit(f, "x.full", "d@a.test", 1000, T0 + 11000, "r4@rooms.a.test", NULL);
+    assert_int_equal(f->rec.n, 2);
+    sw_aggregate_tick(f->a, T0 + 15000);
+    assert_int_equal(f->rec.n, 2);
+    sw_aggregate_tick(f->a, T0 + 20000);
+    assert_int_equal(f->rec.n, 3);
+    assert_int_equal(f->rec.inc[2].n_rooms, 4);
+    assert_int_equal(f->rec.inc[2].revision, 2);
+    /* another offender: its own incident */
+    hit(f, "x.full", "e@a.test", 1000, T0 + 21000, NULL, NULL);
+    assert_int_equal(f->rec.n, 4);
+    assert_string_not_equal(f->rec.inc[3].id, f->rec.inc[0].id);
+    struct sw_aggregate_stats st;
+    sw_aggregate_get_stats(f->a, &st);
+    assert_int_equal(st.opened, 2);
+    assert_int_equal(st.updated, 2);
+    assert_true(st.suppressed >= 2);
+}
+
+static void test_close_reopen_and_new(void **state)
+{
+    struct fixture *f = *state;
+    hit(f, "x.full", "c@a.test", 1000, T0, NULL, NULL);
+    assert_int_equal(f->rec.n, 1);
+    sw_aggregate_tick(f->a, T0 + 29999);
+    assert_int_equal(f->rec.n, 1);
+    sw_aggregate_tick(f->a, T0 + 30000);
+    assert_int_equal(f->rec.n, 2);
+    assert_int_equal(f->rec.inc[1].status, SW_INC_CLOSED);
+    assert_int_equal(f->rec.inc[1].revision, 1);
+    /* a weak hit after closure does not re-open (hysteresis) */
+    hit(f, "a.half", "c@a.test", 1000, T0 + 40000, NULL, NULL);
+    assert_int_equal(f->rec.n, 2);
+    /* a crossing within reopen_window re-opens the same id */
+    hit(f, "b.half", "c@a.test", 1000, T0 + 41000, NULL, NULL);
+    assert_int_equal(f->rec.n, 3);
+    assert_int_equal(f->rec.inc[2].status, SW_INC_OPEN);
+    assert_int_equal(f->rec.inc[2].revision, 2);
+    assert_string_equal(f->rec.inc[2].id, f->rec.inc[0].id);
+    assert_int_equal(f->rec.inc[2].detected_at, T0);
+    sw_aggregate_tick(f->a, T0 + 71000);
+    assert_int_equal(f->rec.n, 4);
+    assert_int_equal(f->rec.inc[3].status, SW_INC_CLOSED);
+    /* after reopen_window: a new incident with a new id */
+    sw_aggregate_tick(f->a, T0 + 71000 + 120001);
+    hit(f, "x.full", "c@a.test", 1000, T0 + 71000 + 120002, NULL, NULL);
+    assert_int_equal(f->rec.n, 5);
+    assert_int_equal(f->rec.inc[4].status, SW_INC_OPEN);
+    assert_int_equal(f->rec.inc[4].revision, 0);
+    assert_string_not_equal(f->rec.inc[4].id, f->rec.inc[0].id);
+    struct sw_aggregate_stats st;
+    sw_aggregate_get_stats(f->a, &st);
+    assert_int_equal(st.reopened, 1);
+    assert_int_equal(st.closed, 2);
+    /* finish closes what is open */
+    sw_aggregate_finish(f->a, T0 + 71000 + 120003);
+    assert_int_equal(f->rec.n, 6);
+    assert_int_equal(f->rec.inc[5].status, SW_INC_CLOSED);
+}
+
+static void test_never_offenders(void **state)
+{
+    struct fixture *f = *state;
+    hit(f, "x.full", "", 1000, T0, NULL, NULL);
+    hit(f, "x.full", "announce@a.test", 1000, T0, NULL, NULL);
+    hit(f, "x.full", "Announce@A.test/res", 1000, T0, NULL, NULL);
+    hit(f, "x.full", "a.test", 1000, T0, NULL, NULL);
+    hit(f, "x.full", "lobby@rooms.a.test", 1000, T0, NULL, NULL);
+    hit(f, "x.full", "m@a.test", 1000, T0, "hall@conf.c.example/nick", NULL);
+    hit(f, "x.full", "hall@conf.c.example", 1000, T0 + 1, NULL, NULL); /* seen as a room */
+    assert_int_equal(f->rec.n, 1);
+    assert_string_equal(f->rec.inc[0].offender, "m@a.test");
+    struct sw_aggregate_stats st;
+    sw_aggregate_get_stats(f->a, &st);
+    assert_int_equal(st.dropped, 6);
+    /* a domain offender is its own key, next to the account */
+    struct sw_hit h;
+    memset(&h, 0, sizeof(h));
+    h.detector = "sub_burst";
+    h.symbol = "sub_burst.domain";
+    h.kind = "subscription-spam";
+    h.t_ms = T0 + 2;
+    h.ev_seq = g_seq++;
+    h.offender_kind = SW_OFFENDER_DOMAIN;
+    snprintf(h.offender, sizeof(h.offender), "spam.example");
+    h.weight_milli = 1000;
+    sw_aggregate_hit(f->a, &h);
+    assert_int_equal(f->rec.n, 2);
+    assert_int_equal(f->rec.inc[1].offender_kind, SW_OFFENDER_DOMAIN);
+}
+
+static void test_eviction_under_pressure(void **state)
+{
+    struct fixture *f = *state;
+    /* 1000 distinct weak candidates in a 64-entry table, then one real offender */
+    for (int i = 0; i < 1000; i++) {
+        char off[64];
+        snprintf(off, sizeof(off), "fresh%d@spam.example", i);
+        hit(f, "a.half", off, 1000, T0 + i, NULL, NULL);
+    }
+    hit(f, "x.full", "real@a.test", 1000, T0 + 2000, NULL, NULL);
+    assert_int_equal(f->rec.n, 1);
+    struct sw_aggregate_stats st;
+    sw_aggregate_get_stats(f->a, &st);
+    assert_int_equal(st.evicted, 1000 + 1 - 64);
+    /* an open incident evicted by pressure is closed, not lost silently */
+    for (int i = 0; i < 64; i++) {
+        char off[64];
+        snprintf(off, sizeof(off), "later%d@spam.example", i);
+        hit(f, "a.half", off, 1000, T0 + 3000 + i, NULL, NULL);
+    }
+    assert_int_equal(f->rec.n, 2);
+    assert_int_equal(f->rec.inc[1].status, SW_INC_CLOSED);
+    assert_string_equal(f->rec.inc[1].offender, "real@a.test");
+}
+
+static void run_sequence(struct fixture *f)
+{
+    for (int i = 0; i < 200; i++) {
+        char off[64];
+        snprintf(off, sizeof(off), "u%d@a.test", i % 7);
+        hit(f, i % 3 ? "a.half" : "b.half", off, 600 + (uint32_t)(i % 5) * 100, T0 + i * 700,
+            i % 2 ? "r@rooms.a.test" : "s@rooms.a.test", "t\x01\xff@a.test");
+        if (i % 20 == 0) {
+            sw_aggregate_tick(f->a, T0 + i * 700);
+        }
+    }
+    sw_aggregate_finish(f->a, T0 + 200 * 700);
+    fflush(f->fp);
+}
+
+static void test_deterministic_output(void **state)
+{
+    struct fixture *f = *state;
+    g_seq = 1;
+    run_sequence(f);
+    char *first = malloc(f->json_len + 1);
+    memcpy(first, f->json, f->json_len + 1);
+    size_t first_len = f->json_len;
+    assert_true(first_len > 0);
+
+    sw_aggregate_free(f->a);
+    fclose(f->fp);
+    free(f->json);
+    memset(&f->rec, 0, sizeof(f->rec));
+    fx_start(f);
+    g_seq = 1;
+    run_sequence(f);
+    assert_int_equal(f->json_len, first_len);
+    assert_memory_equal(f->json, first, first_len);
+    /* every line is one object, invalid bytes escaped */
+    assert_non_null(strstr(first, "\"target\":\"t\\u0001\\ufffd@a.test\""));
+    assert_null(strstr(first, "\xff"));
+    free(first);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_threshold_crossing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_half_signals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_signals_too_far_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_counts_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dedup_and_update_rate_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_reopen_and_new, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_never_offenders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_under_pressure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deterministic_output, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
