@@ -125,6 +125,67 @@ const struct sw_conf *sw_conf_get(void);
  *  (what configs/stanzawatch.yaml must equal modulo comments). */
 int sw_conf_dump_defaults(FILE *fp);
 
+/* ---- Additions (engine/conf.c): raw nodes, extra files, dump, registry ---- */
+
+/* Kind of a parsed YAML node. NULL is a plain empty scalar, "~" or "null"; where
+ * a mapping or list is expected it counts as an empty one. */
+enum sw_conf_node_kind {
+    SW_CONF_NODE_NULL = 0,
+    SW_CONF_NODE_SCALAR,
+    SW_CONF_NODE_MAP,
+    SW_CONF_NODE_SEQ,
+};
+
+/**
+ * Parse an extra YAML file (e.g. a rule file included by the content section)
+ * with the same limits and checks as sw_conf_load (4 MB, no anchors/aliases,
+ * no duplicate keys, one document). The nodes live as long as @owner.
+ * An empty file gives a NULL-kind node. Not thread-safe for one @owner: call
+ * while building the snapshot (control thread), before sw_conf_publish.
+ * @return 0 and *out, or SW_EIO / SW_ECONF / SW_ENOMEM with @eb filled.
+ */
+int sw_conf_load_node(struct sw_conf *owner, const char *path, const struct sw_conf_node **out,
+                      struct sw_errbuf *eb);
+
+/* Node accessors; all take NULL and then return NULL / 0 / SW_CONF_NODE_NULL.
+ * Returned pointers are borrowed from the owning snapshot. */
+enum sw_conf_node_kind sw_conf_node_kind(const struct sw_conf_node *n);
+/** Text of a SCALAR node (NUL-terminated; quoted scalars unescaped), else NULL. */
+const char *sw_conf_node_scalar(const struct sw_conf_node *n);
+/** Number of entries of a MAP (pairs) or SEQ (elements); 0 otherwise. */
+size_t sw_conf_node_count(const struct sw_conf_node *n);
+/** Element @i of a SEQ, or the value of pair @i of a MAP; NULL if out of range. */
+const struct sw_conf_node *sw_conf_node_item(const struct sw_conf_node *n, size_t i);
+/** Key text of pair @i of a MAP, else NULL. */
+const char *sw_conf_node_key(const struct sw_conf_node *n, size_t i);
+/** Value of @key in a MAP, else NULL. */
+const struct sw_conf_node *sw_conf_node_get(const struct sw_conf_node *map, const char *key);
+/** 1-based line of the node in its file (0 for built-in defaults). */
+unsigned sw_conf_node_line(const struct sw_conf_node *n);
+/** File the node was read from (NULL for built-in defaults). */
+const char *sw_conf_node_file(const struct sw_conf_node *n);
+
+/** Write the effective values of every section of @c as YAML (registration
+ *  order, then schema order), so that loading the output gives the same dump.
+ *  @return 0 or SW_EIO. */
+int sw_conf_dump(const struct sw_conf *c, FILE *fp);
+
+/** Registered section @i (registration order): 0 and its name and schema, or
+ *  SW_ENOENT past the end. Start-up / tests only (see sw_conf_register). */
+int sw_conf_registry_get(size_t i, const char **name, const struct sw_conf_item **schema);
+/** Forget every registered section (tests). Snapshots already loaded keep working. */
+void sw_conf_registry_reset(void);
+
+/* Schema notes (conf.c):
+ * - INT/DURATION/SIZE with min == max == 0 are unbounded (any non-negative
+ *   duration/size, any int64 integer).
+ * - DOUBLE bounds: fmin..fmax when fmin < fmax; else min..max scaled by 1e-3
+ *   when min < max; else unbounded (finite values only).
+ * - STRING with enum_names set only accepts those strings (kept as char *).
+ * - def NULL: STRING -> NULL, STRLIST/LIST -> empty, SECTION -> sub defaults,
+ *   other types -> the key is required. STRLIST/LIST/SECTION defaults are YAML
+ *   text ("[a, b]"); scalar defaults are taken as plain scalar text. */
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,1856 @@
+/*
+ * conf.c - YAML configuration: parse, bind to schema tables, snapshot, RCU.
+ *
+ * Design. A file is read whole (at most 4 MB) and fed to libyaml's event
+ * parser; the events become a small tree of nodes (NULL / SCALAR / MAP / SEQ)
+ * that remembers file:line:col of every node. Anchors and aliases are refused
+ * outright (alias bombs, and nobody needs them in a daemon config), so the tree
+ * is a real tree and its size is bounded by the file size. Duplicate keys are
+ * refused while the tree is built, with the line of the first occurrence.
+ *
+ * Binding walks a schema table (struct sw_conf_item[], nginx-style directives)
+ * over one mapping node: unknown keys are refused with the closest known key
+ * as a suggestion (edit distance), absent keys take the item's `def` string,
+ * which goes through exactly the same conversion code as file values, so a
+ * bad default fails the same way a bad file would. Every error is one line:
+ * "file:line: key.path: reason".
+ *
+ * Sections are registered once at start-up into a global registry (a fixed
+ * array; registration is single-threaded, before any load). A dotted name
+ * ("detectors.muc_flood") addresses nested mappings. A load binds every
+ * registered section into its settings struct and checks that the file holds
+ * no key outside the registered sections.
+ *
+ * Ownership: everything a snapshot needs (nodes, strings, settings structs,
+ * lists, extra files loaded with sw_conf_load_node) lives in one arena of
+ * chunks owned by the struct sw_conf, freed whole by sw_conf_free().
+ *
+ * Threading: load/bind/free run on the control thread. A published snapshot
+ * is immutable; readers reach it with sw_conf_get() inside rcu_read_lock()
+ * (liburcu memb flavour); sw_conf_publish() swaps the pointer and frees the
+ * old snapshot after synchronize_rcu().
+ */
+#include "sw/conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <urcu/urcu-memb.h>
+#include <yaml.h>
+
+#include "sw/log.h"
+
+#define CONF_MAX_FILE ((size_t)4 << 20) /* bytes: larger files are refused */
+#define CONF_MAX_DEPTH 64               /* YAML nesting levels */
+#define CONF_MAX_SECTIONS 128
+#define CONF_NAME_MAX 96
+#define CONF_PATH_MAX 256
+#define CONF_CHUNK 16384 /* arena chunk bytes */
+#define CONF_DEFAULTS_NAME "(built-in defaults)"
+
+struct sw_conf_node {
+    enum sw_conf_node_kind kind;
+    unsigned line, col; /* 1-based; 0 for built-in defaults */
+    const char *file;   /* NULL for built-in defaults */
+    const char *str;    /* SCALAR (and NULL: "" or "~"), NUL-terminated */
+    size_t len;
+    size_t n;                   /* MAP: pairs; SEQ: elements */
+    struct sw_conf_node **kids; /* MAP: key0, value0, key1, ...; SEQ: elements */
+};
+
+struct conf_chunk {
+    struct conf_chunk *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
+struct conf_section {
+    const char *name;
+    const struct sw_conf_item *schema;
+    size_t size;
+    void *settings;
+    const struct sw_conf_node *node; /* NULL when absent from the file */
+};
+
+struct sw_conf {
+    struct conf_chunk *chunks;
+    const char *path;
+    const struct sw_conf_node *root; /* NULL: defaults only or empty file */
+    struct conf_section *sec;
+    size_t nsec;
+};
+
+struct conf_reg {
+    char name[CONF_NAME_MAX];
+    const struct sw_conf_item *schema;
+    size_t size;
+};
+
+/* Start-up registry: written only before loads, from one thread. */
+static struct conf_reg conf_reg[CONF_MAX_SECTIONS];
+static size_t conf_nreg;
+
+/* The published snapshot (RCU-protected pointer). C11 atomics rather than
+ * rcu_xchg_pointer/rcu_dereference: same ordering (release on publish,
+ * acquire on read; a plain load on x86), and visible to ThreadSanitizer, so
+ * only the grace-period free needs the race:sw_conf_ suppression. */
+static _Atomic(struct sw_conf *) conf_current;
+
+/* ------------------------------------------------------------------------ */
+/* Arena                                                                     */
+
+static void *conf_alloc(struct sw_conf *c, size_t size)
+{
+    const size_t a = alignof(max_align_t);
+    size = size == 0 ? a : (size + a - 1) & ~(a - 1);
+    struct conf_chunk *ch = c->chunks;
+    if (ch != NULL && ch->cap - ch->used >= size) {
+        void *p = (char *)ch->data + ch->used;
+        ch->used += size;
+        return p;
+    }
+    /* Big blocks get their own chunk behind the current one, so the space
+     * left in the current chunk is not wasted. */
+    bool own = size > CONF_CHUNK / 4;
+    size_t cap = own ? size : CONF_CHUNK;
+    struct conf_chunk *nc = calloc(1, sizeof(*nc) + cap);
+    if (nc == NULL) {
+        return NULL;
+    }
+    nc->cap = cap;
+    nc->used = size;
+    if (own && ch != NULL) {
+        nc->next = ch->next;
+        ch->next = nc;
+    } else {
+        nc->next = ch;
+        c->chunks = nc;
+    }
+    return nc->data;
+}
+
+static char *conf_strndup(struct sw_conf *c, const char *s, size_t len)
+{
+    char *p = conf_alloc(c, len + 1);
+    if (p != NULL) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+static struct sw_conf *conf_new(const char *path)
+{
+    struct sw_conf *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    const char *p = path != NULL ? path : CONF_DEFAULTS_NAME;
+    c->path = conf_strndup(c, p, strlen(p));
+    if (c->path == NULL) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void sw_conf_free(struct sw_conf *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    struct conf_chunk *ch = c->chunks;
+    while (ch != NULL) {
+        struct conf_chunk *next = ch->next;
+        free(ch);
+        ch = next;
+    }
+    free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+
+static const char *node_what(const struct sw_conf_node *n)
+{
+    if (n == NULL) {
+        return "nothing";
+    }
+    switch (n->kind) {
+    case SW_CONF_NODE_NULL:
+        return "an empty value";
+    case SW_CONF_NODE_SCALAR:
+        return "a scalar";
+    case SW_CONF_NODE_MAP:
+        return "a mapping";
+    case SW_CONF_NODE_SEQ:
+        return "a list";
+    }
+    return "?";
+}
+
+/* "file:line: path: reason" (location and path omitted when unknown). */
+__attribute__((format(printf, 4, 5))) static int conf_err(struct sw_errbuf *eb,
+                                                          const struct sw_conf_node *at,
+                                                          const char *path, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    const char *sep = path != NULL && path[0] != '\0' ? ": " : "";
+    const char *p = path != NULL ? path : "";
+    if (at != NULL && at->file != NULL) {
+        return sw_errbuf_set(eb, SW_ECONF, "%s:%u: %s%s%s", at->file, at->line, p, sep, msg);
+    }
+    if (at != NULL && at->file == NULL && p[0] != '\0') {
+        return sw_errbuf_set(eb, SW_ECONF, "%s%s%s (built-in default)", p, sep, msg);
+    }
+    return sw_errbuf_set(eb, SW_ECONF, "%s%s%s", p, sep, msg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* YAML -> node tree                                                         */
+
+struct conf_frame {
+    struct sw_conf_node *node;
+    struct sw_conf_node **kids; /* malloc'd while open, copied to the arena on close */
+    size_t n, cap;
+};
+
+static bool scalar_is_null(const char *s, size_t len)
+{
+    return len == 0 || (len == 1 && s[0] == '~') ||
+           (len == 4 &&
+            (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0));
+}
+
+/*
+ * Dotted path of the position being parsed, from the first @count open frames.
+ * Each frame but the innermost is at its last child (the next frame's
+ * container); the innermost is at its last child too unless @next, in which
+ * case it is at the entry about to be added (a key awaiting its value).
+ */
+static void frames_path(const struct conf_frame *st, size_t count, bool next, char *buf,
+                        size_t size)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < count && off < size; i++) {
+        const struct conf_frame *f = &st[i];
+        bool child = i + 1 < count || !next;
+        int w = 0;
+        if (f->node->kind == SW_CONF_NODE_MAP) {
+            const struct sw_conf_node *key = NULL;
+            if (child && f->n >= 2) {
+                key = f->kids[(f->n - 1) & ~(size_t)1];
+            } else if (!child && f->n % 2 == 1) {
+                key = f->kids[f->n - 1];
+            }
+            if (key != NULL) {
+                w = snprintf(buf + off, size - off, "%s%s", off ? "." : "", key->str);
+            }
+        } else if (!child || f->n > 0) {
+            w = snprintf(buf + off, size - off, "[%zu]", child ? f->n - 1 : f->n);
+        }
+        if (w > 0) {
+            off += (size_t)w;
+        }
+    }
+    if (off >= size) {
+        buf[size - 1] = '\0';
+    }
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    const struct sw_conf_node *x = *(const struct sw_conf_node *const *)a;
+    const struct sw_conf_node *y = *(const struct sw_conf_node *const *)b;
+    size_t l = x->len < y->len ? x->len : y->len;
+    int r = memcmp(x->str, y->str, l);
+    if (r != 0) {
+        return r;
+    }
+    if (x->len != y->len) {
+        return x->len < y->len ? -1 : 1;
+    }
+    /* equal keys: earlier line first, so the later one is reported */
+    return x->line < y->line ? -1 : (x->line > y->line ? 1 : (x->col < y->col ? -1 : 1));
+}
+
+static bool key_eq(const struct sw_conf_node *a, const struct sw_conf_node *b)
+{
+    return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+}
+
+/* Close a MAP/SEQ frame: copy its children to the arena, refuse duplicate keys. */
+static int frame_close(struct sw_conf *owner, struct conf_frame *st, size_t depth,
+                       struct sw_errbuf *eb)
+{
+    struct conf_frame *f = &st[depth - 1];
+    struct sw_conf_node *n = f->node;
+    if (f->n > 0) {
+        n->kids = conf_alloc(owner, f->n * sizeof(*n->kids));
+        if (n->kids == NULL) {
+            return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", n->file);
+        }
+        memcpy(n->kids, f->kids, f->n * sizeof(*n->kids));
+    }
+    n->n = n->kind == SW_CONF_NODE_MAP ? f->n / 2 : f->n;
+    if (n->kind != SW_CONF_NODE_MAP || n->n < 2) {
+        return 0;
+    }
+    const struct sw_conf_node *dup = NULL, *first = NULL;
+    if (n->n <= 16) {
+        for (size_t i = 1; i < n->n && dup == NULL; i++) {
+            for (size_t j = 0; j < i; j++) {
+                if (key_eq(n->kids[2 * i], n->kids[2 * j])) {
+                    dup = n->kids[2 * i];
+                    first = n->kids[2 * j];
+                    break;
+                }
+            }
+        }
+    } else {
+        /* Large mappings: sort the keys (scratch array) and compare neighbours. */
+        struct sw_conf_node **keys = malloc(n->n * sizeof(*keys));
+        if (keys == NULL) {
+            return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", n->file);
+        }
+        for (size_t i = 0; i < n->n; i++) {
+            keys[i] = n->kids[2 * i];
+        }
+        qsort(keys, n->n, sizeof(*keys), key_cmp);
+        for (size_t i = 1; i < n->n; i++) {
+            if (key_eq(keys[i], keys[i - 1])) {
+                dup = keys[i];
+                first = keys[i - 1];
+                break;
+            }
+        }
+        free(keys);
+    }
+    if (dup != NULL) {
+        char path[CONF_PATH_MAX];
+        frames_path(st, depth - 1, false, path, sizeof(path));
+        size_t pl = strlen(path);
+        snprintf(path + pl, sizeof(path) - pl, "%s%s", pl ? "." : "", dup->str);
+        return conf_err(eb, dup, path, "duplicate key (first at line %u)", first->line);
+    }
+    return 0;
+}
+
+static int frame_push_kid(struct conf_frame *f, struct sw_conf_node *kid)
+{
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 8;
+        struct sw_conf_node **k = realloc(f->kids, cap * sizeof(*k));
+        if (k == NULL) {
+            return SW_ENOMEM;
+        }
+        f->kids = k;
+        f->cap = cap;
+    }
+    f->kids[f->n++] = kid;
+    return 0;
+}
+
+static int yaml_error(const yaml_parser_t *p, const char *file, struct sw_errbuf *eb)
+{
+    if (p->error == YAML_MEMORY_ERROR) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory parsing YAML", file);
+    }
+    const char *problem = p->problem != NULL ? p->problem : "unknown problem";
+    if (p->error == YAML_READER_ERROR) {
+        return sw_errbuf_set(eb, SW_ECONF, "%s: YAML syntax error: %s (byte offset %zu)", file,
+                             problem, p->problem_offset);
+    }
+    if (p->context != NULL) {
+        return sw_errbuf_set(eb, SW_ECONF,
+                             "%s:%zu: YAML syntax error: %s (column %zu, %s at line %zu)", file,
+                             p->problem_mark.line + 1, problem, p->problem_mark.column + 1,
+                             p->context, p->context_mark.line + 1);
+    }
+    return sw_errbuf_set(eb, SW_ECONF, "%s:%zu: YAML syntax error: %s (column %zu)", file,
+                         p->problem_mark.line + 1, problem, p->problem_mark.column + 1);
+}
+
+/*
+ * Parse @len bytes of YAML into a tree in @owner's arena. @file is the name
+ * used in messages and stored in the nodes (NULL for built-in defaults, whose
+ * messages then carry no location). *out = NULL for an empty stream.
+ */
+static int conf_parse(struct sw_conf *owner, const char *file, const char *buf, size_t len,
+                      struct sw_conf_node **out, struct sw_errbuf *eb)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    struct conf_frame st[CONF_MAX_DEPTH];
+    size_t depth = 0;
+    struct sw_conf_node *root = NULL;
+    const char *fname = file != NULL ? file : CONF_DEFAULTS_NAME;
+    int ndocs = 0;
+    int rc = 0;
+
+    *out = NULL;
+    if (!yaml_parser_initialize(&p)) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", fname);
+    }
+    yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+    for (bool done = false; !done;) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            rc = yaml_error(&p, fname, eb);
+            goto fail;
+        }
+        struct sw_conf_node at = {.file = file,
+                                  .line = (unsigned)ev.start_mark.line + 1,
+                                  .col = (unsigned)ev.start_mark.column + 1};
+        const yaml_char_t *anchor = NULL;
+        enum sw_conf_node_kind kind = SW_CONF_NODE_NULL;
+        bool is_node = false;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        case YAML_DOCUMENT_START_EVENT:
+            if (ndocs++ > 0) {
+                rc = conf_err(eb, &at, NULL, "only one YAML document is allowed per file");
+            }
+            break;
+        case YAML_ALIAS_EVENT:
+            rc = conf_err(eb, &at, NULL, "YAML aliases (*%s) are not accepted",
+                          (const char *)ev.data.alias.anchor);
+            break;
+        case YAML_SCALAR_EVENT:
+            anchor = ev.data.scalar.anchor;
+            is_node = true;
+            kind = SW_CONF_NODE_SCALAR;
+            if (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                scalar_is_null((const char *)ev.data.scalar.value, ev.data.scalar.length)) {
+                kind = SW_CONF_NODE_NULL;
+            }
+            break;
+        case YAML_SEQUENCE_START_EVENT:
+            anchor = ev.data.sequence_start.anchor;
+            is_node = true;
+            kind = SW_CONF_NODE_SEQ;
+            break;
+        case YAML_MAPPING_START_EVENT:
+            anchor = ev.data.mapping_start.anchor;
+            is_node = true;
+            kind = SW_CONF_NODE_MAP;
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            rc = frame_close(owner, st, depth, eb);
+            free(st[depth - 1].kids);
+            depth--;
+            break;
+        default:
+            break;
+        }
+        if (rc == 0 && anchor != NULL) {
+            rc = conf_err(eb, &at, NULL, "YAML anchors (&%s) are not accepted",
+                          (const char *)anchor);
+        }
+        if (rc == 0 && is_node) {
+            struct sw_conf_node *n = conf_alloc(owner, sizeof(*n));
+            if (n == NULL) {
+                rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", fname);
+                goto ev_done;
+            }
+            *n = at;
+            n->kind = kind;
+            if (ev.type == YAML_SCALAR_EVENT) {
+                n->len = ev.data.scalar.length;
+                n->str = conf_strndup(owner, (const char *)ev.data.scalar.value, n->len);
+                if (n->str == NULL) {
+                    rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", fname);
+                    goto ev_done;
+                }
+            }
+            if (depth == 0) {
+                root = n;
+            } else {
+                struct conf_frame *f = &st[depth - 1];
+                if (f->node->kind == SW_CONF_NODE_MAP && f->n % 2 == 0 &&
+                    n->kind != SW_CONF_NODE_SCALAR) {
+                    char path[CONF_PATH_MAX];
+                    frames_path(st, depth, true, path, sizeof(path));
+                    rc = conf_err(eb, n, path, "mapping keys must be non-empty scalars, got %s",
+                                  node_what(n));
+                    goto ev_done;
+                }
+                if (frame_push_kid(f, n) != 0) {
+                    rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", fname);
+                    goto ev_done;
+                }
+            }
+            if (kind == SW_CONF_NODE_MAP || kind == SW_CONF_NODE_SEQ) {
+                if (depth == CONF_MAX_DEPTH) {
+                    rc = conf_err(eb, n, NULL, "YAML nested deeper than %d levels", CONF_MAX_DEPTH);
+                    goto ev_done;
+                }
+                st[depth++] = (struct conf_frame){.node = n};
+            }
+        }
+    ev_done:
+        yaml_event_delete(&ev);
+        if (rc != 0) {
+            goto fail;
+        }
+    }
+    *out = root;
+fail:
+    while (depth > 0) {
+        free(st[--depth].kids);
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+/* Read a whole regular file of at most CONF_MAX_FILE bytes (NUL-terminated). */
+static int conf_read_file(const char *path, char **buf, size_t *len, struct sw_errbuf *eb)
+{
+    struct stat sb;
+    char *b = NULL;
+    size_t n = 0;
+    int rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return sw_errbuf_set(eb, SW_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    if (fstat(fd, &sb) != 0) {
+        rc = sw_errbuf_set(eb, SW_EIO, "%s: cannot stat: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        rc = sw_errbuf_set(eb, SW_EIO, "%s: not a regular file", path);
+        goto fail;
+    }
+    if ((uint64_t)sb.st_size > CONF_MAX_FILE) {
+        rc = sw_errbuf_set(eb, SW_ECONF, "%s: file is %jd bytes, over the 4 MB limit", path,
+                           (intmax_t)sb.st_size);
+        goto fail;
+    }
+    /* Read until EOF with room for one byte past the limit, in case the
+     * file grows between fstat and read. */
+    size_t cap = (size_t)sb.st_size + 1;
+    b = malloc(cap + 1);
+    if (b == NULL) {
+        rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap > CONF_MAX_FILE) {
+                rc = sw_errbuf_set(eb, SW_ECONF, "%s: file is over the 4 MB limit", path);
+                goto fail;
+            }
+            size_t ncap = cap * 2 > CONF_MAX_FILE + 1 ? CONF_MAX_FILE + 1 : cap * 2;
+            char *nb = realloc(b, ncap + 1);
+            if (nb == NULL) {
+                rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
+                goto fail;
+            }
+            b = nb;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, b + n, cap - n);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            rc = sw_errbuf_set(eb, SW_EIO, "%s: read error: %s", path, strerror(errno));
+            goto fail;
+        }
+        if (r == 0) {
+            break;
+        }
+        n += (size_t)r;
+    }
+    if (n > CONF_MAX_FILE) {
+        rc = sw_errbuf_set(eb, SW_ECONF, "%s: file is over the 4 MB limit", path);
+        goto fail;
+    }
+    b[n] = '\0';
+    close(fd);
+    *buf = b;
+    *len = n;
+    return 0;
+fail:
+    free(b);
+    close(fd);
+    return rc;
+}
+
+static int conf_parse_file(struct sw_conf *owner, const char *path, struct sw_conf_node **out,
+                           struct sw_errbuf *eb)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = conf_read_file(path, &buf, &len, eb);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *file = conf_strndup(owner, path, strlen(path));
+    if (file == NULL) {
+        free(buf);
+        return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
+    }
+    rc = conf_parse(owner, file, buf, len, out, eb);
+    free(buf);
+    return rc;
+}
+
+int sw_conf_load_node(struct sw_conf *owner, const char *path, const struct sw_conf_node **out,
+                      struct sw_errbuf *eb)
+{
+    static const struct sw_conf_node null_node = {.kind = SW_CONF_NODE_NULL, .str = ""};
+    struct sw_conf_node *n = NULL;
+    if (owner == NULL || path == NULL || out == NULL) {
+        return sw_errbuf_set(eb, SW_EINVAL, "sw_conf_load_node: NULL argument");
+    }
+    int rc = conf_parse_file(owner, path, &n, eb);
+    if (rc != 0) {
+        return rc;
+    }
+    *out = n != NULL ? n : &null_node;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scalar conversions (shared by file values and `def` strings)              */
+
+/* Unsigned decimal with optional sign; rejects anything else. */
+static bool parse_i64(const char *s, int64_t *out)
+{
+    bool neg = false;
+    uint64_t v = 0;
+    if (*s == '-' || *s == '+') {
+        neg = *s == '-';
+        s++;
+    }
+    if (!isdigit((unsigned char)*s)) {
+        return false;
+    }
+    for (; isdigit((unsigned char)*s); s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    if (*s != '\0') {
+        return false;
+    }
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1) {
+            return false;
+        }
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > (uint64_t)INT64_MAX) {
+            return false;
+        }
+        *out = (int64_t)v;
+    }
+    return true;
+}
+
+/* Digits, optional blanks, unit; returns the number and points *unit at the unit. */
+static bool parse_num_unit(const char *s, int64_t *num, const char **unit)
+{
+    uint64_t v = 0;
+    if (!isdigit((unsigned char)*s)) {
+        return false;
+    }
+    for (; isdigit((unsigned char)*s); s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > ((uint64_t)INT64_MAX - d) / 10) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    while (*s == ' ') {
+        s++;
+    }
+    *num = (int64_t)v;
+    *unit = s;
+    return true;
+}
+
+static bool mul_ok(int64_t a, int64_t m, int64_t *out)
+{
+    if (a != 0 && m > INT64_MAX / a) {
+        return false;
+    }
+    *out = a * m;
+    return true;
+}
+
+static bool parse_duration(const char *s, int64_t *ms)
+{
+    static const struct {
+        const char *u;
+        int64_t mul;
+    } units[] = {{"", 1000},   {"ms", 1},      {"s", 1000},    {"sec", 1000},
+                 {"m", 60000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
+    int64_t num;
+    const char *u;
+    if (!parse_num_unit(s, &num, &u)) {
+        return false;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(u, units[i].u) == 0) {
+            return mul_ok(num, units[i].mul, ms);
+        }
+    }
+    return false;
+}
+
+static bool parse_size(const char *s, int64_t *bytes)
+{
+    static const struct {
+        const char *u;
+        int shift;
+    } units[] = {{"", 0},     {"b", 0},   {"k", 10},   {"kb", 10}, {"kib", 10},
+                 {"m", 20},   {"mb", 20}, {"mib", 20}, {"g", 30},  {"gb", 30},
+                 {"gib", 30}, {"t", 40},  {"tb", 40},  {"tib", 40}};
+    int64_t num;
+    const char *u;
+    char lu[8];
+    if (!parse_num_unit(s, &num, &u)) {
+        return false;
+    }
+    size_t ul = strlen(u);
+    if (ul >= sizeof(lu)) {
+        return false;
+    }
+    for (size_t i = 0; i <= ul; i++) {
+        lu[i] = (char)tolower((unsigned char)u[i]);
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(lu, units[i].u) == 0) {
+            return mul_ok(num, (int64_t)1 << units[i].shift, bytes);
+        }
+    }
+    return false;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes",
+                                      "YES",  "on",   "On",   "ON"};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "No",
+                                     "NO",    "off",   "Off",   "OFF"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(s, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcmp(s, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+    char *end;
+    if (*s == '\0' || isspace((unsigned char)*s)) {
+        return false;
+    }
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || errno == ERANGE || !isfinite(v)) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* Shortest "%.Ng" that reads back as the same double. */
+static void fmt_double(double v, char *buf, size_t size)
+{
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) {
+            break;
+        }
+    }
+    /* keep it a float to a YAML reader: "1" -> "1.0" */
+    if (strpbrk(buf, ".eEn") == NULL) {
+        size_t l = strlen(buf);
+        if (l + 3 <= size) {
+            memcpy(buf + l, ".0", 3);
+        }
+    }
+}
+
+static void fmt_duration(int64_t ms, char *buf, size_t size)
+{
+    static const struct {
+        const char *u;
+        int64_t mul;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}};
+    if (ms == 0) {
+        snprintf(buf, size, "0s");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (ms % units[i].mul == 0) {
+            snprintf(buf, size, "%" PRId64 "%s", ms / units[i].mul, units[i].u);
+            return;
+        }
+    }
+    snprintf(buf, size, "%" PRId64 "ms", ms);
+}
+
+static void fmt_size(int64_t b, char *buf, size_t size)
+{
+    static const char *const units[] = {"TB", "GB", "MB", "KB"};
+    static const int shifts[] = {40, 30, 20, 10};
+    if (b > 0) {
+        for (size_t i = 0; i < 4; i++) {
+            int64_t m = (int64_t)1 << shifts[i];
+            if (b % m == 0) {
+                snprintf(buf, size, "%" PRId64 "%s", b / m, units[i]);
+                return;
+            }
+        }
+    }
+    snprintf(buf, size, "%" PRId64, b);
+}
+
+static void fmt_typed(enum sw_conf_type t, int64_t v, char *buf, size_t size)
+{
+    if (t == SW_CONF_DURATION) {
+        fmt_duration(v, buf, size);
+    } else if (t == SW_CONF_SIZE) {
+        fmt_size(v, buf, size);
+    } else {
+        snprintf(buf, size, "%" PRId64, v);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Suggestions                                                               */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t row[65], prev[65];
+    if (la > 64 || lb > 64) {
+        return SIZE_MAX;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        prev[j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] +
+                         (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            size_t del = prev[j] + 1, ins = row[j - 1] + 1;
+            size_t m = sub < del ? sub : del;
+            row[j] = m < ins ? m : ins;
+        }
+        memcpy(prev, row, (lb + 1) * sizeof(size_t));
+    }
+    return prev[lb];
+}
+
+struct conf_suggest {
+    const char *key;
+    const char *best;
+    size_t best_len; /* length of best when it is a name prefix component */
+    size_t dist;
+};
+
+static void suggest_try(struct conf_suggest *sg, const char *cand, size_t len)
+{
+    char tmp[CONF_NAME_MAX];
+    if (len >= sizeof(tmp)) {
+        return;
+    }
+    memcpy(tmp, cand, len);
+    tmp[len] = '\0';
+    size_t d = edit_distance(sg->key, tmp);
+    size_t kl = strlen(sg->key);
+    size_t limit = kl > len ? kl : len;
+    limit = limit / 3 > 2 ? limit / 3 : 2;
+    if (d <= limit && d < sg->dist) {
+        sg->dist = d;
+        sg->best = cand;
+        sg->best_len = len;
+    }
+}
+
+/* Children of registered section prefix @prefix (plen bytes, "" or "a.b."):
+ * calls suggest_try / matches for each next name component. */
+static bool reg_has_child(const char *prefix, size_t plen, const char *key, size_t klen,
+                          bool *exact)
+{
+    bool found = false;
+    for (size_t i = 0; i < conf_nreg; i++) {
+        const char *nm = conf_reg[i].name;
+        if (strncmp(nm, prefix, plen) != 0) {
+            continue;
+        }
+        const char *rest = nm + plen;
+        size_t cl = strcspn(rest, ".");
+        if (cl == klen && memcmp(rest, key, klen) == 0) {
+            found = true;
+            if (rest[cl] == '\0' && exact != NULL) {
+                *exact = true;
+            }
+        }
+    }
+    return found;
+}
+
+static void reg_suggest(struct conf_suggest *sg, const char *prefix, size_t plen)
+{
+    for (size_t i = 0; i < conf_nreg; i++) {
+        const char *nm = conf_reg[i].name;
+        if (strncmp(nm, prefix, plen) == 0 && nm[plen] != '\0') {
+            suggest_try(sg, nm + plen, strcspn(nm + plen, "."));
+        }
+    }
+}
+
+static int unknown_key(struct sw_errbuf *eb, const struct sw_conf_node *key, const char *path,
+                       const struct conf_suggest *sg)
+{
+    if (sg->best != NULL) {
+        return conf_err(eb, key, path, "unknown key (did you mean '%.*s'?)", (int)sg->best_len,
+                        sg->best);
+    }
+    return conf_err(eb, key, path, "unknown key");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Binding                                                                   */
+
+struct conf_bind {
+    struct sw_conf *owner;
+    struct sw_errbuf *eb;
+    char path[CONF_PATH_MAX];
+};
+
+static size_t path_push(struct conf_bind *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Append to b->path; returns the previous length for path_pop. */
+static size_t path_push(struct conf_bind *b, const char *fmt, ...)
+{
+    size_t old = strlen(b->path);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->path + old, sizeof(b->path) - old, fmt, ap);
+    va_end(ap);
+    return old;
+}
+
+static void path_pop(struct conf_bind *b, size_t old)
+{
+    b->path[old] = '\0';
+}
+
+static int bind_map(struct conf_bind *b, const struct sw_conf_node *map,
+                    const struct sw_conf_item *schema, void *settings, const char *reg_name);
+
+static int bind_default_tree(struct conf_bind *b, const struct sw_conf_item *it,
+                             const struct sw_conf_node **out)
+{
+    struct sw_conf_node *n = NULL;
+    int rc = conf_parse(b->owner, NULL, it->def, strlen(it->def), &n, b->eb);
+    if (rc != 0) {
+        char msg[sizeof(b->eb->msg)];
+        snprintf(msg, sizeof(msg), "%s", b->eb->msg);
+        return sw_errbuf_set(b->eb, rc, "%s: bad built-in default \"%s\": %s", b->path, it->def,
+                             msg);
+    }
+    *out = n;
+    return 0;
+}
+
+static bool in_names(const char *const *names, const char *s, int *idx)
+{
+    for (int i = 0; names != NULL && names[i] != NULL; i++) {
+        if (strcmp(names[i], s) == 0) {
+            *idx = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void names_list(const char *const *names, char *buf, size_t size)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; names != NULL && names[i] != NULL && off < size; i++) {
+        int w = snprintf(buf + off, size - off, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0) {
+            break;
+        }
+        off += (size_t)w;
+    }
+}
+
+static const char *type_what(enum sw_conf_type t)
+{
+    switch (t) {
+    case SW_CONF_BOOL:
+        return "a boolean";
+    case SW_CONF_INT:
+        return "an integer";
+    case SW_CONF_DOUBLE:
+        return "a number";
+    case SW_CONF_DURATION:
+        return "a duration";
+    case SW_CONF_SIZE:
+        return "a size";
+    case SW_CONF_STRING:
+        return "a string";
+    case SW_CONF_ENUM:
+        return "a name";
+    default:
+        return "a value";
+    }
+}
+
+static bool item_bounded(const struct sw_conf_item *it)
+{
+    return !(it->min == 0 && it->max == 0);
+}
+
+static int bind_scalar(struct conf_bind *b, const struct sw_conf_item *it,
+                       const struct sw_conf_node *v, void *dst)
+{
+    char r1[48], r2[48];
+    const char *s = v->str;
+    if (v->kind != SW_CONF_NODE_SCALAR &&
+        !(v->kind == SW_CONF_NODE_NULL && it->type == SW_CONF_STRING)) {
+        return conf_err(b->eb, v, b->path, "expected %s, got %s", type_what(it->type),
+                        node_what(v));
+    }
+    if (v->kind == SW_CONF_NODE_SCALAR && strlen(s) != v->len) {
+        return conf_err(b->eb, v, b->path, "value contains a NUL character");
+    }
+    switch (it->type) {
+    case SW_CONF_BOOL: {
+        bool x;
+        if (!parse_bool(s, &x)) {
+            return conf_err(b->eb, v, b->path, "\"%s\" is not a boolean (use true or false)", s);
+        }
+        memcpy(dst, &x, sizeof(x));
+        return 0;
+    }
+    case SW_CONF_INT:
+    case SW_CONF_DURATION:
+    case SW_CONF_SIZE: {
+        int64_t x = 0;
+        if (it->type == SW_CONF_INT && !parse_i64(s, &x)) {
+            return conf_err(b->eb, v, b->path, "\"%s\" is not an integer", s);
+        }
+        if (it->type == SW_CONF_DURATION && !parse_duration(s, &x)) {
+            return conf_err(b->eb, v, b->path,
+                            "bad duration \"%s\" (an integer with unit ms, s, m, h or d, "
+                            "e.g. 250ms, 10s, 5m; bare numbers are seconds)",
+                            s);
+        }
+        if (it->type == SW_CONF_SIZE && !parse_size(s, &x)) {
+            return conf_err(b->eb, v, b->path,
+                            "bad size \"%s\" (an integer with unit B, KB, MB or GB, "
+                            "powers of 1024, e.g. 64KB)",
+                            s);
+        }
+        if (item_bounded(it) && (x < it->min || x > it->max)) {
+            fmt_typed(it->type, it->min, r1, sizeof(r1));
+            fmt_typed(it->type, it->max, r2, sizeof(r2));
+            return conf_err(b->eb, v, b->path, "%s is out of range %s..%s", s, r1, r2);
+        }
+        memcpy(dst, &x, sizeof(x));
+        return 0;
+    }
+    case SW_CONF_DOUBLE: {
+        double x, lo = -HUGE_VAL, hi = HUGE_VAL;
+        if (!parse_double(s, &x)) {
+            return conf_err(b->eb, v, b->path, "\"%s\" is not a number", s);
+        }
+        if (it->fmin < it->fmax) {
+            lo = it->fmin;
+            hi = it->fmax;
+        } else if (it->min < it->max) {
+            lo = (double)it->min * 1e-3;
+            hi = (double)it->max * 1e-3;
+        }
+        if (x < lo || x > hi) {
+            fmt_double(lo, r1, sizeof(r1));
+            fmt_double(hi, r2, sizeof(r2));
+            return conf_err(b->eb, v, b->path, "%s is out of range %s..%s", s, r1, r2);
+        }
+        memcpy(dst, &x, sizeof(x));
+        return 0;
+    }
+    case SW_CONF_STRING: {
+        char *x = NULL;
+        int idx;
+        if (v->kind == SW_CONF_NODE_SCALAR) {
+            if (it->enum_names != NULL && !in_names(it->enum_names, s, &idx)) {
+                char names[256];
+                names_list(it->enum_names, names, sizeof(names));
+                return conf_err(b->eb, v, b->path, "\"%s\" is not one of %s", s, names);
+            }
+            x = conf_strndup(b->owner, s, v->len);
+            if (x == NULL) {
+                return sw_errbuf_set(b->eb, SW_ENOMEM, "%s: out of memory", b->path);
+            }
+        }
+        memcpy(dst, &x, sizeof(x));
+        return 0;
+    }
+    case SW_CONF_ENUM: {
+        int idx;
+        if (!in_names(it->enum_names, s, &idx)) {
+            char names[256];
+            names_list(it->enum_names, names, sizeof(names));
+            return conf_err(b->eb, v, b->path, "\"%s\" is not one of %s", s, names);
+        }
+        memcpy(dst, &idx, sizeof(idx));
+        return 0;
+    }
+    default:
+        return conf_err(b->eb, v, b->path, "schema error: bad type %d", (int)it->type);
+    }
+}
+
+static int bind_strlist(struct conf_bind *b, const struct sw_conf_node *v, void *dst)
+{
+    struct sw_conf_strlist l = {0};
+    if (v != NULL && v->kind != SW_CONF_NODE_NULL) {
+        if (v->kind != SW_CONF_NODE_SEQ) {
+            return conf_err(b->eb, v, b->path, "expected a list of strings, got %s", node_what(v));
+        }
+        if (v->n > 0) {
+            l.v = conf_alloc(b->owner, v->n * sizeof(*l.v));
+            if (l.v == NULL) {
+                return sw_errbuf_set(b->eb, SW_ENOMEM, "%s: out of memory", b->path);
+            }
+        }
+        for (size_t i = 0; i < v->n; i++) {
+            const struct sw_conf_node *e = v->kids[i];
+            if (e->kind != SW_CONF_NODE_SCALAR) {
+                size_t old = path_push(b, "[%zu]", i);
+                int rc = conf_err(b->eb, e, b->path, "expected a string, got %s", node_what(e));
+                path_pop(b, old);
+                return rc;
+            }
+            if (strlen(e->str) != e->len) {
+                size_t old = path_push(b, "[%zu]", i);
+                int rc = conf_err(b->eb, e, b->path, "value contains a NUL character");
+                path_pop(b, old);
+                return rc;
+            }
+            l.v[i] = (char *)e->str; /* node text already lives in the owner's arena */
+        }
+        l.n = v->n;
+    }
+    memcpy(dst, &l, sizeof(l));
+    return 0;
+}
+
+static int bind_list(struct conf_bind *b, const struct sw_conf_item *it,
+                     const struct sw_conf_node *v, void *dst)
+{
+    struct sw_conf_list l = {0};
+    if (v != NULL && v->kind != SW_CONF_NODE_NULL) {
+        if (v->kind != SW_CONF_NODE_SEQ) {
+            return conf_err(b->eb, v, b->path, "expected a list of mappings, got %s", node_what(v));
+        }
+        if (v->n > 0) {
+            l.items = conf_alloc(b->owner, v->n * it->item_size);
+            if (l.items == NULL) {
+                return sw_errbuf_set(b->eb, SW_ENOMEM, "%s: out of memory", b->path);
+            }
+        }
+        for (size_t i = 0; i < v->n; i++) {
+            const struct sw_conf_node *e = v->kids[i];
+            size_t old = path_push(b, "[%zu]", i);
+            int rc;
+            if (e->kind != SW_CONF_NODE_MAP) {
+                rc = conf_err(b->eb, e, b->path, "expected a mapping, got %s", node_what(e));
+            } else {
+                rc = bind_map(b, e, it->sub, (char *)l.items + i * it->item_size, NULL);
+            }
+            path_pop(b, old);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        l.n = v->n;
+    }
+    memcpy(dst, &l, sizeof(l));
+    return 0;
+}
+
+/* Bind item @it from value node @v (NULL = absent: default). @map locates
+ * "missing required key" errors. */
+static int bind_item(struct conf_bind *b, const struct sw_conf_item *it,
+                     const struct sw_conf_node *v, const struct sw_conf_node *map, void *settings)
+{
+    void *dst = (char *)settings + it->offset;
+    struct sw_conf_node defnode;
+    int rc;
+    bool aggregate =
+        it->type == SW_CONF_STRLIST || it->type == SW_CONF_LIST || it->type == SW_CONF_SECTION;
+
+    if (v == NULL && it->def != NULL) {
+        if (aggregate) {
+            rc = bind_default_tree(b, it, &v);
+            if (rc != 0) {
+                return rc;
+            }
+        } else {
+            defnode = (struct sw_conf_node){
+                .kind = SW_CONF_NODE_SCALAR, .str = it->def, .len = strlen(it->def)};
+            v = &defnode;
+        }
+    }
+    if (v == NULL && !aggregate && it->type != SW_CONF_STRING) {
+        return conf_err(b->eb, map, b->path, "missing required key");
+    }
+    switch (it->type) {
+    case SW_CONF_STRLIST:
+        return bind_strlist(b, v, dst);
+    case SW_CONF_LIST:
+        return bind_list(b, it, v, dst);
+    case SW_CONF_SECTION:
+        return bind_map(b, v, it->sub, dst, NULL);
+    case SW_CONF_STRING:
+        if (v == NULL) {
+            char *none = NULL;
+            memcpy(dst, &none, sizeof(none));
+            return 0;
+        }
+        return bind_scalar(b, it, v, dst);
+    default:
+        return bind_scalar(b, it, v, dst);
+    }
+}
+
+/*
+ * Bind mapping @map (NULL or NULL-kind = empty) with @schema into @settings.
+ * @reg_name: registered section name whose child sections may appear as keys
+ * here (they are bound on their own), or NULL.
+ */
+static int bind_map(struct conf_bind *b, const struct sw_conf_node *map,
+                    const struct sw_conf_item *schema, void *settings, const char *reg_name)
+{
+    if (map != NULL && map->kind == SW_CONF_NODE_NULL) {
+        map = NULL;
+    }
+    if (map != NULL && map->kind != SW_CONF_NODE_MAP) {
+        return conf_err(b->eb, map, b->path, "expected a mapping, got %s", node_what(map));
+    }
+    char prefix[CONF_NAME_MAX + 1];
+    size_t plen = 0;
+    if (reg_name != NULL) {
+        plen = (size_t)snprintf(prefix, sizeof(prefix), "%s.", reg_name);
+    }
+    /* Refuse unknown keys first: a typo should be reported as such, not as a
+     * missing required key. */
+    for (size_t k = 0; map != NULL && k < map->n; k++) {
+        const struct sw_conf_node *key = map->kids[2 * k];
+        bool known = false;
+        for (const struct sw_conf_item *it = schema; it != NULL && it->key != NULL; it++) {
+            if (strcmp(it->key, key->str) == 0) {
+                known = true;
+                break;
+            }
+        }
+        if (!known && reg_name != NULL && reg_has_child(prefix, plen, key->str, key->len, NULL)) {
+            known = true;
+        }
+        if (!known) {
+            struct conf_suggest sg = {.key = key->str, .dist = SIZE_MAX};
+            for (const struct sw_conf_item *it = schema; it != NULL && it->key != NULL; it++) {
+                suggest_try(&sg, it->key, strlen(it->key));
+            }
+            if (reg_name != NULL) {
+                reg_suggest(&sg, prefix, plen);
+            }
+            size_t old = path_push(b, "%s%s", b->path[0] ? "." : "", key->str);
+            int rc = unknown_key(b->eb, key, b->path, &sg);
+            path_pop(b, old);
+            return rc;
+        }
+    }
+    for (const struct sw_conf_item *it = schema; it != NULL && it->key != NULL; it++) {
+        const struct sw_conf_node *v = NULL;
+        for (size_t k = 0; map != NULL && k < map->n; k++) {
+            if (strcmp(map->kids[2 * k]->str, it->key) == 0) {
+                v = map->kids[2 * k + 1];
+                break;
+            }
+        }
+        size_t old = path_push(b, "%s%s", b->path[0] ? "." : "", it->key);
+        int rc = bind_item(b, it, v, map, settings);
+        path_pop(b, old);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int sw_conf_bind(struct sw_conf *owner, const struct sw_conf_node *map,
+                 const struct sw_conf_item *schema, void *settings, struct sw_errbuf *eb)
+{
+    struct conf_bind b = {.owner = owner, .eb = eb};
+    if (owner == NULL || schema == NULL || settings == NULL) {
+        return sw_errbuf_set(eb, SW_EINVAL, "sw_conf_bind: NULL argument");
+    }
+    return bind_map(&b, map, schema, settings, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Registry and load                                                         */
+
+static bool name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len >= CONF_NAME_MAX || name[0] == '.' || name[len - 1] == '.') {
+        return false;
+    }
+    for (const char *p = name; *p != '\0'; p++) {
+        bool ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' ||
+                  *p == '-' || (*p == '.' && p[1] != '.');
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int sw_conf_register(const char *name, const struct sw_conf_item *schema, size_t settings_size)
+{
+    if (name == NULL || schema == NULL || !name_valid(name)) {
+        return SW_EINVAL;
+    }
+    for (size_t i = 0; i < conf_nreg; i++) {
+        if (strcmp(conf_reg[i].name, name) == 0) {
+            return SW_EINVAL;
+        }
+    }
+    if (conf_nreg == CONF_MAX_SECTIONS) {
+        return SW_ENOSPC;
+    }
+    struct conf_reg *r = &conf_reg[conf_nreg++];
+    memcpy(r->name, name, strlen(name) + 1);
+    r->schema = schema;
+    r->size = settings_size;
+    return 0;
+}
+
+int sw_conf_registry_get(size_t i, const char **name, const struct sw_conf_item **schema)
+{
+    if (i >= conf_nreg) {
+        return SW_ENOENT;
+    }
+    if (name != NULL) {
+        *name = conf_reg[i].name;
+    }
+    if (schema != NULL) {
+        *schema = conf_reg[i].schema;
+    }
+    return 0;
+}
+
+void sw_conf_registry_reset(void)
+{
+    memset(conf_reg, 0, sizeof(conf_reg));
+    conf_nreg = 0;
+}
+
+/*
+ * Check the intermediate levels of the file against the registry: at prefix
+ * @prefix every key must be a registered section or lead to one. Keys of
+ * registered sections themselves are checked by bind_map.
+ */
+static int check_levels(struct conf_bind *b, const struct sw_conf_node *map, char *prefix,
+                        size_t plen)
+{
+    if (map == NULL || map->kind == SW_CONF_NODE_NULL) {
+        return 0;
+    }
+    if (map->kind != SW_CONF_NODE_MAP) {
+        return conf_err(b->eb, map, b->path, "expected a mapping, got %s", node_what(map));
+    }
+    for (size_t k = 0; k < map->n; k++) {
+        const struct sw_conf_node *key = map->kids[2 * k];
+        bool exact = false;
+        if (!reg_has_child(prefix, plen, key->str, key->len, &exact)) {
+            struct conf_suggest sg = {.key = key->str, .dist = SIZE_MAX};
+            reg_suggest(&sg, prefix, plen);
+            size_t old = path_push(b, "%s%s", b->path[0] ? "." : "", key->str);
+            int rc = unknown_key(b->eb, key, b->path, &sg);
+            path_pop(b, old);
+            return rc;
+        }
+        if (exact) {
+            continue; /* a section: bind_map checks its keys and children */
+        }
+        if (plen + key->len + 2 > CONF_NAME_MAX) {
+            continue;
+        }
+        memcpy(prefix + plen, key->str, key->len);
+        prefix[plen + key->len] = '.';
+        prefix[plen + key->len + 1] = '\0';
+        size_t old = path_push(b, "%s%s", b->path[0] ? "." : "", key->str);
+        int rc = check_levels(b, map->kids[2 * k + 1], prefix, plen + key->len + 1);
+        path_pop(b, old);
+        prefix[plen] = '\0';
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Node at dotted @name under @root, NULL if absent (levels are already checked). */
+static const struct sw_conf_node *find_section(const struct sw_conf_node *root, const char *name)
+{
+    const struct sw_conf_node *n = root;
+    while (n != NULL && *name != '\0') {
+        size_t cl = strcspn(name, ".");
+        const struct sw_conf_node *next = NULL;
+        if (n->kind == SW_CONF_NODE_MAP) {
+            for (size_t k = 0; k < n->n; k++) {
+                const struct sw_conf_node *key = n->kids[2 * k];
+                if (key->len == cl && memcmp(key->str, name, cl) == 0) {
+                    next = n->kids[2 * k + 1];
+                    break;
+                }
+            }
+        }
+        n = next;
+        name += cl;
+        if (*name == '.') {
+            name++;
+        }
+    }
+    return n;
+}
+
+int sw_conf_load(const char *path, struct sw_conf **out, struct sw_errbuf *eb)
+{
+    struct sw_conf_node *root = NULL;
+    int rc;
+    struct sw_conf *c = conf_new(path);
+    if (c == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "out of memory");
+    }
+    if (path != NULL) {
+        rc = conf_parse_file(c, path, &root, eb);
+        if (rc != 0) {
+            goto fail;
+        }
+    }
+    if (root != NULL && root->kind != SW_CONF_NODE_MAP && root->kind != SW_CONF_NODE_NULL) {
+        rc = conf_err(eb, root, NULL, "the top level must be a mapping of sections, got %s",
+                      node_what(root));
+        goto fail;
+    }
+    c->root = root;
+    struct conf_bind b = {.owner = c, .eb = eb};
+    char prefix[CONF_NAME_MAX + 1] = "";
+    rc = check_levels(&b, root, prefix, 0);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (conf_nreg > 0) {
+        c->sec = conf_alloc(c, conf_nreg * sizeof(*c->sec));
+        if (c->sec == NULL) {
+            rc = sw_errbuf_set(eb, SW_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < conf_nreg; i++) {
+        const struct conf_reg *r = &conf_reg[i];
+        struct conf_section *s = &c->sec[i];
+        s->name = conf_strndup(c, r->name, strlen(r->name));
+        s->settings = conf_alloc(c, r->size);
+        if (s->name == NULL || s->settings == NULL) {
+            rc = sw_errbuf_set(eb, SW_ENOMEM, "out of memory");
+            goto fail;
+        }
+        s->schema = r->schema;
+        s->size = r->size;
+        s->node = find_section(root, r->name);
+        snprintf(b.path, sizeof(b.path), "%s", r->name);
+        rc = bind_map(&b, s->node, r->schema, s->settings, r->name);
+        if (rc != 0) {
+            goto fail;
+        }
+        c->nsec = i + 1;
+    }
+    *out = c;
+    return 0;
+fail:
+    sw_conf_free(c);
+    return rc;
+}
+
+const void *sw_conf_section(const struct sw_conf *c, const char *name)
+{
+    for (size_t i = 0; c != NULL && name != NULL && i < c->nsec; i++) {
+        if (strcmp(c->sec[i].name, name) == 0) {
+            return c->sec[i].settings;
+        }
+    }
+    return NULL;
+}
+
+const struct sw_conf_node *sw_conf_section_node(const struct sw_conf *c, const char *name)
+{
+    for (size_t i = 0; c != NULL && name != NULL && i < c->nsec; i++) {
+        if (strcmp(c->sec[i].name, name) == 0) {
+            return c->sec[i].node;
+        }
+    }
+    return NULL;
+}
+
+const char *sw_conf_path(const struct sw_conf *c)
+{
+    return c != NULL ? c->path : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Node accessors                                                            */
+
+enum sw_conf_node_kind sw_conf_node_kind(const struct sw_conf_node *n)
+{
+    return n != NULL ? n->kind : SW_CONF_NODE_NULL;
+}
+
+const char *sw_conf_node_scalar(const struct sw_conf_node *n)
+{
+    return n != NULL && n->kind == SW_CONF_NODE_SCALAR ? n->str : NULL;
+}
+
+size_t sw_conf_node_count(const struct sw_conf_node *n)
+{
+    return n != NULL && (n->kind == SW_CONF_NODE_MAP || n->kind == SW_CONF_NODE_SEQ) ? n->n : 0;
+}
+
+const struct sw_conf_node *sw_conf_node_item(const struct sw_conf_node *n, size_t i)
+{
+    if (n == NULL || i >= sw_conf_node_count(n)) {
+        return NULL;
+    }
+    return n->kind == SW_CONF_NODE_MAP ? n->kids[2 * i + 1] : n->kids[i];
+}
+
+const char *sw_conf_node_key(const struct sw_conf_node *n, size_t i)
+{
+    if (n == NULL || n->kind != SW_CONF_NODE_MAP || i >= n->n) {
+        return NULL;
+    }
+    return n->kids[2 * i]->str;
+}
+
+const struct sw_conf_node *sw_conf_node_get(const struct sw_conf_node *map, const char *key)
+{
+    if (map == NULL || map->kind != SW_CONF_NODE_MAP || key == NULL) {
+        return NULL;
+    }
+    for (size_t k = 0; k < map->n; k++) {
+        if (strcmp(map->kids[2 * k]->str, key) == 0) {
+            return map->kids[2 * k + 1];
+        }
+    }
+    return NULL;
+}
+
+unsigned sw_conf_node_line(const struct sw_conf_node *n)
+{
+    return n != NULL ? n->line : 0;
+}
+
+const char *sw_conf_node_file(const struct sw_conf_node *n)
+{
+    return n != NULL ? n->file : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dump                                                                      */
+
+/* Text that reads back unchanged as a YAML plain scalar (and not as null). */
+static bool plain_safe(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > 64 || scalar_is_null(s, len) ||
+        !(isalnum((unsigned char)s[0]) || s[0] == '_' || s[0] == '/')) {
+        return false;
+    }
+    for (const char *p = s; *p != '\0'; p++) {
+        if (!(isalnum((unsigned char)*p) || strchr("_.@/+-", *p) != NULL)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void dump_quoted(FILE *fp, const char *s)
+{
+    if (plain_safe(s)) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        switch (*p) {
+        case '"':
+            fputs("\\\"", fp);
+            break;
+        case '\\':
+            fputs("\\\\", fp);
+            break;
+        case '\n':
+            fputs("\\n", fp);
+            break;
+        case '\t':
+            fputs("\\t", fp);
+            break;
+        case '\r':
+            fputs("\\r", fp);
+            break;
+        default:
+            if (*p < 0x20 || *p == 0x7f) {
+                fprintf(fp, "\\x%02x", *p);
+            } else {
+                fputc(*p, fp);
+            }
+        }
+    }
+    fputc('"', fp);
+}
+
+/* Key prefix: indentation, or "- " for the first key of a list element. */
+static void dump_key(FILE *fp, int indent, bool *dash, const char *key)
+{
+    if (dash != NULL && *dash) {
+        fprintf(fp, "%*s- %s:", indent - 2, "", key);
+        *dash = false;
+    } else {
+        fprintf(fp, "%*s%s:", indent, "", key);
+    }
+}
+
+static void dump_items(FILE *fp, const struct sw_conf_item *schema, const void *settings,
+                       int indent, bool *dash)
+{
+    char buf[64];
+    for (const struct sw_conf_item *it = schema; it != NULL && it->key != NULL; it++) {
+        const void *src = (const char *)settings + it->offset;
+        dump_key(fp, indent, dash, it->key);
+        switch (it->type) {
+        case SW_CONF_BOOL: {
+            bool x;
+            memcpy(&x, src, sizeof(x));
+            fprintf(fp, " %s\n", x ? "true" : "false");
+            break;
+        }
+        case SW_CONF_INT:
+        case SW_CONF_DURATION:
+        case SW_CONF_SIZE: {
+            int64_t x;
+            memcpy(&x, src, sizeof(x));
+            fmt_typed(it->type, x, buf, sizeof(buf));
+            fprintf(fp, " %s\n", buf);
+            break;
+        }
+        case SW_CONF_DOUBLE: {
+            double x;
+            memcpy(&x, src, sizeof(x));
+            fmt_double(x, buf, sizeof(buf));
+            fprintf(fp, " %s\n", buf);
+            break;
+        }
+        case SW_CONF_STRING: {
+            const char *x;
+            memcpy(&x, src, sizeof(x));
+            if (x == NULL) {
+                fputs(" ~\n", fp);
+            } else {
+                fputc(' ', fp);
+                dump_quoted(fp, x);
+                fputc('\n', fp);
+            }
+            break;
+        }
+        case SW_CONF_ENUM: {
+            int x;
+            memcpy(&x, src, sizeof(x));
+            fputc(' ', fp);
+            dump_quoted(fp, it->enum_names != NULL && x >= 0 ? it->enum_names[x] : "?");
+            fputc('\n', fp);
+            break;
+        }
+        case SW_CONF_STRLIST: {
+            struct sw_conf_strlist l;
+            memcpy(&l, src, sizeof(l));
+            if (l.n == 0) {
+                fputs(" []\n", fp);
+                break;
+            }
+            fputc('\n', fp);
+            for (size_t i = 0; i < l.n; i++) {
+                fprintf(fp, "%*s- ", indent + 2, "");
+                dump_quoted(fp, l.v[i]);
+                fputc('\n', fp);
+            }
+            break;
+        }
+        case SW_CONF_SECTION:
+            if (it->sub == NULL || it->sub->key == NULL) {
+                fputs(" {}\n", fp);
+            } else {
+                fputc('\n', fp);
+                dump_items(fp, it->sub, src, indent + 2, NULL);
+            }
+            break;
+        case SW_CONF_LIST: {
+            struct sw_conf_list l;
+            memcpy(&l, src, sizeof(l));
+            if (l.n == 0) {
+                fputs(" []\n", fp);
+                break;
+            }
+            fputc('\n', fp);
+            for (size_t i = 0; i < l.n; i++) {
+                const void *e = (const char *)l.items + i * it->item_size;
+                if (it->sub == NULL || it->sub->key == NULL) {
+                    fprintf(fp, "%*s- {}\n", indent + 2, "");
+                    continue;
+                }
+                bool d = true;
+                dump_items(fp, it->sub, e, indent + 4, &d);
+            }
+            break;
+        }
+        }
+    }
+}
+
+/* Emit the sections below dotted @prefix ("" or "a.b.") as nested mappings. */
+static void dump_level(FILE *fp, const struct sw_conf *c, char *prefix, size_t plen, int indent)
+{
+    for (size_t i = 0; i < c->nsec; i++) {
+        const char *nm = c->sec[i].name;
+        if (strncmp(nm, prefix, plen) != 0) {
+            continue;
+        }
+        const char *comp = nm + plen;
+        size_t cl = strcspn(comp, ".");
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++) {
+            const char *o = c->sec[j].name;
+            seen = strncmp(o, prefix, plen) == 0 && strncmp(o + plen, comp, cl) == 0 &&
+                   (o[plen + cl] == '.' || o[plen + cl] == '\0');
+        }
+        if (seen) {
+            continue;
+        }
+        const struct conf_section *self = NULL;
+        bool children = false;
+        for (size_t j = 0; j < c->nsec; j++) {
+            const char *o = c->sec[j].name;
+            if (strncmp(o, prefix, plen) != 0 || strncmp(o + plen, comp, cl) != 0) {
+                continue;
+            }
+            if (o[plen + cl] == '\0') {
+                self = &c->sec[j];
+            } else if (o[plen + cl] == '.') {
+                children = true;
+            }
+        }
+        bool items = self != NULL && self->schema != NULL && self->schema->key != NULL;
+        fprintf(fp, "%*s%.*s:%s\n", indent, "", (int)cl, comp, items || children ? "" : " {}");
+        if (items) {
+            dump_items(fp, self->schema, self->settings, indent + 2, NULL);
+        }
+        if (children && plen + cl + 2 <= CONF_NAME_MAX) {
+            char save[CONF_NAME_MAX + 1];
+            memcpy(save, prefix, plen + 1);
+            memcpy(prefix + plen, comp, cl);
+            prefix[plen + cl] = '.';
+            prefix[plen + cl + 1] = '\0';
+            dump_level(fp, c, prefix, plen + cl + 1, indent + 2);
+            memcpy(prefix, save, plen + 1);
+        }
+    }
+}
+
+int sw_conf_dump(const struct sw_conf *c, FILE *fp)
+{
+    char prefix[CONF_NAME_MAX + 1] = "";
+    if (c == NULL || fp == NULL) {
+        return SW_EINVAL;
+    }
+    dump_level(fp, c, prefix, 0, 0);
+    fflush(fp);
+    return ferror(fp) ? SW_EIO : 0;
+}
+
+int sw_conf_dump_defaults(FILE *fp)
+{
+    struct sw_conf *c = NULL;
+    struct sw_errbuf eb;
+    int rc = sw_conf_load(NULL, &c, &eb);
+    if (rc != 0) {
+        sw_log_error("conf", "built-in defaults: %s", eb.msg);
+        return rc;
+    }
+    rc = sw_conf_dump(c, fp);
+    sw_conf_free(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* RCU publication                                                           */
+
+void sw_conf_publish(struct sw_conf *c)
+{
+    struct sw_conf *old = atomic_exchange_explicit(&conf_current, c, memory_order_acq_rel);
+    if (old != NULL) {
+        /* Every reader that could have seen @old has left its read-side
+         * critical section after this. */
+        urcu_memb_synchronize_rcu();
+        sw_conf_free(old);
+    }
+}
+
+const struct sw_conf *sw_conf_get(void)
+{
+    return atomic_load_explicit(&conf_current, memory_order_acquire);
+}
