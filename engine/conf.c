@@ -1,12 +1,13 @@
 /*
  * conf.c - YAML configuration: parse, bind to schema tables, snapshot, RCU.
  *
- * Design. A file is read whole (at most 4 MB) and fed to libyaml's event
- * parser; the events become a small tree of nodes (NULL / SCALAR / MAP / SEQ)
- * that remembers file:line:col of every node. Anchors and aliases are refused
+ * Design. engine/conf_yaml.c reads a file whole (at most 4 MB) and turns
+ * libyaml's events into a small tree of nodes (NULL / SCALAR / MAP / SEQ) that
+ * remembers file:line:col of every node. Anchors and aliases are refused
  * outright (alias bombs, and nobody needs them in a daemon config), so the tree
  * is a real tree and its size is bounded by the file size. Duplicate keys are
  * refused while the tree is built, with the line of the first occurrence.
+ * This file binds trees to schemas, keeps the registry, dumps and publishes.
  *
  * Binding walks a schema table (struct sw_conf_item[], nginx-style directives)
  * over one mapping node: unknown keys are refused with the closest known key
@@ -32,9 +33,10 @@
  */
 #include "sw/conf.h"
 
+#include "conf_int.h"
+
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdalign.h>
@@ -43,53 +45,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <urcu/urcu-memb.h>
-#include <yaml.h>
 
 #include "sw/log.h"
-
-#define CONF_MAX_FILE ((size_t)4 << 20) /* bytes: larger files are refused */
-#define CONF_MAX_DEPTH 64               /* YAML nesting levels */
-#define CONF_MAX_SECTIONS 128
-#define CONF_NAME_MAX 96
-#define CONF_PATH_MAX 256
-#define CONF_CHUNK 16384 /* arena chunk bytes */
-#define CONF_DEFAULTS_NAME "(built-in defaults)"
-
-struct sw_conf_node {
-    enum sw_conf_node_kind kind;
-    unsigned line, col; /* 1-based; 0 for built-in defaults */
-    const char *file;   /* NULL for built-in defaults */
-    const char *str;    /* SCALAR (and NULL: "" or "~"), NUL-terminated */
-    size_t len;
-    size_t n;                   /* MAP: pairs; SEQ: elements */
-    struct sw_conf_node **kids; /* MAP: key0, value0, key1, ...; SEQ: elements */
-};
-
-struct conf_chunk {
-    struct conf_chunk *next;
-    size_t used, cap;
-    max_align_t data[];
-};
-
-struct conf_section {
-    const char *name;
-    const struct sw_conf_item *schema;
-    size_t size;
-    void *settings;
-    const struct sw_conf_node *node; /* NULL when absent from the file */
-};
-
-struct sw_conf {
-    struct conf_chunk *chunks;
-    const char *path;
-    const struct sw_conf_node *root; /* NULL: defaults only or empty file */
-    struct conf_section *sec;
-    size_t nsec;
-};
 
 struct conf_reg {
     char name[CONF_NAME_MAX];
@@ -110,7 +69,7 @@ static _Atomic(struct sw_conf *) conf_current;
 /* ------------------------------------------------------------------------ */
 /* Arena                                                                     */
 
-static void *conf_alloc(struct sw_conf *c, size_t size)
+void *sw_conf_alloc(struct sw_conf *c, size_t size)
 {
     const size_t a = alignof(max_align_t);
     size = size == 0 ? a : (size + a - 1) & ~(a - 1);
@@ -140,9 +99,9 @@ static void *conf_alloc(struct sw_conf *c, size_t size)
     return nc->data;
 }
 
-static char *conf_strndup(struct sw_conf *c, const char *s, size_t len)
+char *sw_conf_strndup(struct sw_conf *c, const char *s, size_t len)
 {
-    char *p = conf_alloc(c, len + 1);
+    char *p = sw_conf_alloc(c, len + 1);
     if (p != NULL) {
         memcpy(p, s, len);
         p[len] = '\0';
@@ -157,7 +116,7 @@ static struct sw_conf *conf_new(const char *path)
         return NULL;
     }
     const char *p = path != NULL ? path : CONF_DEFAULTS_NAME;
-    c->path = conf_strndup(c, p, strlen(p));
+    c->path = sw_conf_strndup(c, p, strlen(p));
     if (c->path == NULL) {
         free(c);
         return NULL;
@@ -182,7 +141,7 @@ void sw_conf_free(struct sw_conf *c)
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 
-static const char *node_what(const struct sw_conf_node *n)
+const char *sw_conf_node_what(const struct sw_conf_node *n)
 {
     if (n == NULL) {
         return "nothing";
@@ -201,9 +160,8 @@ static const char *node_what(const struct sw_conf_node *n)
 }
 
 /* "file:line: path: reason" (location and path omitted when unknown). */
-__attribute__((format(printf, 4, 5))) static int conf_err(struct sw_errbuf *eb,
-                                                          const struct sw_conf_node *at,
-                                                          const char *path, const char *fmt, ...)
+int sw_conf_err(struct sw_errbuf *eb, const struct sw_conf_node *at, const char *path,
+                const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -219,416 +177,6 @@ __attribute__((format(printf, 4, 5))) static int conf_err(struct sw_errbuf *eb,
         return sw_errbuf_set(eb, SW_ECONF, "%s%s%s (built-in default)", p, sep, msg);
     }
     return sw_errbuf_set(eb, SW_ECONF, "%s%s%s", p, sep, msg);
-}
-
-/* ------------------------------------------------------------------------ */
-/* YAML -> node tree                                                         */
-
-struct conf_frame {
-    struct sw_conf_node *node;
-    struct sw_conf_node **kids; /* malloc'd while open, copied to the arena on close */
-    size_t n, cap;
-};
-
-static bool scalar_is_null(const char *s, size_t len)
-{
-    return len == 0 || (len == 1 && s[0] == '~') ||
-           (len == 4 &&
-            (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0));
-}
-
-/*
- * Dotted path of the position being parsed, from the first @count open frames.
- * Each frame but the innermost is at its last child (the next frame's
- * container); the innermost is at its last child too unless @next, in which
- * case it is at the entry about to be added (a key awaiting its value).
- */
-static void frames_path(const struct conf_frame *st, size_t count, bool next, char *buf,
-                        size_t size)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < count && off < size; i++) {
-        const struct conf_frame *f = &st[i];
-        bool child = i + 1 < count || !next;
-        int w = 0;
-        if (f->node->kind == SW_CONF_NODE_MAP) {
-            const struct sw_conf_node *key = NULL;
-            if (child && f->n >= 2) {
-                key = f->kids[(f->n - 1) & ~(size_t)1];
-            } else if (!child && f->n % 2 == 1) {
-                key = f->kids[f->n - 1];
-            }
-            if (key != NULL) {
-                w = snprintf(buf + off, size - off, "%s%s", off ? "." : "", key->str);
-            }
-        } else if (!child || f->n > 0) {
-            w = snprintf(buf + off, size - off, "[%zu]", child ? f->n - 1 : f->n);
-        }
-        if (w > 0) {
-            off += (size_t)w;
-        }
-    }
-    if (off >= size) {
-        buf[size - 1] = '\0';
-    }
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-    const struct sw_conf_node *x = *(const struct sw_conf_node *const *)a;
-    const struct sw_conf_node *y = *(const struct sw_conf_node *const *)b;
-    size_t l = x->len < y->len ? x->len : y->len;
-    int r = memcmp(x->str, y->str, l);
-    if (r != 0) {
-        return r;
-    }
-    if (x->len != y->len) {
-        return x->len < y->len ? -1 : 1;
-    }
-    /* equal keys: earlier line first, so the later one is reported */
-    return x->line < y->line ? -1 : (x->line > y->line ? 1 : (x->col < y->col ? -1 : 1));
-}
-
-static bool key_eq(const struct sw_conf_node *a, const struct sw_conf_node *b)
-{
-    return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
-}
-
-/* Close a MAP/SEQ frame: copy its children to the arena, refuse duplicate keys. */
-static int frame_close(struct sw_conf *owner, struct conf_frame *st, size_t depth,
-                       struct sw_errbuf *eb)
-{
-    struct conf_frame *f = &st[depth - 1];
-    struct sw_conf_node *n = f->node;
-    if (f->n > 0) {
-        n->kids = conf_alloc(owner, f->n * sizeof(*n->kids));
-        if (n->kids == NULL) {
-            return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", n->file);
-        }
-        memcpy(n->kids, f->kids, f->n * sizeof(*n->kids));
-    }
-    n->n = n->kind == SW_CONF_NODE_MAP ? f->n / 2 : f->n;
-    if (n->kind != SW_CONF_NODE_MAP || n->n < 2) {
-        return 0;
-    }
-    const struct sw_conf_node *dup = NULL, *first = NULL;
-    if (n->n <= 16) {
-        for (size_t i = 1; i < n->n && dup == NULL; i++) {
-            for (size_t j = 0; j < i; j++) {
-                if (key_eq(n->kids[2 * i], n->kids[2 * j])) {
-                    dup = n->kids[2 * i];
-                    first = n->kids[2 * j];
-                    break;
-                }
-            }
-        }
-    } else {
-        /* Large mappings: sort the keys (scratch array) and compare neighbours. */
-        struct sw_conf_node **keys = malloc(n->n * sizeof(*keys));
-        if (keys == NULL) {
-            return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", n->file);
-        }
-        for (size_t i = 0; i < n->n; i++) {
-            keys[i] = n->kids[2 * i];
-        }
-        qsort(keys, n->n, sizeof(*keys), key_cmp);
-        for (size_t i = 1; i < n->n; i++) {
-            if (key_eq(keys[i], keys[i - 1])) {
-                dup = keys[i];
-                first = keys[i - 1];
-                break;
-            }
-        }
-        free(keys);
-    }
-    if (dup != NULL) {
-        char path[CONF_PATH_MAX];
-        frames_path(st, depth - 1, false, path, sizeof(path));
-        size_t pl = strlen(path);
-        snprintf(path + pl, sizeof(path) - pl, "%s%s", pl ? "." : "", dup->str);
-        return conf_err(eb, dup, path, "duplicate key (first at line %u)", first->line);
-    }
-    return 0;
-}
-
-static int frame_push_kid(struct conf_frame *f, struct sw_conf_node *kid)
-{
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        struct sw_conf_node **k = realloc(f->kids, cap * sizeof(*k));
-        if (k == NULL) {
-            return SW_ENOMEM;
-        }
-        f->kids = k;
-        f->cap = cap;
-    }
-    f->kids[f->n++] = kid;
-    return 0;
-}
-
-static int yaml_error(const yaml_parser_t *p, const char *file, struct sw_errbuf *eb)
-{
-    if (p->error == YAML_MEMORY_ERROR) {
-        return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory parsing YAML", file);
-    }
-    const char *problem = p->problem != NULL ? p->problem : "unknown problem";
-    if (p->error == YAML_READER_ERROR) {
-        return sw_errbuf_set(eb, SW_ECONF, "%s: YAML syntax error: %s (byte offset %zu)", file,
-                             problem, p->problem_offset);
-    }
-    if (p->context != NULL) {
-        return sw_errbuf_set(eb, SW_ECONF,
-                             "%s:%zu: YAML syntax error: %s (column %zu, %s at line %zu)", file,
-                             p->problem_mark.line + 1, problem, p->problem_mark.column + 1,
-                             p->context, p->context_mark.line + 1);
-    }
-    return sw_errbuf_set(eb, SW_ECONF, "%s:%zu: YAML syntax error: %s (column %zu)", file,
-                         p->problem_mark.line + 1, problem, p->problem_mark.column + 1);
-}
-
-/*
- * Parse @len bytes of YAML into a tree in @owner's arena. @file is the name
- * used in messages and stored in the nodes (NULL for built-in defaults, whose
- * messages then carry no location). *out = NULL for an empty stream.
- */
-static int conf_parse(struct sw_conf *owner, const char *file, const char *buf, size_t len,
-                      struct sw_conf_node **out, struct sw_errbuf *eb)
-{
-    yaml_parser_t p;
-    yaml_event_t ev;
-    struct conf_frame st[CONF_MAX_DEPTH];
-    size_t depth = 0;
-    struct sw_conf_node *root = NULL;
-    const char *fname = file != NULL ? file : CONF_DEFAULTS_NAME;
-    int ndocs = 0;
-    int rc = 0;
-
-    *out = NULL;
-    if (!yaml_parser_initialize(&p)) {
-        return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", fname);
-    }
-    yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-    for (bool done = false; !done;) {
-        if (!yaml_parser_parse(&p, &ev)) {
-            rc = yaml_error(&p, fname, eb);
-            goto fail;
-        }
-        struct sw_conf_node at = {.file = file,
-                                  .line = (unsigned)ev.start_mark.line + 1,
-                                  .col = (unsigned)ev.start_mark.column + 1};
-        const yaml_char_t *anchor = NULL;
-        enum sw_conf_node_kind kind = SW_CONF_NODE_NULL;
-        bool is_node = false;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (ndocs++ > 0) {
-                rc = conf_err(eb, &at, NULL, "only one YAML document is allowed per file");
-            }
-            break;
-        case YAML_ALIAS_EVENT:
-            rc = conf_err(eb, &at, NULL, "YAML aliases (*%s) are not accepted",
-                          (const char *)ev.data.alias.anchor);
-            break;
-        case YAML_SCALAR_EVENT:
-            anchor = ev.data.scalar.anchor;
-            is_node = true;
-            kind = SW_CONF_NODE_SCALAR;
-            if (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                scalar_is_null((const char *)ev.data.scalar.value, ev.data.scalar.length)) {
-                kind = SW_CONF_NODE_NULL;
-            }
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-            anchor = ev.data.sequence_start.anchor;
-            is_node = true;
-            kind = SW_CONF_NODE_SEQ;
-            break;
-        case YAML_MAPPING_START_EVENT:
-            anchor = ev.data.mapping_start.anchor;
-            is_node = true;
-            kind = SW_CONF_NODE_MAP;
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            rc = frame_close(owner, st, depth, eb);
-            free(st[depth - 1].kids);
-            depth--;
-            break;
-        default:
-            break;
-        }
-        if (rc == 0 && anchor != NULL) {
-            rc = conf_err(eb, &at, NULL, "YAML anchors (&%s) are not accepted",
-                          (const char *)anchor);
-        }
-        if (rc == 0 && is_node) {
-            struct sw_conf_node *n = conf_alloc(owner, sizeof(*n));
-            if (n == NULL) {
-                rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", fname);
-                goto ev_done;
-            }
-            *n = at;
-            n->kind = kind;
-            if (ev.type == YAML_SCALAR_EVENT) {
-                n->len = ev.data.scalar.length;
-                n->str = conf_strndup(owner, (const char *)ev.data.scalar.value, n->len);
-                if (n->str == NULL) {
-                    rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", fname);
-                    goto ev_done;
-                }
-            }
-            if (depth == 0) {
-                root = n;
-            } else {
-                struct conf_frame *f = &st[depth - 1];
-                if (f->node->kind == SW_CONF_NODE_MAP && f->n % 2 == 0 &&
-                    n->kind != SW_CONF_NODE_SCALAR) {
-                    char path[CONF_PATH_MAX];
-                    frames_path(st, depth, true, path, sizeof(path));
-                    rc = conf_err(eb, n, path, "mapping keys must be non-empty scalars, got %s",
-                                  node_what(n));
-                    goto ev_done;
-                }
-                if (frame_push_kid(f, n) != 0) {
-                    rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", fname);
-                    goto ev_done;
-                }
-            }
-            if (kind == SW_CONF_NODE_MAP || kind == SW_CONF_NODE_SEQ) {
-                if (depth == CONF_MAX_DEPTH) {
-                    rc = conf_err(eb, n, NULL, "YAML nested deeper than %d levels", CONF_MAX_DEPTH);
-                    goto ev_done;
-                }
-                st[depth++] = (struct conf_frame){.node = n};
-            }
-        }
-    ev_done:
-        yaml_event_delete(&ev);
-        if (rc != 0) {
-            goto fail;
-        }
-    }
-    *out = root;
-fail:
-    while (depth > 0) {
-        free(st[--depth].kids);
-    }
-    yaml_parser_delete(&p);
-    return rc;
-}
-
-/* Read a whole regular file of at most CONF_MAX_FILE bytes (NUL-terminated). */
-static int conf_read_file(const char *path, char **buf, size_t *len, struct sw_errbuf *eb)
-{
-    struct stat sb;
-    char *b = NULL;
-    size_t n = 0;
-    int rc;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return sw_errbuf_set(eb, SW_EIO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    if (fstat(fd, &sb) != 0) {
-        rc = sw_errbuf_set(eb, SW_EIO, "%s: cannot stat: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        rc = sw_errbuf_set(eb, SW_EIO, "%s: not a regular file", path);
-        goto fail;
-    }
-    if ((uint64_t)sb.st_size > CONF_MAX_FILE) {
-        rc = sw_errbuf_set(eb, SW_ECONF, "%s: file is %jd bytes, over the 4 MB limit", path,
-                           (intmax_t)sb.st_size);
-        goto fail;
-    }
-    /* Read until EOF with room for one byte past the limit, in case the
-     * file grows between fstat and read. */
-    size_t cap = (size_t)sb.st_size + 1;
-    b = malloc(cap + 1);
-    if (b == NULL) {
-        rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap > CONF_MAX_FILE) {
-                rc = sw_errbuf_set(eb, SW_ECONF, "%s: file is over the 4 MB limit", path);
-                goto fail;
-            }
-            size_t ncap = cap * 2 > CONF_MAX_FILE + 1 ? CONF_MAX_FILE + 1 : cap * 2;
-            char *nb = realloc(b, ncap + 1);
-            if (nb == NULL) {
-                rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
-                goto fail;
-            }
-            b = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            rc = sw_errbuf_set(eb, SW_EIO, "%s: read error: %s", path, strerror(errno));
-            goto fail;
-        }
-        if (r == 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    if (n > CONF_MAX_FILE) {
-        rc = sw_errbuf_set(eb, SW_ECONF, "%s: file is over the 4 MB limit", path);
-        goto fail;
-    }
-    b[n] = '\0';
-    close(fd);
-    *buf = b;
-    *len = n;
-    return 0;
-fail:
-    free(b);
-    close(fd);
-    return rc;
-}
-
-static int conf_parse_file(struct sw_conf *owner, const char *path, struct sw_conf_node **out,
-                           struct sw_errbuf *eb)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = conf_read_file(path, &buf, &len, eb);
-    if (rc != 0) {
-        return rc;
-    }
-    const char *file = conf_strndup(owner, path, strlen(path));
-    if (file == NULL) {
-        free(buf);
-        return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
-    }
-    rc = conf_parse(owner, file, buf, len, out, eb);
-    free(buf);
-    return rc;
-}
-
-int sw_conf_load_node(struct sw_conf *owner, const char *path, const struct sw_conf_node **out,
-                      struct sw_errbuf *eb)
-{
-    static const struct sw_conf_node null_node = {.kind = SW_CONF_NODE_NULL, .str = ""};
-    struct sw_conf_node *n = NULL;
-    if (owner == NULL || path == NULL || out == NULL) {
-        return sw_errbuf_set(eb, SW_EINVAL, "sw_conf_load_node: NULL argument");
-    }
-    int rc = conf_parse_file(owner, path, &n, eb);
-    if (rc != 0) {
-        return rc;
-    }
-    *out = n != NULL ? n : &null_node;
-    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -938,10 +486,10 @@ static int unknown_key(struct sw_errbuf *eb, const struct sw_conf_node *key, con
                        const struct conf_suggest *sg)
 {
     if (sg->best != NULL) {
-        return conf_err(eb, key, path, "unknown key (did you mean '%.*s'?)", (int)sg->best_len,
-                        sg->best);
+        return sw_conf_err(eb, key, path, "unknown key (did you mean '%.*s'?)", (int)sg->best_len,
+                           sg->best);
     }
-    return conf_err(eb, key, path, "unknown key");
+    return sw_conf_err(eb, key, path, "unknown key");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -979,7 +527,7 @@ static int bind_default_tree(struct conf_bind *b, const struct sw_conf_item *it,
                              const struct sw_conf_node **out)
 {
     struct sw_conf_node *n = NULL;
-    int rc = conf_parse(b->owner, NULL, it->def, strlen(it->def), &n, b->eb);
+    int rc = sw_conf_parse(b->owner, NULL, it->def, strlen(it->def), &n, b->eb);
     if (rc != 0) {
         char msg[sizeof(b->eb->msg)];
         snprintf(msg, sizeof(msg), "%s", b->eb->msg);
@@ -1048,17 +596,17 @@ static int bind_scalar(struct conf_bind *b, const struct sw_conf_item *it,
     const char *s = v->str;
     if (v->kind != SW_CONF_NODE_SCALAR &&
         !(v->kind == SW_CONF_NODE_NULL && it->type == SW_CONF_STRING)) {
-        return conf_err(b->eb, v, b->path, "expected %s, got %s", type_what(it->type),
-                        node_what(v));
+        return sw_conf_err(b->eb, v, b->path, "expected %s, got %s", type_what(it->type),
+                           sw_conf_node_what(v));
     }
     if (v->kind == SW_CONF_NODE_SCALAR && strlen(s) != v->len) {
-        return conf_err(b->eb, v, b->path, "value contains a NUL character");
+        return sw_conf_err(b->eb, v, b->path, "value contains a NUL character");
     }
     switch (it->type) {
     case SW_CONF_BOOL: {
         bool x;
         if (!parse_bool(s, &x)) {
-            return conf_err(b->eb, v, b->path, "\"%s\" is not a boolean (use true or false)", s);
+            return sw_conf_err(b->eb, v, b->path, "\"%s\" is not a boolean (use true or false)", s);
         }
         memcpy(dst, &x, sizeof(x));
         return 0;
@@ -1068,24 +616,24 @@ static int bind_scalar(struct conf_bind *b, const struct sw_conf_item *it,
     case SW_CONF_SIZE: {
         int64_t x = 0;
         if (it->type == SW_CONF_INT && !parse_i64(s, &x)) {
-            return conf_err(b->eb, v, b->path, "\"%s\" is not an integer", s);
+            return sw_conf_err(b->eb, v, b->path, "\"%s\" is not an integer", s);
         }
         if (it->type == SW_CONF_DURATION && !parse_duration(s, &x)) {
-            return conf_err(b->eb, v, b->path,
-                            "bad duration \"%s\" (an integer with unit ms, s, m, h or d, "
-                            "e.g. 250ms, 10s, 5m; bare numbers are seconds)",
-                            s);
+            return sw_conf_err(b->eb, v, b->path,
+                               "bad duration \"%s\" (an integer with unit ms, s, m, h or d, "
+                               "e.g. 250ms, 10s, 5m; bare numbers are seconds)",
+                               s);
         }
         if (it->type == SW_CONF_SIZE && !parse_size(s, &x)) {
-            return conf_err(b->eb, v, b->path,
-                            "bad size \"%s\" (an integer with unit B, KB, MB or GB, "
-                            "powers of 1024, e.g. 64KB)",
-                            s);
+            return sw_conf_err(b->eb, v, b->path,
+                               "bad size \"%s\" (an integer with unit B, KB, MB or GB, "
+                               "powers of 1024, e.g. 64KB)",
+                               s);
         }
         if (item_bounded(it) && (x < it->min || x > it->max)) {
             fmt_typed(it->type, it->min, r1, sizeof(r1));
             fmt_typed(it->type, it->max, r2, sizeof(r2));
-            return conf_err(b->eb, v, b->path, "%s is out of range %s..%s", s, r1, r2);
+            return sw_conf_err(b->eb, v, b->path, "%s is out of range %s..%s", s, r1, r2);
         }
         memcpy(dst, &x, sizeof(x));
         return 0;
@@ -1093,7 +641,7 @@ static int bind_scalar(struct conf_bind *b, const struct sw_conf_item *it,
     case SW_CONF_DOUBLE: {
         double x, lo = -HUGE_VAL, hi = HUGE_VAL;
         if (!parse_double(s, &x)) {
-            return conf_err(b->eb, v, b->path, "\"%s\" is not a number", s);
+            return sw_conf_err(b->eb, v, b->path, "\"%s\" is not a number", s);
         }
         if (it->fmin < it->fmax) {
             lo = it->fmin;
@@ -1105,7 +653,7 @@ static int bind_scalar(struct conf_bind *b, const struct sw_conf_item *it,
         if (x < lo || x > hi) {
             fmt_double(lo, r1, sizeof(r1));
             fmt_double(hi, r2, sizeof(r2));
-            return conf_err(b->eb, v, b->path, "%s is out of range %s..%s", s, r1, r2);
+            return sw_conf_err(b->eb, v, b->path, "%s is out of range %s..%s", s, r1, r2);
         }
         memcpy(dst, &x, sizeof(x));
         return 0;
@@ -1117,9 +665,9 @@ static int bind_scalar(struct conf_bind *b, const struct sw_conf_item *it,
             if (it->enum_names != NULL && !in_names(it->enum_names, s, &idx)) {
                 char names[256];
                 names_list(it->enum_names, names, sizeof(names));
-                return conf_err(b->eb, v, b->path, "\"%s\" is not one of %s", s, names);
+                return sw_conf_err(b->eb, v, b->path, "\"%s\" is not one of %s", s, names);
             }
-            x = conf_strndup(b->owner, s, v->len);
+            x = sw_conf_strndup(b->owner, s, v->len);
             if (x == NULL) {
                 return sw_errbuf_set(b->eb, SW_ENOMEM, "%s: out of memory", b->path);
             }
@@ -1132,13 +680,13 @@ static int bind_scalar(struct conf_bind *b, const struct sw_conf_item *it,
         if (!in_names(it->enum_names, s, &idx)) {
             char names[256];
             names_list(it->enum_names, names, sizeof(names));
-            return conf_err(b->eb, v, b->path, "\"%s\" is not one of %s", s, names);
+            return sw_conf_err(b->eb, v, b->path, "\"%s\" is not one of %s", s, names);
         }
         memcpy(dst, &idx, sizeof(idx));
         return 0;
     }
     default:
-        return conf_err(b->eb, v, b->path, "schema error: bad type %d", (int)it->type);
+        return sw_conf_err(b->eb, v, b->path, "schema error: bad type %d", (int)it->type);
     }
 }
 
@@ -1147,10 +695,11 @@ static int bind_strlist(struct conf_bind *b, const struct sw_conf_node *v, void 
     struct sw_conf_strlist l = {0};
     if (v != NULL && v->kind != SW_CONF_NODE_NULL) {
         if (v->kind != SW_CONF_NODE_SEQ) {
-            return conf_err(b->eb, v, b->path, "expected a list of strings, got %s", node_what(v));
+            return sw_conf_err(b->eb, v, b->path, "expected a list of strings, got %s",
+                               sw_conf_node_what(v));
         }
         if (v->n > 0) {
-            l.v = conf_alloc(b->owner, v->n * sizeof(*l.v));
+            l.v = sw_conf_alloc(b->owner, v->n * sizeof(*l.v));
             if (l.v == NULL) {
                 return sw_errbuf_set(b->eb, SW_ENOMEM, "%s: out of memory", b->path);
             }
@@ -1159,13 +708,14 @@ static int bind_strlist(struct conf_bind *b, const struct sw_conf_node *v, void 
             const struct sw_conf_node *e = v->kids[i];
             if (e->kind != SW_CONF_NODE_SCALAR) {
                 size_t old = path_push(b, "[%zu]", i);
-                int rc = conf_err(b->eb, e, b->path, "expected a string, got %s", node_what(e));
+                int rc = sw_conf_err(b->eb, e, b->path, "expected a string, got %s",
+                                     sw_conf_node_what(e));
                 path_pop(b, old);
                 return rc;
             }
             if (strlen(e->str) != e->len) {
                 size_t old = path_push(b, "[%zu]", i);
-                int rc = conf_err(b->eb, e, b->path, "value contains a NUL character");
+                int rc = sw_conf_err(b->eb, e, b->path, "value contains a NUL character");
                 path_pop(b, old);
                 return rc;
             }
@@ -1183,10 +733,11 @@ static int bind_list(struct conf_bind *b, const struct sw_conf_item *it,
     struct sw_conf_list l = {0};
     if (v != NULL && v->kind != SW_CONF_NODE_NULL) {
         if (v->kind != SW_CONF_NODE_SEQ) {
-            return conf_err(b->eb, v, b->path, "expected a list of mappings, got %s", node_what(v));
+            return sw_conf_err(b->eb, v, b->path, "expected a list of mappings, got %s",
+                               sw_conf_node_what(v));
         }
         if (v->n > 0) {
-            l.items = conf_alloc(b->owner, v->n * it->item_size);
+            l.items = sw_conf_alloc(b->owner, v->n * it->item_size);
             if (l.items == NULL) {
                 return sw_errbuf_set(b->eb, SW_ENOMEM, "%s: out of memory", b->path);
             }
@@ -1196,7 +747,8 @@ static int bind_list(struct conf_bind *b, const struct sw_conf_item *it,
             size_t old = path_push(b, "[%zu]", i);
             int rc;
             if (e->kind != SW_CONF_NODE_MAP) {
-                rc = conf_err(b->eb, e, b->path, "expected a mapping, got %s", node_what(e));
+                rc = sw_conf_err(b->eb, e, b->path, "expected a mapping, got %s",
+                                 sw_conf_node_what(e));
             } else {
                 rc = bind_map(b, e, it->sub, (char *)l.items + i * it->item_size, NULL);
             }
@@ -1235,7 +787,7 @@ static int bind_item(struct conf_bind *b, const struct sw_conf_item *it,
         }
     }
     if (v == NULL && !aggregate && it->type != SW_CONF_STRING) {
-        return conf_err(b->eb, map, b->path, "missing required key");
+        return sw_conf_err(b->eb, map, b->path, "missing required key");
     }
     switch (it->type) {
     case SW_CONF_STRLIST:
@@ -1268,7 +820,8 @@ static int bind_map(struct conf_bind *b, const struct sw_conf_node *map,
         map = NULL;
     }
     if (map != NULL && map->kind != SW_CONF_NODE_MAP) {
-        return conf_err(b->eb, map, b->path, "expected a mapping, got %s", node_what(map));
+        return sw_conf_err(b->eb, map, b->path, "expected a mapping, got %s",
+                           sw_conf_node_what(map));
     }
     char prefix[CONF_NAME_MAX + 1];
     size_t plen = 0;
@@ -1402,7 +955,8 @@ static int check_levels(struct conf_bind *b, const struct sw_conf_node *map, cha
         return 0;
     }
     if (map->kind != SW_CONF_NODE_MAP) {
-        return conf_err(b->eb, map, b->path, "expected a mapping, got %s", node_what(map));
+        return sw_conf_err(b->eb, map, b->path, "expected a mapping, got %s",
+                           sw_conf_node_what(map));
     }
     for (size_t k = 0; k < map->n; k++) {
         const struct sw_conf_node *key = map->kids[2 * k];
@@ -1469,14 +1023,14 @@ int sw_conf_load(const char *path, struct sw_conf **out, struct sw_errbuf *eb)
         return sw_errbuf_set(eb, SW_ENOMEM, "out of memory");
     }
     if (path != NULL) {
-        rc = conf_parse_file(c, path, &root, eb);
+        rc = sw_conf_parse_file(c, path, &root, eb);
         if (rc != 0) {
             goto fail;
         }
     }
     if (root != NULL && root->kind != SW_CONF_NODE_MAP && root->kind != SW_CONF_NODE_NULL) {
-        rc = conf_err(eb, root, NULL, "the top level must be a mapping of sections, got %s",
-                      node_what(root));
+        rc = sw_conf_err(eb, root, NULL, "the top level must be a mapping of sections, got %s",
+                         sw_conf_node_what(root));
         goto fail;
     }
     c->root = root;
@@ -1487,7 +1041,7 @@ int sw_conf_load(const char *path, struct sw_conf **out, struct sw_errbuf *eb)
         goto fail;
     }
     if (conf_nreg > 0) {
-        c->sec = conf_alloc(c, conf_nreg * sizeof(*c->sec));
+        c->sec = sw_conf_alloc(c, conf_nreg * sizeof(*c->sec));
         if (c->sec == NULL) {
             rc = sw_errbuf_set(eb, SW_ENOMEM, "out of memory");
             goto fail;
@@ -1496,8 +1050,8 @@ int sw_conf_load(const char *path, struct sw_conf **out, struct sw_errbuf *eb)
     for (size_t i = 0; i < conf_nreg; i++) {
         const struct conf_reg *r = &conf_reg[i];
         struct conf_section *s = &c->sec[i];
-        s->name = conf_strndup(c, r->name, strlen(r->name));
-        s->settings = conf_alloc(c, r->size);
+        s->name = sw_conf_strndup(c, r->name, strlen(r->name));
+        s->settings = sw_conf_alloc(c, r->size);
         if (s->name == NULL || s->settings == NULL) {
             rc = sw_errbuf_set(eb, SW_ENOMEM, "out of memory");
             goto fail;
@@ -1545,70 +1099,13 @@ const char *sw_conf_path(const struct sw_conf *c)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Node accessors                                                            */
-
-enum sw_conf_node_kind sw_conf_node_kind(const struct sw_conf_node *n)
-{
-    return n != NULL ? n->kind : SW_CONF_NODE_NULL;
-}
-
-const char *sw_conf_node_scalar(const struct sw_conf_node *n)
-{
-    return n != NULL && n->kind == SW_CONF_NODE_SCALAR ? n->str : NULL;
-}
-
-size_t sw_conf_node_count(const struct sw_conf_node *n)
-{
-    return n != NULL && (n->kind == SW_CONF_NODE_MAP || n->kind == SW_CONF_NODE_SEQ) ? n->n : 0;
-}
-
-const struct sw_conf_node *sw_conf_node_item(const struct sw_conf_node *n, size_t i)
-{
-    if (n == NULL || i >= sw_conf_node_count(n)) {
-        return NULL;
-    }
-    return n->kind == SW_CONF_NODE_MAP ? n->kids[2 * i + 1] : n->kids[i];
-}
-
-const char *sw_conf_node_key(const struct sw_conf_node *n, size_t i)
-{
-    if (n == NULL || n->kind != SW_CONF_NODE_MAP || i >= n->n) {
-        return NULL;
-    }
-    return n->kids[2 * i]->str;
-}
-
-const struct sw_conf_node *sw_conf_node_get(const struct sw_conf_node *map, const char *key)
-{
-    if (map == NULL || map->kind != SW_CONF_NODE_MAP || key == NULL) {
-        return NULL;
-    }
-    for (size_t k = 0; k < map->n; k++) {
-        if (strcmp(map->kids[2 * k]->str, key) == 0) {
-            return map->kids[2 * k + 1];
-        }
-    }
-    return NULL;
-}
-
-unsigned sw_conf_node_line(const struct sw_conf_node *n)
-{
-    return n != NULL ? n->line : 0;
-}
-
-const char *sw_conf_node_file(const struct sw_conf_node *n)
-{
-    return n != NULL ? n->file : NULL;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Dump                                                                      */
 
 /* Text that reads back unchanged as a YAML plain scalar (and not as null). */
 static bool plain_safe(const char *s)
 {
     size_t len = strlen(s);
-    if (len == 0 || len > 64 || scalar_is_null(s, len) ||
+    if (len == 0 || len > 64 || sw_conf_scalar_is_null(s, len) ||
         !(isalnum((unsigned char)s[0]) || s[0] == '_' || s[0] == '/')) {
         return false;
     }
