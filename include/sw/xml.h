@@ -86,6 +86,9 @@ int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_err
 int sw_split_finish(struct sw_split *s, struct sw_errbuf *eb);
 /** 1-based line and column of the scanner position (for error messages). */
 void sw_split_position(const struct sw_split *s, uint32_t *line, uint32_t *col);
+/** Stanzas not reported because they were longer than max_stanza_bytes or nested
+ *  deeper than max_depth (either pointer may be NULL). */
+void sw_split_stats(const struct sw_split *s, uint64_t *skipped_oversize, uint64_t *skipped_depth);
 void sw_split_free(struct sw_split *s);
 
 /* ---- parser ---- */

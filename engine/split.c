@@ -1,0 +1,599 @@
+/*
+ * split.c - incremental stanza boundary scanner (sw_split).
+ *
+ * Purpose: find the stream header, the byte range [start, end) and start line
+ * of every top-level stanza, and </stream:stream>, at memchr speed, so the
+ * engine can cut a capture into chunks of whole stanzas for parallel libxml2
+ * parsing and drop oversize or over-deep stanzas before libxml2 buffers them.
+ *
+ * Design: a byte-driven state machine that keeps only integers (lexical state,
+ * element depth, a few counters) and a 64-byte copy of top-level tag names, so
+ * any split of the input across sw_split_feed() calls gives identical
+ * callbacks and memory stays constant whatever the input. It knows just enough
+ * XML to track nesting: start/end/empty tags with quoted attribute values
+ * (which may contain '>'), comments, CDATA sections and PIs. It does not
+ * validate names, attributes or UTF-8: libxml2 does that later. Text inside a
+ * stanza is skipped with memchr('<'), quoted values with memchr(quote); only
+ * top-level text (which must be whitespace) is looked at byte by byte.
+ * Newlines are counted lazily (word-at-a-time) up to the positions that need
+ * a line: a top-level '<', an error, the end of each fed buffer.
+ *
+ * Limits: a stanza nested deeper than max_depth or longer than
+ * max_stanza_bytes is not reported; it is counted (sw_split_stats()).
+ * Junk (text at top level, no header, unbalanced close, DOCTYPE) is SW_EPARSE
+ * "line:col: reason", after which the instance stays failed.
+ *
+ * Threading: one instance per thread at a time. Ownership: _new/_free.
+ */
+#include "sw/xml.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xml_int.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define SPLIT_SSE2 1
+#endif
+
+enum split_phase { PH_PROLOG = 0, PH_STREAM, PH_END };
+
+enum split_lex {
+    LX_TEXT = 0, /* character data / top-level whitespace */
+    LX_LT,       /* just after '<' */
+    LX_HNAME,    /* name of the first element (the stream header) */
+    LX_STAG,     /* inside a start tag, outside quotes */
+    LX_DQ,       /* inside a "..." attribute value */
+    LX_SQ,       /* inside a '...' attribute value */
+    LX_ETAG,     /* inside an end tag */
+    LX_BANG,     /* after "<!" */
+    LX_COMMENT,  /* after "<!--" */
+    LX_CDATA,    /* after "<![CDATA[" */
+    LX_PI,       /* after "<?" */
+};
+
+#define SPLIT_NAME_MAX 64
+
+struct sw_split {
+    struct sw_split_cb cb;
+    uint32_t max_depth;
+    uint64_t max_stanza;
+    uint8_t phase, lex;
+    uint8_t slash;     /* last byte seen in the start tag was '/' */
+    uint8_t run;       /* trailing '-' / ']' / '?' count in comment, CDATA, PI */
+    uint8_t bang_mode; /* 0 undecided, 1 comment, 2 CDATA */
+    uint8_t bang_k;
+    uint8_t too_deep, failed, have_hstart, name_done;
+    uint32_t depth; /* open elements of the current stanza */
+    uint64_t off;   /* absolute offset of the current buffer's first byte */
+    uint64_t tag_start;
+    uint32_t tag_line, tag_col;
+    uint64_t hstart;
+    uint64_t stanza_start;
+    uint32_t stanza_line;
+    uint64_t lines;      /* '\n' bytes in [0, counted) */
+    uint64_t counted;    /* newline counting has reached this offset */
+    uint64_t line_start; /* offset just after the last '\n' before counted */
+    uint64_t skipped_oversize, skipped_depth;
+    uint32_t name_len, hname_len;
+    char name[SPLIT_NAME_MAX];
+    char hname[SPLIT_NAME_MAX];
+    char err[256];
+};
+
+/* First byte in [p, e) equal to a, b or c (pass a == b == c for one byte), or NULL.
+ * Inline 16-byte compares: the spans are short (names, attribute values), where a
+ * libc memchr call costs more than it saves. */
+static inline const char *find3(const char *p, const char *e, char a, char b, char c)
+{
+#ifdef SPLIT_SSE2
+    const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c);
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)),
+                                 _mm_cmpeq_epi8(v, vc));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask != 0) {
+            return p + __builtin_ctz(mask);
+        }
+        p += 16;
+    }
+#endif
+    for (; p < e; p++) {
+        if (*p == a || *p == b || *p == c) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static inline const char *find1(const char *p, const char *e, char a)
+{
+    return find3(p, e, a, a, a);
+}
+
+uint64_t sw_split_count_nl(const char *p, size_t len)
+{
+    uint64_t n = 0;
+    size_t i = 0;
+#ifdef SPLIT_SSE2
+    /* per-byte counters (cmpeq gives -1 per match), summed with SAD every 255 blocks */
+    const __m128i nl = _mm_set1_epi8('\n');
+    const __m128i zero = _mm_setzero_si128();
+    while (len - i >= 16) {
+        size_t blocks = (len - i) / 16;
+        __m128i acc = zero;
+        if (blocks > 255) {
+            blocks = 255;
+        }
+        for (size_t b = 0; b < blocks; b++, i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(v, nl));
+        }
+        __m128i sad = _mm_sad_epu8(acc, zero);
+        n += (uint64_t)_mm_cvtsi128_si64(sad) + (uint64_t)_mm_extract_epi16(sad, 4);
+    }
+#else
+    const uint64_t ones = 0x0101010101010101ull;
+    const uint64_t nlw = ones * '\n';
+    const uint64_t lo7 = ones * 0x7f;
+    /* Exact per-byte zero test of w ^ "\n\n\n...": no carries between bytes. */
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t v = w ^ nlw;
+        uint64_t t = ~(((v & lo7) + lo7) | v) & (ones << 7);
+        n += ((t >> 7) * ones) >> 56;
+    }
+#endif
+    for (; i < len; i++) {
+        n += p[i] == '\n';
+    }
+    return n;
+}
+
+static inline int is_ws(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static inline uint64_t pos_of(const struct sw_split *s, const char *buf, const char *p)
+{
+    return s->off + (uint64_t)(p - buf);
+}
+
+/* Count newlines from where counting stopped up to @p (in the current buffer). */
+static void sync_lines(struct sw_split *s, const char *buf, const char *p)
+{
+    uint64_t pos = pos_of(s, buf, p);
+    if (pos <= s->counted) {
+        return;
+    }
+    const char *from = buf + (s->counted - s->off);
+    size_t n = (size_t)(p - from);
+    uint64_t c = sw_split_count_nl(from, n);
+    if (c != 0) {
+        const char *nl = p - 1;
+        while (*nl != '\n') {
+            nl--;
+        }
+        s->lines += c;
+        s->line_start = pos_of(s, buf, nl) + 1;
+    }
+    s->counted = pos;
+}
+
+static int fail_msg(struct sw_split *s, uint64_t line, uint64_t col, const char *reason,
+                    const char *name, struct sw_errbuf *eb)
+{
+    snprintf(s->err, sizeof(s->err), "%llu:%llu: %s%s%s", (unsigned long long)line,
+             (unsigned long long)col, reason, name ? name : "", name ? ">" : "");
+    s->failed = 1;
+    return sw_errbuf_set(eb, SW_EPARSE, "%s", s->err);
+}
+
+static int fail_at(struct sw_split *s, const char *buf, const char *p, const char *reason,
+                   struct sw_errbuf *eb)
+{
+    sync_lines(s, buf, p);
+    return fail_msg(s, s->lines + 1, pos_of(s, buf, p) - s->line_start + 1, reason, NULL, eb);
+}
+
+/* Errors about the markup that started at the last top-level '<'. */
+static int fail_tag(struct sw_split *s, const char *reason, const char *name, struct sw_errbuf *eb)
+{
+    return fail_msg(s, s->tag_line, s->tag_col, reason, name, eb);
+}
+
+static void stanza_end(struct sw_split *s, uint64_t end)
+{
+    if (s->too_deep) {
+        s->skipped_depth++;
+    } else if (end - s->stanza_start > s->max_stanza) {
+        s->skipped_oversize++;
+    } else if (s->cb.stanza != NULL) {
+        s->cb.stanza(s->cb.ud, s->stanza_start, end, s->stanza_line);
+    }
+}
+
+static void name_add(struct sw_split *s, char c)
+{
+    if (s->name_done) {
+        return;
+    }
+    if (is_ws(c) || c == '/' || c == '>') {
+        s->name_done = 1;
+        return;
+    }
+    if (s->name_len < SPLIT_NAME_MAX - 1) {
+        s->name[s->name_len] = c;
+    }
+    s->name_len++;
+}
+
+static const char *name_str(struct sw_split *s)
+{
+    uint32_t n = s->name_len < SPLIT_NAME_MAX - 1 ? s->name_len : SPLIT_NAME_MAX - 1;
+    s->name[n] = '\0';
+    return s->name;
+}
+
+/* Scan a start tag from @p; returns the byte after its '>' or NULL if @e came first.
+ * The tag is empty ("/>") iff the byte before '>' is '/': inside quotes a '/'
+ * cannot be directly followed by '>' (the closing quote comes first). */
+static const char *scan_stag(struct sw_split *s, const char *p, const char *e)
+{
+    const char *start = p;
+    for (;;) {
+        if (s->lex != LX_STAG) {
+            const char *q = find1(p, e, s->lex == LX_DQ ? '"' : '\'');
+            if (q == NULL) {
+                return NULL; /* ends inside quotes: slash stays irrelevant */
+            }
+            p = q + 1;
+            s->lex = LX_STAG;
+        }
+        const char *q = find3(p, e, '>', '"', '\'');
+        if (q == NULL) {
+            s->slash = e > start ? e[-1] == '/' : s->slash;
+            return NULL;
+        }
+        if (*q == '>') {
+            s->slash = q > start ? q[-1] == '/' : s->slash;
+            return q + 1;
+        }
+        s->lex = *q == '"' ? LX_DQ : LX_SQ;
+        p = q + 1;
+    }
+}
+
+/* Trailing run of @t bytes in [p, q) (at most 2), continuing s->run if all are @t. */
+static unsigned trailing_run(const struct sw_split *s, const char *p, const char *q, char t)
+{
+    unsigned r = 0;
+    while (q > p && r < 2 && q[-1] == t) {
+        q--;
+        r++;
+    }
+    if (q == p) {
+        r += s->run;
+    }
+    return r > 2 ? 2 : r;
+}
+
+/* Scan to the end of a comment / CDATA / PI: @need bytes @t then '>'. */
+static const char *scan_term(struct sw_split *s, const char *p, const char *e, char t,
+                             unsigned need)
+{
+    while (p < e) {
+        const char *q = memchr(p, '>', (size_t)(e - p));
+        if (q == NULL) {
+            s->run = (uint8_t)trailing_run(s, p, e, t);
+            return NULL;
+        }
+        if (trailing_run(s, p, q, t) >= need) {
+            return q + 1;
+        }
+        s->run = 0;
+        p = q + 1;
+    }
+    return NULL;
+}
+
+static int end_stag(struct sw_split *s, const char *buf, const char *gt, struct sw_errbuf *eb)
+{
+    uint64_t end = pos_of(s, buf, gt) + 1;
+    if (s->phase == PH_PROLOG) {
+        if (s->slash) {
+            return fail_tag(s, "empty stream element <", name_str(s), eb);
+        }
+        memcpy(s->hname, s->name, SPLIT_NAME_MAX);
+        s->hname_len = s->name_len;
+        s->phase = PH_STREAM;
+        if (s->cb.header != NULL) {
+            s->cb.header(s->cb.ud, s->hstart, end);
+        }
+        return 0;
+    }
+    if (s->depth + 1 > s->max_depth) {
+        s->too_deep = 1;
+    }
+    if (!s->slash) {
+        s->depth++;
+    } else if (s->depth == 0) {
+        stanza_end(s, end);
+    }
+    return 0;
+}
+
+static int check_header_name(struct sw_split *s, struct sw_errbuf *eb)
+{
+    const char *n = name_str(s);
+    const char *colon = strrchr(n, ':');
+    const char *local = colon ? colon + 1 : n;
+    if (s->name_len >= SPLIT_NAME_MAX - 1 || strcmp(local, "stream") != 0) {
+        return fail_tag(s, "expected <stream:stream> header, got <", n, eb);
+    }
+    return 0;
+}
+
+int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_errbuf *eb)
+{
+    const char *p = buf;
+    const char *e = buf + len;
+    const char *q;
+    int rc;
+
+    if (s->failed) {
+        return sw_errbuf_set(eb, SW_EPARSE, "%s", s->err);
+    }
+    while (p < e) {
+        switch (s->lex) {
+        case LX_TEXT:
+            if (s->depth > 0) {
+                q = find1(p, e, '<');
+                if (q == NULL) {
+                    p = e;
+                    break;
+                }
+                s->tag_start = pos_of(s, buf, q);
+                p = q + 1;
+                s->lex = LX_LT;
+                break;
+            }
+            while (p < e && is_ws(*p)) {
+                p++;
+            }
+            if (p == e) {
+                break;
+            }
+            if (*p != '<') {
+                return fail_at(s, buf, p,
+                               s->phase == PH_PROLOG   ? "text before the stream header"
+                               : s->phase == PH_STREAM ? "text at the top level of the stream"
+                                                       : "data after the stream close",
+                               eb);
+            }
+            sync_lines(s, buf, p);
+            s->tag_start = pos_of(s, buf, p);
+            s->tag_line = (uint32_t)(s->lines + 1);
+            s->tag_col = (uint32_t)(s->tag_start - s->line_start + 1);
+            if (s->phase == PH_PROLOG && !s->have_hstart) {
+                s->hstart = s->tag_start;
+                s->have_hstart = 1;
+            }
+            p++;
+            s->lex = LX_LT;
+            break;
+        case LX_LT:
+            s->slash = 0;
+            s->name_len = 0;
+            s->name_done = 0;
+            if (*p == '/') {
+                s->lex = LX_ETAG;
+                p++;
+            } else if (*p == '?') {
+                s->lex = LX_PI;
+                s->run = 0;
+                p++;
+            } else if (*p == '!') {
+                s->lex = LX_BANG;
+                s->bang_mode = 0;
+                s->bang_k = 0;
+                p++;
+            } else if (s->depth > 0) {
+                s->lex = LX_STAG;
+            } else if (s->phase == PH_PROLOG) {
+                s->lex = LX_HNAME;
+            } else if (s->phase == PH_STREAM) {
+                s->stanza_start = s->tag_start;
+                s->stanza_line = s->tag_line;
+                s->too_deep = 0;
+                s->lex = LX_STAG;
+            } else {
+                return fail_tag(s, "element after the stream close", NULL, eb);
+            }
+            break;
+        case LX_HNAME:
+            while (p < e && !s->name_done) {
+                name_add(s, *p);
+                if (!s->name_done) {
+                    p++;
+                }
+            }
+            if (s->name_done) {
+                rc = check_header_name(s, eb);
+                if (rc != 0) {
+                    return rc;
+                }
+                s->lex = LX_STAG;
+            }
+            break;
+        case LX_STAG:
+        case LX_DQ:
+        case LX_SQ:
+            q = scan_stag(s, p, e);
+            if (q == NULL) {
+                p = e;
+                break;
+            }
+            p = q;
+            s->lex = LX_TEXT;
+            rc = end_stag(s, buf, q - 1, eb);
+            if (rc != 0) {
+                return rc;
+            }
+            break;
+        case LX_ETAG:
+            if (s->depth > 0) {
+                q = find1(p, e, '>');
+                if (q == NULL) {
+                    p = e;
+                    break;
+                }
+                p = q + 1;
+                s->lex = LX_TEXT;
+                if (--s->depth == 0) {
+                    stanza_end(s, pos_of(s, buf, q) + 1);
+                }
+                break;
+            }
+            while (p < e && *p != '>') {
+                name_add(s, *p++);
+            }
+            if (p == e) {
+                break;
+            }
+            if (s->phase != PH_STREAM) {
+                return fail_tag(s, "unbalanced close tag </", name_str(s), eb);
+            }
+            if (s->name_len != s->hname_len || s->name_len >= SPLIT_NAME_MAX - 1 ||
+                memcmp(s->name, s->hname, s->name_len) != 0) {
+                return fail_tag(s, "unbalanced close tag </", name_str(s), eb);
+            }
+            s->phase = PH_END;
+            if (s->cb.close != NULL) {
+                s->cb.close(s->cb.ud, s->tag_start, pos_of(s, buf, p) + 1);
+            }
+            p++;
+            s->lex = LX_TEXT;
+            break;
+        case LX_BANG: {
+            char c = *p;
+            if (s->bang_mode == 0) {
+                if (c == '-') {
+                    s->bang_mode = 1;
+                } else if (c == '[' && s->depth > 0) {
+                    s->bang_mode = 2;
+                } else if (c == '[') {
+                    return fail_tag(s, "CDATA at the top level", NULL, eb);
+                } else if (c == 'D') {
+                    return fail_tag(s, "DTD not allowed", NULL, eb);
+                } else {
+                    return fail_at(s, buf, p, "bad markup after '<!'", eb);
+                }
+            } else if (s->bang_mode == 1) {
+                if (c != '-') {
+                    return fail_at(s, buf, p, "bad comment start", eb);
+                }
+                s->lex = LX_COMMENT;
+                s->run = 0;
+            } else {
+                static const char cdata[] = "CDATA[";
+                if (c != cdata[s->bang_k]) {
+                    return fail_at(s, buf, p, "bad CDATA start", eb);
+                }
+                if (++s->bang_k == sizeof(cdata) - 1) {
+                    s->lex = LX_CDATA;
+                    s->run = 0;
+                }
+            }
+            p++;
+            break;
+        }
+        case LX_COMMENT:
+        case LX_CDATA:
+        case LX_PI:
+            q = s->lex == LX_COMMENT ? scan_term(s, p, e, '-', 2)
+                : s->lex == LX_CDATA ? scan_term(s, p, e, ']', 2)
+                                     : scan_term(s, p, e, '?', 1);
+            if (q == NULL) {
+                p = e;
+                break;
+            }
+            p = q;
+            s->lex = LX_TEXT;
+            break;
+        default:
+            return fail_at(s, buf, p, "internal scanner state", eb);
+        }
+    }
+    sync_lines(s, buf, e);
+    s->off += len;
+    return 0;
+}
+
+int sw_split_finish(struct sw_split *s, struct sw_errbuf *eb)
+{
+    if (s->failed) {
+        return sw_errbuf_set(eb, SW_EPARSE, "%s", s->err);
+    }
+    uint64_t line = s->lines + 1;
+    uint64_t col = s->counted - s->line_start + 1;
+    if (s->depth > 0 || (s->phase == PH_STREAM && (s->lex == LX_STAG || s->lex == LX_DQ ||
+                                                   s->lex == LX_SQ || s->lex == LX_LT))) {
+        return fail_msg(s, line, col, "truncated stanza at end of input", NULL, eb);
+    }
+    if (s->lex != LX_TEXT) {
+        return fail_msg(s, line, col, "truncated markup at end of input", NULL, eb);
+    }
+    if (s->phase == PH_PROLOG) {
+        return fail_msg(s, line, col, "no stream header", NULL, eb);
+    }
+    return 0;
+}
+
+void sw_split_position(const struct sw_split *s, uint32_t *line, uint32_t *col)
+{
+    if (line != NULL) {
+        *line = (uint32_t)(s->lines + 1);
+    }
+    if (col != NULL) {
+        *col = (uint32_t)(s->counted - s->line_start + 1);
+    }
+}
+
+void sw_split_stats(const struct sw_split *s, uint64_t *skipped_oversize, uint64_t *skipped_depth)
+{
+    if (skipped_oversize != NULL) {
+        *skipped_oversize = s->skipped_oversize;
+    }
+    if (skipped_depth != NULL) {
+        *skipped_depth = s->skipped_depth;
+    }
+}
+
+int sw_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,
+                 struct sw_split **out)
+{
+    struct sw_split *s;
+    if (cb == NULL || out == NULL) {
+        return SW_EINVAL;
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return SW_ENOMEM;
+    }
+    s->cb = *cb;
+    s->max_depth = lim != NULL && lim->max_depth != 0 ? lim->max_depth : 32;
+    s->max_stanza = lim != NULL && lim->max_stanza_bytes != 0 ? lim->max_stanza_bytes : 262144;
+    *out = s;
+    return 0;
+}
+
+void sw_split_free(struct sw_split *s)
+{
+    free(s);
+}

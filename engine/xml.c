@@ -1,0 +1,979 @@
+/*
+ * xml.c - per-stream libxml2 SAX2 push parser that turns top-level stanzas
+ * into struct sw_event (sw_xml).
+ *
+ * Design: one xmlParserCtxt in push mode with only startElementNs,
+ * endElementNs and characters (plus error and DTD traps) set; no DOM is built.
+ * Element and attribute names come from the parser's dictionary, so the names
+ * we care about are interned once at creation and compared by pointer.
+ * Per stanza we keep a small state: the "candidate" element (the stanza the
+ * event describes: the top-level stanza, or the stanza inside a mirror
+ * <forwarded/> or a carbon), copies of its from/to/type/id attributes, the
+ * first body/subject/status/nick text (up to body_keep bytes) and the delay
+ * stamps. All copies go to fixed scratch buffers sized at creation; nothing
+ * is allocated per stanza. The event is built and passed to the callback when
+ * the top-level element closes; its strings point into the scratch buffers.
+ *
+ * Unwrapping: a top-level <message/> whose from has no local part (a server or
+ * component, as mod_firewall's FORWARD writes it) with a direct
+ * <forwarded xmlns='urn:xmpp:forward:0'> child is a mirror copy: the first
+ * stanza inside <forwarded/> becomes the candidate (SW_F_FORWARDED). A message
+ * candidate with <sent|received xmlns='urn:xmpp:carbons:2'><forwarded>
+ * <message/> is a carbon: the inner message becomes the candidate
+ * (SW_F_CARBON). A <delay/> inside <forwarded/> dates the event first, a delay
+ * on the candidate second, arrival time otherwise.
+ *
+ * Security: XML_PARSE_NONET, never XML_PARSE_NOENT (no entity expansion); any
+ * DOCTYPE, entity/element/attribute/notation declaration stops the parser with
+ * "DTD not allowed" (so billion laughs dies at its DOCTYPE). Stanzas nested
+ * deeper than max_depth, with an attribute over max_attr_bytes or a text node
+ * over max_text_bytes are skipped and counted; libxml2's own default limits
+ * (no XML_PARSE_HUGE) bound the rest.
+ *
+ * Lines: we count '\n' in everything fed; libxml2 counts the lines it parsed.
+ * The stanza start line is libxml2's line at the start tag minus newlines
+ * inside the tag (found by scanning back to its '<'; '<' cannot occur in
+ * attribute values), rebased by sw_xml_set_stream().
+ *
+ * Threading: one instance per thread at a time; libxml2 must have been
+ * initialised (xmlInitParser() is called from sw_xml_new()). Ownership:
+ * _new/_free; the opts arrays are borrowed and must outlive the instance.
+ */
+#include "sw/xml.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/xmlerror.h>
+
+#include "xml_int.h"
+
+#define NS_FORWARD "urn:xmpp:forward:0"
+#define NS_CARBONS "urn:xmpp:carbons:2"
+#define NS_DELAY "urn:xmpp:delay"
+#define NS_DELAY_LEGACY "jabber:x:delay"
+#define NS_MUC "http://jabber.org/protocol/muc"
+#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define NS_CONFERENCE "jabber:x:conference"
+#define NS_NICK "http://jabber.org/protocol/nick"
+
+enum xml_text { TX_NONE = 0, TX_BODY, TX_SUBJECT, TX_STATUS, TX_NICK };
+
+enum xml_skip { SK_NONE = 0, SK_UNKNOWN, SK_DEPTH, SK_ATTR, SK_TEXT };
+
+/* A bounded copy of one string. */
+struct xml_str {
+    char *buf;
+    uint32_t cap; /* bytes available, excluding the NUL */
+    uint32_t len;
+};
+
+/* Interned names (pointers from the parser dictionary). */
+struct xml_names {
+    const xmlChar *message, *presence, *iq, *forwarded, *delay, *x, *body, *subject, *status, *nick,
+        *sent, *received, *invite, *from, *to, *type, *id, *stamp;
+};
+
+struct sw_xml {
+    xmlParserCtxtPtr ctxt;
+    xmlSAXHandler sax;
+    sw_xml_event_fn cb;
+    void *ud;
+    struct sw_xml_limits lim;
+    const uint64_t *muc;
+    size_t n_muc;
+    const uint64_t *srv;
+    size_t n_srv;
+    struct xml_names n;
+    struct sw_xml_stats st;
+
+    /* feeding */
+    int64_t arrival_ms;
+    uint64_t fed_lines; /* '\n' in everything fed */
+    int64_t line0;      /* libxml2 line number of the first byte after set_stream */
+    uint32_t line_base;
+    uint16_t stream;
+    uint64_t seq;
+    int failed;
+    int err_set;
+    char err[400];
+
+    /* stanza state; depth counts the stream element as 1 */
+    uint32_t depth;
+    uint8_t skip; /* enum xml_skip */
+    uint8_t text; /* enum xml_text being captured */
+    uint8_t cand_closed, unwrapped_mirror, fwd_mode, has_muc_x, invite;
+    uint8_t inner_delay, fwd_delay_ok, inner_delay_ok;
+    uint16_t kind;
+    uint32_t cand_depth, fwd_depth, carbon_depth, muc_user_depth, text_depth;
+    uint32_t flags;
+    uint32_t stanza_line;
+    int64_t fwd_stamp_ms, inner_stamp_ms;
+    uint64_t text_full; /* bytes of the text being captured */
+    uint32_t body_full, body_lines;
+    uint8_t have_body, have_subject, have_status, have_nick, subject_trunc, status_trunc;
+    struct xml_str from, to, type, id, delay_from;
+    struct xml_str body, subject, status, nick;
+    struct sw_event ev;
+};
+
+/* ---- small helpers ---- */
+
+static int str_eq(const xmlChar *a, const char *b)
+{
+    return a != NULL && strcmp((const char *)a, b) == 0;
+}
+
+static void str_set(struct xml_str *s, const xmlChar *v, const xmlChar *end)
+{
+    size_t n = (size_t)(end - v);
+    if (n > s->cap) {
+        n = s->cap;
+    }
+    memcpy(s->buf, v, n);
+    s->buf[n] = '\0';
+    s->len = (uint32_t)n;
+}
+
+static void str_clear(struct xml_str *s)
+{
+    s->len = 0;
+    s->buf[0] = '\0';
+}
+
+/* Cut @s back to a UTF-8 character boundary (drop a trailing partial sequence). */
+static void utf8_trim(struct xml_str *s)
+{
+    uint32_t n = s->len;
+    uint32_t i = n;
+    while (i > 0 && i + 4 > n && ((unsigned char)s->buf[i - 1] & 0xC0) == 0x80) {
+        i--;
+    }
+    if (i == 0) {
+        return;
+    }
+    unsigned char lead = (unsigned char)s->buf[i - 1];
+    uint32_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (lead >= 0xC0 && (n - (i - 1)) < need) {
+        n = i - 1;
+    }
+    s->len = n;
+    s->buf[n] = '\0';
+}
+
+static int in_set(const uint64_t *set, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (set[i] == h) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int64_t rel_line(const struct sw_xml *x, int64_t libline)
+{
+    int64_t l = (int64_t)x->line_base + (libline - x->line0);
+    return l < 0 ? 0 : l;
+}
+
+static void set_error(struct sw_xml *x, int64_t line, int64_t col, const char *msg)
+{
+    if (x->err_set) {
+        return;
+    }
+    x->err_set = 1;
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) {
+        n--;
+    }
+    snprintf(x->err, sizeof(x->err), "%lld:%lld: %.*s", (long long)rel_line(x, line),
+             (long long)(col > 0 ? col : 1), (int)n, msg);
+}
+
+/* ---- SAX callbacks ---- */
+
+static void on_error(void *ud, xmlErrorPtr err)
+{
+    struct sw_xml *x = ud;
+    if (err == NULL || err->level < XML_ERR_FATAL) {
+        return; /* warnings and recoverable namespace errors */
+    }
+    set_error(x, err->line, err->int2, err->message != NULL ? err->message : "parse error");
+}
+
+static void stop_dtd(struct sw_xml *x)
+{
+    xmlParserInputPtr in = x->ctxt->input;
+    set_error(x, in != NULL ? in->line : 0, in != NULL ? in->col : 0, "DTD not allowed");
+    x->failed = 1;
+    xmlStopParser(x->ctxt);
+}
+
+static void on_internal_subset(void *ud, const xmlChar *name, const xmlChar *eid,
+                               const xmlChar *sid)
+{
+    (void)name;
+    (void)eid;
+    (void)sid;
+    stop_dtd(ud);
+}
+
+static void on_entity_decl(void *ud, const xmlChar *name, int type, const xmlChar *pid,
+                           const xmlChar *sid, xmlChar *content)
+{
+    (void)name;
+    (void)type;
+    (void)pid;
+    (void)sid;
+    (void)content;
+    stop_dtd(ud);
+}
+
+static void on_element_decl(void *ud, const xmlChar *name, int type, xmlElementContentPtr content)
+{
+    (void)name;
+    (void)type;
+    (void)content;
+    stop_dtd(ud);
+}
+
+static void on_attribute_decl(void *ud, const xmlChar *elem, const xmlChar *fullname, int type,
+                              int def, const xmlChar *defaultValue, xmlEnumerationPtr tree)
+{
+    (void)elem;
+    (void)fullname;
+    (void)type;
+    (void)def;
+    (void)defaultValue;
+    xmlFreeEnumeration(tree); /* the callee owns it */
+    stop_dtd(ud);
+}
+
+static void on_notation_decl(void *ud, const xmlChar *name, const xmlChar *pid, const xmlChar *sid)
+{
+    (void)name;
+    (void)pid;
+    (void)sid;
+    stop_dtd(ud);
+}
+
+static void on_unparsed_decl(void *ud, const xmlChar *name, const xmlChar *pid, const xmlChar *sid,
+                             const xmlChar *notation)
+{
+    (void)name;
+    (void)pid;
+    (void)sid;
+    (void)notation;
+    stop_dtd(ud);
+}
+
+/* Reset the per-candidate fields (a new stanza, or the inner stanza of a wrapper). */
+static void cand_reset(struct sw_xml *x)
+{
+    str_clear(&x->from);
+    str_clear(&x->to);
+    str_clear(&x->type);
+    str_clear(&x->id);
+    str_clear(&x->delay_from);
+    str_clear(&x->body);
+    str_clear(&x->subject);
+    str_clear(&x->status);
+    str_clear(&x->nick);
+    x->have_body = x->have_subject = x->have_status = x->have_nick = 0;
+    x->subject_trunc = x->status_trunc = 0;
+    x->body_full = x->body_lines = 0;
+    x->has_muc_x = x->invite = 0;
+    x->inner_delay = x->inner_delay_ok = 0;
+    x->cand_closed = 0;
+    x->carbon_depth = x->muc_user_depth = 0;
+    x->text = TX_NONE;
+}
+
+static void read_stanza_attrs(struct sw_xml *x, int nb, const xmlChar **a)
+{
+    for (int i = 0; i < nb; i++, a += 5) {
+        const xmlChar *ln = a[0];
+        if (a[2] != NULL) {
+            continue; /* namespaced attribute (xml:lang, ...) */
+        }
+        if (ln == x->n.from) {
+            str_set(&x->from, a[3], a[4]);
+        } else if (ln == x->n.to) {
+            str_set(&x->to, a[3], a[4]);
+        } else if (ln == x->n.type) {
+            str_set(&x->type, a[3], a[4]);
+        } else if (ln == x->n.id) {
+            str_set(&x->id, a[3], a[4]);
+        }
+    }
+}
+
+static uint16_t kind_of(const struct sw_xml *x, const xmlChar *ln)
+{
+    if (ln == x->n.message) {
+        return SW_EV_MESSAGE;
+    }
+    if (ln == x->n.presence) {
+        return SW_EV_PRESENCE;
+    }
+    if (ln == x->n.iq) {
+        return SW_EV_IQ;
+    }
+    return 0;
+}
+
+static void read_delay(struct sw_xml *x, int nb, const xmlChar **a, int inner)
+{
+    const xmlChar *stamp = NULL, *stamp_end = NULL;
+    for (int i = 0; i < nb; i++, a += 5) {
+        if (a[2] != NULL) {
+            continue;
+        }
+        if (a[0] == x->n.stamp) {
+            stamp = a[3];
+            stamp_end = a[4];
+        } else if (a[0] == x->n.from && inner) {
+            str_set(&x->delay_from, a[3], a[4]);
+        }
+    }
+    int64_t ms = 0;
+    int ok =
+        stamp != NULL && sw_parse_time((const char *)stamp, (size_t)(stamp_end - stamp), &ms) == 0;
+    if (!ok) {
+        x->st.bad_stamps++;
+    }
+    if (inner) {
+        if (!x->inner_delay) {
+            x->inner_delay = 1;
+            x->inner_delay_ok = (uint8_t)ok;
+            x->inner_stamp_ms = ms;
+        }
+    } else if (!x->fwd_delay_ok && ok) {
+        x->fwd_delay_ok = 1;
+        x->fwd_stamp_ms = ms;
+    }
+}
+
+static void start_text(struct sw_xml *x, enum xml_text t, uint32_t depth)
+{
+    x->text = (uint8_t)t;
+    x->text_depth = depth;
+    x->text_full = 0;
+}
+
+/* Line of the '<' of the start tag just parsed. */
+static int64_t start_tag_line(const struct sw_xml *x)
+{
+    xmlParserInputPtr in = x->ctxt->input;
+    int64_t line = in->line;
+    const xmlChar *c = in->cur;
+    while (c > in->base) {
+        c--;
+        if (*c == '<') {
+            break;
+        }
+        if (*c == '\n') {
+            line--;
+        }
+    }
+    return line;
+}
+
+static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const xmlChar *uri,
+                     int nb_ns, const xmlChar **ns, int nb_attrs, int nb_def, const xmlChar **attrs)
+{
+    struct sw_xml *x = ud;
+    uint32_t d = ++x->depth;
+    (void)prefix;
+    (void)nb_ns;
+    (void)ns;
+    (void)nb_def;
+
+    if (d <= 1) {
+        return; /* the stream element */
+    }
+    if (d == 2) {
+        x->st.stanzas++;
+        x->skip = SK_NONE;
+        x->flags = 0;
+        x->cand_depth = 2;
+        x->fwd_depth = 0;
+        x->fwd_mode = 0;
+        x->fwd_delay_ok = 0;
+        x->unwrapped_mirror = 0;
+        x->stanza_line = (uint32_t)rel_line(x, start_tag_line(x));
+        cand_reset(x);
+        x->kind = kind_of(x, ln);
+        if (x->kind == 0) {
+            x->skip = SK_UNKNOWN;
+            return;
+        }
+    } else if (x->skip != SK_NONE) {
+        return;
+    }
+    if (d - 1 > x->lim.max_depth) {
+        x->skip = SK_DEPTH;
+        return;
+    }
+    for (int i = 0; i < nb_attrs; i++) {
+        if ((size_t)(attrs[i * 5 + 4] - attrs[i * 5 + 3]) > x->lim.max_attr_bytes) {
+            x->skip = SK_ATTR;
+            return;
+        }
+    }
+    if (d == 2) {
+        read_stanza_attrs(x, nb_attrs, attrs);
+        return;
+    }
+    if (d == x->cand_depth + 1 && !x->cand_closed) {
+        /* direct child of the stanza the event describes */
+        if (ln == x->n.body) {
+            if (x->kind == SW_EV_MESSAGE && !x->have_body) {
+                x->have_body = 1;
+                x->body_lines = 1;
+                start_text(x, TX_BODY, d);
+            }
+        } else if (ln == x->n.subject) {
+            if (x->kind == SW_EV_MESSAGE && !x->have_subject) {
+                x->have_subject = 1;
+                start_text(x, TX_SUBJECT, d);
+            }
+        } else if (ln == x->n.status) {
+            if (x->kind == SW_EV_PRESENCE && !x->have_status) {
+                x->have_status = 1;
+                start_text(x, TX_STATUS, d);
+            }
+        } else if (ln == x->n.nick) {
+            if (!x->have_nick && str_eq(uri, NS_NICK)) {
+                x->have_nick = 1;
+                start_text(x, TX_NICK, d);
+            }
+        } else if (ln == x->n.delay) {
+            if (str_eq(uri, NS_DELAY)) {
+                read_delay(x, nb_attrs, attrs, 1);
+            }
+        } else if (ln == x->n.x) {
+            if (str_eq(uri, NS_MUC)) {
+                x->has_muc_x = 1;
+            } else if (str_eq(uri, NS_MUC_USER)) {
+                x->muc_user_depth = d;
+            } else if (str_eq(uri, NS_CONFERENCE)) {
+                x->invite = 1;
+            } else if (str_eq(uri, NS_DELAY_LEGACY)) {
+                read_delay(x, nb_attrs, attrs, 1);
+            }
+        } else if (ln == x->n.forwarded) {
+            if (x->kind == SW_EV_MESSAGE && x->cand_depth == 2 && x->fwd_depth == 0 &&
+                memchr(x->from.buf, '@', x->from.len) == NULL && str_eq(uri, NS_FORWARD)) {
+                x->fwd_depth = d;
+                x->fwd_mode = SW_F_FORWARDED;
+            }
+        } else if (ln == x->n.sent || ln == x->n.received) {
+            if (x->kind == SW_EV_MESSAGE && x->carbon_depth == 0 && str_eq(uri, NS_CARBONS)) {
+                x->carbon_depth = d;
+            }
+        }
+    } else if (x->carbon_depth != 0 && d == x->carbon_depth + 1 && !x->cand_closed) {
+        if (ln == x->n.forwarded && str_eq(uri, NS_FORWARD)) {
+            x->fwd_depth = d;
+            x->fwd_mode = SW_F_CARBON;
+            x->fwd_delay_ok = 0;
+        }
+    } else if (x->fwd_depth != 0 && d == x->fwd_depth + 1) {
+        /* child of <forwarded/>: its delay, then the wrapped stanza */
+        if (ln == x->n.delay && str_eq(uri, NS_DELAY)) {
+            read_delay(x, nb_attrs, attrs, 0);
+        } else {
+            uint16_t k = kind_of(x, ln);
+            if (k != 0 && (x->fwd_mode != SW_F_CARBON || k == SW_EV_MESSAGE)) {
+                x->flags |= x->fwd_mode;
+                if (x->fwd_mode == SW_F_FORWARDED) {
+                    x->st.unwrapped++;
+                } else {
+                    x->st.carbons++;
+                }
+                cand_reset(x);
+                x->kind = k;
+                x->cand_depth = d;
+                x->fwd_depth = 0; /* only the first stanza */
+                read_stanza_attrs(x, nb_attrs, attrs);
+            }
+        }
+    } else if (x->muc_user_depth != 0 && d == x->muc_user_depth + 1 && !x->cand_closed) {
+        if (ln == x->n.invite) {
+            x->invite = 1;
+        }
+    }
+}
+
+static struct xml_str *text_buf(struct sw_xml *x)
+{
+    switch (x->text) {
+    case TX_BODY:
+        return &x->body;
+    case TX_SUBJECT:
+        return &x->subject;
+    case TX_STATUS:
+        return &x->status;
+    default:
+        return &x->nick;
+    }
+}
+
+static void on_chars(void *ud, const xmlChar *ch, int len)
+{
+    struct sw_xml *x = ud;
+    if (x->text == TX_NONE || x->depth != x->text_depth || x->skip != SK_NONE) {
+        return;
+    }
+    struct xml_str *s = text_buf(x);
+    size_t n = (size_t)len;
+    x->text_full += n;
+    if (x->text_full > x->lim.max_text_bytes) {
+        x->skip = SK_TEXT;
+        return;
+    }
+    if (x->text == TX_BODY) {
+        x->body_full = (uint32_t)x->text_full;
+        x->body_lines += (uint32_t)sw_split_count_nl((const char *)ch, n);
+    }
+    size_t room = s->cap - s->len;
+    if (n > room) {
+        n = room;
+        if (x->text == TX_SUBJECT) {
+            x->subject_trunc = 1;
+        } else if (x->text == TX_STATUS) {
+            x->status_trunc = 1;
+        }
+    }
+    memcpy(s->buf + s->len, ch, n);
+    s->len += (uint32_t)n;
+    s->buf[s->len] = '\0';
+}
+
+static void emit(struct sw_xml *x);
+
+static void on_end(void *ud, const xmlChar *ln, const xmlChar *prefix, const xmlChar *uri)
+{
+    struct sw_xml *x = ud;
+    uint32_t d = x->depth--;
+    (void)ln;
+    (void)prefix;
+    (void)uri;
+    if (d == 2) {
+        switch (x->skip) {
+        case SK_NONE:
+            emit(x);
+            break;
+        case SK_UNKNOWN:
+            x->st.skipped_unknown++;
+            break;
+        case SK_DEPTH:
+            x->st.skipped_depth++;
+            break;
+        case SK_ATTR:
+            x->st.skipped_attr++;
+            break;
+        default:
+            x->st.skipped_oversize++;
+            break;
+        }
+        x->skip = SK_NONE;
+        x->text = TX_NONE;
+        return;
+    }
+    if (x->text != TX_NONE && d == x->text_depth) {
+        struct xml_str *s = text_buf(x);
+        if (x->text_full > s->len) {
+            utf8_trim(s);
+        }
+        x->text = TX_NONE;
+    }
+    if (d == x->cand_depth) {
+        x->cand_closed = 1;
+    } else if (d == x->fwd_depth) {
+        x->fwd_depth = 0;
+    } else if (d == x->carbon_depth) {
+        x->carbon_depth = 0;
+    } else if (d == x->muc_user_depth) {
+        x->muc_user_depth = 0;
+    }
+}
+
+/* ---- event building ---- */
+
+static uint16_t type_of(uint16_t kind, const struct xml_str *t)
+{
+    static const struct {
+        const char *name;
+        uint16_t kind, type;
+    } map[] = {
+        {"chat", SW_EV_MESSAGE, SW_T_CHAT},
+        {"groupchat", SW_EV_MESSAGE, SW_T_GROUPCHAT},
+        {"normal", SW_EV_MESSAGE, SW_T_NORMAL},
+        {"headline", SW_EV_MESSAGE, SW_T_HEADLINE},
+        {"unavailable", SW_EV_PRESENCE, SW_T_UNAVAILABLE},
+        {"subscribe", SW_EV_PRESENCE, SW_T_SUBSCRIBE},
+        {"subscribed", SW_EV_PRESENCE, SW_T_SUBSCRIBED},
+        {"unsubscribe", SW_EV_PRESENCE, SW_T_UNSUBSCRIBE},
+        {"unsubscribed", SW_EV_PRESENCE, SW_T_UNSUBSCRIBED},
+        {"probe", SW_EV_PRESENCE, SW_T_PROBE},
+        {"get", SW_EV_IQ, SW_T_GET},
+        {"set", SW_EV_IQ, SW_T_SET},
+        {"result", SW_EV_IQ, SW_T_RESULT},
+    };
+    if (t->len == 0) {
+        return kind == SW_EV_MESSAGE    ? SW_T_NORMAL
+               : kind == SW_EV_PRESENCE ? SW_T_AVAILABLE
+                                        : SW_T_OTHER;
+    }
+    if (strcmp(t->buf, "error") == 0) {
+        return SW_T_ERROR;
+    }
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (map[i].kind == kind && strcmp(t->buf, map[i].name) == 0) {
+            return map[i].type;
+        }
+    }
+    return SW_T_OTHER;
+}
+
+static void emit(struct sw_xml *x)
+{
+    struct sw_event *ev = &x->ev;
+    uint32_t f = x->flags;
+    int muc_from, muc_to;
+
+    memset(ev, 0, sizeof(*ev));
+    ev->kind = x->kind;
+    ev->type = type_of(x->kind, &x->type);
+    sw_jid_parse(&ev->from, x->from.buf, x->from.len);
+    sw_jid_parse(&ev->to, x->to.buf, x->to.len);
+    muc_from = ev->from.domain != 0 && in_set(x->muc, x->n_muc, ev->from.domain);
+    muc_to = ev->to.domain != 0 && in_set(x->muc, x->n_muc, ev->to.domain);
+
+    if (ev->kind == SW_EV_MESSAGE) {
+        if (ev->type == SW_T_GROUPCHAT) {
+            if (ev->from.res_len > 0 && (muc_from || ev->to.res_len > 0)) {
+                f |= SW_F_MUC_REFLECTION;
+            } else if (ev->to.local_len > 0 && ev->to.res_len == 0) {
+                f |= SW_F_MUC_GROUPCHAT;
+            }
+        } else if (ev->type == SW_T_CHAT && muc_to && ev->to.res_len > 0) {
+            f |= SW_F_MUC_PM;
+        }
+        if (x->invite) {
+            f |= SW_F_MUC_INVITE;
+        }
+    } else if (ev->kind == SW_EV_PRESENCE) {
+        if (ev->to.res_len > 0 && (muc_to || x->has_muc_x)) {
+            f |= SW_F_MUC_PRESENCE;
+            if (ev->type == SW_T_UNAVAILABLE) {
+                f |= SW_F_MUC_LEAVE;
+            } else if (ev->type == SW_T_AVAILABLE && x->has_muc_x) {
+                f |= SW_F_MUC_JOIN;
+            }
+        }
+    }
+    if (ev->from.local_len == 0 || (x->n_srv > 0 && in_set(x->srv, x->n_srv, ev->from.bare))) {
+        f |= SW_F_FROM_SERVER;
+    }
+
+    /* keys */
+    ev->key[SW_SHARD_SENDER] = ev->from.bare;
+    ev->key[SW_SHARD_SENDER_DOMAIN] = ev->from.domain;
+    if (f & (SW_F_MUC_GROUPCHAT | SW_F_MUC_PRESENCE | SW_F_MUC_PM)) {
+        ev->key[SW_SHARD_ROOM] = ev->to.bare;
+    } else {
+        if (f & SW_F_MUC_REFLECTION) {
+            ev->key[SW_SHARD_ROOM] = ev->from.bare;
+        }
+        ev->key[SW_SHARD_TARGET] = ev->to.bare;
+    }
+
+    /* time */
+    ev->t_ms = x->arrival_ms;
+    if (x->fwd_delay_ok) {
+        ev->t_ms = x->fwd_stamp_ms;
+        f |= SW_F_DELAYED;
+    } else if (x->inner_delay_ok) {
+        ev->t_ms = x->inner_stamp_ms;
+        f |= SW_F_DELAYED;
+    }
+    if (x->inner_delay) {
+        int hist = (f & SW_F_MUC_REFLECTION) != 0;
+        if (!hist && x->delay_from.len > 0) {
+            struct sw_jid dj;
+            sw_jid_parse(&dj, x->delay_from.buf, x->delay_from.len);
+            hist = dj.bare != 0 &&
+                   (dj.bare == ev->key[SW_SHARD_ROOM] || (muc_from && dj.bare == ev->from.bare));
+        }
+        if (hist) {
+            f |= SW_F_HISTORY;
+        }
+    }
+
+    /* strings */
+    ev->id = x->id.buf;
+    ev->id_len = (uint16_t)x->id.len;
+    ev->id_hash = sw_hash64(x->id.buf, x->id.len);
+    ev->body = x->body.buf;
+    ev->body_len = (uint16_t)x->body.len;
+    ev->subject = x->subject.buf;
+    ev->subject_len = (uint16_t)x->subject.len;
+    ev->status = x->status.buf;
+    ev->status_len = (uint16_t)x->status.len;
+    if (x->have_body) {
+        f |= SW_F_HAS_BODY;
+        ev->body_full = x->body_full;
+        ev->body_lines = x->body_lines;
+        if (x->body_full > x->body.len) {
+            f |= SW_F_BODY_TRUNCATED;
+        }
+    }
+    if (x->have_subject) {
+        f |= SW_F_HAS_SUBJECT;
+    }
+    if (f & (SW_F_MUC_PRESENCE | SW_F_MUC_REFLECTION)) {
+        /* the room JID's resource replaces any XEP-0172 nick */
+        const struct sw_jid *rj = (f & SW_F_MUC_PRESENCE) ? &ev->to : &ev->from;
+        const xmlChar *r = (const xmlChar *)rj->text + rj->res_off;
+        str_set(&x->nick, r, r + rj->res_len);
+        if (rj->res_len > x->nick.len) {
+            utf8_trim(&x->nick);
+        }
+    }
+    ev->nick = x->nick.buf;
+    ev->nick_len = (uint16_t)x->nick.len;
+
+    ev->flags = f;
+    ev->seq = x->seq++;
+    ev->stream = x->stream;
+    ev->line = x->stanza_line;
+    x->st.by_kind[ev->kind == SW_EV_MESSAGE ? 0 : ev->kind == SW_EV_PRESENCE ? 1 : 2]++;
+    x->cb(x->ud, ev);
+}
+
+/* ---- public API ---- */
+
+static int str_alloc(struct xml_str *s, uint32_t cap)
+{
+    s->buf = malloc((size_t)cap + 1);
+    if (s->buf == NULL) {
+        return SW_ENOMEM;
+    }
+    s->cap = cap;
+    str_clear(s);
+    return 0;
+}
+
+static uint32_t lim_or(uint32_t v, uint32_t def)
+{
+    return v != 0 ? v : def;
+}
+
+int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, struct sw_xml **out)
+{
+    struct sw_xml *x;
+    int rc = SW_ENOMEM;
+
+    if (cb == NULL || out == NULL) {
+        return SW_EINVAL;
+    }
+    xmlInitParser();
+    x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return SW_ENOMEM;
+    }
+    x->cb = cb;
+    x->ud = ud;
+    if (opts != NULL) {
+        x->lim = opts->limits;
+        x->muc = opts->muc_domains;
+        x->n_muc = opts->muc_domains != NULL ? opts->n_muc_domains : 0;
+        x->srv = opts->server_jids;
+        x->n_srv = opts->server_jids != NULL ? opts->n_server_jids : 0;
+    }
+    x->lim.max_depth = lim_or(x->lim.max_depth, 32);
+    x->lim.max_attr_bytes = lim_or(x->lim.max_attr_bytes, 4096);
+    x->lim.max_text_bytes = lim_or(x->lim.max_text_bytes, 65536);
+    x->lim.max_stanza_bytes = lim_or(x->lim.max_stanza_bytes, 262144);
+    x->lim.body_keep = lim_or(x->lim.body_keep, 1024);
+    if (x->lim.body_keep > UINT16_MAX) {
+        x->lim.body_keep = UINT16_MAX;
+    }
+    uint32_t acap = x->lim.max_attr_bytes < UINT16_MAX ? x->lim.max_attr_bytes : UINT16_MAX;
+    if (str_alloc(&x->from, acap) || str_alloc(&x->to, acap) || str_alloc(&x->type, 32) ||
+        str_alloc(&x->id, acap) || str_alloc(&x->delay_from, acap) ||
+        str_alloc(&x->body, x->lim.body_keep) || str_alloc(&x->subject, x->lim.body_keep) ||
+        str_alloc(&x->status, x->lim.body_keep) || str_alloc(&x->nick, x->lim.body_keep)) {
+        goto fail;
+    }
+
+    memset(&x->sax, 0, sizeof(x->sax));
+    x->sax.initialized = XML_SAX2_MAGIC;
+    x->sax.startElementNs = on_start;
+    x->sax.endElementNs = on_end;
+    x->sax.characters = on_chars;
+    x->sax.cdataBlock = on_chars;
+    x->sax.ignorableWhitespace = on_chars;
+    x->sax.serror = on_error;
+    x->sax.internalSubset = on_internal_subset;
+    x->sax.externalSubset = on_internal_subset;
+    x->sax.entityDecl = on_entity_decl;
+    x->sax.elementDecl = on_element_decl;
+    x->sax.attributeDecl = on_attribute_decl;
+    x->sax.notationDecl = on_notation_decl;
+    x->sax.unparsedEntityDecl = on_unparsed_decl;
+
+    x->ctxt = xmlCreatePushParserCtxt(&x->sax, x, NULL, 0, NULL);
+    if (x->ctxt == NULL) {
+        goto fail;
+    }
+    xmlCtxtUseOptions(x->ctxt, XML_PARSE_NONET | XML_PARSE_NOWARNING);
+
+    xmlDictPtr dict = x->ctxt->dict;
+#define INTERN(f, s)                                                                               \
+    do {                                                                                           \
+        x->n.f = xmlDictLookup(dict, (const xmlChar *)(s), -1);                                    \
+        if (x->n.f == NULL) {                                                                      \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
+    INTERN(message, "message");
+    INTERN(presence, "presence");
+    INTERN(iq, "iq");
+    INTERN(forwarded, "forwarded");
+    INTERN(delay, "delay");
+    INTERN(x, "x");
+    INTERN(body, "body");
+    INTERN(subject, "subject");
+    INTERN(status, "status");
+    INTERN(nick, "nick");
+    INTERN(sent, "sent");
+    INTERN(received, "received");
+    INTERN(invite, "invite");
+    INTERN(from, "from");
+    INTERN(to, "to");
+    INTERN(type, "type");
+    INTERN(id, "id");
+    INTERN(stamp, "stamp");
+#undef INTERN
+    x->line_base = 1;
+    x->line0 = 1;
+    *out = x;
+    return 0;
+fail:
+    sw_xml_free(x);
+    return rc;
+}
+
+static int check(struct sw_xml *x, int rc, struct sw_errbuf *eb)
+{
+    xmlParserCtxtPtr c = x->ctxt;
+    if (x->failed || c->wellFormed == 0 || c->instate == XML_PARSER_EOF ||
+        rc == XML_ERR_NO_MEMORY) {
+        if (!x->err_set) {
+            xmlParserInputPtr in = c->input;
+            set_error(x, in != NULL ? in->line : 0, in != NULL ? in->col : 0,
+                      rc == XML_ERR_NO_MEMORY ? "out of memory" : "parse error");
+        }
+        if (!x->failed) {
+            x->st.parse_errors++;
+        }
+        x->failed = 1;
+        return sw_errbuf_set(eb, SW_EPARSE, "%s", x->err);
+    }
+    return 0;
+}
+
+int sw_xml_feed(struct sw_xml *x, const char *buf, size_t len, int64_t arrival_ms,
+                struct sw_errbuf *eb)
+{
+    if (x->failed) {
+        return sw_errbuf_set(eb, SW_EPARSE, "%s", x->err);
+    }
+    x->arrival_ms = arrival_ms;
+    x->st.bytes += len;
+    x->fed_lines += sw_split_count_nl(buf, len);
+    /* xmlParseChunk takes an int size */
+    while (len > 0) {
+        int n = len > (1u << 30) ? (1 << 30) : (int)len;
+        int rc = xmlParseChunk(x->ctxt, buf, n, 0);
+        int r = check(x, rc, eb);
+        if (r != 0) {
+            return r;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int sw_xml_finish(struct sw_xml *x, struct sw_errbuf *eb)
+{
+    if (x->failed) {
+        return sw_errbuf_set(eb, SW_EPARSE, "%s", x->err);
+    }
+    xmlParserInputPtr in = x->ctxt->input;
+    int pending = 0; /* unparsed markup left in libxml2's buffer (a cut start tag) */
+    if (in != NULL && in->cur != NULL && in->end != NULL) {
+        for (const xmlChar *c = in->cur; c < in->end; c++) {
+            if (*c != ' ' && *c != '\n' && *c != '\r' && *c != '\t') {
+                pending = 1;
+                break;
+            }
+        }
+    }
+    if (x->depth >= 2 || pending || (x->depth == 0 && x->ctxt->instate != XML_PARSER_EPILOG)) {
+        set_error(x, in != NULL ? in->line : 0, in != NULL ? in->col : 0,
+                  x->depth >= 2 ? "truncated stanza at end of input" : "no stream element");
+        x->failed = 1;
+        x->st.parse_errors++;
+        return sw_errbuf_set(eb, SW_EPARSE, "%s", x->err);
+    }
+    /* Do not terminate libxml2's parse: a missing </stream:stream> is fine, and
+     * everything complete has been delivered already. */
+    return 0;
+}
+
+void sw_xml_set_seq(struct sw_xml *x, uint64_t base)
+{
+    x->seq = base;
+}
+
+void sw_xml_set_stream(struct sw_xml *x, uint16_t stream, uint32_t line_base)
+{
+    x->stream = stream;
+    x->line_base = line_base;
+    x->line0 = (int64_t)x->fed_lines + 1;
+}
+
+const struct sw_xml_stats *sw_xml_stats(const struct sw_xml *x)
+{
+    return &x->st;
+}
+
+void sw_xml_free(struct sw_xml *x)
+{
+    if (x == NULL) {
+        return;
+    }
+    if (x->ctxt != NULL) {
+        xmlFreeParserCtxt(x->ctxt);
+    }
+    free(x->from.buf);
+    free(x->to.buf);
+    free(x->type.buf);
+    free(x->id.buf);
+    free(x->delay_from.buf);
+    free(x->body.buf);
+    free(x->subject.buf);
+    free(x->status.buf);
+    free(x->nick.buf);
+    free(x);
+}
