@@ -1142,8 +1142,20 @@ static void dump_quoted(FILE *fp, const char *s)
             fputs("\\r", fp);
             break;
         default:
+            /* YAML escapes are code points: C0 controls and DEL as \xNN; C1
+             * controls (U+0080..U+009F, NEL among them), LS, PS and BOM are
+             * line breaks or invisible to a YAML reader, so escape them too. */
             if (*p < 0x20 || *p == 0x7f) {
                 fprintf(fp, "\\x%02x", *p);
+            } else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                fprintf(fp, "\\x%02x", p[1]);
+                p++;
+            } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+                fputs(p[2] == 0xa8 ? "\\L" : "\\P", fp);
+                p += 2;
+            } else if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) {
+                fputs("\\uFEFF", fp);
+                p += 2;
             } else {
                 fputc(*p, fp);
             }

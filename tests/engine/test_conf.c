@@ -539,7 +539,8 @@ static void test_dump_round_trip(void **state)
     round_trip(DATA "good.yaml");
     /* strings that need quoting survive */
     static const char y[] =
-        "test:\n  name: \"null\"\n  tags: [\"-x\", \"a: b\", \"\\x01\\n\", yes, '']\n";
+        "test:\n  name: \"null\"\n  tags: [\"-x\", \"a: b\", \"\\x01\\n\", yes, '',\n"
+        "    \"a\\Nb\\Lc\\Pd\\uFEFFe\\x85\"]\n";
     char *p = tmp_write(y, strlen(y));
     round_trip(p);
     struct sw_conf *c = NULL;
@@ -547,7 +548,12 @@ static void test_dump_round_trip(void **state)
     assert_int_equal(sw_conf_load(p, &c, &eb), 0);
     const struct t_settings *s = sw_conf_section(c, "test");
     assert_string_equal(s->name, "null");
-    assert_int_equal(s->tags.n, 5);
+    assert_int_equal(s->tags.n, 6);
+    assert_string_equal(s->tags.v[5], "a\xc2\x85"
+                                      "b\xe2\x80\xa8"
+                                      "c\xe2\x80\xa9"
+                                      "d\xef\xbb\xbf"
+                                      "e\xc2\x85");
     assert_string_equal(s->tags.v[1], "a: b");
     assert_string_equal(s->tags.v[2], "\x01\n");
     assert_string_equal(s->tags.v[4], "");
