@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+extern const struct sw_detector_ops sw_content_ops;
+
 static const struct sw_detector_ops *const registry[] = {
+    &sw_content_ops,
     NULL,
 };
 

@@ -1,0 +1,903 @@
+/*
+ * content.c - the "content" detector: operator pattern rules on stanza text,
+ * matched with Hyperscan.
+ *
+ * Rules come from detectors.content.rules and from YAML rule files listed in
+ * detectors.content.rule_files (each a mapping with one key, `rules:`, holding
+ * the same list). A rule has an id, exactly one of `literal`, `regex` or `list`
+ * (a file with one literal, or regex with list_regex, per line; '#' comments),
+ * flags (caseless, utf8, whole_word), the field it scans (body, subject,
+ * status, nick, room, resource), a weight and `normalized`: scan the
+ * sw_normalize() skeleton of the text instead of the raw bytes, so leet,
+ * look-alike letters, zero-width characters, fullwidth forms and zalgo do not
+ * hide a word (literals and list entries of such rules are normalized too;
+ * regexes must be written against the skeleton: lower-case ASCII).
+ *
+ * Design. setup() (control thread, per config generation) loads rule files
+ * with sw_conf_load_node + sw_conf_bind into a temporary owner, builds one
+ * Hyperscan block database per (field, raw|normalized) that has rules (cached
+ * on disk by hs.c), a prototype scratch grown for all of them, and the rule
+ * table (ids, symbols, weights). A bad regex fails setup with the rule id, its
+ * file:line and Hyperscan's message, so a reload keeps the old generation.
+ * process() (worker) scans each field of the event that has a database, at
+ * most max_scan bytes, collects the matched rules (each at most once) and emits
+ * one hit per rule: symbol "content.<id>", kind "content-spam", weight = rule
+ * weight. A single hit is a signal, not a verdict: the aggregator scores
+ * symbols and combines them with the behaviour detectors.
+ *
+ * Symbol strings must outlive a generation (hits sit in queues and the
+ * aggregator keys incidents by symbol), so they are interned in a
+ * process-lifetime, append-only table written only by setup() under a mutex
+ * and never freed: the one global in this file, bounded by distinct rule ids.
+ *
+ * Threading: setup/teardown on the control thread; thread_init/process/
+ * thread_reload/thread_fini on one worker each, with the worker's own scratch
+ * and normalization buffer in `local`. Shared state is read-only.
+ * Ownership: `shared` owns databases, prototype scratch and rule table.
+ */
+#include "sw/detector.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs.h"
+#include "sw/conf.h"
+#include "sw/normalize.h"
+
+#define CONTENT_NAME "content"
+#define CONTENT_KIND "content-spam"
+#define CONTENT_MAX_SCAN (16 * 1024) /* bytes: upper bound of max_scan */
+#define CONTENT_BUF (CONTENT_MAX_SCAN + 64)
+#define CONTENT_MAX_MATCH 16   /* distinct rules remembered per event */
+#define CONTENT_LIST_LINE 4096 /* bytes of one list file line */
+
+enum content_field { CF_BODY = 0, CF_SUBJECT, CF_STATUS, CF_NICK, CF_ROOM, CF_RESOURCE, CF__COUNT };
+
+/* Schema enum names, in enum content_field order. */
+static const char *const field_names[] = {"body", "subject",  "status", "nick",
+                                          "room", "resource", NULL};
+
+/* One rule as bound from YAML. */
+struct content_rule_conf {
+    char *id;
+    char *literal;
+    char *regex;
+    char *list;
+    int field; /* index into field_names */
+    bool caseless;
+    bool utf8;
+    bool whole_word;
+    bool normalized;
+    bool list_regex;
+    double weight;
+    char *description;
+};
+
+struct content_settings {
+    bool enabled;
+    struct sw_conf_list rules;
+    struct sw_conf_strlist rule_files;
+    char *base_dir;
+    bool cache;
+    char *cache_dir;
+    int64_t max_scan;
+};
+
+struct content_rule_file {
+    struct sw_conf_list rules;
+};
+
+#define RULE_ITEM(k, t, f, d, h)                                                                   \
+    {                                                                                              \
+        .key = (k), .type = (t), .offset = offsetof(struct content_rule_conf, f), .def = (d),      \
+        .help = (h)                                                                                \
+    }
+
+static const struct sw_conf_item rule_schema[] = {
+    RULE_ITEM("id", SW_CONF_STRING, id, NULL,
+              "rule name, unique; the hit's symbol is content.<id> (letters, digits, _ - .)"),
+    RULE_ITEM("literal", SW_CONF_STRING, literal, NULL, "match this exact text"),
+    RULE_ITEM("regex", SW_CONF_STRING, regex, NULL, "match this Hyperscan (PCRE subset) regex"),
+    RULE_ITEM("list", SW_CONF_STRING, list, NULL,
+              "file with one literal (or regex, see list_regex) per line; '#' starts a comment; "
+              "relative to the file that names it"),
+    {.key = "field",
+     .type = SW_CONF_ENUM,
+     .offset = offsetof(struct content_rule_conf, field),
+     .def = "body",
+     .help = "text scanned",
+     .enum_names = field_names},
+    RULE_ITEM("caseless", SW_CONF_BOOL, caseless, "true", "ignore case"),
+    RULE_ITEM("utf8", SW_CONF_BOOL, utf8, "false",
+              "pattern and text are UTF-8 (Unicode classes, caseless beyond ASCII)"),
+    RULE_ITEM("whole_word", SW_CONF_BOOL, whole_word, "false", "match only at word boundaries"),
+    RULE_ITEM("normalized", SW_CONF_BOOL, normalized, "false",
+              "scan the normalized skeleton (leet, look-alikes, zero-width, zalgo folded; "
+              "lower-case ASCII) instead of the raw text"),
+    RULE_ITEM("list_regex", SW_CONF_BOOL, list_regex, "false",
+              "lines of the list file are regexes, not literals"),
+    {.key = "weight",
+     .type = SW_CONF_DOUBLE,
+     .offset = offsetof(struct content_rule_conf, weight),
+     .fmin = 0.0,
+     .fmax = 100.0,
+     .def = "1.0",
+     .help = "strength of one hit (1.0 = one full hit); the aggregator multiplies by the "
+             "symbol's score"},
+    RULE_ITEM("description", SW_CONF_STRING, description, NULL, "free text for operators"),
+    SW_CONF_END,
+};
+
+static const struct sw_conf_item rule_file_schema[] = {
+    {.key = "rules",
+     .type = SW_CONF_LIST,
+     .offset = offsetof(struct content_rule_file, rules),
+     .def = NULL,
+     .help = "content rules",
+     .sub = rule_schema,
+     .item_size = sizeof(struct content_rule_conf)},
+    SW_CONF_END,
+};
+
+static const struct sw_conf_item content_schema[] = {
+    {.key = "enabled",
+     .type = SW_CONF_BOOL,
+     .offset = offsetof(struct content_settings, enabled),
+     .def = "true",
+     .help = "run the pattern rules"},
+    {.key = "rules",
+     .type = SW_CONF_LIST,
+     .offset = offsetof(struct content_settings, rules),
+     .def = NULL,
+     .help = "inline rules (same keys as in rule files)",
+     .sub = rule_schema,
+     .item_size = sizeof(struct content_rule_conf)},
+    {.key = "rule_files",
+     .type = SW_CONF_STRLIST,
+     .offset = offsetof(struct content_settings, rule_files),
+     .def = NULL,
+     .help = "YAML files with a `rules:` list, e.g. [rules/default.yaml]; relative to base_dir"},
+    {.key = "base_dir",
+     .type = SW_CONF_STRING,
+     .offset = offsetof(struct content_settings, base_dir),
+     .def = NULL,
+     .help = "directory relative rule_files are resolved against (unset: the working "
+             "directory; set it to the config directory, e.g. /etc/stanzawatch)"},
+    {.key = "cache",
+     .type = SW_CONF_BOOL,
+     .offset = offsetof(struct content_settings, cache),
+     .def = "true",
+     .help = "keep compiled Hyperscan databases on disk so restarts skip compiling"},
+    {.key = "cache_dir",
+     .type = SW_CONF_STRING,
+     .offset = offsetof(struct content_settings, cache_dir),
+     .def = "/var/cache/stanzawatch",
+     .help = "database cache; if not writable: $XDG_CACHE_HOME/stanzawatch, then "
+             "/tmp/stanzawatch-cache-<uid>"},
+    {.key = "max_scan",
+     .type = SW_CONF_SIZE,
+     .offset = offsetof(struct content_settings, max_scan),
+     .min = 64,
+     .max = CONTENT_MAX_SCAN,
+     .def = "4KB",
+     .help = "bytes of each field scanned (the body is also bounded by limits.body_keep)"},
+    SW_CONF_END,
+};
+
+/* ---- symbol interning (process lifetime, setup only) ---- */
+
+#define INTERN_BUCKETS 4096
+
+struct intern_entry {
+    struct intern_entry *next;
+    char s[];
+};
+
+static pthread_mutex_t intern_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct intern_entry *intern_tab[INTERN_BUCKETS];
+
+static const char *intern_symbol(const char *prefix, const char *id)
+{
+    char buf[256];
+    int len = snprintf(buf, sizeof(buf), "%s.%s", prefix, id);
+    if (len < 0 || (size_t)len >= sizeof(buf)) {
+        return NULL;
+    }
+    size_t b = sw_hash64(buf, (size_t)len) % INTERN_BUCKETS;
+    const char *res = NULL;
+    pthread_mutex_lock(&intern_mu);
+    for (struct intern_entry *e = intern_tab[b]; e != NULL; e = e->next) {
+        if (strcmp(e->s, buf) == 0) {
+            res = e->s;
+            goto out;
+        }
+    }
+    struct intern_entry *e = malloc(sizeof(*e) + (size_t)len + 1);
+    if (e != NULL) {
+        memcpy(e->s, buf, (size_t)len + 1);
+        e->next = intern_tab[b];
+        intern_tab[b] = e;
+        res = e->s;
+    }
+out:
+    pthread_mutex_unlock(&intern_mu);
+    return res;
+}
+
+/* ---- shared and local ---- */
+
+struct content_rule {
+    const char *symbol; /* interned "content.<id>" */
+    uint32_t weight_milli;
+    uint8_t field;
+};
+
+struct content_shared {
+    struct content_rule *rules;
+    size_t n_rules;
+    struct sw_hs_db *db[CF__COUNT][2]; /* [field][0 raw, 1 normalized] */
+    struct sw_hs_scratch *proto;
+    size_t max_scan;
+    size_t n_patterns;
+    unsigned cache_hits, cache_misses, cache_corrupt;
+    double build_ms;
+};
+
+struct content_local {
+    struct sw_hs_scratch *scratch;
+    char norm[CONTENT_BUF];
+};
+
+/* ---- setup: collecting patterns ---- */
+
+/* Where a pattern came from, for error messages. */
+struct pat_src {
+    size_t rule;      /* index into the rule table */
+    const char *file; /* rule file or list file, NULL = main config */
+    unsigned line;    /* 0 if unknown */
+    bool from_list;
+};
+
+struct pat_group {
+    struct sw_hs_pattern *pats;
+    struct pat_src *src;
+    size_t n, cap;
+};
+
+struct build {
+    struct content_shared *sh;
+    struct pat_group group[CF__COUNT][2];
+    char **owned; /* strings to free after compiling */
+    size_t n_owned, cap_owned;
+    char **rule_ids; /* for duplicate detection, borrowed from the owner */
+    const char **rule_where;
+    size_t cap_rules;
+    struct sw_errbuf *eb;
+};
+
+static int own(struct build *b, char *s)
+{
+    if (b->n_owned == b->cap_owned) {
+        size_t cap = b->cap_owned ? b->cap_owned * 2 : 64;
+        char **v = realloc(b->owned, cap * sizeof(*v));
+        if (v == NULL) {
+            free(s);
+            return SW_ENOMEM;
+        }
+        b->owned = v;
+        b->cap_owned = cap;
+    }
+    b->owned[b->n_owned++] = s;
+    return 0;
+}
+
+static int add_pattern(struct build *b, unsigned field, bool norm, const struct sw_hs_pattern *p,
+                       const struct pat_src *src)
+{
+    struct pat_group *g = &b->group[field][norm ? 1 : 0];
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 16;
+        struct sw_hs_pattern *np = realloc(g->pats, cap * sizeof(*np));
+        if (np == NULL) {
+            return SW_ENOMEM;
+        }
+        g->pats = np;
+        struct pat_src *ns = realloc(g->src, cap * sizeof(*ns));
+        if (ns == NULL) {
+            return SW_ENOMEM;
+        }
+        g->src = ns;
+        g->cap = cap;
+    }
+    g->pats[g->n] = *p;
+    g->src[g->n] = *src;
+    g->n++;
+    return 0;
+}
+
+/* Add one literal or regex entry of rule @ri. Literals of normalized rules are
+ * normalized so they look like the text they will meet. */
+static int add_entry(struct build *b, size_t ri, const struct content_rule_conf *rc,
+                     const char *text, bool is_regex, const struct pat_src *src)
+{
+    unsigned field = (unsigned)rc->field;
+    struct sw_hs_pattern p = {.id = (unsigned)ri};
+    p.flags = (rc->caseless ? SW_HS_CASELESS : 0u) | (rc->utf8 ? SW_HS_UTF8 : 0u) |
+              (rc->whole_word ? SW_HS_WHOLE_WORD : 0u);
+    if (is_regex) {
+        p.expr = text;
+    } else {
+        size_t len = strlen(text);
+        p.flags |= SW_HS_LITERAL;
+        if (rc->normalized) {
+            char *n = malloc(len * 2 + 8);
+            if (n == NULL || own(b, n) != 0) {
+                return SW_ENOMEM;
+            }
+            len = sw_normalize(text, len, n, len * 2 + 8, SW_NORM_DEFAULT);
+            text = n;
+        }
+        if (len == 0) {
+            return sw_errbuf_set(b->eb, SW_ECONF, "%s: content rule '%s': empty literal",
+                                 b->rule_where[ri], b->rule_ids[ri]);
+        }
+        p.expr = text;
+        p.len = len;
+    }
+    return add_pattern(b, field, rc->normalized, &p, src);
+}
+
+static void dir_of(const char *path, char *dir, size_t cap)
+{
+    const char *slash = path != NULL ? strrchr(path, '/') : NULL;
+    if (slash == NULL) {
+        snprintf(dir, cap, ".");
+    } else if (slash == path) {
+        snprintf(dir, cap, "/");
+    } else {
+        snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+    }
+}
+
+static void resolve(const char *base_dir, const char *path, char *out, size_t cap)
+{
+    if (path[0] == '/' || base_dir == NULL || base_dir[0] == '\0') {
+        snprintf(out, cap, "%s", path);
+    } else {
+        snprintf(out, cap, "%s/%s", base_dir, path);
+    }
+}
+
+static int add_list(struct build *b, size_t ri, const struct content_rule_conf *rc,
+                    const char *path, const struct pat_src *rsrc)
+{
+    char line[CONTENT_LIST_LINE];
+    unsigned lineno = 0, entries = 0;
+    int rc_ = 0;
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL) {
+        return sw_errbuf_set(b->eb, SW_ECONF, "%s:%u: content rule '%s': list %s: %s",
+                             rsrc->file ? rsrc->file : "detectors.content", rsrc->line,
+                             b->rule_ids[ri], path, strerror(errno));
+    }
+    char *fname = strdup(path);
+    if (fname == NULL || own(b, fname) != 0) {
+        fclose(fp);
+        return SW_ENOMEM;
+    }
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+            rc_ = sw_errbuf_set(b->eb, SW_ECONF, "%s:%u: line longer than %d bytes", path, lineno,
+                                CONTENT_LIST_LINE - 2);
+            goto out;
+        }
+        char *s = line;
+        while (*s == ' ' || *s == '\t') {
+            s++;
+        }
+        len = strlen(s);
+        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ' ||
+                           s[len - 1] == '\t')) {
+            s[--len] = '\0';
+        }
+        if (len == 0 || s[0] == '#') {
+            continue;
+        }
+        char *copy = strdup(s);
+        if (copy == NULL || own(b, copy) != 0) {
+            rc_ = SW_ENOMEM;
+            goto out;
+        }
+        struct pat_src src = {.rule = ri, .file = fname, .line = lineno, .from_list = true};
+        rc_ = add_entry(b, ri, rc, copy, rc->list_regex, &src);
+        if (rc_ != 0) {
+            goto out;
+        }
+        entries++;
+    }
+    if (ferror(fp)) {
+        rc_ = sw_errbuf_set(b->eb, SW_EIO, "%s: read error", path);
+    } else if (entries == 0) {
+        rc_ = sw_errbuf_set(b->eb, SW_ECONF, "%s:%u: content rule '%s': list %s has no entries",
+                            rsrc->file ? rsrc->file : "detectors.content", rsrc->line,
+                            b->rule_ids[ri], path);
+    }
+out:
+    fclose(fp);
+    return rc_;
+}
+
+static bool id_valid(const char *id)
+{
+    if (id == NULL || id[0] == '\0' || strlen(id) > 120) {
+        return false;
+    }
+    for (const char *p = id; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Add rule @rc (from @file:@line, file NULL = main config, index @idx there). */
+static int add_rule(struct build *b, const struct content_rule_conf *rc, const char *file,
+                    unsigned line, size_t idx, const char *list_base)
+{
+    char where[600];
+    struct content_shared *sh = b->sh;
+    if (file != NULL) {
+        snprintf(where, sizeof(where), "%s:%u", file, line);
+    } else {
+        snprintf(where, sizeof(where), "detectors.content.rules[%zu]", idx);
+    }
+    if (!id_valid(rc->id)) {
+        return sw_errbuf_set(b->eb, SW_ECONF,
+                             "%s: content rule needs an id of letters, digits, '_', '-', '.' "
+                             "(got '%s')",
+                             where, rc->id ? rc->id : "");
+    }
+    for (size_t i = 0; i < sh->n_rules; i++) {
+        if (strcmp(b->rule_ids[i], rc->id) == 0) {
+            return sw_errbuf_set(b->eb, SW_ECONF, "%s: content rule '%s' already defined at %s",
+                                 where, rc->id, b->rule_where[i]);
+        }
+    }
+    int kinds = (rc->literal != NULL) + (rc->regex != NULL) + (rc->list != NULL);
+    if (kinds != 1) {
+        return sw_errbuf_set(b->eb, SW_ECONF,
+                             "%s: content rule '%s' needs exactly one of literal, regex, list",
+                             where, rc->id);
+    }
+    if (sh->n_rules == b->cap_rules) {
+        size_t cap = b->cap_rules ? b->cap_rules * 2 : 64;
+        struct content_rule *nr = realloc(sh->rules, cap * sizeof(*nr));
+        if (nr == NULL) {
+            return SW_ENOMEM;
+        }
+        sh->rules = nr;
+        char **ni = realloc(b->rule_ids, cap * sizeof(*ni));
+        if (ni == NULL) {
+            return SW_ENOMEM;
+        }
+        b->rule_ids = ni;
+        const char **nw = realloc(b->rule_where, cap * sizeof(*nw));
+        if (nw == NULL) {
+            return SW_ENOMEM;
+        }
+        b->rule_where = nw;
+        b->cap_rules = cap;
+    }
+    size_t ri = sh->n_rules;
+    char *id = strdup(rc->id);
+    char *wh = strdup(where);
+    if (id == NULL || own(b, id) != 0 || wh == NULL || own(b, wh) != 0) {
+        return SW_ENOMEM;
+    }
+    const char *sym = intern_symbol(CONTENT_NAME, rc->id);
+    if (sym == NULL) {
+        return SW_ENOMEM;
+    }
+    b->rule_ids[ri] = id;
+    b->rule_where[ri] = wh;
+    sh->rules[ri].symbol = sym;
+    sh->rules[ri].weight_milli = (uint32_t)(rc->weight * 1000.0 + 0.5);
+    sh->rules[ri].field = (uint8_t)(unsigned)rc->field;
+    sh->n_rules++;
+
+    struct pat_src src = {.rule = ri, .file = wh, .line = 0, .from_list = false};
+    if (rc->literal != NULL) {
+        return add_entry(b, ri, rc, rc->literal, false, &src);
+    }
+    if (rc->regex != NULL) {
+        if (rc->regex[0] == '\0') {
+            return sw_errbuf_set(b->eb, SW_ECONF, "%s: content rule '%s': empty regex", where,
+                                 rc->id);
+        }
+        return add_entry(b, ri, rc, rc->regex, true, &src);
+    }
+    char path[1024];
+    resolve(list_base, rc->list, path, sizeof(path));
+    struct pat_src rsrc = {.rule = ri, .file = file, .line = line};
+    return add_list(b, ri, rc, path, &rsrc);
+}
+
+static int load_rule_file(struct build *b, struct sw_conf *owner, const char *path)
+{
+    const struct sw_conf_node *root = NULL;
+    struct content_rule_file rf;
+    char dir[1024];
+    memset(&rf, 0, sizeof(rf));
+    int rc = sw_conf_load_node(owner, path, &root, b->eb);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = sw_conf_bind(owner, root, rule_file_schema, &rf, b->eb);
+    if (rc != 0) {
+        return rc;
+    }
+    const struct sw_conf_node *seq = sw_conf_node_get(root, "rules");
+    dir_of(path, dir, sizeof(dir));
+    for (size_t i = 0; i < rf.rules.n; i++) {
+        const struct content_rule_conf *rcf = (const struct content_rule_conf *)rf.rules.items + i;
+        const struct sw_conf_node *item = sw_conf_node_item(seq, i);
+        const char *file = sw_conf_node_file(item);
+        rc = add_rule(b, rcf, file != NULL ? file : path, sw_conf_node_line(item), i, dir);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void content_teardown(void *shared)
+{
+    struct content_shared *sh = shared;
+    if (sh == NULL) {
+        return;
+    }
+    for (int f = 0; f < CF__COUNT; f++) {
+        sw_hs_db_free(sh->db[f][0]);
+        sw_hs_db_free(sh->db[f][1]);
+    }
+    sw_hs_scratch_free(sh->proto);
+    free(sh->rules);
+    free(sh);
+}
+
+static int compile_groups(struct build *b, const char *cache_dir)
+{
+    struct content_shared *sh = b->sh;
+    for (int f = 0; f < CF__COUNT; f++) {
+        for (int k = 0; k < 2; k++) {
+            struct pat_group *g = &b->group[f][k];
+            struct sw_hs_build_info info;
+            struct sw_errbuf heb = {.msg = ""};
+            if (g->n == 0) {
+                continue;
+            }
+            int rc = sw_hs_db_build(g->pats, g->n, cache_dir, &sh->db[f][k], &info, &heb);
+            if (rc == SW_EPATTERN && info.bad_index < g->n) {
+                const struct pat_src *s = &g->src[info.bad_index];
+                if (s->from_list) {
+                    return sw_errbuf_set(
+                        b->eb, SW_ECONF, "%s:%u: content rule '%s' (%s): bad regex: %s", s->file,
+                        s->line, b->rule_ids[s->rule], b->rule_where[s->rule], heb.msg);
+                }
+                return sw_errbuf_set(b->eb, SW_ECONF, "%s: content rule '%s': bad regex: %s",
+                                     b->rule_where[s->rule], b->rule_ids[s->rule], heb.msg);
+            }
+            if (rc != 0) {
+                return sw_errbuf_set(b->eb, rc, "content: %s", heb.msg);
+            }
+            sh->n_patterns += g->n;
+            sh->build_ms += info.elapsed_ms;
+            sh->cache_hits += info.cache_hit;
+            sh->cache_misses += !info.cache_hit;
+            sh->cache_corrupt += info.cache_corrupt;
+            rc = sw_hs_scratch_grow(&sh->proto, sh->db[f][k]);
+            if (rc != 0) {
+                return sw_errbuf_set(b->eb, rc, "content: cannot allocate Hyperscan scratch");
+            }
+        }
+    }
+    return 0;
+}
+
+static int content_setup(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    const struct content_settings *cs = settings;
+    struct sw_conf *owner = NULL;
+    struct build b;
+    char cache_dir[512];
+    int rc = SW_ENOMEM;
+
+    memset(&b, 0, sizeof(b));
+    *shared = NULL;
+    b.eb = eb;
+    b.sh = calloc(1, sizeof(*b.sh));
+    if (b.sh == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "content: out of memory");
+    }
+    b.sh->max_scan = (size_t)cs->max_scan;
+    if (b.sh->max_scan > CONTENT_MAX_SCAN || b.sh->max_scan == 0) {
+        b.sh->max_scan = CONTENT_MAX_SCAN;
+    }
+
+    for (size_t i = 0; i < cs->rules.n; i++) {
+        rc = add_rule(&b, (const struct content_rule_conf *)cs->rules.items + i, NULL, 0, i,
+                      cs->base_dir);
+        if (rc != 0) {
+            goto fail;
+        }
+    }
+    if (cs->rule_files.n > 0) {
+        /* A scratch snapshot of built-in defaults owns the rule files' nodes
+         * and bound strings while we copy what we need out of them. */
+        rc = sw_conf_load(NULL, &owner, eb);
+        if (rc != 0) {
+            goto fail;
+        }
+        for (size_t i = 0; i < cs->rule_files.n; i++) {
+            char path[1024];
+            resolve(cs->base_dir, cs->rule_files.v[i], path, sizeof(path));
+            rc = load_rule_file(&b, owner, path);
+            if (rc != 0) {
+                goto fail;
+            }
+        }
+    }
+    const char *cdir = NULL;
+    if (cs->cache && sw_hs_cache_dir(cs->cache_dir, cache_dir, sizeof(cache_dir)) == 0) {
+        cdir = cache_dir;
+    }
+    rc = compile_groups(&b, cdir);
+    if (rc != 0) {
+        goto fail;
+    }
+    *shared = b.sh;
+    b.sh = NULL;
+    rc = 0;
+fail:
+    if (owner != NULL) {
+        sw_conf_free(owner);
+    }
+    content_teardown(b.sh);
+    for (int f = 0; f < CF__COUNT; f++) {
+        for (int k = 0; k < 2; k++) {
+            free(b.group[f][k].pats);
+            free(b.group[f][k].src);
+        }
+    }
+    for (size_t i = 0; i < b.n_owned; i++) {
+        free(b.owned[i]);
+    }
+    free(b.owned);
+    free(b.rule_ids);
+    free(b.rule_where);
+    return rc;
+}
+
+/* ---- worker side ---- */
+
+static int content_thread_init(const void *shared, void **local)
+{
+    const struct content_shared *sh = shared;
+    struct content_local *lo = calloc(1, sizeof(*lo));
+    if (lo == NULL) {
+        return SW_ENOMEM;
+    }
+    if (sh->proto != NULL && sw_hs_scratch_clone(sh->proto, &lo->scratch) != 0) {
+        free(lo);
+        return SW_ENOMEM;
+    }
+    *local = lo;
+    return 0;
+}
+
+/* Hot reload: a new generation may have bigger databases; clone its prototype
+ * (cheaper and safer than growing in place: on failure the old scratch, still
+ * right for the old generation, is kept). */
+static int content_thread_reload(const void *shared, void *local)
+{
+    const struct content_shared *sh = shared;
+    struct content_local *lo = local;
+    struct sw_hs_scratch *ns = NULL;
+    if (sh->proto != NULL && sw_hs_scratch_clone(sh->proto, &ns) != 0) {
+        return SW_ENOMEM;
+    }
+    sw_hs_scratch_free(lo->scratch);
+    lo->scratch = ns;
+    return 0;
+}
+
+static void content_thread_fini(void *local)
+{
+    struct content_local *lo = local;
+    if (lo == NULL) {
+        return;
+    }
+    sw_hs_scratch_free(lo->scratch);
+    free(lo);
+}
+
+struct match_set {
+    uint32_t rule[CONTENT_MAX_MATCH];
+    unsigned n;
+    unsigned dropped;
+};
+
+static int on_match(unsigned id, unsigned long long to, void *ctx)
+{
+    (void)to;
+    struct match_set *m = ctx;
+    for (unsigned i = 0; i < m->n; i++) {
+        if (m->rule[i] == id) {
+            return 0;
+        }
+    }
+    if (m->n == CONTENT_MAX_MATCH) {
+        m->dropped++;
+        return 0;
+    }
+    m->rule[m->n++] = id;
+    return 0;
+}
+
+/* Text of @field in @ev (borrowed); *len 0 when absent. */
+static const char *field_text(const struct sw_event *ev, int field, size_t *len)
+{
+    const uint32_t muc =
+        SW_F_MUC_GROUPCHAT | SW_F_MUC_PRESENCE | SW_F_MUC_JOIN | SW_F_MUC_LEAVE | SW_F_MUC_PM;
+    switch (field) {
+    case CF_BODY:
+        *len = ev->body_len;
+        return ev->body;
+    case CF_SUBJECT:
+        *len = ev->subject_len;
+        return ev->subject;
+    case CF_STATUS:
+        *len = ev->status_len;
+        return ev->status;
+    case CF_NICK:
+        *len = ev->nick_len;
+        return ev->nick;
+    case CF_ROOM:
+        if ((ev->flags & muc) == 0 || ev->to.text == NULL) {
+            *len = 0;
+            return NULL;
+        }
+        *len = (size_t)ev->to.domain_off + ev->to.domain_len;
+        if (*len > ev->to.len) {
+            *len = ev->to.len;
+        }
+        return ev->to.text;
+    case CF_RESOURCE:
+        if (ev->from.text == NULL || ev->from.res_len == 0 ||
+            (size_t)ev->from.res_off + ev->from.res_len > ev->from.len) {
+            *len = 0;
+            return NULL;
+        }
+        *len = ev->from.res_len;
+        return ev->from.text + ev->from.res_off;
+    default:
+        *len = 0;
+        return NULL;
+    }
+}
+
+static bool excluded(const struct sw_event *ev)
+{
+    const uint32_t never =
+        SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON | SW_F_DELAYED;
+    return (ev->flags & never) != 0 || ev->from.local_len == 0;
+}
+
+/* Bounded copy of "<field>: text" into the hit's body sample (evidence when
+ * the matching field is not the body). Cuts before a UTF-8 continuation byte. */
+static void set_sample(struct sw_hit *h, int field, const char *text, size_t len)
+{
+    int n = snprintf(h->body, sizeof(h->body), "%s: ", field_names[field]);
+    size_t off = n > 0 ? (size_t)n : 0;
+    size_t room = sizeof(h->body) - 1 - off;
+    if (len > room) {
+        len = room;
+        while (len > 0 && ((unsigned char)text[len] & 0xC0u) == 0x80u) {
+            len--;
+        }
+    }
+    memcpy(h->body + off, text, len);
+    h->body[off + len] = '\0';
+}
+
+static void content_process(const void *shared, void *local, const struct sw_event *ev,
+                            struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct content_shared *sh = shared;
+    struct content_local *lo = local;
+    struct match_set m = {.n = 0};
+    const char *ftext[CF__COUNT];
+    size_t flen[CF__COUNT];
+
+    st->events++;
+    if (excluded(ev) || lo->scratch == NULL) {
+        return;
+    }
+    for (int f = 0; f < CF__COUNT; f++) {
+        ftext[f] = NULL;
+        flen[f] = 0;
+        if (sh->db[f][0] == NULL && sh->db[f][1] == NULL) {
+            continue;
+        }
+        size_t len;
+        const char *text = field_text(ev, f, &len);
+        if (text == NULL || len == 0) {
+            continue;
+        }
+        if (len > sh->max_scan) {
+            len = sh->max_scan;
+            while (len > 0 && ((unsigned char)text[len] & 0xC0u) == 0x80u) {
+                len--; /* do not cut a UTF-8 sequence in half */
+            }
+        }
+        ftext[f] = text;
+        flen[f] = len;
+        if (sh->db[f][0] != NULL) {
+            sw_hs_scan(sh->db[f][0], text, len, lo->scratch, on_match, &m);
+        }
+        if (sh->db[f][1] != NULL) {
+            size_t n = sw_normalize(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT);
+            sw_hs_scan(sh->db[f][1], lo->norm, n, lo->scratch, on_match, &m);
+        }
+    }
+    for (unsigned i = 0; i < m.n; i++) {
+        const struct content_rule *r = &sh->rules[m.rule[i]];
+        struct sw_hit h;
+        sw_hit_init(&h, CONTENT_NAME, r->symbol, CONTENT_KIND, ev);
+        h.weight_milli = r->weight_milli;
+        sw_hit_add_value(&h, "rules_matched", (int64_t)(m.n + m.dropped));
+        sw_hit_add_value(&h, "field", (int64_t)r->field);
+        if (r->field != CF_BODY && ftext[r->field] != NULL) {
+            set_sample(&h, r->field, ftext[r->field], flen[r->field]);
+        }
+        sw_hit_emit(out, &h);
+        st->hits++;
+    }
+}
+
+static void content_expire(const void *shared, void *local, int64_t now_ms,
+                           struct sw_detector_stats *st)
+{
+    /* Stateless per key: nothing to expire. Report scratch size as memory. */
+    (void)shared;
+    (void)now_ms;
+    const struct content_local *lo = local;
+    st->mem_bytes = sizeof(*lo) + sw_hs_scratch_size(lo->scratch);
+}
+
+const struct sw_detector_ops sw_content_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = CONTENT_NAME,
+    .description = "operator pattern rules (literal/regex/list, raw or normalized text) on "
+                   "body, subject, status, nick, room and resource, matched with Hyperscan",
+    .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
+    .shard = SW_SHARD_SENDER,
+    .key = NULL,
+    .schema = content_schema,
+    .settings_size = sizeof(struct content_settings),
+    .setup = content_setup,
+    .thread_init = content_thread_init,
+    .process = content_process,
+    .expire = content_expire,
+    .thread_reload = content_thread_reload,
+    .thread_fini = content_thread_fini,
+    .teardown = content_teardown,
+};

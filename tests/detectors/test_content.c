@@ -1,0 +1,551 @@
+/*
+ * test_content.c - the "content" detector through the real config path:
+ * YAML config and rule files bound by engine/conf.c, Hyperscan databases built
+ * by detectors/hs.c, events built by hand.
+ *
+ * Covers every rule kind (literal, regex, list) and field (body, subject,
+ * status, nick, room, resource), the flags, normalized matching of obfuscated
+ * text (leet, Cyrillic look-alikes, zero-width inside a URL, fullwidth, zalgo,
+ * several languages), rule-file errors (bad regex names the rule, file:line and
+ * Hyperscan's message), the default rule set on a benign chat corpus (zero
+ * hits) and on spam samples, and the disk cache across two setups.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sw/conf.h"
+#include "sw/detector.h"
+
+extern const struct sw_detector_ops sw_content_ops;
+
+static char tmpdir[256];
+
+/* ---- helpers ---- */
+
+struct sink_ctx {
+    struct sw_hit hits[32];
+    size_t n;
+};
+
+static void sink_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
+{
+    struct sink_ctx *c = sink->ctx;
+    if (c->n < 32) {
+        c->hits[c->n] = *hit;
+    }
+    c->n++;
+}
+
+static void jid_set(struct sw_jid *j, const char *text)
+{
+    memset(j, 0, sizeof(*j));
+    j->text = text;
+    j->len = (uint16_t)strlen(text);
+    const char *at = strchr(text, '@');
+    const char *slash = strchr(text, '/');
+    size_t dstart = 0;
+    if (at != NULL && (slash == NULL || at < slash)) {
+        j->local_len = (uint16_t)(at - text);
+        dstart = (size_t)(at - text) + 1;
+    }
+    j->domain_off = (uint16_t)dstart;
+    j->domain_len = (uint16_t)((slash ? (size_t)(slash - text) : strlen(text)) - dstart);
+    if (slash != NULL) {
+        j->res_off = (uint16_t)(slash - text + 1);
+        j->res_len = (uint16_t)(strlen(text) - j->res_off);
+    }
+    j->bare = sw_hash64(text, (size_t)j->domain_off + j->domain_len);
+    j->domain = sw_hash64(text + dstart, j->domain_len);
+}
+
+struct evspec {
+    const char *from, *to, *body, *subject, *status, *nick;
+    uint16_t kind;
+    uint32_t flags;
+};
+
+static void ev_make(struct sw_event *ev, const struct evspec *s)
+{
+    static uint64_t seq;
+    memset(ev, 0, sizeof(*ev));
+    ev->seq = ++seq;
+    ev->t_ms = 1700000000000 + (int64_t)seq;
+    ev->kind = s->kind ? s->kind : SW_EV_MESSAGE;
+    ev->type = ev->kind == SW_EV_MESSAGE ? SW_T_CHAT : SW_T_AVAILABLE;
+    ev->flags = s->flags;
+    jid_set(&ev->from, s->from ? s->from : "alice@example.org/phone");
+    jid_set(&ev->to, s->to ? s->to : "bob@example.org");
+    ev->key[SW_SHARD_SENDER] = ev->from.bare;
+    ev->id = "";
+    ev->body = s->body ? s->body : "";
+    ev->body_len = (uint16_t)strlen(ev->body);
+    ev->subject = s->subject ? s->subject : "";
+    ev->subject_len = (uint16_t)strlen(ev->subject);
+    ev->status = s->status ? s->status : "";
+    ev->status_len = (uint16_t)strlen(ev->status);
+    ev->nick = s->nick ? s->nick : "";
+    ev->nick_len = (uint16_t)strlen(ev->nick);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* Load @yaml (the detectors.content section body, indented by 4) through
+ * sw_conf_load and run setup. Returns setup's code; *conf kept for the caller. */
+static int setup_from(const char *yaml, struct sw_conf **conf, void **shared, struct sw_errbuf *eb)
+{
+    char path[512], text[16384];
+    snprintf(text, sizeof(text), "detectors:\n  content:\n    cache_dir: %s/cache\n%s", tmpdir,
+             yaml);
+    write_file("config.yaml", text);
+    snprintf(path, sizeof(path), "%s/config.yaml", tmpdir);
+    int rc = sw_conf_load(path, conf, eb);
+    if (rc != 0) {
+        return rc;
+    }
+    return sw_content_ops.setup(sw_conf_section(*conf, "detectors.content"), shared, eb);
+}
+
+struct det {
+    struct sw_conf *conf;
+    void *shared;
+    void *local;
+    struct sw_detector_stats st;
+};
+
+static void det_open(struct det *d, const char *yaml)
+{
+    struct sw_errbuf eb = {.msg = ""};
+    memset(d, 0, sizeof(*d));
+    int rc = setup_from(yaml, &d->conf, &d->shared, &eb);
+    if (rc != 0) {
+        fail_msg("setup failed: %s", eb.msg);
+    }
+    assert_int_equal(sw_content_ops.thread_init(d->shared, &d->local), 0);
+}
+
+static void det_close(struct det *d)
+{
+    sw_content_ops.thread_fini(d->local);
+    sw_content_ops.teardown(d->shared);
+    sw_conf_free(d->conf);
+}
+
+static struct sink_ctx run(struct det *d, const struct evspec *s)
+{
+    static struct sink_ctx c;
+    struct sw_event ev;
+    struct sw_hit_sink sink = {.emit = sink_emit, .ctx = &c};
+    memset(&c, 0, sizeof(c));
+    ev_make(&ev, s);
+    sw_content_ops.process(d->shared, d->local, &ev, &sink, &d->st);
+    return c;
+}
+
+static bool hit_has(const struct sink_ctx *c, const char *symbol)
+{
+    for (size_t i = 0; i < c->n && i < 32; i++) {
+        if (strcmp(c->hits[i].symbol, symbol) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/sw-test-content-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        return -1;
+    }
+    sw_conf_registry_reset();
+    if (sw_conf_register("detectors.content", sw_content_ops.schema,
+                         sw_content_ops.settings_size) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- tests ---- */
+
+static void test_fields_and_kinds(void **state)
+{
+    (void)state;
+    write_file("domains.txt", "# bad domains\nevil.example\n\n  spam.example  \n");
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "    base_dir: %s\n"
+             "    rules:\n"
+             "      - {id: lit_body, literal: 'cheap watches'}\n"
+             "      - {id: re_subject, regex: 'win+er', field: subject}\n"
+             "      - {id: list_status, list: domains.txt, field: status, weight: 0.5}\n"
+             "      - {id: nick_url, regex: 'https?://', field: nick}\n"
+             "      - {id: room_name, literal: 'casino', field: room}\n"
+             "      - {id: res_bot, literal: 'spambot', field: resource}\n",
+             tmpdir);
+    struct det d;
+    det_open(&d, yaml);
+
+    struct sink_ctx c = run(&d, &(struct evspec){.body = "Buy CHEAP Watches now"});
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.hits[0].symbol, "content.lit_body");
+    assert_string_equal(c.hits[0].kind, "content-spam");
+    assert_string_equal(c.hits[0].detector, "content");
+    assert_string_equal(c.hits[0].offender, "alice@example.org");
+    assert_int_equal(c.hits[0].weight_milli, 1000);
+    assert_string_equal(c.hits[0].body, "Buy CHEAP Watches now");
+
+    c = run(&d, &(struct evspec){.subject = "you are a WINNNER"});
+    assert_true(hit_has(&c, "content.re_subject"));
+    c = run(&d, &(struct evspec){.body = "you are a winner"}); /* wrong field */
+    assert_int_equal(c.n, 0);
+
+    c = run(&d, &(struct evspec){.kind = SW_EV_PRESENCE, .status = "visit spam.example today"});
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.hits[0].symbol, "content.list_status");
+    assert_int_equal(c.hits[0].weight_milli, 500);
+    assert_string_equal(c.hits[0].body, "status: visit spam.example today");
+    c = run(&d, &(struct evspec){.kind = SW_EV_PRESENCE, .status = "EVIL.example"});
+    assert_true(hit_has(&c, "content.list_status"));
+    c = run(&d,
+            &(struct evspec){.kind = SW_EV_PRESENCE, .status = "evil_example"}); /* '.' literal */
+    assert_int_equal(c.n, 0);
+
+    c = run(&d, &(struct evspec){.kind = SW_EV_PRESENCE,
+                                 .to = "lobby@conference.example.org/http://x.example",
+                                 .nick = "http://x.example",
+                                 .flags = SW_F_MUC_PRESENCE | SW_F_MUC_JOIN});
+    assert_int_equal(c.n, 1);
+    assert_true(hit_has(&c, "content.nick_url"));
+    assert_string_equal(c.hits[0].room, "lobby@conference.example.org");
+
+    c = run(&d, &(struct evspec){.to = "casino-bonus@conference.example.org",
+                                 .body = "hi",
+                                 .flags = SW_F_MUC_GROUPCHAT});
+    assert_true(hit_has(&c, "content.room_name"));
+    c = run(&d, &(struct evspec){.to = "casino@example.org", .body = "hi"}); /* not a room */
+    assert_int_equal(c.n, 0);
+
+    c = run(&d, &(struct evspec){.from = "mallory@example.org/SpamBot-42", .body = "hello"});
+    assert_true(hit_has(&c, "content.res_bot"));
+
+    /* several rules in one event: one hit each */
+    c = run(&d, &(struct evspec){
+                    .from = "m@example.org/spambot", .body = "cheap watches", .subject = "winner"});
+    assert_int_equal(c.n, 3);
+
+    /* excluded: reflections, history, server, carbons */
+    c = run(&d, &(struct evspec){.body = "cheap watches", .flags = SW_F_MUC_REFLECTION});
+    assert_int_equal(c.n, 0);
+    c = run(&d, &(struct evspec){.body = "cheap watches", .flags = SW_F_HISTORY});
+    assert_int_equal(c.n, 0);
+    c = run(&d, &(struct evspec){.body = "cheap watches", .flags = SW_F_CARBON});
+    assert_int_equal(c.n, 0);
+    c = run(&d, &(struct evspec){.from = "example.org", .body = "cheap watches"});
+    assert_int_equal(c.n, 0);
+    det_close(&d);
+}
+
+static void test_flags(void **state)
+{
+    (void)state;
+    struct det d;
+    det_open(&d, "    rules:\n"
+                 "      - {id: cs, literal: 'ExactCase', caseless: false}\n"
+                 "      - {id: ww, literal: 'cat', whole_word: true}\n"
+                 "      - {id: u8, regex: '^\\w+ КУПИТЬ', utf8: true}\n"
+                 "      - {id: meta, literal: 'a.b*c'}\n");
+    assert_true(hit_has(&(struct sink_ctx){0}, "x") == false);
+    struct sink_ctx c = run(&d, &(struct evspec){.body = "say ExactCase"});
+    assert_true(hit_has(&c, "content.cs"));
+    c = run(&d, &(struct evspec){.body = "say exactcase"});
+    assert_false(hit_has(&c, "content.cs"));
+    c = run(&d, &(struct evspec){.body = "the Cat sat"});
+    assert_true(hit_has(&c, "content.ww"));
+    c = run(&d, &(struct evspec){.body = "concatenate"});
+    assert_false(hit_has(&c, "content.ww"));
+    c = run(&d, &(struct evspec){.body = "дешево купить"}); /* UTF-8 caseless + \w */
+    assert_true(hit_has(&c, "content.u8"));
+    c = run(&d, &(struct evspec){.body = "xx a.b*c yy"});
+    assert_true(hit_has(&c, "content.meta"));
+    c = run(&d, &(struct evspec){.body = "axbbbc"});
+    assert_false(hit_has(&c, "content.meta"));
+    det_close(&d);
+}
+
+static void test_normalized_obfuscation(void **state)
+{
+    (void)state;
+    struct det d;
+    det_open(&d, "    rules:\n"
+                 "      - {id: btc, literal: 'Free Bitcoin', normalized: true}\n"
+                 "      - {id: raw_btc, literal: 'free bitcoin'}\n"
+                 "      - {id: tg, literal: 't.me/joinchat', normalized: true}\n"
+                 "      - {id: casino, regex: '\\bcasino\\b', normalized: true}\n"
+                 "      - {id: ru, literal: 'заработок', normalized: true}\n"
+                 "      - {id: de, literal: 'Gratis Geschenk', normalized: true}\n");
+    static const char *const btc[] = {
+        "FR33 B1TC01N for everyone",
+        "frее bitсoin", /* Cyrillic е е с */
+        "f\xE2\x80\x8Br\xE2\x80\x8D"
+        "ee  bit\xC2\xAD"
+        "coin",
+        "ＦＲＥＥ ＢＩＴＣＯＩＮ",
+        "F̷̢r̸e̵e̶ ̴B̷i̸t̶c̵o̴i̷n̸",
+        "𝐟𝐫𝐞𝐞 𝐛𝐢𝐭𝐜𝐨𝐢𝐧",
+        "freeeeeee   bitcoin",
+    };
+    for (size_t i = 0; i < sizeof(btc) / sizeof(btc[0]); i++) {
+        struct sink_ctx c = run(&d, &(struct evspec){.body = btc[i]});
+        if (!hit_has(&c, "content.btc")) {
+            fail_msg("normalized rule missed: %s", btc[i]);
+        }
+        assert_false(hit_has(&c, "content.raw_btc"));
+    }
+    struct sink_ctx c = run(&d, &(struct evspec){.body = "free bitcoin"});
+    assert_true(hit_has(&c, "content.btc"));
+    assert_true(hit_has(&c, "content.raw_btc"));
+
+    c = run(&d, &(struct evspec){.body = "join https://t.me/join\xE2\x80\x8B"
+                                         "chat/AbCd"});
+    assert_true(hit_has(&c, "content.tg"));
+    c = run(&d, &(struct evspec){.body = "join ｔ．ｍｅ／ｊｏｉｎｃｈａｔ/x"});
+    assert_true(hit_has(&c, "content.tg"));
+    c = run(&d, &(struct evspec){.body = "best ⓒⓐⓢⓘⓝⓞ online"});
+    assert_true(hit_has(&c, "content.casino"));
+    c = run(&d, &(struct evspec){.body = "best c4s1n0 online"});
+    assert_true(hit_has(&c, "content.casino"));
+    c = run(&d, &(struct evspec){.body = "ЛЕГКИЙ ЗАРАБОТОК"});
+    assert_true(hit_has(&c, "content.ru"));
+    c = run(&d, &(struct evspec){.body = "лёгкий зaрaботок"}); /* Latin a inside */
+    assert_true(hit_has(&c, "content.ru"));
+    c = run(&d, &(struct evspec){.body = "GRATIS GESCHENK für dich"});
+    assert_true(hit_has(&c, "content.de"));
+    c = run(&d, &(struct evspec){.body = "occasional casinos"}); /* whole word */
+    assert_false(hit_has(&c, "content.casino"));
+    det_close(&d);
+}
+
+static void expect_setup_error(const char *yaml, const char *const *needles)
+{
+    struct sw_conf *conf = NULL;
+    void *shared = NULL;
+    struct sw_errbuf eb = {.msg = ""};
+    int rc = setup_from(yaml, &conf, &shared, &eb);
+    assert_int_not_equal(rc, 0);
+    assert_null(shared);
+    for (size_t i = 0; needles[i] != NULL; i++) {
+        if (strstr(eb.msg, needles[i]) == NULL) {
+            fail_msg("error '%s' lacks '%s'", eb.msg, needles[i]);
+        }
+    }
+    sw_conf_free(conf);
+}
+
+static void test_rule_file_errors(void **state)
+{
+    (void)state;
+    char yaml[1024], path[600];
+    write_file("bad.yaml", "rules:\n"
+                           "  - id: good\n"
+                           "    literal: hello\n"
+                           "  - id: broken_rule\n"
+                           "    regex: 'free (money'\n");
+    snprintf(yaml, sizeof(yaml), "    base_dir: %s\n    rule_files: [bad.yaml]\n", tmpdir);
+    snprintf(path, sizeof(path), "%s/bad.yaml:4", tmpdir);
+    expect_setup_error(yaml, (const char *const[]){"broken_rule", path, "parenthes", NULL});
+
+    /* a bad regex inside a list file names the list line */
+    write_file("re.txt", "ok[0-9]+\n# comment\nbad[regex\n");
+    write_file("list.yaml", "rules:\n  - {id: relist, list: re.txt, list_regex: true}\n");
+    snprintf(yaml, sizeof(yaml), "    base_dir: %s\n    rule_files: [list.yaml]\n", tmpdir);
+    snprintf(path, sizeof(path), "%s/re.txt:3", tmpdir);
+    expect_setup_error(yaml, (const char *const[]){"relist", path, "bad regex", NULL});
+
+    /* inline rule: named by index */
+    expect_setup_error(
+        "    rules:\n      - {id: fine, literal: x}\n      - {id: oops, regex: '+'}\n",
+        (const char *const[]){"oops", "rules[1]", NULL});
+    /* structural errors */
+    expect_setup_error("    rules:\n      - {id: two, literal: x, regex: y}\n",
+                       (const char *const[]){"two", "exactly one", NULL});
+    expect_setup_error("    rules:\n      - {literal: x}\n", (const char *const[]){"id", NULL});
+    expect_setup_error("    rules:\n      - {id: a, literal: x}\n      - {id: a, literal: y}\n",
+                       (const char *const[]){"'a' already defined", NULL});
+    expect_setup_error("    rules:\n      - {id: 'bad id', literal: x}\n",
+                       (const char *const[]){"bad id", NULL});
+    expect_setup_error("    rules:\n      - {id: l, list: /no/such/file.txt}\n",
+                       (const char *const[]){"/no/such/file.txt", NULL});
+    snprintf(yaml, sizeof(yaml), "    rule_files: [%s/missing.yaml]\n", tmpdir);
+    expect_setup_error(yaml, (const char *const[]){"missing.yaml", NULL});
+    /* unknown key in a rule file: the binder refuses it with file:line */
+    write_file("typo.yaml", "rules:\n  - id: t\n    literl: x\n");
+    snprintf(yaml, sizeof(yaml), "    base_dir: %s\n    rule_files: [typo.yaml]\n", tmpdir);
+    expect_setup_error(yaml, (const char *const[]){"typo.yaml:3", "literl", NULL});
+    /* bad field name */
+    expect_setup_error("    rules:\n      - {id: f, literal: x, field: bodyy}\n",
+                       (const char *const[]){"bodyy", NULL});
+}
+
+static const char *default_rules_yaml(void)
+{
+    static char yaml[1024];
+    snprintf(yaml, sizeof(yaml), "    base_dir: %s/configs\n    rule_files: [rules/default.yaml]\n",
+             SW_SOURCE_DIR);
+    return yaml;
+}
+
+static void test_default_rules_benign_corpus(void **state)
+{
+    (void)state;
+    struct det d;
+    det_open(&d, default_rules_yaml());
+    FILE *fp = fopen(SW_SOURCE_DIR "/tests/data/corpus/benign_chat.txt", "r");
+    assert_non_null(fp);
+    char line[2048];
+    size_t lines = 0, hits = 0;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        lines++;
+        struct sink_ctx c = run(&d, &(struct evspec){.body = line});
+        /* the same text as a nick, a status and a subject must stay silent too */
+        struct sink_ctx c2 = run(&d, &(struct evspec){.kind = SW_EV_PRESENCE, .status = line});
+        struct sink_ctx c3 = run(&d, &(struct evspec){.subject = line});
+        for (size_t i = 0; i < c.n; i++) {
+            print_message("benign hit %s: %s\n", c.hits[i].symbol, line);
+        }
+        for (size_t i = 0; i < c2.n; i++) {
+            print_message("benign status hit %s: %s\n", c2.hits[i].symbol, line);
+        }
+        hits += c.n + c2.n + c3.n;
+    }
+    fclose(fp);
+    assert_true(lines >= 150);
+    assert_int_equal(hits, 0);
+    det_close(&d);
+}
+
+static void test_default_rules_spam(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        const char *symbol;
+    } spam[] = {
+        {"check this out bit.ly/3xYzAbC", "content.url_shortener"},
+        {"join us: https://chat.whatsapp.com/AbCdEfGh123", "content.invite_link"},
+        {"best group t.me/+AbCdEf", "content.invite_link"},
+        {"discord.gg/freenitro", "content.invite_link"},
+        {"d\xE2\x80\x8Bi\xE2\x80\x8Bscord.gg/abc", "content.invite_link"},
+        {"FREE BITCOIN giveaway, claim now", "content.crypto_bait"},
+        {"Double your BTC today!", "content.crypto_bait"},
+        {"gu4r4nt33d pr0f1ts every week", "content.crypto_bait"},
+        {"send 0.1 BTC and receive 0.2 back instantly", "content.crypto_bait"},
+        {"Buy v1agr4 online, no prescription needed", "content.pharma_bait"},
+        {"ＣＩＡＬＩＳ cheap", "content.pharma_bait"},
+        {"Hot singles in your area want to meet", "content.adult_bait"},
+        {"add me on snap", "content.add_me"},
+        {"DM me on telegram: @crypto_queen", "content.add_me"},
+        {"Earn $500 per day from your phone", "content.money_bait"},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "content.repeated_chars"},
+        {"!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", "content.repeated_chars"},
+        {"Z̴̡̛̖̗̞̈́͒͐a̷̢͎̦̤̓̏l̸͚̦̈́̀͜g̵̛̳̬̿͝o̶̬͝", "content.zalgo"},
+        {"hi\xE2\x80\x8B\xE2\x80\x8B\xE2\x80\x8B\xE2\x80\x8B\xE2\x80\x8B",
+         "content.invisible_flood"},
+        {"cl\xE2\x80\x8Bick my li\xE2\x80\x8Bnk", "content.invisible_in_word"},
+        {"𝓯𝓻𝓮𝓮 𝓶𝓸𝓷𝓮𝔂", "content.fancy_text"},
+    };
+    struct det d;
+    det_open(&d, default_rules_yaml());
+    for (size_t i = 0; i < sizeof(spam) / sizeof(spam[0]); i++) {
+        struct sink_ctx c = run(&d, &(struct evspec){.body = spam[i].body});
+        if (!hit_has(&c, spam[i].symbol)) {
+            fail_msg("spam sample %zu missed %s: %s", i, spam[i].symbol, spam[i].body);
+        }
+    }
+    struct sink_ctx c =
+        run(&d, &(struct evspec){.kind = SW_EV_PRESENCE, .status = "join chat.whatsapp.com/Xyz"});
+    assert_true(hit_has(&c, "content.invite_link_status"));
+    c = run(&d, &(struct evspec){.kind = SW_EV_PRESENCE,
+                                 .to = "room@conference.example.org/www.casino.example",
+                                 .nick = "www.casino.example",
+                                 .flags = SW_F_MUC_PRESENCE});
+    assert_true(hit_has(&c, "content.url_in_nick"));
+    c = run(&d, &(struct evspec){.from = "x@example.org/http://spam.example", .body = "hi"});
+    assert_true(hit_has(&c, "content.url_in_resource"));
+    det_close(&d);
+}
+
+static void test_cache_second_setup_hits(void **state)
+{
+    (void)state;
+    struct det a, b;
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s/cache'", tmpdir);
+    assert_int_equal(system(cmd), 0);
+    det_open(&a, default_rules_yaml());
+    det_open(&b, default_rules_yaml());
+    /* same rules, same results from the cached databases */
+    struct sink_ctx c = run(&b, &(struct evspec){.body = "FREE BITCOIN giveaway"});
+    assert_true(hit_has(&c, "content.crypto_bait"));
+    det_close(&a);
+    det_close(&b);
+    snprintf(cmd, sizeof(cmd), "test $(ls '%s/cache' | grep -c hsdb) -ge 3", tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_symbol_stable_across_generations(void **state)
+{
+    (void)state;
+    struct det a, b;
+    det_open(&a, "    rules:\n      - {id: same, literal: spam}\n");
+    struct sink_ctx c = run(&a, &(struct evspec){.body = "spam"});
+    const char *sym = c.hits[0].symbol;
+    det_close(&a); /* generation A gone: the symbol must survive */
+    det_open(&b,
+             "    rules:\n      - {id: other, literal: x}\n      - {id: same, literal: spam}\n");
+    c = run(&b, &(struct evspec){.body = "spam"});
+    assert_ptr_equal(c.hits[0].symbol, sym);
+    assert_string_equal(sym, "content.same");
+    det_close(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fields_and_kinds),
+        cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_normalized_obfuscation),
+        cmocka_unit_test(test_rule_file_errors),
+        cmocka_unit_test(test_default_rules_benign_corpus),
+        cmocka_unit_test(test_default_rules_spam),
+        cmocka_unit_test(test_cache_second_setup_hits),
+        cmocka_unit_test(test_symbol_stable_across_generations),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
