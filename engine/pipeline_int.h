@@ -1,0 +1,198 @@
+/*
+ * pipeline_int.h - internal layout shared by engine/pipeline.c (set-up, reader,
+ * parsers, control loop), engine/worker.c (detector workers, hit merge) and
+ * engine/stats.c. Not a contract: other modules use include/sw/pipeline.h.
+ */
+#ifndef SW_PIPELINE_INT_H
+#define SW_PIPELINE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sw/detector.h"
+#include "sw/event.h"
+#include "sw/incident.h"
+#include "sw/pipeline.h"
+#include "sw/ring.h"
+#include "sw/settings.h"
+#include "sw/tap.h"
+#include "sw/xml.h"
+
+#define SW_CACHELINE 64
+/* Event seq = chunk index << SW_SEQ_SHIFT | index in chunk. */
+#define SW_SEQ_SHIFT 24
+#define SW_SEQ_MAX_PER_CHUNK ((uint64_t)1 << SW_SEQ_SHIFT)
+
+/* Counters one thread writes and the stats reader reads concurrently:
+ * relaxed atomic load + store (no locked instruction: a single writer). */
+#define SW_CNT_ADD(x, n)                                                                           \
+    __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define SW_CNT_SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define SW_CNT_GET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* ---- reader -> parser ---- */
+/* A capture buffer, refcounted by the chunks cut from it (+1 while the reader
+ * fills it). Returned to the reader's pool when the count drops to 0. */
+struct pl_buf {
+    char *data;
+    size_t cap;
+    _Atomic int refs;
+    struct pl_buf *next; /* pool free list (reader only) */
+};
+
+enum pl_chunk_kind { PL_CHUNK_DATA = 0, PL_CHUNK_ERROR, PL_CHUNK_END };
+
+struct pl_chunk {
+    uint64_t k; /* chunk sequence number */
+    int kind;   /* enum pl_chunk_kind */
+    struct pl_buf *buf;
+    size_t off, len; /* whole stanzas: buf->data[off, off + len) */
+    uint16_t stream;
+    uint32_t line; /* line of the first byte in its capture */
+    uint32_t stanzas;
+    int64_t arrival_ms;
+    char *err; /* PL_CHUNK_ERROR: "file:line:col: reason", owned by the chunk */
+};
+
+/* Per stream: the header bytes every parser feeds first. */
+struct pl_stream {
+    char *hdr;
+    size_t hdr_len;
+    const char *name;
+};
+
+/* ---- parser -> workers ---- */
+enum pl_batch_flag { PL_BATCH_END = 1u << 0, PL_BATCH_ERROR = 1u << 1 };
+
+struct pl_batch {
+    uint64_t k;
+    uint32_t flags;
+    uint32_t n, cap; /* events */
+    struct sw_event *ev;
+    char *arena;
+    size_t used, arena_cap;
+    uint64_t bytes;
+    char err[768];
+};
+
+/* Slot k % S of the ordered batch ring. turn == 2k: the parser of batch k may
+ * publish; turn == 2k + 1: batch k readable; the last of the W workers to
+ * finish sets turn = 2(k + S). */
+struct pl_slot {
+    _Alignas(SW_CACHELINE) _Atomic uint64_t turn;
+    _Atomic uint32_t remaining;
+    struct pl_batch *b;
+};
+
+/* ---- workers -> aggregator ---- */
+enum pl_rec_kind { PL_REC_HIT = 0, PL_REC_TICK = 1 };
+
+struct pl_rec {
+    uint64_t seq; /* event seq */
+    uint32_t sub; /* 0: tick; else (detector index + 1) << 16 | emission index */
+    uint32_t kind;
+    int64_t t_ms;
+    struct sw_hit hit;
+};
+
+/* A detector configuration generation (published with RCU). */
+struct pl_gen {
+    uint64_t id;
+    struct sw_conf *conf; /* owned when own_conf */
+    bool own_conf;
+    size_t n;
+    bool enabled[SW_PIPELINE_MAX_DETECTORS];
+    void *shared[SW_PIPELINE_MAX_DETECTORS];
+};
+
+struct pl_det_counters {
+    uint64_t events, hits, keys, evictions, expired, mem_bytes;
+};
+
+struct pl_worker {
+    struct sw_pipeline *p;
+    unsigned idx;
+    pthread_t th;
+    struct sw_ring *hits;                       /* SPSC to the aggregator */
+    _Alignas(SW_CACHELINE) _Atomic uint64_t wm; /* future records have seq >= wm */
+    struct sw_wait_stats wait_in, wait_hits;
+    struct pl_det_counters det[SW_PIPELINE_MAX_DETECTORS]; /* published per batch */
+    uint64_t reload_errors;
+    int64_t last_t;
+    int rc;
+};
+
+struct pl_parser {
+    struct sw_pipeline *p;
+    unsigned idx;
+    pthread_t th;
+    struct sw_ring *in;   /* chunks from the reader */
+    struct sw_ring *back; /* consumed buffers back to the reader (struct pl_buf *) */
+    struct pl_batch *b;   /* batch being filled (swapped with a slot's) */
+    struct sw_xml *x;
+    int cur_stream; /* stream x was fed the header of, -1 none */
+    struct sw_wait_stats wait_in, wait_out;
+    struct sw_xml_stats xs;  /* totals of finished sw_xml instances */
+    struct sw_xml_stats pub; /* published snapshot (SW_CNT_*) */
+    uint64_t batches;
+    int rc;
+};
+
+struct sw_pipeline {
+    struct sw_pipeline_opts o;
+    const struct sw_engine_settings *eng;
+    struct sw_xml_opts xopts;
+    uint64_t *muc_hashes, *server_hashes;
+    unsigned W, P, S;
+    size_t batch_bytes, buf_cap, tail_keep;
+    int64_t tick_ms;
+    size_t n_det;
+    const struct sw_detector_ops *det[SW_PIPELINE_MAX_DETECTORS];
+    struct pl_gen *gen; /* RCU-protected */
+    uint64_t gen_ids;
+    struct sw_aggregate *agg;
+    bool ran;
+
+    /* run state */
+    struct sw_tap_ops *tap;
+    struct pl_stream *streams;
+    size_t n_streams, cap_streams;
+    struct pl_slot *slots;
+    struct pl_parser *parsers;
+    struct pl_worker *workers;
+    pthread_t reader_th, agg_th;
+    struct sw_evcount ec_slots; /* parsers wait for a free slot, workers for a batch */
+    struct sw_evcount ec_agg;   /* aggregator waits for hits / watermarks */
+    struct sw_evcount ec_bufs;  /* reader waits for a returned buffer */
+    _Atomic uint64_t abort_k;   /* first chunk not to process (UINT64_MAX: none) */
+    _Atomic bool stop;          /* sw_pipeline_stop() */
+    _Atomic bool done;          /* aggregator finished */
+    pthread_mutex_t done_mu;
+    pthread_cond_t done_cv;
+    char err[1024]; /* first error, set by the thread that found it (guarded by err_mu) */
+    int err_rc;
+    pthread_mutex_t err_mu;
+    /* reader counters */
+    uint64_t bytes, chunks, drops, stanzas_dropped;
+    uint64_t split_oversize, split_depth; /* stanzas sw_split skipped */
+    struct sw_wait_stats wait_reader;
+    /* aggregator counters */
+    struct sw_wait_stats wait_agg;
+    uint64_t hits, ticks;
+    int64_t last_t;
+    uint64_t reloads, reload_errors;
+    uint64_t t_start_ns, t_end_ns;
+};
+
+/* pipeline.c */
+void pl_set_error(struct sw_pipeline *p, int rc, const char *msg);
+void pl_request_abort(struct sw_pipeline *p, uint64_t k);
+
+/* worker.c */
+void *pl_worker_main(void *arg);
+void *pl_aggregator_main(void *arg);
+void pl_slot_wait_readable(struct sw_pipeline *p, uint64_t k, struct sw_wait_stats *st);
+
+#endif

@@ -1,0 +1,379 @@
+/*
+ * worker.c - detector workers and the ordered hit merge (the aggregator
+ * thread) of the replay pipeline; see engine/pipeline.c for the whole design.
+ *
+ * Workers. Every worker reads every batch, in sequence order, straight from
+ * the shared slot (read-only, no copy), and runs detector d on an event only
+ * if it owns the event's key for that detector: owner = mix(key) * W >> 64.
+ * So each key's state lives on exactly one worker, without locks, and every
+ * worker sees every event's time: all compute the same clamped stream time
+ * t = max(t_prev, ev.t_ms) and call expire() at the same tick boundaries. A
+ * slot is freed when the last of the W workers is done with it.
+ *
+ * Hits. A worker tags every hit with (event seq, detector index, emission
+ * index) and pushes it to its own SPSC ring; worker 0 also pushes a tick
+ * record (seq of the event that crossed a tick_ms boundary, sub 0) so ticks
+ * sort before that event's hits. After each batch a worker publishes a
+ * watermark: every record it will still push has seq >= wm. The aggregator
+ * merges the W rings: it takes the smallest head record unless some worker
+ * with an empty ring has wm <= that record's seq (it might still push a
+ * smaller one). Each ring is sorted, so the merged order is the total order
+ * of (seq, detector, emission): independent of W and P, hence byte-identical
+ * output. A record is never held back by a worker whose ring is full (a
+ * non-empty ring is merged by its head), so back-pressure cannot deadlock.
+ *
+ * Reload: at each batch boundary, inside rcu_read_lock(), a worker compares
+ * the published generation with its own and switches its detectors' local
+ * state (thread_reload, or thread_fini + thread_init when a detector has no
+ * hook or the hook fails: state lost, counted).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <urcu.h>
+
+#include "pipeline_int.h"
+#include "sw/log.h"
+
+struct wk_sink {
+    struct sw_hit_sink s; /* first: emit() gets &s */
+    struct pl_worker *w;
+    uint64_t seq;
+    uint32_t det;
+    uint32_t emission;
+    uint64_t *hits; /* per-detector hit counter */
+};
+
+static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
+{
+    struct wk_sink *k = (struct wk_sink *)sink;
+    struct pl_worker *w = k->w;
+    struct pl_rec rec;
+    rec.seq = k->seq;
+    rec.sub = ((k->det + 1) << 16) | (k->emission++ & 0xffffu);
+    rec.kind = PL_REC_HIT;
+    rec.t_ms = hit->t_ms;
+    rec.hit = *hit;
+    rec.hit.ev_seq = k->seq;
+    (*k->hits)++;
+    sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
+    sw_evcount_notify(&w->p->ec_agg);
+}
+
+static inline unsigned wk_owner(uint64_t key, unsigned W)
+{
+    /* splitmix64 finalizer, then multiply-shift into [0, W) */
+    key ^= key >> 30;
+    key *= 0xbf58476d1ce4e5b9ull;
+    key ^= key >> 27;
+    key *= 0x94d049bb133111ebull;
+    key ^= key >> 31;
+    return (unsigned)(((key >> 32) * W) >> 32);
+}
+
+struct wk_state {
+    uint64_t gen_id;
+    bool enabled[SW_PIPELINE_MAX_DETECTORS];
+    void *local[SW_PIPELINE_MAX_DETECTORS];
+    struct sw_detector_stats st[SW_PIPELINE_MAX_DETECTORS];
+    uint64_t events[SW_PIPELINE_MAX_DETECTORS];
+    uint64_t hits[SW_PIPELINE_MAX_DETECTORS];
+    /* per-kind dispatch lists of enabled detector indexes (kind bit 0..2) */
+    uint32_t n_by_kind[3];
+    uint8_t by_kind[3][SW_PIPELINE_MAX_DETECTORS];
+};
+
+static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws)
+{
+    for (unsigned kb = 0; kb < 3; kb++) {
+        ws->n_by_kind[kb] = 0;
+        for (size_t d = 0; d < p->n_det; d++) {
+            if (ws->enabled[d] && (p->det[d]->events & (1u << kb))) {
+                ws->by_kind[kb][ws->n_by_kind[kb]++] = (uint8_t)d;
+            }
+        }
+    }
+}
+
+/* Adopt generation @g (caller holds rcu_read_lock). Returns 0 or SW_E*. */
+static int wk_switch(struct pl_worker *w, struct wk_state *ws, const struct pl_gen *g, bool first)
+{
+    struct sw_pipeline *p = w->p;
+    int rc = 0;
+    for (size_t d = 0; d < p->n_det; d++) {
+        const struct sw_detector_ops *ops = p->det[d];
+        bool was = ws->enabled[d], now = g->enabled[d];
+        if (was && now && !first) {
+            int r = ops->thread_reload ? ops->thread_reload(g->shared[d], ws->local[d]) : -1;
+            if (r == 0) {
+                continue;
+            }
+            if (ops->thread_reload != NULL) {
+                SW_CNT_ADD(w->reload_errors, 1);
+            }
+            ops->thread_fini(ws->local[d]);
+            ws->local[d] = NULL;
+            was = false;
+        } else if (was && !now) {
+            ops->thread_fini(ws->local[d]);
+            ws->local[d] = NULL;
+            ws->enabled[d] = false;
+            continue;
+        }
+        if (now && !was) {
+            int r = ops->thread_init(g->shared[d], &ws->local[d]);
+            if (r < 0) {
+                ws->enabled[d] = false;
+                rc = r;
+                continue;
+            }
+            ws->enabled[d] = true;
+        }
+    }
+    ws->gen_id = g->id;
+    wk_rebuild_lists(p, ws);
+    return rc;
+}
+
+static void wk_publish_stats(struct pl_worker *w, const struct wk_state *ws)
+{
+    for (size_t d = 0; d < w->p->n_det; d++) {
+        struct pl_det_counters *c = &w->det[d];
+        SW_CNT_SET(c->events, ws->events[d]);
+        SW_CNT_SET(c->hits, ws->hits[d]);
+        SW_CNT_SET(c->keys, ws->st[d].keys);
+        SW_CNT_SET(c->evictions, ws->st[d].evictions);
+        SW_CNT_SET(c->expired, ws->st[d].expired);
+        SW_CNT_SET(c->mem_bytes, ws->st[d].mem_bytes);
+    }
+}
+
+static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_gen *g, uint64_t seq,
+                    int64_t t)
+{
+    struct sw_pipeline *p = w->p;
+    for (size_t d = 0; d < p->n_det; d++) {
+        if (ws->enabled[d]) {
+            p->det[d]->expire(g->shared[d], ws->local[d], t, &ws->st[d]);
+        }
+    }
+    if (w->idx == 0) {
+        struct pl_rec rec;
+        memset(&rec, 0, sizeof(rec));
+        rec.seq = seq;
+        rec.sub = 0;
+        rec.kind = PL_REC_TICK;
+        rec.t_ms = t;
+        sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
+        sw_evcount_notify(&p->ec_agg);
+    }
+}
+
+static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const struct pl_gen *g,
+                             const struct pl_batch *b, int64_t *t_prev, int64_t *next_tick)
+{
+    struct sw_pipeline *p = w->p;
+    const unsigned W = p->W, me = w->idx;
+    struct wk_sink sink;
+    sink.s.emit = wk_emit;
+    sink.s.ctx = &sink;
+    sink.w = w;
+    for (uint32_t i = 0; i < b->n; i++) {
+        const struct sw_event *ev = &b->ev[i];
+        struct sw_event clamped;
+        int64_t t = ev->t_ms;
+        if (t < *t_prev) {
+            /* A stamp going backwards is clamped: detectors see a monotonic
+             * stream time. Copy only in that (rare) case. */
+            clamped = *ev;
+            clamped.t_ms = *t_prev;
+            ev = &clamped;
+            t = *t_prev;
+        }
+        *t_prev = t;
+        if (*next_tick == INT64_MIN) {
+            *next_tick = t - (t % p->tick_ms) + p->tick_ms;
+        } else if (t >= *next_tick) {
+            wk_tick(w, ws, g, ev->seq, t);
+            *next_tick = t - (t % p->tick_ms) + p->tick_ms;
+        }
+        unsigned kb = (unsigned)__builtin_ctz(ev->kind ? ev->kind : 1u);
+        if (kb > 2) {
+            continue;
+        }
+        for (uint32_t j = 0; j < ws->n_by_kind[kb]; j++) {
+            unsigned d = ws->by_kind[kb][j];
+            const struct sw_detector_ops *ops = p->det[d];
+            uint64_t key = ev->key[ops->shard];
+            if (key == 0 || (W > 1 && wk_owner(key, W) != me)) {
+                continue;
+            }
+            sink.seq = ev->seq;
+            sink.det = d;
+            sink.emission = 0;
+            sink.hits = &ws->hits[d];
+            ws->events[d]++;
+            ops->process(g->shared[d], ws->local[d], ev, &sink.s, &ws->st[d]);
+        }
+    }
+}
+
+void *pl_worker_main(void *arg)
+{
+    struct pl_worker *w = arg;
+    struct sw_pipeline *p = w->p;
+    struct wk_state *ws = calloc(1, sizeof(*ws));
+    int64_t t_prev = INT64_MIN, next_tick = INT64_MIN;
+    bool aborted = false;
+    rcu_register_thread();
+    if (ws == NULL) {
+        pl_set_error(p, SW_ENOMEM, "out of memory");
+        pl_request_abort(p, 0);
+        aborted = true;
+    } else {
+        rcu_read_lock();
+        int rc = wk_switch(w, ws, rcu_dereference(p->gen), true);
+        rcu_read_unlock();
+        if (rc < 0) {
+            pl_set_error(p, rc, "detector thread_init failed");
+            pl_request_abort(p, 0);
+            aborted = true;
+        }
+    }
+    for (uint64_t k = 0;; k++) {
+        pl_slot_wait_readable(p, k, &w->wait_in);
+        struct pl_slot *s = &p->slots[k % p->S];
+        const struct pl_batch *b = s->b;
+        uint32_t flags = b->flags;
+        if (!aborted) {
+            rcu_read_lock();
+            const struct pl_gen *g = rcu_dereference(p->gen);
+            if (g->id != ws->gen_id && wk_switch(w, ws, g, false) < 0) {
+                SW_CNT_ADD(w->reload_errors, 1);
+            }
+            wk_process_batch(w, ws, g, b, &t_prev, &next_tick);
+            rcu_read_unlock();
+            wk_publish_stats(w, ws);
+            if (flags & PL_BATCH_ERROR) {
+                /* Everything before the error is processed; later batches are
+                 * only released. Every worker stops at the same batch. */
+                aborted = true;
+                pl_request_abort(p, k + 1);
+            }
+        }
+        w->last_t = t_prev;
+        atomic_store_explicit(&w->wm, (k + 1) << SW_SEQ_SHIFT, memory_order_release);
+        sw_evcount_notify(&p->ec_agg);
+        if (atomic_fetch_sub_explicit(&s->remaining, 1, memory_order_acq_rel) == 1) {
+            atomic_store_explicit(&s->turn, 2 * (k + p->S), memory_order_release);
+            sw_evcount_notify(&p->ec_slots);
+        }
+        if (flags & PL_BATCH_END) {
+            break;
+        }
+    }
+    if (ws != NULL) {
+        for (size_t d = 0; d < p->n_det; d++) {
+            if (ws->enabled[d]) {
+                p->det[d]->thread_fini(ws->local[d]);
+            }
+        }
+        wk_publish_stats(w, ws);
+        free(ws);
+    }
+    rcu_unregister_thread();
+    atomic_store_explicit(&w->wm, UINT64_MAX, memory_order_release);
+    sw_ring_close(w->hits);
+    sw_evcount_notify(&p->ec_agg);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* aggregator: ordered merge of the workers' hit rings                 */
+
+static inline bool rec_less(const struct pl_rec *a, const struct pl_rec *b)
+{
+    return a->seq < b->seq || (a->seq == b->seq && a->sub < b->sub);
+}
+
+struct agg_wait {
+    struct sw_pipeline *p;
+    uint64_t sig;
+};
+
+/* Anything that can unblock the merge changes this sum: ring contents or a
+ * watermark. */
+static uint64_t agg_signature(struct sw_pipeline *p)
+{
+    uint64_t sig = 0;
+    for (unsigned i = 0; i < p->W; i++) {
+        struct pl_worker *w = &p->workers[i];
+        sig += atomic_load_explicit(&w->wm, memory_order_acquire);
+        sig += sw_ring_count(w->hits) * 0x9e3779b97f4a7c15ull;
+    }
+    return sig;
+}
+
+static bool agg_changed(void *arg)
+{
+    struct agg_wait *a = arg;
+    return agg_signature(a->p) != a->sig;
+}
+
+void *pl_aggregator_main(void *arg)
+{
+    struct sw_pipeline *p = arg;
+    for (;;) {
+        uint64_t sig = agg_signature(p);
+        const struct pl_rec *best = NULL;
+        unsigned best_w = 0;
+        uint64_t limit = UINT64_MAX; /* min wm of workers with an empty ring */
+        bool all_done = true;
+        for (unsigned i = 0; i < p->W; i++) {
+            struct pl_worker *w = &p->workers[i];
+            /* Watermark before ring: a record pushed before the wm store is
+             * then visible, so "empty" really means "nothing below wm". */
+            uint64_t wm = atomic_load_explicit(&w->wm, memory_order_acquire);
+            size_t n;
+            const struct pl_rec *head = sw_ring_peek(w->hits, &n);
+            if (n == 0) {
+                if (wm < limit) {
+                    limit = wm;
+                }
+                if (wm != UINT64_MAX) {
+                    all_done = false;
+                }
+                continue;
+            }
+            all_done = false;
+            if (best == NULL || rec_less(head, best)) {
+                best = head;
+                best_w = i;
+            }
+        }
+        if (best != NULL && best->seq < limit) {
+            if (best->kind == PL_REC_TICK) {
+                sw_aggregate_tick(p->agg, best->t_ms);
+                SW_CNT_ADD(p->ticks, 1);
+            } else {
+                sw_aggregate_hit(p->agg, &best->hit);
+                SW_CNT_ADD(p->hits, 1);
+            }
+            sw_ring_release(p->workers[best_w].hits, 1);
+            continue;
+        }
+        if (all_done) {
+            break;
+        }
+        struct agg_wait aw = {p, sig};
+        sw_evcount_wait(&p->ec_agg, agg_changed, &aw, 200, &p->wait_agg);
+    }
+    /* Workers stored last_t before their final watermark (release). */
+    int64_t last = p->workers[0].last_t;
+    SW_CNT_SET(p->last_t, last);
+    sw_aggregate_finish(p->agg, last == INT64_MIN ? 0 : last);
+    pthread_mutex_lock(&p->done_mu);
+    atomic_store_explicit(&p->done, true, memory_order_release);
+    pthread_cond_broadcast(&p->done_cv);
+    pthread_mutex_unlock(&p->done_mu);
+    return NULL;
+}

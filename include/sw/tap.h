@@ -1,0 +1,66 @@
+/*
+ * tap.h - byte sources for the pipeline: "taps".
+ *
+ * A tap yields raw bytes of one or more XML stanza streams, tagged with a
+ * stream index; it does no parsing. The pipeline's reader thread pulls from
+ * one tap, finds stanza boundaries with sw_split and hands whole-stanza chunks
+ * to the parser threads. Replay uses the file tap (capture files in order,
+ * "-" = stdin, each file its own stream); a live XEP-0114 component tap can
+ * implement the same ops later without touching the pipeline.
+ *
+ * Determinism: the file tap fills the caller's buffer completely unless the
+ * stream ends, so chunk boundaries (and thus event sequence numbers) do not
+ * depend on how read(2) happens to split a pipe.
+ *
+ * Threading: one tap is used by one thread (the pipeline's reader).
+ * Ownership: ops->close() releases everything the tap allocated.
+ */
+#ifndef SW_TAP_H
+#define SW_TAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sw/sw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What one read() returned. */
+struct sw_tap_read {
+    uint16_t stream;  /* stream index the bytes belong to */
+    const char *name; /* stream name for messages (file path, "-" = stdin); borrowed */
+    size_t len;       /* bytes written to the buffer */
+    bool stream_end;  /* the stream ended after these bytes */
+    bool eof;         /* no more streams: len is 0 and nothing else is set */
+};
+
+struct sw_tap_ops {
+    const char *kind; /* "files", "component", ... */
+    bool live;        /* true: engine.queue_policy applies (drop instead of blocking) */
+    /* Fill @buf (@cap bytes) with the next bytes of the current stream. Returns
+     * 0 or a negative SW_E* with @eb = "name: reason". */
+    int (*read)(void *ctx, char *buf, size_t cap, struct sw_tap_read *out, struct sw_errbuf *eb);
+    /* Total bytes if known in advance (progress bar), else -1. */
+    int64_t (*size_hint)(void *ctx);
+    /* Bytes delivered so far (progress; readable from another thread). */
+    uint64_t (*position)(void *ctx);
+    void (*close)(void *ctx);
+    void *ctx;
+};
+
+/**
+ * A tap over capture files read in order; "-" is standard input. Each path is
+ * one stream (index = position in @paths). Paths are borrowed and must outlive
+ * the tap. Files are opened lazily, so a missing file is reported (SW_ENOENT/
+ * SW_EIO with "path: reason") when its turn comes, after the earlier ones.
+ * Returns 0 or SW_EINVAL/SW_ENOMEM.
+ */
+int sw_tap_files_new(const char *const *paths, size_t n, struct sw_tap_ops *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

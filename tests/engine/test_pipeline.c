@@ -1,0 +1,562 @@
+/*
+ * test_pipeline.c - the replay pipeline end to end, as a library (no fork):
+ *  - exactly-once delivery: every event reaches each test detector exactly
+ *    once, on the worker that owns its key, for W = 1..8 workers and P = 1..4
+ *    parsers, with tiny batches (many chunks, much back-pressure);
+ *  - identical incident JSON for 1 and N threads (test detectors that emit
+ *    hits deterministically, plus the real registry detectors);
+ *  - a malformed stanza mid-file: everything before it processed, the error
+ *    reported as file:line:col, later stanzas not processed; junk at top level
+ *    (a splitter error) likewise;
+ *  - stdin ("-") and several captures in order.
+ *
+ * Fixture: a capture generated here (gen_capture): stanza i is on line i + 3,
+ * has a XEP-0203 delay stamp base + 10 ms * i (so event time does not depend
+ * on arrival), and is, by i % 4: groupchat message from u<i%37>@a.test to
+ * room<i%5>@conference.a.test, the same again, a chat message to a b.test
+ * account, a subscribe presence to a c.test account.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sw/conf.h"
+#include "sw/detector.h"
+#include "sw/incident.h"
+#include "sw/pipeline.h"
+#include "sw/settings.h"
+#include "sw/sw.h"
+
+/* ---------------- test detector: records every event it sees ---------------- */
+
+struct rec {
+    uint64_t seq, key;
+    int worker;
+    uint16_t stream;
+};
+
+struct collected {
+    pthread_mutex_t mu;
+    struct rec *v;
+    size_t n, cap;
+};
+
+static struct collected col[2] = {{PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0},
+                                  {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0}};
+static atomic_int next_local_id;
+
+#define TBL 4096 /* per-key counters, open addressing; more than the fixture's keys */
+
+struct tc_local {
+    int id, which;
+    struct rec *v;
+    size_t n, cap;
+    uint64_t keys[TBL];
+    uint32_t counts[TBL];
+};
+
+struct tc_shared {
+    int which; /* 0: sender detector, 1: room detector */
+};
+
+static const struct tc_shared tc_shared_sender = {0}, tc_shared_room = {1};
+
+static int tc_setup_sender(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    (void)settings;
+    (void)eb;
+    *shared = (void *)&tc_shared_sender;
+    return 0;
+}
+
+static int tc_setup_room(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    (void)settings;
+    (void)eb;
+    *shared = (void *)&tc_shared_room;
+    return 0;
+}
+
+static int tc_thread_init(const void *shared, void **local)
+{
+    const struct tc_shared *s = shared;
+    struct tc_local *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return SW_ENOMEM;
+    }
+    l->which = s->which;
+    l->id = atomic_fetch_add(&next_local_id, 1);
+    l->cap = 1 << 16;
+    l->v = malloc(l->cap * sizeof(*l->v));
+    if (l->v == NULL) {
+        free(l);
+        return SW_ENOMEM;
+    }
+    *local = l;
+    return 0;
+}
+
+static uint32_t *tc_count(struct tc_local *l, uint64_t key)
+{
+    size_t i = (size_t)(key % TBL);
+    while (l->keys[i] != 0 && l->keys[i] != key) {
+        i = (i + 1) % TBL;
+    }
+    l->keys[i] = key;
+    return &l->counts[i];
+}
+
+static void tc_process(const void *shared, void *local, const struct sw_event *ev,
+                       struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct tc_shared *s = shared;
+    struct tc_local *l = local;
+    uint64_t key = ev->key[s->which ? SW_SHARD_ROOM : SW_SHARD_SENDER];
+    if (l->n == l->cap) {
+        /* test only: growing here is fine (a real detector must not) */
+        l->cap *= 2;
+        l->v = realloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = (struct rec){ev->seq, key, l->id, ev->stream};
+    uint32_t *c = tc_count(l, key);
+    ++*c;
+    st->keys = 0;
+    /* Every 20th event of a sender: a hit; deterministic per key, whatever
+     * worker owns the key. */
+    if (s->which == 0 && *c % 20 == 0) {
+        struct sw_hit h;
+        sw_hit_init(&h, "tsender", "tsender.rate", "message-spam", ev);
+        char bare[SW_JID_TEXT];
+        sw_jid_copy_bare(bare, &ev->from);
+        sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, bare, strlen(bare));
+        sw_hit_add_value(&h, "count", *c);
+        sw_hit_emit(out, &h);
+        if (*c % 40 == 0) { /* a second hit for the same event: emission order */
+            sw_hit_init(&h, "tsender", "tsender.burst", "message-spam", ev);
+            sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, bare, strlen(bare));
+            sw_hit_emit(out, &h);
+        }
+    }
+}
+
+static void tc_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
+{
+    (void)shared;
+    (void)local;
+    (void)now_ms;
+    (void)st;
+}
+
+static void tc_thread_fini(void *local)
+{
+    struct tc_local *l = local;
+    struct collected *c = &col[l->which];
+    pthread_mutex_lock(&c->mu);
+    if (c->n + l->n > c->cap) {
+        c->cap = (c->n + l->n) * 2;
+        c->v = realloc(c->v, c->cap * sizeof(*c->v));
+    }
+    memcpy(c->v + c->n, l->v, l->n * sizeof(*l->v));
+    c->n += l->n;
+    pthread_mutex_unlock(&c->mu);
+    free(l->v);
+    free(l);
+}
+
+static void tc_teardown(void *shared)
+{
+    (void)shared;
+}
+
+static const struct sw_detector_ops tsender_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = "tsender",
+    .description = "test: counts events per sender",
+    .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
+    .shard = SW_SHARD_SENDER,
+    .setup = tc_setup_sender,
+    .thread_init = tc_thread_init,
+    .process = tc_process,
+    .expire = tc_expire,
+    .thread_fini = tc_thread_fini,
+    .teardown = tc_teardown,
+};
+
+static const struct sw_detector_ops troom_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = "troom",
+    .description = "test: counts events per room",
+    .events = SW_EV_MESSAGE,
+    .shard = SW_SHARD_ROOM,
+    .setup = tc_setup_room,
+    .thread_init = tc_thread_init,
+    .process = tc_process,
+    .expire = tc_expire,
+    .thread_fini = tc_thread_fini,
+    .teardown = tc_teardown,
+};
+
+static const struct sw_detector_ops *const test_dets[] = {&tsender_ops, &troom_ops, NULL};
+
+static void col_reset(void)
+{
+    for (int i = 0; i < 2; i++) {
+        free(col[i].v);
+        col[i].v = NULL;
+        col[i].n = col[i].cap = 0;
+    }
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    const struct rec *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* ---------------- fixtures ---------------- */
+
+static struct sw_conf *conf;
+static char dir[64];
+
+#define BASE_MS 1767225600000LL /* 2026-01-01T00:00:00Z */
+
+/* Write @n stanzas starting at index @first; @bad_at >= 0 puts a malformed
+ * stanza at that index instead (mismatched end tag), @junk_at puts top-level
+ * text there. Returns the path (static buffer per call slot). */
+static void gen_capture(const char *path, int first, int n, int bad_at, int junk_at)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("<?xml version='1.0'?>\n<stream:stream xmlns='jabber:server' "
+          "xmlns:stream='http://etherx.jabber.org/streams'>\n",
+          fp);
+    for (int i = first; i < first + n; i++) {
+        char ts[40];
+        sw_fmt_time(BASE_MS + 10LL * i, ts, sizeof(ts));
+        int u = i % 37;
+        if (i == bad_at) {
+            fprintf(fp, "<message from='u%d@a.test/r' to='v@b.test'><body>x</bdy></message>\n", u);
+            continue;
+        }
+        if (i == junk_at) {
+            fputs("junk at top level\n", fp);
+            continue;
+        }
+        switch (i % 4) {
+        case 0:
+        case 1:
+            fprintf(fp,
+                    "<message from='u%d@a.test/r' to='room%d@conference.a.test' "
+                    "type='groupchat' id='m%d'><body>hello %d</body><delay "
+                    "xmlns='urn:xmpp:delay' stamp='%s'/></message>\n",
+                    u, i % 5, i, i, ts);
+            break;
+        case 2:
+            fprintf(fp,
+                    "<message from='u%d@a.test/r' to='w%d@b.test' type='chat' id='c%d'>"
+                    "<body>hi</body><delay xmlns='urn:xmpp:delay' stamp='%s'/></message>\n",
+                    u, i % 13, i, ts);
+            break;
+        default:
+            fprintf(fp,
+                    "<presence from='u%d@a.test' to='x%d@c.test' type='subscribe' id='p%d'>"
+                    "<delay xmlns='urn:xmpp:delay' stamp='%s'/></presence>\n",
+                    u, i % 11, i, ts);
+            break;
+        }
+    }
+    fputs("</stream:stream>\n", fp);
+    fclose(fp);
+}
+
+static int setup_all(void **state)
+{
+    (void)state;
+    struct sw_errbuf eb;
+    snprintf(dir, sizeof(dir), "/tmp/sw_test_pipeline.XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        return -1;
+    }
+    if (sw_settings_register() < 0 || sw_registry_register_conf(&eb) < 0 ||
+        sw_aggregate_register_conf() < 0) {
+        return -1;
+    }
+    if (sw_conf_load(NULL, &conf, &eb) < 0) {
+        fprintf(stderr, "conf: %s\n", eb.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown_all(void **state)
+{
+    (void)state;
+    char cmd[128];
+    sw_conf_free(conf);
+    col_reset();
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Run the pipeline; incidents go to a memory buffer (*out, caller frees). */
+static int run(const struct sw_detector_ops *const *dets, unsigned W, unsigned P, size_t batch,
+               const char *const *paths, size_t n, char **out, struct sw_errbuf *eb,
+               struct sw_pipeline_stats *st)
+{
+    size_t len = 0;
+    char *buf = NULL;
+    FILE *mem = open_memstream(&buf, &len);
+    struct sw_output_ops o;
+    struct sw_pipeline *p = NULL;
+    assert_non_null(mem);
+    assert_int_equal(sw_output_json_init(&o, mem), 0);
+    struct sw_pipeline_opts po = {
+        .conf = conf,
+        .detectors = dets,
+        .outputs = &o,
+        .n_outputs = 1,
+        .threads = W,
+        .parse_threads = P,
+        .batch_bytes = batch,
+    };
+    atomic_store(&next_local_id, 0);
+    col_reset();
+    int rc = sw_pipeline_new(&po, &p, eb);
+    assert_int_equal(rc, 0);
+    rc = sw_pipeline_run(p, paths, n, eb);
+    if (st != NULL) {
+        sw_pipeline_get_stats(p, st);
+    }
+    o.close(o.ctx);
+    sw_pipeline_free(p);
+    fclose(mem);
+    if (out != NULL) {
+        *out = buf;
+    } else {
+        free(buf);
+    }
+    return rc;
+}
+
+/* Each seq at most once per detector, each key on one worker; returns count. */
+static size_t check_once(int which)
+{
+    struct collected *c = &col[which];
+    qsort(c->v, c->n, sizeof(*c->v), rec_cmp);
+    for (size_t i = 1; i < c->n; i++) {
+        assert_true(c->v[i].seq != c->v[i - 1].seq);
+    }
+    /* key -> worker must be a function: sort a copy by key */
+    struct rec *k = malloc((c->n ? c->n : 1) * sizeof(*k));
+    assert_non_null(k);
+    memcpy(k, c->v, c->n * sizeof(*k));
+    qsort(k, c->n, sizeof(*k), key_cmp);
+    for (size_t i = 0; i < c->n; i++) {
+        assert_true(k[i].key != 0);
+        if (i > 0 && k[i].key == k[i - 1].key) {
+            assert_int_equal(k[i].worker, k[i - 1].worker);
+        }
+    }
+    free(k);
+    return c->n;
+}
+
+/* ---------------- tests ---------------- */
+
+#define N_STANZAS 6000
+
+static void test_exactly_once(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/once.xml", dir);
+    gen_capture(path, 0, N_STANZAS, -1, -1);
+    const char *paths[] = {path};
+    struct sw_errbuf eb;
+    for (unsigned W = 1; W <= 8; W++) {
+        for (unsigned P = 1; P <= 4; P++) {
+            struct sw_pipeline_stats st;
+            size_t batch = W % 2 ? 512 : 2048;
+            int rc = run(test_dets, W, P, batch, paths, 1, NULL, &eb, &st);
+            if (rc != 0) {
+                fprintf(stderr, "W=%u P=%u: %s\n", W, P, eb.msg);
+            }
+            assert_int_equal(rc, 0);
+            assert_int_equal(st.stanzas, N_STANZAS);
+            assert_int_equal(st.events, N_STANZAS);
+            assert_true(st.chunks > 100);
+            /* every event has a sender; groupchat ones (i % 4 < 2) a room */
+            assert_int_equal(check_once(0), N_STANZAS);
+            assert_int_equal(check_once(1), N_STANZAS / 2);
+            assert_int_equal(st.det[0].events, N_STANZAS);
+            assert_int_equal(st.det[1].events, N_STANZAS / 2);
+            /* all workers really took part when W > 1 */
+            if (W > 1) {
+                int seen[8] = {0};
+                for (size_t i = 0; i < col[0].n; i++) {
+                    seen[col[0].v[i].worker % 8] = 1;
+                }
+                int k = 0;
+                for (int i = 0; i < 8; i++) {
+                    k += seen[i];
+                }
+                assert_true(k >= 2);
+            }
+        }
+    }
+}
+
+static void test_identical_output(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/same.xml", dir);
+    gen_capture(path, 0, N_STANZAS, -1, -1);
+    const char *paths[] = {path};
+    struct sw_errbuf eb;
+    /* test detectors plus every real detector of the registry */
+    const struct sw_detector_ops *dets[SW_PIPELINE_MAX_DETECTORS + 1];
+    size_t n = 0;
+    dets[n++] = &tsender_ops;
+    dets[n++] = &troom_ops;
+    for (const struct sw_detector_ops *const *r = sw_registry_list(); *r; r++) {
+        dets[n++] = *r;
+    }
+    dets[n] = NULL;
+    char *ref = NULL;
+    struct sw_pipeline_stats st;
+    assert_int_equal(run(dets, 1, 1, 1024, paths, 1, &ref, &eb, &st), 0);
+    assert_true(strlen(ref) > 0);
+    assert_true(st.hits > 0);
+    assert_true(st.agg.opened > 0);
+    const unsigned cfg[][2] = {{2, 2}, {4, 3}, {7, 2}, {3, 4}};
+    for (size_t i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
+        char *got = NULL;
+        assert_int_equal(run(dets, cfg[i][0], cfg[i][1], 1024, paths, 1, &got, &eb, NULL), 0);
+        assert_string_equal(got, ref);
+        free(got);
+    }
+    free(ref);
+}
+
+static void test_parse_error(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/bad.xml", dir);
+    const int bad = 4000; /* on line bad + 3 */
+    gen_capture(path, 0, N_STANZAS, bad, -1);
+    const char *paths[] = {path};
+    for (unsigned W = 1; W <= 3; W += 2) {
+        struct sw_errbuf eb;
+        int rc = run(test_dets, W, 3, 700, paths, 1, NULL, &eb, NULL);
+        assert_int_equal(rc, SW_EPARSE);
+        char want[200];
+        snprintf(want, sizeof(want), "%s:%d:", path, bad + 3);
+        if (strncmp(eb.msg, want, strlen(want)) != 0) {
+            fprintf(stderr, "got '%s', want prefix '%s'\n", eb.msg, want);
+        }
+        assert_true(strncmp(eb.msg, want, strlen(want)) == 0);
+        /* everything before it processed, nothing after */
+        assert_int_equal(check_once(0), bad);
+    }
+}
+
+static void test_junk_error(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/junk.xml", dir);
+    const int junk = 2500;
+    gen_capture(path, 0, N_STANZAS, -1, junk);
+    const char *paths[] = {path};
+    struct sw_errbuf eb;
+    int rc = run(test_dets, 2, 2, 600, paths, 1, NULL, &eb, NULL);
+    assert_int_equal(rc, SW_EPARSE);
+    char want[200];
+    snprintf(want, sizeof(want), "%s:%d:", path, junk + 3);
+    if (strncmp(eb.msg, want, strlen(want)) != 0) {
+        fprintf(stderr, "got '%s', want prefix '%s'\n", eb.msg, want);
+    }
+    assert_true(strncmp(eb.msg, want, strlen(want)) == 0);
+    assert_int_equal(check_once(0), junk);
+}
+
+static void test_stdin(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/stdin.xml", dir);
+    gen_capture(path, 0, 1000, -1, -1);
+    int saved = dup(STDIN_FILENO);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0 && saved >= 0);
+    assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+    close(fd);
+    const char *paths[] = {"-"};
+    struct sw_errbuf eb;
+    struct sw_pipeline_stats st;
+    int rc = run(test_dets, 2, 2, 1024, paths, 1, NULL, &eb, &st);
+    dup2(saved, STDIN_FILENO);
+    close(saved);
+    assert_int_equal(rc, 0);
+    assert_int_equal(st.stanzas, 1000);
+    assert_int_equal(check_once(0), 1000);
+}
+
+static void test_several_captures(void **state)
+{
+    (void)state;
+    char p1[128], p2[128], p3[128];
+    snprintf(p1, sizeof(p1), "%s/part1.xml", dir);
+    snprintf(p2, sizeof(p2), "%s/part2.xml", dir);
+    snprintf(p3, sizeof(p3), "%s/part3.xml", dir);
+    gen_capture(p1, 0, 700, -1, -1);
+    gen_capture(p2, 700, 900, -1, -1);
+    gen_capture(p3, 1600, 400, -1, -1);
+    const char *paths[] = {p1, p2, p3};
+    struct sw_errbuf eb;
+    struct sw_pipeline_stats st;
+    assert_int_equal(run(test_dets, 3, 2, 800, paths, 3, NULL, &eb, &st), 0);
+    assert_int_equal(st.stanzas, 2000);
+    assert_int_equal(check_once(0), 2000);
+    /* sorted by seq: streams appear in order, never going back */
+    struct collected *c = &col[0];
+    for (size_t i = 1; i < c->n; i++) {
+        assert_true(c->v[i].stream >= c->v[i - 1].stream);
+    }
+    assert_int_equal(c->v[0].stream, 0);
+    assert_int_equal(c->v[c->n - 1].stream, 2);
+    /* a missing capture: the earlier ones are processed, then an error */
+    const char *paths2[] = {p1, "/nonexistent/capture.xml"};
+    int rc = run(test_dets, 2, 2, 800, paths2, 2, NULL, &eb, &st);
+    assert_true(rc == SW_ENOENT || rc == SW_EIO);
+    assert_non_null(strstr(eb.msg, "/nonexistent/capture.xml"));
+    assert_int_equal(check_once(0), 700);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exactly_once), cmocka_unit_test(test_identical_output),
+        cmocka_unit_test(test_parse_error),  cmocka_unit_test(test_junk_error),
+        cmocka_unit_test(test_stdin),        cmocka_unit_test(test_several_captures),
+    };
+    return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}
