@@ -1,0 +1,267 @@
+/*
+ * reporter.h - XEP-0268 incident reports: IODEF writer, the `--reports FILE`
+ * output, the durable outbound spool and the live XMPP reporter.
+ *
+ * Design: every incident state change (open/update/close) becomes one IODEF
+ * 1.0 <Incident> (reporter/iodef.c) wrapped in a XEP-0268 <report/>
+ * (reporter/xep0268.c). The live reporter's incident() callback runs on the
+ * aggregator thread and writes one spool file per (peer, report) and fsyncs it
+ * before returning (reporter/spool.c), so a report the aggregator handed over
+ * survives kill -9. A dedicated thread (reporter/xmpp.c, the only libstrophe
+ * user) sends due spool entries, removes them on the peer's iq result and
+ * retries errors/timeouts with exponential backoff. The spool directory is the
+ * hand-off between the two threads (guarded by one mutex; incidents are rare,
+ * this is not a hot path).
+ *
+ * Inbound: report/inquiry/request/response from configured peers are parsed
+ * leniently (size and depth limits, no DTD, no entities, no network), stored in
+ * inbound_dir and logged as JSON Lines with the peer's name; anything from an
+ * unlisted sender gets <forbidden/> and a counter.
+ *
+ * Ownership: settings are borrowed from the config snapshot and must outlive
+ * the objects made from them. Thread-safety: noted per function.
+ */
+#ifndef SW_REPORTER_H
+#define SW_REPORTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sw/conf.h"
+#include "sw/incident.h"
+#include "sw/sw.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum sw_reporter_mode { SW_REPORTER_COMPONENT = 0, SW_REPORTER_CLIENT = 1 };
+enum sw_severity { SW_SEV_LOW = 0, SW_SEV_MEDIUM = 1, SW_SEV_HIGH = 2 };
+
+/* Wrapper kinds of urn:xmpp:incident:2 (bit i = 1u << kind in accept masks). */
+enum sw_xep0268_kind {
+    SW_XEP0268_REPORT = 0,
+    SW_XEP0268_INQUIRY,
+    SW_XEP0268_REQUEST,
+    SW_XEP0268_RESPONSE,
+    SW_XEP0268_NKINDS
+};
+
+/* One trusted peer (item of reporter.peers). */
+struct sw_reporter_peer {
+    char *jid;                     /* bare JID or domain the peer sends from and we send to */
+    struct sw_conf_strlist send;   /* incident kinds we send ("*" or empty = all) */
+    int min_severity;              /* enum sw_severity: send only at or above */
+    struct sw_conf_strlist accept; /* wrapper names accepted from this peer */
+    int64_t rate_limit;            /* inbound stanzas per minute (token bucket, burst = same) */
+};
+
+struct sw_reporter_component {
+    char *jid, *secret, *host;
+    int64_t port;
+};
+
+struct sw_reporter_client {
+    char *jid, *password, *host;
+    int64_t port;
+};
+
+/* section "reporter" */
+struct sw_reporter_settings {
+    bool enabled;    /* start the live XMPP reporter */
+    char *domain;    /* IncidentID@name: our reporting domain */
+    char *admin_jid; /* Contact/AdditionalData/jid */
+    int mode;        /* enum sw_reporter_mode */
+    struct sw_reporter_component component;
+    struct sw_reporter_client client;
+    char *spool_dir;
+    char *inbound_dir;
+    int64_t retry_min_ms, retry_max_ms;    /* DURATION: backoff bounds */
+    int64_t ack_timeout_ms;                /* DURATION: no iq result within this = retry */
+    int64_t max_inbound_bytes;             /* SIZE: hard limit of one inbound stanza */
+    int64_t max_inbound_depth;             /* element depth limit of inbound XML */
+    double severity_medium, severity_high; /* score thresholds for Impact@severity */
+    struct sw_conf_list peers;             /* of struct sw_reporter_peer */
+};
+
+/** Register the "reporter" section schema. Call once at start-up, control thread. */
+int sw_reporter_register_conf(void);
+
+/** Severity of an incident score under @s (never fails). */
+enum sw_severity sw_reporter_severity(const struct sw_reporter_settings *s, int64_t score_milli);
+const char *sw_severity_name(unsigned sev);
+
+/** Does @p want incident @inc (kind list and minimum severity)? */
+bool sw_reporter_peer_wants(const struct sw_reporter_settings *s, const struct sw_reporter_peer *p,
+                            const struct sw_incident *inc);
+
+/* ---- IODEF / XEP-0268 text (reporter/iodef.c, reporter/xep0268.c) ---- */
+
+/**
+ * Write @inc as one IODEF 1.0 <Incident purpose='reporting'> (no XML
+ * declaration, one line) into a malloc'd NUL-terminated buffer *out (caller
+ * frees with free()). @report_ms is ReportTime (Unix ms). Reentrant.
+ * Returns 0, SW_ENOMEM or SW_EIO (writer failure).
+ */
+int sw_iodef_incident(const struct sw_reporter_settings *s, const struct sw_incident *inc,
+                      int64_t report_ms, char **out, size_t *len);
+
+/** Same, wrapped in <report xmlns='urn:xmpp:incident:2'>. */
+int sw_xep0268_report(const struct sw_reporter_settings *s, const struct sw_incident *inc,
+                      int64_t report_ms, char **out, size_t *len);
+
+/**
+ * Wrap a payload (e.g. from sw_xep0268_report) into <iq type=@type id=@id
+ * from=@from to=@to> (@from / @to may be NULL to omit them). Attribute values
+ * are escaped. malloc'd result, caller frees. Returns 0 or SW_ENOMEM.
+ */
+int sw_xep0268_iq(const char *type, const char *id, const char *from, const char *to,
+                  const char *payload, size_t plen, char **out, size_t *len);
+
+/* What the lenient inbound parser extracts (all strings NUL-terminated, bounded). */
+#define SW_XEP0268_MAX_OFFENDERS 8
+struct sw_xep0268_msg {
+    char iq_type[8]; /* get | set | result | error */
+    char iq_id[128];
+    char from[SW_JID_TEXT], to[SW_JID_TEXT];
+    int kind;                        /* enum sw_xep0268_kind, -1 if no incident:2 wrapper */
+    int n_incidents;                 /* Incident children found in the wrapper */
+    char incident_name[SW_JID_TEXT]; /* IncidentID@name */
+    char incident_id[128];           /* IncidentID text */
+    char purpose[32];
+    char report_time[40];
+    char severity[16]; /* first Impact@severity, "" if none */
+    char impact_type[32];
+    char description[256];   /* first Description text */
+    char expectation[40];    /* first Expectation@action */
+    char history_action[40]; /* first HistoryItem@action */
+    uint32_t n_offenders;
+    char offenders[SW_XEP0268_MAX_OFFENDERS][SW_JID_TEXT]; /* source System Address texts */
+    char contact_jid[SW_JID_TEXT]; /* first Contact jid (urn:xmpp:jid:0 or incident:2) */
+};
+
+/**
+ * Leniently parse one inbound stanza (an <iq/> or a bare wrapper) of @len
+ * bytes: any child order, xml:lang, the XEP's wrong ext- escapes and
+ * IncidentID-only inquiries are accepted. Refused: more than @max_bytes,
+ * element depth over @max_depth, any DOCTYPE/entity declaration, malformed
+ * XML (SW_EPARSE / SW_ELIMIT). libxml2 runs with no network and no entity
+ * substitution. Reentrant. *out is filled on 0; kind -1 = no wrapper.
+ */
+int sw_xep0268_parse(const char *buf, size_t len, size_t max_bytes, unsigned max_depth,
+                     struct sw_xep0268_msg *out);
+
+const char *sw_xep0268_kind_name(int kind);
+/** Kind for a wrapper element name, or -1. */
+int sw_xep0268_kind_from_name(const char *name);
+
+/* ---- durable spool (reporter/spool.c) ---- */
+
+struct sw_spool;
+
+/* Test seam: replaces write(2) for spool files (e.g. to inject ENOSPC). */
+typedef long (*sw_spool_write_fn)(int fd, const void *buf, size_t len);
+
+/**
+ * Open (create) the spool directory @dir and load what a previous run left
+ * (stale *.tmp files are removed). Every entry is due at once. Returns 0 and
+ * *out (free with sw_spool_free), SW_EIO/SW_ENOMEM with @eb filled.
+ * Thread-safety: all sw_spool_* calls are serialized by an internal mutex.
+ */
+int sw_spool_open(const char *dir, int64_t retry_min_ms, int64_t retry_max_ms,
+                  struct sw_spool **out, struct sw_errbuf *eb);
+void sw_spool_free(struct sw_spool *sp);
+
+/**
+ * Durably store a report for @peer: temp file, write, fsync, rename, fsync of
+ * the directory. Older pending revisions for the same (peer, incident id) that
+ * are not in flight are dropped (the newer report supersedes them).
+ * @return 0, SW_ENOSPC (disk full: logged, counted, nothing left behind),
+ * SW_EIO or SW_EINVAL.
+ */
+int sw_spool_put(struct sw_spool *sp, const char *peer, const char *incident_id, uint32_t rev,
+                 const char *payload, size_t len);
+
+/* One due entry handed out by sw_spool_next(). Strings are copies. */
+struct sw_spool_item {
+    char name[128]; /* file name = iq id */
+    char peer[SW_JID_TEXT];
+    char *payload; /* malloc'd, caller frees */
+    size_t len;
+};
+
+/**
+ * Take the next entry that is due at @now_ms and not in flight, mark it in
+ * flight until @now_ms + @timeout_ms. Returns 1 with *it filled, 0 if none,
+ * or a negative SW_E* (the unreadable file is quarantined as *.bad).
+ */
+int sw_spool_next(struct sw_spool *sp, int64_t now_ms, int64_t timeout_ms,
+                  struct sw_spool_item *it);
+/** Peer's iq result for @name: delete the file (and fsync the dir). 0 or SW_ENOENT. */
+int sw_spool_ack(struct sw_spool *sp, const char *name);
+/** Error reply or lost connection: schedule a retry with exponential backoff. */
+int sw_spool_fail(struct sw_spool *sp, const char *name, int64_t now_ms);
+/** In-flight entries whose deadline passed at @now_ms become failures; returns how many. */
+int sw_spool_expire(struct sw_spool *sp, int64_t now_ms);
+/** Connection lost: every in-flight entry is due again at @now_ms (no backoff penalty). */
+void sw_spool_requeue_all(struct sw_spool *sp, int64_t now_ms);
+
+struct sw_spool_stats {
+    uint64_t pending, in_flight, put, acked, failed, superseded, write_errors, enospc;
+};
+void sw_spool_get_stats(struct sw_spool *sp, struct sw_spool_stats *st);
+/** Test seam; NULL restores write(2). */
+void sw_spool_set_write_fn(struct sw_spool *sp, sw_spool_write_fn fn);
+/** Milliseconds until @name is due again (for tests), or -1 if unknown/in flight. */
+int64_t sw_spool_due_in(struct sw_spool *sp, const char *name, int64_t now_ms);
+
+/* ---- outputs ---- */
+
+/**
+ * The `--reports FILE` output: each incident state change becomes the XEP-0268
+ * <iq type='set'> stanzas the live reporter would send, one per line, one per
+ * peer that wants it (one without `to` when no peer is configured).
+ * ReportTime is the incident's last stream time, so replays are reproducible.
+ * @fp is borrowed. @c may be NULL (built-in defaults). Aggregator thread.
+ */
+int sw_output_reports_init(struct sw_output_ops *o, const struct sw_conf *c, FILE *fp,
+                           struct sw_errbuf *eb);
+/** Same from a settings struct (tests, tools). */
+int sw_output_reports_init_settings(struct sw_output_ops *o, const struct sw_reporter_settings *s,
+                                    FILE *fp, struct sw_errbuf *eb);
+
+struct sw_reporter;
+
+/**
+ * Start the live reporter from the "reporter" section of @c: open the spool,
+ * start the XMPP thread (which connects and reconnects by itself) and fill @o
+ * with the output whose incident() spools a report per interested peer.
+ * Control thread. Returns 0 and *out, or SW_ECONF/SW_EIO/SW_ENOMEM with @eb.
+ */
+int sw_reporter_start(const struct sw_conf *c, struct sw_output_ops *o, struct sw_reporter **out,
+                      struct sw_errbuf *eb);
+/** Same from a settings struct (borrowed, must outlive the reporter). */
+int sw_reporter_start_settings(const struct sw_reporter_settings *s, struct sw_output_ops *o,
+                               struct sw_reporter **out, struct sw_errbuf *eb);
+/** Optional JSON Lines sink for inbound reports/requests (borrowed; stdio locks it). */
+void sw_reporter_set_log(struct sw_reporter *r, FILE *fp);
+/** Stop the thread (waiting at most @drain_ms for the spool to empty), disconnect, free. */
+void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms);
+
+struct sw_reporter_stats {
+    uint64_t connects, disconnects, sent, acked, errors, timeouts;
+    uint64_t in_reports, in_inquiries, in_requests, in_responses;
+    uint64_t in_forbidden, in_rate_limited, in_bad;
+    uint64_t spool_pending, spool_errors;
+};
+/** Any thread. */
+void sw_reporter_get_stats(struct sw_reporter *r, struct sw_reporter_stats *st);
+/** True while the XMPP session is established. Any thread. */
+bool sw_reporter_connected(struct sw_reporter *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,447 @@
+/*
+ * iodef.c - IODEF 1.0 (RFC 5070) <Incident> writer for XEP-0268 reports.
+ *
+ * Design: libxml2's xmlTextWriter writes into a memory buffer, so escaping of
+ * text and attributes is libxml2's job; what it does not do is refuse bytes
+ * that XML 1.0 forbids (C0 controls, invalid UTF-8), and evidence is hostile
+ * by nature, so every free text goes through sw_xml_clean() first.
+ *
+ * Shape (see ../shared/spec/iodef.md and xep-0268.md §5/§8): the Incident
+ * children follow the schema's xs:sequence order; one Flow holding exactly
+ * [System source, System target] with Counter on the source Node and NodeRole
+ * on the target Node, and a jid AdditionalData in the Contact, which is the
+ * shape both iodef-1.0.xsd and Prosody's mod_incidents_handling accept.
+ * Extended enum values are written as `ext-value` + `ext-<attr>`.
+ * Updates reuse the IncidentID (the incident's UUID) with a later ReportTime;
+ * closure adds EndTime and a History entry.
+ *
+ * Threading: reentrant; no global state.
+ */
+#include "sw/reporter.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "reporter_int.h"
+
+#define W(call)                                                                                    \
+    do {                                                                                           \
+        if ((call) < 0) {                                                                          \
+            return SW_EIO;                                                                         \
+        }                                                                                          \
+    } while (0)
+
+#define X(s) ((const xmlChar *)(s))
+
+/* XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF] */
+static int xml_char_ok(uint32_t c)
+{
+    return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) ||
+           (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+/* Decode one UTF-8 sequence at @s (@n bytes left). Returns its length, or 0 if invalid. */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len;
+    uint32_t c, min;
+    if ((s[0] & 0xE0) == 0xC0) {
+        len = 2, c = s[0] & 0x1Fu, min = 0x80;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        len = 3, c = s[0] & 0x0Fu, min = 0x800;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        len = 4, c = s[0] & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n) {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        c = (c << 6) | (s[i] & 0x3Fu);
+    }
+    if (c < min || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF) {
+        return 0; /* overlong, surrogate, out of range */
+    }
+    *cp = c;
+    return len;
+}
+
+char *sw_xml_clean(char *dst, size_t cap, const char *src)
+{
+    static const char repl[] = "\xEF\xBF\xBD"; /* U+FFFD */
+    const unsigned char *s = (const unsigned char *)src;
+    size_t n = strlen(src), o = 0;
+    if (cap == 0) {
+        return dst;
+    }
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        size_t l = utf8_decode(s + i, n - i, &cp);
+        const char *piece;
+        size_t plen;
+        if (l == 0 || !xml_char_ok(cp)) {
+            piece = repl, plen = 3;
+            i += l ? l : 1;
+        } else {
+            piece = (const char *)s + i, plen = l;
+            i += l;
+        }
+        if (o + plen >= cap) {
+            break;
+        }
+        memcpy(dst + o, piece, plen);
+        o += plen;
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+static int elem_time(xmlTextWriterPtr w, const char *name, int64_t ms)
+{
+    char t[40];
+    W(xmlTextWriterWriteElement(w, X(name), X(sw_fmt_time(ms, t, sizeof(t)))));
+    return 0;
+}
+
+static int attr(xmlTextWriterPtr w, const char *name, const char *value)
+{
+    char clean[512];
+    sw_xml_clean(clean, sizeof(clean), value);
+    W(xmlTextWriterWriteAttribute(w, X(name), X(clean)));
+    return 0;
+}
+
+static int xmpp_address(xmlTextWriterPtr w, const char *jid)
+{
+    char clean[SW_JID_TEXT * 3];
+    W(xmlTextWriterStartElement(w, X("Address")));
+    W(attr(w, "category", "ext-value"));
+    W(attr(w, "ext-category", "xmpp"));
+    W(xmlTextWriterWriteString(w, X(sw_xml_clean(clean, sizeof(clean), jid))));
+    W(xmlTextWriterEndElement(w));
+    return 0;
+}
+
+static int counter(xmlTextWriterPtr w, const char *type, const char *ext_type, uint64_t v)
+{
+    W(xmlTextWriterStartElement(w, X("Counter")));
+    if (ext_type != NULL) {
+        W(attr(w, "type", "ext-value"));
+        W(attr(w, "ext-type", ext_type));
+    } else {
+        W(attr(w, "type", type));
+    }
+    W(xmlTextWriterWriteFormatString(w, "%llu", (unsigned long long)v));
+    W(xmlTextWriterEndElement(w));
+    return 0;
+}
+
+static bool kind_is_subscription(const struct sw_incident *inc)
+{
+    return inc->kind != NULL && (strstr(inc->kind, "sub") != NULL);
+}
+
+static int write_method(xmlTextWriterPtr w, const struct sw_incident *inc)
+{
+    char line[1024];
+    W(xmlTextWriterStartElement(w, X("Method")));
+    if (inc->n_contrib == 0) {
+        W(xmlTextWriterStartElement(w, X("Description")));
+        W(attr(w, "lang", "en"));
+        snprintf(line, sizeof(line), "%s", inc->kind ? inc->kind : "unknown");
+        W(xmlTextWriterWriteString(w, X(sw_xml_clean(line, sizeof(line), line))));
+        W(xmlTextWriterEndElement(w));
+    }
+    for (uint32_t i = 0; i < inc->n_contrib && i < SW_INC_MAX_DETECTORS; i++) {
+        const struct sw_incident_contrib *c = &inc->contrib[i];
+        int off = snprintf(line, sizeof(line), "%s (%s): score %lld.%03lld, %u hits",
+                           c->symbol ? c->symbol : "?", c->detector ? c->detector : "?",
+                           (long long)(c->score_milli / 1000),
+                           (long long)((c->score_milli % 1000 + 1000) % 1000), c->hits);
+        for (uint32_t v = 0;
+             v < c->n_values && v < SW_HIT_MAX_VALUES && off > 0 && (size_t)off < sizeof(line);
+             v++) {
+            off += snprintf(line + off, sizeof(line) - (size_t)off, ", %s=%lld",
+                            c->values[v].name ? c->values[v].name : "?",
+                            (long long)c->values[v].value);
+        }
+        char clean[1024];
+        W(xmlTextWriterStartElement(w, X("Description")));
+        W(attr(w, "lang", "en"));
+        W(xmlTextWriterWriteString(w, X(sw_xml_clean(clean, sizeof(clean), line))));
+        W(xmlTextWriterEndElement(w));
+    }
+    W(xmlTextWriterEndElement(w));
+    return 0;
+}
+
+static int write_contact(xmlTextWriterPtr w, const struct sw_reporter_settings *s)
+{
+    char name[SW_JID_TEXT + 32];
+    W(xmlTextWriterStartElement(w, X("Contact")));
+    W(attr(w, "role", "creator"));
+    W(attr(w, "type", "organization"));
+    snprintf(name, sizeof(name), "%s operators", s->domain ? s->domain : "localhost");
+    W(xmlTextWriterStartElement(w, X("ContactName")));
+    W(attr(w, "lang", "en"));
+    char clean[sizeof(name) * 3];
+    W(xmlTextWriterWriteString(w, X(sw_xml_clean(clean, sizeof(clean), name))));
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterStartElement(w, X("AdditionalData")));
+    W(attr(w, "dtype", "xml"));
+    W(attr(w, "meaning", "xmpp-admin"));
+    W(xmlTextWriterStartElementNS(w, NULL, X("jid"), X(SW_JID_NS)));
+    const char *admin = s->admin_jid ? s->admin_jid : "";
+    W(xmlTextWriterWriteString(w, X(sw_xml_clean(clean, sizeof(clean), admin))));
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterEndElement(w));
+    return 0;
+}
+
+static int write_evidence(xmlTextWriterPtr w, const struct sw_incident *inc)
+{
+    char t[40];
+    for (uint32_t i = 0; i < inc->n_evidence && i < SW_INC_MAX_EVIDENCE; i++) {
+        const struct sw_incident_evidence *e = &inc->evidence[i];
+        W(xmlTextWriterStartElement(w, X("AdditionalData")));
+        W(attr(w, "dtype", "xml"));
+        W(attr(w, "meaning", "evidence-stanza"));
+        W(xmlTextWriterStartElementNS(w, NULL, X("evidence"), X(SW_EVIDENCE_NS)));
+        W(attr(w, "time", sw_fmt_time(e->t_ms, t, sizeof(t))));
+        char seq[32];
+        snprintf(seq, sizeof(seq), "%llu", (unsigned long long)e->ev_seq);
+        W(attr(w, "seq", seq));
+        if (e->stanza_id[0]) {
+            W(attr(w, "id", e->stanza_id));
+        }
+        if (e->room[0]) {
+            W(attr(w, "room", e->room));
+        }
+        if (e->target[0]) {
+            W(attr(w, "to", e->target));
+        }
+        char clean[SW_HIT_TEXT * 3];
+        W(xmlTextWriterWriteString(w, X(sw_xml_clean(clean, sizeof(clean), e->body))));
+        W(xmlTextWriterEndElement(w));
+        W(xmlTextWriterEndElement(w));
+    }
+    return 0;
+}
+
+static int write_event_data(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
+                            const struct sw_incident *inc, enum sw_severity sev)
+{
+    bool sub = kind_is_subscription(inc);
+    W(xmlTextWriterStartElement(w, X("EventData")));
+    W(xmlTextWriterStartElement(w, X("Flow")));
+
+    /* source: the offender (one per Incident, as Prosody reads it) */
+    W(xmlTextWriterStartElement(w, X("System")));
+    W(attr(w, "category", "source"));
+    W(xmlTextWriterStartElement(w, X("Node")));
+    W(xmpp_address(w, inc->offender));
+    if (sub) {
+        W(counter(w, NULL, "xmpp-presence-subscribe", inc->hits));
+    } else {
+        W(counter(w, "message", NULL, inc->hits));
+    }
+    W(xmlTextWriterEndElement(w)); /* Node */
+    if (inc->offender_kind == SW_OFFENDER_DOMAIN) {
+        W(xmlTextWriterStartElement(w, X("Description")));
+        W(attr(w, "lang", "en"));
+        W(xmlTextWriterWriteString(w, X("offender is a whole domain")));
+        W(xmlTextWriterEndElement(w));
+    }
+    W(xmlTextWriterEndElement(w)); /* System */
+
+    /* target: rooms (MUC), else target accounts, else our own service */
+    W(xmlTextWriterStartElement(w, X("System")));
+    W(attr(w, "category", "target"));
+    W(xmlTextWriterStartElement(w, X("Node")));
+    const char *role = "xmpp";
+    uint32_t distinct = 0;
+    if (inc->n_rooms > 0) {
+        for (uint32_t i = 0; i < inc->n_rooms && i < SW_INC_MAX_TARGETS; i++) {
+            W(xmpp_address(w, inc->rooms[i]));
+        }
+        role = "xmpp-muc";
+        distinct = inc->n_rooms;
+    } else if (inc->n_targets > 0) {
+        for (uint32_t i = 0; i < inc->n_targets && i < SW_INC_MAX_TARGETS; i++) {
+            W(xmpp_address(w, inc->targets[i]));
+        }
+        distinct = inc->n_targets;
+    } else {
+        W(xmpp_address(w, s->domain ? s->domain : "localhost"));
+    }
+    W(xmlTextWriterStartElement(w, X("NodeRole")));
+    W(attr(w, "category", "ext-value"));
+    W(attr(w, "ext-category", role));
+    W(xmlTextWriterEndElement(w));
+    if (distinct > 0) {
+        W(counter(w, NULL, inc->n_rooms > 0 ? "xmpp-distinct-rooms" : "xmpp-distinct-recipients",
+                  distinct));
+    }
+    W(xmlTextWriterEndElement(w)); /* Node */
+    W(xmlTextWriterEndElement(w)); /* System */
+    W(xmlTextWriterEndElement(w)); /* Flow */
+
+    /* what we ask of the offender's server */
+    W(xmlTextWriterStartElement(w, X("Expectation")));
+    bool block = inc->offender_kind == SW_OFFENDER_ACCOUNT && sev >= SW_SEV_MEDIUM;
+    W(attr(w, "action", block ? "block-host" : "rate-limit-host"));
+    W(attr(w, "severity", sw_severity_name(sev)));
+    W(xmlTextWriterStartElement(w, X("Description")));
+    W(attr(w, "lang", "en"));
+    W(xmlTextWriterWriteString(w, X(block ? "please disable or restrict the offending account"
+                                          : "please rate-limit the offending sender")));
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterEndElement(w));
+
+    W(write_evidence(w, inc));
+    W(xmlTextWriterEndElement(w)); /* EventData */
+    return 0;
+}
+
+int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
+                   const struct sw_incident *inc, int64_t report_ms)
+{
+    char buf[1024];
+    enum sw_severity sev = sw_reporter_severity(s, inc->score_milli);
+    bool sub = kind_is_subscription(inc);
+    bool closed = inc->status == SW_INC_CLOSED;
+    const char *kind = inc->kind ? inc->kind : "unknown";
+
+    W(xmlTextWriterStartElementNS(w, NULL, X("Incident"), X(SW_IODEF_NS)));
+    W(attr(w, "purpose", "reporting"));
+    W(attr(w, "lang", "en"));
+    W(xmlTextWriterStartElement(w, X("IncidentID")));
+    W(attr(w, "name", s->domain ? s->domain : "localhost"));
+    W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), inc->id))));
+    W(xmlTextWriterEndElement(w));
+    W(elem_time(w, "DetectTime", inc->detected_at));
+    W(elem_time(w, "StartTime", inc->first_seen));
+    if (closed) {
+        W(elem_time(w, "EndTime", inc->last_seen));
+    }
+    W(elem_time(w, "ReportTime", report_ms));
+
+    char desc[SW_JID_TEXT + 160];
+    snprintf(desc, sizeof(desc), "%s by %s %s (%s, revision %u)", kind,
+             inc->offender_kind == SW_OFFENDER_DOMAIN ? "domain" : "account", inc->offender,
+             sw_incident_status_name(inc->status), inc->revision);
+    W(xmlTextWriterStartElement(w, X("Description")));
+    W(attr(w, "lang", "en"));
+    W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), desc))));
+    W(xmlTextWriterEndElement(w));
+
+    W(xmlTextWriterStartElement(w, X("Assessment")));
+    W(attr(w, "occurrence", "actual"));
+    W(xmlTextWriterStartElement(w, X("Impact")));
+    W(attr(w, "lang", "en"));
+    W(attr(w, "severity", sw_severity_name(sev)));
+    W(attr(w, "completion", "succeeded"));
+    W(attr(w, "type", sub ? "policy" : "dos"));
+    snprintf(desc, sizeof(desc), "%s, score %lld.%03lld", kind,
+             (long long)(inc->score_milli / 1000),
+             (long long)((inc->score_milli % 1000 + 1000) % 1000));
+    W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), desc))));
+    W(xmlTextWriterEndElement(w));
+    W(counter(w, "event", NULL, inc->hits));
+    W(xmlTextWriterEndElement(w));
+
+    W(write_method(w, inc));
+    W(write_contact(w, s));
+    W(write_event_data(w, s, inc, sev));
+
+    if (closed) {
+        W(xmlTextWriterStartElement(w, X("History")));
+        W(xmlTextWriterStartElement(w, X("HistoryItem")));
+        W(attr(w, "action", "status-new-info"));
+        W(elem_time(w, "DateTime", report_ms));
+        W(xmlTextWriterStartElement(w, X("Description")));
+        W(attr(w, "lang", "en"));
+        W(xmlTextWriterWriteString(w, X("incident closed: no further activity observed")));
+        W(xmlTextWriterEndElement(w));
+        W(xmlTextWriterEndElement(w));
+        W(xmlTextWriterEndElement(w));
+    }
+    W(xmlTextWriterEndElement(w)); /* Incident */
+    return 0;
+}
+
+/* Run @fn's writes into a fresh memory buffer and hand the text over. */
+static int write_doc(const struct sw_reporter_settings *s, const struct sw_incident *inc,
+                     int64_t report_ms, bool wrap, char **out, size_t *len)
+{
+    int rc = SW_ENOMEM;
+    xmlBufferPtr b = xmlBufferCreate();
+    xmlTextWriterPtr w = NULL;
+    if (b == NULL) {
+        goto fail;
+    }
+    w = xmlNewTextWriterMemory(b, 0);
+    if (w == NULL) {
+        goto fail;
+    }
+    rc = SW_EIO;
+    if (wrap) {
+        if (xmlTextWriterStartElementNS(w, NULL, X("report"), X(SW_XEP0268_NS)) < 0) {
+            goto fail;
+        }
+    }
+    if (sw_iodef_write(w, s, inc, report_ms) != 0) {
+        goto fail;
+    }
+    if (wrap && xmlTextWriterEndElement(w) < 0) {
+        goto fail;
+    }
+    if (xmlTextWriterFlush(w) < 0) {
+        goto fail;
+    }
+    xmlFreeTextWriter(w);
+    w = NULL;
+    size_t n = (size_t)xmlBufferLength(b);
+    char *t = malloc(n + 1);
+    if (t == NULL) {
+        rc = SW_ENOMEM;
+        goto fail;
+    }
+    memcpy(t, xmlBufferContent(b), n);
+    t[n] = '\0';
+    xmlBufferFree(b);
+    *out = t;
+    if (len != NULL) {
+        *len = n;
+    }
+    return 0;
+fail:
+    if (w != NULL) {
+        xmlFreeTextWriter(w);
+    }
+    if (b != NULL) {
+        xmlBufferFree(b);
+    }
+    return rc;
+}
+
+int sw_iodef_incident(const struct sw_reporter_settings *s, const struct sw_incident *inc,
+                      int64_t report_ms, char **out, size_t *len)
+{
+    return write_doc(s, inc, report_ms, false, out, len);
+}
+
+int sw_xep0268_report(const struct sw_reporter_settings *s, const struct sw_incident *inc,
+                      int64_t report_ms, char **out, size_t *len)
+{
+    return write_doc(s, inc, report_ms, true, out, len);
+}

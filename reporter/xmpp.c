@@ -1,0 +1,804 @@
+/*
+ * xmpp.c - the live XEP-0268 reporter: the only libstrophe user.
+ *
+ * Design: two sides meet at the durable spool (spool.c).
+ *  - Aggregator thread: the output's incident() renders the report once
+ *    (ReportTime = now) and spools one file per interested peer, fsync'd before
+ *    it returns, so nothing the aggregator handed over is lost by kill -9. It
+ *    also keeps a copy of the incident in a small table so that an inquiry can
+ *    be answered with a fresh report.
+ *  - Reporter thread (own libstrophe ctx/conn, never touched elsewhere, as the
+ *    libstrophe maintainers advise): connects as a XEP-0114 component or as a
+ *    client account, reconnects with backoff, sends due spool entries as
+ *    <iq type='set'> whose id is the spool file name, deletes the file on the
+ *    peer's result, retries errors/timeouts with exponential backoff, and
+ *    handles inbound urn:xmpp:incident:2 requests:
+ *      untrusted sender -> <forbidden/> (counted, never stored as trusted);
+ *      over the peer's rate -> <resource-constraint/>;
+ *      unparsable / not exactly one Incident -> <bad-request/>;
+ *      report/response -> stored in inbound_dir + JSON Lines, result;
+ *      request -> stored, logged for the operator, result, never acted on;
+ *      inquiry -> result, then a fresh report via the spool (item-not-found
+ *      for an incident we do not know).
+ *
+ * libstrophe 0.12 workaround: for a component connection,
+ * xmpp_connect_client() is called on the same conn right after
+ * xmpp_connect_component(); it allocates the stream-management state the
+ * component path forgets (SIGSEGV on the first stanza otherwise) and returns
+ * XMPP_EINVOP without opening a second connection (../shared/xmpp-lab README).
+ *
+ * Inbound size: libstrophe parses a stanza fully before we see it; the size
+ * and depth limits are enforced on its serialized text before libxml2 reads
+ * it. Prosody's own stanza size limit bounds what reaches us.
+ */
+#include "sw/reporter.h"
+
+#include <fcntl.h>
+#include <libxml/parser.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <strophe.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reporter_int.h"
+#include "sw/log.h"
+
+#define RECENT_MAX 256 /* incidents remembered for inquiries */
+#define SEND_BURST 64  /* spool entries sent per loop turn */
+#define RUN_ONCE_MS 50 /* libstrophe poll timeout per turn */
+#define RECONNECT_MIN_MS 500
+#define RECONNECT_MAX_MS 30000
+
+struct peer_state {
+    int64_t tokens_milli; /* token bucket, 1000 = one stanza */
+    int64_t last_ms;
+};
+
+struct sw_reporter {
+    const struct sw_reporter_settings *s;
+    struct sw_spool *spool;
+    pthread_t th;
+    bool th_started;
+    atomic_int stop;
+    atomic_int connected;
+    atomic_llong drain_until_ms;
+    FILE *_Atomic log;
+
+    /* reporter thread only */
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;
+    bool conn_dead;
+    int64_t next_connect_ms, reconnect_ms;
+    char my_jid[SW_JID_TEXT];
+    struct peer_state *peers;
+
+    /* incidents for inquiries: written by the aggregator thread */
+    pthread_mutex_t recent_mu;
+    struct sw_incident *recent;
+    size_t recent_next, recent_n;
+
+    struct {
+        atomic_ullong connects, disconnects, sent, acked, errors, timeouts;
+        atomic_ullong in_reports, in_inquiries, in_requests, in_responses;
+        atomic_ullong in_forbidden, in_rate_limited, in_bad, spool_errors;
+    } st;
+};
+
+static void bump(atomic_ullong *c)
+{
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* ---------------- aggregator side ---------------- */
+
+static void remember(struct sw_reporter *r, const struct sw_incident *inc)
+{
+    pthread_mutex_lock(&r->recent_mu);
+    for (size_t i = 0; i < r->recent_n; i++) {
+        if (strcmp(r->recent[i].id, inc->id) == 0) {
+            r->recent[i] = *inc;
+            pthread_mutex_unlock(&r->recent_mu);
+            return;
+        }
+    }
+    r->recent[r->recent_next] = *inc;
+    r->recent_next = (r->recent_next + 1) % RECENT_MAX;
+    if (r->recent_n < RECENT_MAX) {
+        r->recent_n++;
+    }
+    pthread_mutex_unlock(&r->recent_mu);
+}
+
+static bool recall(struct sw_reporter *r, const char *id, struct sw_incident *out)
+{
+    bool found = false;
+    pthread_mutex_lock(&r->recent_mu);
+    for (size_t i = 0; i < r->recent_n; i++) {
+        if (strcmp(r->recent[i].id, id) == 0) {
+            *out = r->recent[i];
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->recent_mu);
+    return found;
+}
+
+static int reporter_incident(void *ctx, const struct sw_incident *inc)
+{
+    struct sw_reporter *r = ctx;
+    const struct sw_reporter_peer *peers = r->s->peers.items;
+    char *payload = NULL;
+    size_t plen;
+    int rc = 0;
+    remember(r, inc);
+    for (size_t i = 0; i < r->s->peers.n; i++) {
+        if (!sw_reporter_peer_wants(r->s, &peers[i], inc)) {
+            continue;
+        }
+        if (payload == NULL) {
+            rc = sw_xep0268_report(r->s, inc, sw_wall_ms(), &payload, &plen);
+            if (rc != 0) {
+                bump(&r->st.spool_errors);
+                return rc;
+            }
+        }
+        int e = sw_spool_put(r->spool, peers[i].jid, inc->id, inc->revision, payload, plen);
+        if (e != 0) {
+            bump(&r->st.spool_errors);
+            rc = rc ? rc : e;
+        }
+    }
+    free(payload);
+    return rc;
+}
+
+static int reporter_close(void *ctx)
+{
+    (void)ctx; /* the reporter is stopped by sw_reporter_stop() */
+    return 0;
+}
+
+/* ---------------- reporter thread ---------------- */
+
+static void send_iq(struct sw_reporter *r, const char *type, const char *id, const char *to,
+                    const char *payload)
+{
+    char *iq;
+    size_t len;
+    if (sw_xep0268_iq(type, id, r->my_jid, to, payload ? payload : "",
+                      payload ? strlen(payload) : 0, &iq, &len) == 0) {
+        xmpp_send_raw(r->conn, iq, len);
+        free(iq);
+    }
+}
+
+static void send_error(struct sw_reporter *r, const char *id, const char *to, const char *etype,
+                       const char *cond)
+{
+    char payload[256];
+    snprintf(payload, sizeof(payload),
+             "<error type='%s'><%s xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>", etype,
+             cond);
+    send_iq(r, "error", id, to, payload);
+}
+
+static void bare_of(char *dst, size_t cap, const char *jid)
+{
+    snprintf(dst, cap, "%s", jid);
+    char *slash = strchr(dst, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+    }
+}
+
+static int find_peer(struct sw_reporter *r, const char *from)
+{
+    char bare[SW_JID_TEXT];
+    bare_of(bare, sizeof(bare), from);
+    const char *at = strchr(bare, '@');
+    const char *domain = at ? at + 1 : bare;
+    const struct sw_reporter_peer *peers = r->s->peers.items;
+    for (size_t i = 0; i < r->s->peers.n; i++) {
+        if (peers[i].jid != NULL &&
+            (strcasecmp(peers[i].jid, bare) == 0 || strcasecmp(peers[i].jid, domain) == 0)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static bool peer_accepts(const struct sw_reporter_peer *p, int kind)
+{
+    for (size_t i = 0; i < p->accept.n; i++) {
+        if (strcmp(p->accept.v[i], sw_xep0268_kind_name(kind)) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool rate_ok(struct sw_reporter *r, int pi, int64_t now_ms)
+{
+    const struct sw_reporter_peer *p = &((const struct sw_reporter_peer *)r->s->peers.items)[pi];
+    struct peer_state *ps = &r->peers[pi];
+    int64_t cap = p->rate_limit * 1000;
+    if (ps->last_ms == 0) {
+        ps->tokens_milli = cap;
+        ps->last_ms = now_ms;
+    }
+    int64_t dt = now_ms - ps->last_ms;
+    if (dt > 0) {
+        /* rate_limit per minute = rate_limit * 1000 milli-tokens per 60000 ms */
+        ps->tokens_milli += dt * p->rate_limit / 60;
+        if (ps->tokens_milli > cap) {
+            ps->tokens_milli = cap;
+        }
+        ps->last_ms = now_ms;
+    }
+    if (ps->tokens_milli < 1000) {
+        return false;
+    }
+    ps->tokens_milli -= 1000;
+    return true;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            fprintf(f, "\\%c", *p);
+        } else if (*p < 0x20) {
+            fprintf(f, "\\u%04x", *p);
+        } else {
+            fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+/* One JSON object line describing an inbound message, built in memory so it
+ * reaches each sink with a single write. */
+static char *inbound_json(const char *peer, const struct sw_xep0268_msg *m, const char *file,
+                          size_t *len)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    char t[40];
+    if (f == NULL) {
+        return NULL;
+    }
+    fprintf(f, "{\"type\":\"inbound\",\"received_at\":\"%s\",\"peer\":",
+            sw_fmt_time(sw_wall_ms(), t, sizeof(t)));
+    json_str(f, peer);
+    fputs(",\"from\":", f);
+    json_str(f, m->from);
+    fprintf(f, ",\"kind\":\"%s\",\"incident_name\":", sw_xep0268_kind_name(m->kind));
+    json_str(f, m->incident_name);
+    fputs(",\"incident_id\":", f);
+    json_str(f, m->incident_id);
+    fputs(",\"report_time\":", f);
+    json_str(f, m->report_time);
+    fputs(",\"severity\":", f);
+    json_str(f, m->severity);
+    fputs(",\"impact\":", f);
+    json_str(f, m->impact_type);
+    fputs(",\"description\":", f);
+    json_str(f, m->description);
+    fputs(",\"expectation\":", f);
+    json_str(f, m->expectation);
+    fputs(",\"history_action\":", f);
+    json_str(f, m->history_action);
+    fputs(",\"offenders\":[", f);
+    for (uint32_t i = 0; i < m->n_offenders; i++) {
+        if (i) {
+            fputc(',', f);
+        }
+        json_str(f, m->offenders[i]);
+    }
+    fputs("],\"file\":", f);
+    json_str(f, file);
+    fputs("}\n", f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static int append_line(const char *path, const char *line, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return SW_EIO;
+    }
+    int rc = write(fd, line, len) == (ssize_t)len ? 0 : SW_EIO;
+    if (close(fd) != 0) {
+        rc = SW_EIO;
+    }
+    return rc;
+}
+
+/* Store an inbound stanza durably in inbound_dir; *name gets the file name. */
+static int store_inbound(struct sw_reporter *r, const char *peer, const struct sw_xep0268_msg *m,
+                         const char *text, size_t len, char *name, size_t cap)
+{
+    char path[4096], tmp[4096], safe[64];
+    size_t o = 0;
+    for (const char *p = m->incident_id; *p && o + 1 < sizeof(safe); p++) {
+        char c = *p;
+        safe[o++] =
+            ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')
+                ? c
+                : '_';
+    }
+    safe[o] = '\0';
+    char peer_safe[SW_JID_TEXT];
+    o = 0;
+    for (const char *p = peer; *p && o + 1 < sizeof(peer_safe); p++) {
+        peer_safe[o++] = (*p == '/' || *p == '\\' || (unsigned char)*p < 0x20) ? '_' : *p;
+    }
+    peer_safe[o] = '\0';
+    static atomic_uint seq;
+    snprintf(name, cap, "%lld-%s-%s-%s-%u.xml", (long long)sw_wall_ms(), peer_safe,
+             sw_xep0268_kind_name(m->kind), safe, atomic_fetch_add(&seq, 1));
+    snprintf(path, sizeof(path), "%s/%s", r->s->inbound_dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", r->s->inbound_dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return SW_EIO;
+    }
+    int rc = 0;
+    if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+        rc = errno == ENOSPC ? SW_ENOSPC : SW_EIO;
+    }
+    if (close(fd) != 0 && rc == 0) {
+        rc = SW_EIO;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = SW_EIO;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+        return rc;
+    }
+    char *line;
+    size_t llen;
+    line = inbound_json(peer, m, name, &llen);
+    if (line != NULL) {
+        snprintf(path, sizeof(path), "%s/inbound.jsonl", r->s->inbound_dir);
+        if (append_line(path, line, llen) != 0) {
+            rc = SW_EIO;
+        }
+        FILE *lf = atomic_load(&r->log);
+        if (lf != NULL) {
+            fwrite(line, 1, llen, lf);
+            fflush(lf);
+        }
+        free(line);
+    }
+    return rc;
+}
+
+static void answer_inquiry(struct sw_reporter *r, const struct sw_xep0268_msg *m, const char *to)
+{
+    struct sw_incident *inc = malloc(sizeof(*inc));
+    if (inc == NULL) {
+        send_error(r, m->iq_id, m->from, "wait", "resource-constraint");
+        return;
+    }
+    bool ours = m->incident_name[0] == '\0' || strcasecmp(m->incident_name, r->s->domain) == 0;
+    if (!ours || !recall(r, m->incident_id, inc)) {
+        send_error(r, m->iq_id, m->from, "cancel", "item-not-found");
+        free(inc);
+        return;
+    }
+    send_iq(r, "result", m->iq_id, m->from, NULL);
+    char *payload;
+    size_t plen;
+    if (sw_xep0268_report(r->s, inc, sw_wall_ms(), &payload, &plen) == 0) {
+        if (sw_spool_put(r->spool, to, inc->id, inc->revision, payload, plen) != 0) {
+            bump(&r->st.spool_errors);
+        }
+        free(payload);
+    }
+    free(inc);
+}
+
+static void handle_request(struct sw_reporter *r, xmpp_stanza_t *st, const char *type,
+                           const char *id, const char *from)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct sw_xep0268_msg *m = NULL;
+    const char *ns = NULL;
+    xmpp_stanza_t *child = xmpp_stanza_get_children(st);
+    while (child != NULL && !xmpp_stanza_is_tag(child)) {
+        child = xmpp_stanza_get_next(child);
+    }
+    if (child != NULL) {
+        ns = xmpp_stanza_get_ns(child);
+    }
+    if (ns != NULL && strcmp(ns, "urn:xmpp:ping") == 0) {
+        send_iq(r, "result", id, from, NULL);
+        return;
+    }
+    if (ns == NULL || strcmp(ns, SW_XEP0268_NS) != 0) {
+        send_error(r, id, from, "cancel", "service-unavailable");
+        return;
+    }
+    int pi = find_peer(r, from);
+    if (pi < 0) {
+        bump(&r->st.in_forbidden);
+        sw_log_warn("reporter", "refused XEP-0268 %s from untrusted sender %s", type, from);
+        send_error(r, id, from, "auth", "forbidden");
+        return;
+    }
+    const struct sw_reporter_peer *p = &((const struct sw_reporter_peer *)r->s->peers.items)[pi];
+    int kind = sw_xep0268_kind_from_name(xmpp_stanza_get_name(child));
+    if (kind < 0 || !peer_accepts(p, kind)) {
+        bump(&r->st.in_forbidden);
+        send_error(r, id, from, "auth", "forbidden");
+        return;
+    }
+    if (!rate_ok(r, pi, sw_wall_ms())) {
+        bump(&r->st.in_rate_limited);
+        send_error(r, id, from, "wait", "resource-constraint");
+        return;
+    }
+    m = malloc(sizeof(*m));
+    if (m == NULL || xmpp_stanza_to_text(st, &text, &len) != XMPP_EOK) {
+        send_error(r, id, from, "wait", "resource-constraint");
+        goto out;
+    }
+    int rc = sw_xep0268_parse(text, len, (size_t)r->s->max_inbound_bytes,
+                              (unsigned)r->s->max_inbound_depth, m);
+    if (rc != 0 || m->kind < 0 || m->n_incidents != 1 || m->incident_id[0] == '\0') {
+        bump(&r->st.in_bad);
+        send_error(r, id, from, "modify", "bad-request");
+        goto out;
+    }
+    char name[512];
+    switch (m->kind) {
+    case SW_XEP0268_INQUIRY:
+        bump(&r->st.in_inquiries);
+        answer_inquiry(r, m, p->jid);
+        break;
+    case SW_XEP0268_REQUEST:
+    case SW_XEP0268_RESPONSE:
+    case SW_XEP0268_REPORT:
+        bump(m->kind == SW_XEP0268_REPORT    ? &r->st.in_reports
+             : m->kind == SW_XEP0268_REQUEST ? &r->st.in_requests
+                                             : &r->st.in_responses);
+        if (store_inbound(r, p->jid, m, text, len, name, sizeof(name)) != 0) {
+            sw_log_error("reporter", "cannot store %s from %s in %s", sw_xep0268_kind_name(m->kind),
+                         from, r->s->inbound_dir);
+            send_error(r, id, from, "wait", "resource-constraint");
+            break;
+        }
+        if (m->kind == SW_XEP0268_REQUEST) {
+            sw_log_warn("reporter",
+                        "peer %s requests action '%s' on incident %s (%s); recorded in %s, "
+                        "operator decision needed, nothing done automatically",
+                        p->jid, m->expectation[0] ? m->expectation : "unspecified", m->incident_id,
+                        m->description, name);
+        } else {
+            sw_log_info("reporter", "%s from %s: incident %s stored as %s",
+                        sw_xep0268_kind_name(m->kind), p->jid, m->incident_id, name);
+        }
+        send_iq(r, "result", id, from, NULL);
+        break;
+    default:
+        send_error(r, id, from, "cancel", "feature-not-implemented");
+        break;
+    }
+out:
+    if (text != NULL) {
+        xmpp_free(r->ctx, text);
+    }
+    free(m);
+}
+
+static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    struct sw_reporter *r = ud;
+    (void)conn;
+    const char *type = xmpp_stanza_get_type(st);
+    const char *id = xmpp_stanza_get_id(st);
+    const char *from = xmpp_stanza_get_from(st);
+    if (type == NULL) {
+        return 1;
+    }
+    if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
+        if (id == NULL) {
+            return 1;
+        }
+        if (strcmp(type, "result") == 0) {
+            if (sw_spool_ack(r->spool, id) == 0) {
+                bump(&r->st.acked);
+            }
+        } else if (sw_spool_fail(r->spool, id, sw_wall_ms()) == 0) {
+            bump(&r->st.errors);
+            sw_log_warn("reporter", "report %s refused by %s; will retry", id, from ? from : "?");
+        }
+        return 1;
+    }
+    if ((strcmp(type, "get") == 0 || strcmp(type, "set") == 0) && id != NULL && from != NULL) {
+        handle_request(r, st, type, id, from);
+    }
+    return 1;
+}
+
+static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_stream_error_t *se,
+                    void *ud)
+{
+    struct sw_reporter *r = ud;
+    (void)err;
+    if (ev == XMPP_CONN_CONNECT) {
+        const char *bound = xmpp_conn_get_bound_jid(conn);
+        if (r->s->mode == SW_REPORTER_CLIENT && bound != NULL) {
+            snprintf(r->my_jid, sizeof(r->my_jid), "%s", bound);
+            xmpp_send_raw_string(conn, "<presence/>");
+        } else {
+            snprintf(r->my_jid, sizeof(r->my_jid), "%s", r->s->component.jid);
+        }
+        xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, r);
+        atomic_store(&r->connected, 1);
+        bump(&r->st.connects);
+        r->reconnect_ms = RECONNECT_MIN_MS;
+        sw_log_info("reporter", "connected as %s", r->my_jid);
+        return;
+    }
+    if (atomic_load(&r->connected)) {
+        bump(&r->st.disconnects);
+        sw_log_warn("reporter", "disconnected%s%s", se && se->text ? ": " : "",
+                    se && se->text ? se->text : "");
+    }
+    atomic_store(&r->connected, 0);
+    r->conn_dead = true;
+}
+
+static void strophe_log(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
+{
+    (void)ud;
+    if (level >= XMPP_LEVEL_WARN) {
+        sw_log_warn("reporter", "libstrophe %s: %s", area, msg);
+    }
+}
+
+static void start_connect(struct sw_reporter *r, int64_t now)
+{
+    const struct sw_reporter_settings *s = r->s;
+    r->conn = xmpp_conn_new(r->ctx);
+    if (r->conn == NULL) {
+        r->next_connect_ms = now + r->reconnect_ms;
+        return;
+    }
+    r->conn_dead = false;
+    int rc;
+    if (s->mode == SW_REPORTER_CLIENT) {
+        xmpp_conn_set_jid(r->conn, s->client.jid);
+        xmpp_conn_set_pass(r->conn, s->client.password);
+        rc = xmpp_connect_client(r->conn, s->client.host, (unsigned short)s->client.port, on_conn,
+                                 r);
+    } else {
+        xmpp_conn_set_jid(r->conn, s->component.jid);
+        xmpp_conn_set_pass(r->conn, s->component.secret);
+        rc = xmpp_connect_component(r->conn, s->component.host, (unsigned short)s->component.port,
+                                    on_conn, r);
+        if (rc == XMPP_EOK) {
+            /* libstrophe 0.12 workaround (see the file comment): expected XMPP_EINVOP */
+            int w = xmpp_connect_client(r->conn, s->component.host,
+                                        (unsigned short)s->component.port, on_conn, r);
+            if (w != XMPP_EINVOP) {
+                sw_log_warn("reporter", "libstrophe SM workaround returned %d", w);
+            }
+        }
+    }
+    if (rc != XMPP_EOK) {
+        r->conn_dead = true;
+    }
+    r->next_connect_ms = now + r->reconnect_ms;
+    r->reconnect_ms =
+        r->reconnect_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : r->reconnect_ms * 2;
+}
+
+static void send_due(struct sw_reporter *r, int64_t now)
+{
+    struct sw_spool_item it;
+    for (int i = 0; i < SEND_BURST; i++) {
+        int got = sw_spool_next(r->spool, now, r->s->ack_timeout_ms, &it);
+        if (got <= 0) {
+            break;
+        }
+        send_iq(r, "set", it.name, it.peer, it.payload);
+        free(it.payload);
+        bump(&r->st.sent);
+    }
+    int n = sw_spool_expire(r->spool, now);
+    if (n > 0) {
+        for (int i = 0; i < n; i++) {
+            bump(&r->st.timeouts);
+        }
+    }
+}
+
+static void *reporter_main(void *arg)
+{
+    struct sw_reporter *r = arg;
+    r->reconnect_ms = RECONNECT_MIN_MS;
+    for (;;) {
+        int64_t now = sw_wall_ms();
+        if (atomic_load(&r->stop)) {
+            struct sw_spool_stats ss;
+            sw_spool_get_stats(r->spool, &ss);
+            if (ss.pending == 0 || now >= atomic_load(&r->drain_until_ms) ||
+                !atomic_load(&r->connected)) {
+                break;
+            }
+        }
+        if (r->conn != NULL && r->conn_dead) {
+            xmpp_conn_release(r->conn);
+            r->conn = NULL;
+            sw_spool_requeue_all(r->spool, now);
+        }
+        if (r->conn == NULL && now >= r->next_connect_ms) {
+            start_connect(r, now);
+        }
+        if (r->conn != NULL && atomic_load(&r->connected)) {
+            send_due(r, now);
+        }
+        xmpp_run_once(r->ctx, RUN_ONCE_MS);
+    }
+    if (r->conn != NULL) {
+        if (atomic_load(&r->connected)) {
+            xmpp_disconnect(r->conn);
+            for (int i = 0; i < 20 && atomic_load(&r->connected); i++) {
+                xmpp_run_once(r->ctx, RUN_ONCE_MS);
+            }
+        }
+        xmpp_conn_release(r->conn);
+        r->conn = NULL;
+    }
+    return NULL;
+}
+
+int sw_reporter_start_settings(const struct sw_reporter_settings *s, struct sw_output_ops *o,
+                               struct sw_reporter **out, struct sw_errbuf *eb)
+{
+    int rc;
+    struct sw_reporter *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "reporter: out of memory");
+    }
+    r->s = s;
+    pthread_mutex_init(&r->recent_mu, NULL);
+    xmlInitParser();
+    if (s->domain == NULL || s->domain[0] == '\0' || s->spool_dir == NULL ||
+        s->inbound_dir == NULL) {
+        rc =
+            sw_errbuf_set(eb, SW_ECONF, "reporter: domain, spool_dir and inbound_dir are required");
+        goto fail;
+    }
+    if (s->mode == SW_REPORTER_COMPONENT && (s->component.jid == NULL || !s->component.jid[0])) {
+        rc = sw_errbuf_set(eb, SW_ECONF, "reporter.component.jid is required in component mode");
+        goto fail;
+    }
+    if (s->mode == SW_REPORTER_CLIENT && (s->client.jid == NULL || !s->client.jid[0])) {
+        rc = sw_errbuf_set(eb, SW_ECONF, "reporter.client.jid is required in client mode");
+        goto fail;
+    }
+    const struct sw_reporter_peer *peers = s->peers.items;
+    for (size_t i = 0; i < s->peers.n; i++) {
+        if (peers[i].jid == NULL || peers[i].jid[0] == '\0' || strchr(peers[i].jid, '\n')) {
+            rc = sw_errbuf_set(eb, SW_ECONF, "reporter.peers[%zu].jid is empty or invalid", i);
+            goto fail;
+        }
+    }
+    if (mkdir(s->inbound_dir, 0700) != 0 && errno != EEXIST) {
+        rc = sw_errbuf_set(eb, SW_EIO, "reporter: inbound_dir %s: %s", s->inbound_dir,
+                           strerror(errno));
+        goto fail;
+    }
+    if ((rc = sw_spool_open(s->spool_dir, s->retry_min_ms, s->retry_max_ms, &r->spool, eb)) != 0) {
+        goto fail;
+    }
+    r->recent = calloc(RECENT_MAX, sizeof(*r->recent));
+    r->peers = calloc(s->peers.n + 1, sizeof(*r->peers));
+    if (r->recent == NULL || r->peers == NULL) {
+        rc = sw_errbuf_set(eb, SW_ENOMEM, "reporter: out of memory");
+        goto fail;
+    }
+    xmpp_initialize();
+    static const xmpp_log_t logger = {strophe_log, NULL};
+    r->ctx = xmpp_ctx_new(NULL, &logger);
+    if (r->ctx == NULL) {
+        rc = sw_errbuf_set(eb, SW_ENOMEM, "reporter: xmpp_ctx_new failed");
+        goto fail;
+    }
+    if (pthread_create(&r->th, NULL, reporter_main, r) != 0) {
+        rc = sw_errbuf_set(eb, SW_ENOMEM, "reporter: cannot start thread");
+        goto fail;
+    }
+    r->th_started = true;
+    o->name = "xmpp";
+    o->incident = reporter_incident;
+    o->close = reporter_close;
+    o->ctx = r;
+    *out = r;
+    return 0;
+fail:
+    sw_reporter_stop(r, 0);
+    return rc;
+}
+
+int sw_reporter_start(const struct sw_conf *c, struct sw_output_ops *o, struct sw_reporter **out,
+                      struct sw_errbuf *eb)
+{
+    const struct sw_reporter_settings *s = sw_conf_section(c, "reporter");
+    if (s == NULL) {
+        return sw_errbuf_set(eb, SW_ECONF, "reporter: config section not registered");
+    }
+    return sw_reporter_start_settings(s, o, out, eb);
+}
+
+void sw_reporter_set_log(struct sw_reporter *r, FILE *fp)
+{
+    atomic_store(&r->log, fp);
+}
+
+void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms)
+{
+    if (r == NULL) {
+        return;
+    }
+    if (r->th_started) {
+        atomic_store(&r->drain_until_ms, (long long)(sw_wall_ms() + drain_ms));
+        atomic_store(&r->stop, 1);
+        pthread_join(r->th, NULL);
+    }
+    if (r->ctx != NULL) {
+        xmpp_ctx_free(r->ctx);
+        xmpp_shutdown();
+    }
+    sw_spool_free(r->spool);
+    pthread_mutex_destroy(&r->recent_mu);
+    free(r->recent);
+    free(r->peers);
+    free(r);
+}
+
+void sw_reporter_get_stats(struct sw_reporter *r, struct sw_reporter_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->connects = atomic_load(&r->st.connects);
+    st->disconnects = atomic_load(&r->st.disconnects);
+    st->sent = atomic_load(&r->st.sent);
+    st->acked = atomic_load(&r->st.acked);
+    st->errors = atomic_load(&r->st.errors);
+    st->timeouts = atomic_load(&r->st.timeouts);
+    st->in_reports = atomic_load(&r->st.in_reports);
+    st->in_inquiries = atomic_load(&r->st.in_inquiries);
+    st->in_requests = atomic_load(&r->st.in_requests);
+    st->in_responses = atomic_load(&r->st.in_responses);
+    st->in_forbidden = atomic_load(&r->st.in_forbidden);
+    st->in_rate_limited = atomic_load(&r->st.in_rate_limited);
+    st->in_bad = atomic_load(&r->st.in_bad);
+    st->spool_errors = atomic_load(&r->st.spool_errors);
+    if (r->spool != NULL) {
+        struct sw_spool_stats ss;
+        sw_spool_get_stats(r->spool, &ss);
+        st->spool_pending = ss.pending;
+        st->acked = ss.acked; /* read under the spool lock, consistent with pending */
+    }
+}
+
+bool sw_reporter_connected(struct sw_reporter *r)
+{
+    return atomic_load(&r->connected) != 0;
+}

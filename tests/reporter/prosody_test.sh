@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# reporter.prosody: the live XEP-0268 reporter against a real Prosody on
+# loopback (deploy/prosody). Checks, in order:
+#   1. reports reach the trusted peer component and are answered (spool empties);
+#   2. inbound: a trusted peer's report and request are stored and answered,
+#      an inquiry for a known incident gets a result and then a fresh report,
+#      an unknown one item-not-found; an untrusted sender gets <forbidden/> and
+#      nothing of it is stored;
+#   3. peer down -> spool grows -> peer up -> every report delivered exactly
+#      once by IncidentID;
+#   4. kill -9 of the sending process while reports are in flight, restart:
+#      every report arrives (duplicates allowed: same IncidentID).
+# Every process started here is stopped by pid; everything is time-bounded.
+# usage: prosody_test.sh SWREPORT_BINARY SOURCE_DIR
+set -euo pipefail
+
+swreport=$1
+src=$2
+py=/usr/bin/python3
+peer_py="$src/tests/reporter/peer.py"
+work=$(mktemp -d "${TMPDIR:-/tmp}/sw-reporter-it.XXXXXX")
+pids=()
+pdir=""
+
+say() { printf 'reporter.prosody: %s\n' "$*" >&2; }
+cleanup() {
+	local st=$?
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	if [ -n "$pdir" ]; then
+		"$src/deploy/prosody/stop.sh" "$pdir" || true
+	fi
+	if [ "$st" = 0 ]; then
+		[ -n "${SW_KEEP:-}" ] || rm -rf -- "$work" "$pdir"
+	else
+		say "FAILED; scratch kept in $work (prosody dir $pdir)"
+		tail -n 20 "$pdir/prosody.log" >&2 2>/dev/null || true
+	fi
+}
+trap cleanup EXIT
+fail() { say "FAIL: $*"; exit 1; }
+forget_pid() { # drop $1 from pids
+	local keep=() p
+	for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	pids=("${keep[@]}")
+}
+
+command -v prosody >/dev/null || { say "prosody not installed: skipping"; exit 77; }
+"$py" -c 'import slixmpp' 2>/dev/null || { say "python3-slixmpp missing: skipping"; exit 77; }
+
+SW_PROSODY_DIR="$work/prosody" "$src/deploy/prosody/start.sh" >"$work/env"
+# shellcheck disable=SC1091
+. "$work/env"
+pdir=$SW_PROSODY_DIR
+port=$SW_PROSODY_COMPONENT_PORT
+spool="$work/spool"
+inbound="$work/inbound"
+common=(--port "$port" --secret "$SW_PROSODY_ENGINE_SECRET" --spool "$spool" --inbound "$inbound"
+	--peer incidents.b.test --retry-min 300 --retry-max 1500 --ack-timeout 3000)
+
+start_peer() { # start_peer OUTFILE [extra args]: background trusted peer, waits until connected
+	local out=$1; shift
+	rm -f "$work/ready"
+	"$py" "$peer_py" --jid incidents.b.test --secret "$SW_PROSODY_PEER_SECRET" --port "$port" \
+		--out "$out" --ready-file "$work/ready" --max-seconds 200 "$@" 2>>"$work/peer.err" &
+	peer_pid=$!
+	pids+=("$peer_pid")
+	for _ in $(seq 1 150); do
+		[ -s "$work/ready" ] && return 0
+		sleep 0.1
+	done
+	fail "peer did not connect"
+}
+stop_peer() {
+	kill "$peer_pid" 2>/dev/null || true
+	wait "$peer_pid" 2>/dev/null || true
+	forget_pid "$peer_pid"
+}
+count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
+wait_for() { # wait_for SECONDS 'shell condition': poll until it holds (re-evaluated)
+	local t=$1; shift
+	for _ in $(seq 1 $((t * 10))); do
+		eval "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+spool_files() { find "$spool" -maxdepth 1 -name '*.rep' 2>/dev/null | wc -l; }
+
+# ---- 1. delivery and acknowledgement ----
+out="$work/peer.out"
+start_peer "$out"
+timeout 60 "$swreport" "${common[@]}" --count 5 --prefix deliver --until-empty --seconds 30 \
+	>"$work/s1.out" 2>"$work/s1.err" || fail "reports not all acknowledged: $(cat "$work/s1.out")"
+for i in 0 1 2 3 4; do
+	[ "$(count "^report deliver-$i incidents.a.test\$" "$out")" = 1 ] || fail "deliver-$i not received once"
+done
+grep -q 'acked=5' "$work/s1.out" || fail "expected 5 acks: $(cat "$work/s1.out")"
+[ "$(spool_files)" = 0 ] || fail "spool not empty"
+say "1 ok: 5 reports delivered and acknowledged, spool empty"
+
+# ---- 2. inbound: trusted report/request/inquiry, untrusted forbidden ----
+"$swreport" "${common[@]}" --count 2 --prefix ask --seconds 12 --log "$work/inbound.log" \
+	>"$work/s2.out" 2>"$work/s2.err" &
+s2=$!
+pids+=("$s2")
+wait_for 10 'grep -q "^report ask-1 " "$out"' || fail "ask reports not delivered"
+mkdir -p "$work/outbox"
+printf '%s\n' "report incidents.a.test peer-77" "request incidents.a.test peer-77" \
+	"inquiry incidents.a.test ask-0" "inquiry incidents.a.test nosuch-9" >"$work/outbox/c.tmp"
+stop_peer
+start_peer "$out" --outbox "$work/outbox"
+mv "$work/outbox/c.tmp" "$work/outbox/c.cmd"
+wait_for 10 '[ "$(count "^reply " "$out")" -ge 4 ]' || fail "peer's stanzas not all answered"
+"$py" "$peer_py" --jid rogue.b.test --secret "$SW_PROSODY_ROGUE_SECRET" --port "$port" \
+	--out "$work/rogue.out" --send "report incidents.a.test rogue-1" \
+	--send "inquiry incidents.a.test ask-0" --exit-when-answered --max-seconds 20 \
+	2>>"$work/peer.err" || fail "rogue peer got no answer"
+wait "$s2" || true
+forget_pid "$s2"
+replies=$(grep '^reply ' "$out")
+[ "$(grep -c ' result -$' <<<"$replies")" = 3 ] || fail "expected 3 results: $replies"
+grep -q ' error item-not-found$' <<<"$replies" || fail "unknown inquiry not item-not-found: $replies"
+wait_for 10 '[ "$(count "^report ask-0 " "$out")" = 2 ]' || fail "inquiry did not produce a second report"
+[ "$(count ' error forbidden$' "$work/rogue.out")" = 2 ] || fail "rogue not refused: $(cat "$work/rogue.out")"
+ls "$inbound" | grep -q 'incidents.b.test-report-peer-77' || fail "trusted report not stored"
+ls "$inbound" | grep -q 'incidents.b.test-request-peer-77' || fail "request not stored"
+! grep -rq 'rogue' "$inbound" || fail "untrusted stanza stored"
+grep -q '"peer":"incidents.b.test","from":"incidents.b.test","kind":"report"' "$inbound/inbound.jsonl" ||
+	fail "inbound JSON line missing"
+grep -q '"kind":"request"' "$work/inbound.log" || fail "request not in the JSON Lines log"
+grep -q 'in_forbidden=2' "$work/s2.out" || fail "forbidden counter: $(cat "$work/s2.out")"
+grep -q 'operator decision needed' "$work/s2.err" || fail "request not surfaced in the log"
+say "2 ok: trusted report/request stored, inquiry answered, unknown item-not-found, untrusted forbidden"
+
+# ---- 3. peer down: spool grows; peer back: exactly once each ----
+stop_peer
+timeout 30 "$swreport" "${common[@]}" --count 6 --prefix down --seconds 3 >"$work/s3.out" 2>"$work/s3.err" || true
+n=$(spool_files)
+[ "$n" = 6 ] || fail "expected 6 spooled reports while the peer is down, found $n"
+grep -q 'acked=0' "$work/s3.out" || fail "something was acked with the peer down: $(cat "$work/s3.out")"
+out3="$work/peer3.out"
+start_peer "$out3"
+timeout 60 "$swreport" "${common[@]}" --count 0 --until-empty --seconds 30 >"$work/s3b.out" 2>"$work/s3b.err" ||
+	fail "spool did not drain after the peer returned"
+for i in 0 1 2 3 4 5; do
+	[ "$(count "^report down-$i " "$out3")" = 1 ] || fail "down-$i delivered $(count "^report down-$i " "$out3") times"
+done
+say "3 ok: 6 reports spooled while the peer was down, each delivered exactly once after"
+stop_peer
+
+# ---- 4. kill -9 mid-flight, restart: nothing lost ----
+out4="$work/peer4.out"
+start_peer "$out4" --ack-delay 0.3
+# not under timeout(1): the pid must be the sender itself (it bounds itself with --seconds)
+"$swreport" "${common[@]}" --count 30 --prefix kill --until-empty --seconds 40 \
+	>"$work/s4.out" 2>"$work/s4.err" &
+s4=$!
+pids+=("$s4")
+wait_for 20 'grep -q "^spooled 30" "$work/s4.out"' || fail "sender did not spool"
+wait_for 20 '[ "$(count "^report kill-" "$out4")" -ge 3 ]' || fail "nothing in flight"
+kill -KILL "$s4"
+wait "$s4" 2>/dev/null || true
+forget_pid "$s4"
+left=$(spool_files)
+got=$(grep '^report kill-' "$out4" | awk '{print $2}' | sort -u | wc -l)
+say "killed sender with $left reports spooled, $got distinct delivered"
+[ "$left" -gt 0 ] || fail "kill came too late to test anything (spool empty)"
+timeout 60 "$swreport" "${common[@]}" --count 0 --until-empty --seconds 40 >"$work/s4b.out" 2>"$work/s4b.err" ||
+	fail "restarted sender did not drain the spool"
+for i in $(seq 0 29); do
+	[ "$(count "^report kill-$i " "$out4")" -ge 1 ] || fail "kill-$i lost"
+done
+dups=$(grep '^report kill-' "$out4" | awk '{print $2}' | sort | uniq -d | wc -l)
+say "4 ok: all 30 reports delivered after kill -9 and restart ($dups duplicate(s), harmless)"
+stop_peer
+say "all checks passed"
