@@ -1351,7 +1351,7 @@ int sw_conf_dump_defaults(FILE *fp)
 void sw_conf_publish(struct sw_conf *c)
 {
     struct sw_conf *old = atomic_exchange_explicit(&conf_current, c, memory_order_acq_rel);
-    if (old != NULL) {
+    if (old != NULL && old != c) {
         /* Every reader that could have seen @old has left its read-side
          * critical section after this. */
         urcu_memb_synchronize_rcu();

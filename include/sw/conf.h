@@ -176,6 +176,13 @@ int sw_conf_registry_get(size_t i, const char **name, const struct sw_conf_item 
 /** Forget every registered section (tests). Snapshots already loaded keep working. */
 void sw_conf_registry_reset(void);
 
+/* Publication notes (conf.c): sw_conf_publish(NULL) at shutdown frees the
+ * current snapshot; publishing the current snapshot again is a no-op; never
+ * call sw_conf_publish inside a read-side critical section (it waits for a
+ * grace period). The pointer is published with C11 release/acquire, so plain
+ * rcu_read_lock()/rcu_read_unlock() of the memb flavour (<urcu.h>) is all a
+ * reader needs. */
+
 /* Schema notes (conf.c):
  * - INT/DURATION/SIZE with min == max == 0 are unbounded (any non-negative
  *   duration/size, any int64 integer).

@@ -751,6 +751,15 @@ static void test_rcu_publish(void **state)
     urcu_memb_read_unlock();
     sw_conf_publish(NULL); /* frees the last generation */
     assert_null(sw_conf_get());
+    /* publishing the current snapshot again must not free it (ASan checks) */
+    struct sw_conf *c = NULL;
+    struct sw_errbuf eb = {{0}};
+    assert_int_equal(sw_conf_load(NULL, &c, &eb), 0);
+    sw_conf_publish(c);
+    sw_conf_publish(c);
+    assert_ptr_equal(sw_conf_get(), c);
+    assert_non_null(sw_conf_section(sw_conf_get(), "test"));
+    sw_conf_publish(NULL);
     assert_int_equal(atomic_load(&x.bad), 0);
     assert_true(atomic_load(&x.seen) > 0);
 }
