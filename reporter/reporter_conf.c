@@ -185,14 +185,14 @@ static const struct sw_conf_item reporter_schema[] = {
      .offset = OFF(severity_medium),
      .fmin = 0.0,
      .fmax = 1e9,
-     .def = "10",
+     .def = "2",
      .help = "incident score from which severity is medium"},
     {.key = "severity_high",
      .type = SW_CONF_DOUBLE,
      .offset = OFF(severity_high),
      .fmin = 0.0,
      .fmax = 1e9,
-     .def = "30",
+     .def = "5",
      .help = "incident score from which severity is high"},
     {.key = "peers",
      .type = SW_CONF_LIST,
@@ -231,8 +231,8 @@ void sw_reporter_settings_defaults(struct sw_reporter_settings *s)
     s->ack_timeout_ms = 30000;
     s->max_inbound_bytes = 64 * 1024;
     s->max_inbound_depth = 32;
-    s->severity_medium = 10.0;
-    s->severity_high = 30.0;
+    s->severity_medium = 2.0;
+    s->severity_high = 5.0;
 }
 
 const char *sw_severity_name(unsigned sev)
