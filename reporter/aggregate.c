@@ -131,7 +131,7 @@ static const struct sw_conf_item sym_schema[] = {
      .type = SW_CONF_STRING,
      .offset = offsetof(struct sw_aggregate_symbol, symbol),
      .def = NULL,
-     .help = "symbol name, \"<detector>.<signal>\""},
+     .help = "symbol name, \"<detector>.<signal>\", or \"prefix*\" for a family"},
     {.key = "score",
      .type = SW_CONF_DOUBLE,
      .offset = offsetof(struct sw_aggregate_symbol, score),
@@ -146,6 +146,24 @@ static const struct sw_conf_item sym_schema[] = {
      .help = "symbols of one group count once (the strongest); empty = own group"},
     SW_CONF_END,
 };
+
+/* Built-in aggregate.symbols: must equal configs/stanzawatch.yaml (test_settings). */
+#define AGG_DEFAULT_SYMBOLS                                                                        \
+    "[{symbol: muc_flood.rate_short, score: 1.0, group: muc_flood},"                               \
+    "{symbol: muc_flood.rate_long, score: 1.0, group: muc_flood},"                                 \
+    "{symbol: muc_flood.repeat, score: 1.0, group: muc_flood},"                                    \
+    "{symbol: muc_flood.long, score: 1.0, group: muc_flood},"                                      \
+    "{symbol: muc_raid.account, score: 1.0},"                                                      \
+    "{symbol: muc_raid.domain, score: 1.0},"                                                       \
+    "{symbol: room_spam.rooms, score: 1.0},"                                                       \
+    "{symbol: sub_burst.targets, score: 1.0},"                                                     \
+    "{symbol: sub_burst_domain.targets, score: 1.0},"                                              \
+    "{symbol: sub_slow.unanswered, score: 1.0},"                                                   \
+    "{symbol: msg_spam.new_burst, score: 1.0, group: msg_spam},"                                   \
+    "{symbol: msg_spam.new_slow, score: 1.0, group: msg_spam},"                                    \
+    "{symbol: presence_churn.rate_short, score: 1.0, group: presence_churn},"                      \
+    "{symbol: presence_churn.rate_long, score: 1.0, group: presence_churn},"                       \
+    "{symbol: 'content.*', score: 0.6, group: content}]"
 
 static const struct sw_conf_item agg_schema[] = {
     {.key = "report_threshold",
@@ -205,8 +223,8 @@ static const struct sw_conf_item agg_schema[] = {
     {.key = "symbols",
      .type = SW_CONF_LIST,
      .offset = offsetof(struct sw_aggregate_settings, symbols),
-     .def = NULL,
-     .help = "symbol scores: list of {symbol, score, group}",
+     .def = AGG_DEFAULT_SYMBOLS,
+     .help = "symbol scores: list of {symbol, score, group}; \"prefix*\" matches a family",
      .sub = sym_schema,
      .item_size = sizeof(struct sw_aggregate_symbol)},
     SW_CONF_END,
@@ -291,14 +309,25 @@ static void copy_text(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/* Exact name first; else the longest "prefix*" pattern that matches (e.g.
+ * "content.*" scores every content rule). */
 static const struct agg_sym *find_sym(const struct sw_aggregate *a, const char *name)
 {
+    const struct agg_sym *best = NULL;
+    size_t best_len = 0;
     for (size_t i = 0; i < a->n_syms; i++) {
-        if (strcmp(a->syms[i].name, name) == 0) {
+        const char *p = a->syms[i].name;
+        size_t n = strlen(p);
+        if (n > 0 && p[n - 1] == '*') {
+            if (strncmp(p, name, n - 1) == 0 && (best == NULL || n - 1 > best_len)) {
+                best = &a->syms[i];
+                best_len = n - 1;
+            }
+        } else if (strcmp(p, name) == 0) {
             return &a->syms[i];
         }
     }
-    return NULL;
+    return best;
 }
 
 /* ---- table ------------------------------------------------------------- */

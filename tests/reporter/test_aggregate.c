@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "../../reporter/aggregate_int.h"
 #include "sw/incident.h"
+#include "sw/settings.h"
 
 #define T0 1780000000000LL /* some stream time, ms */
 #define MAXREC 64
@@ -40,7 +42,7 @@ static int rec_incident(void *ctx, const struct sw_incident *inc)
 }
 
 struct fixture {
-    struct sw_aggregate_symbol syms[4];
+    struct sw_aggregate_symbol syms[6];
     struct sw_aggregate_settings s;
     struct rec rec;
     char *json;
@@ -68,7 +70,9 @@ static void fx_settings(struct fixture *f)
     f->s.reopen_window_ms = 120000;
     f->s.max_tracked = 64;
     f->s.symbols.items = f->syms;
-    f->s.symbols.n = 4;
+    f->syms[4] = (struct sw_aggregate_symbol){.symbol = "content.*", .score = 0.6, .group = "c"};
+    f->syms[5] = (struct sw_aggregate_symbol){.symbol = "content.big*", .score = 2.0, .group = "c"};
+    f->s.symbols.n = 6;
     f->s.never.v = NULL;
     f->s.never.n = 0;
     f->never_v[0] = "announce@a.test";
@@ -200,6 +204,25 @@ static void test_group_counts_once(void **state)
     hit(f, "a.half", "g@a.test", 1000, T0 + 2, NULL, NULL);
     assert_int_equal(f->rec.n, 1); /* 0.6 + 0.5 */
     assert_int_equal(f->rec.inc[0].score_milli, 1100);
+}
+
+static void test_prefix_symbols(void **state)
+{
+    struct fixture *f = *state;
+    /* content.* scores 0.6 and its members share one group */
+    hit(f, "content.url", "p@a.test", 1000, T0, NULL, NULL);
+    hit(f, "content.pharma", "p@a.test", 1000, T0 + 1, NULL, NULL);
+    assert_int_equal(f->rec.n, 0);
+    hit(f, "a.half", "p@a.test", 1000, T0 + 2, NULL, NULL);
+    assert_int_equal(f->rec.n, 1);
+    assert_int_equal(f->rec.inc[0].score_milli, 1100);
+    /* the longest matching prefix wins; weight scales the score */
+    hit(f, "content.bigbait", "q@a.test", 500, T0 + 3, NULL, NULL);
+    assert_int_equal(f->rec.n, 2);
+    assert_int_equal(f->rec.inc[1].score_milli, 1000);
+    /* "content" alone is not matched by "content.*" but by default_score */
+    hit(f, "contentx", "r@a.test", 1000, T0 + 4, NULL, NULL);
+    assert_int_equal(f->rec.n, 3);
 }
 
 static void test_dedup_and_update_rate_limit(void **state)
@@ -380,6 +403,74 @@ static void test_deterministic_output(void **state)
     free(first);
 }
 
+/* The real config path: built-in defaults bind, a file overrides, muc.server_jids
+ * and muc.services become never-offenders, bad values are refused. */
+static void test_config_section(void **state)
+{
+    (void)state;
+    sw_conf_registry_reset();
+    assert_int_equal(sw_settings_register(), 0);
+    assert_int_equal(sw_aggregate_register_conf(), 0);
+    struct sw_errbuf eb;
+    struct sw_conf *c = NULL;
+    assert_int_equal(sw_conf_load(NULL, &c, &eb), 0);
+    const struct sw_aggregate_settings *s = sw_conf_section(c, "aggregate");
+    assert_non_null(s);
+    assert_true(s->report_threshold > 0.999 && s->report_threshold < 1.001);
+    assert_int_equal(s->close_after_ms, 600000);
+    assert_true(s->symbols.n >= 10);
+    sw_conf_free(c);
+
+    char path[] = "/tmp/test_aggregate_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "w");
+    fputs("muc:\n  services: [conf.x.test]\n  server_jids: [bot@x.test]\n"
+          "aggregate:\n  report_threshold: 2.0\n  update_interval: 0s\n"
+          "  symbols:\n    - {symbol: s.one, score: 1.5}\n",
+          fp);
+    fclose(fp);
+    assert_int_equal(sw_conf_load(path, &c, &eb), 0);
+    struct rec *r = calloc(1, sizeof(*r));
+    struct sw_output_ops out = {.name = "rec", .incident = rec_incident, .ctx = r};
+    struct sw_aggregate *a = NULL;
+    assert_int_equal(sw_aggregate_new(c, &out, 1, &a, &eb), 0);
+    struct sw_hit h;
+    memset(&h, 0, sizeof(h));
+    h.detector = "s";
+    h.symbol = "s.one";
+    h.kind = "muc-flood";
+    h.t_ms = T0;
+    h.weight_milli = 1000;
+    const char *offs[] = {"bot@x.test", "room@conf.x.test", "conf.x.test", "u@x.test"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(h.offender, sizeof(h.offender), "%s", offs[i]);
+        h.offender_kind = i == 2 ? SW_OFFENDER_DOMAIN : SW_OFFENDER_ACCOUNT;
+        h.ev_seq = (uint64_t)i + 1;
+        sw_aggregate_hit(a, &h);
+    }
+    assert_int_equal(r->n, 0); /* 1.5 < 2.0 and the first three are never offenders */
+    h.symbol = "unknown.sym";  /* default_score 1.0: 1.5 + 1.0 >= 2.0 */
+    h.ev_seq = 9;
+    sw_aggregate_hit(a, &h);
+    assert_int_equal(r->n, 1);
+    assert_string_equal(r->inc[0].offender, "u@x.test");
+    struct sw_aggregate_stats st;
+    sw_aggregate_get_stats(a, &st);
+    assert_int_equal(st.dropped, 3);
+    sw_aggregate_free(a);
+    sw_conf_free(c);
+    free(r);
+
+    fp = fopen(path, "w");
+    fputs("aggregate:\n  report_threshold: 0\n", fp);
+    fclose(fp);
+    assert_int_equal(sw_conf_load(path, &c, &eb), SW_ECONF);
+    assert_non_null(strstr(eb.msg, "report_threshold"));
+    unlink(path);
+    sw_conf_registry_reset();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,11 +478,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_half_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_signals_too_far_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_counts_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prefix_symbols, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dedup_and_update_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_reopen_and_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_never_offenders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_under_pressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deterministic_output, setup, teardown),
+        cmocka_unit_test(test_config_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
