@@ -1271,7 +1271,7 @@ static void plan_bridge(struct inst *in, int64_t t)
     add_off(in, a);
     add_act(in, t, A_JOIN, a, r, 0, 0, false);
     int64_t end = t + rndr(600000, 1800000);
-    double rate = (double)rndr(3, 8) / 10.0;
+    double rate = (double)rndr(2, 5) / 10.0; /* 12-30 relayed lines a minute */
     int n = 0;
     t += 3000;
     while (t < end) {
@@ -1287,7 +1287,7 @@ static const struct scen_def g_defs[] = {
     {"room-spam", false, 600000, plan_room_spam, {"mutated"}},
     {"sub-burst", false, 150000, plan_sub_burst, {"account"}},
     {"sub-burst-domain", false, 100000, plan_sub_domain, {"domain"}},
-    {"sub-slow", false, 3600000, plan_sub_slow, {"hours"}},
+    {"sub-slow", false, 10800000, plan_sub_slow, {"hours"}},
     {"msg-spam", false, 1200000, plan_msg_spam, {"strangers"}},
     {"presence-churn", false, 200000, plan_churn, {"rejoin", "nick"}},
     {"active-person", true, 1500000, plan_active, {"busy-room"}},

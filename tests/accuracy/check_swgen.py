@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""check_swgen.py - properties of swgen's output (ctest accuracy.swgen).
+
+  check_swgen.py SWGEN WORKDIR
+
+- same seed and options -> byte-identical capture and truth; another seed differs;
+- the capture is well-formed XML (expat via ElementTree, streamed);
+- every stanza has exactly one XEP-0203 stamp, ms precision, never decreasing,
+  some equal; the mirror fraction is near --mirror-fraction;
+- MUC reflections (from room/nick) and fan-out copies (same id) are present;
+- every abuse offender of the truth file sends stanzas in the capture, and
+  every abuse instance's start_ms is the stamp of one of its offenders' stanzas;
+- --scenarios none --benign none gives no instance; a bad name is refused.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def run(swgen, out, truth, seed, extra=()):
+    cmd = [swgen, "--seed", str(seed), "--stanzas", "40000", "--duration", "7200",
+           "--truth", truth, "-o", out, *extra]
+    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+
+
+def fail(msg):
+    print("check_swgen: FAIL:", msg)
+    sys.exit(1)
+
+
+def main():
+    swgen, work = sys.argv[1], sys.argv[2]
+    os.makedirs(work, exist_ok=True)
+    a, b, c = (os.path.join(work, n) for n in ("a.xml", "b.xml", "c.xml"))
+    ta, tb, tc = (os.path.join(work, n) for n in ("a.jsonl", "b.jsonl", "c.jsonl"))
+    run(swgen, a, ta, 11)
+    run(swgen, b, tb, 11)
+    run(swgen, c, tc, 12)
+    if open(a, "rb").read() != open(b, "rb").read() or open(ta).read() != open(tb).read():
+        fail("same seed gave different output")
+    if open(a, "rb").read() == open(c, "rb").read():
+        fail("different seeds gave the same capture")
+
+    D = "{urn:xmpp:delay}delay"
+    F = "{urn:xmpp:forward:0}forwarded"
+    n = wrapped = refl = 0
+    last = ""
+    equal = 0
+    ids = {}
+    senders = {}
+    depth = 0
+    for ev, el in ET.iterparse(a, events=("start", "end")):
+        if ev == "start":
+            depth += 1
+            continue
+        depth -= 1
+        if depth != 1:
+            continue
+        n += 1
+        inner = el
+        fw = el.find(F)
+        if fw is not None:
+            wrapped += 1
+            stamps = fw.findall(D)
+            inner = [x for x in fw if x.tag != D][0]
+        else:
+            stamps = el.findall(D)
+        if len(stamps) != 1 or not STAMP.match(stamps[0].get("stamp", "")):
+            fail(f"stanza {n}: bad or missing delay stamp")
+        s = stamps[0].get("stamp")
+        if s < last:
+            fail(f"stanza {n}: stamp {s} goes back from {last}")
+        equal += s == last
+        last = s
+        frm = inner.get("from", "")
+        if "@rooms.a.test/" in frm:
+            refl += 1
+        key = (frm, inner.get("id"))
+        ids[key] = ids.get(key, 0) + 1
+        bare = frm.split("/")[0].lower()
+        senders.setdefault(bare, []).append(s)
+        el.clear()
+    frac = wrapped / n
+    print(f"stanzas {n}, wrapped {frac:.3f}, reflections {refl}, equal stamps {equal}")
+    if not 0.25 < frac < 0.35:
+        fail(f"mirror fraction {frac} not near 0.3")
+    if refl == 0 or equal == 0 or max(ids.values()) < 3:
+        fail("no reflections, no equal stamps or no fan-out copies")
+
+    import datetime
+
+    def ms(s):
+        return int(datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000 + .5)
+
+    truth = [json.loads(l) for l in open(ta)]
+    kinds = {t["scenario"] for t in truth}
+    if len(kinds) < 16:
+        fail(f"only {len(kinds)} scenario types in the truth file")
+    for t in truth:
+        if t["benign"] or t["truncated"]:
+            continue
+        starts = []
+        for o in t["offenders"] + t["acceptable"]:
+            if o["kind"] == "account":
+                if o["jid"].lower() not in senders:
+                    if o in t["offenders"]:
+                        fail(f"{t['scenario']}: offender {o['jid']} never sends")
+                    continue
+                starts += [ms(x) for x in senders[o["jid"].lower()]]
+        if t["start_ms"] not in starts:
+            fail(f"{t['scenario']}: start_ms {t['start_ms']} is no offender stanza")
+    run(swgen, c, tc, 13, ["--scenarios", "none", "--benign", "none"])
+    if open(tc).read() != "":
+        fail("--scenarios none --benign none still wrote instances")
+    r = subprocess.run([swgen, "--seed", "1", "--stanzas", "10", "--scenarios", "nope",
+                        "-o", c], stderr=subprocess.DEVNULL)
+    if r.returncode == 0:
+        fail("an unknown scenario name was accepted")
+    print("check_swgen: PASS")
+
+
+if __name__ == "__main__":
+    main()
