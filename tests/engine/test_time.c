@@ -1,0 +1,102 @@
+/*
+ * test_time.c - sw_parse_time (XEP-0082 / XEP-0091 stamps) and sw_fmt_time
+ * from engine/sw.c.
+ */
+#include "sw/sw.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static int64_t parse(const char *s)
+{
+    int64_t ms = -1;
+    assert_int_equal(sw_parse_time(s, strlen(s), &ms), 0);
+    return ms;
+}
+
+static void test_parse_valid(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("1970-01-01T00:00:00Z"), 0);
+    assert_int_equal(parse("2025-03-02T10:14:51.250Z"), 1740910491250LL);
+    /* fraction: any number of digits, truncated to ms */
+    assert_int_equal(parse("2025-03-02T10:14:51.2Z"), 1740910491200LL);
+    assert_int_equal(parse("2025-03-02T10:14:51.123456789Z"), 1740910491123LL);
+    /* offsets */
+    assert_int_equal(parse("2025-03-02T12:14:51+02:00"), 1740910491000LL);
+    assert_int_equal(parse("2025-03-02T05:44:51-04:30"), 1740910491000LL);
+    /* no zone: taken as UTC */
+    assert_int_equal(parse("2025-03-02T10:14:51"), 1740910491000LL);
+    /* XEP-0091 legacy */
+    assert_int_equal(parse("20250302T10:14:51"), 1740910491000LL);
+    /* leap day and year boundaries */
+    assert_int_equal(parse("2024-02-29T00:00:00Z"), 1709164800000LL);
+    assert_int_equal(parse("1999-12-31T23:59:59.999Z"), 946684799999LL);
+    /* before the epoch */
+    assert_int_equal(parse("1969-12-31T23:59:59Z"), -1000);
+    /* lower-case separators */
+    assert_int_equal(parse("2025-03-02t10:14:51z"), 1740910491000LL);
+}
+
+static void test_parse_invalid(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        "",
+        "yesterday",
+        "2025-03-02",
+        "2025-03-02 10:14:51Z",
+        "2025-13-02T10:14:51Z",
+        "2025-03-32T10:14:51Z",
+        "2025-03-02T24:00:00Z",
+        "2025-03-02T10:60:00Z",
+        "2025-03-02T10:14:51.Z",
+        "2025-03-02T10:14:51+0200",
+        "2025-03-02T10:14:51ZZ",
+        "2025-03-02T10:14:5xZ",
+        "20250302T10:14",
+        "2025030xT10:14:51",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t ms = 42;
+        if (sw_parse_time(bad[i], strlen(bad[i]), &ms) != SW_EPARSE) {
+            fail_msg("accepted '%s'", bad[i]);
+        }
+        assert_int_equal(ms, 42); /* untouched on failure */
+    }
+    /* length is honoured: a valid prefix with trailing bytes outside len */
+    int64_t ms;
+    assert_int_equal(sw_parse_time("2025-03-02T10:14:51Zjunk", 20, &ms), 0);
+    assert_int_equal(ms, 1740910491000LL);
+}
+
+static void test_fmt_roundtrip(void **state)
+{
+    (void)state;
+    char buf[32];
+    assert_string_equal(sw_fmt_time(0, buf, sizeof(buf)), "1970-01-01T00:00:00.000Z");
+    assert_string_equal(sw_fmt_time(1740910491250LL, buf, sizeof(buf)), "2025-03-02T10:14:51.250Z");
+    assert_string_equal(sw_fmt_time(-1, buf, sizeof(buf)), "1969-12-31T23:59:59.999Z");
+    assert_string_equal(sw_fmt_time(1709164800000LL, buf, sizeof(buf)), "2024-02-29T00:00:00.000Z");
+    /* every ~37 hours over 60 years plus odd ms: format then parse gives the value */
+    for (int64_t t = -86400000LL * 365; t < 86400000LL * 365 * 60; t += 133333337LL) {
+        sw_fmt_time(t, buf, sizeof(buf));
+        assert_int_equal(strlen(buf), 24);
+        assert_int_equal(parse(buf), t);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_valid),
+        cmocka_unit_test(test_parse_invalid),
+        cmocka_unit_test(test_fmt_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
