@@ -186,9 +186,19 @@ struct sw_pipeline {
     uint64_t t_start_ns, t_end_ns;
 };
 
+#define PL_PARSER_QUEUE 4 /* chunks queued per parser */
+
 /* pipeline.c */
 void pl_set_error(struct sw_pipeline *p, int rc, const char *msg);
 void pl_request_abort(struct sw_pipeline *p, uint64_t k);
+
+/* reader.c */
+void *pl_reader_main(void *arg);
+
+/* parser.c */
+void *pl_parser_main(void *arg);
+struct pl_batch *pl_batch_new(size_t batch_bytes);
+void pl_batch_free(struct pl_batch *b);
 
 /* worker.c */
 void *pl_worker_main(void *arg);

@@ -1,0 +1,258 @@
+/*
+ * parser.c - the pipeline's parser threads (see engine/pipeline.c for the
+ * whole design). Parser i takes chunks k = i, i + P, ... from its input ring,
+ * parses them with its own sw_xml (one per stream, fed the stream header
+ * once), packs the events into its batch (event array + text arena, reused,
+ * grown only when a chunk needs more) and publishes batch k into slot k % S
+ * by swapping batches with the slot once the workers have released it.
+ *
+ * Threading: one thread per parser; the slot turn protocol is described in
+ * pipeline_int.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline_int.h"
+
+/* ------------------------------------------------------------------ */
+/* parsers                                                             */
+
+struct pl_batch *pl_batch_new(size_t batch_bytes)
+{
+    struct pl_batch *b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        return NULL;
+    }
+    b->cap = (uint32_t)(batch_bytes / 96 + 64);
+    b->arena_cap = batch_bytes + batch_bytes / 2 + 4096;
+    b->ev = malloc(b->cap * sizeof(*b->ev));
+    b->arena = malloc(b->arena_cap);
+    if (b->ev == NULL || b->arena == NULL) {
+        free(b->ev);
+        free(b->arena);
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void pl_batch_free(struct pl_batch *b)
+{
+    if (b != NULL) {
+        free(b->ev);
+        free(b->arena);
+        free(b);
+    }
+}
+
+static void rebase(const char **s, const char *old, size_t used, char *nw)
+{
+    if (*s >= old && *s < old + used) {
+        *s = nw + (*s - old);
+    }
+}
+
+/* Grow the arena (rare: a chunk with more text than batch_bytes * 1.5) and
+ * move every string pointer of the events already packed. */
+static int batch_grow_arena(struct pl_batch *b, size_t need)
+{
+    size_t ncap = b->arena_cap * 2;
+    while (ncap < b->used + need) {
+        ncap *= 2;
+    }
+    char *na = malloc(ncap);
+    if (na == NULL) {
+        return SW_ENOMEM;
+    }
+    memcpy(na, b->arena, b->used);
+    for (uint32_t i = 0; i < b->n; i++) {
+        struct sw_event *e = &b->ev[i];
+        rebase(&e->from.text, b->arena, b->used, na);
+        rebase(&e->to.text, b->arena, b->used, na);
+        rebase(&e->id, b->arena, b->used, na);
+        rebase(&e->body, b->arena, b->used, na);
+        rebase(&e->subject, b->arena, b->used, na);
+        rebase(&e->status, b->arena, b->used, na);
+        rebase(&e->nick, b->arena, b->used, na);
+    }
+    free(b->arena);
+    b->arena = na;
+    b->arena_cap = ncap;
+    return 0;
+}
+
+static void parser_on_event(void *ud, const struct sw_event *ev)
+{
+    struct pl_parser *ps = ud;
+    struct pl_batch *b = ps->b;
+    if (b->n == b->cap) {
+        uint32_t ncap = b->cap * 2;
+        struct sw_event *ne = realloc(b->ev, (size_t)ncap * sizeof(*ne));
+        if (ne == NULL) {
+            ps->rc = SW_ENOMEM;
+            return;
+        }
+        b->ev = ne;
+        b->cap = ncap;
+    }
+    size_t need = sw_event_text_size(ev);
+    if (b->used + need > b->arena_cap && batch_grow_arena(b, need) < 0) {
+        ps->rc = SW_ENOMEM;
+        return;
+    }
+    b->used += sw_event_pack(ev, &b->ev[b->n], b->arena + b->used);
+    b->n++;
+}
+
+static void parser_add_stats(struct sw_xml_stats *dst, const struct sw_xml_stats *s)
+{
+    dst->bytes += s->bytes;
+    dst->stanzas += s->stanzas;
+    for (int i = 0; i < 3; i++) {
+        dst->by_kind[i] += s->by_kind[i];
+    }
+    dst->unwrapped += s->unwrapped;
+    dst->carbons += s->carbons;
+    dst->skipped_oversize += s->skipped_oversize;
+    dst->skipped_depth += s->skipped_depth;
+    dst->skipped_attr += s->skipped_attr;
+    dst->skipped_unknown += s->skipped_unknown;
+    dst->bad_stamps += s->bad_stamps;
+    dst->parse_errors += s->parse_errors;
+}
+
+static void parser_publish_stats(struct pl_parser *ps)
+{
+    struct sw_xml_stats t = ps->xs;
+    if (ps->x != NULL) {
+        parser_add_stats(&t, sw_xml_stats(ps->x));
+    }
+    const uint64_t *src = (const uint64_t *)&t;
+    uint64_t *dst = (uint64_t *)&ps->pub;
+    for (size_t i = 0; i < sizeof(t) / sizeof(uint64_t); i++) {
+        SW_CNT_SET(dst[i], src[i]);
+    }
+}
+
+static void parser_drop_xml(struct pl_parser *ps)
+{
+    if (ps->x != NULL) {
+        parser_add_stats(&ps->xs, sw_xml_stats(ps->x));
+        sw_xml_free(ps->x);
+        ps->x = NULL;
+    }
+    ps->cur_stream = -1;
+}
+
+static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
+{
+    struct sw_pipeline *p = ps->p;
+    struct pl_batch *b = ps->b;
+    struct sw_errbuf eb;
+    int rc;
+    eb.msg[0] = '\0';
+    if (ps->cur_stream != (int)c->stream) {
+        const struct pl_stream *s = &p->streams[c->stream];
+        parser_drop_xml(ps);
+        rc = sw_xml_new(&p->xopts, parser_on_event, ps, &ps->x);
+        if (rc < 0) {
+            snprintf(b->err, sizeof(b->err), "%s: cannot create parser: %s", s->name,
+                     sw_strerror(rc));
+            goto fail;
+        }
+        sw_xml_set_stream(ps->x, c->stream, 1);
+        rc = sw_xml_feed(ps->x, s->hdr, s->hdr_len, c->arrival_ms, &eb);
+        if (rc < 0) {
+            snprintf(b->err, sizeof(b->err), "%s:%s", s->name, eb.msg);
+            goto fail;
+        }
+        ps->cur_stream = c->stream;
+    }
+    sw_xml_set_seq(ps->x, c->k << SW_SEQ_SHIFT);
+    sw_xml_set_stream(ps->x, c->stream, c->line);
+    rc = sw_xml_feed(ps->x, c->buf->data + c->off, c->len, c->arrival_ms, &eb);
+    if (rc < 0) {
+        snprintf(b->err, sizeof(b->err), "%s:%s", p->streams[c->stream].name, eb.msg);
+        goto fail;
+    }
+    if (ps->rc < 0) {
+        rc = ps->rc;
+        snprintf(b->err, sizeof(b->err), "out of memory");
+        goto fail;
+    }
+    return;
+fail:
+    b->flags |= PL_BATCH_ERROR;
+    parser_drop_xml(ps); /* an instance is dead after an error */
+    pl_set_error(p, rc == SW_ENOMEM ? SW_ENOMEM : SW_EPARSE, b->err);
+    pl_request_abort(p, c->k + 1);
+}
+
+struct slot_wait {
+    struct pl_slot *s;
+    uint64_t turn;
+};
+
+static bool slot_turn_is(void *arg)
+{
+    struct slot_wait *w = arg;
+    return atomic_load_explicit(&w->s->turn, memory_order_acquire) == w->turn;
+}
+
+void pl_slot_wait_readable(struct sw_pipeline *p, uint64_t k, struct sw_wait_stats *st)
+{
+    struct slot_wait w = {&p->slots[k % p->S], 2 * k + 1};
+    sw_evcount_wait(&p->ec_slots, slot_turn_is, &w, 400, st);
+}
+
+static void parser_publish(struct pl_parser *ps)
+{
+    struct sw_pipeline *p = ps->p;
+    uint64_t k = ps->b->k;
+    struct slot_wait w = {&p->slots[k % p->S], 2 * k};
+    sw_evcount_wait(&p->ec_slots, slot_turn_is, &w, 400, &ps->wait_out);
+    struct pl_batch *old = w.s->b;
+    w.s->b = ps->b;
+    ps->b = old;
+    atomic_store_explicit(&w.s->remaining, p->W, memory_order_relaxed);
+    atomic_store_explicit(&w.s->turn, 2 * k + 1, memory_order_release);
+    sw_evcount_notify(&p->ec_slots);
+}
+
+void *pl_parser_main(void *arg)
+{
+    struct pl_parser *ps = arg;
+    struct sw_pipeline *p = ps->p;
+    struct pl_chunk c;
+    while (sw_ring_wait_readable(ps->in, &ps->wait_in)) {
+        sw_ring_pop(ps->in, &c, 1);
+        struct pl_batch *b = ps->b;
+        b->k = c.k;
+        b->flags = 0;
+        b->n = 0;
+        b->used = 0;
+        b->bytes = c.len;
+        b->err[0] = '\0';
+        if (c.kind == PL_CHUNK_END) {
+            b->flags |= PL_BATCH_END;
+        } else if (c.kind == PL_CHUNK_ERROR) {
+            b->flags |= PL_BATCH_ERROR;
+            snprintf(b->err, sizeof(b->err), "%s", c.err ? c.err : "error");
+            ps->xs.parse_errors++;
+            free(c.err);
+        } else if (c.k < atomic_load_explicit(&p->abort_k, memory_order_acquire)) {
+            parser_parse(ps, &c);
+        }
+        if (c.buf != NULL &&
+            atomic_fetch_sub_explicit(&c.buf->refs, 1, memory_order_acq_rel) == 1) {
+            sw_ring_push_wait(ps->back, &c.buf, 1, NULL);
+            sw_evcount_notify(&p->ec_bufs);
+        }
+        parser_publish_stats(ps);
+        parser_publish(ps);
+        ps->batches++;
+    }
+    parser_drop_xml(ps);
+    parser_publish_stats(ps);
+    return NULL;
+}

@@ -1,0 +1,457 @@
+/*
+ * reader.c - the pipeline's reader thread (see engine/pipeline.c for the whole
+ * design): pulls bytes from the tap into refcounted buffers, finds whole
+ * top-level stanzas with sw_split, cuts chunks of whole stanzas and hands
+ * chunk k to parser k % P.
+ *
+ * Buffers: one read of batch_bytes per buffer, after the tail carried over
+ * from the previous one (an incomplete stanza, at most max_stanza_bytes +
+ * 4 KB: a longer one is being skipped by the splitter as oversize, so only
+ * its last bytes can matter). A chunk is a contiguous run of whole stanzas:
+ * a gap that is not whitespace (a skipped stanza) ends it. Chunks borrow the
+ * buffer (refcount); parsers send a buffer back through their return ring
+ * when the last chunk cut from it is parsed. Chunk boundaries depend only on
+ * the bytes and batch_bytes, so event seqs (chunk << 24 | index) do too.
+ *
+ * Errors (unreadable file, junk the splitter rejects, truncated stanza):
+ * complete stanzas before the spot are still handed out, then an ERROR chunk
+ * with "file:line:col: reason", then END. sw_pipeline_stop() and a parse
+ * error found by a parser (abort_k) stop reading early; END always follows.
+ *
+ * Threading: the reader thread only, plus atomics documented in
+ * pipeline_int.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline_int.h"
+
+/* ------------------------------------------------------------------ */
+/* reader                                                              */
+
+struct rd {
+    struct sw_pipeline *p;
+    uint64_t skip_oversize, skip_depth; /* totals of finished streams */
+    struct pl_buf *pool;                /* free buffers */
+    unsigned n_bufs, max_bufs;
+    struct pl_buf *b; /* buffer being filled, NULL between streams */
+    uint64_t b_off;   /* stream offset of b->data[0] */
+    size_t b_len;
+    struct sw_split *split;
+    bool in_stream;
+    uint16_t stream;
+    const char *name;
+    bool pend;
+    uint64_t pend_start, pend_end;
+    uint32_t pend_line, pend_stanzas;
+    uint64_t consumed; /* stream offset before which no byte is needed */
+    uint64_t k;
+    int64_t arrival;
+    int cb_rc;
+    char cb_err[512];
+};
+
+static struct pl_buf *buf_alloc(size_t cap)
+{
+    struct pl_buf *b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        return NULL;
+    }
+    b->data = malloc(cap);
+    if (b->data == NULL) {
+        free(b);
+        return NULL;
+    }
+    b->cap = cap;
+    atomic_init(&b->refs, 0);
+    return b;
+}
+
+static void buf_destroy(struct pl_buf *b)
+{
+    if (b != NULL) {
+        free(b->data);
+        free(b);
+    }
+}
+
+/* Drain the parsers' return rings into the pool; true if the pool is non-empty. */
+static bool rd_collect(struct rd *r)
+{
+    struct sw_pipeline *p = r->p;
+    for (unsigned i = 0; i < p->P; i++) {
+        struct pl_buf *b;
+        while (sw_ring_pop(p->parsers[i].back, &b, 1) == 1) {
+            b->next = r->pool;
+            r->pool = b;
+        }
+    }
+    return r->pool != NULL;
+}
+
+static bool rd_any_returned(void *arg)
+{
+    struct sw_pipeline *p = arg;
+    for (unsigned i = 0; i < p->P; i++) {
+        if (sw_ring_count(p->parsers[i].back) > 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static struct pl_buf *rd_get_buf(struct rd *r)
+{
+    while (!rd_collect(r)) {
+        if (r->n_bufs < r->max_bufs) {
+            struct pl_buf *b = buf_alloc(r->p->buf_cap);
+            if (b == NULL) {
+                return NULL;
+            }
+            r->n_bufs++;
+            b->next = r->pool;
+            r->pool = b;
+            break;
+        }
+        sw_evcount_wait(&r->p->ec_bufs, rd_any_returned, r->p, 200, &r->p->wait_reader);
+    }
+    struct pl_buf *b = r->pool;
+    r->pool = b->next;
+    atomic_store_explicit(&b->refs, 1, memory_order_relaxed);
+    return b;
+}
+
+static void rd_put_buf(struct rd *r, struct pl_buf *b)
+{
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
+        b->next = r->pool;
+        r->pool = b;
+    }
+}
+
+static void rd_dispatch(struct rd *r, struct pl_chunk *c)
+{
+    struct sw_pipeline *p = r->p;
+    struct pl_parser *ps = &p->parsers[c->k % p->P];
+    if (c->kind == PL_CHUNK_DATA && p->tap->live && p->eng->queue_policy == SW_QUEUE_DROP) {
+        if (sw_ring_push(ps->in, c, 1) == 0) {
+            /* Live tap, parsers behind: drop rather than stall the server. The
+             * chunk number is reused, so the sequence stays gap-free. */
+            SW_CNT_ADD(p->drops, 1);
+            SW_CNT_ADD(p->stanzas_dropped, c->stanzas);
+            rd_put_buf(r, c->buf);
+            return;
+        }
+    } else {
+        sw_ring_push_wait(ps->in, c, 1, &p->wait_reader);
+    }
+    r->k++;
+    SW_CNT_ADD(p->chunks, 1);
+}
+
+static void rd_flush(struct rd *r)
+{
+    if (!r->pend) {
+        return;
+    }
+    struct pl_chunk c = {0};
+    c.k = r->k;
+    c.kind = PL_CHUNK_DATA;
+    c.buf = r->b;
+    atomic_fetch_add_explicit(&r->b->refs, 1, memory_order_relaxed);
+    c.off = (size_t)(r->pend_start - r->b_off);
+    c.len = (size_t)(r->pend_end - r->pend_start);
+    c.stream = r->stream;
+    c.line = r->pend_line;
+    c.stanzas = r->pend_stanzas;
+    c.arrival_ms = r->arrival;
+    r->pend = false;
+    r->pend_stanzas = 0;
+    rd_dispatch(r, &c);
+}
+
+static void rd_send_error(struct rd *r, int rc, const char *msg)
+{
+    struct pl_chunk c = {0};
+    c.k = r->k;
+    c.kind = PL_CHUNK_ERROR;
+    c.stream = r->stream;
+    c.err = strdup(msg);
+    pl_set_error(r->p, rc, msg);
+    rd_dispatch(r, &c);
+}
+
+static void rd_on_header(void *ud, uint64_t start, uint64_t end)
+{
+    struct rd *r = ud;
+    struct sw_pipeline *p = r->p;
+    if (r->cb_rc < 0) {
+        return;
+    }
+    if (start < r->b_off) {
+        r->cb_rc = SW_ELIMIT;
+        snprintf(r->cb_err, sizeof(r->cb_err), "%s: stream header longer than %zu bytes", r->name,
+                 p->tail_keep);
+        return;
+    }
+    struct pl_stream *s = &p->streams[r->stream];
+    free(s->hdr);
+    s->hdr_len = (size_t)(end - start);
+    s->hdr = malloc(s->hdr_len ? s->hdr_len : 1);
+    if (s->hdr == NULL) {
+        r->cb_rc = SW_ENOMEM;
+        snprintf(r->cb_err, sizeof(r->cb_err), "out of memory");
+        return;
+    }
+    memcpy(s->hdr, r->b->data + (start - r->b_off), s->hdr_len);
+    r->consumed = end;
+}
+
+static bool rd_gap_is_space(const struct rd *r, uint64_t from, uint64_t to)
+{
+    const char *d = r->b->data;
+    for (uint64_t i = from; i < to; i++) {
+        char ch = d[i - r->b_off];
+        if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void rd_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
+{
+    struct rd *r = ud;
+    if (r->cb_rc < 0) {
+        return;
+    }
+    r->consumed = end;
+    if (start < r->b_off) {
+        /* Its start was dropped while carrying an over-long tail: the splitter
+         * reports it although it is larger than we keep; skip it. */
+        return;
+    }
+    if (r->pend && start != r->pend_end && !rd_gap_is_space(r, r->pend_end, start)) {
+        rd_flush(r); /* something skipped in between (oversize stanza) */
+    }
+    if (!r->pend) {
+        r->pend = true;
+        r->pend_start = start;
+        r->pend_line = line;
+    }
+    r->pend_end = end;
+    if (++r->pend_stanzas == SW_SEQ_MAX_PER_CHUNK - 1) {
+        rd_flush(r);
+    }
+}
+
+static void rd_on_close(void *ud, uint64_t start, uint64_t end)
+{
+    struct rd *r = ud;
+    (void)start;
+    r->consumed = end;
+}
+
+static int rd_stream_begin(struct rd *r, const struct sw_tap_read *t)
+{
+    struct sw_pipeline *p = r->p;
+    if (t->stream >= p->cap_streams) {
+        size_t ncap = p->cap_streams ? p->cap_streams * 2 : 8;
+        while (ncap <= t->stream) {
+            ncap *= 2;
+        }
+        struct pl_stream *ns = realloc(p->streams, ncap * sizeof(*ns));
+        if (ns == NULL) {
+            return SW_ENOMEM;
+        }
+        memset(ns + p->cap_streams, 0, (ncap - p->cap_streams) * sizeof(*ns));
+        p->streams = ns;
+        p->cap_streams = ncap;
+    }
+    if (t->stream >= p->n_streams) {
+        p->n_streams = (size_t)t->stream + 1;
+    }
+    p->streams[t->stream].name = t->name;
+    struct sw_split_cb cb = {
+        .header = rd_on_header, .stanza = rd_on_stanza, .close = rd_on_close, .ud = r};
+    int rc = sw_split_new(&p->xopts.limits, &cb, &r->split);
+    if (rc < 0) {
+        return rc;
+    }
+    r->in_stream = true;
+    r->stream = t->stream;
+    r->name = t->name;
+    r->consumed = 0;
+    r->pend = false;
+    r->pend_stanzas = 0;
+    return 0;
+}
+
+/* Publish the splitter's skip counters (totals so far). */
+static void rd_split_stats(struct rd *r, bool final)
+{
+    uint64_t o = 0, d = 0;
+    if (r->split != NULL) {
+        sw_split_stats(r->split, &o, &d);
+    }
+    SW_CNT_SET(r->p->split_oversize, r->skip_oversize + o);
+    SW_CNT_SET(r->p->split_depth, r->skip_depth + d);
+    if (final) {
+        r->skip_oversize += o;
+        r->skip_depth += d;
+    }
+}
+
+static void rd_stream_end(struct rd *r)
+{
+    rd_split_stats(r, true);
+    sw_split_free(r->split);
+    r->split = NULL;
+    r->in_stream = false;
+    if (r->b != NULL) {
+        rd_put_buf(r, r->b);
+        r->b = NULL;
+    }
+}
+
+/* The buffer is full: hand out the pending chunk, carry the tail over. */
+static int rd_rotate(struct rd *r)
+{
+    rd_flush(r);
+    struct pl_buf *nb = rd_get_buf(r);
+    if (nb == NULL) {
+        return SW_ENOMEM;
+    }
+    uint64_t end = r->b_off + r->b_len;
+    uint64_t from = r->consumed > r->b_off ? r->consumed : r->b_off;
+    if (end - from > r->p->tail_keep) {
+        /* An element longer than any stanza we keep is in progress (the
+         * splitter will skip it as oversize): keep only the bytes a stanza
+         * that is not oversize could have started in. */
+        from = end - r->p->tail_keep;
+    }
+    size_t tail = (size_t)(end - from);
+    memcpy(nb->data, r->b->data + (from - r->b_off), tail);
+    rd_put_buf(r, r->b);
+    r->b = nb;
+    r->b_off = from;
+    r->b_len = tail;
+    return 0;
+}
+
+void *pl_reader_main(void *arg)
+{
+    struct sw_pipeline *p = arg;
+    struct rd r = {0};
+    struct sw_errbuf eb;
+    char msg[1024];
+    int rc = 0;
+    r.p = p;
+    r.max_bufs = p->P * (PL_PARSER_QUEUE + 2) + 2;
+    for (;;) {
+        if (atomic_load_explicit(&p->stop, memory_order_relaxed) ||
+            atomic_load_explicit(&p->abort_k, memory_order_relaxed) != UINT64_MAX) {
+            break;
+        }
+        if (r.b == NULL) {
+            r.b = rd_get_buf(&r);
+            if (r.b == NULL) {
+                rc = SW_ENOMEM;
+                snprintf(msg, sizeof(msg), "out of memory");
+                break;
+            }
+            r.b_off = 0;
+            r.b_len = 0;
+        }
+        struct sw_tap_read t;
+        eb.msg[0] = '\0';
+        /* One read of batch_bytes per buffer (after the carried tail): chunk
+         * sizes depend only on the bytes, not on how the source delivers them. */
+        size_t want = r.b->cap - r.b_len;
+        if (want > p->batch_bytes) {
+            want = p->batch_bytes;
+        }
+        rc = p->tap->read(p->tap->ctx, r.b->data + r.b_len, want, &t, &eb);
+        if (rc < 0) {
+            snprintf(msg, sizeof(msg), "%s", eb.msg[0] ? eb.msg : sw_strerror(rc));
+            break;
+        }
+        if (t.eof) {
+            break;
+        }
+        if (!r.in_stream) {
+            rc = rd_stream_begin(&r, &t);
+            if (rc < 0) {
+                snprintf(msg, sizeof(msg), "%s: %s", t.name, sw_strerror(rc));
+                break;
+            }
+        }
+        SW_CNT_ADD(p->bytes, t.len);
+        r.arrival = sw_wall_ms();
+        eb.msg[0] = '\0';
+        rc = sw_split_feed(r.split, r.b->data + r.b_len, t.len, &eb);
+        r.b_len += t.len;
+        rd_split_stats(&r, false);
+        if (rc == 0 && r.cb_rc < 0) {
+            rc = r.cb_rc;
+            snprintf(msg, sizeof(msg), "%s", r.cb_err);
+            break;
+        }
+        if (rc < 0) {
+            rd_flush(&r);
+            snprintf(msg, sizeof(msg), "%s:%s", r.name, eb.msg);
+            break;
+        }
+        if (t.stream_end) {
+            eb.msg[0] = '\0';
+            rc = sw_split_finish(r.split, &eb);
+            rd_flush(&r);
+            if (rc < 0) {
+                snprintf(msg, sizeof(msg), "%s:%s", r.name, eb.msg);
+                break;
+            }
+            rd_stream_end(&r);
+            continue;
+        }
+        rc = rd_rotate(&r); /* the chunk of this read goes out, the tail stays */
+        if (rc < 0) {
+            snprintf(msg, sizeof(msg), "out of memory");
+            break;
+        }
+    }
+    if (rc < 0) {
+        if (rc == SW_EPARSE || rc == SW_ELIMIT) {
+            rc = SW_EPARSE;
+        }
+        rd_send_error(&r, rc, msg);
+    } else if (r.in_stream && r.pend) {
+        rd_flush(&r); /* stopped: hand out what was read */
+    }
+    if (r.split != NULL) {
+        rd_split_stats(&r, true);
+        sw_split_free(r.split);
+    }
+    if (r.b != NULL) {
+        rd_put_buf(&r, r.b);
+    }
+    struct pl_chunk end = {0};
+    end.k = r.k;
+    end.kind = PL_CHUNK_END;
+    rd_dispatch(&r, &end);
+    for (unsigned i = 0; i < p->P; i++) {
+        sw_ring_close(p->parsers[i].in);
+    }
+    /* Wait for every buffer to come back before freeing the pool. */
+    while (r.n_bufs > 0) {
+        while (r.pool != NULL) {
+            struct pl_buf *b = r.pool;
+            r.pool = b->next;
+            buf_destroy(b);
+            r.n_bufs--;
+        }
+        if (r.n_bufs > 0 && !rd_collect(&r)) {
+            sw_evcount_wait(&p->ec_bufs, rd_any_returned, p, 200, NULL);
+        }
+    }
+    return NULL;
+}
