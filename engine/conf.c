@@ -1175,12 +1175,83 @@ static void dump_key(FILE *fp, int indent, bool *dash, const char *key)
     }
 }
 
+/* "integer, 1..100", "one of block, drop", ... for --help-config comments. */
+static void describe_type(const struct sw_conf_item *it, char *buf, size_t size)
+{
+    char r1[48], r2[48], names[256];
+    switch (it->type) {
+    case SW_CONF_BOOL:
+        snprintf(buf, size, "true or false");
+        return;
+    case SW_CONF_INT:
+    case SW_CONF_DURATION:
+    case SW_CONF_SIZE: {
+        const char *t = it->type == SW_CONF_INT    ? "integer"
+                        : it->type == SW_CONF_SIZE ? "size (B, KB, MB, GB)"
+                                                   : "duration (ms, s, m, h, d)";
+        if (!item_bounded(it)) {
+            snprintf(buf, size, "%s", t);
+            return;
+        }
+        fmt_typed(it->type, it->min, r1, sizeof(r1));
+        fmt_typed(it->type, it->max, r2, sizeof(r2));
+        snprintf(buf, size, "%s, %s..%s", t, r1, r2);
+        return;
+    }
+    case SW_CONF_DOUBLE:
+        if (it->fmin < it->fmax || it->min < it->max) {
+            fmt_double(it->fmin < it->fmax ? it->fmin : (double)it->min * 1e-3, r1, sizeof(r1));
+            fmt_double(it->fmin < it->fmax ? it->fmax : (double)it->max * 1e-3, r2, sizeof(r2));
+            snprintf(buf, size, "number, %s..%s", r1, r2);
+        } else {
+            snprintf(buf, size, "number");
+        }
+        return;
+    case SW_CONF_STRING:
+    case SW_CONF_ENUM:
+        if (it->enum_names != NULL) {
+            names_list(it->enum_names, names, sizeof(names));
+            snprintf(buf, size, "one of %s", names);
+        } else {
+            snprintf(buf, size, "string");
+        }
+        return;
+    case SW_CONF_STRLIST:
+        snprintf(buf, size, "list of strings");
+        return;
+    case SW_CONF_SECTION:
+        snprintf(buf, size, "mapping");
+        return;
+    case SW_CONF_LIST: {
+        size_t off = (size_t)snprintf(buf, size, "list of mappings with keys");
+        for (const struct sw_conf_item *k = it->sub; k != NULL && k->key != NULL && off < size;
+             k++) {
+            int w = snprintf(buf + off, size - off, "%s %s", k == it->sub ? ":" : ",", k->key);
+            if (w < 0) {
+                break;
+            }
+            off += (size_t)w;
+        }
+        return;
+    }
+    }
+    snprintf(buf, size, "value");
+}
+
+/* Write the items of @schema bound in @settings; @dash: first key of a list
+ * element; @help: a "# help [type, range]" comment line above every key. */
 static void dump_items(FILE *fp, const struct sw_conf_item *schema, const void *settings,
-                       int indent, bool *dash)
+                       int indent, bool *dash, bool help)
 {
     char buf[64];
     for (const struct sw_conf_item *it = schema; it != NULL && it->key != NULL; it++) {
         const void *src = (const char *)settings + it->offset;
+        if (help) {
+            char desc[512];
+            describe_type(it, desc, sizeof(desc));
+            fprintf(fp, "%*s# %s%s[%s]\n", indent, "", it->help != NULL ? it->help : "",
+                    it->help != NULL ? " " : "", desc);
+        }
         dump_key(fp, indent, dash, it->key);
         switch (it->type) {
         case SW_CONF_BOOL: {
@@ -1245,7 +1316,7 @@ static void dump_items(FILE *fp, const struct sw_conf_item *schema, const void *
                 fputs(" {}\n", fp);
             } else {
                 fputc('\n', fp);
-                dump_items(fp, it->sub, src, indent + 2, NULL);
+                dump_items(fp, it->sub, src, indent + 2, NULL, help);
             }
             break;
         case SW_CONF_LIST: {
@@ -1263,7 +1334,7 @@ static void dump_items(FILE *fp, const struct sw_conf_item *schema, const void *
                     continue;
                 }
                 bool d = true;
-                dump_items(fp, it->sub, e, indent + 4, &d);
+                dump_items(fp, it->sub, e, indent + 4, &d, false);
             }
             break;
         }
@@ -1272,7 +1343,8 @@ static void dump_items(FILE *fp, const struct sw_conf_item *schema, const void *
 }
 
 /* Emit the sections below dotted @prefix ("" or "a.b.") as nested mappings. */
-static void dump_level(FILE *fp, const struct sw_conf *c, char *prefix, size_t plen, int indent)
+static void dump_level(FILE *fp, const struct sw_conf *c, char *prefix, size_t plen, int indent,
+                       bool help)
 {
     for (size_t i = 0; i < c->nsec; i++) {
         const char *nm = c->sec[i].name;
@@ -1306,7 +1378,7 @@ static void dump_level(FILE *fp, const struct sw_conf *c, char *prefix, size_t p
         bool items = self != NULL && self->schema != NULL && self->schema->key != NULL;
         fprintf(fp, "%*s%.*s:%s\n", indent, "", (int)cl, comp, items || children ? "" : " {}");
         if (items) {
-            dump_items(fp, self->schema, self->settings, indent + 2, NULL);
+            dump_items(fp, self->schema, self->settings, indent + 2, NULL, help);
         }
         if (children && plen + cl + 2 <= CONF_NAME_MAX) {
             char save[CONF_NAME_MAX + 1];
@@ -1314,21 +1386,40 @@ static void dump_level(FILE *fp, const struct sw_conf *c, char *prefix, size_t p
             memcpy(prefix + plen, comp, cl);
             prefix[plen + cl] = '.';
             prefix[plen + cl + 1] = '\0';
-            dump_level(fp, c, prefix, plen + cl + 1, indent + 2);
+            dump_level(fp, c, prefix, plen + cl + 1, indent + 2, help);
             memcpy(prefix, save, plen + 1);
         }
     }
 }
 
-int sw_conf_dump(const struct sw_conf *c, FILE *fp)
+static int conf_dump(const struct sw_conf *c, FILE *fp, bool help)
 {
     char prefix[CONF_NAME_MAX + 1] = "";
     if (c == NULL || fp == NULL) {
         return SW_EINVAL;
     }
-    dump_level(fp, c, prefix, 0, 0);
+    dump_level(fp, c, prefix, 0, 0, help);
     fflush(fp);
     return ferror(fp) ? SW_EIO : 0;
+}
+
+int sw_conf_dump(const struct sw_conf *c, FILE *fp)
+{
+    return conf_dump(c, fp, false);
+}
+
+int sw_conf_dump_help(FILE *fp)
+{
+    struct sw_conf *c = NULL;
+    struct sw_errbuf eb;
+    int rc = sw_conf_load(NULL, &c, &eb);
+    if (rc != 0) {
+        sw_log_error("conf", "built-in defaults: %s", eb.msg);
+        return rc;
+    }
+    rc = conf_dump(c, fp, true);
+    sw_conf_free(c);
+    return rc;
 }
 
 int sw_conf_dump_defaults(FILE *fp)

@@ -170,6 +170,11 @@ const char *sw_conf_node_file(const struct sw_conf_node *n);
  *  @return 0 or SW_EIO. */
 int sw_conf_dump(const struct sw_conf *c, FILE *fp);
 
+/** Like sw_conf_dump_defaults, with a comment line above every key giving its
+ *  help text, type and range (for `stanzawatch --help-config` and as a
+ *  starting point for configs/stanzawatch.yaml). @return 0 or SW_E*. */
+int sw_conf_dump_help(FILE *fp);
+
 /** Registered section @i (registration order): 0 and its name and schema, or
  *  SW_ENOENT past the end. Start-up / tests only (see sw_conf_register). */
 int sw_conf_registry_get(size_t i, const char **name, const struct sw_conf_item **schema);

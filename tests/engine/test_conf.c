@@ -615,6 +615,40 @@ static void test_dump_list_of_mappings(void **state)
     sw_conf_free(c);
 }
 
+static void test_dump_help(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    assert_non_null(fp);
+    assert_int_equal(sw_conf_dump_help(fp), 0);
+    fclose(fp);
+    assert_non_null(strstr(buf, "  # [integer, 1..100]\n  count: 10\n"));
+    assert_non_null(strstr(buf, "  # [number, 0.0..1.0]\n  ratio: 0.5\n"));
+    assert_non_null(strstr(buf, "  # [duration (ms, s, m, h, d), 100ms..1h]\n  window: 10s\n"));
+    assert_non_null(strstr(buf, "  # [size (B, KB, MB, GB), 1KB..16MB]\n  buf: 64KB\n"));
+    assert_non_null(strstr(buf, "  # [one of fast, slow]\n  mode: fast\n"));
+    assert_non_null(strstr(buf, "  # [list of mappings with keys: jid, weight]\n  peers: []\n"));
+    assert_non_null(strstr(buf, "  # [mapping]\n  sub:\n    # [true or false]\n    on: false\n"));
+    /* the commented output is itself a valid config equal to the defaults */
+    char *p = tmp_write(buf, strlen(buf));
+    struct sw_conf *c1 = NULL, *c2 = NULL;
+    struct sw_errbuf eb = {{0}};
+    assert_int_equal(sw_conf_load(p, &c1, &eb), 0);
+    assert_int_equal(sw_conf_load(NULL, &c2, &eb), 0);
+    char *d1 = dump_to_string(c1);
+    char *d2 = dump_to_string(c2);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+    sw_conf_free(c1);
+    sw_conf_free(c2);
+    unlink(p);
+    free(p);
+    free(buf);
+}
+
 static void test_load_node_bind(void **state)
 {
     (void)state;
@@ -781,6 +815,7 @@ int main(void)
         cmocka_unit_test(test_dump_round_trip),
         cmocka_unit_test(test_dump_defaults_text),
         cmocka_unit_test(test_dump_list_of_mappings),
+        cmocka_unit_test(test_dump_help),
         cmocka_unit_test(test_load_node_bind),
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_bad_default),
