@@ -1,0 +1,285 @@
+/*
+ * msg_spam.c - 1:1 message spam: chat messages to many distinct recipients
+ * the sender never talked with.
+ *
+ * Routing: own key hook (detector.h `key`): a chat/normal message is keyed by
+ * its sender, a presence `subscribed` answer by its recipient. So on one
+ * worker we see everything an account sends and every subscription approval
+ * it receives.
+ *
+ * "Talked with" is a per-worker filter of unordered account pairs: two Bloom
+ * filter generations (k = 3, rotated when the current one holds
+ * bits/12 pairs, ~1% false positives) sized by contact_memory. A pair enters
+ * when either account of it messages the other on this worker, or when one
+ * approves the other's subscription. A message to a recipient whose pair is
+ * not yet in the filter is a first contact: it enters the filter and counts
+ * once for the sender in a sliding short window ("msg_spam.new_burst" above
+ * burst_max) and in an activity-started long window ("msg_spam.new_slow" at
+ * slow_min). A filter false positive only hides a first contact (never
+ * causes one). Limitation: a reply to someone who wrote first is known only
+ * when both accounts land on the same worker (the inbound message is keyed
+ * by its own sender); thresholds are set for that.
+ * Never counted: MUC private messages, groupchat/headline/error, messages
+ * to a domain, carbons, delayed copies, server JIDs. Kind "message-spam".
+ */
+#include "sw/detector.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcommon.h"
+#include "table.h"
+#include "window.h"
+
+struct sw_msg_spam_settings {
+    bool enabled;
+    int64_t max_memory, idle, cooldown;
+    int64_t short_window, burst_max, long_window, slow_min, contact_memory;
+};
+
+#define SW_DC_S struct sw_msg_spam_settings
+static const struct sw_conf_item schema[] = {
+    SW_DC_COMMON_ITEMS("32MB", "2h", "10m"),
+    SW_DC_DUR("short_window", short_window, 1000, 86400000, "60s",
+              "sliding window for bursts of first contacts"),
+    SW_DC_INT("burst_max", burst_max, 1, 1000000, "8",
+              "first contacts allowed per short_window; more hit msg_spam.new_burst"),
+    SW_DC_DUR("long_window", long_window, 60000, 7 * SW_DC_DAY_MS, "1h",
+              "first contacts are counted this long after an account's first one"),
+    SW_DC_INT("slow_min", slow_min, 2, 1000000, "30",
+              "first contacts within long_window that hit msg_spam.new_slow"),
+    SW_DC_SIZE("contact_memory", contact_memory, 65536, 16384 * SW_DC_MB, "8MB",
+               "per-worker memory of account pairs that talked (two Bloom generations)"),
+    SW_CONF_END,
+};
+#undef SW_DC_S
+
+struct ms_entry {
+    struct sw_table_entry h; /* user: last hit seconds */
+    struct sw_window ws;
+    uint32_t long_start;
+    uint16_t long_n;
+    uint8_t fired, pad;
+    uint32_t id;
+    uint32_t pad2;
+};
+_Static_assert(sizeof(struct ms_entry) == 48, "msg_spam entry is 48 bytes");
+
+struct ms_shared {
+    struct sw_msg_spam_settings s;
+    int64_t ws;
+};
+
+struct ms_bloom {
+    uint64_t *bits[2]; /* [cur] is written, both are read */
+    size_t nbits;      /* per generation, power of two */
+    size_t n, max_n;
+    int cur;
+};
+
+struct ms_local {
+    struct sw_table *t;
+    struct ms_bloom f;
+};
+
+static uint64_t ms_key(const struct sw_event *ev)
+{
+    if (ev->kind == SW_EV_MESSAGE) {
+        return ev->from.local_len > 0 ? ev->from.bare : 0;
+    }
+    if (ev->kind == SW_EV_PRESENCE && ev->type == SW_T_SUBSCRIBED) {
+        return ev->to.local_len > 0 ? ev->to.bare : 0;
+    }
+    return 0;
+}
+
+static uint64_t pair_of(uint64_t a, uint64_t b)
+{
+    return a < b ? sw_table_key2(a, b) : sw_table_key2(b, a);
+}
+
+static bool bloom_has(const struct ms_bloom *f, uint64_t h)
+{
+    for (int g = 0; g < 2; g++) {
+        uint64_t x = h;
+        bool all = true;
+        for (int k = 0; k < 3 && all; k++) {
+            size_t bit = (size_t)(x & (f->nbits - 1));
+            all = (f->bits[g][bit >> 6] >> (bit & 63)) & 1u;
+            x = (x >> 21) | (x << 43);
+        }
+        if (all) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void bloom_add(struct ms_bloom *f, uint64_t h)
+{
+    if (f->n >= f->max_n) {
+        /* Rotate: the older generation is cleared and becomes current. */
+        f->cur ^= 1;
+        memset(f->bits[f->cur], 0, f->nbits / 8);
+        f->n = 0;
+    }
+    uint64_t x = h;
+    for (int k = 0; k < 3; k++) {
+        size_t bit = (size_t)(x & (f->nbits - 1));
+        f->bits[f->cur][bit >> 6] |= 1ull << (bit & 63);
+        x = (x >> 21) | (x << 43);
+    }
+    f->n++;
+}
+
+static int ms_setup(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    struct ms_shared *sh = calloc(1, sizeof(*sh));
+    if (sh == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "msg_spam: out of memory");
+    }
+    sh->s = *(const struct sw_msg_spam_settings *)settings;
+    sh->ws = sw_window_width(sh->s.short_window);
+    *shared = sh;
+    return 0;
+}
+
+static void ms_thread_fini(void *local)
+{
+    struct ms_local *l = local;
+    if (l != NULL) {
+        sw_table_free(l->t);
+        free(l->f.bits[0]);
+        free(l->f.bits[1]);
+        free(l);
+    }
+}
+
+static int ms_thread_init(const void *shared, void **local)
+{
+    const struct ms_shared *sh = shared;
+    struct ms_local *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return SW_ENOMEM;
+    }
+    int rc = sw_table_new(&l->t, sizeof(struct ms_entry), sh->s.max_memory);
+    if (rc < 0) {
+        goto fail;
+    }
+    size_t nbits = 65536;
+    while (nbits * 2 <= (size_t)sh->s.contact_memory * 8 / 2) {
+        nbits *= 2;
+    }
+    l->f.nbits = nbits;
+    l->f.max_n = nbits / 12;
+    rc = SW_ENOMEM;
+    l->f.bits[0] = calloc(nbits / 64, sizeof(uint64_t));
+    l->f.bits[1] = calloc(nbits / 64, sizeof(uint64_t));
+    if (l->f.bits[0] == NULL || l->f.bits[1] == NULL) {
+        goto fail;
+    }
+    *local = l;
+    return 0;
+fail:
+    ms_thread_fini(l);
+    return rc;
+}
+
+static void ms_hit(const struct ms_shared *sh, const struct sw_event *ev, const char *sym,
+                   uint32_t n, int64_t first_ms, struct sw_hit_sink *out,
+                   struct sw_detector_stats *st)
+{
+    struct sw_hit h;
+    sw_hit_init(&h, "msg_spam", sym, "message-spam", ev);
+    h.first_ms = first_ms < ev->t_ms ? first_ms : ev->t_ms;
+    sw_hit_add_value(&h, "new_recipients", n);
+    (void)sh;
+    sw_hit_emit(out, &h);
+    st->hits++;
+}
+
+static void ms_process(const void *shared, void *local, const struct sw_event *ev,
+                       struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct ms_shared *sh = shared;
+    struct ms_local *l = local;
+    uint64_t key = ms_key(ev);
+    if (key == 0 || (ev->flags & (SW_F_CARBON | SW_F_HISTORY)) != 0) {
+        return;
+    }
+    if (ev->kind == SW_EV_PRESENCE) {
+        /* An approved subscription: the pair has a relationship. */
+        if (ev->from.bare != 0) {
+            bloom_add(&l->f, pair_of(ev->from.bare, ev->to.bare));
+        }
+        return;
+    }
+    if ((ev->type != SW_T_CHAT && ev->type != SW_T_NORMAL) || ev->body_len == 0 ||
+        ev->to.local_len == 0 || ev->to.bare == ev->from.bare ||
+        (ev->flags & (SW_F_MUC_PM | SW_F_MUC_GROUPCHAT | SW_F_MUC_INVITE)) != 0 ||
+        sw_dc_excluded(ev)) {
+        return;
+    }
+    st->events++;
+    uint64_t pair = pair_of(ev->from.bare, ev->to.bare);
+    if (bloom_has(&l->f, pair)) {
+        return; /* they talked before */
+    }
+    bloom_add(&l->f, pair);
+    uint32_t now = sw_table_now(l->t, ev->t_ms);
+    uint32_t prev;
+    struct ms_entry *e = sw_table_get(l->t, key, now, &prev, st);
+    if (sw_dc_seen_id(&e->id, 1, ev->id_hash)) {
+        return;
+    }
+    sw_window_add(&e->ws, sh->ws, ev->t_ms, 1);
+    uint32_t nb = sw_window_sum(&e->ws, sh->ws, ev->t_ms);
+    if (e->long_start == 0 ||
+        (now > e->long_start && now - e->long_start >= sw_dc_secs(sh->s.long_window))) {
+        e->long_start = now;
+        e->long_n = 0;
+    }
+    if (e->long_n < UINT16_MAX) {
+        e->long_n++;
+    }
+    if ((int64_t)nb > sh->s.burst_max &&
+        sw_dc_may_hit(&e->h.user, &e->fired, 0, now, sh->s.cooldown)) {
+        ms_hit(sh, ev, "msg_spam.new_burst", nb, ev->t_ms - sh->s.short_window, out, st);
+    }
+    if ((int64_t)e->long_n >= sh->s.slow_min &&
+        sw_dc_may_hit(&e->h.user, &e->fired, 1, now, sh->s.cooldown)) {
+        ms_hit(sh, ev, "msg_spam.new_slow", e->long_n,
+               ev->t_ms - (int64_t)(now - e->long_start) * 1000, out, st);
+    }
+}
+
+static void ms_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
+{
+    const struct ms_shared *sh = shared;
+    struct ms_local *l = local;
+    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
+    st->mem_bytes += 2 * l->f.nbits / 8;
+}
+
+static void ms_teardown(void *shared)
+{
+    free(shared);
+}
+
+const struct sw_detector_ops sw_msg_spam_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = "msg_spam",
+    .description = "chat messages to many distinct accounts the sender never talked with",
+    .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
+    .shard = SW_SHARD_SENDER,
+    .key = ms_key,
+    .schema = schema,
+    .settings_size = sizeof(struct sw_msg_spam_settings),
+    .setup = ms_setup,
+    .thread_init = ms_thread_init,
+    .process = ms_process,
+    .expire = ms_expire,
+    .thread_fini = ms_thread_fini,
+    .teardown = ms_teardown,
+};

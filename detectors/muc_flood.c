@@ -1,0 +1,232 @@
+/*
+ * muc_flood.c - one occupant flooding one room.
+ *
+ * Sharded by ROOM; state is keyed by (room, sender) so a busy room with many
+ * people never adds up to one person's rate. For every groupchat message an
+ * occupant sends to a room (never the room's reflected copies, history,
+ * carbons, server or room JIDs) it keeps, in one 64-byte table entry:
+ *   - two sliding windows (default 10 s and 60 s): "muc_flood.rate_short" /
+ *     "muc_flood.rate_long" when the count exceeds short_max / long_max;
+ *   - the SimHash of the last line and the length of the current run of
+ *     near-identical lines (Hamming distance <= simhash_distance, gaps <=
+ *     repeat_gap): "muc_flood.repeat" when the run reaches repeat_count;
+ *   - the number of very long (body_full >= long_bytes) or many-line
+ *     (body_lines >= long_lines) messages in the current burst (gaps <=
+ *     long_gap): "muc_flood.long" at long_count (one paste is not a flood).
+ * Each signal hits on crossing and then at most once per cooldown per key.
+ * Kind "muc-flood", offender the sender's bare JID.
+ *
+ * Threading: `shared` is the read-only copy of the settings; `local` (one per
+ * worker) owns the table. process() never allocates.
+ */
+#include "sw/detector.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "dcommon.h"
+#include "simhash.h"
+#include "table.h"
+#include "window.h"
+
+struct sw_muc_flood_settings {
+    bool enabled;
+    int64_t max_memory, idle, cooldown;
+    int64_t short_window, short_max;
+    int64_t long_window, long_max;
+    int64_t repeat_count, repeat_gap, simhash_distance;
+    int64_t long_bytes, long_lines, long_count, long_gap;
+};
+
+#define SW_DC_S struct sw_muc_flood_settings
+static const struct sw_conf_item schema[] = {
+    SW_DC_COMMON_ITEMS("32MB", "10m", "2m"),
+    SW_DC_DUR("short_window", short_window, 1000, 3600000, "10s", "short rate window"),
+    SW_DC_INT("short_max", short_max, 1, 100000, "12",
+              "messages allowed from one occupant in one room per short_window"),
+    SW_DC_DUR("long_window", long_window, 1000, 3600000, "60s", "long rate window"),
+    SW_DC_INT("long_max", long_max, 1, 1000000, "40",
+              "messages allowed from one occupant in one room per long_window"),
+    SW_DC_INT("repeat_count", repeat_count, 2, 1000, "5",
+              "near-identical lines in a row that make a repeat flood"),
+    SW_DC_DUR("repeat_gap", repeat_gap, 1000, 3600000, "30s",
+              "a pause longer than this ends a run of repeated lines"),
+    SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "12",
+              "max Hamming distance of 64-bit SimHashes for near-identical lines"),
+    SW_DC_INT("long_bytes", long_bytes, 64, 100000000, "1500",
+              "a message of at least this many body bytes is long"),
+    SW_DC_INT("long_lines", long_lines, 2, 1000000, "20",
+              "a message of at least this many lines is long"),
+    SW_DC_INT("long_count", long_count, 1, 1000, "3", "long messages in one burst that hit"),
+    SW_DC_DUR("long_gap", long_gap, 1000, 3600000, "60s",
+              "a pause longer than this ends a burst of long messages"),
+    SW_CONF_END,
+};
+#undef SW_DC_S
+
+struct mf_shared {
+    struct sw_muc_flood_settings s;
+    int64_t ws, wl; /* bucket widths */
+};
+
+struct mf_entry {
+    struct sw_table_entry h; /* user: last hit seconds */
+    struct sw_window ws, wl;
+    uint64_t last_fp;
+    uint32_t id;
+    uint8_t rep, longn, fired, pad;
+};
+_Static_assert(sizeof(struct mf_entry) == 64, "muc_flood entry is 64 bytes");
+
+struct mf_local {
+    struct sw_table *t;
+};
+
+enum { SIG_SHORT, SIG_LONG, SIG_REPEAT, SIG_LONGMSG };
+static const char *const symbols[] = {"muc_flood.rate_short", "muc_flood.rate_long",
+                                      "muc_flood.repeat", "muc_flood.long"};
+
+static int mf_setup(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    struct mf_shared *sh = calloc(1, sizeof(*sh));
+    if (sh == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "muc_flood: out of memory");
+    }
+    sh->s = *(const struct sw_muc_flood_settings *)settings;
+    sh->ws = sw_window_width(sh->s.short_window);
+    sh->wl = sw_window_width(sh->s.long_window);
+    *shared = sh;
+    return 0;
+}
+
+static int mf_thread_init(const void *shared, void **local)
+{
+    const struct mf_shared *sh = shared;
+    struct mf_local *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return SW_ENOMEM;
+    }
+    int rc = sw_table_new(&l->t, sizeof(struct mf_entry), sh->s.max_memory);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    *local = l;
+    return 0;
+}
+
+static void mf_hit(const struct mf_shared *sh, const struct sw_event *ev, const struct mf_entry *e,
+                   int sig, int64_t first_ms, struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    struct sw_hit h;
+    sw_hit_init(&h, "muc_flood", symbols[sig], "muc-flood", ev);
+    h.first_ms = first_ms < ev->t_ms ? first_ms : ev->t_ms;
+    sw_hit_add_value(&h, "msgs_short", sw_window_sum(&e->ws, sh->ws, ev->t_ms));
+    sw_hit_add_value(&h, "msgs_long", sw_window_sum(&e->wl, sh->wl, ev->t_ms));
+    sw_hit_add_value(&h, "repeats", (int64_t)e->rep + 1);
+    sw_hit_add_value(&h, "long_msgs", e->longn);
+    sw_hit_add_value(&h, "body_full", ev->body_full);
+    sw_hit_emit(out, &h);
+    st->hits++;
+}
+
+static void mf_process(const void *shared, void *local, const struct sw_event *ev,
+                       struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct mf_shared *sh = shared;
+    struct mf_local *l = local;
+    if (ev->type != SW_T_GROUPCHAT || (ev->flags & SW_F_MUC_GROUPCHAT) == 0 ||
+        ev->key[SW_SHARD_ROOM] == 0 || sw_dc_excluded(ev)) {
+        return;
+    }
+    st->events++;
+    uint32_t now = sw_table_now(l->t, ev->t_ms);
+    uint32_t prev;
+    struct mf_entry *e =
+        sw_table_get(l->t, sw_table_key2(ev->key[SW_SHARD_ROOM], ev->from.bare), now, &prev, st);
+    if (sw_dc_seen_id(&e->id, 1, ev->id_hash)) {
+        return;
+    }
+    uint32_t gap = prev == 0 ? UINT32_MAX : (now > prev ? now - prev : 0);
+
+    sw_window_add(&e->ws, sh->ws, ev->t_ms, 1);
+    sw_window_add(&e->wl, sh->wl, ev->t_ms, 1);
+    uint32_t ns = sw_window_sum(&e->ws, sh->ws, ev->t_ms);
+    uint32_t nl = sw_window_sum(&e->wl, sh->wl, ev->t_ms);
+
+    if (ev->body_len > 0) {
+        uint64_t fp = sw_simhash_text(ev->body, ev->body_len, NULL);
+        if (prev != 0 && gap <= sw_dc_secs(sh->s.repeat_gap) && fp != 0 &&
+            sw_simhash_distance(fp, e->last_fp) <= (unsigned)sh->s.simhash_distance) {
+            if (e->rep < 255) {
+                e->rep++;
+            }
+        } else {
+            e->rep = 0;
+        }
+        e->last_fp = fp;
+    }
+    if (gap > sw_dc_secs(sh->s.long_gap)) {
+        e->longn = 0;
+    }
+    if ((int64_t)ev->body_full >= sh->s.long_bytes || (int64_t)ev->body_lines >= sh->s.long_lines) {
+        if (e->longn < 255) {
+            e->longn++;
+        }
+    }
+
+    int64_t burst_ms = ev->t_ms - (int64_t)(e->rep) * 1000;
+    if ((int64_t)ns > sh->s.short_max &&
+        sw_dc_may_hit(&e->h.user, &e->fired, SIG_SHORT, now, sh->s.cooldown)) {
+        mf_hit(sh, ev, e, SIG_SHORT, ev->t_ms - sh->s.short_window, out, st);
+    }
+    if ((int64_t)nl > sh->s.long_max &&
+        sw_dc_may_hit(&e->h.user, &e->fired, SIG_LONG, now, sh->s.cooldown)) {
+        mf_hit(sh, ev, e, SIG_LONG, ev->t_ms - sh->s.long_window, out, st);
+    }
+    if ((int64_t)e->rep + 1 >= sh->s.repeat_count &&
+        sw_dc_may_hit(&e->h.user, &e->fired, SIG_REPEAT, now, sh->s.cooldown)) {
+        mf_hit(sh, ev, e, SIG_REPEAT, burst_ms, out, st);
+    }
+    if ((int64_t)e->longn >= sh->s.long_count &&
+        sw_dc_may_hit(&e->h.user, &e->fired, SIG_LONGMSG, now, sh->s.cooldown)) {
+        mf_hit(sh, ev, e, SIG_LONGMSG, ev->t_ms - sh->s.long_gap, out, st);
+    }
+}
+
+static void mf_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
+{
+    const struct mf_shared *sh = shared;
+    struct mf_local *l = local;
+    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
+}
+
+static void mf_thread_fini(void *local)
+{
+    struct mf_local *l = local;
+    if (l != NULL) {
+        sw_table_free(l->t);
+        free(l);
+    }
+}
+
+static void mf_teardown(void *shared)
+{
+    free(shared);
+}
+
+const struct sw_detector_ops sw_muc_flood_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = "muc_flood",
+    .description = "one occupant flooding a room: message rate, repeated lines, long pastes",
+    .events = SW_EV_MESSAGE,
+    .shard = SW_SHARD_ROOM,
+    .schema = schema,
+    .settings_size = sizeof(struct sw_muc_flood_settings),
+    .setup = mf_setup,
+    .thread_init = mf_thread_init,
+    .process = mf_process,
+    .expire = mf_expire,
+    .thread_fini = mf_thread_fini,
+    .teardown = mf_teardown,
+};

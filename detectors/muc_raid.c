@@ -1,0 +1,400 @@
+/*
+ * muc_raid.c - distributed MUC flood: a wave of accounts posting the same or
+ * near-same text into one room within seconds.
+ *
+ * Sharded by ROOM. Three pieces of per-worker state:
+ *   - occupants: (room, sender) -> when the sender last joined the room (MUC
+ *     join presence) and when it was last hit. "Fresh" = joined less than
+ *     `fresh` ago; an occupant whose join we never saw counts as established.
+ *   - rooms: room -> 4 clusters of near-identical lines (SimHash within
+ *     simhash_distance), each with the distinct accounts that posted it
+ *     (exact set -> HLL, distinct.h) while the cluster stays active (a new
+ *     line within `window` of the previous one).
+ *   - a ring of the last `ring` qualifying posts (room, fingerprint, account
+ *     JID text): when a wave trips, its earlier accounts are named from it.
+ * Only lines that look like raid material count: a fresh account's line with
+ * at least min_len_fresh normalized bytes, or anyone's line of at least
+ * min_len_established bytes. So established occupants all shouting "GOAL!"
+ * never count, and newcomers greeting with "hi" neither.
+ * When min_accounts distinct accounts posted one cluster, every one of them
+ * gets a "muc_raid.account" hit (later ones as they post; once per cooldown
+ * per account). When at least domain_min of the wave's accounts, and
+ * domain_share_pct of them, come from one domain that is neither the room's
+ * service domain nor its parent (the room's own server), that domain gets a
+ * "muc_raid.domain" hit (offender_kind domain). Kind "muc-flood".
+ *
+ * Threading: shared = settings copy; local = tables + ring, per worker.
+ */
+#include "sw/detector.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcommon.h"
+#include "distinct.h"
+#include "simhash.h"
+#include "table.h"
+
+struct sw_muc_raid_settings {
+    bool enabled;
+    int64_t max_memory, idle, cooldown;
+    int64_t window, min_accounts, fresh, min_len_fresh, min_len_established;
+    int64_t simhash_distance, domain_min, domain_share_pct, ring;
+};
+
+#define SW_DC_S struct sw_muc_raid_settings
+static const struct sw_conf_item schema[] = {
+    SW_DC_COMMON_ITEMS("16MB", "10m", "5m"),
+    SW_DC_DUR("window", window, 1000, 3600000, "30s",
+              "a wave stays open while its lines follow each other within this long"),
+    SW_DC_INT("min_accounts", min_accounts, 2, 100000, "5",
+              "distinct accounts posting one near-identical line that make a raid"),
+    SW_DC_DUR("fresh", fresh, 1000, 86400000, "5m",
+              "an account that joined the room less than this long ago is fresh"),
+    SW_DC_INT("min_len_fresh", min_len_fresh, 1, 100000, "12",
+              "normalized text bytes a fresh account's line needs to count"),
+    SW_DC_INT("min_len_established", min_len_established, 1, 100000, "60",
+              "normalized text bytes an established occupant's line needs to count"),
+    SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "12",
+              "max Hamming distance of 64-bit SimHashes for near-identical lines"),
+    SW_DC_INT("domain_min", domain_min, 1, 100000, "5",
+              "wave accounts from one domain needed to also report the domain"),
+    SW_DC_INT("domain_share_pct", domain_share_pct, 1, 100, "60",
+              "share of the wave's accounts that domain must have"),
+    SW_DC_INT("ring", ring, 64, 1000000, "4096",
+              "recent qualifying posts kept per worker to name a wave's earlier accounts"),
+    SW_CONF_END,
+};
+#undef SW_DC_S
+
+#define MR_CLUSTERS 4
+#define MR_MAX_WAVE 256 /* accounts named at once when a wave trips */
+
+struct mr_shared {
+    struct sw_muc_raid_settings s;
+};
+
+struct mr_occ {
+    struct sw_table_entry h; /* user: join seconds, 0 = join not seen */
+    uint32_t hit_s;
+    uint32_t id;
+};
+
+struct mr_cluster {
+    uint64_t fp;
+    uint32_t first_s, last_s;
+    uint32_t tripped_s, dom_hit_s;
+    struct sw_distinct32 acc;
+    uint32_t pad;
+};
+
+struct mr_room {
+    struct sw_table_entry h;
+    struct mr_cluster c[MR_CLUSTERS];
+};
+
+struct mr_post {
+    uint64_t room, fp, sender, domain;
+    int64_t t_ms;
+    uint32_t t_s;
+    uint16_t dom_off, dom_len;
+    char jid[SW_JID_TEXT];
+};
+
+struct mr_local {
+    struct sw_table *occ, *rooms;
+    struct mr_post *ring;
+    size_t ring_n, ring_pos;
+};
+
+static int mr_setup(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    struct mr_shared *sh = calloc(1, sizeof(*sh));
+    if (sh == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "muc_raid: out of memory");
+    }
+    sh->s = *(const struct sw_muc_raid_settings *)settings;
+    *shared = sh;
+    return 0;
+}
+
+static void mr_thread_fini(void *local)
+{
+    struct mr_local *l = local;
+    if (l == NULL) {
+        return;
+    }
+    sw_table_free(l->occ);
+    sw_table_free(l->rooms);
+    free(l->ring);
+    free(l);
+}
+
+static int mr_thread_init(const void *shared, void **local)
+{
+    const struct mr_shared *sh = shared;
+    struct mr_local *l = calloc(1, sizeof(*l));
+    int rc = SW_ENOMEM;
+    if (l == NULL) {
+        return SW_ENOMEM;
+    }
+    /* Budget: the ring first, then half of the rest for each table. */
+    l->ring_n = (size_t)sh->s.ring;
+    int64_t ring_bytes = (int64_t)(l->ring_n * sizeof(struct mr_post));
+    int64_t rest = sh->s.max_memory - ring_bytes;
+    if (rest < 2 * 65536) {
+        rest = 2 * 65536;
+    }
+    l->ring = calloc(l->ring_n, sizeof(struct mr_post));
+    if (l->ring == NULL) {
+        goto fail;
+    }
+    rc = sw_table_new(&l->occ, sizeof(struct mr_occ), rest / 2);
+    if (rc < 0) {
+        goto fail;
+    }
+    rc = sw_table_new(&l->rooms, sizeof(struct mr_room), rest / 2);
+    if (rc < 0) {
+        goto fail;
+    }
+    *local = l;
+    return 0;
+fail:
+    mr_thread_fini(l);
+    return rc;
+}
+
+/* The room's service domain and its parent (conference.example.org ->
+ * example.org): a wave from there is local users, never a spam domain. */
+static bool is_room_home(const struct sw_event *ev, uint64_t dom)
+{
+    const char *d = ev->to.text + ev->to.domain_off;
+    size_t n = ev->to.domain_len;
+    if (dom == ev->to.domain) {
+        return true;
+    }
+    const char *dot = memchr(d, '.', n);
+    if (dot != NULL && (size_t)(dot - d) + 1 < n) {
+        size_t off = (size_t)(dot - d) + 1;
+        return dom == sw_hash64_lower(d + off, n - off);
+    }
+    return false;
+}
+
+static void mr_hit_account(const struct sw_event *ev, const struct mr_cluster *c, uint32_t n,
+                           const struct mr_post *p, int64_t first_ms, struct sw_hit_sink *out,
+                           struct sw_detector_stats *st)
+{
+    struct sw_hit h;
+    sw_hit_init(&h, "muc_raid", "muc_raid.account", "muc-flood", ev);
+    if (p != NULL) {
+        sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, p->jid, strlen(p->jid));
+    }
+    h.first_ms = first_ms < ev->t_ms ? first_ms : ev->t_ms;
+    sw_hit_add_value(&h, "accounts", n);
+    sw_hit_add_value(&h, "wave_s", (int64_t)(c->last_s - c->first_s));
+    sw_hit_emit(out, &h);
+    st->hits++;
+}
+
+static void mr_process(const void *shared, void *local, const struct sw_event *ev,
+                       struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct mr_shared *sh = shared;
+    struct mr_local *l = local;
+    uint64_t room = ev->key[SW_SHARD_ROOM];
+    if (room == 0 || sw_dc_excluded(ev)) {
+        return;
+    }
+    uint32_t now = sw_table_now(l->occ, ev->t_ms);
+    uint32_t prev;
+    uint64_t okey = sw_table_key2(room, ev->from.bare);
+    if (ev->kind == SW_EV_PRESENCE) {
+        if ((ev->flags & SW_F_MUC_JOIN) != 0) {
+            st->events++;
+            struct mr_occ *o = sw_table_get(l->occ, okey, now, &prev, st);
+            o->h.user = now;
+        }
+        return;
+    }
+    if (ev->type != SW_T_GROUPCHAT || (ev->flags & SW_F_MUC_GROUPCHAT) == 0 || ev->body_len == 0) {
+        return;
+    }
+    st->events++;
+    struct mr_occ *o = sw_table_find(l->occ, okey);
+    bool fresh = o != NULL && o->h.user != 0 && now - o->h.user <= sw_dc_secs(sh->s.fresh);
+    size_t nlen = 0;
+    uint64_t fp = sw_simhash_text(ev->body, ev->body_len, &nlen);
+    if (!((fresh && (int64_t)nlen >= sh->s.min_len_fresh) ||
+          (int64_t)nlen >= sh->s.min_len_established)) {
+        return;
+    }
+    if (o == NULL) {
+        o = sw_table_get(l->occ, okey, now, &prev, st);
+    }
+    if (sw_dc_seen_id(&o->id, 1, ev->id_hash)) {
+        return;
+    }
+
+    /* Find or open the cluster. */
+    struct mr_room *r = sw_table_get(l->rooms, room, now, &prev, st);
+    uint32_t win = sw_dc_secs(sh->s.window);
+    struct mr_cluster *c = NULL, *victim = NULL;
+    bool victim_alive = true;
+    for (int i = 0; i < MR_CLUSTERS; i++) {
+        struct mr_cluster *k = &r->c[i];
+        bool alive = k->last_s != 0 && (k->last_s >= now || now - k->last_s <= win);
+        if (alive && sw_simhash_distance(k->fp, fp) <= (unsigned)sh->s.simhash_distance) {
+            c = k;
+            break;
+        }
+        /* Reuse a dead cluster first, else the one idle the longest. */
+        if (!alive) {
+            if (victim == NULL || victim_alive) {
+                victim = k;
+                victim_alive = false;
+            }
+        } else if (victim == NULL || (victim_alive && k->last_s < victim->last_s)) {
+            victim = k;
+        }
+    }
+    if (c == NULL) {
+        c = victim;
+        memset(c, 0, sizeof(*c));
+        c->fp = fp;
+        c->first_s = now;
+    }
+    if (now > c->last_s) {
+        c->last_s = now;
+    }
+    sw_distinct_add(&c->acc, sizeof(c->acc), ev->from.bare);
+    uint32_t n = sw_distinct_count(&c->acc, sizeof(c->acc));
+
+    /* Remember the post for naming the wave later. */
+    struct mr_post *p = &l->ring[l->ring_pos];
+    l->ring_pos = (l->ring_pos + 1) % l->ring_n;
+    p->room = room;
+    p->fp = fp;
+    p->sender = ev->from.bare;
+    p->domain = ev->from.domain;
+    p->t_ms = ev->t_ms;
+    p->t_s = now;
+    sw_jid_copy_bare(p->jid, &ev->from);
+    p->dom_off = ev->from.local_len > 0 ? (uint16_t)(ev->from.local_len + 1) : 0;
+    p->dom_len = ev->from.domain_len;
+
+    if ((int64_t)n < sh->s.min_accounts) {
+        return;
+    }
+    uint32_t cd = sw_dc_secs(sh->s.cooldown);
+    int64_t first_ms = ev->t_ms - (int64_t)(now - c->first_s) * 1000;
+
+    /* Collect the wave's distinct accounts from the ring (newest first). */
+    uint64_t seen[MR_MAX_WAVE];
+    const struct mr_post *posts[MR_MAX_WAVE];
+    size_t ns = 0;
+    for (size_t k = 0; k < l->ring_n && ns < MR_MAX_WAVE; k++) {
+        const struct mr_post *q = &l->ring[(l->ring_pos + l->ring_n - 1 - k) % l->ring_n];
+        if (q->room != room || q->t_s < c->first_s || q->t_s > now + 1 ||
+            sw_simhash_distance(q->fp, c->fp) > (unsigned)sh->s.simhash_distance + 2) {
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < ns; j++) {
+            if (seen[j] == q->sender) {
+                dup = true;
+                break;
+            }
+        }
+        if (!dup) {
+            seen[ns] = q->sender;
+            posts[ns++] = q;
+        }
+    }
+
+    /* Hit every wave account whose own cooldown allows (the tripping one
+     * included). Later posters are hit as they post. */
+    bool tripping = c->tripped_s == 0;
+    if (tripping) {
+        c->tripped_s = now;
+    }
+    for (size_t j = 0; j < ns; j++) {
+        bool self = posts[j]->sender == ev->from.bare;
+        if (!tripping && !self) {
+            continue;
+        }
+        struct mr_occ *oo =
+            sw_table_get(l->occ, sw_table_key2(room, posts[j]->sender), now, &prev, st);
+        if (oo->hit_s != 0 && now - (oo->hit_s < now ? oo->hit_s : now) < cd) {
+            continue;
+        }
+        oo->hit_s = now;
+        mr_hit_account(ev, c, n, self ? NULL : posts[j], first_ms, out, st);
+    }
+
+    /* Domain: majority among the named wave accounts. */
+    uint64_t best = 0;
+    size_t best_n = 0, best_j = 0;
+    for (size_t j = 0; j < ns; j++) {
+        size_t cnt = 0;
+        for (size_t k = 0; k < ns; k++) {
+            cnt += posts[k]->domain == posts[j]->domain;
+        }
+        if (cnt > best_n) {
+            best_n = cnt;
+            best = posts[j]->domain;
+            best_j = j;
+        }
+    }
+    if (best != 0 && (int64_t)best_n >= sh->s.domain_min &&
+        (int64_t)best_n * 100 >= sh->s.domain_share_pct * (int64_t)ns && !is_room_home(ev, best) &&
+        (c->dom_hit_s == 0 || now - (c->dom_hit_s < now ? c->dom_hit_s : now) >= cd)) {
+        c->dom_hit_s = now;
+        struct sw_hit h;
+        sw_hit_init(&h, "muc_raid", "muc_raid.domain", "muc-flood", ev);
+        const struct mr_post *q = posts[best_j];
+        sw_hit_set_offender(&h, SW_OFFENDER_DOMAIN, q->jid + q->dom_off, q->dom_len);
+        h.first_ms = first_ms;
+        sw_hit_add_value(&h, "accounts", (int64_t)ns);
+        sw_hit_add_value(&h, "domain_accounts", (int64_t)best_n);
+        sw_hit_emit(out, &h);
+        st->hits++;
+    }
+}
+
+static void mr_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
+{
+    const struct mr_shared *sh = shared;
+    struct mr_local *l = local;
+    struct sw_detector_stats a = {0}, b = {0};
+    uint32_t now = sw_table_now(l->occ, now_ms);
+    /* Occupants matter while fresh or in cooldown; rooms while waves may run. */
+    uint32_t occ_idle = sw_dc_secs(sh->s.fresh > sh->s.cooldown ? sh->s.fresh : sh->s.cooldown);
+    sw_table_expire(l->occ, now, occ_idle, &a);
+    sw_table_expire(l->rooms, now, sw_dc_secs(sh->s.idle), &b);
+    st->expired += a.expired + b.expired;
+    st->keys = a.keys + b.keys;
+    st->mem_bytes = a.mem_bytes + b.mem_bytes + l->ring_n * sizeof(struct mr_post);
+}
+
+static void mr_teardown(void *shared)
+{
+    free(shared);
+}
+
+const struct sw_detector_ops sw_muc_raid_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = "muc_raid",
+    .description = "many (fresh) accounts posting near-identical lines into one room in seconds",
+    .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
+    .shard = SW_SHARD_ROOM,
+    .schema = schema,
+    .settings_size = sizeof(struct sw_muc_raid_settings),
+    .setup = mr_setup,
+    .thread_init = mr_thread_init,
+    .process = mr_process,
+    .expire = mr_expire,
+    .thread_fini = mr_thread_fini,
+    .teardown = mr_teardown,
+};

@@ -1,0 +1,189 @@
+/*
+ * presence_churn.c - one occupant joining, leaving and changing nick in a
+ * room far beyond normal.
+ *
+ * Sharded by ROOM, keyed by (room, sender). Counted: MUC joins, leaves and
+ * nick changes (an available presence to the room under a nick other than
+ * the last one seen); plain status updates are not churn. Fan-out copies of
+ * one presence (same id) count once (a 2-slot ring of recent ids per key).
+ * Two sliding windows (default 10 s and 60 s): "presence_churn.rate_short" /
+ * "presence_churn.rate_long" when the count exceeds short_max / long_max, then
+ * at most once per cooldown. A flaky phone rejoining every 30 s makes at most
+ * 2-4 changes a minute; a rejoin bot makes dozens. Kind "presence-flood".
+ */
+#include "sw/detector.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "dcommon.h"
+#include "table.h"
+#include "window.h"
+
+struct sw_presence_churn_settings {
+    bool enabled;
+    int64_t max_memory, idle, cooldown;
+    int64_t short_window, short_max, long_window, long_max;
+};
+
+#define SW_DC_S struct sw_presence_churn_settings
+static const struct sw_conf_item schema[] = {
+    SW_DC_COMMON_ITEMS("16MB", "5m", "2m"),
+    SW_DC_DUR("short_window", short_window, 1000, 3600000, "10s", "short churn window"),
+    SW_DC_INT("short_max", short_max, 1, 100000, "5",
+              "joins+leaves+nick changes allowed per short_window"),
+    SW_DC_DUR("long_window", long_window, 1000, 3600000, "60s", "long churn window"),
+    SW_DC_INT("long_max", long_max, 1, 1000000, "10",
+              "joins+leaves+nick changes allowed per long_window"),
+    SW_CONF_END,
+};
+#undef SW_DC_S
+
+struct pc_entry {
+    struct sw_table_entry h; /* user: last hit seconds */
+    struct sw_window ws, wl;
+    uint32_t nick;
+    uint32_t ids[2];
+    uint8_t fired, in_room, pad[2];
+};
+_Static_assert(sizeof(struct pc_entry) == 64, "presence_churn entry is 64 bytes");
+
+struct pc_shared {
+    struct sw_presence_churn_settings s;
+    int64_t ws, wl;
+};
+
+struct pc_local {
+    struct sw_table *t;
+};
+
+static int pc_setup(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    struct pc_shared *sh = calloc(1, sizeof(*sh));
+    if (sh == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "presence_churn: out of memory");
+    }
+    sh->s = *(const struct sw_presence_churn_settings *)settings;
+    sh->ws = sw_window_width(sh->s.short_window);
+    sh->wl = sw_window_width(sh->s.long_window);
+    *shared = sh;
+    return 0;
+}
+
+static int pc_thread_init(const void *shared, void **local)
+{
+    const struct pc_shared *sh = shared;
+    struct pc_local *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return SW_ENOMEM;
+    }
+    int rc = sw_table_new(&l->t, sizeof(struct pc_entry), sh->s.max_memory);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    *local = l;
+    return 0;
+}
+
+static void pc_hit(const struct pc_shared *sh, const struct sw_event *ev, const struct pc_entry *e,
+                   const char *sym, int64_t window_ms, struct sw_hit_sink *out,
+                   struct sw_detector_stats *st)
+{
+    struct sw_hit h;
+    sw_hit_init(&h, "presence_churn", sym, "presence-flood", ev);
+    h.first_ms = ev->t_ms - window_ms;
+    sw_hit_add_value(&h, "changes_short", sw_window_sum(&e->ws, sh->ws, ev->t_ms));
+    sw_hit_add_value(&h, "changes_long", sw_window_sum(&e->wl, sh->wl, ev->t_ms));
+    sw_hit_emit(out, &h);
+    st->hits++;
+}
+
+static void pc_process(const void *shared, void *local, const struct sw_event *ev,
+                       struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct pc_shared *sh = shared;
+    struct pc_local *l = local;
+    const uint32_t muc = SW_F_MUC_PRESENCE | SW_F_MUC_JOIN | SW_F_MUC_LEAVE;
+    if (ev->kind != SW_EV_PRESENCE || (ev->flags & muc) == 0 || ev->key[SW_SHARD_ROOM] == 0 ||
+        sw_dc_excluded(ev)) {
+        return;
+    }
+    if (ev->type != SW_T_AVAILABLE && ev->type != SW_T_UNAVAILABLE) {
+        return;
+    }
+    st->events++;
+    uint32_t now = sw_table_now(l->t, ev->t_ms);
+    uint32_t prev;
+    struct pc_entry *e =
+        sw_table_get(l->t, sw_table_key2(ev->key[SW_SHARD_ROOM], ev->from.bare), now, &prev, st);
+    if (sw_dc_seen_id(e->ids, 2, ev->id_hash)) {
+        return;
+    }
+    uint32_t nick = ev->nick_len > 0 ? (uint32_t)(sw_hash64(ev->nick, ev->nick_len) >> 32) | 1u : 0;
+    bool change;
+    if ((ev->flags & SW_F_MUC_LEAVE) != 0 || ev->type == SW_T_UNAVAILABLE) {
+        change = true;
+        e->in_room = 0;
+    } else if ((ev->flags & SW_F_MUC_JOIN) != 0) {
+        change = true;
+        e->in_room = 1;
+    } else {
+        /* Available presence without the muc <x/>: status update, or a nick
+         * change when the nick differs from the one in use. */
+        change = e->in_room && nick != 0 && e->nick != 0 && nick != e->nick;
+    }
+    if (nick != 0 && ev->type == SW_T_AVAILABLE) {
+        e->nick = nick;
+    }
+    if (!change) {
+        return;
+    }
+    sw_window_add(&e->ws, sh->ws, ev->t_ms, 1);
+    sw_window_add(&e->wl, sh->wl, ev->t_ms, 1);
+    if ((int64_t)sw_window_sum(&e->ws, sh->ws, ev->t_ms) > sh->s.short_max &&
+        sw_dc_may_hit(&e->h.user, &e->fired, 0, now, sh->s.cooldown)) {
+        pc_hit(sh, ev, e, "presence_churn.rate_short", sh->s.short_window, out, st);
+    }
+    if ((int64_t)sw_window_sum(&e->wl, sh->wl, ev->t_ms) > sh->s.long_max &&
+        sw_dc_may_hit(&e->h.user, &e->fired, 1, now, sh->s.cooldown)) {
+        pc_hit(sh, ev, e, "presence_churn.rate_long", sh->s.long_window, out, st);
+    }
+}
+
+static void pc_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
+{
+    const struct pc_shared *sh = shared;
+    struct pc_local *l = local;
+    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
+}
+
+static void pc_thread_fini(void *local)
+{
+    struct pc_local *l = local;
+    if (l != NULL) {
+        sw_table_free(l->t);
+        free(l);
+    }
+}
+
+static void pc_teardown(void *shared)
+{
+    free(shared);
+}
+
+const struct sw_detector_ops sw_presence_churn_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = "presence_churn",
+    .description = "one occupant joining, leaving and changing nick in a room far beyond normal",
+    .events = SW_EV_PRESENCE,
+    .shard = SW_SHARD_ROOM,
+    .schema = schema,
+    .settings_size = sizeof(struct sw_presence_churn_settings),
+    .setup = pc_setup,
+    .thread_init = pc_thread_init,
+    .process = pc_process,
+    .expire = pc_expire,
+    .thread_fini = pc_thread_fini,
+    .teardown = pc_teardown,
+};

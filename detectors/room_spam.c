@@ -1,0 +1,206 @@
+/*
+ * room_spam.c - one account posting the same or mutated text into many rooms.
+ *
+ * Sharded by SENDER. Per account one 64-byte entry with two clusters of
+ * near-identical lines (64-bit SimHash within simhash_distance, so a random
+ * suffix or a swapped word does not make a new text); each cluster holds the
+ * distinct rooms it was posted to (16-bit room fingerprints, up to 6) since
+ * the cluster's first line, for at most `window`. "room_spam.rooms" hits when
+ * one cluster reached min_rooms distinct rooms, then at most once per
+ * cooldown. Lines shorter than min_len normalized bytes never count ("hi",
+ * "good morning" in each room one joins). A news bot posting one headline to
+ * a few rooms stays below min_rooms. Kind "message-spam".
+ *
+ * Threading: shared = settings copy; local = the table, per worker.
+ */
+#include "sw/detector.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcommon.h"
+#include "simhash.h"
+#include "table.h"
+
+#define RS_ROOMS 6
+
+struct sw_room_spam_settings {
+    bool enabled;
+    int64_t max_memory, idle, cooldown;
+    int64_t window, min_rooms, min_len, simhash_distance;
+};
+
+#define SW_DC_S struct sw_room_spam_settings
+static const struct sw_conf_item schema[] = {
+    SW_DC_COMMON_ITEMS("32MB", "15m", "10m"),
+    SW_DC_DUR("window", window, 1000, 86400000, "10m",
+              "rooms are counted for a text cluster this long after its first line"),
+    SW_DC_INT("min_rooms", min_rooms, 2, RS_ROOMS, "5",
+              "distinct rooms one near-identical text must reach (at most 6)"),
+    SW_DC_INT("min_len", min_len, 1, 100000, "30",
+              "normalized text bytes a line needs to count (greetings do not)"),
+    SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "12",
+              "max Hamming distance of 64-bit SimHashes for the same text"),
+    SW_CONF_END,
+};
+#undef SW_DC_S
+
+struct rs_cluster {
+    uint64_t fp;
+    uint32_t first_s;
+    uint16_t rooms[RS_ROOMS];
+};
+
+struct rs_entry {
+    struct sw_table_entry h; /* user: last hit seconds */
+    struct rs_cluster c[2];
+};
+_Static_assert(sizeof(struct rs_entry) == 64, "room_spam entry is 64 bytes");
+
+struct rs_shared {
+    struct sw_room_spam_settings s;
+};
+
+struct rs_local {
+    struct sw_table *t;
+};
+
+static int rs_setup(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    struct rs_shared *sh = calloc(1, sizeof(*sh));
+    if (sh == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "room_spam: out of memory");
+    }
+    sh->s = *(const struct sw_room_spam_settings *)settings;
+    *shared = sh;
+    return 0;
+}
+
+static int rs_thread_init(const void *shared, void **local)
+{
+    const struct rs_shared *sh = shared;
+    struct rs_local *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return SW_ENOMEM;
+    }
+    int rc = sw_table_new(&l->t, sizeof(struct rs_entry), sh->s.max_memory);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    *local = l;
+    return 0;
+}
+
+static unsigned nrooms(const struct rs_cluster *c)
+{
+    unsigned n = 0;
+    for (int i = 0; i < RS_ROOMS; i++) {
+        n += c->rooms[i] != 0;
+    }
+    return n;
+}
+
+static void rs_process(const void *shared, void *local, const struct sw_event *ev,
+                       struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct rs_shared *sh = shared;
+    struct rs_local *l = local;
+    if (ev->type != SW_T_GROUPCHAT || (ev->flags & SW_F_MUC_GROUPCHAT) == 0 ||
+        ev->key[SW_SHARD_ROOM] == 0 || ev->body_len == 0 || sw_dc_excluded(ev)) {
+        return;
+    }
+    st->events++;
+    size_t nlen = 0;
+    uint64_t fp = sw_simhash_text(ev->body, ev->body_len, &nlen);
+    if ((int64_t)nlen < sh->s.min_len) {
+        return;
+    }
+    uint32_t now = sw_table_now(l->t, ev->t_ms);
+    uint32_t prev;
+    struct rs_entry *e = sw_table_get(l->t, ev->from.bare, now, &prev, st);
+    uint32_t win = sw_dc_secs(sh->s.window);
+    struct rs_cluster *c = NULL;
+    int victim = 0;
+    for (int i = 0; i < 2; i++) {
+        struct rs_cluster *k = &e->c[i];
+        bool alive = k->first_s != 0 && (k->first_s >= now || now - k->first_s <= win);
+        if (alive && sw_simhash_distance(k->fp, fp) <= (unsigned)sh->s.simhash_distance) {
+            c = k;
+            break;
+        }
+        if (!alive || (e->c[victim].first_s != 0 && k->first_s < e->c[victim].first_s)) {
+            victim = i;
+        }
+    }
+    if (c == NULL) {
+        c = &e->c[victim];
+        memset(c, 0, sizeof(*c));
+        c->fp = fp;
+        c->first_s = now;
+    }
+    uint16_t rf = (uint16_t)((ev->key[SW_SHARD_ROOM] >> 48) | 1u);
+    for (int i = 0; i < RS_ROOMS; i++) {
+        if (c->rooms[i] == rf) {
+            break;
+        }
+        if (c->rooms[i] == 0) {
+            c->rooms[i] = rf;
+            break;
+        }
+    }
+    unsigned n = nrooms(c);
+    if ((int64_t)n < sh->s.min_rooms) {
+        return;
+    }
+    uint32_t cd = sw_dc_secs(sh->s.cooldown);
+    if (e->h.user != 0 && (e->h.user >= now || now - e->h.user < cd)) {
+        return;
+    }
+    e->h.user = now;
+    struct sw_hit h;
+    sw_hit_init(&h, "room_spam", "room_spam.rooms", "message-spam", ev);
+    h.first_ms = ev->t_ms - (int64_t)(now - c->first_s) * 1000;
+    sw_hit_add_value(&h, "rooms", n);
+    sw_hit_add_value(&h, "span_s", (int64_t)(now - c->first_s));
+    sw_hit_emit(out, &h);
+    st->hits++;
+}
+
+static void rs_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
+{
+    const struct rs_shared *sh = shared;
+    struct rs_local *l = local;
+    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
+}
+
+static void rs_thread_fini(void *local)
+{
+    struct rs_local *l = local;
+    if (l != NULL) {
+        sw_table_free(l->t);
+        free(l);
+    }
+}
+
+static void rs_teardown(void *shared)
+{
+    free(shared);
+}
+
+const struct sw_detector_ops sw_room_spam_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = "room_spam",
+    .description = "one account posting the same or mutated text into many rooms",
+    .events = SW_EV_MESSAGE,
+    .shard = SW_SHARD_SENDER,
+    .schema = schema,
+    .settings_size = sizeof(struct sw_room_spam_settings),
+    .setup = rs_setup,
+    .thread_init = rs_thread_init,
+    .process = rs_process,
+    .expire = rs_expire,
+    .thread_fini = rs_thread_fini,
+    .teardown = rs_teardown,
+};

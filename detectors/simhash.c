@@ -1,0 +1,118 @@
+/*
+ * simhash.c - SimHash over character shingles (see simhash.h).
+ *
+ * Per shingle: a 64-bit mix of its bytes (splitmix64 finalizer over the packed
+ * bytes; shingles are <= 8 bytes so no general hash is needed), then 64 signed
+ * votes into int16 counters (<= 256 shingles, no overflow).
+ */
+#include "simhash.h"
+
+#include <string.h>
+
+#include "sw/normalize.h"
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return x;
+}
+
+uint64_t sw_simhash_raw(const char *s, size_t len)
+{
+    if (len == 0) {
+        return 0;
+    }
+    if (len > SW_SIMHASH_MAX_TEXT) {
+        len = SW_SIMHASH_MAX_TEXT;
+    }
+    if (len < SW_SIMHASH_SHINGLE) {
+        uint64_t v = 0;
+        memcpy(&v, s, len);
+        return mix64(v ^ (uint64_t)len << 56);
+    }
+    int16_t votes[64] = {0};
+    for (size_t i = 0; i + SW_SIMHASH_SHINGLE <= len; i++) {
+        uint32_t g;
+        memcpy(&g, s + i, sizeof(g));
+        uint64_t h = mix64((uint64_t)g * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull);
+        for (unsigned b = 0; b < 64; b++) {
+            votes[b] = (int16_t)(votes[b] + (((h >> b) & 1u) ? 1 : -1));
+        }
+    }
+    uint64_t fp = 0;
+    for (unsigned b = 0; b < 64; b++) {
+        if (votes[b] > 0) {
+            fp |= 1ull << b;
+        }
+    }
+    return fp;
+}
+
+/* A token that looks machine-made: letters mixed with digits ("x7f3k",
+ * "9e3779b1"), a long run of digits, or a long run without vowels ("qxzkvbn").
+ * Spammers append such tokens to beat exact hashes; they carry no meaning,
+ * so they cast no votes. */
+static int noise_token(const char *w, size_t n)
+{
+    if (n < 4) {
+        return 0;
+    }
+    size_t digits = 0, letters = 0, vowels = 0, other = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)w[i];
+        if (c >= '0' && c <= '9') {
+            digits++;
+        } else if (c >= 'a' && c <= 'z') {
+            letters++;
+            vowels += strchr("aeiouy", c) != NULL;
+        } else {
+            other++;
+        }
+    }
+    if (other > 0) {
+        return 0; /* URLs, punctuation, non-ASCII words: keep */
+    }
+    if (digits > 0 && letters > 0) {
+        return 1;
+    }
+    if (digits >= 5) {
+        return 1;
+    }
+    return letters >= 5 && vowels == 0;
+}
+
+uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len)
+{
+    char buf[SW_SIMHASH_MAX_TEXT + 1];
+    char clean[SW_SIMHASH_MAX_TEXT + 1];
+    /* Normalizing folds, never grows much; feed a bounded prefix. */
+    size_t in = len > 4 * SW_SIMHASH_MAX_TEXT ? 4 * SW_SIMHASH_MAX_TEXT : len;
+    size_t n = sw_normalize(s, in, buf, sizeof(buf), SW_NORM_DEFAULT);
+    size_t m = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && buf[j] != ' ') {
+            j++;
+        }
+        if (!noise_token(buf + i, j - i)) {
+            if (m > 0) {
+                clean[m++] = ' ';
+            }
+            memcpy(clean + m, buf + i, j - i);
+            m += j - i;
+        }
+        i = j + 1;
+    }
+    if (m == 0 && n > 0) {
+        memcpy(clean, buf, n); /* all noise: fingerprint it as is */
+        m = n;
+    }
+    if (norm_len != NULL) {
+        *norm_len = m;
+    }
+    return sw_simhash_raw(clean, m);
+}

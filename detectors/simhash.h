@@ -1,0 +1,41 @@
+/*
+ * simhash.h - 64-bit SimHash near-duplicate fingerprints of message text.
+ *
+ * Charikar's SimHash over character 4-gram shingles of the normalized text
+ * (sw_normalize with SW_NORM_DEFAULT: case, leetspeak, confusables, zero-width
+ * characters and whitespace folded). Every shingle hashes to 64 bits and votes
+ * +1/-1 on each bit; the fingerprint keeps the sign. Texts that share most
+ * shingles (a spam line with a random suffix, a changed URL token, extra
+ * spaces) land within a few bits of Hamming distance, unrelated texts around
+ * 32 apart. Character shingles rather than words so a short line with a
+ * mutated word still shares most of its shingles. Before shingling,
+ * machine-made tokens (letters mixed with digits, long digit runs, long
+ * vowel-less runs: the random suffixes spammers append) are dropped, and the
+ * reported normalized length counts only the remaining text. Only the first
+ * SW_SIMHASH_MAX_TEXT normalized bytes count (bounded cost on long pastes).
+ * Texts shorter than one shingle hash whole.
+ *
+ * Thread-safety: pure functions, stack buffers only, reentrant.
+ */
+#ifndef SW_DET_SIMHASH_H
+#define SW_DET_SIMHASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SW_SIMHASH_MAX_TEXT 256
+#define SW_SIMHASH_SHINGLE 4
+
+/** Fingerprint of already-normalized @s (@len bytes). 0 for empty text. */
+uint64_t sw_simhash_raw(const char *s, size_t len);
+
+/** Normalize @s (sw_normalize, SW_NORM_DEFAULT) then fingerprint it. If @norm_len
+ *  is not NULL it receives the normalized length (a cheap "how much text" measure). */
+uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len);
+
+static inline unsigned sw_simhash_distance(uint64_t a, uint64_t b)
+{
+    return (unsigned)__builtin_popcountll(a ^ b);
+}
+
+#endif

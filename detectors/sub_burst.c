@@ -1,0 +1,298 @@
+/*
+ * sub_burst.c - subscription spam in bursts: many presence type='subscribe'
+ * to distinct targets within a minute, from one account ("sub_burst",
+ * sharded by SENDER) or from the accounts of one domain ("sub_burst_domain",
+ * sharded by SENDER_DOMAIN; offender_kind domain).
+ *
+ * Per key: a window opened by the first subscribe and closed `window` later
+ * (tumbling, activity-started, so a burst never straddles a boundary), the
+ * distinct targets (and for domains distinct sending accounts) in it as
+ * exact-set-then-HLL counters (distinct.h; fan-out copies of one subscribe
+ * count once because the target is the same). A hit when the distinct targets
+ * reach min_targets (domains: and min_accounts senders), then once per
+ * cooldown. Domains listed in exempt_domains (your own server) never hit.
+ * Kind "subscription-spam".
+ *
+ * Threading: shared = settings copy (+ hashed exempt list); local = table.
+ */
+#include "sw/detector.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcommon.h"
+#include "distinct.h"
+#include "table.h"
+
+struct sw_sub_burst_settings {
+    bool enabled;
+    int64_t max_memory, idle, cooldown;
+    int64_t window, min_targets;
+};
+
+struct sw_sub_burst_domain_settings {
+    bool enabled;
+    int64_t max_memory, idle, cooldown;
+    int64_t window, min_targets, min_accounts;
+    struct sw_conf_strlist exempt_domains;
+};
+
+#define SW_DC_S struct sw_sub_burst_settings
+static const struct sw_conf_item schema[] = {
+    SW_DC_COMMON_ITEMS("32MB", "5m", "10m"),
+    SW_DC_DUR("window", window, 1000, 86400000, "60s",
+              "burst window, opened by an account's first subscribe"),
+    SW_DC_INT("min_targets", min_targets, 2, 1000000, "15",
+              "distinct accounts one account asks to subscribe to within window"),
+    SW_CONF_END,
+};
+#undef SW_DC_S
+
+#define SW_DC_S struct sw_sub_burst_domain_settings
+static const struct sw_conf_item schema_domain[] = {
+    SW_DC_COMMON_ITEMS("8MB", "5m", "10m"),
+    SW_DC_DUR("window", window, 1000, 86400000, "60s",
+              "burst window, opened by a domain's first subscribe"),
+    SW_DC_INT("min_targets", min_targets, 2, 1000000, "50",
+              "distinct accounts the accounts of one domain ask to subscribe to within window"),
+    SW_DC_INT("min_accounts", min_accounts, 1, 1000000, "3",
+              "distinct sending accounts of that domain needed too"),
+    SW_DC_STRLIST("exempt_domains", exempt_domains,
+                  "domains never reported (your own server and its big neighbours)"),
+    SW_CONF_END,
+};
+#undef SW_DC_S
+
+struct sb_entry {
+    struct sw_table_entry h; /* user: last hit seconds */
+    uint32_t start_s;
+    uint32_t pad;
+    struct sw_distinct32 targets;
+    uint32_t pad2;
+};
+_Static_assert(sizeof(struct sb_entry) == 64, "sub_burst entry is 64 bytes");
+
+struct sbd_entry {
+    struct sw_table_entry h;
+    uint32_t start_s;
+    struct sw_distinct32 targets, accounts;
+};
+
+struct sb_shared {
+    struct sw_sub_burst_settings s;
+    struct sw_sub_burst_domain_settings d;
+    uint64_t *exempt;
+    size_t n_exempt;
+    int domain;
+};
+
+struct sb_local {
+    struct sw_table *t;
+};
+
+static int sb_setup_common(const void *settings, void **shared, struct sw_errbuf *eb, int domain)
+{
+    struct sb_shared *sh = calloc(1, sizeof(*sh));
+    if (sh == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "sub_burst: out of memory");
+    }
+    sh->domain = domain;
+    if (domain) {
+        sh->d = *(const struct sw_sub_burst_domain_settings *)settings;
+        size_t n = sh->d.exempt_domains.n;
+        if (n > 0) {
+            sh->exempt = calloc(n, sizeof(uint64_t));
+            if (sh->exempt == NULL) {
+                free(sh);
+                return sw_errbuf_set(eb, SW_ENOMEM, "sub_burst_domain: out of memory");
+            }
+            for (size_t i = 0; i < n; i++) {
+                const char *d = sh->d.exempt_domains.v[i];
+                sh->exempt[i] = sw_hash64_lower(d, strlen(d));
+            }
+            sh->n_exempt = n;
+        }
+    } else {
+        sh->s = *(const struct sw_sub_burst_settings *)settings;
+    }
+    *shared = sh;
+    return 0;
+}
+
+static int sb_setup(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    return sb_setup_common(settings, shared, eb, 0);
+}
+
+static int sbd_setup(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    return sb_setup_common(settings, shared, eb, 1);
+}
+
+static int sb_thread_init(const void *shared, void **local)
+{
+    const struct sb_shared *sh = shared;
+    struct sb_local *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return SW_ENOMEM;
+    }
+    int rc = sh->domain ? sw_table_new(&l->t, sizeof(struct sbd_entry), sh->d.max_memory)
+                        : sw_table_new(&l->t, sizeof(struct sb_entry), sh->s.max_memory);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    *local = l;
+    return 0;
+}
+
+static bool is_subscribe(const struct sw_event *ev)
+{
+    return sw_event_is(ev, SW_EV_PRESENCE, SW_T_SUBSCRIBE) && ev->to.bare != 0 &&
+           ev->to.local_len > 0 && !sw_dc_excluded(ev);
+}
+
+static bool cooled(uint32_t *last, uint32_t now, int64_t cooldown_ms)
+{
+    uint32_t cd = sw_dc_secs(cooldown_ms);
+    if (*last != 0 && (*last >= now || now - *last < cd)) {
+        return false;
+    }
+    *last = now;
+    return true;
+}
+
+static void sb_process(const void *shared, void *local, const struct sw_event *ev,
+                       struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct sb_shared *sh = shared;
+    struct sb_local *l = local;
+    if (!is_subscribe(ev)) {
+        return;
+    }
+    st->events++;
+    uint32_t now = sw_table_now(l->t, ev->t_ms);
+    uint32_t prev;
+    struct sb_entry *e = sw_table_get(l->t, ev->from.bare, now, &prev, st);
+    if (e->start_s == 0 || (now > e->start_s && now - e->start_s >= sw_dc_secs(sh->s.window))) {
+        e->start_s = now;
+        sw_distinct_init(&e->targets, sizeof(e->targets));
+    }
+    if (!sw_distinct_add(&e->targets, sizeof(e->targets), ev->to.bare)) {
+        return;
+    }
+    uint32_t n = sw_distinct_count(&e->targets, sizeof(e->targets));
+    if ((int64_t)n < sh->s.min_targets || !cooled(&e->h.user, now, sh->s.cooldown)) {
+        return;
+    }
+    struct sw_hit h;
+    sw_hit_init(&h, "sub_burst", "sub_burst.targets", "subscription-spam", ev);
+    h.first_ms = ev->t_ms - (int64_t)(now - e->start_s) * 1000;
+    sw_hit_add_value(&h, "targets", n);
+    sw_hit_add_value(&h, "window_s", sh->s.window / 1000);
+    sw_hit_emit(out, &h);
+    st->hits++;
+}
+
+static void sbd_process(const void *shared, void *local, const struct sw_event *ev,
+                        struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct sb_shared *sh = shared;
+    struct sb_local *l = local;
+    if (!is_subscribe(ev) || ev->from.domain == 0) {
+        return;
+    }
+    for (size_t i = 0; i < sh->n_exempt; i++) {
+        if (sh->exempt[i] == ev->from.domain) {
+            return;
+        }
+    }
+    st->events++;
+    uint32_t now = sw_table_now(l->t, ev->t_ms);
+    uint32_t prev;
+    struct sbd_entry *e = sw_table_get(l->t, ev->from.domain, now, &prev, st);
+    if (e->start_s == 0 || (now > e->start_s && now - e->start_s >= sw_dc_secs(sh->d.window))) {
+        e->start_s = now;
+        sw_distinct_init(&e->targets, sizeof(e->targets));
+        sw_distinct_init(&e->accounts, sizeof(e->accounts));
+    }
+    sw_distinct_add(&e->accounts, sizeof(e->accounts), ev->from.bare);
+    if (!sw_distinct_add(&e->targets, sizeof(e->targets), ev->to.bare)) {
+        return;
+    }
+    uint32_t n = sw_distinct_count(&e->targets, sizeof(e->targets));
+    uint32_t na = sw_distinct_count(&e->accounts, sizeof(e->accounts));
+    if ((int64_t)n < sh->d.min_targets || (int64_t)na < sh->d.min_accounts ||
+        !cooled(&e->h.user, now, sh->d.cooldown)) {
+        return;
+    }
+    struct sw_hit h;
+    sw_hit_init(&h, "sub_burst_domain", "sub_burst_domain.targets", "subscription-spam", ev);
+    sw_hit_set_offender(&h, SW_OFFENDER_DOMAIN, ev->from.text + ev->from.domain_off,
+                        ev->from.domain_len);
+    h.first_ms = ev->t_ms - (int64_t)(now - e->start_s) * 1000;
+    sw_hit_add_value(&h, "targets", n);
+    sw_hit_add_value(&h, "accounts", na);
+    sw_hit_add_value(&h, "window_s", sh->d.window / 1000);
+    sw_hit_emit(out, &h);
+    st->hits++;
+}
+
+static void sb_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
+{
+    const struct sb_shared *sh = shared;
+    struct sb_local *l = local;
+    int64_t idle = sh->domain ? sh->d.idle : sh->s.idle;
+    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(idle), st);
+}
+
+static void sb_thread_fini(void *local)
+{
+    struct sb_local *l = local;
+    if (l != NULL) {
+        sw_table_free(l->t);
+        free(l);
+    }
+}
+
+static void sb_teardown(void *shared)
+{
+    struct sb_shared *sh = shared;
+    if (sh != NULL) {
+        free(sh->exempt);
+        free(sh);
+    }
+}
+
+const struct sw_detector_ops sw_sub_burst_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = "sub_burst",
+    .description = "one account sending subscription requests to many accounts in a minute",
+    .events = SW_EV_PRESENCE,
+    .shard = SW_SHARD_SENDER,
+    .schema = schema,
+    .settings_size = sizeof(struct sw_sub_burst_settings),
+    .setup = sb_setup,
+    .thread_init = sb_thread_init,
+    .process = sb_process,
+    .expire = sb_expire,
+    .thread_fini = sb_thread_fini,
+    .teardown = sb_teardown,
+};
+
+const struct sw_detector_ops sw_sub_burst_domain_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = "sub_burst_domain",
+    .description = "the accounts of one domain sending subscription requests to many accounts",
+    .events = SW_EV_PRESENCE,
+    .shard = SW_SHARD_SENDER_DOMAIN,
+    .schema = schema_domain,
+    .settings_size = sizeof(struct sw_sub_burst_domain_settings),
+    .setup = sbd_setup,
+    .thread_init = sb_thread_init,
+    .process = sbd_process,
+    .expire = sb_expire,
+    .thread_fini = sb_thread_fini,
+    .teardown = sb_teardown,
+};

@@ -1,0 +1,115 @@
+/*
+ * test_msg_spam.c - chat messages to many never-contacted recipients hit, in
+ * a burst and slowly; conversations with friends, contacts who approved a
+ * subscription, MUC private messages and carbons do not.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../support/evbuild.h"
+
+extern const struct sw_detector_ops sw_msg_spam_ops;
+
+#define T0 1700000000000ll
+
+static struct sw_evb b;
+
+static void chat(struct sw_test_det *d, int64_t t, const char *from, const char *to,
+                 const char *body)
+{
+    sw_test_det_feed(d, sw_evb_chat(&b, t, from, to, body));
+}
+
+static void test_burst(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_msg_spam_ops, NULL), 0);
+    char to[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(to, sizeof(to), "target%d@example.org", i);
+        chat(&d, T0 + i * 2000, "pm@evil.example/x", to, "hi dear, see my photos http://x.example");
+    }
+    assert_int_equal(sw_test_count(&d.out, "msg_spam.new_burst", "pm@evil.example"), 1);
+    assert_true(d.out.hits[0].t_ms <= T0 + 9 * 2000);
+    assert_string_equal(d.out.hits[0].target, "target8@example.org");
+    sw_test_det_stop(&d);
+}
+
+static void test_slow(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_msg_spam_ops, NULL), 0);
+    char to[64];
+    /* One new recipient every 100 s: never a burst, 30 within the hour. */
+    for (int i = 0; i < 40; i++) {
+        snprintf(to, sizeof(to), "target%d@example.org", i);
+        chat(&d, T0 + (int64_t)i * 100000, "slowpm@evil.example/x", to, "hello, are you there?");
+    }
+    assert_int_equal(sw_test_count(&d.out, "msg_spam.new_burst", NULL), 0);
+    /* Crossing at the 30th, then at most once per cooldown (10 min). */
+    size_t n = sw_test_count(&d.out, "msg_spam.new_slow", "slowpm@evil.example");
+    assert_true(n >= 1 && n <= 2);
+    assert_int_equal(d.out.hits[0].t_ms, T0 + 29 * 100000ll);
+    sw_test_det_stop(&d);
+}
+
+static void test_friends_and_contacts(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_msg_spam_ops, NULL), 0);
+    char to[64], from[64];
+    uint64_t seed = 1;
+    char line[128];
+    /* Lively chat with 6 friends, hundreds of messages both ways. */
+    for (int i = 0; i < 600; i++) {
+        snprintf(to, sizeof(to), "friend%d@example.org", i % 6);
+        chat(&d, T0 + i * 1000, "carol@example.org/x", to,
+             sw_test_words(line, sizeof(line), &seed, 5));
+        snprintf(from, sizeof(from), "friend%d@example.org/y", i % 6);
+        chat(&d, T0 + i * 1000 + 500, from, "carol@example.org",
+             sw_test_words(line, sizeof(line), &seed, 5));
+    }
+    /* 20 contacts approved carol's subscription earlier; she messages them all. */
+    for (int i = 0; i < 20; i++) {
+        snprintf(from, sizeof(from), "contact%d@example.net/z", i);
+        sw_test_det_feed(
+            &d, sw_evb_presence(&b, T0 + 700000 + i, SW_T_SUBSCRIBED, from, "carol@example.org"));
+    }
+    for (int i = 0; i < 20; i++) {
+        snprintf(to, sizeof(to), "contact%d@example.net", i);
+        chat(&d, T0 + 800000 + i * 500, "carol@example.org/x", to, "happy new year!");
+    }
+    /* MUC private messages and carbons are not 1:1 first contacts. */
+    for (int i = 0; i < 30; i++) {
+        snprintf(to, sizeof(to), "room@conference.example.org/nick%d", i);
+        struct sw_event *ev =
+            sw_evb_chat(&b, T0 + 900000 + i * 100, "dave@example.org/x", to, "hey, quick question");
+        ev->flags |= SW_F_MUC_PM;
+        sw_test_det_feed(&d, ev);
+        snprintf(to, sizeof(to), "someone%d@example.org", i);
+        ev = sw_evb_chat(&b, T0 + 900000 + i * 100, "erin@example.org/x", to, "copy");
+        ev->flags |= SW_F_CARBON;
+        sw_test_det_feed(&d, ev);
+        /* the server itself messaging everyone (MOTD) */
+        chat(&d, T0 + 900000 + i * 100, "example.org", to, "welcome to example.org");
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_burst),
+        cmocka_unit_test(test_slow),
+        cmocka_unit_test(test_friends_and_contacts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

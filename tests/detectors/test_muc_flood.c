@@ -1,0 +1,208 @@
+/*
+ * test_muc_flood.c - one occupant flooding a room: rate, repeated lines,
+ * long pastes; and what must never hit: a very active person in a busy
+ * room, one long paste, reflections, history replay, the server's own
+ * announcements. Also: a long flood gives a few hits, not one per stanza,
+ * and equal stamps do not break the windows.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../support/evbuild.h"
+
+extern const struct sw_detector_ops sw_muc_flood_ops;
+
+#define ROOM "lobby@conference.example.org"
+#define T0 1700000000000ll
+
+static struct sw_evb b;
+
+static void test_rate_flood(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    uint64_t seed = 42;
+    char line[256];
+    /* 3 messages/s of varied text for 20 s. */
+    for (int i = 0; i < 60; i++) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + i * 333, "flooder@evil.example/x", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 6)));
+    }
+    assert_int_equal(sw_test_count(&d.out, "muc_flood.rate_short", "flooder@evil.example"), 1);
+    assert_int_equal(d.out.hits[0].room[0] != '\0', 1);
+    assert_string_equal(d.out.hits[0].room, ROOM);
+    assert_true(d.out.hits[0].first_ms < d.out.hits[0].t_ms);
+    /* Latency: the short-window hit came within the first ~5 s. */
+    assert_true(d.out.hits[0].t_ms - T0 <= 5000);
+    sw_test_det_stop(&d);
+}
+
+static void test_flood_few_hits(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    uint64_t seed = 7;
+    char line[256];
+    /* 5 messages/s for 5 minutes = 1500 stanzas. */
+    for (int i = 0; i < 1500; i++) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + i * 200, "flooder@evil.example/x", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 5)));
+    }
+    size_t n = sw_test_count(&d.out, NULL, NULL);
+    assert_true(n >= 2 && n <= 8); /* rate_short + rate_long, once per 2 min cooldown */
+    sw_test_det_stop(&d);
+}
+
+static void test_equal_stamps(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    uint64_t seed = 9;
+    char line[256];
+    for (int i = 0; i < 20; i++) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0, "burst@evil.example/x", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 6)));
+    }
+    assert_int_equal(sw_test_count(&d.out, "muc_flood.rate_short", NULL), 1);
+    sw_test_det_stop(&d);
+}
+
+static void test_repeat(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    const char *sfx[] = {"a81", "zz0q", "k3k3", "p0o", "x9", "uu7"};
+    char line[256];
+    /* 6 near-identical lines 3 s apart: slow enough for the rate windows. */
+    for (int i = 0; i < 6; i++) {
+        snprintf(line, sizeof(line), "visit my channel for free followers right now %s", sfx[i]);
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + i * 3000, "rep@evil.example/x", ROOM, line));
+    }
+    assert_int_equal(sw_test_count(&d.out, "muc_flood.repeat", "rep@evil.example"), 1);
+    assert_int_equal(sw_test_count(&d.out, "muc_flood.rate_short", NULL), 0);
+    sw_test_det_stop(&d);
+}
+
+static void make_paste(char *buf, size_t cap, int lines)
+{
+    size_t n = 0;
+    for (int i = 0; i < lines && n + 64 < cap; i++) {
+        n += (size_t)snprintf(buf + n, cap - n, "  at org.example.Foo.bar(Foo.java:%d)\n", i);
+    }
+}
+
+static void test_long_pastes(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    static char paste[4000];
+    make_paste(paste, sizeof(paste), 80);
+    for (int i = 0; i < 3; i++) {
+        paste[0] = (char)('a' + i);
+        sw_test_det_feed(
+            &d, sw_evb_groupchat(&b, T0 + i * 10000, "paster@evil.example/x", ROOM, paste));
+    }
+    assert_int_equal(sw_test_count(&d.out, "muc_flood.long", "paster@evil.example"), 1);
+    sw_test_det_stop(&d);
+}
+
+static void test_one_long_paste(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    static char paste[4000];
+    make_paste(paste, sizeof(paste), 80);
+    uint64_t seed = 3;
+    char line[256];
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, T0, "dev@example.org/x", ROOM, "here is the log:"));
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 2000, "dev@example.org/x", ROOM, paste));
+    for (int i = 0; i < 5; i++) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 5000 + i * 4000, "dev@example.org/x", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 7)));
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+static void test_busy_room_active_person(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    uint64_t seed = 11;
+    char line[256], jid[64], nick[96];
+    /* 40 people for 20 minutes; one very active person talks every 3-6 s
+     * (bursts of quick short replies included), the room as a whole gets
+     * several messages per second, every message reflected to occupants. */
+    int64_t t = T0;
+    for (int i = 0; i < 12000; i++) {
+        t += 100;
+        int who = (int)(seed % 40);
+        bool active = (i % 40) == 0 || ((i % 40) == 3 && (i % 400) < 120);
+        snprintf(jid, sizeof(jid), "%s%d@example.org/phone", active ? "chatty" : "user",
+                 active ? 0 : who);
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, jid, ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 3 + i % 8)));
+        snprintf(nick, sizeof(nick), ROOM "/n%d", who);
+        for (int r = 0; r < 3; r++) {
+            snprintf(jid, sizeof(jid), "user%d@example.org/phone", r);
+            sw_test_det_feed(&d, sw_evb_reflection(&b, t, nick, jid, line));
+        }
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+static void test_never_counted(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    for (int i = 0; i < 200; i++) {
+        int64_t t = T0 + i * 50;
+        /* reflections of a flood, as the room sends them */
+        sw_test_det_feed(&d, sw_evb_reflection(&b, t, ROOM "/spammer", "victim@example.org/x",
+                                               "spam spam spam spam spam"));
+        /* history replay on join */
+        struct sw_event *ev =
+            sw_evb_groupchat(&b, t, "old@example.org/x", ROOM, "an old line from history");
+        ev->flags |= SW_F_HISTORY;
+        sw_test_det_feed(&d, ev);
+        /* the server's own JID announcing */
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, "example.org", ROOM,
+                                              "server maintenance at 22:00 UTC, please save"));
+        /* the room itself (subject / status messages) */
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, ROOM, ROOM, "room configuration changed"));
+        /* fan-out copies of one stanza with one id count once */
+        ev = sw_evb_groupchat(&b, t, "dup@example.org/x", ROOM, "one message, many copies");
+        sw_evb_id(&b, "same-id-1");
+        sw_test_det_feed(&d, ev);
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rate_flood),
+        cmocka_unit_test(test_flood_few_hits),
+        cmocka_unit_test(test_equal_stamps),
+        cmocka_unit_test(test_repeat),
+        cmocka_unit_test(test_long_pastes),
+        cmocka_unit_test(test_one_long_paste),
+        cmocka_unit_test(test_busy_room_active_person),
+        cmocka_unit_test(test_never_counted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,151 @@
+/*
+ * test_muc_raid.c - a wave of fresh accounts posting near-identical text:
+ * every account and the spam domain are reported; established occupants
+ * shouting "GOAL!" together, fresh joiners saying a short thing, and a wave
+ * from the room's own server domain (domain) are not.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../support/evbuild.h"
+
+extern const struct sw_detector_ops sw_muc_raid_ops;
+
+#define ROOM "sports@conference.example.org"
+#define T0 1700000000000ll
+
+static struct sw_evb b;
+
+/* @n accounts of @domain (or of n different domains when NULL) join, then
+ * each posts @text plus a random suffix, @gap_ms apart. */
+static void wave(struct sw_test_det *d, int n, const char *domain, const char *text, int64_t t,
+                 int64_t gap_ms, bool join)
+{
+    char jid[128], rn[160], line[256];
+    for (int i = 0; i < n; i++) {
+        if (domain != NULL) {
+            snprintf(jid, sizeof(jid), "bot%d@%s", i, domain);
+        } else {
+            snprintf(jid, sizeof(jid), "bot%d@dom%d.example", i, i);
+        }
+        if (join) {
+            snprintf(rn, sizeof(rn), ROOM "/bot%d", i);
+            sw_test_det_feed(d, sw_evb_muc_presence(&b, t + i * 100, jid, rn, SW_EVB_JOIN));
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (domain != NULL) {
+            snprintf(jid, sizeof(jid), "bot%d@%s/r", i, domain);
+        } else {
+            snprintf(jid, sizeof(jid), "bot%d@dom%d.example/r", i, i);
+        }
+        snprintf(line, sizeof(line), "%s %x", text, (unsigned)(i * 2654435761u));
+        sw_test_det_feed(d, sw_evb_groupchat(&b, t + 5000 + i * gap_ms, jid, ROOM, line));
+    }
+}
+
+static void test_raid_accounts_and_domain(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
+    wave(&d, 8, "spam.example", "Join the best crypto group now http://spam.example/x", T0, 700,
+         true);
+    char jid[64];
+    for (int i = 0; i < 8; i++) {
+        snprintf(jid, sizeof(jid), "bot%d@spam.example", i);
+        assert_int_equal(sw_test_count(&d.out, "muc_raid.account", jid), 1);
+    }
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.domain", "spam.example"), 1);
+    for (size_t i = 0; i < d.out.n; i++) {
+        if (strcmp(d.out.hits[i].symbol, "muc_raid.domain") == 0) {
+            assert_int_equal(d.out.hits[i].offender_kind, SW_OFFENDER_DOMAIN);
+        }
+        assert_string_equal(d.out.hits[i].kind, "muc-flood");
+        assert_string_equal(d.out.hits[i].room, ROOM);
+    }
+    sw_test_det_stop(&d);
+}
+
+static void test_goal_established(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
+    char jid[64];
+    /* 40 occupants who joined before the capture started shout together. */
+    const char *shouts[] = {"GOAL!", "GOAL!!!", "goal!", "GOOOOAL!", "GOAL"};
+    for (int i = 0; i < 40; i++) {
+        snprintf(jid, sizeof(jid), "fan%d@example.org/m", i);
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + i * 100, jid, ROOM, shouts[i % 5]));
+    }
+    /* Occupants who joined an hour before the match: established by then. */
+    char rn[128];
+    for (int i = 0; i < 20; i++) {
+        snprintf(jid, sizeof(jid), "late%d@example.net/m", i);
+        snprintf(rn, sizeof(rn), ROOM "/late%d", i);
+        sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + 10000 + i, jid, rn, SW_EVB_JOIN));
+    }
+    for (int i = 0; i < 20; i++) {
+        snprintf(jid, sizeof(jid), "late%d@example.net/m", i);
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 3600000 + i * 150, jid, ROOM,
+                                              "what a goal, unbelievable strike from outside"));
+    }
+    /* Fresh joiners saying something short together. */
+    wave(&d, 10, "example.com", "GOAL!", T0 + 7200000, 200, true);
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+static void test_own_server_no_domain(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
+    /* Accounts of the room's own server (example.org for conference.example.org). */
+    wave(&d, 8, "example.org", "Join the best crypto group now http://spam.example/x", T0, 500,
+         true);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", NULL), 8);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.domain", NULL), 0);
+    sw_test_det_stop(&d);
+}
+
+static void test_mixed_domains(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
+    wave(&d, 8, NULL, "Cheap followers and likes at http://buy.example today only", T0, 500, true);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", NULL), 8);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.domain", NULL), 0);
+    sw_test_det_stop(&d);
+}
+
+static void test_below_min_accounts(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
+    /* 4 fresh friends sharing the same link: below min_accounts (5). */
+    wave(&d, 4, "example.net", "check out the stream here http://twitch.example/match", T0, 2000,
+         true);
+    /* A slow trickle: the same text from 6 fresh accounts one minute apart. */
+    wave(&d, 6, "trickle.example", "welcome to the room, read the rules http://rules.example",
+         T0 + 600000, 60000, true);
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_raid_accounts_and_domain), cmocka_unit_test(test_goal_established),
+        cmocka_unit_test(test_own_server_no_domain),     cmocka_unit_test(test_mixed_domains),
+        cmocka_unit_test(test_below_min_accounts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

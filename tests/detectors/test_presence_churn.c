@@ -1,0 +1,120 @@
+/*
+ * test_presence_churn.c - 20 rejoins a minute and nick-change sprees hit; a
+ * flaky phone rejoining every 30 s, status updates, fan-out copies of one
+ * presence and the room's own presence broadcasts do not.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../support/evbuild.h"
+
+extern const struct sw_detector_ops sw_presence_churn_ops;
+
+#define ROOM "chat@conference.example.org"
+#define T0 1700000000000ll
+
+static struct sw_evb b;
+
+static void pres(struct sw_test_det *d, int64_t t, const char *from, const char *nick,
+                 enum sw_evb_muc what, const char *id)
+{
+    char rn[128];
+    snprintf(rn, sizeof(rn), ROOM "/%s", nick);
+    sw_evb_muc_presence(&b, t, from, rn, what);
+    if (id != NULL) {
+        sw_evb_id(&b, id);
+    }
+    sw_test_det_feed(d, &b.ev);
+}
+
+static void test_rejoin_flood(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_presence_churn_ops, NULL), 0);
+    /* 20 rejoins a minute: join, leave 1.5 s later, every 3 s. */
+    for (int i = 0; i < 40; i++) {
+        pres(&d, T0 + i * 3000, "churn@evil.example/x", "churner", SW_EVB_JOIN, NULL);
+        pres(&d, T0 + i * 3000 + 1500, "churn@evil.example/x", "churner", SW_EVB_LEAVE, NULL);
+    }
+    assert_true(sw_test_count(&d.out, NULL, "churn@evil.example") >= 1);
+    assert_string_equal(d.out.hits[0].kind, "presence-flood");
+    assert_true(d.out.hits[0].t_ms - T0 <= 20000);
+    sw_test_det_stop(&d);
+}
+
+static void test_joins_only(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_presence_churn_ops, NULL), 0);
+    /* 20 rejoins a minute where the leaves are the server's (timeouts). */
+    for (int i = 0; i < 20; i++) {
+        pres(&d, T0 + i * 3000, "rejoin@evil.example/x", "rj", SW_EVB_JOIN, NULL);
+    }
+    assert_int_equal(sw_test_count(&d.out, "presence_churn.rate_long", NULL), 1);
+    sw_test_det_stop(&d);
+}
+
+static void test_nick_spree(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_presence_churn_ops, NULL), 0);
+    char nick[32];
+    pres(&d, T0, "nicks@evil.example/x", "n0", SW_EVB_JOIN, NULL);
+    for (int i = 1; i <= 12; i++) {
+        snprintf(nick, sizeof(nick), "n%d", i);
+        pres(&d, T0 + i * 700, "nicks@evil.example/x", nick, SW_EVB_AVAIL, NULL);
+    }
+    assert_int_equal(sw_test_count(&d.out, "presence_churn.rate_short", NULL), 1);
+    sw_test_det_stop(&d);
+}
+
+static void test_flaky_phone(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_presence_churn_ops, NULL), 0);
+    char id[32];
+    /* Rejoin every 30 s for an hour, each presence seen 4 times (fan-out
+     * copies with one id), plus status updates in between. */
+    for (int i = 0; i < 120; i++) {
+        int64_t t = T0 + (int64_t)i * 30000;
+        snprintf(id, sizeof(id), "leave%d", i);
+        for (int c = 0; c < 4; c++) {
+            pres(&d, t, "phone@example.org/mobile", "phone", SW_EVB_LEAVE, id);
+        }
+        snprintf(id, sizeof(id), "join%d", i);
+        for (int c = 0; c < 4; c++) {
+            pres(&d, t + 2000, "phone@example.org/mobile", "phone", SW_EVB_JOIN, id);
+        }
+        for (int s = 0; s < 5; s++) {
+            pres(&d, t + 5000 + s * 4000, "phone@example.org/mobile", "phone", SW_EVB_AVAIL, NULL);
+        }
+    }
+    /* The room broadcasting presences of occupants (from room/nick). */
+    for (int i = 0; i < 200; i++) {
+        struct sw_event *ev = sw_evb_muc_presence(&b, T0 + i * 100, ROOM "/someone",
+                                                  "occupant@example.org/x", SW_EVB_JOIN);
+        ev->key[SW_SHARD_ROOM] = ev->from.bare;
+        sw_test_det_feed(&d, ev);
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rejoin_flood),
+        cmocka_unit_test(test_joins_only),
+        cmocka_unit_test(test_nick_spree),
+        cmocka_unit_test(test_flaky_phone),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,108 @@
+/*
+ * test_room_spam.c - the same (mutated) text into many rooms hits; a news
+ * bot posting headlines to a few rooms every minute, a greeting in every room
+ * one joins, and ordinary talk in many rooms do not.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../support/evbuild.h"
+
+extern const struct sw_detector_ops sw_room_spam_ops;
+
+#define T0 1700000000000ll
+
+static struct sw_evb b;
+
+static void test_spam_across_rooms(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
+    char room[96], line[256];
+    for (int i = 0; i < 8; i++) {
+        snprintf(room, sizeof(room), "room%d@conference.example.org", i);
+        snprintf(line, sizeof(line),
+                 "Earn 500 dollars a day from home, message me on http://jobs.example %x",
+                 (unsigned)(i * 2654435761u));
+        sw_test_det_feed(&d,
+                         sw_evb_groupchat(&b, T0 + i * 20000, "roamer@evil.example/x", room, line));
+    }
+    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "roamer@evil.example"), 1);
+    assert_string_equal(d.out.hits[0].kind, "message-spam");
+    assert_int_equal(d.out.hits[0].t_ms, T0 + 4 * 20000); /* the 5th room */
+    sw_test_det_stop(&d);
+}
+
+static void test_news_bot(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
+    char room[96], line[256];
+    uint64_t seed = 5;
+    char words[200];
+    /* A new headline every minute for an hour, to the same 3 rooms; every
+     * third headline repeats the previous one (an update). */
+    for (int m = 0; m < 60; m++) {
+        if (m % 3 != 2) {
+            sw_test_words(words, sizeof(words), &seed, 10);
+        }
+        snprintf(line, sizeof(line), "Headline: %s (news.example)", words);
+        for (int r = 0; r < 3; r++) {
+            snprintf(room, sizeof(room), "news%d@conference.example.org", r);
+            sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + m * 60000 + r * 200,
+                                                  "newsbot@example.org/bot", room, line));
+        }
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+static void test_greetings_and_talk(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
+    char room[96], line[256];
+    uint64_t seed = 99;
+    for (int i = 0; i < 10; i++) {
+        snprintf(room, sizeof(room), "team%d@conference.example.org", i);
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + i * 5000, "alice@example.org/x", room,
+                                              "good morning everyone!"));
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + i * 5000 + 1000, "alice@example.org/x", room,
+                                              sw_test_words(line, sizeof(line), &seed, 9)));
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+static void test_same_room_not_counted(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
+    /* Repeating one long line in one room is muc_flood's business, not this. */
+    for (int i = 0; i < 50; i++) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + i * 1000, "loud@example.org/x",
+                                              "one@conference.example.org",
+                                              "please vote for our proposal in the poll today"));
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spam_across_rooms),
+        cmocka_unit_test(test_news_bot),
+        cmocka_unit_test(test_greetings_and_talk),
+        cmocka_unit_test(test_same_room_not_counted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

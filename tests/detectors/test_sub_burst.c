@@ -1,0 +1,132 @@
+/*
+ * test_sub_burst.c - subscribe bursts from one account and from one domain's
+ * accounts; a new user adding contacts over minutes, fan-out copies, server
+ * JIDs and exempt domains do not hit; a long burst hits a few times only.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../support/evbuild.h"
+
+extern const struct sw_detector_ops sw_sub_burst_ops;
+extern const struct sw_detector_ops sw_sub_burst_domain_ops;
+
+#define T0 1700000000000ll
+
+static struct sw_evb b;
+
+static void sub(struct sw_test_det *d, int64_t t, const char *from, int target, const char *id)
+{
+    char to[64];
+    snprintf(to, sizeof(to), "victim%d@example.org", target);
+    sw_evb_presence(&b, t, SW_T_SUBSCRIBE, from, to);
+    if (id != NULL) {
+        sw_evb_id(&b, id);
+    }
+    sw_test_det_feed(d, &b.ev);
+}
+
+static void test_account_burst(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_ops, NULL), 0);
+    char id[32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(id, sizeof(id), "s%d", i);
+        /* each request seen twice (c2s and s2s copies) */
+        sub(&d, T0 + i * 1000, "spammer@evil.example/x", i, id);
+        sub(&d, T0 + i * 1000 + 5, "spammer@evil.example/x", i, id);
+    }
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spammer@evil.example"), 1);
+    assert_int_equal(d.out.hits[0].t_ms, T0 + 14 * 1000); /* the 15th distinct target */
+    assert_string_equal(d.out.hits[0].kind, "subscription-spam");
+    sw_test_det_stop(&d);
+}
+
+static void test_long_burst_few_hits(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_ops, NULL), 0);
+    for (int i = 0; i < 3000; i++) {
+        sub(&d, T0 + i * 200, "spammer@evil.example/x", i, NULL); /* 10 minutes */
+    }
+    size_t n = sw_test_count(&d.out, "sub_burst.targets", NULL);
+    assert_true(n >= 1 && n <= 2);
+    sw_test_det_stop(&d);
+}
+
+static void test_new_user_adding_contacts(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_ops, NULL), 0);
+    /* 40 contacts over 20 minutes, a few quickly in a row. */
+    int64_t t = T0;
+    for (int i = 0; i < 40; i++) {
+        t += (i % 5 == 0) ? 120000 : 4000;
+        sub(&d, t, "newbie@example.org/x", i, NULL);
+    }
+    /* the server's own JID and a domain-less sender */
+    for (int i = 0; i < 100; i++) {
+        sub(&d, t + i * 100, "example.org", i, NULL);
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+static void exempt_none(const struct sw_conf_item *schema, void *settings)
+{
+    (void)schema;
+    (void)settings;
+}
+
+static void test_domain_burst(void **state)
+{
+    (void)state;
+    struct sw_test_det d, a;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_domain_ops, exempt_none), 0);
+    assert_int_equal(sw_test_det_start(&a, &sw_sub_burst_ops, NULL), 0);
+    char from[64];
+    /* 12 accounts of one domain, 6 distinct targets each within a minute. */
+    for (int i = 0; i < 72; i++) {
+        snprintf(from, sizeof(from), "acct%d@spamfarm.example/x", i % 12);
+        sub(&d, T0 + i * 700, from, i, NULL);
+        sub(&a, T0 + i * 700, from, i, NULL);
+    }
+    assert_int_equal(sw_test_count(&d.out, "sub_burst_domain.targets", "spamfarm.example"), 1);
+    assert_int_equal(d.out.hits[0].offender_kind, SW_OFFENDER_DOMAIN);
+    assert_int_equal(a.out.n, 0); /* no single account is over its limit */
+    sw_test_det_stop(&d);
+    sw_test_det_stop(&a);
+}
+
+static void test_domain_needs_accounts(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_domain_ops, NULL), 0);
+    /* 60 targets from only 2 accounts: the account detector's case. */
+    for (int i = 0; i < 60; i++) {
+        sub(&d, T0 + i * 500, (i % 2) ? "a@two.example/x" : "b@two.example/x", i, NULL);
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_account_burst),
+        cmocka_unit_test(test_long_burst_few_hits),
+        cmocka_unit_test(test_new_user_adding_contacts),
+        cmocka_unit_test(test_domain_burst),
+        cmocka_unit_test(test_domain_needs_accounts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
