@@ -8,6 +8,7 @@
 #include <string.h>
 
 extern const struct sw_detector_ops sw_content_ops;
+extern const struct sw_detector_ops sw_classifier_ops;
 extern const struct sw_detector_ops sw_muc_flood_ops;
 extern const struct sw_detector_ops sw_muc_raid_ops;
 extern const struct sw_detector_ops sw_room_spam_ops;
@@ -19,6 +20,7 @@ extern const struct sw_detector_ops sw_presence_churn_ops;
 
 static const struct sw_detector_ops *const registry[] = {
     &sw_content_ops,
+    &sw_classifier_ops,
     &sw_muc_flood_ops,
     &sw_muc_raid_ops,
     &sw_room_spam_ops,

@@ -1,0 +1,885 @@
+/*
+ * classifier.c - hashed-feature naive Bayes (classifier.h), its model file,
+ * the `stanzawatch train` command and the "classifier" detector.
+ *
+ * Features: the text is folded with sw_normalize(SW_NORM_DEFAULT) so leet and
+ * look-alike spellings share features with the plain words; tokens are runs of
+ * ASCII letters/digits or non-ASCII bytes (1..40 bytes; longer runs are cut),
+ * each token gives a unigram feature and, with the previous token, a bigram
+ * feature; a feature is XXH3(token bytes, seed) masked to 2^bits buckets.
+ * Collisions only blur the model a little at 2^18 buckets.
+ *
+ * Model: w[b] = log((S[b] + a) / (S + a*B)) - log((H[b] + a) / (H + a*B)),
+ * a = 1 (Laplace), S/H = total spam/ham feature counts; prior = log(ns/nh).
+ * score = sigmoid(prior + sum of w over the features of the text).
+ *
+ * File (little-endian, as written by this host; the magic doubles as a byte
+ * order check through the version field):
+ *   "SWNBAYES" u32 version u32 bits u64 n_ham u64 n_spam f64 prior
+ *   u64 xxh64(table) then float table[2^bits].
+ *
+ * Detector "classifier": setup loads detectors.classifier.model (disabled when
+ * empty); process scores message bodies with at least min_tokens tokens and
+ * emits "classifier.spam" with weight = weight * (p - threshold) / (1 - threshold)
+ * when p >= threshold. Hot reload: the model lives in `shared`, `local` holds
+ * only the normalization buffer, so thread_reload has nothing to adapt.
+ *
+ * Threading: models are immutable once built; see classifier.h.
+ */
+#include "sw/classifier.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "sw/detector.h"
+#include "sw/normalize.h"
+
+#define NB_MAGIC "SWNBAYES"
+#define NB_TOKEN_MAX 40
+#define NB_SEED_UNI 0x5357u
+#define NB_SEED_BI 0x5342u
+
+struct sw_classifier {
+    unsigned bits;
+    uint64_t n_ham, n_spam;
+    double prior;
+    float *w; /* 2^bits */
+};
+
+struct sw_classifier_trainer {
+    unsigned bits;
+    uint64_t n_docs[2];
+    uint64_t total[2];
+    uint32_t *count[2];
+    /* every document's buckets, for logistic regression */
+    uint32_t *feat;
+    size_t n_feat, cap_feat;
+    size_t *doc_end; /* feat[doc_end[i-1] .. doc_end[i]) */
+    uint8_t *label;
+    size_t n_doc, cap_doc;
+    bool oom;
+};
+
+struct nb_header {
+    char magic[8];
+    uint32_t version;
+    uint32_t bits;
+    uint64_t n_ham, n_spam;
+    double prior;
+    uint64_t sum;
+};
+
+/* Walk the features of normalized text @s (@n bytes): calls @fn with each
+ * bucket. Returns the token count. */
+typedef void (*nb_feature_fn)(void *ctx, uint32_t bucket);
+
+static bool tok_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+
+static unsigned nb_features(const char *s, size_t n, unsigned bits, nb_feature_fn fn, void *ctx)
+{
+    const uint32_t mask = (1u << bits) - 1u;
+    uint64_t prev = 0;
+    unsigned tokens = 0;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && !tok_byte((unsigned char)s[i])) {
+            i++;
+        }
+        size_t start = i;
+        while (i < n && tok_byte((unsigned char)s[i])) {
+            i++;
+        }
+        size_t len = i - start;
+        if (len == 0) {
+            break;
+        }
+        if (len > NB_TOKEN_MAX) {
+            len = NB_TOKEN_MAX;
+        }
+        uint64_t h = XXH3_64bits_withSeed(s + start, len, NB_SEED_UNI);
+        fn(ctx, (uint32_t)h & mask);
+        if (prev != 0) {
+            uint64_t pair[2] = {prev, h};
+            fn(ctx, (uint32_t)XXH3_64bits_withSeed(pair, sizeof(pair), NB_SEED_BI) & mask);
+        }
+        prev = h;
+        tokens++;
+    }
+    return tokens;
+}
+
+/* A few features of the raw text that normalization removes: shouting,
+ * money signs, exclamation runs, links, digit-heavy text. Each adds one
+ * pseudo-token. */
+static void shape_features(const char *s, size_t n, unsigned bits, nb_feature_fn fn, void *ctx)
+{
+    static const char *const names[] = {"#caps",   "#money", "#excl", "#url",
+                                        "#digits", "#short", "#long"};
+    const uint32_t mask = (1u << bits) - 1u;
+    size_t upper = 0, letters = 0, digits = 0, excl = 0;
+    bool money = false, url = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z') {
+            upper++;
+            letters++;
+        } else if (c >= 'a' && c <= 'z') {
+            letters++;
+        } else if (c >= '0' && c <= '9') {
+            digits++;
+        } else if (c == '!') {
+            excl++;
+        } else if (c == '$' || (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x82 &&
+                                (unsigned char)s[i + 2] == 0xAC)) {
+            money = true;
+        } else if (c == ':' && i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/') {
+            url = true;
+        } else if (c == 'w' && i + 3 < n && memcmp(s + i, "www.", 4) == 0) {
+            url = true;
+        }
+    }
+    bool on[7] = {letters >= 8 && upper * 2 > letters,          money,  excl >= 2, url,
+                  digits * 3 > letters + digits && digits >= 4, n < 40, n >= 160};
+    for (size_t i = 0; i < 7; i++) {
+        if (on[i]) {
+            fn(ctx, (uint32_t)XXH3_64bits_withSeed(names[i], strlen(names[i]), NB_SEED_UNI) & mask);
+        }
+    }
+}
+
+static uint64_t rng_next(uint64_t *s);
+
+/* ---- training ---- */
+
+int sw_classifier_trainer_new(unsigned bits, struct sw_classifier_trainer **out)
+{
+    if (bits < 10 || bits > 24) {
+        return SW_EINVAL;
+    }
+    struct sw_classifier_trainer *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return SW_ENOMEM;
+    }
+    t->bits = bits;
+    t->count[0] = calloc((size_t)1 << bits, sizeof(uint32_t));
+    t->count[1] = calloc((size_t)1 << bits, sizeof(uint32_t));
+    if (t->count[0] == NULL || t->count[1] == NULL) {
+        sw_classifier_trainer_free(t);
+        return SW_ENOMEM;
+    }
+    *out = t;
+    return 0;
+}
+
+void sw_classifier_trainer_free(struct sw_classifier_trainer *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    free(t->count[0]);
+    free(t->count[1]);
+    free(t->feat);
+    free(t->doc_end);
+    free(t->label);
+    free(t);
+}
+
+struct train_ctx {
+    struct sw_classifier_trainer *t;
+    int cls;
+};
+
+static void train_feature(void *ctx, uint32_t b)
+{
+    struct train_ctx *c = ctx;
+    struct sw_classifier_trainer *t = c->t;
+    if (t->count[c->cls][b] < UINT32_MAX) {
+        t->count[c->cls][b]++;
+        t->total[c->cls]++;
+    }
+    if (t->n_feat == t->cap_feat) {
+        size_t cap = t->cap_feat ? t->cap_feat * 2 : 65536;
+        uint32_t *nf = realloc(t->feat, cap * sizeof(*nf));
+        if (nf == NULL) {
+            t->oom = true;
+            return;
+        }
+        t->feat = nf;
+        t->cap_feat = cap;
+    }
+    t->feat[t->n_feat++] = b;
+}
+
+void sw_classifier_trainer_add(struct sw_classifier_trainer *t, const char *text, size_t len,
+                               bool spam)
+{
+    char stackbuf[4096];
+    char *buf = stackbuf;
+    size_t cap = sizeof(stackbuf);
+    if (SW_CLASSIFIER_BUF(len) > cap) {
+        char *heap = malloc(SW_CLASSIFIER_BUF(len));
+        if (heap != NULL) {
+            buf = heap;
+            cap = SW_CLASSIFIER_BUF(len);
+        }
+    }
+    size_t n = sw_normalize(text, len, buf, cap, SW_NORM_DEFAULT);
+    struct train_ctx c = {t, spam ? 1 : 0};
+    if (t->n_doc == t->cap_doc) {
+        size_t dcap = t->cap_doc ? t->cap_doc * 2 : 1024;
+        size_t *ne = realloc(t->doc_end, dcap * sizeof(*ne));
+        uint8_t *nl = ne != NULL ? realloc(t->label, dcap) : NULL;
+        if (ne != NULL) {
+            t->doc_end = ne;
+        }
+        if (nl == NULL) {
+            t->oom = true;
+            goto out;
+        }
+        t->label = nl;
+        t->cap_doc = dcap;
+    }
+    shape_features(text, len, t->bits, train_feature, &c);
+    nb_features(buf, n, t->bits, train_feature, &c);
+    t->doc_end[t->n_doc] = t->n_feat;
+    t->label[t->n_doc] = (uint8_t)c.cls;
+    t->n_doc++;
+    t->n_docs[c.cls]++;
+out:
+    if (buf != stackbuf) {
+        free(buf);
+    }
+}
+
+int sw_classifier_trainer_build(const struct sw_classifier_trainer *t, struct sw_classifier **out)
+{
+    if (t->n_docs[0] == 0 || t->n_docs[1] == 0) {
+        return SW_EINVAL;
+    }
+    size_t nb = (size_t)1 << t->bits;
+    struct sw_classifier *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        return SW_ENOMEM;
+    }
+    m->w = malloc(nb * sizeof(float));
+    if (m->w == NULL) {
+        free(m);
+        return SW_ENOMEM;
+    }
+    m->bits = t->bits;
+    m->n_ham = t->n_docs[0];
+    m->n_spam = t->n_docs[1];
+    m->prior = log((double)m->n_spam / (double)m->n_ham);
+    const double a = 1.0;
+    double ds = log((double)t->total[1] + a * (double)nb);
+    double dh = log((double)t->total[0] + a * (double)nb);
+    for (size_t b = 0; b < nb; b++) {
+        double ls = log((double)t->count[1][b] + a) - ds;
+        double lh = log((double)t->count[0][b] + a) - dh;
+        m->w[b] = (float)(ls - lh);
+    }
+    *out = m;
+    return 0;
+}
+
+int sw_classifier_trainer_build_lr(const struct sw_classifier_trainer *t, unsigned epochs,
+                                   uint64_t seed, struct sw_classifier **out)
+{
+    struct sw_classifier *m = NULL;
+    size_t *order = NULL;
+    int rc = sw_classifier_trainer_build(t, &m); /* NB header fields; weights replaced */
+    if (rc != 0) {
+        return rc;
+    }
+    if (t->oom) {
+        sw_classifier_free(m);
+        return SW_ENOMEM;
+    }
+    size_t nb = (size_t)1 << t->bits;
+    order = malloc(t->n_doc * sizeof(*order));
+    if (order == NULL) {
+        sw_classifier_free(m);
+        return SW_ENOMEM;
+    }
+    memset(m->w, 0, nb * sizeof(float));
+    double bias = m->prior;
+    const double l2 = 1e-6;
+    uint64_t s = seed;
+    for (size_t i = 0; i < t->n_doc; i++) {
+        order[i] = i;
+    }
+    for (unsigned e = 0; e < epochs; e++) {
+        double lr = 0.5 / (1.0 + 0.3 * e);
+        for (size_t i = t->n_doc; i > 1; i--) {
+            size_t j = (size_t)(rng_next(&s) % i);
+            size_t tmp = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = tmp;
+        }
+        for (size_t k = 0; k < t->n_doc; k++) {
+            size_t d = order[k];
+            size_t a = d == 0 ? 0 : t->doc_end[d - 1], z = t->doc_end[d];
+            double x = bias;
+            for (size_t f = a; f < z; f++) {
+                x += m->w[t->feat[f]];
+            }
+            double p = 1.0 / (1.0 + exp(-(x > 40 ? 40 : x < -40 ? -40 : x)));
+            double g = p - (double)t->label[d];
+            for (size_t f = a; f < z; f++) {
+                float *w = &m->w[t->feat[f]];
+                *w -= (float)(lr * (g + l2 * *w));
+            }
+            bias -= lr * 0.1 * g;
+        }
+    }
+    m->prior = bias;
+    free(order);
+    *out = m;
+    return 0;
+}
+
+/* ---- scoring ---- */
+
+struct score_ctx {
+    const float *w;
+    double sum;
+};
+
+static void score_feature(void *ctx, uint32_t b)
+{
+    struct score_ctx *c = ctx;
+    c->sum += c->w[b];
+}
+
+double sw_classifier_score(const struct sw_classifier *m, const char *text, size_t len, char *buf,
+                           size_t cap, unsigned *n_tokens)
+{
+    size_t n = sw_normalize(text, len, buf, cap, SW_NORM_DEFAULT);
+    struct score_ctx c = {m->w, m->prior};
+    shape_features(text, len, m->bits, score_feature, &c);
+    unsigned tokens = nb_features(buf, n, m->bits, score_feature, &c);
+    if (n_tokens != NULL) {
+        *n_tokens = tokens;
+    }
+    double x = c.sum;
+    if (x > 40.0) {
+        x = 40.0;
+    } else if (x < -40.0) {
+        x = -40.0;
+    }
+    return 1.0 / (1.0 + exp(-x));
+}
+
+void sw_classifier_counts(const struct sw_classifier *m, uint64_t *ham, uint64_t *spam)
+{
+    *ham = m->n_ham;
+    *spam = m->n_spam;
+}
+
+void sw_classifier_free(struct sw_classifier *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    free(m->w);
+    free(m);
+}
+
+/* ---- model file ---- */
+
+int sw_classifier_save(const struct sw_classifier *m, const char *path, struct sw_errbuf *eb)
+{
+    char tmp[1100];
+    size_t nb = (size_t)1 << m->bits;
+    struct nb_header h;
+    memset(&h, 0, sizeof(h));
+    memcpy(h.magic, NB_MAGIC, 8);
+    h.version = SW_CLASSIFIER_VERSION;
+    h.bits = m->bits;
+    h.n_ham = m->n_ham;
+    h.n_spam = m->n_spam;
+    h.prior = m->prior;
+    h.sum = XXH64(m->w, nb * sizeof(float), 0);
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "wb");
+    if (fp == NULL) {
+        return sw_errbuf_set(eb, SW_EIO, "%s: %s", tmp, strerror(errno));
+    }
+    bool ok = fwrite(&h, sizeof(h), 1, fp) == 1 && fwrite(m->w, sizeof(float), nb, fp) == nb;
+    ok = (fclose(fp) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sw_errbuf_set(eb, SW_EIO, "%s: cannot write model: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int sw_classifier_load(const char *path, struct sw_classifier **out, struct sw_errbuf *eb)
+{
+    struct nb_header h;
+    struct sw_classifier *m = NULL;
+    int rc;
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        return sw_errbuf_set(eb, SW_EIO, "%s: %s", path, strerror(errno));
+    }
+    if (fread(&h, sizeof(h), 1, fp) != 1 || memcmp(h.magic, NB_MAGIC, 8) != 0) {
+        rc = sw_errbuf_set(eb, SW_EPARSE, "%s: not a stanzawatch classifier model", path);
+        goto fail;
+    }
+    if (h.version != SW_CLASSIFIER_VERSION) {
+        rc = sw_errbuf_set(eb, SW_EPARSE, "%s: model version %u, this build reads version %u", path,
+                           h.version, SW_CLASSIFIER_VERSION);
+        goto fail;
+    }
+    if (h.bits < 10 || h.bits > 24 || h.n_ham == 0 || h.n_spam == 0 || !isfinite(h.prior)) {
+        rc = sw_errbuf_set(eb, SW_EPARSE, "%s: corrupt model header", path);
+        goto fail;
+    }
+    size_t nb = (size_t)1 << h.bits;
+    m = calloc(1, sizeof(*m));
+    if (m == NULL || (m->w = malloc(nb * sizeof(float))) == NULL) {
+        rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    if (fread(m->w, sizeof(float), nb, fp) != nb || fgetc(fp) != EOF) {
+        rc = sw_errbuf_set(eb, SW_EPARSE, "%s: model size does not match its header", path);
+        goto fail;
+    }
+    if (XXH64(m->w, nb * sizeof(float), 0) != h.sum) {
+        rc = sw_errbuf_set(eb, SW_EPARSE, "%s: model checksum mismatch", path);
+        goto fail;
+    }
+    m->bits = h.bits;
+    m->n_ham = h.n_ham;
+    m->n_spam = h.n_spam;
+    m->prior = h.prior;
+    fclose(fp);
+    *out = m;
+    return 0;
+fail:
+    sw_classifier_free(m);
+    fclose(fp);
+    return rc;
+}
+
+/* ---- stanzawatch train ---- */
+
+struct doc_list {
+    char **v;
+    size_t n, cap;
+};
+
+static int read_lines(const char *path, struct doc_list *d)
+{
+    FILE *fp = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    if (fp == NULL) {
+        fprintf(stderr, "train: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while ((len = getline(&line, &cap, fp)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            line[--len] = '\0';
+        }
+        if (len == 0) {
+            continue;
+        }
+        if (d->n == d->cap) {
+            size_t nc = d->cap ? d->cap * 2 : 1024;
+            char **nv = realloc(d->v, nc * sizeof(*nv));
+            if (nv == NULL) {
+                break;
+            }
+            d->v = nv;
+            d->cap = nc;
+        }
+        d->v[d->n] = strdup(line);
+        if (d->v[d->n] == NULL) {
+            break;
+        }
+        d->n++;
+    }
+    free(line);
+    fclose(fp);
+    return 0;
+}
+
+static void free_lines(struct doc_list *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->v[i]);
+    }
+    free(d->v);
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    /* splitmix64: small, seedable, good enough for a shuffle */
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void shuffle(struct doc_list *d, uint64_t *seed)
+{
+    for (size_t i = d->n; i > 1; i--) {
+        size_t j = (size_t)(rng_next(seed) % i);
+        char *t = d->v[i - 1];
+        d->v[i - 1] = d->v[j];
+        d->v[j] = t;
+    }
+}
+
+static const char train_usage[] =
+    "Usage: stanzawatch train --ham FILE --spam FILE -o MODEL [--test-fraction F]\n"
+    "                         [--seed N] [--bits B] [--threshold P] [--algo lr|nb]\n"
+    "                         [--epochs E]\n"
+    "Train the content classifier (logistic regression, or naive Bayes with --algo nb,\n"
+    "on hashed words, word pairs and text-shape features of normalized text) from one\n"
+    "document per line. F (default 0.2) of each class is\n"
+    "held out, shuffled with seed N (default 1); held-out accuracy, precision and\n"
+    "recall at probability P (default 0.5) are printed and the model trained on the\n"
+    "rest is written to MODEL. B: log2 of the feature table size (10..24, default 18).\n";
+
+int sw_train_main(int argc, char **argv)
+{
+    const char *ham = NULL, *spam = NULL, *out = NULL;
+    double frac = 0.2, thr = 0.5;
+    unsigned long long seed = 1;
+    unsigned bits = SW_CLASSIFIER_DEFAULT_BITS;
+    unsigned epochs = 10;
+    bool use_lr = true;
+    struct doc_list docs[2] = {{0}};
+    struct sw_classifier_trainer *t = NULL;
+    struct sw_classifier *m = NULL;
+    int rc = 2;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(train_usage, stdout);
+            return 0;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "train: %s needs a value\n%s", a, train_usage);
+            return 2;
+        }
+        char *end = NULL;
+        if (strcmp(a, "--ham") == 0) {
+            ham = v;
+        } else if (strcmp(a, "--spam") == 0) {
+            spam = v;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            out = v;
+        } else if (strcmp(a, "--test-fraction") == 0) {
+            frac = strtod(v, &end);
+            if (*end != '\0' || !(frac >= 0.0 && frac < 1.0)) {
+                fprintf(stderr, "train: --test-fraction must be in [0, 1)\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--threshold") == 0) {
+            thr = strtod(v, &end);
+            if (*end != '\0' || !(thr > 0.0 && thr < 1.0)) {
+                fprintf(stderr, "train: --threshold must be in (0, 1)\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--seed") == 0) {
+            seed = strtoull(v, &end, 10);
+            if (*end != '\0') {
+                fprintf(stderr, "train: --seed must be a number\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--algo") == 0) {
+            if (strcmp(v, "lr") == 0) {
+                use_lr = true;
+            } else if (strcmp(v, "nb") == 0) {
+                use_lr = false;
+            } else {
+                fprintf(stderr, "train: --algo is lr or nb\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--epochs") == 0) {
+            unsigned long e = strtoul(v, &end, 10);
+            if (*end != '\0' || e < 1 || e > 1000) {
+                fprintf(stderr, "train: --epochs must be 1..1000\n");
+                return 2;
+            }
+            epochs = (unsigned)e;
+        } else if (strcmp(a, "--bits") == 0) {
+            unsigned long b = strtoul(v, &end, 10);
+            if (*end != '\0' || b < 10 || b > 24) {
+                fprintf(stderr, "train: --bits must be 10..24\n");
+                return 2;
+            }
+            bits = (unsigned)b;
+        } else {
+            fprintf(stderr, "train: unknown option %s\n%s", a, train_usage);
+            return 2;
+        }
+        i++;
+    }
+    if (ham == NULL || spam == NULL || out == NULL) {
+        fprintf(stderr, "train: --ham, --spam and -o are required\n%s", train_usage);
+        return 2;
+    }
+    rc = 1;
+    if (read_lines(ham, &docs[0]) != 0 || read_lines(spam, &docs[1]) != 0) {
+        goto done;
+    }
+    if (docs[0].n < 2 || docs[1].n < 2) {
+        fprintf(stderr, "train: need at least 2 documents per class (ham %zu, spam %zu)\n",
+                docs[0].n, docs[1].n);
+        goto done;
+    }
+    uint64_t s = seed;
+    size_t n_test[2];
+    for (int c = 0; c < 2; c++) {
+        shuffle(&docs[c], &s);
+        n_test[c] = (size_t)((double)docs[c].n * frac + 0.5);
+        if (n_test[c] >= docs[c].n) {
+            n_test[c] = docs[c].n - 1;
+        }
+    }
+    if (sw_classifier_trainer_new(bits, &t) != 0) {
+        fprintf(stderr, "train: out of memory\n");
+        goto done;
+    }
+    for (int c = 0; c < 2; c++) {
+        for (size_t i = n_test[c]; i < docs[c].n; i++) {
+            sw_classifier_trainer_add(t, docs[c].v[i], strlen(docs[c].v[i]), c == 1);
+        }
+    }
+    if ((use_lr ? sw_classifier_trainer_build_lr(t, epochs, seed, &m)
+                : sw_classifier_trainer_build(t, &m)) != 0) {
+        fprintf(stderr, "train: cannot build the model\n");
+        goto done;
+    }
+    printf("train: %zu ham + %zu spam documents; trained on %zu + %zu, held out %zu + %zu "
+           "(fraction %.2f, seed %llu, 2^%u buckets, %s)\n",
+           docs[0].n, docs[1].n, docs[0].n - n_test[0], docs[1].n - n_test[1], n_test[0], n_test[1],
+           frac, seed, bits, use_lr ? "logistic regression" : "naive Bayes");
+    if (n_test[0] + n_test[1] > 0) {
+        size_t tp = 0, fp = 0, tn = 0, fn = 0;
+        char buf[8192];
+        for (int c = 0; c < 2; c++) {
+            for (size_t i = 0; i < n_test[c]; i++) {
+                double p = sw_classifier_score(m, docs[c].v[i], strlen(docs[c].v[i]), buf,
+                                               sizeof(buf), NULL);
+                bool said_spam = p >= thr;
+                if (c == 1) {
+                    said_spam ? tp++ : fn++;
+                } else {
+                    said_spam ? fp++ : tn++;
+                }
+            }
+        }
+        double total = (double)(tp + fp + tn + fn);
+        printf("held-out: accuracy %.4f  precision %.4f  recall %.4f  (threshold %.2f; "
+               "tp %zu fp %zu tn %zu fn %zu)\n",
+               (double)(tp + tn) / total, tp + fp ? (double)tp / (double)(tp + fp) : 0.0,
+               tp + fn ? (double)tp / (double)(tp + fn) : 0.0, thr, tp, fp, tn, fn);
+    }
+    struct sw_errbuf eb;
+    if (sw_classifier_save(m, out, &eb) != 0) {
+        fprintf(stderr, "train: %s\n", eb.msg);
+        goto done;
+    }
+    printf("model: %s (version %u, %zu bytes)\n", out, SW_CLASSIFIER_VERSION,
+           sizeof(struct nb_header) + ((size_t)1 << bits) * sizeof(float));
+    rc = 0;
+done:
+    sw_classifier_free(m);
+    sw_classifier_trainer_free(t);
+    free_lines(&docs[0]);
+    free_lines(&docs[1]);
+    return rc;
+}
+
+/* ---- the "classifier" detector ---- */
+
+#define CLS_NAME "classifier"
+#define CLS_MAX_TEXT 4096
+
+struct cls_settings {
+    bool enabled;
+    char *model;
+    double threshold;
+    int64_t min_tokens;
+    double weight;
+};
+
+static const struct sw_conf_item cls_schema[] = {
+    {.key = "enabled",
+     .type = SW_CONF_BOOL,
+     .offset = offsetof(struct cls_settings, enabled),
+     .def = "true",
+     .help = "score message bodies with the trained model (needs `model`)"},
+    {.key = "model",
+     .type = SW_CONF_STRING,
+     .offset = offsetof(struct cls_settings, model),
+     .def = NULL,
+     .help = "model file written by `stanzawatch train`; unset or empty disables the "
+             "classifier"},
+    {.key = "threshold",
+     .type = SW_CONF_DOUBLE,
+     .offset = offsetof(struct cls_settings, threshold),
+     .fmin = 0.5,
+     .fmax = 0.9999,
+     .def = "0.9",
+     .help = "spam probability at which a body becomes a signal"},
+    {.key = "min_tokens",
+     .type = SW_CONF_INT,
+     .offset = offsetof(struct cls_settings, min_tokens),
+     .min = 1,
+     .max = 1000,
+     .def = "6",
+     .help = "bodies with fewer words are not scored (too short to judge)"},
+    {.key = "weight",
+     .type = SW_CONF_DOUBLE,
+     .offset = offsetof(struct cls_settings, weight),
+     .fmin = 0.0,
+     .fmax = 10.0,
+     .def = "1.0",
+     .help = "hit weight at probability 1; scaled linearly from 0 at the threshold"},
+    SW_CONF_END,
+};
+
+struct cls_shared {
+    struct sw_classifier *model; /* NULL: disabled */
+    double threshold;
+    unsigned min_tokens;
+    double weight;
+};
+
+struct cls_local {
+    char buf[SW_CLASSIFIER_BUF(CLS_MAX_TEXT)];
+};
+
+static int cls_setup(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    const struct cls_settings *cs = settings;
+    struct cls_shared *sh = calloc(1, sizeof(*sh));
+    if (sh == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "classifier: out of memory");
+    }
+    sh->threshold = cs->threshold;
+    sh->min_tokens = (unsigned)cs->min_tokens;
+    sh->weight = cs->weight;
+    if (cs->model != NULL && cs->model[0] != '\0') {
+        struct sw_errbuf leb;
+        int rc = sw_classifier_load(cs->model, &sh->model, &leb);
+        if (rc != 0) {
+            free(sh);
+            return sw_errbuf_set(eb, SW_ECONF, "detectors.classifier.model: %s", leb.msg);
+        }
+    }
+    *shared = sh;
+    return 0;
+}
+
+static void cls_teardown(void *shared)
+{
+    struct cls_shared *sh = shared;
+    if (sh == NULL) {
+        return;
+    }
+    sw_classifier_free(sh->model);
+    free(sh);
+}
+
+static int cls_thread_init(const void *shared, void **local)
+{
+    (void)shared;
+    struct cls_local *lo = malloc(sizeof(*lo));
+    if (lo == NULL) {
+        return SW_ENOMEM;
+    }
+    *local = lo;
+    return 0;
+}
+
+static int cls_thread_reload(const void *shared, void *local)
+{
+    (void)shared; /* the model is in shared; the buffer fits any model */
+    (void)local;
+    return 0;
+}
+
+static void cls_thread_fini(void *local)
+{
+    free(local);
+}
+
+static void cls_process(const void *shared, void *local, const struct sw_event *ev,
+                        struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct cls_shared *sh = shared;
+    struct cls_local *lo = local;
+    const uint32_t never =
+        SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON | SW_F_DELAYED;
+
+    st->events++;
+    if (sh->model == NULL || (ev->flags & never) != 0 || ev->from.local_len == 0 ||
+        ev->body_len == 0) {
+        return;
+    }
+    size_t len = ev->body_len;
+    if (len > CLS_MAX_TEXT) {
+        len = CLS_MAX_TEXT;
+    }
+    unsigned tokens = 0;
+    double p = sw_classifier_score(sh->model, ev->body, len, lo->buf, sizeof(lo->buf), &tokens);
+    if (tokens < sh->min_tokens || p < sh->threshold) {
+        return;
+    }
+    struct sw_hit h;
+    sw_hit_init(&h, CLS_NAME, "classifier.spam", "content-spam", ev);
+    double wm = 1000.0 * sh->weight * (p - sh->threshold) / (1.0 - sh->threshold);
+    h.weight_milli = wm < 1.0 ? 1u : (uint32_t)wm;
+    sw_hit_add_value(&h, "p_milli", (int64_t)(p * 1000.0));
+    sw_hit_add_value(&h, "tokens", (int64_t)tokens);
+    sw_hit_emit(out, &h);
+    st->hits++;
+}
+
+static void cls_expire(const void *shared, void *local, int64_t now_ms,
+                       struct sw_detector_stats *st)
+{
+    (void)shared;
+    (void)local;
+    (void)now_ms;
+    st->mem_bytes = sizeof(struct cls_local);
+}
+
+const struct sw_detector_ops sw_classifier_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = CLS_NAME,
+    .description = "naive Bayes spam probability of message bodies (model from `stanzawatch "
+                   "train`), one weighted signal",
+    .events = SW_EV_MESSAGE,
+    .shard = SW_SHARD_SENDER,
+    .key = NULL,
+    .schema = cls_schema,
+    .settings_size = sizeof(struct cls_settings),
+    .setup = cls_setup,
+    .thread_init = cls_thread_init,
+    .process = cls_process,
+    .expire = cls_expire,
+    .thread_reload = cls_thread_reload,
+    .thread_fini = cls_thread_fini,
+    .teardown = cls_teardown,
+};

@@ -1,0 +1,361 @@
+/*
+ * test_classifier.c - the content classifier: training on the committed
+ * SpamAssassin-derived sample (tests/data/corpus/{ham,spam}_sample.txt, see
+ * the README there) reaches a held-out accuracy floor, the model file round
+ * trips exactly and refuses corruption, `stanzawatch train` works end to end,
+ * and the "classifier" detector emits weighted hits only for long enough
+ * spammy bodies.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sw/classifier.h"
+#include "sw/conf.h"
+#include "sw/detector.h"
+
+extern const struct sw_detector_ops sw_classifier_ops;
+
+#define HAM SW_SOURCE_DIR "/tests/data/corpus/ham_sample.txt"
+#define SPAM SW_SOURCE_DIR "/tests/data/corpus/spam_sample.txt"
+
+static char tmpdir[256];
+static char model_path[512];
+
+struct lines {
+    char **v;
+    size_t n;
+};
+
+static struct lines read_lines(const char *path)
+{
+    struct lines l = {NULL, 0};
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char buf[4096];
+    while (fgets(buf, sizeof(buf), fp) != NULL) {
+        buf[strcspn(buf, "\n")] = '\0';
+        if (buf[0] == '\0') {
+            continue;
+        }
+        l.v = realloc(l.v, (l.n + 1) * sizeof(*l.v));
+        assert_non_null(l.v);
+        l.v[l.n++] = strdup(buf);
+    }
+    fclose(fp);
+    return l;
+}
+
+static void free_lines(struct lines *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i]);
+    }
+    free(l->v);
+}
+
+/* Train on every line but each 5th, test on each 5th (deterministic split). */
+static double holdout_accuracy(bool lr, struct sw_classifier **keep)
+{
+    struct lines d[2] = {read_lines(HAM), read_lines(SPAM)};
+    struct sw_classifier_trainer *t = NULL;
+    struct sw_classifier *m = NULL;
+    assert_true(d[0].n >= 200 && d[1].n >= 200);
+    assert_int_equal(sw_classifier_trainer_new(16, &t), 0);
+    for (int c = 0; c < 2; c++) {
+        for (size_t i = 0; i < d[c].n; i++) {
+            if (i % 5 != 0) {
+                sw_classifier_trainer_add(t, d[c].v[i], strlen(d[c].v[i]), c == 1);
+            }
+        }
+    }
+    if (lr) {
+        assert_int_equal(sw_classifier_trainer_build_lr(t, 10, 1, &m), 0);
+    } else {
+        assert_int_equal(sw_classifier_trainer_build(t, &m), 0);
+    }
+    size_t right = 0, total = 0;
+    char buf[8192];
+    for (int c = 0; c < 2; c++) {
+        for (size_t i = 0; i < d[c].n; i += 5) {
+            double p = sw_classifier_score(m, d[c].v[i], strlen(d[c].v[i]), buf, sizeof(buf), NULL);
+            right += (p >= 0.5) == (c == 1);
+            total++;
+        }
+    }
+    sw_classifier_trainer_free(t);
+    free_lines(&d[0]);
+    free_lines(&d[1]);
+    if (keep != NULL) {
+        *keep = m;
+    } else {
+        sw_classifier_free(m);
+    }
+    return (double)right / (double)total;
+}
+
+static void test_heldout_accuracy_floor(void **state)
+{
+    (void)state;
+    double nb = holdout_accuracy(false, NULL);
+    double lr = holdout_accuracy(true, NULL);
+    print_message("held-out accuracy on the committed sample: nb %.3f lr %.3f\n", nb, lr);
+    /* measured 0.75-0.80 on this 600-line sample (0.90 on the full corpus);
+     * a chance-level model scores 0.5 */
+    assert_true(nb >= 0.70);
+    assert_true(lr >= 0.70);
+}
+
+static void test_save_load_round_trip(void **state)
+{
+    (void)state;
+    struct sw_classifier *m = NULL, *m2 = NULL;
+    struct sw_errbuf eb;
+    char buf[1024];
+    holdout_accuracy(true, &m);
+    assert_int_equal(sw_classifier_save(m, model_path, &eb), 0);
+    assert_int_equal(sw_classifier_load(model_path, &m2, &eb), 0);
+    const char *texts[] = {"Get your FREE credit report now!!! Click http://example.com",
+                           "the patch fixes the parser, see the list archive", "hi"};
+    for (size_t i = 0; i < 3; i++) {
+        double a = sw_classifier_score(m, texts[i], strlen(texts[i]), buf, sizeof(buf), NULL);
+        double b = sw_classifier_score(m2, texts[i], strlen(texts[i]), buf, sizeof(buf), NULL);
+        assert_true(a == b);
+    }
+    uint64_t h1, s1, h2, s2;
+    sw_classifier_counts(m, &h1, &s1);
+    sw_classifier_counts(m2, &h2, &s2);
+    assert_true(h1 == h2 && s1 == s2 && h1 == 240);
+    sw_classifier_free(m);
+    sw_classifier_free(m2);
+}
+
+static void corrupt_copy(const char *dst, long off, int xor_byte, long truncate_to)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", model_path, dst);
+    assert_int_equal(system(cmd), 0);
+    if (truncate_to >= 0) {
+        assert_int_equal(truncate(dst, truncate_to), 0);
+        return;
+    }
+    FILE *fp = fopen(dst, "r+b");
+    assert_non_null(fp);
+    fseek(fp, off, SEEK_SET);
+    int c = fgetc(fp);
+    fseek(fp, off, SEEK_SET);
+    fputc(c ^ xor_byte, fp);
+    fclose(fp);
+}
+
+static void test_corrupt_models_refused(void **state)
+{
+    (void)state;
+    char bad[600];
+    struct sw_classifier *m = NULL;
+    struct sw_errbuf eb;
+    snprintf(bad, sizeof(bad), "%s/bad.swnb", tmpdir);
+
+    corrupt_copy(bad, 5000, 0x40, -1); /* table byte */
+    assert_int_equal(sw_classifier_load(bad, &m, &eb), SW_EPARSE);
+    assert_non_null(strstr(eb.msg, "checksum"));
+    corrupt_copy(bad, 8, 0x02, -1); /* version field */
+    assert_int_equal(sw_classifier_load(bad, &m, &eb), SW_EPARSE);
+    assert_non_null(strstr(eb.msg, "version"));
+    corrupt_copy(bad, 0, 0x20, -1); /* magic */
+    assert_int_equal(sw_classifier_load(bad, &m, &eb), SW_EPARSE);
+    corrupt_copy(bad, 0, 0, 1000); /* truncated */
+    assert_int_equal(sw_classifier_load(bad, &m, &eb), SW_EPARSE);
+    assert_int_equal(sw_classifier_load("/no/such/model", &m, &eb), SW_EIO);
+    assert_null(m);
+}
+
+static void test_train_command(void **state)
+{
+    (void)state;
+    char out[600];
+    snprintf(out, sizeof(out), "%s/cmd.swnb", tmpdir);
+    char *argv[] = {"train",           "--ham", HAM,      "--spam", SPAM,     "-o", out,
+                    "--test-fraction", "0.25",  "--seed", "7",      "--bits", "14", NULL};
+    assert_int_equal(sw_train_main(13, argv), 0);
+    struct sw_classifier *m = NULL;
+    struct sw_errbuf eb;
+    assert_int_equal(sw_classifier_load(out, &m, &eb), 0);
+    uint64_t h, s;
+    sw_classifier_counts(m, &h, &s);
+    assert_true(h == 225 && s == 225); /* 300 each, 25% held out */
+    sw_classifier_free(m);
+    char *bad1[] = {"train", "--ham", HAM, NULL};
+    assert_int_equal(sw_train_main(3, bad1), 2);
+    char *bad2[] = {"train", "--ham",           HAM,   "--spam", SPAM, "-o",
+                    out,     "--test-fraction", "1.5", NULL};
+    assert_int_equal(sw_train_main(9, bad2), 2);
+    char *bad3[] = {"train", "--ham", "/no/such", "--spam", SPAM, "-o", out, NULL};
+    assert_int_equal(sw_train_main(7, bad3), 1);
+}
+
+/* ---- the detector ---- */
+
+struct sink_ctx {
+    struct sw_hit hits[4];
+    size_t n;
+};
+
+static void sink_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
+{
+    struct sink_ctx *c = sink->ctx;
+    if (c->n < 4) {
+        c->hits[c->n] = *hit;
+    }
+    c->n++;
+}
+
+static void jid_set(struct sw_jid *j, const char *text)
+{
+    memset(j, 0, sizeof(*j));
+    j->text = text;
+    j->len = (uint16_t)strlen(text);
+    const char *at = strchr(text, '@');
+    j->local_len = at ? (uint16_t)(at - text) : 0;
+    j->domain_off = at ? (uint16_t)(at - text + 1) : 0;
+    j->domain_len = (uint16_t)(j->len - j->domain_off);
+    j->bare = sw_hash64(text, j->len);
+}
+
+static size_t run(void *shared, void *local, const char *body, struct sink_ctx *c)
+{
+    struct sw_event ev;
+    struct sw_detector_stats st = {0};
+    struct sw_hit_sink sink = {.emit = sink_emit, .ctx = c};
+    memset(&ev, 0, sizeof(ev));
+    memset(c, 0, sizeof(*c));
+    ev.kind = SW_EV_MESSAGE;
+    ev.type = SW_T_CHAT;
+    jid_set(&ev.from, "eve@example.org");
+    jid_set(&ev.to, "bob@example.org");
+    ev.id = ev.subject = ev.status = ev.nick = "";
+    ev.body = body;
+    ev.body_len = (uint16_t)strlen(body);
+    sw_classifier_ops.process(shared, local, &ev, &sink, &st);
+    return c->n;
+}
+
+static int det_setup(const char *yaml, struct sw_conf **conf, void **shared, struct sw_errbuf *eb)
+{
+    char path[600], text[2048];
+    snprintf(path, sizeof(path), "%s/config.yaml", tmpdir);
+    snprintf(text, sizeof(text), "detectors:\n  classifier:\n%s", yaml);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    int rc = sw_conf_load(path, conf, eb);
+    if (rc != 0) {
+        return rc;
+    }
+    return sw_classifier_ops.setup(sw_conf_section(*conf, "detectors.classifier"), shared, eb);
+}
+
+static void test_detector(void **state)
+{
+    (void)state;
+    struct sw_conf *conf = NULL;
+    void *shared = NULL, *local = NULL;
+    struct sw_errbuf eb = {.msg = ""};
+    char yaml[1024];
+    struct sink_ctx c;
+
+    snprintf(yaml, sizeof(yaml), "    model: %s\n    threshold: 0.8\n    min_tokens: 6\n",
+             model_path);
+    if (det_setup(yaml, &conf, &shared, &eb) != 0) {
+        fail_msg("setup: %s", eb.msg);
+    }
+    assert_int_equal(sw_classifier_ops.thread_init(shared, &local), 0);
+    /* spam snippets from the sample: most long ones must hit */
+    struct lines sp = read_lines(SPAM), hm = read_lines(HAM);
+    size_t spam_hits = 0, ham_hits = 0, long_spam = 0;
+    for (size_t i = 0; i < sp.n; i++) {
+        if (strlen(sp.v[i]) > 60) {
+            long_spam++;
+            spam_hits += run(shared, local, sp.v[i], &c);
+            if (c.n > 0) {
+                assert_string_equal(c.hits[0].symbol, "classifier.spam");
+                assert_true(c.hits[0].weight_milli >= 1 && c.hits[0].weight_milli <= 1000);
+                assert_true(c.hits[0].values[0].value >= 800); /* p_milli */
+            }
+        }
+    }
+    for (size_t i = 0; i < hm.n; i++) {
+        ham_hits += run(shared, local, hm.v[i], &c);
+    }
+    print_message("classifier detector on the sample (trained on 80%%): %zu/%zu long spam hit, "
+                  "%zu/%zu ham hit\n",
+                  spam_hits, long_spam, ham_hits, hm.n);
+    assert_true(spam_hits * 2 > long_spam);
+    assert_true(ham_hits * 10 < hm.n);
+    /* too short to judge */
+    assert_int_equal(run(shared, local, "FREE money now", &c), 0);
+    assert_int_equal(sw_classifier_ops.thread_reload(shared, local), 0);
+    sw_classifier_ops.thread_fini(local);
+    sw_classifier_ops.teardown(shared);
+    sw_conf_free(conf);
+    free_lines(&sp);
+    free_lines(&hm);
+
+    /* no model: enabled but silent */
+    assert_int_equal(det_setup("    threshold: 0.9\n", &conf, &shared, &eb), 0);
+    assert_int_equal(sw_classifier_ops.thread_init(shared, &local), 0);
+    assert_int_equal(run(shared, local, "Get your FREE credit report now, click here today", &c),
+                     0);
+    sw_classifier_ops.thread_fini(local);
+    sw_classifier_ops.teardown(shared);
+    sw_conf_free(conf);
+
+    /* bad model path: setup fails with a reason (reload keeps the old one) */
+    shared = NULL;
+    assert_int_not_equal(det_setup("    model: /no/such/model.swnb\n", &conf, &shared, &eb), 0);
+    assert_null(shared);
+    assert_non_null(strstr(eb.msg, "/no/such/model.swnb"));
+    sw_conf_free(conf);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/sw-test-classifier-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        return -1;
+    }
+    snprintf(model_path, sizeof(model_path), "%s/model.swnb", tmpdir);
+    sw_conf_registry_reset();
+    return sw_conf_register("detectors.classifier", sw_classifier_ops.schema,
+                            sw_classifier_ops.settings_size);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heldout_accuracy_floor),
+        cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_corrupt_models_refused),
+        cmocka_unit_test(test_train_command),
+        cmocka_unit_test(test_detector),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
