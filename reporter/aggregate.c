@@ -118,6 +118,7 @@ struct sw_aggregate {
     size_t hw;         /* entries [hw, cap) never used yet (their pages untouched) */
     int32_t lru_head, lru_tail;
     size_t used;
+    size_t n_dirty; /* open entries with a held-back update */
     int64_t now;
     struct sw_output_ops *outputs;
     size_t n_outputs;
@@ -611,6 +612,9 @@ static void inc_refresh(struct sw_aggregate *a, struct agg_entry *e, int64_t now
 
 static void emit(struct sw_aggregate *a, struct agg_entry *e)
 {
+    if (e->dirty) {
+        a->n_dirty--;
+    }
     for (size_t i = 0; i < a->n_outputs; i++) {
         struct sw_output_ops *o = &a->outputs[i];
         if (o->incident && o->incident(o->ctx, &e->open->inc) < 0) {
@@ -797,8 +801,10 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
         inc_add_room(o, h->room);
         inc_add_target(o, h->target);
         int64_t s = entry_score(a, e, now, NULL);
-        if (new_symbol || s > before || o->inc.n_rooms != rooms || o->inc.n_targets != targets) {
+        if ((new_symbol || s > before || o->inc.n_rooms != rooms || o->inc.n_targets != targets) &&
+            !e->dirty) {
             e->dirty = 1;
+            a->n_dirty++;
         }
         if (e->dirty && now - e->last_emit_ms >= a->s->update_interval_ms) {
             inc_refresh(a, e, now);
@@ -833,10 +839,17 @@ void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms)
 {
     int64_t now = now_ms > a->now ? now_ms : a->now;
     a->now = now;
+    /* The LRU list is ordered by last hit time: past the point where entries
+     * are younger than both idle horizons only held-back updates need a look. */
+    int64_t horizon =
+        a->s->close_after_ms < a->s->window_ms ? a->s->close_after_ms : a->s->window_ms;
     int32_t i = a->lru_head;
     while (i >= 0) {
         struct agg_entry *e = &a->e[i];
         int32_t next = e->lru_next;
+        if (a->n_dirty == 0 && now - e->last_ms < horizon) {
+            break;
+        }
         switch (e->state) {
         case AGG_OPEN:
             if (now - e->last_ms >= a->s->close_after_ms) {
