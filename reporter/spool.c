@@ -61,6 +61,7 @@ struct sw_spool {
     uint64_t next_seq;
     struct spool_entry *e;
     size_t n, cap;
+    size_t n_in_flight;
     sw_spool_write_fn write_fn;
     struct sw_spool_stats st;
 };
@@ -107,6 +108,9 @@ static struct spool_entry *find(struct sw_spool *sp, const char *name)
 
 static void remove_at(struct sw_spool *sp, size_t i)
 {
+    if (sp->e[i].in_flight) {
+        sp->n_in_flight--;
+    }
     sp->e[i] = sp->e[sp->n - 1];
     sp->n--;
 }
@@ -229,7 +233,7 @@ static int load(struct sw_spool *sp, struct sw_errbuf *eb)
         }
         struct spool_entry *e = &sp->e[sp->n++];
         memset(e, 0, sizeof(*e));
-        snprintf(e->name, sizeof(e->name), "%s", nm);
+        memcpy(e->name, nm, strlen(nm) + 1); /* length checked above: 46 < sizeof(name) */
         snprintf(e->peer, sizeof(e->peer), "%s", peer);
         e->seq = seq;
         e->key = key;
@@ -458,6 +462,7 @@ int sw_spool_next(struct sw_spool *sp, int64_t now_ms, int64_t timeout_ms, struc
         it->payload = b;
         it->len = plen;
         best->in_flight = 1;
+        sp->n_in_flight++;
         best->deadline_ms = now_ms + timeout_ms;
         rc = 1;
         break;
@@ -491,7 +496,10 @@ static void fail_entry(struct sw_spool *sp, struct spool_entry *e, int64_t now_m
         e->backoff_ms = sp->retry_max_ms;
     }
     e->due_ms = now_ms + e->backoff_ms;
-    e->in_flight = 0;
+    if (e->in_flight) {
+        e->in_flight = 0;
+        sp->n_in_flight--;
+    }
     sp->st.failed++;
 }
 
@@ -532,6 +540,7 @@ void sw_spool_requeue_all(struct sw_spool *sp, int64_t now_ms)
             sp->e[i].due_ms = now_ms;
         }
     }
+    sp->n_in_flight = 0;
     pthread_mutex_unlock(&sp->mu);
 }
 
@@ -552,9 +561,6 @@ void sw_spool_get_stats(struct sw_spool *sp, struct sw_spool_stats *st)
     pthread_mutex_lock(&sp->mu);
     *st = sp->st;
     st->pending = sp->n;
-    st->in_flight = 0;
-    for (size_t i = 0; i < sp->n; i++) {
-        st->in_flight += sp->e[i].in_flight ? 1u : 0u;
-    }
+    st->in_flight = sp->n_in_flight;
     pthread_mutex_unlock(&sp->mu);
 }

@@ -47,9 +47,10 @@
 #include "reporter_int.h"
 #include "sw/log.h"
 
-#define RECENT_MAX 256 /* incidents remembered for inquiries */
-#define SEND_BURST 64  /* spool entries sent per loop turn */
-#define RUN_ONCE_MS 50 /* libstrophe poll timeout per turn */
+#define RECENT_MAX 256    /* incidents remembered for inquiries */
+#define SEND_BURST 64     /* spool entries sent per loop turn */
+#define MAX_IN_FLIGHT 256 /* unanswered reports at once: a returning peer is not flooded */
+#define RUN_ONCE_MS 50    /* libstrophe poll timeout per turn */
 #define RECONNECT_MIN_MS 500
 #define RECONNECT_MAX_MS 30000
 
@@ -611,7 +612,9 @@ static void start_connect(struct sw_reporter *r, int64_t now)
 static void send_due(struct sw_reporter *r, int64_t now)
 {
     struct sw_spool_item it;
-    for (int i = 0; i < SEND_BURST; i++) {
+    struct sw_spool_stats ss;
+    sw_spool_get_stats(r->spool, &ss);
+    for (uint64_t i = 0; i < SEND_BURST && ss.in_flight + i < MAX_IN_FLIGHT; i++) {
         int got = sw_spool_next(r->spool, now, r->s->ack_timeout_ms, &it);
         if (got <= 0) {
             break;

@@ -178,4 +178,34 @@ done
 dups=$(grep '^report kill-' "$out4" | awk '{print $2}' | sort | uniq -d | wc -l)
 say "4 ok: all 30 reports delivered after kill -9 and restart ($dups duplicate(s), harmless)"
 stop_peer
+
+# ---- 5. per-peer inbound rate limit; client-account mode ----
+out5="$work/peer5.out"
+rm -rf "$work/outbox" && mkdir -p "$work/outbox"
+start_peer "$out5" --outbox "$work/outbox"
+"$swreport" "${common[@]}" --count 0 --rate 2 --seconds 8 >"$work/s5.out" 2>"$work/s5.err" &
+s5=$!
+pids+=("$s5")
+wait_for 10 'grep -q "^connected" "$work/s5.out"' || fail "rate-limit sender did not connect"
+printf '%s\n' "report incidents.a.test rl-1" "report incidents.a.test rl-2" \
+	"report incidents.a.test rl-3" "report incidents.a.test rl-4" >"$work/outbox/r.tmp"
+mv "$work/outbox/r.tmp" "$work/outbox/r.cmd"
+wait_for 10 '[ "$(count "^reply " "$out5")" -ge 4 ]' || fail "rate-limited stanzas not answered"
+[ "$(count ' result -$' "$out5")" = 2 ] || fail "burst of 2 not accepted: $(cat "$out5")"
+[ "$(count ' error resource-constraint$' "$out5")" = 2 ] || fail "over-rate not refused: $(cat "$out5")"
+wait "$s5" || true
+forget_pid "$s5"
+grep -q 'in_rate_limited=2' "$work/s5.out" || fail "rate-limit counter: $(cat "$work/s5.out")"
+say "5a ok: peer rate limit 2/min: 2 accepted, 2 refused with resource-constraint"
+
+prosodyctl --config "$pdir/prosody.cfg.lua" register reporter a.test client-pass >/dev/null 2>&1 ||
+	fail "cannot register the client account"
+timeout 60 "$swreport" --client reporter@a.test --password client-pass --client-port "$SW_PROSODY_C2S_PORT" \
+	--spool "$work/spool-client" --inbound "$inbound" --peer incidents.b.test --count 3 --prefix client \
+	--until-empty --seconds 30 >"$work/s6.out" 2>"$work/s6.err" || fail "client mode: $(cat "$work/s6.out")"
+for i in 0 1 2; do
+	grep -q "^report client-$i reporter@a.test/" "$out5" || fail "client-$i not delivered from the account"
+done
+say "5b ok: client-account mode delivered 3 reports"
+stop_peer
 say "all checks passed"

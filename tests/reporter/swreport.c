@@ -8,6 +8,7 @@
  *                 [--count N] [--prefix ID] [--until-empty] [--seconds T]
  *                 [--retry-min MS] [--retry-max MS] [--ack-timeout MS]
  *                 [--rate PER_MIN] [--log FILE]
+ *                 [--client JID --password PW --client-port P]  (client mode)
  * Feeds N incidents (ids PREFIX-0..N-1, opened) through the reporter's
  * output, prints "spooled N" on stdout, then runs until the spool is empty
  * (--until-empty) or for T seconds, and prints its counters as one line.
@@ -87,6 +88,14 @@ int main(int argc, char **argv)
             s.ack_timeout_ms = atol(v);
         } else if (strcmp(a, "--rate") == 0) {
             rate = atol(v);
+        } else if (strcmp(a, "--client") == 0) {
+            s.mode = SW_REPORTER_CLIENT;
+            s.client.jid = (char *)v;
+            s.client.host = "127.0.0.1";
+        } else if (strcmp(a, "--password") == 0) {
+            s.client.password = (char *)v;
+        } else if (strcmp(a, "--client-port") == 0) {
+            s.client.port = atol(v);
         } else if (strcmp(a, "--log") == 0) {
             logpath = v;
         } else {
@@ -138,9 +147,14 @@ int main(int argc, char **argv)
     printf("spooled %ld\n", count);
     fflush(stdout);
 
-    int rc = until_empty ? 1 : 0;
+    int rc = until_empty ? 1 : 0, said_connected = 0;
     struct sw_reporter_stats st;
     while (sw_wall_ms() - t0 < seconds * 1000) {
+        if (!said_connected && sw_reporter_connected(r)) {
+            printf("connected\n");
+            fflush(stdout);
+            said_connected = 1;
+        }
         sw_reporter_get_stats(r, &st);
         if (until_empty && st.spool_pending == 0) {
             rc = 0;
