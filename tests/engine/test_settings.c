@@ -77,10 +77,19 @@ static void test_file_equals_defaults(void **state)
     char *from_file = dump_to_string(c);
     char *builtin = dump_to_string(NULL);
     if (strcmp(from_file, builtin) != 0) {
-        fprintf(stderr,
-                "configs/stanzawatch.yaml differs from the built-in defaults.\n"
-                "--- built-in ---\n%s--- file ---\n%s",
-                builtin, from_file);
+        /* Same schemas, so the dumps align line by line (until a list differs
+         * in length): print only the differing lines, with the dotted key. */
+        fprintf(stderr, "configs/stanzawatch.yaml differs from the built-in defaults "
+                        "(- built-in, + file):\n");
+        const char *x = builtin, *y = from_file;
+        while (*x != '\0' || *y != '\0') {
+            size_t lx = strcspn(x, "\n"), ly = strcspn(y, "\n");
+            if (lx != ly || memcmp(x, y, lx) != 0) {
+                fprintf(stderr, "- %.*s\n+ %.*s\n", (int)lx, x, (int)ly, y);
+            }
+            x += lx + (x[lx] == '\n');
+            y += ly + (y[ly] == '\n');
+        }
         fail();
     }
     free(from_file);
