@@ -76,6 +76,7 @@ struct sw_reporter {
     int64_t next_connect_ms, reconnect_ms;
     char my_jid[SW_JID_TEXT];
     struct peer_state *peers;
+    unsigned inbound_seq; /* disambiguates inbound file names within one ms */
 
     /* incidents for inquiries: written by the aggregator thread */
     pthread_mutex_t recent_mu;
@@ -345,9 +346,8 @@ static int store_inbound(struct sw_reporter *r, const char *peer, const struct s
         peer_safe[o++] = (*p == '/' || *p == '\\' || (unsigned char)*p < 0x20) ? '_' : *p;
     }
     peer_safe[o] = '\0';
-    static atomic_uint seq;
     snprintf(name, cap, "%lld-%s-%s-%s-%u.xml", (long long)sw_wall_ms(), peer_safe,
-             sw_xep0268_kind_name(m->kind), safe, atomic_fetch_add(&seq, 1));
+             sw_xep0268_kind_name(m->kind), safe, r->inbound_seq++);
     snprintf(path, sizeof(path), "%s/%s", r->s->inbound_dir, name);
     snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", r->s->inbound_dir, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

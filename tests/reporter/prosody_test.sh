@@ -208,4 +208,23 @@ for i in 0 1 2; do
 done
 say "5b ok: client-account mode delivered 3 reports"
 stop_peer
+
+# ---- 6. the server itself goes away: spool, reconnect, deliver ----
+"$src/deploy/prosody/stop.sh" "$pdir"
+"$swreport" "${common[@]}" --count 4 --prefix srv --until-empty --seconds 60 >"$work/s7.out" 2>"$work/s7.err" &
+s7=$!
+pids+=("$s7")
+wait_for 10 'grep -q "^spooled 4" "$work/s7.out"' || fail "not spooled with the server down"
+sleep 2
+SW_PROSODY_DIR="$pdir" SW_PROSODY_C2S_PORT="$SW_PROSODY_C2S_PORT" SW_PROSODY_COMPONENT_PORT="$port" \
+	"$src/deploy/prosody/start.sh" >/dev/null || fail "prosody did not restart on the same ports"
+out7="$work/peer7.out"
+start_peer "$out7"
+wait "$s7" || fail "reports spooled while the server was down were not delivered: $(cat "$work/s7.out")"
+forget_pid "$s7"
+for i in 0 1 2 3; do
+	[ "$(count "^report srv-$i " "$out7")" = 1 ] || fail "srv-$i not delivered exactly once"
+done
+say "6 ok: server down then back: reconnected, 4 spooled reports delivered once each"
+stop_peer
 say "all checks passed"
