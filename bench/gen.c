@@ -991,7 +991,7 @@ static void plan_sub_burst(struct inst *in, int64_t t)
     int32_t a = fresh_acct(any_domain());
     add_off(in, a);
     int n = (int)rndr(25, 150);
-    double span = (double)rndr(30000, 120000);
+    double span = (double)rndr(10000, 60000); /* "many in a minute" */
     sub_targets(in, a, n, t, span / n, 0.05);
     in->size = (size_t)n;
 }
@@ -1001,7 +1001,7 @@ static void plan_sub_domain(struct inst *in, int64_t t)
     size_t dom = spam_domain();
     in->off_domain = (int)dom;
     int m = (int)rndr(8, 30);
-    int64_t span = rndr(30000, 90000);
+    int64_t span = rndr(15000, 60000);
     for (int i = 0; i < m; i++) {
         int32_t a = fresh_acct(dom);
         add_accept(in, a);
@@ -1645,6 +1645,14 @@ static void truth_jid(FILE *fp, int32_t a, bool *first)
     *first = false;
 }
 
+/* Abuse that is slow by definition (issue 3: "over hours", "over minutes to
+ * hours", "one message per room"): scored for recall, latency reported apart. */
+static bool is_slow(const struct scen_def *d)
+{
+    return !d->benign && (strcmp(d->name, "sub-slow") == 0 || strcmp(d->name, "msg-spam") == 0 ||
+                          strcmp(d->name, "room-spam") == 0);
+}
+
 static void write_truth(FILE *fp, struct inst *ins, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -1655,9 +1663,11 @@ static void write_truth(FILE *fp, struct inst *ins, size_t n)
         char s[40], e[40];
         fmt_rfc3339(s, sizeof(s), in->start);
         fmt_rfc3339(e, sizeof(e), in->end);
-        fprintf(fp, "{\"scenario\":\"%s\",\"variant\":\"%s\",\"benign\":%s,\"truncated\":%s,",
+        fprintf(fp,
+                "{\"scenario\":\"%s\",\"variant\":\"%s\",\"benign\":%s,\"slow\":%s,"
+                "\"truncated\":%s,",
                 in->def->name, in->def->variants[in->variant], in->benign ? "true" : "false",
-                in->truncated ? "true" : "false");
+                is_slow(in->def) ? "true" : "false", in->truncated ? "true" : "false");
         fprintf(fp, "\"offenders\":[");
         bool first = true;
         for (size_t k = 0; k < in->n_off; k++) {

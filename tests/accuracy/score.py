@@ -18,6 +18,11 @@ Incidents: stanzawatch's JSON Lines (any status lines; one offender counts once)
 Prints, per scenario: instances, offenders caught / offenders (recall), and
 detection latency (stream seconds from the instance's first abusive stanza to
 the earliest detected_at among its offenders' incidents; median and max).
+Latency bounds: the overall median (--max-median-latency) is taken over the
+burst scenarios (truth "slow": false); abuse that is slow by definition
+(sub-slow over hours, msg-spam over minutes to hours, room-spam one message
+per room) is instead required to be caught before the instance's last abusive
+stanza ("late" counts instances caught after it), and its latency is printed.
 Then false-positive offenders (reported, but neither an abuse offender nor
 acceptable), naming the benign scenario they belong to if any, precision
 (distinct reported offenders that are true / all distinct reported offenders),
@@ -100,7 +105,8 @@ def main():
         if tr["benign"] or tr.get("truncated"):
             continue
         s = per.setdefault(tr["scenario"], {"instances": 0, "offenders": 0, "caught": 0,
-                                            "latency": [], "missed": []})
+                                            "latency": [], "missed": [], "late": 0,
+                                            "slow": bool(tr.get("slow"))})
         s["instances"] += 1
         first = None
         for o in tr["offenders"]:
@@ -115,7 +121,11 @@ def main():
         if first is not None:
             lat = (first - tr["start_ms"]) / 1000.0
             s["latency"].append(lat)
-            all_lat.append(lat)
+            if s["slow"]:
+                if first > tr["end_ms"]:
+                    s["late"] += 1
+            else:
+                all_lat.append(lat)
 
     fps = []
     true_rep = 0
@@ -126,16 +136,20 @@ def main():
             fps.append((k, benign_of.get(k, "background"), reported[k][1]))
 
     ok = True
-    print(f"{'scenario':<18} {'inst':>4} {'caught':>7} {'recall':>7} {'lat med':>8} {'lat max':>8}")
+    print(f"{'scenario':<18} {'inst':>4} {'caught':>7} {'recall':>7} {'lat med':>8} {'lat max':>8}"
+          "  (slow: late)")
     summary = {"scenarios": {}}
     for name in sorted(per):
         s = per[name]
         recall = s["caught"] / s["offenders"] if s["offenders"] else 1.0
         med = statistics.median(s["latency"]) if s["latency"] else float("nan")
         mx = max(s["latency"]) if s["latency"] else float("nan")
-        flag = ""
+        flag = f"  slow: {s['late']} late" if s["slow"] else ""
         if args.min_recall is not None and recall < args.min_recall:
-            flag = "  <-- recall"
+            flag += "  <-- recall"
+            ok = False
+        if args.max_median_latency is not None and s["late"] > 0:
+            flag += "  <-- caught after the abuse ended"
             ok = False
         print(f"{name:<18} {s['instances']:>4} {s['caught']:>3}/{s['offenders']:<3} "
               f"{recall:>7.3f} {med:>8.1f} {mx:>8.1f}{flag}")
@@ -143,6 +157,7 @@ def main():
             print(f"    missed {m}")
         summary["scenarios"][name] = {"instances": s["instances"], "offenders": s["offenders"],
                                       "caught": s["caught"], "recall": recall,
+                                      "slow": s["slow"], "late": s["late"],
                                       "latency_median_s": med, "latency_max_s": mx}
     n_rep = len(reported)
     precision = true_rep / n_rep if n_rep else 1.0
@@ -150,7 +165,7 @@ def main():
     max_all = max(all_lat) if all_lat else float("nan")
     print(f"incident lines {n_lines}, distinct offenders reported {n_rep}, "
           f"false positives {len(fps)}, precision {precision:.3f}")
-    print(f"latency: median {med_all:.1f} s, max {max_all:.1f} s")
+    print(f"latency of burst scenarios: median {med_all:.1f} s, max {max_all:.1f} s")
     for (jid, kind), where, ikind in fps[:30]:
         print(f"    FP {jid} ({kind}) as {ikind}: {where}")
     if args.max_fp is not None and len(fps) > args.max_fp:
