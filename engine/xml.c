@@ -30,10 +30,10 @@
  * over max_text_bytes are skipped and counted; libxml2's own default limits
  * (no XML_PARSE_HUGE) bound the rest.
  *
- * Lines: we count '\n' in everything fed; libxml2 counts the lines it parsed.
- * The stanza start line is libxml2's line at the start tag minus newlines
- * inside the tag (found by scanning back to its '<'; '<' cannot occur in
- * attribute values), rebased by sw_xml_set_stream().
+ * Lines: libxml2 counts the lines it parsed. The stanza start line is its line
+ * at the start tag minus newlines inside the tag (found by scanning back to
+ * its '<'; '<' cannot occur in attribute values), rebased to the line_base of
+ * sw_xml_set_stream(), which notes libxml2's line for the next byte fed.
  *
  * Threading: one instance per thread at a time; libxml2 must have been
  * initialised (xmlInitParser() is called from sw_xml_new()). Ownership:
@@ -92,8 +92,7 @@ struct sw_xml {
 
     /* feeding */
     int64_t arrival_ms;
-    uint64_t fed_lines; /* '\n' in everything fed */
-    int64_t line0;      /* libxml2 line number of the first byte after set_stream */
+    int64_t line0; /* libxml2 line number of the first byte after set_stream */
     uint32_t line_base;
     uint16_t stream;
     uint64_t seq;
@@ -606,40 +605,44 @@ static void on_end(void *ud, const xmlChar *ln, const xmlChar *prefix, const xml
 
 /* ---- event building ---- */
 
+static int is(const struct xml_str *t, const char *lit, size_t n)
+{
+    return t->len == n && memcmp(t->buf, lit, n) == 0;
+}
+
+#define IS(t, lit) is((t), (lit), sizeof(lit) - 1)
+
 static uint16_t type_of(uint16_t kind, const struct xml_str *t)
 {
-    static const struct {
-        const char *name;
-        uint16_t kind, type;
-    } map[] = {
-        {"chat", SW_EV_MESSAGE, SW_T_CHAT},
-        {"groupchat", SW_EV_MESSAGE, SW_T_GROUPCHAT},
-        {"normal", SW_EV_MESSAGE, SW_T_NORMAL},
-        {"headline", SW_EV_MESSAGE, SW_T_HEADLINE},
-        {"unavailable", SW_EV_PRESENCE, SW_T_UNAVAILABLE},
-        {"subscribe", SW_EV_PRESENCE, SW_T_SUBSCRIBE},
-        {"subscribed", SW_EV_PRESENCE, SW_T_SUBSCRIBED},
-        {"unsubscribe", SW_EV_PRESENCE, SW_T_UNSUBSCRIBE},
-        {"unsubscribed", SW_EV_PRESENCE, SW_T_UNSUBSCRIBED},
-        {"probe", SW_EV_PRESENCE, SW_T_PROBE},
-        {"get", SW_EV_IQ, SW_T_GET},
-        {"set", SW_EV_IQ, SW_T_SET},
-        {"result", SW_EV_IQ, SW_T_RESULT},
-    };
     if (t->len == 0) {
         return kind == SW_EV_MESSAGE    ? SW_T_NORMAL
                : kind == SW_EV_PRESENCE ? SW_T_AVAILABLE
                                         : SW_T_OTHER;
     }
-    if (strcmp(t->buf, "error") == 0) {
+    if (IS(t, "error")) {
         return SW_T_ERROR;
     }
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-        if (map[i].kind == kind && strcmp(t->buf, map[i].name) == 0) {
-            return map[i].type;
-        }
+    switch (kind) {
+    case SW_EV_MESSAGE:
+        return IS(t, "groupchat")  ? SW_T_GROUPCHAT
+               : IS(t, "chat")     ? SW_T_CHAT
+               : IS(t, "normal")   ? SW_T_NORMAL
+               : IS(t, "headline") ? SW_T_HEADLINE
+                                   : SW_T_OTHER;
+    case SW_EV_PRESENCE:
+        return IS(t, "unavailable")    ? SW_T_UNAVAILABLE
+               : IS(t, "subscribe")    ? SW_T_SUBSCRIBE
+               : IS(t, "subscribed")   ? SW_T_SUBSCRIBED
+               : IS(t, "unsubscribe")  ? SW_T_UNSUBSCRIBE
+               : IS(t, "unsubscribed") ? SW_T_UNSUBSCRIBED
+               : IS(t, "probe")        ? SW_T_PROBE
+                                       : SW_T_OTHER;
+    default:
+        return IS(t, "get")      ? SW_T_GET
+               : IS(t, "set")    ? SW_T_SET
+               : IS(t, "result") ? SW_T_RESULT
+                                 : SW_T_OTHER;
     }
-    return SW_T_OTHER;
 }
 
 static void emit(struct sw_xml *x)
@@ -899,7 +902,6 @@ int sw_xml_feed(struct sw_xml *x, const char *buf, size_t len, int64_t arrival_m
     }
     x->arrival_ms = arrival_ms;
     x->st.bytes += len;
-    x->fed_lines += sw_split_count_nl(buf, len);
     /* xmlParseChunk takes an int size */
     while (len > 0) {
         int n = len > (1u << 30) ? (1 << 30) : (int)len;
@@ -948,9 +950,20 @@ void sw_xml_set_seq(struct sw_xml *x, uint64_t base)
 
 void sw_xml_set_stream(struct sw_xml *x, uint16_t stream, uint32_t line_base)
 {
+    /* The next byte fed is on libxml2's current line plus the newlines still
+     * waiting unparsed in its buffer (usually a little trailing whitespace).
+     * Using libxml2's own count keeps event lines consistent with it. */
+    xmlParserInputPtr in = x->ctxt->input;
+    int64_t line = 1;
+    if (in != NULL) {
+        line = in->line;
+        if (in->cur != NULL && in->end != NULL && in->end > in->cur) {
+            line += (int64_t)sw_split_count_nl((const char *)in->cur, (size_t)(in->end - in->cur));
+        }
+    }
     x->stream = stream;
     x->line_base = line_base;
-    x->line0 = (int64_t)x->fed_lines + 1;
+    x->line0 = line;
 }
 
 const struct sw_xml_stats *sw_xml_stats(const struct sw_xml *x)

@@ -719,6 +719,15 @@ static void test_truncated_and_errors(void **state)
     assert_non_null(strstr(R.err, "mismatch"));
     rec_fini(&R);
 
+    /* no xmlns:stream declaration: libxml2's namespace error is not fatal */
+    static const char d6[] = "<stream:stream xmlns='jabber:server'>\r\n<message from='a@a.test'/>"
+                             "\r\n<presence from='b@a.test'/>";
+    parse_all(&R, NULL, d6, sizeof(d6) - 1);
+    assert_int_equal(R.rc, 0);
+    assert_int_equal(R.n, 2);
+    assert_int_equal(R.ev[1].line, 3);
+    rec_fini(&R);
+
     /* nothing at all */
     parse(&R, NULL, "", 0, 0);
     assert_int_equal(R.rc, SW_EPARSE);

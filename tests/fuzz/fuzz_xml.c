@@ -3,12 +3,12 @@
  * engine/xml.c, engine/event.c).
  *
  * Each input is scanned by sw_split and parsed by sw_xml twice: whole, and cut
- * at two points derived from the input. Both layers must give the same
- * results for both feedings (callbacks / events, return codes, counters);
- * any difference aborts. When the splitter accepts the input, its stanza
- * ranges are also fed the engine's way (header + whole-stanza chunks, fresh
- * instance) for crash coverage. Built with clang -fsanitize=fuzzer by
- * scripts/fuzz; with other compilers replay_main.c runs the seed corpus.
+ * at two points derived from the input. sw_split must give identical
+ * callbacks, errors and counters; sw_xml the same verdict, and for accepted
+ * input the same events and counters; any difference aborts. When the splitter accepts the input,
+ * its stanza ranges are also fed the engine's way (header + whole-stanza chunks, fresh instance)
+ * for crash coverage. Built with clang -fsanitize=fuzzer by scripts/fuzz; with other compilers
+ * replay_main.c runs the seed corpus.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -230,7 +230,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int x1 = run_xml(data, size, NULL, 0, &h1);
     int x2 = run_xml(data, size, cuts, 2, &h2);
     CHECK(x1 == x2);
-    CHECK(h1 == h2);
+    /* Events and counters must match for accepted input. For malformed input,
+     * libxml2's push parser may stop at a different point depending on where
+     * the buffer was cut (it defers tags with unbalanced quotes), so only the
+     * verdict is compared there. */
+    if (x1 == 0) {
+        CHECK(h1 == h2);
+    }
 
     if (r1 == 0 && s1.have_header) {
         run_engine_style(data, &s1);
