@@ -35,12 +35,14 @@
  * its '<'; '<' cannot occur in attribute values), rebased to the line_base of
  * sw_xml_set_stream(), which notes libxml2's line for the next byte fed.
  *
- * Threading: one instance per thread at a time; libxml2 must have been
- * initialised (xmlInitParser() is called from sw_xml_new()). Ownership:
+ * Threading: one instance per thread at a time; instances on different
+ * threads are independent (libxml2 is initialised once, under pthread_once,
+ * by the first sw_xml_new()). Ownership:
  * _new/_free; the opts arrays are borrowed and must outlive the instance.
  */
 #include "sw/xml.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,7 +482,7 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
         if (ln == x->n.forwarded && str_eq(uri, NS_FORWARD)) {
             x->fwd_depth = d;
             x->fwd_mode = SW_F_CARBON;
-            x->fwd_delay_ok = 0;
+            /* a mirror's delay (outermost, the server's receive time) stays first */
         }
     } else if (x->fwd_depth != 0 && d == x->fwd_depth + 1) {
         /* child of <forwarded/>: its delay, then the wrapped stanza */
@@ -774,6 +776,14 @@ static int str_alloc(struct xml_str *s, uint32_t cap)
     return 0;
 }
 
+/* xmlInitParser() is not safe to race on first use: run it once per process. */
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init_once(void)
+{
+    xmlInitParser();
+}
+
 static uint32_t lim_or(uint32_t v, uint32_t def)
 {
     return v != 0 ? v : def;
@@ -787,7 +797,7 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
     if (cb == NULL || out == NULL) {
         return SW_EINVAL;
     }
-    xmlInitParser();
+    pthread_once(&xml_once, xml_init_once);
     x = calloc(1, sizeof(*x));
     if (x == NULL) {
         return SW_ENOMEM;

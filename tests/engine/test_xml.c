@@ -418,8 +418,9 @@ static void test_carbons_and_forwards(void **state)
             "xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message "
             "xmlns='jabber:client' from='bob@a.test/x' to='alice@a.test/laptop' "
             "type='chat'><body>yo</body></message></forwarded></received></message>\n"
-        /* a carbon inside a mirror copy */
-        WRAP("<message xmlns='jabber:client' from='alice@a.test' to='alice@a.test/phone'>"
+        /* a carbon inside a mirror copy; the mirror's delay dates it */
+        WRAP("<delay xmlns='urn:xmpp:delay' stamp='2026-11-29T10:00:09Z'/>"
+             "<message xmlns='jabber:client' from='alice@a.test' to='alice@a.test/phone'>"
              "<sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message "
              "xmlns='jabber:client' from='alice@a.test/laptop' to='bob@a.test' type='chat'>"
              "<body>hi</body></message></forwarded></sent></message>")
@@ -434,7 +435,10 @@ static void test_carbons_and_forwards(void **state)
     assert_int_equal(R.n, 4);
     assert_int_equal(R.ev[0].flags, SW_F_CARBON | SW_F_HAS_BODY);
     assert_string_equal(R.ev[0].from.text, "bob@a.test/x");
-    assert_int_equal(R.ev[1].flags, SW_F_FORWARDED | SW_F_CARBON | SW_F_HAS_BODY);
+    assert_int_equal(R.ev[1].flags, SW_F_FORWARDED | SW_F_CARBON | SW_F_HAS_BODY | SW_F_DELAYED);
+    int64_t t9;
+    assert_int_equal(sw_parse_time("2026-11-29T10:00:09Z", 20, &t9), 0);
+    assert_int_equal(R.ev[1].t_ms, t9);
     assert_string_equal(R.ev[1].body, "hi");
     assert_string_equal(R.ev[1].from.text, "alice@a.test/laptop");
     assert_int_equal(R.ev[2].flags, SW_F_HAS_BODY);
