@@ -144,9 +144,10 @@ static int counter(xmlTextWriterPtr w, const char *type, const char *ext_type, u
     return 0;
 }
 
-static bool kind_is_subscription(const struct sw_incident *inc)
+/* Floods deny service (Impact type dos); spam of any kind breaks policy. */
+static bool kind_is_flood(const struct sw_incident *inc)
 {
-    return inc->kind != NULL && (strstr(inc->kind, "sub") != NULL);
+    return inc->kind != NULL && (strstr(inc->kind, "flood") != NULL);
 }
 
 static int write_method(xmlTextWriterPtr w, const struct sw_incident *inc)
@@ -240,7 +241,6 @@ static int write_evidence(xmlTextWriterPtr w, const struct sw_incident *inc)
 static int write_event_data(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
                             const struct sw_incident *inc, enum sw_severity sev)
 {
-    bool sub = kind_is_subscription(inc);
     W(xmlTextWriterStartElement(w, X("EventData")));
     W(xmlTextWriterStartElement(w, X("Flow")));
 
@@ -249,11 +249,8 @@ static int write_event_data(xmlTextWriterPtr w, const struct sw_reporter_setting
     W(attr(w, "category", "source"));
     W(xmlTextWriterStartElement(w, X("Node")));
     W(xmpp_address(w, inc->offender));
-    if (sub) {
-        W(counter(w, NULL, "xmpp-presence-subscribe", inc->hits));
-    } else {
-        W(counter(w, "message", NULL, inc->hits));
-    }
+    /* detector alerts raised against this offender (Prosody needs a Counter here) */
+    W(counter(w, "alert", NULL, inc->hits));
     W(xmlTextWriterEndElement(w)); /* Node */
     if (inc->offender_kind == SW_OFFENDER_DOMAIN) {
         W(xmlTextWriterStartElement(w, X("Description")));
@@ -317,7 +314,7 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
 {
     char buf[1024];
     enum sw_severity sev = sw_reporter_severity(s, inc->score_milli);
-    bool sub = kind_is_subscription(inc);
+    bool flood = kind_is_flood(inc);
     bool closed = inc->status == SW_INC_CLOSED;
     const char *kind = inc->kind ? inc->kind : "unknown";
 
@@ -350,13 +347,13 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
     W(attr(w, "lang", "en"));
     W(attr(w, "severity", sw_severity_name(sev)));
     W(attr(w, "completion", "succeeded"));
-    W(attr(w, "type", sub ? "policy" : "dos"));
+    W(attr(w, "type", flood ? "dos" : "policy"));
     snprintf(desc, sizeof(desc), "%s, score %lld.%03lld", kind,
              (long long)(inc->score_milli / 1000),
              (long long)((inc->score_milli % 1000 + 1000) % 1000));
     W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), desc))));
     W(xmlTextWriterEndElement(w));
-    W(counter(w, "event", NULL, inc->hits));
+    W(counter(w, "alert", NULL, inc->hits));
     W(xmlTextWriterEndElement(w));
 
     W(write_method(w, inc));

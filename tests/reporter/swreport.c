@@ -129,7 +129,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < count; i++) {
         memset(inc, 0, sizeof(*inc));
         snprintf(inc->id, sizeof(inc->id), "%s-%ld", prefix, i);
-        inc->kind = i % 2 ? "sub_spam" : "muc_flood";
+        inc->kind = i % 2 ? "subscription-spam" : "muc-flood";
         snprintf(inc->offender, sizeof(inc->offender), "bot%ld@spam.example.net", i);
         inc->offender_kind = SW_OFFENDER_ACCOUNT;
         inc->first_seen = inc->detected_at = inc->last_seen = t0;

@@ -83,7 +83,7 @@ static int teardown(void **state)
 
 static struct sw_reporter_peer peers[2];
 static char *all_kinds[] = {"*"};
-static char *sub_only[] = {"sub_spam"};
+static char *sub_only[] = {"subscription-spam"};
 static char *accept_all[] = {"report", "inquiry", "request", "response"};
 
 static void settings(struct sw_reporter_settings *s)
@@ -116,7 +116,7 @@ static void muc_incident(struct sw_incident *inc, unsigned status)
 {
     memset(inc, 0, sizeof(*inc));
     snprintf(inc->id, sizeof(inc->id), "6f1c2d3e-4b5a-4c6d-8e7f-901a2b3c4d5e");
-    inc->kind = "muc_flood";
+    inc->kind = "muc-flood";
     snprintf(inc->offender, sizeof(inc->offender), "bot1@spam.example.net");
     inc->offender_kind = SW_OFFENDER_ACCOUNT;
     inc->status = (uint8_t)status;
@@ -153,7 +153,7 @@ static void sub_incident(struct sw_incident *inc)
 {
     memset(inc, 0, sizeof(*inc));
     snprintf(inc->id, sizeof(inc->id), "c3d4e5f6-0718-4293-a4b5-c6d7e8f90a1b");
-    inc->kind = "sub_spam";
+    inc->kind = "subscription-spam";
     snprintf(inc->offender, sizeof(inc->offender), "spam.example.net");
     inc->offender_kind = SW_OFFENDER_DOMAIN;
     inc->status = SW_INC_OPEN;
@@ -233,6 +233,7 @@ static void test_open_update_close(void **state)
     assert_non_null(strstr(t, "severity=\"high\""));
     assert_non_null(strstr(t, "action=\"block-host\""));
     assert_non_null(strstr(t, "ext-category=\"xmpp-muc\""));
+    assert_non_null(strstr(t, "type=\"dos\""));
     free(t);
     muc_incident(inc, SW_INC_OPEN);
     assert_int_equal(sw_iodef_incident(&s, inc, 1740911000000, &t, &n), 0);
@@ -256,7 +257,7 @@ static void test_domain_offender_and_hostile(void **state)
     assert_int_equal(sw_iodef_incident(&s, inc, 1740913300000, &t, &n), 0);
     assert_non_null(strstr(t, "action=\"rate-limit-host\""));
     assert_non_null(strstr(t, "type=\"policy\""));
-    assert_non_null(strstr(t, "ext-type=\"xmpp-presence-subscribe\""));
+    assert_non_null(strstr(t, "<Counter type=\"alert\">355</Counter>"));
     free(t);
 
     /* hostile offender / target / kind text, no rooms, no targets */
@@ -315,7 +316,7 @@ static void test_reports_output(void **state)
     struct sw_incident *inc = malloc(sizeof(*inc));
     assert_non_null(inc);
     muc_incident(inc, SW_INC_OPEN);
-    assert_int_equal(o.incident(o.ctx, inc), 0); /* peer 0 only (peer 1: sub_spam, high) */
+    assert_int_equal(o.incident(o.ctx, inc), 0); /* peer 0 only (peer 1: subscription-spam, high) */
     muc_incident(inc, SW_INC_CLOSED);
     assert_int_equal(o.incident(o.ctx, inc), 0); /* peer 0 */
     sub_incident(inc);
