@@ -66,6 +66,7 @@ struct sw_split {
     uint8_t bang_mode; /* 0 undecided, 1 comment, 2 CDATA */
     uint8_t bang_k;
     uint8_t too_deep, failed, have_hstart, name_done;
+    uint8_t bom_ok; /* still at the start: a BOM may follow */
     uint32_t depth; /* open elements of the current stanza */
     uint64_t off;   /* absolute offset of the current buffer's first byte */
     uint64_t tag_start;
@@ -153,6 +154,8 @@ uint64_t sw_split_count_nl(const char *p, size_t len)
     }
     return n;
 }
+
+static const unsigned char utf8_bom[3] = {0xEF, 0xBB, 0xBF};
 
 static inline int is_ws(char c)
 {
@@ -362,6 +365,21 @@ int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_err
                 p = q + 1;
                 s->lex = LX_LT;
                 break;
+            }
+            if (s->bom_ok) {
+                /* a UTF-8 byte order mark may open the capture; it is not
+                 * part of the header range */
+                while (p < e && pos_of(s, buf, p) < 3 &&
+                       (unsigned char)*p == utf8_bom[pos_of(s, buf, p)]) {
+                    p++;
+                }
+                if (p == e) {
+                    break;
+                }
+                if (pos_of(s, buf, p) == 1 || pos_of(s, buf, p) == 2) {
+                    return fail_at(s, buf, p, "incomplete byte order mark", eb);
+                }
+                s->bom_ok = 0;
             }
             while (p < e && is_ws(*p)) {
                 p++;
@@ -587,6 +605,7 @@ int sw_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,
         return SW_ENOMEM;
     }
     s->cb = *cb;
+    s->bom_ok = 1;
     s->max_depth = lim != NULL && lim->max_depth != 0 ? lim->max_depth : 32;
     s->max_stanza = lim != NULL && lim->max_stanza_bytes != 0 ? lim->max_stanza_bytes : 262144;
     *out = s;

@@ -250,6 +250,8 @@ static void test_junk(void **state)
         {"<stream:stream>\n<message><body>hi", "2:18: truncated stanza at end of input"},
         {"<stream:stream><message to='a", "1:30: truncated stanza at end of input"},
         {"<stream:stream><!-- open", "1:25: truncated markup at end of input"},
+        {"\xef\xbb<stream:stream>", "1:3: incomplete byte order mark"},
+        {"\xbb\xbf<stream:stream>", "1:1: text before the stream header"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct rec r;
@@ -265,6 +267,13 @@ static void test_junk(void **state)
 static void test_missing_close_ok(void **state)
 {
     (void)state;
+    /* a UTF-8 BOM before the header is skipped, also when cut */
+    static const char bom[] = "\xef\xbb\xbf<stream:stream>\n<message/>";
+    struct rec rb;
+    run_all(&rb, NULL, bom, sizeof(bom) - 1);
+    assert_int_equal(rb.rc_finish, 0);
+    assert_string_equal(rb.log, "H 3 18\nS 19 29 2\n");
+    free(rb.log);
     static const char d[] = "<stream:stream xmlns='jabber:server'>\n<message/>\n<presence/>\n";
     struct rec r;
     run_all(&r, NULL, d, sizeof(d) - 1);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -516,6 +517,15 @@ static void test_body_truncation(void **state)
     assert_string_equal(R.ev[2].nick, "\xc3\xa9\xc3\xa9\xc3\xa9");
     rec_fini(&R);
 
+    /* a text node over max_text_bytes: the stanza is skipped and counted */
+    o.limits.max_text_bytes = 12;
+    parse_all(&R, &o, d, sizeof(d) - 1);
+    assert_int_equal(R.rc, 0);
+    assert_int_equal(R.n, 2);
+    assert_int_equal(R.st.skipped_oversize, 1);
+    assert_string_equal(R.ev[0].body, "<cdata>");
+    rec_fini(&R);
+
     /* keep everything with the default body_keep */
     parse(&R, NULL, d, sizeof(d) - 1, 0);
     assert_string_equal(R.ev[1].body, "<cdata> & A");
@@ -550,9 +560,13 @@ static void test_billion_laughs(void **state)
         " <!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">\n"
         "]>\n"
         "<stream:stream xmlns='jabber:server'><message><body>&lol9;</body></message>\n";
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     double t = now_s();
     parse_all(&R, NULL, d, sizeof(d) - 1);
     t = now_s() - t;
+    getrusage(RUSAGE_SELF, &ru1);
+    assert_true(ru1.ru_maxrss - ru0.ru_maxrss < 16 * 1024); /* peak grew < 16 MiB */
     assert_int_equal(R.rc, SW_EPARSE);
     assert_int_equal(R.n, 0);
     assert_non_null(strstr(R.err, "DTD not allowed"));
