@@ -77,6 +77,8 @@ struct sw_reporter {
     char my_jid[SW_JID_TEXT];
     struct peer_state *peers;
     unsigned inbound_seq; /* disambiguates inbound file names within one ms */
+    int64_t last_fail_log_ms;
+    uint64_t fail_log_suppressed;
 
     /* incidents for inquiries: written by the aggregator thread */
     pthread_mutex_t recent_mu;
@@ -525,7 +527,27 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
             }
         } else if (sw_spool_fail(r->spool, id, sw_wall_ms()) == 0) {
             bump(&r->st.errors);
-            sw_log_warn("reporter", "report %s refused by %s; will retry", id, from ? from : "?");
+            /* a peer down for hours fails every retry: one line per minute at most */
+            int64_t now = sw_wall_ms();
+            if (now - r->last_fail_log_ms >= 60000) {
+                const char *cond = "?";
+                xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
+                for (xmpp_stanza_t *c = err ? xmpp_stanza_get_children(err) : NULL; c != NULL;
+                     c = xmpp_stanza_get_next(c)) {
+                    if (xmpp_stanza_is_tag(c) && xmpp_stanza_get_name(c) != NULL &&
+                        strcmp(xmpp_stanza_get_name(c), "text") != 0) {
+                        cond = xmpp_stanza_get_name(c);
+                        break;
+                    }
+                }
+                sw_log_warn("reporter", "report %s refused by %s (%s); will retry with backoff%s",
+                            id, from ? from : "?", cond,
+                            r->fail_log_suppressed ? " (similar errors were not logged)" : "");
+                r->last_fail_log_ms = now;
+                r->fail_log_suppressed = 0;
+            } else {
+                r->fail_log_suppressed++;
+            }
         }
         return 1;
     }
