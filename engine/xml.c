@@ -53,6 +53,11 @@
 
 #include "xml_int.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define XML_SSE2 1
+#endif
+
 #define NS_FORWARD "urn:xmpp:forward:0"
 #define NS_CARBONS "urn:xmpp:carbons:2"
 #define NS_DELAY "urn:xmpp:delay"
@@ -366,12 +371,33 @@ static void start_text(struct sw_xml *x, enum xml_text t, uint32_t depth)
     x->text_full = 0;
 }
 
-/* Line of the '<' of the start tag just parsed. */
+/* Line of the '<' of the start tag just parsed: libxml2's current line minus
+ * the newlines between that '<' and the parse position (16 bytes at a time
+ * backwards; start tags are short and rarely span lines). */
 static int64_t start_tag_line(const struct sw_xml *x)
 {
     xmlParserInputPtr in = x->ctxt->input;
     int64_t line = in->line;
     const xmlChar *c = in->cur;
+#ifdef XML_SSE2
+    const __m128i lt = _mm_set1_epi8('<'), nl = _mm_set1_epi8('\n');
+    while (c - in->base >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(c - 16));
+        unsigned mlt = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lt));
+        unsigned mnl = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
+        if (mlt != 0) {
+            unsigned top = 31u - (unsigned)__builtin_clz(mlt); /* last '<' */
+            mnl &= ~((2u << top) - 1u);                        /* newlines after it */
+        }
+        for (; mnl != 0; mnl &= mnl - 1) {
+            line--;
+        }
+        if (mlt != 0) {
+            return line;
+        }
+        c -= 16;
+    }
+#endif
     while (c > in->base) {
         c--;
         if (*c == '<') {
