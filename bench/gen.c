@@ -3,7 +3,7 @@
  *
  *   swgen --seed N --stanzas N [--duration S] [--scenarios LIST|all|none]
  *         [--benign LIST|all|none] [--truth FILE] [--mirror-fraction F]
- *         [--start RFC3339] -o FILE|-
+ *         [--carbons F] [--start RFC3339] -o FILE|-
  *
  * Output: one XML stream (<stream:stream xmlns='jabber:server' ...>), one
  * stanza per line, every stanza stamped with a XEP-0203 <delay/> (ms precision,
@@ -21,7 +21,9 @@
  *   with Zipf-sized occupant lists where the first occupants talk most;
  *   groupchat with MUC reflections (room/nick -> occupants, same id) for a
  *   fraction of messages; 1:1 conversations that alternate speakers; presence
- *   broadcasts with fan-out copies sharing one id; subscriptions that mostly
+ *   broadcasts with fan-out copies sharing one id; with --carbons F, XEP-0280
+ *   carbons (tap-stamped on the outer message) of a fraction F of the chats
+ *   a.test users send; subscriptions that mostly
  *   get `subscribed` back later; joins/leaves; iq pings and roster gets (with
  *   server results). The event rates are calibrated so the whole capture has
  *   about --stanzas stanzas over --duration seconds of stream time.
@@ -247,6 +249,7 @@ static size_t g_n_room;
 static const char *g_muc = "rooms.a.test";
 static double g_mirror = 0.3;
 static double g_refl_p = 0.35;
+static double g_carbons = 0.0; /* --carbons: fraction of a.test chats carbon-copied */
 static uint64_t g_idctr;
 static int64_t g_t0;
 
@@ -613,10 +616,35 @@ static void st_chat(int64_t t, int32_t a, int32_t b, const char *body)
     put_bare(&g_attr, b);
     sb_putn(&g_attr, "'", 1);
     attr_type("chat");
-    attr_idv(new_id());
+    uint64_t id = new_id();
+    attr_idv(id);
     kids_body(body);
     sb_puts(&g_kids, "<active xmlns='http://jabber.org/protocol/chatstates'/>");
     emit(t, "message", "a.test");
+    if (g_carbons > 0 && g_acct[a].dom == 0 && rndf() < g_carbons) {
+        /* XEP-0280 carbon of the sent message to the sender's other client:
+         * a copy, never a new send */
+        attr_begin();
+        sb_puts(&g_attr, " from='");
+        put_bare(&g_attr, a);
+        sb_puts(&g_attr, "' to='");
+        put_bare(&g_attr, a);
+        sb_puts(&g_attr, "/");
+        sb_puts(&g_attr, g_resources[(g_acct[a].res + 1) % 8]);
+        sb_putn(&g_attr, "'", 1);
+        attr_type("chat");
+        sb_puts(&g_kids, "<sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>"
+                         "<message xmlns='jabber:client' from='");
+        put_full(&g_kids, a);
+        sb_puts(&g_kids, "' to='");
+        put_bare(&g_kids, b);
+        sb_puts(&g_kids, "' type='chat' id='");
+        put_id(&g_kids, id);
+        sb_puts(&g_kids, "'>");
+        kids_body(body);
+        sb_puts(&g_kids, "</message></forwarded></sent>");
+        emit(t, "message", "a.test");
+    }
 }
 
 static void st_sub(int64_t t, int32_t a, int32_t b, const char *type)
@@ -1558,7 +1586,7 @@ struct opts {
     uint64_t seed, stanzas;
     int64_t duration_s;
     const char *scen, *benign, *truth, *out;
-    double mirror;
+    double mirror, carbons;
     int64_t start_ms;
 };
 
@@ -1566,7 +1594,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: swgen --seed N --stanzas N [--duration S] [--scenarios LIST|all|none]\n"
                     "             [--benign LIST|all|none] [--truth FILE] [--mirror-fraction F]\n"
-                    "             [--start RFC3339] -o FILE|-\n"
+                    "             [--carbons F] [--start RFC3339] -o FILE|-\n"
                     "LIST: name[:count],...  abuse:");
     for (size_t i = 0; i < N_DEFS; i++) {
         if (!g_defs[i].benign) {
@@ -1730,6 +1758,8 @@ int main(int argc, char **argv)
             o.truth = v;
         } else if (strcmp(a, "--mirror-fraction") == 0) {
             o.mirror = strtod(v, NULL);
+        } else if (strcmp(a, "--carbons") == 0) {
+            o.carbons = strtod(v, NULL);
         } else if (strcmp(a, "--start") == 0) {
             struct tm tm;
             memset(&tm, 0, sizeof(tm));
@@ -1748,8 +1778,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (o.out == NULL || o.stanzas == 0 || o.mirror < 0 || o.mirror > 1 ||
-        !list_valid(o.scen, false) || !list_valid(o.benign, true)) {
+    if (o.out == NULL || o.stanzas == 0 || o.mirror < 0 || o.mirror > 1 || o.carbons < 0 ||
+        o.carbons > 1 || !list_valid(o.scen, false) || !list_valid(o.benign, true)) {
         usage();
         return 2;
     }
@@ -1760,6 +1790,7 @@ int main(int argc, char **argv)
         }
     }
     g_mirror = o.mirror;
+    g_carbons = o.carbons;
     g_rng = o.seed * 0x2545F4914F6CDD1DULL + 0x1234567;
     g_t0 = o.start_ms;
     g_duration_ms = o.duration_s * 1000;
