@@ -771,7 +771,10 @@ struct cls_local {
 
 static int cls_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
-    const struct cls_settings *cs = settings;
+    /* NULL settings (engine tests without a registered section): no model. */
+    static const struct cls_settings no_model = {
+        .enabled = true, .threshold = 0.9, .min_tokens = 6, .weight = 1.0};
+    const struct cls_settings *cs = settings != NULL ? settings : &no_model;
     struct cls_shared *sh = calloc(1, sizeof(*sh));
     if (sh == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "classifier: out of memory");

@@ -614,7 +614,9 @@ static int compile_groups(struct build *b, const char *cache_dir)
 
 static int content_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
-    const struct content_settings *cs = settings;
+    /* NULL settings (engine tests without a registered section): no rules. */
+    static const struct content_settings no_rules = {.enabled = true, .max_scan = 4096};
+    const struct content_settings *cs = settings != NULL ? settings : &no_rules;
     struct sw_conf *owner = NULL;
     struct build b;
     char cache_dir[512];

@@ -319,6 +319,14 @@ static void test_detector(void **state)
     sw_classifier_ops.teardown(shared);
     sw_conf_free(conf);
 
+    /* NULL settings (no registered section): runs without a model */
+    assert_int_equal(sw_classifier_ops.setup(NULL, &shared, &eb), 0);
+    assert_int_equal(sw_classifier_ops.thread_init(shared, &local), 0);
+    assert_int_equal(run(shared, local, "Get your FREE credit report now, click here today", &c),
+                     0);
+    sw_classifier_ops.thread_fini(local);
+    sw_classifier_ops.teardown(shared);
+
     /* bad model path: setup fails with a reason (reload keeps the old one) */
     shared = NULL;
     assert_int_not_equal(det_setup("    model: /no/such/model.swnb\n", &conf, &shared, &eb), 0);

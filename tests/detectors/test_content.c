@@ -529,6 +529,25 @@ static void test_cache_second_setup_hits(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_null_settings(void **state)
+{
+    (void)state;
+    void *shared = NULL, *local = NULL;
+    struct sw_errbuf eb;
+    struct sw_event ev;
+    struct sink_ctx c = {.n = 0};
+    struct sw_hit_sink sink = {.emit = sink_emit, .ctx = &c};
+    struct sw_detector_stats st = {0};
+    assert_int_equal(sw_content_ops.setup(NULL, &shared, &eb), 0);
+    assert_int_equal(sw_content_ops.thread_init(shared, &local), 0);
+    ev_make(&ev, &(struct evspec){.body = "free bitcoin"});
+    sw_content_ops.process(shared, local, &ev, &sink, &st);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(st.events, 1);
+    sw_content_ops.thread_fini(local);
+    sw_content_ops.teardown(shared);
+}
+
 static void test_symbol_stable_across_generations(void **state)
 {
     (void)state;
@@ -692,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_default_rules_spam),
         cmocka_unit_test(test_cache_second_setup_hits),
         cmocka_unit_test(test_symbol_stable_across_generations),
+        cmocka_unit_test(test_null_settings),
         cmocka_unit_test(test_hot_reload_under_load),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
