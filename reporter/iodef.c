@@ -376,9 +376,79 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
     return 0;
 }
 
-/* Run @fn's writes into a fresh memory buffer and hand the text over. */
-static int write_doc(const struct sw_reporter_settings *s, const struct sw_incident *inc,
-                     int64_t report_ms, bool wrap, char **out, size_t *len)
+static const char *const action_names[] = {"nothing",
+                                           "contact-source-site",
+                                           "contact-target-site",
+                                           "contact-sender",
+                                           "investigate",
+                                           "block-host",
+                                           "block-network",
+                                           "block-port",
+                                           "rate-limit-host",
+                                           "rate-limit-network",
+                                           "rate-limit-port",
+                                           "remediate-other",
+                                           "status-triage",
+                                           "status-new-info",
+                                           "other",
+                                           NULL};
+
+bool sw_iodef_action_valid(const char *action)
+{
+    for (size_t i = 0; action != NULL && action_names[i] != NULL; i++) {
+        if (strcmp(action, action_names[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* <Incident purpose='mitigation'> telling a peer what we did about its incident. */
+static int write_response(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
+                          const struct sw_xep0268_response *rsp, int64_t now_ms)
+{
+    char buf[1024];
+    W(xmlTextWriterStartElementNS(w, NULL, X("Incident"), X(SW_IODEF_NS)));
+    W(attr(w, "purpose", "mitigation"));
+    W(attr(w, "lang", "en"));
+    W(xmlTextWriterStartElement(w, X("IncidentID")));
+    W(attr(w, "name", rsp->incident_name));
+    W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), rsp->incident_id))));
+    W(xmlTextWriterEndElement(w));
+    W(elem_time(w, "ReportTime", now_ms));
+    W(xmlTextWriterStartElement(w, X("Assessment")));
+    W(xmlTextWriterStartElement(w, X("Impact")));
+    W(attr(w, "lang", "en"));
+    W(attr(w, "type", "unknown"));
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterEndElement(w));
+    W(write_contact(w, s));
+    W(xmlTextWriterStartElement(w, X("History")));
+    W(xmlTextWriterStartElement(w, X("HistoryItem")));
+    W(attr(w, "action", rsp->action));
+    W(elem_time(w, "DateTime", now_ms));
+    if (rsp->text != NULL && rsp->text[0] != '\0') {
+        W(xmlTextWriterStartElement(w, X("Description")));
+        W(attr(w, "lang", "en"));
+        W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), rsp->text))));
+        W(xmlTextWriterEndElement(w));
+    }
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterEndElement(w));
+    return 0;
+}
+
+struct doc_job {
+    const char *wrapper; /* NULL = bare Incident */
+    const struct sw_reporter_settings *s;
+    const struct sw_incident *inc;         /* a report ... */
+    const struct sw_xep0268_response *rsp; /* ... or a response */
+    int64_t ms;
+};
+
+/* Run the job's writes into a fresh memory buffer and hand the text over. */
+static int write_doc(const struct doc_job *j, char **out, size_t *len)
 {
     int rc = SW_ENOMEM;
     xmlBufferPtr b = xmlBufferCreate();
@@ -391,15 +461,15 @@ static int write_doc(const struct sw_reporter_settings *s, const struct sw_incid
         goto fail;
     }
     rc = SW_EIO;
-    if (wrap) {
-        if (xmlTextWriterStartElementNS(w, NULL, X("report"), X(SW_XEP0268_NS)) < 0) {
-            goto fail;
-        }
-    }
-    if (sw_iodef_write(w, s, inc, report_ms) != 0) {
+    if (j->wrapper != NULL &&
+        xmlTextWriterStartElementNS(w, NULL, X(j->wrapper), X(SW_XEP0268_NS)) < 0) {
         goto fail;
     }
-    if (wrap && xmlTextWriterEndElement(w) < 0) {
+    if (j->inc != NULL ? sw_iodef_write(w, j->s, j->inc, j->ms) != 0
+                       : write_response(w, j->s, j->rsp, j->ms) != 0) {
+        goto fail;
+    }
+    if (j->wrapper != NULL && xmlTextWriterEndElement(w) < 0) {
         goto fail;
     }
     if (xmlTextWriterFlush(w) < 0) {
@@ -434,11 +504,25 @@ fail:
 int sw_iodef_incident(const struct sw_reporter_settings *s, const struct sw_incident *inc,
                       int64_t report_ms, char **out, size_t *len)
 {
-    return write_doc(s, inc, report_ms, false, out, len);
+    struct doc_job j = {.s = s, .inc = inc, .ms = report_ms};
+    return write_doc(&j, out, len);
 }
 
 int sw_xep0268_report(const struct sw_reporter_settings *s, const struct sw_incident *inc,
                       int64_t report_ms, char **out, size_t *len)
 {
-    return write_doc(s, inc, report_ms, true, out, len);
+    struct doc_job j = {.wrapper = "report", .s = s, .inc = inc, .ms = report_ms};
+    return write_doc(&j, out, len);
+}
+
+int sw_xep0268_response(const struct sw_reporter_settings *s, const struct sw_xep0268_response *rsp,
+                        int64_t now_ms, char **out, size_t *len)
+{
+    if (rsp == NULL || rsp->incident_name == NULL || rsp->incident_name[0] == '\0' ||
+        rsp->incident_id == NULL || rsp->incident_id[0] == '\0' ||
+        !sw_iodef_action_valid(rsp->action)) {
+        return SW_EINVAL;
+    }
+    struct doc_job j = {.wrapper = "response", .s = s, .rsp = rsp, .ms = now_ms};
+    return write_doc(&j, out, len);
 }

@@ -772,6 +772,41 @@ int sw_reporter_start(const struct sw_conf *c, struct sw_output_ops *o, struct s
     return sw_reporter_start_settings(s, o, out, eb);
 }
 
+int sw_reporter_respond(struct sw_reporter *r, const char *peer,
+                        const struct sw_xep0268_response *rsp)
+{
+    const struct sw_reporter_peer *peers = r->s->peers.items;
+    const char *to = NULL;
+    for (size_t i = 0; i < r->s->peers.n && peer != NULL; i++) {
+        if (strcasecmp(peers[i].jid, peer) == 0) {
+            to = peers[i].jid;
+        }
+    }
+    if (to == NULL) {
+        return SW_EFORBIDDEN;
+    }
+    char *payload;
+    size_t plen;
+    int rc = sw_xep0268_response(r->s, rsp, sw_wall_ms(), &payload, &plen);
+    if (rc != 0) {
+        return rc;
+    }
+    /* spool key distinct from our own reports with the same id text */
+    char key[400];
+    snprintf(key, sizeof(key), "response:%s:%s", rsp->incident_name, rsp->incident_id);
+    for (char *p = key; *p; p++) {
+        if (*p == '\n' || *p == '\r') {
+            *p = ' ';
+        }
+    }
+    rc = sw_spool_put(r->spool, to, key, 0, payload, plen);
+    if (rc != 0) {
+        bump(&r->st.spool_errors);
+    }
+    free(payload);
+    return rc;
+}
+
 void sw_reporter_set_log(struct sw_reporter *r, FILE *fp)
 {
     atomic_store(&r->log, fp);

@@ -112,6 +112,26 @@ int sw_iodef_incident(const struct sw_reporter_settings *s, const struct sw_inci
 int sw_xep0268_report(const struct sw_reporter_settings *s, const struct sw_incident *inc,
                       int64_t report_ms, char **out, size_t *len);
 
+/* What we did about a peer's incident (XEP-0268 <response/>). */
+struct sw_xep0268_response {
+    const char *incident_name; /* the peer's IncidentID@name */
+    const char *incident_id;   /* the peer's IncidentID text */
+    const char *action;        /* IODEF action-type, e.g. "block-host", "investigate" */
+    const char *text;          /* HistoryItem/Description, may be NULL */
+};
+
+/** True if @action is one of IODEF 1.0's action-type values (not ext-value). */
+bool sw_iodef_action_valid(const char *action);
+
+/**
+ * <response xmlns='urn:xmpp:incident:2'> with an <Incident purpose='mitigation'>
+ * carrying a History entry (@now_ms = ReportTime and HistoryItem/DateTime).
+ * malloc'd result, caller frees. Returns 0, SW_EINVAL (unknown action, empty
+ * id/name), SW_ENOMEM or SW_EIO. Reentrant.
+ */
+int sw_xep0268_response(const struct sw_reporter_settings *s, const struct sw_xep0268_response *rsp,
+                        int64_t now_ms, char **out, size_t *len);
+
 /**
  * Wrap a payload (e.g. from sw_xep0268_report) into <iq type=@type id=@id
  * from=@from to=@to> (@from / @to may be NULL to omit them). Attribute values
@@ -245,6 +265,13 @@ int sw_reporter_start(const struct sw_conf *c, struct sw_output_ops *o, struct s
 /** Same from a settings struct (borrowed, must outlive the reporter). */
 int sw_reporter_start_settings(const struct sw_reporter_settings *s, struct sw_output_ops *o,
                                struct sw_reporter **out, struct sw_errbuf *eb);
+/**
+ * Tell configured peer @peer what we did about its incident: spools a
+ * <response/> (durable, retried like reports). Any thread. Returns 0,
+ * SW_EFORBIDDEN (@peer not configured), SW_EINVAL, SW_ENOSPC or SW_EIO.
+ */
+int sw_reporter_respond(struct sw_reporter *r, const char *peer,
+                        const struct sw_xep0268_response *rsp);
 /** Optional JSON Lines sink for inbound reports/requests (borrowed; stdio locks it). */
 void sw_reporter_set_log(struct sw_reporter *r, FILE *fp);
 /** Stop the thread (waiting at most @drain_ms for the spool to empty), disconnect, free. */

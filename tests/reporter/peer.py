@@ -6,6 +6,7 @@ answers every XEP-0268 <report/> iq set with an empty result (optionally after
 --ack-delay seconds) and appends one line per event to --out:
 
     report <IncidentID> <from>            a report arrived (and was acknowledged)
+    response <IncidentID> <action>        a response arrived (and was acknowledged)
     reply <our iq id> <type> <condition>  the answer to an iq we sent
 
 It can send XEP-0268 stanzas: --send "KIND TO INCIDENT_ID" (repeatable, sent
@@ -110,6 +111,14 @@ class Peer(ComponentXMPP):
                 self.line("reply %s %s %s" % (iq["id"], t, cond))
                 if self.a.exit_when_answered and not self.awaiting:
                     self.done.set()
+            return
+        rsp = iq.xml.find("{%s}response" % INC)
+        if t == "set" and rsp is not None:
+            iid = rsp.find(".//{%s}IncidentID" % IODEF)
+            hi = rsp.find(".//{%s}HistoryItem" % IODEF)
+            self.line("response %s %s" % (iid.text if iid is not None else "?",
+                                          hi.get("action") if hi is not None else "?"))
+            iq.reply(clear=True).send()
             return
         rep = iq.xml.find("{%s}report" % INC)
         if t == "set" and rep is not None:

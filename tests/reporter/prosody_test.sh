@@ -9,7 +9,11 @@
 #   3. peer down -> spool grows -> peer up -> every report delivered exactly
 #      once by IncidentID;
 #   4. kill -9 of the sending process while reports are in flight, restart:
-#      every report arrives (duplicates allowed: same IncidentID).
+#      every report arrives (duplicates allowed: same IncidentID);
+#   5. a peer over its inbound rate gets resource-constraint; client-account
+#      mode delivers too;
+#   6. the server goes away and comes back: reconnect, spooled reports and a
+#      <response/> delivered once each.
 # Every process started here is stopped by pid; everything is time-bounded.
 # usage: prosody_test.sh SWREPORT_BINARY SOURCE_DIR
 set -euo pipefail
@@ -211,7 +215,8 @@ stop_peer
 
 # ---- 6. the server itself goes away: spool, reconnect, deliver ----
 "$src/deploy/prosody/stop.sh" "$pdir"
-"$swreport" "${common[@]}" --count 4 --prefix srv --until-empty --seconds 60 >"$work/s7.out" 2>"$work/s7.err" &
+"$swreport" "${common[@]}" --count 4 --prefix srv --respond "b.test peer-77 investigate" \
+	--until-empty --seconds 60 >"$work/s7.out" 2>"$work/s7.err" &
 s7=$!
 pids+=("$s7")
 wait_for 10 'grep -q "^spooled 4" "$work/s7.out"' || fail "not spooled with the server down"
@@ -225,6 +230,7 @@ forget_pid "$s7"
 for i in 0 1 2 3; do
 	[ "$(count "^report srv-$i " "$out7")" = 1 ] || fail "srv-$i not delivered exactly once"
 done
-say "6 ok: server down then back: reconnected, 4 spooled reports delivered once each"
+[ "$(count "^response peer-77 investigate\$" "$out7")" = 1 ] || fail "response not delivered once"
+say "6 ok: server down then back: reconnected, 4 spooled reports and 1 response delivered once each"
 stop_peer
 say "all checks passed"

@@ -9,6 +9,7 @@
  *                 [--retry-min MS] [--retry-max MS] [--ack-timeout MS]
  *                 [--rate PER_MIN] [--log FILE]
  *                 [--client JID --password PW --client-port P]  (client mode)
+ *                 [--respond "NAME ID ACTION"]  (also send a <response/> to the first peer)
  * Feeds N incidents (ids PREFIX-0..N-1, opened) through the reporter's
  * output, prints "spooled N" on stdout, then runs until the spool is empty
  * (--until-empty) or for T seconds, and prints its counters as one line.
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
     static struct sw_reporter_peer peers[8];
     size_t np = 0;
     long count = 0, seconds = 30, rate = 60;
-    const char *prefix = "inc", *logpath = NULL;
+    const char *prefix = "inc", *logpath = NULL, *respond = NULL;
     int until_empty = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -96,6 +97,8 @@ int main(int argc, char **argv)
             s.client.password = (char *)v;
         } else if (strcmp(a, "--client-port") == 0) {
             s.client.port = atol(v);
+        } else if (strcmp(a, "--respond") == 0) {
+            respond = v;
         } else if (strcmp(a, "--log") == 0) {
             logpath = v;
         } else {
@@ -144,6 +147,20 @@ int main(int argc, char **argv)
         }
     }
     free(inc);
+    if (respond != NULL && np > 0) {
+        /* "NAME ID ACTION": tell the first peer what we did about its incident */
+        char name[256], id[128], action[64];
+        if (sscanf(respond, "%255s %127s %63s", name, id, action) != 3) {
+            fprintf(stderr, "swreport: --respond wants \"NAME ID ACTION\"\n");
+            return 2;
+        }
+        struct sw_xep0268_response rsp = {name, id, action, "handled by swreport"};
+        int e = sw_reporter_respond(r, peers[0].jid, &rsp);
+        if (e != 0) {
+            fprintf(stderr, "swreport: respond: %s\n", sw_strerror(e));
+            return 2;
+        }
+    }
     printf("spooled %ld\n", count);
     fflush(stdout);
 

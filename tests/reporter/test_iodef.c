@@ -300,6 +300,41 @@ static void test_clean(void **state)
     assert_string_equal(sw_xml_clean(out, 4, "ab\xc3\xa9"), "ab");
 }
 
+static void test_response(void **state)
+{
+    (void)state;
+    struct sw_reporter_settings s;
+    settings(&s);
+    struct sw_xep0268_response rsp = {.incident_name = "b.test",
+                                      .incident_id = "9e8d7c6b-5a49-4382-b716-a5f4e3d2c1b0",
+                                      .action = "block-host",
+                                      .text = hostile};
+    char *t;
+    size_t n;
+    assert_int_equal(sw_xep0268_response(&s, &rsp, 1740911000000, &t, &n), 0);
+    if (validate_text(xep_schema, t, n) != 0) {
+        fprintf(stderr, "invalid response:\n%s\n", t);
+        fail();
+    }
+    struct sw_xep0268_msg m;
+    assert_int_equal(sw_xep0268_parse(t, n, 1 << 20, 32, &m), 0);
+    assert_int_equal(m.kind, SW_XEP0268_RESPONSE);
+    assert_string_equal(m.incident_name, "b.test");
+    assert_string_equal(m.history_action, "block-host");
+    assert_string_equal(m.purpose, "mitigation");
+    free(t);
+    rsp.text = NULL;
+    rsp.action = "investigate";
+    assert_int_equal(sw_xep0268_response(&s, &rsp, 0, &t, &n), 0);
+    assert_int_equal(validate_text(xep_schema, t, n), 0);
+    free(t);
+    rsp.action = "blockquote"; /* the XEP example's non-value */
+    assert_int_equal(sw_xep0268_response(&s, &rsp, 0, &t, &n), SW_EINVAL);
+    rsp.action = "block-host";
+    rsp.incident_id = "";
+    assert_int_equal(sw_xep0268_response(&s, &rsp, 0, &t, &n), SW_EINVAL);
+}
+
 /* --reports FILE: one iq per (incident, interested peer), each <report/> valid */
 static void test_reports_output(void **state)
 {
@@ -365,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_open_update_close),
         cmocka_unit_test(test_domain_offender_and_hostile),
         cmocka_unit_test(test_clean),
+        cmocka_unit_test(test_response),
         cmocka_unit_test(test_reports_output),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
