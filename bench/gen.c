@@ -1932,5 +1932,21 @@ int main(int argc, char **argv)
             "swgen: seed %" PRIu64 ": %" PRIu64 " stanzas over %" PRId64
             " s, %zu accounts, %zu rooms, %zu scenario instances\n",
             o.seed, g_written, o.duration_s, g_n_acct, g_n_room, n_ins);
+    for (size_t i = 0; i < n_ins; i++) {
+        free(ins[i].acts);
+        free(ins[i].off);
+        free(ins[i].acc);
+    }
+    free(ins);
+    free(g_src);
+    free(g_acct);
+    free(g_room);
+    for (size_t i = 0; i < g_n_domains; i++) {
+        free(g_domains[i]);
+    }
+    free(g_domains);
+    free(g_out.p);
+    free(g_attr.p);
+    free(g_kids.p);
     return 0;
 }
