@@ -50,27 +50,44 @@ const char *sw_ev_kind_name(unsigned kind)
 }
 
 /* ASCII lower-case @n bytes, 8 at a time: a byte gets 0x20 added iff it is in
- * 'A'..'Z' (bytes >= 0x80 are left alone), no carries cross bytes. */
-static void fold_ascii(char *dst, const char *src, size_t n)
+ * 'A'..'Z' (bytes >= 0x80 are left alone), no carries cross bytes. Returns
+ * non-zero if any byte changed. */
+static inline uint64_t fold_word(uint64_t w, uint64_t *changed)
 {
     const uint64_t ones = 0x0101010101010101ull;
-    const uint64_t lo7 = ones * 0x7f;
-    const uint64_t high = ones * 0x80;
+    const uint64_t b = w & (ones * 0x7f);
+    const uint64_t ge_a = b + ones * (0x80 - 'A'); /* high bit: b >= 'A' */
+    const uint64_t gt_z = b + ones * (0x7f - 'Z'); /* high bit: b > 'Z' */
+    const uint64_t up = ge_a & ~gt_z & ~w & (ones * 0x80);
+    *changed |= up;
+    return w | (up >> 2);
+}
+
+static int fold_ascii(char *dst, const char *src, size_t n)
+{
+    uint64_t changed = 0, w;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, src + i, 8);
-        uint64_t b = w & lo7;
-        uint64_t ge_a = b + ones * (0x80 - 'A'); /* high bit: b >= 'A' */
-        uint64_t gt_z = b + ones * (0x7f - 'Z'); /* high bit: b > 'Z' */
-        uint64_t up = ge_a & ~gt_z & ~w & high;
-        w |= up >> 2;
-        memcpy(dst + i, &w, 8);
+    if (n >= 8) {
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&w, src + i, 8);
+            w = fold_word(w, &changed);
+            memcpy(dst + i, &w, 8);
+        }
+        if (i < n) {
+            /* last, overlapping word: refolding bytes from src is idempotent */
+            memcpy(&w, src + n - 8, 8);
+            w = fold_word(w, &changed);
+            memcpy(dst + n - 8, &w, 8);
+        }
+        return changed != 0;
     }
     for (; i < n; i++) {
         unsigned char c = (unsigned char)src[i];
-        dst[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        int up = c >= 'A' && c <= 'Z';
+        changed |= (uint64_t)up;
+        dst[i] = (char)(up ? c + 32 : c);
     }
+    return changed != 0;
 }
 
 void sw_jid_parse(struct sw_jid *j, const char *text, size_t len)
@@ -98,16 +115,19 @@ void sw_jid_parse(struct sw_jid *j, const char *text, size_t len)
         j->res_off = (uint16_t)(bare_len + 1);
         j->res_len = (uint16_t)(len - bare_len - 1);
     }
-    /* Fold once, hash twice: sw_hash64 of folded bytes == sw_hash64_lower. */
+    /* Fold once: sw_hash64 of folded bytes == sw_hash64_lower. Equal inputs
+     * give equal hashes, so a domain JID's domain hash is its bare hash, and a
+     * bare JID already in lower case has full == bare. */
+    int changed = 1;
     if (bare_len <= sizeof(low)) {
-        fold_ascii(low, text, bare_len);
+        changed = fold_ascii(low, text, bare_len);
         j->bare = sw_hash64(low, bare_len);
-        j->domain = sw_hash64(low + dom_off, bare_len - dom_off);
+        j->domain = dom_off == 0 ? j->bare : sw_hash64(low + dom_off, bare_len - dom_off);
     } else {
         j->bare = sw_hash64_lower(text, bare_len);
         j->domain = sw_hash64_lower(text + dom_off, bare_len - dom_off);
     }
-    j->full = sw_hash64(text, len);
+    j->full = slash == NULL && !changed ? j->bare : sw_hash64(text, len);
 }
 
 static size_t str_size(const char *s, size_t len)

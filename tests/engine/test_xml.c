@@ -856,6 +856,17 @@ static void test_jid_parse(void **state)
     assert_int_equal(j.bare, h("example.org"));
     assert_int_equal(j.bare, j.domain);
 
+    /* bare JIDs: full is the exact-text hash whatever the case */
+    sw_jid_parse(&j, "a@b.c", 5);
+    assert_int_equal(j.full, sw_hash64("a@b.c", 5));
+    assert_int_equal(j.full, j.bare);
+    sw_jid_parse(&j, "A@b.c", 5);
+    assert_int_equal(j.full, sw_hash64("A@b.c", 5));
+    assert_int_equal(j.bare, h("a@b.c"));
+    sw_jid_parse(&j, "B.c", 3);
+    assert_int_equal(j.domain, h("b.c"));
+    assert_int_equal(j.full, sw_hash64("B.c", 3));
+
     sw_jid_parse(&j, "", 0);
     assert_int_equal(j.bare | j.domain | j.full, 0);
     assert_string_equal(j.text, "");
