@@ -567,7 +567,8 @@ int sw_train_main(int argc, char **argv)
     struct sw_classifier *m = NULL;
     int rc = 2;
 
-    for (int i = 1; i < argc; i++) {
+    /* options come in pairs "--key value" (help aside) */
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -630,7 +631,6 @@ int sw_train_main(int argc, char **argv)
             fprintf(stderr, "train: unknown option %s\n%s", a, train_usage);
             return 2;
         }
-        i++;
     }
     if (ham == NULL || spam == NULL || out == NULL) {
         fprintf(stderr, "train: --ham, --spam and -o are required\n%s", train_usage);
