@@ -111,7 +111,7 @@ struct sw_xml {
     uint32_t depth;
     uint8_t skip; /* enum xml_skip */
     uint8_t text; /* enum xml_text being captured */
-    uint8_t cand_closed, unwrapped_mirror, fwd_mode, has_muc_x, invite;
+    uint8_t cand_closed, fwd_mode, has_muc_x, invite;
     uint8_t inner_delay, fwd_delay_ok, inner_delay_ok;
     uint16_t kind;
     uint32_t cand_depth, fwd_depth, carbon_depth, muc_user_depth, text_depth;
@@ -431,7 +431,6 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
         x->fwd_depth = 0;
         x->fwd_mode = 0;
         x->fwd_delay_ok = 0;
-        x->unwrapped_mirror = 0;
         x->stanza_line = (uint32_t)rel_line(x, start_tag_line(x));
         cand_reset(x);
         x->kind = kind_of(x, ln);
