@@ -46,6 +46,7 @@
 
 #include "hs.h"
 #include "sw/conf.h"
+#include "sw/log.h"
 #include "sw/normalize.h"
 
 #define CONTENT_NAME "content"
@@ -665,6 +666,11 @@ static int content_setup(const void *settings, void **shared, struct sw_errbuf *
     if (rc != 0) {
         goto fail;
     }
+    sw_log_info(CONTENT_NAME,
+                "%zu rules, %zu patterns: %u databases from cache, %u compiled%s (%.0f ms)%s%s",
+                b.sh->n_rules, b.sh->n_patterns, b.sh->cache_hits, b.sh->cache_misses,
+                b.sh->cache_corrupt ? ", corrupt cache files replaced" : "", b.sh->build_ms,
+                cdir ? ", cache " : "", cdir ? cdir : "");
     *shared = b.sh;
     b.sh = NULL;
     rc = 0;

@@ -26,9 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <utime.h>
 #include <xxhash.h>
 
 #define SW_HS_MAGIC "SWHSDB1\n"
@@ -224,6 +226,34 @@ fail:
     return rc;
 }
 
+/* Delete cache files not used (loaded or written) for SW_HS_CACHE_MAX_AGE
+ * seconds: every rule change leaves an orphan database behind. A hit refreshes
+ * the file's mtime. */
+#define SW_HS_CACHE_MAX_AGE (30 * 86400)
+
+static void cache_prune(const char *dir)
+{
+    char path[1024];
+    time_t now = time(NULL);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        struct stat st;
+        if (len != 32 + 5 || strcmp(e->d_name + 32, ".hsdb") != 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &st) == 0 && now - st.st_mtime > SW_HS_CACHE_MAX_AGE) {
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 static int dir_usable(const char *dir)
 {
     struct stat st;
@@ -296,6 +326,7 @@ int sw_hs_db_build(const struct sw_hs_pattern *pats, size_t n, const char *cache
         int lrc = cache_load(info->cache_path, &key, &db);
         if (lrc == 0) {
             info->cache_hit = true;
+            utime(info->cache_path, NULL); /* in use: keep it from pruning */
             goto done;
         }
         info->cache_corrupt = lrc != SW_ENOENT;
@@ -330,6 +361,7 @@ int sw_hs_db_build(const struct sw_hs_pattern *pats, size_t n, const char *cache
     }
     if (cache_dir != NULL && cache_store(info->cache_path, &key, db) == 0) {
         info->cache_written = true;
+        cache_prune(cache_dir);
     }
 done:
     res = malloc(sizeof(*res));

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include "../../detectors/hs.h"
 
@@ -212,6 +214,21 @@ static void test_cache_miss_hit_corrupt(void **state)
     assert_int_equal(sw_hs_db_build(q, 2, tmpdir, &db, &info, &eb), 0);
     assert_false(info.cache_hit);
     assert_false(info.cache_corrupt);
+    sw_hs_db_free(db);
+
+    /* a stale database (mtime 40 days ago) is pruned on the next write; a used one stays */
+    char stale[600];
+    snprintf(stale, sizeof(stale), "%s/0123456789abcdef0123456789abcdef.hsdb", tmpdir);
+    FILE *sf = fopen(stale, "w");
+    assert_non_null(sf);
+    fclose(sf);
+    struct utimbuf old = {.actime = time(NULL) - 40 * 86400, .modtime = time(NULL) - 40 * 86400};
+    assert_int_equal(utime(stale, &old), 0);
+    q[1].flags = SW_HS_CASELESS | SW_HS_LITERAL; /* new key: compile + write */
+    assert_int_equal(sw_hs_db_build(q, 2, tmpdir, &db, &info, &eb), 0);
+    assert_true(info.cache_written);
+    assert_int_not_equal(access(stale, F_OK), 0);
+    assert_int_equal(access(info.cache_path, F_OK), 0);
     sw_hs_db_free(db);
     sw_hs_scratch_free(s);
     rm_tmpdir();
