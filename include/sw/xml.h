@@ -79,7 +79,9 @@ int sw_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,
                  struct sw_split **out);
 /** Scan the next @len bytes of the stream. Returns 0, or SW_EPARSE with @eb =
  *  "line:col: reason" for input that cannot be a stanza stream (text or junk
- *  at top level, no stream header, unbalanced close, nesting over the limit). */
+ *  at top level, no stream header, unbalanced close, DOCTYPE). Stanzas nested
+ *  over max_depth or longer than max_stanza_bytes are not reported, only
+ *  counted (sw_split_stats()). A UTF-8 BOM before the header is skipped. */
 int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_errbuf *eb);
 /** End of input: 0, or SW_EPARSE if EOF falls inside a stanza (truncated).
  *  A missing </stream:stream> is fine. */
