@@ -77,7 +77,7 @@ void pl_request_abort(struct sw_pipeline *p, uint64_t k)
 /* ------------------------------------------------------------------ */
 /* detector generations                                                */
 
-static void gen_free(struct sw_pipeline *p, struct pl_gen *g)
+static void pl_gen_free(struct sw_pipeline *p, struct pl_gen *g)
 {
     if (g == NULL) {
         return;
@@ -130,7 +130,7 @@ static int gen_build(struct sw_pipeline *p, struct sw_conf *conf, bool own, stru
     return 0;
 fail:
     g->own_conf = false; /* the caller keeps @conf on error */
-    gen_free(p, g);
+    pl_gen_free(p, g);
     return rc;
 }
 
@@ -146,7 +146,7 @@ int sw_pipeline_reload(struct sw_pipeline *p, struct sw_conf *conf, struct sw_er
     /* Workers read the generation only inside rcu_read_lock() (one batch at a
      * time), so after the grace period nobody uses old's shared state. */
     synchronize_rcu();
-    gen_free(p, old);
+    pl_gen_free(p, old);
     SW_CNT_ADD(p->reloads, 1);
     return 0;
 }
@@ -268,6 +268,7 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     atomic_init(&p->abort_k, UINT64_MAX);
     atomic_init(&p->stop, false);
     atomic_init(&p->done, false);
+    atomic_init(&p->started, false);
     *out = p;
     return 0;
 fail:
@@ -283,7 +284,7 @@ void sw_pipeline_free(struct sw_pipeline *p)
     if (p->agg != NULL) {
         sw_aggregate_free(p->agg);
     }
-    gen_free(p, p->gen);
+    pl_gen_free(p, p->gen);
     free(p->muc_hashes);
     free(p->server_hashes);
     for (size_t i = 0; i < p->n_streams; i++) {
@@ -430,7 +431,7 @@ int sw_pipeline_run_tap(struct sw_pipeline *p, struct sw_tap_ops *tap, struct sw
     }
     p->ran = true;
     p->tap = tap;
-    p->t_start_ns = sw_mono_ns();
+    SW_CNT_SET(p->t_start_ns, sw_mono_ns());
     sw_evcount_init(&p->ec_slots);
     sw_evcount_init(&p->ec_agg);
     sw_evcount_init(&p->ec_bufs);
@@ -472,6 +473,7 @@ int sw_pipeline_run_tap(struct sw_pipeline *p, struct sw_tap_ops *tap, struct sw
             goto fail_alloc;
         }
     }
+    atomic_store_explicit(&p->started, true, memory_order_release);
     /* Start consumers first so producers never wait on a thread not yet there. */
     if (pthread_create(&p->agg_th, NULL, pl_aggregator_main, p) != 0) {
         goto fail_start;
@@ -527,7 +529,7 @@ join:
     if (agg_started) {
         pthread_join(p->agg_th, NULL);
     }
-    p->t_end_ns = sw_mono_ns();
+    SW_CNT_SET(p->t_end_ns, sw_mono_ns());
     run_cleanup(p);
     if (p->err_rc < 0) {
         return sw_errbuf_set(eb, p->err_rc, "%s", p->err);
@@ -536,7 +538,7 @@ join:
 
 fail_alloc:
     run_cleanup(p);
-    p->t_end_ns = sw_mono_ns();
+    SW_CNT_SET(p->t_end_ns, sw_mono_ns());
     return sw_errbuf_set(eb, rc, "out of memory");
 }
 

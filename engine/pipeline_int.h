@@ -169,6 +169,7 @@ struct sw_pipeline {
     _Atomic uint64_t abort_k;   /* first chunk not to process (UINT64_MAX: none) */
     _Atomic bool stop;          /* sw_pipeline_stop() */
     _Atomic bool done;          /* aggregator finished */
+    _Atomic bool started;       /* run state set up: stats may read parsers/workers */
     pthread_mutex_t done_mu;
     pthread_cond_t done_cv;
     char err[1024]; /* first error, set by the thread that found it (guarded by err_mu) */

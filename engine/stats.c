@@ -21,8 +21,11 @@ void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats
     memset(st, 0, sizeof(*st));
     st->threads = p->W;
     st->parse_threads = p->P;
-    uint64_t end = p->t_end_ns ? p->t_end_ns : sw_mono_ns();
-    st->wall_s = p->t_start_ns ? (double)(end - p->t_start_ns) / 1e9 : 0;
+    uint64_t start = SW_CNT_GET(p->t_start_ns), end = SW_CNT_GET(p->t_end_ns);
+    if (end == 0) {
+        end = sw_mono_ns();
+    }
+    st->wall_s = start ? (double)(end - start) / 1e9 : 0;
     st->bytes = SW_CNT_GET(p->bytes);
     st->chunks = SW_CNT_GET(p->chunks);
     st->drops = SW_CNT_GET(p->drops);
@@ -42,7 +45,8 @@ void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats
         st->det[d].name = p->det[d]->name;
         st->det[d].enabled = g != NULL && g->enabled[d];
     }
-    if (p->parsers != NULL) {
+    bool started = atomic_load_explicit(&p->started, memory_order_acquire);
+    if (started && p->parsers != NULL) {
         for (unsigned i = 0; i < p->P; i++) {
             const struct pl_parser *ps = &p->parsers[i];
             const struct sw_xml_stats *x = &ps->pub;
@@ -64,7 +68,7 @@ void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats
             add_wait(&st->wait_parse_out, &ps->wait_out);
         }
     }
-    if (p->workers != NULL) {
+    if (started && p->workers != NULL) {
         for (unsigned i = 0; i < p->W; i++) {
             const struct pl_worker *w = &p->workers[i];
             add_wait(&st->wait_worker_in, &w->wait_in);

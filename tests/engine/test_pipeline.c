@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ struct collected {
 static struct collected col[2] = {{PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0},
                                   {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0}};
 static atomic_int next_local_id;
+static atomic_int reload_calls, init_calls;
 
 #define TBL 4096 /* per-key counters, open addressing; more than the fixture's keys */
 
@@ -95,7 +97,13 @@ static int tc_thread_init(const void *shared, void **local)
         return SW_ENOMEM;
     }
     l->which = s->which;
-    l->id = atomic_fetch_add(&next_local_id, 1);
+    /* worker identity = the thread, stable across a reload's fini + init */
+    static _Thread_local int worker_id = -1;
+    if (worker_id < 0) {
+        worker_id = atomic_fetch_add(&next_local_id, 1);
+    }
+    l->id = worker_id;
+    atomic_fetch_add(&init_calls, 1);
     l->cap = 1 << 16;
     l->v = malloc(l->cap * sizeof(*l->v));
     if (l->v == NULL) {
@@ -166,11 +174,22 @@ static void tc_thread_fini(void *local)
         c->cap = (c->n + l->n) * 2;
         c->v = realloc(c->v, c->cap * sizeof(*c->v));
     }
-    memcpy(c->v + c->n, l->v, l->n * sizeof(*l->v));
-    c->n += l->n;
+    if (l->n > 0) {
+        memcpy(c->v + c->n, l->v, l->n * sizeof(*l->v));
+        c->n += l->n;
+    }
     pthread_mutex_unlock(&c->mu);
     free(l->v);
     free(l);
+}
+
+static int tc_thread_reload(const void *shared, void *local)
+{
+    const struct tc_shared *s = shared;
+    struct tc_local *l = local;
+    assert_int_equal(s->which, l->which);
+    atomic_fetch_add(&reload_calls, 1);
+    return 0;
 }
 
 static void tc_teardown(void *shared)
@@ -202,6 +221,7 @@ static const struct sw_detector_ops troom_ops = {
     .thread_init = tc_thread_init,
     .process = tc_process,
     .expire = tc_expire,
+    .thread_reload = tc_thread_reload,
     .thread_fini = tc_thread_fini,
     .teardown = tc_teardown,
 };
@@ -379,7 +399,7 @@ static size_t check_once(int which)
 
 /* ---------------- tests ---------------- */
 
-#define N_STANZAS 6000
+#define N_STANZAS 2400
 
 static void test_exactly_once(void **state)
 {
@@ -460,7 +480,7 @@ static void test_parse_error(void **state)
     (void)state;
     char path[128];
     snprintf(path, sizeof(path), "%s/bad.xml", dir);
-    const int bad = 4000; /* on line bad + 3 */
+    const int bad = 1700; /* on line bad + 3 */
     gen_capture(path, 0, N_STANZAS, bad, -1);
     const char *paths[] = {path};
     for (unsigned W = 1; W <= 3; W += 2) {
@@ -483,7 +503,7 @@ static void test_junk_error(void **state)
     (void)state;
     char path[128];
     snprintf(path, sizeof(path), "%s/junk.xml", dir);
-    const int junk = 2500;
+    const int junk = 1100;
     gen_capture(path, 0, N_STANZAS, -1, junk);
     const char *paths[] = {path};
     struct sw_errbuf eb;
@@ -551,12 +571,146 @@ static void test_several_captures(void **state)
     assert_int_equal(check_once(0), 700);
 }
 
+/* A tap that serves a capture in two parts and waits for the test between
+ * them, so a reload lands at a known point of the stream. */
+struct two_part_tap {
+    char *data;
+    size_t len, cut, pos;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int go;
+};
+
+static int tp_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *out, struct sw_errbuf *eb)
+{
+    struct two_part_tap *t = ctx;
+    (void)eb;
+    memset(out, 0, sizeof(*out));
+    if (t->pos == t->len) {
+        out->eof = true;
+        return 0;
+    }
+    if (t->pos == t->cut) {
+        pthread_mutex_lock(&t->mu);
+        while (!t->go) {
+            pthread_cond_wait(&t->cv, &t->mu);
+        }
+        pthread_mutex_unlock(&t->mu);
+    }
+    size_t end = t->pos < t->cut ? t->cut : t->len;
+    size_t n = end - t->pos < cap ? end - t->pos : cap;
+    memcpy(buf, t->data + t->pos, n);
+    t->pos += n;
+    out->stream = 0;
+    out->name = "two-part";
+    out->len = n;
+    out->stream_end = t->pos == t->len;
+    return 0;
+}
+
+struct run_arg {
+    struct sw_pipeline *p;
+    struct sw_tap_ops *tap;
+    int rc;
+    struct sw_errbuf eb;
+};
+
+static void *run_thread(void *arg)
+{
+    struct run_arg *a = arg;
+    a->rc = sw_pipeline_run_tap(a->p, a->tap, &a->eb);
+    return NULL;
+}
+
+static void test_reload(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/reload.xml", dir);
+    gen_capture(path, 0, N_STANZAS, -1, -1);
+    struct two_part_tap t;
+    memset(&t, 0, sizeof(t));
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    t.data = malloc(1 << 20);
+    t.len = fread(t.data, 1, 1 << 20, fp);
+    fclose(fp);
+    assert_true(t.len > 0 && t.len < (1 << 20));
+    /* cut after the header and the first 1000 stanzas (one per line) */
+    int nl = 0;
+    for (t.cut = 0; t.cut < t.len && nl < 2 + 1000; t.cut++) {
+        nl += t.data[t.cut] == '\n';
+    }
+    pthread_mutex_init(&t.mu, NULL);
+    pthread_cond_init(&t.cv, NULL);
+    struct sw_tap_ops tap = {.kind = "test", .read = tp_read, .ctx = &t};
+
+    for (unsigned W = 1; W <= 4; W += 3) {
+        size_t len = 0;
+        char *buf = NULL;
+        FILE *mem = open_memstream(&buf, &len);
+        struct sw_output_ops o;
+        assert_int_equal(sw_output_json_init(&o, mem), 0);
+        struct sw_pipeline_opts po = {.conf = conf,
+                                      .detectors = test_dets,
+                                      .outputs = &o,
+                                      .n_outputs = 1,
+                                      .threads = W,
+                                      .parse_threads = 2,
+                                      .batch_bytes = 1024};
+        struct run_arg ra = {0};
+        col_reset();
+        atomic_store(&reload_calls, 0);
+        atomic_store(&init_calls, 0);
+        t.pos = 0;
+        t.go = 0;
+        assert_int_equal(sw_pipeline_new(&po, &ra.p, &ra.eb), 0);
+        ra.tap = &tap;
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, run_thread, &ra), 0);
+        /* wait until the workers processed the first part */
+        struct sw_pipeline_stats st;
+        do {
+            sched_yield();
+            sw_pipeline_get_stats(ra.p, &st);
+        } while (st.det[0].events < 1000);
+        assert_int_equal(st.det[0].events, 1000);
+        struct sw_conf *c2 = NULL;
+        struct sw_errbuf eb;
+        assert_int_equal(sw_conf_load(NULL, &c2, &eb), 0);
+        assert_int_equal(sw_pipeline_reload(ra.p, c2, &eb), 0); /* takes c2 */
+        pthread_mutex_lock(&t.mu);
+        t.go = 1;
+        pthread_cond_broadcast(&t.cv);
+        pthread_mutex_unlock(&t.mu);
+        pthread_join(th, NULL);
+        assert_int_equal(ra.rc, 0);
+        sw_pipeline_get_stats(ra.p, &st);
+        assert_int_equal(st.reloads, 1);
+        /* troom has the hook: each worker adapted its local once; tsender has
+         * none: each worker re-created its local (2 inits per worker) */
+        assert_int_equal(atomic_load(&reload_calls), (int)W);
+        assert_int_equal(atomic_load(&init_calls), (int)(W * 2 + W));
+        o.close(o.ctx);
+        sw_pipeline_free(ra.p);
+        fclose(mem);
+        free(buf);
+        /* nothing lost or doubled across the switch */
+        assert_int_equal(check_once(0), N_STANZAS);
+        assert_int_equal(check_once(1), N_STANZAS / 2);
+    }
+    pthread_mutex_destroy(&t.mu);
+    pthread_cond_destroy(&t.cv);
+    free(t.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exactly_once), cmocka_unit_test(test_identical_output),
         cmocka_unit_test(test_parse_error),  cmocka_unit_test(test_junk_error),
         cmocka_unit_test(test_stdin),        cmocka_unit_test(test_several_captures),
+        cmocka_unit_test(test_reload),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
