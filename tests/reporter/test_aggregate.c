@@ -42,7 +42,7 @@ static int rec_incident(void *ctx, const struct sw_incident *inc)
 }
 
 struct fixture {
-    struct sw_aggregate_symbol syms[6];
+    struct sw_aggregate_symbol syms[7];
     struct sw_aggregate_settings s;
     struct rec rec;
     char *json;
@@ -72,7 +72,8 @@ static void fx_settings(struct fixture *f)
     f->s.symbols.items = f->syms;
     f->syms[4] = (struct sw_aggregate_symbol){.symbol = "content.*", .score = 0.6, .group = "c"};
     f->syms[5] = (struct sw_aggregate_symbol){.symbol = "content.big*", .score = 2.0, .group = "c"};
-    f->s.symbols.n = 6;
+    f->syms[6] = (struct sw_aggregate_symbol){.symbol = "n.benign", .score = -0.5, .group = ""};
+    f->s.symbols.n = 7;
     f->s.never.v = NULL;
     f->s.never.n = 0;
     f->never_v[0] = "announce@a.test";
@@ -193,6 +194,21 @@ static void test_half_signals_too_far_apart(void **state)
     assert_int_equal(f->rec.n, 0);
     hit(f, "a.half", "h@b.test", 1000, T0 + 60002, NULL, NULL);
     assert_int_equal(f->rec.n, 1);
+}
+
+static void test_negative_symbol(void **state)
+{
+    struct fixture *f = *state;
+    /* a mitigating signal (e.g. "most targets answered") holds two halves back */
+    hit(f, "n.benign", "k@a.test", 1000, T0, NULL, NULL);
+    hit(f, "a.half", "k@a.test", 1000, T0 + 1, NULL, NULL);
+    hit(f, "b.half", "k@a.test", 1000, T0 + 2, NULL, NULL);
+    assert_int_equal(f->rec.n, 0);
+    /* once it ages out of the window the same two halves report */
+    hit(f, "a.half", "k@a.test", 1000, T0 + 60001, NULL, NULL);
+    hit(f, "b.half", "k@a.test", 1000, T0 + 60002, NULL, NULL);
+    assert_int_equal(f->rec.n, 1);
+    assert_int_equal(f->rec.inc[0].score_milli, 1000);
 }
 
 static void test_group_counts_once(void **state)
@@ -478,6 +494,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_half_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_signals_too_far_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_counts_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_negative_symbol, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefix_symbols, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dedup_and_update_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_reopen_and_new, setup, teardown),
