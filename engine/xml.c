@@ -67,6 +67,9 @@
 #define NS_CONFERENCE "jabber:x:conference"
 #define NS_NICK "http://jabber.org/protocol/nick"
 
+/* Bytes handed to xmlParseChunk() at a time (see sw_xml_feed()). */
+#define XML_FEED_SLICE (256 * 1024)
+
 enum xml_text { TX_NONE = 0, TX_BODY, TX_SUBJECT, TX_STATUS, TX_NICK };
 
 enum xml_skip { SK_NONE = 0, SK_UNKNOWN, SK_DEPTH, SK_ATTR, SK_TEXT };
@@ -937,9 +940,10 @@ int sw_xml_feed(struct sw_xml *x, const char *buf, size_t len, int64_t arrival_m
     }
     x->arrival_ms = arrival_ms;
     x->st.bytes += len;
-    /* xmlParseChunk takes an int size */
+    /* Slices: without XML_PARSE_HUGE libxml2 halts ("Huge input lookup") once
+     * more than 10 MB wait unparsed in its buffer, which one big chunk causes. */
     while (len > 0) {
-        int n = len > (1u << 30) ? (1 << 30) : (int)len;
+        int n = len > XML_FEED_SLICE ? XML_FEED_SLICE : (int)len;
         int rc = xmlParseChunk(x->ctxt, buf, n, 0);
         int r = check(x, rc, eb);
         if (r != 0) {

@@ -649,6 +649,37 @@ static void test_big_attribute(void **state)
     free(d);
 }
 
+static uint64_t n_events;
+
+static void count_event(void *ud, const struct sw_event *ev)
+{
+    (void)ud;
+    (void)ev;
+    n_events++;
+}
+
+/* One feed of more than libxml2's 10 MB lookup limit (sliced inside). */
+static void test_huge_single_feed(void **state)
+{
+    (void)state;
+    size_t len;
+    char *d = repeat(HDR, "<message from='a@a.test/r' to='b@a.test'><body>hello</body></message>\n",
+                     180000, "</stream:stream>\n", &len);
+    assert_true(len > 12 * 1000 * 1000);
+    struct sw_xml *x;
+    struct sw_errbuf eb;
+    n_events = 0;
+    assert_int_equal(sw_xml_new(NULL, count_event, NULL, &x), 0);
+    int rc = sw_xml_feed(x, d, len, ARRIVAL, &eb);
+    if (rc != 0) {
+        fail_msg("%s", eb.msg);
+    }
+    assert_int_equal(sw_xml_finish(x, NULL), 0);
+    assert_int_equal(n_events, 180000);
+    sw_xml_free(x);
+    free(d);
+}
+
 static void test_deep_nesting(void **state)
 {
     (void)state;
@@ -926,6 +957,7 @@ int main(void)
         cmocka_unit_test(test_body_truncation),
         cmocka_unit_test(test_billion_laughs),
         cmocka_unit_test(test_big_attribute),
+        cmocka_unit_test(test_huge_single_feed),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_random_junk),
         cmocka_unit_test(test_truncated_and_errors),
