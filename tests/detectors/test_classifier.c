@@ -301,6 +301,15 @@ static void test_detector(void **state)
                   spam_hits, long_spam, ham_hits, hm.n);
     assert_true(spam_hits * 2 > long_spam);
     assert_true(ham_hits * 10 < hm.n);
+    /* ordinary chat is far from the email training data: few false signals */
+    struct lines chat = read_lines(SW_SOURCE_DIR "/tests/data/corpus/benign_chat.txt");
+    size_t chat_hits = 0;
+    for (size_t i = 0; i < chat.n; i++) {
+        chat_hits += run(shared, local, chat.v[i], &c);
+    }
+    print_message("benign chat: %zu/%zu hit\n", chat_hits, chat.n);
+    assert_true(chat_hits * 10 < chat.n);
+    free_lines(&chat);
     /* too short to judge */
     assert_int_equal(run(shared, local, "FREE money now", &c), 0);
     assert_int_equal(sw_classifier_ops.thread_reload(shared, local), 0);
