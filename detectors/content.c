@@ -659,18 +659,22 @@ static int content_setup(const void *settings, void **shared, struct sw_errbuf *
         }
     }
     const char *cdir = NULL;
-    if (cs->cache && sw_hs_cache_dir(cs->cache_dir, cache_dir, sizeof(cache_dir)) == 0) {
+    /* no rules, no cache directory (do not create one for nothing) */
+    if (cs->cache && b.sh->n_rules > 0 &&
+        sw_hs_cache_dir(cs->cache_dir, cache_dir, sizeof(cache_dir)) == 0) {
         cdir = cache_dir;
     }
     rc = compile_groups(&b, cdir);
     if (rc != 0) {
         goto fail;
     }
-    sw_log_info(CONTENT_NAME,
-                "%zu rules, %zu patterns: %u databases from cache, %u compiled%s (%.0f ms)%s%s",
-                b.sh->n_rules, b.sh->n_patterns, b.sh->cache_hits, b.sh->cache_misses,
-                b.sh->cache_corrupt ? ", corrupt cache files replaced" : "", b.sh->build_ms,
-                cdir ? ", cache " : "", cdir ? cdir : "");
+    if (b.sh->n_rules > 0) {
+        sw_log_info(CONTENT_NAME,
+                    "%zu rules, %zu patterns: %u databases from cache, %u compiled%s (%.0f ms)%s%s",
+                    b.sh->n_rules, b.sh->n_patterns, b.sh->cache_hits, b.sh->cache_misses,
+                    b.sh->cache_corrupt ? ", corrupt cache files replaced" : "", b.sh->build_ms,
+                    cdir ? ", cache " : "", cdir ? cdir : "");
+    }
     *shared = b.sh;
     b.sh = NULL;
     rc = 0;
