@@ -152,7 +152,7 @@ static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
     int rc;
     eb.msg[0] = '\0';
     if (ps->cur_stream != (int)c->stream) {
-        const struct pl_stream *s = &p->streams[c->stream];
+        const struct pl_stream *s = c->st;
         parser_drop_xml(ps);
         rc = sw_xml_new(&p->xopts, parser_on_event, ps, &ps->x);
         if (rc < 0) {
@@ -172,7 +172,7 @@ static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
     sw_xml_set_stream(ps->x, c->stream, c->line);
     rc = sw_xml_feed(ps->x, c->buf->data + c->off, c->len, c->arrival_ms, &eb);
     if (rc < 0) {
-        snprintf(b->err, sizeof(b->err), "%s:%s", p->streams[c->stream].name, eb.msg);
+        snprintf(b->err, sizeof(b->err), "%s:%s", c->st->name, eb.msg);
         goto fail;
     }
     if (ps->rc < 0) {

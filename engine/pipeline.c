@@ -160,9 +160,8 @@ static unsigned online_cpus(void)
     return n < 1 ? 1u : (unsigned)n;
 }
 
-static uint64_t *hash_list(const struct sw_conf_strlist *l, bool domain_only)
+static uint64_t *hash_list(const struct sw_conf_strlist *l)
 {
-    (void)domain_only;
     uint64_t *h = calloc(l->n ? l->n : 1, sizeof(*h));
     if (h == NULL) {
         return NULL;
@@ -229,8 +228,8 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     p->xopts.limits.max_text_bytes = (uint32_t)lim->max_text_bytes;
     p->xopts.limits.max_stanza_bytes = (uint32_t)lim->max_stanza_bytes;
     p->xopts.limits.body_keep = (uint32_t)lim->body_keep;
-    p->muc_hashes = hash_list(&muc->services, true);
-    p->server_hashes = hash_list(&muc->server_jids, false);
+    p->muc_hashes = hash_list(&muc->services);
+    p->server_hashes = hash_list(&muc->server_jids);
     if (p->muc_hashes == NULL || p->server_hashes == NULL) {
         rc = sw_errbuf_set(eb, SW_ENOMEM, "out of memory");
         goto fail;
@@ -288,7 +287,10 @@ void sw_pipeline_free(struct sw_pipeline *p)
     free(p->muc_hashes);
     free(p->server_hashes);
     for (size_t i = 0; i < p->n_streams; i++) {
-        free(p->streams[i].hdr);
+        if (p->streams[i] != NULL) {
+            free(p->streams[i]->hdr);
+            free(p->streams[i]);
+        }
     }
     free(p->streams);
     free(p->slots);
@@ -499,23 +501,31 @@ int sw_pipeline_run_tap(struct sw_pipeline *p, struct sw_tap_ops *tap, struct sw
     goto join;
 
 fail_start:
-    /* Cannot start every thread: stop before any chunk and drain. A thread
-     * that never started cannot drain, so this path only ends cleanly when the
-     * missing thread is the reader: feed END ourselves in that case. */
+    /* Cannot start every thread (the reader, started last, is not running).
+     * Drain what did start: parsers get no chunk (their rings close), batch
+     * 0 is an END published here, workers that never started are marked
+     * done, and if the aggregator did not start we finish for it. */
     rc = SW_ENOMEM;
-    pl_set_error(p, rc, "cannot start threads");
-    if (!rd_started && started_p == p->P && started_w == p->W && agg_started) {
-        struct pl_chunk end = {0};
-        end.kind = PL_CHUNK_END;
-        sw_ring_push_wait(p->parsers[0].in, &end, 1, NULL);
-        for (unsigned i = 0; i < p->P; i++) {
-            sw_ring_close(p->parsers[i].in);
-        }
-        control_loop(p);
-    } else {
-        sw_log_error("pipeline", "cannot start threads; aborting");
-        abort();
+    pl_set_error(p, rc, "cannot start the pipeline threads");
+    pl_request_abort(p, 0);
+    for (unsigned i = 0; i < started_p; i++) {
+        sw_ring_close(p->parsers[i].in);
     }
+    for (unsigned i = started_w; i < p->W; i++) {
+        atomic_store_explicit(&p->workers[i].wm, UINT64_MAX, memory_order_release);
+        sw_ring_close(p->workers[i].hits);
+    }
+    p->slots[0].b->k = 0;
+    p->slots[0].b->n = 0;
+    p->slots[0].b->flags = PL_BATCH_END;
+    atomic_store_explicit(&p->slots[0].remaining, p->W, memory_order_relaxed);
+    atomic_store_explicit(&p->slots[0].turn, 1, memory_order_release);
+    sw_evcount_notify(&p->ec_slots);
+    sw_evcount_notify(&p->ec_agg);
+    if (!agg_started) {
+        atomic_store_explicit(&p->done, true, memory_order_release);
+    }
+    control_loop(p);
 join:
     if (rd_started) {
         pthread_join(p->reader_th, NULL);

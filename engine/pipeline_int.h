@@ -50,7 +50,8 @@ struct pl_chunk {
     struct pl_buf *buf;
     size_t off, len; /* whole stanzas: buf->data[off, off + len) */
     uint16_t stream;
-    uint32_t line; /* line of the first byte in its capture */
+    const struct pl_stream *st; /* header and name (stable until sw_pipeline_free) */
+    uint32_t line;              /* line of the first byte in its capture */
     uint32_t stanzas;
     int64_t arrival_ms;
     char *err; /* PL_CHUNK_ERROR: "file:line:col: reason", owned by the chunk */
@@ -157,7 +158,7 @@ struct sw_pipeline {
 
     /* run state */
     struct sw_tap_ops *tap;
-    struct pl_stream *streams;
+    struct pl_stream **streams; /* each allocated once: chunks point to them */
     size_t n_streams, cap_streams;
     struct pl_slot *slots;
     struct pl_parser *parsers;

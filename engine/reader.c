@@ -162,6 +162,7 @@ static void rd_flush(struct rd *r)
     c.off = (size_t)(r->pend_start - r->b_off);
     c.len = (size_t)(r->pend_end - r->pend_start);
     c.stream = r->stream;
+    c.st = r->p->streams[r->stream];
     c.line = r->pend_line;
     c.stanzas = r->pend_stanzas;
     c.arrival_ms = r->arrival;
@@ -194,7 +195,7 @@ static void rd_on_header(void *ud, uint64_t start, uint64_t end)
                  p->tail_keep);
         return;
     }
-    struct pl_stream *s = &p->streams[r->stream];
+    struct pl_stream *s = p->streams[r->stream];
     free(s->hdr);
     s->hdr_len = (size_t)(end - start);
     s->hdr = malloc(s->hdr_len ? s->hdr_len : 1);
@@ -260,7 +261,7 @@ static int rd_stream_begin(struct rd *r, const struct sw_tap_read *t)
         while (ncap <= t->stream) {
             ncap *= 2;
         }
-        struct pl_stream *ns = realloc(p->streams, ncap * sizeof(*ns));
+        struct pl_stream **ns = realloc(p->streams, ncap * sizeof(*ns));
         if (ns == NULL) {
             return SW_ENOMEM;
         }
@@ -271,7 +272,13 @@ static int rd_stream_begin(struct rd *r, const struct sw_tap_read *t)
     if (t->stream >= p->n_streams) {
         p->n_streams = (size_t)t->stream + 1;
     }
-    p->streams[t->stream].name = t->name;
+    if (p->streams[t->stream] == NULL) {
+        p->streams[t->stream] = calloc(1, sizeof(struct pl_stream));
+        if (p->streams[t->stream] == NULL) {
+            return SW_ENOMEM;
+        }
+    }
+    p->streams[t->stream]->name = t->name;
     struct sw_split_cb cb = {
         .header = rd_on_header, .stanza = rd_on_stanza, .close = rd_on_close, .ud = r};
     int rc = sw_split_new(&p->xopts.limits, &cb, &r->split);

@@ -200,11 +200,25 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
         if (kb > 2) {
             continue;
         }
+        if (ws->n_by_kind[kb] == 0) {
+            continue;
+        }
+        /* Which of this event's keys does this worker own? One hash per
+         * shard kind, not per detector. Key 0 = no such key: never owned. */
+        unsigned mine = 0;
+        for (unsigned sh = 0; sh < SW_SHARD__COUNT; sh++) {
+            uint64_t key = ev->key[sh];
+            if (key != 0 && (W == 1 || wk_owner(key, W) == me)) {
+                mine |= 1u << sh;
+            }
+        }
+        if (mine == 0) {
+            continue;
+        }
         for (uint32_t j = 0; j < ws->n_by_kind[kb]; j++) {
             unsigned d = ws->by_kind[kb][j];
             const struct sw_detector_ops *ops = p->det[d];
-            uint64_t key = ev->key[ops->shard];
-            if (key == 0 || (W > 1 && wk_owner(key, W) != me)) {
+            if ((mine & (1u << ops->shard)) == 0) {
                 continue;
             }
             sink.seq = ev->seq;

@@ -543,32 +543,34 @@ static void test_stdin(void **state)
 static void test_several_captures(void **state)
 {
     (void)state;
-    char p1[128], p2[128], p3[128];
-    snprintf(p1, sizeof(p1), "%s/part1.xml", dir);
-    snprintf(p2, sizeof(p2), "%s/part2.xml", dir);
-    snprintf(p3, sizeof(p3), "%s/part3.xml", dir);
-    gen_capture(p1, 0, 700, -1, -1);
-    gen_capture(p2, 700, 900, -1, -1);
-    gen_capture(p3, 1600, 400, -1, -1);
-    const char *paths[] = {p1, p2, p3};
+    /* 12 parts: more streams than the reader's first allocation (8) */
+    enum { PARTS = 12, PER = 170 };
+    static char part[PARTS][128];
+    const char *paths[PARTS];
+    for (int i = 0; i < PARTS; i++) {
+        snprintf(part[i], sizeof(part[i]), "%s/part%d.xml", dir, i);
+        gen_capture(part[i], i * PER, PER, -1, -1);
+        paths[i] = part[i];
+    }
+    const char *p1 = part[0];
     struct sw_errbuf eb;
     struct sw_pipeline_stats st;
-    assert_int_equal(run(test_dets, 3, 2, 800, paths, 3, NULL, &eb, &st), 0);
-    assert_int_equal(st.stanzas, 2000);
-    assert_int_equal(check_once(0), 2000);
+    assert_int_equal(run(test_dets, 3, 2, 800, paths, PARTS, NULL, &eb, &st), 0);
+    assert_int_equal(st.stanzas, PARTS * PER);
+    assert_int_equal(check_once(0), PARTS * PER);
     /* sorted by seq: streams appear in order, never going back */
     struct collected *c = &col[0];
     for (size_t i = 1; i < c->n; i++) {
         assert_true(c->v[i].stream >= c->v[i - 1].stream);
     }
     assert_int_equal(c->v[0].stream, 0);
-    assert_int_equal(c->v[c->n - 1].stream, 2);
+    assert_int_equal(c->v[c->n - 1].stream, PARTS - 1);
     /* a missing capture: the earlier ones are processed, then an error */
     const char *paths2[] = {p1, "/nonexistent/capture.xml"};
     int rc = run(test_dets, 2, 2, 800, paths2, 2, NULL, &eb, &st);
     assert_true(rc == SW_ENOENT || rc == SW_EIO);
     assert_non_null(strstr(eb.msg, "/nonexistent/capture.xml"));
-    assert_int_equal(check_once(0), 700);
+    assert_int_equal(check_once(0), PER);
 }
 
 /* A tap that serves a capture in two parts and waits for the test between
