@@ -30,6 +30,12 @@
  * over max_text_bytes are skipped and counted; libxml2's own default limits
  * (no XML_PARSE_HUGE) bound the rest.
  *
+ * Long streams: libxml2 interns every name and namespace URI it meets and its
+ * dictionary never shrinks; when it passes XML_DICT_RECYCLE entries and a
+ * feed ended between stanzas, the context is replaced by a fresh one fed the
+ * saved stream start tag (line numbering continues). Feeds are handed to
+ * libxml2 in 256 KiB slices: more than 10 MB of unparsed input makes it halt.
+ *
  * Lines: libxml2 counts the lines it parsed. The stanza start line is its line
  * at the start tag minus newlines inside the tag (found by scanning back to
  * its '<'; '<' cannot occur in attribute values), rebased to the line_base of
@@ -69,6 +75,13 @@
 
 /* Bytes handed to xmlParseChunk() at a time (see sw_xml_feed()). */
 #define XML_FEED_SLICE (256 * 1024)
+/* libxml2 interns every element/attribute name and namespace URI of the
+ * stream in the context's dictionary, which never shrinks: a peer sending
+ * ever new names would grow it without bound. Past this many entries the
+ * context is replaced between stanzas (see recycle()). */
+#define XML_DICT_RECYCLE 10000
+/* Longest stream start tag kept for re-feeding a replacement context. */
+#define XML_HDR_MAX 4096
 
 enum xml_text { TX_NONE = 0, TX_BODY, TX_SUBJECT, TX_STATUS, TX_NICK };
 
@@ -99,6 +112,11 @@ struct sw_xml {
     size_t n_srv;
     struct xml_names n;
     struct sw_xml_stats st;
+
+    /* the stream start tag, re-fed to a replacement context */
+    uint32_t hdr_len;
+    uint64_t resets;
+    char hdr[XML_HDR_MAX];
 
     /* feeding */
     int64_t arrival_ms;
@@ -413,6 +431,27 @@ static int64_t start_tag_line(const struct sw_xml *x)
     return line;
 }
 
+/* Keep a copy of the stream start tag just parsed ('<' .. '>'), as libxml2
+ * holds it (UTF-8), so recycle() can open the stream again. */
+static void save_stream_tag(struct sw_xml *x)
+{
+    xmlParserInputPtr in = x->ctxt->input;
+    const xmlChar *end = in->cur;
+    const xmlChar *c = end;
+    if (end >= in->end || *end != '>') {
+        return; /* "<stream/>": nothing to continue */
+    }
+    while (c > in->base && *c != '<') {
+        c--;
+    }
+    size_t n = (size_t)(end - c) + 1;
+    if (*c != '<' || n > sizeof(x->hdr)) {
+        return;
+    }
+    memcpy(x->hdr, c, n);
+    x->hdr_len = (uint32_t)n;
+}
+
 static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const xmlChar *uri,
                      int nb_ns, const xmlChar **ns, int nb_attrs, int nb_def, const xmlChar **attrs)
 {
@@ -424,6 +463,9 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
     (void)nb_def;
 
     if (d <= 1) {
+        if (x->hdr_len == 0) {
+            save_stream_tag(x);
+        }
         return; /* the stream element */
     }
     if (d == 2) {
@@ -812,6 +854,36 @@ static void xml_init_once(void)
     xmlInitParser();
 }
 
+/* A push parser context on x->sax, with the names we compare interned in its
+ * dictionary (into @n). NULL on allocation failure. */
+static xmlParserCtxtPtr new_ctxt(struct sw_xml *x, struct xml_names *n)
+{
+    xmlParserCtxtPtr c = xmlCreatePushParserCtxt(&x->sax, x, NULL, 0, NULL);
+    if (c == NULL) {
+        return NULL;
+    }
+    xmlCtxtUseOptions(c, XML_PARSE_NONET | XML_PARSE_NOWARNING);
+    static const struct {
+        size_t off;
+        const char *name;
+    } names[] = {
+#define NAME(f) {offsetof(struct xml_names, f), #f}
+        NAME(message), NAME(presence), NAME(iq),     NAME(forwarded), NAME(delay), NAME(x),
+        NAME(body),    NAME(subject),  NAME(status), NAME(nick),      NAME(sent),  NAME(received),
+        NAME(invite),  NAME(from),     NAME(to),     NAME(type),      NAME(id),    NAME(stamp),
+#undef NAME
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const xmlChar *v = xmlDictLookup(c->dict, (const xmlChar *)names[i].name, -1);
+        if (v == NULL) {
+            xmlFreeParserCtxt(c);
+            return NULL;
+        }
+        memcpy((char *)n + names[i].off, &v, sizeof(v));
+    }
+    return c;
+}
+
 static uint32_t lim_or(uint32_t v, uint32_t def)
 {
     return v != 0 ? v : def;
@@ -871,39 +943,10 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
     x->sax.notationDecl = on_notation_decl;
     x->sax.unparsedEntityDecl = on_unparsed_decl;
 
-    x->ctxt = xmlCreatePushParserCtxt(&x->sax, x, NULL, 0, NULL);
+    x->ctxt = new_ctxt(x, &x->n);
     if (x->ctxt == NULL) {
         goto fail;
     }
-    xmlCtxtUseOptions(x->ctxt, XML_PARSE_NONET | XML_PARSE_NOWARNING);
-
-    xmlDictPtr dict = x->ctxt->dict;
-#define INTERN(f, s)                                                                               \
-    do {                                                                                           \
-        x->n.f = xmlDictLookup(dict, (const xmlChar *)(s), -1);                                    \
-        if (x->n.f == NULL) {                                                                      \
-            goto fail;                                                                             \
-        }                                                                                          \
-    } while (0)
-    INTERN(message, "message");
-    INTERN(presence, "presence");
-    INTERN(iq, "iq");
-    INTERN(forwarded, "forwarded");
-    INTERN(delay, "delay");
-    INTERN(x, "x");
-    INTERN(body, "body");
-    INTERN(subject, "subject");
-    INTERN(status, "status");
-    INTERN(nick, "nick");
-    INTERN(sent, "sent");
-    INTERN(received, "received");
-    INTERN(invite, "invite");
-    INTERN(from, "from");
-    INTERN(to, "to");
-    INTERN(type, "type");
-    INTERN(id, "id");
-    INTERN(stamp, "stamp");
-#undef INTERN
     x->line_base = 1;
     x->line0 = 1;
     *out = x;
@@ -911,6 +954,69 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
 fail:
     sw_xml_free(x);
     return rc;
+}
+
+/* libxml2's line number for the next byte fed: its current line plus the
+ * newlines still waiting unparsed in its buffer (usually a little trailing
+ * whitespace). Using libxml2's own count keeps event lines consistent. */
+static int64_t next_line(xmlParserCtxtPtr c)
+{
+    xmlParserInputPtr in = c->input;
+    int64_t line = 1;
+    if (in != NULL) {
+        line = in->line;
+        if (in->cur != NULL && in->end != NULL && in->end > in->cur) {
+            line += (int64_t)sw_split_count_nl((const char *)in->cur, (size_t)(in->end - in->cur));
+        }
+    }
+    return line;
+}
+
+static int only_space(xmlParserCtxtPtr c)
+{
+    xmlParserInputPtr in = c->input;
+    if (in == NULL || in->cur == NULL || in->end == NULL) {
+        return 1;
+    }
+    for (const xmlChar *p = in->cur; p < in->end; p++) {
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Between stanzas, swap the context for a fresh one that has seen only the
+ * stream start tag, bounding the dictionary. Line numbering continues where
+ * it was. On any failure the old context simply stays. */
+static void recycle(struct sw_xml *x)
+{
+    struct xml_names n;
+    xmlParserCtxtPtr nc = new_ctxt(x, &n);
+    if (nc == NULL) {
+        return;
+    }
+    xmlParserCtxtPtr old = x->ctxt;
+    uint32_t depth = x->depth;
+    int64_t before = next_line(old);
+    x->ctxt = nc;
+    x->depth = 0;
+    if (xmlParseChunk(nc, x->hdr, (int)x->hdr_len, 0) != 0 || nc->wellFormed == 0 ||
+        x->depth != 1 || x->failed) {
+        xmlFreeParserCtxt(nc); /* cannot happen for a tag libxml2 accepted once */
+        x->ctxt = old;
+        x->depth = depth;
+        return;
+    }
+    x->n = n;
+    x->line0 += next_line(nc) - before;
+    x->resets++;
+    xmlFreeParserCtxt(old);
+}
+
+uint64_t sw_xml_resets(const struct sw_xml *x)
+{
+    return x->resets;
 }
 
 static int check(struct sw_xml *x, int rc, struct sw_errbuf *eb)
@@ -952,6 +1058,10 @@ int sw_xml_feed(struct sw_xml *x, const char *buf, size_t len, int64_t arrival_m
         buf += n;
         len -= (size_t)n;
     }
+    if (x->depth == 1 && x->hdr_len > 0 && xmlDictSize(x->ctxt->dict) > XML_DICT_RECYCLE &&
+        only_space(x->ctxt)) {
+        recycle(x);
+    }
     return 0;
 }
 
@@ -961,15 +1071,7 @@ int sw_xml_finish(struct sw_xml *x, struct sw_errbuf *eb)
         return sw_errbuf_set(eb, SW_EPARSE, "%s", x->err);
     }
     xmlParserInputPtr in = x->ctxt->input;
-    int pending = 0; /* unparsed markup left in libxml2's buffer (a cut start tag) */
-    if (in != NULL && in->cur != NULL && in->end != NULL) {
-        for (const xmlChar *c = in->cur; c < in->end; c++) {
-            if (*c != ' ' && *c != '\n' && *c != '\r' && *c != '\t') {
-                pending = 1;
-                break;
-            }
-        }
-    }
+    int pending = !only_space(x->ctxt); /* unparsed markup left (a cut start tag) */
     if (x->depth >= 2 || pending || (x->depth == 0 && x->ctxt->instate != XML_PARSER_EPILOG)) {
         set_error(x, in != NULL ? in->line : 0, in != NULL ? in->col : 0,
                   x->depth >= 2 ? "truncated stanza at end of input" : "no stream element");
@@ -989,20 +1091,9 @@ void sw_xml_set_seq(struct sw_xml *x, uint64_t base)
 
 void sw_xml_set_stream(struct sw_xml *x, uint16_t stream, uint32_t line_base)
 {
-    /* The next byte fed is on libxml2's current line plus the newlines still
-     * waiting unparsed in its buffer (usually a little trailing whitespace).
-     * Using libxml2's own count keeps event lines consistent with it. */
-    xmlParserInputPtr in = x->ctxt->input;
-    int64_t line = 1;
-    if (in != NULL) {
-        line = in->line;
-        if (in->cur != NULL && in->end != NULL && in->end > in->cur) {
-            line += (int64_t)sw_split_count_nl((const char *)in->cur, (size_t)(in->end - in->cur));
-        }
-    }
     x->stream = stream;
     x->line_base = line_base;
-    x->line0 = line;
+    x->line0 = next_line(x->ctxt);
 }
 
 const struct sw_xml_stats *sw_xml_stats(const struct sw_xml *x)

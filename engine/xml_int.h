@@ -10,4 +10,9 @@
 /** Number of '\n' bytes in @p[0 .. len). Word-at-a-time, no allocation. */
 uint64_t sw_split_count_nl(const char *p, size_t len);
 
+struct sw_xml;
+/** How many times @x replaced its libxml2 context to bound the name
+ *  dictionary (tests, stats). */
+uint64_t sw_xml_resets(const struct sw_xml *x);
+
 #endif

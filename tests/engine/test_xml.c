@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "../../engine/xml_int.h" /* sw_xml_resets() */
+
 #define ARRIVAL 1764410400000LL /* 2025-11-29T10:00:00Z, arbitrary */
 #define MAX_EV 64
 
@@ -680,6 +682,53 @@ static void test_huge_single_feed(void **state)
     free(d);
 }
 
+static uint32_t last_line;
+static uint64_t bad_lines;
+
+static void line_event(void *ud, const struct sw_event *ev)
+{
+    (void)ud;
+    /* stanza i (from 0) is on line i + 2, after the header line */
+    if (ev->line != n_events + 2 || ev->line <= last_line ||
+        strcmp(ev->from.text, "a@a.test/r") != 0) {
+        bad_lines++;
+    }
+    last_line = ev->line;
+    n_events++;
+}
+
+/* A peer inventing new element names on a long stream: the parser swaps its
+ * libxml2 context between feeds so the name dictionary stays bounded, and
+ * events and line numbers go on as if nothing happened. */
+static void test_name_churn_recycles(void **state)
+{
+    (void)state;
+    struct sw_xml *x;
+    char chunk[500 * 128];
+    n_events = 0;
+    bad_lines = 0;
+    last_line = 0;
+    assert_int_equal(sw_xml_new(NULL, line_event, NULL, &x), 0);
+    assert_int_equal(sw_xml_feed(x, HDR, strlen(HDR), ARRIVAL, NULL), 0);
+    for (int c = 0; c < 80; c++) {
+        size_t off = 0;
+        for (int i = 0; i < 500; i++) {
+            int n = snprintf(chunk + off, sizeof(chunk) - off,
+                             "<message from='a@a.test/r'><p%08d xmlns='urn:x:%d'/>"
+                             "<body>b</body></message>\n",
+                             c * 500 + i, c * 500 + i);
+            off += (size_t)n;
+        }
+        assert_int_equal(sw_xml_feed(x, chunk, off, ARRIVAL, NULL), 0);
+    }
+    assert_int_equal(sw_xml_finish(x, NULL), 0);
+    assert_int_equal(n_events, 40000);
+    assert_int_equal(bad_lines, 0);
+    /* 80000 new names and URIs: the context was replaced several times */
+    assert_true(sw_xml_resets(x) >= 5);
+    sw_xml_free(x);
+}
+
 static void test_deep_nesting(void **state)
 {
     (void)state;
@@ -958,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_billion_laughs),
         cmocka_unit_test(test_big_attribute),
         cmocka_unit_test(test_huge_single_feed),
+        cmocka_unit_test(test_name_churn_recycles),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_random_junk),
         cmocka_unit_test(test_truncated_and_errors),
