@@ -288,6 +288,11 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
         return;
     }
     uint32_t cd = sw_dc_secs(sh->s.cooldown);
+    /* Once a wave tripped, only an account not yet hit changes anything (its
+     * own hit, the domain share); skip the ring scan for the others. */
+    if (c->tripped_s != 0 && o->hit_s != 0 && (o->hit_s >= now || now - o->hit_s < cd)) {
+        return;
+    }
     int64_t first_ms = ev->t_ms - (int64_t)(now - c->first_s) * 1000;
 
     /* Collect the wave's distinct accounts from the ring (newest first). */

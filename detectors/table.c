@@ -10,16 +10,29 @@
 struct sw_table {
     uint8_t *slots;
     size_t entry_size;
-    size_t mask; /* slots - 1 */
+    size_t n; /* slots (any count: homes use multiply-shift, not a mask) */
     size_t count;
-    size_t cursor; /* expiry sweep position */
+    size_t max_live; /* 7/8 of n: beyond it new keys replace old ones (short probe runs) */
+    size_t cursor;   /* expiry sweep position */
     int64_t base_ms;
     int based;
 };
 
+/* Slot i, for 0 <= i < 2n (probe runs wrap around the end once). */
 static struct sw_table_entry *slot(const struct sw_table *t, size_t i)
 {
-    return (struct sw_table_entry *)(void *)(t->slots + (i & t->mask) * t->entry_size);
+    if (i >= t->n) {
+        i -= t->n;
+    }
+    return (struct sw_table_entry *)(void *)(t->slots + i * t->entry_size);
+}
+
+/* Home slot of a key: Lemire's multiply-shift range reduction of the high
+ * half (keys are well-mixed 64-bit hashes), so any slot count works and the
+ * whole memory budget is used. */
+static size_t home_of(const struct sw_table *t, uint64_t key)
+{
+    return (size_t)(((key >> 32) * (uint64_t)t->n) >> 32);
 }
 
 int sw_table_new(struct sw_table **out, size_t entry_size, int64_t max_memory)
@@ -27,10 +40,12 @@ int sw_table_new(struct sw_table **out, size_t entry_size, int64_t max_memory)
     if (entry_size < sizeof(struct sw_table_entry) || entry_size % 8 != 0 || max_memory <= 0) {
         return SW_EINVAL;
     }
-    size_t want = (size_t)max_memory / entry_size;
-    size_t n = 64;
-    while (n * 2 <= want) {
-        n *= 2;
+    /* The cap covers the header too. */
+    size_t want =
+        ((size_t)max_memory - (max_memory > 4096 ? sizeof(struct sw_table) : 0)) / entry_size;
+    size_t n = want < 64 ? 64 : want;
+    if (n > UINT32_MAX) {
+        n = UINT32_MAX; /* multiply-shift homes need n < 2^32 */
     }
     struct sw_table *t = calloc(1, sizeof(*t));
     if (t == NULL) {
@@ -42,7 +57,8 @@ int sw_table_new(struct sw_table **out, size_t entry_size, int64_t max_memory)
         return SW_ENOMEM;
     }
     t->entry_size = entry_size;
-    t->mask = n - 1;
+    t->n = n;
+    t->max_live = n - n / 8;
     *out = t;
     return 0;
 }
@@ -79,7 +95,7 @@ static uint32_t age(uint32_t now, uint32_t seen)
 
 void *sw_table_find(struct sw_table *t, uint64_t key)
 {
-    size_t home = (size_t)key;
+    size_t home = home_of(t, key);
     for (size_t k = 0; k < SW_TABLE_PROBE; k++) {
         struct sw_table_entry *e = slot(t, home + k);
         if (e->key == key) {
@@ -95,7 +111,7 @@ void *sw_table_find(struct sw_table *t, uint64_t key)
 void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *prev,
                    struct sw_detector_stats *st)
 {
-    size_t home = (size_t)key;
+    size_t home = home_of(t, key);
     struct sw_table_entry *victim = NULL;
     for (size_t k = 0; k < SW_TABLE_PROBE; k++) {
         struct sw_table_entry *e = slot(t, home + k);
@@ -107,6 +123,9 @@ void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *pre
             return e;
         }
         if (e->key == 0) {
+            if (t->count >= t->max_live && victim != NULL) {
+                break; /* at the load cap: replace the window's oldest instead */
+            }
             victim = e;
             t->count++;
             goto fill;
@@ -115,8 +134,9 @@ void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *pre
             victim = e;
         }
     }
-    /* Window full: replace its least-recently-seen entry in place (the slot
-     * stays occupied, so every other key's probe path is unchanged). */
+    /* Window full, or the table at its load cap: replace the window's
+     * least-recently-seen entry in place (the slot stays occupied, so every
+     * other key's probe path is unchanged). */
     if (st != NULL) {
         st->evictions++;
     }
@@ -132,18 +152,19 @@ fill:
  * back into the hole unless that would move them before their home slot. */
 static void delete_at(struct sw_table *t, size_t i)
 {
-    size_t hole = i & t->mask;
+    size_t n = t->n;
+    size_t hole = i % n;
     size_t j = hole;
     for (;;) {
-        j = (j + 1) & t->mask;
+        j = j + 1 == n ? 0 : j + 1;
         struct sw_table_entry *e = slot(t, j);
         if (e->key == 0) {
             break;
         }
-        size_t home = (size_t)e->key & t->mask;
+        size_t home = home_of(t, e->key);
         /* e may move to hole iff home is not cyclically in (hole, j]. */
-        size_t dist_j = (j - home) & t->mask;
-        size_t dist_hole = (j - hole) & t->mask;
+        size_t dist_j = (j + n - home) % n;
+        size_t dist_hole = (j + n - hole) % n;
         if (dist_j >= dist_hole) {
             memcpy(slot(t, hole), e, t->entry_size);
             hole = j;
@@ -156,12 +177,20 @@ static void delete_at(struct sw_table *t, size_t i)
 void sw_table_expire(struct sw_table *t, uint32_t now, uint32_t idle_s,
                      struct sw_detector_stats *st)
 {
-    size_t n = t->mask + 1;
-    size_t slice = n / 8;
-    if (slice < 1024) {
-        slice = n < 1024 ? n : 1024;
+    /* Sweep the whole table about twice per idle period (at least 256 and at
+     * most 1/8 of the slots per call): cost stays small when stream time is
+     * sparse, and a full table does not need expiry to take new keys
+     * (eviction does that), only to keep the gauges and probe runs short. */
+    size_t n = t->n;
+    size_t per = idle_s / 2 > 0 ? idle_s / 2 : 1;
+    size_t slice = n / per;
+    if (slice < 256) {
+        slice = 256;
     }
-    size_t i = t->cursor & t->mask;
+    if (slice > n / 8) {
+        slice = n / 8 > 0 ? n / 8 : n;
+    }
+    size_t i = t->cursor % n;
     for (size_t done = 0; done < slice; done++) {
         struct sw_table_entry *e = slot(t, i);
         /* A shifted-in entry lands on i again: re-check i before moving on,
@@ -173,7 +202,7 @@ void sw_table_expire(struct sw_table *t, uint32_t now, uint32_t idle_s,
                 st->expired++;
             }
         }
-        i = (i + 1) & t->mask;
+        i = i + 1 == n ? 0 : i + 1;
     }
     t->cursor = i;
     if (st != NULL) {
@@ -189,10 +218,10 @@ size_t sw_table_count(const struct sw_table *t)
 
 size_t sw_table_slots(const struct sw_table *t)
 {
-    return t->mask + 1;
+    return t->n;
 }
 
 size_t sw_table_mem_bytes(const struct sw_table *t)
 {
-    return (t->mask + 1) * t->entry_size + sizeof(*t);
+    return t->n * t->entry_size + sizeof(*t);
 }

@@ -3,18 +3,18 @@
  * by a 64-bit hash, with a hard memory cap, idle expiry and a counted
  * eviction policy that never refuses a new key.
  *
- * Design: one calloc'ed array of 2^k slots of entry_size bytes, sized once at
- * creation from max_memory (the cap: the table never grows, so memory is
- * fixed no matter how many keys rotate through). Linear probing over a probe
+ * Design: one calloc'ed array of slots of entry_size bytes, sized once at
+ * creation from max_memory (any slot count: homes by multiply-shift) (the cap: the table never
+ * grows, so memory is fixed no matter how many keys rotate through). Linear probing over a probe
  * window of SW_TABLE_PROBE slots. An entry starts with struct
  * sw_table_entry (key 0 = empty slot). A lookup of a new key takes the first
- * empty slot of its window; when the whole window is occupied it evicts the
- * least-recently-seen entry of that window (sampled LRU over 16 candidates) and
- * counts it in sw_detector_stats.evictions. So under a flood of fresh keys the
- * table keeps tracking every new key (detection never stops, unlike a table
- * that refuses keys once full), idle keys go first, and a key that keeps being
- * seen survives. Expiry (sw_table_expire) sweeps a slice of the array per call
- * and deletes keys idle longer than a limit with backward-shift deletion (no
+ * empty slot of its window; when the whole window is occupied, or the table
+ * holds 7/8 of its slots (a load cap that keeps probe runs and deletions
+ * short), it evicts the least-recently-seen entry of that window (sampled LRU over 16 candidates)
+ * and counts it in sw_detector_stats.evictions. So under a flood of fresh keys the table keeps
+ * tracking every new key (detection never stops, unlike a table that refuses keys once full), idle
+ * keys go first, and a key that keeps being seen survives. Expiry (sw_table_expire) sweeps a slice
+ * of the array per call and deletes keys idle longer than a limit with backward-shift deletion (no
  * tombstones), so the probe invariant "an entry sits within PROBE slots of its
  * home" always holds.
  *
@@ -22,8 +22,8 @@
  * (set from the first event); sw_table_now() converts event ms to that scale.
  *
  * Thread-safety: one table per worker and detector; no locking. Ownership:
- * sw_table_new/sw_table_free; entry pointers are borrowed until the next
- * sw_table_get or sw_table_expire on the same table.
+ * sw_table_new/sw_table_free; max_memory includes the header. Entry pointers are borrowed until the
+ * next sw_table_get or sw_table_expire on the same table.
  */
 #ifndef SW_DET_TABLE_H
 #define SW_DET_TABLE_H
@@ -67,8 +67,9 @@ void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *pre
 void *sw_table_find(struct sw_table *t, uint64_t key);
 
 /**
- * Sweep the next slice (1/8 of the array, at least 1024 slots) and delete
- * entries not seen for more than @idle_s seconds (counted in st->expired).
+ * Sweep the next slice (about slots / (idle_s / 2), within 256 .. slots/8;
+ * callers call it about once per stream second) and delete entries not seen
+ * for more than @idle_s seconds (counted in st->expired).
  * Also refreshes the st->keys and st->mem_bytes gauges.
  */
 void sw_table_expire(struct sw_table *t, uint32_t now, uint32_t idle_s,
