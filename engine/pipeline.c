@@ -436,6 +436,7 @@ int sw_pipeline_run_tap(struct sw_pipeline *p, struct sw_tap_ops *tap, struct sw
     SW_CNT_SET(p->t_start_ns, sw_mono_ns());
     sw_evcount_init(&p->ec_slots);
     sw_evcount_init(&p->ec_agg);
+    sw_evcount_init(&p->ec_agg_wm);
     sw_evcount_init(&p->ec_bufs);
     p->slots = aligned_alloc(SW_CACHELINE, sizeof(*p->slots) * p->S);
     p->parsers = calloc(p->P, sizeof(*p->parsers));
@@ -522,6 +523,7 @@ fail_start:
     atomic_store_explicit(&p->slots[0].turn, 1, memory_order_release);
     sw_evcount_notify(&p->ec_slots);
     sw_evcount_notify(&p->ec_agg);
+    sw_evcount_notify(&p->ec_agg_wm);
     if (!agg_started) {
         atomic_store_explicit(&p->done, true, memory_order_release);
     }

@@ -164,13 +164,14 @@ struct sw_pipeline {
     struct pl_parser *parsers;
     struct pl_worker *workers;
     pthread_t reader_th, agg_th;
-    struct sw_evcount ec_slots; /* parsers wait for a free slot, workers for a batch */
-    struct sw_evcount ec_agg;   /* aggregator waits for hits / watermarks */
-    struct sw_evcount ec_bufs;  /* reader waits for a returned buffer */
-    _Atomic uint64_t abort_k;   /* first chunk not to process (UINT64_MAX: none) */
-    _Atomic bool stop;          /* sw_pipeline_stop() */
-    _Atomic bool done;          /* aggregator finished */
-    _Atomic bool started;       /* run state set up: stats may read parsers/workers */
+    struct sw_evcount ec_slots;  /* parsers wait for a free slot, workers for a batch */
+    struct sw_evcount ec_agg;    /* aggregator, all rings empty: waits for a record or the end */
+    struct sw_evcount ec_agg_wm; /* aggregator, records held back: waits for watermarks */
+    struct sw_evcount ec_bufs;   /* reader waits for a returned buffer */
+    _Atomic uint64_t abort_k;    /* first chunk not to process (UINT64_MAX: none) */
+    _Atomic bool stop;           /* sw_pipeline_stop() */
+    _Atomic bool done;           /* aggregator finished */
+    _Atomic bool started;        /* run state set up: stats may read parsers/workers */
     pthread_mutex_t done_mu;
     pthread_cond_t done_cv;
     char err[1024]; /* first error, set by the thread that found it (guarded by err_mu) */

@@ -57,6 +57,7 @@ static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
     (*k->hits)++;
     sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
     sw_evcount_notify(&w->p->ec_agg);
+    sw_evcount_notify(&w->p->ec_agg_wm);
 }
 
 static inline unsigned wk_owner(uint64_t key, unsigned W)
@@ -165,6 +166,7 @@ static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_ge
         rec.t_ms = t;
         sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
         sw_evcount_notify(&p->ec_agg);
+        sw_evcount_notify(&p->ec_agg_wm);
     }
 }
 
@@ -276,7 +278,9 @@ void *pl_worker_main(void *arg)
         }
         w->last_t = t_prev;
         atomic_store_explicit(&w->wm, (k + 1) << SW_SEQ_SHIFT, memory_order_release);
-        sw_evcount_notify(&p->ec_agg);
+        /* Only an aggregator holding records back waits for watermarks; with
+         * nobody waiting this is one fence and one load per batch. */
+        sw_evcount_notify(&p->ec_agg_wm);
         if (atomic_fetch_sub_explicit(&s->remaining, 1, memory_order_acq_rel) == 1) {
             atomic_store_explicit(&s->turn, 2 * (k + p->S), memory_order_release);
             sw_evcount_notify(&p->ec_slots);
@@ -298,6 +302,7 @@ void *pl_worker_main(void *arg)
     atomic_store_explicit(&w->wm, UINT64_MAX, memory_order_release);
     sw_ring_close(w->hits);
     sw_evcount_notify(&p->ec_agg);
+    sw_evcount_notify(&p->ec_agg_wm);
     return NULL;
 }
 
@@ -331,6 +336,22 @@ static bool agg_changed(void *arg)
 {
     struct agg_wait *a = arg;
     return agg_signature(a->p) != a->sig;
+}
+
+static bool agg_record_or_end(void *arg)
+{
+    struct sw_pipeline *p = arg;
+    bool all_done = true;
+    for (unsigned i = 0; i < p->W; i++) {
+        struct pl_worker *w = &p->workers[i];
+        if (sw_ring_count(w->hits) > 0) {
+            return true;
+        }
+        if (atomic_load_explicit(&w->wm, memory_order_acquire) != UINT64_MAX) {
+            all_done = false;
+        }
+    }
+    return all_done;
 }
 
 void *pl_aggregator_main(void *arg)
@@ -379,7 +400,13 @@ void *pl_aggregator_main(void *arg)
             break;
         }
         struct agg_wait aw = {p, sig};
-        sw_evcount_wait(&p->ec_agg, agg_changed, &aw, 200, &p->wait_agg);
+        if (best == NULL) {
+            /* Nothing buffered: sleep until a record arrives or every worker
+             * ends, not at every batch's watermark. */
+            sw_evcount_wait(&p->ec_agg, agg_record_or_end, p, 200, &p->wait_agg);
+        } else {
+            sw_evcount_wait(&p->ec_agg_wm, agg_changed, &aw, 200, &p->wait_agg);
+        }
     }
     /* Workers stored last_t before their final watermark (release). */
     int64_t last = p->workers[0].last_t;
