@@ -12,7 +12,8 @@
 
 #include "sw/ring.h"
 
-namespace {
+namespace
+{
 
 struct item {
     uint64_t seq;
@@ -78,6 +79,11 @@ void BM_RingTwoThreads(benchmark::State &state)
     }
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * total));
 }
-BENCHMARK(BM_RingTwoThreads)->Arg(1)->Arg(64)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_RingTwoThreads)
+    ->Arg(1)
+    ->Arg(64)
+    ->Arg(256)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 } // namespace

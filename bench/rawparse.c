@@ -22,9 +22,9 @@ struct raw {
     unsigned long long stanzas;
 };
 
-static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-                     const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
-                     int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri,
+                     int nb_namespaces, const xmlChar **namespaces, int nb_attributes,
+                     int nb_defaulted, const xmlChar **attributes)
 {
     struct raw *r = ((xmlParserCtxtPtr)ctx)->_private;
     (void)localname;
@@ -40,8 +40,7 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
     }
 }
 
-static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-                   const xmlChar *uri)
+static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
 {
     struct raw *r = ((xmlParserCtxtPtr)ctx)->_private;
     (void)localname;
