@@ -174,6 +174,10 @@ def main():
     if args.max_median_latency is not None and not (med_all <= args.max_median_latency):
         print(f"FAIL: median latency {med_all:.1f} s > {args.max_median_latency} s")
         ok = False
+    if n_lines == 0 and per:
+        print("HINT: no incident at all. Every swgen stanza carries a XEP-0203 stamp (event time), "
+              "so its events have SW_F_DELAYED: a detector must not skip SW_F_DELAYED "
+              "(history/offline copies are SW_F_HISTORY). See the detector stats above.")
     if args.min_recall is not None and not per:
         print("FAIL: no abuse scenario in the truth file")
         ok = False
