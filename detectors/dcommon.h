@@ -5,7 +5,7 @@
  *
  * - sw_dc_excluded(): the "never an offender / never counted" rule: server
  *   and component JIDs, room JIDs (a bare room JID or a room's reflection),
- *   MUC history, carbons, delayed (offline/replayed) copies.
+ *   MUC history and offline delivery (SW_F_HISTORY), carbons.
  * - sw_dc_seen_id(): per-key ring of recent stanza ids so fan-out copies of
  *   one stanza (same from, same id) count once.
  * - cooldown: a key emits a given signal when it first crosses its threshold
@@ -65,7 +65,10 @@
 static inline bool sw_dc_excluded(const struct sw_event *ev)
 {
     const uint32_t never =
-        SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON | SW_F_DELAYED;
+        SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON;
+    /* SW_F_DELAYED alone is NOT excluded: mirror captures stamp every copy
+     * (t_ms comes from the stamp); replays and offline delivery carry
+     * SW_F_HISTORY. */
     if ((ev->flags & never) != 0) {
         return true;
     }

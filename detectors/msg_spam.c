@@ -20,7 +20,7 @@
  * when both accounts land on the same worker (the inbound message is keyed
  * by its own sender); thresholds are set for that.
  * Never counted: MUC private messages, groupchat/headline/error, messages
- * to a domain, carbons, delayed copies, server JIDs. Kind "message-spam".
+ * to a domain, carbons, history/offline copies, server JIDs. Kind "message-spam".
  */
 #include "sw/detector.h"
 
