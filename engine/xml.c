@@ -735,7 +735,9 @@ static void emit(struct sw_xml *x)
         if (ev->type == SW_T_GROUPCHAT) {
             if (ev->from.res_len > 0 && (muc_from || ev->to.res_len > 0)) {
                 f |= SW_F_MUC_REFLECTION;
-            } else if (ev->to.local_len > 0 && ev->to.res_len == 0) {
+            } else if (ev->to.local_len > 0 && ev->to.res_len == 0 && !muc_from) {
+                /* (from a muc domain without a nick it is the room itself
+                 * talking, e.g. a subject: not an occupant's send) */
                 f |= SW_F_MUC_GROUPCHAT;
             }
         } else if (ev->type == SW_T_CHAT && muc_to && ev->to.res_len > 0) {
@@ -764,8 +766,8 @@ static void emit(struct sw_xml *x)
     if (f & (SW_F_MUC_GROUPCHAT | SW_F_MUC_PRESENCE | SW_F_MUC_PM)) {
         ev->key[SW_SHARD_ROOM] = ev->to.bare;
     } else {
-        if (f & SW_F_MUC_REFLECTION) {
-            ev->key[SW_SHARD_ROOM] = ev->from.bare;
+        if ((f & SW_F_MUC_REFLECTION) || (muc_from && ev->type == SW_T_GROUPCHAT)) {
+            ev->key[SW_SHARD_ROOM] = ev->from.bare; /* the room speaking */
         }
         ev->key[SW_SHARD_TARGET] = ev->to.bare;
     }
