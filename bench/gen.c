@@ -988,8 +988,22 @@ static void plan_room_spam(struct inst *in, int64_t t)
     snprintf(in->text, sizeof(in->text), "%s", gen_spam_line(rnd64()));
     int32_t start = (int32_t)rndu((uint32_t)g_n_room);
     int64_t gap = rndr(3000, 40000);
+    /* a step coprime to the room count visits n distinct rooms */
+    int32_t nr = (int32_t)g_n_room, step;
+    for (;;) {
+        step = 1 + (int32_t)rndu((uint32_t)nr - 1);
+        int32_t x = step, y = nr;
+        while (y != 0) {
+            int32_t tmp = x % y;
+            x = y;
+            y = tmp;
+        }
+        if (x == 1) {
+            break;
+        }
+    }
     for (int i = 0; i < n; i++) {
-        int32_t r = (int32_t)((start + i * 7) % (int32_t)g_n_room);
+        int32_t r = (int32_t)((start + i * step) % nr);
         add_act(in, t, A_JOIN, a, r, 0, 0, false);
         add_act(in, t + rndr(800, 5000), A_GC, a, r, TM_MUTATED, i, true);
         add_act(in, t + rndr(6000, 9000), A_LEAVE, a, r, 0, 0, false);
@@ -998,11 +1012,34 @@ static void plan_room_spam(struct inst *in, int64_t t)
     in->size = (size_t)n;
 }
 
+/* @n distinct strangers of @a into @out (n <= 0.7 of the population: callers cap it) */
+static void pick_strangers(int32_t a, int n, int32_t *out)
+{
+    for (int i = 0; i < n; i++) {
+        bool dup;
+        do {
+            out[i] = pick_stranger(a);
+            dup = false;
+            for (int j = 0; j < i && !dup; j++) {
+                dup = out[j] == out[i];
+            }
+        } while (dup);
+    }
+}
+
+static int cap_strangers(int n)
+{
+    int lim = (int)((double)g_n_bg * 0.7) - MAX_CONTACTS;
+    return n < lim ? n : lim;
+}
+
 static void sub_targets(struct inst *in, int32_t a, int n, int64_t t, double mean_gap_ms,
                         double p_answer)
 {
+    int32_t *tg = malloc((size_t)n * sizeof(int32_t));
+    pick_strangers(a, n, tg);
     for (int i = 0; i < n; i++) {
-        int32_t b = pick_stranger(a);
+        int32_t b = tg[i];
         add_act(in, t, A_SUB, a, b, 0, 0, true);
         double u = rndf();
         if (u < p_answer) {
@@ -1012,13 +1049,14 @@ static void sub_targets(struct inst *in, int32_t a, int n, int64_t t, double mea
         }
         t += (int64_t)(mean_gap_ms * (0.4 + 1.2 * rndf()));
     }
+    free(tg);
 }
 
 static void plan_sub_burst(struct inst *in, int64_t t)
 {
     int32_t a = fresh_acct(any_domain());
     add_off(in, a);
-    int n = (int)rndr(25, 150);
+    int n = cap_strangers((int)rndr(25, 150));
     double span = (double)rndr(10000, 60000); /* "many in a minute" */
     sub_targets(in, a, n, t, span / n, 0.05);
     in->size = (size_t)n;
@@ -1045,13 +1083,14 @@ static void plan_sub_slow(struct inst *in, int64_t t)
 {
     int32_t a = fresh_acct(any_domain());
     add_off(in, a);
-    int n = (int)rndr(150, 400);
-    double gap = (double)rndr(20000, 75000);
+    /* "hundreds of distinct accounts over hours" */
+    int n = cap_strangers((int)rndr(200, 450));
+    double gap = (double)rndr(20000, 50000); /* 1-3 a minute: under any per-minute limit */
     int64_t avail = g_t0 + g_duration_ms - t - 60000;
     if ((double)n * gap > (double)avail) {
         n = (int)((double)avail / gap);
     }
-    if (n < 120) {
+    if (n < 200) {
         in->skipped = true;
         return;
     }
@@ -1063,17 +1102,20 @@ static void plan_msg_spam(struct inst *in, int64_t t)
 {
     int32_t a = fresh_acct(any_domain());
     add_off(in, a);
-    int n = (int)rndr(25, 120);
+    int n = cap_strangers((int)rndr(25, 120));
     double span = (double)rndr(180000, 2400000);
     snprintf(in->text, sizeof(in->text), "%s", gen_spam_line(rnd64()));
+    int32_t *tg = malloc((size_t)n * sizeof(int32_t));
+    pick_strangers(a, n, tg);
     for (int i = 0; i < n; i++) {
-        int32_t b = pick_stranger(a);
+        int32_t b = tg[i];
         add_act(in, t, A_CHAT, a, b, TM_MUTATED, i, true);
         if (rndu(20) == 0) {
             add_act(in, t + rndr(5000, 120000), A_CHAT, b, a, TM_REPLY, i, false);
         }
         t += (int64_t)(span / n * (0.4 + 1.2 * rndf()));
     }
+    free(tg);
     in->size = (size_t)n;
 }
 
