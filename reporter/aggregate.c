@@ -151,7 +151,7 @@ static const struct sw_conf_item sym_schema[] = {
 /* Built-in aggregate.symbols: must equal configs/stanzawatch.yaml (test_settings). */
 #define AGG_DEFAULT_SYMBOLS                                                                        \
     "[{symbol: muc_flood.rate_short, score: 1.0, group: muc_flood},"                               \
-    "{symbol: muc_flood.rate_long, score: 1.0, group: muc_flood},"                                 \
+    "{symbol: muc_flood.rate_long, score: 0.5, group: muc_flood},"                                 \
     "{symbol: muc_flood.repeat, score: 1.0, group: muc_flood},"                                    \
     "{symbol: muc_flood.long, score: 1.0, group: muc_flood},"                                      \
     "{symbol: muc_raid.account, score: 1.0},"                                                      \
