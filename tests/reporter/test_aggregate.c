@@ -419,6 +419,84 @@ static void test_deterministic_output(void **state)
     free(first);
 }
 
+/* Random hits and ticks over a small table: every incident id's lines go
+ * open(0) -> updated/closed/open(re-open) with revision +1 each, a closed id
+ * only re-opens, nothing crashes or leaks (run under ASan in CI). */
+struct seq_rec {
+    size_t n;
+    char id[4096][40];
+    uint32_t rev[4096];
+    uint8_t status[4096];
+    int bad;
+};
+
+static int seq_incident(void *ctx, const struct sw_incident *inc)
+{
+    struct seq_rec *r = ctx;
+    size_t i = 0;
+    while (i < r->n && strcmp(r->id[i], inc->id) != 0) {
+        i++;
+    }
+    if (i == r->n) {
+        if (inc->status != SW_INC_OPEN || inc->revision != 0 || r->n == 4096) {
+            r->bad++;
+            return 0;
+        }
+        snprintf(r->id[r->n], 40, "%s", inc->id);
+        r->rev[r->n] = 0;
+        r->status[r->n] = SW_INC_OPEN;
+        r->n++;
+        return 0;
+    }
+    if (inc->revision != r->rev[i] + 1 ||
+        (r->status[i] == SW_INC_CLOSED && inc->status != SW_INC_OPEN) ||
+        (r->status[i] != SW_INC_CLOSED && inc->status == SW_INC_OPEN)) {
+        r->bad++;
+    }
+    r->rev[i] = inc->revision;
+    r->status[i] = inc->status;
+    return 0;
+}
+
+static void test_random_stress(void **state)
+{
+    struct fixture *f = *state;
+    sw_aggregate_free(f->a);
+    f->s.max_tracked = 32;
+    f->s.update_interval_ms = 2000;
+    f->s.close_after_ms = 5000;
+    f->s.reopen_window_ms = 20000;
+    struct seq_rec *r = calloc(1, sizeof(*r));
+    struct sw_output_ops out = {.name = "seq", .incident = seq_incident, .ctx = r};
+    struct sw_errbuf eb;
+    assert_int_equal(sw_aggregate_new_settings(&f->s, &f->never, &f->svc, &out, 1, &f->a, &eb), 0);
+    static const char *const syms[] = {"a.half", "b.half", "c.g1", "d.g2", "x.full", "content.u"};
+    uint64_t rng = 12345;
+    int64_t t = T0;
+    for (int i = 0; i < 20000; i++) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t x = (uint32_t)(rng >> 33);
+        t += x % 300;
+        if (x % 50 == 0) {
+            sw_aggregate_tick(f->a, t);
+            continue;
+        }
+        char off[64], room[64];
+        snprintf(off, sizeof(off), "u%u@%s", (x >> 8) % 120, (x & 1) ? "a.test" : "b.test");
+        snprintf(room, sizeof(room), "r%u@rooms.a.test", (x >> 4) % 20);
+        hit(f, syms[(x >> 16) % 6], off, 200 + (x >> 20) % 900, t, room, NULL);
+    }
+    sw_aggregate_finish(f->a, t + 1);
+    struct sw_aggregate_stats st;
+    sw_aggregate_get_stats(f->a, &st);
+    assert_int_equal(r->bad, 0);
+    assert_true(st.opened > 10 && st.closed >= st.opened && st.evicted > 0);
+    for (size_t i = 0; i < r->n; i++) {
+        assert_int_equal(r->status[i], SW_INC_CLOSED); /* finish closed everything */
+    }
+    free(r);
+}
+
 /* The real config path: built-in defaults bind, a file overrides, muc.server_jids
  * and muc.services become never-offenders, bad values are refused. */
 static void test_config_section(void **state)
@@ -501,6 +579,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_never_offenders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_under_pressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deterministic_output, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_stress, setup, teardown),
         cmocka_unit_test(test_config_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
