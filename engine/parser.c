@@ -224,6 +224,7 @@ void *pl_parser_main(void *arg)
     struct pl_parser *ps = arg;
     struct sw_pipeline *p = ps->p;
     struct pl_chunk c;
+    pl_thread_name("parse", (int)ps->idx);
     while (sw_ring_wait_readable(ps->in, &ps->wait_in)) {
         sw_ring_pop(ps->in, &c, 1);
         struct pl_batch *b = ps->b;

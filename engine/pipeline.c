@@ -43,6 +43,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,6 +56,17 @@
 #include "sw/settings.h"
 
 #define PL_MAX_THREADS 64
+
+void pl_thread_name(const char *role, int idx)
+{
+    char name[16]; /* the kernel keeps 15 bytes */
+    if (idx >= 0) {
+        snprintf(name, sizeof(name), "sw-%s/%d", role, idx);
+    } else {
+        snprintf(name, sizeof(name), "sw-%s", role);
+    }
+    (void)prctl(PR_SET_NAME, name, 0, 0, 0);
+}
 
 void pl_set_error(struct sw_pipeline *p, int rc, const char *msg)
 {

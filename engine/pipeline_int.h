@@ -192,6 +192,8 @@ struct sw_pipeline {
 #define PL_PARSER_QUEUE 4 /* chunks queued per parser */
 
 /* pipeline.c */
+/** Name the calling thread "sw-<role>[/<i>]" (top, perf, gdb). */
+void pl_thread_name(const char *role, int idx);
 void pl_set_error(struct sw_pipeline *p, int rc, const char *msg);
 void pl_request_abort(struct sw_pipeline *p, uint64_t k);
 

@@ -354,6 +354,7 @@ void *pl_reader_main(void *arg)
     char msg[1024];
     int rc = 0;
     r.p = p;
+    pl_thread_name("reader", -1);
     r.max_bufs = p->P * (PL_PARSER_QUEUE + 2) + 2;
     for (;;) {
         if (atomic_load_explicit(&p->stop, memory_order_relaxed) ||

@@ -165,8 +165,14 @@ static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_ge
         rec.kind = PL_REC_TICK;
         rec.t_ms = t;
         sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
-        sw_evcount_notify(&p->ec_agg);
-        sw_evcount_notify(&p->ec_agg_wm);
+        /* Replay has a tick per tick_ms of stream time (thousands a second):
+         * wake the aggregator for them only once a quarter of the ring is
+         * used (a hit or the end wakes it anyway). Live taps tick in real
+         * time: wake at once so idle incidents close on time. */
+        if (p->tap->live || sw_ring_count(w->hits) >= sw_ring_capacity(w->hits) / 4) {
+            sw_evcount_notify(&p->ec_agg);
+            sw_evcount_notify(&p->ec_agg_wm);
+        }
     }
 }
 
@@ -240,6 +246,7 @@ void *pl_worker_main(void *arg)
     struct wk_state *ws = calloc(1, sizeof(*ws));
     int64_t t_prev = INT64_MIN, next_tick = INT64_MIN;
     bool aborted = false;
+    pl_thread_name("work", (int)w->idx);
     rcu_register_thread();
     if (ws == NULL) {
         pl_set_error(p, SW_ENOMEM, "out of memory");
@@ -357,6 +364,7 @@ static bool agg_record_or_end(void *arg)
 void *pl_aggregator_main(void *arg)
 {
     struct sw_pipeline *p = arg;
+    pl_thread_name("aggregate", -1);
     for (;;) {
         uint64_t sig = agg_signature(p);
         const struct pl_rec *best = NULL;
