@@ -64,8 +64,7 @@
 /** 1 when @ev must not be counted as the sender's own activity. */
 static inline bool sw_dc_excluded(const struct sw_event *ev)
 {
-    const uint32_t never =
-        SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON;
+    const uint32_t never = SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON;
     /* SW_F_DELAYED alone is NOT excluded: mirror captures stamp every copy
      * (t_ms comes from the stamp); replays and offline delivery carry
      * SW_F_HISTORY. */

@@ -15,12 +15,14 @@
  * not yet in the filter is a first contact: it enters the filter and counts
  * once for the sender in a sliding short window ("msg_spam.new_burst" above
  * burst_max) and in an activity-started long window ("msg_spam.new_slow" at
- * slow_min). A filter false positive only hides a first contact (never
- * causes one). Limitation: a reply to someone who wrote first is known only
- * when both accounts land on the same worker (the inbound message is keyed
- * by its own sender); thresholds are set for that.
- * Never counted: MUC private messages, groupchat/headline/error, messages
- * to a domain, carbons, history/offline copies, server JIDs. Kind "message-spam".
+ * slow_min, when at least slow_same_pct of those first contacts carried
+ * near-identical text by SimHash: one pitch to many strangers, while a person
+ * back from holidays greeting old contacts writes each something else). A filter false positive
+ * only hides a first contact (never causes one). Limitation: a reply to someone who wrote first is
+ * known only when both accounts land on the same worker (the inbound message is keyed by its own
+ * sender); thresholds are set for that. Never counted: MUC private messages,
+ * groupchat/headline/error, messages to a domain, carbons, history/offline copies, server JIDs.
+ * Kind "message-spam".
  */
 #include "sw/detector.h"
 
@@ -29,13 +31,15 @@
 #include <string.h>
 
 #include "dcommon.h"
+#include "simhash.h"
 #include "table.h"
 #include "window.h"
 
 struct sw_msg_spam_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
-    int64_t short_window, burst_max, long_window, slow_min, contact_memory;
+    int64_t short_window, burst_max, long_window, slow_min, slow_same_pct, simhash_distance;
+    int64_t contact_memory;
 };
 
 #define SW_DC_S struct sw_msg_spam_settings
@@ -47,8 +51,14 @@ static const struct sw_conf_item schema[] = {
               "first contacts allowed per short_window; more hit msg_spam.new_burst"),
     SW_DC_DUR("long_window", long_window, 60000, 7 * SW_DC_DAY_MS, "1h",
               "first contacts are counted this long after an account's first one"),
-    SW_DC_INT("slow_min", slow_min, 2, 1000000, "30",
-              "first contacts within long_window that hit msg_spam.new_slow"),
+    SW_DC_INT("slow_min", slow_min, 2, 1000000, "20",
+              "first contacts within long_window that hit msg_spam.new_slow (with slow_same_pct)"),
+    SW_DC_INT("slow_same_pct", slow_same_pct, 0, 100, "50",
+              "new_slow needs at least this percentage of them to carry near-identical text "
+              "(one pitch to many strangers; a person greeting old contacts writes "
+              "each something else)"),
+    SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "12",
+              "max Hamming distance of 64-bit SimHashes for near-identical text"),
     SW_DC_SIZE("contact_memory", contact_memory, 65536, 16384 * SW_DC_MB, "8MB",
                "per-worker memory of account pairs that talked (two Bloom generations)"),
     SW_CONF_END,
@@ -58,13 +68,14 @@ static const struct sw_conf_item schema[] = {
 struct ms_entry {
     struct sw_table_entry h; /* user: last hit seconds */
     struct sw_window ws;
+    uint64_t fp; /* SimHash of the text most first contacts carried */
     uint32_t long_start;
-    uint16_t long_n;
-    uint8_t fired, pad;
     uint32_t id;
-    uint32_t pad2;
+    uint16_t long_n; /* first contacts in the long window */
+    uint16_t same_n; /* ... of which near-identical to fp */
+    uint8_t fired, pad[3];
 };
-_Static_assert(sizeof(struct ms_entry) == 48, "msg_spam entry is 48 bytes");
+_Static_assert(sizeof(struct ms_entry) == 56, "msg_spam entry is 56 bytes");
 
 struct ms_shared {
     struct sw_msg_spam_settings s;
@@ -186,15 +197,14 @@ fail:
     return rc;
 }
 
-static void ms_hit(const struct ms_shared *sh, const struct sw_event *ev, const char *sym,
-                   uint32_t n, int64_t first_ms, struct sw_hit_sink *out,
-                   struct sw_detector_stats *st)
+static void ms_hit(const struct ms_entry *e, const struct sw_event *ev, const char *sym, uint32_t n,
+                   int64_t first_ms, struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     struct sw_hit h;
     sw_hit_init(&h, "msg_spam", sym, "message-spam", ev);
     h.first_ms = first_ms < ev->t_ms ? first_ms : ev->t_ms;
     sw_hit_add_value(&h, "new_recipients", n);
-    (void)sh;
+    sw_hit_add_value(&h, "same_text", e->same_n);
     sw_hit_emit(out, &h);
     st->hits++;
 }
@@ -239,17 +249,30 @@ static void ms_process(const void *shared, void *local, const struct sw_event *e
         (now > e->long_start && now - e->long_start >= sw_dc_secs(sh->s.long_window))) {
         e->long_start = now;
         e->long_n = 0;
+        e->same_n = 0;
     }
     if (e->long_n < UINT16_MAX) {
         e->long_n++;
     }
+    /* Near-identical pitch: one cluster fingerprint per sender, re-seeded
+     * while it has not been confirmed by a second message. */
+    uint64_t fp = sw_simhash_text(ev->body, ev->body_len, NULL);
+    if (e->same_n > 0 && sw_simhash_distance(fp, e->fp) <= (unsigned)sh->s.simhash_distance) {
+        if (e->same_n < UINT16_MAX) {
+            e->same_n++;
+        }
+    } else if (e->same_n <= 1) {
+        e->fp = fp;
+        e->same_n = 1;
+    }
     if ((int64_t)nb > sh->s.burst_max &&
         sw_dc_may_hit(&e->h.user, &e->fired, 0, now, sh->s.cooldown)) {
-        ms_hit(sh, ev, "msg_spam.new_burst", nb, ev->t_ms - sh->s.short_window, out, st);
+        ms_hit(e, ev, "msg_spam.new_burst", nb, ev->t_ms - sh->s.short_window, out, st);
     }
     if ((int64_t)e->long_n >= sh->s.slow_min &&
+        (int64_t)e->same_n * 100 >= sh->s.slow_same_pct * (int64_t)e->long_n &&
         sw_dc_may_hit(&e->h.user, &e->fired, 1, now, sh->s.cooldown)) {
-        ms_hit(sh, ev, "msg_spam.new_slow", e->long_n,
+        ms_hit(e, ev, "msg_spam.new_slow", e->long_n,
                ev->t_ms - (int64_t)(now - e->long_start) * 1000, out, st);
     }
 }

@@ -16,7 +16,8 @@
  * at least min_len_fresh normalized bytes, or anyone's line of at least
  * min_len_established bytes. So established occupants all shouting "GOAL!"
  * never count, and newcomers greeting with "hi" neither.
- * When min_accounts distinct accounts posted one cluster, every one of them
+ * When min_accounts distinct accounts (min_accounts_long for a line of at
+ * least min_len_long bytes: a pitch, not a cheer) posted one cluster, every one of them
  * gets a "muc_raid.account" hit (later ones as they post; once per cooldown
  * per account). When at least domain_min of the wave's accounts, and
  * domain_share_pct of them, come from one domain that is neither the room's
@@ -39,7 +40,8 @@
 struct sw_muc_raid_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
-    int64_t window, min_accounts, fresh, min_len_fresh, min_len_established;
+    int64_t window, min_accounts, min_accounts_long, min_len_long, fresh, min_len_fresh,
+        min_len_established;
     int64_t simhash_distance, domain_min, domain_share_pct, ring;
 };
 
@@ -48,8 +50,12 @@ static const struct sw_conf_item schema[] = {
     SW_DC_COMMON_ITEMS("16MB", "10m", "5m"),
     SW_DC_DUR("window", window, 1000, 3600000, "30s",
               "a wave stays open while its lines follow each other within this long"),
-    SW_DC_INT("min_accounts", min_accounts, 2, 100000, "5",
+    SW_DC_INT("min_accounts", min_accounts, 2, 100000, "4",
               "distinct accounts posting one near-identical line that make a raid"),
+    SW_DC_INT("min_accounts_long", min_accounts_long, 2, 100000, "3",
+              "fewer accounts suffice when the line is long (min_len_long)"),
+    SW_DC_INT("min_len_long", min_len_long, 1, 100000, "30",
+              "normalized text bytes of a line for min_accounts_long"),
     SW_DC_DUR("fresh", fresh, 1000, 86400000, "5m",
               "an account that joined the room less than this long ago is fresh"),
     SW_DC_INT("min_len_fresh", min_len_fresh, 1, 100000, "12",
@@ -284,7 +290,8 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     p->dom_off = ev->from.local_len > 0 ? (uint16_t)(ev->from.local_len + 1) : 0;
     p->dom_len = ev->from.domain_len;
 
-    if ((int64_t)n < sh->s.min_accounts) {
+    if ((int64_t)n < sh->s.min_accounts &&
+        ((int64_t)n < sh->s.min_accounts_long || (int64_t)nlen < sh->s.min_len_long)) {
         return;
     }
     uint32_t cd = sw_dc_secs(sh->s.cooldown);

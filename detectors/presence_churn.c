@@ -9,7 +9,8 @@
  * Two sliding windows (default 10 s and 60 s): "presence_churn.rate_short" /
  * "presence_churn.rate_long" when the count exceeds short_max / long_max, then
  * at most once per cooldown. A flaky phone rejoining every 30 s makes at most
- * 2-4 changes a minute; a rejoin bot makes dozens. Kind "presence-flood".
+ * 2 changes in 10 s and 6 in a minute (leave + join, 25-35 s apart), 7 with
+ * a manual rejoin on top; a rejoin bot makes dozens. Kind "presence-flood".
  */
 #include "sw/detector.h"
 
@@ -30,10 +31,10 @@ struct sw_presence_churn_settings {
 static const struct sw_conf_item schema[] = {
     SW_DC_COMMON_ITEMS("16MB", "5m", "2m"),
     SW_DC_DUR("short_window", short_window, 1000, 3600000, "10s", "short churn window"),
-    SW_DC_INT("short_max", short_max, 1, 100000, "5",
+    SW_DC_INT("short_max", short_max, 1, 100000, "4",
               "joins+leaves+nick changes allowed per short_window"),
     SW_DC_DUR("long_window", long_window, 1000, 3600000, "60s", "long churn window"),
-    SW_DC_INT("long_max", long_max, 1, 1000000, "10",
+    SW_DC_INT("long_max", long_max, 1, 1000000, "8",
               "joins+leaves+nick changes allowed per long_window"),
     SW_CONF_END,
 };

@@ -6,12 +6,13 @@
  *
  * Per key: a window opened by the first subscribe and closed `window` later
  * (tumbling, activity-started, so a burst never straddles a boundary), the
- * distinct targets (and for domains distinct sending accounts) in it as
- * exact-set-then-HLL counters (distinct.h; fan-out copies of one subscribe
- * count once because the target is the same). A hit when the distinct targets
- * reach min_targets (domains: and min_accounts senders), then once per
- * cooldown. Domains listed in exempt_domains (your own server) never hit.
- * Kind "subscription-spam".
+ * distinct targets in it as exact-set-then-HLL counters (for domains also
+ * the new targets per sending account, 16 accounts exact) (distinct.h; fan-out copies of one
+ * subscribe count once because the target is the same). A hit when the distinct targets reach
+ * min_targets (domains: and at least min_accounts of its accounts each asked
+ * min_targets_per_account targets or more, so a big domain whose users each add a contact, plus one
+ * spammer of its own, is not a spam farm), then once per cooldown. Domains listed in exempt_domains
+ * (your own server) never hit. Kind "subscription-spam".
  *
  * Threading: shared = settings copy (+ hashed exempt list); local = table.
  */
@@ -34,7 +35,7 @@ struct sw_sub_burst_settings {
 struct sw_sub_burst_domain_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
-    int64_t window, min_targets, min_accounts;
+    int64_t window, min_targets, min_accounts, min_targets_per_account;
     struct sw_conf_strlist exempt_domains;
 };
 
@@ -43,7 +44,7 @@ static const struct sw_conf_item schema[] = {
     SW_DC_COMMON_ITEMS("32MB", "5m", "10m"),
     SW_DC_DUR("window", window, 1000, 86400000, "60s",
               "burst window, opened by an account's first subscribe"),
-    SW_DC_INT("min_targets", min_targets, 2, 1000000, "15",
+    SW_DC_INT("min_targets", min_targets, 2, 1000000, "12",
               "distinct accounts one account asks to subscribe to within window"),
     SW_CONF_END,
 };
@@ -54,10 +55,14 @@ static const struct sw_conf_item schema_domain[] = {
     SW_DC_COMMON_ITEMS("8MB", "5m", "10m"),
     SW_DC_DUR("window", window, 1000, 86400000, "60s",
               "burst window, opened by a domain's first subscribe"),
-    SW_DC_INT("min_targets", min_targets, 2, 1000000, "50",
+    SW_DC_INT("min_targets", min_targets, 2, 1000000, "15",
               "distinct accounts the accounts of one domain ask to subscribe to within window"),
-    SW_DC_INT("min_accounts", min_accounts, 1, 1000000, "3",
-              "distinct sending accounts of that domain needed too"),
+    SW_DC_INT("min_accounts", min_accounts, 1, 16, "4",
+              "sending accounts of that domain that each asked min_targets_per_account "
+              "targets or more, needed too (at most 16)"),
+    SW_DC_INT("min_targets_per_account", min_targets_per_account, 1, 1000, "3",
+              "targets an account must ask to count towards min_accounts (a big domain "
+              "whose users add a contact each, plus one spammer, is not a spam farm)"),
     SW_DC_STRLIST("exempt_domains", exempt_domains,
                   "domains never reported (your own server and its big neighbours)"),
     SW_CONF_END,
@@ -73,10 +78,12 @@ struct sb_entry {
 };
 _Static_assert(sizeof(struct sb_entry) == 64, "sub_burst entry is 64 bytes");
 
+#define SBD_ACCOUNTS 16
 struct sbd_entry {
     struct sw_table_entry h;
     uint32_t start_s;
-    struct sw_distinct32 targets, accounts;
+    struct sw_distinct32 targets;
+    uint32_t acc[SBD_ACCOUNTS]; /* account fingerprint << 16 | new targets it asked */
 };
 
 struct sb_shared {
@@ -215,14 +222,37 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
     if (e->start_s == 0 || (now > e->start_s && now - e->start_s >= sw_dc_secs(sh->d.window))) {
         e->start_s = now;
         sw_distinct_init(&e->targets, sizeof(e->targets));
-        sw_distinct_init(&e->accounts, sizeof(e->accounts));
+        memset(e->acc, 0, sizeof(e->acc));
     }
-    sw_distinct_add(&e->accounts, sizeof(e->accounts), ev->from.bare);
     if (!sw_distinct_add(&e->targets, sizeof(e->targets), ev->to.bare)) {
         return;
     }
+    /* Per-account count of new targets: exact for the first 16 accounts; when
+     * full, an account below min_targets_per_account makes room. */
+    uint32_t afp = (uint32_t)(ev->from.bare >> 48) | 1u;
+    uint32_t *slot = NULL, *weakest = NULL;
+    for (int i = 0; i < SBD_ACCOUNTS; i++) {
+        if ((e->acc[i] >> 16) == afp) {
+            slot = &e->acc[i];
+            break;
+        }
+        if (weakest == NULL || (e->acc[i] & 0xFFFFu) < (*weakest & 0xFFFFu)) {
+            weakest = &e->acc[i];
+        }
+    }
+    if (slot == NULL && weakest != NULL &&
+        (int64_t)(*weakest & 0xFFFFu) < sh->d.min_targets_per_account) {
+        slot = weakest;
+        *slot = afp << 16;
+    }
+    if (slot != NULL && (*slot & 0xFFFFu) < 0xFFFFu) {
+        (*slot)++;
+    }
     uint32_t n = sw_distinct_count(&e->targets, sizeof(e->targets));
-    uint32_t na = sw_distinct_count(&e->accounts, sizeof(e->accounts));
+    uint32_t na = 0;
+    for (int i = 0; i < SBD_ACCOUNTS; i++) {
+        na += (int64_t)(e->acc[i] & 0xFFFFu) >= sh->d.min_targets_per_account;
+    }
     if ((int64_t)n < sh->d.min_targets || (int64_t)na < sh->d.min_accounts ||
         !cooled(&e->h.user, now, sh->d.cooldown)) {
         return;

@@ -52,10 +52,11 @@ static void test_slow(void **state)
         chat(&d, T0 + (int64_t)i * 100000, "slowpm@evil.example/x", to, "hello, are you there?");
     }
     assert_int_equal(sw_test_count(&d.out, "msg_spam.new_burst", NULL), 0);
-    /* Crossing at the 30th, then at most once per cooldown (10 min). */
+    /* Crossing at the 20th (all the same pitch), then at most once per
+     * cooldown (10 min) while it goes on. */
     size_t n = sw_test_count(&d.out, "msg_spam.new_slow", "slowpm@evil.example");
-    assert_true(n >= 1 && n <= 2);
-    assert_int_equal(d.out.hits[0].t_ms, T0 + 29 * 100000ll);
+    assert_true(n >= 1 && n <= 4);
+    assert_int_equal(d.out.hits[0].t_ms, T0 + 19 * 100000ll);
     sw_test_det_stop(&d);
 }
 
@@ -104,12 +105,34 @@ static void test_friends_and_contacts(void **state)
     sw_test_det_stop(&d);
 }
 
+static void test_returning_person(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_msg_spam_ops, NULL), 0);
+    char to[64], line[128];
+    uint64_t seed = 77;
+    /* Back from holidays: 35 old contacts (their history predates the
+     * capture) in 15 minutes, each a different message, each answering. */
+    for (int i = 0; i < 35; i++) {
+        snprintf(to, sizeof(to), "oldfriend%d@example.net", i);
+        int64_t t = T0 + (int64_t)i * 25000;
+        chat(&d, t, "back@example.org/x", to, sw_test_words(line, sizeof(line), &seed, 8));
+        char from[80];
+        snprintf(from, sizeof(from), "oldfriend%d@example.net/y", i);
+        chat(&d, t + 20000, from, "back@example.org", "welcome back!");
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_slow),
         cmocka_unit_test(test_friends_and_contacts),
+        cmocka_unit_test(test_returning_person),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

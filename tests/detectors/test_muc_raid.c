@@ -130,9 +130,12 @@ static void test_below_min_accounts(void **state)
     (void)state;
     struct sw_test_det d;
     assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
-    /* 4 fresh friends sharing the same link: below min_accounts (5). */
-    wave(&d, 4, "example.net", "check out the stream here http://twitch.example/match", T0, 2000,
-         true);
+    /* 3 fresh friends sharing a short line: below min_accounts (4), and too
+     * short for min_accounts_long (3). */
+    wave(&d, 3, "example.net", "see you all at 8!", T0, 2000, true);
+    /* 2 fresh friends sharing a link. */
+    wave(&d, 2, "example.com", "check out the stream here http://twitch.example/match", T0 + 300000,
+         2000, true);
     /* A slow trickle: the same text from 6 fresh accounts one minute apart. */
     wave(&d, 6, "trickle.example", "welcome to the room, read the rules http://rules.example",
          T0 + 600000, 60000, true);

@@ -43,7 +43,7 @@ static void test_account_burst(void **state)
         sub(&d, T0 + i * 1000 + 5, "spammer@evil.example/x", i, id);
     }
     assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spammer@evil.example"), 1);
-    assert_int_equal(d.out.hits[0].t_ms, T0 + 14 * 1000); /* the 15th distinct target */
+    assert_int_equal(d.out.hits[0].t_ms, T0 + 11 * 1000); /* the 12th distinct target */
     assert_string_equal(d.out.hits[0].kind, "subscription-spam");
     sw_test_det_stop(&d);
 }
@@ -119,6 +119,26 @@ static void test_domain_needs_accounts(void **state)
     sw_test_det_stop(&d);
 }
 
+static void test_domain_one_spammer_and_users(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_domain_ops, NULL), 0);
+    char from[64];
+    /* The home domain: 30 users adding one contact each, one of them a
+     * spammer with 25 targets, all within a minute: not a spam-farm domain. */
+    for (int i = 0; i < 55; i++) {
+        if (i % 2 == 0 && i / 2 < 30) {
+            snprintf(from, sizeof(from), "user%d@home.example/x", i / 2);
+        } else {
+            snprintf(from, sizeof(from), "spammer@home.example/x");
+        }
+        sub(&d, T0 + i * 1000, from, i, NULL);
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +147,7 @@ int main(void)
         cmocka_unit_test(test_new_user_adding_contacts),
         cmocka_unit_test(test_domain_burst),
         cmocka_unit_test(test_domain_needs_accounts),
+        cmocka_unit_test(test_domain_one_spammer_and_users),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
