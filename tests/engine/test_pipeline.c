@@ -44,6 +44,7 @@ struct rec {
     uint64_t seq, key;
     int worker;
     uint16_t stream;
+    uint32_t line;
 };
 
 struct collected {
@@ -135,7 +136,7 @@ static void tc_process(const void *shared, void *local, const struct sw_event *e
         l->cap *= 2;
         l->v = realloc(l->v, l->cap * sizeof(*l->v));
     }
-    l->v[l->n++] = (struct rec){ev->seq, key, l->id, ev->stream};
+    l->v[l->n++] = (struct rec){ev->seq, key, l->id, ev->stream, ev->line};
     uint32_t *c = tc_count(l, key);
     ++*c;
     st->keys = 0;
@@ -259,7 +260,17 @@ static char dir[64];
 /* Write @n stanzas starting at index @first; @bad_at >= 0 puts a malformed
  * stanza at that index instead (mismatched end tag), @junk_at puts top-level
  * text there. Returns the path (static buffer per call slot). */
+static void gen_capture_ex(const char *path, int first, int n, int bad_at, int junk_at,
+                           const int *big_at, const size_t *big_len, int n_big);
+
 static void gen_capture(const char *path, int first, int n, int bad_at, int junk_at)
+{
+    gen_capture_ex(path, first, n, bad_at, junk_at, NULL, NULL, 0);
+}
+
+/* Also: stanza big_at[j] carries a body of big_len[j] bytes (one line). */
+static void gen_capture_ex(const char *path, int first, int n, int bad_at, int junk_at,
+                           const int *big_at, const size_t *big_len, int n_big)
 {
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
@@ -276,6 +287,21 @@ static void gen_capture(const char *path, int first, int n, int bad_at, int junk
         }
         if (i == junk_at) {
             fputs("junk at top level\n", fp);
+            continue;
+        }
+        int big = -1;
+        for (int j = 0; j < n_big; j++) {
+            if (big_at[j] == i) {
+                big = j;
+            }
+        }
+        if (big >= 0) {
+            fprintf(fp, "<message from='u%d@a.test/r' to='v@b.test' type='chat' id='big%d'><body>",
+                    u, i);
+            for (size_t k = 0; k < big_len[big]; k++) {
+                fputc('a' + (int)(k % 26), fp);
+            }
+            fputs("</body></message>\n", fp);
             continue;
         }
         switch (i % 4) {
@@ -505,6 +531,51 @@ static void test_identical_output_swgen(void **state)
         free(got);
     }
     free(ref);
+}
+
+/* Oversize stanzas (limits.max_stanza_bytes 4 KB): one of 6 KB (skipped by the
+ * splitter, fits the reader's carried tail) and one of 40 KB (longer than the
+ * tail the reader keeps: its bytes are dropped while it streams through).
+ * Everything else is processed, once, with the right line numbers. */
+static void test_oversize(void **state)
+{
+    (void)state;
+    char path[128], cpath[128];
+    snprintf(path, sizeof(path), "%s/big.xml", dir);
+    snprintf(cpath, sizeof(cpath), "%s/small_stanzas.yaml", dir);
+    const int big_at[] = {300, 900};
+    const size_t big_len[] = {6000, 40000};
+    gen_capture_ex(path, 0, 1200, -1, -1, big_at, big_len, 2);
+    FILE *fp = fopen(cpath, "w");
+    assert_non_null(fp);
+    fputs("limits:\n  max_stanza_bytes: 4KB\n", fp);
+    fclose(fp);
+    struct sw_conf *sconf = NULL;
+    struct sw_errbuf eb;
+    assert_int_equal(sw_conf_load(cpath, &sconf, &eb), 0);
+    struct sw_conf *saved = conf;
+    conf = sconf;
+    for (unsigned W = 1; W <= 3; W += 2) {
+        struct sw_pipeline_stats st;
+        int rc = run(test_dets, W, 2, 1024, (const char *[]){path}, 1, NULL, &eb, &st);
+        if (rc != 0) {
+            fprintf(stderr, "%s\n", eb.msg);
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(st.skipped_oversize, 2);
+        assert_int_equal(st.stanzas, 1198);
+        assert_int_equal(check_once(0), 1198);
+        /* sorted by seq: stanza i (i not big) is on line i + 3 */
+        struct collected *c = &col[0];
+        for (size_t i = 0, idx = 0; i < c->n; i++, idx++) {
+            while (idx == 300 || idx == 900) {
+                idx++;
+            }
+            assert_int_equal(c->v[i].line, idx + 3);
+        }
+    }
+    conf = saved;
+    sw_conf_free(sconf);
 }
 
 static void test_parse_error(void **state)
@@ -881,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_several_captures),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_live_drop),
+        cmocka_unit_test(test_oversize),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
