@@ -795,7 +795,8 @@ enum text_mode {
     TM_GOAL,
     TM_HEADLINE,
     TM_BRIDGE,
-    TM_REPLY
+    TM_REPLY,
+    TM_GREET
 };
 
 struct act {
@@ -1351,6 +1352,55 @@ static void plan_bridge(struct inst *in, int64_t t)
     in->size = (size_t)n;
 }
 
+/* A newcomer hopping through public rooms, greeting briefly in each (room-spam
+ * look-alike: one account, many rooms, similar short lines within minutes). */
+static void plan_hopper(struct inst *in, int64_t t)
+{
+    int32_t a = fresh_acct(0);
+    add_off(in, a);
+    int n = (int)rndr(5, 10);
+    if ((size_t)n > g_n_room - 1) {
+        n = (int)g_n_room - 1;
+    }
+    int32_t nr = (int32_t)g_n_room, start = (int32_t)rndu((uint32_t)nr);
+    for (int i = 0; i < n; i++) {
+        int32_t r = (start + i) % nr;
+        add_act(in, t, A_JOIN, a, r, 0, 0, false);
+        add_act(in, t + rndr(2000, 10000), A_GC, a, r, TM_GREET, i, false);
+        if (rndu(2) == 0) {
+            add_act(in, t + rndr(20000, 90000), A_GC, a, r, TM_RANDOM, i, false);
+        }
+        t += rndr(30000, 180000);
+    }
+    in->size = (size_t)n;
+}
+
+/* A support account answering questions from strangers who write first
+ * (1:1 spam look-alike: many distinct non-contacts within an hour). */
+static void plan_helpdesk(struct inst *in, int64_t t)
+{
+    char nm[28];
+    snprintf(nm, sizeof(nm), "support%d", g_inst_no);
+    int32_t h = add_acct(nm, 0, false);
+    add_off(in, h);
+    int n = cap_strangers((int)rndr(25, 60));
+    int32_t *who = malloc((size_t)n * sizeof(int32_t));
+    pick_strangers(h, n, who);
+    int64_t span = rndr(1800000, 3600000);
+    for (int i = 0; i < n; i++) {
+        int64_t tq = t + span * i / n + rndr(0, 20000);
+        int rounds = (int)rndr(1, 3);
+        for (int k = 0; k < rounds; k++) {
+            add_act(in, tq, A_CHAT, who[i], h, TM_RANDOM, i, false);
+            tq += rndr(10000, 120000);
+            add_act(in, tq, A_CHAT, h, who[i], TM_RANDOM, i, false);
+            tq += rndr(20000, 180000);
+        }
+    }
+    free(who);
+    in->size = (size_t)n;
+}
+
 static const struct scen_def g_defs[] = {
     {"muc-flood", false, 120000, plan_muc_flood, {"rate", "repeat", "multiline"}},
     {"muc-raid", false, 60000, plan_muc_raid, {"fresh-domain"}},
@@ -1370,6 +1420,8 @@ static const struct scen_def g_defs[] = {
     {"returning-person", true, 1500000, plan_returning, {"contacts"}},
     {"moderator", true, 200000, plan_moderator, {"invite-kick"}},
     {"bridge-bot", true, 1800000, plan_bridge, {"relay"}},
+    {"room-hopper", true, 1200000, plan_hopper, {"greetings"}},
+    {"helpdesk", true, 3600000, plan_helpdesk, {"answers"}},
 };
 #define N_DEFS (sizeof(g_defs) / sizeof(g_defs[0]))
 
@@ -1415,6 +1467,12 @@ static const char *act_text(const struct inst *in, const struct act *a)
     }
     case TM_REPLY:
         return "who is this?";
+    case TM_GREET: {
+        static const char *const g[] = {"hi all",       "hello everyone!", "hey :)",
+                                        "hi, new here", "good morning",    "hello o/",
+                                        "hi folks",     "hey there"};
+        return g[r % 8];
+    }
     default:
         gen_sentence(g_text, sizeof(g_text), r);
         return g_text;
