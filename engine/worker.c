@@ -4,7 +4,9 @@
  *
  * Workers. Every worker reads every batch, in sequence order, straight from
  * the shared slot (read-only, no copy), and runs detector d on an event only
- * if it owns the event's key for that detector: owner = mix(key) * W >> 64.
+ * if it owns the event's key for that detector (ev->key[ops->shard], or
+ * ops->key(ev) when the detector routes by its own key):
+ * owner = (mix(key) >> 32) * W >> 32.
  * So each key's state lives on exactly one worker, without locks, and every
  * worker sees every event's time: all compute the same clamped stream time
  * t = max(t_prev, ev.t_ms) and call expire() at the same tick boundaries. A
@@ -220,13 +222,17 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
                 mine |= 1u << sh;
             }
         }
-        if (mine == 0) {
-            continue;
-        }
         for (uint32_t j = 0; j < ws->n_by_kind[kb]; j++) {
             unsigned d = ws->by_kind[kb][j];
             const struct sw_detector_ops *ops = p->det[d];
-            if ((mine & (1u << ops->shard)) == 0) {
+            if (ops->key != NULL) {
+                /* The detector's own routing key (e.g. the requester for both
+                 * a subscribe and the answer to it); same owner function. */
+                uint64_t key = ops->key(ev);
+                if (key == 0 || (W > 1 && wk_owner(key, W) != me)) {
+                    continue;
+                }
+            } else if ((mine & (1u << ops->shard)) == 0) {
                 continue;
             }
             sink.seq = ev->seq;
