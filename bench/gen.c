@@ -1612,7 +1612,8 @@ static void bg_step(struct src *s)
             break;
         }
         double u = rndf();
-        int32_t a = rm->occ[(int)(u * u * u * rm->n_occ)];
+        /* talkative first occupants, but no one above a few lines a minute */
+        int32_t a = rm->occ[(int)(u * sqrt(u) * rm->n_occ)];
         if (!g_acct[a].bg) {
             break;
         }
