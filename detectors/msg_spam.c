@@ -68,14 +68,14 @@ static const struct sw_conf_item schema[] = {
 struct ms_entry {
     struct sw_table_entry h; /* user: last hit seconds */
     struct sw_window ws;
-    uint64_t fp; /* SimHash of the text most first contacts carried */
+    uint64_t fp, fp_last; /* the pitch's first SimHash and its latest variant */
     uint32_t long_start;
     uint32_t id;
     uint16_t long_n; /* first contacts in the long window */
     uint16_t same_n; /* ... of which near-identical to fp */
     uint8_t fired, pad[3];
 };
-_Static_assert(sizeof(struct ms_entry) == 56, "msg_spam entry is 56 bytes");
+_Static_assert(sizeof(struct ms_entry) == 64, "msg_spam entry is 64 bytes");
 
 struct ms_shared {
     struct sw_msg_spam_settings s;
@@ -257,12 +257,15 @@ static void ms_process(const void *shared, void *local, const struct sw_event *e
     /* Near-identical pitch: one cluster fingerprint per sender, re-seeded
      * while it has not been confirmed by a second message. */
     uint64_t fp = sw_simhash_text(ev->body, ev->body_len, NULL);
-    if (e->same_n > 0 && sw_simhash_distance(fp, e->fp) <= (unsigned)sh->s.simhash_distance) {
+    unsigned dmax = (unsigned)sh->s.simhash_distance;
+    if (e->same_n > 0 &&
+        (sw_simhash_distance(fp, e->fp) <= dmax || sw_simhash_distance(fp, e->fp_last) <= dmax)) {
+        e->fp_last = fp; /* mutations drift: match the first or the latest variant */
         if (e->same_n < UINT16_MAX) {
             e->same_n++;
         }
     } else if (e->same_n <= 1) {
-        e->fp = fp;
+        e->fp = e->fp_last = fp;
         e->same_n = 1;
     }
     if ((int64_t)nb > sh->s.burst_max &&

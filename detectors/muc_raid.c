@@ -88,7 +88,7 @@ struct mr_occ {
 };
 
 struct mr_cluster {
-    uint64_t fp;
+    uint64_t fp, fp_last; /* first line and latest member: mutations may drift */
     uint32_t first_s, last_s;
     uint32_t tripped_s, dom_hit_s;
     struct sw_distinct32 acc;
@@ -101,7 +101,7 @@ struct mr_room {
 };
 
 struct mr_post {
-    uint64_t room, fp, sender, domain;
+    uint64_t room, cid, sender, domain; /* cid: the cluster (room, slot, first_s) */
     int64_t t_ms;
     uint32_t t_s;
     uint16_t dom_off, dom_len;
@@ -251,7 +251,8 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     for (int i = 0; i < MR_CLUSTERS; i++) {
         struct mr_cluster *k = &r->c[i];
         bool alive = k->last_s != 0 && (k->last_s >= now || now - k->last_s <= win);
-        if (alive && sw_simhash_distance(k->fp, fp) <= (unsigned)sh->s.simhash_distance) {
+        if (alive && (sw_simhash_distance(k->fp, fp) <= (unsigned)sh->s.simhash_distance ||
+                      sw_simhash_distance(k->fp_last, fp) <= (unsigned)sh->s.simhash_distance)) {
             c = k;
             break;
         }
@@ -271,6 +272,8 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
         c->fp = fp;
         c->first_s = now;
     }
+    c->fp_last = fp;
+    uint64_t cid = sw_table_key2(room, ((uint64_t)c->first_s << 3) | (uint64_t)(c - r->c));
     if (now > c->last_s) {
         c->last_s = now;
     }
@@ -281,7 +284,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     struct mr_post *p = &l->ring[l->ring_pos];
     l->ring_pos = (l->ring_pos + 1) % l->ring_n;
     p->room = room;
-    p->fp = fp;
+    p->cid = cid;
     p->sender = ev->from.bare;
     p->domain = ev->from.domain;
     p->t_ms = ev->t_ms;
@@ -308,8 +311,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     size_t ns = 0;
     for (size_t k = 0; k < l->ring_n && ns < MR_MAX_WAVE; k++) {
         const struct mr_post *q = &l->ring[(l->ring_pos + l->ring_n - 1 - k) % l->ring_n];
-        if (q->room != room || q->t_s < c->first_s || q->t_s > now + 1 ||
-            sw_simhash_distance(q->fp, c->fp) > (unsigned)sh->s.simhash_distance + 2) {
+        if (q->cid != cid || q->room != room) {
             continue;
         }
         bool dup = false;

@@ -1,11 +1,14 @@
 /*
  * room_spam.c - one account posting the same or mutated text into many rooms.
  *
- * Sharded by SENDER. Per account one 64-byte entry with two clusters of
- * near-identical lines (64-bit SimHash within simhash_distance, so a random
- * suffix or a swapped word does not make a new text); each cluster holds the
- * distinct rooms it was posted to (16-bit room fingerprints, up to 6) since
- * the cluster's first line, for at most `window`. "room_spam.rooms" hits when
+ * Sharded by SENDER. Per account one 64-byte entry with one cluster of
+ * near-identical lines: a line joins it when its 64-bit SimHash is within
+ * simhash_distance of the cluster's first line or of its latest member (so a
+ * random suffix, a swapped word or drifting mutations stay one text), and the
+ * cluster holds the distinct rooms it was posted to (16-bit room
+ * fingerprints, up to 10) since its first line, for at most `window`. Another
+ * text takes the cluster over only when it is dead, holds a single room, or
+ * saw no matching line for window/3. "room_spam.rooms" hits when
  * one cluster reached min_rooms distinct rooms, then at most once per
  * cooldown. Lines shorter than min_len normalized bytes never count ("hi",
  * "good morning" in each room one joins). A news bot posting one headline to
@@ -23,7 +26,7 @@
 #include "simhash.h"
 #include "table.h"
 
-#define RS_ROOMS 6
+#define RS_ROOMS 10
 
 struct sw_room_spam_settings {
     bool enabled;
@@ -37,7 +40,7 @@ static const struct sw_conf_item schema[] = {
     SW_DC_DUR("window", window, 1000, 86400000, "10m",
               "rooms are counted for a text cluster this long after its first line"),
     SW_DC_INT("min_rooms", min_rooms, 2, RS_ROOMS, "5",
-              "distinct rooms one near-identical text must reach (at most 6)"),
+              "distinct rooms one near-identical text must reach (at most 10)"),
     SW_DC_INT("min_len", min_len, 1, 100000, "30",
               "normalized text bytes a line needs to count (greetings do not)"),
     SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "12",
@@ -46,15 +49,12 @@ static const struct sw_conf_item schema[] = {
 };
 #undef SW_DC_S
 
-struct rs_cluster {
-    uint64_t fp;
-    uint32_t first_s;
-    uint16_t rooms[RS_ROOMS];
-};
-
 struct rs_entry {
     struct sw_table_entry h; /* user: last hit seconds */
-    struct rs_cluster c[2];
+    uint64_t fp, fp_last;    /* the cluster's first line and its latest matching one */
+    uint32_t first_s, last_s;
+    uint16_t rooms[RS_ROOMS];
+    uint32_t pad;
 };
 _Static_assert(sizeof(struct rs_entry) == 64, "room_spam entry is 64 bytes");
 
@@ -93,11 +93,11 @@ static int rs_thread_init(const void *shared, void **local)
     return 0;
 }
 
-static unsigned nrooms(const struct rs_cluster *c)
+static unsigned nrooms(const struct rs_entry *e)
 {
     unsigned n = 0;
     for (int i = 0; i < RS_ROOMS; i++) {
-        n += c->rooms[i] != 0;
+        n += e->rooms[i] != 0;
     }
     return n;
 }
@@ -121,36 +121,35 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
     uint32_t prev;
     struct rs_entry *e = sw_table_get(l->t, ev->from.bare, now, &prev, st);
     uint32_t win = sw_dc_secs(sh->s.window);
-    struct rs_cluster *c = NULL;
-    int victim = 0;
-    for (int i = 0; i < 2; i++) {
-        struct rs_cluster *k = &e->c[i];
-        bool alive = k->first_s != 0 && (k->first_s >= now || now - k->first_s <= win);
-        if (alive && sw_simhash_distance(k->fp, fp) <= (unsigned)sh->s.simhash_distance) {
-            c = k;
-            break;
+    unsigned dmax = (unsigned)sh->s.simhash_distance;
+    bool alive = e->first_s != 0 && (e->first_s >= now || now - e->first_s <= win);
+    bool match = alive && (sw_simhash_distance(e->fp, fp) <= dmax ||
+                           sw_simhash_distance(e->fp_last, fp) <= dmax);
+    if (match) {
+        e->fp_last = fp; /* mutations drift: match the seed or the latest variant */
+        e->last_s = now;
+    } else {
+        /* Another text: it takes over the cluster when the cluster is dead,
+         * has one room only, or went stale (no matching line for window/3). */
+        bool stale = e->last_s < now && now - e->last_s > win / 3;
+        if (alive && nrooms(e) > 1 && !stale) {
+            return;
         }
-        if (!alive || (e->c[victim].first_s != 0 && k->first_s < e->c[victim].first_s)) {
-            victim = i;
-        }
-    }
-    if (c == NULL) {
-        c = &e->c[victim];
-        memset(c, 0, sizeof(*c));
-        c->fp = fp;
-        c->first_s = now;
+        e->fp = e->fp_last = fp;
+        e->first_s = e->last_s = now;
+        memset(e->rooms, 0, sizeof(e->rooms));
     }
     uint16_t rf = (uint16_t)((ev->key[SW_SHARD_ROOM] >> 48) | 1u);
     for (int i = 0; i < RS_ROOMS; i++) {
-        if (c->rooms[i] == rf) {
+        if (e->rooms[i] == rf) {
             break;
         }
-        if (c->rooms[i] == 0) {
-            c->rooms[i] = rf;
+        if (e->rooms[i] == 0) {
+            e->rooms[i] = rf;
             break;
         }
     }
-    unsigned n = nrooms(c);
+    unsigned n = nrooms(e);
     if ((int64_t)n < sh->s.min_rooms) {
         return;
     }
@@ -161,9 +160,9 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
     e->h.user = now;
     struct sw_hit h;
     sw_hit_init(&h, "room_spam", "room_spam.rooms", "message-spam", ev);
-    h.first_ms = ev->t_ms - (int64_t)(now - c->first_s) * 1000;
+    h.first_ms = ev->t_ms - (int64_t)(now - e->first_s) * 1000;
     sw_hit_add_value(&h, "rooms", n);
-    sw_hit_add_value(&h, "span_s", (int64_t)(now - c->first_s));
+    sw_hit_add_value(&h, "span_s", (int64_t)(now - e->first_s));
     sw_hit_emit(out, &h);
     st->hits++;
 }

@@ -122,16 +122,20 @@ uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len)
             j++;
         }
         if (!noise_token(buf + i, j - i)) {
-            if (m > 0) {
-                clean[m++] = ' ';
+            /* Keep letters, digits and non-ASCII bytes only: dropped or added
+             * spaces and punctuation ("first100", "->" vs " -> ") then do not
+             * change the shingles. */
+            for (size_t k = i; k < j; k++) {
+                unsigned char c = (unsigned char)buf[k];
+                if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80) {
+                    clean[m++] = (char)c;
+                }
             }
-            memcpy(clean + m, buf + i, j - i);
-            m += j - i;
         }
         i = j + 1;
     }
     if (m == 0 && n > 0) {
-        memcpy(clean, buf, n); /* all noise: fingerprint it as is */
+        memcpy(clean, buf, n); /* all noise or punctuation: fingerprint it as is */
         m = n;
     }
     if (norm_len != NULL) {

@@ -10,8 +10,9 @@
  * 32 apart. Character shingles rather than words so a short line with a
  * mutated word still shares most of its shingles. Before shingling,
  * machine-made tokens (letters mixed with digits, long digit runs, long
- * vowel-less runs: the random suffixes spammers append) are dropped, and the
- * reported normalized length counts only the remaining text. Only the first
+ * vowel-less runs: the random suffixes spammers append) are dropped, then
+ * spaces and ASCII punctuation (so "first100" and "first 100 ->" shingle
+ * alike); the reported normalized length counts only the remaining bytes. Only the first
  * SW_SIMHASH_MAX_TEXT normalized bytes count (bounded cost on long pastes).
  * Texts shorter than one shingle hash whole.
  *

@@ -27,16 +27,16 @@ static void test_near_duplicates(void **state)
     const char *suffixes[] = {" x7f3k", " qq91z", " 4kd8a", " zzpq1", " m0m0x"};
     for (size_t i = 0; i < 5; i++) {
         snprintf(buf, sizeof(buf), "%s%s", base, suffixes[i]);
-        assert_true(sw_simhash_distance(a, fp(buf)) <= 10);
+        assert_true(sw_simhash_distance(a, fp(buf)) <= 12); /* the detectors' default distance */
     }
     /* Case, leetspeak and spacing are folded by the normalizer. */
     assert_true(sw_simhash_distance(
                     a, fp("GET  FR33 b1tc0in now at http://cheap-coins.example/win claim today")) <=
-                10);
+                12);
     /* A changed token in the middle. */
     assert_true(sw_simhash_distance(
                     a, fp("Get free bitcoin now at http://cheap-coins.example/lol claim today")) <=
-                10);
+                12);
     assert_int_equal(sw_simhash_distance(a, fp(base)), 0);
 }
 
