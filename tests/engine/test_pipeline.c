@@ -53,7 +53,8 @@ struct collected {
     size_t n, cap;
 };
 
-static struct collected col[2] = {{PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0},
+static struct collected col[3] = {{PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0},
+                                  {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0},
                                   {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0}};
 static atomic_int next_local_id;
 static atomic_int reload_calls, init_calls;
@@ -69,10 +70,25 @@ struct tc_local {
 };
 
 struct tc_shared {
-    int which; /* 0: sender detector, 1: room detector */
+    int which; /* 0: sender detector, 1: room detector, 2: own key hook */
 };
 
-static const struct tc_shared tc_shared_sender = {0}, tc_shared_room = {1};
+/* Detector 2 routes by its own key: a message by its sender, a presence by
+ * its recipient (like sub_slow's request/answer pairing). */
+static uint64_t tc_own_key(const struct sw_event *ev)
+{
+    return ev->kind == SW_EV_PRESENCE ? ev->to.bare : ev->from.bare;
+}
+
+static const struct tc_shared tc_shared_sender = {0}, tc_shared_room = {1}, tc_shared_own = {2};
+
+static int tc_setup_own(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    (void)settings;
+    (void)eb;
+    *shared = (void *)&tc_shared_own;
+    return 0;
+}
 
 static int tc_setup_sender(const void *settings, void **shared, struct sw_errbuf *eb)
 {
@@ -130,7 +146,8 @@ static void tc_process(const void *shared, void *local, const struct sw_event *e
 {
     const struct tc_shared *s = shared;
     struct tc_local *l = local;
-    uint64_t key = ev->key[s->which ? SW_SHARD_ROOM : SW_SHARD_SENDER];
+    uint64_t key =
+        s->which == 2 ? tc_own_key(ev) : ev->key[s->which ? SW_SHARD_ROOM : SW_SHARD_SENDER];
     if (l->n == l->cap) {
         /* test only: growing here is fine (a real detector must not) */
         l->cap *= 2;
@@ -227,11 +244,27 @@ static const struct sw_detector_ops troom_ops = {
     .teardown = tc_teardown,
 };
 
-static const struct sw_detector_ops *const test_dets[] = {&tsender_ops, &troom_ops, NULL};
+static const struct sw_detector_ops town_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = "town",
+    .description = "test: counts events per own routing key",
+    .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
+    .shard = SW_SHARD_ROOM, /* ignored: the key hook wins */
+    .key = tc_own_key,
+    .setup = tc_setup_own,
+    .thread_init = tc_thread_init,
+    .process = tc_process,
+    .expire = tc_expire,
+    .thread_fini = tc_thread_fini,
+    .teardown = tc_teardown,
+};
+
+static const struct sw_detector_ops *const test_dets[] = {&tsender_ops, &troom_ops, &town_ops,
+                                                          NULL};
 
 static void col_reset(void)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         free(col[i].v);
         col[i].v = NULL;
         col[i].n = col[i].cap = 0;
@@ -450,6 +483,7 @@ static void test_exactly_once(void **state)
             /* every event has a sender; groupchat ones (i % 4 < 2) a room */
             assert_int_equal(check_once(0), N_STANZAS);
             assert_int_equal(check_once(1), N_STANZAS / 2);
+            assert_int_equal(check_once(2), N_STANZAS);
             assert_int_equal(st.det[0].events, N_STANZAS);
             assert_int_equal(st.det[1].events, N_STANZAS / 2);
             /* all workers really took part when W > 1 */
@@ -481,6 +515,7 @@ static void test_identical_output(void **state)
     size_t n = 0;
     dets[n++] = &tsender_ops;
     dets[n++] = &troom_ops;
+    dets[n++] = &town_ops;
     for (const struct sw_detector_ops *const *r = sw_registry_list(); *r; r++) {
         dets[n++] = *r;
     }
@@ -793,9 +828,10 @@ static void test_reload(void **state)
         sw_pipeline_get_stats(ra.p, &st);
         assert_int_equal(st.reloads, 1);
         /* troom has the hook: each worker adapted its local once; tsender has
-         * none: each worker re-created its local (2 inits per worker) */
+         * none, nor has town: each worker re-created their locals (2 inits
+         * per worker each) */
         assert_int_equal(atomic_load(&reload_calls), (int)W);
-        assert_int_equal(atomic_load(&init_calls), (int)(W * 2 + W));
+        assert_int_equal(atomic_load(&init_calls), (int)(W * 2 + W + W * 2));
         o.close(o.ctx);
         sw_pipeline_free(ra.p);
         fclose(mem);
@@ -803,6 +839,7 @@ static void test_reload(void **state)
         /* nothing lost or doubled across the switch */
         assert_int_equal(check_once(0), N_STANZAS);
         assert_int_equal(check_once(1), N_STANZAS / 2);
+        assert_int_equal(check_once(2), N_STANZAS);
     }
     pthread_mutex_destroy(&t.mu);
     pthread_cond_destroy(&t.cv);
