@@ -42,10 +42,10 @@ struct sw_muc_flood_settings {
 static const struct sw_conf_item schema[] = {
     SW_DC_COMMON_ITEMS("32MB", "10m", "2m"),
     SW_DC_DUR("short_window", short_window, 1000, 3600000, "10s", "short rate window"),
-    SW_DC_INT("short_max", short_max, 1, 100000, "12",
+    SW_DC_INT("short_max", short_max, 1, 100000, "16",
               "messages allowed from one occupant in one room per short_window"),
     SW_DC_DUR("long_window", long_window, 1000, 3600000, "60s", "long rate window"),
-    SW_DC_INT("long_max", long_max, 1, 1000000, "40",
+    SW_DC_INT("long_max", long_max, 1, 1000000, "50",
               "messages allowed from one occupant in one room per long_window"),
     SW_DC_INT("repeat_count", repeat_count, 2, 1000, "5",
               "near-identical lines in a row that make a repeat flood"),

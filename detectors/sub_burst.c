@@ -5,14 +5,20 @@
  * sharded by SENDER_DOMAIN; offender_kind domain).
  *
  * Per key: a window opened by the first subscribe and closed `window` later
- * (tumbling, activity-started, so a burst never straddles a boundary), the
- * distinct targets in it as exact-set-then-HLL counters (for domains also
- * the new targets per sending account, 16 accounts exact) (distinct.h; fan-out copies of one
- * subscribe count once because the target is the same). A hit when the distinct targets reach
- * min_targets (domains: and at least min_accounts of its accounts each asked
- * min_targets_per_account targets or more, so a big domain whose users each add a contact, plus one
- * spammer of its own, is not a spam farm), then once per cooldown. Domains listed in exempt_domains
- * (your own server) never hit. Kind "subscription-spam".
+ * (tumbling, activity-started, so a burst never straddles a boundary) and the
+ * distinct targets in it as exact-set-then-HLL counters (distinct.h; fan-out
+ * copies of one subscribe count once because the target is the same). For
+ * domains also the distinct subscribing accounts and, for the first 32 of
+ * them exactly, the new targets each asked. A hit when the distinct targets reach
+ * min_targets (domains: and at least min_accounts accounts each asked
+ * min_targets_per_account targets or more, and those are at least
+ * min_share_pct of the domain's subscribing accounts: a farm's accounts all
+ * burst, while a big domain's users each add a contact and a spammer of its
+ * own is one account), then once per cooldown. Domains listed in
+ * exempt_domains never hit, nor (exempt_muc_hosts) a domain seen hosting a
+ * MUC service or its parent: the domain domain-sharded groupchat traffic shows
+ * rooms at is a real server with its own users (learned per worker from the
+ * groupchat messages this worker sees). Kind "subscription-spam".
  *
  * Threading: shared = settings copy (+ hashed exempt list); local = table.
  */
@@ -35,8 +41,9 @@ struct sw_sub_burst_settings {
 struct sw_sub_burst_domain_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
-    int64_t window, min_targets, min_accounts, min_targets_per_account;
+    int64_t window, min_targets, min_accounts, min_targets_per_account, min_share_pct;
     struct sw_conf_strlist exempt_domains;
+    bool exempt_muc_hosts;
 };
 
 #define SW_DC_S struct sw_sub_burst_settings
@@ -57,14 +64,20 @@ static const struct sw_conf_item schema_domain[] = {
               "burst window, opened by a domain's first subscribe"),
     SW_DC_INT("min_targets", min_targets, 2, 1000000, "15",
               "distinct accounts the accounts of one domain ask to subscribe to within window"),
-    SW_DC_INT("min_accounts", min_accounts, 1, 16, "4",
+    SW_DC_INT("min_accounts", min_accounts, 1, 32, "4",
               "sending accounts of that domain that each asked min_targets_per_account "
-              "targets or more, needed too (at most 16)"),
-    SW_DC_INT("min_targets_per_account", min_targets_per_account, 1, 1000, "3",
+              "targets or more, needed too (at most 32)"),
+    SW_DC_INT("min_targets_per_account", min_targets_per_account, 1, 1000, "2",
               "targets an account must ask to count towards min_accounts (a big domain "
               "whose users add a contact each, plus one spammer, is not a spam farm)"),
+    SW_DC_INT("min_share_pct", min_share_pct, 0, 100, "50",
+              "and those accounts must be at least this percentage of the domain's "
+              "subscribing accounts in the window (a farm's accounts all burst)"),
     SW_DC_STRLIST("exempt_domains", exempt_domains,
                   "domains never reported (your own server and its big neighbours)"),
+    SW_DC_BOOL("exempt_muc_hosts", exempt_muc_hosts, "true",
+               "never report a domain seen hosting a MUC service (the room's service "
+               "domain and its parent: conference.example.org, example.org)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -78,11 +91,11 @@ struct sb_entry {
 };
 _Static_assert(sizeof(struct sb_entry) == 64, "sub_burst entry is 64 bytes");
 
-#define SBD_ACCOUNTS 16
+#define SBD_ACCOUNTS 32
 struct sbd_entry {
     struct sw_table_entry h;
     uint32_t start_s;
-    struct sw_distinct32 targets;
+    struct sw_distinct32 targets, accounts;
     uint32_t acc[SBD_ACCOUNTS]; /* account fingerprint << 16 | new targets it asked */
 };
 
@@ -94,8 +107,14 @@ struct sb_shared {
     int domain;
 };
 
+#define SB_LEARNED 64
 struct sb_local {
     struct sw_table *t;
+    /* Domains learned to host MUC services (a room's service domain and its
+     * parent, e.g. rooms.a.test and a.test): servers with their own users,
+     * not spam farms. Fixed size; when full, the oldest is overwritten. */
+    uint64_t learned[SB_LEARNED];
+    unsigned n_learned, next_learned;
 };
 
 static int sb_setup_common(const void *settings, void **shared, struct sw_errbuf *eb, int domain)
@@ -202,11 +221,55 @@ static void sb_process(const void *shared, void *local, const struct sw_event *e
     st->hits++;
 }
 
+static bool learned_has(const struct sb_local *l, uint64_t dom)
+{
+    for (unsigned i = 0; i < l->n_learned; i++) {
+        if (l->learned[i] == dom) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void learn(struct sb_local *l, uint64_t dom)
+{
+    if (dom == 0 || learned_has(l, dom)) {
+        return;
+    }
+    l->learned[l->next_learned] = dom;
+    l->next_learned = (l->next_learned + 1) % SB_LEARNED;
+    if (l->n_learned < SB_LEARNED) {
+        l->n_learned++;
+    }
+}
+
+/* A groupchat to a room: remember the room's service domain and its parent. */
+static void learn_muc_host(struct sb_local *l, const struct sw_event *ev)
+{
+    if (learned_has(l, ev->to.domain)) {
+        return;
+    }
+    learn(l, ev->to.domain);
+    const char *d = ev->to.text + ev->to.domain_off;
+    size_t n = ev->to.domain_len;
+    const char *dot = memchr(d, '.', n);
+    if (dot != NULL && (size_t)(dot - d) + 1 < n) {
+        size_t off = (size_t)(dot - d) + 1;
+        learn(l, sw_hash64_lower(d + off, n - off));
+    }
+}
+
 static void sbd_process(const void *shared, void *local, const struct sw_event *ev,
                         struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     const struct sb_shared *sh = shared;
     struct sb_local *l = local;
+    if (ev->kind == SW_EV_MESSAGE) {
+        if (sh->d.exempt_muc_hosts && (ev->flags & SW_F_MUC_GROUPCHAT) != 0 && ev->to.domain != 0) {
+            learn_muc_host(l, ev);
+        }
+        return;
+    }
     if (!is_subscribe(ev) || ev->from.domain == 0) {
         return;
     }
@@ -215,6 +278,9 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
             return;
         }
     }
+    if (sh->d.exempt_muc_hosts && learned_has(l, ev->from.domain)) {
+        return;
+    }
     st->events++;
     uint32_t now = sw_table_now(l->t, ev->t_ms);
     uint32_t prev;
@@ -222,38 +288,40 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
     if (e->start_s == 0 || (now > e->start_s && now - e->start_s >= sw_dc_secs(sh->d.window))) {
         e->start_s = now;
         sw_distinct_init(&e->targets, sizeof(e->targets));
+        sw_distinct_init(&e->accounts, sizeof(e->accounts));
         memset(e->acc, 0, sizeof(e->acc));
     }
+    sw_distinct_add(&e->accounts, sizeof(e->accounts), ev->from.bare);
     if (!sw_distinct_add(&e->targets, sizeof(e->targets), ev->to.bare)) {
         return;
     }
-    /* Per-account count of new targets: exact for the first 16 accounts; when
-     * full, an account below min_targets_per_account makes room. */
+    /* Per-account count of new targets, exact for the window's first 32
+     * subscribing accounts (later ones only count in `accounts`). */
     uint32_t afp = (uint32_t)(ev->from.bare >> 48) | 1u;
-    uint32_t *slot = NULL, *weakest = NULL;
+    uint32_t *slot = NULL;
     for (int i = 0; i < SBD_ACCOUNTS; i++) {
-        if ((e->acc[i] >> 16) == afp) {
+        if ((e->acc[i] >> 16) == afp || e->acc[i] == 0) {
             slot = &e->acc[i];
             break;
         }
-        if (weakest == NULL || (e->acc[i] & 0xFFFFu) < (*weakest & 0xFFFFu)) {
-            weakest = &e->acc[i];
+    }
+    if (slot != NULL) {
+        if (*slot == 0) {
+            *slot = afp << 16;
         }
-    }
-    if (slot == NULL && weakest != NULL &&
-        (int64_t)(*weakest & 0xFFFFu) < sh->d.min_targets_per_account) {
-        slot = weakest;
-        *slot = afp << 16;
-    }
-    if (slot != NULL && (*slot & 0xFFFFu) < 0xFFFFu) {
-        (*slot)++;
+        if ((*slot & 0xFFFFu) < 0xFFFFu) {
+            (*slot)++;
+        }
     }
     uint32_t n = sw_distinct_count(&e->targets, sizeof(e->targets));
     uint32_t na = 0;
     for (int i = 0; i < SBD_ACCOUNTS; i++) {
         na += (int64_t)(e->acc[i] & 0xFFFFu) >= sh->d.min_targets_per_account;
     }
+    uint32_t nall = sw_distinct_count(&e->accounts, sizeof(e->accounts));
     if ((int64_t)n < sh->d.min_targets || (int64_t)na < sh->d.min_accounts ||
+        (int64_t)na * 100 <
+            sh->d.min_share_pct * (int64_t)(nall < SBD_ACCOUNTS ? nall : SBD_ACCOUNTS) ||
         !cooled(&e->h.user, now, sh->d.cooldown)) {
         return;
     }
@@ -315,7 +383,7 @@ const struct sw_detector_ops sw_sub_burst_domain_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "sub_burst_domain",
     .description = "the accounts of one domain sending subscription requests to many accounts",
-    .events = SW_EV_PRESENCE,
+    .events = SW_EV_PRESENCE | SW_EV_MESSAGE, /* messages: learning MUC hosts */
     .shard = SW_SHARD_SENDER_DOMAIN,
     .schema = schema_domain,
     .settings_size = sizeof(struct sw_sub_burst_domain_settings),

@@ -139,6 +139,25 @@ static void test_domain_one_spammer_and_users(void **state)
     sw_test_det_stop(&d);
 }
 
+static void test_domain_hosting_muc_exempt(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_domain_ops, NULL), 0);
+    char from[64];
+    /* Users of example.org talk in rooms at conference.example.org ... */
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, T0, "someone@example.org/x",
+                                          "lobby@conference.example.org", "hello"));
+    /* ... so a burst of its accounts (say, several spammers at once) is
+     * reported per account, never as a spam-farm domain. */
+    for (int i = 0; i < 72; i++) {
+        snprintf(from, sizeof(from), "acct%d@example.org/x", i % 12);
+        sub(&d, T0 + 1000 + i * 700, from, i, NULL);
+    }
+    assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +167,7 @@ int main(void)
         cmocka_unit_test(test_domain_burst),
         cmocka_unit_test(test_domain_needs_accounts),
         cmocka_unit_test(test_domain_one_spammer_and_users),
+        cmocka_unit_test(test_domain_hosting_muc_exempt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
