@@ -92,6 +92,7 @@ struct ms_bloom {
 struct ms_local {
     struct sw_table *t;
     struct ms_bloom f;
+    int64_t sizing; /* max_memory + contact_memory the memory was sized from */
 };
 
 static uint64_t ms_key(const struct sw_event *ev)
@@ -156,6 +157,14 @@ static int ms_setup(const void *settings, void **shared, struct sw_errbuf *eb)
     return 0;
 }
 
+/* Hot reload keeps windows and contacts; only new memory sizes need new state. */
+static int ms_thread_reload(const void *shared, void *local)
+{
+    const struct ms_shared *sh = shared;
+    const struct ms_local *l = local;
+    return l->sizing == sh->s.max_memory * 1000003 + sh->s.contact_memory ? 0 : SW_EAGAIN;
+}
+
 static void ms_thread_fini(void *local)
 {
     struct ms_local *l = local;
@@ -190,6 +199,7 @@ static int ms_thread_init(const void *shared, void **local)
     if (l->f.bits[0] == NULL || l->f.bits[1] == NULL) {
         goto fail;
     }
+    l->sizing = sh->s.max_memory * 1000003 + sh->s.contact_memory;
     *local = l;
     return 0;
 fail:
@@ -306,6 +316,7 @@ const struct sw_detector_ops sw_msg_spam_ops = {
     .thread_init = ms_thread_init,
     .process = ms_process,
     .expire = ms_expire,
+    .thread_reload = ms_thread_reload,
     .thread_fini = ms_thread_fini,
     .teardown = ms_teardown,
 };

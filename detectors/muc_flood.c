@@ -80,6 +80,7 @@ _Static_assert(sizeof(struct mf_entry) == 64, "muc_flood entry is 64 bytes");
 
 struct mf_local {
     struct sw_table *t;
+    int64_t sizing; /* the settings the memory was sized from */
 };
 
 enum { SIG_SHORT, SIG_LONG, SIG_REPEAT, SIG_LONGMSG };
@@ -111,6 +112,7 @@ static int mf_thread_init(const void *shared, void **local)
         free(l);
         return rc;
     }
+    l->sizing = sh->s.max_memory;
     *local = l;
     return 0;
 }
@@ -201,6 +203,14 @@ static void mf_expire(const void *shared, void *local, int64_t now_ms, struct sw
     sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
 }
 
+/* Hot reload keeps every window; only a new memory size needs a new table. */
+static int mf_thread_reload(const void *shared, void *local)
+{
+    const struct mf_shared *sh = shared;
+    const struct mf_local *l = local;
+    return l->sizing == sh->s.max_memory ? 0 : SW_EAGAIN;
+}
+
 static void mf_thread_fini(void *local)
 {
     struct mf_local *l = local;
@@ -227,6 +237,7 @@ const struct sw_detector_ops sw_muc_flood_ops = {
     .thread_init = mf_thread_init,
     .process = mf_process,
     .expire = mf_expire,
+    .thread_reload = mf_thread_reload,
     .thread_fini = mf_thread_fini,
     .teardown = mf_teardown,
 };

@@ -109,6 +109,7 @@ struct mr_post {
 };
 
 struct mr_local {
+    int64_t sizing; /* max_memory + ring the memory was sized from */
     struct sw_table *occ, *rooms;
     struct mr_post *ring;
     size_t ring_n, ring_pos;
@@ -164,6 +165,7 @@ static int mr_thread_init(const void *shared, void **local)
     if (rc < 0) {
         goto fail;
     }
+    l->sizing = sh->s.max_memory * 1000003 + sh->s.ring;
     *local = l;
     return 0;
 fail:
@@ -202,6 +204,14 @@ static void mr_hit_account(const struct sw_event *ev, const struct mr_cluster *c
     sw_hit_add_value(&h, "wave_s", (int64_t)(c->last_s - c->first_s));
     sw_hit_emit(out, &h);
     st->hits++;
+}
+
+/* Hot reload keeps every wave; only new memory sizes need new tables. */
+static int mr_thread_reload(const void *shared, void *local)
+{
+    const struct mr_shared *sh = shared;
+    const struct mr_local *l = local;
+    return l->sizing == sh->s.max_memory * 1000003 + sh->s.ring ? 0 : SW_EAGAIN;
 }
 
 static void mr_process(const void *shared, void *local, const struct sw_event *ev,
@@ -409,6 +419,7 @@ const struct sw_detector_ops sw_muc_raid_ops = {
     .thread_init = mr_thread_init,
     .process = mr_process,
     .expire = mr_expire,
+    .thread_reload = mr_thread_reload,
     .thread_fini = mr_thread_fini,
     .teardown = mr_teardown,
 };

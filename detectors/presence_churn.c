@@ -56,6 +56,7 @@ struct pc_shared {
 
 struct pc_local {
     struct sw_table *t;
+    int64_t sizing; /* the settings the memory was sized from */
 };
 
 static int pc_setup(const void *settings, void **shared, struct sw_errbuf *eb)
@@ -83,6 +84,7 @@ static int pc_thread_init(const void *shared, void **local)
         free(l);
         return rc;
     }
+    l->sizing = sh->s.max_memory;
     *local = l;
     return 0;
 }
@@ -159,6 +161,14 @@ static void pc_expire(const void *shared, void *local, int64_t now_ms, struct sw
     sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
 }
 
+/* Hot reload keeps every window; only a new memory size needs a new table. */
+static int pc_thread_reload(const void *shared, void *local)
+{
+    const struct pc_shared *sh = shared;
+    const struct pc_local *l = local;
+    return l->sizing == sh->s.max_memory ? 0 : SW_EAGAIN;
+}
+
 static void pc_thread_fini(void *local)
 {
     struct pc_local *l = local;
@@ -185,6 +195,7 @@ const struct sw_detector_ops sw_presence_churn_ops = {
     .thread_init = pc_thread_init,
     .process = pc_process,
     .expire = pc_expire,
+    .thread_reload = pc_thread_reload,
     .thread_fini = pc_thread_fini,
     .teardown = pc_teardown,
 };

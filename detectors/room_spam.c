@@ -64,6 +64,7 @@ struct rs_shared {
 
 struct rs_local {
     struct sw_table *t;
+    int64_t sizing; /* the settings the memory was sized from */
 };
 
 static int rs_setup(const void *settings, void **shared, struct sw_errbuf *eb)
@@ -89,6 +90,7 @@ static int rs_thread_init(const void *shared, void **local)
         free(l);
         return rc;
     }
+    l->sizing = sh->s.max_memory;
     *local = l;
     return 0;
 }
@@ -174,6 +176,14 @@ static void rs_expire(const void *shared, void *local, int64_t now_ms, struct sw
     sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
 }
 
+/* Hot reload keeps every window; only a new memory size needs a new table. */
+static int rs_thread_reload(const void *shared, void *local)
+{
+    const struct rs_shared *sh = shared;
+    const struct rs_local *l = local;
+    return l->sizing == sh->s.max_memory ? 0 : SW_EAGAIN;
+}
+
 static void rs_thread_fini(void *local)
 {
     struct rs_local *l = local;
@@ -200,6 +210,7 @@ const struct sw_detector_ops sw_room_spam_ops = {
     .thread_init = rs_thread_init,
     .process = rs_process,
     .expire = rs_expire,
+    .thread_reload = rs_thread_reload,
     .thread_fini = rs_thread_fini,
     .teardown = rs_teardown,
 };

@@ -115,6 +115,7 @@ struct sb_local {
      * not spam farms. Fixed size; when full, the oldest is overwritten. */
     uint64_t learned[SB_LEARNED];
     unsigned n_learned, next_learned;
+    int64_t sizing; /* max_memory the table was sized from */
 };
 
 static int sb_setup_common(const void *settings, void **shared, struct sw_errbuf *eb, int domain)
@@ -169,6 +170,7 @@ static int sb_thread_init(const void *shared, void **local)
         free(l);
         return rc;
     }
+    l->sizing = sh->domain ? sh->d.max_memory : sh->s.max_memory;
     *local = l;
     return 0;
 }
@@ -345,6 +347,15 @@ static void sb_expire(const void *shared, void *local, int64_t now_ms, struct sw
     sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(idle), st);
 }
 
+/* Hot reload keeps every window (and learned MUC hosts); only a new memory
+ * size needs a new table. */
+static int sb_thread_reload(const void *shared, void *local)
+{
+    const struct sb_shared *sh = shared;
+    const struct sb_local *l = local;
+    return l->sizing == (sh->domain ? sh->d.max_memory : sh->s.max_memory) ? 0 : SW_EAGAIN;
+}
+
 static void sb_thread_fini(void *local)
 {
     struct sb_local *l = local;
@@ -375,6 +386,7 @@ const struct sw_detector_ops sw_sub_burst_ops = {
     .thread_init = sb_thread_init,
     .process = sb_process,
     .expire = sb_expire,
+    .thread_reload = sb_thread_reload,
     .thread_fini = sb_thread_fini,
     .teardown = sb_teardown,
 };
@@ -391,6 +403,7 @@ const struct sw_detector_ops sw_sub_burst_domain_ops = {
     .thread_init = sb_thread_init,
     .process = sbd_process,
     .expire = sb_expire,
+    .thread_reload = sb_thread_reload,
     .thread_fini = sb_thread_fini,
     .teardown = sb_teardown,
 };

@@ -62,6 +62,7 @@ struct ss_shared {
 
 struct ss_local {
     struct sw_table *t;
+    int64_t sizing; /* the settings the memory was sized from */
 };
 
 static uint64_t ss_key(const struct sw_event *ev)
@@ -101,6 +102,7 @@ static int ss_thread_init(const void *shared, void **local)
         free(l);
         return rc;
     }
+    l->sizing = sh->s.max_memory;
     *local = l;
     return 0;
 }
@@ -165,6 +167,14 @@ static void ss_expire(const void *shared, void *local, int64_t now_ms, struct sw
     sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
 }
 
+/* Hot reload keeps every window; only a new memory size needs a new table. */
+static int ss_thread_reload(const void *shared, void *local)
+{
+    const struct ss_shared *sh = shared;
+    const struct ss_local *l = local;
+    return l->sizing == sh->s.max_memory ? 0 : SW_EAGAIN;
+}
+
 static void ss_thread_fini(void *local)
 {
     struct ss_local *l = local;
@@ -193,6 +203,7 @@ const struct sw_detector_ops sw_sub_slow_ops = {
     .thread_init = ss_thread_init,
     .process = ss_process,
     .expire = ss_expire,
+    .thread_reload = ss_thread_reload,
     .thread_fini = ss_thread_fini,
     .teardown = ss_teardown,
 };

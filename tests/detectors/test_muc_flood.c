@@ -192,6 +192,38 @@ static void test_never_counted(void **state)
     sw_test_det_stop(&d);
 }
 
+static void test_reload_keeps_windows(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    uint64_t seed = 21;
+    char line[256];
+    /* 10 lines, then a config reload with the same sizes, then 10 more
+     * within the same 10 s: the window survived, so the flood hits. */
+    for (int i = 0; i < 20; i++) {
+        if (i == 10) {
+            void *shared2 = NULL;
+            struct sw_errbuf eb;
+            assert_int_equal(sw_muc_flood_ops.setup(d.settings, &shared2, &eb), 0);
+            assert_int_equal(sw_muc_flood_ops.thread_reload(shared2, d.local), 0);
+            sw_muc_flood_ops.teardown(d.shared);
+            d.shared = shared2;
+        }
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + i * 400, "flooder@evil.example/x", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 6)));
+    }
+    assert_int_equal(sw_test_count(&d.out, "muc_flood.rate_short", NULL), 1);
+    /* A new memory size cannot be adopted in place: the engine re-inits. */
+    sw_test_set_int(sw_muc_flood_ops.schema, d.settings, "max_memory", 1 << 20);
+    void *shared3 = NULL;
+    struct sw_errbuf eb;
+    assert_int_equal(sw_muc_flood_ops.setup(d.settings, &shared3, &eb), 0);
+    assert_int_equal(sw_muc_flood_ops.thread_reload(shared3, d.local), SW_EAGAIN);
+    sw_muc_flood_ops.teardown(shared3);
+    sw_test_det_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_one_long_paste),
         cmocka_unit_test(test_busy_room_active_person),
         cmocka_unit_test(test_never_counted),
+        cmocka_unit_test(test_reload_keeps_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
