@@ -108,6 +108,58 @@ void *sw_table_find(struct sw_table *t, uint64_t key)
     return NULL;
 }
 
+/* Backward-shift deletion for linear probing: pull later entries of the run
+ * back into the hole unless that would move them before their home slot. */
+static void delete_at(struct sw_table *t, size_t i)
+{
+    size_t n = t->n;
+    size_t hole = i % n;
+    size_t j = hole;
+    /* Empty the hole first: the scan below then always ends, even in a
+     * table with no other empty slot. */
+    memset(slot(t, hole), 0, t->entry_size);
+    for (;;) {
+        j = j + 1 == n ? 0 : j + 1;
+        struct sw_table_entry *e = slot(t, j);
+        if (e->key == 0) {
+            break;
+        }
+        size_t home = home_of(t, e->key);
+        /* e may move to hole iff home is not cyclically in (hole, j]. */
+        size_t dist_j = (j + n - home) % n;
+        size_t dist_hole = (j + n - hole) % n;
+        if (dist_j >= dist_hole) {
+            memcpy(slot(t, hole), e, t->entry_size);
+            memset(e, 0, t->entry_size);
+            hole = j;
+        }
+    }
+    t->count--;
+}
+
+/* At the load cap with an empty home slot: make room by deleting the
+ * least-recently-seen entry of the PROBE slots after @start (other keys'
+ * runs), so the table never fills past its cap and runs stay short. */
+static void evict_near(struct sw_table *t, size_t start, uint32_t now, struct sw_detector_stats *st)
+{
+    size_t best = SIZE_MAX;
+    uint32_t best_age = 0;
+    for (size_t k = 0; k < SW_TABLE_PROBE; k++) {
+        size_t i = (start + k) % t->n;
+        struct sw_table_entry *e = slot(t, i);
+        if (e->key != 0 && (best == SIZE_MAX || age(now, e->seen) > best_age)) {
+            best = i;
+            best_age = age(now, e->seen);
+        }
+    }
+    if (best != SIZE_MAX) {
+        delete_at(t, best);
+        if (st != NULL) {
+            st->evictions++;
+        }
+    }
+}
+
 void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *prev,
                    struct sw_detector_stats *st)
 {
@@ -123,8 +175,13 @@ void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *pre
             return e;
         }
         if (e->key == 0) {
-            if (t->count >= t->max_live && victim != NULL) {
-                break; /* at the load cap: replace the window's oldest instead */
+            if (t->count >= t->max_live) {
+                if (victim != NULL) {
+                    break; /* at the load cap: replace the window's oldest instead */
+                }
+                /* Home slot empty: delete an old key nearby (never in this
+                 * key's path: the empty home slot ends every run before it). */
+                evict_near(t, home + 1 + SW_TABLE_PROBE, now, st);
             }
             victim = e;
             t->count++;
@@ -146,32 +203,6 @@ fill:
     victim->seen = now;
     *prev = 0;
     return victim;
-}
-
-/* Backward-shift deletion for linear probing: pull later entries of the run
- * back into the hole unless that would move them before their home slot. */
-static void delete_at(struct sw_table *t, size_t i)
-{
-    size_t n = t->n;
-    size_t hole = i % n;
-    size_t j = hole;
-    for (;;) {
-        j = j + 1 == n ? 0 : j + 1;
-        struct sw_table_entry *e = slot(t, j);
-        if (e->key == 0) {
-            break;
-        }
-        size_t home = home_of(t, e->key);
-        /* e may move to hole iff home is not cyclically in (hole, j]. */
-        size_t dist_j = (j + n - home) % n;
-        size_t dist_hole = (j + n - hole) % n;
-        if (dist_j >= dist_hole) {
-            memcpy(slot(t, hole), e, t->entry_size);
-            hole = j;
-        }
-    }
-    memset(slot(t, hole), 0, t->entry_size);
-    t->count--;
 }
 
 void sw_table_expire(struct sw_table *t, uint32_t now, uint32_t idle_s,
