@@ -75,10 +75,13 @@ uint64_t sw_simhash_raw(const char *s, size_t len)
     return fp;
 }
 
-/* A token that looks machine-made: letters mixed with digits ("x7f3k",
- * "9e3779b1"), a long run of digits, or a long run without vowels ("qxzkvbn").
- * Spammers append such tokens to beat exact hashes; they carry no meaning,
- * so they cast no votes. */
+/* A raw token that looks machine-made: letters mixed with digits ("x7f3k",
+ * "9e3779b1", "bbonio0"), a long run of digits, or a long run without vowels
+ * ("qxzkvbn"). Spammers append such tokens to beat exact hashes; they carry
+ * no meaning, so they cast no votes. Judged on the raw text, before the
+ * normalizer's leetspeak folding could turn "bbonio0" into a word (leet
+ * words such as "fr33" are dropped too: every variant drops them alike).
+ * Tokens with other characters (URLs, punctuation, non-ASCII) are kept. */
 static int noise_token(const char *w, size_t n)
 {
     if (n < 4) {
@@ -87,6 +90,9 @@ static int noise_token(const char *w, size_t n)
     size_t digits = 0, letters = 0, vowels = 0, other = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)w[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (unsigned char)(c + 32);
+        }
         if (c >= '0' && c <= '9') {
             digits++;
         } else if (c >= 'a' && c <= 'z') {
@@ -97,7 +103,7 @@ static int noise_token(const char *w, size_t n)
         }
     }
     if (other > 0) {
-        return 0; /* URLs, punctuation, non-ASCII words: keep */
+        return 0;
     }
     if (digits > 0 && letters > 0) {
         return 1;
@@ -108,34 +114,54 @@ static int noise_token(const char *w, size_t n)
     return letters >= 5 && vowels == 0;
 }
 
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len)
 {
+    char raw[4 * SW_SIMHASH_MAX_TEXT + 1];
     char buf[SW_SIMHASH_MAX_TEXT + 1];
     char clean[SW_SIMHASH_MAX_TEXT + 1];
-    /* Normalizing folds, never grows much; feed a bounded prefix. */
+    /* 1. Drop machine-made tokens from a bounded prefix of the raw text. */
     size_t in = len > 4 * SW_SIMHASH_MAX_TEXT ? 4 * SW_SIMHASH_MAX_TEXT : len;
-    size_t n = sw_normalize(s, in, buf, sizeof(buf), SW_NORM_DEFAULT);
-    size_t m = 0;
-    for (size_t i = 0; i < n;) {
+    size_t r = 0;
+    for (size_t i = 0; i < in;) {
+        while (i < in && is_space((unsigned char)s[i])) {
+            i++;
+        }
         size_t j = i;
-        while (j < n && buf[j] != ' ') {
+        while (j < in && !is_space((unsigned char)s[j])) {
             j++;
         }
-        if (!noise_token(buf + i, j - i)) {
-            /* Keep letters, digits and non-ASCII bytes only: dropped or added
-             * spaces and punctuation ("first100", "->" vs " -> ") then do not
-             * change the shingles. */
-            for (size_t k = i; k < j; k++) {
-                unsigned char c = (unsigned char)buf[k];
-                if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80) {
-                    clean[m++] = (char)c;
-                }
+        if (j > i && !noise_token(s + i, j - i)) {
+            if (r > 0) {
+                raw[r++] = ' ';
             }
+            memcpy(raw + r, s + i, j - i);
+            r += j - i;
         }
-        i = j + 1;
+        i = j;
+    }
+    if (r == 0) {
+        memcpy(raw, s, in); /* all noise: fingerprint it as is */
+        r = in;
+    }
+    /* 2. Fold case, leetspeak, confusables, invisible characters. */
+    size_t n = sw_normalize(raw, r, buf, sizeof(buf), SW_NORM_DEFAULT);
+    /* 3. Keep letters, digits and non-ASCII bytes only: dropped or added
+     *    spaces and punctuation ("first100", "->" vs " -> ") then do not
+     *    change the shingles. */
+    size_t m = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)buf[k];
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80) {
+            clean[m++] = (char)c;
+        }
     }
     if (m == 0 && n > 0) {
-        memcpy(clean, buf, n); /* all noise or punctuation: fingerprint it as is */
+        memcpy(clean, buf, n); /* punctuation only ("!!!", ":-)"): as is */
         m = n;
     }
     if (norm_len != NULL) {

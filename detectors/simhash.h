@@ -1,20 +1,19 @@
 /*
  * simhash.h - 64-bit SimHash near-duplicate fingerprints of message text.
  *
- * Charikar's SimHash over character 4-gram shingles of the normalized text
- * (sw_normalize with SW_NORM_DEFAULT: case, leetspeak, confusables, zero-width
- * characters and whitespace folded). Every shingle hashes to 64 bits and votes
- * +1/-1 on each bit; the fingerprint keeps the sign. Texts that share most
- * shingles (a spam line with a random suffix, a changed URL token, extra
- * spaces) land within a few bits of Hamming distance, unrelated texts around
- * 32 apart. Character shingles rather than words so a short line with a
- * mutated word still shares most of its shingles. Before shingling,
- * machine-made tokens (letters mixed with digits, long digit runs, long
- * vowel-less runs: the random suffixes spammers append) are dropped, then
- * spaces and ASCII punctuation (so "first100" and "first 100 ->" shingle
- * alike); the reported normalized length counts only the remaining bytes. Only the first
- * SW_SIMHASH_MAX_TEXT normalized bytes count (bounded cost on long pastes).
- * Texts shorter than one shingle hash whole.
+ * Charikar's SimHash over character 4-gram shingles. Before shingling:
+ * machine-made raw tokens (letters mixed with digits, long digit runs, long
+ * vowel-less runs: the random suffixes spammers append) are dropped; the rest
+ * is normalized (sw_normalize, SW_NORM_DEFAULT: case, leetspeak, confusables,
+ * zero-width characters folded) and stripped to letters, digits and
+ * non-ASCII bytes, so spacing and punctuation changes do not matter. Every
+ * shingle hashes to 64 bits and votes on each bit; the fingerprint keeps the
+ * majority. Texts that share most shingles (a spam line with a random
+ * suffix, a changed URL token, a greeting prefix) land within a few bits of
+ * Hamming distance, unrelated texts around 32 apart. Only the first
+ * SW_SIMHASH_MAX_TEXT normalized bytes count (bounded cost on long pastes);
+ * texts shorter than one shingle hash whole. The reported normalized length
+ * counts only the kept bytes.
  *
  * Thread-safety: pure functions, stack buffers only, reentrant.
  */
