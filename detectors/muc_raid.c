@@ -240,6 +240,12 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     st->events++;
     struct mr_occ *o = sw_table_find(l->occ, okey);
     bool fresh = o != NULL && o->h.user != 0 && now - o->h.user <= sw_dc_secs(sh->s.fresh);
+    /* The normalized text is never longer than the raw body: skip the
+     * fingerprint when the line cannot qualify anyway (most chatter). */
+    int64_t need = fresh ? sh->s.min_len_fresh : sh->s.min_len_established;
+    if ((int64_t)ev->body_full < need) {
+        return;
+    }
     size_t nlen = 0;
     uint64_t fp = sw_simhash_text(ev->body, ev->body_len, &nlen);
     if (!((fresh && (int64_t)nlen >= sh->s.min_len_fresh) ||

@@ -114,6 +114,9 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
         return;
     }
     st->events++;
+    if ((int64_t)ev->body_full < sh->s.min_len) {
+        return; /* normalized text is never longer than the raw body */
+    }
     size_t nlen = 0;
     uint64_t fp = sw_simhash_text(ev->body, ev->body_len, &nlen);
     if ((int64_t)nlen < sh->s.min_len) {
