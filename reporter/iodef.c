@@ -4,7 +4,7 @@
  * Design: libxml2's xmlTextWriter writes into a memory buffer, so escaping of
  * text and attributes is libxml2's job; what it does not do is refuse bytes
  * that XML 1.0 forbids (C0 controls, invalid UTF-8), and evidence is hostile
- * by nature, so every free text goes through sw_xml_clean() first.
+ * by nature, so every free text goes through sw_iodef_clean() first.
  *
  * Shape (see ../shared/spec/iodef.md and xep-0268.md §5/§8): the Incident
  * children follow the schema's xs:sequence order; one Flow holding exactly
@@ -74,7 +74,7 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-char *sw_xml_clean(char *dst, size_t cap, const char *src)
+char *sw_iodef_clean(char *dst, size_t cap, const char *src)
 {
     static const char repl[] = "\xEF\xBF\xBD"; /* U+FFFD */
     const unsigned char *s = (const unsigned char *)src;
@@ -114,7 +114,7 @@ static int elem_time(xmlTextWriterPtr w, const char *name, int64_t ms)
 static int attr(xmlTextWriterPtr w, const char *name, const char *value)
 {
     char clean[512];
-    sw_xml_clean(clean, sizeof(clean), value);
+    sw_iodef_clean(clean, sizeof(clean), value);
     W(xmlTextWriterWriteAttribute(w, X(name), X(clean)));
     return 0;
 }
@@ -125,7 +125,7 @@ static int xmpp_address(xmlTextWriterPtr w, const char *jid)
     W(xmlTextWriterStartElement(w, X("Address")));
     W(attr(w, "category", "ext-value"));
     W(attr(w, "ext-category", "xmpp"));
-    W(xmlTextWriterWriteString(w, X(sw_xml_clean(clean, sizeof(clean), jid))));
+    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(clean, sizeof(clean), jid))));
     W(xmlTextWriterEndElement(w));
     return 0;
 }
@@ -158,7 +158,7 @@ static int write_method(xmlTextWriterPtr w, const struct sw_incident *inc)
         W(xmlTextWriterStartElement(w, X("Description")));
         W(attr(w, "lang", "en"));
         snprintf(line, sizeof(line), "%s", inc->kind ? inc->kind : "unknown");
-        W(xmlTextWriterWriteString(w, X(sw_xml_clean(line, sizeof(line), line))));
+        W(xmlTextWriterWriteString(w, X(sw_iodef_clean(line, sizeof(line), line))));
         W(xmlTextWriterEndElement(w));
     }
     for (uint32_t i = 0; i < inc->n_contrib && i < SW_INC_MAX_DETECTORS; i++) {
@@ -177,7 +177,7 @@ static int write_method(xmlTextWriterPtr w, const struct sw_incident *inc)
         char clean[1024];
         W(xmlTextWriterStartElement(w, X("Description")));
         W(attr(w, "lang", "en"));
-        W(xmlTextWriterWriteString(w, X(sw_xml_clean(clean, sizeof(clean), line))));
+        W(xmlTextWriterWriteString(w, X(sw_iodef_clean(clean, sizeof(clean), line))));
         W(xmlTextWriterEndElement(w));
     }
     W(xmlTextWriterEndElement(w));
@@ -194,14 +194,14 @@ static int write_contact(xmlTextWriterPtr w, const struct sw_reporter_settings *
     W(xmlTextWriterStartElement(w, X("ContactName")));
     W(attr(w, "lang", "en"));
     char clean[sizeof(name) * 3];
-    W(xmlTextWriterWriteString(w, X(sw_xml_clean(clean, sizeof(clean), name))));
+    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(clean, sizeof(clean), name))));
     W(xmlTextWriterEndElement(w));
     W(xmlTextWriterStartElement(w, X("AdditionalData")));
     W(attr(w, "dtype", "xml"));
     W(attr(w, "meaning", "xmpp-admin"));
     W(xmlTextWriterStartElementNS(w, NULL, X("jid"), X(SW_JID_NS)));
     const char *admin = s->admin_jid ? s->admin_jid : "";
-    W(xmlTextWriterWriteString(w, X(sw_xml_clean(clean, sizeof(clean), admin))));
+    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(clean, sizeof(clean), admin))));
     W(xmlTextWriterEndElement(w));
     W(xmlTextWriterEndElement(w));
     W(xmlTextWriterEndElement(w));
@@ -231,7 +231,7 @@ static int write_evidence(xmlTextWriterPtr w, const struct sw_incident *inc)
             W(attr(w, "to", e->target));
         }
         char clean[SW_HIT_TEXT * 3];
-        W(xmlTextWriterWriteString(w, X(sw_xml_clean(clean, sizeof(clean), e->body))));
+        W(xmlTextWriterWriteString(w, X(sw_iodef_clean(clean, sizeof(clean), e->body))));
         W(xmlTextWriterEndElement(w));
         W(xmlTextWriterEndElement(w));
     }
@@ -323,7 +323,7 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
     W(attr(w, "lang", "en"));
     W(xmlTextWriterStartElement(w, X("IncidentID")));
     W(attr(w, "name", s->domain ? s->domain : "localhost"));
-    W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), inc->id))));
+    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(buf, sizeof(buf), inc->id))));
     W(xmlTextWriterEndElement(w));
     W(elem_time(w, "DetectTime", inc->detected_at));
     W(elem_time(w, "StartTime", inc->first_seen));
@@ -338,7 +338,7 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
              sw_incident_status_name(inc->status), inc->revision);
     W(xmlTextWriterStartElement(w, X("Description")));
     W(attr(w, "lang", "en"));
-    W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), desc))));
+    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(buf, sizeof(buf), desc))));
     W(xmlTextWriterEndElement(w));
 
     W(xmlTextWriterStartElement(w, X("Assessment")));
@@ -351,7 +351,7 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
     snprintf(desc, sizeof(desc), "%s, score %lld.%03lld", kind,
              (long long)(inc->score_milli / 1000),
              (long long)((inc->score_milli % 1000 + 1000) % 1000));
-    W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), desc))));
+    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(buf, sizeof(buf), desc))));
     W(xmlTextWriterEndElement(w));
     W(counter(w, "alert", NULL, inc->hits));
     W(xmlTextWriterEndElement(w));
@@ -413,7 +413,7 @@ static int write_response(xmlTextWriterPtr w, const struct sw_reporter_settings 
     W(attr(w, "lang", "en"));
     W(xmlTextWriterStartElement(w, X("IncidentID")));
     W(attr(w, "name", rsp->incident_name));
-    W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), rsp->incident_id))));
+    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(buf, sizeof(buf), rsp->incident_id))));
     W(xmlTextWriterEndElement(w));
     W(elem_time(w, "ReportTime", now_ms));
     W(xmlTextWriterStartElement(w, X("Assessment")));
@@ -430,7 +430,7 @@ static int write_response(xmlTextWriterPtr w, const struct sw_reporter_settings 
     if (rsp->text != NULL && rsp->text[0] != '\0') {
         W(xmlTextWriterStartElement(w, X("Description")));
         W(attr(w, "lang", "en"));
-        W(xmlTextWriterWriteString(w, X(sw_xml_clean(buf, sizeof(buf), rsp->text))));
+        W(xmlTextWriterWriteString(w, X(sw_iodef_clean(buf, sizeof(buf), rsp->text))));
         W(xmlTextWriterEndElement(w));
     }
     W(xmlTextWriterEndElement(w));

@@ -23,7 +23,7 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
  * allows: valid UTF-8 of allowed code points; every other byte or sequence
  * becomes U+FFFD. Output truncated on a character boundary. Returns @dst.
  */
-char *sw_xml_clean(char *dst, size_t cap, const char *src);
+char *sw_iodef_clean(char *dst, size_t cap, const char *src);
 
 /** Default settings used when no config is given (tests, --reports without a file). */
 void sw_reporter_settings_defaults(struct sw_reporter_settings *s);

@@ -143,7 +143,7 @@ static void copy_text(char *dst, size_t cap, const xmlChar *s)
         dst[0] = '\0';
         return;
     }
-    sw_xml_clean(dst, cap, (const char *)s);
+    sw_iodef_clean(dst, cap, (const char *)s);
 }
 
 static void copy_content(char *dst, size_t cap, xmlNodePtr n)

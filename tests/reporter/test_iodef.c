@@ -284,20 +284,20 @@ static void test_clean(void **state)
 {
     (void)state;
     char out[64];
-    assert_string_equal(sw_xml_clean(out, sizeof(out), "plain \xc3\xa9t\xc3\xa9"),
+    assert_string_equal(sw_iodef_clean(out, sizeof(out), "plain \xc3\xa9t\xc3\xa9"),
                         "plain \xc3\xa9t\xc3\xa9");
-    assert_string_equal(sw_xml_clean(out, sizeof(out),
-                                     "a\x01"
-                                     "b"),
+    assert_string_equal(sw_iodef_clean(out, sizeof(out),
+                                       "a\x01"
+                                       "b"),
                         "a\xef\xbf\xbd"
                         "b");
-    assert_string_equal(sw_xml_clean(out, sizeof(out), "\xff"), "\xef\xbf\xbd");
-    assert_string_equal(sw_xml_clean(out, sizeof(out), "\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");
-    assert_string_equal(sw_xml_clean(out, sizeof(out), "\xed\xa0\x80"),
+    assert_string_equal(sw_iodef_clean(out, sizeof(out), "\xff"), "\xef\xbf\xbd");
+    assert_string_equal(sw_iodef_clean(out, sizeof(out), "\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");
+    assert_string_equal(sw_iodef_clean(out, sizeof(out), "\xed\xa0\x80"),
                         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
-    assert_string_equal(sw_xml_clean(out, sizeof(out), "tab\tok\n"), "tab\tok\n");
+    assert_string_equal(sw_iodef_clean(out, sizeof(out), "tab\tok\n"), "tab\tok\n");
     /* truncation never splits a character */
-    assert_string_equal(sw_xml_clean(out, 4, "ab\xc3\xa9"), "ab");
+    assert_string_equal(sw_iodef_clean(out, 4, "ab\xc3\xa9"), "ab");
 }
 
 static void test_response(void **state)
