@@ -15,10 +15,11 @@
  * min_share_pct of the domain's subscribing accounts: a farm's accounts all
  * burst, while a big domain's users each add a contact and a spammer of its
  * own is one account), then once per cooldown. Domains listed in
- * exempt_domains never hit, nor (exempt_muc_hosts) a domain seen hosting a
- * MUC service or its parent: the domain domain-sharded groupchat traffic shows
- * rooms at is a real server with its own users (learned per worker from the
- * groupchat messages this worker sees). Kind "subscription-spam".
+ * exempt_domains never hit, nor (exempt_muc_hosts) a domain whose own users
+ * were seen talking in a room hosted at that domain or a subdomain of it (a
+ * real server with users and a MUC service; learned from the domain's own
+ * groupchat messages, which this domain-sharded detector sees). Kind
+ * "subscription-spam".
  *
  * Threading: shared = settings copy (+ hashed exempt list); local = table.
  */
@@ -76,8 +77,8 @@ static const struct sw_conf_item schema_domain[] = {
     SW_DC_STRLIST("exempt_domains", exempt_domains,
                   "domains never reported (your own server and its big neighbours)"),
     SW_DC_BOOL("exempt_muc_hosts", exempt_muc_hosts, "true",
-               "never report a domain seen hosting a MUC service (the room's service "
-               "domain and its parent: conference.example.org, example.org)"),
+               "never report a domain whose users talk in rooms it hosts (users of "
+               "example.org in rooms at conference.example.org)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -110,8 +111,8 @@ struct sb_shared {
 #define SB_LEARNED 64
 struct sb_local {
     struct sw_table *t;
-    /* Domains learned to host MUC services (a room's service domain and its
-     * parent, e.g. rooms.a.test and a.test): servers with their own users,
+    /* Domains whose users talk in rooms the domain itself hosts (a.test
+     * users in rooms.a.test): servers with their own users and MUC service,
      * not spam farms. Fixed size; when full, the oldest is overwritten. */
     uint64_t learned[SB_LEARNED];
     unsigned n_learned, next_learned;
@@ -245,19 +246,28 @@ static void learn(struct sb_local *l, uint64_t dom)
     }
 }
 
-/* A groupchat to a room: remember the room's service domain and its parent. */
+/* A groupchat from a user of domain D to a room at D or at a subdomain of D
+ * (lobby@conference.example.org from someone@example.org): D hosts a MUC
+ * service for its own users. Learned from the sender's own events only, so
+ * the result does not depend on which worker saw which message. */
 static void learn_muc_host(struct sb_local *l, const struct sw_event *ev)
 {
-    if (learned_has(l, ev->to.domain)) {
+    uint64_t dom = ev->from.domain;
+    if (learned_has(l, dom)) {
         return;
     }
-    learn(l, ev->to.domain);
+    if (ev->to.domain == dom) {
+        learn(l, dom);
+        return;
+    }
     const char *d = ev->to.text + ev->to.domain_off;
     size_t n = ev->to.domain_len;
     const char *dot = memchr(d, '.', n);
     if (dot != NULL && (size_t)(dot - d) + 1 < n) {
         size_t off = (size_t)(dot - d) + 1;
-        learn(l, sw_hash64_lower(d + off, n - off));
+        if (sw_hash64_lower(d + off, n - off) == dom) {
+            learn(l, dom);
+        }
     }
 }
 

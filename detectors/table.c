@@ -75,7 +75,12 @@ void sw_table_free(struct sw_table *t)
 uint32_t sw_table_now(struct sw_table *t, int64_t t_ms)
 {
     if (!t->based) {
-        t->base_ms = t_ms - 1000;
+        /* Whole seconds of the epoch, one before the first stamp: second
+         * boundaries (cooldowns, gaps, idle) then fall at the same instants
+         * on every worker, whichever event each saw first, so results do not
+         * depend on the thread count. */
+        int64_t s0 = t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000);
+        t->base_ms = (s0 - 1) * 1000;
         t->based = 1;
     }
     int64_t s = (t_ms - t->base_ms) / 1000;

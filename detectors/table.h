@@ -51,7 +51,8 @@ struct sw_table;
 int sw_table_new(struct sw_table **out, size_t entry_size, int64_t max_memory);
 void sw_table_free(struct sw_table *t);
 
-/** Event ms -> table seconds (>= 1; the base is the first stamp seen minus 1 s). */
+/** Event ms -> table seconds (>= 1; the base is the whole epoch second before
+ *  the first stamp seen, so second boundaries agree across tables). */
 uint32_t sw_table_now(struct sw_table *t, int64_t t_ms);
 
 /**

@@ -93,6 +93,10 @@ static void test_domain_burst(void **state)
     assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_domain_ops, exempt_none), 0);
     assert_int_equal(sw_test_det_start(&a, &sw_sub_burst_ops, NULL), 0);
     char from[64];
+    /* Its accounts talking in someone else's rooms exempt nothing. */
+    sw_evb_groupchat(&b, T0 - 1000, "acct0@spamfarm.example/x", "lobby@conference.example.org",
+                     "join my channel");
+    sw_test_det_feed(&d, &b.ev);
     /* 12 accounts of one domain, 6 distinct targets each within a minute. */
     for (int i = 0; i < 72; i++) {
         snprintf(from, sizeof(from), "acct%d@spamfarm.example/x", i % 12);
