@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sw/conf.h"
@@ -73,6 +74,9 @@ static const char usage_replay[] =
     "  -p, --parse-threads N    XML parser threads (default engine.parse_threads,\n"
     "                           0 = as many as workers)\n"
     "  -s, --stats-json FILE    write the final statistics as JSON to FILE\n"
+    "      --drain-timeout SECS with reporter.enabled: at the end, wait up to SECS\n"
+    "                           (default 10) for the live reporter's spool to empty;\n"
+    "                           what is left stays in reporter.spool_dir for the next run\n"
     "      --pid-file FILE      write our pid to FILE (for 'stanzawatch reload')\n"
     "      --no-progress        no progress bar (it is shown only on a TTY anyway)\n"
     "  -q, --quiet              errors only; no statistics on stderr\n"
@@ -204,6 +208,38 @@ static int close_out(FILE *fp, const char *path)
     return 0;
 }
 
+/*
+ * End of a replay with the live reporter: every incident is spooled by now (the
+ * pipeline has drained); give the reporter thread up to @drain_ms to deliver
+ * them (it connects by itself, so a short replay may end before the first
+ * connect), then stop it. Whatever is left stays in spool_dir, fsync'd, and is
+ * sent by the next run. Control thread; consumes @r.
+ */
+static void drain_reporter(struct sw_reporter *r, const struct sw_reporter_settings *rs,
+                           int64_t drain_ms)
+{
+    struct sw_reporter_stats st;
+    const struct timespec tick = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+    for (int64_t waited = 0;; waited += 50) {
+        sw_reporter_get_stats(r, &st);
+        if (st.spool_pending == 0 || waited >= drain_ms) {
+            break;
+        }
+        nanosleep(&tick, NULL);
+    }
+    sw_reporter_stop(r, 0);
+    if (st.spool_pending > 0) {
+        sw_log_warn("main",
+                    "reporter: %llu report(s) not delivered within %lld s (%s); they stay in %s "
+                    "and are sent by the next run",
+                    (unsigned long long)st.spool_pending, (long long)(drain_ms / 1000),
+                    st.connects > 0 ? "peer slow or down" : "never connected", rs->spool_dir);
+    } else {
+        sw_log_info("main", "reporter: spool empty, %llu report(s) acknowledged",
+                    (unsigned long long)st.acked);
+    }
+}
+
 static int cmd_replay(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -214,6 +250,7 @@ static int cmd_replay(int argc, char **argv)
         {"parse-threads", required_argument, NULL, 'p'},
         {"stats-json", required_argument, NULL, 's'},
         {"pid-file", required_argument, NULL, 'P'},
+        {"drain-timeout", required_argument, NULL, 'D'},
         {"no-progress", no_argument, NULL, 'N'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
@@ -222,15 +259,16 @@ static int cmd_replay(int argc, char **argv)
     };
     const char *conf_path = NULL, *inc_path = "-", *rep_path = NULL, *stats_path = NULL,
                *pid_path = NULL;
-    unsigned threads = 0, pthreads = 0;
+    unsigned threads = 0, pthreads = 0, drain_s = 10;
     bool progress = true;
     int verbosity = 0, opt;
     int status = EXIT_USAGE;
     struct sw_conf *conf = NULL;
     struct sw_pipeline *p = NULL;
     FILE *inc_fp = NULL, *rep_fp = NULL;
-    struct sw_output_ops outs[2];
+    struct sw_output_ops outs[3];
     size_t n_outs = 0;
+    struct sw_reporter *live = NULL;
     struct sw_errbuf eb;
 
     optind = 1;
@@ -260,6 +298,11 @@ static int cmd_replay(int argc, char **argv)
             break;
         case 'P':
             pid_path = optarg;
+            break;
+        case 'D':
+            if (parse_uint(optarg, "--drain-timeout", &drain_s) < 0) {
+                return EXIT_USAGE;
+            }
             break;
         case 'N':
             progress = false;
@@ -312,6 +355,17 @@ static int cmd_replay(int argc, char **argv)
         }
         n_outs++;
     }
+    const struct sw_reporter_settings *rs = sw_conf_section(conf, "reporter");
+    if (rs != NULL && rs->enabled) {
+        eb.msg[0] = '\0';
+        if (sw_reporter_start(conf, &outs[n_outs], &live, &eb) < 0) {
+            fprintf(stderr, "stanzawatch: reporter: %s\n", eb.msg);
+            goto out;
+        }
+        n_outs++;
+        sw_log_info("main", "live reporter started: %zu peer(s), spool %s", rs->peers.n,
+                    rs->spool_dir);
+    }
     if (pid_path != NULL) {
         FILE *pf = fopen(pid_path, "w");
         if (pf == NULL || fprintf(pf, "%ld\n", (long)getpid()) < 0 || fclose(pf) != 0) {
@@ -350,6 +404,10 @@ static int cmd_replay(int argc, char **argv)
         }
     }
     n_outs = 0;
+    if (live != NULL) {
+        drain_reporter(live, rs, (int64_t)drain_s * 1000);
+        live = NULL;
+    }
     struct sw_pipeline_stats st;
     sw_pipeline_get_stats(p, &st);
     if (verbosity >= 0) {
@@ -373,6 +431,7 @@ out:
         }
     }
     sw_pipeline_free(p);
+    sw_reporter_stop(live, 0); /* error paths only: spooled reports stay for the next run */
     if (close_out(inc_fp, inc_path) < 0 && status == 0) {
         status = EXIT_INPUT;
     }
