@@ -20,8 +20,10 @@
  * stanza inside <forwarded/> becomes the candidate (SW_F_FORWARDED). A message
  * candidate with <sent|received xmlns='urn:xmpp:carbons:2'><forwarded>
  * <message/> is a carbon: the inner message becomes the candidate
- * (SW_F_CARBON). A <delay/> inside <forwarded/> dates the event first, a delay
- * on the candidate second, arrival time otherwise.
+ * (SW_F_CARBON). A <delay/> inside <forwarded/> (before or after the wrapped
+ * stanza; a mirror's before a carbon's) dates the event first, a delay on the
+ * candidate second, a delay on a carbon's wrapper message (a stamped carbon,
+ * before or after <sent/>) third, arrival time otherwise.
  *
  * Security: XML_PARSE_NONET, never XML_PARSE_NOENT (no entity expansion); any
  * DOCTYPE, entity/element/attribute/notation declaration stops the parser with
@@ -133,9 +135,14 @@ struct sw_xml {
     uint8_t skip; /* enum xml_skip */
     uint8_t text; /* enum xml_text being captured */
     uint8_t cand_closed, fwd_mode, has_muc_x, invite;
-    uint8_t inner_delay, fwd_delay_ok, inner_delay_ok;
+    uint8_t inner_delay, fwd_delay_ok, inner_delay_ok, wrap_delay_ok;
     uint16_t kind;
     uint32_t cand_depth, fwd_depth, carbon_depth, muc_user_depth, text_depth;
+    /* after a wrapper gave up its stanza: the carbon wrapper message and the
+     * <forwarded/> elements that held the candidate, so their later <delay/>
+     * children still count (0 = none) */
+    uint32_t wrap_depth, mfwd_depth, cfwd_depth;
+    int64_t wrap_stamp_ms;
     uint32_t flags;
     uint32_t stanza_line;
     int64_t fwd_stamp_ms, inner_stamp_ms;
@@ -385,6 +392,24 @@ static void read_delay(struct sw_xml *x, int nb, const xmlChar **a, int inner)
     }
 }
 
+/* A delay on a carbon's wrapper message: the first parsable one is kept. */
+static void read_wrap_delay(struct sw_xml *x, int nb, const xmlChar **a)
+{
+    for (int i = 0; i < nb; i++, a += 5) {
+        if (a[2] == NULL && a[0] == x->n.stamp) {
+            int64_t ms;
+            if (sw_parse_time((const char *)a[3], (size_t)(a[4] - a[3]), &ms) != 0) {
+                x->st.bad_stamps++;
+            } else if (!x->wrap_delay_ok) {
+                x->wrap_delay_ok = 1;
+                x->wrap_stamp_ms = ms;
+            }
+            return;
+        }
+    }
+    x->st.bad_stamps++;
+}
+
 static void start_text(struct sw_xml *x, enum xml_text t, uint32_t depth)
 {
     x->text = (uint8_t)t;
@@ -476,6 +501,8 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
         x->fwd_depth = 0;
         x->fwd_mode = 0;
         x->fwd_delay_ok = 0;
+        x->wrap_delay_ok = 0;
+        x->wrap_depth = x->mfwd_depth = x->cfwd_depth = 0;
         x->stanza_line = (uint32_t)rel_line(x, start_tag_line(x));
         cand_reset(x);
         x->kind = kind_of(x, ln);
@@ -546,6 +573,7 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
         } else if (ln == x->n.sent || ln == x->n.received) {
             if (x->kind == SW_EV_MESSAGE && x->carbon_depth == 0 && str_eq(uri, NS_CARBONS)) {
                 x->carbon_depth = d;
+                x->wrap_depth = x->cand_depth;
             }
         }
     } else if (x->carbon_depth != 0 && d == x->carbon_depth + 1 && !x->cand_closed) {
@@ -564,8 +592,15 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
                 x->flags |= x->fwd_mode;
                 if (x->fwd_mode == SW_F_FORWARDED) {
                     x->st.unwrapped++;
+                    x->mfwd_depth = x->fwd_depth;
                 } else {
                     x->st.carbons++;
+                    x->cfwd_depth = x->fwd_depth;
+                    if (x->inner_delay_ok && !x->wrap_delay_ok) {
+                        /* the wrapper's own delay, seen before <sent/> */
+                        x->wrap_delay_ok = 1;
+                        x->wrap_stamp_ms = x->inner_stamp_ms;
+                    }
                 }
                 cand_reset(x);
                 x->kind = k;
@@ -577,6 +612,15 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
     } else if (x->muc_user_depth != 0 && d == x->muc_user_depth + 1 && !x->cand_closed) {
         if (ln == x->n.invite) {
             x->invite = 1;
+        }
+    } else if (ln == x->n.delay && (x->wrap_depth | x->cfwd_depth | x->mfwd_depth) != 0 &&
+               str_eq(uri, NS_DELAY)) {
+        /* delays met after the wrapped stanza was taken (rare: only in carbons
+         * and mirror copies) */
+        if (d == x->wrap_depth + 1) {
+            read_wrap_delay(x, nb_attrs, attrs);
+        } else if (d == x->cfwd_depth + 1 || d == x->mfwd_depth + 1) {
+            read_delay(x, nb_attrs, attrs, 0);
         }
     }
 }
@@ -672,6 +716,13 @@ static void on_end(void *ud, const xmlChar *ln, const xmlChar *prefix, const xml
         x->carbon_depth = 0;
     } else if (d == x->muc_user_depth) {
         x->muc_user_depth = 0;
+    }
+    if (d == x->cfwd_depth) {
+        x->cfwd_depth = 0;
+    } else if (d == x->mfwd_depth) {
+        x->mfwd_depth = 0;
+    } else if (d == x->wrap_depth) {
+        x->wrap_depth = 0;
     }
 }
 
@@ -779,6 +830,9 @@ static void emit(struct sw_xml *x)
         f |= SW_F_DELAYED;
     } else if (x->inner_delay_ok) {
         ev->t_ms = x->inner_stamp_ms;
+        f |= SW_F_DELAYED;
+    } else if (x->wrap_delay_ok && (f & SW_F_CARBON)) {
+        ev->t_ms = x->wrap_stamp_ms;
         f |= SW_F_DELAYED;
     }
     if (x->inner_delay) {

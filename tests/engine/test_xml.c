@@ -456,6 +456,68 @@ static void test_carbons_and_forwards(void **state)
     rec_fini(&R);
 }
 
+/* XEP-0203 on carbons: the stamp inside the carbon's <forwarded/> (before or
+ * after the inner stanza), or on the inner stanza, dates the event, plain or
+ * mirrored; a stamp on the carbon wrapper itself (before or after <sent/>, as
+ * swgen --carbons writes it) dates it when nothing inside does. Never the
+ * arrival time when a stamp is there. */
+static void test_carbon_stamps(void **state)
+{
+    (void)state;
+#define CARBON(pre, fwd_pre, inner, fwd_post, post)                                                \
+    "<message from='al@a.test' to='al@a.test/p'>" pre "<received xmlns='urn:xmpp:carbons:2'>"      \
+    "<forwarded xmlns='urn:xmpp:forward:0'>" fwd_pre                                               \
+    "<message from='bob@a.test/x' to='al@a.test/l' type='chat'><body>yo</body>" inner              \
+    "</message>" fwd_post "</forwarded></received>" post "</message>"
+#define STAMP(t) "<delay xmlns='urn:xmpp:delay' stamp='2026-11-29T10:00:" t "Z'/>"
+    static const char d[] = HDR
+        /* 0: plain carbon, delay inside its forwarded */
+        CARBON("", STAMP("01"), "", "", "") "\n"
+        /* 1: plain carbon, delay on the inner message */
+        CARBON("", "", STAMP("02"), "", "") "\n"
+        /* 2: mirrored (no mirror delay), delay inside the carbon's forwarded */
+        WRAP(CARBON("", STAMP("03"), "", "", ""))
+        /* 3: mirrored (no mirror delay), delay on the inner message */
+        WRAP(CARBON("", "", STAMP("04"), "", ""))
+        /* 4: stamp on the carbon wrapper, before <received/> */
+        CARBON(STAMP("05"), "", "", "", "") "\n"
+        /* 5: wrapper and forwarded stamps: the forwarded one counts */
+        CARBON(STAMP("09"), STAMP("06"), "", "", "") "\n"
+        /* 6: stamp on the wrapper after </received> (swgen's stamped carbon) */
+        CARBON("", "", "", "", STAMP("07")) "\n"
+        /* 7: delay after the inner message inside the carbon's forwarded */
+        CARBON("", "", "", STAMP("08"), STAMP("30")) "\n"
+        /* 8: mirrored, wrapper stamp after </received> */
+        WRAP(CARBON("", "", "", "", STAMP("10")))
+        /* 9: mirrored: the mirror's own delay still comes first */
+        WRAP(STAMP("11") CARBON(STAMP("31"), STAMP("32"), "", "", ""))
+        /* 10: unstamped carbon: arrival time */
+        CARBON("", "", "", "", "") "\n";
+#undef CARBON
+#undef STAMP
+    parse_all(&R, NULL, d, sizeof(d) - 1);
+    assert_int_equal(R.rc, 0);
+    assert_int_equal(R.n, 11);
+    static const char *const want[] = {"01", "02", "03", "04", "05", "06", "07", "08", "10", "11"};
+    for (size_t i = 0; i < 10; i++) {
+        char ts[32];
+        int64_t t;
+        snprintf(ts, sizeof(ts), "2026-11-29T10:00:%sZ", want[i]);
+        assert_int_equal(sw_parse_time(ts, strlen(ts), &t), 0);
+        assert_int_equal(R.ev[i].t_ms, t);
+        assert_true(R.ev[i].flags & SW_F_CARBON);
+        assert_true(R.ev[i].flags & SW_F_DELAYED);
+        assert_false(R.ev[i].flags & SW_F_HISTORY);
+        assert_string_equal(R.ev[i].from.text, "bob@a.test/x");
+        assert_string_equal(R.ev[i].body, "yo");
+    }
+    assert_int_equal(R.ev[10].t_ms, ARRIVAL);
+    assert_false(R.ev[10].flags & SW_F_DELAYED);
+    assert_int_equal(R.st.carbons, 11);
+    assert_int_equal(R.st.bad_stamps, 0);
+    rec_fini(&R);
+}
+
 static void test_from_server_and_types(void **state)
 {
     (void)state;
@@ -1005,6 +1067,7 @@ int main(void)
         cmocka_unit_test(test_muc_rules_without_domain_list),
         cmocka_unit_test(test_delay_variants),
         cmocka_unit_test(test_carbons_and_forwards),
+        cmocka_unit_test(test_carbon_stamps),
         cmocka_unit_test(test_from_server_and_types),
         cmocka_unit_test(test_body_truncation),
         cmocka_unit_test(test_billion_laughs),
