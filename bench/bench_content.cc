@@ -369,8 +369,8 @@ std::string cache_yaml(const std::string &cache_dir)
 void BM_ContentDefault(benchmark::State &state)
 {
     init_once();
-    Det d(cache_yaml(g_tmp + "/cache") + "    base_dir: " + SW_SOURCE_DIR +
-          "/configs\n    rule_files: [rules/default.yaml]\n");
+    Det d(cache_yaml(g_tmp + "/cache") + "    rule_files: [" + SW_SOURCE_DIR +
+          "/configs/rules/default.yaml]\n");
     run_detector(state, d);
 }
 BENCHMARK(BM_ContentDefault);

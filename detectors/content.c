@@ -103,7 +103,7 @@ static const struct sw_conf_item rule_schema[] = {
               "rule name, unique; the hit's symbol is content.<id> (letters, digits, _ - .)"),
     RULE_ITEM("literal", SW_CONF_STRING, literal, NULL, "match this exact text"),
     RULE_ITEM("regex", SW_CONF_STRING, regex, NULL, "match this Hyperscan (PCRE subset) regex"),
-    RULE_ITEM("list", SW_CONF_STRING, list, NULL,
+    RULE_ITEM("list", SW_CONF_PATH, list, NULL,
               "file with one literal (or regex, see list_regex) per line; '#' starts a comment; "
               "relative to the file that names it"),
     {.key = "field",
@@ -158,16 +158,17 @@ static const struct sw_conf_item content_schema[] = {
      .sub = rule_schema,
      .item_size = sizeof(struct content_rule_conf)},
     {.key = "rule_files",
-     .type = SW_CONF_STRLIST,
+     .type = SW_CONF_PATHLIST,
      .offset = offsetof(struct content_settings, rule_files),
      .def = NULL,
-     .help = "YAML files with a `rules:` list, e.g. [rules/default.yaml]; relative to base_dir"},
+     .help = "YAML files with a `rules:` list, e.g. [rules/default.yaml]; relative to the "
+             "directory of the config file that names them"},
     {.key = "base_dir",
-     .type = SW_CONF_STRING,
+     .type = SW_CONF_PATH,
      .offset = offsetof(struct content_settings, base_dir),
      .def = NULL,
-     .help = "directory relative rule_files are resolved against (unset: the working "
-             "directory; set it to the config directory, e.g. /etc/stanzawatch)"},
+     .help = "deprecated: paths read from a config file are relative to that file's "
+             "directory; this only applies to relative paths of the built-in defaults"},
     {.key = "cache",
      .type = SW_CONF_BOOL,
      .offset = offsetof(struct content_settings, cache),

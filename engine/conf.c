@@ -37,6 +37,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdalign.h>
@@ -577,11 +578,53 @@ static const char *type_what(enum sw_conf_type t)
         return "a size";
     case SW_CONF_STRING:
         return "a string";
+    case SW_CONF_PATH:
+        return "a path";
     case SW_CONF_ENUM:
         return "a name";
     default:
         return "a value";
     }
+}
+
+/*
+ * SW_CONF_PATH(LIST) value @s (@len bytes) of node @v: a relative path read
+ * from a file becomes "<absolute dir of that file>/<s>" (the directory made
+ * absolute with realpath(3), so a dump of the snapshot loads the same from
+ * anywhere); built-in defaults (no file), absolute and empty paths are copied
+ * as they are. Returns a copy owned by @owner, or NULL when out of memory.
+ */
+static char *resolve_path(struct sw_conf *owner, const struct sw_conf_node *v, const char *s,
+                          size_t len)
+{
+    if (v->file == NULL || len == 0 || s[0] == '/') {
+        return sw_conf_strndup(owner, s, len);
+    }
+    char dir[PATH_MAX];
+    const char *slash = strrchr(v->file, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else if (slash == v->file) {
+        snprintf(dir, sizeof(dir), "/");
+    } else {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - v->file), v->file);
+    }
+    char abs[PATH_MAX];
+    const char *base = realpath(dir, abs) != NULL ? abs : dir;
+    size_t blen = strlen(base);
+    bool sep = blen > 0 && base[blen - 1] != '/';
+    size_t n = blen + (sep ? 1 : 0) + len;
+    char *out = sw_conf_alloc(owner, n + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    memcpy(out, base, blen);
+    if (sep) {
+        out[blen] = '/';
+    }
+    memcpy(out + blen + (sep ? 1 : 0), s, len);
+    out[n] = '\0';
+    return out;
 }
 
 static bool item_bounded(const struct sw_conf_item *it)
@@ -595,7 +638,8 @@ static int bind_scalar(struct conf_bind *b, const struct sw_conf_item *it,
     char r1[48], r2[48];
     const char *s = v->str;
     if (v->kind != SW_CONF_NODE_SCALAR &&
-        !(v->kind == SW_CONF_NODE_NULL && it->type == SW_CONF_STRING)) {
+        !(v->kind == SW_CONF_NODE_NULL &&
+          (it->type == SW_CONF_STRING || it->type == SW_CONF_PATH))) {
         return sw_conf_err(b->eb, v, b->path, "expected %s, got %s", type_what(it->type),
                            sw_conf_node_what(v));
     }
@@ -675,6 +719,17 @@ static int bind_scalar(struct conf_bind *b, const struct sw_conf_item *it,
         memcpy(dst, &x, sizeof(x));
         return 0;
     }
+    case SW_CONF_PATH: {
+        char *x = NULL;
+        if (v->kind == SW_CONF_NODE_SCALAR) {
+            x = resolve_path(b->owner, v, s, v->len);
+            if (x == NULL) {
+                return sw_errbuf_set(b->eb, SW_ENOMEM, "%s: out of memory", b->path);
+            }
+        }
+        memcpy(dst, &x, sizeof(x));
+        return 0;
+    }
     case SW_CONF_ENUM: {
         int idx;
         if (!in_names(it->enum_names, s, &idx)) {
@@ -690,7 +745,7 @@ static int bind_scalar(struct conf_bind *b, const struct sw_conf_item *it,
     }
 }
 
-static int bind_strlist(struct conf_bind *b, const struct sw_conf_node *v, void *dst)
+static int bind_strlist(struct conf_bind *b, const struct sw_conf_node *v, void *dst, bool paths)
 {
     struct sw_conf_strlist l = {0};
     if (v != NULL && v->kind != SW_CONF_NODE_NULL) {
@@ -720,6 +775,9 @@ static int bind_strlist(struct conf_bind *b, const struct sw_conf_node *v, void 
                 return rc;
             }
             l.v[i] = (char *)e->str; /* node text already lives in the owner's arena */
+            if (paths && (l.v[i] = resolve_path(b->owner, e, e->str, e->len)) == NULL) {
+                return sw_errbuf_set(b->eb, SW_ENOMEM, "%s: out of memory", b->path);
+            }
         }
         l.n = v->n;
     }
@@ -771,8 +829,8 @@ static int bind_item(struct conf_bind *b, const struct sw_conf_item *it,
     void *dst = (char *)settings + it->offset;
     struct sw_conf_node defnode;
     int rc;
-    bool aggregate =
-        it->type == SW_CONF_STRLIST || it->type == SW_CONF_LIST || it->type == SW_CONF_SECTION;
+    bool aggregate = it->type == SW_CONF_STRLIST || it->type == SW_CONF_LIST ||
+                     it->type == SW_CONF_SECTION || it->type == SW_CONF_PATHLIST;
 
     if (v == NULL && it->def != NULL) {
         if (aggregate) {
@@ -786,17 +844,19 @@ static int bind_item(struct conf_bind *b, const struct sw_conf_item *it,
             v = &defnode;
         }
     }
-    if (v == NULL && !aggregate && it->type != SW_CONF_STRING) {
+    if (v == NULL && !aggregate && it->type != SW_CONF_STRING && it->type != SW_CONF_PATH) {
         return sw_conf_err(b->eb, map, b->path, "missing required key");
     }
     switch (it->type) {
     case SW_CONF_STRLIST:
-        return bind_strlist(b, v, dst);
+    case SW_CONF_PATHLIST:
+        return bind_strlist(b, v, dst, it->type == SW_CONF_PATHLIST);
     case SW_CONF_LIST:
         return bind_list(b, it, v, dst);
     case SW_CONF_SECTION:
         return bind_map(b, v, it->sub, dst, NULL);
     case SW_CONF_STRING:
+    case SW_CONF_PATH:
         if (v == NULL) {
             char *none = NULL;
             memcpy(dst, &none, sizeof(none));
@@ -1207,6 +1267,9 @@ static void describe_type(const struct sw_conf_item *it, char *buf, size_t size)
             snprintf(buf, size, "number");
         }
         return;
+    case SW_CONF_PATH:
+        snprintf(buf, size, "path, relative to this file's directory");
+        return;
     case SW_CONF_STRING:
     case SW_CONF_ENUM:
         if (it->enum_names != NULL) {
@@ -1218,6 +1281,9 @@ static void describe_type(const struct sw_conf_item *it, char *buf, size_t size)
         return;
     case SW_CONF_STRLIST:
         snprintf(buf, size, "list of strings");
+        return;
+    case SW_CONF_PATHLIST:
+        snprintf(buf, size, "list of paths, relative to this file's directory");
         return;
     case SW_CONF_SECTION:
         snprintf(buf, size, "mapping");
@@ -1276,7 +1342,8 @@ static void dump_items(FILE *fp, const struct sw_conf_item *schema, const void *
             fprintf(fp, " %s\n", buf);
             break;
         }
-        case SW_CONF_STRING: {
+        case SW_CONF_STRING:
+        case SW_CONF_PATH: {
             const char *x;
             memcpy(&x, src, sizeof(x));
             if (x == NULL) {
@@ -1296,7 +1363,8 @@ static void dump_items(FILE *fp, const struct sw_conf_item *schema, const void *
             fputc('\n', fp);
             break;
         }
-        case SW_CONF_STRLIST: {
+        case SW_CONF_STRLIST:
+        case SW_CONF_PATHLIST: {
             struct sw_conf_strlist l;
             memcpy(&l, src, sizeof(l));
             if (l.n == 0) {

@@ -40,6 +40,12 @@ enum sw_conf_type {
     SW_CONF_STRLIST,  /* struct sw_conf_strlist: a YAML sequence of scalars */
     SW_CONF_SECTION,  /* nested mapping bound with .sub into the struct at offset */
     SW_CONF_LIST,     /* sequence of mappings bound with .sub; struct sw_conf_list at offset */
+    /* Additions: file paths. Bound like STRING / STRLIST, but a relative path
+     * read from a YAML file is resolved against the (absolute) directory of
+     * that file; built-in defaults and absolute paths are kept as given (so a
+     * relative default is relative to the working directory). "" stays "". */
+    SW_CONF_PATH,     /* char *, like STRING */
+    SW_CONF_PATHLIST, /* struct sw_conf_strlist, like STRLIST, each entry resolved */
 };
 
 struct sw_conf_strlist {
@@ -55,19 +61,22 @@ struct sw_conf_list {
 struct sw_conf_item {
     const char *key;
     enum sw_conf_type type;
-    size_t offset;  /* offsetof() into the settings struct */
-    int64_t min;    /* INT/DURATION/SIZE: inclusive bounds (ms, bytes) */
+    size_t offset; /* offsetof() into the settings struct */
+    int64_t min;   /* INT/DURATION/SIZE: inclusive bounds (ms, bytes) */
     int64_t max;
-    double fmin, fmax;             /* DOUBLE bounds */
-    const char *def;               /* default as YAML scalar text; NULL = required (SECTION/LIST:
-                                    * empty mapping / empty list) */
-    const char *help;              /* one line for `stanzawatch --help-config` and docs */
-    const char *const *enum_names; /* ENUM: NULL-terminated */
+    double fmin, fmax;              /* DOUBLE bounds */
+    const char *def;                /* default as YAML scalar text; NULL = required (SECTION/LIST:
+                                     * empty mapping / empty list) */
+    const char *help;               /* one line for `stanzawatch --help-config` and docs */
+    const char *const *enum_names;  /* ENUM: NULL-terminated */
     const struct sw_conf_item *sub; /* SECTION/LIST: schema of the nested mapping */
     size_t item_size;               /* LIST: size of one element struct */
 };
 /* A schema array ends with an item whose key is NULL. */
-#define SW_CONF_END {.key = NULL}
+#define SW_CONF_END                                                                                \
+    {                                                                                              \
+        .key = NULL                                                                                \
+    }
 
 /* Opaque parsed YAML node (mapping, sequence or scalar) with its file:line. */
 struct sw_conf_node;

@@ -425,7 +425,7 @@ static void test_rule_file_errors(void **state)
 static const char *default_rules_yaml(void)
 {
     static char yaml[1024];
-    snprintf(yaml, sizeof(yaml), "    base_dir: %s/configs\n    rule_files: [rules/default.yaml]\n",
+    snprintf(yaml, sizeof(yaml), "    rule_files: [%s/configs/rules/default.yaml]\n",
              SW_SOURCE_DIR);
     return yaml;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # engine.check_config: `stanzawatch check-config` runs every enabled detector's
 # setup() (and teardown()): a bad regex in an included rule file and a missing
-# classifier model are exit 2 with the reason; a good rule file is "ok".
+# classifier model are exit 2 with the reason; a good rule file is "ok"
+# (rule files named relative to the config file, run from another directory).
 # usage: check_config_test.sh STANZAWATCH SOURCE_DIR
 set -euo pipefail
 sw=$1
@@ -9,7 +10,8 @@ dir=$2/tests/data/conf/check
 fail() { printf 'engine.check_config: FAIL: %s\n' "$*" >&2; exit 1; }
 run() { # run FIXTURE: sets rc and out (stdout+stderr)
 	set +e
-	out=$(cd "$dir" && "$sw" check-config "$1" 2>&1)
+	# from another directory: relative rule files resolve against the config's
+	out=$(cd / && "$sw" check-config "$dir/$1" 2>&1)
 	rc=$?
 	set -e
 }

@@ -17,7 +17,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -685,6 +687,106 @@ static void test_load_node_bind(void **state)
     sw_conf_free(c); /* frees both extra files' nodes (ASan checks) */
 }
 
+/* SW_CONF_PATH / SW_CONF_PATHLIST: relative paths read from a file resolve
+ * against that file's directory (made absolute, also when the file was named
+ * by a relative path); absolute and empty paths stay; defaults stay relative
+ * to the working directory. */
+struct t_paths {
+    char *one, *abs, *empty, *dflt, *none;
+    struct sw_conf_strlist list, dlist;
+};
+static const struct sw_conf_item paths_schema[] = {
+    {.key = "one", .type = SW_CONF_PATH, .offset = offsetof(struct t_paths, one)},
+    {.key = "abs", .type = SW_CONF_PATH, .offset = offsetof(struct t_paths, abs)},
+    {.key = "empty", .type = SW_CONF_PATH, .offset = offsetof(struct t_paths, empty)},
+    {.key = "dflt",
+     .type = SW_CONF_PATH,
+     .offset = offsetof(struct t_paths, dflt),
+     .def = "rel/d.yaml"},
+    {.key = "none", .type = SW_CONF_PATH, .offset = offsetof(struct t_paths, none)},
+    {.key = "list", .type = SW_CONF_PATHLIST, .offset = offsetof(struct t_paths, list)},
+    {.key = "dlist",
+     .type = SW_CONF_PATHLIST,
+     .offset = offsetof(struct t_paths, dlist),
+     .def = "[x.yaml]"},
+    SW_CONF_END,
+};
+
+static void check_paths(const struct t_paths *t, const char *dir)
+{
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof(want), "%s/rules/a.yaml", dir);
+    assert_string_equal(t->one, want);
+    assert_string_equal(t->abs, "/etc/stanzawatch/x.yaml");
+    assert_string_equal(t->empty, "");
+    assert_string_equal(t->dflt, "rel/d.yaml");
+    assert_null(t->none);
+    assert_int_equal(t->list.n, 3);
+    snprintf(want, sizeof(want), "%s/r1.yaml", dir);
+    assert_string_equal(t->list.v[0], want);
+    assert_string_equal(t->list.v[1], "/abs/r2.yaml");
+    snprintf(want, sizeof(want), "%s/../up.yaml", dir);
+    assert_string_equal(t->list.v[2], want);
+    assert_int_equal(t->dlist.n, 1);
+    assert_string_equal(t->dlist.v[0], "x.yaml");
+}
+
+static void test_paths_relative_to_file(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/sw_test_conf_paths_XXXXXX";
+    char top[PATH_MAX], sub[PATH_MAX + 8], file[PATH_MAX + 16], cwd[PATH_MAX];
+    assert_non_null(mkdtemp(tmpl));
+    assert_non_null(realpath(tmpl, top));
+    snprintf(sub, sizeof(sub), "%s/sub", top);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(file, sizeof(file), "%s/p.yaml", sub);
+    static const char y[] = "one: rules/a.yaml\n"
+                            "abs: /etc/stanzawatch/x.yaml\n"
+                            "empty: \"\"\n"
+                            "list: [r1.yaml, /abs/r2.yaml, ../up.yaml]\n";
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(y, 1, sizeof(y) - 1, f), sizeof(y) - 1);
+    assert_int_equal(fclose(f), 0);
+
+    struct sw_conf *c = NULL;
+    struct sw_errbuf eb = {{0}};
+    assert_int_equal(sw_conf_load(NULL, &c, &eb), 0);
+    const struct sw_conf_node *n = NULL;
+    struct t_paths t;
+    /* named by an absolute path */
+    assert_int_equal(sw_conf_load_node(c, file, &n, &eb), 0);
+    assert_int_equal(sw_conf_bind(c, n, paths_schema, &t, &eb), 0);
+    check_paths(&t, sub);
+    /* named relative to the working directory: resolved to the same absolute paths */
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(top), 0);
+    assert_int_equal(sw_conf_load_node(c, "sub/p.yaml", &n, &eb), 0);
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(sw_conf_bind(c, n, paths_schema, &t, &eb), 0);
+    assert_int_equal(chdir(cwd), 0);
+    check_paths(&t, sub);
+    /* absent node: built-in defaults, kept relative to the working directory */
+    assert_int_equal(sw_conf_bind(c, NULL, paths_schema, &t, &eb), 0);
+    assert_string_equal(t.dflt, "rel/d.yaml");
+    assert_int_equal(t.list.n, 0);
+    assert_string_equal(t.dlist.v[0], "x.yaml");
+    /* a path must be a scalar */
+    static const char bad[] = "one: [a]\n";
+    f = fopen(file, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bad, 1, sizeof(bad) - 1, f), sizeof(bad) - 1);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(sw_conf_load_node(c, file, &n, &eb), 0);
+    assert_int_equal(sw_conf_bind(c, n, paths_schema, &t, &eb), SW_ECONF);
+    assert_non_null(strstr(eb.msg, "expected a path"));
+    sw_conf_free(c);
+    unlink(file);
+    rmdir(sub);
+    rmdir(top);
+}
+
 static void test_registry(void **state)
 {
     (void)state;
@@ -817,6 +919,7 @@ int main(void)
         cmocka_unit_test(test_dump_list_of_mappings),
         cmocka_unit_test(test_dump_help),
         cmocka_unit_test(test_load_node_bind),
+        cmocka_unit_test(test_paths_relative_to_file),
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_bad_default),
         cmocka_unit_test(test_rcu_publish),
