@@ -652,7 +652,23 @@ static size_t squeeze(char *s, size_t n)
     size_t prev_off = 0, prev_len = 0; /* last kept character, in the output */
     unsigned run = 0;
     while (r < n) {
-        size_t len = char_len((unsigned char)s[r]);
+        unsigned char c = (unsigned char)s[r];
+        if (c < 0x80) { /* ASCII: one byte compare, one byte store */
+            if (prev_len == 1 && (unsigned char)s[prev_off] == c) {
+                run++;
+            } else {
+                run = 1;
+            }
+            if (run <= 2) {
+                s[w] = (char)c;
+                prev_off = w;
+                prev_len = 1;
+                w++;
+            }
+            r++;
+            continue;
+        }
+        size_t len = char_len(c);
         if (r + len > n) {
             len = n - r;
         }

@@ -22,7 +22,9 @@
  * (set from the first event); sw_table_now() converts event ms to that scale.
  *
  * Thread-safety: one table per worker and detector; no locking. Ownership:
- * sw_table_new/sw_table_free; max_memory includes the header. Entry pointers are borrowed until the
+ * sw_table_new/sw_table_free; max_memory includes a 64-byte header; an occupancy bitmap (one bit
+ * per slot, 1/512 of a 64-byte-entry table) comes on top and lets the expiry sweep skip empty
+ * slots without reading them (sw_table_mem_bytes counts it). Entry pointers are borrowed until the
  * next sw_table_get or sw_table_expire on the same table.
  */
 #ifndef SW_DET_TABLE_H
