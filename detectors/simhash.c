@@ -8,6 +8,7 @@
  */
 #include "simhash.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "sw/normalize.h"
@@ -119,7 +120,44 @@ static int is_space(unsigned char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* One-entry memo per thread: a worker runs muc_flood, muc_raid, room_spam
+ * and msg_spam on the same body one after the other, so the second to fourth
+ * call for an event costs one compare instead of a normalize + fingerprint.
+ * The result depends only on the first SW_SIMHASH_MAX_RAW bytes of the text,
+ * which are the key: a hit is exact, whatever the caller. */
+#define SW_SIMHASH_MAX_RAW (4 * SW_SIMHASH_MAX_TEXT)
+struct simhash_memo {
+    size_t in; /* key length; SIZE_MAX = empty */
+    size_t norm_len;
+    uint64_t fp;
+    char key[SW_SIMHASH_MAX_RAW];
+};
+static _Thread_local struct simhash_memo memo = {.in = SIZE_MAX};
+
+static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len);
+
 uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len)
+{
+    size_t in = len > SW_SIMHASH_MAX_RAW ? SW_SIMHASH_MAX_RAW : len;
+    if (memo.in == in && memcmp(memo.key, s, in) == 0) {
+        if (norm_len != NULL) {
+            *norm_len = memo.norm_len;
+        }
+        return memo.fp;
+    }
+    size_t m;
+    uint64_t fp = simhash_text(s, in, &m);
+    memcpy(memo.key, s, in);
+    memo.in = in;
+    memo.norm_len = m;
+    memo.fp = fp;
+    if (norm_len != NULL) {
+        *norm_len = m;
+    }
+    return fp;
+}
+
+static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
 {
     char raw[4 * SW_SIMHASH_MAX_TEXT + 1];
     char buf[SW_SIMHASH_MAX_TEXT + 1];

@@ -15,7 +15,9 @@
  * texts shorter than one shingle hash whole. The reported normalized length
  * counts only the kept bytes.
  *
- * Thread-safety: pure functions, stack buffers only, reentrant.
+ * Thread-safety: pure functions, stack buffers only; sw_simhash_text keeps a
+ * one-entry per-thread memo of its last text (the detectors of one worker
+ * fingerprint the same body in turn), exact: keyed by the bytes it reads.
  */
 #ifndef SW_DET_SIMHASH_H
 #define SW_DET_SIMHASH_H
