@@ -250,6 +250,8 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     p->xopts.n_muc_domains = muc->services.n;
     p->xopts.server_jids = p->server_hashes;
     p->xopts.n_server_jids = muc->server_jids.n;
+    p->xopts.muc_prefixes = (const char *const *)muc->service_prefixes.v;
+    p->xopts.n_muc_prefixes = muc->service_prefixes.n;
 
     const struct sw_detector_ops *const *list =
         opts->detectors ? opts->detectors : sw_registry_list();

@@ -125,6 +125,12 @@ static const struct sw_conf_item muc_schema[] = {
      .offset = offsetof(struct sw_muc_settings, server_jids),
      .def = "[]",
      .help = "JIDs that are never offenders (the server, announce bots)"},
+    {.key = "service_prefixes",
+     .type = SW_CONF_STRLIST,
+     .offset = offsetof(struct sw_muc_settings, service_prefixes),
+     .def = "[conference, muc, rooms, chat, groupchat, chatrooms]",
+     .help = "with services empty: a domain whose first label is one of these (and that has "
+             "two more labels, e.g. conference.example.org) is a MUC service"},
     SW_CONF_END,
 };
 

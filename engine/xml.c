@@ -25,6 +25,11 @@
  * candidate second, a delay on a carbon's wrapper message (a stamped carbon,
  * before or after <sent/>) third, arrival time otherwise.
  *
+ * MUC services: the configured domain hashes (muc.services); when that list
+ * is empty, a domain whose first label is one of muc.service_prefixes and that
+ * has two more labels (conference.example.org), decided once per domain in a
+ * small direct-mapped cache of domain hashes, not per event.
+ *
  * Security: XML_PARSE_NONET, never XML_PARSE_NOENT (no entity expansion); any
  * DOCTYPE, entity/element/attribute/notation declaration stops the parser with
  * "DTD not allowed" (so billion laughs dies at its DOCTYPE). Stanzas nested
@@ -54,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
@@ -77,6 +83,7 @@
 
 /* Bytes handed to xmlParseChunk() at a time (see sw_xml_feed()). */
 #define XML_FEED_SLICE (256 * 1024)
+#define XML_MUC_CACHE 64 /* domains remembered by the service-prefix test (power of 2) */
 /* libxml2 interns every element/attribute name and namespace URI of the
  * stream in the context's dictionary, which never shrinks: a peer sending
  * ever new names would grow it without bound. Past this many entries the
@@ -143,6 +150,14 @@ struct sw_xml {
      * children still count (0 = none) */
     uint32_t wrap_depth, mfwd_depth, cfwd_depth;
     int64_t wrap_stamp_ms;
+
+    /* MUC services by first label (only while no service list is given) */
+    const char *const *pfx;
+    size_t n_pfx;
+    struct xml_muc_cache {
+        uint64_t hash; /* domain hash, 0 = empty slot (sw_jid domain 0 = none) */
+        uint8_t yes;
+    } mcache[XML_MUC_CACHE];
     uint32_t flags;
     uint32_t stanza_line;
     int64_t fwd_stamp_ms, inner_stamp_ms;
@@ -768,6 +783,42 @@ static uint16_t type_of(uint16_t kind, const struct xml_str *t)
     }
 }
 
+/* Does @d (@len bytes) start with one of the configured service prefixes as
+ * its whole first label, followed by at least two more labels? */
+static int prefix_match(const struct sw_xml *x, const char *d, size_t len)
+{
+    const char *dot = memchr(d, '.', len);
+    if (dot == NULL || memchr(dot + 1, '.', len - (size_t)(dot + 1 - d)) == NULL) {
+        return 0;
+    }
+    size_t l = (size_t)(dot - d);
+    for (size_t i = 0; i < x->n_pfx; i++) {
+        if (strlen(x->pfx[i]) == l && strncasecmp(x->pfx[i], d, l) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Is @j's domain a MUC service: in the configured list, or (list empty) by
+ * its first label. The label test runs once per domain hash seen recently
+ * (direct-mapped cache), not per event. */
+static int is_muc_domain(struct sw_xml *x, const struct sw_jid *j)
+{
+    if (j->domain == 0) {
+        return 0;
+    }
+    if (x->n_muc > 0 || x->n_pfx == 0) {
+        return in_set(x->muc, x->n_muc, j->domain);
+    }
+    struct xml_muc_cache *e = &x->mcache[j->domain & (XML_MUC_CACHE - 1)];
+    if (e->hash != j->domain) {
+        e->hash = j->domain;
+        e->yes = (uint8_t)prefix_match(x, j->text + j->domain_off, j->domain_len);
+    }
+    return e->yes;
+}
+
 static void emit(struct sw_xml *x)
 {
     struct sw_event *ev = &x->ev;
@@ -779,8 +830,8 @@ static void emit(struct sw_xml *x)
     ev->type = type_of(x->kind, &x->type);
     sw_jid_parse(&ev->from, x->from.buf, x->from.len);
     sw_jid_parse(&ev->to, x->to.buf, x->to.len);
-    muc_from = ev->from.domain != 0 && in_set(x->muc, x->n_muc, ev->from.domain);
-    muc_to = ev->to.domain != 0 && in_set(x->muc, x->n_muc, ev->to.domain);
+    muc_from = is_muc_domain(x, &ev->from);
+    muc_to = is_muc_domain(x, &ev->to);
 
     if (ev->kind == SW_EV_MESSAGE) {
         if (ev->type == SW_T_GROUPCHAT) {
@@ -966,6 +1017,10 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
         x->n_muc = opts->muc_domains != NULL ? opts->n_muc_domains : 0;
         x->srv = opts->server_jids;
         x->n_srv = opts->server_jids != NULL ? opts->n_server_jids : 0;
+        if (x->n_muc == 0 && opts->muc_prefixes != NULL) {
+            x->pfx = opts->muc_prefixes;
+            x->n_pfx = opts->n_muc_prefixes;
+        }
     }
     x->lim.max_depth = lim_or(x->lim.max_depth, 32);
     x->lim.max_attr_bytes = lim_or(x->lim.max_attr_bytes, 4096);

@@ -42,6 +42,9 @@ struct sw_limits_settings {
 struct sw_muc_settings {
     struct sw_conf_strlist services;    /* MUC service domains, e.g. conference.example.org */
     struct sw_conf_strlist server_jids; /* JIDs that are never offenders (server, announce bots) */
+    /* Addition: with `services` empty, a domain whose first label is one of
+     * these (and that has at least two more labels) is a MUC service. */
+    struct sw_conf_strlist service_prefixes;
 };
 
 /** Register "engine", "limits" and "muc" with sw_conf_register(). Call once at start. */

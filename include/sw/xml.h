@@ -47,6 +47,11 @@ struct sw_xml_opts {
     size_t n_muc_domains;
     const uint64_t *server_jids; /* bare JIDs never treated as offenders (announce bots, ...) */
     size_t n_server_jids;
+    /* Addition: MUC services by convention. Used only when n_muc_domains is 0:
+     * a domain whose first label equals one of these (ASCII case-insensitive)
+     * and that has at least two more labels is a MUC service. Borrowed. */
+    const char *const *muc_prefixes;
+    size_t n_muc_prefixes;
 };
 
 struct sw_xml_stats {

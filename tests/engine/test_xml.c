@@ -364,6 +364,51 @@ static void test_muc_rules_without_domain_list(void **state)
     rec_fini(&R);
 }
 
+/* MUC services by convention (muc.service_prefixes): with no domain list, a
+ * domain whose first label is a known prefix and that has two more labels is a
+ * MUC service: nick changes and leaves without a muc <x/> are room presence. A
+ * configured domain list is exact: the prefixes are not used then. */
+static void test_muc_service_prefixes(void **state)
+{
+    (void)state;
+    static const char *const pfx[] = {"conference", "rooms"};
+    static const char d[] =
+        HDR "<presence from='a@x.test/r' to='room@conference.x.test/new' id='0'/>\n"
+            "<presence from='a@x.test/r' to='room@Rooms.a.test/n' type='unavailable'/>\n"
+            "<message from='a@x.test/r' to='room@rooms.a.test/bob' type='chat'/>\n"
+            /* two labels only, prefix inside a label, other prefix: not services */
+            "<presence from='a@x.test/r' to='room@rooms.test/n2'/>\n"
+            "<presence from='a@x.test/r' to='room@myrooms.a.test/n3'/>\n"
+            "<presence from='a@x.test/r' to='room@muc.a.test/n4'/>\n"
+            /* again (cached answer) */
+            "<presence from='a@x.test/r' to='room@conference.x.test/newer'/>\n";
+    struct sw_xml_opts o;
+    memset(&o, 0, sizeof(o));
+    o.muc_prefixes = pfx;
+    o.n_muc_prefixes = 2;
+    parse_all(&R, &o, d, sizeof(d) - 1);
+    assert_int_equal(R.rc, 0);
+    assert_int_equal(R.n, 7);
+    assert_int_equal(R.ev[0].flags, SW_F_MUC_PRESENCE); /* nick change */
+    assert_int_equal(R.ev[0].key[SW_SHARD_ROOM], h("room@conference.x.test"));
+    assert_int_equal(R.ev[1].flags, SW_F_MUC_PRESENCE | SW_F_MUC_LEAVE);
+    assert_int_equal(R.ev[2].flags, SW_F_MUC_PM);
+    assert_int_equal(R.ev[3].flags, 0);
+    assert_int_equal(R.ev[4].flags, 0);
+    assert_int_equal(R.ev[5].flags, 0);
+    assert_int_equal(R.ev[6].flags, SW_F_MUC_PRESENCE);
+    rec_fini(&R);
+    /* with a service list the prefixes are not consulted */
+    o.muc_domains = muc_domains(); /* rooms.a.test */
+    o.n_muc_domains = 1;
+    parse_all(&R, &o, d, sizeof(d) - 1);
+    assert_int_equal(R.n, 7);
+    assert_int_equal(R.ev[0].flags, 0);
+    assert_int_equal(R.ev[1].flags, SW_F_MUC_PRESENCE | SW_F_MUC_LEAVE);
+    assert_int_equal(R.ev[6].flags, 0);
+    rec_fini(&R);
+}
+
 static void test_delay_variants(void **state)
 {
     (void)state;
@@ -1068,6 +1113,7 @@ int main(void)
         cmocka_unit_test(test_delay_variants),
         cmocka_unit_test(test_carbons_and_forwards),
         cmocka_unit_test(test_carbon_stamps),
+        cmocka_unit_test(test_muc_service_prefixes),
         cmocka_unit_test(test_from_server_and_types),
         cmocka_unit_test(test_body_truncation),
         cmocka_unit_test(test_billion_laughs),
