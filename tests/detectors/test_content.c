@@ -84,7 +84,7 @@ struct evspec {
 
 static void ev_make(struct sw_event *ev, const struct evspec *s)
 {
-    static uint64_t seq;
+    static _Thread_local uint64_t seq; /* reload test: one sequence per worker thread */
     memset(ev, 0, sizeof(*ev));
     ev->seq = ++seq;
     ev->t_ms = 1700000000000 + (int64_t)seq;
@@ -576,7 +576,8 @@ struct gen {
     unsigned id;
 };
 
-static struct gen *gen_current; /* RCU-protected */
+static struct gen *gen_current; /* RCU-protected; published with __atomic acquire/release so TSan
+                                   sees the ordering (it cannot see liburcu's) */
 static atomic_int reload_done;
 
 struct worker_result {
@@ -594,7 +595,7 @@ static void *reload_worker(void *arg)
 
     urcu_memb_register_thread();
     urcu_memb_read_lock();
-    struct gen *g = rcu_dereference(gen_current);
+    struct gen *g = __atomic_load_n(&gen_current, __ATOMIC_ACQUIRE);
     my_gen = g->id;
     if (sw_content_ops.thread_init(g->shared, &local) != 0) {
         r->bad++;
@@ -611,7 +612,7 @@ static void *reload_worker(void *arg)
         ev_make(&ev, &(struct evspec){.body = body});
 
         urcu_memb_read_lock(); /* a batch: one generation throughout */
-        g = rcu_dereference(gen_current);
+        g = __atomic_load_n(&gen_current, __ATOMIC_ACQUIRE);
         if (g->id != my_gen) {
             if (sw_content_ops.thread_reload(g->shared, local) != 0) {
                 r->bad++;
@@ -684,7 +685,7 @@ static void test_hot_reload_under_load(void **state)
     const unsigned gens = 12;
     for (unsigned id = 2; id <= gens; id++) {
         struct gen *g = gen_build(id);
-        struct gen *old = rcu_xchg_pointer(&gen_current, g);
+        struct gen *old = __atomic_exchange_n(&gen_current, g, __ATOMIC_ACQ_REL);
         urcu_memb_synchronize_rcu();
         sw_content_ops.teardown(old->shared); /* no reader can still see it */
         free(old);
