@@ -698,6 +698,23 @@ size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned 
     const unsigned char *end = p + (in != NULL ? len : 0);
 
     while (p < end && !o.full) {
+        unsigned char c = *p;
+        if (c < 0x80) {
+            /* ASCII, the common case: the same decisions as below (dropped
+             * controls, spaces, case fold) without the decoder and the
+             * code-point tables. */
+            p++;
+            if (c >= 'A' && c <= 'Z') {
+                put_ascii(&o, (char)(c + ('a' - 'A')));
+            } else if (c == ' ' || (c >= '\t' && c <= '\r')) {
+                put_space(&o, c);
+            } else if (c < 0x20 || c == 0x7F) {
+                continue;
+            } else {
+                put_ascii(&o, (char)c);
+            }
+            continue;
+        }
         size_t adv;
         uint32_t cp = utf8_decode(p, end, &adv);
         p += adv;
