@@ -247,7 +247,7 @@ static void test_engine_defaults(void **state)
     assert_int_equal(e->parse_threads, 0);
     assert_int_equal(e->queue_policy, SW_QUEUE_BLOCK);
     assert_int_equal(e->batch_bytes, 1 << 20);
-    assert_int_equal(e->queue_batches, 64);
+    assert_int_equal(e->queue_batches, 16);
     assert_int_equal(e->hit_queue, 4096);
     assert_int_equal(e->tick_ms, 1000);
     assert_string_equal(e->log_level, "info");
