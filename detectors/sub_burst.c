@@ -14,7 +14,11 @@
  * min_targets_per_account targets or more, and those are at least
  * min_share_pct of the domain's subscribing accounts: a farm's accounts all
  * burst, while a big domain's users each add a contact and a spammer of its
- * own is one account), then once per cooldown. Domains listed in
+ * own is one account; and the subscribing accounts are at least
+ * min_share_pct of the domain's active accounts: every account seen sending
+ * a message or presence in the current `window` or, if more, the previous
+ * one; a peer server whose users keep chatting is not a farm even when a
+ * handful of its accounts spam at once), then once per cooldown. Domains listed in
  * exempt_domains never hit, nor (exempt_muc_hosts) a domain whose own users
  * were seen talking in a room hosted at that domain or a subdomain of it (a
  * real server with users and a MUC service; learned from the domain's own
@@ -98,6 +102,10 @@ struct sbd_entry {
     uint32_t start_s;
     struct sw_distinct32 targets, accounts;
     uint32_t acc[SBD_ACCOUNTS]; /* account fingerprint << 16 | new targets it asked */
+    /* Accounts of the domain seen sending anything (messages, presence),
+     * tumbling windows of `window`: the current one and the previous count. */
+    uint32_t act_start_s, act_prev;
+    struct sw_distinct32 active;
 };
 
 struct sb_shared {
@@ -271,18 +279,42 @@ static void learn_muc_host(struct sb_local *l, const struct sw_event *ev)
     }
 }
 
+/* Count the sender among its domain's active accounts (any message or
+ * presence). A big server's users keep talking while a few of them
+ * subscribe; a farm's accounts only show up to burst. */
+static struct sbd_entry *sbd_active(const struct sb_shared *sh, struct sb_local *l,
+                                    const struct sw_event *ev, uint32_t now,
+                                    struct sw_detector_stats *st)
+{
+    uint32_t prev;
+    struct sbd_entry *e = sw_table_get(l->t, ev->from.domain, now, &prev, st);
+    uint32_t w = sw_dc_secs(sh->d.window);
+    if (e->act_start_s == 0 || (now > e->act_start_s && now - e->act_start_s >= w)) {
+        e->act_prev = (e->act_start_s != 0 && now - e->act_start_s < 2 * w)
+                          ? sw_distinct_count(&e->active, sizeof(e->active))
+                          : 0;
+        e->act_start_s = now;
+        sw_distinct_init(&e->active, sizeof(e->active));
+    }
+    sw_distinct_add(&e->active, sizeof(e->active), ev->from.bare);
+    return e;
+}
+
 static void sbd_process(const void *shared, void *local, const struct sw_event *ev,
                         struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     const struct sb_shared *sh = shared;
     struct sb_local *l = local;
-    if (ev->kind == SW_EV_MESSAGE) {
-        if (sh->d.exempt_muc_hosts && (ev->flags & SW_F_MUC_GROUPCHAT) != 0 && ev->to.domain != 0) {
-            learn_muc_host(l, ev);
-        }
+    bool sub = is_subscribe(ev);
+    if (ev->from.domain == 0 || ev->from.local_len == 0 || (!sub && sw_dc_excluded(ev))) {
         return;
     }
-    if (!is_subscribe(ev) || ev->from.domain == 0) {
+    if (ev->kind == SW_EV_MESSAGE && sh->d.exempt_muc_hosts &&
+        (ev->flags & SW_F_MUC_GROUPCHAT) != 0 && ev->to.domain != 0) {
+        learn_muc_host(l, ev);
+    }
+    if (!sub) {
+        sbd_active(sh, l, ev, sw_table_now(l->t, ev->t_ms), st);
         return;
     }
     for (size_t i = 0; i < sh->n_exempt; i++) {
@@ -295,8 +327,7 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
     }
     st->events++;
     uint32_t now = sw_table_now(l->t, ev->t_ms);
-    uint32_t prev;
-    struct sbd_entry *e = sw_table_get(l->t, ev->from.domain, now, &prev, st);
+    struct sbd_entry *e = sbd_active(sh, l, ev, now, st);
     if (e->start_s == 0 || (now > e->start_s && now - e->start_s >= sw_dc_secs(sh->d.window))) {
         e->start_s = now;
         sw_distinct_init(&e->targets, sizeof(e->targets));
@@ -331,9 +362,14 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
         na += (int64_t)(e->acc[i] & 0xFFFFu) >= sh->d.min_targets_per_account;
     }
     uint32_t nall = sw_distinct_count(&e->accounts, sizeof(e->accounts));
+    uint32_t nact = sw_distinct_count(&e->active, sizeof(e->active));
+    if (e->act_prev > nact) {
+        nact = e->act_prev;
+    }
     if ((int64_t)n < sh->d.min_targets || (int64_t)na < sh->d.min_accounts ||
         (int64_t)na * 100 <
             sh->d.min_share_pct * (int64_t)(nall < SBD_ACCOUNTS ? nall : SBD_ACCOUNTS) ||
+        (int64_t)nall * 100 < sh->d.min_share_pct * (int64_t)nact ||
         !cooled(&e->h.user, now, sh->d.cooldown)) {
         return;
     }
@@ -344,6 +380,7 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
     h.first_ms = ev->t_ms - (int64_t)(now - e->start_s) * 1000;
     sw_hit_add_value(&h, "targets", n);
     sw_hit_add_value(&h, "accounts", na);
+    sw_hit_add_value(&h, "active", nact);
     sw_hit_add_value(&h, "window_s", sh->d.window / 1000);
     sw_hit_emit(out, &h);
     st->hits++;

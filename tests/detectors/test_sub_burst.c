@@ -143,6 +143,39 @@ static void test_domain_one_spammer_and_users(void **state)
     sw_test_det_stop(&d);
 }
 
+static void test_domain_busy_peer_server(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_domain_ops, NULL), 0);
+    char from[64], to[64];
+    /* A peer server: 40 of its users chat with ours every minute ... */
+    for (int m = 0; m < 3; m++) {
+        for (int u = 0; u < 40; u++) {
+            snprintf(from, sizeof(from), "user%d@peer.example/x", u);
+            snprintf(to, sizeof(to), "friend%d@example.org", u);
+            sw_test_det_feed(&d, sw_evb_chat(&b, T0 + m * 60000 + u * 1000, from, to, "hi"));
+        }
+    }
+    /* ... while 6 of its accounts (slow spammers, new users) subscribe to 4
+     * accounts each in one minute: 24 targets, but not a farm. */
+    for (int i = 0; i < 24; i++) {
+        snprintf(from, sizeof(from), "user%d@peer.example/x", i % 6);
+        sub(&d, T0 + 180000 + i * 2000, from, i, NULL);
+        snprintf(from, sizeof(from), "user%d@peer.example/x", 10 + i);
+        snprintf(to, sizeof(to), "friend%d@example.org", i);
+        sw_test_det_feed(&d, sw_evb_chat(&b, T0 + 180000 + i * 2000 + 500, from, to, "hi"));
+    }
+    assert_int_equal(d.out.n, 0);
+    /* The same subscribes from a domain that shows no other activity hit. */
+    for (int i = 0; i < 24; i++) {
+        snprintf(from, sizeof(from), "user%d@farm.example/x", i % 6);
+        sub(&d, T0 + 180000 + i * 2000, from, i, NULL);
+    }
+    assert_int_equal(sw_test_count(&d.out, "sub_burst_domain.targets", "farm.example"), 1);
+    sw_test_det_stop(&d);
+}
+
 static void test_domain_hosting_muc_exempt(void **state)
 {
     (void)state;
@@ -171,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_domain_burst),
         cmocka_unit_test(test_domain_needs_accounts),
         cmocka_unit_test(test_domain_one_spammer_and_users),
+        cmocka_unit_test(test_domain_busy_peer_server),
         cmocka_unit_test(test_domain_hosting_muc_exempt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
