@@ -7,7 +7,10 @@
  * Per key: a window opened by the first subscribe and closed `window` later
  * (tumbling, activity-started, so a burst never straddles a boundary) and the
  * distinct targets in it as exact-set-then-HLL counters (distinct.h; fan-out
- * copies of one subscribe count once because the target is the same). For
+ * copies of one subscribe count once because the target is the same), and
+ * for accounts the current run of new targets each asked within run_gap of
+ * the previous one (a fast burst hits at run_targets without waiting for
+ * min_targets; a person adding contacts by hand pauses longer). For
  * domains also the distinct subscribing accounts and, for the first 32 of
  * them exactly, the new targets each asked. A hit when the distinct targets reach
  * min_targets (domains: and at least min_accounts accounts each asked
@@ -40,7 +43,7 @@
 struct sw_sub_burst_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
-    int64_t window, min_targets;
+    int64_t window, min_targets, run_gap, run_targets;
 };
 
 struct sw_sub_burst_domain_settings {
@@ -58,6 +61,12 @@ static const struct sw_conf_item schema[] = {
               "burst window, opened by an account's first subscribe"),
     SW_DC_INT("min_targets", min_targets, 2, 1000000, "12",
               "distinct accounts one account asks to subscribe to within window"),
+    SW_DC_DUR("run_gap", run_gap, 100, 60000, "3s",
+              "a pause longer than this between two new targets ends a run"),
+    SW_DC_INT("run_targets", run_targets, 2, 1000000, "8",
+              "new targets in one run (each asked within run_gap of the previous) that hit "
+              "before min_targets is reached (a fast burst; people adding contacts by hand "
+              "pause longer)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -90,9 +99,9 @@ static const struct sw_conf_item schema_domain[] = {
 struct sb_entry {
     struct sw_table_entry h; /* user: last hit seconds */
     uint32_t start_s;
-    uint32_t pad;
+    uint32_t run_ms; /* low 32 bits of the event ms of the run's last new target */
     struct sw_distinct32 targets;
-    uint32_t pad2;
+    uint32_t run; /* new targets in the current run */
 };
 _Static_assert(sizeof(struct sb_entry) == 64, "sub_burst entry is 64 bytes");
 
@@ -219,14 +228,23 @@ static void sb_process(const void *shared, void *local, const struct sw_event *e
     if (!sw_distinct_add(&e->targets, sizeof(e->targets), ev->to.bare)) {
         return;
     }
+    /* Run of new targets close together (the window keeps them < 2^32 ms
+     * apart; a backward stamp continues the run). */
+    uint32_t tlow = (uint32_t)ev->t_ms;
+    uint32_t gap = tlow - e->run_ms;
+    e->run =
+        (e->run != 0 && (gap <= (uint32_t)sh->s.run_gap || gap > 0x80000000u)) ? e->run + 1 : 1;
+    e->run_ms = tlow;
     uint32_t n = sw_distinct_count(&e->targets, sizeof(e->targets));
-    if ((int64_t)n < sh->s.min_targets || !cooled(&e->h.user, now, sh->s.cooldown)) {
+    if (((int64_t)n < sh->s.min_targets && (int64_t)e->run < sh->s.run_targets) ||
+        !cooled(&e->h.user, now, sh->s.cooldown)) {
         return;
     }
     struct sw_hit h;
     sw_hit_init(&h, "sub_burst", "sub_burst.targets", "subscription-spam", ev);
     h.first_ms = ev->t_ms - (int64_t)(now - e->start_s) * 1000;
     sw_hit_add_value(&h, "targets", n);
+    sw_hit_add_value(&h, "run", e->run);
     sw_hit_add_value(&h, "window_s", sh->s.window / 1000);
     sw_hit_emit(out, &h);
     st->hits++;

@@ -43,8 +43,23 @@ static void test_account_burst(void **state)
         sub(&d, T0 + i * 1000 + 5, "spammer@evil.example/x", i, id);
     }
     assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spammer@evil.example"), 1);
-    assert_int_equal(d.out.hits[0].t_ms, T0 + 11 * 1000); /* the 12th distinct target */
+    /* one per second: a run (gaps <= run_gap 3 s) hits at its 8th target */
+    assert_int_equal(d.out.hits[0].t_ms, T0 + 7 * 1000);
     assert_string_equal(d.out.hits[0].kind, "subscription-spam");
+    sw_test_det_stop(&d);
+}
+
+static void test_account_burst_paced(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_ops, NULL), 0);
+    /* one every 4 s: no run, the 12th distinct target within the minute hits */
+    for (int i = 0; i < 15; i++) {
+        sub(&d, T0 + i * 4000, "pacer@evil.example/x", i, NULL);
+    }
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "pacer@evil.example"), 1);
+    assert_int_equal(d.out.hits[0].t_ms, T0 + 11 * 4000);
     sw_test_det_stop(&d);
 }
 
@@ -199,6 +214,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_account_burst),
+        cmocka_unit_test(test_account_burst_paced),
         cmocka_unit_test(test_long_burst_few_hits),
         cmocka_unit_test(test_new_user_adding_contacts),
         cmocka_unit_test(test_domain_burst),
