@@ -15,7 +15,8 @@ struct sw_table {
     size_t count;
     size_t max_live; /* 7/8 of n: beyond it new keys replace old ones (short probe runs) */
     size_t cursor;   /* expiry sweep position */
-    uint64_t *occ;   /* occupancy bitmap, one bit per slot: the sweep visits live slots only */
+    uint64_t *occ;   /* occupancy bitmap, one bit per slot: the sweep visits live slots only;
+                      * followed in the same allocation by the slots' seen stamps */
     int64_t base_ms; /* INT64_MIN until the first stamp */
 };
 
@@ -43,6 +44,14 @@ static void occ_del(struct sw_table *t, size_t i)
  * being mapped to the shared zero page on a read and copied on the later
  * write (a write-protect fault plus a TLB-shootdown IPI to every CPU running
  * one of our threads: 12% of the replay's CPU before). */
+/* Copies of each live slot's seen, dense (16 a cache line): the expiry
+ * sweep reads these instead of the entries, so it touches an entry only to
+ * delete it. Kept equal to the entry's seen by every write of it. */
+static uint32_t *stamps(const struct sw_table *t)
+{
+    return (uint32_t *)(void *)(t->occ + ((t->n + OCC_BLOCK - 1) >> OCC_SHIFT));
+}
+
 static bool live(const struct sw_table *t, size_t i)
 {
     if (i >= t->n) {
@@ -73,9 +82,10 @@ int sw_table_new(struct sw_table **out, size_t entry_size, int64_t max_memory)
     if (entry_size < sizeof(struct sw_table_entry) || entry_size % 8 != 0 || max_memory <= 0) {
         return SW_EINVAL;
     }
-    /* The cap covers the header too. */
-    size_t want =
-        ((size_t)max_memory - (max_memory > 4096 ? sizeof(struct sw_table) : 0)) / entry_size;
+    /* The cap covers the header, the slots and per slot 4 bytes of seen copy
+     * and one occupancy bit (in 64-bit words: at most 8 bytes of rounding). */
+    size_t budget = (size_t)max_memory - (max_memory > 4096 ? sizeof(struct sw_table) + 8 : 0);
+    size_t want = budget * 8 / (8 * (entry_size + sizeof(uint32_t)) + 1);
     size_t n = want < 64 ? 64 : want;
     if (n > UINT32_MAX) {
         n = UINT32_MAX; /* multiply-shift homes need n < 2^32 */
@@ -85,7 +95,8 @@ int sw_table_new(struct sw_table **out, size_t entry_size, int64_t max_memory)
         return SW_ENOMEM;
     }
     t->slots = calloc(n, entry_size);
-    t->occ = calloc((n + OCC_BLOCK - 1) >> OCC_SHIFT, sizeof(uint64_t));
+    t->occ =
+        calloc(1, ((n + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t) + n * sizeof(uint32_t));
     if (t->slots == NULL || t->occ == NULL) {
         free(t->slots);
         free(t->occ);
@@ -174,6 +185,7 @@ static void delete_at(struct sw_table *t, size_t i)
         if (dist_j >= dist_hole) {
             memcpy(slot(t, hole), e, t->entry_size);
             memset(e, 0, t->entry_size);
+            stamps(t)[hole] = stamps(t)[j];
             occ_add(t, hole);
             occ_del(t, j);
             hole = j;
@@ -194,10 +206,10 @@ static void evict_near(struct sw_table *t, size_t start, uint32_t now, struct sw
         if (!live(t, i)) {
             continue;
         }
-        struct sw_table_entry *e = slot(t, i);
-        if (best == SIZE_MAX || age(now, e->seen) > best_age) {
+        uint32_t seen = stamps(t)[i];
+        if (best == SIZE_MAX || age(now, seen) > best_age) {
             best = i;
-            best_age = age(now, e->seen);
+            best_age = age(now, seen);
         }
     }
     if (best != SIZE_MAX) {
@@ -213,6 +225,7 @@ void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *pre
 {
     size_t home = home_of(t, key);
     struct sw_table_entry *victim = NULL;
+    size_t vi = 0; /* victim's slot index */
     for (size_t k = 0; k < SW_TABLE_PROBE; k++) {
         struct sw_table_entry *e = slot(t, home + k);
         if (!live(t, home + k)) {
@@ -225,19 +238,22 @@ void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *pre
                 evict_near(t, home + 1 + SW_TABLE_PROBE, now, st);
             }
             victim = e;
+            vi = (home + k) % t->n;
             t->count++;
-            occ_add(t, (home + k) % t->n);
+            occ_add(t, vi);
             goto fill;
         }
         if (e->key == key) {
             *prev = e->seen;
             if (now > e->seen) {
                 e->seen = now;
+                stamps(t)[(home + k) % t->n] = now;
             }
             return e;
         }
         if (victim == NULL || age(now, e->seen) > age(now, victim->seen)) {
             victim = e;
+            vi = (home + k) % t->n;
         }
     }
     /* Window full, or the table at its load cap: replace the window's
@@ -250,6 +266,7 @@ fill:
     memset(victim, 0, t->entry_size);
     victim->key = key;
     victim->seen = now;
+    stamps(t)[vi] = now;
     *prev = 0;
     return victim;
 }
@@ -297,11 +314,10 @@ void sw_table_expire(struct sw_table *t, uint32_t now, uint32_t idle_s,
         }
         i += tz;
         left -= tz;
-        struct sw_table_entry *e = slot(t, i);
         /* A shifted-in entry lands on i again: re-check i before moving on,
          * but only a bounded number of times (the run length). */
         int guard = SW_TABLE_PROBE;
-        while (e->key != 0 && age(now, e->seen) > idle_s && guard-- > 0) {
+        while (live(t, i) && age(now, stamps(t)[i]) > idle_s && guard-- > 0) {
             delete_at(t, i);
             if (st != NULL) {
                 st->expired++;
@@ -330,5 +346,5 @@ size_t sw_table_slots(const struct sw_table *t)
 size_t sw_table_mem_bytes(const struct sw_table *t)
 {
     return t->n * t->entry_size + sizeof(*t) +
-           ((t->n + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t);
+           ((t->n + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t) + t->n * sizeof(uint32_t);
 }

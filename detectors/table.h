@@ -22,9 +22,10 @@
  * (set from the first event); sw_table_now() converts event ms to that scale.
  *
  * Thread-safety: one table per worker and detector; no locking. Ownership:
- * sw_table_new/sw_table_free; max_memory includes a 64-byte header; an occupancy bitmap (one bit
- * per slot, 1/512 of a 64-byte-entry table) comes on top and lets the expiry sweep skip empty
- * slots without reading them (sw_table_mem_bytes counts it). Entry pointers are borrowed until the
+ * sw_table_new/sw_table_free; max_memory includes the header, the slots, an occupancy bitmap and
+ * a copy of each slot's seen (4 bytes + 1 bit per slot, ~6% of a 64-byte-entry table): the expiry
+ * sweep reads only those, never an empty slot nor a live entry it keeps, and lookups never read
+ * an empty slot. Entry pointers are borrowed until the
  * next sw_table_get or sw_table_expire on the same table.
  */
 #ifndef SW_DET_TABLE_H
