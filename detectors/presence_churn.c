@@ -6,11 +6,13 @@
  * nick changes (an available presence to the room under a nick other than
  * the last one seen); plain status updates are not churn. Fan-out copies of
  * one presence (same id) count once (a 2-slot ring of recent ids per key).
- * Two sliding windows (default 10 s and 60 s): "presence_churn.rate_short" /
+ * Two sliding windows (default 6 s and 60 s): "presence_churn.rate_short" /
  * "presence_churn.rate_long" when the count exceeds short_max / long_max, then
- * at most once per cooldown. A flaky phone rejoining every 30 s makes at most
- * 2 changes in 10 s and 6 in a minute (leave + join, 25-35 s apart), 7 with
- * a manual rejoin on top; a rejoin bot makes dozens. Kind "presence-flood".
+ * at most once per cooldown. A flaky phone rejoining every 30 s makes 2
+ * changes in a few seconds (leave + join) and 6 in a minute, 3 in 6 s and 7 in
+ * a minute with a manual rejoin on top; a rejoin bot makes 4 in 6 s within
+ * its first seconds (3 in 5 s was measured to catch flaky phones whose
+ * reconnect meets a manual rejoin). Kind "presence-flood".
  */
 #include "sw/detector.h"
 
@@ -30,8 +32,8 @@ struct sw_presence_churn_settings {
 #define SW_DC_S struct sw_presence_churn_settings
 static const struct sw_conf_item schema[] = {
     SW_DC_COMMON_ITEMS("16MB", "5m", "2m"),
-    SW_DC_DUR("short_window", short_window, 1000, 3600000, "10s", "short churn window"),
-    SW_DC_INT("short_max", short_max, 1, 100000, "4",
+    SW_DC_DUR("short_window", short_window, 1000, 3600000, "6s", "short churn window"),
+    SW_DC_INT("short_max", short_max, 1, 100000, "3",
               "joins+leaves+nick changes allowed per short_window"),
     SW_DC_DUR("long_window", long_window, 1000, 3600000, "60s", "long churn window"),
     SW_DC_INT("long_max", long_max, 1, 1000000, "8",

@@ -21,7 +21,9 @@
  * min_share_pct of the domain's active accounts: every account seen sending
  * a message or presence in the current `window` or, if more, the previous
  * one; a peer server whose users keep chatting is not a farm even when a
- * handful of its accounts spam at once), then once per cooldown. Domains listed in
+ * handful of its accounts spam at once; and no single account asked more than
+ * max_account_pct of the targets: a farm's accounts share the work), then
+ * once per cooldown. Domains listed in
  * exempt_domains never hit, nor (exempt_muc_hosts) a domain whose own users
  * were seen talking in a room hosted at that domain or a subdomain of it (a
  * real server with users and a MUC service; learned from the domain's own
@@ -50,6 +52,7 @@ struct sw_sub_burst_domain_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
     int64_t window, min_targets, min_accounts, min_targets_per_account, min_share_pct;
+    int64_t max_account_pct;
     struct sw_conf_strlist exempt_domains;
     bool exempt_muc_hosts;
 };
@@ -76,17 +79,23 @@ static const struct sw_conf_item schema_domain[] = {
     SW_DC_COMMON_ITEMS("8MB", "5m", "10m"),
     SW_DC_DUR("window", window, 1000, 86400000, "60s",
               "burst window, opened by a domain's first subscribe"),
-    SW_DC_INT("min_targets", min_targets, 2, 1000000, "15",
+    SW_DC_INT("min_targets", min_targets, 2, 1000000, "8",
               "distinct accounts the accounts of one domain ask to subscribe to within window"),
     SW_DC_INT("min_accounts", min_accounts, 1, 32, "4",
               "sending accounts of that domain that each asked min_targets_per_account "
               "targets or more, needed too (at most 32)"),
-    SW_DC_INT("min_targets_per_account", min_targets_per_account, 1, 1000, "2",
+    SW_DC_INT("min_targets_per_account", min_targets_per_account, 1, 1000, "1",
               "targets an account must ask to count towards min_accounts (a big domain "
               "whose users add a contact each, plus one spammer, is not a spam farm)"),
     SW_DC_INT("min_share_pct", min_share_pct, 0, 100, "50",
               "and those accounts must be at least this percentage of the domain's "
-              "subscribing accounts in the window (a farm's accounts all burst)"),
+              "subscribing accounts in the window (a farm's accounts all burst), and the "
+              "subscribing accounts this percentage of its active accounts (any message or "
+              "presence in this window or the one before: a busy peer server is no farm)"),
+    SW_DC_INT("max_account_pct", max_account_pct, 1, 100, "40",
+              "and no single account asked more than this percentage of the targets (a "
+              "farm's accounts share the work; one spammer among users adding a contact "
+              "each is sub_burst's case)"),
     SW_DC_STRLIST("exempt_domains", exempt_domains,
                   "domains never reported (your own server and its big neighbours)"),
     SW_DC_BOOL("exempt_muc_hosts", exempt_muc_hosts, "true",
@@ -375,9 +384,11 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
         }
     }
     uint32_t n = sw_distinct_count(&e->targets, sizeof(e->targets));
-    uint32_t na = 0;
+    uint32_t na = 0, amax = 0;
     for (int i = 0; i < SBD_ACCOUNTS; i++) {
-        na += (int64_t)(e->acc[i] & 0xFFFFu) >= sh->d.min_targets_per_account;
+        uint32_t c = e->acc[i] & 0xFFFFu;
+        na += (int64_t)c >= sh->d.min_targets_per_account;
+        amax = c > amax ? c : amax;
     }
     uint32_t nall = sw_distinct_count(&e->accounts, sizeof(e->accounts));
     uint32_t nact = sw_distinct_count(&e->active, sizeof(e->active));
@@ -388,6 +399,7 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
         (int64_t)na * 100 <
             sh->d.min_share_pct * (int64_t)(nall < SBD_ACCOUNTS ? nall : SBD_ACCOUNTS) ||
         (int64_t)nall * 100 < sh->d.min_share_pct * (int64_t)nact ||
+        (int64_t)amax * 100 > sh->d.max_account_pct * (int64_t)n ||
         !cooled(&e->h.user, now, sh->d.cooldown)) {
         return;
     }
