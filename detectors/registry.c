@@ -53,8 +53,8 @@ int sw_registry_register_conf(struct sw_errbuf *eb)
     for (size_t i = 0; registry[i] != NULL; i++) {
         const struct sw_detector_ops *ops = registry[i];
         if (ops->abi != SW_DETECTOR_ABI) {
-            return sw_errbuf_set(eb, SW_EINVAL, "detector %s: ABI %u, engine expects %u",
-                                 ops->name, ops->abi, SW_DETECTOR_ABI);
+            return sw_errbuf_set(eb, SW_EINVAL, "detector %s: ABI %u, engine expects %u", ops->name,
+                                 ops->abi, SW_DETECTOR_ABI);
         }
         snprintf(section, sizeof(section), "detectors.%s", ops->name);
         int rc = sw_conf_register(section, ops->schema, ops->settings_size);

@@ -32,9 +32,9 @@ void sw_log(enum sw_log_level lvl, const char *module, const char *fmt, ...)
     if (lvl > log_level) {
         return;
     }
-    int n = snprintf(line, sizeof(line), "%s stanzawatch[%ld]: %s: %s: ",
-                     sw_fmt_time(sw_wall_ms(), ts, sizeof(ts)), (long)getpid(), level_names[lvl],
-                     module);
+    int n = snprintf(line, sizeof(line),
+                     "%s stanzawatch[%ld]: %s: %s: ", sw_fmt_time(sw_wall_ms(), ts, sizeof(ts)),
+                     (long)getpid(), level_names[lvl], module);
     if (n < 0) {
         return;
     }

@@ -61,19 +61,22 @@ struct sw_conf_list {
 struct sw_conf_item {
     const char *key;
     enum sw_conf_type type;
-    size_t offset;  /* offsetof() into the settings struct */
-    int64_t min;    /* INT/DURATION/SIZE: inclusive bounds (ms, bytes) */
+    size_t offset; /* offsetof() into the settings struct */
+    int64_t min;   /* INT/DURATION/SIZE: inclusive bounds (ms, bytes) */
     int64_t max;
-    double fmin, fmax;             /* DOUBLE bounds */
-    const char *def;               /* default as YAML scalar text; NULL = required (SECTION/LIST:
-                                    * empty mapping / empty list) */
-    const char *help;              /* one line for `stanzawatch --help-config` and docs */
-    const char *const *enum_names; /* ENUM: NULL-terminated */
+    double fmin, fmax;              /* DOUBLE bounds */
+    const char *def;                /* default as YAML scalar text; NULL = required (SECTION/LIST:
+                                     * empty mapping / empty list) */
+    const char *help;               /* one line for `stanzawatch --help-config` and docs */
+    const char *const *enum_names;  /* ENUM: NULL-terminated */
     const struct sw_conf_item *sub; /* SECTION/LIST: schema of the nested mapping */
     size_t item_size;               /* LIST: size of one element struct */
 };
 /* A schema array ends with an item whose key is NULL. */
-#define SW_CONF_END {.key = NULL}
+#define SW_CONF_END                                                                                \
+    {                                                                                              \
+        .key = NULL                                                                                \
+    }
 
 /* Opaque parsed YAML node (mapping, sequence or scalar) with its file:line. */
 struct sw_conf_node;

@@ -42,8 +42,8 @@ extern "C" {
 enum sw_offender_kind { SW_OFFENDER_ACCOUNT = 0, SW_OFFENDER_DOMAIN = 1 };
 
 #define SW_HIT_MAX_VALUES 6
-#define SW_HIT_TEXT 192   /* bounded evidence text (body sample), NUL-terminated */
-#define SW_JID_TEXT 256   /* bounded JID text copies, NUL-terminated */
+#define SW_HIT_TEXT 192 /* bounded evidence text (body sample), NUL-terminated */
+#define SW_JID_TEXT 256 /* bounded JID text copies, NUL-terminated */
 
 /* One named number a detector measured, e.g. {"msgs_10s", 37}. */
 struct sw_hit_value {
@@ -57,14 +57,14 @@ struct sw_hit_value {
  * self-contained value: all text is copied in, nothing points into a batch.
  */
 struct sw_hit {
-    const char *detector; /* ops->name */
-    const char *symbol;   /* static, "<detector>.<signal>", e.g. "muc_flood.rate"; scored by the
-                           * aggregator from config aggregate.symbols, like rspamd symbols */
-    const char *kind;     /* incident kind: "muc-flood", "subscription-spam", "message-spam",
-                           * "presence-flood", "content-spam", ... */
-    uint64_t ev_seq;      /* seq of the event that crossed the threshold */
-    int64_t t_ms;         /* its event time */
-    int64_t first_ms;     /* when the offending activity began (window start), <= t_ms */
+    const char *detector;  /* ops->name */
+    const char *symbol;    /* static, "<detector>.<signal>", e.g. "muc_flood.rate"; scored by the
+                            * aggregator from config aggregate.symbols, like rspamd symbols */
+    const char *kind;      /* incident kind: "muc-flood", "subscription-spam", "message-spam",
+                            * "presence-flood", "content-spam", ... */
+    uint64_t ev_seq;       /* seq of the event that crossed the threshold */
+    int64_t t_ms;          /* its event time */
+    int64_t first_ms;      /* when the offending activity began (window start), <= t_ms */
     uint8_t offender_kind; /* enum sw_offender_kind */
     char offender[SW_JID_TEXT]; /* bare JID (account) or domain */
     uint32_t weight_milli;      /* detector's own strength of signal, 1000 = one full hit;
@@ -100,20 +100,20 @@ void sw_jid_copy_bare(char *dst, const struct sw_jid *j);
 
 /* Per-worker counters a detector may bump (summed on read by the engine). */
 struct sw_detector_stats {
-    uint64_t events;      /* process() calls */
-    uint64_t hits;        /* hits emitted */
-    uint64_t keys;        /* keys currently tracked (gauge, set by the detector) */
-    uint64_t evictions;   /* keys evicted because the table was full */
-    uint64_t expired;     /* keys dropped because idle */
-    uint64_t mem_bytes;   /* bytes of state (gauge) */
+    uint64_t events;    /* process() calls */
+    uint64_t hits;      /* hits emitted */
+    uint64_t keys;      /* keys currently tracked (gauge, set by the detector) */
+    uint64_t evictions; /* keys evicted because the table was full */
+    uint64_t expired;   /* keys dropped because idle */
+    uint64_t mem_bytes; /* bytes of state (gauge) */
 };
 
 struct sw_detector_ops {
-    uint32_t abi;                      /* SW_DETECTOR_ABI; the registry rejects a mismatch */
-    const char *name;                  /* config section detectors.<name>, symbol prefix, log tag */
-    const char *description;           /* one line for --help and the README */
-    uint32_t events;                   /* mask of SW_EV_* kinds passed to process() */
-    enum sw_shard shard;               /* which ev->key this detector's state is keyed by */
+    uint32_t abi;            /* SW_DETECTOR_ABI; the registry rejects a mismatch */
+    const char *name;        /* config section detectors.<name>, symbol prefix, log tag */
+    const char *description; /* one line for --help and the README */
+    uint32_t events;         /* mask of SW_EV_* kinds passed to process() */
+    enum sw_shard shard;     /* which ev->key this detector's state is keyed by */
     /* Optional (may be NULL): the detector's own routing key for @ev, overriding
      * ev->key[shard]; 0 = not for this detector. Lets one detector see both a
      * sender's requests and the answers addressed to that sender (e.g. key =

@@ -57,24 +57,24 @@ enum sw_ev_type {
  * that receives type='groupchat', or the target of a presence carrying
  * <x xmlns='http://jabber.org/protocol/muc'/>. */
 enum sw_ev_flag {
-    SW_F_FORWARDED = 1u << 0,     /* unwrapped from a mirror <forwarded/> copy */
-    SW_F_CARBON = 1u << 1,        /* message carbon copy (urn:xmpp:carbons:2): not a new send */
-    SW_F_DELAYED = 1u << 2,       /* had a XEP-0203 (or XEP-0091) stamp; t_ms comes from it */
-    SW_F_MUC_GROUPCHAT = 1u << 3, /* groupchat message from an occupant to a bare room JID */
-    SW_F_MUC_REFLECTION = 1u << 4, /* a room's copy from room@service/nick to an occupant:
-                                    * NEVER counted as the occupant's own message */
-    SW_F_MUC_JOIN = 1u << 5,      /* available presence to room/nick with the muc <x/> */
-    SW_F_MUC_PRESENCE = 1u << 6,  /* presence to room/nick (join, leave, nick change, status) */
-    SW_F_MUC_LEAVE = 1u << 7,     /* unavailable presence to room/nick */
-    SW_F_MUC_PM = 1u << 8,        /* chat message to room/nick (private message in a room) */
-    SW_F_HISTORY = 1u << 9,       /* MUC history replay / offline delivery (delay inside the
-                                   * inner stanza from a room): exclude from rate counters */
-    SW_F_FROM_SERVER = 1u << 10,  /* from is a bare domain (server or component), or listed in
-                                   * muc.server_jids: never an offender */
+    SW_F_FORWARDED = 1u << 0,       /* unwrapped from a mirror <forwarded/> copy */
+    SW_F_CARBON = 1u << 1,          /* message carbon copy (urn:xmpp:carbons:2): not a new send */
+    SW_F_DELAYED = 1u << 2,         /* had a XEP-0203 (or XEP-0091) stamp; t_ms comes from it */
+    SW_F_MUC_GROUPCHAT = 1u << 3,   /* groupchat message from an occupant to a bare room JID */
+    SW_F_MUC_REFLECTION = 1u << 4,  /* a room's copy from room@service/nick to an occupant:
+                                     * NEVER counted as the occupant's own message */
+    SW_F_MUC_JOIN = 1u << 5,        /* available presence to room/nick with the muc <x/> */
+    SW_F_MUC_PRESENCE = 1u << 6,    /* presence to room/nick (join, leave, nick change, status) */
+    SW_F_MUC_LEAVE = 1u << 7,       /* unavailable presence to room/nick */
+    SW_F_MUC_PM = 1u << 8,          /* chat message to room/nick (private message in a room) */
+    SW_F_HISTORY = 1u << 9,         /* MUC history replay / offline delivery (delay inside the
+                                     * inner stanza from a room): exclude from rate counters */
+    SW_F_FROM_SERVER = 1u << 10,    /* from is a bare domain (server or component), or listed in
+                                     * muc.server_jids: never an offender */
     SW_F_BODY_TRUNCATED = 1u << 11, /* body longer than limits.body_keep: text cut, see body_full */
     SW_F_HAS_BODY = 1u << 12,
     SW_F_HAS_SUBJECT = 1u << 13,
-    SW_F_MUC_INVITE = 1u << 14,   /* message with a MUC mediated/direct invitation */
+    SW_F_MUC_INVITE = 1u << 14, /* message with a MUC mediated/direct invitation */
 };
 
 /* A JID split into parts. text is the full JID as it appeared; local/domain/
@@ -97,25 +97,25 @@ struct sw_jid {
 enum sw_shard {
     SW_SHARD_SENDER = 0,    /* bare from (account) */
     SW_SHARD_SENDER_DOMAIN, /* from domain */
-    SW_SHARD_ROOM,          /* bare room JID (to for groupchat/MUC presence, from for reflections) */
-    SW_SHARD_TARGET,        /* bare to (recipient account) */
+    SW_SHARD_ROOM,   /* bare room JID (to for groupchat/MUC presence, from for reflections) */
+    SW_SHARD_TARGET, /* bare to (recipient account) */
     SW_SHARD__COUNT
 };
 
 struct sw_event {
-    uint64_t seq;   /* stream order: strictly increasing across the whole replay */
-    int64_t t_ms;   /* event time, Unix epoch ms (delay stamp, else arrival); after the
-                     * engine's clamp it never goes backwards within a stream */
+    uint64_t seq; /* stream order: strictly increasing across the whole replay */
+    int64_t t_ms; /* event time, Unix epoch ms (delay stamp, else arrival); after the
+                   * engine's clamp it never goes backwards within a stream */
     uint64_t key[SW_SHARD__COUNT]; /* 0 = no such key for this event */
-    uint32_t flags; /* enum sw_ev_flag */
-    uint16_t kind;  /* enum sw_ev_kind (one bit) */
-    uint16_t type;  /* enum sw_ev_type */
-    uint32_t body_full; /* body length in bytes before truncation */
-    uint32_t body_lines; /* newline count + 1 of the whole body (0 without body) */
+    uint32_t flags;                /* enum sw_ev_flag */
+    uint16_t kind;                 /* enum sw_ev_kind (one bit) */
+    uint16_t type;                 /* enum sw_ev_type */
+    uint32_t body_full;            /* body length in bytes before truncation */
+    uint32_t body_lines;           /* newline count + 1 of the whole body (0 without body) */
     struct sw_jid from, to;
-    uint64_t id_hash;   /* hash of the stanza id attribute (0 without id) */
-    const char *id;     /* stanza id attribute */
-    const char *body;   /* first limits.body_keep bytes of <body/> (valid UTF-8 prefix) */
+    uint64_t id_hash;    /* hash of the stanza id attribute (0 without id) */
+    const char *id;      /* stanza id attribute */
+    const char *body;    /* first limits.body_keep bytes of <body/> (valid UTF-8 prefix) */
     const char *subject; /* <subject/>, bounded likewise */
     const char *status;  /* presence <status/>, bounded likewise */
     const char *nick;    /* MUC nick: resource of the room JID, or XEP-0172 <nick/> */

@@ -52,9 +52,9 @@ struct sw_incident_evidence {
 };
 
 struct sw_incident {
-    char id[40];          /* UUID text, deterministic: derived from kind, offender and the
-                           * ev_seq that opened it; stable across updates and closure */
-    const char *kind;     /* static */
+    char id[40];      /* UUID text, deterministic: derived from kind, offender and the
+                       * ev_seq that opened it; stable across updates and closure */
+    const char *kind; /* static */
     char offender[SW_JID_TEXT];
     uint8_t offender_kind; /* enum sw_offender_kind */
     uint8_t status;        /* enum sw_incident_status */

@@ -21,9 +21,9 @@ extern "C" {
 #endif
 
 enum sw_norm_flag {
-    SW_NORM_LEET = 1u << 0,     /* map 0->o 1->i 3->e 4->a 5->s 7->t @->a $->s inside words */
-    SW_NORM_SQUEEZE = 1u << 1,  /* collapse runs of the same character to at most 2 */
-    SW_NORM_SPACES = 1u << 2,   /* collapse whitespace runs to one space, trim */
+    SW_NORM_LEET = 1u << 0,    /* map 0->o 1->i 3->e 4->a 5->s 7->t @->a $->s inside words */
+    SW_NORM_SQUEEZE = 1u << 1, /* collapse runs of the same character to at most 2 */
+    SW_NORM_SPACES = 1u << 2,  /* collapse whitespace runs to one space, trim */
     SW_NORM_DEFAULT = SW_NORM_LEET | SW_NORM_SQUEEZE | SW_NORM_SPACES,
 };
 

@@ -19,14 +19,14 @@ enum sw_queue_policy { SW_QUEUE_BLOCK = 0, SW_QUEUE_DROP = 1 };
 
 /* section "engine" */
 struct sw_engine_settings {
-    int64_t threads;        /* detector workers; 0 = number of online cores */
-    int64_t parse_threads;  /* parser threads for replay; 0 = same as threads */
-    int queue_policy;       /* enum sw_queue_policy; replay always blocks */
-    int64_t batch_bytes;    /* capture bytes per parse chunk (SIZE) */
-    int64_t queue_batches;  /* batches in flight between parsers and workers */
-    int64_t hit_queue;      /* hits buffered per worker before back-pressure */
-    int64_t tick_ms;        /* stream-time interval of expire()/aggregate ticks (DURATION) */
-    char *log_level;        /* "error" | "warning" | "info" | "debug" */
+    int64_t threads;       /* detector workers; 0 = number of online cores */
+    int64_t parse_threads; /* parser threads for replay; 0 = same as threads */
+    int queue_policy;      /* enum sw_queue_policy; replay always blocks */
+    int64_t batch_bytes;   /* capture bytes per parse chunk (SIZE) */
+    int64_t queue_batches; /* batches in flight between parsers and workers */
+    int64_t hit_queue;     /* hits buffered per worker before back-pressure */
+    int64_t tick_ms;       /* stream-time interval of expire()/aggregate ticks (DURATION) */
+    char *log_level;       /* "error" | "warning" | "info" | "debug" */
 };
 
 /* section "limits": hostile-input bounds for the XML layer */

@@ -56,15 +56,15 @@ struct sw_xml_opts {
 
 struct sw_xml_stats {
     uint64_t bytes;
-    uint64_t stanzas;              /* top-level stanzas seen (before filtering) */
-    uint64_t by_kind[3];           /* message, presence, iq events emitted */
-    uint64_t unwrapped;            /* mirror copies unwrapped */
-    uint64_t carbons;              /* carbon copies flagged */
-    uint64_t skipped_oversize;     /* stanzas over max_stanza_bytes (counted by sw_split) */
-    uint64_t skipped_depth;        /* stanzas with nesting over max_depth */
-    uint64_t skipped_attr;         /* stanzas with an attribute over max_attr_bytes */
-    uint64_t skipped_unknown;      /* top-level elements that are not message/presence/iq */
-    uint64_t bad_stamps;           /* unparsable delay stamps (arrival time used) */
+    uint64_t stanzas;          /* top-level stanzas seen (before filtering) */
+    uint64_t by_kind[3];       /* message, presence, iq events emitted */
+    uint64_t unwrapped;        /* mirror copies unwrapped */
+    uint64_t carbons;          /* carbon copies flagged */
+    uint64_t skipped_oversize; /* stanzas over max_stanza_bytes (counted by sw_split) */
+    uint64_t skipped_depth;    /* stanzas with nesting over max_depth */
+    uint64_t skipped_attr;     /* stanzas with an attribute over max_attr_bytes */
+    uint64_t skipped_unknown;  /* top-level elements that are not message/presence/iq */
+    uint64_t bad_stamps;       /* unparsable delay stamps (arrival time used) */
     uint64_t parse_errors;
 };
 
@@ -76,7 +76,7 @@ struct sw_split_cb {
     void (*header)(void *ud, uint64_t start, uint64_t end); /* <?xml?> + <stream:stream ...> */
     void (*stanza)(void *ud, uint64_t start, uint64_t end,
                    uint32_t line); /* one complete top-level element, 1-based start line */
-    void (*close)(void *ud, uint64_t start, uint64_t end);  /* </stream:stream> */
+    void (*close)(void *ud, uint64_t start, uint64_t end); /* </stream:stream> */
     void *ud;
 };
 
