@@ -8,7 +8,9 @@
  * cluster holds the distinct rooms it was posted to (16-bit room
  * fingerprints, up to 10) since its first line, for at most `window`. Another
  * text takes the cluster over only when it is dead, holds a single room, or
- * saw no matching line for window/3. "room_spam.rooms" hits when
+ * saw no matching line for window/3, or when other texts in a row outnumber
+ * its rooms (outlier variants of a mutated pitch do not hold it).
+ * "room_spam.rooms" hits when
  * one cluster reached min_rooms distinct rooms, then at most once per
  * cooldown. Lines shorter than min_len normalized bytes never count ("hi",
  * "good morning" in each room one joins). A news bot posting one headline to
@@ -54,7 +56,7 @@ struct rs_entry {
     uint64_t fp, fp_last;    /* the cluster's first line and its latest matching one */
     uint32_t first_s, last_s;
     uint16_t rooms[RS_ROOMS];
-    uint32_t pad;
+    uint32_t misses; /* other texts in a row since the cluster's latest match */
 };
 _Static_assert(sizeof(struct rs_entry) == 64, "room_spam entry is 64 bytes");
 
@@ -118,7 +120,7 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
         return; /* normalized text is never longer than the raw body */
     }
     size_t nlen = 0;
-    uint64_t fp = sw_simhash_text(ev->body, ev->body_len, &nlen);
+    uint64_t fp = sw_simhash_body(ev, &nlen);
     if ((int64_t)nlen < sh->s.min_len) {
         return;
     }
@@ -133,13 +135,18 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
     if (match) {
         e->fp_last = fp; /* mutations drift: match the seed or the latest variant */
         e->last_s = now;
+        e->misses = 0;
     } else {
         /* Another text: it takes over the cluster when the cluster is dead,
-         * has one room only, or went stale (no matching line for window/3). */
+         * has one room only, went stale (no matching line for window/3), or
+         * other texts in a row outnumber its rooms (two outlier variants of
+         * a mutated pitch must not hold the cluster against the rest). */
         bool stale = e->last_s < now && now - e->last_s > win / 3;
-        if (alive && nrooms(e) > 1 && !stale) {
+        unsigned nr = nrooms(e);
+        if (alive && nr > 1 && !stale && ++e->misses < nr) {
             return;
         }
+        e->misses = 0;
         e->fp = e->fp_last = fp;
         e->first_s = e->last_s = now;
         memset(e->rooms, 0, sizeof(e->rooms));

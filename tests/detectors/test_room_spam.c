@@ -38,6 +38,30 @@ static void test_spam_across_rooms(void **state)
     sw_test_det_stop(&d);
 }
 
+static void test_outlier_variants_do_not_hold(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
+    char room[96];
+    /* Two variants far from the rest open the cluster in two rooms ... */
+    const char *odd = "Totally different words about cheap watches and rings for sale now";
+    for (int i = 0; i < 2; i++) {
+        snprintf(room, sizeof(room), "odd%d@conference.example.org", i);
+        sw_test_det_feed(&d,
+                         sw_evb_groupchat(&b, T0 + i * 20000, "roamer@evil.example/x", room, odd));
+    }
+    /* ... then the main pitch goes to 7 more rooms: it takes the cluster over. */
+    const char *pitch = "Earn 500 dollars a day from home, message me on http://jobs.example";
+    for (int i = 0; i < 7; i++) {
+        snprintf(room, sizeof(room), "room%d@conference.example.org", i);
+        sw_test_det_feed(
+            &d, sw_evb_groupchat(&b, T0 + 40000 + i * 20000, "roamer@evil.example/x", room, pitch));
+    }
+    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "roamer@evil.example"), 1);
+    sw_test_det_stop(&d);
+}
+
 static void test_news_bot(void **state)
 {
     (void)state;
@@ -100,6 +124,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spam_across_rooms),
+        cmocka_unit_test(test_outlier_variants_do_not_hold),
         cmocka_unit_test(test_news_bot),
         cmocka_unit_test(test_greetings_and_talk),
         cmocka_unit_test(test_same_room_not_counted),
