@@ -289,7 +289,10 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
         c->first_s = now;
     }
     c->fp_last = fp;
-    uint64_t cid = sw_table_key2(room, ((uint64_t)c->first_s << 3) | (uint64_t)(c - r->c));
+    /* The first line's fingerprint too: a cluster evicted and reused by
+     * another text within the same second must not share its ring posts. */
+    uint64_t cid =
+        sw_table_key2(room, c->fp ^ (((uint64_t)c->first_s << 3) | (uint64_t)(c - r->c)));
     if (now > c->last_s) {
         c->last_s = now;
     }
