@@ -266,7 +266,7 @@ static void ms_process(const void *shared, void *local, const struct sw_event *e
     }
     /* Near-identical pitch: one cluster fingerprint per sender, re-seeded
      * while it has not been confirmed by a second message. */
-    uint64_t fp = sw_simhash_text(ev->body, ev->body_len, NULL);
+    uint64_t fp = sw_simhash_body(ev, NULL);
     unsigned dmax = (unsigned)sh->s.simhash_distance;
     if (e->same_n > 0 &&
         (sw_simhash_distance(fp, e->fp) <= dmax || sw_simhash_distance(fp, e->fp_last) <= dmax)) {

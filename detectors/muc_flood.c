@@ -157,7 +157,7 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
     uint32_t nl = sw_window_sum(&e->wl, sh->wl, ev->t_ms);
 
     if (ev->body_len > 0) {
-        uint64_t fp = sw_simhash_text(ev->body, ev->body_len, NULL);
+        uint64_t fp = sw_simhash_body(ev, NULL);
         if (prev != 0 && gap <= sw_dc_secs(sh->s.repeat_gap) && fp != 0 &&
             sw_simhash_distance(fp, e->last_fp) <= (unsigned)sh->s.simhash_distance) {
             if (e->rep < 255) {

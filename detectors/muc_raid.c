@@ -247,7 +247,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
         return;
     }
     size_t nlen = 0;
-    uint64_t fp = sw_simhash_text(ev->body, ev->body_len, &nlen);
+    uint64_t fp = sw_simhash_body(ev, &nlen);
     if (!((fresh && (int64_t)nlen >= sh->s.min_len_fresh) ||
           (int64_t)nlen >= sh->s.min_len_established)) {
         return;

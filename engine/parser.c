@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../detectors/simhash.h"
 #include "pipeline_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -100,8 +101,22 @@ static void parser_on_event(void *ud, const struct sw_event *ev)
         ps->rc = SW_ENOMEM;
         return;
     }
-    b->used += sw_event_pack(ev, &b->ev[b->n], b->arena + b->used);
+    struct sw_event *d = &b->ev[b->n];
+    b->used += sw_event_pack(ev, d, b->arena + b->used);
     b->n++;
+    /* Fingerprint an occupant's groupchat body once here, on the parser
+     * thread (parsers run in parallel, ahead of the workers), instead of on
+     * the room's worker and again on the sender's (muc_flood, muc_raid and
+     * room_spam all use it). Direct messages are left to msg_spam, which
+     * fingerprints only first contacts, a small share of them. */
+    if (ps->p->fp_bodies && d->type == SW_T_GROUPCHAT && d->body_len > 0 &&
+        (d->flags & (SW_F_MUC_GROUPCHAT | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON)) ==
+            SW_F_MUC_GROUPCHAT) {
+        size_t nlen;
+        d->body_fp = sw_simhash_text(d->body, d->body_len, &nlen);
+        d->body_fp_len = (uint16_t)nlen;
+        d->flags |= SW_F_BODY_FP;
+    }
 }
 
 static void parser_add_stats(struct sw_xml_stats *dst, const struct sw_xml_stats *s)

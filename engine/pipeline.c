@@ -267,6 +267,7 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
             goto fail;
         }
         p->det[p->n_det++] = list[i];
+        p->fp_bodies = p->fp_bodies || (list[i]->events & SW_EV_MESSAGE) != 0;
     }
     struct pl_gen *g0 = NULL;
     rc = gen_build(p, (struct sw_conf *)opts->conf, false, &g0, eb);

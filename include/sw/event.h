@@ -75,6 +75,8 @@ enum sw_ev_flag {
     SW_F_HAS_BODY = 1u << 12,
     SW_F_HAS_SUBJECT = 1u << 13,
     SW_F_MUC_INVITE = 1u << 14, /* message with a MUC mediated/direct invitation */
+    SW_F_BODY_FP = 1u << 15,    /* body_fp/body_fp_len hold the body's SimHash, computed once
+                                 * on the parser thread (see sw_event.body_fp) */
 };
 
 /* A JID split into parts. text is the full JID as it appeared; local/domain/
@@ -121,8 +123,12 @@ struct sw_event {
     const char *nick;    /* MUC nick: resource of the room JID, or XEP-0172 <nick/> */
     uint16_t id_len;
     uint16_t body_len, subject_len, status_len, nick_len;
-    uint16_t stream; /* index of the capture/stream it came from */
-    uint32_t line;   /* line of the stanza start in its capture (for evidence, 0 if unknown) */
+    uint16_t stream;      /* index of the capture/stream it came from */
+    uint32_t line;        /* line of the stanza start in its capture (for evidence, 0 if unknown) */
+    uint16_t body_fp_len; /* with SW_F_BODY_FP: normalized length the SimHash saw */
+    uint64_t body_fp;     /* with SW_F_BODY_FP: SimHash of body[0 .. body_len) exactly as
+                           * sw_simhash_text (detectors/simhash.h) computes it; without the
+                           * flag (events built by hand, tests) detectors compute it */
 };
 
 /* Accessors that read well in detectors. */

@@ -38,6 +38,8 @@
 #include "sw/settings.h"
 #include "sw/sw.h"
 
+#include "../../detectors/simhash.h"
+
 /* ---------------- test detector: records every event it sees ---------------- */
 
 struct rec {
@@ -57,6 +59,7 @@ static struct collected col[3] = {{PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0},
                                   {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0},
                                   {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0}};
 static atomic_int next_local_id;
+static atomic_int fp_checked; /* events whose parser-made SimHash was checked */
 static atomic_int reload_calls, init_calls;
 
 #define TBL 4096 /* per-key counters, open addressing; more than the fixture's keys */
@@ -154,6 +157,19 @@ static void tc_process(const void *shared, void *local, const struct sw_event *e
         l->v = realloc(l->v, l->cap * sizeof(*l->v));
     }
     l->v[l->n++] = (struct rec){ev->seq, key, l->id, ev->stream, ev->line};
+    /* The parser fingerprints an occupant's groupchat body once: exactly
+     * what the detectors would compute themselves. */
+    bool want_fp =
+        ev->type == SW_T_GROUPCHAT && ev->body_len > 0 &&
+        (ev->flags & (SW_F_MUC_GROUPCHAT | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON)) ==
+            SW_F_MUC_GROUPCHAT;
+    assert_int_equal((ev->flags & SW_F_BODY_FP) != 0, want_fp);
+    if (want_fp) {
+        size_t nlen = 0;
+        assert_true(ev->body_fp == sw_simhash_text(ev->body, ev->body_len, &nlen));
+        assert_int_equal(ev->body_fp_len, nlen);
+        atomic_fetch_add(&fp_checked, 1);
+    }
     uint32_t *c = tc_count(l, key);
     ++*c;
     st->keys = 0;
@@ -486,6 +502,7 @@ static void test_exactly_once(void **state)
             assert_int_equal(check_once(2), N_STANZAS);
             assert_int_equal(st.det[0].events, N_STANZAS);
             assert_int_equal(st.det[1].events, N_STANZAS / 2);
+            assert_true(atomic_exchange(&fp_checked, 0) > 0);
             /* all workers really took part when W > 1 */
             if (W > 1) {
                 int seen[8] = {0};
