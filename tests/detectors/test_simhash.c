@@ -61,11 +61,74 @@ static void test_different_texts(void **state)
     assert_int_not_equal(fp("hi"), fp("yo"));
 }
 
+/* sw_simhash_raw against the definition: per shingle the same 64-bit mix,
+ * one counter per bit, majority of the shingles. */
+static uint64_t ref_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return x;
+}
+
+static uint64_t ref_raw(const char *s, size_t len)
+{
+    if (len == 0) {
+        return 0;
+    }
+    if (len > SW_SIMHASH_MAX_TEXT) {
+        len = SW_SIMHASH_MAX_TEXT;
+    }
+    if (len < SW_SIMHASH_SHINGLE) {
+        uint64_t v = 0;
+        memcpy(&v, s, len);
+        return ref_mix64(v ^ (uint64_t)len << 56);
+    }
+    unsigned ones[64] = {0}, ng = 0;
+    for (size_t i = 0; i + SW_SIMHASH_SHINGLE <= len; i++) {
+        uint32_t g;
+        memcpy(&g, s + i, sizeof(g));
+        uint64_t h = ref_mix64((uint64_t)g * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull);
+        for (unsigned b = 0; b < 64; b++) {
+            ones[b] += (unsigned)(h >> b & 1);
+        }
+        ng++;
+    }
+    uint64_t fp = 0;
+    for (unsigned b = 0; b < 64; b++) {
+        fp |= (uint64_t)(2 * ones[b] > ng) << b;
+    }
+    return fp;
+}
+
+static void test_raw_matches_definition(void **state)
+{
+    (void)state;
+    char buf[SW_SIMHASH_MAX_TEXT + 40];
+    uint64_t x = 0x243F6A8885A308D3ull;
+    for (unsigned n = 0; n < 20000; n++) {
+        size_t len = n % (sizeof(buf) + 1);
+        /* few distinct bytes for some texts: many repeated shingles, so
+         * counters near the majority edge and at their maximum */
+        unsigned alpha = n % 3 == 0 ? 2 : n % 3 == 1 ? 26 : 256;
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = (char)(alpha == 256 ? (x & 0xFF) : 'a' + x % alpha);
+        }
+        assert_true(sw_simhash_raw(buf, len) == ref_raw(buf, len));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_near_duplicates),
         cmocka_unit_test(test_different_texts),
+        cmocka_unit_test(test_raw_matches_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
