@@ -10,7 +10,15 @@
  *   one stanza (same from, same id) count once.
  * - cooldown: a key emits a given signal when it first crosses its threshold
  *   and then at most once per cooldown, so a flood gives a few hits.
- * Thread-safety: pure inline functions on caller state.
+ * - the common lifecycle (dcommon.c): a detector's shared state starts with
+ *   struct sw_dc_shared (filled by sw_dc_shared_new() in its setup) and its
+ *   local state with SW_DC_LOCAL_HEAD; then sw_dc_thread_init (one table in
+ *   a zeroed local), sw_dc_expire (idle expiry of that table),
+ *   sw_dc_thread_reload (keep all state unless the sizing changed: SW_EAGAIN),
+ *   sw_dc_thread_fini and sw_dc_teardown serve as its ops callbacks, or are
+ *   called from the detector's own ones when it holds more.
+ * Thread-safety: pure functions on caller state (the lifecycle ones follow
+ * detector.h: setup/teardown on the control thread, the rest per worker).
  */
 #ifndef SW_DET_DCOMMON_H
 #define SW_DET_DCOMMON_H
@@ -126,5 +134,55 @@ static inline uint32_t sw_dc_secs(int64_t ms)
     int64_t s = ms / 1000;
     return s < 1 ? 1u : (s > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)s);
 }
+
+struct sw_table;
+
+/* First member of a detector's shared state: what the common lifecycle needs. */
+struct sw_dc_shared {
+    size_t local_size;    /* bytes of the detector's local (starts with SW_DC_LOCAL_HEAD) */
+    size_t entry_size;    /* bytes of one entry of its table */
+    int64_t table_memory; /* the table's budget (max_memory) */
+    int64_t idle;         /* ms: sw_dc_expire forgets keys idle longer than this */
+    int64_t sizing;       /* the settings a worker's memory is sized from (max_memory, or a mix
+                           * of every size setting): a reload with another value rebuilds */
+};
+
+/* The common part of a detector's local state. */
+struct sw_dc_local {
+    struct sw_table *t; /* NULL when the detector keeps its own tables */
+    int64_t sizing;     /* sw_dc_shared.sizing the memory was sized from */
+};
+
+/* First member of a detector's local state: the header as `dc` for the
+ * lifecycle functions, its fields as l->t and l->sizing for the detector
+ * (a common initial sequence of one union, so both views are defined). */
+#define SW_DC_LOCAL_HEAD                                                                           \
+    union {                                                                                        \
+        struct sw_dc_local dc;                                                                     \
+        struct {                                                                                   \
+            struct sw_table *t;                                                                    \
+            int64_t sizing;                                                                        \
+        };                                                                                         \
+    }
+
+/**
+ * setup's allocation: @shared_size zeroed bytes whose struct sw_dc_shared
+ * header describes one table of @entry_size-byte entries in a @local_size
+ * local, budget and sizing @max_memory, expiry after @idle ms. NULL when out
+ * of memory. The caller fills the rest and owns it (sw_dc_teardown frees it).
+ */
+void *sw_dc_shared_new(size_t shared_size, size_t local_size, size_t entry_size, int64_t max_memory,
+                       int64_t idle);
+/** thread_init: a zeroed local of the shared's local_size with its table.
+ *  0, or SW_ENOMEM / sw_table_new's error (*local untouched). */
+int sw_dc_thread_init(const void *shared, void **local);
+/** expire: one idle sweep of the local's table (refreshes keys/mem gauges). */
+void sw_dc_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st);
+/** thread_reload: all state is kept; only another sizing needs a new local (SW_EAGAIN). */
+int sw_dc_thread_reload(const void *shared, void *local);
+/** thread_fini: frees the table and the local (NULL is fine). */
+void sw_dc_thread_fini(void *local);
+/** teardown: frees a shared state that owns no other memory. */
+void sw_dc_teardown(void *shared);
 
 #endif

@@ -65,6 +65,7 @@ static const struct sw_conf_item schema[] = {
 #undef SW_DC_S
 
 struct mf_shared {
+    struct sw_dc_shared dc;
     struct sw_muc_flood_settings s;
     int64_t ws, wl; /* bucket widths */
 };
@@ -79,8 +80,7 @@ struct mf_entry {
 _Static_assert(sizeof(struct mf_entry) == 64, "muc_flood entry is 64 bytes");
 
 struct mf_local {
-    struct sw_table *t;
-    int64_t sizing; /* the settings the memory was sized from */
+    SW_DC_LOCAL_HEAD; /* t: the table */
 };
 
 enum { SIG_SHORT, SIG_LONG, SIG_REPEAT, SIG_LONGMSG };
@@ -89,31 +89,16 @@ static const char *const symbols[] = {"muc_flood.rate_short", "muc_flood.rate_lo
 
 static int mf_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
-    struct mf_shared *sh = calloc(1, sizeof(*sh));
+    const struct sw_muc_flood_settings *s = settings;
+    struct mf_shared *sh = sw_dc_shared_new(sizeof(*sh), sizeof(struct mf_local),
+                                            sizeof(struct mf_entry), s->max_memory, s->idle);
     if (sh == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "muc_flood: out of memory");
     }
-    sh->s = *(const struct sw_muc_flood_settings *)settings;
+    sh->s = *s;
     sh->ws = sw_window_width(sh->s.short_window);
     sh->wl = sw_window_width(sh->s.long_window);
     *shared = sh;
-    return 0;
-}
-
-static int mf_thread_init(const void *shared, void **local)
-{
-    const struct mf_shared *sh = shared;
-    struct mf_local *l = calloc(1, sizeof(*l));
-    if (l == NULL) {
-        return SW_ENOMEM;
-    }
-    int rc = sw_table_new(&l->t, sizeof(struct mf_entry), sh->s.max_memory);
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->sizing = sh->s.max_memory;
-    *local = l;
     return 0;
 }
 
@@ -196,35 +181,6 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
     }
 }
 
-static void mf_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
-{
-    const struct mf_shared *sh = shared;
-    struct mf_local *l = local;
-    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
-}
-
-/* Hot reload keeps every window; only a new memory size needs a new table. */
-static int mf_thread_reload(const void *shared, void *local)
-{
-    const struct mf_shared *sh = shared;
-    const struct mf_local *l = local;
-    return l->sizing == sh->s.max_memory ? 0 : SW_EAGAIN;
-}
-
-static void mf_thread_fini(void *local)
-{
-    struct mf_local *l = local;
-    if (l != NULL) {
-        sw_table_free(l->t);
-        free(l);
-    }
-}
-
-static void mf_teardown(void *shared)
-{
-    free(shared);
-}
-
 const struct sw_detector_ops sw_muc_flood_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "muc_flood",
@@ -234,10 +190,10 @@ const struct sw_detector_ops sw_muc_flood_ops = {
     .schema = schema,
     .settings_size = sizeof(struct sw_muc_flood_settings),
     .setup = mf_setup,
-    .thread_init = mf_thread_init,
+    .thread_init = sw_dc_thread_init,
     .process = mf_process,
-    .expire = mf_expire,
-    .thread_reload = mf_thread_reload,
-    .thread_fini = mf_thread_fini,
-    .teardown = mf_teardown,
+    .expire = sw_dc_expire,
+    .thread_reload = sw_dc_thread_reload, /* keeps every window unless max_memory changed */
+    .thread_fini = sw_dc_thread_fini,
+    .teardown = sw_dc_teardown,
 };
