@@ -61,39 +61,24 @@ struct rs_entry {
 _Static_assert(sizeof(struct rs_entry) == 64, "room_spam entry is 64 bytes");
 
 struct rs_shared {
+    struct sw_dc_shared dc;
     struct sw_room_spam_settings s;
 };
 
 struct rs_local {
-    struct sw_table *t;
-    int64_t sizing; /* the settings the memory was sized from */
+    SW_DC_LOCAL_HEAD; /* t: the table */
 };
 
 static int rs_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
-    struct rs_shared *sh = calloc(1, sizeof(*sh));
+    const struct sw_room_spam_settings *s = settings;
+    struct rs_shared *sh = sw_dc_shared_new(sizeof(*sh), sizeof(struct rs_local),
+                                            sizeof(struct rs_entry), s->max_memory, s->idle);
     if (sh == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "room_spam: out of memory");
     }
-    sh->s = *(const struct sw_room_spam_settings *)settings;
+    sh->s = *s;
     *shared = sh;
-    return 0;
-}
-
-static int rs_thread_init(const void *shared, void **local)
-{
-    const struct rs_shared *sh = shared;
-    struct rs_local *l = calloc(1, sizeof(*l));
-    if (l == NULL) {
-        return SW_ENOMEM;
-    }
-    int rc = sw_table_new(&l->t, sizeof(struct rs_entry), sh->s.max_memory);
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->sizing = sh->s.max_memory;
-    *local = l;
     return 0;
 }
 
@@ -179,35 +164,6 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
     st->hits++;
 }
 
-static void rs_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
-{
-    const struct rs_shared *sh = shared;
-    struct rs_local *l = local;
-    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
-}
-
-/* Hot reload keeps every window; only a new memory size needs a new table. */
-static int rs_thread_reload(const void *shared, void *local)
-{
-    const struct rs_shared *sh = shared;
-    const struct rs_local *l = local;
-    return l->sizing == sh->s.max_memory ? 0 : SW_EAGAIN;
-}
-
-static void rs_thread_fini(void *local)
-{
-    struct rs_local *l = local;
-    if (l != NULL) {
-        sw_table_free(l->t);
-        free(l);
-    }
-}
-
-static void rs_teardown(void *shared)
-{
-    free(shared);
-}
-
 const struct sw_detector_ops sw_room_spam_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "room_spam",
@@ -217,10 +173,10 @@ const struct sw_detector_ops sw_room_spam_ops = {
     .schema = schema,
     .settings_size = sizeof(struct sw_room_spam_settings),
     .setup = rs_setup,
-    .thread_init = rs_thread_init,
+    .thread_init = sw_dc_thread_init,
     .process = rs_process,
-    .expire = rs_expire,
-    .thread_reload = rs_thread_reload,
-    .thread_fini = rs_thread_fini,
-    .teardown = rs_teardown,
+    .expire = sw_dc_expire,
+    .thread_reload = sw_dc_thread_reload, /* keeps every window unless max_memory changed */
+    .thread_fini = sw_dc_thread_fini,
+    .teardown = sw_dc_teardown,
 };
