@@ -57,12 +57,12 @@ struct ss_entry {
 _Static_assert(sizeof(struct ss_entry) == 64, "sub_slow entry is 64 bytes");
 
 struct ss_shared {
+    struct sw_dc_shared dc;
     struct sw_sub_slow_settings s;
 };
 
 struct ss_local {
-    struct sw_table *t;
-    int64_t sizing; /* the settings the memory was sized from */
+    SW_DC_LOCAL_HEAD; /* t: the table */
 };
 
 static uint64_t ss_key(const struct sw_event *ev)
@@ -81,29 +81,14 @@ static uint64_t ss_key(const struct sw_event *ev)
 
 static int ss_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
-    struct ss_shared *sh = calloc(1, sizeof(*sh));
+    const struct sw_sub_slow_settings *s = settings;
+    struct ss_shared *sh = sw_dc_shared_new(sizeof(*sh), sizeof(struct ss_local),
+                                            sizeof(struct ss_entry), s->max_memory, s->idle);
     if (sh == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "sub_slow: out of memory");
     }
-    sh->s = *(const struct sw_sub_slow_settings *)settings;
+    sh->s = *s;
     *shared = sh;
-    return 0;
-}
-
-static int ss_thread_init(const void *shared, void **local)
-{
-    const struct ss_shared *sh = shared;
-    struct ss_local *l = calloc(1, sizeof(*l));
-    if (l == NULL) {
-        return SW_ENOMEM;
-    }
-    int rc = sw_table_new(&l->t, sizeof(struct ss_entry), sh->s.max_memory);
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->sizing = sh->s.max_memory;
-    *local = l;
     return 0;
 }
 
@@ -160,35 +145,6 @@ static void ss_process(const void *shared, void *local, const struct sw_event *e
     st->hits++;
 }
 
-static void ss_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
-{
-    const struct ss_shared *sh = shared;
-    struct ss_local *l = local;
-    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
-}
-
-/* Hot reload keeps every window; only a new memory size needs a new table. */
-static int ss_thread_reload(const void *shared, void *local)
-{
-    const struct ss_shared *sh = shared;
-    const struct ss_local *l = local;
-    return l->sizing == sh->s.max_memory ? 0 : SW_EAGAIN;
-}
-
-static void ss_thread_fini(void *local)
-{
-    struct ss_local *l = local;
-    if (l != NULL) {
-        sw_table_free(l->t);
-        free(l);
-    }
-}
-
-static void ss_teardown(void *shared)
-{
-    free(shared);
-}
-
 const struct sw_detector_ops sw_sub_slow_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "sub_slow",
@@ -200,10 +156,10 @@ const struct sw_detector_ops sw_sub_slow_ops = {
     .schema = schema,
     .settings_size = sizeof(struct sw_sub_slow_settings),
     .setup = ss_setup,
-    .thread_init = ss_thread_init,
+    .thread_init = sw_dc_thread_init,
     .process = ss_process,
-    .expire = ss_expire,
-    .thread_reload = ss_thread_reload,
-    .thread_fini = ss_thread_fini,
-    .teardown = ss_teardown,
+    .expire = sw_dc_expire,
+    .thread_reload = sw_dc_thread_reload, /* keeps every window unless max_memory changed */
+    .thread_fini = sw_dc_thread_fini,
+    .teardown = sw_dc_teardown,
 };
