@@ -52,42 +52,27 @@ struct pc_entry {
 _Static_assert(sizeof(struct pc_entry) == 64, "presence_churn entry is 64 bytes");
 
 struct pc_shared {
+    struct sw_dc_shared dc;
     struct sw_presence_churn_settings s;
     int64_t ws, wl;
 };
 
 struct pc_local {
-    struct sw_table *t;
-    int64_t sizing; /* the settings the memory was sized from */
+    SW_DC_LOCAL_HEAD; /* t: the table */
 };
 
 static int pc_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
-    struct pc_shared *sh = calloc(1, sizeof(*sh));
+    const struct sw_presence_churn_settings *s = settings;
+    struct pc_shared *sh = sw_dc_shared_new(sizeof(*sh), sizeof(struct pc_local),
+                                            sizeof(struct pc_entry), s->max_memory, s->idle);
     if (sh == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "presence_churn: out of memory");
     }
-    sh->s = *(const struct sw_presence_churn_settings *)settings;
+    sh->s = *s;
     sh->ws = sw_window_width(sh->s.short_window);
     sh->wl = sw_window_width(sh->s.long_window);
     *shared = sh;
-    return 0;
-}
-
-static int pc_thread_init(const void *shared, void **local)
-{
-    const struct pc_shared *sh = shared;
-    struct pc_local *l = calloc(1, sizeof(*l));
-    if (l == NULL) {
-        return SW_ENOMEM;
-    }
-    int rc = sw_table_new(&l->t, sizeof(struct pc_entry), sh->s.max_memory);
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->sizing = sh->s.max_memory;
-    *local = l;
     return 0;
 }
 
@@ -156,35 +141,6 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
     }
 }
 
-static void pc_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
-{
-    const struct pc_shared *sh = shared;
-    struct pc_local *l = local;
-    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
-}
-
-/* Hot reload keeps every window; only a new memory size needs a new table. */
-static int pc_thread_reload(const void *shared, void *local)
-{
-    const struct pc_shared *sh = shared;
-    const struct pc_local *l = local;
-    return l->sizing == sh->s.max_memory ? 0 : SW_EAGAIN;
-}
-
-static void pc_thread_fini(void *local)
-{
-    struct pc_local *l = local;
-    if (l != NULL) {
-        sw_table_free(l->t);
-        free(l);
-    }
-}
-
-static void pc_teardown(void *shared)
-{
-    free(shared);
-}
-
 const struct sw_detector_ops sw_presence_churn_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "presence_churn",
@@ -194,10 +150,10 @@ const struct sw_detector_ops sw_presence_churn_ops = {
     .schema = schema,
     .settings_size = sizeof(struct sw_presence_churn_settings),
     .setup = pc_setup,
-    .thread_init = pc_thread_init,
+    .thread_init = sw_dc_thread_init,
     .process = pc_process,
-    .expire = pc_expire,
-    .thread_reload = pc_thread_reload,
-    .thread_fini = pc_thread_fini,
-    .teardown = pc_teardown,
+    .expire = sw_dc_expire,
+    .thread_reload = sw_dc_thread_reload, /* keeps every window unless max_memory changed */
+    .thread_fini = sw_dc_thread_fini,
+    .teardown = sw_dc_teardown,
 };
