@@ -127,6 +127,7 @@ struct sbd_entry {
 };
 
 struct sb_shared {
+    struct sw_dc_shared dc;
     struct sw_sub_burst_settings s;
     struct sw_sub_burst_domain_settings d;
     uint64_t *exempt;
@@ -136,24 +137,29 @@ struct sb_shared {
 
 #define SB_LEARNED 64
 struct sb_local {
-    struct sw_table *t;
+    SW_DC_LOCAL_HEAD; /* t: the table */
     /* Domains whose users talk in rooms the domain itself hosts (a.test
      * users in rooms.a.test): servers with their own users and MUC service,
      * not spam farms. Fixed size; when full, the oldest is overwritten. */
     uint64_t learned[SB_LEARNED];
     unsigned n_learned, next_learned;
-    int64_t sizing; /* max_memory the table was sized from */
 };
 
 static int sb_setup_common(const void *settings, void **shared, struct sw_errbuf *eb, int domain)
 {
-    struct sb_shared *sh = calloc(1, sizeof(*sh));
+    const struct sw_sub_burst_settings *ss = settings;
+    const struct sw_sub_burst_domain_settings *ds = settings;
+    struct sb_shared *sh =
+        domain ? sw_dc_shared_new(sizeof(*sh), sizeof(struct sb_local), sizeof(struct sbd_entry),
+                                  ds->max_memory, ds->idle)
+               : sw_dc_shared_new(sizeof(*sh), sizeof(struct sb_local), sizeof(struct sb_entry),
+                                  ss->max_memory, ss->idle);
     if (sh == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "sub_burst: out of memory");
     }
     sh->domain = domain;
     if (domain) {
-        sh->d = *(const struct sw_sub_burst_domain_settings *)settings;
+        sh->d = *ds;
         size_t n = sh->d.exempt_domains.n;
         if (n > 0) {
             sh->exempt = calloc(n, sizeof(uint64_t));
@@ -168,7 +174,7 @@ static int sb_setup_common(const void *settings, void **shared, struct sw_errbuf
             sh->n_exempt = n;
         }
     } else {
-        sh->s = *(const struct sw_sub_burst_settings *)settings;
+        sh->s = *ss;
     }
     *shared = sh;
     return 0;
@@ -182,24 +188,6 @@ static int sb_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 static int sbd_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
     return sb_setup_common(settings, shared, eb, 1);
-}
-
-static int sb_thread_init(const void *shared, void **local)
-{
-    const struct sb_shared *sh = shared;
-    struct sb_local *l = calloc(1, sizeof(*l));
-    if (l == NULL) {
-        return SW_ENOMEM;
-    }
-    int rc = sh->domain ? sw_table_new(&l->t, sizeof(struct sbd_entry), sh->d.max_memory)
-                        : sw_table_new(&l->t, sizeof(struct sb_entry), sh->s.max_memory);
-    if (rc < 0) {
-        free(l);
-        return rc;
-    }
-    l->sizing = sh->domain ? sh->d.max_memory : sh->s.max_memory;
-    *local = l;
-    return 0;
 }
 
 static bool is_subscribe(const struct sw_event *ev)
@@ -416,32 +404,6 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
     st->hits++;
 }
 
-static void sb_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
-{
-    const struct sb_shared *sh = shared;
-    struct sb_local *l = local;
-    int64_t idle = sh->domain ? sh->d.idle : sh->s.idle;
-    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(idle), st);
-}
-
-/* Hot reload keeps every window (and learned MUC hosts); only a new memory
- * size needs a new table. */
-static int sb_thread_reload(const void *shared, void *local)
-{
-    const struct sb_shared *sh = shared;
-    const struct sb_local *l = local;
-    return l->sizing == (sh->domain ? sh->d.max_memory : sh->s.max_memory) ? 0 : SW_EAGAIN;
-}
-
-static void sb_thread_fini(void *local)
-{
-    struct sb_local *l = local;
-    if (l != NULL) {
-        sw_table_free(l->t);
-        free(l);
-    }
-}
-
 static void sb_teardown(void *shared)
 {
     struct sb_shared *sh = shared;
@@ -460,11 +422,11 @@ const struct sw_detector_ops sw_sub_burst_ops = {
     .schema = schema,
     .settings_size = sizeof(struct sw_sub_burst_settings),
     .setup = sb_setup,
-    .thread_init = sb_thread_init,
+    .thread_init = sw_dc_thread_init,
     .process = sb_process,
-    .expire = sb_expire,
-    .thread_reload = sb_thread_reload,
-    .thread_fini = sb_thread_fini,
+    .expire = sw_dc_expire,
+    .thread_reload = sw_dc_thread_reload, /* keeps every window unless max_memory changed */
+    .thread_fini = sw_dc_thread_fini,
     .teardown = sb_teardown,
 };
 
@@ -477,10 +439,10 @@ const struct sw_detector_ops sw_sub_burst_domain_ops = {
     .schema = schema_domain,
     .settings_size = sizeof(struct sw_sub_burst_domain_settings),
     .setup = sbd_setup,
-    .thread_init = sb_thread_init,
+    .thread_init = sw_dc_thread_init,
     .process = sbd_process,
-    .expire = sb_expire,
-    .thread_reload = sb_thread_reload,
-    .thread_fini = sb_thread_fini,
+    .expire = sw_dc_expire,
+    .thread_reload = sw_dc_thread_reload, /* keeps windows and learned MUC hosts */
+    .thread_fini = sw_dc_thread_fini,
     .teardown = sb_teardown,
 };
