@@ -46,6 +46,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <urcu/urcu-memb.h>
 
@@ -280,19 +281,11 @@ static bool parse_size(const char *s, int64_t *bytes)
                  {"gib", 30}, {"t", 40},  {"tb", 40},  {"tib", 40}};
     int64_t num;
     const char *u;
-    char lu[8];
     if (!parse_num_unit(s, &num, &u)) {
         return false;
     }
-    size_t ul = strlen(u);
-    if (ul >= sizeof(lu)) {
-        return false;
-    }
-    for (size_t i = 0; i <= ul; i++) {
-        lu[i] = (char)tolower((unsigned char)u[i]);
-    }
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(lu, units[i].u) == 0) {
+        if (strcasecmp(u, units[i].u) == 0) {
             return mul_ok(num, (int64_t)1 << units[i].shift, bytes);
         }
     }
