@@ -78,6 +78,7 @@ struct ms_entry {
 _Static_assert(sizeof(struct ms_entry) == 64, "msg_spam entry is 64 bytes");
 
 struct ms_shared {
+    struct sw_dc_shared dc;
     struct sw_msg_spam_settings s;
     int64_t ws;
 };
@@ -90,9 +91,8 @@ struct ms_bloom {
 };
 
 struct ms_local {
-    struct sw_table *t;
+    SW_DC_LOCAL_HEAD; /* t: the table; sizing: max_memory and contact_memory */
     struct ms_bloom f;
-    int64_t sizing; /* max_memory + contact_memory the memory was sized from */
 };
 
 static uint64_t ms_key(const struct sw_event *ev)
@@ -147,64 +147,52 @@ static void bloom_add(struct ms_bloom *f, uint64_t h)
 
 static int ms_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
-    struct ms_shared *sh = calloc(1, sizeof(*sh));
+    const struct sw_msg_spam_settings *s = settings;
+    struct ms_shared *sh = sw_dc_shared_new(sizeof(*sh), sizeof(struct ms_local),
+                                            sizeof(struct ms_entry), s->max_memory, s->idle);
     if (sh == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "msg_spam: out of memory");
     }
-    sh->s = *(const struct sw_msg_spam_settings *)settings;
+    sh->s = *s;
+    /* Hot reload keeps windows and contacts; only new memory sizes need new state. */
+    sh->dc.sizing = s->max_memory * 1000003 + s->contact_memory;
     sh->ws = sw_window_width(sh->s.short_window);
     *shared = sh;
     return 0;
-}
-
-/* Hot reload keeps windows and contacts; only new memory sizes need new state. */
-static int ms_thread_reload(const void *shared, void *local)
-{
-    const struct ms_shared *sh = shared;
-    const struct ms_local *l = local;
-    return l->sizing == sh->s.max_memory * 1000003 + sh->s.contact_memory ? 0 : SW_EAGAIN;
 }
 
 static void ms_thread_fini(void *local)
 {
     struct ms_local *l = local;
     if (l != NULL) {
-        sw_table_free(l->t);
         free(l->f.bits[0]);
         free(l->f.bits[1]);
-        free(l);
+        sw_dc_thread_fini(l);
     }
 }
 
 static int ms_thread_init(const void *shared, void **local)
 {
     const struct ms_shared *sh = shared;
-    struct ms_local *l = calloc(1, sizeof(*l));
-    if (l == NULL) {
-        return SW_ENOMEM;
-    }
-    int rc = sw_table_new(&l->t, sizeof(struct ms_entry), sh->s.max_memory);
+    int rc = sw_dc_thread_init(shared, local);
     if (rc < 0) {
-        goto fail;
+        return rc;
     }
+    struct ms_local *l = *local;
     size_t nbits = 65536;
     while (nbits * 2 <= (size_t)sh->s.contact_memory * 8 / 2) {
         nbits *= 2;
     }
     l->f.nbits = nbits;
     l->f.max_n = nbits / 12;
-    rc = SW_ENOMEM;
     l->f.bits[0] = calloc(nbits / 64, sizeof(uint64_t));
     l->f.bits[1] = calloc(nbits / 64, sizeof(uint64_t));
     if (l->f.bits[0] == NULL || l->f.bits[1] == NULL) {
-        goto fail;
+        ms_thread_fini(l);
+        *local = NULL;
+        return SW_ENOMEM;
     }
-    l->sizing = sh->s.max_memory * 1000003 + sh->s.contact_memory;
-    *local = l;
     return 0;
-fail:
-    ms_thread_fini(l);
-    return rc;
 }
 
 static void ms_hit(const struct ms_entry *e, const struct sw_event *ev, const char *sym, uint32_t n,
@@ -292,15 +280,9 @@ static void ms_process(const void *shared, void *local, const struct sw_event *e
 
 static void ms_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
 {
-    const struct ms_shared *sh = shared;
-    struct ms_local *l = local;
-    sw_table_expire(l->t, sw_table_now(l->t, now_ms), sw_dc_secs(sh->s.idle), st);
+    const struct ms_local *l = local;
+    sw_dc_expire(shared, local, now_ms, st);
     st->mem_bytes += 2 * l->f.nbits / 8;
-}
-
-static void ms_teardown(void *shared)
-{
-    free(shared);
 }
 
 const struct sw_detector_ops sw_msg_spam_ops = {
@@ -316,7 +298,7 @@ const struct sw_detector_ops sw_msg_spam_ops = {
     .thread_init = ms_thread_init,
     .process = ms_process,
     .expire = ms_expire,
-    .thread_reload = ms_thread_reload,
+    .thread_reload = sw_dc_thread_reload, /* keeps windows and contacts (sizing: ms_setup) */
     .thread_fini = ms_thread_fini,
-    .teardown = ms_teardown,
+    .teardown = sw_dc_teardown,
 };
