@@ -602,7 +602,11 @@ static void *reload_worker(void *arg)
     }
     urcu_memb_read_unlock();
 
-    for (uint64_t i = 0; !atomic_load(&reload_done) || i < 2000; i++) {
+    /* `done` is read before the iteration's event: the iteration that sees it set runs after the
+     * last generation was published, so every worker processes with the final generation once
+     * (without this a worker starved under load could stop before it saw it). */
+    for (uint64_t i = 0;; i++) {
+        int done = atomic_load(&reload_done);
         struct sink_ctx c;
         struct sw_hit_sink sink = {.emit = sink_emit, .ctx = &c};
         struct sw_event ev;
@@ -631,6 +635,9 @@ static void *reload_worker(void *arg)
             r->last_weight = c.hits[0].weight_milli;
         }
         r->last_gen = my_gen;
+        if (done && i >= 2000) {
+            break;
+        }
     }
     sw_content_ops.thread_fini(local);
     urcu_memb_unregister_thread();
