@@ -78,6 +78,7 @@ static const struct sw_conf_item schema[] = {
 #define MR_MAX_WAVE 256 /* accounts named at once when a wave trips */
 
 struct mr_shared {
+    struct sw_dc_shared dc;
     struct sw_muc_raid_settings s;
 };
 
@@ -109,7 +110,7 @@ struct mr_post {
 };
 
 struct mr_local {
-    int64_t sizing; /* max_memory + ring the memory was sized from */
+    SW_DC_LOCAL_HEAD; /* t unused (NULL); sizing: max_memory and ring */
     struct sw_table *occ, *rooms;
     struct mr_post *ring;
     size_t ring_n, ring_pos;
@@ -117,11 +118,16 @@ struct mr_local {
 
 static int mr_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
-    struct mr_shared *sh = calloc(1, sizeof(*sh));
+    const struct sw_muc_raid_settings *s = settings;
+    /* Entry size 0: mr_thread_init builds its own two tables and ring. */
+    struct mr_shared *sh =
+        sw_dc_shared_new(sizeof(*sh), sizeof(struct mr_local), 0, s->max_memory, s->idle);
     if (sh == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "muc_raid: out of memory");
     }
-    sh->s = *(const struct sw_muc_raid_settings *)settings;
+    sh->s = *s;
+    /* Hot reload keeps every wave; only new memory sizes need new tables. */
+    sh->dc.sizing = s->max_memory * 1000003 + s->ring;
     *shared = sh;
     return 0;
 }
@@ -135,7 +141,7 @@ static void mr_thread_fini(void *local)
     sw_table_free(l->occ);
     sw_table_free(l->rooms);
     free(l->ring);
-    free(l);
+    sw_dc_thread_fini(l);
 }
 
 static int mr_thread_init(const void *shared, void **local)
@@ -165,7 +171,7 @@ static int mr_thread_init(const void *shared, void **local)
     if (rc < 0) {
         goto fail;
     }
-    l->sizing = sh->s.max_memory * 1000003 + sh->s.ring;
+    l->sizing = sh->dc.sizing;
     *local = l;
     return 0;
 fail:
@@ -204,14 +210,6 @@ static void mr_hit_account(const struct sw_event *ev, const struct mr_cluster *c
     sw_hit_add_value(&h, "wave_s", (int64_t)(c->last_s - c->first_s));
     sw_hit_emit(out, &h);
     st->hits++;
-}
-
-/* Hot reload keeps every wave; only new memory sizes need new tables. */
-static int mr_thread_reload(const void *shared, void *local)
-{
-    const struct mr_shared *sh = shared;
-    const struct mr_local *l = local;
-    return l->sizing == sh->s.max_memory * 1000003 + sh->s.ring ? 0 : SW_EAGAIN;
 }
 
 static void mr_process(const void *shared, void *local, const struct sw_event *ev,
@@ -411,11 +409,6 @@ static void mr_expire(const void *shared, void *local, int64_t now_ms, struct sw
     st->mem_bytes = a.mem_bytes + b.mem_bytes + l->ring_n * sizeof(struct mr_post);
 }
 
-static void mr_teardown(void *shared)
-{
-    free(shared);
-}
-
 const struct sw_detector_ops sw_muc_raid_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "muc_raid",
@@ -428,7 +421,7 @@ const struct sw_detector_ops sw_muc_raid_ops = {
     .thread_init = mr_thread_init,
     .process = mr_process,
     .expire = mr_expire,
-    .thread_reload = mr_thread_reload,
+    .thread_reload = sw_dc_thread_reload, /* keeps every wave (sizing: mr_setup) */
     .thread_fini = mr_thread_fini,
-    .teardown = mr_teardown,
+    .teardown = sw_dc_teardown,
 };
