@@ -22,6 +22,8 @@
 #include "sw/conf.h"
 #include "sw/detector.h"
 
+#include "../support/hitbuf.h"
+
 extern const struct sw_detector_ops sw_classifier_ops;
 
 #define HAM SW_SOURCE_DIR "/tests/data/corpus/ham_sample.txt"
@@ -204,43 +206,17 @@ static void test_train_command(void **state)
 
 /* ---- the detector ---- */
 
-struct sink_ctx {
-    struct sw_hit hits[4];
-    size_t n;
-};
-
-static void sink_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
-{
-    struct sink_ctx *c = sink->ctx;
-    if (c->n < 4) {
-        c->hits[c->n] = *hit;
-    }
-    c->n++;
-}
-
-static void jid_set(struct sw_jid *j, const char *text)
-{
-    memset(j, 0, sizeof(*j));
-    j->text = text;
-    j->len = (uint16_t)strlen(text);
-    const char *at = strchr(text, '@');
-    j->local_len = at ? (uint16_t)(at - text) : 0;
-    j->domain_off = at ? (uint16_t)(at - text + 1) : 0;
-    j->domain_len = (uint16_t)(j->len - j->domain_off);
-    j->bare = sw_hash64(text, j->len);
-}
-
-static size_t run(void *shared, void *local, const char *body, struct sink_ctx *c)
+static size_t run(void *shared, void *local, const char *body, struct sw_test_hits *c)
 {
     struct sw_event ev;
     struct sw_detector_stats st = {0};
-    struct sw_hit_sink sink = {.emit = sink_emit, .ctx = c};
+    struct sw_hit_sink sink = {.emit = sw_test_hits_emit, .ctx = c};
     memset(&ev, 0, sizeof(ev));
     memset(c, 0, sizeof(*c));
     ev.kind = SW_EV_MESSAGE;
     ev.type = SW_T_CHAT;
-    jid_set(&ev.from, "eve@example.org");
-    jid_set(&ev.to, "bob@example.org");
+    sw_test_jid_ref(&ev.from, "eve@example.org");
+    sw_test_jid_ref(&ev.to, "bob@example.org");
     ev.id = ev.subject = ev.status = ev.nick = "";
     ev.body = body;
     ev.body_len = (uint16_t)strlen(body);
@@ -271,7 +247,7 @@ static void test_detector(void **state)
     void *shared = NULL, *local = NULL;
     struct sw_errbuf eb = {.msg = ""};
     char yaml[1024];
-    struct sink_ctx c;
+    struct sw_test_hits c;
 
     snprintf(yaml, sizeof(yaml), "    model: %s\n    threshold: 0.8\n    min_tokens: 6\n",
              model_path);

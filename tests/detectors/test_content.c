@@ -34,47 +34,13 @@
 #include "sw/conf.h"
 #include "sw/detector.h"
 
+#include "../support/hitbuf.h"
+
 extern const struct sw_detector_ops sw_content_ops;
 
 static char tmpdir[256];
 
 /* ---- helpers ---- */
-
-struct sink_ctx {
-    struct sw_hit hits[32];
-    size_t n;
-};
-
-static void sink_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
-{
-    struct sink_ctx *c = sink->ctx;
-    if (c->n < 32) {
-        c->hits[c->n] = *hit;
-    }
-    c->n++;
-}
-
-static void jid_set(struct sw_jid *j, const char *text)
-{
-    memset(j, 0, sizeof(*j));
-    j->text = text;
-    j->len = (uint16_t)strlen(text);
-    const char *at = strchr(text, '@');
-    const char *slash = strchr(text, '/');
-    size_t dstart = 0;
-    if (at != NULL && (slash == NULL || at < slash)) {
-        j->local_len = (uint16_t)(at - text);
-        dstart = (size_t)(at - text) + 1;
-    }
-    j->domain_off = (uint16_t)dstart;
-    j->domain_len = (uint16_t)((slash ? (size_t)(slash - text) : strlen(text)) - dstart);
-    if (slash != NULL) {
-        j->res_off = (uint16_t)(slash - text + 1);
-        j->res_len = (uint16_t)(strlen(text) - j->res_off);
-    }
-    j->bare = sw_hash64(text, (size_t)j->domain_off + j->domain_len);
-    j->domain = sw_hash64(text + dstart, j->domain_len);
-}
 
 struct evspec {
     const char *from, *to, *body, *subject, *status, *nick;
@@ -91,8 +57,8 @@ static void ev_make(struct sw_event *ev, const struct evspec *s)
     ev->kind = s->kind ? s->kind : SW_EV_MESSAGE;
     ev->type = ev->kind == SW_EV_MESSAGE ? SW_T_CHAT : SW_T_AVAILABLE;
     ev->flags = s->flags;
-    jid_set(&ev->from, s->from ? s->from : "alice@example.org/phone");
-    jid_set(&ev->to, s->to ? s->to : "bob@example.org");
+    sw_test_jid_ref(&ev->from, s->from ? s->from : "alice@example.org/phone");
+    sw_test_jid_ref(&ev->to, s->to ? s->to : "bob@example.org");
     ev->key[SW_SHARD_SENDER] = ev->from.bare;
     ev->id = "";
     ev->body = s->body ? s->body : "";
@@ -156,20 +122,20 @@ static void det_close(struct det *d)
     sw_conf_free(d->conf);
 }
 
-static struct sink_ctx run(struct det *d, const struct evspec *s)
+static struct sw_test_hits run(struct det *d, const struct evspec *s)
 {
-    static struct sink_ctx c;
+    static struct sw_test_hits c;
     struct sw_event ev;
-    struct sw_hit_sink sink = {.emit = sink_emit, .ctx = &c};
+    struct sw_hit_sink sink = {.emit = sw_test_hits_emit, .ctx = &c};
     memset(&c, 0, sizeof(c));
     ev_make(&ev, s);
     sw_content_ops.process(d->shared, d->local, &ev, &sink, &d->st);
     return c;
 }
 
-static bool hit_has(const struct sink_ctx *c, const char *symbol)
+static bool hit_has(const struct sw_test_hits *c, const char *symbol)
 {
-    for (size_t i = 0; i < c->n && i < 32; i++) {
+    for (size_t i = 0; i < c->n && i < SW_TEST_HITS; i++) {
         if (strcmp(c->hits[i].symbol, symbol) == 0) {
             return true;
         }
@@ -221,7 +187,7 @@ static void test_fields_and_kinds(void **state)
     struct det d;
     det_open(&d, yaml);
 
-    struct sink_ctx c = run(&d, &(struct evspec){.body = "Buy CHEAP Watches now"});
+    struct sw_test_hits c = run(&d, &(struct evspec){.body = "Buy CHEAP Watches now"});
     assert_int_equal(c.n, 1);
     assert_string_equal(c.hits[0].symbol, "content.lit_body");
     assert_string_equal(c.hits[0].kind, "content-spam");
@@ -290,8 +256,8 @@ static void test_flags(void **state)
                  "      - {id: ww, literal: 'cat', whole_word: true}\n"
                  "      - {id: u8, regex: '^\\w+ КУПИТЬ', utf8: true}\n"
                  "      - {id: meta, literal: 'a.b*c'}\n");
-    assert_true(hit_has(&(struct sink_ctx){0}, "x") == false);
-    struct sink_ctx c = run(&d, &(struct evspec){.body = "say ExactCase"});
+    assert_true(hit_has(&(struct sw_test_hits){0}, "x") == false);
+    struct sw_test_hits c = run(&d, &(struct evspec){.body = "say ExactCase"});
     assert_true(hit_has(&c, "content.cs"));
     c = run(&d, &(struct evspec){.body = "say exactcase"});
     assert_false(hit_has(&c, "content.cs"));
@@ -331,13 +297,13 @@ static void test_normalized_obfuscation(void **state)
         "freeeeeee   bitcoin",
     };
     for (size_t i = 0; i < sizeof(btc) / sizeof(btc[0]); i++) {
-        struct sink_ctx c = run(&d, &(struct evspec){.body = btc[i]});
+        struct sw_test_hits c = run(&d, &(struct evspec){.body = btc[i]});
         if (!hit_has(&c, "content.btc")) {
             fail_msg("normalized rule missed: %s", btc[i]);
         }
         assert_false(hit_has(&c, "content.raw_btc"));
     }
-    struct sink_ctx c = run(&d, &(struct evspec){.body = "free bitcoin"});
+    struct sw_test_hits c = run(&d, &(struct evspec){.body = "free bitcoin"});
     assert_true(hit_has(&c, "content.btc"));
     assert_true(hit_has(&c, "content.raw_btc"));
 
@@ -442,10 +408,10 @@ static void test_default_rules_benign_corpus(void **state)
     while (fgets(line, sizeof(line), fp) != NULL) {
         line[strcspn(line, "\n")] = '\0';
         lines++;
-        struct sink_ctx c = run(&d, &(struct evspec){.body = line});
+        struct sw_test_hits c = run(&d, &(struct evspec){.body = line});
         /* the same text as a nick, a status and a subject must stay silent too */
-        struct sink_ctx c2 = run(&d, &(struct evspec){.kind = SW_EV_PRESENCE, .status = line});
-        struct sink_ctx c3 = run(&d, &(struct evspec){.subject = line});
+        struct sw_test_hits c2 = run(&d, &(struct evspec){.kind = SW_EV_PRESENCE, .status = line});
+        struct sw_test_hits c3 = run(&d, &(struct evspec){.subject = line});
         for (size_t i = 0; i < c.n; i++) {
             print_message("benign hit %s: %s\n", c.hits[i].symbol, line);
         }
@@ -498,12 +464,12 @@ static void test_default_rules_spam(void **state)
     struct det d;
     det_open(&d, default_rules_yaml());
     for (size_t i = 0; i < sizeof(spam) / sizeof(spam[0]); i++) {
-        struct sink_ctx c = run(&d, &(struct evspec){.body = spam[i].body});
+        struct sw_test_hits c = run(&d, &(struct evspec){.body = spam[i].body});
         if (!hit_has(&c, spam[i].symbol)) {
             fail_msg("spam sample %zu missed %s: %s", i, spam[i].symbol, spam[i].body);
         }
     }
-    struct sink_ctx c =
+    struct sw_test_hits c =
         run(&d, &(struct evspec){.kind = SW_EV_PRESENCE, .status = "join chat.whatsapp.com/Xyz"});
     assert_true(hit_has(&c, "content.invite_link_status"));
     c = run(&d, &(struct evspec){.kind = SW_EV_PRESENCE,
@@ -526,7 +492,7 @@ static void test_cache_second_setup_hits(void **state)
     det_open(&a, default_rules_yaml());
     det_open(&b, default_rules_yaml());
     /* same rules, same results from the cached databases */
-    struct sink_ctx c = run(&b, &(struct evspec){.body = "FREE BITCOIN giveaway"});
+    struct sw_test_hits c = run(&b, &(struct evspec){.body = "FREE BITCOIN giveaway"});
     assert_true(hit_has(&c, "content.crypto_bait"));
     det_close(&a);
     det_close(&b);
@@ -540,8 +506,8 @@ static void test_null_settings(void **state)
     void *shared = NULL, *local = NULL;
     struct sw_errbuf eb;
     struct sw_event ev;
-    struct sink_ctx c = {.n = 0};
-    struct sw_hit_sink sink = {.emit = sink_emit, .ctx = &c};
+    struct sw_test_hits c = {.n = 0};
+    struct sw_hit_sink sink = {.emit = sw_test_hits_emit, .ctx = &c};
     struct sw_detector_stats st = {0};
     assert_int_equal(sw_content_ops.setup(NULL, &shared, &eb), 0);
     assert_int_equal(sw_content_ops.thread_init(shared, &local), 0);
@@ -558,7 +524,7 @@ static void test_symbol_stable_across_generations(void **state)
     (void)state;
     struct det a, b;
     det_open(&a, "    rules:\n      - {id: same, literal: spam}\n");
-    struct sink_ctx c = run(&a, &(struct evspec){.body = "spam"});
+    struct sw_test_hits c = run(&a, &(struct evspec){.body = "spam"});
     const char *sym = c.hits[0].symbol;
     det_close(&a); /* generation A gone: the symbol must survive */
     det_open(&b,
@@ -607,8 +573,8 @@ static void *reload_worker(void *arg)
      * (without this a worker starved under load could stop before it saw it). */
     for (uint64_t i = 0;; i++) {
         int done = atomic_load(&reload_done);
-        struct sink_ctx c;
-        struct sw_hit_sink sink = {.emit = sink_emit, .ctx = &c};
+        struct sw_test_hits c;
+        struct sw_hit_sink sink = {.emit = sw_test_hits_emit, .ctx = &c};
         struct sw_event ev;
         struct sw_detector_stats st = {0};
         memset(&c, 0, sizeof(c));
