@@ -47,10 +47,46 @@ struct norm_out {
     size_t n;
     size_t word_start;
     bool in_word;
+    bool word_leet; /* a leet-mappable byte was put since word_start */
     bool pending_space;
     bool full;
     unsigned flags;
 };
+
+/* ASCII classes for the fast path (same sets as is_word_byte / leet_of and the
+ * dropped / space tests of sw_normalize). */
+enum { NC_WORD = 1, NC_LEET = 2, NC_SPACE = 4, NC_DROP = 8, NC_UPPER = 16 };
+
+#define NC_L NC_WORD
+#define NC_U (NC_WORD | NC_UPPER)
+#define NC_D NC_WORD
+#define NC_LT (NC_WORD | NC_LEET)
+#define NC_X NC_DROP
+#define NC_S NC_SPACE
+static const unsigned char nc_class[128] = {
+    /* 0x00 */ NC_X,      NC_X,  NC_X, NC_X,  NC_X,  NC_X,  NC_X, NC_X,
+    /* 0x08 */ NC_X,      NC_S,  NC_S, NC_S,  NC_S,  NC_S,  NC_X, NC_X,
+    /* 0x10 */ NC_X,      NC_X,  NC_X, NC_X,  NC_X,  NC_X,  NC_X, NC_X,
+    /* 0x18 */ NC_X,      NC_X,  NC_X, NC_X,  NC_X,  NC_X,  NC_X, NC_X,
+    /* ' '..'\'' */ NC_S, 0,     0,    0,     NC_LT, 0,     0,    0,
+    /* '('..'/' */ 0,     0,     0,    0,     0,     0,     0,    0,
+    /* '0'..'7' */ NC_LT, NC_LT, NC_D, NC_LT, NC_LT, NC_LT, NC_D, NC_LT,
+    /* '8'..'?' */ NC_D,  NC_D,  0,    0,     0,     0,     0,    0,
+    /* '@'..'G' */ NC_LT, NC_U,  NC_U, NC_U,  NC_U,  NC_U,  NC_U, NC_U,
+    /* 'H'..'O' */ NC_U,  NC_U,  NC_U, NC_U,  NC_U,  NC_U,  NC_U, NC_U,
+    /* 'P'..'W' */ NC_U,  NC_U,  NC_U, NC_U,  NC_U,  NC_U,  NC_U, NC_U,
+    /* 'X'..'_' */ NC_U,  NC_U,  NC_U, 0,     0,     0,     0,    0,
+    /* '`'..'g' */ 0,     NC_L,  NC_L, NC_L,  NC_L,  NC_L,  NC_L, NC_L,
+    /* 'h'..'o' */ NC_L,  NC_L,  NC_L, NC_L,  NC_L,  NC_L,  NC_L, NC_L,
+    /* 'p'..'w' */ NC_L,  NC_L,  NC_L, NC_L,  NC_L,  NC_L,  NC_L, NC_L,
+    /* 'x'..DEL */ NC_L,  NC_L,  NC_L, 0,     0,     0,     0,    NC_X,
+};
+#undef NC_L
+#undef NC_U
+#undef NC_D
+#undef NC_LT
+#undef NC_X
+#undef NC_S
 
 /* Decode one UTF-8 sequence at @p (< @end). Returns the code point, or
  * UINT32_MAX for an invalid/overlong/surrogate/truncated sequence; *adv is the
@@ -469,8 +505,8 @@ static void end_word(struct norm_out *o)
         return;
     }
     o->in_word = false;
-    if (!(o->flags & SW_NORM_LEET)) {
-        return;
+    if (!(o->flags & SW_NORM_LEET) || !o->word_leet) {
+        return; /* no leet-mappable byte in the word: leet == 0 below */
     }
     size_t letters = 0, nonletters = 0, leet = 0;
     for (size_t i = o->word_start; i < o->n; i++) {
@@ -515,10 +551,41 @@ static void put_char(struct norm_out *o, const char *s, size_t len)
     if (word && !o->in_word) {
         o->word_start = o->n;
         o->in_word = true;
+        o->word_leet = false;
     } else if (!word) {
         end_word(o);
     }
+    if (leet_of(s[0]) != 0) {
+        o->word_leet = true;
+    }
     put_bytes(o, s, len);
+}
+
+/* put_char() of one ASCII byte of class @k (nc_class), inlined for the fast
+ * path: same steps, one table lookup instead of the range tests. */
+static inline void put_ascii_k(struct norm_out *o, char c, unsigned k)
+{
+    if (o->pending_space) {
+        o->pending_space = false;
+        put_bytes(o, " ", 1);
+    }
+    if (k & NC_WORD) {
+        if (!o->in_word) {
+            o->word_start = o->n;
+            o->in_word = true;
+            o->word_leet = false;
+        }
+        if (k & NC_LEET) {
+            o->word_leet = true;
+        }
+    } else if (o->in_word) {
+        end_word(o);
+    }
+    if (o->full || o->n + 2 > o->cap) {
+        o->full = true;
+        return;
+    }
+    o->buf[o->n++] = c;
 }
 
 static void put_cp(struct norm_out *o, uint32_t cp)
@@ -703,16 +770,18 @@ size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned 
             /* ASCII, the common case: the same decisions as below (dropped
              * controls, spaces, case fold) without the decoder and the
              * code-point tables. */
+            unsigned k = nc_class[c];
             p++;
-            if (c >= 'A' && c <= 'Z') {
-                put_ascii(&o, (char)(c + ('a' - 'A')));
-            } else if (c == ' ' || (c >= '\t' && c <= '\r')) {
-                put_space(&o, c);
-            } else if (c < 0x20 || c == 0x7F) {
+            if (k & (NC_SPACE | NC_DROP)) {
+                if (k & NC_SPACE) {
+                    put_space(&o, c);
+                }
                 continue;
-            } else {
-                put_ascii(&o, (char)c);
             }
+            if (k & NC_UPPER) {
+                c = (unsigned char)(c + ('a' - 'A'));
+            }
+            put_ascii_k(&o, (char)c, k);
             continue;
         }
         size_t adv;
