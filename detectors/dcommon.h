@@ -168,10 +168,10 @@ struct sw_dc_local {
 /**
  * setup's allocation: @shared_size zeroed bytes whose struct sw_dc_shared
  * header describes one table of @entry_size-byte entries in a @local_size
- * local, budget and sizing @max_memory, expiry after @idle ms (@entry_size 0:
+ * local, budget and sizing @max_memory, expiry after @idle ms. @entry_size 0:
  * the detector builds its own tables and uses neither sw_dc_thread_init nor
- * sw_dc_expire). NULL when out of memory. The caller fills the rest and owns it (sw_dc_teardown
- * frees it).
+ * sw_dc_expire. NULL when out of memory. The caller fills the rest (and may
+ * widen sizing to more size settings) and owns it (sw_dc_teardown frees it).
  */
 void *sw_dc_shared_new(size_t shared_size, size_t local_size, size_t entry_size, int64_t max_memory,
                        int64_t idle);
