@@ -8,6 +8,7 @@
 #include "sw/sw.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -138,10 +139,56 @@ static int digits(const char *s, size_t n, unsigned *out)
     return 0;
 }
 
+/* Two ASCII digits at @s (the common case of digits()). */
+static inline int digits2(const char *s, unsigned *out)
+{
+    unsigned a = (unsigned)(unsigned char)s[0] - '0';
+    unsigned b = (unsigned)(unsigned char)s[1] - '0';
+    if (a > 9 || b > 9) {
+        return -1;
+    }
+    *out = a * 10 + b;
+    return 0;
+}
+
+/* Per-thread memo of the last RFC 3339 date ("YYYY-MM-DD") and its day number:
+ * consecutive stamps nearly always share the date. Only dates of stamps that
+ * parsed are stored. */
+static _Thread_local char pt_date[10];
+static _Thread_local int64_t pt_days;
+static _Thread_local bool pt_have;
+
 int sw_parse_time(const char *s, size_t len, int64_t *out_ms)
 {
     unsigned y, mo, d, h, mi, se;
     size_t i;
+    if (len >= 19 && pt_have && s[10] == 'T' && memcmp(s, pt_date, 10) == 0 && s[13] == ':' &&
+        s[16] == ':' && digits2(s + 11, &h) == 0 && digits2(s + 14, &mi) == 0 &&
+        digits2(s + 17, &se) == 0 && h <= 23 && mi <= 59 && se <= 60) {
+        /* same date as the last stamp: only the time of day and the tail */
+        i = 19;
+        unsigned frac_ms = 0;
+        if (i < len && s[i] == '.') {
+            i++;
+            unsigned scale = 100;
+            size_t nd = 0;
+            while (i < len && s[i] >= '0' && s[i] <= '9') {
+                frac_ms += (unsigned)(s[i] - '0') * scale;
+                scale /= 10;
+                i++;
+                nd++;
+            }
+            if (nd == 0) {
+                return SW_EPARSE;
+            }
+        }
+        if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z')) {
+            int64_t secs = pt_days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + (int64_t)se;
+            *out_ms = secs * 1000 + frac_ms;
+            return 0;
+        }
+        /* an offset or junk after the seconds: the general path below */
+    }
     if (len >= 17 && s[4] != '-' && s[8] == 'T') {
         /* XEP-0091 legacy: CCYYMMDDThh:mm:ss (UTC) */
         if (digits(s, 4, &y) || digits(s + 4, 2, &mo) || digits(s + 6, 2, &d) ||
@@ -197,6 +244,11 @@ int sw_parse_time(const char *s, size_t len, int64_t *out_ms)
         return SW_EPARSE;
     }
     int64_t days = days_from_civil((int64_t)y, mo, d);
+    if (s[4] == '-' && s[10] == 'T') {
+        memcpy(pt_date, s, 10);
+        pt_days = days;
+        pt_have = true;
+    }
     int64_t secs = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + (int64_t)se - off_s;
     *out_ms = secs * 1000 + frac_ms;
     return 0;
