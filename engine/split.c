@@ -136,6 +136,16 @@ uint64_t sw_split_count_nl(const char *p, size_t len)
         __m128i sad = _mm_sad_epu8(acc, zero);
         n += (uint64_t)_mm_cvtsi128_si64(sad) + (uint64_t)_mm_extract_epi16(sad, 4);
     }
+    if (i < len && len >= 16) {
+        /* the tail: the last 16 bytes, of which the first 16 - (len - i)
+         * are already counted */
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)) >> (16 - (len - i));
+        for (; m != 0; m &= m - 1) {
+            n++;
+        }
+        return n;
+    }
 #else
     const uint64_t ones = 0x0101010101010101ull;
     const uint64_t nlw = ones * '\n';
