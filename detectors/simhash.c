@@ -123,33 +123,61 @@ uint64_t sw_simhash_raw(const char *s, size_t len)
 #endif
 }
 
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Per-byte increments of noise_counts()'s counters packed in one word: digits
+ * in bits 0-15, letters 16-31, vowels 32-47, other bytes 48-63 (a token is at
+ * most 4 * SW_SIMHASH_MAX_TEXT bytes, so no field overflows); 0 for the
+ * token separators (is_space). Built once per thread on first use. */
+#define TOK_DIGIT 1ull
+#define TOK_LETTER (1ull << 16)
+#define TOK_VOWEL (1ull << 32)
+#define TOK_OTHER (1ull << 48)
+static _Thread_local uint64_t tok_inc[256];
+static _Thread_local uint8_t keep_byte[256]; /* step 3 keeps a-z, 0-9, non-ASCII */
+static _Thread_local int tok_ready;
+
+static void tok_init(void)
+{
+    for (unsigned c = 0; c < 256; c++) {
+        unsigned l = c >= 'A' && c <= 'Z' ? c + 32 : c;
+        uint64_t v;
+        if (is_space((unsigned char)c)) {
+            v = 0;
+        } else if (l >= '0' && l <= '9') {
+            v = TOK_DIGIT;
+        } else if (l >= 'a' && l <= 'z') {
+            v = TOK_LETTER;
+            if (l == 'a' || l == 'e' || l == 'i' || l == 'o' || l == 'u' || l == 'y') {
+                v |= TOK_VOWEL;
+            }
+        } else {
+            v = TOK_OTHER;
+        }
+        tok_inc[c] = v;
+        keep_byte[c] = (uint8_t)((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80);
+    }
+    tok_ready = 1;
+}
+
 /* A raw token that looks machine-made: letters mixed with digits ("x7f3k",
  * "9e3779b1", "bbonio0"), a long run of digits, or a long run without vowels
  * ("qxzkvbn"). Spammers append such tokens to beat exact hashes; they carry
  * no meaning, so they cast no votes. Judged on the raw text, before the
  * normalizer's leetspeak folding could turn "bbonio0" into a word (leet
  * words such as "fr33" are dropped too: every variant drops them alike).
- * Tokens with other characters (URLs, punctuation, non-ASCII) are kept. */
-static int noise_token(const char *w, size_t n)
+ * Tokens with other characters (URLs, punctuation, non-ASCII) are kept.
+ * Judged from the packed counters (tok_inc) of a token of @n bytes. */
+static int noise_counts(uint64_t acc, size_t n)
 {
     if (n < 4) {
         return 0;
     }
-    size_t digits = 0, letters = 0, vowels = 0, other = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)w[i];
-        if (c >= 'A' && c <= 'Z') {
-            c = (unsigned char)(c + 32);
-        }
-        if (c >= '0' && c <= '9') {
-            digits++;
-        } else if (c >= 'a' && c <= 'z') {
-            letters++;
-            vowels += c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
-        } else {
-            other++;
-        }
-    }
+    size_t digits = (size_t)(acc & 0xFFFF), letters = (size_t)(acc >> 16 & 0xFFFF);
+    size_t vowels = (size_t)(acc >> 32 & 0xFFFF), other = (size_t)(acc >> 48);
     if (other > 0) {
         return 0;
     }
@@ -160,11 +188,6 @@ static int noise_token(const char *w, size_t n)
         return 1;
     }
     return letters >= 5 && vowels == 0;
-}
-
-static int is_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 /* One-entry memo per thread: a worker runs muc_flood, muc_raid, room_spam
@@ -212,15 +235,21 @@ static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
     /* 1. Drop machine-made tokens from a bounded prefix of the raw text. */
     size_t in = len > 4 * SW_SIMHASH_MAX_TEXT ? 4 * SW_SIMHASH_MAX_TEXT : len;
     size_t r = 0;
+    if (!tok_ready) {
+        tok_init();
+    }
     for (size_t i = 0; i < in;) {
         while (i < in && is_space((unsigned char)s[i])) {
             i++;
         }
         size_t j = i;
-        while (j < in && !is_space((unsigned char)s[j])) {
+        uint64_t acc = 0, inc;
+        /* one pass: find the token's end and count its classes (noise_token) */
+        while (j < in && ((inc = tok_inc[(unsigned char)s[j]]) != 0)) {
+            acc += inc;
             j++;
         }
-        if (j > i && !noise_token(s + i, j - i)) {
+        if (j > i && !noise_counts(acc, j - i)) {
             if (r > 0) {
                 raw[r++] = ' ';
             }
@@ -241,9 +270,8 @@ static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
     size_t m = 0;
     for (size_t k = 0; k < n; k++) {
         unsigned char c = (unsigned char)buf[k];
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80) {
-            clean[m++] = (char)c;
-        }
+        clean[m] = (char)c; /* m <= k: in bounds, overwritten unless kept */
+        m += keep_byte[c];
     }
     if (m == 0 && n > 0) {
         memcpy(clean, buf, n); /* punctuation only ("!!!", ":-)"): as is */
