@@ -782,6 +782,14 @@ size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned 
                 c = (unsigned char)(c + ('a' - 'A'));
             }
             put_ascii_k(&o, (char)c, k);
+            /* The rest of a run of plain word bytes (a-z and the digits that
+             * are not leet): put_ascii_k() would only store each of them
+             * (in a word, no pending space) while they fit. */
+            if (o.in_word && !o.full) {
+                while (p < end && *p < 0x80 && nc_class[*p] == NC_WORD && o.n + 2 <= o.cap) {
+                    o.buf[o.n++] = (char)*p++;
+                }
+            }
             continue;
         }
         size_t adv;
