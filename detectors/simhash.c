@@ -190,6 +190,20 @@ static int noise_counts(uint64_t acc, size_t n)
     return letters >= 5 && vowels == 0;
 }
 
+/* A plain word at either end of a longer text casts no votes: spammers
+ * append (or prepend) a random token to beat exact hashes, and one made of
+ * letters only ("sebevyo", "kaxolu") passes noise_counts as a word, as does
+ * a short mixed one ("e62"); on a 60-byte line its shingles alone move the
+ * fingerprint 8-15 bits. A plain word here: ASCII letters and digits only,
+ * at most SW_SIMHASH_END_MAX_WORD bytes (a URL, punctuation, non-ASCII text
+ * keeps its votes). The decision is made on the raw tokens, noise included,
+ * so "... now sebevyo" and "... now x7f3k" both keep "now". Judged from the
+ * packed counters (tok_inc) of a token of @n bytes. */
+static int end_word(uint64_t acc, size_t n)
+{
+    return n <= SW_SIMHASH_END_MAX_WORD && (acc >> 48) == 0;
+}
+
 /* One-entry memo per thread: a worker runs muc_flood, muc_raid, room_spam
  * and msg_spam on the same body one after the other, so the second to fourth
  * call for an event costs one compare instead of a normalize + fingerprint.
@@ -238,6 +252,14 @@ static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
     if (!tok_ready) {
         tok_init();
     }
+    /* End words: the first and the last raw token, when they are plain
+     * words (see end_word) and the text has SW_SIMHASH_END_MIN_TOKENS tokens
+     * or more, are dropped like noise. head_end: end of the first kept token
+     * in raw when it was the first raw token and a plain word; tail_at: raw
+     * length before the last kept token when that one is a plain word (only
+     * used when it turns out to be the last raw token). */
+    size_t ntok = 0, head_end = 0, tail_at = 0;
+    int tail_plain = 0;
     for (size_t i = 0; i < in;) {
         while (i < in && is_space((unsigned char)s[i])) {
             i++;
@@ -249,14 +271,36 @@ static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
             acc += inc;
             j++;
         }
-        if (j > i && !noise_counts(acc, j - i)) {
+        if (j == i) {
+            break;
+        }
+        ntok++;
+        tail_plain = 0;
+        if (!noise_counts(acc, j - i)) {
+            int plain = end_word(acc, j - i);
+            tail_at = r;
+            tail_plain = plain;
             if (r > 0) {
                 raw[r++] = ' ';
             }
             memcpy(raw + r, s + i, j - i);
             r += j - i;
+            if (ntok == 1 && plain) {
+                head_end = r;
+            }
         }
         i = j;
+    }
+    if (ntok >= SW_SIMHASH_END_MIN_TOKENS) {
+        if (tail_plain) {
+            r = tail_at;
+        }
+        if (head_end > 0 && head_end < r) {
+            memmove(raw, raw + head_end + 1, r - head_end - 1); /* and its space */
+            r -= head_end + 1;
+        } else if (head_end > 0) {
+            r = 0;
+        }
     }
     if (r == 0) {
         memcpy(raw, s, in); /* all noise: fingerprint it as is */

@@ -3,7 +3,12 @@
  *
  * Charikar's SimHash over character 4-gram shingles. Before shingling:
  * machine-made raw tokens (letters mixed with digits, long digit runs, long
- * vowel-less runs: the random suffixes spammers append) are dropped; the rest
+ * vowel-less runs: the random suffixes spammers append) are dropped, and so
+ * is a plain word (letters and digits, "sebevyo", "e62") at the very start
+ * or end of a text of 5 tokens or more: a pronounceable random suffix or
+ * prefix passes the noise test, and on a short line its shingles alone
+ * would move the fingerprint 8-15 bits (the ends of the text are judged on the raw tokens,
+ * noise included, so "... now sebevyo" and "... now x7f3k" agree); the rest
  * is normalized (sw_normalize, SW_NORM_DEFAULT: case, leetspeak, confusables,
  * zero-width characters folded) and stripped to letters, digits and
  * non-ASCII bytes, so spacing and punctuation changes do not matter. Every
@@ -29,6 +34,10 @@
 
 #define SW_SIMHASH_MAX_TEXT 256
 #define SW_SIMHASH_SHINGLE 4
+/* A text of this many raw tokens or more drops a plain word (ASCII letters
+ * and digits only, at most SW_SIMHASH_END_MAX_WORD bytes) at its start and at its end. */
+#define SW_SIMHASH_END_MIN_TOKENS 5u
+#define SW_SIMHASH_END_MAX_WORD 12u
 
 /** Fingerprint of already-normalized @s (@len bytes). 0 for empty text. */
 uint64_t sw_simhash_raw(const char *s, size_t len);

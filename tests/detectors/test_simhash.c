@@ -61,6 +61,47 @@ static void test_different_texts(void **state)
     assert_int_not_equal(fp("hi"), fp("yo"));
 }
 
+/* A plain word (letters, digits) at either end of a text of 5+ tokens casts no
+ * votes: pronounceable random suffixes or prefixes pass the noise filter. */
+static void test_end_words(void **state)
+{
+    (void)state;
+    const char *base =
+        "Cheap followers & likes, best price! Visit http://kua03de.example/o24tve now";
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s sebevyo", base);
+    uint64_t a = fp(buf);
+    const char *suffixes[] = {" kaxolu", " tumeabo", " x7f3k", " e62", " Sebevyo", " qxzkvbn"};
+    for (size_t i = 0; i < 6; i++) {
+        snprintf(buf, sizeof(buf), "%s%s", base, suffixes[i]);
+        assert_int_equal(sw_simhash_distance(a, fp(buf)), 0);
+    }
+    /* The same line without a suffix loses "now" instead: still close. */
+    assert_true(sw_simhash_distance(a, fp(base)) <= 8);
+    assert_true(sw_simhash_distance(a, fp(base)) > 0);
+    /* A prepended plain word too: variants with one agree (against those
+     * without, "cheap" instead of "hola" is the difference, as far as before). */
+    snprintf(buf, sizeof(buf), "hola %s sebevyo", base);
+    uint64_t b = fp(buf);
+    snprintf(buf, sizeof(buf), "yo %s kaxolu", base);
+    assert_int_equal(sw_simhash_distance(b, fp(buf)), 0);
+    snprintf(buf, sizeof(buf), "Yo  %s  e62", base);
+    assert_int_equal(sw_simhash_distance(b, fp(buf)), 0);
+    /* A URL or non-ASCII text at the end keeps its votes; a short number not. */
+    assert_true(fp("read the full report at http://news.example/a") !=
+                fp("read the full report at http://news.example/b"));
+    assert_true(fp("the next train leaves at 1715") == fp("the next train leaves at 1745"));
+    assert_true(fp("the next train leaves at 17:15") != fp("the next train leaves at 17:45"));
+    assert_true(fp("see you all at the \xe6\x9d\xb1\xe4\xba\xac\xe9\xa7\x85") !=
+                fp("see you all at the \xe5\xa4\xa7\xe9\x98\xaa\xe9\xa7\x85"));
+    /* Words over SW_SIMHASH_END_MAX_WORD letters keep their votes. */
+    assert_true(fp("we all need more patience and understanding") !=
+                fp("we all need more patience and responsibility"));
+    /* Fewer than SW_SIMHASH_END_MIN_TOKENS tokens: every word counts. */
+    assert_true(fp("GOAL what a shot") != fp("GOAL what a save"));
+    assert_true(fp("messi scores again") != fp("ronaldo scores again"));
+}
+
 /* sw_simhash_raw against the definition: per shingle the same 64-bit mix,
  * one counter per bit, majority of the shingles. */
 static uint64_t ref_mix64(uint64_t x)
@@ -128,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_near_duplicates),
         cmocka_unit_test(test_different_texts),
+        cmocka_unit_test(test_end_words),
         cmocka_unit_test(test_raw_matches_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
