@@ -11,13 +11,18 @@
 struct sw_table {
     uint8_t *slots;
     size_t entry_size;
-    size_t n; /* slots (any count: homes use multiply-shift, not a mask) */
+    size_t n;        /* slots in use (any count: homes use multiply-shift, not a mask) */
+    size_t n_cap;    /* slots allocated (the max_memory capacity); n grows to it */
+    unsigned grow_k; /* n = ceil(n_cap / 2^grow_k); 0 = at the cap */
     size_t count;
-    size_t max_live; /* 7/8 of n: beyond it new keys replace old ones (short probe runs) */
-    size_t cursor;   /* expiry sweep position */
-    uint64_t *occ;   /* occupancy bitmap, one bit per slot: the sweep visits live slots only;
-                      * followed in the same allocation by the slots' seen stamps */
-    int64_t base_ms; /* INT64_MIN until the first stamp */
+    size_t grow_hold;  /* after a failed grow, retry only once count reaches this */
+    size_t max_live;   /* 7/8 of n_cap: beyond it new keys replace old ones (short probe runs) */
+    uint32_t idle_s;   /* last expiry limit (0 = none yet): older keys are absent on access */
+    uint32_t last_now; /* latest now passed to get/expire (for find's idle check) */
+    size_t cursor;     /* expiry sweep position */
+    uint64_t *occ;     /* occupancy bitmap, one bit per slot: the sweep visits live slots only;
+                        * followed in the same allocation by the slots' seen stamps */
+    int64_t base_ms;   /* INT64_MIN until the first stamp */
 };
 
 /* A bitmap of occupied slots lets the expiry sweep jump from live slot to
@@ -25,6 +30,10 @@ struct sw_table {
  * usual case: max_memory is sized for floods) then costs per live key, not
  * per slot, and its untouched pages are never faulted in. The slots visited
  * and the deletions are exactly those of a slot-by-slot sweep. */
+/* Slots a table starts with (or its capacity if smaller); it doubles from
+ * there, each time its keys fill half of it, until it reaches the capacity. */
+#define SW_TABLE_START_SLOTS 512
+
 #define OCC_SHIFT 6
 #define OCC_BLOCK ((size_t)1 << OCC_SHIFT)
 
@@ -49,7 +58,7 @@ static void occ_del(struct sw_table *t, size_t i)
  * delete it. Kept equal to the entry's seen by every write of it. */
 static uint32_t *stamps(const struct sw_table *t)
 {
-    return (uint32_t *)(void *)(t->occ + ((t->n + OCC_BLOCK - 1) >> OCC_SHIFT));
+    return (uint32_t *)(void *)(t->occ + ((t->n_cap + OCC_BLOCK - 1) >> OCC_SHIFT));
 }
 
 static bool live(const struct sw_table *t, size_t i)
@@ -104,8 +113,15 @@ int sw_table_new(struct sw_table **out, size_t entry_size, int64_t max_memory)
         return SW_ENOMEM;
     }
     t->entry_size = entry_size;
-    t->n = n;
+    t->n_cap = n;
     t->max_live = n - n / 8;
+    /* Start small: the slot array is calloc'ed at full capacity (untouched
+     * pages cost nothing) but only a prefix of it is used until the keys
+     * need more, so the pages touched follow the live keys. */
+    while (((n + ((size_t)1 << t->grow_k) - 1) >> t->grow_k) > SW_TABLE_START_SLOTS) {
+        t->grow_k++;
+    }
+    t->n = (n + ((size_t)1 << t->grow_k) - 1) >> t->grow_k;
     t->base_ms = INT64_MIN;
     *out = t;
     return 0;
@@ -146,6 +162,13 @@ static uint32_t age(uint32_t now, uint32_t seen)
     return now > seen ? now - seen : 0;
 }
 
+/* A key idle past the expiry limit counts as absent whether or not the
+ * sweep has reached its slot yet, so results never depend on slot order. */
+static bool stale(const struct sw_table *t, uint32_t now, uint32_t seen)
+{
+    return t->idle_s != 0 && age(now, seen) > t->idle_s;
+}
+
 void *sw_table_find(struct sw_table *t, uint64_t key)
 {
     size_t home = home_of(t, key);
@@ -155,7 +178,7 @@ void *sw_table_find(struct sw_table *t, uint64_t key)
         }
         struct sw_table_entry *e = slot(t, home + k);
         if (e->key == key) {
-            return e;
+            return stale(t, t->last_now, e->seen) ? NULL : e;
         }
     }
     return NULL;
@@ -194,6 +217,133 @@ static void delete_at(struct sw_table *t, size_t i)
     t->count--;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    uint64_t x = ((const struct sw_table_entry *)a)->key;
+    uint64_t y = ((const struct sw_table_entry *)b)->key;
+    uint64_t hx = x >> 32, hy = y >> 32;
+    if (hx != hy) {
+        return hx < hy ? -1 : 1;
+    }
+    return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Positions of @c entries sorted by home (homes ascending) laid out by linear
+ * probing in @m slots with the first @w slots taken by the last @w entries
+ * (those that wrap around the end). Returns how many entries do not fit
+ * before slot m (must wrap) and the largest probe distance in *maxd. */
+static size_t layout_pass(const uint8_t *src, size_t es, size_t c, size_t m, size_t w, size_t *maxd)
+{
+    size_t next = w; /* first free slot */
+    *maxd = 0;
+    for (size_t j = 0; j < c; j++) {
+        uint64_t key = ((const struct sw_table_entry *)(const void *)(src + j * es))->key;
+        size_t h = (size_t)(((key >> 32) * (uint64_t)m) >> 32);
+        size_t d = h > next ? h : next;
+        if (d >= m) {
+            return c - j;
+        }
+        if (d - h > *maxd) {
+            *maxd = d - h;
+        }
+        next = d + 1;
+    }
+    return 0;
+}
+
+/* Double the slots in use (up to the capacity), in place: the live entries
+ * are gathered into the unused tail of the allocation, sorted by their new
+ * home and laid out again by linear probing, so no other memory is needed
+ * and the cap holds. Which slot a key sits in is never observable: lookups
+ * find the same keys, and expiry deletes every key idle past its limit
+ * whenever it is next seen (sw_table_get/sw_table_find), not only when the
+ * sweep reaches its slot. Returns false (table unchanged) when the new
+ * layout would put a key beyond its probe window (practically never at a
+ * quarter load); the caller then carries on at the current size. */
+static bool grow(struct sw_table *t)
+{
+    if (t->grow_k == 0) {
+        return false;
+    }
+    size_t n = t->n;
+    size_t m = (t->n_cap + ((size_t)1 << (t->grow_k - 1)) - 1) >> (t->grow_k - 1);
+    size_t c = t->count;
+    size_t es = t->entry_size;
+    if (c == 0 || c > m - n) {
+        if (c == 0) {
+            t->n = m;
+            t->grow_k--;
+            return true;
+        }
+        return false;
+    }
+    uint8_t *scr = t->slots + (m - c) * es; /* in [n, m): never used yet, all zero */
+    size_t idx = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (live(t, i)) {
+            memcpy(scr + idx * es, slot(t, i), es);
+            idx++;
+        }
+    }
+    qsort(scr, c, es, cmp_key);
+    size_t maxd = 0;
+    size_t w = 0;
+    for (;;) {
+        size_t ov = layout_pass(scr, es, c, m, w, &maxd);
+        if (ov <= w) {
+            break;
+        }
+        w = ov;
+    }
+    bool ok = w < c && maxd < SW_TABLE_PROBE;
+    for (size_t j = c - w; ok && j < c; j++) {
+        uint64_t key = ((const struct sw_table_entry *)(const void *)(scr + j * es))->key;
+        size_t h = (size_t)(((key >> 32) * (uint64_t)m) >> 32);
+        ok = (m - h) + (j - (c - w)) < SW_TABLE_PROBE;
+    }
+    if (!ok) {
+        memset(scr, 0, c * es);
+        t->grow_hold = c + n / 32 + 1;
+        return false;
+    }
+    /* Commit: clear the old prefix and the bitmap, place the wrapping
+     * entries at slots 0..w-1, move the rest to the end of the tail and lay
+     * them out in ascending order: entry j's slot is at most its own copy's
+     * (m - k + j), so no copy is overwritten before it is placed. */
+    memset(t->slots, 0, n * es);
+    memset(t->occ, 0, ((m + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t));
+    t->n = m;
+    t->grow_k--;
+    size_t k = c - w;
+    for (size_t j = 0; j < w; j++) {
+        memcpy(t->slots + j * es, scr + (k + j) * es, es);
+        stamps(t)[j] = ((struct sw_table_entry *)(void *)(t->slots + j * es))->seen;
+        occ_add(t, j);
+    }
+    uint8_t *src = t->slots + (m - k) * es;
+    memmove(src, scr, k * es);
+    size_t next = w;
+    for (size_t j = 0; j < k; j++) {
+        uint8_t *e = src + j * es;
+        uint64_t key = ((struct sw_table_entry *)(void *)e)->key;
+        size_t h = (size_t)(((key >> 32) * (uint64_t)m) >> 32);
+        size_t d = h > next ? h : next;
+        if (t->slots + d * es != e) {
+            memcpy(t->slots + d * es, e, es);
+        }
+        stamps(t)[d] = ((struct sw_table_entry *)(void *)e)->seen;
+        occ_add(t, d);
+        next = d + 1;
+    }
+    /* Zero the tail slots left holding stale copies. */
+    for (size_t i = m - c; i < m; i++) {
+        if (!live(t, i)) {
+            memset(t->slots + i * es, 0, es);
+        }
+    }
+    return true;
+}
+
 /* At the load cap with an empty home slot: make room by deleting the
  * least-recently-seen entry of the PROBE slots after @start (other keys'
  * runs), so the table never fills past its cap and runs stay short. */
@@ -223,6 +373,13 @@ static void evict_near(struct sw_table *t, size_t start, uint32_t now, struct sw
 void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *prev,
                    struct sw_detector_stats *st)
 {
+    if (now > t->last_now) {
+        t->last_now = now;
+    }
+    if (t->count >= t->n / 2 && t->grow_k > 0 && t->count >= t->grow_hold) {
+        grow(t);
+    }
+retry:;
     size_t home = home_of(t, key);
     struct sw_table_entry *victim = NULL;
     size_t vi = 0; /* victim's slot index */
@@ -244,6 +401,15 @@ void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *pre
             goto fill;
         }
         if (e->key == key) {
+            if (stale(t, now, e->seen)) {
+                /* Idle past the limit: what the sweep would have deleted. */
+                if (st != NULL) {
+                    st->expired++;
+                }
+                victim = e;
+                vi = (home + k) % t->n;
+                goto fill;
+            }
             *prev = e->seen;
             if (now > e->seen) {
                 e->seen = now;
@@ -255,6 +421,10 @@ void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *pre
             victim = e;
             vi = (home + k) % t->n;
         }
+    }
+    /* Window full below the capacity: grow instead of evicting. */
+    if (t->grow_k > 0 && t->count >= t->grow_hold && grow(t)) {
+        goto retry;
     }
     /* Window full, or the table at its load cap: replace the window's
      * least-recently-seen entry in place (the slot stays occupied, so every
@@ -278,6 +448,10 @@ void sw_table_expire(struct sw_table *t, uint32_t now, uint32_t idle_s,
      * most 1/8 of the slots per call): cost stays small when stream time is
      * sparse, and a full table does not need expiry to take new keys
      * (eviction does that), only to keep the gauges and probe runs short. */
+    t->idle_s = idle_s;
+    if (now > t->last_now) {
+        t->last_now = now;
+    }
     size_t n = t->n;
     size_t per = idle_s / 2 > 0 ? idle_s / 2 : 1;
     size_t slice = n / per;
@@ -340,11 +514,12 @@ size_t sw_table_count(const struct sw_table *t)
 
 size_t sw_table_slots(const struct sw_table *t)
 {
-    return t->n;
+    return t->n_cap;
 }
 
 size_t sw_table_mem_bytes(const struct sw_table *t)
 {
-    return t->n * t->entry_size + sizeof(*t) +
-           ((t->n + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t) + t->n * sizeof(uint32_t);
+    return t->n_cap * t->entry_size + sizeof(*t) +
+           ((t->n_cap + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t) +
+           t->n_cap * sizeof(uint32_t);
 }

@@ -4,8 +4,13 @@
  * eviction policy that never refuses a new key.
  *
  * Design: one calloc'ed array of slots of entry_size bytes, sized once at
- * creation from max_memory (any slot count: homes by multiply-shift) (the cap: the table never
- * grows, so memory is fixed no matter how many keys rotate through). Linear probing over a probe
+ * creation from max_memory (any slot count: homes by multiply-shift) (the cap: the allocation
+ * never grows, so memory is fixed no matter how many keys rotate through). Only a prefix of it
+ * is in use: a table starts at about 512 slots and doubles (in place, rehashing its keys through
+ * the unused tail of the same allocation, so no other memory is needed) each time its keys fill
+ * half of it or a probe window fills, until it uses the whole capacity; so the pages touched
+ * (faulted in) follow the number of live keys, not max_memory. Below the capacity nothing is
+ * evicted; at it the policy below applies. Linear probing over a probe
  * window of SW_TABLE_PROBE slots. An entry starts with struct
  * sw_table_entry (key 0 = empty slot). A lookup of a new key takes the first
  * empty slot of its window; when the whole window is occupied, or the table
@@ -16,7 +21,9 @@
  * keys go first, and a key that keeps being seen survives. Expiry (sw_table_expire) sweeps a slice
  * of the array per call and deletes keys idle longer than a limit with backward-shift deletion (no
  * tombstones), so the probe invariant "an entry sits within PROBE slots of its
- * home" always holds.
+ * home" always holds. A key idle past the last expiry limit is treated as absent by
+ * sw_table_get/sw_table_find even before the sweep reaches its slot (get recreates it, counted
+ * in st->expired), so what expiry forgets does not depend on slot order or table size.
  *
  * Time: entries carry last-seen seconds as uint32 relative to the table's base
  * (set from the first event); sw_table_now() converts event ms to that scale.
@@ -80,8 +87,9 @@ void sw_table_expire(struct sw_table *t, uint32_t now, uint32_t idle_s,
                      struct sw_detector_stats *st);
 
 size_t sw_table_count(const struct sw_table *t);
+/** Slot capacity (what max_memory allows; the slots in use grow up to it). */
 size_t sw_table_slots(const struct sw_table *t);
-/** Bytes allocated for the table (slots and header). */
+/** Bytes allocated for the table (slot capacity, bitmap, stamps and header). */
 size_t sw_table_mem_bytes(const struct sw_table *t);
 
 /** Mix two 64-bit keys into one non-zero key (room + sender pairs). */

@@ -6,6 +6,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -148,6 +149,104 @@ static void test_time_base(void **state)
     assert_null(u);
 }
 
+/* Growth: a table sized for 140k slots starts small and doubles in place as
+ * keys arrive. Checked against a plain model on 400k random gets: every
+ * key keeps its entry (payload) across growths, prev is the model's last
+ * seen (0 when new or idle past the limit, whether or not the sweep reached
+ * it), find agrees, and nothing is evicted below the cap. Ten hot keys share
+ * the last home and one key in 25 has its home in the first or last 16th of
+ * the table, so growths lay out runs that wrap around the end. */
+#define GM_KEYS 60000
+
+static uint64_t gm_key(uint32_t id)
+{
+    if (id < 500 && id % 50 == 3) {
+        return ((uint64_t)(0xFFFFFFFFu - id % 7) << 32) | id; /* hot keys at the last home */
+    }
+    if (id % 50 == 1) {
+        return ((uint64_t)(0xFFFFFFFFu - (id * 2654435761u) % (1u << 28)) << 32) |
+               id; /* homes at the end */
+    }
+    if (id % 50 == 2) {
+        return ((uint64_t)((id * 2654435761u) % (1u << 28)) << 32) | id; /* homes at the start */
+    }
+    return k(id);
+}
+
+static void growth_model(int64_t max_memory)
+{
+    struct sw_table *t;
+    assert_int_equal(sw_table_new(&t, sizeof(struct ent), max_memory), 0);
+    assert_true(sw_table_slots(t) > 2 * GM_KEYS);
+    uint32_t *seen = calloc(GM_KEYS, sizeof(uint32_t));
+    assert_non_null(seen);
+    struct sw_detector_stats st = {0};
+    uint64_t rng = 12345;
+    const uint32_t idle = 30;
+    int expired_seen = 0;
+    for (uint32_t step = 0; step < 400000; step++) {
+        uint32_t now = 10 + step / 2000;
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(rng >> 33);
+        /* Keys come in over time (the table keeps growing); half the gets
+         * revisit a small hot set. */
+        uint32_t span = 1000 + step / 6;
+        if (span > GM_KEYS) {
+            span = GM_KEYS;
+        }
+        uint32_t id = (r & 1) ? (r >> 1) % 500 : (r >> 1) % span;
+        uint32_t prev = 7;
+        struct ent *e = sw_table_get(t, gm_key(id), now, &prev, &st);
+        assert_non_null(e);
+        uint32_t want = seen[id];
+        if (want != 0 && now - want > idle && step >= 2000) {
+            want = 0; /* idle past the limit (the limit is known after the first sweep) */
+            expired_seen++;
+        }
+        assert_int_equal(prev, want);
+        if (want == 0) {
+            assert_int_equal(e->payload[0], 0);
+            e->payload[0] = id + 1;
+        } else {
+            assert_int_equal(e->payload[0], id + 1);
+        }
+        seen[id] = now;
+        if (step % 2000 == 1999) {
+            sw_table_expire(t, now, idle, &st);
+        }
+        if (step % 97 == 0) {
+            uint32_t q = (r >> 7) % GM_KEYS;
+            struct ent *f = sw_table_find(t, gm_key(q));
+            bool live = seen[q] != 0 && now - seen[q] <= idle;
+            assert_true(live == (f != NULL));
+            if (f != NULL) {
+                assert_int_equal(f->payload[0], q + 1);
+            }
+        }
+    }
+    assert_int_equal(st.evictions, 0);
+    assert_true(expired_seen > 0);
+    assert_true(st.expired > 0);
+    size_t live = 0;
+    uint32_t now = 10 + 399999 / 2000;
+    for (uint32_t id = 0; id < GM_KEYS; id++) {
+        bool want = seen[id] != 0 && now - seen[id] <= idle;
+        live += want;
+        struct ent *f = sw_table_find(t, gm_key(id));
+        assert_true(want == (f != NULL));
+    }
+    assert_true(live > 10000 && sw_table_count(t) >= live);
+    free(seen);
+    sw_table_free(t);
+}
+
+static void test_growth_model(void **state)
+{
+    (void)state;
+    growth_model(8 << 20);        /* 123134 slots: 481 doubled 8 times */
+    growth_model((8 << 20) + 68); /* 123135 slots: steps of 2n - 1 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_long_rotation_with_expiry),
         cmocka_unit_test(test_time_base),
+        cmocka_unit_test(test_growth_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
