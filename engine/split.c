@@ -12,11 +12,15 @@
  * callbacks and memory stays constant whatever the input. It knows just enough
  * XML to track nesting: start/end/empty tags with quoted attribute values
  * (which may contain '>'), comments, CDATA sections and PIs. It does not
- * validate names, attributes or UTF-8: libxml2 does that later. Text inside a
- * stanza is skipped with memchr('<'), quoted values with memchr(quote); only
- * top-level text (which must be whitespace) is looked at byte by byte.
- * Newlines are counted lazily (word-at-a-time) up to the positions that need
- * a line: a top-level '<', an error, the end of each fed buffer.
+ * validate names, attributes or UTF-8: libxml2 does that later. With SSE2,
+ * the bulk (stanza text, start tags, end tags, whitespace between stanzas)
+ * goes through fast_scan(), which walks 64-byte windows of '<'/'>', quote and
+ * newline bit masks and makes the same transitions as the switch; the switch
+ * (the portable path) does the rest: comments, CDATA, PIs, the header, the
+ * close, junk, and the last bytes of each buffer. tests/engine/test_split.c
+ * checks both against the pre-SSE2 scanner (split_ref.inc).
+ * Newlines are counted lazily up to the positions that need a line: a
+ * top-level '<', an error, the end of each fed buffer.
  *
  * Limits: a stanza nested deeper than max_depth or longer than
  * max_stanza_bytes is not reported; it is counted (sw_split_stats()).
@@ -352,6 +356,281 @@ static int check_header_name(struct sw_split *s, struct sw_errbuf *eb)
     return 0;
 }
 
+#ifdef SPLIT_SSE2
+static inline unsigned popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* Bit i of *ang / *dq / *sq / *nl: byte b[i] is '<' or '>' / '"' / '\'' / '\n',
+ * for i < 64. ('<' | 2 == '>' | 2 == '>' and no other byte ORed with 2 gives '>'.) */
+static inline void win_load(const char *b, uint64_t *ang, uint64_t *dq, uint64_t *sq, uint64_t *nl)
+{
+    const __m128i two = _mm_set1_epi8(2), vgt = _mm_set1_epi8('>'), vnl = _mm_set1_epi8('\n');
+    const __m128i vdq = _mm_set1_epi8('"'), vsq = _mm_set1_epi8('\'');
+    const __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)b);
+    const __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(b + 16));
+    const __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(b + 32));
+    const __m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(b + 48));
+#define WIN_MASK(F)                                                                                \
+    ((uint64_t)(unsigned)_mm_movemask_epi8(F(v0)) |                                                \
+     (uint64_t)(unsigned)_mm_movemask_epi8(F(v1)) << 16 |                                          \
+     (uint64_t)(unsigned)_mm_movemask_epi8(F(v2)) << 32 |                                          \
+     (uint64_t)(unsigned)_mm_movemask_epi8(F(v3)) << 48)
+#define IS_ANG(v) _mm_cmpeq_epi8(_mm_or_si128(v, two), vgt)
+#define IS_DQ(v) _mm_cmpeq_epi8(v, vdq)
+#define IS_SQ(v) _mm_cmpeq_epi8(v, vsq)
+#define IS_NL(v) _mm_cmpeq_epi8(v, vnl)
+    *ang = WIN_MASK(IS_ANG);
+    *dq = WIN_MASK(IS_DQ);
+    *sq = WIN_MASK(IS_SQ);
+    *nl = WIN_MASK(IS_NL);
+#undef IS_NL
+#undef IS_ANG
+#undef IS_DQ
+#undef IS_SQ
+#undef WIN_MASK
+}
+
+/* Add the newlines of [from, to) to *lines and move *lstart (the offset just
+ * after the last one), without touching s->counted. */
+static void count_range(const struct sw_split *s, const char *buf, const char *from, const char *to,
+                        uint64_t *lines, uint64_t *lstart)
+{
+    uint64_t c = sw_split_count_nl(from, (size_t)(to - from));
+    if (c != 0) {
+        const char *nl = to - 1;
+        while (*nl != '\n') {
+            nl--;
+        }
+        *lines += c;
+        *lstart = pos_of(s, buf, nl) + 1;
+    }
+}
+
+/*
+ * Fast path for the bulk of a stream: inside stanzas (text, start tags with
+ * quoted values, end tags) and between them (whitespace, the next stanza's
+ * '<'). It walks bit masks of angle brackets and quotes over consecutive
+ * 64-byte windows and makes exactly the transitions of the byte-driven switch
+ * in sw_split_feed(), with the same callbacks. Anything else (comments,
+ * CDATA, PIs, the stream close, junk at the top level, the last < 128 bytes
+ * of a buffer) is left to that switch: it returns the position where it
+ * stopped, with the state stored in @s.
+ */
+static const char *fast_scan(struct sw_split *s, const char *buf, const char *p, const char *e)
+{
+    const char *b = p; /* current window [b, b + 64) */
+    const char *q;
+    uint64_t wa, wd, wsq, wn, m;
+    uint64_t ln, ls; /* newlines in [0, b) and the offset after the last one */
+    uint32_t depth = s->depth;
+    char quote = 0;
+
+    if (!(s->lex == LX_TEXT || s->lex == LX_STAG || s->lex == LX_DQ || s->lex == LX_SQ ||
+          (s->lex == LX_ETAG && depth > 0))) {
+        return p; /* PIs, comments, CDATA, '<' before its next byte, the stream close */
+    }
+    /* Lines are counted per window from the newline mask into ln / ls; the
+     * scanner's own count moves only where the switch would move it (a
+     * stanza's '<'), so positions after errors stay the same. */
+    ln = s->lines;
+    ls = s->line_start;
+    count_range(s, buf, buf + (s->counted - s->off), p, &ln, &ls);
+    win_load(b, &wa, &wd, &wsq, &wn);
+/* Move the window on if p is past it, or stop (state at p) if the buffer
+ * has no whole window left. */
+#define FAST_NEXT_WINDOW()                                                                         \
+    do {                                                                                           \
+        const char *nb = p > b + 64 ? p : b + 64;                                                  \
+        if (e - nb < 64) {                                                                         \
+            p = nb;                                                                                \
+            goto out;                                                                              \
+        }                                                                                          \
+        if (wn != 0) {                                                                             \
+            ln += popcount64(wn);                                                                  \
+            ls = pos_of(s, buf, b) + 64 - (uint64_t)__builtin_clzll(wn);                           \
+        }                                                                                          \
+        if (nb > b + 64) {                                                                         \
+            count_range(s, buf, b + 64, nb, &ln, &ls);                                             \
+        }                                                                                          \
+        b = nb;                                                                                    \
+        p = nb;                                                                                    \
+        win_load(b, &wa, &wd, &wsq, &wn);                                                          \
+    } while (0)
+/* q = first byte of class @M at or after p, then goto L */
+#define FAST_FIND(M, L)                                                                            \
+    for (;;) {                                                                                     \
+        m = p - b < 64 ? (M) >> (p - b) : 0;                                                       \
+        if (m != 0) {                                                                              \
+            q = p + __builtin_ctzll(m);                                                            \
+            goto L;                                                                                \
+        }                                                                                          \
+        FAST_NEXT_WINDOW();                                                                        \
+    }
+    switch (s->lex) {
+    case LX_TEXT:
+        if (depth == 0) {
+            goto top;
+        }
+        goto text;
+    case LX_STAG:
+        goto stag;
+    case LX_DQ:
+        quote = '"';
+        goto quoted;
+    case LX_SQ:
+        quote = '\'';
+        goto quoted;
+    default: /* LX_ETAG at depth > 0 */
+        goto etag;
+    }
+
+text: /* inside a stanza, between tags */
+    s->lex = LX_TEXT;
+    FAST_FIND(wa, found_lt)
+found_lt:
+    p = q + 1;
+    if (*q != '<') {
+        goto text; /* a '>' in text */
+    }
+    if (p == e || *p == '!' || *p == '?') {
+        s->tag_start = pos_of(s, buf, q);
+        s->lex = LX_LT;
+        goto out;
+    }
+    if (*p == '/') {
+        p++;
+        goto etag;
+    }
+    /* fall through: a start tag */
+stag:
+    s->lex = LX_STAG;
+    /* Shortcut: starting outside quotes, if the quotes before the next angle
+     * bracket (or the window's end) are all of one kind, their parity says
+     * whether that bracket is outside a value (even) or where the open value
+     * is (odd, no bracket). A '<' outside values is skipped, like the switch. */
+    for (;;) {
+        if (p - b >= 64) {
+            FAST_NEXT_WINDOW();
+        }
+        m = wa >> (p - b);
+        uint64_t before = (m & (~m + 1)) - 1; /* all ones if m == 0 */
+        uint64_t d = (wd >> (p - b)) & before, sq = (wsq >> (p - b)) & before;
+        if ((d != 0) & (sq != 0)) {
+            break;
+        }
+        unsigned odd = (unsigned)__builtin_parityll(d | sq);
+        if (m == 0) {
+            if (odd) {
+                quote = d != 0 ? '"' : '\'';
+                p = b + 64; /* inside that value there */
+                goto quoted;
+            }
+            p = b + 64; /* still outside values there */
+            continue;
+        }
+        if (odd) {
+            break; /* that bracket is inside a value */
+        }
+        q = p + __builtin_ctzll(m);
+        if (*q == '>') {
+            goto gt;
+        }
+        p = q + 1;
+    }
+    /* otherwise '>' or a quote, one at a time */
+    for (;;) {
+        m = p - b < 64 ? (wa | wd | wsq) >> (p - b) : 0;
+        if (m == 0) {
+            FAST_NEXT_WINDOW();
+            continue;
+        }
+        q = p + __builtin_ctzll(m);
+        if (*q != '<') {
+            break;
+        }
+        p = q + 1;
+    }
+    if (*q == '>') {
+    gt:
+        s->slash = q > buf ? q[-1] == '/' : s->slash;
+        p = q + 1;
+        if (depth + 1 > s->max_depth) {
+            s->too_deep = 1;
+        }
+        if (!s->slash) {
+            depth++;
+            goto text;
+        }
+        if (depth == 0) {
+            s->lex = LX_TEXT;
+            stanza_end(s, pos_of(s, buf, q) + 1);
+            goto top;
+        }
+        goto text;
+    }
+    quote = *q;
+    p = q + 1;
+quoted:
+    s->lex = quote == '"' ? LX_DQ : LX_SQ;
+    FAST_FIND(quote == '"' ? wd : wsq, found_quote)
+found_quote:
+    p = q + 1;
+    goto stag;
+
+etag: /* inside an end tag at depth > 0 */
+    s->lex = LX_ETAG;
+    FAST_FIND(wa, found_etag_gt)
+found_etag_gt:
+    p = q + 1;
+    if (*q != '>') {
+        goto etag;
+    }
+    s->lex = LX_TEXT;
+    if (--depth != 0) {
+        goto text;
+    }
+    stanza_end(s, pos_of(s, buf, q) + 1);
+    /* fall through */
+top: /* between stanzas: whitespace, then a stanza's start tag */
+    s->lex = LX_TEXT;
+    while (p < e && is_ws(*p)) {
+        p++;
+    }
+    if (e - p < 2 || *p != '<' || p[1] == '/' || p[1] == '!' || p[1] == '?') {
+        goto out;
+    }
+    if (p - b >= 64) {
+        FAST_NEXT_WINDOW();
+    }
+    m = wn & (((uint64_t)1 << (p - b)) - 1); /* newlines in [b, p) */
+    s->lines = ln + popcount64(m);
+    s->line_start = m != 0 ? pos_of(s, buf, b) + 64 - (uint64_t)__builtin_clzll(m) : ls;
+    s->tag_start = pos_of(s, buf, p);
+    s->counted = s->tag_start;
+    s->tag_line = (uint32_t)(s->lines + 1);
+    s->tag_col = (uint32_t)(s->tag_start - s->line_start + 1);
+    s->stanza_start = s->tag_start;
+    s->stanza_line = s->tag_line;
+    s->too_deep = 0;
+    s->slash = 0;
+    p++;
+    goto stag;
+#undef FAST_FIND
+#undef FAST_NEXT_WINDOW
+out:
+    if (s->lex == LX_STAG && p > buf) {
+        s->slash = p[-1] == '/';
+    }
+    s->depth = depth;
+    return p;
+}
+#endif
+
 int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_errbuf *eb)
 {
     const char *p = buf;
@@ -363,6 +642,14 @@ int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_err
         return sw_errbuf_set(eb, SW_EPARSE, "%s", s->err);
     }
     while (p < e) {
+#ifdef SPLIT_SSE2
+        if (s->phase == PH_STREAM && e - p >= 128) {
+            p = fast_scan(s, buf, p, e);
+            if (p == e) {
+                break;
+            }
+        }
+#endif
         switch (s->lex) {
         case LX_TEXT:
             if (s->depth > 0) {

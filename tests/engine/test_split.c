@@ -13,6 +13,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- the previous scanner (engine/split.c at 3729fd1), renamed, for the differential test ---- */
+#define sw_split ref_split
+#define sw_split_new ref_split_new
+#define sw_split_feed ref_split_feed
+#define sw_split_finish ref_split_finish
+#define sw_split_position ref_split_position
+#define sw_split_stats ref_split_stats
+#define sw_split_free ref_split_free
+#define sw_split_count_nl ref_split_count_nl
+struct ref_split;
+int ref_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,
+                  struct ref_split **out);
+int ref_split_feed(struct ref_split *s, const char *buf, size_t len, struct sw_errbuf *eb);
+int ref_split_finish(struct ref_split *s, struct sw_errbuf *eb);
+void ref_split_position(const struct ref_split *s, uint32_t *line, uint32_t *col);
+void ref_split_stats(const struct ref_split *s, uint64_t *skipped_oversize,
+                     uint64_t *skipped_depth);
+void ref_split_free(struct ref_split *s);
+uint64_t ref_split_count_nl(const char *p, size_t len);
+#include "split_ref.inc"
+#undef sw_split
+#undef sw_split_new
+#undef sw_split_feed
+#undef sw_split_finish
+#undef sw_split_position
+#undef sw_split_stats
+#undef sw_split_free
+#undef sw_split_count_nl
+
 #include <cmocka.h>
 
 /* ---- recorder: every callback appended as one text line ---- */
@@ -419,6 +448,307 @@ static void test_count_nl(void **state)
     }
 }
 
+/* ---- differential test against the previous scanner ---- */
+
+static unsigned drand(unsigned *seed, unsigned n)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return ((*seed >> 8) & 0xffffffu) % n;
+}
+
+struct gbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void gput(struct gbuf *g, const char *s, size_t n)
+{
+    if (g->len + n + 1 > g->cap) {
+        g->cap = (g->len + n + 1) * 2;
+        g->p = realloc(g->p, g->cap);
+        assert_non_null(g->p);
+    }
+    memcpy(g->p + g->len, s, n);
+    g->len += n;
+    g->p[g->len] = '\0';
+}
+
+static void gstr(struct gbuf *g, const char *s)
+{
+    gput(g, s, strlen(s));
+}
+
+static void gen_text(struct gbuf *g, unsigned *seed, unsigned max)
+{
+    static const char *const bits[] = {"hello", " ", "\n", "&amp;",    "x",      "'",
+                                       "\"",    "/", ">",  "\xc3\xa9", "wo rld", "\r\n",
+                                       "\t",    "-", "]",  "?"};
+    unsigned n = drand(seed, max + 1);
+    for (unsigned i = 0; i < n; i++) {
+        gstr(g, bits[drand(seed, sizeof(bits) / sizeof(bits[0]))]);
+    }
+}
+
+static void gen_attrs(struct gbuf *g, unsigned *seed)
+{
+    static const char *const vals[] = {"a",    "x>y",        "a/", "/",
+                                       "it's", "say \"hi\"", "",   "room@muc.example.org/nick",
+                                       "a\nb", "<>",         "--", "]]>"};
+    unsigned n = drand(seed, 4);
+    for (unsigned i = 0; i < n; i++) {
+        gstr(g, drand(seed, 4) == 0 ? "\n  " : " ");
+        gstr(g, i == 0 ? "to" : i == 1 ? "from" : i == 2 ? "xmlns" : "id");
+        gstr(g, drand(seed, 5) == 0 ? " = " : "=");
+        const char *v = vals[drand(seed, sizeof(vals) / sizeof(vals[0]))];
+        char q = strchr(v, '"') != NULL    ? '\''
+                 : strchr(v, '\'') != NULL ? '"'
+                 : drand(seed, 3) == 0     ? '\''
+                                           : '"';
+        gput(g, &q, 1);
+        gstr(g, v);
+        gput(g, &q, 1);
+    }
+    if (drand(seed, 6) == 0) {
+        gstr(g, " ");
+    }
+}
+
+static void gen_elem(struct gbuf *g, unsigned *seed, unsigned depth)
+{
+    static const char *const names[] = {"message",   "body",     "x",     "item",
+                                        "delay",     "presence", "iq",    "query",
+                                        "forwarded", "a:b",      "status"};
+    const char *name = names[drand(seed, sizeof(names) / sizeof(names[0]))];
+    gstr(g, "<");
+    gstr(g, name);
+    gen_attrs(g, seed);
+    if (drand(seed, 4) == 0) {
+        gstr(g, drand(seed, 3) == 0 ? " />" : "/>");
+        return;
+    }
+    gstr(g, ">");
+    unsigned kids = depth < 6 ? drand(seed, 5) : 0;
+    for (unsigned i = 0; i < kids; i++) {
+        switch (drand(seed, 12)) {
+        case 0:
+            gstr(g, "<!-- c -- ->");
+            gen_text(g, seed, 2);
+            gstr(g, " -->");
+            break;
+        case 1:
+            gstr(g, "<![CDATA[");
+            gen_text(g, seed, 4);
+            gstr(g, "]]]>");
+            gen_text(g, seed, 2);
+            gstr(g, "]]>");
+            break;
+        case 2:
+            gstr(g, "<?pi x?y ?>");
+            break;
+        case 3:
+        case 4:
+        case 5:
+            gen_text(g, seed, 40);
+            break;
+        default:
+            gen_elem(g, seed, depth + 1);
+            break;
+        }
+    }
+    gstr(g, "</");
+    gstr(g, name);
+    gstr(g, drand(seed, 5) == 0 ? " >" : ">");
+}
+
+/* A stream of XMPP-like stanzas, optionally with a few bytes mutated. */
+static void gen_capture(struct gbuf *g, unsigned seed, unsigned stanzas, unsigned mutations)
+{
+    g->len = 0;
+    if (seed % 3 == 0) {
+        gstr(g, "\xef\xbb\xbf");
+    }
+    gstr(g, "<?xml version='1.0'?>\n<stream:stream xmlns='jabber:client' "
+            "xmlns:stream='http://etherx.jabber.org/streams' to='example.org'>\n");
+    for (unsigned i = 0; i < stanzas; i++) {
+        switch (drand(&seed, 16)) {
+        case 0:
+            gstr(g, "<!-- top --> ");
+            break;
+        case 1:
+            gstr(g, "<?pi top?>");
+            break;
+        case 2:
+            gstr(g, " \t\r\n");
+            break;
+        default:
+            break;
+        }
+        gen_elem(g, &seed, 0);
+        gstr(g, drand(&seed, 3) == 0 ? "" : "\n");
+    }
+    if (drand(&seed, 2) == 0) {
+        gstr(g, "</stream:stream>\n");
+    }
+    static const char *const junk[] = {"<",
+                                       ">",
+                                       "'",
+                                       "\"",
+                                       "</",
+                                       "<!",
+                                       "<?",
+                                       "/>",
+                                       "x",
+                                       "\n",
+                                       "<!D",
+                                       "<![CDATA[",
+                                       "</stream:stream>",
+                                       "<a>"};
+    for (unsigned i = 0; i < mutations && g->len > 0; i++) {
+        size_t at = drand(&seed, (unsigned)g->len);
+        const char *j = junk[drand(&seed, sizeof(junk) / sizeof(junk[0]))];
+        size_t n = strlen(j);
+        if (drand(&seed, 2) == 0 && at + n <= g->len) {
+            memcpy(g->p + at, j, n); /* overwrite */
+        } else {
+            gput(g, j, n); /* grow, then shift the tail right */
+            memmove(g->p + at + n, g->p + at, g->len - n - at);
+            memcpy(g->p + at, j, n);
+        }
+    }
+}
+
+/* One run of scanner PFX over data in pieces from @seed: the callback log, then
+ * "F i rc line:col" after each feed, then finish, error and stats. */
+#define DIFF_RUNNER(NAME, PFX)                                                                     \
+    static void NAME(struct rec *r, const struct sw_xml_limits *lim, const char *data, size_t len, \
+                     unsigned seed, unsigned maxpiece)                                             \
+    {                                                                                              \
+        struct sw_split_cb cb = {on_header, on_stanza, on_close, r};                               \
+        struct PFX *s = NULL;                                                                      \
+        struct sw_errbuf eb = {{0}};                                                               \
+        memset(r, 0, sizeof(*r));                                                                  \
+        rec_printf(r, "%s", "");                                                                   \
+        assert_int_equal(PFX##_new(lim, &cb, &s), 0);                                              \
+        size_t off = 0;                                                                            \
+        unsigned i = 0;                                                                            \
+        while (off < len && r->rc_feed == 0) {                                                     \
+            size_t n = len - off;                                                                  \
+            size_t m = maxpiece == 0 ? n : 1 + drand(&seed, maxpiece);                             \
+            n = m < n ? m : n;                                                                     \
+            uint32_t line, col;                                                                    \
+            r->rc_feed = PFX##_feed(s, data + off, n, &eb);                                        \
+            PFX##_position(s, &line, &col);                                                        \
+            rec_printf(r, "F %u %d %u:%u\n", i++, r->rc_feed, line, col);                          \
+            off += n;                                                                              \
+        }                                                                                          \
+        if (r->rc_feed == 0) {                                                                     \
+            r->rc_finish = PFX##_finish(s, &eb);                                                   \
+        }                                                                                          \
+        if (r->rc_feed != 0 || r->rc_finish != 0) {                                                \
+            snprintf(r->err, sizeof(r->err), "%s", eb.msg);                                        \
+        }                                                                                          \
+        PFX##_stats(s, &r->oversize, &r->depth);                                                   \
+        PFX##_free(s);                                                                             \
+    }
+DIFF_RUNNER(diff_run_new, sw_split)
+DIFF_RUNNER(diff_run_ref, ref_split)
+
+static void diff_check(const struct sw_xml_limits *lim, const char *data, size_t len, unsigned seed,
+                       unsigned maxpiece)
+{
+    struct rec a, b;
+    diff_run_new(&a, lim, data, len, seed, maxpiece);
+    diff_run_ref(&b, lim, data, len, seed, maxpiece);
+    if (strcmp(a.log, b.log) != 0 || strcmp(a.err, b.err) != 0) {
+        print_message("input %zu bytes, pieces %u, seed %u: new \"%s\", old \"%s\"\n", len,
+                      maxpiece, seed, a.err, b.err);
+    }
+    assert_string_equal(a.log, b.log);
+    assert_int_equal(a.rc_feed, b.rc_feed);
+    assert_int_equal(a.rc_finish, b.rc_finish);
+    assert_string_equal(a.err, b.err);
+    assert_int_equal(a.oversize, b.oversize);
+    assert_int_equal(a.depth, b.depth);
+    free(a.log);
+    free(b.log);
+}
+
+static void diff_all(const struct sw_xml_limits *lim, const char *data, size_t len, unsigned seed)
+{
+    static const unsigned pieces[] = {0, 1, 7, 97, 200, 700, 5000, 70000};
+    for (size_t k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+        if (pieces[k] == 1 && len > 20000) {
+            continue; /* byte by byte only on the small inputs (runtime) */
+        }
+        diff_check(lim, data, len, seed + (unsigned)k, pieces[k]);
+    }
+}
+
+static void test_diff_generated(void **state)
+{
+    (void)state;
+    struct gbuf g = {0};
+    struct sw_xml_limits small = {0};
+    small.max_depth = 3;
+    small.max_stanza_bytes = 300;
+    unsigned checked = 0, failed = 0;
+    for (unsigned seed = 1; seed <= 300; seed++) {
+        unsigned stanzas = seed % 10 == 0 ? 400 : 1 + seed % 40;
+        unsigned mutations = seed % 2 == 0 ? 0 : 1 + seed % 4;
+        gen_capture(&g, seed, stanzas, mutations);
+        diff_all(seed % 4 == 1 ? &small : NULL, g.p, g.len, seed * 7u);
+        struct rec r;
+        diff_run_new(&r, NULL, g.p, g.len, 0, 0);
+        failed += r.rc_feed != 0 || r.rc_finish != 0;
+        free(r.log);
+        checked++;
+    }
+    /* both clean streams and broken ones were compared */
+    assert_true(failed > 20 && failed < checked - 20);
+    free(g.p);
+}
+
+static void test_diff_fixtures(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"mirror.xml", "muc.xml"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t len;
+        char *d = load(names[i], &len);
+        diff_all(NULL, d, len, 11);
+        for (unsigned seed = 1; seed < 40; seed++) {
+            diff_check(NULL, d, len, seed, 1 + seed * 37);
+        }
+        free(d);
+    }
+}
+
+static void test_diff_junk(void **state)
+{
+    (void)state;
+    /* random bytes biased towards markup, after a header, long enough for
+     * the 64-byte windows */
+    static const char alpha[] = "<>/'\"!?-[]CDATA =xm\n<>a/b<c>";
+    static char buf[6000];
+    unsigned seed = 99;
+    for (int iter = 0; iter < 300; iter++) {
+        size_t n = strlen("<stream:stream>");
+        memcpy(buf, "<stream:stream>", n);
+        size_t len = 200 + drand(&seed, sizeof(buf) - 200);
+        unsigned bias = drand(&seed, 3);
+        for (; n < len; n++) {
+            /* bias 0: uniform over the alphabet; 1: mostly text; 2: any byte */
+            unsigned r = drand(&seed, 256);
+            buf[n] = bias == 2              ? (char)r
+                     : bias == 1 && r < 200 ? "abc de\n"[r % 7]
+                                            : alpha[drand(&seed, sizeof(alpha) - 1)];
+        }
+        diff_check(NULL, buf, len, seed, 0);
+        diff_check(NULL, buf, len, seed, 300);
+        diff_check(NULL, buf, len, seed, 1 + drand(&seed, 150));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +756,8 @@ int main(void)
         cmocka_unit_test(test_junk),           cmocka_unit_test(test_missing_close_ok),
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_hostile_sizes),
         cmocka_unit_test(test_random_junk),    cmocka_unit_test(test_count_nl),
+        cmocka_unit_test(test_diff_generated), cmocka_unit_test(test_diff_fixtures),
+        cmocka_unit_test(test_diff_junk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
