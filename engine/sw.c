@@ -151,6 +151,31 @@ static inline int digits2(const char *s, unsigned *out)
     return 0;
 }
 
+/* Optional fraction of a second at s[*i] (".d+", any number of digits, kept to ms):
+ * advances *i past it. Returns 0, or -1 for a '.' without digits. */
+static int parse_frac(const char *s, size_t len, size_t *i, unsigned *frac_ms)
+{
+    size_t k = *i;
+    unsigned ms = 0;
+    if (k < len && s[k] == '.') {
+        k++;
+        unsigned scale = 100;
+        size_t nd = 0;
+        while (k < len && s[k] >= '0' && s[k] <= '9') {
+            ms += (unsigned)(s[k] - '0') * scale;
+            scale /= 10;
+            k++;
+            nd++;
+        }
+        if (nd == 0) {
+            return -1;
+        }
+    }
+    *i = k;
+    *frac_ms = ms;
+    return 0;
+}
+
 /* Per-thread memo of the last RFC 3339 date ("YYYY-MM-DD") and its day number:
  * consecutive stamps nearly always share the date. Only dates of stamps that
  * parsed are stored. */
@@ -167,20 +192,9 @@ int sw_parse_time(const char *s, size_t len, int64_t *out_ms)
         digits2(s + 17, &se) == 0 && h <= 23 && mi <= 59 && se <= 60) {
         /* same date as the last stamp: only the time of day and the tail */
         i = 19;
-        unsigned frac_ms = 0;
-        if (i < len && s[i] == '.') {
-            i++;
-            unsigned scale = 100;
-            size_t nd = 0;
-            while (i < len && s[i] >= '0' && s[i] <= '9') {
-                frac_ms += (unsigned)(s[i] - '0') * scale;
-                scale /= 10;
-                i++;
-                nd++;
-            }
-            if (nd == 0) {
-                return SW_EPARSE;
-            }
+        unsigned frac_ms;
+        if (parse_frac(s, len, &i, &frac_ms) != 0) {
+            return SW_EPARSE;
         }
         if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z')) {
             int64_t secs = pt_days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + (int64_t)se;
@@ -211,20 +225,9 @@ int sw_parse_time(const char *s, size_t len, int64_t *out_ms)
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
         return SW_EPARSE;
     }
-    unsigned frac_ms = 0;
-    if (i < len && s[i] == '.') {
-        i++;
-        unsigned scale = 100;
-        size_t nd = 0;
-        while (i < len && s[i] >= '0' && s[i] <= '9') {
-            frac_ms += (unsigned)(s[i] - '0') * scale;
-            scale /= 10;
-            i++;
-            nd++;
-        }
-        if (nd == 0) {
-            return SW_EPARSE;
-        }
+    unsigned frac_ms;
+    if (parse_frac(s, len, &i, &frac_ms) != 0) {
+        return SW_EPARSE;
     }
     int64_t off_s = 0;
     if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
