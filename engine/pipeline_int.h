@@ -151,7 +151,7 @@ struct sw_pipeline {
     int64_t tick_ms;
     size_t n_det;
     const struct sw_detector_ops *det[SW_PIPELINE_MAX_DETECTORS];
-    bool fp_bodies; /* parsers fingerprint message bodies (a detector takes messages) */
+    bool fp_bodies;     /* parsers fingerprint message bodies (a detector takes messages) */
     struct pl_gen *gen; /* RCU-protected */
     uint64_t gen_ids;
     struct sw_aggregate *agg;
