@@ -208,49 +208,80 @@ const char *sw_incident_status_name(unsigned status)
     }
 }
 
+/* ,"k":value for every key but the first of an object (that one is written
+ * with jw_key(w, k, 1) and its value writer). */
+static void jw_kstr(struct jw *w, const char *k, const char *v)
+{
+    jw_key(w, k, 0);
+    jw_str(w, v);
+}
+
+static void jw_ki64(struct jw *w, const char *k, int64_t v)
+{
+    jw_key(w, k, 0);
+    jw_i64(w, v);
+}
+
+static void jw_kmilli(struct jw *w, const char *k, int64_t m)
+{
+    jw_key(w, k, 0);
+    jw_milli(w, m);
+}
+
+static void jw_ktime(struct jw *w, const char *k, int64_t ms)
+{
+    jw_key(w, k, 0);
+    jw_time(w, ms);
+}
+
+/* The "," before every element of an array but the first. */
+static void jw_sep(struct jw *w, uint32_t i)
+{
+    if (i > 0) {
+        jw_raw(w, ",", 1);
+    }
+}
+
+/* ,"k":["s0","s1",...] with the first n strings of v. */
+static void jw_kstrs(struct jw *w, const char *k, const char (*v)[SW_JID_TEXT], uint32_t n)
+{
+    jw_key(w, k, 0);
+    jw_raw(w, "[", 1);
+    for (uint32_t i = 0; i < n; i++) {
+        jw_sep(w, i);
+        jw_str(w, v[i]);
+    }
+    jw_raw(w, "]", 1);
+}
+
 static void write_incident(struct jw *w, const struct sw_incident *inc)
 {
     jw_raw(w, "{", 1);
     jw_key(w, "id", 1);
     jw_str(w, inc->id);
-    jw_key(w, "status", 0);
-    jw_str(w, sw_incident_status_name(inc->status));
-    jw_key(w, "revision", 0);
-    jw_i64(w, inc->revision);
-    jw_key(w, "kind", 0);
-    jw_str(w, inc->kind);
-    jw_key(w, "offender", 0);
-    jw_str(w, inc->offender);
-    jw_key(w, "offender_kind", 0);
-    jw_str(w, inc->offender_kind == SW_OFFENDER_DOMAIN ? "domain" : "account");
-    jw_key(w, "detected_at", 0);
-    jw_time(w, inc->detected_at);
-    jw_key(w, "first_seen", 0);
-    jw_time(w, inc->first_seen);
-    jw_key(w, "last_seen", 0);
-    jw_time(w, inc->last_seen);
-    jw_key(w, "score", 0);
-    jw_milli(w, inc->score_milli);
-    jw_key(w, "hits", 0);
-    jw_i64(w, (int64_t)inc->hits);
+    jw_kstr(w, "status", sw_incident_status_name(inc->status));
+    jw_ki64(w, "revision", inc->revision);
+    jw_kstr(w, "kind", inc->kind);
+    jw_kstr(w, "offender", inc->offender);
+    jw_kstr(w, "offender_kind", inc->offender_kind == SW_OFFENDER_DOMAIN ? "domain" : "account");
+    jw_ktime(w, "detected_at", inc->detected_at);
+    jw_ktime(w, "first_seen", inc->first_seen);
+    jw_ktime(w, "last_seen", inc->last_seen);
+    jw_kmilli(w, "score", inc->score_milli);
+    jw_ki64(w, "hits", (int64_t)inc->hits);
 
     jw_key(w, "detectors", 0);
     jw_raw(w, "[", 1);
     uint32_t nc = inc->n_contrib < SW_INC_MAX_DETECTORS ? inc->n_contrib : SW_INC_MAX_DETECTORS;
     for (uint32_t i = 0; i < nc; i++) {
         const struct sw_incident_contrib *c = &inc->contrib[i];
-        if (i > 0) {
-            jw_raw(w, ",", 1);
-        }
+        jw_sep(w, i);
         jw_raw(w, "{", 1);
         jw_key(w, "symbol", 1);
         jw_str(w, c->symbol);
-        jw_key(w, "detector", 0);
-        jw_str(w, c->detector);
-        jw_key(w, "score", 0);
-        jw_milli(w, c->score_milli);
-        jw_key(w, "hits", 0);
-        jw_i64(w, c->hits);
+        jw_kstr(w, "detector", c->detector);
+        jw_kmilli(w, "score", c->score_milli);
+        jw_ki64(w, "hits", c->hits);
         jw_key(w, "values", 0);
         jw_raw(w, "{", 1);
         uint32_t nv = c->n_values < SW_HIT_MAX_VALUES ? c->n_values : SW_HIT_MAX_VALUES;
@@ -269,47 +300,23 @@ static void write_incident(struct jw *w, const struct sw_incident *inc)
     uint32_t ne = inc->n_evidence < SW_INC_MAX_EVIDENCE ? inc->n_evidence : SW_INC_MAX_EVIDENCE;
     for (uint32_t i = 0; i < ne; i++) {
         const struct sw_incident_evidence *e = &inc->evidence[i];
-        if (i > 0) {
-            jw_raw(w, ",", 1);
-        }
+        jw_sep(w, i);
         jw_raw(w, "{", 1);
         jw_key(w, "stanza_id", 1);
         jw_str(w, e->stanza_id);
-        jw_key(w, "time", 0);
-        jw_time(w, e->t_ms);
-        jw_key(w, "room", 0);
-        jw_str(w, e->room);
-        jw_key(w, "target", 0);
-        jw_str(w, e->target);
-        jw_key(w, "body", 0);
-        jw_str(w, e->body);
+        jw_ktime(w, "time", e->t_ms);
+        jw_kstr(w, "room", e->room);
+        jw_kstr(w, "target", e->target);
+        jw_kstr(w, "body", e->body);
         jw_raw(w, "}", 1);
     }
     jw_raw(w, "]", 1);
     uint32_t nr = inc->n_rooms < SW_INC_MAX_TARGETS ? inc->n_rooms : SW_INC_MAX_TARGETS;
-    jw_key(w, "rooms", 0);
-    jw_raw(w, "[", 1);
-    for (uint32_t i = 0; i < nr; i++) {
-        if (i > 0) {
-            jw_raw(w, ",", 1);
-        }
-        jw_str(w, inc->rooms[i]);
-    }
-    jw_raw(w, "]", 1);
-    jw_key(w, "rooms_total", 0);
-    jw_i64(w, inc->n_rooms);
+    jw_kstrs(w, "rooms", inc->rooms, nr);
+    jw_ki64(w, "rooms_total", inc->n_rooms);
     uint32_t nt = inc->n_targets < SW_INC_MAX_TARGETS ? inc->n_targets : SW_INC_MAX_TARGETS;
-    jw_key(w, "targets", 0);
-    jw_raw(w, "[", 1);
-    for (uint32_t i = 0; i < nt; i++) {
-        if (i > 0) {
-            jw_raw(w, ",", 1);
-        }
-        jw_str(w, inc->targets[i]);
-    }
-    jw_raw(w, "]", 1);
-    jw_key(w, "targets_total", 0);
-    jw_i64(w, inc->n_targets);
+    jw_kstrs(w, "targets", inc->targets, nt);
+    jw_ki64(w, "targets_total", inc->n_targets);
     jw_raw(w, "}}\n", 3);
 }
 
