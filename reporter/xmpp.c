@@ -266,6 +266,13 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* ,"key":"value" (@key is a plain literal, written as is). */
+static void json_kv(FILE *f, const char *key, const char *val)
+{
+    fprintf(f, ",\"%s\":", key);
+    json_str(f, val);
+}
+
 /* One JSON object line describing an inbound message, built in memory so it
  * reaches each sink with a single write. */
 static char *inbound_json(const char *peer, const struct sw_xep0268_msg *m, const char *file,
@@ -277,27 +284,19 @@ static char *inbound_json(const char *peer, const struct sw_xep0268_msg *m, cons
     if (f == NULL) {
         return NULL;
     }
-    fprintf(f, "{\"type\":\"inbound\",\"received_at\":\"%s\",\"peer\":",
+    fprintf(f, "{\"type\":\"inbound\",\"received_at\":\"%s\"",
             sw_fmt_time(sw_wall_ms(), t, sizeof(t)));
-    json_str(f, peer);
-    fputs(",\"from\":", f);
-    json_str(f, m->from);
-    fprintf(f, ",\"kind\":\"%s\",\"incident_name\":", sw_xep0268_kind_name(m->kind));
-    json_str(f, m->incident_name);
-    fputs(",\"incident_id\":", f);
-    json_str(f, m->incident_id);
-    fputs(",\"report_time\":", f);
-    json_str(f, m->report_time);
-    fputs(",\"severity\":", f);
-    json_str(f, m->severity);
-    fputs(",\"impact\":", f);
-    json_str(f, m->impact_type);
-    fputs(",\"description\":", f);
-    json_str(f, m->description);
-    fputs(",\"expectation\":", f);
-    json_str(f, m->expectation);
-    fputs(",\"history_action\":", f);
-    json_str(f, m->history_action);
+    json_kv(f, "peer", peer);
+    json_kv(f, "from", m->from);
+    json_kv(f, "kind", sw_xep0268_kind_name(m->kind)); /* fixed names: escaping keeps them as is */
+    json_kv(f, "incident_name", m->incident_name);
+    json_kv(f, "incident_id", m->incident_id);
+    json_kv(f, "report_time", m->report_time);
+    json_kv(f, "severity", m->severity);
+    json_kv(f, "impact", m->impact_type);
+    json_kv(f, "description", m->description);
+    json_kv(f, "expectation", m->expectation);
+    json_kv(f, "history_action", m->history_action);
     fputs(",\"offenders\":[", f);
     for (uint32_t i = 0; i < m->n_offenders; i++) {
         if (i) {
