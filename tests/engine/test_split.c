@@ -44,6 +44,8 @@ uint64_t ref_split_count_nl(const char *p, size_t len);
 
 #include <cmocka.h>
 
+#include "../support/capture.h"
+
 /* ---- recorder: every callback appended as one text line ---- */
 
 struct rec {
@@ -138,24 +140,6 @@ static void run_all(struct rec *whole, const struct sw_xml_limits *lim, const ch
     }
 }
 
-static char *load(const char *name, size_t *len)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/tests/data/captures/%s", SW_SOURCE_DIR, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* Parse "S start end line" lines of a log into arrays. */
 static int stanzas(const struct rec *r, uint64_t *st, uint64_t *en, uint32_t *ln, int max)
 {
@@ -179,7 +163,7 @@ static void test_fixture_mirror(void **state)
 {
     (void)state;
     size_t len;
-    char *d = load("mirror.xml", &len);
+    char *d = sw_test_load_capture("mirror.xml", &len);
     struct rec r;
     run_all(&r, NULL, d, len);
     assert_int_equal(r.rc_feed, 0);
@@ -714,7 +698,7 @@ static void test_diff_fixtures(void **state)
     static const char *const names[] = {"mirror.xml", "muc.xml"};
     for (size_t i = 0; i < 2; i++) {
         size_t len;
-        char *d = load(names[i], &len);
+        char *d = sw_test_load_capture(names[i], &len);
         diff_all(NULL, d, len, 11);
         for (unsigned seed = 1; seed < 40; seed++) {
             diff_check(NULL, d, len, seed, 1 + seed * 37);

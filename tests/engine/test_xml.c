@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "../../engine/xml_int.h" /* sw_xml_resets() */
+#include "../support/capture.h"
 
 #define ARRIVAL 1764410400000LL /* 2025-11-29T10:00:00Z, arbitrary */
 #define MAX_EV 64
@@ -169,24 +170,6 @@ static void parse_all(struct rec *whole, const struct sw_xml_opts *o, const char
     parse_all_ex(whole, o, d, len, 1);
 }
 
-static char *load(const char *name, size_t *len)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/tests/data/captures/%s", SW_SOURCE_DIR, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static uint64_t h(const char *s)
 {
     return sw_hash64_lower(s, strlen(s));
@@ -222,7 +205,7 @@ static void test_fixture_mirror(void **state)
 {
     (void)state;
     size_t len;
-    char *d = load("mirror.xml", &len);
+    char *d = sw_test_load_capture("mirror.xml", &len);
     struct sw_xml_opts o = default_opts();
     parse_all(&R, &o, d, len);
     assert_int_equal(R.rc, 0);
@@ -290,7 +273,7 @@ static void test_fixture_muc(void **state)
 {
     (void)state;
     size_t len;
-    char *d = load("muc.xml", &len);
+    char *d = sw_test_load_capture("muc.xml", &len);
     struct sw_xml_opts o = default_opts();
     parse_all(&R, &o, d, len);
     assert_int_equal(R.rc, 0);
@@ -976,7 +959,7 @@ static void test_split_then_parse(void **state)
     static struct rec direct, chunked;
     for (int fi = 0; fi < 2; fi++) {
         size_t len;
-        char *d = load(files[fi], &len);
+        char *d = sw_test_load_capture(files[fi], &len);
         struct ranges rg = {0};
         struct sw_split_cb cb = {r_header, r_stanza, NULL, &rg};
         struct sw_split *s;
