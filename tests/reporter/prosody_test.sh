@@ -20,70 +20,13 @@ set -euo pipefail
 
 swreport=$1
 src=$2
-py=/usr/bin/python3
-peer_py="$src/tests/reporter/peer.py"
-work=$(mktemp -d "${TMPDIR:-/tmp}/sw-reporter-it.XXXXXX")
-pids=()
-pdir=""
-
-say() { printf 'reporter.prosody: %s\n' "$*" >&2; }
-cleanup() {
-	local st=$?
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	if [ -n "$pdir" ]; then
-		"$src/deploy/prosody/stop.sh" "$pdir" || true
-	fi
-	if [ "$st" = 0 ]; then
-		[ -n "${SW_KEEP:-}" ] || rm -rf -- "$work" "$pdir"
-	else
-		say "FAILED; scratch kept in $work (prosody dir $pdir)"
-		tail -n 20 "$pdir/prosody.log" >&2 2>/dev/null || true
-	fi
-}
-trap cleanup EXIT
-fail() { say "FAIL: $*"; exit 1; }
-forget_pid() { # drop $1 from pids
-	local keep=() p
-	for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	pids=("${keep[@]}")
-}
-
-command -v prosody >/dev/null || { say "prosody not installed: skipping"; exit 77; }
-"$py" -c 'import slixmpp' 2>/dev/null || { say "python3-slixmpp missing: skipping"; exit 77; }
-
-SW_PROSODY_DIR="$work/prosody" "$src/deploy/prosody/start.sh" >"$work/env"
-# shellcheck disable=SC1091
-. "$work/env"
-pdir=$SW_PROSODY_DIR
-port=$SW_PROSODY_COMPONENT_PORT
-spool="$work/spool"
+name=reporter.prosody
+# shellcheck source=harness.sh
+. "$src/tests/reporter/harness.sh"
 inbound="$work/inbound"
 common=(--port "$port" --secret "$SW_PROSODY_ENGINE_SECRET" --spool "$spool" --inbound "$inbound"
 	--peer incidents.b.test --retry-min 300 --retry-max 1500 --ack-timeout 3000)
 
-start_peer() { # start_peer OUTFILE [extra args]: background trusted peer, waits until connected
-	local out=$1; shift
-	rm -f "$work/ready"
-	"$py" "$peer_py" --jid incidents.b.test --secret "$SW_PROSODY_PEER_SECRET" --port "$port" \
-		--out "$out" --ready-file "$work/ready" --max-seconds 200 "$@" 2>>"$work/peer.err" &
-	peer_pid=$!
-	pids+=("$peer_pid")
-	for _ in $(seq 1 150); do
-		[ -s "$work/ready" ] && return 0
-		sleep 0.1
-	done
-	fail "peer did not connect"
-}
-stop_peer() {
-	kill "$peer_pid" 2>/dev/null || true
-	wait "$peer_pid" 2>/dev/null || true
-	forget_pid "$peer_pid"
-}
 count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
 wait_for() { # wait_for SECONDS 'shell condition': poll until it holds (re-evaluated)
 	local t=$1; shift
@@ -93,7 +36,6 @@ wait_for() { # wait_for SECONDS 'shell condition': poll until it holds (re-evalu
 	done
 	return 1
 }
-spool_files() { find "$spool" -maxdepth 1 -name '*.rep' 2>/dev/null | wc -l; }
 
 # ---- 1. delivery and acknowledgement ----
 out="$work/peer.out"

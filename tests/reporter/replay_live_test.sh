@@ -14,58 +14,10 @@ set -euo pipefail
 sw=$1
 swgen=$2
 src=$3
-py=/usr/bin/python3
-peer_py="$src/tests/reporter/peer.py"
-work=$(mktemp -d "${TMPDIR:-/tmp}/sw-replay-live.XXXXXX")
-pids=()
-pdir=""
-peer_pid=""
+name=reporter.replay_live
+# shellcheck source=harness.sh
+. "$src/tests/reporter/harness.sh"
 
-say() { printf 'reporter.replay_live: %s\n' "$*" >&2; }
-cleanup() {
-	local st=$?
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	if [ -n "$pdir" ]; then "$src/deploy/prosody/stop.sh" "$pdir" || true; fi
-	if [ "$st" = 0 ]; then
-		[ -n "${SW_KEEP:-}" ] || rm -rf -- "$work" "$pdir"
-	else
-		say "FAILED; scratch kept in $work (prosody dir $pdir)"
-		tail -n 20 "$work"/*.err >&2 2>/dev/null || true
-	fi
-}
-trap cleanup EXIT
-fail() { say "FAIL: $*"; exit 1; }
-
-command -v prosody >/dev/null || { say "prosody not installed: skipping"; exit 77; }
-"$py" -c 'import slixmpp' 2>/dev/null || { say "python3-slixmpp missing: skipping"; exit 77; }
-
-SW_PROSODY_DIR="$work/prosody" "$src/deploy/prosody/start.sh" >"$work/env"
-# shellcheck disable=SC1091
-. "$work/env"
-pdir=$SW_PROSODY_DIR
-
-start_peer() { # start_peer OUTFILE: background trusted peer, waits until connected
-	rm -f "$work/ready"
-	"$py" "$peer_py" --jid incidents.b.test --secret "$SW_PROSODY_PEER_SECRET" \
-		--port "$SW_PROSODY_COMPONENT_PORT" --out "$1" --ready-file "$work/ready" \
-		--max-seconds 120 2>>"$work/peer.err" &
-	peer_pid=$!
-	pids+=("$peer_pid")
-	for _ in $(seq 1 150); do
-		[ -s "$work/ready" ] && return 0
-		sleep 0.1
-	done
-	fail "peer did not connect"
-}
-stop_peer() {
-	kill "$peer_pid" 2>/dev/null || true
-	wait "$peer_pid" 2>/dev/null || true
-	local keep=() p
-	for p in "${pids[@]}"; do [ "$p" = "$peer_pid" ] || keep+=("$p"); done
-	pids=("${keep[@]}")
-}
-spool_files() { find "$work/spool" -maxdepth 1 -name '*.rep' 2>/dev/null | wc -l; }
 ids_json() { "$py" -c 'import json,sys; print("\n".join(sorted({json.loads(l)["id"] for l in open(sys.argv[1]) if l.strip()})))' "$1"; }
 ids_peer() { awk '$1 == "report" {print $2}' "$1" | sort -u; }
 
