@@ -20,6 +20,7 @@
 #include "sw/conf.h"
 #include "sw/detector.h"
 #include "sw/incident.h"
+#include "sw/live.h"
 #include "sw/log.h"
 #include "sw/pipeline.h"
 #include "sw/reporter.h"
@@ -44,6 +45,7 @@ static const char usage_main[] =
     "\n"
     "Commands:\n"
     "  replay [OPTIONS] CAPTURE...   run the detectors over stanza captures\n"
+    "  run [OPTIONS]                 watch a live server through the configured taps\n"
     "  check-config FILE             validate a configuration file\n"
     "  dump-config [-c FILE]         print the effective configuration as YAML\n"
 #ifdef SW_HAVE_TRAIN
@@ -132,6 +134,9 @@ static int register_sections(void)
     }
     if (rc == 0) {
         rc = sw_reporter_register_conf();
+    }
+    if (rc == 0) {
+        rc = sw_live_register_conf();
     }
     if (rc < 0) {
         fprintf(stderr, "stanzawatch: cannot register config sections: %s\n", sw_strerror(rc));
@@ -561,6 +566,8 @@ static int cmd_help(int argc, char **argv)
     const char *c = argv[1];
     if (strcmp(c, "replay") == 0) {
         fputs(usage_replay, stdout);
+    } else if (strcmp(c, "run") == 0) {
+        fputs(sw_live_usage_run, stdout);
     } else if (strcmp(c, "check-config") == 0) {
         fputs(usage_check, stdout);
     } else if (strcmp(c, "dump-config") == 0) {
@@ -596,6 +603,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "replay") == 0) {
         return cmd_replay(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "run") == 0) {
+        return sw_live_cmd_run(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "check-config") == 0) {
         return cmd_check_config(argc - 1, argv + 1);
