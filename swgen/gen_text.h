@@ -1,9 +1,9 @@
 /*
- * gen_text.h - deterministic text for swgen (bench/gen.c): chat sentences,
+ * gen_text.h - deterministic text for swgen (swgen/gen.h): chat sentences,
  * spam lines and their near-duplicate mutations, multi-line bursts, pastes,
  * "GOAL!" cheers and news headlines. Every function is a pure function of its
- * seed argument @r; functions returning const char * return a static buffer
- * valid until the next call of the same function (swgen is single-threaded).
+ * seed argument @r, writing into the caller's buffer @dst of @cap bytes
+ * (always NUL-terminated, cut to fit); gen_goal returns a string constant.
  */
 #ifndef SW_GEN_TEXT_H
 #define SW_GEN_TEXT_H
@@ -12,12 +12,15 @@
 #include <stdint.h>
 
 void gen_sentence(char *dst, size_t cap, uint64_t r);
-const char *gen_spam_line(uint64_t r);
-const char *gen_token(uint64_t r, int len);
+#define GEN_TOKEN_MAX 63
+
+void gen_spam_line(char *dst, size_t cap, uint64_t r);
+/* @len (at most GEN_TOKEN_MAX) random [a-z0-9] into @dst */
+void gen_token(char dst[GEN_TOKEN_MAX + 1], uint64_t r, int len);
 void gen_mutate(char *dst, size_t cap, const char *src, uint64_t r);
 void gen_multiline(char *dst, size_t cap, uint64_t r, int lines, const char *seed_text);
 void gen_paste(char *dst, size_t cap, uint64_t r, int lines);
 const char *gen_goal(uint64_t r);
-const char *gen_headline(uint64_t k);
+void gen_headline(char *dst, size_t cap, uint64_t k);
 
 #endif
