@@ -78,7 +78,9 @@ enum gen_act_kind {
     GEN_A_CHAT,
     GEN_A_HEADLINE,
     GEN_A_INVITE,
-    GEN_A_KICK
+    GEN_A_KICK,
+    GEN_A_AVAIL,  /* presence broadcast to contacts: available */
+    GEN_A_UNAVAIL /* presence broadcast to contacts: unavailable */
 };
 
 /* how an action's body text is made (gen_scen.c act_text) */
@@ -93,7 +95,19 @@ enum gen_text_mode {
     GEN_TM_HEADLINE,
     GEN_TM_BRIDGE,
     GEN_TM_REPLY,
-    GEN_TM_GREET
+    GEN_TM_GREET,
+    /* scenarios with their own stream (GEN_ISOLATED); in->tseed is the campaign */
+    GEN_TM_LURE,      /* obfuscated multilingual spam (gen_lure.c) */
+    GEN_TM_WAVE,      /* spun template with the wave's shared link targets */
+    GEN_TM_LINK,      /* an ordinary shared link */
+    GEN_TM_WARN,      /* a warning quoting a spam line */
+    GEN_TM_WARN_SAME, /* the same warning in every room (one text per instance) */
+    GEN_TM_TOPIC,     /* chat about crypto or medicine */
+    GEN_TM_RSS,       /* feed item k (same text in every room) */
+    GEN_TM_PRICE,     /* price ticker line */
+    GEN_TM_BYSTANDER, /* a regular reacting to a raid */
+    GEN_TM_MODLINE,   /* a moderator during a raid */
+    GEN_TM_ANSWER     /* a stranger answering an unsolicited message */
 };
 
 /* one timed action of a scenario instance */
@@ -116,10 +130,15 @@ struct gen_inst {
     int32_t *acc; /* acceptable (not required, not FP) accounts */
     size_t n_acc;
     int off_domain, acc_domain; /* domain index or -1 */
+    int *acc_doms;              /* more acceptable domains (waves) */
+    size_t n_acc_doms;
     int32_t room;
     char text[200];
     int64_t start, end;
     size_t size;
+    bool isolated;  /* GEN_ISOLATED: plans and runs on its own stream (rng) */
+    uint64_t rng;   /* isolated: the instance's splitmix64 state between actions */
+    uint64_t tseed; /* isolated: campaign seed of the instance's texts */
 };
 
 struct gen;
@@ -130,6 +149,14 @@ typedef void (*gen_plan_fn)(struct gen *g, struct gen_inst *in, int64_t t0);
 /* scenario flags */
 #define GEN_BENIGN 1u /* look-alike: its actors must not be reported */
 #define GEN_SLOW 2u   /* abuse slow by definition: recall, not burst latency */
+/* Isolated: the instance plans and runs on its own random stream, takes stanza
+ * ids from its own counter, changes no background state (room occupants,
+ * contacts) and is left out of the background rate calibration. So adding
+ * isolated scenarios inserts their stanzas and truth lines and changes no
+ * byte of the rest: every scenario added after the first twenty is isolated. */
+#define GEN_ISOLATED 4u
+#define GEN_CONTENT 8u /* truth class "content": caught by what it says */
+#define GEN_WAVE 16u   /* truth class "wave": many thin senders, caught across them */
 
 /* one row of the scenario table (scenarios.def) */
 struct gen_scen {
@@ -198,6 +225,8 @@ struct gen {
     struct gen_room *room;
     size_t n_room;
     uint64_t idctr; /* stanza id counter */
+    uint8_t *taken; /* per background account: labelled by an instance already (isolated
+                       plans pick others, so no account is both abuse and benign) */
 
     /* output */
     struct gen_sb out, attr, kids; /* capture buffer; attributes and children of the next stanza */
@@ -210,7 +239,10 @@ struct gen {
     struct gen_inst *ins;
     size_t n_ins;
     int inst_no;         /* 1-based number of the instance being planned */
-    int headline_salt;   /* news-bot headline seed: the number of planned instances */
+    int headline_salt;   /* news-bot headline seed: the number of non-isolated instances */
+    uint64_t seed;       /* --seed, for the isolated instances' streams */
+    bool iso;            /* the action being written belongs to an isolated instance */
+    uint64_t idctr_iso;  /* stanza id counter of isolated instances */
     char text[16384];    /* body text of the action being written */
     size_t scen_stanzas; /* planned scenario actions */
 
@@ -316,6 +348,7 @@ void gen_st_iq(struct gen *g, int64_t t, int32_t a);
 void gen_st_headline(struct gen *g, int64_t t, const char *from, int32_t b, const char *body);
 void gen_st_invite(struct gen *g, int64_t t, int32_t a, int32_t r, int32_t who);
 void gen_st_kick(struct gen *g, int64_t t, int32_t a, int32_t r, int32_t who);
+void gen_st_avail(struct gen *g, int64_t t, int32_t a, bool unavailable);
 
 /* ---- gen_scen.c ---- */
 
@@ -323,12 +356,25 @@ void gen_add_act(struct gen_inst *in, int64_t t, int kind, int32_t who, int32_t 
                  int32_t k, bool abuse);
 void gen_add_off(struct gen_inst *in, int32_t a);
 void gen_add_accept(struct gen_inst *in, int32_t a);
+void gen_add_accept_domain(struct gen_inst *in, int dom);
+/* @b accepts @a's request at @ta, asks back 0.1-2 s later, @a accepts lo..hi ms after @ta */
+void gen_mutual_sub(struct gen *g, struct gen_inst *in, int32_t a, int32_t b, int64_t ta,
+                    int64_t lo, int64_t hi);
+
+/* ---- gen_abuse.c ---- */
+
+/* raider @a joins room @r at @tj and posts 1-3 lines of in->text with a suffix;
+ * returns the time after its last line */
+int64_t gen_raider(struct gen *g, struct gen_inst *in, int32_t a, int32_t r, int64_t tj,
+                   bool abuse);
 /* plans every instance the lists ask for; fills g->ins, g->n_ins, g->scen_stanzas */
 void gen_plan_all(struct gen *g, const char *scen_list, const char *benign_list);
 void gen_run_act(struct gen *g, struct gen_inst *in, const struct gen_act *a);
 bool gen_list_valid(const char *list, bool benign);
 void gen_list_names(FILE *fp, bool benign);
 void gen_insts_free(struct gen *g);
+/* @a is a background account some instance labelled already */
+bool gen_taken(const struct gen *g, int32_t a);
 
 /* ---- gen_sched.c ---- */
 

@@ -53,6 +53,18 @@ void gen_plan_muc_flood(struct gen *g, struct gen_inst *in, int64_t t)
     in->size = (size_t)n;
 }
 
+int64_t gen_raider(struct gen *g, struct gen_inst *in, int32_t a, int32_t r, int64_t tj, bool abuse)
+{
+    gen_add_act(in, tj, GEN_A_JOIN, a, r, 0, 0, false);
+    int m = (int)gen_rndr(g, 1, 3);
+    int64_t tm = tj + gen_rndr(g, 500, 8000);
+    for (int j = 0; j < m; j++) {
+        gen_add_act(in, tm, GEN_A_GC, a, r, GEN_TM_SUFFIX, j, abuse);
+        tm += gen_rndr(g, 300, 6000);
+    }
+    return tm;
+}
+
 void gen_plan_muc_raid(struct gen *g, struct gen_inst *in, int64_t t)
 {
     size_t dom = gen_spam_domain(g);
@@ -65,14 +77,7 @@ void gen_plan_muc_raid(struct gen *g, struct gen_inst *in, int64_t t)
     for (int i = 0; i < k; i++) {
         int32_t a = gen_fresh_acct(g, dom);
         gen_add_off(in, a);
-        int64_t tj = t + gen_rndr(g, 0, spread);
-        gen_add_act(in, tj, GEN_A_JOIN, a, r, 0, 0, false);
-        int m = (int)gen_rndr(g, 1, 3);
-        int64_t tm = tj + gen_rndr(g, 500, 8000);
-        for (int j = 0; j < m; j++) {
-            gen_add_act(in, tm, GEN_A_GC, a, r, GEN_TM_SUFFIX, j, true);
-            tm += gen_rndr(g, 300, 6000);
-        }
+        int64_t tm = gen_raider(g, in, a, r, t + gen_rndr(g, 0, spread), true);
         gen_add_act(in, tm + gen_rndr(g, 1000, 20000), GEN_A_LEAVE, a, r, 0, 0, false);
     }
     in->size = (size_t)k;

@@ -91,9 +91,7 @@ void gen_plan_newuser(struct gen *g, struct gen_inst *in, int64_t t)
         gen_add_act(in, t, GEN_A_SUB, a, b, 0, 0, false);
         if (gen_rndf(g) < 0.9) {
             int64_t ta = t + gen_rndr(g, 5000, 300000);
-            gen_add_act(in, ta, GEN_A_SUBD, b, a, 0, 0, false);
-            gen_add_act(in, ta + gen_rndr(g, 100, 2000), GEN_A_SUB, b, a, 0, 0, false);
-            gen_add_act(in, ta + gen_rndr(g, 3000, 8000), GEN_A_SUBD, a, b, 0, 0, false);
+            gen_mutual_sub(g, in, a, b, ta, 3000, 8000);
             if (gen_rndu(g, 3) == 0) {
                 gen_add_act(in, ta + gen_rndr(g, 10000, 60000), GEN_A_CHAT, b, a, GEN_TM_RANDOM, i,
                             false);

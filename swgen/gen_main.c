@@ -138,6 +138,7 @@ int main(int argc, char **argv)
     g->carbons = o.carbons;
     g->muc = "rooms.a.test";
     g->cached_sec = -1;
+    g->seed = o.seed;
     g->rng = o.seed * 0x2545F4914F6CDD1DULL + 0x1234567;
     g->t0 = o.start_ms;
     g->duration_ms = o.duration_s * 1000;

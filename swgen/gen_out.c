@@ -180,7 +180,9 @@ void gen_put_id(struct gen_sb *b, uint64_t id)
 
 uint64_t gen_new_id(struct gen *g)
 {
-    return ++g->idctr;
+    /* isolated instances count apart (and in another range) so they shift no
+     * id of the rest */
+    return g->iso ? (1ULL << 40) + ++g->idctr_iso : ++g->idctr;
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gen_lure.h"
 #include "gen_text.h"
 
 const struct gen_scen gen_scenarios[] = {
@@ -51,6 +52,24 @@ void gen_add_accept(struct gen_inst *in, int32_t a)
 {
     in->acc = realloc(in->acc, (in->n_acc + 1) * sizeof(int32_t));
     in->acc[in->n_acc++] = a;
+}
+
+void gen_mutual_sub(struct gen *g, struct gen_inst *in, int32_t a, int32_t b, int64_t ta,
+                    int64_t lo, int64_t hi)
+{
+    gen_add_act(in, ta, GEN_A_SUBD, b, a, 0, 0, false);
+    gen_add_act(in, ta + gen_rndr(g, 100, 2000), GEN_A_SUB, b, a, 0, 0, false);
+    gen_add_act(in, ta + gen_rndr(g, lo, hi), GEN_A_SUBD, a, b, 0, 0, false);
+}
+
+void gen_add_accept_domain(struct gen_inst *in, int dom)
+{
+    int *d = realloc(in->acc_doms, (in->n_acc_doms + 1) * sizeof(int));
+    if (d == NULL) {
+        gen_oom();
+    }
+    in->acc_doms = d;
+    in->acc_doms[in->n_acc_doms++] = dom;
 }
 
 static int cmp_act(const void *x, const void *y)
@@ -95,6 +114,37 @@ static const char *act_text(struct gen *g, const struct gen_inst *in, const stru
     }
     case GEN_TM_REPLY:
         return "who is this?";
+    case GEN_TM_LURE:
+        gen_lure(g->text, sizeof(g->text), in->tseed, r);
+        return g->text;
+    case GEN_TM_WAVE:
+        gen_wave_text(g->text, sizeof(g->text), in->tseed, r);
+        return g->text;
+    case GEN_TM_LINK:
+        gen_link_share(g->text, sizeof(g->text), r);
+        return g->text;
+    case GEN_TM_WARN:
+        gen_warning(g->text, sizeof(g->text), in->tseed + (uint64_t)a->k % 3, r);
+        return g->text;
+    case GEN_TM_WARN_SAME:
+        gen_warning(g->text, sizeof(g->text), in->tseed, in->tseed);
+        return g->text;
+    case GEN_TM_TOPIC:
+        gen_topic(g->text, sizeof(g->text), r);
+        return g->text;
+    case GEN_TM_RSS:
+        gen_rss_item(g->text, sizeof(g->text), in->tseed, (uint64_t)a->k);
+        return g->text;
+    case GEN_TM_PRICE:
+        gen_price(g->text, sizeof(g->text), (uint64_t)a->k, r);
+        return g->text;
+    case GEN_TM_BYSTANDER:
+        gen_bystander(g->text, sizeof(g->text), in->text, r);
+        return g->text;
+    case GEN_TM_MODLINE:
+        return gen_mod_line(r);
+    case GEN_TM_ANSWER:
+        return gen_answer(r);
     case GEN_TM_GREET: {
         static const char *const greet[] = {"hi all",       "hello everyone!", "hey :)",
                                             "hi, new here", "good morning",    "hello o/",
@@ -142,6 +192,10 @@ void gen_run_act(struct gen *g, struct gen_inst *in, const struct gen_act *a)
         break;
     case GEN_A_KICK:
         gen_st_kick(g, a->t, a->who, a->arg, a->k);
+        break;
+    case GEN_A_AVAIL:
+    case GEN_A_UNAVAIL:
+        gen_st_avail(g, a->t, a->who, a->kind == GEN_A_UNAVAIL);
         break;
     default:
         break;
@@ -204,6 +258,26 @@ bool gen_list_valid(const char *list, bool benign)
     return true;
 }
 
+bool gen_taken(const struct gen *g, int32_t a)
+{
+    return g->taken != NULL && a >= 0 && (size_t)a < g->n_bg && g->taken[a];
+}
+
+/* marks the background accounts instance @in labels as taken */
+static void take(struct gen *g, const struct gen_inst *in)
+{
+    for (size_t k = 0; k < in->n_off; k++) {
+        if ((size_t)in->off[k] < g->n_bg) {
+            g->taken[in->off[k]] = 1;
+        }
+    }
+    for (size_t k = 0; k < in->n_acc; k++) {
+        if ((size_t)in->acc[k] < g->n_bg) {
+            g->taken[in->acc[k]] = 1;
+        }
+    }
+}
+
 void gen_list_names(FILE *fp, bool benign)
 {
     for (size_t i = 0; i < gen_n_scenarios; i++) {
@@ -236,6 +310,7 @@ void gen_plan_all(struct gen *g, const char *scen_list, const char *benign_list)
     int dflt = (int)(hours * 1.5 + 0.5);
     dflt = dflt < 1 ? 1 : dflt > 200 ? 200 : dflt;
     int64_t warm = g->duration_ms / 10 < 300000 ? g->duration_ms / 10 : 300000;
+    size_t n_plain = 0; /* instances up to the last non-isolated one (skipped ones too) */
     for (size_t d = 0; d < gen_n_scenarios; d++) {
         const struct gen_scen *def = &gen_scenarios[d];
         int cnt = list_count((def->flags & GEN_BENIGN) ? benign_list : scen_list, def->name, dflt);
@@ -247,12 +322,36 @@ void gen_plan_all(struct gen *g, const char *scen_list, const char *benign_list)
             }
             in->variant = c % nv;
             g->inst_no = (int)g->n_ins;
+            uint64_t main_rng = g->rng;
+            if (!(def->flags & GEN_ISOLATED)) {
+                n_plain = g->n_ins;
+            } else {
+                if (g->taken == NULL) { /* everyone the plain instances labelled */
+                    g->taken = calloc(g->n_bg, 1);
+                    if (g->taken == NULL) {
+                        gen_oom();
+                    }
+                    for (size_t i = 0; i + 1 < g->n_ins; i++) {
+                        take(g, &g->ins[i]);
+                    }
+                }
+                /* its own stream, from the seed and the instance number */
+                in->isolated = true;
+                g->rng = (g->seed ^ 0x5851F42D4C957F2DULL) * 0x9E3779B97F4A7C15ULL +
+                         (uint64_t)g->inst_no * 0xD1B54A32D192ED03ULL;
+                in->tseed = gen_rnd64(g);
+            }
             int64_t span = g->duration_ms - warm - def->est_len_ms - 60000;
             if (span < 0) {
                 span = g->duration_ms - warm - 60000 > 0 ? g->duration_ms - warm - 60000 : 0;
             }
             int64_t t0 = g->t0 + warm + gen_rndr(g, 0, span);
             def->plan(g, in, t0);
+            if (in->isolated) {
+                in->rng = g->rng;
+                g->rng = main_rng;
+                take(g, in);
+            }
             if (in->skipped || in->n_acts == 0) {
                 in->skipped = true;
                 fprintf(stderr, "swgen: %s: does not fit in --duration, skipped\n", def->name);
@@ -271,10 +370,12 @@ void gen_plan_all(struct gen *g, const char *scen_list, const char *benign_list)
                     }
                 }
             }
-            g->scen_stanzas += in->n_acts;
+            if (!in->isolated) {
+                g->scen_stanzas += in->n_acts;
+            }
         }
     }
-    g->headline_salt = g->inst_no;
+    g->headline_salt = (int)n_plain;
 }
 
 void gen_insts_free(struct gen *g)
@@ -283,6 +384,7 @@ void gen_insts_free(struct gen *g)
         free(g->ins[i].acts);
         free(g->ins[i].off);
         free(g->ins[i].acc);
+        free(g->ins[i].acc_doms);
     }
     free(g->ins);
     g->ins = NULL;

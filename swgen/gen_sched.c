@@ -201,7 +201,17 @@ void gen_run(struct gen *g, uint64_t stanzas)
         }
         if (s.kind == GEN_S_INST) {
             struct gen_inst *in = &g->ins[s.a];
+            uint64_t main_rng = g->rng;
+            if (in->isolated) { /* its own stream, ids and no world changes */
+                g->rng = in->rng;
+                g->iso = true;
+            }
             gen_run_act(g, in, &in->acts[in->next++]);
+            if (in->isolated) {
+                in->rng = g->rng;
+                g->rng = main_rng;
+                g->iso = false;
+            }
             if (in->next < in->n_acts) {
                 s.t = in->acts[in->next].t;
                 heap_push(g, s);

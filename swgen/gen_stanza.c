@@ -76,7 +76,9 @@ void gen_st_muc_presence(struct gen *g, int64_t t, int32_t a, int32_t r, int nic
     }
     gen_emit(g, t, "presence", g->muc);
     if (join) {
-        gen_room_add(&g->room[r], a);
+        if (!g->iso) { /* isolated instances leave the world as it is */
+            gen_room_add(&g->room[r], a);
+        }
         /* the room's self-presence back to the joiner (a reflection) */
         gen_attr_begin(g);
         gen_sb_puts(&g->attr, " from='");
@@ -90,7 +92,7 @@ void gen_st_muc_presence(struct gen *g, int64_t t, int32_t a, int32_t r, int nic
         gen_sb_puts(&g->kids, "<x xmlns='http://jabber.org/protocol/muc#user'><item "
                               "affiliation='none' role='participant'/><status code='110'/></x>");
         gen_emit(g, t, "presence", g->muc);
-    } else if (leave) {
+    } else if (leave && !g->iso) {
         gen_room_del(&g->room[r], a);
     }
 }
@@ -153,12 +155,9 @@ void gen_st_sub(struct gen *g, int64_t t, int32_t a, int32_t b, const char *type
     gen_emit(g, t, "presence", "a.test");
 }
 
-void gen_st_bcast(struct gen *g, int64_t t, int32_t a)
+/* presence of @a to the server and fanned out to up to 8 contacts (one id) */
+static void bcast(struct gen *g, int64_t t, int32_t a, uint64_t id, const char *show, bool unavail)
 {
-    uint64_t id = gen_new_id(g);
-    static const char *const shows[] = {"", "away", "xa", "dnd", "chat"};
-    const char *show = shows[gen_rndu(g, 5)];
-    bool unavail = gen_rndu(g, 6) == 0;
     int n = g->acct[a].n_contacts < 8 ? g->acct[a].n_contacts : 8;
     for (int i = -1; i < n; i++) {
         gen_attr_begin(g);
@@ -184,6 +183,20 @@ void gen_st_bcast(struct gen *g, int64_t t, int32_t a)
         }
         gen_emit(g, t, "presence", "a.test");
     }
+}
+
+void gen_st_bcast(struct gen *g, int64_t t, int32_t a)
+{
+    uint64_t id = gen_new_id(g);
+    static const char *const shows[] = {"", "away", "xa", "dnd", "chat"};
+    const char *show = shows[gen_rndu(g, 5)];
+    bool unavail = gen_rndu(g, 6) == 0;
+    bcast(g, t, a, id, show, unavail);
+}
+
+void gen_st_avail(struct gen *g, int64_t t, int32_t a, bool unavailable)
+{
+    bcast(g, t, a, gen_new_id(g), "", unavailable);
 }
 
 void gen_st_iq(struct gen *g, int64_t t, int32_t a)

@@ -1,8 +1,9 @@
 /*
  * gen_truth.c - swgen's truth file (--truth): one JSON line per planned
  * instance, in planning order: scenario, variant, benign, slow, truncated,
- * offenders[{jid,kind}], acceptable[...], room, size, start_ms, end_ms,
- * start, end. tests/accuracy/README.md gives the meaning of each field.
+ * class (content and wave scenarios only), offenders[{jid,kind}],
+ * acceptable[...], room, size, start_ms, end_ms, start, end. tests/accuracy/README.md gives the
+ * meaning of each field.
  */
 #include "gen.h"
 
@@ -13,6 +14,12 @@
 #include <time.h>
 
 #include "gen_text.h"
+
+static void truth_domain(struct gen *g, FILE *fp, int d, bool *first)
+{
+    fprintf(fp, "%s{\"jid\":\"%s\",\"kind\":\"domain\"}", *first ? "" : ",", g->domains[d]);
+    *first = false;
+}
 
 static void truth_jid(struct gen *g, FILE *fp, int32_t a, bool *first)
 {
@@ -36,14 +43,17 @@ void gen_write_truth(struct gen *g, FILE *fp)
                 "\"truncated\":%s,",
                 in->def->name, in->def->variants[in->variant], in->benign ? "true" : "false",
                 (in->def->flags & GEN_SLOW) ? "true" : "false", in->truncated ? "true" : "false");
+        /* only the isolated scenarios' lines carry a class (the others' bytes stay) */
+        if (in->def->flags & (GEN_CONTENT | GEN_WAVE)) {
+            fprintf(fp, "\"class\":\"%s\",", (in->def->flags & GEN_CONTENT) ? "content" : "wave");
+        }
         fprintf(fp, "\"offenders\":[");
         bool first = true;
         for (size_t k = 0; k < in->n_off; k++) {
             truth_jid(g, fp, in->off[k], &first);
         }
         if (in->off_domain >= 0) {
-            fprintf(fp, "%s{\"jid\":\"%s\",\"kind\":\"domain\"}", first ? "" : ",",
-                    g->domains[in->off_domain]);
+            truth_domain(g, fp, in->off_domain, &first);
         }
         fprintf(fp, "],\"acceptable\":[");
         first = true;
@@ -51,8 +61,10 @@ void gen_write_truth(struct gen *g, FILE *fp)
             truth_jid(g, fp, in->acc[k], &first);
         }
         if (in->acc_domain >= 0) {
-            fprintf(fp, "%s{\"jid\":\"%s\",\"kind\":\"domain\"}", first ? "" : ",",
-                    g->domains[in->acc_domain]);
+            truth_domain(g, fp, in->acc_domain, &first);
+        }
+        for (size_t k = 0; k < in->n_acc_doms; k++) {
+            truth_domain(g, fp, in->acc_doms[k], &first);
         }
         fprintf(fp, "],\"room\":\"");
         if (in->room >= 0) {

@@ -265,4 +265,5 @@ void gen_world_free(struct gen *g)
         free(g->domains[i]);
     }
     free(g->domains);
+    free(g->taken);
 }
