@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "dcommon.h"
-#include "simhash.h"
+#include "sw/simhash.h"
 #include "table.h"
 #include "window.h"
 

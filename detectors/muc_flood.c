@@ -25,7 +25,7 @@
 #include <stdlib.h>
 
 #include "dcommon.h"
-#include "simhash.h"
+#include "sw/simhash.h"
 #include "table.h"
 #include "window.h"
 

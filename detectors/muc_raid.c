@@ -34,7 +34,7 @@
 
 #include "dcommon.h"
 #include "distinct.h"
-#include "simhash.h"
+#include "sw/simhash.h"
 #include "table.h"
 
 struct sw_muc_raid_settings {

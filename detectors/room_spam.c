@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "dcommon.h"
-#include "simhash.h"
+#include "sw/simhash.h"
 #include "table.h"
 
 #define RS_ROOMS 10

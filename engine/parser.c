@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../detectors/simhash.h"
+#include "sw/simhash.h"
 #include "pipeline_int.h"
 
 /* ------------------------------------------------------------------ */

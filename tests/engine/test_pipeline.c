@@ -38,7 +38,7 @@
 #include "sw/settings.h"
 #include "sw/sw.h"
 
-#include "../../detectors/simhash.h"
+#include "sw/simhash.h"
 
 /* ---------------- test detector: records every event it sees ---------------- */
 
