@@ -25,7 +25,7 @@ int cli_register_sections(void)
         }
     }
     if (rc == 0) {
-        rc = sw_aggregate_register_conf();
+        rc = sw_aggregate_register_conf(sw_registry_list());
     }
     if (rc == 0) {
         rc = sw_reporter_register_conf();

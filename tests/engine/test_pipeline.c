@@ -389,7 +389,7 @@ static int setup_all(void **state)
         return -1;
     }
     if (sw_settings_register() < 0 || sw_registry_register_conf(&eb) < 0 ||
-        sw_aggregate_register_conf() < 0) {
+        sw_aggregate_register_conf(sw_registry_list()) < 0) {
         return -1;
     }
     if (sw_conf_load(NULL, &conf, &eb) < 0) {

@@ -133,7 +133,7 @@ static void test_aggregated_reports_validate(void **state)
 int main(void)
 {
     xmlInitParser();
-    if (sw_aggregate_register_conf() != 0 || sw_reporter_register_conf() != 0) {
+    if (sw_aggregate_register_conf(NULL) != 0 || sw_reporter_register_conf() != 0) {
         return 1;
     }
     const struct CMUnitTest tests[] = {
