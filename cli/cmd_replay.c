@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "sw/conf.h"
+#include "sw/detector.h"
 #include "sw/incident.h"
 #include "sw/log.h"
 #include "sw/pipeline.h"
@@ -178,6 +179,8 @@ int cli_cmd_replay(int argc, char **argv)
     struct sw_output_ops outs[3];
     size_t n_outs = 0;
     struct sw_reporter *live = NULL;
+    struct sw_aggregate *agg = NULL;
+    struct sw_hit_stage stage;
     struct sw_errbuf eb;
 
     optind = 1;
@@ -284,10 +287,16 @@ int cli_cmd_replay(int argc, char **argv)
     }
 
     sw_pipeline_block_signals();
+    eb.msg[0] = '\0';
+    if (sw_aggregate_new(conf, outs, n_outs, &agg, &eb) < 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        goto out;
+    }
+    sw_aggregate_stage(agg, &stage);
     struct sw_pipeline_opts po = {
         .conf = conf,
-        .outputs = outs,
-        .n_outputs = n_outs,
+        .detectors = sw_registry_list(),
+        .stage = &stage,
         .threads = threads,
         .parse_threads = pthreads,
         .progress = progress && verbosity >= 0,
@@ -340,6 +349,7 @@ out:
         }
     }
     sw_pipeline_free(p);
+    sw_aggregate_free(agg);
     sw_reporter_stop(live, 0); /* error paths only: spooled reports stay for the next run */
     if (close_out(inc_fp, inc_path) < 0 && status == 0) {
         status = EXIT_INPUT;

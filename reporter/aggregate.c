@@ -1061,3 +1061,36 @@ void sw_aggregate_free(struct sw_aggregate *a)
     free(a->services);
     free(a);
 }
+
+/* ---- the pipeline stage (struct sw_hit_stage) ---------------------------- */
+
+static void stage_hit(void *ctx, const struct sw_hit *hit)
+{
+    sw_aggregate_hit(ctx, hit);
+}
+
+static void stage_tick(void *ctx, int64_t now_ms)
+{
+    sw_aggregate_tick(ctx, now_ms);
+}
+
+static void stage_finish(void *ctx, int64_t now_ms)
+{
+    sw_aggregate_finish(ctx, now_ms);
+}
+
+static void stage_get_stats(const void *ctx, struct sw_aggregate_stats *st)
+{
+    sw_aggregate_get_stats(ctx, st);
+}
+
+void sw_aggregate_stage(struct sw_aggregate *a, struct sw_hit_stage *out)
+{
+    *out = (struct sw_hit_stage){
+        .ctx = a,
+        .hit = stage_hit,
+        .tick = stage_tick,
+        .finish = stage_finish,
+        .get_stats = stage_get_stats,
+    };
+}

@@ -122,6 +122,25 @@ struct sw_aggregate_stats {
 void sw_aggregate_get_stats(const struct sw_aggregate *a, struct sw_aggregate_stats *st);
 void sw_aggregate_free(struct sw_aggregate *a);
 
+/*
+ * The pipeline's last stage, as the engine sees it: a consumer of the merged
+ * hits and ticks, in ev_seq order, on the pipeline's single aggregator thread.
+ * The engine is handed one (struct sw_pipeline_opts.stage) and knows no
+ * aggregator; the command line wires the aggregator above with
+ * sw_aggregate_stage(), so the engine library links without the reporter.
+ */
+struct sw_hit_stage {
+    void *ctx;
+    void (*hit)(void *ctx, const struct sw_hit *hit); /* one hit */
+    void (*tick)(void *ctx, int64_t now_ms);          /* stream time advanced, no hit */
+    void (*finish)(void *ctx, int64_t now_ms);        /* end of stream */
+    /* Counters for the stats (may be NULL); read after the stage finished. */
+    void (*get_stats)(const void *ctx, struct sw_aggregate_stats *st);
+};
+
+/** The aggregator @a (borrowed; must outlive the pipeline) as a pipeline stage. */
+void sw_aggregate_stage(struct sw_aggregate *a, struct sw_hit_stage *out);
+
 #ifdef __cplusplus
 }
 #endif
