@@ -354,7 +354,9 @@ void gen_plan_all(struct gen *g, const char *scen_list, const char *benign_list)
             }
             if (in->skipped || in->n_acts == 0) {
                 in->skipped = true;
-                fprintf(stderr, "swgen: %s: does not fit in --duration, skipped\n", def->name);
+                fprintf(stderr, "swgen: %s: %s, skipped\n", def->name,
+                        in->isolated ? "no free accounts or rooms for it (a small world)"
+                                     : "does not fit in --duration");
                 continue;
             }
             qsort(in->acts, in->n_acts, sizeof(*in->acts), cmp_act);
