@@ -10,18 +10,24 @@
  *                  the text and stanza of each planned action
  *   gen_abuse.c    plans of the abuse scenarios
  *   gen_benign.c   plans of the benign look-alike scenarios
+ *   gen_content.c  plans of the content and wave abuse (issue 13, isolated)
+ *   gen_lookalike.c plans of issue 13's benign look-alikes (isolated)
  *   gen_sched.c    the event heap, the background processes, the run loop
  *   gen_world.c    domains, accounts, contacts, rooms and the pickers over them
  *   gen_stanza.c   one function per stanza kind (groupchat, presence, chat...)
  *   gen_out.c      output buffer, XML escaping, stamps, the mirror wrapper
  *   gen_truth.c    the truth file (one JSON line per instance)
  *   gen_text.c     deterministic chat and spam text (pure functions)
+ *   gen_lure.c     obfuscated lures, wave templates, benign look-alike text
  *
  * State: everything that changes while swgen runs lives in one struct gen,
  * created by main and passed explicitly; there is no mutable global. The
  * output is a pure function of the options and the seed: one splitmix64
  * stream (gen->rng) consumed in a fixed order (planning in scenario-table
- * order, then the run loop in heap order).
+ * order, then the run loop in heap order). Isolated instances (GEN_ISOLATED)
+ * swap in their own stream while they plan and while one of their actions
+ * is written (gen->iso), so they leave the main stream, the ids and the
+ * background state exactly as they were.
  *
  * Ownership: struct gen owns the world arrays, the instances (their action,
  * offender and acceptable arrays) and the buffers; gen_free() releases all.
