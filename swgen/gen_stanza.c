@@ -17,15 +17,97 @@
 
 #include "gen_text.h"
 
+/* one end of a stanza (from or to) and the JID form it is written in */
+enum addr_kind {
+    AD_NONE,      /* no attribute (a broadcast's to) */
+    AD_FULL,      /* account/resource */
+    AD_BARE,      /* account */
+    AD_OTHER_RES, /* account/the resource after its own (a carbon's target) */
+    AD_ROOM,      /* room@service */
+    AD_OCC,       /* room@service/nick of account a (nick variant nickv) */
+    AD_TEXT       /* a literal JID (a server) */
+};
+
+struct addr {
+    enum addr_kind kind;
+    int32_t a, r;
+    int nickv;
+    const char *text;
+};
+
+static struct addr full(int32_t a)
+{
+    return (struct addr){.kind = AD_FULL, .a = a};
+}
+
+static struct addr bare(int32_t a)
+{
+    return (struct addr){.kind = AD_BARE, .a = a};
+}
+
+static struct addr room(int32_t r)
+{
+    return (struct addr){.kind = AD_ROOM, .r = r};
+}
+
+static struct addr occupant(int32_t r, int32_t a, int nickv)
+{
+    return (struct addr){.kind = AD_OCC, .a = a, .r = r, .nickv = nickv};
+}
+
+static struct addr text(const char *jid)
+{
+    return (struct addr){.kind = AD_TEXT, .text = jid};
+}
+
+static void put_addr(struct gen *g, struct gen_sb *b, struct addr x)
+{
+    switch (x.kind) {
+    case AD_FULL:
+        gen_put_full(g, b, x.a);
+        break;
+    case AD_BARE:
+        gen_put_bare(g, b, x.a);
+        break;
+    case AD_OTHER_RES:
+        gen_put_bare(g, b, x.a);
+        gen_sb_puts(b, "/");
+        gen_sb_puts(b, gen_resources[(g->acct[x.a].res + 1) % 8]);
+        break;
+    case AD_ROOM:
+        gen_put_room(g, b, x.r);
+        break;
+    case AD_OCC:
+        gen_put_room(g, b, x.r);
+        gen_sb_putn(b, "/", 1);
+        gen_put_nick(g, b, x.a, x.nickv);
+        break;
+    case AD_TEXT:
+        gen_sb_puts(b, x.text);
+        break;
+    default:
+        break;
+    }
+}
+
+/* starts the next stanza's attributes: from='@from' and, unless AD_NONE, to='@to' */
+static void begin(struct gen *g, struct addr from, struct addr to)
+{
+    gen_attr_begin(g);
+    gen_sb_puts(&g->attr, " from='");
+    put_addr(g, &g->attr, from);
+    gen_sb_putn(&g->attr, "'", 1);
+    if (to.kind != AD_NONE) {
+        gen_sb_puts(&g->attr, " to='");
+        put_addr(g, &g->attr, to);
+        gen_sb_putn(&g->attr, "'", 1);
+    }
+}
+
 void gen_st_groupchat(struct gen *g, int64_t t, int32_t a, int32_t r, const char *body, int nickv)
 {
     uint64_t id = gen_new_id(g);
-    gen_attr_begin(g);
-    gen_sb_puts(&g->attr, " from='");
-    gen_put_full(g, &g->attr, a);
-    gen_sb_puts(&g->attr, "' to='");
-    gen_put_room(g, &g->attr, r);
-    gen_sb_putn(&g->attr, "'", 1);
+    begin(g, full(a), room(r));
     gen_attr_type(g, "groupchat");
     gen_attr_idv(g, id);
     gen_kids_body(g, body);
@@ -38,14 +120,7 @@ void gen_st_groupchat(struct gen *g, int64_t t, int32_t a, int32_t r, const char
             if (to == a) {
                 continue;
             }
-            gen_attr_begin(g);
-            gen_sb_puts(&g->attr, " from='");
-            gen_put_room(g, &g->attr, r);
-            gen_sb_putn(&g->attr, "/", 1);
-            gen_put_nick(g, &g->attr, a, nickv);
-            gen_sb_puts(&g->attr, "' to='");
-            gen_put_full(g, &g->attr, to);
-            gen_sb_putn(&g->attr, "'", 1);
+            begin(g, occupant(r, a, nickv), full(to));
             gen_attr_type(g, "groupchat");
             gen_attr_idv(g, id);
             gen_kids_body(g, body);
@@ -58,14 +133,7 @@ void gen_st_muc_presence(struct gen *g, int64_t t, int32_t a, int32_t r, int nic
                          bool leave)
 {
     uint64_t id = gen_new_id(g);
-    gen_attr_begin(g);
-    gen_sb_puts(&g->attr, " from='");
-    gen_put_full(g, &g->attr, a);
-    gen_sb_puts(&g->attr, "' to='");
-    gen_put_room(g, &g->attr, r);
-    gen_sb_putn(&g->attr, "/", 1);
-    gen_put_nick(g, &g->attr, a, nickv);
-    gen_sb_putn(&g->attr, "'", 1);
+    begin(g, full(a), occupant(r, a, nickv));
     if (leave) {
         gen_attr_type(g, "unavailable");
     }
@@ -80,14 +148,7 @@ void gen_st_muc_presence(struct gen *g, int64_t t, int32_t a, int32_t r, int nic
             gen_room_add(&g->room[r], a);
         }
         /* the room's self-presence back to the joiner (a reflection) */
-        gen_attr_begin(g);
-        gen_sb_puts(&g->attr, " from='");
-        gen_put_room(g, &g->attr, r);
-        gen_sb_putn(&g->attr, "/", 1);
-        gen_put_nick(g, &g->attr, a, nickv);
-        gen_sb_puts(&g->attr, "' to='");
-        gen_put_full(g, &g->attr, a);
-        gen_sb_putn(&g->attr, "'", 1);
+        begin(g, occupant(r, a, nickv), full(a));
         gen_attr_idv(g, id);
         gen_sb_puts(&g->kids, "<x xmlns='http://jabber.org/protocol/muc#user'><item "
                               "affiliation='none' role='participant'/><status code='110'/></x>");
@@ -99,12 +160,7 @@ void gen_st_muc_presence(struct gen *g, int64_t t, int32_t a, int32_t r, int nic
 
 void gen_st_chat(struct gen *g, int64_t t, int32_t a, int32_t b, const char *body)
 {
-    gen_attr_begin(g);
-    gen_sb_puts(&g->attr, " from='");
-    gen_put_full(g, &g->attr, a);
-    gen_sb_puts(&g->attr, "' to='");
-    gen_put_bare(g, &g->attr, b);
-    gen_sb_putn(&g->attr, "'", 1);
+    begin(g, full(a), bare(b));
     gen_attr_type(g, "chat");
     uint64_t id = gen_new_id(g);
     gen_attr_idv(g, id);
@@ -114,14 +170,7 @@ void gen_st_chat(struct gen *g, int64_t t, int32_t a, int32_t b, const char *bod
     if (g->carbons > 0 && g->acct[a].dom == 0 && gen_rndf(g) < g->carbons) {
         /* XEP-0280 carbon of the sent message to the sender's other client:
          * a copy, never a new send */
-        gen_attr_begin(g);
-        gen_sb_puts(&g->attr, " from='");
-        gen_put_bare(g, &g->attr, a);
-        gen_sb_puts(&g->attr, "' to='");
-        gen_put_bare(g, &g->attr, a);
-        gen_sb_puts(&g->attr, "/");
-        gen_sb_puts(&g->attr, gen_resources[(g->acct[a].res + 1) % 8]);
-        gen_sb_putn(&g->attr, "'", 1);
+        begin(g, bare(a), (struct addr){.kind = AD_OTHER_RES, .a = a});
         gen_attr_type(g, "chat");
         gen_sb_puts(&g->kids,
                     "<sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>"
@@ -140,16 +189,8 @@ void gen_st_chat(struct gen *g, int64_t t, int32_t a, int32_t b, const char *bod
 
 void gen_st_sub(struct gen *g, int64_t t, int32_t a, int32_t b, const char *type)
 {
-    gen_attr_begin(g);
-    gen_sb_puts(&g->attr, " from='");
-    if (g->acct[a].dom == 0) {
-        gen_put_full(g, &g->attr, a);
-    } else {
-        gen_put_bare(g, &g->attr, a); /* remote: mod_presence already rewrote it to bare */
-    }
-    gen_sb_puts(&g->attr, "' to='");
-    gen_put_bare(g, &g->attr, b);
-    gen_sb_putn(&g->attr, "'", 1);
+    /* remote: mod_presence already rewrote it to bare */
+    begin(g, g->acct[a].dom == 0 ? full(a) : bare(a), bare(b));
     gen_attr_type(g, type);
     gen_attr_idv(g, gen_new_id(g));
     gen_emit(g, t, "presence", "a.test");
@@ -160,15 +201,7 @@ static void bcast(struct gen *g, int64_t t, int32_t a, uint64_t id, const char *
 {
     int n = g->acct[a].n_contacts < 8 ? g->acct[a].n_contacts : 8;
     for (int i = -1; i < n; i++) {
-        gen_attr_begin(g);
-        gen_sb_puts(&g->attr, " from='");
-        gen_put_full(g, &g->attr, a);
-        gen_sb_putn(&g->attr, "'", 1);
-        if (i >= 0) {
-            gen_sb_puts(&g->attr, " to='");
-            gen_put_bare(g, &g->attr, g->acct[a].contacts[i]);
-            gen_sb_putn(&g->attr, "'", 1);
-        }
+        begin(g, full(a), i >= 0 ? bare(g->acct[a].contacts[i]) : (struct addr){.kind = AD_NONE});
         if (unavail) {
             gen_attr_type(g, "unavailable");
         }
@@ -203,24 +236,14 @@ void gen_st_iq(struct gen *g, int64_t t, int32_t a)
 {
     uint64_t id = gen_new_id(g);
     bool ping = gen_rndu(g, 3) != 0;
-    gen_attr_begin(g);
-    gen_sb_puts(&g->attr, " from='");
-    gen_put_full(g, &g->attr, a);
-    gen_sb_puts(&g->attr, "' to='");
-    gen_sb_puts(&g->attr, gen_dom_of(g, a));
-    gen_sb_putn(&g->attr, "'", 1);
+    begin(g, full(a), text(gen_dom_of(g, a)));
     gen_attr_type(g, "get");
     gen_attr_idv(g, id);
     gen_sb_puts(&g->kids,
                 ping ? "<ping xmlns='urn:xmpp:ping'/>" : "<query xmlns='jabber:iq:roster'/>");
     gen_emit(g, t, "iq", "a.test");
     if (gen_rndu(g, 2)) {
-        gen_attr_begin(g);
-        gen_sb_puts(&g->attr, " from='");
-        gen_sb_puts(&g->attr, gen_dom_of(g, a));
-        gen_sb_puts(&g->attr, "' to='");
-        gen_put_full(g, &g->attr, a);
-        gen_sb_putn(&g->attr, "'", 1);
+        begin(g, text(gen_dom_of(g, a)), full(a));
         gen_attr_type(g, "result");
         gen_attr_idv(g, id);
         gen_emit(g, t, "iq", "a.test");
@@ -229,12 +252,7 @@ void gen_st_iq(struct gen *g, int64_t t, int32_t a)
 
 void gen_st_headline(struct gen *g, int64_t t, const char *from, int32_t b, const char *body)
 {
-    gen_attr_begin(g);
-    gen_sb_puts(&g->attr, " from='");
-    gen_sb_puts(&g->attr, from);
-    gen_sb_puts(&g->attr, "' to='");
-    gen_put_bare(g, &g->attr, b);
-    gen_sb_putn(&g->attr, "'", 1);
+    begin(g, text(from), bare(b));
     gen_attr_type(g, "headline");
     gen_attr_idv(g, gen_new_id(g));
     gen_sb_puts(&g->kids, "<subject>Service announcement</subject>");
@@ -244,12 +262,7 @@ void gen_st_headline(struct gen *g, int64_t t, const char *from, int32_t b, cons
 
 void gen_st_invite(struct gen *g, int64_t t, int32_t a, int32_t r, int32_t who)
 {
-    gen_attr_begin(g);
-    gen_sb_puts(&g->attr, " from='");
-    gen_put_full(g, &g->attr, a);
-    gen_sb_puts(&g->attr, "' to='");
-    gen_put_room(g, &g->attr, r);
-    gen_sb_putn(&g->attr, "'", 1);
+    begin(g, full(a), room(r));
     gen_attr_idv(g, gen_new_id(g));
     gen_sb_puts(&g->kids, "<x xmlns='http://jabber.org/protocol/muc#user'><invite to='");
     gen_put_bare(g, &g->kids, who);
@@ -259,12 +272,7 @@ void gen_st_invite(struct gen *g, int64_t t, int32_t a, int32_t r, int32_t who)
 
 void gen_st_kick(struct gen *g, int64_t t, int32_t a, int32_t r, int32_t who)
 {
-    gen_attr_begin(g);
-    gen_sb_puts(&g->attr, " from='");
-    gen_put_full(g, &g->attr, a);
-    gen_sb_puts(&g->attr, "' to='");
-    gen_put_room(g, &g->attr, r);
-    gen_sb_putn(&g->attr, "'", 1);
+    begin(g, full(a), room(r));
     gen_attr_type(g, "set");
     gen_attr_idv(g, gen_new_id(g));
     gen_sb_puts(&g->kids, "<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='");
