@@ -29,6 +29,9 @@
  * is written (gen->iso), so they leave the main stream, the ids and the
  * background state exactly as they were.
  *
+ * Names: gen_ for what crosses files (the tool's own prefix: nothing here is
+ * linked with the sw_ libraries), static helpers unprefixed.
+ *
  * Ownership: struct gen owns the world arrays, the instances (their action,
  * offender and acceptable arrays) and the buffers; gen_free() releases all.
  * Out of memory is fatal (gen_oom(): message and exit 1): swgen is a tool.
