@@ -88,8 +88,9 @@ enum gen_act_kind {
     GEN_A_HEADLINE,
     GEN_A_INVITE,
     GEN_A_KICK,
-    GEN_A_AVAIL,  /* presence broadcast to contacts: available */
-    GEN_A_UNAVAIL /* presence broadcast to contacts: unavailable */
+    GEN_A_AVAIL,   /* presence broadcast to contacts: available */
+    GEN_A_UNAVAIL, /* presence broadcast to contacts: unavailable */
+    GEN_A_HEARD    /* who says a line in room arg, reflected (also) to occupant k */
 };
 
 /* how an action's body text is made (gen_scen.c act_text) */
@@ -347,7 +348,12 @@ extern const char *const gen_resources[8];
 
 /* ---- gen_stanza.c ---- */
 
-void gen_st_groupchat(struct gen *g, int64_t t, int32_t a, int32_t r, const char *body, int nickv);
+/* returns the stanza id (its reflections share it) */
+uint64_t gen_st_groupchat(struct gen *g, int64_t t, int32_t a, int32_t r, const char *body,
+                          int nickv);
+/* the room's copy of groupchat @id of occupant @a (nick variant @nickv) to occupant @to */
+void gen_st_reflect(struct gen *g, int64_t t, int32_t r, int32_t a, int nickv, int32_t to,
+                    uint64_t id, const char *body);
 void gen_st_muc_presence(struct gen *g, int64_t t, int32_t a, int32_t r, int nickv, bool join,
                          bool leave);
 void gen_st_chat(struct gen *g, int64_t t, int32_t a, int32_t b, const char *body);

@@ -12,10 +12,13 @@
  * topic-talk       regulars talking about crypto or medicine (the words of
  *                  crypto and pharma bait, in ordinary sentences).
  * rss-bot          a feed bot posting each new item into the same 5-8 rooms
- *                  every 4-15 minutes for hours (room-spam look-alike).
+ *                  every 4-15 minutes for hours (room-spam look-alike). It
+ *                  has been a member for weeks: the rooms reflect their
+ *                  regulars' lines to it from 10-30 min before its first
+ *                  item on (member_of).
  * price-bot        a ticker posting one templated price line a minute into
  *                  1-3 rooms (same template, varying numbers: a one-sender
- *                  near-duplicate stream).
+ *                  near-duplicate stream); a member like the feed bot.
  * contact-import   a new account importing 20-60 contacts in seconds; 90% of
  *                  the targets accept within 3-90 s and subscribe back
  *                  (subscription-burst look-alike that is answered).
@@ -166,6 +169,29 @@ void gen_plan_topic_talk(struct gen *g, struct gen_inst *in, int64_t t)
     in->size = (size_t)lines;
 }
 
+/* Members for weeks: the room reflects its regulars' lines to the bot
+ * (@bot hears 2-5 lines in each room in the 10-30 min before @t and one now
+ * and then until @end), as it does to every occupant. */
+static void member_of(struct gen *g, struct gen_inst *in, int32_t bot, const int32_t *rooms, int nr,
+                      int64_t t, int64_t end)
+{
+    for (int i = 0; i < nr; i++) {
+        int32_t who[8];
+        int n = regulars(g, rooms[i], 8, who);
+        if (n == 0) {
+            continue;
+        }
+        int64_t th = t - gen_rndr(g, 600000, 1800000);
+        th = th < g->t0 ? g->t0 : th;
+        int before = (int)gen_rndr(g, 2, 5);
+        while (th < end) {
+            gen_add_act(in, th, GEN_A_HEARD, who[gen_rndu(g, (uint32_t)n)], rooms[i], GEN_TM_RANDOM,
+                        bot, false);
+            th += before-- > 0 ? gen_rndr(g, 60000, 300000) : gen_rndr(g, 300000, 1800000);
+        }
+    }
+}
+
 /* a bot account on c.example / d.example */
 static int32_t bot(struct gen *g, const char *kind, size_t dom)
 {
@@ -199,6 +225,7 @@ void gen_plan_rss_bot(struct gen *g, struct gen_inst *in, int64_t t)
     int nr = distinct_rooms(g, 5 + (int)gen_rndu(g, 4), 4, rooms);
     in->room = rooms[0];
     int64_t end = t + gen_rndr(g, 3600000, 10800000);
+    member_of(g, in, a, rooms, nr, t, end);
     int k = 0;
     while (t < end) {
         int64_t ti = t;
@@ -220,6 +247,7 @@ void gen_plan_price_bot(struct gen *g, struct gen_inst *in, int64_t t)
     int nr = distinct_rooms(g, 1 + (int)gen_rndu(g, 3), 4, rooms);
     in->room = rooms[0];
     int n = (int)gen_rndr(g, 60, 150);
+    member_of(g, in, a, rooms, nr, t, t + (int64_t)n * 60000);
     for (int k = 0; k < n; k++) {
         for (int i = 0; i < nr; i++) {
             gen_add_act(in, t + gen_rndr(g, 0, 1000), GEN_A_GC, a, rooms[i], GEN_TM_PRICE, k,

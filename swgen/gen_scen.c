@@ -193,6 +193,12 @@ void gen_run_act(struct gen *g, struct gen_inst *in, const struct gen_act *a)
     case GEN_A_KICK:
         gen_st_kick(g, a->t, a->who, a->arg, a->k);
         break;
+    case GEN_A_HEARD: {
+        const char *body = act_text(g, in, a);
+        uint64_t id = gen_st_groupchat(g, a->t, a->who, a->arg, body, 0);
+        gen_st_reflect(g, a->t, a->arg, a->who, 0, a->k, id, body);
+        break;
+    }
     case GEN_A_AVAIL:
     case GEN_A_UNAVAIL:
         gen_st_avail(g, a->t, a->who, a->kind == GEN_A_UNAVAIL);

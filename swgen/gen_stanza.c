@@ -104,7 +104,18 @@ static void begin(struct gen *g, struct addr from, struct addr to)
     }
 }
 
-void gen_st_groupchat(struct gen *g, int64_t t, int32_t a, int32_t r, const char *body, int nickv)
+void gen_st_reflect(struct gen *g, int64_t t, int32_t r, int32_t a, int nickv, int32_t to,
+                    uint64_t id, const char *body)
+{
+    begin(g, occupant(r, a, nickv), full(to));
+    gen_attr_type(g, "groupchat");
+    gen_attr_idv(g, id);
+    gen_kids_body(g, body);
+    gen_emit(g, t, "message", g->muc);
+}
+
+uint64_t gen_st_groupchat(struct gen *g, int64_t t, int32_t a, int32_t r, const char *body,
+                          int nickv)
 {
     uint64_t id = gen_new_id(g);
     begin(g, full(a), room(r));
@@ -120,13 +131,10 @@ void gen_st_groupchat(struct gen *g, int64_t t, int32_t a, int32_t r, const char
             if (to == a) {
                 continue;
             }
-            begin(g, occupant(r, a, nickv), full(to));
-            gen_attr_type(g, "groupchat");
-            gen_attr_idv(g, id);
-            gen_kids_body(g, body);
-            gen_emit(g, t, "message", g->muc);
+            gen_st_reflect(g, t, r, a, nickv, to, id, body);
         }
     }
+    return id;
 }
 
 void gen_st_muc_presence(struct gen *g, int64_t t, int32_t a, int32_t r, int nickv, bool join,
