@@ -1,6 +1,6 @@
 /*
- * live.h - stanzawatch beside a running XMPP server: live taps, their config
- * sections ("taps", "metrics") and the `stanzawatch run` command.
+ * live.h - stanzawatch beside a running XMPP server: live taps and their
+ * config sections ("taps", "metrics"); cli/cmd_run.c is the `run` command.
  *
  * Design. Every configured tap runs on its own thread and turns what the
  * server sends it into whole top-level stanzas (a per-connection sw_split,
@@ -103,11 +103,6 @@ size_t sw_live_count(const struct sw_live *l);
 void sw_live_get_stats(const struct sw_live *l, struct sw_live_tap_stats *st);
 /** Stop the taps (listeners closed, threads joined) and free. */
 void sw_live_free(struct sw_live *l);
-
-/** `stanzawatch run ...` (argv[0] = "run"); returns the exit status. */
-int sw_live_cmd_run(int argc, char **argv);
-/** The help text of `run` (also the source of the man page). */
-extern const char sw_live_usage_run[];
 
 #ifdef __cplusplus
 }

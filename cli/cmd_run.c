@@ -1,5 +1,5 @@
 /*
- * run.c - `stanzawatch run`: the live daemon. Loads the config, starts the
+ * cmd_run.c - `stanzawatch run`: the live daemon. Loads the config, starts the
  * taps under `taps:` (live/live.c), the optional /metrics endpoint and the
  * live reporter, and runs the replay pipeline on the taps' mux until
  * SIGTERM/SIGINT; then the taps stop, what they had queued is processed, open
@@ -10,8 +10,6 @@
  *
  * Signals are blocked (sw_pipeline_block_signals) before any thread starts;
  * the pipeline's control loop polls them, as for replay.
- *
- * Lives in live/ until the CLI is split into cli/ (one file per command).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "live_int.h"
+#include "cli.h"
 #include "sw/conf.h"
 #include "sw/detector.h"
 #include "sw/incident.h"
@@ -32,10 +30,9 @@
 #include "sw/reporter.h"
 #include "sw/settings.h"
 
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
+#define EXIT_FAIL EXIT_INPUT
 
-const char sw_live_usage_run[] =
+const char cli_usage_run[] =
     "Usage: stanzawatch run [OPTIONS]\n"
     "\n"
     "Run beside a live XMPP server: read the stanza mirror from the taps listed\n"
@@ -82,46 +79,6 @@ const char sw_live_usage_run[] =
     "\n"
     "Exit status: 0 after a signal-driven stop; 1 a tap, output or runtime error;\n"
     "2 usage or configuration error (file:line: reason).\n";
-
-static int run_register(void)
-{
-    struct sw_errbuf eb;
-    int rc = sw_settings_register();
-    if (rc == 0) {
-        rc = sw_registry_register_conf(&eb);
-        if (rc < 0) {
-            fprintf(stderr, "stanzawatch: %s\n", eb.msg);
-            return rc;
-        }
-    }
-    if (rc == 0) {
-        rc = sw_aggregate_register_conf();
-    }
-    if (rc == 0) {
-        rc = sw_reporter_register_conf();
-    }
-    if (rc == 0) {
-        rc = sw_live_register_conf();
-    }
-    if (rc < 0) {
-        fprintf(stderr, "stanzawatch: cannot register config sections: %s\n", sw_strerror(rc));
-    }
-    return rc;
-}
-
-static enum sw_log_level run_level(const char *s)
-{
-    if (s != NULL && strcmp(s, "error") == 0) {
-        return SW_LOG_ERROR;
-    }
-    if (s != NULL && strcmp(s, "warning") == 0) {
-        return SW_LOG_WARN;
-    }
-    if (s != NULL && strcmp(s, "debug") == 0) {
-        return SW_LOG_DEBUG;
-    }
-    return SW_LOG_INFO;
-}
 
 static FILE *run_open(const char *path, const char *what)
 {
@@ -178,25 +135,7 @@ static void run_print_taps(const struct sw_live *live, FILE *fp)
     }
 }
 
-static void run_drain_reporter(struct sw_reporter *r, int64_t drain_ms)
-{
-    struct sw_reporter_stats st;
-    const struct timespec tick = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
-    for (int64_t waited = 0;; waited += 50) {
-        sw_reporter_get_stats(r, &st);
-        if (st.spool_pending == 0 || waited >= drain_ms) {
-            break;
-        }
-        nanosleep(&tick, NULL);
-    }
-    sw_reporter_stop(r, 0);
-    if (st.spool_pending > 0) {
-        sw_log_warn("run", "reporter: %llu report(s) not delivered; they stay spooled",
-                    (unsigned long long)st.spool_pending);
-    }
-}
-
-int sw_live_cmd_run(int argc, char **argv)
+int cli_cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -217,6 +156,8 @@ int sw_live_cmd_run(int argc, char **argv)
     int verbosity = 0, opt, status = EXIT_USAGE;
     struct sw_conf *conf = NULL;
     struct sw_pipeline *p = NULL;
+    struct sw_aggregate *agg = NULL;
+    struct sw_hit_stage stage;
     struct sw_live *live = NULL;
     struct sw_metrics *metrics = NULL;
     struct sw_metrics_obs *obs = NULL;
@@ -267,7 +208,7 @@ int sw_live_cmd_run(int argc, char **argv)
             verbosity = 1;
             break;
         case 'h':
-            fputs(sw_live_usage_run, stdout);
+            fputs(cli_usage_run, stdout);
             return 0;
         default:
             fputs("Try 'stanzawatch help run'.\n", stderr);
@@ -278,18 +219,13 @@ int sw_live_cmd_run(int argc, char **argv)
         fprintf(stderr, "stanzawatch run: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
     }
-    if (run_register() < 0) {
-        return EXIT_USAGE;
-    }
-    eb.msg[0] = '\0';
-    if (sw_conf_load(conf_path, &conf, &eb) < 0) {
-        fprintf(stderr, "%s\n", eb.msg);
+    if (cli_register_sections() < 0 || cli_load_conf(conf_path, &conf) < 0) {
         return EXIT_USAGE;
     }
     const struct sw_engine_settings *eng = sw_conf_section(conf, "engine");
     sw_log_set_level(verbosity < 0   ? SW_LOG_ERROR
                      : verbosity > 0 ? SW_LOG_DEBUG
-                                     : run_level(eng ? eng->log_level : NULL));
+                                     : cli_log_level(eng ? eng->log_level : NULL));
     const struct sw_live_taps_settings *ts = sw_conf_section(conf, "taps");
     if (ts == NULL || ts->taps.n == 0) {
         fprintf(stderr, "%s: no taps: `run` needs a 'taps:' list\n", sw_conf_path(conf));
@@ -335,10 +271,16 @@ int sw_live_cmd_run(int argc, char **argv)
         status = rc == SW_ECONF ? EXIT_USAGE : EXIT_FAIL;
         goto out;
     }
+    eb.msg[0] = '\0';
+    if (sw_aggregate_new(conf, outs, n_outs, &agg, &eb) < 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        goto out;
+    }
+    sw_aggregate_stage(agg, &stage);
     struct sw_pipeline_opts po = {
         .conf = conf,
-        .outputs = outs,
-        .n_outputs = n_outs,
+        .detectors = sw_registry_list(),
+        .stage = &stage,
         .threads = (unsigned)threads,
         .progress = false,
         .signals = true,
@@ -383,7 +325,7 @@ int sw_live_cmd_run(int argc, char **argv)
     }
     n_outs = 0;
     if (rep != NULL) {
-        run_drain_reporter(rep, (int64_t)drain_s * 1000);
+        cli_drain_reporter(rep, rs, (int64_t)drain_s * 1000);
         rep = NULL;
     }
     struct sw_pipeline_stats st;
@@ -418,6 +360,7 @@ out:
         }
     }
     sw_pipeline_free(p);
+    sw_aggregate_free(agg);
     sw_live_free(live);
     sw_reporter_stop(rep, 0);
     if (run_close(inc_fp) < 0 || run_close(rep_fp) < 0) {
