@@ -146,6 +146,12 @@ function connect()
 	end
 end
 
+-- stanzawatch_profile = true: CPU spent in the hooks (os.clock), logged
+-- every 2 s at info level (bench/live_server_cost.sh reads it).
+local profile = module:get_option_boolean("stanzawatch_profile", false);
+local prof_s, prof_n = 0, 0;
+local clock = os.clock;
+
 local function tap(event)
 	seq = seq + 1;
 	if not up or pending > max_pending then
@@ -179,6 +185,19 @@ local function tap_incoming(event)
 		return;
 	end
 	tap(event);
+end
+
+if profile then
+	local inner = tap;
+	tap = function (event)
+		local c0 = clock();
+		inner(event);
+		prof_s, prof_n = prof_s + (clock() - c0), prof_n + 1;
+	end
+	module:add_timer(2, function ()
+		module:log("info", "stanzawatch: profile: %d stanzas, %.6f s CPU in hooks", prof_n, prof_s);
+		return 2;
+	end);
 end
 
 -- Observe only: high priority, never return a value (routing goes on).
