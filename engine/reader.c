@@ -281,7 +281,12 @@ static int rd_stream_begin(struct rd *r, const struct sw_tap_read *t)
     p->streams[t->stream]->name = t->name;
     struct sw_split_cb cb = {
         .header = rd_on_header, .stanza = rd_on_stanza, .close = rd_on_close, .ud = r};
-    int rc = sw_split_new(&p->xopts.limits, &cb, &r->split);
+    /* The configured max_depth is the parser's (an over-deep stanza becomes a
+     * minimal over-limit event there); the splitter drops only what libxml2
+     * would refuse anyway. */
+    struct sw_xml_limits lim = p->xopts.limits;
+    lim.max_depth = SW_SPLIT_HARD_DEPTH;
+    int rc = sw_split_new(&lim, &cb, &r->split);
     if (rc < 0) {
         return rc;
     }
