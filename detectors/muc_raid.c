@@ -306,9 +306,12 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     p->domain = ev->from.domain;
     p->t_ms = ev->t_ms;
     p->t_s = now;
-    sw_jid_copy_bare(p->jid, &ev->from);
-    p->dom_off = ev->from.local_len > 0 ? (uint16_t)(ev->from.local_len + 1) : 0;
-    p->dom_len = ev->from.domain_len;
+    if (sw_jid_copy_bare(p->jid, sizeof(p->jid), &ev->from) > 0) {
+        p->dom_off = ev->from.local_len > 0 ? (uint16_t)(ev->from.local_len + 1) : 0;
+        p->dom_len = ev->from.domain_len;
+    } else {
+        p->dom_off = p->dom_len = 0; /* too long to keep whole: never named by a cut copy */
+    }
 
     if ((int64_t)n < sh->s.min_accounts &&
         ((int64_t)n < sh->s.min_accounts_long || (int64_t)nlen < sh->s.min_len_long)) {

@@ -47,7 +47,7 @@
  *
  * Limits: a stanza nested deeper than max_depth, with an attribute over
  * max_attr_bytes, a text node over max_text_bytes or a JID over 3071 bytes
- * (XMPP's bound, RFC 7622) still yields a minimal event: kind, type, from, to
+ * (or a part over 1023: RFC 7622) still yields a minimal event: kind, type, from, to
  * (a JID over the bound is dropped, never cut) flagged SW_F_OVER_LIMIT, no
  * id/body/subject/status/nick; counted (over_limit and the reason).
  *
@@ -378,11 +378,22 @@ static void cand_reset(struct sw_xml *x)
     x->text = TX_NONE;
 }
 
-/* A JID attribute: kept whole or, over XML_JID_MAX (or the buffer), not at
- * all (never cut: a cut JID names someone else). */
+/* A JID attribute: kept whole or, over RFC 7622's bounds (1023 bytes per part,
+ * XML_JID_MAX in all) or the buffer, not at all (never cut: a cut JID names
+ * someone else). */
 static void jid_set(struct sw_xml *x, struct xml_str *s, const xmlChar *v, const xmlChar *end)
 {
     size_t n = (size_t)(end - v);
+    /* RFC 7622: each part at most 1023 bytes (so a bare JID fits 2047) */
+    const xmlChar *slash = memchr(v, '/', n);
+    const xmlChar *bend = slash != NULL ? slash : end;
+    const xmlChar *at = memchr(v, '@', (size_t)(bend - v));
+    const xmlChar *dom = at != NULL ? at + 1 : v;
+    if ((at != NULL && at - v > 1023) || bend - dom > 1023 || (slash && end - slash - 1 > 1023)) {
+        x->over |= OV_JID;
+        str_clear(s);
+        return;
+    }
     if (n > XML_JID_MAX || n > s->cap) {
         x->over |= OV_JID;
         str_clear(s);

@@ -90,7 +90,7 @@ struct agg_entry {
     struct agg_open *open; /* record of an open or closed incident */
     struct agg_contrib contrib[SW_INC_MAX_DETECTORS];
     struct sw_incident_evidence cand_ev[AGG_CAND_EVIDENCE];
-    char offender[SW_JID_TEXT];
+    char offender[SW_OFFENDER_TEXT];
 };
 
 struct agg_sym {
@@ -292,11 +292,16 @@ static bool oset_has(const uint64_t *slots, size_t n_slots, uint64_t h)
     return false;
 }
 
-/* Bare JID text of @s (stops at '/'), bounded copy into @dst. */
+/* Bare JID text of @s (stops at '/') into @dst (SW_OFFENDER_TEXT bytes): whole,
+ * or "" (0) when it does not fit: an identity is never cut. */
 static size_t copy_bare(char *dst, const char *s)
 {
     size_t n = 0;
-    while (s[n] != '\0' && s[n] != '/' && n + 1 < SW_JID_TEXT) {
+    while (s[n] != '\0' && s[n] != '/') {
+        if (n + 1 >= SW_OFFENDER_TEXT) {
+            dst[0] = '\0';
+            return 0;
+        }
         dst[n] = s[n];
         n++;
     }
@@ -492,9 +497,9 @@ static int64_t entry_score(const struct sw_aggregate *a, const struct agg_entry 
 
 static void make_id(char out[40], const char *offender, const char *kind, uint64_t seq)
 {
-    unsigned char buf[SW_JID_TEXT + 64 + 8 + 8];
+    unsigned char buf[SW_OFFENDER_TEXT + 64 + 8 + 8];
     size_t n = 0;
-    size_t lo = strnlen(offender, SW_JID_TEXT - 1);
+    size_t lo = strnlen(offender, SW_OFFENDER_TEXT - 1);
     for (size_t i = 0; i < lo; i++) {
         buf[n++] = (unsigned char)tolower((unsigned char)offender[i]);
     }
@@ -721,11 +726,11 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
     int64_t now = h->t_ms > a->now ? h->t_ms : a->now;
     a->now = now;
     if (h->room[0] != '\0') {
-        char room[SW_JID_TEXT];
+        char room[SW_OFFENDER_TEXT];
         copy_bare(room, h->room);
         oset_add(a->room_seen, AGG_NEVER_ROOMS, &a->n_room_seen, hash_lower(room));
     }
-    char off[SW_JID_TEXT];
+    char off[SW_OFFENDER_TEXT];
     if (copy_bare(off, h->offender) == 0 || h->symbol == NULL ||
         is_never(a, off, h->offender_kind)) {
         a->st.dropped++;
@@ -907,7 +912,7 @@ static int build_hashes(const struct sw_conf_strlist *l, uint64_t **v, size_t *n
     }
     *v = arr;
     for (size_t i = 0; i < cnt; i++) {
-        char bare[SW_JID_TEXT];
+        char bare[SW_OFFENDER_TEXT];
         copy_bare(bare, l->v[i] ? l->v[i] : "");
         uint64_t h = hash_lower(bare);
         if (h != 0) {

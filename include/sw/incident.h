@@ -55,11 +55,11 @@ struct sw_incident {
     char id[40];      /* UUID text, deterministic: derived from kind, offender and the
                        * ev_seq that opened it; stable across updates and closure */
     const char *kind; /* static */
-    char offender[SW_JID_TEXT];
-    uint8_t offender_kind; /* enum sw_offender_kind */
-    uint8_t status;        /* enum sw_incident_status */
-    uint32_t revision;     /* 0 when opened, +1 per update/close */
-    int64_t detected_at;   /* event time of the stanza that crossed the threshold */
+    char offender[SW_OFFENDER_TEXT]; /* whole, never cut */
+    uint8_t offender_kind;           /* enum sw_offender_kind */
+    uint8_t status;                  /* enum sw_incident_status */
+    uint32_t revision;               /* 0 when opened, +1 per update/close */
+    int64_t detected_at;             /* event time of the stanza that crossed the threshold */
     int64_t first_seen, last_seen;
     int64_t score_milli;
     uint64_t hits;

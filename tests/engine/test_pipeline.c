@@ -179,7 +179,7 @@ static void tc_process(const void *shared, void *local, const struct sw_event *e
         struct sw_hit h;
         sw_hit_init(&h, "tsender", "tsender.rate", "message-spam", ev);
         char bare[SW_JID_TEXT];
-        sw_jid_copy_bare(bare, &ev->from);
+        sw_jid_copy_bare(bare, sizeof(bare), &ev->from);
         sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, bare, strlen(bare));
         sw_hit_add_value(&h, "count", *c);
         sw_hit_emit(out, &h);
