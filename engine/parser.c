@@ -134,6 +134,12 @@ static void parser_add_stats(struct sw_xml_stats *dst, const struct sw_xml_stats
     dst->skipped_unknown += s->skipped_unknown;
     dst->bad_stamps += s->bad_stamps;
     dst->parse_errors += s->parse_errors;
+    dst->over_limit += s->over_limit;
+    dst->over_depth += s->over_depth;
+    dst->over_attr += s->over_attr;
+    dst->over_text += s->over_text;
+    dst->over_jid += s->over_jid;
+    dst->malformed += s->malformed;
 }
 
 static void parser_publish_stats(struct pl_parser *ps)

@@ -234,6 +234,7 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     p->tail_keep = (size_t)lim->max_stanza_bytes + 4096;
     p->buf_cap = p->batch_bytes + p->tail_keep;
     p->tick_ms = p->eng->tick_ms > 0 ? p->eng->tick_ms : 1000;
+    p->max_jump_ms = p->eng->max_time_jump > 0 ? p->eng->max_time_jump : 600000;
 
     p->xopts.limits.max_depth = (uint32_t)lim->max_depth;
     p->xopts.limits.max_attr_bytes = (uint32_t)lim->max_attr_bytes;

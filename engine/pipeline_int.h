@@ -121,6 +121,7 @@ struct pl_worker {
     struct sw_wait_stats wait_in, wait_hits;
     struct pl_det_counters det[SW_PIPELINE_MAX_DETECTORS]; /* published per batch */
     uint64_t reload_errors;
+    uint64_t time_clamped; /* events held back from a far-ahead jump */
     int64_t last_t;
     int rc;
 };
@@ -149,6 +150,7 @@ struct sw_pipeline {
     unsigned W, P, S;
     size_t batch_bytes, buf_cap, tail_keep;
     int64_t tick_ms;
+    int64_t max_jump_ms; /* engine.max_time_jump */
     size_t n_det;
     const struct sw_detector_ops *det[SW_PIPELINE_MAX_DETECTORS];
     bool fp_bodies;     /* parsers fingerprint message bodies (a detector takes messages) */
