@@ -4,7 +4,8 @@
  * parse arguments, register every config section, load the config, open the
  * outputs, run, print stats, map errors to exit codes:
  *   0 ok, 1 input or parse error (file:line:col printed), 2 usage or config
- *   error (file:line: reason printed).
+ *   error (file:line: reason printed), 3 replay finished but skipped
+ *   malformed stanzas (each printed as file:line:col).
  * Signals are blocked here, before any thread starts, and polled by the
  * pipeline's control loop (SIGHUP reload, SIGUSR1 stats, SIGINT/SIGTERM stop).
  */
@@ -34,6 +35,7 @@
 
 #define EXIT_INPUT 1
 #define EXIT_USAGE 2
+#define EXIT_MALFORMED 3
 #define DEFAULT_PID_FILE "/run/stanzawatch/stanzawatch.pid"
 
 static const char usage_main[] =
@@ -53,7 +55,8 @@ static const char usage_main[] =
     "  help [COMMAND]                show help for a command\n"
     "  --version                     print the version\n"
     "\n"
-    "Exit status: 0 success, 1 input or parse error, 2 usage or configuration error.\n"
+    "Exit status: 0 success, 1 input or parse error, 2 usage or configuration error,\n"
+    "3 replay analysed everything but skipped malformed stanzas.\n"
     "Run 'stanzawatch help replay' for the replay options.\n";
 
 static const char usage_replay[] =
@@ -90,9 +93,13 @@ static const char usage_replay[] =
     "At the end the statistics (stanzas by kind, events/s, MB/s, queue waits, drops,\n"
     "skipped stanzas, parse errors, per-detector hits) go to stderr.\n"
     "\n"
-    "Exit status: 0 success; 1 unreadable or malformed capture (after processing\n"
-    "everything before the error, reported as file:line:col: reason); 2 usage or\n"
-    "configuration error (file:line: reason).\n";
+    "A stanza that is not well-formed (e.g. an undefined entity) is reported as\n"
+    "file:line:col: reason and skipped; the rest of the capture is analysed.\n"
+    "\n"
+    "Exit status: 0 success; 1 unreadable capture or one that is not a stanza\n"
+    "stream (after processing everything before the error, reported as\n"
+    "file:line:col: reason); 2 usage or configuration error (file:line: reason);\n"
+    "3 everything analysed, but malformed stanzas were skipped (each reported).\n";
 
 static const char usage_check[] =
     "Usage: stanzawatch check-config FILE\n"
@@ -412,6 +419,11 @@ static int cmd_replay(int argc, char **argv)
     sw_pipeline_get_stats(p, &st);
     if (verbosity >= 0) {
         sw_pipeline_print_stats(&st, stderr);
+    }
+    if (status == 0 && st.malformed > 0) {
+        fprintf(stderr, "stanzawatch: %llu malformed stanza(s) skipped\n",
+                (unsigned long long)st.malformed);
+        status = EXIT_MALFORMED;
     }
     if (stats_path != NULL) {
         FILE *sf = open_out(stats_path, "--stats-json");

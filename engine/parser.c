@@ -6,6 +6,8 @@
  * grown only when a chunk needs more) and publishes batch k into slot k % S
  * by swapping batches with the slot once the workers have released it.
  *
+ * A malformed stanza is skipped, not fatal: see parser_parse().
+ *
  * Threading: one thread per parser; the slot turn protocol is described in
  * pipeline_int.h.
  */
@@ -14,6 +16,8 @@
 
 #include "../detectors/simhash.h"
 #include "pipeline_int.h"
+#include "sw/log.h"
+#include "xml_int.h"
 
 /* ------------------------------------------------------------------ */
 /* parsers                                                             */
@@ -165,41 +169,115 @@ static void parser_drop_xml(struct pl_parser *ps)
     ps->cur_stream = -1;
 }
 
+/* A fresh sw_xml for @c's stream, fed the stream header. 0 or SW_E* with b->err set. */
+static int parser_open(struct pl_parser *ps, const struct pl_chunk *c)
+{
+    struct sw_pipeline *p = ps->p;
+    struct pl_batch *b = ps->b;
+    const struct pl_stream *s = c->st;
+    struct sw_errbuf eb;
+    eb.msg[0] = '\0';
+    parser_drop_xml(ps);
+    int rc = sw_xml_new(&p->xopts, parser_on_event, ps, &ps->x);
+    if (rc < 0) {
+        snprintf(b->err, sizeof(b->err), "%s: cannot create parser: %s", s->name, sw_strerror(rc));
+        return rc;
+    }
+    sw_xml_set_stream(ps->x, c->stream, 1);
+    rc = sw_xml_feed(ps->x, s->hdr, s->hdr_len, c->arrival_ms, &eb);
+    if (rc < 0) {
+        snprintf(b->err, sizeof(b->err), "%s:%s", s->name, eb.msg);
+        return rc;
+    }
+    ps->cur_stream = c->stream;
+    return 0;
+}
+
+struct stanza_find {
+    uint64_t want, seen; /* find stanza number `want` (0-based) */
+    uint64_t end;        /* its end offset in the fed bytes, 0 = not found */
+};
+
+static void find_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
+{
+    struct stanza_find *f = ud;
+    (void)start;
+    (void)line;
+    if (f->seen++ == f->want) {
+        f->end = end;
+    }
+}
+
+/* Bytes of @d (@len, whole stanzas of stream @st) up to the end of its stanza
+ * number @idx: a fresh splitter over the header and @d, with the reader's
+ * limits (so it sees exactly the stanzas the reader put in the chunk). 0 if
+ * there is no such stanza. Only after a parse error: not a hot path. */
+static size_t stanza_end(const struct sw_pipeline *p, const struct pl_stream *st, const char *d,
+                         size_t len, uint64_t idx)
+{
+    struct stanza_find f = {.want = idx};
+    struct sw_split_cb cb = {.stanza = find_on_stanza, .ud = &f};
+    struct sw_xml_limits lim = p->xopts.limits;
+    struct sw_split *s;
+    lim.max_depth = SW_SPLIT_HARD_DEPTH;
+    if (sw_split_new(&lim, &cb, &s) < 0) {
+        return 0;
+    }
+    if (sw_split_feed(s, st->hdr, st->hdr_len, NULL) == 0) {
+        sw_split_feed(s, d, len, NULL);
+    }
+    sw_split_free(s);
+    return f.end > st->hdr_len ? (size_t)(f.end - st->hdr_len) : 0;
+}
+
+/*
+ * Parse chunk @c into the batch. A stanza libxml2 rejects (an undefined
+ * entity, a mismatched tag, ...) is reported "file:line:col: reason", counted
+ * (malformed) and skipped: everything before it is kept, the parser is
+ * replaced by a fresh one (fed the stream header) and parsing resumes after
+ * it. Only when the bad stanza cannot be located does the whole run stop.
+ */
 static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
 {
     struct sw_pipeline *p = ps->p;
     struct pl_batch *b = ps->b;
+    const char *data = c->buf->data + c->off;
     struct sw_errbuf eb;
+    size_t off = 0;
+    uint32_t line = c->line;
     int rc;
-    eb.msg[0] = '\0';
-    if (ps->cur_stream != (int)c->stream) {
-        const struct pl_stream *s = c->st;
-        parser_drop_xml(ps);
-        rc = sw_xml_new(&p->xopts, parser_on_event, ps, &ps->x);
-        if (rc < 0) {
-            snprintf(b->err, sizeof(b->err), "%s: cannot create parser: %s", s->name,
-                     sw_strerror(rc));
-            goto fail;
-        }
-        sw_xml_set_stream(ps->x, c->stream, 1);
-        rc = sw_xml_feed(ps->x, s->hdr, s->hdr_len, c->arrival_ms, &eb);
-        if (rc < 0) {
-            snprintf(b->err, sizeof(b->err), "%s:%s", s->name, eb.msg);
-            goto fail;
-        }
-        ps->cur_stream = c->stream;
-    }
-    sw_xml_set_seq(ps->x, c->k << SW_SEQ_SHIFT);
-    sw_xml_set_stream(ps->x, c->stream, c->line);
-    rc = sw_xml_feed(ps->x, c->buf->data + c->off, c->len, c->arrival_ms, &eb);
-    if (rc < 0) {
-        snprintf(b->err, sizeof(b->err), "%s:%s", c->st->name, eb.msg);
+    if (ps->cur_stream != (int)c->stream && (rc = parser_open(ps, c)) < 0) {
         goto fail;
     }
-    if (ps->rc < 0) {
-        rc = ps->rc;
-        snprintf(b->err, sizeof(b->err), "out of memory");
-        goto fail;
+    while (off < c->len) {
+        eb.msg[0] = '\0';
+        sw_xml_set_seq(ps->x, (c->k << SW_SEQ_SHIFT) + b->n);
+        sw_xml_set_stream(ps->x, c->stream, line);
+        uint64_t closed0 = sw_xml_closed(ps->x);
+        rc = sw_xml_feed(ps->x, data + off, c->len - off, c->arrival_ms, &eb);
+        if (ps->rc < 0) {
+            rc = ps->rc;
+            snprintf(b->err, sizeof(b->err), "out of memory");
+            goto fail;
+        }
+        if (rc == 0) {
+            break;
+        }
+        size_t end = stanza_end(p, c->st, data + off, c->len - off, sw_xml_closed(ps->x) - closed0);
+        if (end == 0) {
+            snprintf(b->err, sizeof(b->err), "%s:%s", c->st->name, eb.msg);
+            goto fail;
+        }
+        uint64_t n = ++ps->xs.malformed;
+        if (n <= 100 || (n & (n - 1)) == 0) {
+            sw_log_warn("engine", "%s:%s: malformed stanza skipped (%llu so far)", c->st->name,
+                        eb.msg, (unsigned long long)n);
+        }
+        line += (uint32_t)sw_split_count_nl(data + off, end);
+        off += end;
+        if ((rc = parser_open(ps, c)) < 0) {
+            goto fail;
+        }
     }
     return;
 fail:

@@ -155,6 +155,7 @@ struct sw_xml {
     /* the stream start tag, re-fed to a replacement context */
     uint32_t hdr_len;
     uint64_t resets;
+    uint64_t closed; /* top-level elements closed (sw_xml_closed) */
     char hdr[XML_HDR_MAX];
 
     /* feeding */
@@ -764,6 +765,7 @@ static void on_end(void *ud, const xmlChar *ln, const xmlChar *prefix, const xml
     (void)prefix;
     (void)uri;
     if (d == 2) {
+        x->closed++;
         if (x->skip == SK_UNKNOWN) {
             x->st.skipped_unknown++;
         } else {
@@ -1217,6 +1219,11 @@ static void recycle(struct sw_xml *x)
 uint64_t sw_xml_resets(const struct sw_xml *x)
 {
     return x->resets;
+}
+
+uint64_t sw_xml_closed(const struct sw_xml *x)
+{
+    return x->closed;
 }
 
 static int check(struct sw_xml *x, int rc, struct sw_errbuf *eb)

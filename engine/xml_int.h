@@ -14,5 +14,9 @@ struct sw_xml;
 /** How many times @x replaced its libxml2 context to bound the name
  *  dictionary (tests, stats). */
 uint64_t sw_xml_resets(const struct sw_xml *x);
+/** Top-level elements (stanzas, known or not) @x has seen close: after a parse
+ *  error, the count fed before the bad stanza (libxml2 reports errors in input
+ *  order and calls no SAX callback after a fatal one). */
+uint64_t sw_xml_closed(const struct sw_xml *x);
 
 #endif
