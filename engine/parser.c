@@ -2,8 +2,10 @@
  * parser.c - the pipeline's parser threads (see engine/pipeline.c for the
  * whole design). Parser i takes chunks k = i, i + P, ... from its input ring,
  * parses them with its own sw_xml (one per stream, fed the stream header
- * once), packs the events into its batch (event array + text arena, reused,
- * grown only when a chunk needs more) and publishes batch k into slot k % S
+ * once), packs the events into its batch (event array + text arena, reused;
+ * the reader cuts chunks at pl_batch_events_cap() stanzas, so only a chunk
+ * with more text than the arena makes it grow, and pl_batch_trim() gives
+ * that back before the next chunk) and publishes batch k into slot k % S
  * by swapping batches with the slot once the workers have released it.
  *
  * A malformed stanza is skipped, not fatal: see parser_parse().
@@ -22,14 +24,24 @@
 /* ------------------------------------------------------------------ */
 /* parsers                                                             */
 
+uint32_t pl_batch_events_cap(size_t batch_bytes)
+{
+    return (uint32_t)(batch_bytes / 96 + 64);
+}
+
+static size_t batch_arena_cap(size_t batch_bytes)
+{
+    return batch_bytes + batch_bytes / 2 + 4096;
+}
+
 struct pl_batch *pl_batch_new(size_t batch_bytes)
 {
     struct pl_batch *b = calloc(1, sizeof(*b));
     if (b == NULL) {
         return NULL;
     }
-    b->cap = (uint32_t)(batch_bytes / 96 + 64);
-    b->arena_cap = batch_bytes + batch_bytes / 2 + 4096;
+    b->cap = pl_batch_events_cap(batch_bytes);
+    b->arena_cap = batch_arena_cap(batch_bytes);
     b->ev = malloc(b->cap * sizeof(*b->ev));
     b->arena = malloc(b->arena_cap);
     if (b->ev == NULL || b->arena == NULL) {
@@ -39,6 +51,26 @@ struct pl_batch *pl_batch_new(size_t batch_bytes)
         return NULL;
     }
     return b;
+}
+
+void pl_batch_trim(struct pl_batch *b, size_t batch_bytes)
+{
+    uint32_t cap = pl_batch_events_cap(batch_bytes);
+    size_t acap = batch_arena_cap(batch_bytes);
+    if (b->cap > cap) {
+        struct sw_event *ne = realloc(b->ev, (size_t)cap * sizeof(*ne));
+        if (ne != NULL) {
+            b->ev = ne;
+            b->cap = cap;
+        }
+    }
+    if (b->arena_cap > acap) {
+        char *na = realloc(b->arena, acap);
+        if (na != NULL) {
+            b->arena = na;
+            b->arena_cap = acap;
+        }
+    }
 }
 
 void pl_batch_free(struct pl_batch *b)
@@ -327,6 +359,7 @@ void *pl_parser_main(void *arg)
     while (sw_ring_wait_readable(ps->in, &ps->wait_in)) {
         sw_ring_pop(ps->in, &c, 1);
         struct pl_batch *b = ps->b;
+        pl_batch_trim(b, p->batch_bytes); /* empty now: a dense chunk's growth goes back */
         b->k = c.k;
         b->flags = 0;
         b->n = 0;

@@ -206,6 +206,11 @@ void *pl_reader_main(void *arg);
 /* parser.c */
 void *pl_parser_main(void *arg);
 struct pl_batch *pl_batch_new(size_t batch_bytes);
+/** Events a batch holds without growing: the reader cuts chunks at this many
+ *  stanzas, so the densest capture (12 MB of "<iq/>") needs no bigger batch. */
+uint32_t pl_batch_events_cap(size_t batch_bytes);
+/** Give back what a dense chunk made @b grow by (back to pl_batch_new's size). */
+void pl_batch_trim(struct pl_batch *b, size_t batch_bytes);
 void pl_batch_free(struct pl_batch *b);
 
 /* worker.c */

@@ -44,7 +44,8 @@ struct rd {
     bool pend;
     uint64_t pend_start, pend_end;
     uint32_t pend_line, pend_stanzas;
-    uint64_t consumed; /* stream offset before which no byte is needed */
+    uint32_t max_stanzas; /* per chunk: pl_batch_events_cap() */
+    uint64_t consumed;    /* stream offset before which no byte is needed */
     uint64_t k;
     int64_t arrival;
     int cb_rc;
@@ -241,7 +242,9 @@ static void rd_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
         r->pend_line = line;
     }
     r->pend_end = end;
-    if (++r->pend_stanzas == SW_SEQ_MAX_PER_CHUNK - 1) {
+    /* at most as many stanzas as a batch holds events without growing (and
+     * far under the SW_SEQ_SHIFT bound): tiny stanzas cannot inflate batches */
+    if (++r->pend_stanzas >= r->max_stanzas) {
         rd_flush(r);
     }
 }
@@ -361,6 +364,10 @@ void *pl_reader_main(void *arg)
     r.p = p;
     pl_thread_name("reader", -1);
     r.max_bufs = p->P * (PL_PARSER_QUEUE + 2) + 2;
+    r.max_stanzas = pl_batch_events_cap(p->batch_bytes);
+    if (r.max_stanzas > SW_SEQ_MAX_PER_CHUNK - 1) {
+        r.max_stanzas = SW_SEQ_MAX_PER_CHUNK - 1;
+    }
     for (;;) {
         if (atomic_load_explicit(&p->stop, memory_order_relaxed) ||
             atomic_load_explicit(&p->abort_k, memory_order_relaxed) != UINT64_MAX) {
