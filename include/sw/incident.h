@@ -111,7 +111,10 @@ struct sw_aggregate_stats {
     uint64_t hits, opened, updated, closed, suppressed, reopened;
     /* added by the aggregator: suppressed = updates held back by the rate limit */
     uint64_t dropped;         /* hits with an empty or never-offender offender */
-    uint64_t dropped_symbols; /* hits of an incident's 13th+ distinct symbol */
+    uint64_t dropped_symbols; /* hits of a 13th+ distinct symbol weaker than every slot */
+    uint64_t evicted_symbols; /* weakest contributions replaced by a stronger new symbol */
+    uint64_t not_rooms;       /* hit rooms not at a MUC service (never made never-offenders) */
+    uint64_t rooms_evicted;   /* rooms forgotten early: the bounded room set was full */
     uint64_t evicted;         /* entries evicted because aggregate.max_tracked was full */
     uint64_t output_errors;   /* output incident() calls that failed */
 };
