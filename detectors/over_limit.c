@@ -97,10 +97,16 @@ static void ol_process(const void *shared, void *local, const struct sw_event *e
     }
 }
 
+static const struct sw_detector_symbol ol_symbols[] = {
+    {.symbol = "over_limit.repeat", .score = 1.0, .group = NULL},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_over_limit_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "over_limit",
     .description = "one sender whose stanzas keep crossing the parser's limits",
+    .symbols = ol_symbols,
     .events = SW_EV_ALL,
     .shard = SW_SHARD_SENDER,
     .schema = schema,
