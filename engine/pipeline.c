@@ -433,6 +433,9 @@ int sw_pipeline_run_tap(struct sw_pipeline *p, struct sw_tap_ops *tap, struct sw
     }
     p->ran = true;
     p->tap = tap;
+    /* a live tap's plain top-level stanzas are written by their senders: only
+     * a mirror wrapper's stamp or arrival time dates them (engine/xml.c) */
+    p->xopts.no_top_stamps = tap->live ? 1 : 0;
     SW_CNT_SET(p->t_start_ns, sw_mono_ns());
     sw_evcount_init(&p->ec_slots);
     sw_evcount_init(&p->ec_agg);

@@ -48,6 +48,7 @@ struct rec {
     int worker;
     uint16_t stream;
     uint32_t line;
+    int64_t t_ms;
 };
 
 struct collected {
@@ -157,7 +158,7 @@ static void tc_process(const void *shared, void *local, const struct sw_event *e
         l->cap *= 2;
         l->v = realloc(l->v, l->cap * sizeof(*l->v));
     }
-    l->v[l->n++] = (struct rec){ev->seq, key, l->id, ev->stream, ev->line};
+    l->v[l->n++] = (struct rec){ev->seq, key, l->id, ev->stream, ev->line, ev->t_ms};
     /* The parser fingerprints an occupant's groupchat body once: exactly
      * what the detectors would compute themselves. */
     bool want_fp =
@@ -682,6 +683,50 @@ static void test_parse_error(void **state)
     }
 }
 
+/* Issue 12, time is bounded: one stamp far in the future (a sender's own, in a
+ * capture line without the recorder's) is clamped to stream time and counted;
+ * a real gap (the capture resumes 2 h later) is taken once three different
+ * senders in a row agree, the first two of them clamped. Same for W = 1, 3. */
+static void test_time_jump(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/jump.xml", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'>\n",
+          fp);
+    const int64_t gap = 2 * 3600 * 1000LL;
+    for (int i = 0; i < 100; i++) {
+        char ts[40];
+        int64_t t = BASE_MS + 10LL * i + (i >= 50 ? gap : 0);
+        if (i == 20) {
+            t = BASE_MS + 1000LL * 86400 * 1000; /* 1000 days ahead */
+        }
+        sw_fmt_time(t, ts, sizeof(ts));
+        fprintf(fp,
+                "<message from='u%d@a.test/r' to='v@b.test' type='chat'><body>x</body>"
+                "<delay xmlns='urn:xmpp:delay' stamp='%s'/></message>\n",
+                i, ts);
+    }
+    fclose(fp);
+    const char *paths[] = {path};
+    for (unsigned W = 1; W <= 3; W += 2) {
+        struct sw_errbuf eb;
+        struct sw_pipeline_stats st;
+        assert_int_equal(run(test_dets, W, 2, 700, paths, 1, NULL, &eb, &st), 0);
+        assert_int_equal(st.time_clamped, 3);
+        assert_int_equal(check_once(0), 100);
+        const struct rec *v = col[0].v; /* sorted by seq: stanza order */
+        assert_int_equal(v[20].t_ms, BASE_MS + 190);
+        assert_int_equal(v[21].t_ms, BASE_MS + 210);
+        assert_int_equal(v[50].t_ms, BASE_MS + 490);
+        assert_int_equal(v[51].t_ms, BASE_MS + 490);
+        assert_int_equal(v[52].t_ms, BASE_MS + gap + 520);
+        assert_int_equal(v[99].t_ms, BASE_MS + gap + 990);
+    }
+}
+
 static void test_junk_error(void **state)
 {
     (void)state;
@@ -1034,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_identical_output),
         cmocka_unit_test(test_identical_output_swgen),
         cmocka_unit_test(test_parse_error),
+        cmocka_unit_test(test_time_jump),
         cmocka_unit_test(test_junk_error),
         cmocka_unit_test(test_stdin),
         cmocka_unit_test(test_several_captures),
