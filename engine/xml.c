@@ -385,15 +385,19 @@ static void cand_reset(struct sw_xml *x)
 static void jid_set(struct sw_xml *x, struct xml_str *s, const xmlChar *v, const xmlChar *end)
 {
     size_t n = (size_t)(end - v);
-    /* RFC 7622: each part at most 1023 bytes (so a bare JID fits 2047) */
-    const xmlChar *slash = memchr(v, '/', n);
-    const xmlChar *bend = slash != NULL ? slash : end;
-    const xmlChar *at = memchr(v, '@', (size_t)(bend - v));
-    const xmlChar *dom = at != NULL ? at + 1 : v;
-    if ((at != NULL && at - v > 1023) || bend - dom > 1023 || (slash && end - slash - 1 > 1023)) {
-        x->over |= OV_JID;
-        str_clear(s);
-        return;
+    if (n > 1023) {
+        /* RFC 7622: each part at most 1023 bytes (so a bare JID fits 2047);
+         * a shorter JID cannot have a longer part */
+        const xmlChar *slash = memchr(v, '/', n);
+        const xmlChar *bend = slash != NULL ? slash : end;
+        const xmlChar *at = memchr(v, '@', (size_t)(bend - v));
+        const xmlChar *dom = at != NULL ? at + 1 : v;
+        if ((at != NULL && at - v > 1023) || bend - dom > 1023 ||
+            (slash && end - slash - 1 > 1023)) {
+            x->over |= OV_JID;
+            str_clear(s);
+            return;
+        }
     }
     if (n > XML_JID_MAX || n > s->cap) {
         x->over |= OV_JID;
