@@ -175,6 +175,7 @@ static void parser_add_stats(struct sw_xml_stats *dst, const struct sw_xml_stats
     dst->over_attr += s->over_attr;
     dst->over_text += s->over_text;
     dst->over_jid += s->over_jid;
+    dst->over_size += s->over_size;
     dst->malformed += s->malformed;
 }
 
@@ -273,7 +274,7 @@ static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
 {
     struct sw_pipeline *p = ps->p;
     struct pl_batch *b = ps->b;
-    const char *data = c->buf->data + c->off;
+    const char *data = c->own != NULL ? c->own : c->buf->data + c->off;
     struct sw_errbuf eb;
     size_t off = 0;
     uint32_t line = c->line;
@@ -281,6 +282,7 @@ static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
     if (ps->cur_stream != (int)c->stream && (rc = parser_open(ps, c)) < 0) {
         goto fail;
     }
+    sw_xml_force_over(ps->x, c->own != NULL);
     while (off < c->len) {
         eb.msg[0] = '\0';
         sw_xml_set_seq(ps->x, (c->k << SW_SEQ_SHIFT) + b->n);
@@ -310,7 +312,9 @@ static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
         if ((rc = parser_open(ps, c)) < 0) {
             goto fail;
         }
+        sw_xml_force_over(ps->x, c->own != NULL);
     }
+    sw_xml_force_over(ps->x, 0);
     return;
 fail:
     b->flags |= PL_BATCH_ERROR;
@@ -359,6 +363,7 @@ void *pl_parser_main(void *arg)
         } else if (c.k < atomic_load_explicit(&p->abort_k, memory_order_acquire)) {
             parser_parse(ps, &c);
         }
+        free(c.own);
         if (c.buf != NULL &&
             atomic_fetch_sub_explicit(&c.buf->refs, 1, memory_order_acq_rel) == 1) {
             sw_ring_push_wait(ps->back, &c.buf, 1, NULL);

@@ -56,6 +56,9 @@ struct pl_chunk {
     uint32_t stanzas;
     int64_t arrival_ms;
     char *err; /* PL_CHUNK_ERROR: "file:line:col: reason", owned by the chunk */
+    char *own; /* instead of buf: a stand-in for an oversize stanza (pl_oversize_stub()),
+                * owned by the chunk; its event is flagged over-limit */
+    size_t own_len;
 };
 
 /* Per stream: the header bytes every parser feeds first. */
@@ -209,6 +212,17 @@ void pl_slot_wait_readable(struct sw_pipeline *p, uint64_t k, struct sw_wait_sta
 
 /* reader.c */
 void *pl_reader_main(void *arg);
+
+/* oversize.c */
+#define PL_HEAD_MAX (16 * 1024) /* head of an oversize stanza kept for its stand-in */
+#define PL_TAIL_MAX 4096        /* tail searched for the recorder's stamp */
+/** Write into @out (@cap bytes) a small well-formed element standing for the
+ *  oversize top-level element whose first bytes are @head and last bytes
+ *  @tail: its start tags down to the described stanza (through a mirror or
+ *  carbon wrapper), the wrapper's and the recorder's empty <delay/>s, the end
+ *  tags. Returns its length, or 0 when the head is not understood. */
+size_t pl_oversize_stub(const char *head, size_t head_len, const char *tail, size_t tail_len,
+                        char *out, size_t cap);
 
 /* parser.c */
 void *pl_parser_main(void *arg);

@@ -49,7 +49,9 @@
  * max_attr_bytes, a text node over max_text_bytes or a JID over 3071 bytes
  * (or a part over 1023: RFC 7622) still yields a minimal event: kind, type, from, to
  * (a JID over the bound is dropped, never cut) flagged SW_F_OVER_LIMIT, no
- * id/body/subject/status/nick; counted (over_limit and the reason).
+ * id/body/subject/status/nick; counted (over_limit and the reason). A stanza
+ * over max_stanza_bytes never gets here whole: the reader feeds a stand-in
+ * (engine/oversize.c) with sw_xml_force_over() on, counted over_size.
  *
  * MUC services: the configured domain hashes (muc.services); when that list
  * is empty, a domain whose first label is one of muc.service_prefixes and that
@@ -121,7 +123,13 @@ enum xml_text { TX_NONE = 0, TX_BODY, TX_SUBJECT, TX_STATUS, TX_NICK };
 enum xml_skip { SK_NONE = 0, SK_UNKNOWN };
 
 /* Why a stanza is over a limit (bits of sw_xml.over). */
-enum xml_over { OV_DEPTH = 1u << 0, OV_ATTR = 1u << 1, OV_TEXT = 1u << 2, OV_JID = 1u << 3 };
+enum xml_over {
+    OV_DEPTH = 1u << 0,
+    OV_ATTR = 1u << 1,
+    OV_TEXT = 1u << 2,
+    OV_JID = 1u << 3,
+    OV_SIZE = 1u << 4, /* a stand-in for an oversize stanza (sw_xml_force_over) */
+};
 
 /* Longest JID kept (RFC 7622: 1023 bytes per part, 3071 in all). */
 #define XML_JID_MAX 3071
@@ -180,6 +188,7 @@ struct sw_xml {
     uint8_t hist_ok;      /* ... with a parsable stamp */
     uint8_t over;         /* enum xml_over bits of the current stanza */
     uint8_t no_top;       /* opts.no_top_stamps */
+    uint8_t force_over;   /* sw_xml_force_over(): every stanza is over-limit */
     uint16_t kind;
     uint32_t cand_depth, fwd_depth, carbon_depth, muc_user_depth, text_depth;
     /* after a wrapper gave up its stanza: the carbon wrapper message and the
@@ -585,7 +594,7 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
         x->fwd_delay_ok = 0;
         x->top_delay_ok = 0;
         x->any_delay = 0;
-        x->over = 0;
+        x->over = x->force_over;
         x->wrap_depth = x->mfwd_depth = x->cfwd_depth = 0;
         x->stanza_line = (uint32_t)rel_line(x, start_tag_line(x));
         cand_reset(x);
@@ -779,6 +788,7 @@ static void on_end(void *ud, const xmlChar *ln, const xmlChar *prefix, const xml
                 x->st.over_attr += (x->over & OV_ATTR) != 0;
                 x->st.over_text += (x->over & OV_TEXT) != 0;
                 x->st.over_jid += (x->over & OV_JID) != 0;
+                x->st.over_size += (x->over & OV_SIZE) != 0;
             }
             emit(x);
         }
@@ -1228,6 +1238,11 @@ uint64_t sw_xml_resets(const struct sw_xml *x)
 uint64_t sw_xml_closed(const struct sw_xml *x)
 {
     return x->closed;
+}
+
+void sw_xml_force_over(struct sw_xml *x, int on)
+{
+    x->force_over = on ? OV_SIZE : 0;
 }
 
 static int check(struct sw_xml *x, int rc, struct sw_errbuf *eb)

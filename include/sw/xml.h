@@ -37,8 +37,9 @@ struct sw_xml_limits {
     uint32_t max_depth;        /* element nesting inside a stanza (default 32) */
     uint32_t max_attr_bytes;   /* one attribute value (default 4096) */
     uint32_t max_text_bytes;   /* one text node (default 65536) */
-    uint32_t max_stanza_bytes; /* one top-level stanza (default 262144); larger are skipped
-                                * by the splitter (counted) */
+    uint32_t max_stanza_bytes; /* one top-level stanza (default 262144); the splitter skips
+                                * larger ones (counted), the engine's reader stands in a
+                                * small element for each (engine/oversize.c) */
     uint32_t body_keep;        /* bytes of body/subject/status kept in the event (default 1024) */
 };
 
@@ -80,6 +81,7 @@ struct sw_xml_stats {
     uint64_t parse_errors;
     uint64_t over_limit; /* minimal SW_F_OVER_LIMIT events, and why (a stanza may count twice): */
     uint64_t over_depth, over_attr, over_text, over_jid;
+    uint64_t over_size; /* stand-ins for stanzas over max_stanza_bytes (or too deep to split) */
     uint64_t malformed; /* stanzas skipped as not well-formed (the pipeline goes on) */
 };
 
@@ -93,6 +95,10 @@ struct sw_split_cb {
                    uint32_t line); /* one complete top-level element, 1-based start line */
     void (*close)(void *ud, uint64_t start, uint64_t end); /* </stream:stream> */
     void *ud;
+    /* optional (last, so positional initializers stay valid): a top-level
+     * element not reported as a stanza because it is longer than
+     * max_stanza_bytes or nested deeper than max_depth */
+    void (*skipped)(void *ud, uint64_t start, uint64_t end, uint32_t line);
 };
 
 int sw_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,

@@ -113,6 +113,49 @@ def case_saturation(sw, src, work):
                       "the flood's strong symbol got a slot")])
 
 
+def case_oversize(sw, src, work):
+    """Stanzas over limits.max_stanza_bytes (a 255 KB c2s message becomes a
+    256+ KB mirror copy): 25 of 300 KB flood the lobby (12 plain and stamped,
+    13 mirror copies with the mirror's stamp), plus one of 2 MB and one just
+    over the limit. Generated here (10 MB). Before: all skipped, only counted."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import make_attacks as m
+    c = m.Cap("oversize: see attacks.py case_oversize")
+    c.background()
+    pad = "P" * 300000
+    for i in range(12):
+        c.gc(120000 + i * 300, "big@b.test/r", "flood %d %s" % (i, pad))
+    for i in range(13):
+        ms = 124000 + i * 300
+        c.add(ms, "<message from='a.test' to='watch.a.test'><forwarded xmlns='urn:xmpp:forward:0'>"
+              "<delay xmlns='urn:xmpp:delay' stamp='%s'/><message xmlns='jabber:client' "
+              "from='big@b.test/r' to='%s' type='groupchat' id='w%d'><body>w %d %s</body>"
+              "</message></forwarded></message>" % (m.stamp(ms), m.ROOM, i, i, pad))
+    c.add(126000, "<message from='huge@b.test/r' to='v@a.test' type='chat' id='h'><body>%s</body>"
+          "%s</message>" % ("H" * 2000000, m.rec(126000)))
+    c.add(126500, "<message from='edge@b.test/r' to='v@a.test' type='chat' id='e'><body>%s</body>"
+          "%s</message>" % ("E" * (262144 + 100), m.rec(126500)))
+    cap = os.path.join(work, "oversize.xml")
+    c.write(cap)
+    inc = os.path.join(work, "oversize.jsonl")
+    stats = os.path.join(work, "oversize.stats.json")
+    p = subprocess.run([sw, "replay", "--threads", "2", "--incidents", inc, "--stats-json", stats,
+                        cap], stderr=subprocess.PIPE, text=True)
+    os.unlink(cap)
+    incs = [json.loads(l) for l in open(inc)] if os.path.exists(inc) else []
+    st = json.load(open(stats)) if os.path.exists(stats) else {}
+    t = [i["detected_at"] for i in incs if i["offender"] == "big@b.test"]
+    return all([check(p.returncode == 0, "exit 0 (got %d)" % p.returncode),
+                check(offenders(incs) == {"big@b.test"}, "the oversize flooder reported (got %s)"
+                      % offenders(incs)),
+                check("muc_flood.rate_short" in symbols(incs, "big@b.test"),
+                      "its oversize lines counted by muc_flood"),
+                check(t != [] and t[0].startswith("2026-11-29T10:02"),
+                      "dated by the recorder's / mirror's stamps (%s)" % t[:1]),
+                check(st.get("over_limit") == 27, "27 minimal events (over_limit %s)"
+                      % st.get("over_limit"))])
+
+
 def case_batch_memory(sw, src, work):
     """12 MB of tiny <iq/>: parser batches must stay capped (508-549 MB before)."""
     cap = os.path.join(work, "tiny_iq.xml")

@@ -1085,7 +1085,7 @@ static void test_split_then_parse(void **state)
         size_t len;
         char *d = sw_test_load_capture(files[fi], &len);
         struct ranges rg = {0};
-        struct sw_split_cb cb = {r_header, r_stanza, NULL, &rg};
+        struct sw_split_cb cb = {r_header, r_stanza, NULL, &rg, NULL};
         struct sw_split *s;
         assert_int_equal(sw_split_new(NULL, &cb, &s), 0);
         assert_int_equal(sw_split_feed(s, d, len, NULL), 0);
