@@ -18,9 +18,10 @@
  * Nothing of the content (bodies, foreign children) is kept: the parser marks
  * the event over-limit and keeps only kind, type, from and to.
  *
- * The scanner knows only start/end/empty tags and quoted attribute values;
- * a comment, CDATA or PI in the head, a start tag cut by the head's end or a
- * path deeper than 4 tags gives up (returns 0: the stanza stays only counted).
+ * The scanner knows only start/end/empty tags, quoted attribute values and
+ * comments (skipped); CDATA or a PI before the path ends, a start tag cut by
+ * the head's end or a path deeper than 4 tags gives up (returns 0: the
+ * stanza stays only counted).
  *
  * Threading: pure function on caller memory.
  */
@@ -147,6 +148,16 @@ size_t pl_oversize_stub(const char *head, size_t head_len, const char *tail, siz
     bool done = false;
     while (!done) {
         p = memchr(p, '<', (size_t)(e - p));
+        if (p != NULL && e - p >= 4 && memcmp(p, "<!--", 4) == 0) {
+            const char *c = p + 4;
+            for (; c + 3 <= e && memcmp(c, "-->", 3) != 0; c++) {
+            }
+            if (c + 3 > e) {
+                return 0;
+            }
+            p = c + 3; /* a comment between tags: skipped */
+            continue;
+        }
         if (p == NULL || !ov_tag(p, e, &t)) {
             return 0;
         }
