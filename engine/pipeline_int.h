@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sw/detector.h"
@@ -94,12 +95,20 @@ struct pl_slot {
 /* ---- workers -> aggregator ---- */
 enum pl_rec_kind { PL_REC_HIT = 0, PL_REC_TICK = 1 };
 
+/* A hit travels as the bytes of struct sw_hit before its offender (the last
+ * member) plus the offender inline when shorter than PL_OFF_INLINE, else in a
+ * heap copy (rare: JIDs of 256+ bytes) the aggregator frees: a record stays
+ * ~1.3 KB, not 3 KB, and the W rings of hit_queue records stay small. */
+#define PL_OFF_INLINE 256
+#define PL_HIT_HEAD offsetof(struct sw_hit, offender)
+
 struct pl_rec {
     uint64_t seq; /* event seq */
     uint32_t sub; /* 0: tick; else (detector index + 1) << 16 | emission index */
     uint32_t kind;
     int64_t t_ms;
-    struct sw_hit hit;
+    char *off_long; /* the offender when it does not fit inline (owned), else NULL */
+    _Alignas(8) unsigned char hit[PL_HIT_HEAD + PL_OFF_INLINE];
 };
 
 /* A detector configuration generation (published with RCU). */

@@ -63,8 +63,23 @@ static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
     rec.sub = ((k->det + 1) << 16) | (k->emission++ & 0xffffu);
     rec.kind = PL_REC_HIT;
     rec.t_ms = hit->t_ms;
-    rec.hit = *hit;
-    rec.hit.ev_seq = k->seq;
+    memcpy(rec.hit, hit, PL_HIT_HEAD);
+    memcpy(rec.hit + offsetof(struct sw_hit, ev_seq), &k->seq, sizeof(k->seq));
+    size_t ol = strnlen(hit->offender, sizeof(hit->offender) - 1);
+    rec.off_long = NULL;
+    if (ol < PL_OFF_INLINE) {
+        memcpy(rec.hit + PL_HIT_HEAD, hit->offender, ol);
+        rec.hit[PL_HIT_HEAD + ol] = '\0';
+    } else {
+        /* rare (a 256+ byte JID): a heap copy, freed by the aggregator; out
+         * of memory leaves it "" (never reported) */
+        rec.hit[PL_HIT_HEAD] = '\0';
+        rec.off_long = malloc(ol + 1);
+        if (rec.off_long != NULL) {
+            memcpy(rec.off_long, hit->offender, ol);
+            rec.off_long[ol] = '\0';
+        }
+    }
     (*k->hits)++;
     sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
     sw_evcount_notify(&w->p->ec_agg);
@@ -469,7 +484,15 @@ void *pl_aggregator_main(void *arg)
                 p->stage.tick(p->stage.ctx, best->t_ms);
                 SW_CNT_ADD(p->ticks, 1);
             } else {
-                p->stage.hit(p->stage.ctx, &best->hit);
+                struct sw_hit h;
+                memcpy(&h, best->hit, PL_HIT_HEAD);
+                const char *off =
+                    best->off_long != NULL ? best->off_long : (const char *)best->hit + PL_HIT_HEAD;
+                size_t ol = strnlen(off, sizeof(h.offender) - 1);
+                memcpy(h.offender, off, ol);
+                h.offender[ol] = '\0';
+                free(best->off_long);
+                p->stage.hit(p->stage.ctx, &h);
                 SW_CNT_ADD(p->hits, 1);
             }
             sw_ring_release(p->workers[best_w].hits, 1);

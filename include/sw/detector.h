@@ -77,9 +77,8 @@ struct sw_hit {
     int64_t t_ms;          /* its event time */
     int64_t first_ms;      /* when the offending activity began (window start), <= t_ms */
     uint8_t offender_kind; /* enum sw_offender_kind */
-    char offender[SW_OFFENDER_TEXT]; /* bare JID (account) or domain, whole */
-    uint32_t weight_milli;           /* detector's own strength of signal, 1000 = one full hit;
-                                      * the aggregator multiplies it by the symbol's score */
+    uint32_t weight_milli; /* detector's own strength of signal, 1000 = one full hit;
+                            * the aggregator multiplies it by the symbol's score */
     uint32_t n_values;
     struct sw_hit_value values[SW_HIT_MAX_VALUES];
     /* evidence */
@@ -87,6 +86,9 @@ struct sw_hit {
     char target[SW_JID_TEXT]; /* a target account involved, "" if none (likewise) */
     char stanza_id[96];       /* id of the crossing stanza, "" if none */
     char body[SW_HIT_TEXT];   /* sample text, "" if none */
+    /* last: the engine's hit queues carry only the bytes before it and the
+     * offender's own length (most JIDs are short) */
+    char offender[SW_OFFENDER_TEXT]; /* bare JID (account) or domain, whole */
 };
 
 /* Where a detector puts hits. emit() copies the hit; it never fails (a full
