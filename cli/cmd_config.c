@@ -1,7 +1,8 @@
 /*
  * cmd_config.c - `stanzawatch check-config` (load, validate, set up and tear
  * down every enabled detector) and `stanzawatch dump-config` (print the
- * effective configuration as YAML).
+ * effective configuration as YAML, or with --annotated the defaults with
+ * every key's help generated from the schemas).
  */
 #include <stdbool.h>
 #include <stdio.h>
