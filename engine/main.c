@@ -23,6 +23,7 @@
 #include "sw/log.h"
 #include "sw/pipeline.h"
 #include "sw/reporter.h"
+#include "sw/share.h"
 #include "sw/settings.h"
 #include "sw/sw.h"
 #if defined(__has_include)
@@ -50,6 +51,7 @@ static const char usage_main[] =
     "  train ...                     train the content classifier (see help train)\n"
 #endif
     "  reload [--pid-file F]         make a running replay re-read its config (SIGHUP)\n"
+    "  retract [-c FILE] JID|DOMAIN  take entities off the published block list and feeds\n"
     "  help [COMMAND]                show help for a command\n"
     "  --version                     print the version\n"
     "\n"
@@ -132,6 +134,9 @@ static int register_sections(void)
     }
     if (rc == 0) {
         rc = sw_reporter_register_conf();
+    }
+    if (rc == 0) {
+        rc = sw_share_register_conf();
     }
     if (rc < 0) {
         fprintf(stderr, "stanzawatch: cannot register config sections: %s\n", sw_strerror(rc));
@@ -567,6 +572,9 @@ static int cmd_help(int argc, char **argv)
         fputs(usage_dump, stdout);
     } else if (strcmp(c, "reload") == 0) {
         fputs(usage_reload, stdout);
+    } else if (strcmp(c, "retract") == 0) {
+        char *rargv[] = {(char *)"retract", (char *)"--help", NULL};
+        return sw_share_cmd_retract(2, rargv);
 #ifdef SW_HAVE_TRAIN
     } else if (strcmp(c, "train") == 0) {
         char *targv[] = {(char *)"train", (char *)"--help", NULL};
@@ -605,6 +613,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "reload") == 0) {
         return cmd_reload(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "retract") == 0) {
+        return register_sections() < 0 ? EXIT_USAGE : sw_share_cmd_retract(argc - 1, argv + 1);
     }
 #ifdef SW_HAVE_TRAIN
     if (strcmp(cmd, "train") == 0) {

@@ -1,0 +1,103 @@
+/*
+ * share_int.h - internals of the share side (share.c, rtbl.c, pubsub.c) and
+ * the hooks the live reporter (xmpp.c) calls. Not a public contract.
+ */
+#ifndef SW_SHARE_INT_H
+#define SW_SHARE_INT_H
+
+#include <strophe.h>
+
+#include "sw/reporter.h"
+#include "sw/share.h"
+
+#define SW_PUBSUB_NS "http://jabber.org/protocol/pubsub"
+#define SW_PUBSUB_OWNER_NS "http://jabber.org/protocol/pubsub#owner"
+#define SW_PUBSUB_EVENT_NS "http://jabber.org/protocol/pubsub#event"
+#define SW_XEP0377_NS "urn:xmpp:reporting:1"
+#define SW_FEED_NS "urn:stanzawatch:feed:0"
+
+/* Payload / wrapper builders (rtbl.c); malloc'd results, caller frees. */
+int sw_share_summary(const struct sw_incident *inc, const char *domain, char **out, size_t *len);
+int sw_share_publish_iq(const char *node, const char *item_id, const char *payload, char **out,
+                        size_t *len);
+int sw_share_retract_iq(const char *node, const char *item_id, char **out, size_t *len);
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* One item we published (or an offender we remember between listings). */
+struct share_pub {
+    char node[128];
+    char item[72]; /* RTBL: SHA-256 hex of entity; feed: incident id */
+    char entity[SW_JID_TEXT];
+    char last_inc[40]; /* incident id of the latest offence counted */
+    uint32_t offences;
+    bool rtbl;
+    bool listed;        /* currently published */
+    int64_t expires_ms; /* wall clock: retract at (listed) */
+    int64_t forget_ms;  /* wall clock: drop the offence memory at (not listed) */
+};
+
+/* One consumed list: sorted binary SHA-256 ids. */
+struct share_src {
+    uint8_t (*ids)[32];
+    size_t n, cap;
+    int64_t synced_ms; /* wall clock of the last full resync (persisted) */
+    bool dirty;
+};
+
+struct sw_share {
+    const struct sw_share_settings *s;
+    const struct sw_reporter_settings *rs;
+    struct sw_spool *spool;
+
+    pthread_mutex_t mu; /* published state */
+    struct share_pub *e;
+    size_t n, cap;
+    uint32_t rev; /* spool revision counter, persisted */
+
+    pthread_mutex_t src_mu; /* consumed lists */
+    struct share_src *src;
+
+    /* reporter thread only */
+    int64_t last_tick_ms, last_src_save_ms;
+    xmpp_conn_t *conn;
+    char my_jid[SW_JID_TEXT];
+    int64_t connected_ms;
+    int setup_pending; /* node setup iqs still unanswered */
+    unsigned iq_seq;
+    atomic_int ready;
+    atomic_int unsynced; /* sources without an items answer yet in this process */
+    bool *answered;      /* per source: items answered at least once */
+
+    struct {
+        atomic_ullong published, retracted, expired, setup_errors;
+    } st;
+};
+
+/* Consumed lists (share.c), called by pubsub.c on the reporter thread. */
+/** Source index of (@service, @node), or -1. */
+int sw_share_source_find(struct sw_share *sh, const char *service, const char *node);
+const struct sw_share_source *sw_share_source_at(struct sw_share *sh, size_t i);
+size_t sw_share_n_sources(struct sw_share *sh);
+/** Add (@add) or remove a 64-hex item id of source @i. */
+void sw_share_source_item(struct sw_share *sh, size_t i, const char *id, bool add);
+/** Full resync of source @i: @ids (n of them) replace the list; stamps the sync time. */
+void sw_share_source_replace(struct sw_share *sh, size_t i, const char *const *ids, size_t n);
+const struct sw_share_settings *sw_share_settings_of(struct sw_share *sh);
+void sw_share_count_setup_error(struct sw_share *sh);
+
+/* Reporter-thread hooks (pubsub.c), called from xmpp.c. */
+/** Connected (or reconnected) as @my_jid: set up our nodes, subscribe to and
+ *  re-read the sources. Registers its own handlers on @conn. */
+void sw_share_connected(struct sw_share *sh, xmpp_conn_t *conn, const char *my_jid);
+/** Spooled publishes may go out (node setup done, or given up after a while). */
+bool sw_share_ready(struct sw_share *sh, int64_t now_ms);
+/** An iq error from @from with condition @cond: true if it means the spooled
+ *  stanza's goal is reached (retracting an item the service does not have). */
+bool sw_share_error_done(struct sw_share *sh, const char *from, const char *cond);
+
+/** The share side of a running reporter (NULL without one). */
+struct sw_share *sw_reporter_share(struct sw_reporter *r);
+
+#endif
