@@ -98,7 +98,7 @@ class Client(ClientXMPP):
                                                      maxstanzas=0)
                 for i in range(self.a.count):
                     self.send_message(mto=self.a.room, mtype="groupchat",
-                                      mbody="BUY CHEAP FOLLOWERS NOW http://spam.example/%d" % i)
+                                      mbody="BUY CHEAP FOLLOWERS NOW https://bit.ly/f%d" % i)
                     await asyncio.sleep(self.a.interval)
                 self.done("sent %d" % self.a.count)
             elif self.a.cmd == "join":

@@ -52,7 +52,7 @@ share:
 $5
 YAML
 }
-mkdir -p "$work/A" "$work/B"
+mkdir -p "$work/A" "$work/B" "$work/B0"
 config "$work/A.yaml" incidents.a.test "$SW_PROSODY_ENGINE_SECRET" "$work/A" "  rtbl:
     enabled: true
     min_score: 1
@@ -140,16 +140,24 @@ grep -q 'listed flooder@a.test' "$work/A2.err" || fail "flooder not listed again
 # B's capture: three spam lines from the flooder, a weak content signal only
 { head -n1 "$work/cap.xml"; awk '/groupchat/ && n < 3 {print; n++}' "$work/cap.xml"; echo '</stream:stream>'; } >"$work/weak.xml"
 config "$work/B0.yaml" incidents.b.test "$SW_PROSODY_ROGUE_SECRET" "$work/B0" ""
+config "$work/B.yaml" incidents.b.test "$SW_PROSODY_ROGUE_SECRET" "$work/B" "  sources:
+    - name: a
+      service: pubsub.a.test
+      weight: 1.0"
+for f in B0 B; do # B also runs the default content rules: a URL shortener is a weak signal
+	cat >>"$work/$f.yaml" <<YAML
+detectors:
+  content:
+    rule_files: [$src/configs/rules/default.yaml]
+    cache_dir: $work/$f/hscache
+YAML
+done
 "$sw" replay -c "$work/B0.yaml" --no-progress --incidents "$work/incB0.jsonl" "$work/weak.xml" \
 	2>"$work/B0.err" >/dev/null || fail "replay B0 exited $?"
 if grep -q '"offender":"flooder@a.test"' "$work/incB0.jsonl"; then
 	fail "B alone already reports the weak signal: the test could not show the listing"
 fi
-grep -q 'content\.' "$work/B0.err" || true
-config "$work/B.yaml" incidents.b.test "$SW_PROSODY_ROGUE_SECRET" "$work/B" "  sources:
-    - name: a
-      service: pubsub.a.test
-      weight: 1.0"
+grep -qE 'aggregator: hits [1-9]' "$work/B0.err" || fail "no weak signal (hit) in B's capture"
 empty="$work/empty.xml"
 printf '%s\n</stream:stream>\n' "$(head -n1 "$work/cap.xml")" >"$empty"
 "$sw" replay -c "$work/B.yaml" --no-progress --drain-timeout 20 --incidents /dev/null "$empty" \
