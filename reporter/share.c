@@ -537,6 +537,8 @@ static int payload_for(struct sw_share *sh, int kind, const struct sw_incident *
     switch (kind) {
     case SW_SHARE_IODEF:
         return sw_iodef_incident(sh->rs, inc, sw_wall_ms(), out, len);
+    case SW_SHARE_IODEF2:
+        return sw_iodef2_incident(sh->rs, inc, sw_wall_ms(), out, len);
     case SW_SHARE_SUMMARY:
         return sw_share_summary(inc, sh->rs->domain, out, len);
     default:
@@ -752,14 +754,6 @@ int sw_share_new(const struct sw_share_settings *s, const struct sw_reporter_set
             (s->rtbl.enabled && strcmp(feeds[i].node, s->rtbl.node) == 0)) {
             return sw_errbuf_set(eb, SW_ECONF,
                                  "share.feeds[%zu].node is empty, invalid or the RTBL's", i);
-        }
-    }
-    if (s->rtbl.payload == SW_SHARE_IODEF2) {
-        return sw_errbuf_set(eb, SW_ECONF, "share: payload iodef2 is not available yet");
-    }
-    for (size_t i = 0; i < s->feeds.n; i++) {
-        if (feeds[i].payload == SW_SHARE_IODEF2) {
-            return sw_errbuf_set(eb, SW_ECONF, "share: payload iodef2 is not available yet");
         }
     }
     const struct sw_share_source *srcs = s->sources.items;

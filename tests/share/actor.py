@@ -9,8 +9,9 @@
         client: joins room R and sends N groupchat lines, then leaves.
     actor.py join --jid U --password PW --port P --room R [--stay S]
         client: tries to join R; prints 'joined' or 'error CONDITION'.
-    actor.py items --jid U --password PW --port P --service S --node N
-        client: pubsub items get; prints 'items N' or 'error CONDITION'.
+    actor.py items --jid U --password PW --port P --service S --node N [--dump F]
+        client: pubsub items get; prints 'items N' or 'error CONDITION'; with
+        --dump, each item's payload goes to F, one per line.
 Exit status 0 when the XMPP exchange ran (whatever its answer), 1 otherwise.
 Run with /usr/bin/python3 (Debian's python3-slixmpp).
 """
@@ -111,7 +112,12 @@ class Client(ClientXMPP):
                 self.done("")
             elif self.a.cmd == "items":
                 r = await self["xep_0060"].get_items(self.a.service, self.a.node, timeout=10)
-                self.done("items %d" % len(list(r["pubsub"]["items"])))
+                items = list(r["pubsub"]["items"])
+                if self.a.dump:
+                    with open(self.a.dump, "w", encoding="utf-8") as f:
+                        for it in items:
+                            f.write(ET.tostring(it.xml[0], encoding="unicode") + "\n")
+                self.done("items %d" % len(items))
         except PresenceError as e:
             self.done("error %s" % e.presence["error"]["condition"])
         except IqError as e:
@@ -136,6 +142,7 @@ def main():
     p.add_argument("--stay", type=float, default=0.0)
     p.add_argument("--service")
     p.add_argument("--node")
+    p.add_argument("--dump", help="items: write each item's payload here, one per line")
     p.add_argument("--max-seconds", type=float, default=60)
     a = p.parse_args()
     logging.basicConfig(level=logging.DEBUG if __import__("os").environ.get("SW_ACTOR_DEBUG") else logging.ERROR)

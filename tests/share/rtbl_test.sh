@@ -6,8 +6,9 @@
 #      (reporter + share.rtbl on) publishes SHA-256(flooder@a.test) on
 #      pubsub.a.test; Prosody's mod_muc_rtbl refuses the flooder's next join
 #      to room2 (forbidden); `stanzawatch retract` lets it back in.
-#   2. a whitelist feed (IODEF payload) is readable by the listed account and
-#      refused to another.
+#   2. a whitelist feed (IODEF 2.0 payload, valid against RFC 7970's schema as
+#      read back from Prosody) is readable by the listed account and refused
+#      to another.
 #   3. stanzawatch B consuming A's RTBL (share.sources) opens an incident for
 #      the flooder's weak signal that B alone ignores; with Prosody stopped, a
 #      restarted B still has the list (persisted) and still does.
@@ -61,7 +62,7 @@ config "$work/A.yaml" incidents.a.test "$SW_PROSODY_ENGINE_SECRET" "$work/A" "  
   feeds:
     - node: partners
       min_score: 1
-      payload: iodef
+      payload: iodef2
       access_model: whitelist
       whitelist: [reader@a.test]
       retract_on_close: false"
@@ -114,11 +115,15 @@ grep -q 'Blocked user <flooder@a.test>.*RTBL' "$pdir/prosody.log" || fail "Proso
 say "1a ok: flooder listed ($hash), refused by mod_muc_rtbl; replay+refusal ${ms} ms"
 
 # ---- 2. whitelist feed ----
-r=$(act items --jid reader@a.test --service pubsub.a.test --node partners)
+r=$(act items --jid reader@a.test --service pubsub.a.test --node partners --dump "$work/feed.xml")
 case "$r" in "items "[1-9]*) ;; *) fail "whitelisted reader got '$r'";; esac
+head -n1 "$work/feed.xml" >"$work/feed1.xml"
+xmllint --noout --nonet --schema "$src/tests/data/spec/iodef-2.0.xsd" "$work/feed1.xml" 2>"$work/xmllint.err" ||
+	fail "feed item is not valid IODEF 2.0: $(cat "$work/xmllint.err")"
+grep -q 'flooder@a.test' "$work/feed1.xml" || fail "feed item does not name the flooder"
 r2=$(act items --jid other@b.test --service pubsub.a.test --node partners)
 case "$r2" in "error forbidden"|"error not-authorized"|"error not-allowed") ;; *) fail "outsider got '$r2'";; esac
-say "2 ok: whitelist feed: reader@a.test '$r', other@b.test '$r2'"
+say "2 ok: whitelist feed (IODEF 2.0, schema-valid): reader@a.test '$r', other@b.test '$r2'"
 
 "$sw" retract -c "$work/A.yaml" --drain-timeout 20 flooder@a.test >"$work/retract.out" 2>"$work/retract.err" ||
 	fail "retract exited $?: $(tail -3 "$work/retract.err")"
