@@ -622,12 +622,16 @@ static int feed_incident(struct sw_share *sh, const struct sw_share_node *n,
 
 int sw_share_incident(struct sw_share *sh, const struct sw_incident *inc)
 {
+    return sw_share_incident_at(sh, inc, sw_wall_ms());
+}
+
+int sw_share_incident_at(struct sw_share *sh, const struct sw_incident *inc, int64_t now)
+{
     char entity[SW_JID_TEXT];
     bare_of(entity, sizeof(entity), inc->offender);
     if (entity[0] == '\0' || allowed(sh->s, entity)) {
         return 0;
     }
-    int64_t now = sw_wall_ms();
     int rc = 0;
     bool changed = false;
     pthread_mutex_lock(&sh->mu);

@@ -75,6 +75,9 @@ struct sw_share {
     } st;
 };
 
+/** sw_share_incident with the wall clock given (tests). */
+int sw_share_incident_at(struct sw_share *sh, const struct sw_incident *inc, int64_t now_ms);
+
 /* Consumed lists (share.c), called by pubsub.c on the reporter thread. */
 /** Source index of (@service, @node), or -1. */
 int sw_share_source_find(struct sw_share *sh, const char *service, const char *node);

@@ -3,7 +3,10 @@
  * are what mod_muc_rtbl computes (SHA-256 hex of the lower-cased bare JID,
  * checked against sha256sum values), payloads are well-formed XML in the
  * right namespaces, and a consumed list persisted in state_dir is loaded by a
- * new sw_share and weighs an account and the accounts of a listed domain.
+ * new sw_share and weighs an account and the accounts of a listed domain;
+ * publishing through a real spool: filters, feed update/close, expiry after
+ * ttl, repeat offences listed ttl * 2^(n-1) capped by ttl_max (also across a
+ * restart), the allow list retracting at start, retract of an unknown entity.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -164,12 +167,181 @@ static void test_listed_persisted(void **state)
     rmdir(dir);
 }
 
+/* Take every due spool entry: count those whose payload holds @needle (acking all). */
+static int drain(struct sw_spool *sp, int64_t now, const char *needle, int *total)
+{
+    struct sw_spool_item it;
+    int n = 0;
+    *total = 0;
+    while (sw_spool_next(sp, now, 1000, &it) == 1) {
+        (*total)++;
+        n += strstr(it.payload, needle) != NULL;
+        assert_string_equal(it.peer, "pubsub.a.test");
+        free(it.payload);
+        sw_spool_ack(sp, it.name);
+    }
+    return n;
+}
+
+static void test_publish_expire_repeat(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sw-test-rtbl.XXXXXX", path[300], cmd[400];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/spool", dir);
+    struct sw_spool *sp = NULL;
+    struct sw_errbuf eb = {{0}};
+    assert_int_equal(sw_spool_open(path, 100, 1000, &sp, &eb), 0);
+    snprintf(path, sizeof(path), "%s/state", dir);
+    struct sw_share_node feed = {.node = "f",
+                                 .min_score = 1.0,
+                                 .payload = SW_SHARE_SUMMARY,
+                                 .ttl_ms = 1000000,
+                                 .ttl_max_ms = 1000000,
+                                 .retract_on_close = true};
+    struct sw_share_settings s = {0};
+    s.service = "pubsub.a.test";
+    s.state_dir = path;
+    s.rtbl = (struct sw_share_node){.enabled = true,
+                                    .node = "rtbl",
+                                    .min_score = 5.0,
+                                    .payload = SW_SHARE_XEP0377,
+                                    .ttl_ms = 60000,
+                                    .ttl_max_ms = 200000};
+    s.feeds.items = &feed;
+    s.feeds.n = 1;
+    struct sw_reporter_settings rs;
+    memset(&rs, 0, sizeof(rs));
+    rs.domain = "a.test";
+    rs.admin_jid = "admin@a.test";
+    struct sw_share *sh = NULL;
+    assert_int_equal(sw_share_new(&s, &rs, sp, &sh, &eb), 0);
+    const int64_t t0 = 1764000000000;
+    int total;
+    char pub[200];
+    snprintf(pub, sizeof(pub), "<publish node=\"rtbl\"><item id=\"%s\">",
+             "94db8e78ed22687916ec7adafc2d00c4773e66bfcc7c2c6804bedfa0eba1e992");
+    const char *retract =
+        "<retract node=\"rtbl\" notify=\"true\"><item "
+        "id=\"94db8e78ed22687916ec7adafc2d00c4773e66bfcc7c2c6804bedfa0eba1e992\"/>";
+
+    /* offence 1: RTBL item (XEP-0377 payload) and feed item */
+    struct sw_incident *inc = incident("muc-flood", "flooder@a.test/res");
+    assert_int_equal(sw_share_incident_at(sh, inc, t0), 0);
+    assert_int_equal(drain(sp, t0, pub, &total), 1);
+    assert_int_equal(total, 2);
+    /* an update of the same incident re-publishes the feed item only */
+    inc->status = SW_INC_UPDATED;
+    assert_int_equal(sw_share_incident_at(sh, inc, t0 + 1000), 0);
+    assert_int_equal(drain(sp, t0 + 1000, "<publish node=\"f\">", &total), 1);
+    assert_int_equal(total, 1);
+    /* below the RTBL's min_score: feed only */
+    struct sw_incident *weak = incident("muc-flood", "weak@a.test");
+    weak->score_milli = 2000;
+    assert_int_equal(sw_share_incident_at(sh, weak, t0), 0);
+    assert_int_equal(drain(sp, t0, "<publish node=\"f\">", &total), 1);
+    assert_int_equal(total, 1);
+    /* closing retracts the feed item, not the RTBL entry */
+    weak->status = SW_INC_CLOSED;
+    assert_int_equal(sw_share_incident_at(sh, weak, t0 + 2000), 0);
+    assert_int_equal(drain(sp, t0 + 2000, "<retract node=\"f\"", &total), 1);
+    assert_int_equal(total, 1);
+    /* expiry after ttl (60 s) from the last offence activity */
+    sw_share_tick(sh, t0 + 59000);
+    assert_int_equal(drain(sp, t0 + 59000, retract, &total), 0);
+    assert_int_equal(total, 0);
+    sw_share_tick(sh, t0 + 61001);
+    assert_int_equal(drain(sp, t0 + 61001, retract, &total), 1);
+    assert_int_equal(total, 1);
+    struct sw_share_stats st;
+    sw_share_get_stats(sh, &st);
+    assert_int_equal(st.expired, 1);
+
+    /* offence 2 (a new incident), after a restart: listed for 2 * ttl */
+    sw_share_free(sh);
+    assert_int_equal(sw_share_new(&s, &rs, sp, &sh, &eb), 0);
+    snprintf(inc->id, sizeof(inc->id), "22222222-2222-5333-8444-555555555555");
+    inc->status = SW_INC_OPEN;
+    assert_int_equal(sw_share_incident_at(sh, inc, t0 + 100000), 0);
+    assert_int_equal(drain(sp, t0 + 100000, pub, &total), 1);
+    sw_share_tick(sh, t0 + 100000 + 119000);
+    assert_int_equal(drain(sp, t0 + 219000, retract, &total), 0);
+    sw_share_tick(sh, t0 + 100000 + 121000);
+    assert_int_equal(drain(sp, t0 + 221000, retract, &total), 1);
+    /* offence 3: 4 * ttl = 240 s, capped at ttl_max 200 s */
+    snprintf(inc->id, sizeof(inc->id), "33333333-2222-5333-8444-555555555555");
+    assert_int_equal(sw_share_incident_at(sh, inc, t0 + 300000), 0);
+    assert_int_equal(drain(sp, t0 + 300000, pub, &total), 1);
+    sw_share_tick(sh, t0 + 300000 + 199000);
+    assert_int_equal(drain(sp, t0 + 499000, retract, &total), 0);
+    sw_share_tick(sh, t0 + 300000 + 201000);
+    assert_int_equal(drain(sp, t0 + 501000, retract, &total), 1);
+
+    /* listed again, then the allow list (by domain) retracts it at start */
+    snprintf(inc->id, sizeof(inc->id), "44444444-2222-5333-8444-555555555555");
+    assert_int_equal(sw_share_incident_at(sh, inc, t0 + 600000), 0);
+    assert_int_equal(drain(sp, t0 + 600000, pub, &total), 1);
+    sw_share_free(sh);
+    char *allow[] = {"A.TEST"};
+    s.allow.v = allow;
+    s.allow.n = 1;
+    assert_int_equal(sw_share_new(&s, &rs, sp, &sh, &eb), 0);
+    assert_int_equal(drain(sp, t0 + 600000, retract, &total), 1);
+    /* and it is never listed again while allowed */
+    snprintf(inc->id, sizeof(inc->id), "55555555-2222-5333-8444-555555555555");
+    assert_int_equal(sw_share_incident_at(sh, inc, t0 + 700000), 0);
+    assert_int_equal(drain(sp, t0 + 700000, "<publish", &total), 0);
+    assert_int_equal(total, 0);
+    sw_share_free(sh);
+    sw_spool_free(sp);
+    free(inc);
+    free(weak);
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_retract_command_path(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sw-test-rtbl.XXXXXX", path[300], cmd[400];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/spool", dir);
+    struct sw_spool *sp = NULL;
+    struct sw_errbuf eb = {{0}};
+    assert_int_equal(sw_spool_open(path, 100, 1000, &sp, &eb), 0);
+    snprintf(path, sizeof(path), "%s/state", dir);
+    struct sw_share_settings s = {0};
+    s.service = "pubsub.a.test";
+    s.state_dir = path;
+    s.rtbl = (struct sw_share_node){
+        .enabled = true, .node = "rtbl", .min_score = 1.0, .ttl_ms = 60000, .ttl_max_ms = 60000};
+    struct sw_reporter_settings rs;
+    memset(&rs, 0, sizeof(rs));
+    rs.domain = "a.test";
+    struct sw_share *sh = NULL;
+    assert_int_equal(sw_share_new(&s, &rs, sp, &sh, &eb), 0);
+    int total;
+    /* not in our state (listed by hand, or state lost): a retract goes out anyway */
+    assert_int_equal(sw_share_retract(sh, "Someone@B.test/phone"), 1);
+    char h[65], want[200];
+    assert_int_equal(sw_share_rtbl_hash("someone@b.test", h), 0);
+    snprintf(want, sizeof(want), "<item id=\"%s\"/>", h);
+    assert_int_equal(drain(sp, 1, want, &total), 1);
+    assert_int_equal(sw_share_retract(sh, ""), SW_EINVAL);
+    sw_share_free(sh);
+    sw_spool_free(sp);
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_payloads),
         cmocka_unit_test(test_listed_persisted),
+        cmocka_unit_test(test_publish_expire_repeat),
+        cmocka_unit_test(test_retract_command_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
