@@ -320,14 +320,69 @@ static int on_share_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     return 1;
 }
 
-/* Pubsub event notifications from a source's service. */
+static const char *reason_of(xmpp_stanza_t *report)
+{
+    const char *r = xmpp_stanza_get_attribute(report, "reason");
+    return r != NULL ? r : "urn:xmpp:reporting:spam";
+}
+
+/*
+ * XEP-0377 reports forwarded by the local server (see share.h):
+ *  - mod_firewall `REPORT TO`: <message><forwarded><message from=OFFENDER/>
+ *    </forwarded><report xmlns='urn:xmpp:reporting:1'/></message>, reporter =
+ *    the forwarding server;
+ *  - a user's XEP-0191 block copied by a FORWARD rule: <message><forwarded>
+ *    <iq from=USER><block><item jid=OFFENDER><report/></item></block></iq>
+ *    </forwarded></message>, one report per item that carries one.
+ * Returns true when the message held a report (accepted or refused).
+ */
+static bool handle_reports(struct sw_share *sh, xmpp_stanza_t *st, const char *from)
+{
+    xmpp_stanza_t *fwd = xmpp_stanza_get_child_by_ns(st, "urn:xmpp:forward:0");
+    xmpp_stanza_t *inner = fwd ? xmpp_stanza_get_children(fwd) : NULL;
+    while (inner != NULL &&
+           (!xmpp_stanza_is_tag(inner) || strcmp(xmpp_stanza_get_name(inner), "delay") == 0)) {
+        inner = xmpp_stanza_get_next(inner);
+    }
+    xmpp_stanza_t *rep = xmpp_stanza_get_child_by_ns(st, SW_XEP0377_NS);
+    int64_t now = sw_wall_ms();
+    if (rep != NULL) {
+        const char *offender = inner ? xmpp_stanza_get_from(inner) : NULL;
+        sw_share_report(sh, from, offender, from, reason_of(rep), now);
+        return true;
+    }
+    xmpp_stanza_t *block = inner != NULL && strcmp(xmpp_stanza_get_name(inner), "iq") == 0
+                               ? xmpp_stanza_get_child_by_ns(inner, "urn:xmpp:blocking")
+                               : NULL;
+    if (block == NULL || strcmp(xmpp_stanza_get_name(block), "block") != 0) {
+        return false;
+    }
+    bool any = false;
+    for (xmpp_stanza_t *it = xmpp_stanza_get_children(block); it != NULL;
+         it = xmpp_stanza_get_next(it)) {
+        xmpp_stanza_t *r =
+            xmpp_stanza_is_tag(it) ? xmpp_stanza_get_child_by_ns(it, SW_XEP0377_NS) : NULL;
+        if (r != NULL) {
+            sw_share_report(sh, from, xmpp_stanza_get_attribute(it, "jid"),
+                            xmpp_stanza_get_from(inner), reason_of(r), now);
+            any = true;
+        }
+    }
+    return any;
+}
+
+/* Pubsub event notifications from a source's service; XEP-0377 reports. */
 static int on_share_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     struct sw_share *sh = ud;
     (void)conn;
     const char *from = xmpp_stanza_get_from(st);
+    if (from == NULL) {
+        return 1;
+    }
     xmpp_stanza_t *ev = xmpp_stanza_get_child_by_ns(st, SW_PUBSUB_EVENT_NS);
-    if (ev == NULL || from == NULL) {
+    if (ev == NULL) {
+        handle_reports(sh, st, from);
         return 1;
     }
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(ev); c != NULL; c = xmpp_stanza_get_next(c)) {

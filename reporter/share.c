@@ -407,11 +407,118 @@ void sw_share_source_replace(struct sw_share *sh, size_t i, const char *const *i
                 fresh.n);
 }
 
+/* ---- XEP-0377 reports ---- */
+
+static void bare_of(char *dst, size_t cap, const char *e);
+
+static uint64_t bare_hash(const char *jid)
+{
+    size_t n = strcspn(jid, "/");
+    uint64_t h = sw_hash64_lower(jid, n);
+    return h ? h : 1; /* 0 marks a free slot */
+}
+
+static bool jid_in(const struct sw_conf_strlist *l, const char *jid)
+{
+    size_t n = strcspn(jid, "/");
+    for (size_t i = 0; i < l->n; i++) {
+        if (strlen(l->v[i]) == n && strncasecmp(l->v[i], jid, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Slot of @h (found or to use: a free one, else the least recently reported
+ * in its probe window). Caller holds src_mu. */
+static struct share_report *report_slot(struct sw_share *sh, uint64_t h, bool create)
+{
+    struct share_report *oldest = NULL;
+    for (size_t i = 0; i < 16; i++) {
+        struct share_report *r = &sh->reports[(h + i) & (SHARE_REPORT_SLOTS - 1)];
+        if (r->h == h) {
+            return r;
+        }
+        if (r->h == 0) {
+            return create ? r : NULL;
+        }
+        if (oldest == NULL || r->last_ms < oldest->last_ms) {
+            oldest = r;
+        }
+    }
+    if (create) {
+        memset(oldest, 0, sizeof(*oldest));
+    }
+    return create ? oldest : NULL;
+}
+
+bool sw_share_report(struct sw_share *sh, const char *from, const char *offender,
+                     const char *reporter, const char *reason, int64_t now_ms)
+{
+    if (sh->reports == NULL || from == NULL || !jid_in(&sh->s->reports_from, from)) {
+        bump(&sh->st.reports_refused);
+        return false;
+    }
+    if (offender == NULL || strchr(offender, '@') == NULL) {
+        return false; /* accounts only */
+    }
+    uint64_t h = bare_hash(offender), who = bare_hash(reporter ? reporter : from);
+    size_t n_live = 0;
+    pthread_mutex_lock(&sh->src_mu);
+    struct share_report *r = report_slot(sh, h, true);
+    r->h = h;
+    r->last_ms = now_ms;
+    size_t k = 0, oldest = 0;
+    for (; k < SHARE_REPORTERS && r->who[k] != who; k++) {
+        if (r->when[k] < r->when[oldest]) {
+            oldest = k;
+        }
+    }
+    if (k == SHARE_REPORTERS) {
+        k = oldest;
+    }
+    r->who[k] = who;
+    r->when[k] = now_ms;
+    for (size_t i = 0; i < SHARE_REPORTERS; i++) {
+        n_live += r->who[i] != 0 && now_ms - r->when[i] < sh->s->report_ttl_ms;
+    }
+    pthread_mutex_unlock(&sh->src_mu);
+    bump(&sh->st.reports_in);
+    char clean[SW_JID_TEXT], rclean[SW_JID_TEXT], rbare[SW_JID_TEXT];
+    bare_of(rbare, sizeof(rbare), reporter ? reporter : from);
+    sw_log_info("share", "XEP-0377 report (%s) on %s by %s, forwarded by %s: %zu live reporter(s)",
+                reason ? reason : "no reason", sw_iodef_clean(clean, sizeof(clean), offender),
+                sw_iodef_clean(rclean, sizeof(rclean), rbare), from, n_live);
+    return true;
+}
+
+int64_t sw_share_report_weight(struct sw_share *sh, const char *offender, int64_t now_ms)
+{
+    if (sh->reports == NULL || strchr(offender, '@') == NULL) {
+        return 0;
+    }
+    int64_t n = 0;
+    pthread_mutex_lock(&sh->src_mu);
+    struct share_report *r = report_slot(sh, bare_hash(offender), false);
+    for (size_t i = 0; r != NULL && i < SHARE_REPORTERS; i++) {
+        n += r->who[i] != 0 && now_ms - r->when[i] < sh->s->report_ttl_ms;
+    }
+    pthread_mutex_unlock(&sh->src_mu);
+    if (n > sh->s->report_max) {
+        n = sh->s->report_max;
+    }
+    return (int64_t)llround((double)n * sh->s->report_weight * sh->s->listed_score * 1000.0);
+}
+
 int64_t sw_share_listed_weight(void *ctx, const char *offender)
 {
     struct sw_share *sh = ctx;
-    if (sh == NULL || offender == NULL || sw_share_n_sources(sh) == 0) {
+    if (sh == NULL || offender == NULL) {
         return 0;
+    }
+    int64_t reported = sw_share_report_weight(sh, offender, sw_wall_ms());
+    if (sw_share_n_sources(sh) == 0) {
+        return reported;
     }
     char h1[65], h2[65];
     uint8_t b1[32], b2[32];
@@ -431,7 +538,7 @@ int64_t sw_share_listed_weight(void *ctx, const char *offender)
         }
     }
     pthread_mutex_unlock(&sh->src_mu);
-    return (int64_t)llround(w * sh->s->listed_score * 1000.0);
+    return (int64_t)llround(w * sh->s->listed_score * 1000.0) + reported;
 }
 
 /* ---- publishing ---- */
@@ -789,6 +896,13 @@ int sw_share_new(const struct sw_share_settings *s, const struct sw_reporter_set
     pthread_mutex_init(&sh->src_mu, NULL);
     sh->src = calloc(s->sources.n + 1, sizeof(*sh->src));
     atomic_store(&sh->unsynced, (int)s->sources.n);
+    if (s->reports_from.n > 0) {
+        sh->reports = calloc(SHARE_REPORT_SLOTS, sizeof(*sh->reports));
+        if (sh->reports == NULL) {
+            rc = sw_errbuf_set(eb, SW_ENOMEM, "share: out of memory");
+            goto fail;
+        }
+    }
     sh->answered = calloc(s->sources.n + 1, sizeof(bool));
     if (sh->answered == NULL) {
         free(sh->src);
@@ -837,6 +951,7 @@ void sw_share_free(struct sw_share *sh)
     }
     free(sh->src);
     free(sh->answered);
+    free(sh->reports);
     free(sh->e);
     pthread_mutex_destroy(&sh->mu);
     pthread_mutex_destroy(&sh->src_mu);
@@ -867,6 +982,8 @@ void sw_share_get_stats(struct sw_share *sh, struct sw_share_stats *st)
     st->retracted = atomic_load(&sh->st.retracted);
     st->expired = atomic_load(&sh->st.expired);
     st->setup_errors = atomic_load(&sh->st.setup_errors);
+    st->reports_in = atomic_load(&sh->st.reports_in);
+    st->reports_refused = atomic_load(&sh->st.reports_refused);
     pthread_mutex_lock(&sh->mu);
     for (size_t i = 0; i < sh->n; i++) {
         st->listed_now += sh->e[i].listed;

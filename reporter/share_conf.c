@@ -159,6 +159,32 @@ static const struct sw_conf_item share_schema[] = {
      .offset = OFF(allow),
      .def = "[]",
      .help = "bare JIDs or domains never published (retracted if listed)"},
+    {.key = "reports_from",
+     .type = SW_CONF_STRLIST,
+     .offset = OFF(reports_from),
+     .def = "[]",
+     .help = "JIDs trusted to forward XEP-0377 spam reports to us (the local server's host)"},
+    {.key = "report_weight",
+     .type = SW_CONF_DOUBLE,
+     .offset = OFF(report_weight),
+     .fmin = 0.0,
+     .fmax = 100.0,
+     .def = "0.5",
+     .help = "weight of one distinct reporter (scales listed_score)"},
+    {.key = "report_max",
+     .type = SW_CONF_INT,
+     .offset = OFF(report_max),
+     .min = 1,
+     .max = 64,
+     .def = "4",
+     .help = "distinct reporters of one account counted at most"},
+    {.key = "report_ttl",
+     .type = SW_CONF_DURATION,
+     .offset = OFF(report_ttl_ms),
+     .min = 1000,
+     .max = 30LL * 86400000,
+     .def = "1d",
+     .help = "how long a spam report counts"},
     {.key = "listed_score",
      .type = SW_CONF_DOUBLE,
      .offset = OFF(listed_score),
@@ -177,5 +203,6 @@ int sw_share_register_conf(void)
 
 bool sw_share_wanted(const struct sw_share_settings *s)
 {
-    return s != NULL && (s->rtbl.enabled || s->feeds.n > 0 || s->sources.n > 0);
+    return s != NULL &&
+           (s->rtbl.enabled || s->feeds.n > 0 || s->sources.n > 0 || s->reports_from.n > 0);
 }

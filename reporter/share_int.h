@@ -46,6 +46,16 @@ struct share_src {
     bool dirty;
 };
 
+/* Spam reports about one account: distinct reporters (hashes) and when. */
+#define SHARE_REPORT_SLOTS 16384 /* accounts remembered (open addressing, oldest evicted) */
+#define SHARE_REPORTERS 8
+struct share_report {
+    uint64_t h; /* hash of the offender's bare JID, 0 = free */
+    uint64_t who[SHARE_REPORTERS];
+    int64_t when[SHARE_REPORTERS];
+    int64_t last_ms;
+};
+
 struct sw_share {
     const struct sw_share_settings *s;
     const struct sw_reporter_settings *rs;
@@ -56,8 +66,9 @@ struct sw_share {
     size_t n, cap;
     uint32_t rev; /* spool revision counter, persisted */
 
-    pthread_mutex_t src_mu; /* consumed lists */
+    pthread_mutex_t src_mu; /* consumed lists and reports */
     struct share_src *src;
+    struct share_report *reports; /* SHARE_REPORT_SLOTS, allocated when reports_from is set */
 
     /* reporter thread only */
     int64_t last_tick_ms, last_src_save_ms;
@@ -71,7 +82,7 @@ struct sw_share {
     bool *answered;      /* per source: items answered at least once */
 
     struct {
-        atomic_ullong published, retracted, expired, setup_errors;
+        atomic_ullong published, retracted, expired, setup_errors, reports_in, reports_refused;
     } st;
 };
 
@@ -88,6 +99,12 @@ void sw_share_source_item(struct sw_share *sh, size_t i, const char *id, bool ad
 /** Full resync of source @i: @ids (n of them) replace the list; stamps the sync time. */
 void sw_share_source_replace(struct sw_share *sh, size_t i, const char *const *ids, size_t n);
 const struct sw_share_settings *sw_share_settings_of(struct sw_share *sh);
+/** A XEP-0377 report on @offender by @reporter forwarded by @from at @now_ms:
+ *  false (counted) if @from is not in reports_from. Any thread. */
+bool sw_share_report(struct sw_share *sh, const char *from, const char *offender,
+                     const char *reporter, const char *reason, int64_t now_ms);
+/** Weight (milli) of the live reports on @offender at @now_ms. */
+int64_t sw_share_report_weight(struct sw_share *sh, const char *offender, int64_t now_ms);
 void sw_share_count_setup_error(struct sw_share *sh);
 
 /* Reporter-thread hooks (pubsub.c), called from xmpp.c. */

@@ -758,7 +758,7 @@ static int reporter_start(const struct sw_reporter_settings *s, const struct sw_
     if (sw_share_wanted(sh) && (rc = sw_share_new(sh, s, r->spool, &r->share, eb)) != 0) {
         goto fail;
     }
-    if (r->share != NULL && sh->sources.n > 0) {
+    if (r->share != NULL && (sh->sources.n > 0 || sh->reports_from.n > 0)) {
         sw_aggregate_set_listed(sw_share_listed_weight, r->share);
     }
     r->recent = calloc(RECENT_MAX, sizeof(*r->recent));

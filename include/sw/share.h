@@ -34,6 +34,13 @@
  *    adds a symbol `share.listed` scaled by the summed weights, capped below
  *    the report threshold, so a listing alone never opens an incident.
  *
+ *  - XEP-0377 in (pubsub.c): spam reports the local server forwards to our
+ *    JID (mod_firewall `REPORT TO`, or a user's XEP-0191 <block/> carrying a
+ *    <report xmlns='urn:xmpp:reporting:1'/> that a FORWARD rule copies to us)
+ *    are accepted from the JIDs in share.reports_from only; each distinct
+ *    reporter of an account adds report_weight (at most report_max of them,
+ *    each for report_ttl) to the same share.listed symbol, in memory.
+ *
  * Threading: sw_share_incident() runs on the aggregator thread, the XMPP side
  * and sw_share_tick() on the reporter thread, sw_share_listed_weight() on the
  * aggregator thread; one mutex guards the published state and one the
@@ -94,6 +101,11 @@ struct sw_share_settings {
     struct sw_conf_list sources;  /* of struct sw_share_source */
     struct sw_conf_strlist allow; /* JIDs / domains never listed (and retracted if listed) */
     double listed_score;          /* share.listed contribution at weight 1.0 */
+    /* XEP-0377 spam reports forwarded by the local server (share.reports) */
+    struct sw_conf_strlist reports_from; /* senders trusted to forward them (the server's host) */
+    double report_weight;                /* per distinct reporter, scales listed_score */
+    int64_t report_max;                  /* distinct reporters counted at most */
+    int64_t report_ttl_ms;               /* a report counts this long */
 };
 
 /** Register the "share" section. Control thread, once, before sw_conf_load. */
@@ -142,7 +154,8 @@ int64_t sw_share_listed_weight(void *sh, const char *offender);
 
 struct sw_share_stats {
     uint64_t published, retracted, expired, setup_errors;
-    uint64_t listed_now; /* entries currently in published.state */
+    uint64_t reports_in, reports_refused; /* XEP-0377 reports accepted / from untrusted senders */
+    uint64_t listed_now;                  /* entries currently in published.state */
     uint64_t n_sources;
     uint64_t source_items;  /* sum of consumed list sizes */
     int64_t oldest_sync_ms; /* wall ms of the least recent full sync (0: never) */

@@ -9,6 +9,9 @@
         client: joins room R and sends N groupchat lines, then leaves.
     actor.py join --jid U --password PW --port P --room R [--stay S]
         client: tries to join R; prints 'joined' or 'error CONDITION'.
+    actor.py block --jid U --password PW --port P --target T
+        client: XEP-0191 block of T with a XEP-0377 spam report; prints
+        'blocked' or 'error CONDITION'.
     actor.py items --jid U --password PW --port P --service S --node N [--dump F]
         client: pubsub items get; prints 'items N' or 'error CONDITION'; with
         --dump, each item's payload goes to F, one per line.
@@ -110,6 +113,15 @@ class Client(ClientXMPP):
                 print("joined", flush=True)
                 await asyncio.sleep(self.a.stay)
                 self.done("")
+            elif self.a.cmd == "block":
+                iq = self.make_iq_set()
+                iq.append(ET.fromstring(
+                    "<block xmlns='urn:xmpp:blocking'><item jid='%s'>"
+                    "<report xmlns='urn:xmpp:reporting:1' reason='urn:xmpp:reporting:spam'>"
+                    "<text xml:lang='en'>spam links in the lobby</text></report>"
+                    "</item></block>" % self.a.target))
+                await iq.send(timeout=10)
+                self.done("blocked")
             elif self.a.cmd == "items":
                 r = await self["xep_0060"].get_items(self.a.service, self.a.node, timeout=10)
                 items = list(r["pubsub"]["items"])
@@ -128,7 +140,8 @@ class Client(ClientXMPP):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["record", "flood", "join", "items"])
+    p.add_argument("cmd", choices=["record", "flood", "join", "items", "block"])
+    p.add_argument("--target", help="block: the JID blocked and reported")
     p.add_argument("--jid", required=True)
     p.add_argument("--password", default="pw")
     p.add_argument("--secret", default="")

@@ -173,6 +173,40 @@ grep -q 'source a: full sync, 1 entries' "$work/B1.err" || fail "B did not sync 
 grep '"offender":"flooder@a.test"' "$work/incB.jsonl" | grep -q 'share.listed' ||
 	fail "B's incident lacks the share.listed symbol"
 say "3a ok: B alone: no incident; B consuming A's RTBL: incident with share.listed"
+# ---- 4. XEP-0377 in: users' block+report, forwarded by Prosody, weigh in B ----
+config "$work/B4.yaml" incidents.b.test "$SW_PROSODY_ROGUE_SECRET" "$work/B4" "  reports_from: [a.test]
+  report_weight: 0.5"
+cat >>"$work/B4.yaml" <<YAML
+detectors:
+  content:
+    rule_files: [$src/configs/rules/default.yaml]
+    cache_dir: $work/B4/hscache
+YAML
+mkdir -p "$work/B4"
+mkfifo "$work/in.fifo"
+"$sw" replay -c "$work/B4.yaml" --no-progress --drain-timeout 2 --incidents "$work/incB4.jsonl" - \
+	<"$work/in.fifo" >/dev/null 2>"$work/B4.err" &
+b4=$!
+pids+=("$b4")
+exec 7>"$work/in.fifo"
+for _ in $(seq 1 100); do grep -q 'connected as incidents.b.test' "$work/B4.err" && break; sleep 0.1; done
+grep -q 'connected as incidents.b.test' "$work/B4.err" || fail "B4 did not connect"
+for u in reader victim; do
+	[ "$(act block --jid $u@a.test --target flooder@a.test)" = "blocked" ] || fail "$u could not block+report"
+done
+for _ in $(seq 1 100); do
+	[ "$(grep -c 'XEP-0377 report' "$work/B4.err")" -ge 2 ] && break; sleep 0.1
+done
+grep -q 'XEP-0377 report (urn:xmpp:reporting:spam) on flooder@a.test by victim@a.test, forwarded by a.test: 2 live' \
+	"$work/B4.err" || fail "B4 did not take both reports: $(grep share "$work/B4.err")"
+cat "$work/weak.xml" >&7
+exec 7>&-
+wait "$b4" || fail "replay B4 exited $?"
+forget_pid "$b4"
+grep '"offender":"flooder@a.test"' "$work/incB4.jsonl" | grep -q 'share.listed' ||
+	fail "two spam reports did not lift the weak signal"
+say "4 ok: two users' XEP-0191 block+report forwarded by Prosody lift the flooder's weak signal in B"
+
 "$src/deploy/prosody/stop.sh" "$pdir" >/dev/null 2>&1
 "$sw" replay -c "$work/B.yaml" --no-progress --drain-timeout 1 --incidents "$work/incB3.jsonl" "$work/weak.xml" \
 	2>"$work/B3.err" >/dev/null || fail "replay B with the source down exited $?"

@@ -334,6 +334,52 @@ static void test_retract_command_path(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_reports(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sw-test-rtbl.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *from[] = {"a.test"};
+    struct sw_share_settings s = {0};
+    s.service = "pubsub.a.test";
+    s.state_dir = dir;
+    s.reports_from.v = from;
+    s.reports_from.n = 1;
+    s.report_weight = 0.5;
+    s.report_max = 2;
+    s.report_ttl_ms = 60000;
+    s.listed_score = 2.0;
+    struct sw_reporter_settings rs;
+    memset(&rs, 0, sizeof(rs));
+    struct sw_share *sh = NULL;
+    struct sw_errbuf eb = {{0}};
+    assert_true(sw_share_wanted(&s));
+    assert_int_equal(sw_share_new(&s, &rs, NULL, &sh, &eb), 0);
+    const int64_t t = 1764000000000;
+    /* only the configured forwarder is believed */
+    assert_false(sw_share_report(sh, "rogue.b.test", "x@a.test", "u1@a.test", NULL, t));
+    assert_false(sw_share_report(sh, "evil@a.test", "x@a.test", "u1@a.test", NULL, t));
+    assert_int_equal(sw_share_report_weight(sh, "x@a.test", t), 0);
+    /* one reporter twice counts once; resources do not make new reporters */
+    assert_true(sw_share_report(sh, "A.test", "X@a.test/r", "u1@a.test/phone", NULL, t));
+    assert_true(sw_share_report(sh, "a.test/x", "x@a.test", "u1@a.test/laptop", NULL, t + 1));
+    assert_int_equal(sw_share_report_weight(sh, "x@a.test", t + 2), 1000); /* 1 * 0.5 * 2.0 */
+    assert_true(sw_share_report(sh, "a.test", "x@a.test", "u2@a.test", NULL, t + 30000));
+    assert_true(sw_share_report(sh, "a.test", "x@a.test", "u3@a.test", NULL, t + 30000));
+    assert_int_equal(sw_share_report_weight(sh, "x@a.test", t + 30000), 2000); /* capped at 2 */
+    assert_int_equal(sw_share_listed_weight(sh, "x@a.test"), 0); /* wall clock: long expired */
+    /* u1's reports expire after the ttl, u2's and u3's still count */
+    assert_int_equal(sw_share_report_weight(sh, "x@a.test", t + 61000), 2000);
+    assert_int_equal(sw_share_report_weight(sh, "x@a.test", t + 91000), 0);
+    assert_false(sw_share_report(sh, "a.test", "a.test", "u1@a.test", NULL, t)); /* accounts only */
+    struct sw_share_stats st;
+    sw_share_get_stats(sh, &st);
+    assert_int_equal(st.reports_in, 4);
+    assert_int_equal(st.reports_refused, 2);
+    sw_share_free(sh);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -342,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_listed_persisted),
         cmocka_unit_test(test_publish_expire_repeat),
         cmocka_unit_test(test_retract_command_path),
+        cmocka_unit_test(test_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
