@@ -326,6 +326,28 @@ static const char *reason_of(xmpp_stanza_t *report)
     return r != NULL ? r : "urn:xmpp:reporting:spam";
 }
 
+/* Each <item jid=OFFENDER> of @block carrying a XEP-0377 <report/> is a report
+ * by @reporter forwarded by @from. Returns the number accepted, -1 if any was
+ * refused (untrusted @from), 0 if there was none. */
+static int block_items(struct sw_share *sh, xmpp_stanza_t *block, const char *from,
+                       const char *reporter, int64_t now)
+{
+    int n = 0;
+    for (xmpp_stanza_t *it = xmpp_stanza_get_children(block); it != NULL;
+         it = xmpp_stanza_get_next(it)) {
+        xmpp_stanza_t *r =
+            xmpp_stanza_is_tag(it) ? xmpp_stanza_get_child_by_ns(it, SW_XEP0377_NS) : NULL;
+        if (r != NULL) {
+            if (!sw_share_report(sh, from, xmpp_stanza_get_attribute(it, "jid"), reporter,
+                                 reason_of(r), now)) {
+                return -1;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
 /*
  * XEP-0377 reports forwarded by the local server (see share.h):
  *  - mod_firewall `REPORT TO`: <message><forwarded><message from=OFFENDER/>
@@ -357,18 +379,17 @@ static bool handle_reports(struct sw_share *sh, xmpp_stanza_t *st, const char *f
     if (block == NULL || strcmp(xmpp_stanza_get_name(block), "block") != 0) {
         return false;
     }
-    bool any = false;
-    for (xmpp_stanza_t *it = xmpp_stanza_get_children(block); it != NULL;
-         it = xmpp_stanza_get_next(it)) {
-        xmpp_stanza_t *r =
-            xmpp_stanza_is_tag(it) ? xmpp_stanza_get_child_by_ns(it, SW_XEP0377_NS) : NULL;
-        if (r != NULL) {
-            sw_share_report(sh, from, xmpp_stanza_get_attribute(it, "jid"),
-                            xmpp_stanza_get_from(inner), reason_of(r), now);
-            any = true;
-        }
+    return block_items(sh, block, from, xmpp_stanza_get_from(inner), now) != 0;
+}
+
+bool sw_share_block_iq(struct sw_share *sh, xmpp_stanza_t *iq, const char *from)
+{
+    xmpp_stanza_t *block = xmpp_stanza_get_child_by_ns(iq, "urn:xmpp:blocking");
+    if (block == NULL || strcmp(xmpp_stanza_get_name(block), "block") != 0) {
+        return false;
     }
-    return any;
+    /* the sender is the reporter: a peer stanzawatch with format xep0377 */
+    return block_items(sh, block, from, from, sw_wall_ms()) > 0;
 }
 
 /* Pubsub event notifications from a source's service; XEP-0377 reports. */

@@ -126,6 +126,70 @@ fail:
     return SW_EIO;
 }
 
+int sw_share_xep0377_block(const struct sw_incident *inc, const char *domain, char **out,
+                           size_t *len)
+{
+    char *report = NULL, bare[SW_JID_TEXT], clean[SW_JID_TEXT];
+    size_t rlen;
+    int rc = sw_share_xep0377(inc, domain, &report, &rlen);
+    if (rc != 0) {
+        return rc;
+    }
+    xmlBufferPtr buf;
+    xmlTextWriterPtr w = writer(&buf);
+    if (w == NULL) {
+        free(report);
+        return SW_ENOMEM;
+    }
+    snprintf(bare, sizeof(bare), "%.*s", (int)strcspn(inc->offender, "/"), inc->offender);
+    W(xmlTextWriterStartElementNS(w, NULL, X("block"), X("urn:xmpp:blocking")));
+    W(xmlTextWriterStartElement(w, X("item")));
+    W(xmlTextWriterWriteAttribute(w, X("jid"), X(sw_iodef_clean(clean, sizeof(clean), bare))));
+    W(xmlTextWriterWriteRaw(w, X(report))); /* our own writer's output */
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterEndElement(w));
+    free(report);
+    return finish(w, buf, out, len);
+fail:
+    free(report);
+    xmlFreeTextWriter(w);
+    xmlBufferFree(buf);
+    return SW_EIO;
+}
+
+int sw_peer_payload(const struct sw_reporter_settings *s, int format, const struct sw_incident *inc,
+                    int64_t report_ms, char **out, size_t *len)
+{
+    if (format == SW_PEER_XEP0377) {
+        return sw_share_xep0377_block(inc, s->domain, out, len);
+    }
+    if (format != SW_PEER_XEP0268_IODEF2) {
+        return sw_xep0268_report(s, inc, report_ms, out, len);
+    }
+    char *incident = NULL;
+    size_t ilen;
+    int rc = sw_iodef2_incident(s, inc, report_ms, &incident, &ilen);
+    if (rc != 0) {
+        return rc;
+    }
+    xmlBufferPtr buf;
+    xmlTextWriterPtr w = writer(&buf);
+    if (w == NULL) {
+        free(incident);
+        return SW_ENOMEM;
+    }
+    W(xmlTextWriterStartElementNS(w, NULL, X("report"), X(SW_XEP0268_NS)));
+    W(xmlTextWriterWriteRaw(w, X(incident)));
+    W(xmlTextWriterEndElement(w));
+    free(incident);
+    return finish(w, buf, out, len);
+fail:
+    free(incident);
+    xmlFreeTextWriter(w);
+    xmlBufferFree(buf);
+    return SW_EIO;
+}
+
 int sw_share_summary(const struct sw_incident *inc, const char *domain, char **out, size_t *len)
 {
     xmlBufferPtr buf;

@@ -460,7 +460,7 @@ bool sw_share_report(struct sw_share *sh, const char *from, const char *offender
         return false;
     }
     if (offender == NULL || strchr(offender, '@') == NULL) {
-        return false; /* accounts only */
+        return true; /* trusted, but only accounts are counted */
     }
     uint64_t h = bare_hash(offender), who = bare_hash(reporter ? reporter : from);
     size_t n_live = 0;

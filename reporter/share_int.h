@@ -100,7 +100,8 @@ void sw_share_source_item(struct sw_share *sh, size_t i, const char *id, bool ad
 void sw_share_source_replace(struct sw_share *sh, size_t i, const char *const *ids, size_t n);
 const struct sw_share_settings *sw_share_settings_of(struct sw_share *sh);
 /** A XEP-0377 report on @offender by @reporter forwarded by @from at @now_ms:
- *  false (counted) if @from is not in reports_from. Any thread. */
+ *  false (counted as refused) if @from is not in reports_from; true otherwise
+ *  (a report on a domain is accepted but not counted: accounts only). */
 bool sw_share_report(struct sw_share *sh, const char *from, const char *offender,
                      const char *reporter, const char *reason, int64_t now_ms);
 /** Weight (milli) of the live reports on @offender at @now_ms. */
@@ -116,6 +117,17 @@ bool sw_share_ready(struct sw_share *sh, int64_t now_ms);
 /** An iq error from @from with condition @cond: true if it means the spooled
  *  stanza's goal is reached (retracting an item the service does not have). */
 bool sw_share_error_done(struct sw_share *sh, const char *from, const char *cond);
+
+/** An inbound iq set whose child is a XEP-0191 <block/> from @from: its items'
+ *  XEP-0377 reports are taken when @from is in share.reports_from. True if
+ *  accepted (answer result), false if refused (answer forbidden). */
+bool sw_share_block_iq(struct sw_share *sh, xmpp_stanza_t *iq, const char *from);
+/** The payload a peer of @format (enum sw_peer_format) is sent for @inc. */
+int sw_peer_payload(const struct sw_reporter_settings *s, int format, const struct sw_incident *inc,
+                    int64_t report_ms, char **out, size_t *len);
+/** XEP-0191 <block><item jid=offender><report xmlns='urn:xmpp:reporting:1'/></item></block>. */
+int sw_share_xep0377_block(const struct sw_incident *inc, const char *domain, char **out,
+                           size_t *len);
 
 /** The share side of a running reporter (NULL without one). */
 struct sw_share *sw_reporter_share(struct sw_reporter *r);

@@ -138,8 +138,8 @@ static int reporter_incident(void *ctx, const struct sw_incident *inc)
 {
     struct sw_reporter *r = ctx;
     const struct sw_reporter_peer *peers = r->s->peers.items;
-    char *payload = NULL;
-    size_t plen;
+    char *payloads[SW_PEER_NFORMATS] = {NULL}; /* rendered once per format */
+    size_t plens[SW_PEER_NFORMATS] = {0};
     int rc = 0;
     remember(r, inc);
     if (r->share != NULL && sw_share_incident(r->share, inc) != 0) {
@@ -149,20 +149,21 @@ static int reporter_incident(void *ctx, const struct sw_incident *inc)
         if (!sw_reporter_peer_wants(r->s, &peers[i], inc)) {
             continue;
         }
-        if (payload == NULL) {
-            rc = sw_xep0268_report(r->s, inc, sw_wall_ms(), &payload, &plen);
-            if (rc != 0) {
-                bump(&r->st.spool_errors);
-                return rc;
-            }
+        int f = peers[i].format >= 0 && peers[i].format < SW_PEER_NFORMATS ? peers[i].format : 0;
+        if (payloads[f] == NULL &&
+            (rc = sw_peer_payload(r->s, f, inc, sw_wall_ms(), &payloads[f], &plens[f])) != 0) {
+            bump(&r->st.spool_errors);
+            break;
         }
-        int e = sw_spool_put(r->spool, peers[i].jid, inc->id, inc->revision, payload, plen);
+        int e = sw_spool_put(r->spool, peers[i].jid, inc->id, inc->revision, payloads[f], plens[f]);
         if (e != 0) {
             bump(&r->st.spool_errors);
             rc = rc ? rc : e;
         }
     }
-    free(payload);
+    for (int f = 0; f < SW_PEER_NFORMATS; f++) {
+        free(payloads[f]);
+    }
     return rc;
 }
 
@@ -433,6 +434,16 @@ static void handle_request(struct sw_reporter *r, xmpp_stanza_t *st, const char 
     }
     if (ns != NULL && strcmp(ns, "urn:xmpp:ping") == 0) {
         send_iq(r, "result", id, from, NULL);
+        return;
+    }
+    if (ns != NULL && strcmp(ns, "urn:xmpp:blocking") == 0 && r->share != NULL &&
+        strcmp(type, "set") == 0) {
+        /* XEP-0377 reports from peers that send them (share.reports_from) */
+        if (sw_share_block_iq(r->share, st, from)) {
+            send_iq(r, "result", id, from, NULL);
+        } else {
+            send_error(r, id, from, "auth", "forbidden");
+        }
         return;
     }
     if (ns == NULL || strcmp(ns, SW_XEP0268_NS) != 0) {

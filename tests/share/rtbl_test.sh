@@ -174,7 +174,7 @@ grep '"offender":"flooder@a.test"' "$work/incB.jsonl" | grep -q 'share.listed' |
 	fail "B's incident lacks the share.listed symbol"
 say "3a ok: B alone: no incident; B consuming A's RTBL: incident with share.listed"
 # ---- 4. XEP-0377 in: users' block+report, forwarded by Prosody, weigh in B ----
-config "$work/B4.yaml" incidents.b.test "$SW_PROSODY_ROGUE_SECRET" "$work/B4" "  reports_from: [a.test]
+config "$work/B4.yaml" incidents.b.test "$SW_PROSODY_ROGUE_SECRET" "$work/B4" "  reports_from: [a.test, incidents.a.test]
   report_weight: 0.5"
 cat >>"$work/B4.yaml" <<YAML
 detectors:
@@ -199,13 +199,21 @@ for _ in $(seq 1 100); do
 done
 grep -q 'XEP-0377 report (urn:xmpp:reporting:spam) on flooder@a.test by victim@a.test, forwarded by a.test: 2 live' \
 	"$work/B4.err" || fail "B4 did not take both reports: $(grep share "$work/B4.err")"
+# XEP-0377 out: A sends its incidents to peer B as XEP-0191 block + XEP-0377 report
+sed 's/^  ack_timeout: 3s$/  ack_timeout: 3s\n  peers:\n    - jid: incidents.b.test\n      format: xep0377/' \
+	"$work/A.yaml" >"$work/A5.yaml"
+timeout 60 "$sw" replay -c "$work/A5.yaml" --no-progress --drain-timeout 20 --incidents /dev/null \
+	"$work/cap.xml" >/dev/null 2>"$work/A5.err" || fail "replay A5 exited $?"
+grep -q 'spool empty' "$work/A5.err" || fail "B did not acknowledge A's XEP-0377 report: $(tail -3 "$work/A5.err")"
+grep -q 'XEP-0377 report (urn:xmpp:reporting:abuse) on flooder@a.test by incidents.a.test, forwarded by incidents.a.test' \
+	"$work/B4.err" || fail "B4 did not take A's XEP-0377 report"
 cat "$work/weak.xml" >&7
 exec 7>&-
 wait "$b4" || fail "replay B4 exited $?"
 forget_pid "$b4"
 grep '"offender":"flooder@a.test"' "$work/incB4.jsonl" | grep -q 'share.listed' ||
 	fail "two spam reports did not lift the weak signal"
-say "4 ok: two users' XEP-0191 block+report forwarded by Prosody lift the flooder's weak signal in B"
+say "4 ok: two users' XEP-0191 block+report forwarded by Prosody and A's XEP-0377 peer report (format xep0377) lift the flooder's weak signal in B"
 
 "$src/deploy/prosody/stop.sh" "$pdir" >/dev/null 2>&1
 "$sw" replay -c "$work/B.yaml" --no-progress --drain-timeout 1 --incidents "$work/incB3.jsonl" "$work/weak.xml" \

@@ -19,6 +19,7 @@
 #include <libxml/xmlschemas.h>
 
 #include "../../reporter/reporter_int.h"
+#include "../../reporter/share_int.h"
 
 #define SPEC SW_SOURCE_DIR "/tests/data/spec/"
 
@@ -167,12 +168,64 @@ static void test_validator_refuses(void **state)
     free(t);
 }
 
+/* The per-peer formats: XEP-0268 with IODEF 1.0 (unchanged), XEP-0268 with a
+ * schema-valid IODEF 2.0 Incident, and a XEP-0191 block item with XEP-0377. */
+static void test_peer_formats(void **state)
+{
+    (void)state;
+    struct sw_reporter_settings s;
+    settings(&s);
+    struct sw_incident inc;
+    muc_incident(&inc, SW_INC_OPEN);
+    char *a = NULL, *b = NULL;
+    size_t alen, blen;
+    assert_int_equal(sw_peer_payload(&s, SW_PEER_XEP0268, &inc, 1740911000000, &a, &alen), 0);
+    assert_int_equal(sw_xep0268_report(&s, &inc, 1740911000000, &b, &blen), 0);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(a, b, alen);
+    free(a);
+    free(b);
+
+    assert_int_equal(sw_peer_payload(&s, SW_PEER_XEP0268_IODEF2, &inc, 1740911000000, &a, &alen),
+                     0);
+    xmlDocPtr d = xmlReadMemory(a, (int)alen, NULL, NULL, XML_PARSE_NONET);
+    assert_non_null(d);
+    xmlNodePtr root = xmlDocGetRootElement(d);
+    assert_string_equal((const char *)root->name, "report");
+    assert_string_equal((const char *)root->ns->href, "urn:xmpp:incident:2");
+    xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(schema);
+    assert_int_equal(xmlSchemaValidateOneElement(vc, xmlFirstElementChild(root)), 0);
+    xmlSchemaFreeValidCtxt(vc);
+    xmlFreeDoc(d);
+    free(a);
+
+    snprintf(inc.offender, sizeof(inc.offender), "bot1@spam.example.net/res");
+    assert_int_equal(sw_peer_payload(&s, SW_PEER_XEP0377, &inc, 1740911000000, &a, &alen), 0);
+    d = xmlReadMemory(a, (int)alen, NULL, NULL, XML_PARSE_NONET);
+    assert_non_null(d);
+    root = xmlDocGetRootElement(d);
+    assert_string_equal((const char *)root->name, "block");
+    assert_string_equal((const char *)root->ns->href, "urn:xmpp:blocking");
+    xmlNodePtr item = xmlFirstElementChild(root);
+    xmlChar *jid = xmlGetProp(item, (const xmlChar *)"jid");
+    assert_string_equal((const char *)jid, "bot1@spam.example.net");
+    xmlFree(jid);
+    xmlNodePtr rep = xmlFirstElementChild(item);
+    assert_string_equal((const char *)rep->ns->href, "urn:xmpp:reporting:1");
+    xmlChar *reason = xmlGetProp(rep, (const xmlChar *)"reason");
+    assert_string_equal((const char *)reason, "urn:xmpp:reporting:abuse");
+    xmlFree(reason);
+    xmlFreeDoc(d);
+    free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_account_incidents),
         cmocka_unit_test(test_domain_and_bare),
         cmocka_unit_test(test_validator_refuses),
+        cmocka_unit_test(test_peer_formats),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
