@@ -936,10 +936,43 @@ fail:
     return rc;
 }
 
+/* One stats line for the log at the end: what was published, each list's size and age. */
+static void log_stats(struct sw_share *sh)
+{
+    struct sw_share_stats st;
+    sw_share_get_stats(sh, &st);
+    sw_log_info("share",
+                "published %llu, retracted %llu, expired %llu, listed now %llu, setup errors "
+                "%llu, XEP-0377 reports %llu (refused %llu)",
+                (unsigned long long)st.published, (unsigned long long)st.retracted,
+                (unsigned long long)st.expired, (unsigned long long)st.listed_now,
+                (unsigned long long)st.setup_errors, (unsigned long long)st.reports_in,
+                (unsigned long long)st.reports_refused);
+    int64_t now = sw_wall_ms();
+    for (size_t i = 0; i < sw_share_n_sources(sh); i++) {
+        const char *name;
+        uint64_t items;
+        int64_t synced;
+        if (sw_share_source_stats(sh, i, &name, &items, &synced) != 0) {
+            continue;
+        }
+        if (synced > 0) {
+            sw_log_info("share", "source %s: %llu entries, last full sync %lld s ago", name,
+                        (unsigned long long)items, (long long)((now - synced) / 1000));
+        } else {
+            sw_log_info("share", "source %s: %llu entries, never synced", name,
+                        (unsigned long long)items);
+        }
+    }
+}
+
 void sw_share_free(struct sw_share *sh)
 {
     if (sh == NULL) {
         return;
+    }
+    if (sh->src != NULL) {
+        log_stats(sh);
     }
     if (sh->src != NULL) {
         for (size_t i = 0; i < sw_share_n_sources(sh); i++) {

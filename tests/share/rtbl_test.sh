@@ -219,6 +219,7 @@ say "4 ok: two users' XEP-0191 block+report forwarded by Prosody and A's XEP-037
 "$sw" replay -c "$work/B.yaml" --no-progress --drain-timeout 1 --incidents "$work/incB3.jsonl" "$work/weak.xml" \
 	2>"$work/B3.err" >/dev/null || fail "replay B with the source down exited $?"
 grep -q 'source a: 1 entries loaded' "$work/B3.err" || fail "list not loaded from disk"
+grep -Eq 'source a: 1 entries, last full sync [0-9]+ s ago' "$work/B3.err" || fail "no list size/sync age stats line"
 grep '"offender":"flooder@a.test"' "$work/incB3.jsonl" | grep -q 'share.listed' ||
 	fail "with the source down the listing was lost"
 say "3b ok: source down: B restarted with its persisted list, still raises the flooder"
