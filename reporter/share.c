@@ -1,8 +1,9 @@
 /*
- * share.c - the share side's state: what we published (RTBL entries and feed
- * items, with expiry and offence counts) and the lists we consume, both
- * persisted in share.state_dir; the aggregator-thread entry points
- * (sw_share_incident, sw_share_listed_weight) and the reporter-thread tick.
+ * share.c - the share side's publishing state: what we published (RTBL
+ * entries and feed items, with expiry and offence counts), persisted in
+ * share.state_dir; the life cycle of struct sw_share, the aggregator-thread
+ * entry point sw_share_incident and the reporter-thread tick. What we consume
+ * (lists, XEP-0377 reports) is share_lists.c.
  * Design and threading: see include/sw/share.h. Publishing never talks XMPP
  * here: it renders a pubsub iq payload and hands it to the reporter's durable
  * spool (peer = share.service), keyed "pubsub:<node>:<item>" so that a newer
@@ -11,7 +12,7 @@
  *
  * Files (each rewritten whole: temp file, fsync, rename, fsync of the dir):
  *  published.state  "SWSHARE1 <rev>\n" then one tab-separated line per entry;
- *  source-<name>.list  "SWLIST1 <synced_ms>\n" then one hex id per line.
+ *  (source-<name>.list: share_lists.c).
  * The files are small (one line per listed offender) and change only when an
  * incident passes a filter or an event arrives, so whole rewrites are fine.
  */
@@ -34,18 +35,17 @@
 
 #define STATE_FILE "published.state"
 #define STATE_MAGIC "SWSHARE1"
-#define LIST_MAGIC "SWLIST1"
 #define SAVE_EVERY_MS 1000
 #define MAX_STATE_BYTES (64 << 20)
 
-static void bump(atomic_ullong *c)
+void sw_share_bump(atomic_ullong *c)
 {
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
 /* ---- files ---- */
 
-static int write_atomic(const char *dir, const char *name, const char *buf, size_t len)
+int sw_share_write_atomic(const char *dir, const char *name, const char *buf, size_t len)
 {
     char path[4096], tmp[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -89,7 +89,7 @@ static int write_atomic(const char *dir, const char *name, const char *buf, size
 }
 
 /* Whole file into a malloc'd NUL-terminated buffer; SW_ENOENT if absent. */
-static int read_all(const char *dir, const char *name, char **out)
+int sw_share_read_all(const char *dir, const char *name, char **out)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -146,7 +146,7 @@ static void save_state_locked(struct sw_share *sh)
         free(buf);
         return;
     }
-    if (write_atomic(sh->s->state_dir, STATE_FILE, buf, len) != 0) {
+    if (sw_share_write_atomic(sh->s->state_dir, STATE_FILE, buf, len) != 0) {
         sw_log_error("share", "%s/%s: cannot write the published state", sh->s->state_dir,
                      STATE_FILE);
     }
@@ -168,7 +168,7 @@ static int grow_pub(struct sw_share *sh)
     return 0;
 }
 
-static void copy_field(char *dst, size_t cap, const char *src)
+void sw_share_copy(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src ? src : "");
 }
@@ -176,7 +176,7 @@ static void copy_field(char *dst, size_t cap, const char *src)
 static int load_state(struct sw_share *sh)
 {
     char *b = NULL;
-    int rc = read_all(sh->s->state_dir, STATE_FILE, &b);
+    int rc = sw_share_read_all(sh->s->state_dir, STATE_FILE, &b);
     if (rc == SW_ENOENT) {
         return 0;
     }
@@ -207,338 +207,14 @@ static int load_state(struct sw_share *sh)
         e->offences = (uint32_t)strtoul(f[2], NULL, 10);
         e->expires_ms = strtoll(f[3], NULL, 10);
         e->forget_ms = strtoll(f[4], NULL, 10);
-        copy_field(e->node, sizeof(e->node), f[5]);
-        copy_field(e->item, sizeof(e->item), f[6]);
-        copy_field(e->entity, sizeof(e->entity), f[7]);
-        copy_field(e->last_inc, sizeof(e->last_inc), strcmp(f[8], "-") == 0 ? "" : f[8]);
+        sw_share_copy(e->node, sizeof(e->node), f[5]);
+        sw_share_copy(e->item, sizeof(e->item), f[6]);
+        sw_share_copy(e->entity, sizeof(e->entity), f[7]);
+        sw_share_copy(e->last_inc, sizeof(e->last_inc), strcmp(f[8], "-") == 0 ? "" : f[8]);
         sh->n++;
     }
     free(b);
     return 0;
-}
-
-/* ---- consumed lists ---- */
-
-static int hex_to_bin(const char *hex, uint8_t out[32])
-{
-    for (int i = 0; i < 32; i++) {
-        int v = 0;
-        for (int k = 0; k < 2; k++) {
-            char c = hex[2 * i + k];
-            int d = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
-            if (d < 0) {
-                return SW_EINVAL;
-            }
-            v = v * 16 + d;
-        }
-        out[i] = (uint8_t)v;
-    }
-    return hex[64] == '\0' || hex[64] == '\n' || hex[64] == '\r' ? 0 : SW_EINVAL;
-}
-
-/* Index of @id in @l, or -(insertion point)-1. */
-static ssize_t src_search(const struct share_src *l, const uint8_t id[32])
-{
-    size_t lo = 0, hi = l->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = memcmp(l->ids[mid], id, 32);
-        if (c == 0) {
-            return (ssize_t)mid;
-        }
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return -(ssize_t)lo - 1;
-}
-
-static bool src_add(struct share_src *l, const uint8_t id[32])
-{
-    ssize_t at = src_search(l, id);
-    if (at >= 0) {
-        return false;
-    }
-    size_t pos = (size_t)(-at - 1);
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        uint8_t(*v)[32] = realloc(l->ids, cap * 32);
-        if (v == NULL) {
-            return false;
-        }
-        l->ids = v;
-        l->cap = cap;
-    }
-    memmove(l->ids[pos + 1], l->ids[pos], (l->n - pos) * 32);
-    memcpy(l->ids[pos], id, 32);
-    l->n++;
-    return true;
-}
-
-static bool src_del(struct share_src *l, const uint8_t id[32])
-{
-    ssize_t at = src_search(l, id);
-    if (at < 0) {
-        return false;
-    }
-    memmove(l->ids[at], l->ids[at + 1], (l->n - (size_t)at - 1) * 32);
-    l->n--;
-    return true;
-}
-
-static void list_name(const struct sw_share_source *src, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "source-%s.list", src->name);
-}
-
-static void load_source(struct sw_share *sh, size_t i)
-{
-    const struct sw_share_source *src = sw_share_source_at(sh, i);
-    char name[300], *b = NULL;
-    list_name(src, name, sizeof(name));
-    if (read_all(sh->s->state_dir, name, &b) != 0) {
-        return;
-    }
-    char *save = NULL, *line = strtok_r(b, "\n", &save);
-    long long synced = 0;
-    if (line != NULL && sscanf(line, LIST_MAGIC " %lld", &synced) == 1) {
-        sh->src[i].synced_ms = synced;
-        uint8_t id[32];
-        while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-            if (strlen(line) == 64 && hex_to_bin(line, id) == 0) {
-                src_add(&sh->src[i], id);
-            }
-        }
-        sw_log_info("share", "source %s: %zu entries loaded from %s (synced %lld s ago)", src->name,
-                    sh->src[i].n, name,
-                    synced ? (long long)((sw_wall_ms() - synced) / 1000) : -1LL);
-    }
-    free(b);
-}
-
-static void save_source_locked(struct sw_share *sh, size_t i)
-{
-    const struct sw_share_source *src = sw_share_source_at(sh, i);
-    struct share_src *l = &sh->src[i];
-    size_t len = 0, cap = 32 + l->n * 65;
-    char *buf = malloc(cap), name[300];
-    if (buf == NULL) {
-        return;
-    }
-    len = (size_t)snprintf(buf, cap, "%s %lld\n", LIST_MAGIC, (long long)l->synced_ms);
-    static const char hex[] = "0123456789abcdef";
-    for (size_t k = 0; k < l->n; k++) {
-        for (int j = 0; j < 32; j++) {
-            buf[len++] = hex[l->ids[k][j] >> 4];
-            buf[len++] = hex[l->ids[k][j] & 15];
-        }
-        buf[len++] = '\n';
-    }
-    list_name(src, name, sizeof(name));
-    if (write_atomic(sh->s->state_dir, name, buf, len) != 0) {
-        sw_log_error("share", "%s/%s: cannot write the list", sh->s->state_dir, name);
-    } else {
-        l->dirty = false;
-    }
-    free(buf);
-}
-
-size_t sw_share_n_sources(struct sw_share *sh)
-{
-    return sh->s->sources.n;
-}
-
-const struct sw_share_source *sw_share_source_at(struct sw_share *sh, size_t i)
-{
-    return &((const struct sw_share_source *)sh->s->sources.items)[i];
-}
-
-int sw_share_source_find(struct sw_share *sh, const char *service, const char *node)
-{
-    char bare[SW_JID_TEXT];
-    copy_field(bare, sizeof(bare), service);
-    char *slash = strchr(bare, '/');
-    if (slash != NULL) {
-        *slash = '\0';
-    }
-    for (size_t i = 0; i < sw_share_n_sources(sh); i++) {
-        const struct sw_share_source *s = sw_share_source_at(sh, i);
-        if (strcasecmp(s->service, bare) == 0 && node != NULL && strcmp(s->node, node) == 0) {
-            return (int)i;
-        }
-    }
-    return -1;
-}
-
-void sw_share_source_item(struct sw_share *sh, size_t i, const char *id, bool add)
-{
-    uint8_t bin[32];
-    if (id == NULL || strlen(id) != 64 || hex_to_bin(id, bin) != 0) {
-        return; /* not a hash: nothing a lookup could match */
-    }
-    pthread_mutex_lock(&sh->src_mu);
-    bool changed = add ? src_add(&sh->src[i], bin) : src_del(&sh->src[i], bin);
-    sh->src[i].dirty |= changed;
-    pthread_mutex_unlock(&sh->src_mu);
-}
-
-void sw_share_source_replace(struct sw_share *sh, size_t i, const char *const *ids, size_t n)
-{
-    struct share_src fresh = {0};
-    uint8_t bin[32];
-    for (size_t k = 0; k < n; k++) {
-        if (ids[k] != NULL && strlen(ids[k]) == 64 && hex_to_bin(ids[k], bin) == 0) {
-            src_add(&fresh, bin);
-        }
-    }
-    pthread_mutex_lock(&sh->src_mu);
-    free(sh->src[i].ids);
-    fresh.synced_ms = sw_wall_ms();
-    fresh.dirty = true;
-    sh->src[i] = fresh;
-    save_source_locked(sh, i); /* a full sync is worth writing at once */
-    pthread_mutex_unlock(&sh->src_mu);
-    sw_log_info("share", "source %s: full sync, %zu entries", sw_share_source_at(sh, i)->name,
-                fresh.n);
-}
-
-/* ---- XEP-0377 reports ---- */
-
-static void bare_of(char *dst, size_t cap, const char *e);
-
-static uint64_t bare_hash(const char *jid)
-{
-    size_t n = strcspn(jid, "/");
-    uint64_t h = sw_hash64_lower(jid, n);
-    return h ? h : 1; /* 0 marks a free slot */
-}
-
-static bool jid_in(const struct sw_conf_strlist *l, const char *jid)
-{
-    size_t n = strcspn(jid, "/");
-    for (size_t i = 0; i < l->n; i++) {
-        if (strlen(l->v[i]) == n && strncasecmp(l->v[i], jid, n) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Slot of @h (found or to use: a free one, else the least recently reported
- * in its probe window). Caller holds src_mu. */
-static struct share_report *report_slot(struct sw_share *sh, uint64_t h, bool create)
-{
-    struct share_report *oldest = NULL;
-    for (size_t i = 0; i < 16; i++) {
-        struct share_report *r = &sh->reports[(h + i) & (SHARE_REPORT_SLOTS - 1)];
-        if (r->h == h) {
-            return r;
-        }
-        if (r->h == 0) {
-            return create ? r : NULL;
-        }
-        if (oldest == NULL || r->last_ms < oldest->last_ms) {
-            oldest = r;
-        }
-    }
-    if (create) {
-        memset(oldest, 0, sizeof(*oldest));
-    }
-    return create ? oldest : NULL;
-}
-
-bool sw_share_report(struct sw_share *sh, const char *from, const char *offender,
-                     const char *reporter, const char *reason, int64_t now_ms)
-{
-    if (sh->reports == NULL || from == NULL || !jid_in(&sh->s->reports_from, from)) {
-        bump(&sh->st.reports_refused);
-        return false;
-    }
-    if (offender == NULL || strchr(offender, '@') == NULL) {
-        return true; /* trusted, but only accounts are counted */
-    }
-    uint64_t h = bare_hash(offender), who = bare_hash(reporter ? reporter : from);
-    size_t n_live = 0;
-    pthread_mutex_lock(&sh->src_mu);
-    struct share_report *r = report_slot(sh, h, true);
-    r->h = h;
-    r->last_ms = now_ms;
-    size_t k = 0, oldest = 0;
-    for (; k < SHARE_REPORTERS && r->who[k] != who; k++) {
-        if (r->when[k] < r->when[oldest]) {
-            oldest = k;
-        }
-    }
-    if (k == SHARE_REPORTERS) {
-        k = oldest;
-    }
-    r->who[k] = who;
-    r->when[k] = now_ms;
-    for (size_t i = 0; i < SHARE_REPORTERS; i++) {
-        n_live += r->who[i] != 0 && now_ms - r->when[i] < sh->s->report_ttl_ms;
-    }
-    pthread_mutex_unlock(&sh->src_mu);
-    bump(&sh->st.reports_in);
-    char clean[SW_JID_TEXT], rclean[SW_JID_TEXT], rbare[SW_JID_TEXT];
-    bare_of(rbare, sizeof(rbare), reporter ? reporter : from);
-    sw_log_info("share", "XEP-0377 report (%s) on %s by %s, forwarded by %s: %zu live reporter(s)",
-                reason ? reason : "no reason", sw_iodef_clean(clean, sizeof(clean), offender),
-                sw_iodef_clean(rclean, sizeof(rclean), rbare), from, n_live);
-    return true;
-}
-
-int64_t sw_share_report_weight(struct sw_share *sh, const char *offender, int64_t now_ms)
-{
-    if (sh->reports == NULL || strchr(offender, '@') == NULL) {
-        return 0;
-    }
-    int64_t n = 0;
-    pthread_mutex_lock(&sh->src_mu);
-    struct share_report *r = report_slot(sh, bare_hash(offender), false);
-    for (size_t i = 0; r != NULL && i < SHARE_REPORTERS; i++) {
-        n += r->who[i] != 0 && now_ms - r->when[i] < sh->s->report_ttl_ms;
-    }
-    pthread_mutex_unlock(&sh->src_mu);
-    if (n > sh->s->report_max) {
-        n = sh->s->report_max;
-    }
-    return (int64_t)llround((double)n * sh->s->report_weight * sh->s->listed_score * 1000.0);
-}
-
-int64_t sw_share_listed_weight(void *ctx, const char *offender)
-{
-    struct sw_share *sh = ctx;
-    if (sh == NULL || offender == NULL) {
-        return 0;
-    }
-    int64_t reported = sw_share_report_weight(sh, offender, sw_wall_ms());
-    if (sw_share_n_sources(sh) == 0) {
-        return reported;
-    }
-    char h1[65], h2[65];
-    uint8_t b1[32], b2[32];
-    bool have2 = false;
-    if (sw_share_rtbl_hash(offender, h1) != 0 || hex_to_bin(h1, b1) != 0) {
-        return 0;
-    }
-    const char *at = strchr(offender, '@');
-    if (at != NULL && sw_share_rtbl_hash(at + 1, h2) == 0 && hex_to_bin(h2, b2) == 0) {
-        have2 = true;
-    }
-    double w = 0;
-    pthread_mutex_lock(&sh->src_mu);
-    for (size_t i = 0; i < sw_share_n_sources(sh); i++) {
-        if (src_search(&sh->src[i], b1) >= 0 || (have2 && src_search(&sh->src[i], b2) >= 0)) {
-            w += sw_share_source_at(sh, i)->weight;
-        }
-    }
-    pthread_mutex_unlock(&sh->src_mu);
-    return (int64_t)llround(w * sh->s->listed_score * 1000.0) + reported;
 }
 
 /* ---- publishing ---- */
@@ -564,9 +240,9 @@ static bool node_wants(const struct sw_share_node *n, const struct sw_incident *
 }
 
 /* Bare form of @e (resource cut) in @dst. */
-static void bare_of(char *dst, size_t cap, const char *e)
+void sw_share_bare(char *dst, size_t cap, const char *e)
 {
-    copy_field(dst, cap, e);
+    sw_share_copy(dst, cap, e);
     char *slash = strchr(dst, '/');
     if (slash != NULL) {
         *slash = '\0';
@@ -590,6 +266,9 @@ static int spool_item(struct sw_share *sh, const char *node, const char *item, c
 {
     char *iq = NULL, key[256];
     size_t len;
+    if (sh->spool == NULL) {
+        return SW_EINVAL; /* consume-only use without a reporter (tests) */
+    }
     int rc = payload ? sw_share_publish_iq(node, item, payload, &iq, &len)
                      : sw_share_retract_iq(node, item, &iq, &len);
     if (rc != 0) {
@@ -599,7 +278,7 @@ static int spool_item(struct sw_share *sh, const char *node, const char *item, c
     rc = sw_spool_put(sh->spool, sh->s->service, key, ++sh->rev, iq, len);
     free(iq);
     if (rc == 0) {
-        bump(payload ? &sh->st.published : &sh->st.retracted);
+        sw_share_bump(payload ? &sh->st.published : &sh->st.retracted);
     }
     return rc;
 }
@@ -622,9 +301,9 @@ static struct share_pub *add_pub(struct sw_share *sh, const char *node, const ch
     }
     struct share_pub *e = &sh->e[sh->n++];
     memset(e, 0, sizeof(*e));
-    copy_field(e->node, sizeof(e->node), node);
-    copy_field(e->item, sizeof(e->item), item);
-    copy_field(e->entity, sizeof(e->entity), entity);
+    sw_share_copy(e->node, sizeof(e->node), node);
+    sw_share_copy(e->item, sizeof(e->item), item);
+    sw_share_copy(e->entity, sizeof(e->entity), entity);
     e->rtbl = rtbl;
     return e;
 }
@@ -668,7 +347,7 @@ static int rtbl_incident(struct sw_share *sh, const struct sw_incident *inc, con
     bool new_offence = strcmp(e->last_inc, inc->id) != 0;
     if (new_offence) {
         e->offences++;
-        copy_field(e->last_inc, sizeof(e->last_inc), inc->id);
+        sw_share_copy(e->last_inc, sizeof(e->last_inc), inc->id);
     }
     int64_t until = now + listing_ms(n, e->offences);
     if (until > e->expires_ms) {
@@ -711,7 +390,7 @@ static int feed_incident(struct sw_share *sh, const struct sw_share_node *n,
     if (e == NULL && (e = add_pub(sh, n->node, inc->id, entity, false)) == NULL) {
         return SW_ENOMEM;
     }
-    copy_field(e->last_inc, sizeof(e->last_inc), inc->id);
+    sw_share_copy(e->last_inc, sizeof(e->last_inc), inc->id);
     e->offences = 1;
     e->expires_ms = now + n->ttl_ms;
     char *payload = NULL;
@@ -735,7 +414,7 @@ int sw_share_incident(struct sw_share *sh, const struct sw_incident *inc)
 int sw_share_incident_at(struct sw_share *sh, const struct sw_incident *inc, int64_t now)
 {
     char entity[SW_JID_TEXT];
-    bare_of(entity, sizeof(entity), inc->offender);
+    sw_share_bare(entity, sizeof(entity), inc->offender);
     if (entity[0] == '\0' || allowed(sh->s, entity)) {
         return 0;
     }
@@ -765,7 +444,7 @@ int sw_share_retract(struct sw_share *sh, const char *what)
 {
     char entity[SW_JID_TEXT], hash[65];
     int n = 0;
-    bare_of(entity, sizeof(entity), what);
+    sw_share_bare(entity, sizeof(entity), what);
     if (sw_share_rtbl_hash(entity, hash) != 0) {
         return SW_EINVAL;
     }
@@ -804,7 +483,7 @@ void sw_share_tick(struct sw_share *sh, int64_t now)
         struct share_pub *e = &sh->e[i];
         if (e->listed && e->expires_ms <= now) {
             if (spool_item(sh, e->node, e->item, NULL) == 0) {
-                bump(&sh->st.expired);
+                sw_share_bump(&sh->st.expired);
                 sw_log_info("share", "%s: %s (%s) expired after %u offence(s)", e->node, e->entity,
                             e->item, e->offences);
                 e->listed = false;
@@ -827,7 +506,7 @@ void sw_share_tick(struct sw_share *sh, int64_t now)
     pthread_mutex_lock(&sh->src_mu);
     for (size_t i = 0; i < sw_share_n_sources(sh); i++) {
         if (sh->src[i].dirty) {
-            save_source_locked(sh, i);
+            sw_share_list_save_locked(sh, i);
         }
     }
     pthread_mutex_unlock(&sh->src_mu);
@@ -918,13 +597,13 @@ int sw_share_new(const struct sw_share_settings *s, const struct sw_reporter_set
         goto fail;
     }
     for (size_t i = 0; i < s->sources.n; i++) {
-        load_source(sh, i);
+        sw_share_list_load(sh, i);
     }
     /* the allow list wins over anything listed before it was written */
     for (size_t i = 0; i < sh->n; i++) {
         if (allowed(s, sh->e[i].entity)) {
             char entity[SW_JID_TEXT];
-            copy_field(entity, sizeof(entity), sh->e[i].entity);
+            sw_share_copy(entity, sizeof(entity), sh->e[i].entity);
             sw_share_retract(sh, entity);
             i = (size_t)-1; /* the array changed: start over */
         }
@@ -977,7 +656,7 @@ void sw_share_free(struct sw_share *sh)
     if (sh->src != NULL) {
         for (size_t i = 0; i < sw_share_n_sources(sh); i++) {
             if (sh->src[i].dirty) {
-                save_source_locked(sh, i);
+                sw_share_list_save_locked(sh, i);
             }
             free(sh->src[i].ids);
         }
@@ -1005,7 +684,7 @@ const struct sw_share_settings *sw_share_settings_of(struct sw_share *sh)
 
 void sw_share_count_setup_error(struct sw_share *sh)
 {
-    bump(&sh->st.setup_errors);
+    sw_share_bump(&sh->st.setup_errors);
 }
 
 void sw_share_get_stats(struct sw_share *sh, struct sw_share_stats *st)
@@ -1031,18 +710,4 @@ void sw_share_get_stats(struct sw_share *sh, struct sw_share_stats *st)
         }
     }
     pthread_mutex_unlock(&sh->src_mu);
-}
-
-int sw_share_source_stats(struct sw_share *sh, size_t i, const char **name, uint64_t *items,
-                          int64_t *synced_ms)
-{
-    if (i >= sw_share_n_sources(sh)) {
-        return SW_ENOENT;
-    }
-    *name = sw_share_source_at(sh, i)->name;
-    pthread_mutex_lock(&sh->src_mu);
-    *items = sh->src[i].n;
-    *synced_ms = sh->src[i].synced_ms;
-    pthread_mutex_unlock(&sh->src_mu);
-    return 0;
 }

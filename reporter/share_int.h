@@ -89,7 +89,21 @@ struct sw_share {
 /** sw_share_incident with the wall clock given (tests). */
 int sw_share_incident_at(struct sw_share *sh, const struct sw_incident *inc, int64_t now_ms);
 
-/* Consumed lists (share.c), called by pubsub.c on the reporter thread. */
+/* Helpers shared by share.c and share_lists.c. */
+void sw_share_bump(atomic_ullong *c);
+/** Write @len bytes as @dir/@name: temp file, fsync, rename, fsync of @dir. 0 or SW_E*. */
+int sw_share_write_atomic(const char *dir, const char *name, const char *buf, size_t len);
+/** @dir/@name into a malloc'd NUL-terminated buffer; SW_ENOENT if absent. */
+int sw_share_read_all(const char *dir, const char *name, char **out);
+void sw_share_copy(char *dst, size_t cap, const char *src);
+/** Bare form of @e (resource cut). */
+void sw_share_bare(char *dst, size_t cap, const char *e);
+/** Load source @i's persisted list (start-up). */
+void sw_share_list_load(struct sw_share *sh, size_t i);
+/** Persist source @i's list; caller holds src_mu. */
+void sw_share_list_save_locked(struct sw_share *sh, size_t i);
+
+/* Consumed lists (share_lists.c), called by pubsub.c on the reporter thread. */
 /** Source index of (@service, @node), or -1. */
 int sw_share_source_find(struct sw_share *sh, const char *service, const char *node);
 const struct sw_share_source *sw_share_source_at(struct sw_share *sh, size_t i);
