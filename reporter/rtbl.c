@@ -157,8 +157,8 @@ fail:
     return SW_EIO;
 }
 
-int sw_peer_payload(const struct sw_reporter_settings *s, int format, const struct sw_incident *inc,
-                    int64_t report_ms, char **out, size_t *len)
+int sw_share_peer_payload(const struct sw_reporter_settings *s, int format,
+                          const struct sw_incident *inc, int64_t report_ms, char **out, size_t *len)
 {
     if (format == SW_PEER_XEP0377) {
         return sw_share_xep0377_block(inc, s->domain, out, len);

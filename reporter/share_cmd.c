@@ -26,6 +26,8 @@ static const char usage[] =
     "and every feed item about it on share.service, and forget its offences.\n"
     "Needs reporter.enabled and share in the configuration. Waits up to SECS\n"
     "(default 10) for the service to acknowledge; the rest stays spooled.\n"
+    "Run it while no other stanzawatch holds reporter.component.jid (the server\n"
+    "takes one connection per component); what is not sent stays in spool_dir.\n"
     "Exit status: 0 all acknowledged, 1 some left in the spool, 2 usage/config.\n";
 
 int sw_share_cmd_retract(int argc, char **argv)

@@ -137,8 +137,9 @@ bool sw_share_error_done(struct sw_share *sh, const char *from, const char *cond
  *  accepted (answer result), false if refused (answer forbidden). */
 bool sw_share_block_iq(struct sw_share *sh, xmpp_stanza_t *iq, const char *from);
 /** The payload a peer of @format (enum sw_peer_format) is sent for @inc. */
-int sw_peer_payload(const struct sw_reporter_settings *s, int format, const struct sw_incident *inc,
-                    int64_t report_ms, char **out, size_t *len);
+int sw_share_peer_payload(const struct sw_reporter_settings *s, int format,
+                          const struct sw_incident *inc, int64_t report_ms, char **out,
+                          size_t *len);
 /** XEP-0191 <block><item jid=offender><report xmlns='urn:xmpp:reporting:1'/></item></block>. */
 int sw_share_xep0377_block(const struct sw_incident *inc, const char *domain, char **out,
                            size_t *len);

@@ -150,8 +150,8 @@ static int reporter_incident(void *ctx, const struct sw_incident *inc)
             continue;
         }
         int f = peers[i].format >= 0 && peers[i].format < SW_PEER_NFORMATS ? peers[i].format : 0;
-        if (payloads[f] == NULL &&
-            (rc = sw_peer_payload(r->s, f, inc, sw_wall_ms(), &payloads[f], &plens[f])) != 0) {
+        if (payloads[f] == NULL && (rc = sw_share_peer_payload(r->s, f, inc, sw_wall_ms(),
+                                                               &payloads[f], &plens[f])) != 0) {
             bump(&r->st.spool_errors);
             break;
         }

@@ -179,15 +179,15 @@ static void test_peer_formats(void **state)
     muc_incident(&inc, SW_INC_OPEN);
     char *a = NULL, *b = NULL;
     size_t alen, blen;
-    assert_int_equal(sw_peer_payload(&s, SW_PEER_XEP0268, &inc, 1740911000000, &a, &alen), 0);
+    assert_int_equal(sw_share_peer_payload(&s, SW_PEER_XEP0268, &inc, 1740911000000, &a, &alen), 0);
     assert_int_equal(sw_xep0268_report(&s, &inc, 1740911000000, &b, &blen), 0);
     assert_int_equal(alen, blen);
     assert_memory_equal(a, b, alen);
     free(a);
     free(b);
 
-    assert_int_equal(sw_peer_payload(&s, SW_PEER_XEP0268_IODEF2, &inc, 1740911000000, &a, &alen),
-                     0);
+    assert_int_equal(
+        sw_share_peer_payload(&s, SW_PEER_XEP0268_IODEF2, &inc, 1740911000000, &a, &alen), 0);
     xmlDocPtr d = xmlReadMemory(a, (int)alen, NULL, NULL, XML_PARSE_NONET);
     assert_non_null(d);
     xmlNodePtr root = xmlDocGetRootElement(d);
@@ -200,7 +200,7 @@ static void test_peer_formats(void **state)
     free(a);
 
     snprintf(inc.offender, sizeof(inc.offender), "bot1@spam.example.net/res");
-    assert_int_equal(sw_peer_payload(&s, SW_PEER_XEP0377, &inc, 1740911000000, &a, &alen), 0);
+    assert_int_equal(sw_share_peer_payload(&s, SW_PEER_XEP0377, &inc, 1740911000000, &a, &alen), 0);
     d = xmlReadMemory(a, (int)alen, NULL, NULL, XML_PARSE_NONET);
     assert_non_null(d);
     root = xmlDocGetRootElement(d);
