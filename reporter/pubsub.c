@@ -30,7 +30,6 @@
 
 #define SETUP_WAIT_MS 10000
 #define ID_PREFIX "swshare-"
-#define MAX_SYNC_ITEMS 1000000
 
 static const char *const access_names[] = {"open", "presence", "whitelist"};
 
@@ -230,7 +229,7 @@ static void sync_items(struct sw_share *sh, size_t i, xmpp_stanza_t *st)
     }
     size_t n = 0, cap = 0;
     const char **ids = NULL;
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(items); c != NULL && n < MAX_SYNC_ITEMS;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(items); c != NULL && n < SW_SHARE_MAX_LIST;
          c = xmpp_stanza_get_next(c)) {
         const char *nm = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_name(c) : NULL;
         const char *id = nm && strcmp(nm, "item") == 0 ? xmpp_stanza_get_id(c) : NULL;

@@ -38,6 +38,9 @@ struct share_pub {
     int64_t forget_ms;  /* wall clock: drop the offence memory at (not listed) */
 };
 
+/* Entries kept per consumed list at most (32 bytes each: 32 MB). */
+#define SW_SHARE_MAX_LIST 1000000
+
 /* One consumed list: sorted binary SHA-256 ids. */
 struct share_src {
     uint8_t (*ids)[32];

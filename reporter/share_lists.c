@@ -73,6 +73,9 @@ static bool src_add(struct share_src *l, const uint8_t id[32])
         return false;
     }
     size_t pos = (size_t)(-at - 1);
+    if (l->n >= SW_SHARE_MAX_LIST) {
+        return false; /* a source cannot grow our memory without bound */
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 256;
         uint8_t(*v)[32] = realloc(l->ids, cap * 32);
