@@ -198,15 +198,38 @@ void sw_share_source_item(struct sw_share *sh, size_t i, const char *id, bool ad
     pthread_mutex_unlock(&sh->src_mu);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
 void sw_share_source_replace(struct sw_share *sh, size_t i, const char *const *ids, size_t n)
 {
+    /* decode all, sort once, drop duplicates: O(n log n) for a full list */
     struct share_src fresh = {0};
-    uint8_t bin[32];
+    if (n > SW_SHARE_MAX_LIST) {
+        n = SW_SHARE_MAX_LIST;
+    }
+    fresh.ids = n ? malloc(n * 32) : NULL;
+    if (n > 0 && fresh.ids == NULL) {
+        sw_log_error("share", "source %s: out of memory for %zu entries: list kept",
+                     sw_share_source_at(sh, i)->name, n);
+        return;
+    }
+    fresh.cap = n;
     for (size_t k = 0; k < n; k++) {
-        if (ids[k] != NULL && strlen(ids[k]) == 64 && hex_to_bin(ids[k], bin) == 0) {
-            src_add(&fresh, bin);
+        if (ids[k] != NULL && strlen(ids[k]) == 64 && hex_to_bin(ids[k], fresh.ids[fresh.n]) == 0) {
+            fresh.n++;
         }
     }
+    qsort(fresh.ids, fresh.n, 32, cmp_id);
+    size_t w = 0;
+    for (size_t k = 0; k < fresh.n; k++) {
+        if (w == 0 || memcmp(fresh.ids[w - 1], fresh.ids[k], 32) != 0) {
+            memmove(fresh.ids[w++], fresh.ids[k], 32);
+        }
+    }
+    fresh.n = w;
     pthread_mutex_lock(&sh->src_mu);
     free(sh->src[i].ids);
     fresh.synced_ms = sw_wall_ms();
