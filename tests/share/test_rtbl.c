@@ -156,6 +156,15 @@ static void test_listed_persisted(void **state)
     int64_t synced;
     assert_int_equal(sw_share_source_stats(sh, 0, &name, &items, &synced), 0);
     assert_int_equal(items, 1);
+    /* duplicates and non-hash ids in a resync are dropped */
+    char h2[65];
+    assert_int_equal(sw_share_rtbl_hash("other@b.test", h2), 0);
+    const char *ids2[] = {h2, "not-a-hash", h, h2, NULL, h};
+    sw_share_source_replace(sh, 0, ids2, 6);
+    assert_int_equal(sw_share_source_stats(sh, 0, &name, &items, &synced), 0);
+    assert_int_equal(items, 2);
+    assert_int_equal(sw_share_listed_weight(sh, "other@b.test"), 1000);
+    sw_share_source_replace(sh, 0, ids, 1);
     assert_true(synced > 1764000000000);
     sw_share_free(sh);
     /* the resync was persisted: a new instance sees exactly it */
