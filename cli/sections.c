@@ -12,6 +12,7 @@
 #include "sw/live.h"
 #include "sw/reporter.h"
 #include "sw/settings.h"
+#include "sw/share.h"
 #include "sw/sw.h"
 
 int cli_register_sections(void)
@@ -30,6 +31,9 @@ int cli_register_sections(void)
     }
     if (rc == 0) {
         rc = sw_reporter_register_conf();
+    }
+    if (rc == 0) {
+        rc = sw_share_register_conf();
     }
     if (rc == 0) {
         rc = sw_live_register_conf();

@@ -11,7 +11,9 @@
  *        (sw_split finds whole        (libxml2 SAX2,           (every worker
  *         top-level stanzas)           events packed)            reads every batch)
  *   worker w: events whose shard key it owns -> detectors -> hits (seq-tagged)
- *   aggregator: merges the W hit rings in (seq, detector, emission) order
+ *   aggregator thread: merges the W hit rings in (seq, detector, emission)
+ *   order into the hit stage it was handed (struct sw_hit_stage: the
+ *   command line wires reporter/aggregate.c there; the engine names none)
  *
  * - Reader: reads the capture into refcounted buffers of batch_bytes (+ room
  *   for one stanza carried over), runs sw_split over the new bytes and cuts
@@ -217,6 +219,7 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     p->tail_keep = (size_t)lim->max_stanza_bytes + 4096;
     p->buf_cap = p->batch_bytes + p->tail_keep;
     p->tick_ms = p->eng->tick_ms > 0 ? p->eng->tick_ms : 1000;
+    p->max_jump_ms = p->eng->max_time_jump > 0 ? p->eng->max_time_jump : 600000;
 
     p->xopts.limits.max_depth = (uint32_t)lim->max_depth;
     p->xopts.limits.max_attr_bytes = (uint32_t)lim->max_attr_bytes;
@@ -432,6 +435,9 @@ int sw_pipeline_run_tap(struct sw_pipeline *p, struct sw_tap_ops *tap, struct sw
     }
     p->ran = true;
     p->tap = tap;
+    /* a live tap's plain top-level stanzas are written by their senders: only
+     * a mirror wrapper's stamp or arrival time dates them (engine/xml.c) */
+    p->xopts.no_top_stamps = tap->live ? 1 : 0;
     SW_CNT_SET(p->t_start_ns, sw_mono_ns());
     sw_evcount_init(&p->ec_slots);
     sw_evcount_init(&p->ec_agg);

@@ -7,7 +7,7 @@
  * sw_pipeline_run() on capture paths (or a tap) once, sw_pipeline_get_stats()
  * / sw_pipeline_print_stats(), sw_pipeline_free(). The incident output is
  * byte-identical for any number of parser and worker threads (see
- * engine/pipeline.c for why). main.c is a thin CLI over this; tests call it
+ * engine/pipeline.c for why). cli/cmd_replay.c is a thin CLI over this; tests call it
  * directly without forking the binary.
  *
  * Threading: new/run/free on one control thread. sw_pipeline_reload() and
@@ -68,6 +68,9 @@ struct sw_pipeline_stats {
     uint64_t stanzas, events, by_kind[3], unwrapped, carbons;
     uint64_t skipped_oversize, skipped_depth, skipped_attr, skipped_unknown, bad_stamps;
     uint64_t parse_errors;
+    uint64_t over_limit;      /* minimal SW_F_OVER_LIMIT events (depth, attribute, text, JID) */
+    uint64_t malformed;       /* stanzas skipped as not well-formed ("file:line:col" logged) */
+    uint64_t time_clamped;    /* events held at stream time: stamped too far ahead */
     uint64_t drops;           /* chunks dropped by a live tap with queue_policy drop */
     uint64_t stanzas_dropped; /* stanzas in those chunks */
     uint64_t reloads, reload_errors, detector_reload_errors;

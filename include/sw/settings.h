@@ -1,6 +1,6 @@
 /*
  * settings.h - the engine's own config sections: "engine", "limits", "muc".
- * Schemas and registration live in engine/settings.c; every key is documented
+ * Schemas and registration live in core/settings.c; every key is documented
  * in configs/stanzawatch.yaml with its default.
  */
 #ifndef SW_SETTINGS_H
@@ -26,6 +26,7 @@ struct sw_engine_settings {
     int64_t queue_batches; /* batches in flight between parsers and workers */
     int64_t hit_queue;     /* hits buffered per worker before back-pressure */
     int64_t tick_ms;       /* stream-time interval of expire()/aggregate ticks (DURATION) */
+    int64_t max_time_jump; /* a stamp further ahead of stream time is held (DURATION) */
     char *log_level;       /* "error" | "warning" | "info" | "debug" */
 };
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # live.socket: `stanzawatch run` with two socket taps (unix and TCP on a free
-# loopback port), no XMPP server. Capture A goes as a plain stream in 64 KB
+# loopback port), no XMPP server. The captures are all mirror copies (swgen
+# --mirror-fraction 1): a live tap dates events by the mirror wrapper's
+# stamp, never by a stamp on a plain stanza (its sender wrote that), so only
+# such captures replay and stream alike. Capture A goes as a plain stream in 64 KB
 # pieces over the unix socket, then capture B (later stamps) as <w n t>
 # records (with a sequence gap and a module drop count) over TCP: the
 # incidents (kind, offender, status) must equal `stanzawatch replay A B`.
@@ -27,9 +30,9 @@ trap cleanup EXIT
 fail() { say "FAIL: $*"; exit 1; }
 port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-"$swgen" --seed 3 --stanzas 20000 --scenarios muc-flood:2,sub-burst:1 --benign none \
+"$swgen" --seed 3 --stanzas 20000 --scenarios muc-flood:2,sub-burst:1 --benign none --mirror-fraction 1 \
 	-o "$work/cap.xml" 2>/dev/null
-"$swgen" --seed 5 --stanzas 20000 --scenarios muc-flood:1,presence-churn:1 --benign none \
+"$swgen" --seed 5 --stanzas 20000 --scenarios muc-flood:1,presence-churn:1 --benign none --mirror-fraction 1 \
 	--start 2026-01-05T12:30:00Z -o "$work/cap2.xml" 2>/dev/null
 "$sw" replay -q --incidents "$work/replay.jsonl" "$work/cap.xml" "$work/cap2.xml"
 
