@@ -18,8 +18,8 @@
  * still queued, the closing tag, and EOF: a drained stop.
  *
  * Threading: as above; the mux's sleep uses a mutex/condvar pair touched
- * only when the mux actually sleeps (seq_cst fences on both sides close the
- * lost-wake-up window).
+ * only when the mux actually sleeps (seq_cst RMWs on both sides close the
+ * lost-wake-up window; the 100 ms timeout bounds it anyway).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +92,10 @@ bool lt_queue_put(struct lt_tap *t, const char *s, size_t len, unsigned kind, ui
 
 static void mux_wake(struct sw_live *l)
 {
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&l->sleeping, memory_order_relaxed)) {
+    /* a locked RMW orders the block commit before the load of `sleeping`
+     * (no fences: TSan does not model them); one per block, not per stanza */
+    (void)atomic_fetch_add_explicit(&l->wake_gen, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&l->sleeping, memory_order_seq_cst)) {
         pthread_mutex_lock(&l->mu);
         pthread_cond_signal(&l->cv);
         pthread_mutex_unlock(&l->mu);
@@ -428,8 +430,7 @@ static int mux_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *out, s
                 ts.tv_nsec -= 1000000000L;
             }
             pthread_mutex_lock(&l->mu);
-            atomic_store_explicit(&l->sleeping, 1, memory_order_relaxed);
-            atomic_thread_fence(memory_order_seq_cst);
+            (void)atomic_exchange_explicit(&l->sleeping, 1, memory_order_seq_cst);
             bool empty = true;
             for (size_t i = 0; i < l->n && empty; i++) {
                 empty = sw_ring_count(l->taps[i].q) == 0;
@@ -498,6 +499,7 @@ int lt_mux_init(struct sw_live *l)
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     atomic_init(&l->sleeping, 0);
+    atomic_init(&l->wake_gen, 0);
     atomic_init(&l->stopping, false);
     return 0;
 }
