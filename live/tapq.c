@@ -298,6 +298,24 @@ static bool mux_dedup(struct sw_live *l, uint64_t key, int64_t now, int64_t wind
 /* ------------------------------------------------------------------ */
 /* mux                                                                 */
 
+/* The next piece of a record larger than a read (l->part_*) into buf[0, cap);
+ * the last piece ends with the record's newline, so it is left one byte short
+ * of @cap if need be. Returns the bytes written. */
+static size_t mux_piece(struct sw_live *l, char *buf, size_t cap)
+{
+    size_t c = l->part_left < cap ? l->part_left : cap;
+    if (c == l->part_left && c == cap) {
+        c--; /* room for the newline on the next read */
+    }
+    memcpy(buf, l->part_src, c);
+    l->part_src += c;
+    l->part_left -= c;
+    if (l->part_left == 0) {
+        buf[c++] = '\n';
+    }
+    return c;
+}
+
 /* Copy records of tap @t into buf[*len, cap). Returns true if the tap's queue
  * had something (progress made or a partial record pending). */
 static bool mux_drain_tap(struct sw_live *l, struct lt_tap *t, char *buf, size_t cap, size_t *len,
@@ -331,11 +349,7 @@ static bool mux_drain_tap(struct sw_live *l, struct lt_tap *t, char *buf, size_t
                 /* a record larger than the caller's buffer: hand it out in pieces */
                 l->part_src = rec + LT_REC_HDR;
                 l->part_left = rl;
-                size_t c = cap;
-                memcpy(buf, l->part_src, c);
-                l->part_src += c;
-                l->part_left -= c;
-                *len = c;
+                *len = mux_piece(l, buf, cap);
                 t->rd_off += need; /* the block stays until the next read copies the rest */
                 return true;
             }
@@ -386,15 +400,7 @@ static int mux_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *out, s
         bool pending = false;
         if (l->part_left > 0) {
             /* the rest of a record larger than a read, then its block */
-            size_t c = l->part_left < cap ? l->part_left : cap;
-            memcpy(buf, l->part_src, c);
-            l->part_src += c;
-            l->part_left -= c;
-            len = c;
-            if (l->part_left == 0 && len < cap) {
-                buf[len++] = '\n';
-            }
-            out->len = len;
+            out->len = mux_piece(l, buf, cap);
             return 0;
         }
         bool stopped = atomic_load_explicit(&l->stopping, memory_order_acquire) &&
