@@ -160,9 +160,10 @@ static const struct sw_conf_item content_schema[] = {
     {.key = "rule_files",
      .type = SW_CONF_PATHLIST,
      .offset = offsetof(struct content_settings, rule_files),
-     .def = NULL,
-     .help = "YAML files with a `rules:` list, e.g. [rules/default.yaml]; relative to the "
-             "directory of the config file that names them"},
+     .def = "[rules/default.yaml]",
+     .help = "YAML files with a `rules:` list; relative to the directory of the config file "
+             "that names them (built-in default: the shipped rules/default.yaml, found by "
+             "sw_conf_data_dir())"},
     {.key = "base_dir",
      .type = SW_CONF_PATH,
      .offset = offsetof(struct content_settings, base_dir),
@@ -809,8 +810,7 @@ static const char *field_text(const struct sw_event *ev, int field, size_t *len)
 
 static bool excluded(const struct sw_event *ev)
 {
-    const uint32_t never =
-        SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON | SW_F_DELAYED;
+    const uint32_t never = SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON;
     return (ev->flags & never) != 0 || ev->from.local_len == 0;
 }
 

@@ -86,8 +86,10 @@ static void write_file(const char *name, const char *text)
 static int setup_from(const char *yaml, struct sw_conf **conf, void **shared, struct sw_errbuf *eb)
 {
     char path[512], text[16384];
-    snprintf(text, sizeof(text), "detectors:\n  content:\n    cache_dir: %s/cache\n%s", tmpdir,
-             yaml);
+    /* without a rule_files key the built-in default (the shipped rule set) would
+     * be loaded on top of the test's own rules */
+    snprintf(text, sizeof(text), "detectors:\n  content:\n    cache_dir: %s/cache\n%s%s", tmpdir,
+             strstr(yaml, "rule_files") == NULL ? "    rule_files: []\n" : "", yaml);
     write_file("config.yaml", text);
     snprintf(path, sizeof(path), "%s/config.yaml", tmpdir);
     int rc = sw_conf_load(path, conf, eb);
