@@ -17,19 +17,13 @@ extern const struct sw_detector_ops sw_sub_burst_domain_ops;
 extern const struct sw_detector_ops sw_sub_slow_ops;
 extern const struct sw_detector_ops sw_msg_spam_ops;
 extern const struct sw_detector_ops sw_presence_churn_ops;
+extern const struct sw_detector_ops sw_wave_ops;
 
 static const struct sw_detector_ops *const registry[] = {
-    &sw_content_ops,
-    &sw_classifier_ops,
-    &sw_muc_flood_ops,
-    &sw_muc_raid_ops,
-    &sw_room_spam_ops,
-    &sw_sub_burst_ops,
-    &sw_sub_burst_domain_ops,
-    &sw_sub_slow_ops,
-    &sw_msg_spam_ops,
-    &sw_presence_churn_ops,
-    NULL,
+    &sw_content_ops,          &sw_classifier_ops, &sw_muc_flood_ops,
+    &sw_muc_raid_ops,         &sw_room_spam_ops,  &sw_sub_burst_ops,
+    &sw_sub_burst_domain_ops, &sw_sub_slow_ops,   &sw_msg_spam_ops,
+    &sw_presence_churn_ops,   &sw_wave_ops,       NULL,
 };
 
 const struct sw_detector_ops *const *sw_registry_list(void)

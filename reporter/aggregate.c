@@ -164,6 +164,8 @@ static const struct sw_conf_item sym_schema[] = {
     "{symbol: msg_spam.new_slow, score: 1.0, group: msg_spam},"                                    \
     "{symbol: presence_churn.rate_short, score: 1.0, group: presence_churn},"                      \
     "{symbol: presence_churn.rate_long, score: 1.0, group: presence_churn},"                       \
+    "{symbol: wave.account, score: 1.0},"                                                          \
+    "{symbol: wave.domain, score: 1.0},"                                                           \
     "{symbol: 'content.*', score: 0.6, group: content},"                                           \
     "{symbol: classifier.spam, score: 0.6, group: content}]"
 
