@@ -58,7 +58,7 @@
 #include <string.h>
 
 #include "dcommon.h"
-#include "simhash.h"
+#include "sw/simhash.h"
 #include "table.h"
 
 #define WAVE_NAME "wave"
@@ -541,11 +541,18 @@ static void wave_expire(const void *shared, void *local, int64_t now_ms,
                      l->n_post * sizeof(struct wave_post);
 }
 
+static const struct sw_detector_symbol wave_symbols[] = {
+    {.symbol = "wave.account", .score = 1.0, .group = NULL},
+    {.symbol = "wave.domain", .score = 1.0, .group = NULL},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_wave_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = WAVE_NAME,
     .description = "thin spam waves: one text template or link target from many young accounts "
                    "to strangers (cross-sender clusters), rolled up to the domain",
+    .symbols = wave_symbols,
     .events = SW_EV_MESSAGE,
     .shard = SW_SHARD_SENDER,
     .key = wave_key,

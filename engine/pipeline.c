@@ -43,7 +43,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,35 +55,6 @@
 #include "sw/settings.h"
 
 #define PL_MAX_THREADS 64
-
-void pl_thread_name(const char *role, int idx)
-{
-    char name[16]; /* the kernel keeps 15 bytes */
-    if (idx >= 0) {
-        snprintf(name, sizeof(name), "sw-%s/%d", role, idx);
-    } else {
-        snprintf(name, sizeof(name), "sw-%s", role);
-    }
-    (void)prctl(PR_SET_NAME, name, 0, 0, 0);
-}
-
-void pl_set_error(struct sw_pipeline *p, int rc, const char *msg)
-{
-    pthread_mutex_lock(&p->err_mu);
-    if (p->err_rc == 0) {
-        p->err_rc = rc;
-        snprintf(p->err, sizeof(p->err), "%s", msg);
-    }
-    pthread_mutex_unlock(&p->err_mu);
-}
-
-void pl_request_abort(struct sw_pipeline *p, uint64_t k)
-{
-    uint64_t cur = atomic_load_explicit(&p->abort_k, memory_order_relaxed);
-    while (k < cur && !atomic_compare_exchange_weak_explicit(
-                          &p->abort_k, &cur, k, memory_order_acq_rel, memory_order_relaxed)) {
-    }
-}
 
 /* ------------------------------------------------------------------ */
 /* detector generations                                                */
@@ -184,6 +154,19 @@ static uint64_t *hash_list(const struct sw_conf_strlist *l)
     return h;
 }
 
+/* The stage of a pipeline handed none: hits are counted, nothing else. */
+static void no_hit(void *ctx, const struct sw_hit *hit)
+{
+    (void)ctx;
+    (void)hit;
+}
+
+static void no_time(void *ctx, int64_t now_ms)
+{
+    (void)ctx;
+    (void)now_ms;
+}
+
 int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **out,
                     struct sw_errbuf *eb)
 {
@@ -253,8 +236,11 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     p->xopts.muc_prefixes = (const char *const *)muc->service_prefixes.v;
     p->xopts.n_muc_prefixes = muc->service_prefixes.n;
 
-    const struct sw_detector_ops *const *list =
-        opts->detectors ? opts->detectors : sw_registry_list();
+    const struct sw_detector_ops *const *list = opts->detectors;
+    if (list == NULL) {
+        rc = sw_errbuf_set(eb, SW_EINVAL, "pipeline: no detector list");
+        goto fail;
+    }
     for (size_t i = 0; list[i] != NULL; i++) {
         if (p->n_det == SW_PIPELINE_MAX_DETECTORS) {
             rc = sw_errbuf_set(eb, SW_EINVAL, "pipeline: more than %d detectors",
@@ -275,9 +261,10 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
         goto fail;
     }
     rcu_assign_pointer(p->gen, g0);
-    rc = sw_aggregate_new(opts->conf, opts->outputs, opts->n_outputs, &p->agg, eb);
-    if (rc < 0) {
-        goto fail;
+    if (opts->stage != NULL) {
+        p->stage = *opts->stage;
+    } else {
+        p->stage = (struct sw_hit_stage){.hit = no_hit, .tick = no_time, .finish = no_time};
     }
     atomic_init(&p->abort_k, UINT64_MAX);
     atomic_init(&p->stop, false);
@@ -294,9 +281,6 @@ void sw_pipeline_free(struct sw_pipeline *p)
 {
     if (p == NULL) {
         return;
-    }
-    if (p->agg != NULL) {
-        sw_aggregate_free(p->agg);
     }
     pl_gen_free(p, p->gen);
     free(p->muc_hashes);

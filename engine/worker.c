@@ -401,10 +401,10 @@ void *pl_aggregator_main(void *arg)
         }
         if (best != NULL && best->seq < limit) {
             if (best->kind == PL_REC_TICK) {
-                sw_aggregate_tick(p->agg, best->t_ms);
+                p->stage.tick(p->stage.ctx, best->t_ms);
                 SW_CNT_ADD(p->ticks, 1);
             } else {
-                sw_aggregate_hit(p->agg, &best->hit);
+                p->stage.hit(p->stage.ctx, &best->hit);
                 SW_CNT_ADD(p->hits, 1);
             }
             sw_ring_release(p->workers[best_w].hits, 1);
@@ -425,7 +425,7 @@ void *pl_aggregator_main(void *arg)
     /* Workers stored last_t before their final watermark (release). */
     int64_t last = p->workers[0].last_t;
     SW_CNT_SET(p->last_t, last);
-    sw_aggregate_finish(p->agg, last == INT64_MIN ? 0 : last);
+    p->stage.finish(p->stage.ctx, last == INT64_MIN ? 0 : last);
     pthread_mutex_lock(&p->done_mu);
     atomic_store_explicit(&p->done, true, memory_order_release);
     pthread_cond_broadcast(&p->done_cv);

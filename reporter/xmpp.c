@@ -25,7 +25,7 @@
  * xmpp_connect_client() is called on the same conn right after
  * xmpp_connect_component(); it allocates the stream-management state the
  * component path forgets (SIGSEGV on the first stanza otherwise) and returns
- * XMPP_EINVOP without opening a second connection (../shared/xmpp-lab README).
+ * XMPP_EINVOP without opening a second connection (found in the XMPP lab).
  *
  * Inbound size: libstrophe parses a stanza fully before we see it; the size
  * and depth limits are enforced on its serialized text before libxml2 reads
