@@ -15,7 +15,10 @@
  * Only lines that look like raid material count: a fresh account's line with
  * at least min_len_fresh normalized bytes, or anyone's line of at least
  * min_len_established bytes. So established occupants all shouting "GOAL!"
- * never count, and newcomers greeting with "hi" neither.
+ * never count, and newcomers greeting with "hi" neither. An established
+ * occupant (joined more than `fresh` ago, or join not seen) counts towards a
+ * wave but is named only when it posted the wave's line at least twice: the
+ * regulars who quote a spam line back as a complaint are not raiders.
  * When min_accounts distinct accounts (min_accounts_long for a line of at
  * least min_len_long bytes: a pitch, not a cheer) posted one cluster, every one of them
  * gets a "muc_raid.account" hit (later ones as they post; once per cooldown
@@ -106,6 +109,7 @@ struct mr_post {
     int64_t t_ms;
     uint32_t t_s;
     uint16_t dom_off, dom_len;
+    uint8_t fresh; /* the sender had joined the room less than `fresh` before this post */
     char jid[SW_JID_TEXT];
 };
 
@@ -309,6 +313,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     sw_jid_copy_bare(p->jid, &ev->from);
     p->dom_off = ev->from.local_len > 0 ? (uint16_t)(ev->from.local_len + 1) : 0;
     p->dom_len = ev->from.domain_len;
+    p->fresh = fresh;
 
     if ((int64_t)n < sh->s.min_accounts &&
         ((int64_t)n < sh->s.min_accounts_long || (int64_t)nlen < sh->s.min_len_long)) {
@@ -325,6 +330,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     /* Collect the wave's distinct accounts from the ring (newest first). */
     uint64_t seen[MR_MAX_WAVE];
     const struct mr_post *posts[MR_MAX_WAVE];
+    unsigned lines[MR_MAX_WAVE]; /* the account's lines in this wave */
     size_t ns = 0;
     for (size_t k = 0; k < l->ring_n && ns < MR_MAX_WAVE; k++) {
         const struct mr_post *q = &l->ring[(l->ring_pos + l->ring_n - 1 - k) % l->ring_n];
@@ -335,14 +341,28 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
         for (size_t j = 0; j < ns; j++) {
             if (seen[j] == q->sender) {
                 dup = true;
+                lines[j]++;
                 break;
             }
         }
         if (!dup) {
             seen[ns] = q->sender;
+            lines[ns] = 1;
             posts[ns++] = q;
         }
     }
+    /* Occupants with a history in the room (joined before `fresh`, or join
+     * never seen) who say the wave's line once are bystanders quoting it
+     * ("stop posting 'FREE NITRO ...'", a moderator's warning): they count
+     * towards the wave but are named only when their own traffic is raid-like
+     * (the line twice or more). Kept in place: the newest post decides. */
+    size_t nq = 0;
+    for (size_t j = 0; j < ns; j++) {
+        if (posts[j]->fresh || lines[j] >= 2) {
+            posts[nq++] = posts[j];
+        }
+    }
+    ns = nq;
 
     /* Hit every wave account whose own cooldown allows (the tripping one
      * included). Later posters are hit as they post. */
