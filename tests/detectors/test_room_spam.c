@@ -87,6 +87,52 @@ static void test_news_bot(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A feed bot that has been in 8 rooms (joins seen two hours before, or its
+ * own earlier lines there) posts each new item into all of them: members,
+ * not cross-room spam. The same bot joining 8 new rooms to post is. */
+static void test_long_standing_member(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
+    char room[96], rn[160], line[256];
+    for (int i = 0; i < 8; i++) {
+        snprintf(room, sizeof(room), "room%d@conference.example.org", i);
+        if (i < 4) {
+            snprintf(rn, sizeof(rn), "%s/feed", room);
+            sw_test_det_feed(
+                &d, sw_evb_muc_presence(&b, T0 + i, "feed@news.example/bot", rn, SW_EVB_JOIN));
+        } else {
+            sw_test_det_feed(
+                &d, sw_evb_groupchat(&b, T0 + i, "feed@news.example/bot", room,
+                                     "Good morning, the feed is back after maintenance today"));
+        }
+    }
+    for (int item = 0; item < 3; item++) {
+        for (int i = 0; i < 8; i++) {
+            snprintf(room, sizeof(room), "room%d@conference.example.org", i);
+            snprintf(line, sizeof(line),
+                     "Headline %d: city council approves the new budget for bike lanes downtown",
+                     item);
+            sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 7200000 + item * 600000 + i * 1000,
+                                                  "feed@news.example/bot", room, line));
+        }
+    }
+    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", NULL), 0);
+    /* joining 8 rooms it was never in and posting one pitch right away */
+    for (int i = 0; i < 8; i++) {
+        snprintf(room, sizeof(room), "other%d@conference.example.org", i);
+        snprintf(rn, sizeof(rn), "%s/feed", room);
+        int64_t t = T0 + 9000000 + i * 20000;
+        sw_test_det_feed(&d, sw_evb_muc_presence(&b, t, "feed@news.example/bot", rn, SW_EVB_JOIN));
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 2000, "feed@news.example/bot", room,
+                                              "Cheap followers and likes, best price, visit "
+                                              "http://promo.example now"));
+    }
+    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "feed@news.example"), 1);
+    sw_test_det_stop(&d);
+}
+
 static void test_greetings_and_talk(void **state)
 {
     (void)state;
@@ -126,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_spam_across_rooms),
         cmocka_unit_test(test_outlier_variants_do_not_hold),
         cmocka_unit_test(test_news_bot),
+        cmocka_unit_test(test_long_standing_member),
         cmocka_unit_test(test_greetings_and_talk),
         cmocka_unit_test(test_same_room_not_counted),
     };
