@@ -135,7 +135,7 @@ struct wave_local {
     SW_DC_LOCAL_HEAD; /* t: accounts (user = first-seen seconds); sizing: max_memory */
     struct sw_table *pairs;
     struct wave_cluster *cl;
-    size_t n_cl;
+    size_t n_cl, n_used; /* slots; slots ever used (only those are scanned) */
     struct wave_post *post;
     size_t n_post, post_next;
     uint32_t next_id;
@@ -281,7 +281,7 @@ static struct wave_cluster *cluster_find(struct wave_local *l, uint64_t fp, bool
                                          unsigned dist, uint32_t now, uint32_t window_s, bool open)
 {
     struct wave_cluster *victim = NULL;
-    for (size_t i = 0; i < l->n_cl; i++) {
+    for (size_t i = 0; i < l->n_used; i++) {
         struct wave_cluster *c = &l->cl[i];
         bool live = c->id != 0 && now - c->first_s <= window_s;
         if (live && c->link == link &&
@@ -294,7 +294,13 @@ static struct wave_cluster *cluster_find(struct wave_local *l, uint64_t fp, bool
             victim = c;
         }
     }
-    if (!open || victim == NULL) {
+    if (!open) {
+        return NULL;
+    }
+    if ((victim == NULL || victim->id != 0) && l->n_used < l->n_cl) {
+        victim = &l->cl[l->n_used++]; /* a slot never used yet */
+    }
+    if (victim == NULL) {
         return NULL;
     }
     memset(victim, 0, sizeof(*victim));
