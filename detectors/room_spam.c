@@ -15,11 +15,15 @@
  * cooldown. Lines shorter than min_len normalized bytes never count ("hi",
  * "good morning" in each room one joins). A news bot posting one headline to
  * a few rooms stays below min_rooms. A line in a room the account is a member
- * of (seen there, by its join or its own line, at least member_age before:
- * a second table of (account, room) first sightings, 1/4 of max_memory) does
- * not count that room: a long-standing member posting an item to the rooms it
- * belongs to is not cross-room spam by itself, while a spammer joining rooms
- * to post (or posting where it was never seen) is. Kind "message-spam".
+ * of does not count that room (a second table of (account, room) sightings,
+ * 1/4 of max_memory): it spoke there a minute or more before, joined
+ * member_age or more before, or was never seen joining nor speaking there (an
+ * occupant since before the capture: nobody posts without being in the
+ * room). So a long-standing member posting an item to the rooms it belongs to
+ * (a feed bot, an admin's warning) is not cross-room spam by itself, while a
+ * spammer joining rooms to post is. Limitation: a mirror that drops MUC
+ * presences hides the joins, and room_spam then sees members only.
+ * Kind "message-spam".
  *
  * Threading: shared = settings copy; local = the table, per worker.
  */
@@ -53,9 +57,10 @@ static const struct sw_conf_item schema[] = {
     SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "12",
               "max Hamming distance of 64-bit SimHashes for the same text"),
     SW_DC_DUR("member_age", member_age, 60000, 30 * SW_DC_DAY_MS, "1h",
-              "an account seen in a room (its join or a line of its own) at least this long "
-              "before a line is a member there: that room does not count for the line (a news "
-              "bot posting each item to the rooms it belongs to is not spam by itself)"),
+              "an account that joined a room at least this long before a line (or spoke there "
+              "before, or was never seen joining: in the room since before the capture) is a "
+              "member there: that room does not count for the line (a feed bot posting each item "
+              "to the rooms it belongs to is not spam by itself)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -77,6 +82,13 @@ struct rs_shared {
 struct rs_local {
     SW_DC_LOCAL_HEAD;     /* t: the table */
     struct sw_table *mem; /* (sender, room) -> first seen there (user, seconds) */
+};
+
+/* (account, room) sightings: the join seen last, and the first own line. */
+struct rs_mem {
+    struct sw_table_entry h; /* user: seconds of the join seen, 0 = none */
+    uint32_t first_line_s;   /* seconds of its first line there, 0 = none */
+    uint32_t pad;
 };
 
 #define RS_MEM_IDLE_S (7u * 86400u) /* membership is remembered for a week (LRU at the cap) */
@@ -105,7 +117,7 @@ static int rs_thread_init(const void *shared, void **local)
         return rc;
     }
     struct rs_local *l = *local;
-    rc = sw_table_new(&l->mem, sizeof(struct sw_table_entry), sh->s.max_memory / 4);
+    rc = sw_table_new(&l->mem, sizeof(struct rs_mem), sh->s.max_memory / 4);
     if (rc != 0) {
         sw_dc_thread_fini(l);
         *local = NULL;
@@ -133,20 +145,41 @@ static void rs_expire(const void *shared, void *local, int64_t now_ms, struct sw
     st->expired += ms.expired;
 }
 
-/* True when the sender is a member of the event's room: seen there (join or
- * line) at least member_age ago. Records the first sighting. */
+#define RS_HISTORY_GAP_S 60u /* an own line this much older than the current one is history */
+
+/* Record a MUC join of the event's sender into the event's room. */
+static void rs_joined(struct rs_local *l, const struct sw_event *ev, struct sw_detector_stats *st)
+{
+    uint32_t now = sw_table_now(l->mem, ev->t_ms);
+    uint32_t prev;
+    struct rs_mem *m =
+        sw_table_get(l->mem, sw_table_key2(ev->key[SW_SHARD_ROOM], ev->from.bare), now, &prev, st);
+    m->h.user = now;
+}
+
+/* True when the sender of groupchat line @ev is a member of its room: it
+ * spoke there before (RS_HISTORY_GAP_S or more before this line), joined
+ * member_age or more before, or was never seen joining nor speaking (an
+ * occupant since before the capture began: you cannot post without being in
+ * the room). A spammer joining a room to post there is not a member. */
 static bool rs_member(const struct rs_shared *sh, struct rs_local *l, const struct sw_event *ev,
                       struct sw_detector_stats *st)
 {
     uint32_t now = sw_table_now(l->mem, ev->t_ms);
     uint32_t prev;
-    struct sw_table_entry *m =
+    struct rs_mem *m =
         sw_table_get(l->mem, sw_table_key2(ev->key[SW_SHARD_ROOM], ev->from.bare), now, &prev, st);
     if (prev == 0) {
-        m->user = now;
-        return false;
+        m->first_line_s = now;
+        return true; /* neither its join nor a line seen: there before the capture */
     }
-    return now > m->user && now - m->user >= sw_dc_secs(sh->s.member_age);
+    if (m->first_line_s != 0 && now >= m->first_line_s + RS_HISTORY_GAP_S) {
+        return true;
+    }
+    if (m->first_line_s == 0) {
+        m->first_line_s = now;
+    }
+    return m->h.user == 0 || (now > m->h.user && now - m->h.user >= sw_dc_secs(sh->s.member_age));
 }
 
 static unsigned nrooms(const struct rs_entry *e)
@@ -166,7 +199,7 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
     if (ev->kind == SW_EV_PRESENCE) {
         if ((ev->flags & SW_F_MUC_JOIN) != 0 && ev->key[SW_SHARD_ROOM] != 0 &&
             !sw_dc_excluded(ev)) {
-            (void)rs_member(sh, l, ev, st);
+            rs_joined(l, ev, st);
         }
         return;
     }

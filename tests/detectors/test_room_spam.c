@@ -18,6 +18,16 @@ extern const struct sw_detector_ops sw_room_spam_ops;
 
 static struct sw_evb b;
 
+/* A spammer's way into a room: join it, then post @line a second later. */
+static void join_post(struct sw_test_det *d, int64_t t, const char *from, const char *room,
+                      const char *line)
+{
+    char rn[160];
+    snprintf(rn, sizeof(rn), "%s/x", room);
+    sw_test_det_feed(d, sw_evb_muc_presence(&b, t - 1000, from, rn, SW_EVB_JOIN));
+    sw_test_det_feed(d, sw_evb_groupchat(&b, t, from, room, line));
+}
+
 static void test_spam_across_rooms(void **state)
 {
     (void)state;
@@ -29,8 +39,7 @@ static void test_spam_across_rooms(void **state)
         snprintf(line, sizeof(line),
                  "Earn 500 dollars a day from home, message me on http://jobs.example %x",
                  (unsigned)(i * 2654435761u));
-        sw_test_det_feed(&d,
-                         sw_evb_groupchat(&b, T0 + i * 20000, "roamer@evil.example/x", room, line));
+        join_post(&d, T0 + i * 20000, "roamer@evil.example/x", room, line);
     }
     assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "roamer@evil.example"), 1);
     assert_string_equal(d.out.hits[0].kind, "message-spam");
@@ -48,15 +57,13 @@ static void test_outlier_variants_do_not_hold(void **state)
     const char *odd = "Totally different words about cheap watches and rings for sale now";
     for (int i = 0; i < 2; i++) {
         snprintf(room, sizeof(room), "odd%d@conference.example.org", i);
-        sw_test_det_feed(&d,
-                         sw_evb_groupchat(&b, T0 + i * 20000, "roamer@evil.example/x", room, odd));
+        join_post(&d, T0 + i * 20000, "roamer@evil.example/x", room, odd);
     }
     /* ... then the main pitch goes to 7 more rooms: it takes the cluster over. */
     const char *pitch = "Earn 500 dollars a day from home, message me on http://jobs.example";
     for (int i = 0; i < 7; i++) {
         snprintf(room, sizeof(room), "room%d@conference.example.org", i);
-        sw_test_det_feed(
-            &d, sw_evb_groupchat(&b, T0 + 40000 + i * 20000, "roamer@evil.example/x", room, pitch));
+        join_post(&d, T0 + 40000 + i * 20000, "roamer@evil.example/x", room, pitch);
     }
     assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "roamer@evil.example"), 1);
     sw_test_det_stop(&d);
@@ -117,6 +124,15 @@ static void test_long_standing_member(void **state)
             sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 7200000 + item * 600000 + i * 1000,
                                                   "feed@news.example/bot", room, line));
         }
+    }
+    /* a second bot never seen joining nor speaking (in its rooms since before
+     * the capture): its first item into 8 rooms is a member's too */
+    for (int i = 0; i < 8; i++) {
+        snprintf(room, sizeof(room), "room%d@conference.example.org", i);
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 8000000 + i * 700, "ticker@news.example/bot",
+                                              room,
+                                              "Headline 9: heavy snow expected in the north "
+                                              "this weekend, trains may be late"));
     }
     assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", NULL), 0);
     /* joining 8 rooms it was never in and posting one pitch right away */
