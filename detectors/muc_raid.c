@@ -4,8 +4,10 @@
  *
  * Sharded by ROOM. Three pieces of per-worker state:
  *   - occupants: (room, sender) -> when the sender last joined the room (MUC
- *     join presence) and when it was last hit. "Fresh" = joined less than
- *     `fresh` ago; an occupant whose join we never saw counts as established.
+ *     join presence), whether it spoke there since, and when it was last hit.
+ *     "Fresh" = joined less than `fresh` ago and not yet spoken there; an
+ *     occupant whose join we never saw, or who spoke there before (a rejoin
+ *     keeps that), counts as established. Kept at least an hour.
  *   - rooms: room -> 4 clusters of near-identical lines (SimHash within
  *     simhash_distance), each with the distinct accounts that posted it
  *     (exact set -> HLL, distinct.h) while the cluster stays active (a new
@@ -17,8 +19,8 @@
  * min_len_established bytes. So established occupants all shouting "GOAL!"
  * never count, and newcomers greeting with "hi" neither. An established
  * occupant (joined more than `fresh` ago, or join not seen) counts towards a
- * wave but is named only when it posted the wave's line at least twice: the
- * regulars who quote a spam line back as a complaint are not raiders.
+ * wave but is named only when it posted the wave's line at least three times:
+ * the regulars who quote a spam line back in a complaint are not raiders.
  * When min_accounts distinct accounts (min_accounts_long for a line of at
  * least min_len_long bytes: a pitch, not a cheer) posted one cluster, every one of them
  * gets a "muc_raid.account" hit (later ones as they post; once per cooldown
@@ -39,6 +41,10 @@
 #include "distinct.h"
 #include "sw/simhash.h"
 #include "table.h"
+
+#define MR_ESTABLISHED_LINES 3 /* wave lines that make an established occupant a raider */
+#define MR_SPOKE 0x80000000u   /* in mr_occ.h.user: it spoke in the room (then not fresh) */
+#define MR_REGULAR_S 3600u     /* occupants are remembered at least this long (seconds) */
 
 struct sw_muc_raid_settings {
     bool enabled;
@@ -232,7 +238,9 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
         if ((ev->flags & SW_F_MUC_JOIN) != 0) {
             st->events++;
             struct mr_occ *o = sw_table_get(l->occ, okey, now, &prev, st);
-            o->h.user = now;
+            /* a rejoin keeps the "spoke here" mark: a regular who reconnects
+             * is still a regular */
+            o->h.user = now | (o->h.user & MR_SPOKE);
         }
         return;
     }
@@ -241,7 +249,12 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     }
     st->events++;
     struct mr_occ *o = sw_table_find(l->occ, okey);
-    bool fresh = o != NULL && o->h.user != 0 && now - o->h.user <= sw_dc_secs(sh->s.fresh);
+    uint32_t joined = o != NULL ? o->h.user & ~MR_SPOKE : 0;
+    bool fresh =
+        joined != 0 && (o->h.user & MR_SPOKE) == 0 && now - joined <= sw_dc_secs(sh->s.fresh);
+    if (o != NULL) {
+        o->h.user |= MR_SPOKE; /* it spoke here: from now on a regular */
+    }
     /* The normalized text is never longer than the raw body: skip the
      * fingerprint when the line cannot qualify anyway (most chatter). */
     int64_t need = fresh ? sh->s.min_len_fresh : sh->s.min_len_established;
@@ -331,6 +344,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     uint64_t seen[MR_MAX_WAVE];
     const struct mr_post *posts[MR_MAX_WAVE];
     unsigned lines[MR_MAX_WAVE]; /* the account's lines in this wave */
+    bool fresh_any[MR_MAX_WAVE]; /* one of them posted while it was fresh */
     size_t ns = 0;
     for (size_t k = 0; k < l->ring_n && ns < MR_MAX_WAVE; k++) {
         const struct mr_post *q = &l->ring[(l->ring_pos + l->ring_n - 1 - k) % l->ring_n];
@@ -342,23 +356,26 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
             if (seen[j] == q->sender) {
                 dup = true;
                 lines[j]++;
+                fresh_any[j] = fresh_any[j] || q->fresh;
                 break;
             }
         }
         if (!dup) {
             seen[ns] = q->sender;
             lines[ns] = 1;
+            fresh_any[ns] = q->fresh;
             posts[ns++] = q;
         }
     }
     /* Occupants with a history in the room (joined before `fresh`, or join
      * never seen) who say the wave's line once are bystanders quoting it
-     * ("stop posting 'FREE NITRO ...'", a moderator's warning): they count
-     * towards the wave but are named only when their own traffic is raid-like
-     * (the line twice or more). Kept in place: the newest post decides. */
+     * ("stop posting 'FREE NITRO ...'", a moderator's warning, quoting it twice
+     * in a complaint): they count towards the wave but are named only when
+     * their own traffic is raid-like (the line MR_ESTABLISHED_LINES times or
+     * more). Kept in place: the newest post decides. */
     size_t nq = 0;
     for (size_t j = 0; j < ns; j++) {
-        if (posts[j]->fresh || lines[j] >= 2) {
+        if (fresh_any[j] || lines[j] >= MR_ESTABLISHED_LINES) {
             posts[nq++] = posts[j];
         }
     }
@@ -422,6 +439,9 @@ static void mr_expire(const void *shared, void *local, int64_t now_ms, struct sw
     uint32_t now = sw_table_now(l->occ, now_ms);
     /* Occupants matter while fresh or in cooldown; rooms while waves may run. */
     uint32_t occ_idle = sw_dc_secs(sh->s.fresh > sh->s.cooldown ? sh->s.fresh : sh->s.cooldown);
+    if (occ_idle < MR_REGULAR_S) {
+        occ_idle = MR_REGULAR_S; /* remember who spoke where for an hour */
+    }
     sw_table_expire(l->occ, now, occ_idle, &a);
     sw_table_expire(l->rooms, now, sw_dc_secs(sh->s.idle), &b);
     st->expired += a.expired + b.expired;

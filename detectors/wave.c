@@ -21,25 +21,30 @@
  *     "new" when the capture starts: those count as established);
  *   - "talked first": a table of directed pairs (A wrote to B). A message to
  *     someone who wrote to the sender before is a reply and weighs nothing;
- *   - sender weight: young sender to a stranger 1.0, else 0 (established
- *     accounts and replies are counted separately as `established`);
+ *   - sender weight: young sender to a stranger 1.0, a sender first seen in
+ *     the stream's first `fresh` (age unknown) 0.5 during its first `fresh`,
+ *     else 0 (established accounts and replies are counted separately as
+ *     `established`);
  *   - text cluster: the body's SimHash (sw_simhash_text; the same-template
  *     variants of a wave differ in a few words, i.e. a few bits) is compared
  *     with a ring of `clusters` recent cluster fingerprints (Hamming distance
  *     <= simhash_distance); a new cluster is opened only by a weighted sender,
  *     so ordinary chat never churns the ring;
- *   - link cluster: the first link's normalized host (lower case, "www."
- *     dropped) keys a second cluster (same ring, tagged as a link cluster). A
- *     host that established senders or replies also share (WAVE_POPULAR
- *     times, counted in the account table under a key of its own) is a popular
- *     site, not a wave target: it gets no cluster.
+ *   - link cluster: the first link, normalized (host lower-cased, "www."
+ *     dropped, path kept, trailing punctuation dropped), keys a second cluster
+ *     (same ring, tagged as a link cluster). A link that established senders
+ *     or replies also share (WAVE_POPULAR times, counted in the account table
+ *     under a key of its own) is a popular page, not a wave target: it gets no
+ *     cluster.
  * A cluster fires when the weighted distinct senders within `window` of its
  * first message reach min_senders (with no more than max_established_pct of
  * its distinct senders established). Then every weighted sender of it is
  * reported (wave.account): the earlier ones from a ring of recent weighted
  * posts (`posts`), later ones as they come. Domain roll-up (wave.domain): a
  * sender domain with at least domain_min of the cluster's weighted senders
- * and domain_share_pct of them is reported too.
+ * and domain_share_pct of them is reported too, unless established accounts
+ * of it write here (WAVE_POPULATED messages): a public server some of whose
+ * accounts are in the wave is not a spam domain.
  *
  * Memory: accounts and pairs are sw_table tables inside max_memory (a fixed
  * split: 1/2 pairs, 1/4 accounts, the rest clusters and posts), so memory is
@@ -63,11 +68,12 @@
 
 #define WAVE_NAME "wave"
 #define WAVE_KIND "message-spam"
-#define WAVE_MEMBERS 16 /* distinct senders remembered per cluster (32-bit tags) */
-#define WAVE_DOMS 4     /* sender domains counted per cluster */
-#define WAVE_JID 96     /* bytes of a post's sender JID kept to name it later */
-#define WAVE_HOST 64    /* bytes of a link host considered */
-#define WAVE_POPULAR 2  /* established shares that make a host popular (never a wave target) */
+#define WAVE_MEMBERS 16  /* distinct senders remembered per cluster (32-bit tags) */
+#define WAVE_DOMS 4      /* sender domains counted per cluster */
+#define WAVE_JID 96      /* bytes of a post's sender JID kept to name it later */
+#define WAVE_HOST 128    /* bytes of a link (host and path) considered */
+#define WAVE_POPULAR 2   /* established shares that make a link popular (never a wave target) */
+#define WAVE_POPULATED 3 /* messages of established accounts that make a domain a real server */
 
 struct sw_wave_settings {
     bool enabled;
@@ -114,6 +120,7 @@ struct wave_cluster {
     uint32_t dom[WAVE_DOMS];
     uint16_t domn[WAVE_DOMS];
     uint16_t weighted, established, n_members;
+    uint16_t units; /* weight of the weighted senders in halves: young 2, unknown age 1 */
     uint8_t link, fired, dom_fired;
 };
 
@@ -224,8 +231,9 @@ static int wave_thread_reload(const void *shared, void *local)
     return l->sizing == sh->dc.sizing ? 0 : SW_EAGAIN;
 }
 
-/* The first link's host in @body, lower-cased, "www." dropped, into @host;
- * its length, 0 without a link. A link is "scheme://host" or "host.tld/". */
+/* The first link of @body as host (lower-cased, "www." dropped) + path (up to
+ * white space, trailing punctuation and '/' dropped) into @host; its length,
+ * 0 without a link. A link is "scheme://host..." or "host.tld/...". */
 static size_t link_host(const char *body, size_t len, char *host)
 {
     const char *p = NULL;
@@ -271,8 +279,24 @@ static size_t link_host(const char *body, size_t len, char *host)
     while (n > 0 && host[n - 1] == '.') {
         n--;
     }
+    if (memchr(host, '.', n) == NULL) {
+        return 0;
+    }
+    /* the path (case kept) up to white space, without trailing punctuation:
+     * a campaign's shared target is the whole link, not the (shortener) host */
+    p--;
+    if (p < end && *p == '/') {
+        while (p < end && n < WAVE_HOST - 1 && *p != ' ' && *p != '\n' && *p != '\t' && *p != '<' &&
+               *p != '"' && *p != '\'') {
+            host[n++] = *p++;
+        }
+        while (n > 0 && (host[n - 1] == '.' || host[n - 1] == ',' || host[n - 1] == ')' ||
+                         host[n - 1] == '!' || host[n - 1] == '?' || host[n - 1] == '/')) {
+            n--;
+        }
+    }
     host[n] = '\0';
-    return memchr(host, '.', n) != NULL ? n : 0;
+    return n;
 }
 
 /* The live cluster of kind @link matching @fp (text: within @dist bits), or a
@@ -365,15 +389,20 @@ static void dom_add(struct wave_cluster *c, uint64_t domain)
 static bool fires(const struct sw_wave_settings *s, const struct wave_cluster *c)
 {
     unsigned total = (unsigned)c->weighted + c->established;
-    return c->weighted >= s->min_senders &&
+    return c->units >= 2 * s->min_senders &&
            (uint64_t)c->established * 100 <= (uint64_t)s->max_established_pct * total;
 }
 
 /* Domain roll-up for the current event's sender domain. */
-static void maybe_domain(const struct wave_shared *sh, struct wave_cluster *c,
+static void maybe_domain(const struct wave_shared *sh, struct wave_local *l, struct wave_cluster *c,
                          const struct sw_event *ev, struct sw_hit_sink *out,
                          struct sw_detector_stats *st)
 {
+    const struct sw_table_entry *de =
+        sw_table_find(l->t, sw_table_key2(ev->from.domain, 0x646f6d61696eull));
+    if (de != NULL && de->user >= WAVE_POPULATED) {
+        return; /* established accounts of this domain write here: a real server */
+    }
     uint32_t tag = (uint32_t)(ev->from.domain >> 32) | 1u;
     for (unsigned i = 0; i < WAVE_DOMS; i++) {
         if (c->dom[i] != tag || (c->dom_fired & (1u << i)) != 0) {
@@ -398,15 +427,16 @@ static void maybe_domain(const struct wave_shared *sh, struct wave_cluster *c,
     }
 }
 
-/* Add one message to cluster @c; @w: weighted sender. */
+/* Add one message to cluster @c; @w: the sender's weight in halves (0: an
+ * established account or a reply). */
 static void cluster_add(const struct wave_shared *sh, struct wave_local *l, struct wave_cluster *c,
-                        bool w, uint32_t now, const struct sw_event *ev, struct sw_hit_sink *out,
-                        struct sw_detector_stats *st)
+                        unsigned w, uint32_t now, const struct sw_event *ev,
+                        struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     c->last_s = now;
     if (!member_add(c, ev->from.bare)) {
         if (w && c->fired) {
-            maybe_domain(sh, c, ev, out, st);
+            maybe_domain(sh, l, c, ev, out, st);
         }
         return;
     }
@@ -415,6 +445,7 @@ static void cluster_add(const struct wave_shared *sh, struct wave_local *l, stru
         return;
     }
     c->weighted++;
+    c->units = (uint16_t)(c->units + w);
     dom_add(c, ev->from.domain);
     if (!c->fired && fires(&sh->s, c)) {
         c->fired = 1;
@@ -444,7 +475,7 @@ static void cluster_add(const struct wave_shared *sh, struct wave_local *l, stru
         emit_account(c, ev, NULL, ev->t_ms, out, st);
     }
     if (c->fired) {
-        maybe_domain(sh, c, ev, out, st);
+        maybe_domain(sh, l, c, ev, out, st);
     }
 }
 
@@ -471,15 +502,26 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
     if (prev == 0) {
         a->user = now;
     }
-    bool young =
-        now - l->start_s > fresh_s && a->user - l->start_s > fresh_s && now - a->user <= fresh_s;
+    /* young: first seen after the stream's first `fresh`, less than `fresh`
+     * ago; unknown age: first seen within the stream's first `fresh` (every
+     * account is new when a capture starts), less than `fresh` ago: half */
+    bool recent = now - a->user <= fresh_s;
+    bool young = recent && a->user - l->start_s > fresh_s;
+    bool unknown = recent && !young;
     /* did the recipient write to the sender first? */
     bool reply = sw_table_find(l->pairs, sw_table_key2(ev->to.bare, ev->from.bare)) != NULL;
     (void)sw_table_get(l->pairs, sw_table_key2(ev->from.bare, ev->to.bare), now, &prev, st);
     if (ev->body_len == 0) {
         return;
     }
-    bool w = young && !reply;
+    unsigned w = reply ? 0u : young ? 2u : unknown ? 1u : 0u;
+    /* a domain whose established accounts write here is a real, populated
+     * server: never rolled up (counted in the account table, own key) */
+    uint64_t dk = sw_table_key2(ev->from.domain, 0x646f6d61696eull);
+    if (!young) {
+        struct sw_table_entry *de = sw_table_get(l->t, dk, now, &prev, st);
+        de->user = prev == 0 ? 1u : (de->user < UINT32_MAX ? de->user + 1u : de->user);
+    }
 
     struct wave_cluster *c[2] = {NULL, NULL};
     size_t norm = 0;
@@ -489,7 +531,7 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
         norm = ev->body_fp_len;
     }
     if (norm >= (size_t)s->min_len) {
-        c[0] = cluster_find(l, fp, false, (unsigned)s->simhash_distance, now, window_s, w);
+        c[0] = cluster_find(l, fp, false, (unsigned)s->simhash_distance, now, window_s, w > 0);
     }
     char host[WAVE_HOST];
     size_t hl = link_host(ev->body, ev->body_len, host);
@@ -508,7 +550,7 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
             }
         }
     }
-    if (w) {
+    if (w > 0) {
         struct wave_post *p = &l->post[l->post_next];
         l->post_next = (l->post_next + 1) % l->n_post;
         p->sender = ev->from.bare;

@@ -114,6 +114,13 @@ static void test_bystanders_quoting(void **state)
         snprintf(rn, sizeof(rn), ROOM "/regular%d", i);
         sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + i, jid, rn, SW_EVB_JOIN));
     }
+    /* regular3 spoke, then reconnected (rejoined) just before the raid */
+    sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + 10, "regular3@example.org/m",
+                                             ROOM "/regular3", SW_EVB_JOIN));
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 600000, "regular3@example.org/m", ROOM,
+                                          "anyone watching the game tonight?"));
+    sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + 3600000 - 20000, "regular3@example.org/m",
+                                             ROOM "/regular3", SW_EVB_JOIN));
     const char *pitch = "FREE NITRO giveaway for everyone in this room, first hundred users only, "
                         "claim it at http://nitro.example/g";
     int64_t t = T0 + 3600000;
@@ -123,8 +130,13 @@ static void test_bystanders_quoting(void **state)
     sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 9000, "regular0@example.org/m", ROOM, line));
     snprintf(line, sizeof(line), "> %s", pitch);
     sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 9500, "regular1@example.org/m", ROOM, line));
-    /* a regular whose own traffic is raid-like: the line, twice */
-    for (int k = 0; k < 2; k++) {
+    snprintf(line, sizeof(line), "lol \"%s\"", pitch);
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 9600, "regular3@example.org/m", ROOM, line));
+    /* a regular quoting it twice in complaints is still a bystander */
+    snprintf(line, sizeof(line), "who falls for \"%s\"", pitch);
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 9700, "regular0@example.org/m", ROOM, line));
+    /* a regular whose own traffic is raid-like: the line, three times */
+    for (int k = 0; k < 3; k++) {
         snprintf(line, sizeof(line), "%s %d", pitch, k);
         sw_test_det_feed(
             &d, sw_evb_groupchat(&b, t + 10000 + k * 500, "regular2@example.org/m", ROOM, line));
@@ -133,6 +145,7 @@ static void test_bystanders_quoting(void **state)
     assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "regular0@example.org"), 0);
     assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "regular1@example.org"), 0);
     assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "regular2@example.org"), 1);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "regular3@example.org"), 0);
     sw_test_det_stop(&d);
 }
 
