@@ -37,8 +37,8 @@ struct sw_presence_churn_settings {
 #define SW_DC_S struct sw_presence_churn_settings
 static const struct sw_conf_item schema[] = {
     SW_DC_COMMON_ITEMS("16MB", "5m", "2m"),
-    SW_DC_DUR("short_window", short_window, 1000, 3600000, "6s", "short churn window"),
-    SW_DC_INT("short_max", short_max, 1, 100000, "3",
+    SW_DC_DUR("short_window", short_window, 1000, 3600000, "10s", "short churn window"),
+    SW_DC_INT("short_max", short_max, 1, 100000, "2",
               "joins+leaves+nick changes allowed per short_window"),
     SW_DC_DUR("long_window", long_window, 1000, 3600000, "60s", "long churn window"),
     SW_DC_INT("long_max", long_max, 1, 1000000, "8",

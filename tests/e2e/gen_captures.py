@@ -107,10 +107,14 @@ for i in range(6):
     c.join(20 + i * 30, "hopper@b.test/x", room, "hopper")
     c.msg(25 + i * 30, "hopper@b.test/x", room, "Best deals on watches and bags, see our shop page today friends", "groupchat")
 
-c = cap("sub_burst", "one account asks 14 accounts for subscription in 7 s", ["sub_burst.targets"])
+c = cap("sub_burst", "one account asks 14 accounts for subscription in 7 s; two refuse, nobody "
+        "approves, and it is still around 40 s later (the grace period is over)", ["sub_burst.targets"])
 c.background(0, 120)
 for i in range(14):
     c.pres(30 + i * 0.5, "adder@c.test/x", "target%d@a.test" % i, "subscribe")
+c.pres(45, "target3@a.test/x", "adder@c.test", "unsubscribed")
+c.pres(52, "target9@a.test/x", "adder@c.test", "unsubscribed")
+c.msg(80, "adder@c.test/x", "target0@a.test", "hello? accept me please")
 
 c = cap("sub_burst_domain", "five accounts of one domain ask 3 accounts each within a minute",
         ["sub_burst_domain.targets"])
@@ -148,12 +152,15 @@ for i in range(8):
         c.msg(t, "u%d@thin.example/r" % i, "victim%d@a.test" % (i * 2 + m), tpl[(i + m) % 3] + "http://pics-4u.example/x")
         t += 180
 
-c = cap("benign", "ordinary traffic only: a contact import answered at once, a moderator, "
-        "link sharing between friends; no incident at all", [])
+c = cap("benign", "ordinary traffic only: a contact import of 16 contacts in 5 s that most "
+        "approve within a minute, link sharing between friends; no incident at all", [])
 c.background(0, 600, step=5)
-for i in range(6):
-    c.pres(100 + i * 4, "mover@a.test/x", "old%d@b.test" % i, "subscribe")
-    c.pres(101 + i * 4, "old%d@b.test/x" % i, "mover@a.test", "subscribed")
+for i in range(16):
+    c.pres(100 + i * 0.3, "mover@a.test/x", "old%d@b.test" % i, "subscribe")
+    if i % 5:
+        c.pres(105 + i * 3, "old%d@b.test/x" % i, "mover@a.test", "subscribed")
+        c.pres(106 + i * 3, "old%d@b.test/x" % i, "mover@a.test", "subscribe")
+        c.pres(108 + i * 3, "mover@a.test/x", "old%d@b.test" % i, "subscribed")
 for i in range(5):
     c.msg(200 + i * 30, "fan%d@a.test/x" % i, "friend%d@b.test" % i, "look https://video.example/watch?v=%d" % i)
 
