@@ -19,7 +19,7 @@
  * min_len_established bytes. So established occupants all shouting "GOAL!"
  * never count, and newcomers greeting with "hi" neither. An established
  * occupant (joined more than `fresh` ago, or join not seen) counts towards a
- * wave but is named only when it posted the wave's line at least three times:
+ * wave but is named only when it posted the wave's line at least four times:
  * the regulars who quote a spam line back in a complaint are not raiders.
  * When min_accounts distinct accounts (min_accounts_long for a line of at
  * least min_len_long bytes: a pitch, not a cheer) posted one cluster, every one of them
@@ -42,7 +42,7 @@
 #include "sw/simhash.h"
 #include "table.h"
 
-#define MR_ESTABLISHED_LINES 3 /* wave lines that make an established occupant a raider */
+#define MR_ESTABLISHED_LINES 4 /* wave lines that make an established occupant a raider */
 #define MR_SPOKE 0x80000000u   /* in mr_occ.h.user: it spoke in the room (then not fresh) */
 #define MR_REGULAR_S 3600u     /* occupants are remembered at least this long (seconds) */
 
