@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dcommon.h"
 #include "hs.h"
 #include "sw/simhash.h"
 #include "table.h"

@@ -143,7 +143,7 @@ const char *sw_conf_data_dir(void);
  *  (what configs/stanzawatch.yaml must equal modulo comments). */
 int sw_conf_dump_defaults(FILE *fp);
 
-/* ---- Additions (engine/conf.c): raw nodes, extra files, dump, registry ---- */
+/* ---- Additions (core/conf.c): raw nodes, extra files, dump, registry ---- */
 
 /* Kind of a parsed YAML node. NULL is a plain empty scalar, "~" or "null"; where
  * a mapping or list is expected it counts as an empty one. */
