@@ -14,9 +14,10 @@
  * its first seconds (3 in 5 s was measured to catch flaky phones whose
  * reconnect meets a manual rejoin). Churn needs more than flapping: joins and
  * leaves alone count only for an occupant that arrived (its first presence
- * seen here was a join) less than `fresh` ago, so occupants who were in the
- * room before and reconnect again and again (a flaky phone, every local user
- * during a server overload) are never reported; two nick changes or more
+ * seen here was a join) less than `fresh` (2 min) ago, so occupants who were
+ * in the room before and reconnect again and again (a flaky phone, every local
+ * user during a server overload) are never reported (keys are kept an hour
+ * idle, so "was here before" outlives a quiet spell); two nick changes or more
  * always count (a nick storm). Kind "presence-flood".
  */
 #include "sw/detector.h"
@@ -36,14 +37,14 @@ struct sw_presence_churn_settings {
 
 #define SW_DC_S struct sw_presence_churn_settings
 static const struct sw_conf_item schema[] = {
-    SW_DC_COMMON_ITEMS("16MB", "5m", "2m"),
+    SW_DC_COMMON_ITEMS("16MB", "1h", "2m"),
     SW_DC_DUR("short_window", short_window, 1000, 3600000, "10s", "short churn window"),
     SW_DC_INT("short_max", short_max, 1, 100000, "2",
               "joins+leaves+nick changes allowed per short_window"),
     SW_DC_DUR("long_window", long_window, 1000, 3600000, "60s", "long churn window"),
     SW_DC_INT("long_max", long_max, 1, 1000000, "8",
               "joins+leaves+nick changes allowed per long_window"),
-    SW_DC_DUR("fresh", fresh, 60000, 86400000, "10m",
+    SW_DC_DUR("fresh", fresh, 60000, 86400000, "2m",
               "joins and leaves alone (flapping) hit only for an occupant that arrived (its "
               "first presence seen here was a join) less than this long ago; with two nick "
               "changes or more they always count"),
@@ -58,7 +59,7 @@ struct pc_entry {
     uint32_t ids[2];
     uint8_t fired;
     uint8_t in_room;  /* bit 0: in the room; bits 1..7: nick changes seen (saturating) */
-    uint16_t arrived; /* 64-second ticks (mod 2^16, | 1) of its first presence when that was
+    uint16_t arrived; /* pc_tick() of its first presence when that was
                        * a join; 0 = first seen leaving or changing (was there before) */
 };
 _Static_assert(sizeof(struct pc_entry) == 64, "presence_churn entry is 64 bytes");
@@ -101,6 +102,13 @@ static void pc_hit(const struct pc_shared *sh, const struct sw_event *ev, const 
     st->hits++;
 }
 
+/* 64-second ticks of table seconds @now, mod 2^16, never 0 (0 = not arrived). */
+static uint16_t pc_tick(uint32_t now)
+{
+    uint16_t t = (uint16_t)((now >> 6) + 1u);
+    return t != 0 ? t : 1u;
+}
+
 static void pc_process(const void *shared, void *local, const struct sw_event *ev,
                        struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
@@ -126,7 +134,7 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
     bool change;
     bool join = (ev->flags & SW_F_MUC_JOIN) != 0 && ev->type == SW_T_AVAILABLE;
     if (prev == 0 && join) {
-        e->arrived = (uint16_t)((now >> 6) | 1u);
+        e->arrived = pc_tick(now);
     }
     if ((ev->flags & SW_F_MUC_LEAVE) != 0 || ev->type == SW_T_UNAVAILABLE) {
         change = true;
@@ -153,8 +161,8 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
     /* More than flapping: nick changes, or joins and leaves of an occupant
      * that arrived lately (a rejoin bot). Someone who was in the room before
      * (first seen leaving) and reconnects, however often, is not churn. */
-    bool arrived_lately = e->arrived != 0 && (uint16_t)(((now >> 6) | 1u) - e->arrived) <=
-                                                 (uint16_t)(sw_dc_secs(sh->s.fresh) >> 6);
+    bool arrived_lately = e->arrived != 0 && (uint16_t)(pc_tick(now) - e->arrived) <=
+                                                 (uint16_t)((sw_dc_secs(sh->s.fresh) + 63u) >> 6);
     if ((e->in_room >> 1) < 2 && !arrived_lately) {
         return;
     }
