@@ -387,9 +387,15 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     uint32_t joined = o != NULL ? o->h.user & ~MR_SPOKE : 0;
     bool fresh =
         joined != 0 && (o->h.user & MR_SPOKE) == 0 && now - joined <= sw_dc_secs(sh->s.fresh);
-    if (o != NULL) {
-        o->h.user |= MR_SPOKE; /* it spoke here: from now on a regular */
+    if (o == NULL) {
+        /* its join was not seen (or forgotten): an occupant from before,
+         * remembered as one that spoke, so a reconnect does not make it fresh */
+        o = sw_table_get(l->occ, okey, now, &prev, st);
+        if (prev == 0) {
+            o->h.user = 0;
+        }
     }
+    o->h.user |= MR_SPOKE; /* it spoke here: from now on a regular */
     /* The normalized text is never longer than the raw body: skip the
      * fingerprint when the line cannot qualify anyway (most chatter). */
     int64_t need = fresh ? sh->s.min_len_fresh : sh->s.min_len_established;

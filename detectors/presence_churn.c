@@ -14,7 +14,7 @@
  * its first seconds (3 in 5 s was measured to catch flaky phones whose
  * reconnect meets a manual rejoin). Churn needs more than flapping: joins and
  * leaves alone count only for an occupant that arrived (its first presence
- * seen here was a join) less than `fresh` (2 min) ago, so occupants who were
+ * seen here was a join) less than `fresh` (30 s) ago, so occupants who were
  * in the room before and reconnect again and again (a flaky phone, every local
  * user during a server overload) are never reported (keys are kept an hour
  * idle, so "was here before" outlives a quiet spell); two nick changes or more
@@ -44,7 +44,7 @@ static const struct sw_conf_item schema[] = {
     SW_DC_DUR("long_window", long_window, 1000, 3600000, "60s", "long churn window"),
     SW_DC_INT("long_max", long_max, 1, 1000000, "8",
               "joins+leaves+nick changes allowed per long_window"),
-    SW_DC_DUR("fresh", fresh, 60000, 86400000, "2m",
+    SW_DC_DUR("fresh", fresh, 5000, 86400000, "30s",
               "joins and leaves alone (flapping) hit only for an occupant that arrived (its "
               "first presence seen here was a join) less than this long ago; with two nick "
               "changes or more they always count"),
@@ -102,10 +102,11 @@ static void pc_hit(const struct pc_shared *sh, const struct sw_event *ev, const 
     st->hits++;
 }
 
-/* 64-second ticks of table seconds @now, mod 2^16, never 0 (0 = not arrived). */
+/* 4-second ticks of table seconds @now, mod 2^16 (3 days), never 0 (0 = not
+ * arrived). */
 static uint16_t pc_tick(uint32_t now)
 {
-    uint16_t t = (uint16_t)((now >> 6) + 1u);
+    uint16_t t = (uint16_t)((now >> 2) + 1u);
     return t != 0 ? t : 1u;
 }
 
@@ -162,7 +163,7 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
      * that arrived lately (a rejoin bot). Someone who was in the room before
      * (first seen leaving) and reconnects, however often, is not churn. */
     bool arrived_lately = e->arrived != 0 && (uint16_t)(pc_tick(now) - e->arrived) <=
-                                                 (uint16_t)((sw_dc_secs(sh->s.fresh) + 63u) >> 6);
+                                                 (uint16_t)((sw_dc_secs(sh->s.fresh) + 3u) >> 2);
     if ((e->in_room >> 1) < 2 && !arrived_lately) {
         return;
     }

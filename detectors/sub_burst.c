@@ -76,13 +76,13 @@ static const struct sw_conf_item schema[] = {
               "new targets in one run (each asked within run_gap of the previous) that hit "
               "before min_targets is reached (a fast burst; people adding contacts by hand "
               "pause longer)"),
-    SW_DC_DUR("grace", grace, 0, 3600000, "30s",
+    SW_DC_DUR("grace", grace, 0, 3600000, "60s",
               "a burst is a half signal until this long after it crossed; then, unless "
               "answered_pct of its targets approved (subscribed) and approvals outnumber "
               "refusals (a contact import), a full one. 0 = full at once"),
     SW_DC_INT("answered_pct", answered_pct, 1, 100, "10",
-              "approvals, as a percentage of the targets when the burst crossed, that make it a "
-              "contact import"),
+              "approvals, as a percentage of the targets asked so far, that make it a contact "
+              "import (a spammer's late approval or two does not)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -274,10 +274,15 @@ static void sb_settle(const struct sb_shared *sh, const struct sw_event *ev, str
     }
     uint32_t at_cross = e->run;
     unsigned refusals = SB_REFUSALS(e);
+    /* the targets asked so far (the window's, when it is still the crossing's) */
+    uint32_t asked = sw_distinct_count(&e->targets, sizeof(e->targets));
+    if (asked < at_cross) {
+        asked = at_cross;
+    }
     e->state = SB_IDLE;
     e->run = 0;
     e->run_ms = (uint32_t)ev->t_ms;
-    if ((uint64_t)e->answered * 100 >= (uint64_t)sh->s.answered_pct * at_cross &&
+    if ((uint64_t)e->answered * 100 >= (uint64_t)sh->s.answered_pct * asked &&
         e->answered > refusals) {
         return; /* its targets approve: a contact import */
     }

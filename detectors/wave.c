@@ -25,7 +25,8 @@
  *     the stream's first `fresh` (age unknown) 0.5 during its first `fresh`,
  *     else 0 (established accounts and replies are counted separately as
  *     `established`);
- *   - text cluster: the body's SimHash (sw_simhash_text; the same-template
+ *   - text cluster (messages with a link, also a defanged one: a wave wants
+ *     its victims to go somewhere): the body's SimHash (sw_simhash_text; the same-template
  *     variants of a wave differ in a few words, i.e. a few bits) is compared
  *     with a ring of `clusters` recent cluster fingerprints (Hamming distance
  *     <= simhash_distance); a new cluster is opened only by a weighted sender,
@@ -299,6 +300,27 @@ static size_t link_host(const char *body, size_t len, char *host)
     return n;
 }
 
+/* A defanged link ("bit[.]ly/x", "t(.)me/x", "cutt . ly/x"): a link that hides
+ * from link parsers. */
+static bool defanged(const char *body, size_t len)
+{
+    for (size_t i = 1; i + 3 < len; i++) {
+        char a = body[i], b = body[i + 1], c = body[i + 2];
+        if (((a == '[' && c == ']') || (a == '(' && c == ')')) && b == '.') {
+            return true;
+        }
+        if (a == ' ' && b == '.' && c == ' ' && body[i - 1] != ' ' && body[i - 1] != '.') {
+            /* "cutt . ly/x": a short word, then '/' before the next space */
+            for (size_t j = i + 3; j < len && j < i + 12 && body[j] != ' '; j++) {
+                if (body[j] == '/') {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
 /* The live cluster of kind @link matching @fp (text: within @dist bits), or a
  * slot to open one (NULL when @open is false and none matches). */
 static struct wave_cluster *cluster_find(struct wave_local *l, uint64_t fp, bool link,
@@ -530,11 +552,14 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
     if (ev->flags & SW_F_BODY_FP) {
         norm = ev->body_fp_len;
     }
-    if (norm >= (size_t)s->min_len) {
-        c[0] = cluster_find(l, fp, false, (unsigned)s->simhash_distance, now, window_s, w > 0);
-    }
     char host[WAVE_HOST];
     size_t hl = link_host(ev->body, ev->body_len, host);
+    /* Text clusters only for messages that point somewhere (a link, also a
+     * defanged one): a wave wants its victims to go somewhere, while
+     * near-identical small talk of many new accounts is just small talk. */
+    if (norm >= (size_t)s->min_len && (hl > 0 || defanged(ev->body, ev->body_len))) {
+        c[0] = cluster_find(l, fp, false, (unsigned)s->simhash_distance, now, window_s, w > 0);
+    }
     if (hl > 0) {
         /* hosts that established senders or replies share are popular sites: the
          * account table keeps a count per host under a key of its own */

@@ -101,7 +101,7 @@ static void exempt_none(const struct sw_conf_item *schema, void *settings)
     (void)settings;
 }
 
-/* A burst is half a signal until the grace (30 s) is over; then a contact
+/* A burst is half a signal until the grace (60 s) is over; then a contact
  * import (most targets approve) stays half, a spammer's (refused, ignored)
  * becomes a full one at its next stanza. */
 static void test_grace_contact_import(void **state)
@@ -118,7 +118,7 @@ static void test_grace_contact_import(void **state)
         sw_test_det_feed(&d, sw_evb_presence(&b, T0 + 5000 + i * 1300, SW_T_SUBSCRIBED, to,
                                              "importer@example.org"));
     }
-    sw_test_det_feed(&d, sw_evb_chat(&b, T0 + 45000, "importer@example.org/x",
+    sw_test_det_feed(&d, sw_evb_chat(&b, T0 + 75000, "importer@example.org/x",
                                      "victim0@example.org", "hi, new account, it's me"));
     assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "importer@example.org"), 1);
     assert_int_equal(d.out.hits[0].weight_milli, 500);
@@ -131,11 +131,11 @@ static void test_grace_contact_import(void **state)
     sw_test_det_feed(&d, sw_evb_presence(&b, T0 + 110000, SW_T_UNSUBSCRIBED,
                                          "victim100@example.org/y", "spammer@evil.example"));
     assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spammer@evil.example"), 1);
-    sub(&d, T0 + 140000, "spammer@evil.example/x", 200, NULL);
+    sub(&d, T0 + 170000, "spammer@evil.example/x", 200, NULL);
     assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spammer@evil.example"), 2);
     assert_int_equal(d.out.hits[0].weight_milli, 500);
     assert_int_equal(d.out.hits[1].weight_milli, 1000);
-    assert_int_equal(d.out.hits[1].t_ms, T0 + 140000);
+    assert_int_equal(d.out.hits[1].t_ms, T0 + 170000);
     /* two refusals before any approval: full at once, no need to wait */
     sw_test_sink_fini(&d.out);
     sw_test_sink_init(&d.out);
