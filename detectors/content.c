@@ -234,11 +234,11 @@ static const struct sw_conf_item content_schema[] = {
     {.key = "persist_memory",
      .type = SW_CONF_SIZE,
      .offset = offsetof(struct content_settings, persist_memory),
-     .min = 64 * 1024,
+     .min = 1024 * 1024,
      .max = 16384ll * 1024 * 1024,
      .def = "8MB",
-     .help = "hard cap on the per-worker table of accounts with matching messages (least "
-             "recently seen evicted first)"},
+     .help = "hard cap on the per-worker state (the table of accounts with matching messages, "
+             "least recently seen evicted first, plus scan buffers and Hyperscan scratch)"},
     SW_CONF_END,
 };
 
@@ -792,7 +792,12 @@ static int content_thread_init(const void *shared, void **local)
         free(lo);
         return SW_ENOMEM;
     }
-    int rc = sw_table_new(&lo->persist, sizeof(struct persist_entry), sh->persist_memory);
+    /* persist_memory caps this worker's whole content state: the table gets
+     * what the buffers and the Hyperscan scratch leave */
+    int64_t budget =
+        sh->persist_memory - (int64_t)sizeof(*lo) - (int64_t)sw_hs_scratch_size(lo->scratch);
+    int rc = budget < 65536 ? SW_EINVAL
+                            : sw_table_new(&lo->persist, sizeof(struct persist_entry), budget);
     if (rc != 0) {
         sw_hs_scratch_free(lo->scratch);
         free(lo);
