@@ -27,8 +27,8 @@
  * crosses and a full one once `grace` has passed without approvals
  * (subscribed) from answered_pct of its targets, or with more refusals
  * (unsubscribed) than approvals (a contact import: the contacts accept and
- * subscribe back; strangers refuse or ignore); SB_REFUSED refusals before
- * any approval end the grace at once; the check runs on the requester's next stanza or the
+ * subscribe back; strangers refuse or ignore); a refusal (SB_REFUSED) before
+ * any approval ends the grace at once; the check runs on the requester's next stanza or the
  * next answer to it (the key hook routes answers to the requester's worker), as detectors cannot
  * emit from expire(): a burst after which the requester falls silent and nobody answers stays a
  * half signal. Domains listed in exempt_domains never hit, nor (exempt_muc_hosts) a domain whose
@@ -130,7 +130,7 @@ struct sb_entry {
 };
 enum { SB_IDLE = 0, SB_PENDING = 1 };
 #define SB_REFUSALS(e) ((unsigned)(e)->state >> 1)
-#define SB_REFUSED 2 /* refusals without an approval that end the grace at once */
+#define SB_REFUSED 1 /* refusals without an approval that end the grace at once */
 _Static_assert(sizeof(struct sb_entry) == 64, "sub_burst entry is 64 bytes");
 
 #define SBD_ACCOUNTS 32
