@@ -546,18 +546,23 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
     }
 
     struct wave_cluster *c[2] = {NULL, NULL};
-    size_t norm = 0;
-    uint64_t fp =
-        (ev->flags & SW_F_BODY_FP) ? ev->body_fp : sw_simhash_text(ev->body, ev->body_len, &norm);
-    if (ev->flags & SW_F_BODY_FP) {
-        norm = ev->body_fp_len;
-    }
     char host[WAVE_HOST];
     size_t hl = link_host(ev->body, ev->body_len, host);
     /* Text clusters only for messages that point somewhere (a link, also a
      * defanged one): a wave wants its victims to go somewhere, while
-     * near-identical small talk of many new accounts is just small talk. */
-    if (norm >= (size_t)s->min_len && (hl > 0 || defanged(ev->body, ev->body_len))) {
+     * near-identical small talk of many new accounts is just small talk. So
+     * the SimHash is computed for those only. */
+    size_t norm = 0;
+    uint64_t fp = 0;
+    if ((hl > 0 || defanged(ev->body, ev->body_len)) && ev->body_full >= (uint32_t)s->min_len) {
+        if (ev->flags & SW_F_BODY_FP) {
+            fp = ev->body_fp;
+            norm = ev->body_fp_len;
+        } else {
+            fp = sw_simhash_text(ev->body, ev->body_len, &norm);
+        }
+    }
+    if (norm >= (size_t)s->min_len) {
         c[0] = cluster_find(l, fp, false, (unsigned)s->simhash_distance, now, window_s, w > 0);
     }
     if (hl > 0) {
