@@ -65,7 +65,7 @@ struct sw_sub_burst_domain_settings {
 
 #define SW_DC_S struct sw_sub_burst_settings
 static const struct sw_conf_item schema[] = {
-    SW_DC_COMMON_ITEMS("32MB", "5m", "10m"),
+    SW_DC_COMMON_ITEMS("32MB", "15m", "10m"),
     SW_DC_DUR("window", window, 1000, 86400000, "60s",
               "burst window, opened by an account's first subscribe"),
     SW_DC_INT("min_targets", min_targets, 2, 1000000, "12",
@@ -307,6 +307,8 @@ static void sb_process(const void *shared, void *local, const struct sw_event *e
         }
         st->events++;
         uint32_t now = sw_table_now(l->t, ev->t_ms);
+        uint32_t prev;
+        e = sw_table_get(l->t, who->bare, now, &prev, st); /* keep a pending burst alive */
         if (answer && ev->type == SW_T_SUBSCRIBED && e->answered < UINT8_MAX) {
             e->answered++;
         } else if (answer && SB_REFUSALS(e) < 127) {
