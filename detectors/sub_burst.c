@@ -246,9 +246,9 @@ static void sb_emit(const struct sb_shared *sh, const struct sw_event *ev, const
     struct sw_hit h;
     sw_hit_init(&h, "sub_burst", "sub_burst.targets", "subscription-spam", ev);
     if (who != &ev->from) {
-        char bare[SW_JID_TEXT];
-        sw_jid_copy_bare(bare, who);
-        sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, bare, strlen(bare));
+        char bare[SW_OFFENDER_TEXT];
+        size_t blen = sw_jid_copy_bare(bare, sizeof(bare), who);
+        sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, bare, blen);
         h.target[0] = '\0';
     }
     h.weight_milli = weight_milli;

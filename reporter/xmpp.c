@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "reporter_int.h"
+#include "share_int.h"
 #include "sw/log.h"
 
 #define RECENT_MAX 256    /* incidents remembered for inquiries */
@@ -62,6 +63,7 @@ struct peer_state {
 struct sw_reporter {
     const struct sw_reporter_settings *s;
     struct sw_spool *spool;
+    struct sw_share *share; /* RTBL / feeds / sources (share.c), NULL when not configured */
     pthread_t th;
     bool th_started;
     atomic_int stop;
@@ -136,28 +138,32 @@ static int reporter_incident(void *ctx, const struct sw_incident *inc)
 {
     struct sw_reporter *r = ctx;
     const struct sw_reporter_peer *peers = r->s->peers.items;
-    char *payload = NULL;
-    size_t plen;
+    char *payloads[SW_PEER_NFORMATS] = {NULL}; /* rendered once per format */
+    size_t plens[SW_PEER_NFORMATS] = {0};
     int rc = 0;
     remember(r, inc);
+    if (r->share != NULL && sw_share_incident(r->share, inc) != 0) {
+        bump(&r->st.spool_errors);
+    }
     for (size_t i = 0; i < r->s->peers.n; i++) {
         if (!sw_reporter_peer_wants(r->s, &peers[i], inc)) {
             continue;
         }
-        if (payload == NULL) {
-            rc = sw_xep0268_report(r->s, inc, sw_wall_ms(), &payload, &plen);
-            if (rc != 0) {
-                bump(&r->st.spool_errors);
-                return rc;
-            }
+        int f = peers[i].format >= 0 && peers[i].format < SW_PEER_NFORMATS ? peers[i].format : 0;
+        if (payloads[f] == NULL && (rc = sw_share_peer_payload(r->s, f, inc, sw_wall_ms(),
+                                                               &payloads[f], &plens[f])) != 0) {
+            bump(&r->st.spool_errors);
+            break;
         }
-        int e = sw_spool_put(r->spool, peers[i].jid, inc->id, inc->revision, payload, plen);
+        int e = sw_spool_put(r->spool, peers[i].jid, inc->id, inc->revision, payloads[f], plens[f]);
         if (e != 0) {
             bump(&r->st.spool_errors);
             rc = rc ? rc : e;
         }
     }
-    free(payload);
+    for (int f = 0; f < SW_PEER_NFORMATS; f++) {
+        free(payloads[f]);
+    }
     return rc;
 }
 
@@ -430,6 +436,16 @@ static void handle_request(struct sw_reporter *r, xmpp_stanza_t *st, const char 
         send_iq(r, "result", id, from, NULL);
         return;
     }
+    if (ns != NULL && strcmp(ns, "urn:xmpp:blocking") == 0 && r->share != NULL &&
+        strcmp(type, "set") == 0) {
+        /* XEP-0377 reports from peers that send them (share.reports_from) */
+        if (sw_share_block_iq(r->share, st, from)) {
+            send_iq(r, "result", id, from, NULL);
+        } else {
+            send_error(r, id, from, "auth", "forbidden");
+        }
+        return;
+    }
     if (ns == NULL || strcmp(ns, SW_XEP0268_NS) != 0) {
         send_error(r, id, from, "cancel", "service-unavailable");
         return;
@@ -506,6 +522,17 @@ out:
     free(m);
 }
 
+/* An error that means a spooled pubsub stanza reached its goal (share.c). */
+static bool share_error_done(struct sw_reporter *r, xmpp_stanza_t *st, const char *from)
+{
+    xmpp_stanza_t *err = r->share ? xmpp_stanza_get_child_by_name(st, "error") : NULL;
+    xmpp_stanza_t *c = err ? xmpp_stanza_get_children(err) : NULL;
+    while (c != NULL && !xmpp_stanza_is_tag(c)) {
+        c = xmpp_stanza_get_next(c);
+    }
+    return c != NULL && sw_share_error_done(r->share, from, xmpp_stanza_get_name(c));
+}
+
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     struct sw_reporter *r = ud;
@@ -520,7 +547,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         if (id == NULL) {
             return 1;
         }
-        if (strcmp(type, "result") == 0) {
+        if (strcmp(type, "result") == 0 || share_error_done(r, st, from)) {
             if (sw_spool_ack(r->spool, id) == 0) {
                 bump(&r->st.acked);
             }
@@ -570,6 +597,9 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_strea
             snprintf(r->my_jid, sizeof(r->my_jid), "%s", r->s->component.jid);
         }
         xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, r);
+        if (r->share != NULL) {
+            sw_share_connected(r->share, conn, r->my_jid);
+        }
         atomic_store(&r->connected, 1);
         bump(&r->st.connects);
         r->reconnect_ms = RECONNECT_MIN_MS;
@@ -674,8 +704,12 @@ static void *reporter_main(void *arg)
         if (r->conn == NULL && now >= r->next_connect_ms) {
             start_connect(r, now);
         }
-        if (r->conn != NULL && atomic_load(&r->connected)) {
+        if (r->conn != NULL && atomic_load(&r->connected) &&
+            (r->share == NULL || sw_share_ready(r->share, now))) {
             send_due(r, now);
+        }
+        if (r->share != NULL) {
+            sw_share_tick(r->share, now);
         }
         xmpp_run_once(r->ctx, RUN_ONCE_MS);
     }
@@ -692,8 +726,8 @@ static void *reporter_main(void *arg)
     return NULL;
 }
 
-int sw_reporter_start_settings(const struct sw_reporter_settings *s, struct sw_output_ops *o,
-                               struct sw_reporter **out, struct sw_errbuf *eb)
+static int reporter_start(const struct sw_reporter_settings *s, const struct sw_share_settings *sh,
+                          struct sw_output_ops *o, struct sw_reporter **out, struct sw_errbuf *eb)
 {
     int rc;
     struct sw_reporter *r = calloc(1, sizeof(*r));
@@ -732,6 +766,12 @@ int sw_reporter_start_settings(const struct sw_reporter_settings *s, struct sw_o
     if ((rc = sw_spool_open(s->spool_dir, s->retry_min_ms, s->retry_max_ms, &r->spool, eb)) != 0) {
         goto fail;
     }
+    if (sw_share_wanted(sh) && (rc = sw_share_new(sh, s, r->spool, &r->share, eb)) != 0) {
+        goto fail;
+    }
+    if (r->share != NULL && (sh->sources.n > 0 || sh->reports_from.n > 0)) {
+        sw_aggregate_set_listed(sw_share_listed_weight, r->share);
+    }
     r->recent = calloc(RECENT_MAX, sizeof(*r->recent));
     r->peers = calloc(s->peers.n + 1, sizeof(*r->peers));
     if (r->recent == NULL || r->peers == NULL) {
@@ -768,7 +808,18 @@ int sw_reporter_start(const struct sw_conf *c, struct sw_output_ops *o, struct s
     if (s == NULL) {
         return sw_errbuf_set(eb, SW_ECONF, "reporter: config section not registered");
     }
-    return sw_reporter_start_settings(s, o, out, eb);
+    return reporter_start(s, sw_conf_section(c, "share"), o, out, eb);
+}
+
+int sw_reporter_start_settings(const struct sw_reporter_settings *s, struct sw_output_ops *o,
+                               struct sw_reporter **out, struct sw_errbuf *eb)
+{
+    return reporter_start(s, NULL, o, out, eb);
+}
+
+struct sw_share *sw_reporter_share(struct sw_reporter *r)
+{
+    return r != NULL ? r->share : NULL;
 }
 
 int sw_reporter_respond(struct sw_reporter *r, const char *peer,
@@ -825,6 +876,10 @@ void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms)
         xmpp_ctx_free(r->ctx);
         xmpp_shutdown();
     }
+    if (r->share != NULL) {
+        sw_aggregate_set_listed(NULL, NULL);
+        sw_share_free(r->share);
+    }
     sw_spool_free(r->spool);
     pthread_mutex_destroy(&r->recent_mu);
     free(r->recent);
@@ -854,6 +909,9 @@ void sw_reporter_get_stats(struct sw_reporter *r, struct sw_reporter_stats *st)
         sw_spool_get_stats(r->spool, &ss);
         st->spool_pending = ss.pending;
         st->acked = ss.acked; /* read under the spool lock, consistent with pending */
+    }
+    if (r->share != NULL) {
+        st->spool_pending += sw_share_pending(r->share); /* node setup, first source syncs */
     }
 }
 

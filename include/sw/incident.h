@@ -55,11 +55,11 @@ struct sw_incident {
     char id[40];      /* UUID text, deterministic: derived from kind, offender and the
                        * ev_seq that opened it; stable across updates and closure */
     const char *kind; /* static */
-    char offender[SW_JID_TEXT];
-    uint8_t offender_kind; /* enum sw_offender_kind */
-    uint8_t status;        /* enum sw_incident_status */
-    uint32_t revision;     /* 0 when opened, +1 per update/close */
-    int64_t detected_at;   /* event time of the stanza that crossed the threshold */
+    char offender[SW_OFFENDER_TEXT]; /* whole, never cut */
+    uint8_t offender_kind;           /* enum sw_offender_kind */
+    uint8_t status;                  /* enum sw_incident_status */
+    uint32_t revision;               /* 0 when opened, +1 per update/close */
+    int64_t detected_at;             /* event time of the stanza that crossed the threshold */
     int64_t first_seen, last_seen;
     int64_t score_milli;
     uint64_t hits;
@@ -116,11 +116,20 @@ struct sw_aggregate_stats {
     uint64_t hits, opened, updated, closed, suppressed, reopened;
     /* added by the aggregator: suppressed = updates held back by the rate limit */
     uint64_t dropped;         /* hits with an empty or never-offender offender */
-    uint64_t dropped_symbols; /* hits of an incident's 13th+ distinct symbol */
+    uint64_t dropped_symbols; /* hits of a 13th+ distinct symbol weaker than every slot */
+    uint64_t evicted_symbols; /* weakest contributions replaced by a stronger new symbol */
+    uint64_t not_rooms;       /* hit rooms not at a MUC service (never made never-offenders) */
+    uint64_t rooms_evicted;   /* rooms forgotten early: the bounded room set was full */
     uint64_t evicted;         /* entries evicted because aggregate.max_tracked was full */
     uint64_t output_errors;   /* output incident() calls that failed */
 };
 void sw_aggregate_get_stats(const struct sw_aggregate *a, struct sw_aggregate_stats *st);
+/** Consumed block lists (include/sw/share.h): weight_milli of a listed offender, 0 if not. */
+typedef int64_t (*sw_aggregate_listed_fn)(void *ctx, const char *offender);
+/** Aggregators made after this call add symbol share.listed (the returned
+ *  weight, capped below report_threshold) to a listed offender's hits. Control
+ *  thread, before the pipeline starts; NULL turns it off for later ones. */
+void sw_aggregate_set_listed(sw_aggregate_listed_fn fn, void *ctx);
 void sw_aggregate_free(struct sw_aggregate *a);
 
 /*

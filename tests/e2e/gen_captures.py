@@ -152,6 +152,13 @@ for i in range(8):
         c.msg(t, "u%d@thin.example/r" % i, "victim%d@a.test" % (i * 2 + m), tpl[(i + m) % 3] + "http://pics-4u.example/x")
         t += 180
 
+c = cap("over_limit", "one account sends 6 messages whose foreign child has a 5000-byte attribute "
+        "(over limits.max_attr_bytes 4KB): each still an event, flagged over-limit", ["over_limit.repeat"])
+c.background(0, 120)
+for i in range(6):
+    c.add(30 + i * 5, "<message xmlns='jabber:client' from='big@c.test/x' to='friend0@a.test' type='chat' "
+          "id='o%d'><body>hello</body><x xmlns='urn:example:pad' a='%s'/></message>" % (i, "A" * 5000))
+
 c = cap("benign", "ordinary traffic only: a contact import of 16 contacts in 5 s that most "
         "approve within a minute, link sharing between friends; no incident at all", [])
 c.background(0, 600, step=5)
