@@ -352,8 +352,11 @@ void *pl_parser_main(void *arg)
         b->n = 0;
         b->used = 0;
         b->bytes = c.len;
+        b->arrival_ms = c.arrival_ms;
         b->err[0] = '\0';
-        if (c.kind == PL_CHUNK_END) {
+        if (c.kind == PL_CHUNK_CLOCK) {
+            b->flags |= PL_BATCH_CLOCK;
+        } else if (c.kind == PL_CHUNK_END) {
             b->flags |= PL_BATCH_END;
         } else if (c.kind == PL_CHUNK_ERROR) {
             b->flags |= PL_BATCH_ERROR;

@@ -44,7 +44,9 @@ struct pl_buf {
     struct pl_buf *next; /* pool free list (reader only) */
 };
 
-enum pl_chunk_kind { PL_CHUNK_DATA = 0, PL_CHUNK_ERROR, PL_CHUNK_END };
+/* PL_CHUNK_CLOCK (live taps only): no bytes; the source was idle and
+ * arrival_ms is the wall clock now (see "Live clock" in engine/worker.c). */
+enum pl_chunk_kind { PL_CHUNK_DATA = 0, PL_CHUNK_ERROR, PL_CHUNK_END, PL_CHUNK_CLOCK };
 
 struct pl_chunk {
     uint64_t k; /* chunk sequence number */
@@ -70,12 +72,13 @@ struct pl_stream {
 };
 
 /* ---- parser -> workers ---- */
-enum pl_batch_flag { PL_BATCH_END = 1u << 0, PL_BATCH_ERROR = 1u << 1 };
+enum pl_batch_flag { PL_BATCH_END = 1u << 0, PL_BATCH_ERROR = 1u << 1, PL_BATCH_CLOCK = 1u << 2 };
 
 struct pl_batch {
     uint64_t k;
     uint32_t flags;
-    uint32_t n, cap; /* events */
+    uint32_t n, cap;    /* events */
+    int64_t arrival_ms; /* wall clock when the chunk's bytes were read (PL_BATCH_CLOCK: now) */
     struct sw_event *ev;
     char *arena;
     size_t used, arena_cap;

@@ -20,6 +20,14 @@
  * parser turns into a minimal over-limit event. The head of an element that
  * outgrows the carried tail is saved when rd_rotate() drops its start.
  *
+ * Live clock: a live tap's read() returns 0 bytes when nothing arrived (it
+ * waits at most ~100 ms). Once the tap has been idle for the clock interval
+ * (engine.tick_ms, clamped to 50 ms..1 s) the reader hands out a CLOCK chunk
+ * (no bytes, arrival = wall clock now) every interval, so the workers can
+ * move stream time on while the server is quiet (engine/worker.c). It is
+ * best effort: when the parser's queue is full it is skipped (not a drop).
+ * File taps never get one, so replay stays purely stream-time.
+ *
  * Errors (unreadable file, junk the splitter rejects, truncated stanza):
  * complete stanzas before the spot are still handed out, then an ERROR chunk
  * with "file:line:col: reason", then END. sw_pipeline_stop() and a parse
@@ -58,6 +66,7 @@ struct rd {
     uint64_t head_start; /* its stream offset */
     uint64_t k;
     int64_t arrival;
+    int64_t last_data_ms, last_clock_ms; /* live clock (wall ms) */
     int cb_rc;
     char cb_err[512];
 };
@@ -183,6 +192,30 @@ static void rd_flush(struct rd *r)
     r->pend = false;
     r->pend_stanzas = 0;
     rd_dispatch(r, &c);
+}
+
+/* Live tap idle: a CLOCK chunk once per interval (see the file comment). */
+static void rd_clock(struct rd *r, size_t got)
+{
+    struct sw_pipeline *p = r->p;
+    int64_t now = sw_wall_ms();
+    int64_t every = p->tick_ms < 50 ? 50 : p->tick_ms > 1000 ? 1000 : p->tick_ms;
+    if (got > 0 || r->last_data_ms == 0) {
+        r->last_data_ms = now;
+        return;
+    }
+    if (now - r->last_data_ms < every || now - r->last_clock_ms < every) {
+        return;
+    }
+    struct pl_chunk c = {0};
+    c.k = r->k;
+    c.kind = PL_CHUNK_CLOCK;
+    c.stream = r->stream;
+    c.arrival_ms = now;
+    if (sw_ring_push(p->parsers[c.k % p->P].in, &c, 1) == 1) {
+        r->k++;
+        r->last_clock_ms = now;
+    }
 }
 
 static void rd_send_error(struct rd *r, int rc, const char *msg)
@@ -520,6 +553,9 @@ void *pl_reader_main(void *arg)
             continue;
         }
         rc = rd_rotate(&r); /* the chunk of this read goes out, the tail stays */
+        if (rc == 0 && p->tap->live) {
+            rd_clock(&r, t.len);
+        }
         if (rc < 0) {
             snprintf(msg, sizeof(msg), "out of memory");
             break;

@@ -33,6 +33,18 @@
  * resuming after a gap). Every worker sees every event, so all compute the
  * same clamped time and the output stays independent of W.
  *
+ * Live clock: on a live tap stream time would only move when stanzas
+ * arrive, so on a quiet server incidents would not close and expire() would
+ * not run until traffic resumes. The reader hands out CLOCK batches while
+ * the tap is idle (engine/reader.c). Each batch with events anchors
+ * (stream time after it, wall clock of its arrival); a CLOCK batch moves
+ * stream time to anchor + the wall time elapsed since, and ticks like an
+ * event would (its tick record takes the batch's first seq). Relative, not
+ * the absolute wall clock: a capture with old stamps streamed into a tap
+ * still keeps its own timeline. All workers see the same batches, so all
+ * compute the same time. Replay has no CLOCK batches and stays purely
+ * stream-time (byte-identical output).
+ *
  * Reload: at each batch boundary, inside rcu_read_lock(), a worker compares
  * the published generation with its own and switches its detectors' local
  * state (thread_reload, or thread_fini + thread_init when a detector has no
@@ -105,6 +117,7 @@ struct wk_time {
     int64_t jump_t; /* time the pending far-ahead events agree on */
     uint64_t jump_from[WK_JUMP_CONFIRM];
     unsigned jump_n;
+    int64_t anchor_t, anchor_wall; /* live clock: stream time / wall ms after the last events */
 };
 
 struct wk_state {
@@ -258,11 +271,38 @@ static int64_t wk_event_time(struct pl_worker *w, struct wk_time *tm, const stru
     return prev;
 }
 
+/* A CLOCK batch (live taps, idle): stream time follows the wall clock from
+ * the last anchor (see the file comment). */
+static void wk_clock(struct pl_worker *w, struct wk_state *ws, const struct pl_gen *g,
+                     const struct pl_batch *b, int64_t *next_tick)
+{
+    struct wk_time *tm = &ws->tm;
+    if (tm->prev == INT64_MIN || tm->anchor_wall == 0 || b->arrival_ms <= tm->anchor_wall) {
+        return;
+    }
+    int64_t t = tm->anchor_t + (b->arrival_ms - tm->anchor_wall);
+    if (t <= tm->prev) {
+        return;
+    }
+    tm->prev = t;
+    if (t >= *next_tick) {
+        wk_tick(w, ws, g, b->k << SW_SEQ_SHIFT, t);
+        *next_tick = t - (t % w->p->tick_ms) + w->p->tick_ms;
+    }
+}
+
 static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const struct pl_gen *g,
                              const struct pl_batch *b, int64_t *next_tick)
 {
     struct sw_pipeline *p = w->p;
     const unsigned W = p->W, me = w->idx;
+    if (b->flags & PL_BATCH_CLOCK) {
+        wk_clock(w, ws, g, b, next_tick);
+        return;
+    }
+    if (b->n > 0 && p->tap->live) {
+        ws->tm.anchor_wall = b->arrival_ms; /* ws->tm.prev is set below */
+    }
     struct wk_sink sink;
     sink.s.emit = wk_emit;
     sink.s.ctx = &sink;
@@ -322,6 +362,7 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
             ops->process(g->shared[d], ws->local[d], ev, &sink.s, &ws->st[d]);
         }
     }
+    ws->tm.anchor_t = ws->tm.prev;
 }
 
 void *pl_worker_main(void *arg)

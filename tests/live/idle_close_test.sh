@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# live.idle_close: the live clock. `stanzawatch run` behind a real Prosody
+# with deploy/prosody/mod_stanzawatch.lua; a slixmpp client floods a room
+# and then everything falls silent (no stanza reaches the tap). With
+# aggregate.close_after 3s the flood's incident must be written "closed"
+# while stanzawatch still runs, i.e. stream time moved on with the wall clock
+# (engine/reader.c CLOCK chunks, engine/worker.c), not only at SIGTERM's
+# final flush. Without the live clock this fails: on an idle server stream
+# time stands still. Every process started here is stopped by pid.
+# usage: idle_close_test.sh STANZAWATCH SOURCE_DIR
+set -euo pipefail
+sw=$1
+src=$2
+name=live.idle_close
+extra=$(mktemp "${TMPDIR:-/tmp}/sw-live-extra.XXXXXX")
+cat >"$extra" <<'CFG'
+
+Host "*"
+plugin_paths = { "@SRC@/deploy/prosody" }
+stanzawatch_socket = "unix:@DIR@/tap.sock"
+
+VirtualHost "a.test"
+	modules_enabled = { "stanzawatch" }
+
+Component "rooms.a.test" "muc"
+	modules_enabled = { "stanzawatch" }
+CFG
+export SW_PROSODY_EXTRA=$extra
+# shellcheck source=../reporter/harness.sh
+. "$src/tests/reporter/harness.sh"
+cp "$extra" "$work/extra.cfg"
+rm -f "$extra"
+export SW_PROSODY_EXTRA="$work/extra.cfg"
+c2s=$SW_PROSODY_C2S_PORT
+
+cat >"$work/sw.yaml" <<YAML
+taps:
+  - type: socket
+    name: prosody
+    listen: unix:$pdir/tap.sock
+aggregate:
+  close_after: 3s
+  update_interval: 1s
+YAML
+"$sw" run -c "$work/sw.yaml" --incidents "$work/inc.jsonl" 2>"$work/run.err" &
+swpid=$!
+pids+=("$swpid")
+for _ in $(seq 1 100); do [ -S "$pdir/tap.sock" ] && break; sleep 0.05; done
+[ -S "$pdir/tap.sock" ] || fail "tap socket not created"
+for _ in $(seq 1 150); do
+	[ "$(grep -c 'stanzawatch: connected to' "$pdir/prosody.log" || true)" -ge 2 ] && break
+	sleep 0.1
+done
+"$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 60 \
+	muc-flood --flooders 1 --messages 150 --others 1 >"$work/d1.json" 2>>"$work/drv.err" ||
+	fail "muc-flood driver failed"
+quiet_from=$(date +%s.%N)
+status() { # status STATUS: the flooder's incident has a line with STATUS
+	"$py" -c 'import json,sys; sys.exit(0 if any(j["kind"]=="muc-flood" and j["offender"]=="flooder1@a.test" and j["status"]==sys.argv[2] for j in map(json.loads, open(sys.argv[1]))) else 1)' "$work/inc.jsonl" "$1"
+}
+closed=""
+for _ in $(seq 1 200); do # up to 20 s of silence; close_after is 3 s of stream time
+	if status closed; then closed=$(date +%s.%N); break; fi
+	sleep 0.1
+done
+status open || fail "flood not caught: $(cat "$work/inc.jsonl")"
+[ -n "$closed" ] || fail "incident not closed after 20 s of silence (stream time stood still): $(cat "$work/inc.jsonl")"
+kill -0 "$swpid" || fail "stanzawatch is not running"
+after=$("$py" -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$quiet_from" "$closed")
+kill -TERM "$swpid"
+wait "$swpid" || fail "run exited $? after SIGTERM"
+forget_pid "$swpid"
+say "ok: muc-flood incident closed ${after} s after the server fell silent (close_after 3s), while running"
