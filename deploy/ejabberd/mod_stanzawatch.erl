@@ -10,10 +10,15 @@
 %%% Hooks (per host the module is enabled on):
 %%%   user_send_packet    what this host's clients send (message, presence)
 %%%   s2s_receive_packet  what remote servers send to this host
-%%% Stanzas into a MUC room are seen at their sender (user_send_packet on the
-%%% sender's host, s2s_receive_packet for remote senders); the room's own
-%%% fan-out is not mirrored. Enable the module on every local vhost whose
-%%% users should be watched.
+%%%   muc_filter_message  a groupchat message a room accepted, run at the
+%%%   muc_filter_presence room's server host (mod_muc_room, ejabberd 23.01:
+%%%                       run_fold(Hook, ServerHost, Packet, [State, Nick]))
+%%% A local user's stanza to a room is already mirrored by user_send_packet on
+%%% the sender's host, so the MUC hooks mirror only senders from other
+%%% servers (s2s occupants: their stanzas are addressed to the MUC service,
+%%% not to this host, so s2s_receive_packet on the host does not see them).
+%%% The room's own fan-out is not mirrored. Enable the module on every local
+%%% vhost whose users should be watched, and on the MUC service's host.
 %%%
 %%% Never blocks a c2s/s2s process: the hook serialises the stanza and casts
 %%% it to this host's writer process, unless more than max_pending bytes are
@@ -37,12 +42,14 @@
 -behaviour(gen_server).
 
 -export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1, mod_options/1, mod_doc/0]).
--export([user_send_packet/1, s2s_receive_packet/1]).
+-export([user_send_packet/1, s2s_receive_packet/1, muc_filter_message/3,
+         muc_filter_presence/3]).
 -export([start_link/2, init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
          code_change/3]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
+-include("mod_muc_room.hrl").
 
 %% atomics slots
 -define(PENDING, 2).
@@ -63,6 +70,8 @@ start(Host, Opts) ->
     persistent_term:put({?MODULE, Host}, {Ref, Max, proc(Host)}),
     ejabberd_hooks:add(user_send_packet, Host, ?MODULE, user_send_packet, 10),
     ejabberd_hooks:add(s2s_receive_packet, Host, ?MODULE, s2s_receive_packet, 10),
+    ejabberd_hooks:add(muc_filter_message, Host, ?MODULE, muc_filter_message, 10),
+    ejabberd_hooks:add(muc_filter_presence, Host, ?MODULE, muc_filter_presence, 10),
     Child = #{id => proc(Host), start => {?MODULE, start_link, [Host, {Spec, Node, Ref, Max}]},
               restart => transient, shutdown => 2000, type => worker, modules => [?MODULE]},
     case supervisor:start_child(ejabberd_gen_mod_sup, Child) of
@@ -74,6 +83,8 @@ start(Host, Opts) ->
 stop(Host) ->
     ejabberd_hooks:delete(user_send_packet, Host, ?MODULE, user_send_packet, 10),
     ejabberd_hooks:delete(s2s_receive_packet, Host, ?MODULE, s2s_receive_packet, 10),
+    ejabberd_hooks:delete(muc_filter_message, Host, ?MODULE, muc_filter_message, 10),
+    ejabberd_hooks:delete(muc_filter_presence, Host, ?MODULE, muc_filter_presence, 10),
     _ = supervisor:terminate_child(ejabberd_gen_mod_sup, proc(Host)),
     _ = supervisor:delete_child(ejabberd_gen_mod_sup, proc(Host)),
     persistent_term:erase({?MODULE, Host}),
@@ -111,6 +122,29 @@ s2s_receive_packet({Pkt, _State} = Acc) ->
     Acc;
 s2s_receive_packet(Acc) ->
     Acc.
+
+%% Hook folds: the packet goes on unchanged (drop is another module's call).
+muc_filter_message(Pkt, State, _Nick) ->
+    muc_tap(Pkt, State),
+    Pkt.
+
+muc_filter_presence(Pkt, State, _Nick) ->
+    muc_tap(Pkt, State),
+    Pkt.
+
+%% #state{} is mod_muc_room's room state (include/mod_muc_room.hrl).
+muc_tap(Pkt, #state{server_host = Host}) ->
+    try xmpp:get_from(Pkt) of
+        #jid{lserver = From} ->
+            case ejabberd_router:is_my_host(From) of
+                true -> ok; %% seen at the sender's host (user_send_packet)
+                false -> tap(Host, Pkt)
+            end;
+        _ -> ok
+    catch _:_ -> ok
+    end;
+muc_tap(_Pkt, _State) ->
+    ok.
 
 tap(#jid{lserver = Host}, Pkt) -> tap(Host, Pkt);
 tap(Host, Pkt) when is_record(Pkt, message); is_record(Pkt, presence) ->

@@ -10,7 +10,11 @@
 #   3. ejabberd restarted while stanzawatch runs: reconnect, flood caught,
 #      nothing twice;
 #   4. slow consumer (SIGSTOP): the server goes on, the module's bounded
-#      buffer overflows, drops show as sequence gaps after SIGCONT.
+#      buffer overflows, drops show as sequence gaps after SIGCONT;
+#   5. a room flood from a remote occupant: tests/live/s2s_peer.py plays the
+#      server 'localhost' over s2s dialback (ejabberd's outgoing_s2s_port is
+#      its listener), joins a room on rooms.a.test and floods it; only the MUC
+#      hooks (muc_filter_message/presence) see it: caught, each message once.
 # Skips (77) when ejabberd, erlang-dev (erlc) or slixmpp is missing, or when
 # ejabberd cannot start here. Every process is stopped by pid.
 # usage: ejabberd_test.sh STANZAWATCH SOURCE_DIR
@@ -50,7 +54,10 @@ mkdir -p "$work/ebin"
 erlc -Werror -I "$ej/include" -I "$xmpp_inc" -pa "$ej/ebin" -o "$work/ebin" \
 	"$src/deploy/ejabberd/mod_stanzawatch.erl" 2>"$work/erlc.err" || fail "erlc: $(cat "$work/erlc.err")"
 
-c2s=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+freeport() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+c2s=$(freeport)
+s2s=$(freeport)
+s2s_peer=$(freeport)
 cat >"$work/ejabberd.yml" <<YAML
 # loopback test server: plaintext, open registration; never for production
 loglevel: info
@@ -65,9 +72,17 @@ listen:
     max_stanza_size: 262144
     access: c2s
     starttls_required: false
+  -
+    port: $s2s
+    ip: "127.0.0.1"
+    module: ejabberd_s2s_in
+# s2s only with the test's peer 'localhost' (tests/live/s2s_peer.py) on loopback
+outgoing_s2s_port: $s2s_peer
+outgoing_s2s_families: [ipv4]
+s2s_use_starttls: false
 auth_method: internal
 auth_password_format: plain
-s2s_access: none
+s2s_access: all
 registration_timeout: infinity
 acl:
   loopback:
@@ -83,6 +98,7 @@ access_rules:
 shaper_rules: {}
 modules:
   mod_disco: {}
+  mod_s2s_dialback: {}
   mod_ping: {}
   mod_roster: {}
   mod_register:
@@ -231,5 +247,19 @@ t5=$(tapline 5)
 gaps=$(num gaps "$t5")
 [ -n "$gaps" ] && [ "$gaps" -gt 0 ] || fail "overflow drops not seen as gaps: $t5"
 say "4 ok: slow consumer: server unharmed, $gaps stanzas dropped by the module, counted as gaps"
+
+# ---- 5. a room flood from a remote (s2s) occupant: the MUC hooks ----
+start_sw 6
+connected 6
+"$py" "$src/tests/live/s2s_peer.py" --s2s-port "$s2s" --listen-port "$s2s_peer" \
+	--room rflood@rooms.a.test --nick remote --user remote1 --messages 150 --max-seconds 60 \
+	>"$work/d7.json" 2>>"$work/drv.err" || fail "s2s peer failed: $(tail -3 "$work/drv.err")"
+sleep 0.5
+stop_sw
+has "$work/inc.6.jsonl" muc-flood remote1@localhost ||
+	fail "remote occupant's flood not caught: $(cat "$work/inc.6.jsonl") $(tapline 6)"
+t6=$(tapline 6)
+[ "$(num message "$t6")" = 150 ] || fail "expected the 150 remote messages exactly once: $t6"
+say "5 ok: room flood from remote1@localhost over s2s caught by the MUC hooks, 150 messages once ($(cat "$work/d7.json"))"
 stop_ej
 say "all checks passed"
