@@ -17,8 +17,10 @@
  *   stanzawatch_detector_{events,hits,evictions}_total{detector}
  *   stanzawatch_detector_{keys,memory_bytes}{detector}   gauge
  *   stanzawatch_incidents_total{kind,status}             counter
- *   stanzawatch_reports_total{state}, stanzawatch_reports_pending
- *       (the reporter keeps totals over all peers; no per-peer split yet)
+ *   stanzawatch_reports_total{state}, stanzawatch_reports_pending   (all peers)
+ *   stanzawatch_peer_reports_total{peer,state}  spooled/sent/acked/failed per
+ *       configured peer (failed = error replies; timeouts are in the totals)
+ *   stanzawatch_peer_reports_pending{peer}      gauge: spooled, not yet acked
  *   stanzawatch_reloads_total{result}
  *   stanzawatch_incident_latency_seconds                 histogram: arrival of the stanza
  *       that crossed the threshold (its event time) to the incident's output
@@ -333,6 +335,30 @@ static void write_reporter(struct sw_reporter *r, FILE *fp)
             (unsigned long long)st.timeouts);
     fam(fp, "stanzawatch_reports_pending", "gauge", "Reports waiting in the spool.");
     fprintf(fp, "stanzawatch_reports_pending %llu\n", (unsigned long long)st.spool_pending);
+    struct sw_reporter_peer_stats ps[64];
+    size_t np = sw_reporter_get_peer_stats(r, ps, 64);
+    np = np < 64 ? np : 64;
+    if (np > 0) {
+        fam(fp, "stanzawatch_peer_reports_total", "counter",
+            "XEP-0268 reports per configured peer by outcome (spooled, sent, acked, failed "
+            "= error reply).");
+        for (size_t i = 0; i < np; i++) {
+            const uint64_t v[4] = {ps[i].spooled, ps[i].sent, ps[i].acked, ps[i].failed};
+            static const char *const names[4] = {"spooled", "sent", "acked", "failed"};
+            for (int k = 0; k < 4; k++) {
+                fputs("stanzawatch_peer_reports_total{peer=\"", fp);
+                lv(fp, ps[i].jid);
+                fprintf(fp, "\",state=\"%s\"} %llu\n", names[k], (unsigned long long)v[k]);
+            }
+        }
+        fam(fp, "stanzawatch_peer_reports_pending", "gauge",
+            "Reports in the spool per configured peer (not yet acked).");
+        for (size_t i = 0; i < np; i++) {
+            fputs("stanzawatch_peer_reports_pending{peer=\"", fp);
+            lv(fp, ps[i].jid);
+            fprintf(fp, "\"} %llu\n", (unsigned long long)ps[i].pending);
+        }
+    }
     fam(fp, "stanzawatch_reporter_connected", "gauge",
         "1 while the reporter's XMPP session is up.");
     fprintf(fp, "stanzawatch_reporter_connected %d\n", sw_reporter_connected(r) ? 1 : 0);

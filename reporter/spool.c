@@ -564,3 +564,14 @@ void sw_spool_get_stats(struct sw_spool *sp, struct sw_spool_stats *st)
     st->in_flight = sp->n_in_flight;
     pthread_mutex_unlock(&sp->mu);
 }
+
+uint64_t sw_spool_pending_peer(struct sw_spool *sp, const char *peer)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&sp->mu);
+    for (size_t i = 0; i < sp->n; i++) {
+        n += strcmp(sp->e[i].peer, peer) == 0;
+    }
+    pthread_mutex_unlock(&sp->mu);
+    return n;
+}

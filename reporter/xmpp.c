@@ -58,6 +58,9 @@
 struct peer_state {
     int64_t tokens_milli; /* token bucket, 1000 = one stanza */
     int64_t last_ms;
+    /* per-peer report counters (sw_reporter_get_peer_stats): spooled by the
+     * aggregator thread, the rest by the reporter thread; read by any */
+    atomic_ullong spooled, sent, acked, failed;
 };
 
 struct sw_reporter {
@@ -159,6 +162,8 @@ static int reporter_incident(void *ctx, const struct sw_incident *inc)
         if (e != 0) {
             bump(&r->st.spool_errors);
             rc = rc ? rc : e;
+        } else {
+            bump(&r->peers[i].spooled);
         }
     }
     for (int f = 0; f < SW_PEER_NFORMATS; f++) {
@@ -550,9 +555,17 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         if (strcmp(type, "result") == 0 || share_error_done(r, st, from)) {
             if (sw_spool_ack(r->spool, id) == 0) {
                 bump(&r->st.acked);
+                int pi = from != NULL ? find_peer(r, from) : -1;
+                if (pi >= 0) {
+                    bump(&r->peers[pi].acked);
+                }
             }
         } else if (sw_spool_fail(r->spool, id, sw_wall_ms()) == 0) {
             bump(&r->st.errors);
+            int pi = from != NULL ? find_peer(r, from) : -1;
+            if (pi >= 0) {
+                bump(&r->peers[pi].failed);
+            }
             /* a peer down for hours fails every retry: one line per minute at most */
             int64_t now = sw_wall_ms();
             if (now - r->last_fail_log_ms >= 60000) {
@@ -673,6 +686,10 @@ static void send_due(struct sw_reporter *r, int64_t now)
         send_iq(r, "set", it.name, it.peer, it.payload);
         free(it.payload);
         bump(&r->st.sent);
+        int pi = find_peer(r, it.peer);
+        if (pi >= 0) {
+            bump(&r->peers[pi].sent);
+        }
     }
     int n = sw_spool_expire(r->spool, now);
     if (n > 0) {
@@ -885,6 +902,23 @@ void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms)
     free(r->recent);
     free(r->peers);
     free(r);
+}
+
+size_t sw_reporter_get_peer_stats(struct sw_reporter *r, struct sw_reporter_peer_stats *out,
+                                  size_t cap)
+{
+    const struct sw_reporter_peer *peers = r->s->peers.items;
+    size_t n = r->s->peers.n;
+    for (size_t i = 0; i < n && i < cap; i++) {
+        struct sw_reporter_peer_stats *o = &out[i];
+        o->jid = peers[i].jid;
+        o->spooled = atomic_load(&r->peers[i].spooled);
+        o->sent = atomic_load(&r->peers[i].sent);
+        o->acked = atomic_load(&r->peers[i].acked);
+        o->failed = atomic_load(&r->peers[i].failed);
+        o->pending = r->spool != NULL ? sw_spool_pending_peer(r->spool, peers[i].jid) : 0;
+    }
+    return n;
 }
 
 void sw_reporter_get_stats(struct sw_reporter *r, struct sw_reporter_stats *st)

@@ -241,6 +241,8 @@ struct sw_spool_stats {
     uint64_t pending, in_flight, put, acked, failed, superseded, write_errors, enospc;
 };
 void sw_spool_get_stats(struct sw_spool *sp, struct sw_spool_stats *st);
+/** Entries spooled for @peer (pending or in flight). */
+uint64_t sw_spool_pending_peer(struct sw_spool *sp, const char *peer);
 /** Test seam; NULL restores write(2). */
 void sw_spool_set_write_fn(struct sw_spool *sp, sw_spool_write_fn fn);
 /** Milliseconds until @name is due again (for tests), or -1 if unknown/in flight. */
@@ -294,6 +296,16 @@ struct sw_reporter_stats {
 };
 /** Any thread. */
 void sw_reporter_get_stats(struct sw_reporter *r, struct sw_reporter_stats *st);
+/* Report counters of one configured peer (reporter.peers). Error replies
+ * count as failed here; ack timeouts are only in the totals above. */
+struct sw_reporter_peer_stats {
+    const char *jid; /* borrowed from the settings: valid while the reporter runs */
+    uint64_t spooled, sent, acked, failed, pending;
+};
+/** Fill up to @cap entries in reporter.peers order; returns the number of
+ *  peers (may exceed @cap). Any thread. */
+size_t sw_reporter_get_peer_stats(struct sw_reporter *r, struct sw_reporter_peer_stats *out,
+                                  size_t cap);
 /** True while the XMPP session is established. Any thread. */
 bool sw_reporter_connected(struct sw_reporter *r);
 

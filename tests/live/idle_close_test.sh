@@ -6,7 +6,13 @@
 # while stanzawatch still runs, i.e. stream time moved on with the wall clock
 # (engine/reader.c CLOCK chunks, engine/worker.c), not only at SIGTERM's
 # final flush. Without the live clock this fails: on an idle server stream
-# time stands still. Every process started here is stopped by pid.
+# time stands still. The reporter sends to a real peer (tests/reporter/
+# peer.py as incidents.b.test) and /metrics must show the per-peer report
+# counters: spooled = sent = acked for that peer (open and closed revisions),
+# nothing pending; the second configured peer (a domain no server serves)
+# gets the same reports spooled, error replies counted as failed, none
+# acked, some pending; promtool clean. Every process started here is
+# stopped by pid.
 # usage: idle_close_test.sh STANZAWATCH SOURCE_DIR
 set -euo pipefail
 sw=$1
@@ -32,6 +38,9 @@ cp "$extra" "$work/extra.cfg"
 rm -f "$extra"
 export SW_PROSODY_EXTRA="$work/extra.cfg"
 c2s=$SW_PROSODY_C2S_PORT
+mport=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+get() { "$py" -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
+start_peer "$work/peer.out"
 
 cat >"$work/sw.yaml" <<YAML
 taps:
@@ -41,6 +50,26 @@ taps:
 aggregate:
   close_after: 3s
   update_interval: 1s
+metrics:
+  listen: 127.0.0.1:$mport
+reporter:
+  enabled: true
+  domain: a.test
+  admin_jid: admin@a.test
+  mode: component
+  component:
+    jid: incidents.a.test
+    secret: $SW_PROSODY_ENGINE_SECRET
+    host: 127.0.0.1
+    port: $SW_PROSODY_COMPONENT_PORT
+  spool_dir: $work/spool
+  inbound_dir: $work/inbound
+  retry_min: 300ms
+  retry_max: 2s
+  ack_timeout: 3s
+  peers:
+    - jid: incidents.b.test
+    - jid: nobody.c.test
 YAML
 "$sw" run -c "$work/sw.yaml" --incidents "$work/inc.jsonl" 2>"$work/run.err" &
 swpid=$!
@@ -67,7 +96,35 @@ status open || fail "flood not caught: $(cat "$work/inc.jsonl")"
 [ -n "$closed" ] || fail "incident not closed after 20 s of silence (stream time stood still): $(cat "$work/inc.jsonl")"
 kill -0 "$swpid" || fail "stanzawatch is not running"
 after=$("$py" -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$quiet_from" "$closed")
+say "ok: muc-flood incident closed ${after} s after the server fell silent (close_after 3s), while running"
+
+# per-peer report counters: both revisions (open, closed) acked by the real peer
+pr() { # pr PEER STATE: value of stanzawatch_peer_reports_total (or _pending when STATE = pending)
+	if [ "$2" = pending ]; then
+		sed -n "s/^stanzawatch_peer_reports_pending{peer=\"$1\"} \([0-9]*\)$/\1/p" "$work/m.txt"
+	else
+		sed -n "s/^stanzawatch_peer_reports_total{peer=\"$1\",state=\"$2\"} \([0-9]*\)$/\1/p" "$work/m.txt"
+	fi
+}
+for _ in $(seq 1 100); do
+	get "http://127.0.0.1:$mport/metrics" >"$work/m.txt" 2>/dev/null || true
+	sp=$(pr incidents.b.test spooled)
+	[ -n "$sp" ] && [ "$sp" -ge 2 ] && [ "$(pr incidents.b.test acked)" = "$sp" ] && break
+	sleep 0.1
+done
+promtool check metrics <"$work/m.txt" >"$work/promtool.out" 2>&1 || fail "promtool: $(cat "$work/promtool.out")"
+[ ! -s "$work/promtool.out" ] || fail "promtool lint: $(cat "$work/promtool.out")"
+b=incidents.b.test c=nobody.c.test
+sp=$(pr $b spooled)
+[ -n "$sp" ] && [ "$sp" -ge 2 ] || fail "peer $b: spooled '$sp', expected >= 2 (open + closed): $(grep peer_reports "$work/m.txt")"
+[ "$(pr $b sent)" = "$sp" ] && [ "$(pr $b acked)" = "$sp" ] && [ "$(pr $b failed)" = 0 ] &&
+	[ "$(pr $b pending)" = 0 ] || fail "peer $b: expected sent = acked = $sp, 0 failed/pending: $(grep peer_reports "$work/m.txt")"
+# no such server: Prosody answers each report with an error, retried with backoff
+[ "$(pr $c spooled)" = "$sp" ] && [ "$(pr $c acked)" = 0 ] && [ "$(pr $c failed)" -ge 1 ] &&
+	[ "$(pr $c sent)" -ge "$(pr $c failed)" ] && [ "$(pr $c pending)" -ge 1 ] ||
+	fail "peer $c: expected $sp spooled, none acked, failed > 0, some pending: $(grep peer_reports "$work/m.txt")"
+grep -q "^report " "$work/peer.out" || fail "the peer got no report"
 kill -TERM "$swpid"
 wait "$swpid" || fail "run exited $? after SIGTERM"
 forget_pid "$swpid"
-say "ok: muc-flood incident closed ${after} s after the server fell silent (close_after 3s), while running"
+say "ok: per-peer metrics: $b spooled = sent = acked = $sp; $c $(pr $c sent) sent (its error replies: $(pr $c failed) failed), $(pr $c pending) pending; promtool clean"

@@ -40,6 +40,22 @@ taps:
     listen: unix:$work/tap.sock
 metrics:
   listen: 127.0.0.1:$mport
+# a reporter whose server is down (nothing listens on its port): reports stay
+# spooled, and the per-peer families must still be promtool-clean
+reporter:
+  enabled: true
+  mode: component
+  component:
+    jid: incidents.localhost
+    secret: s
+    host: 127.0.0.1
+    port: $(free_port)
+  spool_dir: $work/spool
+  inbound_dir: $work/inbound
+  peers:
+    - jid: peer-a.test
+    - jid: peer-b.test
+      send: [subscription-spam]
 YAML
 "$sw" run -c "$work/sw.yaml" --incidents "$work/inc.jsonl" 2>"$work/run.err" &
 swpid=$!
@@ -49,7 +65,8 @@ for _ in $(seq 1 100); do [ -S "$work/tap.sock" ] && break; sleep 0.05; done
 	"$work/tap.sock" "$work/cap.xml"
 for _ in $(seq 1 100); do
 	get "http://127.0.0.1:$mport/metrics" >"$work/m.txt" 2>/dev/null || true
-	grep -q "stanzawatch_pipeline_bytes_total [1-9]" "$work/m.txt" && break
+	grep -q "stanzawatch_pipeline_bytes_total [1-9]" "$work/m.txt" &&
+		grep -q '^stanzawatch_peer_reports_pending{peer="peer-b.test"} [1-9]' "$work/m.txt" && break
 	sleep 0.1
 done
 
@@ -60,13 +77,20 @@ for f in stanzawatch_build_info stanzawatch_tap_stanzas_total stanzawatch_tap_by
 	stanzawatch_parse_errors_total stanzawatch_stanzas_skipped_total stanzawatch_tap_queue_depth_blocks \
 	stanzawatch_tap_dropped_total stanzawatch_detector_events_total stanzawatch_detector_hits_total \
 	stanzawatch_detector_keys stanzawatch_detector_evictions_total stanzawatch_detector_memory_bytes \
-	stanzawatch_incidents_total stanzawatch_reloads_total stanzawatch_incident_latency_seconds; do
+	stanzawatch_incidents_total stanzawatch_reloads_total stanzawatch_incident_latency_seconds \
+	stanzawatch_reports_total stanzawatch_peer_reports_total stanzawatch_peer_reports_pending; do
 	grep -q "^# TYPE $f " "$work/m.txt" || fail "family $f missing"
 done
 got=$(awk '/^stanzawatch_tap_stanzas_total\{tap="main"/ {s += $2} END {print s}' "$work/m.txt")
 [ "$got" = "$n" ] || fail "tap stanzas $got, sent $n"
 grep -q '^stanzawatch_incidents_total{kind="muc-flood",status="opened"} [1-9]' "$work/m.txt" ||
 	fail "no muc-flood incident counted"
+pv() { sed -n "s/^stanzawatch_peer_reports_$1{peer=\"$2\"\(,state=\"${3:-}\"\)\{0,1\}} \([0-9]*\)$/\2/p" "$work/m.txt"; }
+a=$(pv total peer-a.test spooled) b=$(pv total peer-b.test spooled)
+# peer-b takes only subscription-spam: fewer reports than peer-a (muc-flood too)
+[ -n "$b" ] && [ "$b" -ge 1 ] && [ "$a" -gt "$b" ] || fail "per-peer spooled: peer-a '$a', peer-b '$b'"
+[ "$(pv total peer-a.test sent)" = 0 ] && [ "$(pv pending peer-b.test)" -ge 1 ] ||
+	fail "server down: nothing sent, reports pending: $(grep peer_reports "$work/m.txt")"
 say "1 ok: promtool clean, $(grep -c '^# TYPE' "$work/m.txt") families, tap stanzas = $n"
 
 # ---- 2. a real prometheus scrapes it ----
