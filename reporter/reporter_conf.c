@@ -21,7 +21,13 @@ static const struct sw_conf_item peer_schema[] = {
      .type = SW_CONF_STRING,
      .offset = offsetof(struct sw_reporter_peer, jid),
      .def = NULL,
-     .help = "peer's bare JID or domain: where reports go and whose stanzas we trust"},
+     .help = "peer's bare JID or domain: where reports go; trusted only from exactly this "
+             "bare JID (a domain: from the bare domain, never from accounts at it)"},
+    {.key = "senders",
+     .type = SW_CONF_STRLIST,
+     .offset = offsetof(struct sw_reporter_peer, senders),
+     .def = "[]",
+     .help = "further bare JIDs trusted as this peer (e.g. an account at a domain peer)"},
     {.key = "send",
      .type = SW_CONF_STRLIST,
      .offset = offsetof(struct sw_reporter_peer, send),
@@ -166,6 +172,13 @@ static const struct sw_conf_item reporter_schema[] = {
      .max = 3600000,
      .def = "30s",
      .help = "no iq result within this counts as a failure"},
+    {.key = "spool_expire",
+     .type = SW_CONF_DURATION,
+     .offset = OFF(spool_expire_ms),
+     .min = 0,
+     .max = 365LL * 86400000,
+     .def = "7d",
+     .help = "a spooled report not delivered within this is deleted (counted, logged); 0 = never"},
     {.key = "max_inbound_bytes",
      .type = SW_CONF_SIZE,
      .offset = OFF(max_inbound_bytes),
@@ -229,6 +242,7 @@ void sw_reporter_settings_defaults(struct sw_reporter_settings *s)
     s->retry_min_ms = 2000;
     s->retry_max_ms = 600000;
     s->ack_timeout_ms = 30000;
+    s->spool_expire_ms = 7LL * 86400000;
     s->max_inbound_bytes = 64 * 1024;
     s->max_inbound_depth = 32;
     s->severity_medium = 2.0;

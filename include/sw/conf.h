@@ -93,7 +93,11 @@ struct sw_conf;
  * "file:line: key: reason".
  */
 int sw_conf_load(const char *path, struct sw_conf **out, struct sw_errbuf *eb);
+/** Drop a reference; the snapshot is freed with the last one. Any thread. */
 void sw_conf_free(struct sw_conf *c);
+/** One more reference to @c (released with sw_conf_free), so a module can keep
+ *  a snapshot after its creator let go of it (reload). Any thread. */
+void sw_conf_ref(struct sw_conf *c);
 
 /** The settings struct bound for a registered section name ("engine", "limits",
  *  "detectors.muc_flood", "aggregate", "content", "reporter"), or NULL.

@@ -81,6 +81,10 @@ struct sw_output_ops {
     int (*incident)(void *ctx, const struct sw_incident *inc);
     /* Flush and release; called once at shutdown. */
     int (*close)(void *ctx);
+    /* Optional (NULL = none): the configuration was reloaded and the detectors
+     * switched to @c. Control thread. @c is valid during the call only; an
+     * output that keeps it takes a reference (sw_conf_ref). */
+    int (*reload)(void *ctx, struct sw_conf *c);
     void *ctx;
 };
 

@@ -63,4 +63,7 @@ stop_peer() {
 	wait "$peer_pid" 2>/dev/null || true
 	forget_pid "$peer_pid"
 }
-spool_files() { find "$spool" -maxdepth 1 -name '*.rep' 2>/dev/null | wc -l; }
+spool_files() { # records in the spool's batch files (spool.c format "R <seq> ...")
+	find "$spool" -maxdepth 1 -name '*.spl' -exec cat {} + 2>/dev/null |
+		grep -c '^R [0-9a-f]\{16\} [0-9a-f]\{16\} ' || true
+}
