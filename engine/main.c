@@ -266,7 +266,7 @@ static int cmd_replay(int argc, char **argv)
     struct sw_conf *conf = NULL;
     struct sw_pipeline *p = NULL;
     FILE *inc_fp = NULL, *rep_fp = NULL;
-    struct sw_output_ops outs[3];
+    struct sw_output_ops outs[3] = {{0}};
     size_t n_outs = 0;
     struct sw_reporter *live = NULL;
     struct sw_errbuf eb;
@@ -326,6 +326,10 @@ static int cmd_replay(int argc, char **argv)
         fputs("Try 'stanzawatch help replay'.\n", stderr);
         return EXIT_USAGE;
     }
+    /* before any thread starts (the live reporter and its spool writer start
+     * below): every thread inherits the mask, so SIGHUP/SIGTERM/SIGINT/SIGUSR1
+     * reach only the control loop's sigtimedwait, and SIGPIPE is ignored */
+    sw_pipeline_block_signals();
     if (register_sections() < 0 || load_conf(conf_path, &conf) < 0) {
         return EXIT_USAGE;
     }
@@ -374,7 +378,6 @@ static int cmd_replay(int argc, char **argv)
         }
     }
 
-    sw_pipeline_block_signals();
     struct sw_pipeline_opts po = {
         .conf = conf,
         .outputs = outs,

@@ -159,6 +159,16 @@ int sw_pipeline_reload(struct sw_pipeline *p, struct sw_conf *conf, struct sw_er
      * time), so after the grace period nobody uses old's shared state. */
     synchronize_rcu();
     pl_gen_free(p, old);
+    /* the aggregator adopts the new snapshot on its own thread (it keeps a
+     * reference); outputs (the live reporter: peers, trust, policies) swap now */
+    sw_conf_ref(conf);
+    sw_conf_free(atomic_exchange_explicit(&p->agg_next, conf, memory_order_acq_rel));
+    for (size_t i = 0; i < p->o.n_outputs; i++) {
+        struct sw_output_ops *o = &p->o.outputs[i];
+        if (o->reload != NULL && o->reload(o->ctx, conf) < 0) {
+            sw_log_error("pipeline", "output %s keeps its settings after the reload", o->name);
+        }
+    }
     SW_CNT_ADD(p->reloads, 1);
     return 0;
 }
@@ -281,6 +291,7 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     }
     atomic_init(&p->abort_k, UINT64_MAX);
     atomic_init(&p->stop, false);
+    atomic_init(&p->agg_next, NULL);
     atomic_init(&p->done, false);
     atomic_init(&p->started, false);
     *out = p;
@@ -298,6 +309,7 @@ void sw_pipeline_free(struct sw_pipeline *p)
     if (p->agg != NULL) {
         sw_aggregate_free(p->agg);
     }
+    sw_conf_free(atomic_load(&p->agg_next));
     pl_gen_free(p, p->gen);
     free(p->muc_hashes);
     free(p->server_hashes);
@@ -327,6 +339,8 @@ void sw_pipeline_stop(struct sw_pipeline *p)
 
 void sw_pipeline_block_signals(void)
 {
+    /* a peer or reader that goes away is an error return (EPIPE), never death */
+    signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
@@ -376,6 +390,9 @@ static void control_poll_signals(struct sw_pipeline *p)
         } else {
             sw_log_info("pipeline", "signal %d: stopping after what was read", sig);
             sw_pipeline_stop(p);
+            if (p->tap != NULL && p->tap->cancel != NULL) {
+                p->tap->cancel(p->tap->ctx); /* an idle stdin must not keep us */
+            }
         }
     }
 }

@@ -171,6 +171,7 @@ struct sw_pipeline {
     struct sw_evcount ec_bufs;   /* reader waits for a returned buffer */
     _Atomic uint64_t abort_k;    /* first chunk not to process (UINT64_MAX: none) */
     _Atomic bool stop;           /* sw_pipeline_stop() */
+    struct sw_conf *_Atomic agg_next; /* reloaded config for the aggregator (referenced) */
     _Atomic bool done;           /* aggregator finished */
     _Atomic bool started;        /* run state set up: stats may read parsers/workers */
     pthread_mutex_t done_mu;

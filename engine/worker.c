@@ -372,6 +372,16 @@ void *pl_aggregator_main(void *arg)
     struct sw_pipeline *p = arg;
     pl_thread_name("aggregate", -1);
     for (;;) {
+        /* a reload: adopt scores, thresholds and never-lists between two hits */
+        struct sw_conf *nc = atomic_exchange_explicit(&p->agg_next, NULL, memory_order_acq_rel);
+        if (nc != NULL) {
+            struct sw_errbuf eb;
+            eb.msg[0] = '\0';
+            if (sw_aggregate_reload(p->agg, nc, &eb) < 0) {
+                sw_log_error("pipeline", "aggregator keeps its settings: %s", eb.msg);
+            }
+            sw_conf_free(nc);
+        }
         uint64_t sig = agg_signature(p);
         const struct pl_rec *best = NULL;
         unsigned best_w = 0;
@@ -425,7 +435,14 @@ void *pl_aggregator_main(void *arg)
     /* Workers stored last_t before their final watermark (release). */
     int64_t last = p->workers[0].last_t;
     SW_CNT_SET(p->last_t, last);
-    sw_aggregate_finish(p->agg, last == INT64_MIN ? 0 : last);
+    if (atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+        /* stopped (SIGTERM/SIGINT), not at the end of the input: open
+         * incidents are not over, so nobody is told they are closed; a
+         * later run reports them again if they go on */
+        sw_log_info("pipeline", "stopped: open incidents are left open, not reported closed");
+    } else {
+        sw_aggregate_finish(p->agg, last == INT64_MIN ? 0 : last);
+    }
     pthread_mutex_lock(&p->done_mu);
     atomic_store_explicit(&p->done, true, memory_order_release);
     pthread_cond_broadcast(&p->done_cv);

@@ -110,6 +110,14 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *hit);
 void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms);
 /** End of stream: close every open incident (status closed), flush outputs. */
 void sw_aggregate_finish(struct sw_aggregate *a, int64_t now_ms);
+/**
+ * Adopt the "aggregate" and "muc" sections of @c (scores, symbols, groups,
+ * thresholds, windows, never-offenders); tracked entries and open incidents
+ * are kept (max_tracked changes need a restart). Takes a reference to @c.
+ * Aggregator thread. Returns 0, or SW_ECONF/SW_EINVAL/SW_ENOMEM with @eb and
+ * nothing changed.
+ */
+int sw_aggregate_reload(struct sw_aggregate *a, struct sw_conf *c, struct sw_errbuf *eb);
 /** Counters for the stats line. */
 struct sw_aggregate_stats {
     uint64_t hits, opened, updated, closed, suppressed, reopened;
@@ -118,6 +126,7 @@ struct sw_aggregate_stats {
     uint64_t dropped_symbols; /* hits of an incident's 13th+ distinct symbol */
     uint64_t evicted;         /* entries evicted because aggregate.max_tracked was full */
     uint64_t output_errors;   /* output incident() calls that failed */
+    uint64_t reloads;         /* sw_aggregate_reload calls that took effect */
 };
 void sw_aggregate_get_stats(const struct sw_aggregate *a, struct sw_aggregate_stats *st);
 void sw_aggregate_free(struct sw_aggregate *a);
