@@ -408,7 +408,8 @@ static int cmd_replay(int argc, char **argv)
     }
     n_outs = 0;
     if (live != NULL) {
-        drain_reporter(live, rs, (int64_t)drain_s * 1000);
+        /* stopped by a signal: stop now; what is spooled goes out next run */
+        drain_reporter(live, rs, sw_pipeline_stopped(p) ? 0 : (int64_t)drain_s * 1000);
         live = NULL;
     }
     struct sw_pipeline_stats st;

@@ -334,6 +334,11 @@ void sw_pipeline_stop(struct sw_pipeline *p)
     atomic_store_explicit(&p->stop, true, memory_order_relaxed);
 }
 
+bool sw_pipeline_stopped(const struct sw_pipeline *p)
+{
+    return atomic_load_explicit(&p->stop, memory_order_relaxed);
+}
+
 /* ------------------------------------------------------------------ */
 /* run                                                                 */
 
