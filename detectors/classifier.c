@@ -861,11 +861,18 @@ static void cls_expire(const void *shared, void *local, int64_t now_ms,
     st->mem_bytes = sizeof(struct cls_local);
 }
 
+/* In the content rules' group: together they count once. */
+static const struct sw_detector_symbol cls_symbols[] = {
+    {.symbol = "classifier.spam", .score = 0.6, .group = "content"},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_classifier_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = CLS_NAME,
     .description = "naive Bayes spam probability of message bodies (model from `stanzawatch "
                    "train`), one weighted signal",
+    .symbols = cls_symbols,
     .events = SW_EV_MESSAGE,
     .shard = SW_SHARD_SENDER,
     .key = NULL,

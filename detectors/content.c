@@ -896,11 +896,20 @@ static void content_expire(const void *shared, void *local, int64_t now_ms,
     st->mem_bytes = sizeof(*lo) + sw_hs_scratch_size(lo->scratch);
 }
 
+/* One symbol per rule (content.<id>), scored as a family. Content rules and the
+ * classifier (one group) stay below the report threshold alone: they need a
+ * behaviour signal. */
+static const struct sw_detector_symbol ct_symbols[] = {
+    {.symbol = "content.*", .score = 0.6, .group = "content"},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_content_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = CONTENT_NAME,
     .description = "operator pattern rules (literal/regex/list, raw or normalized text) on "
                    "body, subject, status, nick, room and resource, matched with Hyperscan",
+    .symbols = ct_symbols,
     .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
     .shard = SW_SHARD_SENDER,
     .key = NULL,

@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "dcommon.h"
-#include "simhash.h"
+#include "sw/simhash.h"
 #include "table.h"
 #include "window.h"
 
@@ -285,10 +285,17 @@ static void ms_expire(const void *shared, void *local, int64_t now_ms, struct sw
     st->mem_bytes += 2 * l->f.nbits / 8;
 }
 
+static const struct sw_detector_symbol ms_symbols[] = {
+    {.symbol = "msg_spam.new_burst", .score = 1.0, .group = "msg_spam"},
+    {.symbol = "msg_spam.new_slow", .score = 1.0, .group = "msg_spam"},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_msg_spam_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "msg_spam",
     .description = "chat messages to many distinct accounts the sender never talked with",
+    .symbols = ms_symbols,
     .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
     .shard = SW_SHARD_SENDER,
     .key = ms_key,

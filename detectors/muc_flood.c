@@ -25,7 +25,7 @@
 #include <stdlib.h>
 
 #include "dcommon.h"
-#include "simhash.h"
+#include "sw/simhash.h"
 #include "table.h"
 #include "window.h"
 
@@ -181,10 +181,21 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
     }
 }
 
+/* A sustained rate alone (40+ lines a minute, no burst, no repeats) is what a
+ * busy bridge or relay bot does: rate_long is a half signal. */
+static const struct sw_detector_symbol mf_symbols[] = {
+    {.symbol = "muc_flood.rate_short", .score = 1.0, .group = "muc_flood"},
+    {.symbol = "muc_flood.rate_long", .score = 0.5, .group = "muc_flood"},
+    {.symbol = "muc_flood.repeat", .score = 1.0, .group = "muc_flood"},
+    {.symbol = "muc_flood.long", .score = 1.0, .group = "muc_flood"},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_muc_flood_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "muc_flood",
     .description = "one occupant flooding a room: message rate, repeated lines, long pastes",
+    .symbols = mf_symbols,
     .events = SW_EV_MESSAGE,
     .shard = SW_SHARD_ROOM,
     .schema = schema,

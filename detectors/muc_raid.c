@@ -34,7 +34,7 @@
 
 #include "dcommon.h"
 #include "distinct.h"
-#include "simhash.h"
+#include "sw/simhash.h"
 #include "table.h"
 
 struct sw_muc_raid_settings {
@@ -409,10 +409,17 @@ static void mr_expire(const void *shared, void *local, int64_t now_ms, struct sw
     st->mem_bytes = a.mem_bytes + b.mem_bytes + l->ring_n * sizeof(struct mr_post);
 }
 
+static const struct sw_detector_symbol mr_symbols[] = {
+    {.symbol = "muc_raid.account", .score = 1.0},
+    {.symbol = "muc_raid.domain", .score = 1.0},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_muc_raid_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "muc_raid",
     .description = "many (fresh) accounts posting near-identical lines into one room in seconds",
+    .symbols = mr_symbols,
     .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
     .shard = SW_SHARD_ROOM,
     .schema = schema,

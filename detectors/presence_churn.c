@@ -141,10 +141,17 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
     }
 }
 
+static const struct sw_detector_symbol pc_symbols[] = {
+    {.symbol = "presence_churn.rate_short", .score = 1.0, .group = "presence_churn"},
+    {.symbol = "presence_churn.rate_long", .score = 1.0, .group = "presence_churn"},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_presence_churn_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "presence_churn",
     .description = "one occupant joining, leaving and changing nick in a room far beyond normal",
+    .symbols = pc_symbols,
     .events = SW_EV_PRESENCE,
     .shard = SW_SHARD_ROOM,
     .schema = schema,

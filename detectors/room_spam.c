@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "dcommon.h"
-#include "simhash.h"
+#include "sw/simhash.h"
 #include "table.h"
 
 #define RS_ROOMS 10
@@ -164,10 +164,16 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
     st->hits++;
 }
 
+static const struct sw_detector_symbol rs_symbols[] = {
+    {.symbol = "room_spam.rooms", .score = 1.0},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_room_spam_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "room_spam",
     .description = "one account posting the same or mutated text into many rooms",
+    .symbols = rs_symbols,
     .events = SW_EV_MESSAGE,
     .shard = SW_SHARD_SENDER,
     .schema = schema,

@@ -413,10 +413,16 @@ static void sb_teardown(void *shared)
     }
 }
 
+static const struct sw_detector_symbol sb_symbols[] = {
+    {.symbol = "sub_burst.targets", .score = 1.0},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_sub_burst_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "sub_burst",
     .description = "one account sending subscription requests to many accounts in a minute",
+    .symbols = sb_symbols,
     .events = SW_EV_PRESENCE,
     .shard = SW_SHARD_SENDER,
     .schema = schema,
@@ -430,10 +436,16 @@ const struct sw_detector_ops sw_sub_burst_ops = {
     .teardown = sb_teardown,
 };
 
+static const struct sw_detector_symbol sbd_symbols[] = {
+    {.symbol = "sub_burst_domain.targets", .score = 1.0},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_sub_burst_domain_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "sub_burst_domain",
     .description = "the accounts of one domain sending subscription requests to many accounts",
+    .symbols = sbd_symbols,
     .events = SW_EV_PRESENCE | SW_EV_MESSAGE, /* messages: learning MUC hosts */
     .shard = SW_SHARD_SENDER_DOMAIN,
     .schema = schema_domain,

@@ -145,11 +145,17 @@ static void ss_process(const void *shared, void *local, const struct sw_event *e
     st->hits++;
 }
 
+static const struct sw_detector_symbol ss_symbols[] = {
+    {.symbol = "sub_slow.unanswered", .score = 1.0},
+    {.symbol = NULL},
+};
+
 const struct sw_detector_ops sw_sub_slow_ops = {
     .abi = SW_DETECTOR_ABI,
     .name = "sub_slow",
     .description =
         "one account asking hundreds of accounts for subscription over hours, unanswered",
+    .symbols = ss_symbols,
     .events = SW_EV_PRESENCE,
     .shard = SW_SHARD_SENDER,
     .key = ss_key,

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../detectors/simhash.h"
+#include "sw/simhash.h"
 #include "pipeline_int.h"
 
 /* ------------------------------------------------------------------ */
@@ -203,34 +203,17 @@ fail:
     pl_request_abort(p, c->k + 1);
 }
 
-struct slot_wait {
-    struct pl_slot *s;
-    uint64_t turn;
-};
-
-static bool slot_turn_is(void *arg)
-{
-    struct slot_wait *w = arg;
-    return atomic_load_explicit(&w->s->turn, memory_order_acquire) == w->turn;
-}
-
-void pl_slot_wait_readable(struct sw_pipeline *p, uint64_t k, struct sw_wait_stats *st)
-{
-    struct slot_wait w = {&p->slots[k % p->S], 2 * k + 1};
-    sw_evcount_wait(&p->ec_slots, slot_turn_is, &w, 400, st);
-}
-
 static void parser_publish(struct pl_parser *ps)
 {
     struct sw_pipeline *p = ps->p;
     uint64_t k = ps->b->k;
-    struct slot_wait w = {&p->slots[k % p->S], 2 * k};
-    sw_evcount_wait(&p->ec_slots, slot_turn_is, &w, 400, &ps->wait_out);
-    struct pl_batch *old = w.s->b;
-    w.s->b = ps->b;
+    struct pl_slot *s = &p->slots[k % p->S];
+    pl_slot_wait_turn(p, k, 2 * k, &ps->wait_out);
+    struct pl_batch *old = s->b;
+    s->b = ps->b;
     ps->b = old;
-    atomic_store_explicit(&w.s->remaining, p->W, memory_order_relaxed);
-    atomic_store_explicit(&w.s->turn, 2 * k + 1, memory_order_release);
+    atomic_store_explicit(&s->remaining, p->W, memory_order_relaxed);
+    atomic_store_explicit(&s->turn, 2 * k + 1, memory_order_release);
     sw_evcount_notify(&p->ec_slots);
 }
 

@@ -43,7 +43,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,35 +55,6 @@
 #include "sw/settings.h"
 
 #define PL_MAX_THREADS 64
-
-void pl_thread_name(const char *role, int idx)
-{
-    char name[16]; /* the kernel keeps 15 bytes */
-    if (idx >= 0) {
-        snprintf(name, sizeof(name), "sw-%s/%d", role, idx);
-    } else {
-        snprintf(name, sizeof(name), "sw-%s", role);
-    }
-    (void)prctl(PR_SET_NAME, name, 0, 0, 0);
-}
-
-void pl_set_error(struct sw_pipeline *p, int rc, const char *msg)
-{
-    pthread_mutex_lock(&p->err_mu);
-    if (p->err_rc == 0) {
-        p->err_rc = rc;
-        snprintf(p->err, sizeof(p->err), "%s", msg);
-    }
-    pthread_mutex_unlock(&p->err_mu);
-}
-
-void pl_request_abort(struct sw_pipeline *p, uint64_t k)
-{
-    uint64_t cur = atomic_load_explicit(&p->abort_k, memory_order_relaxed);
-    while (k < cur && !atomic_compare_exchange_weak_explicit(
-                          &p->abort_k, &cur, k, memory_order_acq_rel, memory_order_relaxed)) {
-    }
-}
 
 /* ------------------------------------------------------------------ */
 /* detector generations                                                */
@@ -159,15 +129,13 @@ int sw_pipeline_reload(struct sw_pipeline *p, struct sw_conf *conf, struct sw_er
      * time), so after the grace period nobody uses old's shared state. */
     synchronize_rcu();
     pl_gen_free(p, old);
-    /* the aggregator adopts the new snapshot on its own thread (it keeps a
-     * reference); outputs (the live reporter: peers, trust, policies) swap now */
+    /* the hit stage (aggregator, outputs) adopts the new snapshot on its own
+     * thread between two hits; until then this reference keeps it alive */
     sw_conf_ref(conf);
     sw_conf_free(atomic_exchange_explicit(&p->agg_next, conf, memory_order_acq_rel));
-    for (size_t i = 0; i < p->o.n_outputs; i++) {
-        struct sw_output_ops *o = &p->o.outputs[i];
-        if (o->reload != NULL && o->reload(o->ctx, conf) < 0) {
-            sw_log_error("pipeline", "output %s keeps its settings after the reload", o->name);
-        }
+    if (atomic_load_explicit(&p->started, memory_order_acquire)) {
+        sw_evcount_notify(&p->ec_agg);
+        sw_evcount_notify(&p->ec_agg_wm);
     }
     SW_CNT_ADD(p->reloads, 1);
     return 0;
@@ -192,6 +160,19 @@ static uint64_t *hash_list(const struct sw_conf_strlist *l)
         h[i] = sw_hash64_lower(l->v[i], strlen(l->v[i]));
     }
     return h;
+}
+
+/* The stage of a pipeline handed none: hits are counted, nothing else. */
+static void no_hit(void *ctx, const struct sw_hit *hit)
+{
+    (void)ctx;
+    (void)hit;
+}
+
+static void no_time(void *ctx, int64_t now_ms)
+{
+    (void)ctx;
+    (void)now_ms;
 }
 
 int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **out,
@@ -263,8 +244,11 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     p->xopts.muc_prefixes = (const char *const *)muc->service_prefixes.v;
     p->xopts.n_muc_prefixes = muc->service_prefixes.n;
 
-    const struct sw_detector_ops *const *list =
-        opts->detectors ? opts->detectors : sw_registry_list();
+    const struct sw_detector_ops *const *list = opts->detectors;
+    if (list == NULL) {
+        rc = sw_errbuf_set(eb, SW_EINVAL, "pipeline: no detector list");
+        goto fail;
+    }
     for (size_t i = 0; list[i] != NULL; i++) {
         if (p->n_det == SW_PIPELINE_MAX_DETECTORS) {
             rc = sw_errbuf_set(eb, SW_EINVAL, "pipeline: more than %d detectors",
@@ -285,9 +269,10 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
         goto fail;
     }
     rcu_assign_pointer(p->gen, g0);
-    rc = sw_aggregate_new(opts->conf, opts->outputs, opts->n_outputs, &p->agg, eb);
-    if (rc < 0) {
-        goto fail;
+    if (opts->stage != NULL) {
+        p->stage = *opts->stage;
+    } else {
+        p->stage = (struct sw_hit_stage){.hit = no_hit, .tick = no_time, .finish = no_time};
     }
     atomic_init(&p->abort_k, UINT64_MAX);
     atomic_init(&p->stop, false);
@@ -305,9 +290,6 @@ void sw_pipeline_free(struct sw_pipeline *p)
 {
     if (p == NULL) {
         return;
-    }
-    if (p->agg != NULL) {
-        sw_aggregate_free(p->agg);
     }
     sw_conf_free(atomic_load(&p->agg_next));
     pl_gen_free(p, p->gen);

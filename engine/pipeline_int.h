@@ -1,7 +1,8 @@
 /*
- * pipeline_int.h - internal layout shared by engine/pipeline.c (set-up, reader,
- * parsers, control loop), engine/worker.c (detector workers, hit merge) and
- * engine/stats.c. Not a contract: other modules use include/sw/pipeline.h.
+ * pipeline_int.h - internal layout shared by engine/pipeline.c (set-up, control
+ * loop), reader.c, parser.c, worker.c (detector workers, hit merge), stats.c
+ * and sync.c (thread names, errors, abort, slot waits). Not a contract: other modules use
+ * include/sw/pipeline.h.
  */
 #ifndef SW_PIPELINE_INT_H
 #define SW_PIPELINE_INT_H
@@ -154,7 +155,7 @@ struct sw_pipeline {
     bool fp_bodies;     /* parsers fingerprint message bodies (a detector takes messages) */
     struct pl_gen *gen; /* RCU-protected */
     uint64_t gen_ids;
-    struct sw_aggregate *agg;
+    struct sw_hit_stage stage; /* copy of *o.stage; no-op callbacks when NULL */
     bool ran;
 
     /* run state */
@@ -193,11 +194,17 @@ struct sw_pipeline {
 
 #define PL_PARSER_QUEUE 4 /* chunks queued per parser */
 
-/* pipeline.c */
+/* sync.c */
 /** Name the calling thread "sw-<role>[/<i>]" (top, perf, gdb). */
 void pl_thread_name(const char *role, int idx);
+/** Record the run's first error (later ones are dropped). */
 void pl_set_error(struct sw_pipeline *p, int rc, const char *msg);
+/** Lower abort_k to @k: chunks >= k are not processed. */
 void pl_request_abort(struct sw_pipeline *p, uint64_t k);
+/** Wait until slot k % S has turn @turn (2k: the parser of batch k may publish). */
+void pl_slot_wait_turn(struct sw_pipeline *p, uint64_t k, uint64_t turn, struct sw_wait_stats *st);
+/** Wait until batch k is readable in its slot (turn 2k + 1). */
+void pl_slot_wait_readable(struct sw_pipeline *p, uint64_t k, struct sw_wait_stats *st);
 
 /* reader.c */
 void *pl_reader_main(void *arg);
@@ -210,6 +217,5 @@ void pl_batch_free(struct pl_batch *b);
 /* worker.c */
 void *pl_worker_main(void *arg);
 void *pl_aggregator_main(void *arg);
-void pl_slot_wait_readable(struct sw_pipeline *p, uint64_t k, struct sw_wait_stats *st);
 
 #endif

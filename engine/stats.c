@@ -85,8 +85,8 @@ void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats
             }
         }
     }
-    if (p->agg != NULL && atomic_load_explicit(&p->done, memory_order_acquire)) {
-        sw_aggregate_get_stats(p->agg, &st->agg);
+    if (p->stage.get_stats != NULL && atomic_load_explicit(&p->done, memory_order_acquire)) {
+        p->stage.get_stats(p->stage.ctx, &st->agg);
     }
 }
 

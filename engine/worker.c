@@ -348,13 +348,17 @@ static uint64_t agg_signature(struct sw_pipeline *p)
 static bool agg_changed(void *arg)
 {
     struct agg_wait *a = arg;
-    return agg_signature(a->p) != a->sig;
+    return agg_signature(a->p) != a->sig ||
+           atomic_load_explicit(&a->p->agg_next, memory_order_acquire) != NULL;
 }
 
 static bool agg_record_or_end(void *arg)
 {
     struct sw_pipeline *p = arg;
     bool all_done = true;
+    if (atomic_load_explicit(&p->agg_next, memory_order_acquire) != NULL) {
+        return true; /* a reload to hand to the stage */
+    }
     for (unsigned i = 0; i < p->W; i++) {
         struct pl_worker *w = &p->workers[i];
         if (sw_ring_count(w->hits) > 0) {
@@ -372,13 +376,11 @@ void *pl_aggregator_main(void *arg)
     struct sw_pipeline *p = arg;
     pl_thread_name("aggregate", -1);
     for (;;) {
-        /* a reload: adopt scores, thresholds and never-lists between two hits */
+        /* a reload: the stage adopts it between two hits, on this thread */
         struct sw_conf *nc = atomic_exchange_explicit(&p->agg_next, NULL, memory_order_acq_rel);
         if (nc != NULL) {
-            struct sw_errbuf eb;
-            eb.msg[0] = '\0';
-            if (sw_aggregate_reload(p->agg, nc, &eb) < 0) {
-                sw_log_error("pipeline", "aggregator keeps its settings: %s", eb.msg);
+            if (p->stage.reload != NULL) {
+                p->stage.reload(p->stage.ctx, nc);
             }
             sw_conf_free(nc);
         }
@@ -411,10 +413,10 @@ void *pl_aggregator_main(void *arg)
         }
         if (best != NULL && best->seq < limit) {
             if (best->kind == PL_REC_TICK) {
-                sw_aggregate_tick(p->agg, best->t_ms);
+                p->stage.tick(p->stage.ctx, best->t_ms);
                 SW_CNT_ADD(p->ticks, 1);
             } else {
-                sw_aggregate_hit(p->agg, &best->hit);
+                p->stage.hit(p->stage.ctx, &best->hit);
                 SW_CNT_ADD(p->hits, 1);
             }
             sw_ring_release(p->workers[best_w].hits, 1);
@@ -441,7 +443,7 @@ void *pl_aggregator_main(void *arg)
          * later run reports them again if they go on */
         sw_log_info("pipeline", "stopped: open incidents are left open, not reported closed");
     } else {
-        sw_aggregate_finish(p->agg, last == INT64_MIN ? 0 : last);
+        p->stage.finish(p->stage.ctx, last == INT64_MIN ? 0 : last);
     }
     pthread_mutex_lock(&p->done_mu);
     atomic_store_explicit(&p->done, true, memory_order_release);

@@ -149,25 +149,6 @@ static const struct sw_conf_item sym_schema[] = {
     SW_CONF_END,
 };
 
-/* Built-in aggregate.symbols: must equal configs/stanzawatch.yaml (test_settings). */
-#define AGG_DEFAULT_SYMBOLS                                                                        \
-    "[{symbol: muc_flood.rate_short, score: 1.0, group: muc_flood},"                               \
-    "{symbol: muc_flood.rate_long, score: 0.5, group: muc_flood},"                                 \
-    "{symbol: muc_flood.repeat, score: 1.0, group: muc_flood},"                                    \
-    "{symbol: muc_flood.long, score: 1.0, group: muc_flood},"                                      \
-    "{symbol: muc_raid.account, score: 1.0},"                                                      \
-    "{symbol: muc_raid.domain, score: 1.0},"                                                       \
-    "{symbol: room_spam.rooms, score: 1.0},"                                                       \
-    "{symbol: sub_burst.targets, score: 1.0},"                                                     \
-    "{symbol: sub_burst_domain.targets, score: 1.0},"                                              \
-    "{symbol: sub_slow.unanswered, score: 1.0},"                                                   \
-    "{symbol: msg_spam.new_burst, score: 1.0, group: msg_spam},"                                   \
-    "{symbol: msg_spam.new_slow, score: 1.0, group: msg_spam},"                                    \
-    "{symbol: presence_churn.rate_short, score: 1.0, group: presence_churn},"                      \
-    "{symbol: presence_churn.rate_long, score: 1.0, group: presence_churn},"                       \
-    "{symbol: 'content.*', score: 0.6, group: content},"                                           \
-    "{symbol: classifier.spam, score: 0.6, group: content}]"
-
 static const struct sw_conf_item agg_schema[] = {
     {.key = "report_threshold",
      .type = SW_CONF_DOUBLE,
@@ -226,16 +207,57 @@ static const struct sw_conf_item agg_schema[] = {
     {.key = "symbols",
      .type = SW_CONF_LIST,
      .offset = offsetof(struct sw_aggregate_settings, symbols),
-     .def = AGG_DEFAULT_SYMBOLS,
+     .def = "[]", /* replaced by the detectors' symbols at registration */
      .help = "symbol scores: list of {symbol, score, group}; \"prefix*\" matches a family",
      .sub = sym_schema,
      .item_size = sizeof(struct sw_aggregate_symbol)},
     SW_CONF_END,
 };
 
-int sw_aggregate_register_conf(void)
+#define AGG_N_ITEMS (sizeof(agg_schema) / sizeof(agg_schema[0]))
+#define AGG_DEFAULT_MAX 8192 /* bytes of the built-in aggregate.symbols text */
+
+/* The registered schema: agg_schema with the "symbols" default built from the
+ * detectors' own symbol lists (registration runs once, before any load). */
+static struct sw_conf_item agg_schema_live[AGG_N_ITEMS];
+static char agg_symbols_def[AGG_DEFAULT_MAX];
+
+/* Append one "{symbol: 'S', score: X, group: 'G'}" flow mapping to @buf (@cap
+ * bytes, @*len used). The score is printed with 17 digits so that it reads back
+ * as the same double. Returns 0 or SW_ELIMIT. */
+static int symbols_append(char *buf, size_t cap, size_t *len, const struct sw_detector_symbol *sy)
 {
-    return sw_conf_register("aggregate", agg_schema, sizeof(struct sw_aggregate_settings));
+    int n = snprintf(buf + *len, cap - *len, "%s{symbol: '%s', score: %.17g%s%s%s}",
+                     *len > 1 ? ", " : "", sy->symbol, sy->score, sy->group ? ", group: '" : "",
+                     sy->group ? sy->group : "", sy->group ? "'" : "");
+    if (n < 0 || (size_t)n >= cap - *len) {
+        return SW_ELIMIT;
+    }
+    *len += (size_t)n;
+    return 0;
+}
+
+int sw_aggregate_register_conf(const struct sw_detector_ops *const *detectors)
+{
+    size_t len = 1;
+    memcpy(agg_symbols_def, "[", 2);
+    for (size_t i = 0; detectors != NULL && detectors[i] != NULL; i++) {
+        const struct sw_detector_symbol *sy = detectors[i]->symbols;
+        for (size_t j = 0; sy != NULL && sy[j].symbol != NULL; j++) {
+            int rc = symbols_append(agg_symbols_def, sizeof(agg_symbols_def) - 1, &len, &sy[j]);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+    }
+    memcpy(agg_symbols_def + len, "]", 2);
+    memcpy(agg_schema_live, agg_schema, sizeof(agg_schema));
+    for (size_t i = 0; i < AGG_N_ITEMS; i++) {
+        if (agg_schema_live[i].key != NULL && strcmp(agg_schema_live[i].key, "symbols") == 0) {
+            agg_schema_live[i].def = agg_symbols_def;
+        }
+    }
+    return sw_conf_register("aggregate", agg_schema_live, sizeof(struct sw_aggregate_settings));
 }
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -1096,4 +1118,56 @@ void sw_aggregate_free(struct sw_aggregate *a)
     free(a->services);
     sw_conf_free(a->conf);
     free(a);
+}
+
+/* ---- the pipeline stage (struct sw_hit_stage) ---------------------------- */
+
+static void stage_hit(void *ctx, const struct sw_hit *hit)
+{
+    sw_aggregate_hit(ctx, hit);
+}
+
+static void stage_tick(void *ctx, int64_t now_ms)
+{
+    sw_aggregate_tick(ctx, now_ms);
+}
+
+static void stage_finish(void *ctx, int64_t now_ms)
+{
+    sw_aggregate_finish(ctx, now_ms);
+}
+
+static void stage_get_stats(const void *ctx, struct sw_aggregate_stats *st)
+{
+    sw_aggregate_get_stats(ctx, st);
+}
+
+/* A reload reaches the aggregator and, through it, every output (the live
+ * reporter swaps peers, trust and policies). */
+static void stage_reload(void *ctx, struct sw_conf *c)
+{
+    struct sw_aggregate *a = ctx;
+    struct sw_errbuf eb;
+    eb.msg[0] = '\0';
+    if (sw_aggregate_reload(a, c, &eb) < 0) {
+        sw_log_error("aggregate", "reload refused, keeping the running settings: %s", eb.msg);
+    }
+    for (size_t i = 0; i < a->n_outputs; i++) {
+        struct sw_output_ops *o = &a->outputs[i];
+        if (o->reload != NULL && o->reload(o->ctx, c) < 0) {
+            sw_log_error("aggregate", "output %s keeps its settings after the reload", o->name);
+        }
+    }
+}
+
+void sw_aggregate_stage(struct sw_aggregate *a, struct sw_hit_stage *out)
+{
+    *out = (struct sw_hit_stage){
+        .ctx = a,
+        .hit = stage_hit,
+        .tick = stage_tick,
+        .finish = stage_finish,
+        .get_stats = stage_get_stats,
+        .reload = stage_reload,
+    };
 }

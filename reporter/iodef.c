@@ -6,7 +6,7 @@
  * that XML 1.0 forbids (C0 controls, invalid UTF-8), and evidence is hostile
  * by nature, so every free text goes through sw_iodef_clean() first.
  *
- * Shape (see ../shared/spec/iodef.md and xep-0268.md §5/§8): the Incident
+ * Shape (RFC 5070, XEP-0268 §5/§8; schemas in tests/data/spec/): the Incident
  * children follow the schema's xs:sequence order; one Flow holding exactly
  * [System source, System target] with Counter on the source Node and NodeRole
  * on the target Node, and a jid AdditionalData in the Contact, which is the

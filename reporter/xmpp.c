@@ -27,7 +27,7 @@
  * xmpp_connect_client() is called on the same conn right after
  * xmpp_connect_component(); it allocates the stream-management state the
  * component path forgets (SIGSEGV on the first stanza otherwise) and returns
- * XMPP_EINVOP without opening a second connection (../shared/xmpp-lab README).
+ * XMPP_EINVOP without opening a second connection (found in the XMPP lab).
  *
  * Trust: a sender is a peer only if its bare JID (the whole of it, however
  * long) equals the peer's jid or one of its `senders`, case-insensitively; a

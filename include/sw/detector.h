@@ -1,10 +1,12 @@
 /*
  * detector.h - the detector plugin contract, hits, and the registry.
  *
- * Each detector is one detectors/<name>.c exporting one const struct
- * sw_detector_ops, listed once in detectors/registry.c. The engine knows no
- * detector by name: it registers each detector's config schema as section
- * "detectors.<name>", calls setup() per config generation on the control thread
+ * Each detector is one detectors/<stem>.c exporting one const struct
+ * sw_detector_ops (name, schema, symbols, callbacks), listed once in
+ * detectors/list.h, which drives the registry, the build and the tests. The
+ * engine knows no detector by name: it is handed the list (the registry
+ * registers each one's config schema as section "detectors.<name>"), calls
+ * setup() per config generation on the control thread
  * (building read-only `shared`: thresholds, Hyperscan databases), thread_init()
  * per worker (building per-worker `local`: windows, tables, scratch) and then
  * process() for every event whose kind is in `events` and whose shard key
@@ -37,7 +39,7 @@
 extern "C" {
 #endif
 
-#define SW_DETECTOR_ABI 1u
+#define SW_DETECTOR_ABI 2u
 
 enum sw_offender_kind { SW_OFFENDER_ACCOUNT = 0, SW_OFFENDER_DOMAIN = 1 };
 
@@ -108,12 +110,26 @@ struct sw_detector_stats {
     uint64_t mem_bytes; /* bytes of state (gauge) */
 };
 
+/*
+ * A symbol a detector emits, with its default score (like rspamd's symbols):
+ * the aggregator's built-in aggregate.symbols is every registered detector's
+ * list in registry order, and configs/stanzawatch.yaml repeats it
+ * (tests/detectors/test_registry.c checks each detector has one).
+ */
+struct sw_detector_symbol {
+    const char
+        *symbol;       /* "<detector>.<signal>", or "<detector>.*" for a family; NULL ends a list */
+    double score;      /* points for one full-strength hit, -100..100 */
+    const char *group; /* symbols of one group count once (the strongest); NULL = own group */
+};
+
 struct sw_detector_ops {
-    uint32_t abi;            /* SW_DETECTOR_ABI; the registry rejects a mismatch */
+    uint32_t abi;            /* SW_DETECTOR_ABI; sw_pipeline_new() rejects a mismatch */
     const char *name;        /* config section detectors.<name>, symbol prefix, log tag */
     const char *description; /* one line for --help and the README */
-    uint32_t events;         /* mask of SW_EV_* kinds passed to process() */
-    enum sw_shard shard;     /* which ev->key this detector's state is keyed by */
+    const struct sw_detector_symbol *symbols; /* what it emits, NULL-terminated */
+    uint32_t events;                          /* mask of SW_EV_* kinds passed to process() */
+    enum sw_shard shard;                      /* which ev->key this detector's state is keyed by */
     /* Optional (may be NULL): the detector's own routing key for @ev, overriding
      * ev->key[shard]; 0 = not for this detector. Lets one detector see both a
      * sender's requests and the answers addressed to that sender (e.g. key =
@@ -139,12 +155,11 @@ struct sw_detector_ops {
     void (*teardown)(void *shared);
 };
 
-/* Registry (detectors/registry.c). */
-/** NULL-terminated list of every built-in detector. */
+/* Registry (detectors/registry.c, generated from detectors/list.h). */
+/** NULL-terminated list of every built-in detector, in detectors/list.h order. */
 const struct sw_detector_ops *const *sw_registry_list(void);
-const struct sw_detector_ops *sw_registry_find(const char *name);
 /** Register every detector's schema as config section "detectors.<name>".
- *  Returns 0 or SW_EINVAL if an ops struct has a wrong ABI. */
+ *  Returns 0 or the sw_conf_register() error with @eb filled. */
 int sw_registry_register_conf(struct sw_errbuf *eb);
 
 #ifdef __cplusplus

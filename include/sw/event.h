@@ -127,7 +127,7 @@ struct sw_event {
     uint32_t line;        /* line of the stanza start in its capture (for evidence, 0 if unknown) */
     uint16_t body_fp_len; /* with SW_F_BODY_FP: normalized length the SimHash saw */
     uint64_t body_fp;     /* with SW_F_BODY_FP: SimHash of body[0 .. body_len) exactly as
-                           * sw_simhash_text (detectors/simhash.h) computes it; without the
+                           * sw_simhash_text (sw/simhash.h, text/simhash.c) computes it; without the
                            * flag (events built by hand, tests) detectors compute it */
 };
 

@@ -96,8 +96,12 @@ const char *sw_incident_status_name(unsigned status);
 int sw_output_json_init(struct sw_output_ops *o, FILE *fp);
 
 /* Aggregator (reporter/aggregate.c). */
-/** Register the "aggregate" config section. Call once at start-up. */
-int sw_aggregate_register_conf(void);
+/** Register the "aggregate" config section. Its built-in aggregate.symbols is
+ *  every symbol of @detectors (NULL-terminated, e.g. sw_registry_list(); may
+ *  be NULL: no symbols) in list order, with the detectors' default scores and
+ *  groups. Call once at start-up. Returns 0, SW_ELIMIT (symbols too long) or
+ *  the sw_conf_register() error. */
+int sw_aggregate_register_conf(const struct sw_detector_ops *const *detectors);
 struct sw_aggregate;
 
 /** Create from the "aggregate" config section. Outputs are borrowed; they must
@@ -130,6 +134,29 @@ struct sw_aggregate_stats {
 };
 void sw_aggregate_get_stats(const struct sw_aggregate *a, struct sw_aggregate_stats *st);
 void sw_aggregate_free(struct sw_aggregate *a);
+
+/*
+ * The pipeline's last stage, as the engine sees it: a consumer of the merged
+ * hits and ticks, in ev_seq order, on the pipeline's single aggregator thread.
+ * The engine is handed one (struct sw_pipeline_opts.stage) and knows no
+ * aggregator; the command line wires the aggregator above with
+ * sw_aggregate_stage(), so the engine library links without the reporter.
+ */
+struct sw_hit_stage {
+    void *ctx;
+    void (*hit)(void *ctx, const struct sw_hit *hit); /* one hit */
+    void (*tick)(void *ctx, int64_t now_ms);          /* stream time advanced, no hit */
+    void (*finish)(void *ctx, int64_t now_ms);        /* end of stream */
+    /* Counters for the stats (may be NULL); read after the stage finished. */
+    void (*get_stats)(const void *ctx, struct sw_aggregate_stats *st);
+    /* The configuration was reloaded (may be NULL): called on the stage's
+     * thread between two hits; @c is valid during the call only (keep it with
+     * sw_conf_ref). */
+    void (*reload)(void *ctx, struct sw_conf *c);
+};
+
+/** The aggregator @a (borrowed; must outlive the pipeline) as a pipeline stage. */
+void sw_aggregate_stage(struct sw_aggregate *a, struct sw_hit_stage *out);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /*
  * pipeline.h - the replay pipeline as a library: tap -> split -> P parsers ->
- * ordered batch ring -> W detector workers -> ordered hit merge -> aggregator
- * -> outputs.
+ * ordered batch ring -> W detector workers -> ordered hit merge -> hit stage
+ * (the aggregator and its outputs, handed in by the caller).
  *
  * Usage: sw_pipeline_new() from a loaded config snapshot and the outputs,
  * sw_pipeline_run() on capture paths (or a tap) once, sw_pipeline_get_stats()
@@ -37,12 +37,13 @@ extern "C" {
 
 struct sw_pipeline_opts {
     const struct sw_conf *conf; /* borrowed; must outlive the pipeline */
-    /* NULL-terminated detector list; NULL = sw_registry_list(). Borrowed. A
-     * detector whose config section "detectors.<name>" is not registered runs
-     * enabled with settings NULL (test detectors). */
+    /* NULL-terminated detector list (the command line passes sw_registry_list()).
+     * Required, borrowed. A detector whose config section "detectors.<name>"
+     * is not registered runs enabled with settings NULL (test detectors). */
     const struct sw_detector_ops *const *detectors;
-    struct sw_output_ops *outputs; /* borrowed, handed to the aggregator */
-    size_t n_outputs;
+    /* Where the merged hits go (the aggregator, see sw_aggregate_stage()).
+     * Borrowed; its ctx must outlive the pipeline. NULL: hits are counted only. */
+    const struct sw_hit_stage *stage;
     unsigned threads;       /* detector workers; 0 = engine.threads (0 there = online cores) */
     unsigned parse_threads; /* 0 = engine.parse_threads (0 there = as many as workers) */
     size_t batch_bytes;     /* 0 = engine.batch_bytes; tests force many small chunks */
@@ -84,8 +85,8 @@ struct sw_pipeline_stats {
 
 struct sw_pipeline;
 
-/** Set up detectors (setup() on their settings) and the aggregator. Returns 0
- *  or SW_ECONF/SW_EINVAL/SW_ENOMEM with @eb filled. */
+/** Set up detectors (setup() on their settings). Returns 0 or
+ *  SW_ECONF/SW_EINVAL/SW_ENOMEM with @eb filled. */
 int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **out,
                     struct sw_errbuf *eb);
 

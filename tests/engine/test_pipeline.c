@@ -38,7 +38,7 @@
 #include "sw/settings.h"
 #include "sw/sw.h"
 
-#include "../../detectors/simhash.h"
+#include "sw/simhash.h"
 
 /* ---------------- test detector: records every event it sees ---------------- */
 
@@ -389,7 +389,7 @@ static int setup_all(void **state)
         return -1;
     }
     if (sw_settings_register() < 0 || sw_registry_register_conf(&eb) < 0 ||
-        sw_aggregate_register_conf() < 0) {
+        sw_aggregate_register_conf(sw_registry_list()) < 0) {
         return -1;
     }
     if (sw_conf_load(NULL, &conf, &eb) < 0) {
@@ -409,6 +409,22 @@ static int teardown_all(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The aggregator writing to @o, wired as the pipeline's hit stage (what
+ * cli/cmd_replay.c does). */
+struct agg_wiring {
+    struct sw_aggregate *a;
+    struct sw_hit_stage stage;
+};
+
+static void wire_aggregator(const struct sw_conf *c, struct sw_output_ops *o, struct agg_wiring *w)
+{
+    struct sw_errbuf eb = {{0}};
+    if (sw_aggregate_new(c, o, 1, &w->a, &eb) != 0) {
+        fail_msg("aggregate: %s", eb.msg);
+    }
+    sw_aggregate_stage(w->a, &w->stage);
+}
+
 /* Run the pipeline; incidents go to a memory buffer (*out, caller frees). */
 static int run(const struct sw_detector_ops *const *dets, unsigned W, unsigned P, size_t batch,
                const char *const *paths, size_t n, char **out, struct sw_errbuf *eb,
@@ -421,11 +437,12 @@ static int run(const struct sw_detector_ops *const *dets, unsigned W, unsigned P
     struct sw_pipeline *p = NULL;
     assert_non_null(mem);
     assert_int_equal(sw_output_json_init(&o, mem), 0);
+    struct agg_wiring aw;
+    wire_aggregator(conf, &o, &aw);
     struct sw_pipeline_opts po = {
         .conf = conf,
         .detectors = dets,
-        .outputs = &o,
-        .n_outputs = 1,
+        .stage = &aw.stage,
         .threads = W,
         .parse_threads = P,
         .batch_bytes = batch,
@@ -440,6 +457,7 @@ static int run(const struct sw_detector_ops *const *dets, unsigned W, unsigned P
     }
     o.close(o.ctx);
     sw_pipeline_free(p);
+    sw_aggregate_free(aw.a);
     fclose(mem);
     if (out != NULL) {
         *out = buf;
@@ -569,12 +587,13 @@ static void test_identical_output_swgen(void **state)
     struct sw_errbuf eb;
     char *ref = NULL;
     struct sw_pipeline_stats st;
-    assert_int_equal(run(NULL, 1, 1, 64 * 1024, paths, 1, &ref, &eb, &st), 0);
+    assert_int_equal(run(sw_registry_list(), 1, 1, 64 * 1024, paths, 1, &ref, &eb, &st), 0);
     assert_true(st.agg.opened > 0);
     const unsigned cfg[][2] = {{2, 2}, {3, 2}};
     for (size_t i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
         char *got = NULL;
-        assert_int_equal(run(NULL, cfg[i][0], cfg[i][1], 64 * 1024, paths, 1, &got, &eb, NULL), 0);
+        assert_int_equal(
+            run(sw_registry_list(), cfg[i][0], cfg[i][1], 64 * 1024, paths, 1, &got, &eb, NULL), 0);
         if (strcmp(got, ref) != 0) {
             fprintf(stderr, "W=%u P=%u: incident output differs from W=1 P=1\n", cfg[i][0],
                     cfg[i][1]);
@@ -808,10 +827,11 @@ static void test_reload(void **state)
         FILE *mem = open_memstream(&buf, &len);
         struct sw_output_ops o;
         assert_int_equal(sw_output_json_init(&o, mem), 0);
+        struct agg_wiring aw;
+        wire_aggregator(conf, &o, &aw);
         struct sw_pipeline_opts po = {.conf = conf,
                                       .detectors = test_dets,
-                                      .outputs = &o,
-                                      .n_outputs = 1,
+                                      .stage = &aw.stage,
                                       .threads = W,
                                       .parse_threads = 2,
                                       .batch_bytes = 1024};
@@ -851,6 +871,7 @@ static void test_reload(void **state)
         assert_int_equal(atomic_load(&init_calls), (int)(W * 2 + W + W * 2));
         o.close(o.ctx);
         sw_pipeline_free(ra.p);
+        sw_aggregate_free(aw.a);
         fclose(mem);
         free(buf);
         /* nothing lost or doubled across the switch */
@@ -966,10 +987,11 @@ static void test_live_drop(void **state)
     FILE *mem = open_memstream(&buf, &len);
     struct sw_output_ops o;
     assert_int_equal(sw_output_json_init(&o, mem), 0);
+    struct agg_wiring aw;
+    wire_aggregator(dconf, &o, &aw);
     struct sw_pipeline_opts po = {.conf = dconf,
                                   .detectors = dets,
-                                  .outputs = &o,
-                                  .n_outputs = 1,
+                                  .stage = &aw.stage,
                                   .threads = 2,
                                   .parse_threads = 2,
                                   .batch_bytes = 512};
@@ -982,6 +1004,7 @@ static void test_live_drop(void **state)
     sw_pipeline_get_stats(p, &st);
     o.close(o.ctx);
     sw_pipeline_free(p);
+    sw_aggregate_free(aw.a);
     fclose(mem);
     free(buf);
     free(t.data);

@@ -37,7 +37,7 @@ static int group_setup(void **state)
         fprintf(stderr, "sw_registry_register_conf: %s\n", eb.msg);
         return -1;
     }
-    if (sw_aggregate_register_conf() != 0 || sw_reporter_register_conf() != 0) {
+    if (sw_aggregate_register_conf(sw_registry_list()) != 0 || sw_reporter_register_conf() != 0) {
         return -1;
     }
     return 0;

@@ -499,12 +499,28 @@ static void test_random_stress(void **state)
 
 /* The real config path: built-in defaults bind, a file overrides, muc.server_jids
  * and muc.services become never-offenders, bad values are refused. */
+static const struct sw_detector_symbol cfg_syms_a[] = {
+    {.symbol = "a.one", .score = 1.0, .group = "a"},
+    {.symbol = "a.half", .score = 0.5, .group = "a"},
+    {.symbol = NULL},
+};
+static const struct sw_detector_symbol cfg_syms_b[] = {
+    {.symbol = "b.*", .score = 0.6},
+    {.symbol = NULL},
+};
+static const struct sw_detector_ops cfg_det_a = {.name = "a", .symbols = cfg_syms_a};
+static const struct sw_detector_ops cfg_det_none = {.name = "none"};
+static const struct sw_detector_ops cfg_det_b = {.name = "b", .symbols = cfg_syms_b};
+static const struct sw_detector_ops *const cfg_dets[] = {&cfg_det_a, &cfg_det_none, &cfg_det_b,
+                                                         NULL};
+
 static void test_config_section(void **state)
 {
     (void)state;
     sw_conf_registry_reset();
     assert_int_equal(sw_settings_register(), 0);
-    assert_int_equal(sw_aggregate_register_conf(), 0);
+    /* the built-in symbols are the detectors' own, in list order */
+    assert_int_equal(sw_aggregate_register_conf(cfg_dets), 0);
     struct sw_errbuf eb;
     struct sw_conf *c = NULL;
     assert_int_equal(sw_conf_load(NULL, &c, &eb), 0);
@@ -512,7 +528,17 @@ static void test_config_section(void **state)
     assert_non_null(s);
     assert_true(s->report_threshold > 0.999 && s->report_threshold < 1.001);
     assert_int_equal(s->close_after_ms, 600000);
-    assert_true(s->symbols.n >= 10);
+    assert_int_equal(s->symbols.n, 3);
+    const struct sw_aggregate_symbol *sy = s->symbols.items;
+    assert_string_equal(sy[0].symbol, "a.one");
+    assert_true(sy[0].score == 1.0);
+    assert_string_equal(sy[0].group, "a");
+    assert_string_equal(sy[1].symbol, "a.half");
+    assert_true(sy[1].score == 0.5);
+    assert_string_equal(sy[1].group, "a");
+    assert_string_equal(sy[2].symbol, "b.*");
+    assert_true(sy[2].score == 0.6);
+    assert_string_equal(sy[2].group, "");
     sw_conf_free(c);
 
     char path[] = "/tmp/test_aggregate_XXXXXX";

@@ -1,6 +1,6 @@
 /*
  * test_iodef.c - every IODEF document and XEP-0268 <report/> the reporter
- * writes validates against ../shared/spec/iodef-1.0.xsd / xep-0268.xsd
+ * writes validates against tests/data/spec/iodef-1.0.xsd / xep-0268.xsd
  * (libxml2's schema API on the real output), for opened, updated and closed
  * incidents, account and domain offenders, MUC and subscription targets, and
  * evidence full of hostile bytes; the spec's invalid example must fail.
@@ -21,7 +21,7 @@
 
 #include "../../reporter/reporter_int.h"
 
-#define SPEC SW_SOURCE_DIR "/../shared/spec/"
+#define SPEC SW_SOURCE_DIR "/tests/data/spec/"
 
 static xmlSchemaPtr iodef_schema, xep_schema;
 

@@ -3,7 +3,7 @@
  * (reporter/aggregate.c, built-in defaults): hits for an account flooding
  * rooms and a domain spamming subscriptions, with hostile evidence, go through
  * open -> update -> close; every line written must be one <iq type='set'>
- * whose <report/> validates against ../shared/spec/xep-0268.xsd, with one
+ * whose <report/> validates against tests/data/spec/xep-0268.xsd, with one
  * IncidentID per incident across its revisions and EndTime only on closure.
  */
 #include <setjmp.h>
@@ -92,7 +92,7 @@ static void test_aggregated_reports_validate(void **state)
     assert_true(st.opened >= 2);
     assert_true(st.closed >= 2);
 
-    xmlSchemaPtr xep = load_schema(SW_SOURCE_DIR "/../shared/spec/xep-0268.xsd");
+    xmlSchemaPtr xep = load_schema(SW_SOURCE_DIR "/tests/data/spec/xep-0268.xsd");
     int lines = 0, ends = 0;
     char ids[2][128] = {"", ""};
     char *save = NULL;
@@ -133,7 +133,7 @@ static void test_aggregated_reports_validate(void **state)
 int main(void)
 {
     xmlInitParser();
-    if (sw_aggregate_register_conf() != 0 || sw_reporter_register_conf() != 0) {
+    if (sw_aggregate_register_conf(NULL) != 0 || sw_reporter_register_conf() != 0) {
         return 1;
     }
     const struct CMUnitTest tests[] = {

@@ -96,7 +96,7 @@ static void test_inquiry_id_only_and_libstrophe_text(void **state)
 static void test_spec_invalid_example_is_read(void **state)
 {
     (void)state;
-    FILE *f = fopen(SW_SOURCE_DIR "/../shared/spec/example-invalid.xml", "rb");
+    FILE *f = fopen(SW_SOURCE_DIR "/tests/data/spec/example-invalid.xml", "rb");
     assert_non_null(f);
     static char doc[8192], wrapped[9000];
     size_t n = fread(doc, 1, sizeof(doc) - 1, f);

@@ -10,7 +10,7 @@
  * fingerprint; tests/detectors/test_simhash.c checks them against plain
  * per-bit counting).
  */
-#include "simhash.h"
+#include "sw/simhash.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "../../detectors/simhash.h"
+#include "sw/simhash.h"
 
 static uint64_t fp(const char *s)
 {

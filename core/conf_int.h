@@ -1,7 +1,9 @@
 /*
- * conf_int.h - internals shared by engine/conf.c (schema binding, registry,
- * dump, RCU) and engine/conf_yaml.c (file reading, YAML -> node tree, node
- * accessors). Not a public header.
+ * conf_int.h - internals shared by core/conf.c (schema binding, registry,
+ * dump, RCU), core/conf_yaml.c (file reading, YAML -> node tree, node
+ * accessors) and core/conf_arena.c (arena, error format). Calls run one way:
+ * conf.c -> conf_yaml.c -> conf_arena.c (and conf.c -> conf_arena.c).
+ * Not a public header.
  */
 #ifndef SW_CONF_INT_H
 #define SW_CONF_INT_H
@@ -53,6 +55,7 @@ struct sw_conf {
     size_t nsec;
 };
 
+/* conf_arena.c */
 /* Arena of @c: zeroed, max_align_t-aligned, freed with the snapshot; NULL on ENOMEM. */
 void *sw_conf_alloc(struct sw_conf *c, size_t size);
 char *sw_conf_strndup(struct sw_conf *c, const char *s, size_t len);
@@ -64,6 +67,7 @@ const char *sw_conf_node_what(const struct sw_conf_node *n);
 int sw_conf_err(struct sw_errbuf *eb, const struct sw_conf_node *at, const char *path,
                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* conf_yaml.c */
 /* YAML plain-scalar spellings of null: "", "~", "null", "Null", "NULL". */
 bool sw_conf_scalar_is_null(const char *s, size_t len);
 

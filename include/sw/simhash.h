@@ -24,8 +24,8 @@
  * one-entry per-thread memo of its last text (the detectors of one worker
  * fingerprint the same body in turn), exact: keyed by the bytes it reads.
  */
-#ifndef SW_DET_SIMHASH_H
-#define SW_DET_SIMHASH_H
+#ifndef SW_SIMHASH_H
+#define SW_SIMHASH_H
 
 #include <stddef.h>
 #include <stdint.h>

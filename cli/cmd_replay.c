@@ -1,22 +1,18 @@
 /*
- * main.c - the stanzawatch command line: replay, check-config, dump-config,
- * reload, help. A thin layer over the pipeline library (include/sw/pipeline.h):
- * parse arguments, register every config section, load the config, open the
- * outputs, run, print stats, map errors to exit codes:
- *   0 ok, 1 input or parse error (file:line:col printed), 2 usage or config
- *   error (file:line: reason printed).
+ * cmd_replay.c - `stanzawatch replay`: open the outputs (JSON Lines, reports
+ * file, live reporter), run the pipeline over the captures, print the stats.
  * Signals are blocked here, before any thread starts, and polled by the
  * pipeline's control loop (SIGHUP reload, SIGUSR1 stats, SIGINT/SIGTERM stop).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "sw/conf.h"
 #include "sw/detector.h"
 #include "sw/incident.h"
@@ -25,38 +21,8 @@
 #include "sw/reporter.h"
 #include "sw/settings.h"
 #include "sw/sw.h"
-#if defined(__has_include)
-#if __has_include("sw/classifier.h")
-#include "sw/classifier.h"
-#define SW_HAVE_TRAIN 1
-#endif
-#endif
 
-#define EXIT_INPUT 1
-#define EXIT_USAGE 2
-#define DEFAULT_PID_FILE "/run/stanzawatch/stanzawatch.pid"
-
-static const char usage_main[] =
-    "Usage: stanzawatch COMMAND [OPTIONS] [ARGS]\n"
-    "\n"
-    "stanzawatch watches an XMPP server's stanza mirror, catches MUC flooders and\n"
-    "subscription spammers, and turns them into incidents (JSON Lines, XEP-0268).\n"
-    "\n"
-    "Commands:\n"
-    "  replay [OPTIONS] CAPTURE...   run the detectors over stanza captures\n"
-    "  check-config FILE             validate a configuration file\n"
-    "  dump-config [-c FILE]         print the effective configuration as YAML\n"
-#ifdef SW_HAVE_TRAIN
-    "  train ...                     train the content classifier (see help train)\n"
-#endif
-    "  reload [--pid-file F]         make a running replay re-read its config (SIGHUP)\n"
-    "  help [COMMAND]                show help for a command\n"
-    "  --version                     print the version\n"
-    "\n"
-    "Exit status: 0 success, 1 input or parse error, 2 usage or configuration error.\n"
-    "Run 'stanzawatch help replay' for the replay options.\n";
-
-static const char usage_replay[] =
+const char cli_usage_replay[] =
     "Usage: stanzawatch replay [OPTIONS] CAPTURE...\n"
     "\n"
     "Replay XMPP stanza captures (an XML stream: <stream:stream ...> then top-level\n"
@@ -93,62 +59,6 @@ static const char usage_replay[] =
     "Exit status: 0 success; 1 unreadable or malformed capture (after processing\n"
     "everything before the error, reported as file:line:col: reason); 2 usage or\n"
     "configuration error (file:line: reason).\n";
-
-static const char usage_check[] =
-    "Usage: stanzawatch check-config FILE\n"
-    "\n"
-    "Load and validate FILE with every section's schema, then set up and tear down\n"
-    "every enabled detector as a replay would (rule files compiled, list and model\n"
-    "files read). Prints 'FILE: ok' and exits 0, or prints 'file:line: key: reason'\n"
-    "(or 'FILE: detector NAME: reason') and exits 2. Unknown keys, wrong types and\n"
-    "out-of-range values are errors.\n";
-
-static const char usage_dump[] =
-    "Usage: stanzawatch dump-config [-c FILE]\n"
-    "\n"
-    "Print the effective configuration (FILE merged over the built-in defaults, or\n"
-    "the defaults alone) as YAML. Loading the output gives the same configuration.\n";
-
-static const char usage_reload[] =
-    "Usage: stanzawatch reload [--pid-file FILE]\n"
-    "\n"
-    "Send SIGHUP to the stanzawatch whose pid is in FILE (default " DEFAULT_PID_FILE ",\n"
-    "written by 'replay --pid-file'). It re-reads its configuration file; an invalid\n"
-    "file is logged by that process, which keeps running with the old one.\n";
-
-static int register_sections(void)
-{
-    struct sw_errbuf eb;
-    int rc = sw_settings_register();
-    if (rc == 0) {
-        rc = sw_registry_register_conf(&eb);
-        if (rc < 0) {
-            fprintf(stderr, "stanzawatch: %s\n", eb.msg);
-            return rc;
-        }
-    }
-    if (rc == 0) {
-        rc = sw_aggregate_register_conf();
-    }
-    if (rc == 0) {
-        rc = sw_reporter_register_conf();
-    }
-    if (rc < 0) {
-        fprintf(stderr, "stanzawatch: cannot register config sections: %s\n", sw_strerror(rc));
-    }
-    return rc;
-}
-
-static int load_conf(const char *path, struct sw_conf **out)
-{
-    struct sw_errbuf eb;
-    eb.msg[0] = '\0';
-    int rc = sw_conf_load(path, out, &eb);
-    if (rc < 0) {
-        fprintf(stderr, "%s\n", eb.msg[0] ? eb.msg : sw_strerror(rc));
-    }
-    return rc;
-}
 
 static int parse_uint(const char *s, const char *opt, unsigned *out)
 {
@@ -240,7 +150,7 @@ static void drain_reporter(struct sw_reporter *r, const struct sw_reporter_setti
     }
 }
 
-static int cmd_replay(int argc, char **argv)
+int cli_cmd_replay(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -269,6 +179,8 @@ static int cmd_replay(int argc, char **argv)
     struct sw_output_ops outs[3] = {{0}};
     size_t n_outs = 0;
     struct sw_reporter *live = NULL;
+    struct sw_aggregate *agg = NULL;
+    struct sw_hit_stage stage;
     struct sw_errbuf eb;
 
     optind = 1;
@@ -314,7 +226,7 @@ static int cmd_replay(int argc, char **argv)
             verbosity = 1;
             break;
         case 'h':
-            fputs(usage_replay, stdout);
+            fputs(cli_usage_replay, stdout);
             return 0;
         default:
             fputs("Try 'stanzawatch help replay'.\n", stderr);
@@ -330,7 +242,7 @@ static int cmd_replay(int argc, char **argv)
      * below): every thread inherits the mask, so SIGHUP/SIGTERM/SIGINT/SIGUSR1
      * reach only the control loop's sigtimedwait, and SIGPIPE is ignored */
     sw_pipeline_block_signals();
-    if (register_sections() < 0 || load_conf(conf_path, &conf) < 0) {
+    if (cli_register_sections() < 0 || cli_load_conf(conf_path, &conf) < 0) {
         return EXIT_USAGE;
     }
     const struct sw_engine_settings *eng = sw_conf_section(conf, "engine");
@@ -378,10 +290,16 @@ static int cmd_replay(int argc, char **argv)
         }
     }
 
+    eb.msg[0] = '\0';
+    if (sw_aggregate_new(conf, outs, n_outs, &agg, &eb) < 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        goto out;
+    }
+    sw_aggregate_stage(agg, &stage);
     struct sw_pipeline_opts po = {
         .conf = conf,
-        .outputs = outs,
-        .n_outputs = n_outs,
+        .detectors = sw_registry_list(),
+        .stage = &stage,
         .threads = threads,
         .parse_threads = pthreads,
         .progress = progress && verbosity >= 0,
@@ -435,6 +353,7 @@ out:
         }
     }
     sw_pipeline_free(p);
+    sw_aggregate_free(agg);
     sw_reporter_stop(live, 0); /* error paths only: spooled reports stay for the next run */
     if (close_out(inc_fp, inc_path) < 0 && status == 0) {
         status = EXIT_INPUT;
@@ -447,175 +366,4 @@ out:
     }
     sw_conf_free(conf);
     return status;
-}
-
-/*
- * Run every enabled detector's setup() on @conf and tear it down again, as a
- * replay would at start: a rule file with a bad regex, a missing list or model
- * file is a configuration error only setup() can see. Prints the first failure
- * as "FILE: detector NAME: reason". Returns 0 or the failing setup's SW_E*.
- */
-static int check_detectors(const struct sw_conf *conf)
-{
-    const struct sw_detector_ops *const *list = sw_registry_list();
-    char section[160];
-    for (size_t i = 0; list[i] != NULL; i++) {
-        const struct sw_detector_ops *ops = list[i];
-        snprintf(section, sizeof(section), "detectors.%s", ops->name);
-        const void *settings = sw_conf_section(conf, section);
-        /* settings structs start with `bool enabled` (detector.h) */
-        if (settings == NULL || !*(const bool *)settings || ops->setup == NULL) {
-            continue;
-        }
-        struct sw_errbuf eb;
-        void *shared = NULL;
-        eb.msg[0] = '\0';
-        int rc = ops->setup(settings, &shared, &eb);
-        if (rc < 0) {
-            fprintf(stderr, "%s: detector %s: %s\n", sw_conf_path(conf), ops->name,
-                    eb.msg[0] ? eb.msg : sw_strerror(rc));
-            return rc;
-        }
-        if (ops->teardown != NULL) {
-            ops->teardown(shared);
-        }
-    }
-    return 0;
-}
-
-static int cmd_check_config(int argc, char **argv)
-{
-    struct sw_conf *conf = NULL;
-    if (argc != 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        fputs(usage_check, argc == 2 ? stdout : stderr);
-        return argc == 2 ? 0 : EXIT_USAGE;
-    }
-    if (register_sections() < 0 || load_conf(argv[1], &conf) < 0) {
-        return EXIT_USAGE;
-    }
-    int rc = check_detectors(conf);
-    if (rc == 0) {
-        printf("%s: ok\n", argv[1]);
-    }
-    sw_conf_free(conf);
-    return rc < 0 ? EXIT_USAGE : 0;
-}
-
-static int cmd_dump_config(int argc, char **argv)
-{
-    const char *path = NULL;
-    struct sw_conf *conf = NULL;
-    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        fputs(usage_dump, stdout);
-        return 0;
-    }
-    if (argc == 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0)) {
-        path = argv[2];
-    } else if (argc != 1) {
-        fputs(usage_dump, stderr);
-        return EXIT_USAGE;
-    }
-    if (register_sections() < 0 || load_conf(path, &conf) < 0) {
-        return EXIT_USAGE;
-    }
-    int rc = sw_conf_dump(conf, stdout);
-    sw_conf_free(conf);
-    return rc < 0 ? EXIT_INPUT : 0;
-}
-
-static int cmd_reload(int argc, char **argv)
-{
-    const char *path = DEFAULT_PID_FILE;
-    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        fputs(usage_reload, stdout);
-        return 0;
-    }
-    if (argc == 3 && strcmp(argv[1], "--pid-file") == 0) {
-        path = argv[2];
-    } else if (argc != 1) {
-        fputs(usage_reload, stderr);
-        return EXIT_USAGE;
-    }
-    FILE *fp = fopen(path, "r");
-    long pid = 0;
-    if (fp == NULL) {
-        fprintf(stderr, "stanzawatch reload: %s: %s\n", path, strerror(errno));
-        return EXIT_INPUT;
-    }
-    int n = fscanf(fp, "%ld", &pid);
-    fclose(fp);
-    if (n != 1 || pid <= 1) {
-        fprintf(stderr, "stanzawatch reload: %s: no pid in the file\n", path);
-        return EXIT_INPUT;
-    }
-    if (kill((pid_t)pid, SIGHUP) != 0) {
-        fprintf(stderr, "stanzawatch reload: pid %ld: %s\n", pid, strerror(errno));
-        return EXIT_INPUT;
-    }
-    printf("sent SIGHUP to %ld\n", pid);
-    return 0;
-}
-
-static int cmd_help(int argc, char **argv)
-{
-    if (argc < 2) {
-        fputs(usage_main, stdout);
-        return 0;
-    }
-    const char *c = argv[1];
-    if (strcmp(c, "replay") == 0) {
-        fputs(usage_replay, stdout);
-    } else if (strcmp(c, "check-config") == 0) {
-        fputs(usage_check, stdout);
-    } else if (strcmp(c, "dump-config") == 0) {
-        fputs(usage_dump, stdout);
-    } else if (strcmp(c, "reload") == 0) {
-        fputs(usage_reload, stdout);
-#ifdef SW_HAVE_TRAIN
-    } else if (strcmp(c, "train") == 0) {
-        char *targv[] = {(char *)"train", (char *)"--help", NULL};
-        return sw_train_main(2, targv);
-#endif
-    } else {
-        fprintf(stderr, "stanzawatch: no such command '%s'\n", c);
-        fputs(usage_main, stderr);
-        return EXIT_USAGE;
-    }
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    if (argc < 2) {
-        fputs(usage_main, stderr);
-        return EXIT_USAGE;
-    }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("stanzawatch %s\n", SW_VERSION);
-        return 0;
-    }
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        return cmd_help(argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "replay") == 0) {
-        return cmd_replay(argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "check-config") == 0) {
-        return cmd_check_config(argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "dump-config") == 0) {
-        return cmd_dump_config(argc - 1, argv + 1);
-    }
-    if (strcmp(cmd, "reload") == 0) {
-        return cmd_reload(argc - 1, argv + 1);
-    }
-#ifdef SW_HAVE_TRAIN
-    if (strcmp(cmd, "train") == 0) {
-        return sw_train_main(argc - 1, argv + 1);
-    }
-#endif
-    fprintf(stderr, "stanzawatch: unknown command '%s'\n\n", cmd);
-    fputs(usage_main, stderr);
-    return EXIT_USAGE;
 }

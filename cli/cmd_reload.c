@@ -1,0 +1,53 @@
+/*
+ * cmd_reload.c - `stanzawatch reload`: send SIGHUP to the replay whose pid
+ * is in the pid file.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "cli.h"
+
+#define DEFAULT_PID_FILE "/run/stanzawatch/stanzawatch.pid"
+
+const char cli_usage_reload[] =
+    "Usage: stanzawatch reload [--pid-file FILE]\n"
+    "\n"
+    "Send SIGHUP to the stanzawatch whose pid is in FILE (default " DEFAULT_PID_FILE ",\n"
+    "written by 'replay --pid-file'). It re-reads its configuration file; an invalid\n"
+    "file is logged by that process, which keeps running with the old one.\n";
+
+int cli_cmd_reload(int argc, char **argv)
+{
+    const char *path = DEFAULT_PID_FILE;
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        fputs(cli_usage_reload, stdout);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "--pid-file") == 0) {
+        path = argv[2];
+    } else if (argc != 1) {
+        fputs(cli_usage_reload, stderr);
+        return EXIT_USAGE;
+    }
+    FILE *fp = fopen(path, "r");
+    long pid = 0;
+    if (fp == NULL) {
+        fprintf(stderr, "stanzawatch reload: %s: %s\n", path, strerror(errno));
+        return EXIT_INPUT;
+    }
+    int n = fscanf(fp, "%ld", &pid);
+    fclose(fp);
+    if (n != 1 || pid <= 1) {
+        fprintf(stderr, "stanzawatch reload: %s: no pid in the file\n", path);
+        return EXIT_INPUT;
+    }
+    if (kill((pid_t)pid, SIGHUP) != 0) {
+        fprintf(stderr, "stanzawatch reload: pid %ld: %s\n", pid, strerror(errno));
+        return EXIT_INPUT;
+    }
+    printf("sent SIGHUP to %ld\n", pid);
+    return 0;
+}

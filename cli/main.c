@@ -1,0 +1,92 @@
+/*
+ * main.c - the stanzawatch command line: replay, check-config, dump-config,
+ * train, reload, help. Dispatches to one cli/cmd_<name>.c per command (train
+ * lives with the classifier's model code, detectors/classifier.c), which map
+ * errors to exit codes:
+ *   0 ok, 1 input or parse error (file:line:col printed), 2 usage or config
+ *   error (file:line: reason printed).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "sw/classifier.h"
+#include "sw/sw.h"
+
+static const char usage_main[] =
+    "Usage: stanzawatch COMMAND [OPTIONS] [ARGS]\n"
+    "\n"
+    "stanzawatch watches an XMPP server's stanza mirror, catches MUC flooders and\n"
+    "subscription spammers, and turns them into incidents (JSON Lines, XEP-0268).\n"
+    "\n"
+    "Commands:\n"
+    "  replay [OPTIONS] CAPTURE...   run the detectors over stanza captures\n"
+    "  check-config FILE             validate a configuration file\n"
+    "  dump-config [-c FILE]         print the effective configuration as YAML\n"
+    "  train ...                     train the content classifier (see help train)\n"
+    "  reload [--pid-file F]         make a running replay re-read its config (SIGHUP)\n"
+    "  help [COMMAND]                show help for a command\n"
+    "  --version                     print the version\n"
+    "\n"
+    "Exit status: 0 success, 1 input or parse error, 2 usage or configuration error.\n"
+    "Run 'stanzawatch help replay' for the replay options.\n";
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    const char *c = argv[1];
+    if (strcmp(c, "replay") == 0) {
+        fputs(cli_usage_replay, stdout);
+    } else if (strcmp(c, "check-config") == 0) {
+        fputs(cli_usage_check, stdout);
+    } else if (strcmp(c, "dump-config") == 0) {
+        fputs(cli_usage_dump, stdout);
+    } else if (strcmp(c, "reload") == 0) {
+        fputs(cli_usage_reload, stdout);
+    } else if (strcmp(c, "train") == 0) {
+        char *targv[] = {(char *)"train", (char *)"--help", NULL};
+        return sw_train_main(2, targv);
+    } else {
+        fprintf(stderr, "stanzawatch: no such command '%s'\n", c);
+        fputs(usage_main, stderr);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("stanzawatch %s\n", SW_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        return cmd_help(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "replay") == 0) {
+        return cli_cmd_replay(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "check-config") == 0) {
+        return cli_cmd_check_config(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "dump-config") == 0) {
+        return cli_cmd_dump_config(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "reload") == 0) {
+        return cli_cmd_reload(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "train") == 0) {
+        return sw_train_main(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "stanzawatch: unknown command '%s'\n\n", cmd);
+    fputs(usage_main, stderr);
+    return EXIT_USAGE;
+}
