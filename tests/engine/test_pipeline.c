@@ -884,6 +884,84 @@ static void test_reload(void **state)
     free(t.data);
 }
 
+/* Reload under load: a thread reloads the configuration again and again while
+ * parsers and workers run at full speed (test_reload above reloads only while
+ * they are idle). Every stanza is still seen exactly once by each detector,
+ * the generations switch mid-stream, and the hit stage (aggregator) adopts
+ * the reloads on its own thread. Meant for the TSan build too. */
+struct reloader {
+    struct sw_pipeline *p;
+    atomic_int stop;
+    atomic_int done;
+};
+
+static void *reloader_main(void *arg)
+{
+    struct reloader *r = arg;
+    while (!atomic_load(&r->stop)) {
+        struct sw_conf *c = NULL;
+        struct sw_errbuf eb = {{0}};
+        if (sw_conf_load(NULL, &c, &eb) != 0 || sw_pipeline_reload(r->p, c, &eb) != 0) {
+            break;
+        }
+        atomic_fetch_add(&r->done, 1);
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void test_reload_under_load(void **state)
+{
+    (void)state;
+    enum { N = 40000 };
+    char path[128];
+    snprintf(path, sizeof(path), "%s/reload_load.xml", dir);
+    gen_capture(path, 0, N, -1, -1);
+    for (unsigned W = 2; W <= 4; W += 2) {
+        size_t len = 0;
+        char *buf = NULL;
+        FILE *mem = open_memstream(&buf, &len);
+        struct sw_output_ops o;
+        assert_int_equal(sw_output_json_init(&o, mem), 0);
+        struct agg_wiring aw;
+        wire_aggregator(conf, &o, &aw);
+        struct sw_pipeline_opts po = {.conf = conf,
+                                      .detectors = test_dets,
+                                      .stage = &aw.stage,
+                                      .threads = W,
+                                      .parse_threads = 2,
+                                      .batch_bytes = 2048};
+        struct sw_pipeline *p = NULL;
+        struct sw_errbuf eb = {{0}};
+        col_reset();
+        assert_int_equal(sw_pipeline_new(&po, &p, &eb), 0);
+        struct reloader r = {.p = p};
+        atomic_init(&r.stop, 0);
+        atomic_init(&r.done, 0);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, reloader_main, &r), 0);
+        const char *paths[] = {path};
+        assert_int_equal(sw_pipeline_run(p, paths, 1, &eb), 0);
+        atomic_store(&r.stop, 1);
+        pthread_join(th, NULL);
+        struct sw_pipeline_stats st;
+        sw_pipeline_get_stats(p, &st);
+        int done = atomic_load(&r.done);
+        assert_true(done >= 2); /* reloads happened while the run lasted */
+        assert_int_equal(st.reloads, (uint64_t)done);
+        assert_true(st.agg.reloads >= 1); /* the aggregator adopted at least one */
+        o.close(o.ctx);
+        sw_pipeline_free(p);
+        sw_aggregate_free(aw.a);
+        fclose(mem);
+        free(buf);
+        assert_int_equal(check_once(0), N);
+        assert_int_equal(check_once(1), N / 2);
+        assert_int_equal(check_once(2), N);
+    }
+}
+
 /* ---- live tap with queue_policy drop: a full parser queue drops, never blocks ---- */
 
 static atomic_int gate_open; /* the gated detector blocks until the tap is drained */
@@ -1028,6 +1106,7 @@ int main(void)
         cmocka_unit_test(test_stdin),
         cmocka_unit_test(test_several_captures),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_reload_under_load),
         cmocka_unit_test(test_live_drop),
         cmocka_unit_test(test_oversize),
     };
