@@ -25,6 +25,16 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
  */
 char *sw_iodef_clean(char *dst, size_t cap, const char *src);
 
+/**
+ * The inbound parser's libxml2 call with its options alone (no prefilter, no
+ * checks): an xmlDocPtr (free with xmlFreeDoc) or NULL if malformed. Exposed
+ * so tests check the options themselves.
+ */
+void *sw_xep0268_read_doc(const char *buf, size_t len);
+/** sw_xep0268_parse with the DOCTYPE/ENTITY string prefilter switchable (tests, fuzzing). */
+int sw_xep0268_parse_ex(const char *buf, size_t len, size_t max_bytes, unsigned max_depth,
+                        bool prefilter, struct sw_xep0268_msg *out);
+
 /** Default settings used when no config is given (tests, --reports without a file). */
 void sw_reporter_settings_defaults(struct sw_reporter_settings *s);
 
