@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "reporter_int.h"
 
@@ -282,4 +283,28 @@ bool sw_reporter_peer_wants(const struct sw_reporter_settings *s, const struct s
         }
     }
     return false;
+}
+
+/* Is @jid (configured, bare) the bare part of @from, all of it? No copy, so no
+ * length limit can cut @from short. */
+static bool bare_is(const char *jid, const char *from)
+{
+    size_t bl = strcspn(from, "/");
+    return jid != NULL && strlen(jid) == bl && strncasecmp(jid, from, bl) == 0;
+}
+
+int sw_reporter_find_peer(const struct sw_reporter_settings *s, const char *from)
+{
+    const struct sw_reporter_peer *peers = s->peers.items;
+    for (size_t i = 0; from != NULL && i < s->peers.n; i++) {
+        if (bare_is(peers[i].jid, from)) {
+            return (int)i;
+        }
+        for (size_t j = 0; j < peers[i].senders.n; j++) {
+            if (bare_is(peers[i].senders.v[j], from)) {
+                return (int)i;
+            }
+        }
+    }
+    return -1;
 }

@@ -35,6 +35,13 @@ void *sw_xep0268_read_doc(const char *buf, size_t len);
 int sw_xep0268_parse_ex(const char *buf, size_t len, size_t max_bytes, unsigned max_depth,
                         bool prefilter, struct sw_xep0268_msg *out);
 
+/**
+ * Index of the peer that @from (a full JID as received) speaks for, or -1: its
+ * whole bare JID equals, case-insensitively, a peer's jid or one of its
+ * `senders`. A domain peer is never matched by an account at the domain.
+ */
+int sw_reporter_find_peer(const struct sw_reporter_settings *s, const char *from);
+
 /** Default settings used when no config is given (tests, --reports without a file). */
 void sw_reporter_settings_defaults(struct sw_reporter_settings *s);
 

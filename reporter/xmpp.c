@@ -310,31 +310,6 @@ static void send_error(struct sw_reporter *r, const char *id, const char *to, co
     send_iq(r, "error", id, to, payload);
 }
 
-/* Is @jid (configured, bare) the bare part of @from, all of it? No copy, so no
- * length limit can cut @from short. */
-static bool bare_is(const char *jid, const char *from)
-{
-    size_t bl = strcspn(from, "/");
-    return jid != NULL && strlen(jid) == bl && strncasecmp(jid, from, bl) == 0;
-}
-
-/* Index of the peer @from speaks for, or -1. */
-static int find_peer(const struct sw_reporter_settings *s, const char *from)
-{
-    const struct sw_reporter_peer *peers = s->peers.items;
-    for (size_t i = 0; i < s->peers.n; i++) {
-        if (bare_is(peers[i].jid, from)) {
-            return (int)i;
-        }
-        for (size_t j = 0; j < peers[i].senders.n; j++) {
-            if (bare_is(peers[i].senders.v[j], from)) {
-                return (int)i;
-            }
-        }
-    }
-    return -1;
-}
-
 /* One warning line per WARN_EVERY_MS about strangers; the rest are counted. */
 static void warn_stranger(struct sw_reporter *r, const char *what, const char *from)
 {
@@ -559,7 +534,7 @@ static void handle_request(struct sw_reporter *r, xmpp_stanza_t *st, const char 
         send_error(r, id, from, "cancel", "service-unavailable");
         return;
     }
-    int pi = find_peer(r->ts, from);
+    int pi = sw_reporter_find_peer(r->ts, from);
     if (pi < 0) {
         bump(&r->st.in_forbidden);
         warn_stranger(r, strcmp(type, "get") == 0 ? "refused XEP-0268 get" : "refused XEP-0268 set",
