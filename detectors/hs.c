@@ -276,7 +276,9 @@ int sw_hs_cache_dir(const char *configured, char *buf, size_t cap)
             return 0;
         }
     }
-    snprintf(cand, sizeof(cand), "/tmp/stanzawatch-cache-%lu", (unsigned long)geteuid());
+    const char *tmp = getenv("TMPDIR");
+    snprintf(cand, sizeof(cand), "%s/stanzawatch-cache-%lu",
+             tmp != NULL && tmp[0] == '/' ? tmp : "/tmp", (unsigned long)geteuid());
     if (dir_private(cand)) {
         snprintf(buf, cap, "%s", cand);
         return 0;
