@@ -1,7 +1,8 @@
 /*
  * cmd_config.c - `stanzawatch check-config` (load, validate, set up and tear
  * down every enabled detector) and `stanzawatch dump-config` (print the
- * effective configuration as YAML).
+ * effective configuration as YAML, or with --annotated the defaults with
+ * every key's help generated from the schemas).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,10 +23,13 @@ const char cli_usage_check[] =
     "out-of-range values are errors.\n";
 
 const char cli_usage_dump[] =
-    "Usage: stanzawatch dump-config [-c FILE]\n"
+    "Usage: stanzawatch dump-config [-c FILE | --annotated]\n"
     "\n"
     "Print the effective configuration (FILE merged over the built-in defaults, or\n"
-    "the defaults alone) as YAML. Loading the output gives the same configuration.\n";
+    "the defaults alone) as YAML. Loading the output gives the same configuration.\n"
+    "--annotated prints the defaults with each key's help, type and range as a\n"
+    "comment above it, generated from the schemas: the starting point of a new\n"
+    "detector's section in configs/stanzawatch.yaml.\n";
 
 /*
  * Run every enabled detector's setup() on @conf and tear it down again, as a
@@ -87,11 +91,17 @@ int cli_cmd_dump_config(int argc, char **argv)
         fputs(cli_usage_dump, stdout);
         return 0;
     }
+    bool annotated = argc == 2 && strcmp(argv[1], "--annotated") == 0;
     if (argc == 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0)) {
         path = argv[2];
-    } else if (argc != 1) {
+    } else if (argc != 1 && !annotated) {
         fputs(cli_usage_dump, stderr);
         return EXIT_USAGE;
+    }
+    if (annotated) {
+        return cli_register_sections() < 0     ? EXIT_USAGE
+               : sw_conf_dump_help(stdout) < 0 ? EXIT_INPUT
+                                               : 0;
     }
     if (cli_register_sections() < 0 || cli_load_conf(path, &conf) < 0) {
         return EXIT_USAGE;

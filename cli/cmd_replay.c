@@ -150,7 +150,17 @@ static void drain_reporter(struct sw_reporter *r, const struct sw_reporter_setti
     }
 }
 
-int cli_cmd_replay(int argc, char **argv)
+/* The command line of one replay. */
+struct replay_args {
+    const char *conf_path, *inc_path, *rep_path, *stats_path, *pid_path;
+    unsigned threads, pthreads, drain_s;
+    bool progress;
+    int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+};
+
+/* Parse the options into @a. Returns -1 to go on (captures at argv[optind..]),
+ * else the exit code (0 after --help). */
+static int parse_args(int argc, char **argv, struct replay_args *a)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -167,63 +177,49 @@ int cli_cmd_replay(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *conf_path = NULL, *inc_path = "-", *rep_path = NULL, *stats_path = NULL,
-               *pid_path = NULL;
-    unsigned threads = 0, pthreads = 0, drain_s = 10;
-    bool progress = true;
-    int verbosity = 0, opt;
-    int status = EXIT_USAGE;
-    struct sw_conf *conf = NULL;
-    struct sw_pipeline *p = NULL;
-    FILE *inc_fp = NULL, *rep_fp = NULL;
-    struct sw_output_ops outs[3] = {{0}};
-    size_t n_outs = 0;
-    struct sw_reporter *live = NULL;
-    struct sw_aggregate *agg = NULL;
-    struct sw_hit_stage stage;
-    struct sw_errbuf eb;
-
+    *a = (struct replay_args){.inc_path = "-", .drain_s = 10, .progress = true};
+    int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:o:r:t:p:s:qvh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
-            conf_path = optarg;
+            a->conf_path = optarg;
             break;
         case 'o':
-            inc_path = optarg;
+            a->inc_path = optarg;
             break;
         case 'r':
-            rep_path = optarg;
+            a->rep_path = optarg;
             break;
         case 't':
-            if (parse_uint(optarg, "--threads", &threads) < 0) {
+            if (parse_uint(optarg, "--threads", &a->threads) < 0) {
                 return EXIT_USAGE;
             }
             break;
         case 'p':
-            if (parse_uint(optarg, "--parse-threads", &pthreads) < 0) {
+            if (parse_uint(optarg, "--parse-threads", &a->pthreads) < 0) {
                 return EXIT_USAGE;
             }
             break;
         case 's':
-            stats_path = optarg;
+            a->stats_path = optarg;
             break;
         case 'P':
-            pid_path = optarg;
+            a->pid_path = optarg;
             break;
         case 'D':
-            if (parse_uint(optarg, "--drain-timeout", &drain_s) < 0) {
+            if (parse_uint(optarg, "--drain-timeout", &a->drain_s) < 0) {
                 return EXIT_USAGE;
             }
             break;
         case 'N':
-            progress = false;
+            a->progress = false;
             break;
         case 'q':
-            verbosity = -1;
+            a->verbosity = -1;
             break;
         case 'v':
-            verbosity = 1;
+            a->verbosity = 1;
             break;
         case 'h':
             fputs(cli_usage_replay, stdout);
@@ -238,60 +234,154 @@ int cli_cmd_replay(int argc, char **argv)
         fputs("Try 'stanzawatch help replay'.\n", stderr);
         return EXIT_USAGE;
     }
-    /* before any thread starts (the live reporter and its spool writer start
-     * below): every thread inherits the mask, so SIGHUP/SIGTERM/SIGINT/SIGUSR1
-     * reach only the control loop's sigtimedwait, and SIGPIPE is ignored */
+    return -1;
+}
+
+/* What a replay opened and must close: the outputs and their files. */
+struct replay_outs {
+    FILE *inc_fp, *rep_fp;
+    struct sw_output_ops v[3];
+    size_t n;
+    struct sw_reporter *live;
+    const struct sw_reporter_settings *rs;
+};
+
+/* Open the JSON Lines output, the --reports file and the live reporter (if
+ * enabled), and write the pid file. Returns 0, or -1 with the reason printed. */
+static int open_outputs(const struct replay_args *a, const struct sw_conf *conf,
+                        struct replay_outs *o)
+{
+    struct sw_errbuf eb;
+    o->inc_fp = open_out(a->inc_path, "--incidents");
+    if (o->inc_fp == NULL) {
+        return -1;
+    }
+    if (sw_output_json_init(&o->v[o->n], o->inc_fp) < 0) {
+        fprintf(stderr, "stanzawatch: cannot set up the JSON output\n");
+        return -1;
+    }
+    o->n++;
+    if (a->rep_path != NULL) {
+        o->rep_fp = open_out(a->rep_path, "--reports");
+        if (o->rep_fp == NULL) {
+            return -1;
+        }
+        eb.msg[0] = '\0';
+        if (sw_output_reports_init(&o->v[o->n], conf, o->rep_fp, &eb) < 0) {
+            fprintf(stderr, "stanzawatch: --reports: %s\n", eb.msg);
+            return -1;
+        }
+        o->n++;
+    }
+    o->rs = sw_conf_section(conf, "reporter");
+    if (o->rs != NULL && o->rs->enabled) {
+        eb.msg[0] = '\0';
+        if (sw_reporter_start(conf, &o->v[o->n], &o->live, &eb) < 0) {
+            fprintf(stderr, "stanzawatch: reporter: %s\n", eb.msg);
+            return -1;
+        }
+        o->n++;
+        sw_log_info("main", "live reporter started: %zu peer(s), spool %s", o->rs->peers.n,
+                    o->rs->spool_dir);
+    }
+    if (a->pid_path != NULL) {
+        FILE *pf = fopen(a->pid_path, "w");
+        if (pf == NULL || fprintf(pf, "%ld\n", (long)getpid()) < 0 || fclose(pf) != 0) {
+            fprintf(stderr, "stanzawatch: --pid-file %s: %s\n", a->pid_path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* End of a run: close the outputs (flush), let the live reporter drain (not
+ * when a signal stopped the run: what is spooled goes out with the next run).
+ * Sets *status to EXIT_INPUT if an output failed. */
+static void finish_outputs(const struct replay_args *a, struct replay_outs *o, bool stopped,
+                           int *status)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->v[i].close != NULL && o->v[i].close(o->v[i].ctx) < 0) {
+            *status = EXIT_INPUT;
+        }
+    }
+    o->n = 0;
+    if (o->live != NULL) {
+        drain_reporter(o->live, o->rs, stopped ? 0 : (int64_t)a->drain_s * 1000);
+        o->live = NULL;
+    }
+}
+
+/* Print the statistics (unless quiet) and write --stats-json. */
+static void report_stats(const struct replay_args *a, const struct sw_pipeline *p, int *status)
+{
+    struct sw_pipeline_stats st;
+    sw_pipeline_get_stats(p, &st);
+    if (a->verbosity >= 0) {
+        sw_pipeline_print_stats(&st, stderr);
+    }
+    if (a->stats_path != NULL) {
+        FILE *sf = open_out(a->stats_path, "--stats-json");
+        if (sf == NULL) {
+            *status = *status ? *status : EXIT_INPUT;
+        } else {
+            sw_pipeline_write_stats_json(&st, sf);
+            if (close_out(sf, a->stats_path) < 0) {
+                *status = *status ? *status : EXIT_INPUT;
+            }
+        }
+    }
+}
+
+/* Error paths and the end: close what is still open, in order. */
+static void close_outputs(const struct replay_args *a, struct replay_outs *o, int *status)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->v[i].close != NULL) {
+            o->v[i].close(o->v[i].ctx);
+        }
+    }
+    sw_reporter_stop(o->live, 0); /* error paths only: spooled reports stay for the next run */
+    if (close_out(o->inc_fp, a->inc_path) < 0 && *status == 0) {
+        *status = EXIT_INPUT;
+    }
+    if (close_out(o->rep_fp, a->rep_path) < 0 && *status == 0) {
+        *status = EXIT_INPUT;
+    }
+}
+
+int cli_cmd_replay(int argc, char **argv)
+{
+    struct replay_args a;
+    int status = parse_args(argc, argv, &a);
+    if (status >= 0) {
+        return status;
+    }
+    status = EXIT_USAGE;
+    struct sw_conf *conf = NULL;
+    struct sw_pipeline *p = NULL;
+    struct replay_outs o = {0};
+    struct sw_aggregate *agg = NULL;
+    struct sw_hit_stage stage;
+    struct sw_errbuf eb;
+
+    /* before any thread starts (the live reporter and its spool writer start in
+     * open_outputs): every thread inherits the mask, so SIGHUP/SIGTERM/SIGINT/
+     * SIGUSR1 reach only the control loop's sigtimedwait; SIGPIPE is ignored */
     sw_pipeline_block_signals();
-    if (cli_register_sections() < 0 || cli_load_conf(conf_path, &conf) < 0) {
+    if (cli_register_sections() < 0 || cli_load_conf(a.conf_path, &conf) < 0) {
         return EXIT_USAGE;
     }
     const struct sw_engine_settings *eng = sw_conf_section(conf, "engine");
-    sw_log_set_level(verbosity < 0   ? SW_LOG_ERROR
-                     : verbosity > 0 ? SW_LOG_DEBUG
-                                     : level_from_name(eng ? eng->log_level : NULL));
-
-    inc_fp = open_out(inc_path, "--incidents");
-    if (inc_fp == NULL) {
+    sw_log_set_level(a.verbosity < 0   ? SW_LOG_ERROR
+                     : a.verbosity > 0 ? SW_LOG_DEBUG
+                                       : level_from_name(eng ? eng->log_level : NULL));
+    if (open_outputs(&a, conf, &o) < 0) {
         goto out;
-    }
-    if (sw_output_json_init(&outs[n_outs], inc_fp) < 0) {
-        fprintf(stderr, "stanzawatch: cannot set up the JSON output\n");
-        goto out;
-    }
-    n_outs++;
-    if (rep_path != NULL) {
-        rep_fp = open_out(rep_path, "--reports");
-        if (rep_fp == NULL) {
-            goto out;
-        }
-        eb.msg[0] = '\0';
-        if (sw_output_reports_init(&outs[n_outs], conf, rep_fp, &eb) < 0) {
-            fprintf(stderr, "stanzawatch: --reports: %s\n", eb.msg);
-            goto out;
-        }
-        n_outs++;
-    }
-    const struct sw_reporter_settings *rs = sw_conf_section(conf, "reporter");
-    if (rs != NULL && rs->enabled) {
-        eb.msg[0] = '\0';
-        if (sw_reporter_start(conf, &outs[n_outs], &live, &eb) < 0) {
-            fprintf(stderr, "stanzawatch: reporter: %s\n", eb.msg);
-            goto out;
-        }
-        n_outs++;
-        sw_log_info("main", "live reporter started: %zu peer(s), spool %s", rs->peers.n,
-                    rs->spool_dir);
-    }
-    if (pid_path != NULL) {
-        FILE *pf = fopen(pid_path, "w");
-        if (pf == NULL || fprintf(pf, "%ld\n", (long)getpid()) < 0 || fclose(pf) != 0) {
-            fprintf(stderr, "stanzawatch: --pid-file %s: %s\n", pid_path, strerror(errno));
-            goto out;
-        }
     }
 
     eb.msg[0] = '\0';
-    if (sw_aggregate_new(conf, outs, n_outs, &agg, &eb) < 0) {
+    if (sw_aggregate_new(conf, o.v, o.n, &agg, &eb) < 0) {
         fprintf(stderr, "%s\n", eb.msg);
         goto out;
     }
@@ -300,11 +390,11 @@ int cli_cmd_replay(int argc, char **argv)
         .conf = conf,
         .detectors = sw_registry_list(),
         .stage = &stage,
-        .threads = threads,
-        .parse_threads = pthreads,
-        .progress = progress && verbosity >= 0,
+        .threads = a.threads,
+        .parse_threads = a.pthreads,
+        .progress = a.progress && a.verbosity >= 0,
         .signals = true,
-        .conf_path = conf_path,
+        .conf_path = a.conf_path,
     };
     eb.msg[0] = '\0';
     int rc = sw_pipeline_new(&po, &p, &eb);
@@ -319,50 +409,14 @@ int cli_cmd_replay(int argc, char **argv)
         fprintf(stderr, "%s\n", eb.msg[0] ? eb.msg : sw_strerror(rc));
         status = EXIT_INPUT;
     }
-    for (size_t i = 0; i < n_outs; i++) {
-        if (outs[i].close != NULL && outs[i].close(outs[i].ctx) < 0) {
-            status = EXIT_INPUT;
-        }
-    }
-    n_outs = 0;
-    if (live != NULL) {
-        /* stopped by a signal: stop now; what is spooled goes out next run */
-        drain_reporter(live, rs, sw_pipeline_stopped(p) ? 0 : (int64_t)drain_s * 1000);
-        live = NULL;
-    }
-    struct sw_pipeline_stats st;
-    sw_pipeline_get_stats(p, &st);
-    if (verbosity >= 0) {
-        sw_pipeline_print_stats(&st, stderr);
-    }
-    if (stats_path != NULL) {
-        FILE *sf = open_out(stats_path, "--stats-json");
-        if (sf == NULL) {
-            status = status ? status : EXIT_INPUT;
-        } else {
-            sw_pipeline_write_stats_json(&st, sf);
-            if (close_out(sf, stats_path) < 0) {
-                status = status ? status : EXIT_INPUT;
-            }
-        }
-    }
+    finish_outputs(&a, &o, sw_pipeline_stopped(p), &status);
+    report_stats(&a, p, &status);
 out:
-    for (size_t i = 0; i < n_outs; i++) {
-        if (outs[i].close != NULL) {
-            outs[i].close(outs[i].ctx);
-        }
-    }
+    close_outputs(&a, &o, &status);
     sw_pipeline_free(p);
     sw_aggregate_free(agg);
-    sw_reporter_stop(live, 0); /* error paths only: spooled reports stay for the next run */
-    if (close_out(inc_fp, inc_path) < 0 && status == 0) {
-        status = EXIT_INPUT;
-    }
-    if (close_out(rep_fp, rep_path) < 0 && status == 0) {
-        status = EXIT_INPUT;
-    }
-    if (pid_path != NULL && status != EXIT_USAGE) {
-        unlink(pid_path);
+    if (a.pid_path != NULL && status != EXIT_USAGE) {
+        unlink(a.pid_path);
     }
     sw_conf_free(conf);
     return status;

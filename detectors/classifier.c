@@ -547,6 +547,32 @@ static const char train_usage[] =
     "recall at probability P (default 0.5) are printed and the model trained on the\n"
     "rest is written to MODEL. B: log2 of the feature table size (10..24, default 18).\n";
 
+/* Score the held-out documents (the first @n_test[c] of @docs[c], c = 1:
+ * spam) at threshold @thr and print accuracy, precision and recall. */
+static void print_heldout(const struct sw_classifier *m, const struct doc_list docs[2],
+                          const size_t n_test[2], double thr)
+{
+    size_t tp = 0, fp = 0, tn = 0, fn = 0;
+    char buf[8192];
+    for (int c = 0; c < 2; c++) {
+        for (size_t i = 0; i < n_test[c]; i++) {
+            double p =
+                sw_classifier_score(m, docs[c].v[i], strlen(docs[c].v[i]), buf, sizeof(buf), NULL);
+            bool said_spam = p >= thr;
+            if (c == 1) {
+                said_spam ? tp++ : fn++;
+            } else {
+                said_spam ? fp++ : tn++;
+            }
+        }
+    }
+    double total = (double)(tp + fp + tn + fn);
+    printf("held-out: accuracy %.4f  precision %.4f  recall %.4f  (threshold %.2f; "
+           "tp %zu fp %zu tn %zu fn %zu)\n",
+           (double)(tp + tn) / total, tp + fp ? (double)tp / (double)(tp + fp) : 0.0,
+           tp + fn ? (double)tp / (double)(tp + fn) : 0.0, thr, tp, fp, tn, fn);
+}
+
 int sw_train_main(int argc, char **argv)
 {
     const char *ham = NULL, *spam = NULL, *out = NULL;
@@ -666,25 +692,7 @@ int sw_train_main(int argc, char **argv)
            docs[0].n, docs[1].n, docs[0].n - n_test[0], docs[1].n - n_test[1], n_test[0], n_test[1],
            frac, seed, bits, use_lr ? "logistic regression" : "naive Bayes");
     if (n_test[0] + n_test[1] > 0) {
-        size_t tp = 0, fp = 0, tn = 0, fn = 0;
-        char buf[8192];
-        for (int c = 0; c < 2; c++) {
-            for (size_t i = 0; i < n_test[c]; i++) {
-                double p = sw_classifier_score(m, docs[c].v[i], strlen(docs[c].v[i]), buf,
-                                               sizeof(buf), NULL);
-                bool said_spam = p >= thr;
-                if (c == 1) {
-                    said_spam ? tp++ : fn++;
-                } else {
-                    said_spam ? fp++ : tn++;
-                }
-            }
-        }
-        double total = (double)(tp + fp + tn + fn);
-        printf("held-out: accuracy %.4f  precision %.4f  recall %.4f  (threshold %.2f; "
-               "tp %zu fp %zu tn %zu fn %zu)\n",
-               (double)(tp + tn) / total, tp + fp ? (double)tp / (double)(tp + fp) : 0.0,
-               tp + fn ? (double)tp / (double)(tp + fn) : 0.0, thr, tp, fp, tn, fn);
+        print_heldout(m, docs, n_test, thr);
     }
     struct sw_errbuf eb;
     if (sw_classifier_save(m, out, &eb) != 0) {

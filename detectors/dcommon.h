@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "sw/detector.h"
+#include "sw/simhash.h"
 
 /* Schema item shorthands; SW_DC_S must name the settings struct. */
 #define SW_DC_BOOL(k, f, d, h)                                                                     \
@@ -186,5 +187,19 @@ int sw_dc_thread_reload(const void *shared, void *local);
 void sw_dc_thread_fini(void *local);
 /** teardown: frees a shared state that owns no other memory. */
 void sw_dc_teardown(void *shared);
+
+/** sw_simhash_text of @ev's body: the parser's precomputed value when the event
+ *  carries SW_F_BODY_FP (the same function, run once per event instead of once
+ *  per worker and detector), else computed here. */
+static inline uint64_t sw_simhash_body(const struct sw_event *ev, size_t *norm_len)
+{
+    if ((ev->flags & SW_F_BODY_FP) != 0) {
+        if (norm_len != NULL) {
+            *norm_len = ev->body_fp_len;
+        }
+        return ev->body_fp;
+    }
+    return sw_simhash_text(ev->body, ev->body_len, norm_len);
+}
 
 #endif

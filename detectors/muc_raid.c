@@ -212,6 +212,123 @@ static void mr_hit_account(const struct sw_event *ev, const struct mr_cluster *c
     st->hits++;
 }
 
+/* The live cluster of @r whose first or latest fingerprint is within
+ * simhash_distance of @fp; else a fresh one opened in a dead slot, or in the
+ * one idle the longest. */
+static struct mr_cluster *mr_cluster_for(const struct mr_shared *sh, struct mr_room *r, uint64_t fp,
+                                         uint32_t now)
+{
+    uint32_t win = sw_dc_secs(sh->s.window);
+    struct mr_cluster *c = NULL, *victim = NULL;
+    bool victim_alive = true;
+    for (int i = 0; i < MR_CLUSTERS; i++) {
+        struct mr_cluster *k = &r->c[i];
+        bool alive = k->last_s != 0 && (k->last_s >= now || now - k->last_s <= win);
+        if (alive && (sw_simhash_distance(k->fp, fp) <= (unsigned)sh->s.simhash_distance ||
+                      sw_simhash_distance(k->fp_last, fp) <= (unsigned)sh->s.simhash_distance)) {
+            c = k;
+            break;
+        }
+        /* Reuse a dead cluster first, else the one idle the longest. */
+        if (!alive) {
+            if (victim == NULL || victim_alive) {
+                victim = k;
+                victim_alive = false;
+            }
+        } else if (victim == NULL || (victim_alive && k->last_s < victim->last_s)) {
+            victim = k;
+        }
+    }
+    if (c == NULL) {
+        c = victim;
+        memset(c, 0, sizeof(*c));
+        c->fp = fp;
+        c->first_s = now;
+    }
+    return c;
+}
+
+/* Remember @ev's post in the ring, for naming the wave later. */
+static void mr_remember_post(struct mr_local *l, uint64_t room, uint64_t cid,
+                             const struct sw_event *ev, uint32_t now)
+{
+    struct mr_post *p = &l->ring[l->ring_pos];
+    l->ring_pos = (l->ring_pos + 1) % l->ring_n;
+    p->room = room;
+    p->cid = cid;
+    p->sender = ev->from.bare;
+    p->domain = ev->from.domain;
+    p->t_ms = ev->t_ms;
+    p->t_s = now;
+    sw_jid_copy_bare(p->jid, &ev->from);
+    p->dom_off = ev->from.local_len > 0 ? (uint16_t)(ev->from.local_len + 1) : 0;
+    p->dom_len = ev->from.domain_len;
+}
+
+/* The wave's distinct accounts from the ring (newest first) into @posts
+ * (MR_MAX_WAVE entries); returns how many. */
+static size_t mr_collect_wave(const struct mr_local *l, uint64_t room, uint64_t cid,
+                              const struct mr_post **posts)
+{
+    uint64_t seen[MR_MAX_WAVE];
+    size_t ns = 0;
+    for (size_t k = 0; k < l->ring_n && ns < MR_MAX_WAVE; k++) {
+        const struct mr_post *q = &l->ring[(l->ring_pos + l->ring_n - 1 - k) % l->ring_n];
+        if (q->cid != cid || q->room != room) {
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < ns; j++) {
+            if (seen[j] == q->sender) {
+                dup = true;
+                break;
+            }
+        }
+        if (!dup) {
+            seen[ns] = q->sender;
+            posts[ns++] = q;
+        }
+    }
+    return ns;
+}
+
+/* Domain: a "muc_raid.domain" hit when a majority of the named wave accounts
+ * share one domain (not the room's own), once per cooldown per cluster. */
+static void mr_hit_domain(const struct mr_shared *sh, const struct sw_event *ev,
+                          struct mr_cluster *c, const struct mr_post *const *posts, size_t ns,
+                          uint32_t now, int64_t first_ms, struct sw_hit_sink *out,
+                          struct sw_detector_stats *st)
+{
+    uint32_t cd = sw_dc_secs(sh->s.cooldown);
+    uint64_t best = 0;
+    size_t best_n = 0, best_j = 0;
+    for (size_t j = 0; j < ns; j++) {
+        size_t cnt = 0;
+        for (size_t k = 0; k < ns; k++) {
+            cnt += posts[k]->domain == posts[j]->domain;
+        }
+        if (cnt > best_n) {
+            best_n = cnt;
+            best = posts[j]->domain;
+            best_j = j;
+        }
+    }
+    if (best != 0 && (int64_t)best_n >= sh->s.domain_min &&
+        (int64_t)best_n * 100 >= sh->s.domain_share_pct * (int64_t)ns && !is_room_home(ev, best) &&
+        (c->dom_hit_s == 0 || now - (c->dom_hit_s < now ? c->dom_hit_s : now) >= cd)) {
+        c->dom_hit_s = now;
+        struct sw_hit h;
+        sw_hit_init(&h, "muc_raid", "muc_raid.domain", "muc-flood", ev);
+        const struct mr_post *q = posts[best_j];
+        sw_hit_set_offender(&h, SW_OFFENDER_DOMAIN, q->jid + q->dom_off, q->dom_len);
+        h.first_ms = first_ms;
+        sw_hit_add_value(&h, "accounts", (int64_t)ns);
+        sw_hit_add_value(&h, "domain_accounts", (int64_t)best_n);
+        sw_hit_emit(out, &h);
+        st->hits++;
+    }
+}
+
 static void mr_process(const void *shared, void *local, const struct sw_event *ev,
                        struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
@@ -259,33 +376,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
 
     /* Find or open the cluster. */
     struct mr_room *r = sw_table_get(l->rooms, room, now, &prev, st);
-    uint32_t win = sw_dc_secs(sh->s.window);
-    struct mr_cluster *c = NULL, *victim = NULL;
-    bool victim_alive = true;
-    for (int i = 0; i < MR_CLUSTERS; i++) {
-        struct mr_cluster *k = &r->c[i];
-        bool alive = k->last_s != 0 && (k->last_s >= now || now - k->last_s <= win);
-        if (alive && (sw_simhash_distance(k->fp, fp) <= (unsigned)sh->s.simhash_distance ||
-                      sw_simhash_distance(k->fp_last, fp) <= (unsigned)sh->s.simhash_distance)) {
-            c = k;
-            break;
-        }
-        /* Reuse a dead cluster first, else the one idle the longest. */
-        if (!alive) {
-            if (victim == NULL || victim_alive) {
-                victim = k;
-                victim_alive = false;
-            }
-        } else if (victim == NULL || (victim_alive && k->last_s < victim->last_s)) {
-            victim = k;
-        }
-    }
-    if (c == NULL) {
-        c = victim;
-        memset(c, 0, sizeof(*c));
-        c->fp = fp;
-        c->first_s = now;
-    }
+    struct mr_cluster *c = mr_cluster_for(sh, r, fp, now);
     c->fp_last = fp;
     /* The first line's fingerprint too: a cluster evicted and reused by
      * another text within the same second must not share its ring posts. */
@@ -297,18 +388,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     sw_distinct_add(&c->acc, sizeof(c->acc), ev->from.bare);
     uint32_t n = sw_distinct_count(&c->acc, sizeof(c->acc));
 
-    /* Remember the post for naming the wave later. */
-    struct mr_post *p = &l->ring[l->ring_pos];
-    l->ring_pos = (l->ring_pos + 1) % l->ring_n;
-    p->room = room;
-    p->cid = cid;
-    p->sender = ev->from.bare;
-    p->domain = ev->from.domain;
-    p->t_ms = ev->t_ms;
-    p->t_s = now;
-    sw_jid_copy_bare(p->jid, &ev->from);
-    p->dom_off = ev->from.local_len > 0 ? (uint16_t)(ev->from.local_len + 1) : 0;
-    p->dom_len = ev->from.domain_len;
+    mr_remember_post(l, room, cid, ev, now);
 
     if ((int64_t)n < sh->s.min_accounts &&
         ((int64_t)n < sh->s.min_accounts_long || (int64_t)nlen < sh->s.min_len_long)) {
@@ -322,27 +402,8 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     }
     int64_t first_ms = ev->t_ms - (int64_t)(now - c->first_s) * 1000;
 
-    /* Collect the wave's distinct accounts from the ring (newest first). */
-    uint64_t seen[MR_MAX_WAVE];
     const struct mr_post *posts[MR_MAX_WAVE];
-    size_t ns = 0;
-    for (size_t k = 0; k < l->ring_n && ns < MR_MAX_WAVE; k++) {
-        const struct mr_post *q = &l->ring[(l->ring_pos + l->ring_n - 1 - k) % l->ring_n];
-        if (q->cid != cid || q->room != room) {
-            continue;
-        }
-        bool dup = false;
-        for (size_t j = 0; j < ns; j++) {
-            if (seen[j] == q->sender) {
-                dup = true;
-                break;
-            }
-        }
-        if (!dup) {
-            seen[ns] = q->sender;
-            posts[ns++] = q;
-        }
-    }
+    size_t ns = mr_collect_wave(l, room, cid, posts);
 
     /* Hit every wave account whose own cooldown allows (the tripping one
      * included). Later posters are hit as they post. */
@@ -364,34 +425,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
         mr_hit_account(ev, c, n, self ? NULL : posts[j], first_ms, out, st);
     }
 
-    /* Domain: majority among the named wave accounts. */
-    uint64_t best = 0;
-    size_t best_n = 0, best_j = 0;
-    for (size_t j = 0; j < ns; j++) {
-        size_t cnt = 0;
-        for (size_t k = 0; k < ns; k++) {
-            cnt += posts[k]->domain == posts[j]->domain;
-        }
-        if (cnt > best_n) {
-            best_n = cnt;
-            best = posts[j]->domain;
-            best_j = j;
-        }
-    }
-    if (best != 0 && (int64_t)best_n >= sh->s.domain_min &&
-        (int64_t)best_n * 100 >= sh->s.domain_share_pct * (int64_t)ns && !is_room_home(ev, best) &&
-        (c->dom_hit_s == 0 || now - (c->dom_hit_s < now ? c->dom_hit_s : now) >= cd)) {
-        c->dom_hit_s = now;
-        struct sw_hit h;
-        sw_hit_init(&h, "muc_raid", "muc_raid.domain", "muc-flood", ev);
-        const struct mr_post *q = posts[best_j];
-        sw_hit_set_offender(&h, SW_OFFENDER_DOMAIN, q->jid + q->dom_off, q->dom_len);
-        h.first_ms = first_ms;
-        sw_hit_add_value(&h, "accounts", (int64_t)ns);
-        sw_hit_add_value(&h, "domain_accounts", (int64_t)best_n);
-        sw_hit_emit(out, &h);
-        st->hits++;
-    }
+    mr_hit_domain(sh, ev, c, posts, ns, now, first_ms, out, st);
 }
 
 static void mr_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)

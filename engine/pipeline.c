@@ -11,7 +11,9 @@
  *        (sw_split finds whole        (libxml2 SAX2,           (every worker
  *         top-level stanzas)           events packed)            reads every batch)
  *   worker w: events whose shard key it owns -> detectors -> hits (seq-tagged)
- *   aggregator: merges the W hit rings in (seq, detector, emission) order
+ *   aggregator thread: merges the W hit rings in (seq, detector, emission)
+ *   order into the hit stage it was handed (struct sw_hit_stage: the
+ *   command line wires reporter/aggregate.c there; the engine names none)
  *
  * - Reader: reads the capture into refcounted buffers of batch_bytes (+ room
  *   for one stanza carried over), runs sw_split over the new bytes and cuts

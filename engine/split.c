@@ -421,26 +421,67 @@ static void count_range(const struct sw_split *s, const char *buf, const char *f
  * of a buffer) is left to that switch: it returns the position where it
  * stopped, with the state stored in @s.
  */
-static const char *fast_scan(struct sw_split *s, const char *buf, const char *p, const char *e)
-{
-    const char *b = p; /* current window [b, b + 64) */
-    const char *q;
-    uint64_t wa, wd, wsq, wn, m;
-    uint64_t ln, ls; /* newlines in [0, b) and the offset after the last one */
-    uint32_t depth = s->depth;
-    char quote = 0;
+/* The quote-parity shortcut of fast_scan's start-tag state, one step in the
+ * window @b (masks @wa angle brackets, @wd double and @wsq single quotes) from
+ * *p, outside attribute values. If the quotes before the next angle bracket
+ * (or the window's end) are all of one kind, their parity says whether that
+ * bracket is outside a value (even) or where the open value is (odd, no
+ * bracket). Returns what fast_scan does next; *p, *q, *quote as it needs. */
+enum stag_step {
+    STAG_MIXED,  /* both kinds of quote, or the bracket is inside a value: slow loop */
+    STAG_AGAIN,  /* *p moved (past a '<' outside values, or to the window's end) */
+    STAG_QUOTED, /* inside a value of quote *quote from the window's end */
+    STAG_GT,     /* *q is the '>' closing the tag */
+};
 
-    if (!(s->lex == LX_TEXT || s->lex == LX_STAG || s->lex == LX_DQ || s->lex == LX_SQ ||
-          (s->lex == LX_ETAG && depth > 0))) {
-        return p; /* PIs, comments, CDATA, '<' before its next byte, the stream close */
+static inline enum stag_step stag_step(const char *b, uint64_t wa, uint64_t wd, uint64_t wsq,
+                                       const char **p, const char **q, char *quote)
+{
+    uint64_t m = wa >> (*p - b);
+    uint64_t before = (m & (~m + 1)) - 1; /* all ones if m == 0 */
+    uint64_t d = (wd >> (*p - b)) & before, sq = (wsq >> (*p - b)) & before;
+    if ((d != 0) & (sq != 0)) {
+        return STAG_MIXED;
     }
-    /* Lines are counted per window from the newline mask into ln / ls; the
-     * scanner's own count moves only where the switch would move it (a
-     * stanza's '<'), so positions after errors stay the same. */
-    ln = s->lines;
-    ls = s->line_start;
-    count_range(s, buf, buf + (s->counted - s->off), p, &ln, &ls);
-    win_load(b, &wa, &wd, &wsq, &wn);
+    unsigned odd = (unsigned)__builtin_parityll(d | sq);
+    if (m == 0) {
+        *p = b + 64; /* inside that value there, or still outside values */
+        if (odd) {
+            *quote = d != 0 ? '"' : '\'';
+            return STAG_QUOTED;
+        }
+        return STAG_AGAIN;
+    }
+    if (odd) {
+        return STAG_MIXED; /* that bracket is inside a value */
+    }
+    *q = *p + __builtin_ctzll(m);
+    if (**q == '>') {
+        return STAG_GT;
+    }
+    *p = *q + 1; /* a '<' outside values is skipped, like the switch */
+    return STAG_AGAIN;
+}
+
+/* fast_scan reached a stanza's '<' at @p: record where it starts (line from
+ * the newline mask @wn of the window @b, @ln / @ls before it). */
+static void fast_stanza_start(struct sw_split *s, const char *buf, const char *b, const char *p,
+                              uint64_t wn, uint64_t ln, uint64_t ls)
+{
+    uint64_t m = wn & (((uint64_t)1 << (p - b)) - 1); /* newlines in [b, p) */
+    s->lines = ln + popcount64(m);
+    s->line_start = m != 0 ? pos_of(s, buf, b) + 64 - (uint64_t)__builtin_clzll(m) : ls;
+    s->tag_start = pos_of(s, buf, p);
+    s->counted = s->tag_start;
+    s->tag_line = (uint32_t)(s->lines + 1);
+    s->tag_col = (uint32_t)(s->tag_start - s->line_start + 1);
+    s->stanza_start = s->tag_start;
+    s->stanza_line = s->tag_line;
+    s->too_deep = 0;
+    s->slash = 0;
+}
+
+/* fast_scan's window moves (they update its locals, so they are macros). */
 /* Move the window on if p is past it, or stop (state at p) if the buffer
  * has no whole window left. */
 #define FAST_NEXT_WINDOW()                                                                         \
@@ -471,6 +512,26 @@ static const char *fast_scan(struct sw_split *s, const char *buf, const char *p,
         }                                                                                          \
         FAST_NEXT_WINDOW();                                                                        \
     }
+static const char *fast_scan(struct sw_split *s, const char *buf, const char *p, const char *e)
+{
+    const char *b = p; /* current window [b, b + 64) */
+    const char *q;
+    uint64_t wa, wd, wsq, wn, m;
+    uint64_t ln, ls; /* newlines in [0, b) and the offset after the last one */
+    uint32_t depth = s->depth;
+    char quote = 0;
+
+    if (!(s->lex == LX_TEXT || s->lex == LX_STAG || s->lex == LX_DQ || s->lex == LX_SQ ||
+          (s->lex == LX_ETAG && depth > 0))) {
+        return p; /* PIs, comments, CDATA, '<' before its next byte, the stream close */
+    }
+    /* Lines are counted per window from the newline mask into ln / ls; the
+     * scanner's own count moves only where the switch would move it (a
+     * stanza's '<'), so positions after errors stay the same. */
+    ln = s->lines;
+    ls = s->line_start;
+    count_range(s, buf, buf + (s->counted - s->off), p, &ln, &ls);
+    win_load(b, &wa, &wd, &wsq, &wn);
     switch (s->lex) {
     case LX_TEXT:
         if (depth == 0) {
@@ -509,38 +570,21 @@ found_lt:
     /* fall through: a start tag */
 stag:
     s->lex = LX_STAG;
-    /* Shortcut: starting outside quotes, if the quotes before the next angle
-     * bracket (or the window's end) are all of one kind, their parity says
-     * whether that bracket is outside a value (even) or where the open value
-     * is (odd, no bracket). A '<' outside values is skipped, like the switch. */
+    /* Shortcut, starting outside quotes: see stag_step. */
     for (;;) {
         if (p - b >= 64) {
             FAST_NEXT_WINDOW();
         }
-        m = wa >> (p - b);
-        uint64_t before = (m & (~m + 1)) - 1; /* all ones if m == 0 */
-        uint64_t d = (wd >> (p - b)) & before, sq = (wsq >> (p - b)) & before;
-        if ((d != 0) & (sq != 0)) {
+        enum stag_step step = stag_step(b, wa, wd, wsq, &p, &q, &quote);
+        if (step == STAG_MIXED) {
             break;
         }
-        unsigned odd = (unsigned)__builtin_parityll(d | sq);
-        if (m == 0) {
-            if (odd) {
-                quote = d != 0 ? '"' : '\'';
-                p = b + 64; /* inside that value there */
-                goto quoted;
-            }
-            p = b + 64; /* still outside values there */
-            continue;
+        if (step == STAG_QUOTED) {
+            goto quoted;
         }
-        if (odd) {
-            break; /* that bracket is inside a value */
-        }
-        q = p + __builtin_ctzll(m);
-        if (*q == '>') {
+        if (step == STAG_GT) {
             goto gt;
         }
-        p = q + 1;
     }
     /* otherwise '>' or a quote, one at a time */
     for (;;) {
@@ -607,21 +651,9 @@ top: /* between stanzas: whitespace, then a stanza's start tag */
     if (p - b >= 64) {
         FAST_NEXT_WINDOW();
     }
-    m = wn & (((uint64_t)1 << (p - b)) - 1); /* newlines in [b, p) */
-    s->lines = ln + popcount64(m);
-    s->line_start = m != 0 ? pos_of(s, buf, b) + 64 - (uint64_t)__builtin_clzll(m) : ls;
-    s->tag_start = pos_of(s, buf, p);
-    s->counted = s->tag_start;
-    s->tag_line = (uint32_t)(s->lines + 1);
-    s->tag_col = (uint32_t)(s->tag_start - s->line_start + 1);
-    s->stanza_start = s->tag_start;
-    s->stanza_line = s->tag_line;
-    s->too_deep = 0;
-    s->slash = 0;
+    fast_stanza_start(s, buf, b, p, wn, ln, ls);
     p++;
     goto stag;
-#undef FAST_FIND
-#undef FAST_NEXT_WINDOW
 out:
     if (s->lex == LX_STAG && p > buf) {
         s->slash = p[-1] == '/';
@@ -629,7 +661,159 @@ out:
     s->depth = depth;
     return p;
 }
+#undef FAST_FIND
+#undef FAST_NEXT_WINDOW
 #endif
+
+/* The byte-switch states of sw_split_feed that are not on the stanza path.
+ * Each consumes from *pp (advancing it, never past e) and returns 0, or the
+ * scanner's error (the scanner is then failed). */
+
+/* LX_TEXT at depth 0: an optional UTF-8 byte order mark at the very start,
+ * whitespace, then the '<' of a top-level tag (its position recorded). */
+static int lex_top(struct sw_split *s, const char *buf, const char **pp, const char *e,
+                   struct sw_errbuf *eb)
+{
+    const char *p = *pp;
+    if (s->bom_ok) {
+        /* a UTF-8 byte order mark may open the capture; it is not
+         * part of the header range */
+        while (p < e && pos_of(s, buf, p) < 3 && (unsigned char)*p == utf8_bom[pos_of(s, buf, p)]) {
+            p++;
+        }
+        if (p == e) {
+            *pp = p;
+            return 0;
+        }
+        if (pos_of(s, buf, p) == 1 || pos_of(s, buf, p) == 2) {
+            return fail_at(s, buf, p, "incomplete byte order mark", eb);
+        }
+        s->bom_ok = 0;
+    }
+    while (p < e && is_ws(*p)) {
+        p++;
+    }
+    *pp = p;
+    if (p == e) {
+        return 0;
+    }
+    if (*p != '<') {
+        return fail_at(s, buf, p,
+                       s->phase == PH_PROLOG   ? "text before the stream header"
+                       : s->phase == PH_STREAM ? "text at the top level of the stream"
+                                               : "data after the stream close",
+                       eb);
+    }
+    sync_lines(s, buf, p);
+    s->tag_start = pos_of(s, buf, p);
+    s->tag_line = (uint32_t)(s->lines + 1);
+    s->tag_col = (uint32_t)(s->tag_start - s->line_start + 1);
+    if (s->phase == PH_PROLOG && !s->have_hstart) {
+        s->hstart = s->tag_start;
+        s->have_hstart = 1;
+    }
+    *pp = p + 1;
+    s->lex = LX_LT;
+    return 0;
+}
+
+/* LX_LT: the byte after '<' says what the tag is. */
+static int lex_lt(struct sw_split *s, const char **pp, struct sw_errbuf *eb)
+{
+    const char *p = *pp;
+    s->slash = 0;
+    s->name_len = 0;
+    s->name_done = 0;
+    if (*p == '/') {
+        s->lex = LX_ETAG;
+        p++;
+    } else if (*p == '?') {
+        s->lex = LX_PI;
+        s->run = 0;
+        p++;
+    } else if (*p == '!') {
+        s->lex = LX_BANG;
+        s->bang_mode = 0;
+        s->bang_k = 0;
+        p++;
+    } else if (s->depth > 0) {
+        s->lex = LX_STAG;
+    } else if (s->phase == PH_PROLOG) {
+        s->lex = LX_HNAME;
+    } else if (s->phase == PH_STREAM) {
+        s->stanza_start = s->tag_start;
+        s->stanza_line = s->tag_line;
+        s->too_deep = 0;
+        s->lex = LX_STAG;
+    } else {
+        return fail_tag(s, "element after the stream close", NULL, eb);
+    }
+    *pp = p;
+    return 0;
+}
+
+/* LX_ETAG at depth 0: only the stream's own close tag may come. */
+static int lex_stream_close(struct sw_split *s, const char *buf, const char **pp, const char *e,
+                            struct sw_errbuf *eb)
+{
+    const char *p = *pp;
+    while (p < e && *p != '>') {
+        name_add(s, *p++);
+    }
+    *pp = p;
+    if (p == e) {
+        return 0;
+    }
+    if (s->phase != PH_STREAM) {
+        return fail_tag(s, "unbalanced close tag </", name_str(s), eb);
+    }
+    if (s->name_len != s->hname_len || s->name_len >= SPLIT_NAME_MAX - 1 ||
+        memcmp(s->name, s->hname, s->name_len) != 0) {
+        return fail_tag(s, "unbalanced close tag </", name_str(s), eb);
+    }
+    s->phase = PH_END;
+    if (s->cb.close != NULL) {
+        s->cb.close(s->cb.ud, s->tag_start, pos_of(s, buf, p) + 1);
+    }
+    *pp = p + 1;
+    s->lex = LX_TEXT;
+    return 0;
+}
+
+/* LX_BANG: one byte (at @p) of "<!--" or "<![CDATA[" after the '!'. */
+static int lex_bang(struct sw_split *s, const char *buf, const char *p, struct sw_errbuf *eb)
+{
+    char c = *p;
+    if (s->bang_mode == 0) {
+        if (c == '-') {
+            s->bang_mode = 1;
+        } else if (c == '[' && s->depth > 0) {
+            s->bang_mode = 2;
+        } else if (c == '[') {
+            return fail_tag(s, "CDATA at the top level", NULL, eb);
+        } else if (c == 'D') {
+            return fail_tag(s, "DTD not allowed", NULL, eb);
+        } else {
+            return fail_at(s, buf, p, "bad markup after '<!'", eb);
+        }
+    } else if (s->bang_mode == 1) {
+        if (c != '-') {
+            return fail_at(s, buf, p, "bad comment start", eb);
+        }
+        s->lex = LX_COMMENT;
+        s->run = 0;
+    } else {
+        static const char cdata[] = "CDATA[";
+        if (c != cdata[s->bang_k]) {
+            return fail_at(s, buf, p, "bad CDATA start", eb);
+        }
+        if (++s->bang_k == sizeof(cdata) - 1) {
+            s->lex = LX_CDATA;
+            s->run = 0;
+        }
+    }
+    return 0;
+}
 
 int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_errbuf *eb)
 {
@@ -663,72 +847,15 @@ int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_err
                 s->lex = LX_LT;
                 break;
             }
-            if (s->bom_ok) {
-                /* a UTF-8 byte order mark may open the capture; it is not
-                 * part of the header range */
-                while (p < e && pos_of(s, buf, p) < 3 &&
-                       (unsigned char)*p == utf8_bom[pos_of(s, buf, p)]) {
-                    p++;
-                }
-                if (p == e) {
-                    break;
-                }
-                if (pos_of(s, buf, p) == 1 || pos_of(s, buf, p) == 2) {
-                    return fail_at(s, buf, p, "incomplete byte order mark", eb);
-                }
-                s->bom_ok = 0;
+            rc = lex_top(s, buf, &p, e, eb);
+            if (rc != 0) {
+                return rc;
             }
-            while (p < e && is_ws(*p)) {
-                p++;
-            }
-            if (p == e) {
-                break;
-            }
-            if (*p != '<') {
-                return fail_at(s, buf, p,
-                               s->phase == PH_PROLOG   ? "text before the stream header"
-                               : s->phase == PH_STREAM ? "text at the top level of the stream"
-                                                       : "data after the stream close",
-                               eb);
-            }
-            sync_lines(s, buf, p);
-            s->tag_start = pos_of(s, buf, p);
-            s->tag_line = (uint32_t)(s->lines + 1);
-            s->tag_col = (uint32_t)(s->tag_start - s->line_start + 1);
-            if (s->phase == PH_PROLOG && !s->have_hstart) {
-                s->hstart = s->tag_start;
-                s->have_hstart = 1;
-            }
-            p++;
-            s->lex = LX_LT;
             break;
         case LX_LT:
-            s->slash = 0;
-            s->name_len = 0;
-            s->name_done = 0;
-            if (*p == '/') {
-                s->lex = LX_ETAG;
-                p++;
-            } else if (*p == '?') {
-                s->lex = LX_PI;
-                s->run = 0;
-                p++;
-            } else if (*p == '!') {
-                s->lex = LX_BANG;
-                s->bang_mode = 0;
-                s->bang_k = 0;
-                p++;
-            } else if (s->depth > 0) {
-                s->lex = LX_STAG;
-            } else if (s->phase == PH_PROLOG) {
-                s->lex = LX_HNAME;
-            } else if (s->phase == PH_STREAM) {
-                s->stanza_start = s->tag_start;
-                s->stanza_line = s->tag_line;
-                s->too_deep = 0;
-                s->lex = LX_STAG;
-            } else {
-                return fail_tag(s, "element after the stream close", NULL, eb);
+            rc = lex_lt(s, &p, eb);
+            if (rc != 0) {
+                return rc;
             }
             break;
         case LX_HNAME:
@@ -775,59 +902,18 @@ int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_err
                 }
                 break;
             }
-            while (p < e && *p != '>') {
-                name_add(s, *p++);
+            rc = lex_stream_close(s, buf, &p, e, eb);
+            if (rc != 0) {
+                return rc;
             }
-            if (p == e) {
-                break;
-            }
-            if (s->phase != PH_STREAM) {
-                return fail_tag(s, "unbalanced close tag </", name_str(s), eb);
-            }
-            if (s->name_len != s->hname_len || s->name_len >= SPLIT_NAME_MAX - 1 ||
-                memcmp(s->name, s->hname, s->name_len) != 0) {
-                return fail_tag(s, "unbalanced close tag </", name_str(s), eb);
-            }
-            s->phase = PH_END;
-            if (s->cb.close != NULL) {
-                s->cb.close(s->cb.ud, s->tag_start, pos_of(s, buf, p) + 1);
-            }
-            p++;
-            s->lex = LX_TEXT;
             break;
-        case LX_BANG: {
-            char c = *p;
-            if (s->bang_mode == 0) {
-                if (c == '-') {
-                    s->bang_mode = 1;
-                } else if (c == '[' && s->depth > 0) {
-                    s->bang_mode = 2;
-                } else if (c == '[') {
-                    return fail_tag(s, "CDATA at the top level", NULL, eb);
-                } else if (c == 'D') {
-                    return fail_tag(s, "DTD not allowed", NULL, eb);
-                } else {
-                    return fail_at(s, buf, p, "bad markup after '<!'", eb);
-                }
-            } else if (s->bang_mode == 1) {
-                if (c != '-') {
-                    return fail_at(s, buf, p, "bad comment start", eb);
-                }
-                s->lex = LX_COMMENT;
-                s->run = 0;
-            } else {
-                static const char cdata[] = "CDATA[";
-                if (c != cdata[s->bang_k]) {
-                    return fail_at(s, buf, p, "bad CDATA start", eb);
-                }
-                if (++s->bang_k == sizeof(cdata) - 1) {
-                    s->lex = LX_CDATA;
-                    s->run = 0;
-                }
+        case LX_BANG:
+            rc = lex_bang(s, buf, p, eb);
+            if (rc != 0) {
+                return rc;
             }
             p++;
             break;
-        }
         case LX_COMMENT:
         case LX_CDATA:
         case LX_PI:

@@ -492,6 +492,57 @@ static void save_stream_tag(struct sw_xml *x)
     x->hdr_len = (uint32_t)n;
 }
 
+/* A top-level stanza starts (depth 2): reset the per-stanza state; x->kind
+ * is 0 for an element that is not a stanza. */
+static void stanza_begin(struct sw_xml *x, const xmlChar *ln)
+{
+    x->st.stanzas++;
+    x->skip = SK_NONE;
+    x->flags = 0;
+    x->cand_depth = 2;
+    x->fwd_depth = 0;
+    x->fwd_mode = 0;
+    x->fwd_delay_ok = 0;
+    x->wrap_delay_ok = 0;
+    x->wrap_depth = x->mfwd_depth = x->cfwd_depth = 0;
+    x->stanza_line = (uint32_t)rel_line(x, start_tag_line(x));
+    cand_reset(x);
+    x->kind = kind_of(x, ln);
+}
+
+/* A child (depth @d) of <forwarded/> in a mirror copy or a carbon: its delay,
+ * then the wrapped stanza, which becomes the candidate the event describes. */
+static void forwarded_child(struct sw_xml *x, const xmlChar *ln, const xmlChar *uri, uint32_t d,
+                            int nb_attrs, const xmlChar **attrs)
+{
+    if (ln == x->n.delay && str_eq(uri, NS_DELAY)) {
+        read_delay(x, nb_attrs, attrs, 0);
+        return;
+    }
+    uint16_t k = kind_of(x, ln);
+    if (k == 0 || (x->fwd_mode == SW_F_CARBON && k != SW_EV_MESSAGE)) {
+        return;
+    }
+    x->flags |= x->fwd_mode;
+    if (x->fwd_mode == SW_F_FORWARDED) {
+        x->st.unwrapped++;
+        x->mfwd_depth = x->fwd_depth;
+    } else {
+        x->st.carbons++;
+        x->cfwd_depth = x->fwd_depth;
+        if (x->inner_delay_ok && !x->wrap_delay_ok) {
+            /* the wrapper's own delay, seen before <sent/> */
+            x->wrap_delay_ok = 1;
+            x->wrap_stamp_ms = x->inner_stamp_ms;
+        }
+    }
+    cand_reset(x);
+    x->kind = k;
+    x->cand_depth = d;
+    x->fwd_depth = 0; /* only the first stanza */
+    read_stanza_attrs(x, nb_attrs, attrs);
+}
+
 static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const xmlChar *uri,
                      int nb_ns, const xmlChar **ns, int nb_attrs, int nb_def, const xmlChar **attrs)
 {
@@ -509,18 +560,7 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
         return; /* the stream element */
     }
     if (d == 2) {
-        x->st.stanzas++;
-        x->skip = SK_NONE;
-        x->flags = 0;
-        x->cand_depth = 2;
-        x->fwd_depth = 0;
-        x->fwd_mode = 0;
-        x->fwd_delay_ok = 0;
-        x->wrap_delay_ok = 0;
-        x->wrap_depth = x->mfwd_depth = x->cfwd_depth = 0;
-        x->stanza_line = (uint32_t)rel_line(x, start_tag_line(x));
-        cand_reset(x);
-        x->kind = kind_of(x, ln);
+        stanza_begin(x, ln);
         if (x->kind == 0) {
             x->skip = SK_UNKNOWN;
             return;
@@ -598,32 +638,7 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
             /* a mirror's delay (outermost, the server's receive time) stays first */
         }
     } else if (x->fwd_depth != 0 && d == x->fwd_depth + 1) {
-        /* child of <forwarded/>: its delay, then the wrapped stanza */
-        if (ln == x->n.delay && str_eq(uri, NS_DELAY)) {
-            read_delay(x, nb_attrs, attrs, 0);
-        } else {
-            uint16_t k = kind_of(x, ln);
-            if (k != 0 && (x->fwd_mode != SW_F_CARBON || k == SW_EV_MESSAGE)) {
-                x->flags |= x->fwd_mode;
-                if (x->fwd_mode == SW_F_FORWARDED) {
-                    x->st.unwrapped++;
-                    x->mfwd_depth = x->fwd_depth;
-                } else {
-                    x->st.carbons++;
-                    x->cfwd_depth = x->fwd_depth;
-                    if (x->inner_delay_ok && !x->wrap_delay_ok) {
-                        /* the wrapper's own delay, seen before <sent/> */
-                        x->wrap_delay_ok = 1;
-                        x->wrap_stamp_ms = x->inner_stamp_ms;
-                    }
-                }
-                cand_reset(x);
-                x->kind = k;
-                x->cand_depth = d;
-                x->fwd_depth = 0; /* only the first stanza */
-                read_stanza_attrs(x, nb_attrs, attrs);
-            }
-        }
+        forwarded_child(x, ln, uri, d, nb_attrs, attrs);
     } else if (x->muc_user_depth != 0 && d == x->muc_user_depth + 1 && !x->cand_closed) {
         if (ln == x->n.invite) {
             x->invite = 1;

@@ -224,9 +224,15 @@ static char agg_symbols_def[AGG_DEFAULT_MAX];
 
 /* Append one "{symbol: 'S', score: X, group: 'G'}" flow mapping to @buf (@cap
  * bytes, @*len used). The score is printed with 17 digits so that it reads back
- * as the same double. Returns 0 or SW_ELIMIT. */
+ * as the same double. Returns 0, SW_EINVAL (a name outside [a-z0-9_.*-]) or
+ * SW_ELIMIT. */
 static int symbols_append(char *buf, size_t cap, size_t *len, const struct sw_detector_symbol *sy)
 {
+    static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_.-*";
+    if (sy->symbol[strspn(sy->symbol, name_chars)] != '\0' ||
+        (sy->group != NULL && sy->group[strspn(sy->group, name_chars)] != '\0')) {
+        return SW_EINVAL; /* nothing that would need quoting in YAML */
+    }
     int n = snprintf(buf + *len, cap - *len, "%s{symbol: '%s', score: %.17g%s%s%s}",
                      *len > 1 ? ", " : "", sy->symbol, sy->score, sy->group ? ", group: '" : "",
                      sy->group ? sy->group : "", sy->group ? "'" : "");

@@ -128,7 +128,7 @@ int sw_conf_bind(struct sw_conf *owner, const struct sw_conf_node *map,
  *  (what configs/stanzawatch.yaml must equal modulo comments). */
 int sw_conf_dump_defaults(FILE *fp);
 
-/* ---- Additions (engine/conf.c): raw nodes, extra files, dump, registry ---- */
+/* ---- Additions (core/conf.c): raw nodes, extra files, dump, registry ---- */
 
 /* Kind of a parsed YAML node. NULL is a plain empty scalar, "~" or "null"; where
  * a mapping or list is expected it counts as an empty one. */

@@ -2,7 +2,7 @@
  * event.h - the compact, fixed-size event every detector sees.
  *
  * The XML layer (engine/xml.c) turns one top-level stanza (after unwrapping a
- * mod_firewall FORWARD mirror copy, see shared/spec/xmpp-plumbing.md) into one
+ * Prosody mod_firewall FORWARD mirror copy) into one
  * struct sw_event. Strings are NOT owned by the event: they point into the
  * text arena of the batch that carries it and live exactly as long as that
  * batch, i.e. for the duration of one detector process() call. A detector that

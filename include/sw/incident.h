@@ -99,8 +99,9 @@ int sw_output_json_init(struct sw_output_ops *o, FILE *fp);
 /** Register the "aggregate" config section. Its built-in aggregate.symbols is
  *  every symbol of @detectors (NULL-terminated, e.g. sw_registry_list(); may
  *  be NULL: no symbols) in list order, with the detectors' default scores and
- *  groups. Call once at start-up. Returns 0, SW_ELIMIT (symbols too long) or
- *  the sw_conf_register() error. */
+ *  groups. Call once at start-up. Returns 0, SW_EINVAL (a symbol or group
+ *  name outside [a-z0-9_.*-]), SW_ELIMIT (symbols too long) or the
+ *  sw_conf_register() error. */
 int sw_aggregate_register_conf(const struct sw_detector_ops *const *detectors);
 struct sw_aggregate;
 

@@ -7,7 +7,7 @@
  * sw_pipeline_run() on capture paths (or a tap) once, sw_pipeline_get_stats()
  * / sw_pipeline_print_stats(), sw_pipeline_free(). The incident output is
  * byte-identical for any number of parser and worker threads (see
- * engine/pipeline.c for why). main.c is a thin CLI over this; tests call it
+ * engine/pipeline.c for why). cli/cmd_replay.c is a thin CLI over this; tests call it
  * directly without forking the binary.
  *
  * Threading: new/run/free on one control thread. sw_pipeline_reload() and

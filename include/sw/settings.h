@@ -1,6 +1,6 @@
 /*
  * settings.h - the engine's own config sections: "engine", "limits", "muc".
- * Schemas and registration live in engine/settings.c; every key is documented
+ * Schemas and registration live in core/settings.c; every key is documented
  * in configs/stanzawatch.yaml with its default.
  */
 #ifndef SW_SETTINGS_H

@@ -1,5 +1,6 @@
 /*
- * simhash.h - 64-bit SimHash near-duplicate fingerprints of message text.
+ * simhash.h - 64-bit SimHash near-duplicate fingerprints of message text
+ * (text/simhash.c; used by the engine's parser and by the detectors).
  *
  * Charikar's SimHash over character 4-gram shingles. Before shingling:
  * machine-made raw tokens (letters mixed with digits, long digit runs, long
@@ -30,8 +31,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sw/event.h"
-
 #define SW_SIMHASH_MAX_TEXT 256
 #define SW_SIMHASH_SHINGLE 4
 /* A text of this many raw tokens or more drops a plain word (ASCII letters
@@ -45,20 +44,6 @@ uint64_t sw_simhash_raw(const char *s, size_t len);
 /** Normalize @s (sw_normalize, SW_NORM_DEFAULT) then fingerprint it. If @norm_len
  *  is not NULL it receives the normalized length (a cheap "how much text" measure). */
 uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len);
-
-/** sw_simhash_text of @ev's body: the parser's precomputed value when the event
- *  carries SW_F_BODY_FP (the same function, run once per event instead of once
- *  per worker and detector), else computed here. */
-static inline uint64_t sw_simhash_body(const struct sw_event *ev, size_t *norm_len)
-{
-    if ((ev->flags & SW_F_BODY_FP) != 0) {
-        if (norm_len != NULL) {
-            *norm_len = ev->body_fp_len;
-        }
-        return ev->body_fp;
-    }
-    return sw_simhash_text(ev->body, ev->body_len, norm_len);
-}
 
 static inline unsigned sw_simhash_distance(uint64_t a, uint64_t b)
 {

@@ -5,7 +5,9 @@
 # Environment: SW_ACCURACY_SEED pins the seed (printed on every run so a
 # failure reproduces), SW_ACCURACY_STANZAS / SW_ACCURACY_DURATION (seconds of
 # stream time) change the size. The capture, truth, incidents and score stay
-# in WORK_DIR for inspection.
+# in WORK_DIR for inspection. Gates (score.py): issue 13's targets, except the
+# pending ones (score.py PENDING_DEFAULT, or SW_ACCURACY_PENDING=LIST);
+# SW_ACCURACY_STRICT=1 gates every target (see README.md).
 # Size: 400k stanzas over 8 h gives ~60 burst-scenario instances, so the median
 # latency the test bounds is a stable estimate rather than a draw from ~30
 # instances (at 200k/4 h a CI seed, 971975761, sat at 5.2 s while 12 other seeds
@@ -32,6 +34,6 @@ grep -q '^  services: \[\]$' "$work/stanzawatch.yaml" || {
     --truth "$work/truth.jsonl" -o "$work/capture.xml"
 "$sw" replay -c "$work/stanzawatch.yaml" --incidents "$work/incidents.jsonl" \
     "$work/capture.xml"
+# every scenario (swgen's default); issue 13's targets, pending gates per env
 /usr/bin/python3 "$src/tests/accuracy/score.py" --truth "$work/truth.jsonl" \
-    --incidents "$work/incidents.jsonl" --json "$work/score.json" \
-    --min-recall 0.99 --max-fp 0 --max-median-latency 5
+    --incidents "$work/incidents.jsonl" --json "$work/score.json"

@@ -1,6 +1,6 @@
 /*
  * test_content.c - the "content" detector through the real config path:
- * YAML config and rule files bound by engine/conf.c, Hyperscan databases built
+ * YAML config and rule files bound by core/conf.c, Hyperscan databases built
  * by detectors/hs.c, events built by hand.
  *
  * Covers every rule kind (literal, regex, list) and field (body, subject,

@@ -1,5 +1,5 @@
 /*
- * test_conf.c - engine/conf.c: YAML parsing, schema binding for every type,
+ * test_conf.c - core/conf.c: YAML parsing, schema binding for every type,
  * error messages ("file:line: key.path: reason"), defaults, registry with
  * dotted sections, dump round trip, extra files, and RCU publish/get with a
  * reader thread across many generations.

@@ -1,5 +1,5 @@
 /*
- * test_settings.c - engine/settings.c and configs/stanzawatch.yaml against
+ * test_settings.c - core/settings.c and configs/stanzawatch.yaml against
  * every registered section (engine, limits, muc, detectors.*, aggregate,
  * reporter): the documented file must load to exactly the built-in defaults
  * (same sw_conf_dump output), must name every key of every section, and must

@@ -1,6 +1,6 @@
 /*
  * test_time.c - sw_parse_time (XEP-0082 / XEP-0091 stamps) and sw_fmt_time
- * from engine/sw.c.
+ * from core/sw.c.
  */
 #include "sw/sw.h"
 

@@ -1,6 +1,6 @@
 /*
- * fuzz_conf.c - libFuzzer target for the configuration loader (engine/conf.c,
- * engine/conf_yaml.c): the input is a YAML file loaded against the engine's
+ * fuzz_conf.c - libFuzzer target for the configuration loader (core/conf.c,
+ * core/conf_yaml.c): the input is a YAML file loaded against the engine's
  * own sections plus a schema using every item type, including dotted
  * sections and a list of mappings.
  *

@@ -513,12 +513,20 @@ static const struct sw_detector_ops cfg_det_none = {.name = "none"};
 static const struct sw_detector_ops cfg_det_b = {.name = "b", .symbols = cfg_syms_b};
 static const struct sw_detector_ops *const cfg_dets[] = {&cfg_det_a, &cfg_det_none, &cfg_det_b,
                                                          NULL};
+static const struct sw_detector_symbol cfg_syms_bad[] = {
+    {.symbol = "bad.it's", .score = 1.0},
+    {.symbol = NULL},
+};
+static const struct sw_detector_ops cfg_det_bad = {.name = "bad", .symbols = cfg_syms_bad};
+static const struct sw_detector_ops *const cfg_bad[] = {&cfg_det_bad, NULL};
 
 static void test_config_section(void **state)
 {
     (void)state;
     sw_conf_registry_reset();
     assert_int_equal(sw_settings_register(), 0);
+    /* a name YAML would need quoted is refused */
+    assert_int_equal(sw_aggregate_register_conf(cfg_bad), SW_EINVAL);
     /* the built-in symbols are the detectors' own, in list order */
     assert_int_equal(sw_aggregate_register_conf(cfg_dets), 0);
     struct sw_errbuf eb;

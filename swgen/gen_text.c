@@ -2,24 +2,12 @@
  * gen_text.c - deterministic text for swgen; see gen_text.h. A tiny splitmix64
  * stream seeded by the caller's value, word lists and templates. Sentences
  * now and then carry '&', '<' and quotes so the capture exercises escaping.
+ * No state: every function writes into the caller's buffer.
  */
 #include "gen_text.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static uint64_t next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint32_t pick(uint64_t *s, uint32_t n)
-{
-    return (uint32_t)(next(s) % n);
-}
 
 static const char *const g_words[] = {
     "the",           "a",         "is",         "it",      "we",       "you",       "they",
@@ -48,14 +36,14 @@ static const char *const g_words[] = {
 void gen_sentence(char *dst, size_t cap, uint64_t r)
 {
     uint64_t s = r;
-    int n = 2 + (int)pick(&s, 16);
+    int n = 2 + (int)gen_text_pick(&s, 16);
     size_t len = 0;
     dst[0] = '\0';
     for (int i = 0; i < n && len + 24 < cap; i++) {
-        const char *w = g_words[pick(&s, N_WORDS)];
+        const char *w = g_words[gen_text_pick(&s, N_WORDS)];
         len += (size_t)snprintf(dst + len, cap - len, "%s%s", i ? " " : "", w);
     }
-    uint32_t x = pick(&s, 40);
+    uint32_t x = gen_text_pick(&s, 40);
     const char *tail = x < 20    ? ""
                        : x < 28  ? "."
                        : x < 33  ? "?"
@@ -72,24 +60,21 @@ void gen_sentence(char *dst, size_t cap, uint64_t r)
     }
 }
 
-const char *gen_token(uint64_t r, int len)
+void gen_token(char t[GEN_TOKEN_MAX + 1], uint64_t r, int len)
 {
-    static char t[64];
     static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     uint64_t s = r;
-    if (len > 63) {
-        len = 63;
+    if (len > GEN_TOKEN_MAX) {
+        len = GEN_TOKEN_MAX;
     }
     for (int i = 0; i < len; i++) {
-        t[i] = al[pick(&s, 36)];
+        t[i] = al[gen_text_pick(&s, 36)];
     }
     t[len] = '\0';
-    return t;
 }
 
-const char *gen_spam_line(uint64_t r)
+void gen_spam_line(char *b, size_t cap, uint64_t r)
 {
-    static char b[200];
     static const char *const tpl[] = {
         "Cheap followers & likes, best price! Visit http://%s.example/%s now",
         "Earn $500/day from home, no experience needed, join http://%s.example/%s",
@@ -101,11 +86,10 @@ const char *gen_spam_line(uint64_t r)
         "join our new channel for premium leaks %s.example/%s",
     };
     uint64_t s = r;
-    char host[16];
-    snprintf(host, sizeof(host), "%s", gen_token(next(&s), 7));
-    const char *path = gen_token(next(&s), 6);
-    snprintf(b, sizeof(b), tpl[pick(&s, 8)], host, path);
-    return b;
+    char host[GEN_TOKEN_MAX + 1], path[GEN_TOKEN_MAX + 1];
+    gen_token(host, gen_text_next(&s), 7);
+    gen_token(path, gen_text_next(&s), 6);
+    snprintf(b, cap, tpl[gen_text_pick(&s, 8)], host, path);
 }
 
 void gen_mutate(char *dst, size_t cap, const char *src, uint64_t r)
@@ -114,10 +98,10 @@ void gen_mutate(char *dst, size_t cap, const char *src, uint64_t r)
     size_t n = 0;
     /* prefix sometimes */
     static const char *const pre[] = {"", "", "hey! ", "hi all, ", ">> ", "!!! ", "psst ", ""};
-    n += (size_t)snprintf(dst, cap, "%s", pre[pick(&s, 8)]);
+    n += (size_t)snprintf(dst, cap, "%s", pre[gen_text_pick(&s, 8)]);
     for (const char *p = src; *p && n + 8 < cap; p++) {
         char c = *p;
-        uint32_t x = pick(&s, 100);
+        uint32_t x = gen_text_pick(&s, 100);
         if (x < 4 && c >= 'a' && c <= 'z') {
             c = (char)(c - 'a' + 'A');
         } else if (x < 6 && c == 'o') {
@@ -133,7 +117,12 @@ void gen_mutate(char *dst, size_t cap, const char *src, uint64_t r)
     }
     dst[n] = '\0';
     if (n + 12 < cap) {
-        snprintf(dst + n, cap - n, " %s", gen_token(next(&s), 3 + (int)pick(&s, 5)));
+        /* the length is drawn before the token's seed (the order GCC gave
+         * the unsequenced original; captures depend on it) */
+        char tok[GEN_TOKEN_MAX + 1];
+        int len = 3 + (int)gen_text_pick(&s, 5);
+        gen_token(tok, gen_text_next(&s), len);
+        snprintf(dst + n, cap - n, " %s", tok);
     }
 }
 
@@ -147,7 +136,7 @@ void gen_multiline(char *dst, size_t cap, uint64_t r, int lines, const char *see
             n += (size_t)snprintf(dst + n, cap - n, "%s%s", i ? "\n" : "", seed_text);
         } else {
             char line[256];
-            gen_sentence(line, sizeof(line), next(&s));
+            gen_sentence(line, sizeof(line), gen_text_next(&s));
             n += (size_t)snprintf(dst + n, cap - n, "%s%s", i ? "\n" : "", line);
         }
     }
@@ -169,7 +158,9 @@ void gen_paste(char *dst, size_t cap, uint64_t r, int lines)
     };
     for (int i = 0; i < lines && n + 120 < cap; i++) {
         char line[112];
-        snprintf(line, sizeof(line), tpl[pick(&s, 7)], pick(&s, 60), pick(&s, 999));
+        /* drawn last to first (the order captures depend on) */
+        uint32_t b = gen_text_pick(&s, 999), a = gen_text_pick(&s, 60);
+        snprintf(line, sizeof(line), tpl[gen_text_pick(&s, 7)], a, b);
         n += (size_t)snprintf(dst + n, cap - n, "%s%s", i ? "\n" : "", line);
     }
 }
@@ -182,9 +173,8 @@ const char *gen_goal(uint64_t r)
     return g[r % (sizeof(g) / sizeof(g[0]))];
 }
 
-const char *gen_headline(uint64_t k)
+void gen_headline(char *b, size_t cap, uint64_t k)
 {
-    static char b[200];
     static const char *const subj[] = {"Parliament",   "Local team",   "Scientists",
                                        "City council", "Tech giant",   "Weather service",
                                        "Central bank", "Rail operator"};
@@ -194,8 +184,8 @@ const char *gen_headline(uint64_t k)
         "new budget",          "derby", "water on Mars",  "tram line",
         "open-source release", "storm", "interest rates", "night trains"};
     uint64_t s = k * 0x9E3779B97F4A7C15ULL + 17;
-    snprintf(b, sizeof(b), "News: %s %s %s - read more at https://news.example/%llu",
-             subj[pick(&s, 8)], verb[pick(&s, 8)], obj[pick(&s, 8)],
-             (unsigned long long)(k % 100000));
-    return b;
+    /* drawn last to first (the order captures depend on) */
+    uint32_t o = gen_text_pick(&s, 8), v = gen_text_pick(&s, 8), j = gen_text_pick(&s, 8);
+    snprintf(b, cap, "News: %s %s %s - read more at https://news.example/%llu", subj[j], verb[v],
+             obj[o], (unsigned long long)(k % 100000));
 }
