@@ -409,20 +409,43 @@ static int teardown_all(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* The aggregator writing to @o, wired as the pipeline's hit stage (what
- * cli/cmd_replay.c does). */
+/* The aggregator writing JSON incidents to a memory buffer, wired as the
+ * pipeline's hit stage (what cli/cmd_replay.c does). Not movable once wired
+ * (the aggregator borrows &o). */
 struct agg_wiring {
     struct sw_aggregate *a;
     struct sw_hit_stage stage;
+    struct sw_output_ops o;
+    FILE *mem;
+    char *buf;
+    size_t len;
 };
 
-static void wire_aggregator(const struct sw_conf *c, struct sw_output_ops *o, struct agg_wiring *w)
+static void wire_aggregator(const struct sw_conf *c, struct agg_wiring *w)
 {
     struct sw_errbuf eb = {{0}};
-    if (sw_aggregate_new(c, o, 1, &w->a, &eb) != 0) {
+    memset(w, 0, sizeof(*w));
+    w->mem = open_memstream(&w->buf, &w->len);
+    assert_non_null(w->mem);
+    assert_int_equal(sw_output_json_init(&w->o, w->mem), 0);
+    if (sw_aggregate_new(c, &w->o, 1, &w->a, &eb) != 0) {
         fail_msg("aggregate: %s", eb.msg);
     }
     sw_aggregate_stage(w->a, &w->stage);
+}
+
+/* Close the output and free the aggregator; *out gets the JSON (caller frees)
+ * or, with @out NULL, it is freed. */
+static void unwire_aggregator(struct agg_wiring *w, char **out)
+{
+    w->o.close(w->o.ctx);
+    sw_aggregate_free(w->a);
+    fclose(w->mem);
+    if (out != NULL) {
+        *out = w->buf;
+    } else {
+        free(w->buf);
+    }
 }
 
 /* Run the pipeline; incidents go to a memory buffer (*out, caller frees). */
@@ -430,15 +453,9 @@ static int run(const struct sw_detector_ops *const *dets, unsigned W, unsigned P
                const char *const *paths, size_t n, char **out, struct sw_errbuf *eb,
                struct sw_pipeline_stats *st)
 {
-    size_t len = 0;
-    char *buf = NULL;
-    FILE *mem = open_memstream(&buf, &len);
-    struct sw_output_ops o;
     struct sw_pipeline *p = NULL;
-    assert_non_null(mem);
-    assert_int_equal(sw_output_json_init(&o, mem), 0);
     struct agg_wiring aw;
-    wire_aggregator(conf, &o, &aw);
+    wire_aggregator(conf, &aw);
     struct sw_pipeline_opts po = {
         .conf = conf,
         .detectors = dets,
@@ -455,15 +472,8 @@ static int run(const struct sw_detector_ops *const *dets, unsigned W, unsigned P
     if (st != NULL) {
         sw_pipeline_get_stats(p, st);
     }
-    o.close(o.ctx);
     sw_pipeline_free(p);
-    sw_aggregate_free(aw.a);
-    fclose(mem);
-    if (out != NULL) {
-        *out = buf;
-    } else {
-        free(buf);
-    }
+    unwire_aggregator(&aw, out);
     return rc;
 }
 
@@ -822,13 +832,8 @@ static void test_reload(void **state)
     struct sw_tap_ops tap = {.kind = "test", .read = tp_read, .ctx = &t};
 
     for (unsigned W = 1; W <= 4; W += 3) {
-        size_t len = 0;
-        char *buf = NULL;
-        FILE *mem = open_memstream(&buf, &len);
-        struct sw_output_ops o;
-        assert_int_equal(sw_output_json_init(&o, mem), 0);
         struct agg_wiring aw;
-        wire_aggregator(conf, &o, &aw);
+        wire_aggregator(conf, &aw);
         struct sw_pipeline_opts po = {.conf = conf,
                                       .detectors = test_dets,
                                       .stage = &aw.stage,
@@ -869,11 +874,8 @@ static void test_reload(void **state)
          * per worker each) */
         assert_int_equal(atomic_load(&reload_calls), (int)W);
         assert_int_equal(atomic_load(&init_calls), (int)(W * 2 + W + W * 2));
-        o.close(o.ctx);
         sw_pipeline_free(ra.p);
-        sw_aggregate_free(aw.a);
-        fclose(mem);
-        free(buf);
+        unwire_aggregator(&aw, NULL);
         /* nothing lost or doubled across the switch */
         assert_int_equal(check_once(0), N_STANZAS);
         assert_int_equal(check_once(1), N_STANZAS / 2);
@@ -919,13 +921,8 @@ static void test_reload_under_load(void **state)
     snprintf(path, sizeof(path), "%s/reload_load.xml", dir);
     gen_capture(path, 0, N, -1, -1);
     for (unsigned W = 2; W <= 4; W += 2) {
-        size_t len = 0;
-        char *buf = NULL;
-        FILE *mem = open_memstream(&buf, &len);
-        struct sw_output_ops o;
-        assert_int_equal(sw_output_json_init(&o, mem), 0);
         struct agg_wiring aw;
-        wire_aggregator(conf, &o, &aw);
+        wire_aggregator(conf, &aw);
         struct sw_pipeline_opts po = {.conf = conf,
                                       .detectors = test_dets,
                                       .stage = &aw.stage,
@@ -951,11 +948,8 @@ static void test_reload_under_load(void **state)
         assert_true(done >= 2); /* reloads happened while the run lasted */
         assert_int_equal(st.reloads, (uint64_t)done);
         assert_true(st.agg.reloads >= 1); /* the aggregator adopted at least one */
-        o.close(o.ctx);
         sw_pipeline_free(p);
-        sw_aggregate_free(aw.a);
-        fclose(mem);
-        free(buf);
+        unwire_aggregator(&aw, NULL);
         assert_int_equal(check_once(0), N);
         assert_int_equal(check_once(1), N / 2);
         assert_int_equal(check_once(2), N);
@@ -1060,13 +1054,8 @@ static void test_live_drop(void **state)
     struct sw_tap_ops tap = {.kind = "live-test", .live = true, .read = lt_read, .ctx = &t};
 
     const struct sw_detector_ops *dets[] = {&tgate_ops, &tsender_ops, NULL};
-    size_t len = 0;
-    char *buf = NULL;
-    FILE *mem = open_memstream(&buf, &len);
-    struct sw_output_ops o;
-    assert_int_equal(sw_output_json_init(&o, mem), 0);
     struct agg_wiring aw;
-    wire_aggregator(dconf, &o, &aw);
+    wire_aggregator(dconf, &aw);
     struct sw_pipeline_opts po = {.conf = dconf,
                                   .detectors = dets,
                                   .stage = &aw.stage,
@@ -1080,11 +1069,8 @@ static void test_live_drop(void **state)
     assert_int_equal(sw_pipeline_run_tap(p, &tap, &eb), 0);
     struct sw_pipeline_stats st;
     sw_pipeline_get_stats(p, &st);
-    o.close(o.ctx);
     sw_pipeline_free(p);
-    sw_aggregate_free(aw.a);
-    fclose(mem);
-    free(buf);
+    unwire_aggregator(&aw, NULL);
     free(t.data);
     sw_conf_free(dconf);
     /* the reader never blocked on the stalled parsers: it dropped chunks */

@@ -27,15 +27,6 @@ inbound="$work/inbound"
 common=(--port "$port" --secret "$SW_PROSODY_ENGINE_SECRET" --spool "$spool" --inbound "$inbound"
 	--retry-min 300 --retry-max 1500 --ack-timeout 20000)
 
-count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
-wait_for() { # wait_for SECONDS 'shell condition'
-	local t=$1; shift
-	for _ in $(seq 1 $((t * 10))); do
-		eval "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # hostile PEER_JID SECRET OUT [peer.py args]: one-shot sender, waits for its answers
 hostile() {
 	local jid=$1 secret=$2 out=$3; shift 3

@@ -22,37 +22,9 @@ name=reporter.signals
 # shellcheck source=harness.sh
 . "$src/tests/reporter/harness.sh"
 
-count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
-wait_for() { # wait_for SECONDS 'shell condition'
-	local t=$1; shift
-	for _ in $(seq 1 $((t * 10))); do
-		eval "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 alive() { kill -0 "$1" 2>/dev/null; }
-conf() { # conf FILE [peers yaml]
-	cat >"$1" <<YAML
-engine:
-  batch_bytes: 64KB
-reporter:
-  enabled: true
-  domain: a.test
-  admin_jid: admin@a.test
-  mode: component
-  component:
-    jid: incidents.a.test
-    secret: $SW_PROSODY_ENGINE_SECRET
-    host: 127.0.0.1
-    port: $SW_PROSODY_COMPONENT_PORT
-  spool_dir: $work/spool
-  inbound_dir: $work/inbound
-  retry_min: 300ms
-  retry_max: 2s
-  ack_timeout: 3s
-  peers: ${2:-[]}
-YAML
+conf() { # conf FILE PEERS: small batches, so a short capture yields incidents early
+	reporter_yaml "$1" "$2" $'engine:\n  batch_bytes: 64KB'
 }
 # now_ms: wall clock in ms
 now_ms() { date +%s%3N; }
