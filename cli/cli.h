@@ -12,6 +12,7 @@
 
 #define EXIT_INPUT 1
 #define EXIT_USAGE 2
+#define EXIT_MALFORMED 3 /* replay finished, malformed stanzas were skipped */
 
 /* Help texts, printed by the command's -h and by 'stanzawatch help CMD'. */
 extern const char cli_usage_replay[];

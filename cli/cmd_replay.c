@@ -56,9 +56,13 @@ const char cli_usage_replay[] =
     "At the end the statistics (stanzas by kind, events/s, MB/s, queue waits, drops,\n"
     "skipped stanzas, parse errors, per-detector hits) go to stderr.\n"
     "\n"
-    "Exit status: 0 success; 1 unreadable or malformed capture (after processing\n"
-    "everything before the error, reported as file:line:col: reason); 2 usage or\n"
-    "configuration error (file:line: reason).\n";
+    "A stanza that is not well-formed (e.g. an undefined entity) is reported as\n"
+    "file:line:col: reason and skipped; the rest of the capture is analysed.\n"
+    "\n"
+    "Exit status: 0 success; 1 unreadable capture or one that is not a stanza\n"
+    "stream (after processing everything before the error, reported as\n"
+    "file:line:col: reason); 2 usage or configuration error (file:line: reason);\n"
+    "3 everything analysed, but malformed stanzas were skipped (each reported).\n";
 
 static int parse_uint(const char *s, const char *opt, unsigned *out)
 {
@@ -319,6 +323,11 @@ static void report_stats(const struct replay_args *a, const struct sw_pipeline *
     sw_pipeline_get_stats(p, &st);
     if (a->verbosity >= 0) {
         sw_pipeline_print_stats(&st, stderr);
+    }
+    if (*status == 0 && st.malformed > 0) {
+        fprintf(stderr, "stanzawatch: %llu malformed stanza(s) skipped\n",
+                (unsigned long long)st.malformed);
+        *status = EXIT_MALFORMED;
     }
     if (a->stats_path != NULL) {
         FILE *sf = open_out(a->stats_path, "--stats-json");

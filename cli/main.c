@@ -4,7 +4,8 @@
  * lives with the classifier's model code, detectors/classifier.c), which map
  * errors to exit codes:
  *   0 ok, 1 input or parse error (file:line:col printed), 2 usage or config
- *   error (file:line: reason printed).
+ *   error (file:line: reason printed), 3 replay finished but skipped
+ *   malformed stanzas (each printed as file:line:col).
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +29,8 @@ static const char usage_main[] =
     "  help [COMMAND]                show help for a command\n"
     "  --version                     print the version\n"
     "\n"
-    "Exit status: 0 success, 1 input or parse error, 2 usage or configuration error.\n"
+    "Exit status: 0 success, 1 input or parse error, 2 usage or configuration error,\n"
+    "3 replay analysed everything but skipped malformed stanzas.\n"
     "Run 'stanzawatch help replay' for the replay options.\n";
 
 static int cmd_help(int argc, char **argv)

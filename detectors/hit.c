@@ -33,18 +33,42 @@ static void copy_text(char *dst, size_t cap, const char *s, size_t len)
     dst[len] = '\0';
 }
 
-void sw_jid_copy_bare(char *dst, const struct sw_jid *j)
+/* Evidence copy: whole if it fits, else cut (UTF-8 safe) and ended with "...",
+ * so a cut JID never reads as another valid JID. */
+static void copy_evidence(char *dst, size_t cap, const char *s, size_t len)
 {
-    if (j == NULL || j->text == NULL) {
-        dst[0] = '\0';
+    if (s != NULL && len >= cap && cap > 4) {
+        copy_text(dst, cap - 3, s, len);
+        strcat(dst, "...");
         return;
     }
+    copy_text(dst, cap, s, len);
+}
+
+static size_t bare_len(const struct sw_jid *j)
+{
     /* bare = local@domain or domain: everything before the resource. */
     size_t n = (size_t)j->domain_off + j->domain_len;
-    if (n > j->len) {
-        n = j->len;
+    return n > j->len ? j->len : n;
+}
+
+size_t sw_jid_copy_bare(char *dst, size_t cap, const struct sw_jid *j)
+{
+    if (j == NULL || j->text == NULL || cap == 0 || bare_len(j) >= cap) {
+        if (cap > 0) {
+            dst[0] = '\0';
+        }
+        return 0;
     }
-    copy_text(dst, SW_JID_TEXT, j->text, n);
+    size_t n = bare_len(j);
+    memcpy(dst, j->text, n);
+    dst[n] = '\0';
+    return n;
+}
+
+static void copy_bare_evidence(char *dst, size_t cap, const struct sw_jid *j)
+{
+    copy_evidence(dst, cap, j->text, j->text != NULL ? bare_len(j) : 0);
 }
 
 void sw_hit_init(struct sw_hit *h, const char *detector, const char *symbol, const char *kind,
@@ -62,13 +86,13 @@ void sw_hit_init(struct sw_hit *h, const char *detector, const char *symbol, con
     h->ev_seq = ev->seq;
     h->t_ms = ev->t_ms;
     h->first_ms = ev->t_ms;
-    sw_jid_copy_bare(h->offender, &ev->from);
+    sw_jid_copy_bare(h->offender, sizeof(h->offender), &ev->from);
     const uint32_t muc =
         SW_F_MUC_GROUPCHAT | SW_F_MUC_PRESENCE | SW_F_MUC_JOIN | SW_F_MUC_LEAVE | SW_F_MUC_PM;
     if ((ev->flags & muc) != 0) {
-        sw_jid_copy_bare(h->room, &ev->to);
+        copy_bare_evidence(h->room, sizeof(h->room), &ev->to);
     } else if (ev->to.local_len > 0) {
-        sw_jid_copy_bare(h->target, &ev->to);
+        copy_bare_evidence(h->target, sizeof(h->target), &ev->to);
     }
     if (ev->id != NULL) {
         copy_text(h->stanza_id, sizeof(h->stanza_id), ev->id, ev->id_len);
@@ -81,7 +105,12 @@ void sw_hit_init(struct sw_hit *h, const char *detector, const char *symbol, con
 void sw_hit_set_offender(struct sw_hit *h, enum sw_offender_kind k, const char *s, size_t len)
 {
     h->offender_kind = (uint8_t)k;
-    copy_text(h->offender, sizeof(h->offender), s, len);
+    if (s == NULL || len >= sizeof(h->offender)) {
+        h->offender[0] = '\0'; /* never cut an identity */
+        return;
+    }
+    memcpy(h->offender, s, len);
+    h->offender[len] = '\0';
 }
 
 void sw_hit_add_value(struct sw_hit *h, const char *name, int64_t value)

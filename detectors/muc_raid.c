@@ -260,9 +260,12 @@ static void mr_remember_post(struct mr_local *l, uint64_t room, uint64_t cid,
     p->domain = ev->from.domain;
     p->t_ms = ev->t_ms;
     p->t_s = now;
-    sw_jid_copy_bare(p->jid, &ev->from);
-    p->dom_off = ev->from.local_len > 0 ? (uint16_t)(ev->from.local_len + 1) : 0;
-    p->dom_len = ev->from.domain_len;
+    if (sw_jid_copy_bare(p->jid, sizeof(p->jid), &ev->from) > 0) {
+        p->dom_off = ev->from.local_len > 0 ? (uint16_t)(ev->from.local_len + 1) : 0;
+        p->dom_len = ev->from.domain_len;
+    } else {
+        p->dom_off = p->dom_len = 0; /* too long to keep whole: never named by a cut copy */
+    }
 }
 
 /* The wave's distinct accounts from the ring (newest first) into @posts

@@ -2,9 +2,13 @@
  * parser.c - the pipeline's parser threads (see engine/pipeline.c for the
  * whole design). Parser i takes chunks k = i, i + P, ... from its input ring,
  * parses them with its own sw_xml (one per stream, fed the stream header
- * once), packs the events into its batch (event array + text arena, reused,
- * grown only when a chunk needs more) and publishes batch k into slot k % S
+ * once), packs the events into its batch (event array + text arena, reused;
+ * the reader cuts chunks at pl_batch_events_cap() stanzas, so only a chunk
+ * with more text than the arena makes it grow, and pl_batch_trim() gives
+ * that back before the next chunk) and publishes batch k into slot k % S
  * by swapping batches with the slot once the workers have released it.
+ *
+ * A malformed stanza is skipped, not fatal: see parser_parse().
  *
  * Threading: one thread per parser; the slot turn protocol is described in
  * pipeline_int.h.
@@ -14,9 +18,21 @@
 
 #include "sw/simhash.h"
 #include "pipeline_int.h"
+#include "sw/log.h"
+#include "xml_int.h"
 
 /* ------------------------------------------------------------------ */
 /* parsers                                                             */
+
+uint32_t pl_batch_events_cap(size_t batch_bytes)
+{
+    return (uint32_t)(batch_bytes / 96 + 64);
+}
+
+static size_t batch_arena_cap(size_t batch_bytes)
+{
+    return batch_bytes + batch_bytes / 2 + 4096;
+}
 
 struct pl_batch *pl_batch_new(size_t batch_bytes)
 {
@@ -24,8 +40,8 @@ struct pl_batch *pl_batch_new(size_t batch_bytes)
     if (b == NULL) {
         return NULL;
     }
-    b->cap = (uint32_t)(batch_bytes / 96 + 64);
-    b->arena_cap = batch_bytes + batch_bytes / 2 + 4096;
+    b->cap = pl_batch_events_cap(batch_bytes);
+    b->arena_cap = batch_arena_cap(batch_bytes);
     b->ev = malloc(b->cap * sizeof(*b->ev));
     b->arena = malloc(b->arena_cap);
     if (b->ev == NULL || b->arena == NULL) {
@@ -35,6 +51,26 @@ struct pl_batch *pl_batch_new(size_t batch_bytes)
         return NULL;
     }
     return b;
+}
+
+void pl_batch_trim(struct pl_batch *b, size_t batch_bytes)
+{
+    uint32_t cap = pl_batch_events_cap(batch_bytes);
+    size_t acap = batch_arena_cap(batch_bytes);
+    if (b->cap > cap) {
+        struct sw_event *ne = realloc(b->ev, (size_t)cap * sizeof(*ne));
+        if (ne != NULL) {
+            b->ev = ne;
+            b->cap = cap;
+        }
+    }
+    if (b->arena_cap > acap) {
+        char *na = realloc(b->arena, acap);
+        if (na != NULL) {
+            b->arena = na;
+            b->arena_cap = acap;
+        }
+    }
 }
 
 void pl_batch_free(struct pl_batch *b)
@@ -134,6 +170,13 @@ static void parser_add_stats(struct sw_xml_stats *dst, const struct sw_xml_stats
     dst->skipped_unknown += s->skipped_unknown;
     dst->bad_stamps += s->bad_stamps;
     dst->parse_errors += s->parse_errors;
+    dst->over_limit += s->over_limit;
+    dst->over_depth += s->over_depth;
+    dst->over_attr += s->over_attr;
+    dst->over_text += s->over_text;
+    dst->over_jid += s->over_jid;
+    dst->over_size += s->over_size;
+    dst->malformed += s->malformed;
 }
 
 static void parser_publish_stats(struct pl_parser *ps)
@@ -159,42 +202,119 @@ static void parser_drop_xml(struct pl_parser *ps)
     ps->cur_stream = -1;
 }
 
+/* A fresh sw_xml for @c's stream, fed the stream header. 0 or SW_E* with b->err set. */
+static int parser_open(struct pl_parser *ps, const struct pl_chunk *c)
+{
+    struct sw_pipeline *p = ps->p;
+    struct pl_batch *b = ps->b;
+    const struct pl_stream *s = c->st;
+    struct sw_errbuf eb;
+    eb.msg[0] = '\0';
+    parser_drop_xml(ps);
+    int rc = sw_xml_new(&p->xopts, parser_on_event, ps, &ps->x);
+    if (rc < 0) {
+        snprintf(b->err, sizeof(b->err), "%s: cannot create parser: %s", s->name, sw_strerror(rc));
+        return rc;
+    }
+    sw_xml_set_stream(ps->x, c->stream, 1);
+    rc = sw_xml_feed(ps->x, s->hdr, s->hdr_len, c->arrival_ms, &eb);
+    if (rc < 0) {
+        snprintf(b->err, sizeof(b->err), "%s:%s", s->name, eb.msg);
+        return rc;
+    }
+    ps->cur_stream = c->stream;
+    return 0;
+}
+
+struct stanza_find {
+    uint64_t want, seen; /* find stanza number `want` (0-based) */
+    uint64_t end;        /* its end offset in the fed bytes, 0 = not found */
+};
+
+static void find_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
+{
+    struct stanza_find *f = ud;
+    (void)start;
+    (void)line;
+    if (f->seen++ == f->want) {
+        f->end = end;
+    }
+}
+
+/* Bytes of @d (@len, whole stanzas of stream @st) up to the end of its stanza
+ * number @idx: a fresh splitter over the header and @d, with the reader's
+ * limits (so it sees exactly the stanzas the reader put in the chunk). 0 if
+ * there is no such stanza. Only after a parse error: not a hot path. */
+static size_t stanza_end(const struct sw_pipeline *p, const struct pl_stream *st, const char *d,
+                         size_t len, uint64_t idx)
+{
+    struct stanza_find f = {.want = idx};
+    struct sw_split_cb cb = {.stanza = find_on_stanza, .ud = &f};
+    struct sw_xml_limits lim = p->xopts.limits;
+    struct sw_split *s;
+    lim.max_depth = SW_SPLIT_HARD_DEPTH;
+    if (sw_split_new(&lim, &cb, &s) < 0) {
+        return 0;
+    }
+    if (sw_split_feed(s, st->hdr, st->hdr_len, NULL) == 0) {
+        sw_split_feed(s, d, len, NULL);
+    }
+    sw_split_free(s);
+    return f.end > st->hdr_len ? (size_t)(f.end - st->hdr_len) : 0;
+}
+
+/*
+ * Parse chunk @c into the batch. A stanza libxml2 rejects (an undefined
+ * entity, a mismatched tag, ...) is reported "file:line:col: reason", counted
+ * (malformed) and skipped: everything before it is kept, the parser is
+ * replaced by a fresh one (fed the stream header) and parsing resumes after
+ * it. Only when the bad stanza cannot be located does the whole run stop.
+ */
 static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
 {
     struct sw_pipeline *p = ps->p;
     struct pl_batch *b = ps->b;
+    const char *data = c->own != NULL ? c->own : c->buf->data + c->off;
     struct sw_errbuf eb;
+    size_t off = 0;
+    uint32_t line = c->line;
     int rc;
-    eb.msg[0] = '\0';
-    if (ps->cur_stream != (int)c->stream) {
-        const struct pl_stream *s = c->st;
-        parser_drop_xml(ps);
-        rc = sw_xml_new(&p->xopts, parser_on_event, ps, &ps->x);
-        if (rc < 0) {
-            snprintf(b->err, sizeof(b->err), "%s: cannot create parser: %s", s->name,
-                     sw_strerror(rc));
-            goto fail;
-        }
-        sw_xml_set_stream(ps->x, c->stream, 1);
-        rc = sw_xml_feed(ps->x, s->hdr, s->hdr_len, c->arrival_ms, &eb);
-        if (rc < 0) {
-            snprintf(b->err, sizeof(b->err), "%s:%s", s->name, eb.msg);
-            goto fail;
-        }
-        ps->cur_stream = c->stream;
-    }
-    sw_xml_set_seq(ps->x, c->k << SW_SEQ_SHIFT);
-    sw_xml_set_stream(ps->x, c->stream, c->line);
-    rc = sw_xml_feed(ps->x, c->buf->data + c->off, c->len, c->arrival_ms, &eb);
-    if (rc < 0) {
-        snprintf(b->err, sizeof(b->err), "%s:%s", c->st->name, eb.msg);
+    if (ps->cur_stream != (int)c->stream && (rc = parser_open(ps, c)) < 0) {
         goto fail;
     }
-    if (ps->rc < 0) {
-        rc = ps->rc;
-        snprintf(b->err, sizeof(b->err), "out of memory");
-        goto fail;
+    sw_xml_force_over(ps->x, c->own != NULL);
+    while (off < c->len) {
+        eb.msg[0] = '\0';
+        sw_xml_set_seq(ps->x, (c->k << SW_SEQ_SHIFT) + b->n);
+        sw_xml_set_stream(ps->x, c->stream, line);
+        uint64_t closed0 = sw_xml_closed(ps->x);
+        rc = sw_xml_feed(ps->x, data + off, c->len - off, c->arrival_ms, &eb);
+        if (ps->rc < 0) {
+            rc = ps->rc;
+            snprintf(b->err, sizeof(b->err), "out of memory");
+            goto fail;
+        }
+        if (rc == 0) {
+            break;
+        }
+        size_t end = stanza_end(p, c->st, data + off, c->len - off, sw_xml_closed(ps->x) - closed0);
+        if (end == 0) {
+            snprintf(b->err, sizeof(b->err), "%s:%s", c->st->name, eb.msg);
+            goto fail;
+        }
+        uint64_t n = ++ps->xs.malformed;
+        if (n <= 100 || (n & (n - 1)) == 0) {
+            sw_log_warn("engine", "%s:%s: malformed stanza skipped (%llu so far)", c->st->name,
+                        eb.msg, (unsigned long long)n);
+        }
+        line += (uint32_t)sw_split_count_nl(data + off, end);
+        off += end;
+        if ((rc = parser_open(ps, c)) < 0) {
+            goto fail;
+        }
+        sw_xml_force_over(ps->x, c->own != NULL);
     }
+    sw_xml_force_over(ps->x, 0);
     return;
 fail:
     b->flags |= PL_BATCH_ERROR;
@@ -226,6 +346,7 @@ void *pl_parser_main(void *arg)
     while (sw_ring_wait_readable(ps->in, &ps->wait_in)) {
         sw_ring_pop(ps->in, &c, 1);
         struct pl_batch *b = ps->b;
+        pl_batch_trim(b, p->batch_bytes); /* empty now: a dense chunk's growth goes back */
         b->k = c.k;
         b->flags = 0;
         b->n = 0;
@@ -242,6 +363,7 @@ void *pl_parser_main(void *arg)
         } else if (c.k < atomic_load_explicit(&p->abort_k, memory_order_acquire)) {
             parser_parse(ps, &c);
         }
+        free(c.own);
         if (c.buf != NULL &&
             atomic_fetch_sub_explicit(&c.buf->refs, 1, memory_order_acq_rel) == 1) {
             sw_ring_push_wait(ps->back, &c.buf, 1, NULL);

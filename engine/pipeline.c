@@ -227,6 +227,7 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     p->tail_keep = (size_t)lim->max_stanza_bytes + 4096;
     p->buf_cap = p->batch_bytes + p->tail_keep;
     p->tick_ms = p->eng->tick_ms > 0 ? p->eng->tick_ms : 1000;
+    p->max_jump_ms = p->eng->max_time_jump > 0 ? p->eng->max_time_jump : 600000;
 
     p->xopts.limits.max_depth = (uint32_t)lim->max_depth;
     p->xopts.limits.max_attr_bytes = (uint32_t)lim->max_attr_bytes;
@@ -454,6 +455,9 @@ int sw_pipeline_run_tap(struct sw_pipeline *p, struct sw_tap_ops *tap, struct sw
     }
     p->ran = true;
     p->tap = tap;
+    /* a live tap's plain top-level stanzas are written by their senders: only
+     * a mirror wrapper's stamp or arrival time dates them (engine/xml.c) */
+    p->xopts.no_top_stamps = tap->live ? 1 : 0;
     SW_CNT_SET(p->t_start_ns, sw_mono_ns());
     sw_evcount_init(&p->ec_slots);
     sw_evcount_init(&p->ec_agg);

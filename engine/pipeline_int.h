@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sw/detector.h"
@@ -56,6 +57,9 @@ struct pl_chunk {
     uint32_t stanzas;
     int64_t arrival_ms;
     char *err; /* PL_CHUNK_ERROR: "file:line:col: reason", owned by the chunk */
+    char *own; /* instead of buf: a stand-in for an oversize stanza (pl_oversize_stub()),
+                * owned by the chunk; its event is flagged over-limit */
+    size_t own_len;
 };
 
 /* Per stream: the header bytes every parser feeds first. */
@@ -91,12 +95,20 @@ struct pl_slot {
 /* ---- workers -> aggregator ---- */
 enum pl_rec_kind { PL_REC_HIT = 0, PL_REC_TICK = 1 };
 
+/* A hit travels as the bytes of struct sw_hit before its offender (the last
+ * member) plus the offender inline when shorter than PL_OFF_INLINE, else in a
+ * heap copy (rare: JIDs of 256+ bytes) the aggregator frees: a record stays
+ * ~1.3 KB, not 3 KB, and the W rings of hit_queue records stay small. */
+#define PL_OFF_INLINE 256
+#define PL_HIT_HEAD offsetof(struct sw_hit, offender)
+
 struct pl_rec {
     uint64_t seq; /* event seq */
     uint32_t sub; /* 0: tick; else (detector index + 1) << 16 | emission index */
     uint32_t kind;
     int64_t t_ms;
-    struct sw_hit hit;
+    char *off_long; /* the offender when it does not fit inline (owned), else NULL */
+    _Alignas(8) unsigned char hit[PL_HIT_HEAD + PL_OFF_INLINE];
 };
 
 /* A detector configuration generation (published with RCU). */
@@ -122,6 +134,7 @@ struct pl_worker {
     struct sw_wait_stats wait_in, wait_hits;
     struct pl_det_counters det[SW_PIPELINE_MAX_DETECTORS]; /* published per batch */
     uint64_t reload_errors;
+    uint64_t time_clamped; /* events held back from a far-ahead jump */
     int64_t last_t;
     int rc;
 };
@@ -150,6 +163,7 @@ struct sw_pipeline {
     unsigned W, P, S;
     size_t batch_bytes, buf_cap, tail_keep;
     int64_t tick_ms;
+    int64_t max_jump_ms; /* engine.max_time_jump */
     size_t n_det;
     const struct sw_detector_ops *det[SW_PIPELINE_MAX_DETECTORS];
     bool fp_bodies;     /* parsers fingerprint message bodies (a detector takes messages) */
@@ -209,9 +223,25 @@ void pl_slot_wait_readable(struct sw_pipeline *p, uint64_t k, struct sw_wait_sta
 /* reader.c */
 void *pl_reader_main(void *arg);
 
+/* oversize.c */
+#define PL_HEAD_MAX (16 * 1024) /* head of an oversize stanza kept for its stand-in */
+#define PL_TAIL_MAX 4096        /* tail searched for the recorder's stamp */
+/** Write into @out (@cap bytes) a small well-formed element standing for the
+ *  oversize top-level element whose first bytes are @head and last bytes
+ *  @tail: its start tags down to the described stanza (through a mirror or
+ *  carbon wrapper), the wrapper's and the recorder's empty <delay/>s, the end
+ *  tags. Returns its length, or 0 when the head is not understood. */
+size_t pl_oversize_stub(const char *head, size_t head_len, const char *tail, size_t tail_len,
+                        char *out, size_t cap);
+
 /* parser.c */
 void *pl_parser_main(void *arg);
 struct pl_batch *pl_batch_new(size_t batch_bytes);
+/** Events a batch holds without growing: the reader cuts chunks at this many
+ *  stanzas, so the densest capture (12 MB of "<iq/>") needs no bigger batch. */
+uint32_t pl_batch_events_cap(size_t batch_bytes);
+/** Give back what a dense chunk made @b grow by (back to pl_batch_new's size). */
+void pl_batch_trim(struct pl_batch *b, size_t batch_bytes);
 void pl_batch_free(struct pl_batch *b);
 
 /* worker.c */

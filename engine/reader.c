@@ -13,6 +13,13 @@
  * when the last chunk cut from it is parsed. Chunk boundaries depend only on
  * the bytes and batch_bytes, so event seqs (chunk << 24 | index) do too.
  *
+ * Oversize stanzas (over max_stanza_bytes, or nested deeper than
+ * SW_SPLIT_HARD_DEPTH): the splitter skips them; the reader hands out a chunk
+ * of its own with a small stand-in built from the stanza's head and tail
+ * (pl_oversize_stub(): start tags, wrapper and recorder stamps), which the
+ * parser turns into a minimal over-limit event. The head of an element that
+ * outgrows the carried tail is saved when rd_rotate() drops its start.
+ *
  * Errors (unreadable file, junk the splitter rejects, truncated stanza):
  * complete stanzas before the spot are still handed out, then an ERROR chunk
  * with "file:line:col: reason", then END. sw_pipeline_stop() and a parse
@@ -44,7 +51,11 @@ struct rd {
     bool pend;
     uint64_t pend_start, pend_end;
     uint32_t pend_line, pend_stanzas;
-    uint64_t consumed; /* stream offset before which no byte is needed */
+    uint32_t max_stanzas; /* per chunk: pl_batch_events_cap() */
+    uint64_t consumed;    /* stream offset before which no byte is needed */
+    char *head;           /* saved head of an element whose start was dropped (PL_HEAD_MAX) */
+    size_t head_len;
+    uint64_t head_start; /* its stream offset */
     uint64_t k;
     int64_t arrival;
     int cb_rc;
@@ -139,7 +150,10 @@ static void rd_dispatch(struct rd *r, struct pl_chunk *c)
              * chunk number is reused, so the sequence stays gap-free. */
             SW_CNT_ADD(p->drops, 1);
             SW_CNT_ADD(p->stanzas_dropped, c->stanzas);
-            rd_put_buf(r, c->buf);
+            if (c->buf != NULL) {
+                rd_put_buf(r, c->buf);
+            }
+            free(c->own);
             return;
         }
     } else {
@@ -241,9 +255,60 @@ static void rd_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
         r->pend_line = line;
     }
     r->pend_end = end;
-    if (++r->pend_stanzas == SW_SEQ_MAX_PER_CHUNK - 1) {
+    /* at most as many stanzas as a batch holds events without growing (and
+     * far under the SW_SEQ_SHIFT bound): tiny stanzas cannot inflate batches */
+    if (++r->pend_stanzas >= r->max_stanzas) {
         rd_flush(r);
     }
+}
+
+/* A top-level element the splitter skips (oversize or too deep): hand out a
+ * stand-in chunk so it still becomes a (minimal, over-limit) event. */
+static void rd_on_skipped(void *ud, uint64_t start, uint64_t end, uint32_t line)
+{
+    struct rd *r = ud;
+    if (r->cb_rc < 0) {
+        return;
+    }
+    r->consumed = end;
+    const char *head = NULL;
+    size_t hlen = 0;
+    if (start >= r->b_off) {
+        head = r->b->data + (start - r->b_off);
+        hlen = end - start < PL_HEAD_MAX ? (size_t)(end - start) : PL_HEAD_MAX;
+    } else if (r->head_len > 0 && r->head_start == start) {
+        head = r->head;
+        hlen = r->head_len;
+    }
+    if (head == NULL) {
+        return; /* its start is gone (cannot happen unless it outgrew a buffer twice) */
+    }
+    uint64_t tfrom = start > r->b_off ? start : r->b_off;
+    size_t tlen = end - tfrom < PL_TAIL_MAX ? (size_t)(end - tfrom) : PL_TAIL_MAX;
+    const char *tail = r->b->data + (end - tlen - r->b_off);
+    size_t cap = hlen + tlen + 256;
+    char *stub = malloc(cap);
+    if (stub == NULL) {
+        return;
+    }
+    size_t n = pl_oversize_stub(head, hlen, tail, tlen, stub, cap);
+    if (n == 0) {
+        free(stub);
+        return;
+    }
+    rd_flush(r); /* what came before goes first */
+    struct pl_chunk c = {0};
+    c.k = r->k;
+    c.kind = PL_CHUNK_DATA;
+    c.own = stub;
+    c.own_len = n;
+    c.len = n;
+    c.stream = r->stream;
+    c.st = r->p->streams[r->stream];
+    c.line = line;
+    c.stanzas = 1;
+    c.arrival_ms = r->arrival;
+    rd_dispatch(r, &c);
 }
 
 static void rd_on_close(void *ud, uint64_t start, uint64_t end)
@@ -279,9 +344,17 @@ static int rd_stream_begin(struct rd *r, const struct sw_tap_read *t)
         }
     }
     p->streams[t->stream]->name = t->name;
-    struct sw_split_cb cb = {
-        .header = rd_on_header, .stanza = rd_on_stanza, .close = rd_on_close, .ud = r};
-    int rc = sw_split_new(&p->xopts.limits, &cb, &r->split);
+    struct sw_split_cb cb = {.header = rd_on_header,
+                             .stanza = rd_on_stanza,
+                             .close = rd_on_close,
+                             .skipped = rd_on_skipped,
+                             .ud = r};
+    /* The configured max_depth is the parser's (an over-deep stanza becomes a
+     * minimal over-limit event there); the splitter drops only what libxml2
+     * would refuse anyway. */
+    struct sw_xml_limits lim = p->xopts.limits;
+    lim.max_depth = SW_SPLIT_HARD_DEPTH;
+    int rc = sw_split_new(&lim, &cb, &r->split);
     if (rc < 0) {
         return rc;
     }
@@ -334,7 +407,17 @@ static int rd_rotate(struct rd *r)
     if (end - from > r->p->tail_keep) {
         /* An element longer than any stanza we keep is in progress (the
          * splitter will skip it as oversize): keep only the bytes a stanza
-         * that is not oversize could have started in. */
+         * that is not oversize could have started in, and its head, for the
+         * stand-in rd_on_skipped() builds. */
+        const char *d = r->b->data + (from - r->b_off);
+        const char *lt = memchr(d, '<', (size_t)(end - from));
+        uint64_t st = lt != NULL ? from + (uint64_t)(lt - d) : UINT64_MAX;
+        if (lt != NULL && r->consumed >= r->b_off && r->head != NULL) {
+            /* (the first rotation of this element: its start is still here) */
+            r->head_start = st;
+            r->head_len = end - st < PL_HEAD_MAX ? (size_t)(end - st) : PL_HEAD_MAX;
+            memcpy(r->head, lt, r->head_len);
+        }
         from = end - r->p->tail_keep;
     }
     size_t tail = (size_t)(end - from);
@@ -356,6 +439,12 @@ void *pl_reader_main(void *arg)
     r.p = p;
     pl_thread_name("reader", -1);
     r.max_bufs = p->P * (PL_PARSER_QUEUE + 2) + 2;
+    r.head = malloc(PL_HEAD_MAX);
+    r.head_start = UINT64_MAX;
+    r.max_stanzas = pl_batch_events_cap(p->batch_bytes);
+    if (r.max_stanzas > SW_SEQ_MAX_PER_CHUNK - 1) {
+        r.max_stanzas = SW_SEQ_MAX_PER_CHUNK - 1;
+    }
     for (;;) {
         if (atomic_load_explicit(&p->stop, memory_order_relaxed) ||
             atomic_load_explicit(&p->abort_k, memory_order_relaxed) != UINT64_MAX) {
@@ -461,5 +550,6 @@ void *pl_reader_main(void *arg)
             sw_evcount_wait(&p->ec_bufs, rd_any_returned, p, 200, NULL);
         }
     }
+    free(r.head);
     return NULL;
 }

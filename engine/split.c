@@ -23,7 +23,8 @@
  * top-level '<', an error, the end of each fed buffer.
  *
  * Limits: a stanza nested deeper than max_depth or longer than
- * max_stanza_bytes is not reported; it is counted (sw_split_stats()).
+ * max_stanza_bytes is not reported as a stanza; it is counted
+ * (sw_split_stats()) and passed to the optional skipped() callback.
  * Junk (text at top level, no header, unbalanced close, DOCTYPE) is SW_EPARSE
  * "line:col: reason", after which the instance stays failed.
  *
@@ -226,10 +227,15 @@ static int fail_tag(struct sw_split *s, const char *reason, const char *name, st
 
 static void stanza_end(struct sw_split *s, uint64_t end)
 {
-    if (s->too_deep) {
-        s->skipped_depth++;
-    } else if (end - s->stanza_start > s->max_stanza) {
-        s->skipped_oversize++;
+    if (s->too_deep || end - s->stanza_start > s->max_stanza) {
+        if (s->too_deep) {
+            s->skipped_depth++;
+        } else {
+            s->skipped_oversize++;
+        }
+        if (s->cb.skipped != NULL) {
+            s->cb.skipped(s->cb.ud, s->stanza_start, end, s->stanza_line);
+        }
     } else if (s->cb.stanza != NULL) {
         s->cb.stanza(s->cb.ud, s->stanza_start, end, s->stanza_line);
     }

@@ -64,6 +64,8 @@ void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats
             st->skipped_unknown += SW_CNT_GET(x->skipped_unknown);
             st->bad_stamps += SW_CNT_GET(x->bad_stamps);
             st->parse_errors += SW_CNT_GET(x->parse_errors);
+            st->over_limit += SW_CNT_GET(x->over_limit);
+            st->malformed += SW_CNT_GET(x->malformed);
             add_wait(&st->wait_parse_in, &ps->wait_in);
             add_wait(&st->wait_parse_out, &ps->wait_out);
         }
@@ -74,6 +76,9 @@ void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats
             add_wait(&st->wait_worker_in, &w->wait_in);
             add_wait(&st->wait_worker_hits, &w->wait_hits);
             st->detector_reload_errors += SW_CNT_GET(w->reload_errors);
+            if (i == 0) {
+                st->time_clamped = SW_CNT_GET(w->time_clamped); /* every worker counts them */
+            }
             for (size_t d = 0; d < p->n_det; d++) {
                 const struct pl_det_counters *c = &w->det[d];
                 st->det[d].events += SW_CNT_GET(c->events);
@@ -114,6 +119,10 @@ int sw_pipeline_print_stats(const struct sw_pipeline_stats *st, FILE *fp)
             " stanzas)\n",
             st->skipped_oversize, st->skipped_depth, st->skipped_attr, st->skipped_unknown,
             st->bad_stamps, st->parse_errors, st->drops, st->stanzas_dropped);
+    fprintf(fp,
+            "  hostile input: over-limit %" PRIu64 " (minimal events), malformed %" PRIu64
+            " (skipped), time clamped %" PRIu64 "\n",
+            st->over_limit, st->malformed, st->time_clamped);
     fprintf(fp,
             "  queue waits (waits/sleeps): reader %" PRIu64 "/%" PRIu64 ", parser in %" PRIu64
             "/%" PRIu64 ", parser out %" PRIu64 "/%" PRIu64 ", worker in %" PRIu64 "/%" PRIu64
@@ -168,6 +177,9 @@ int sw_pipeline_write_stats_json(const struct sw_pipeline_stats *st, FILE *fp)
             ",\"drops\":%" PRIu64 ",\"stanzas_dropped\":%" PRIu64 ",",
             st->skipped_oversize, st->skipped_depth, st->skipped_attr, st->skipped_unknown,
             st->bad_stamps, st->parse_errors, st->drops, st->stanzas_dropped);
+    fprintf(fp,
+            "\"over_limit\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"time_clamped\":%" PRIu64 ",",
+            st->over_limit, st->malformed, st->time_clamped);
     fputs("\"queue_waits\":{", fp);
     json_wait(fp, "reader", &st->wait_reader, true);
     json_wait(fp, "parser_in", &st->wait_parse_in, true);

@@ -9,7 +9,7 @@
  * owner = (mix(key) >> 32) * W >> 32.
  * So each key's state lives on exactly one worker, without locks, and every
  * worker sees every event's time: all compute the same clamped stream time
- * t = max(t_prev, ev.t_ms) and call expire() at the same tick boundaries. A
+ * (below) and call expire() at the same tick boundaries. A
  * slot is freed when the last of the W workers is done with it.
  *
  * Hits. A worker tags every hit with (event seq, detector index, emission
@@ -23,6 +23,15 @@
  * of (seq, detector, emission): independent of W and P, hence byte-identical
  * output. A record is never held back by a worker whose ring is full (a
  * non-empty ring is merged by its head), so back-pressure cannot deadlock.
+ *
+ * Time: a stamp going backwards is clamped to stream time (windows never
+ * break). A stamp more than engine.max_time_jump ahead of stream time (one
+ * stanza stamped 2999-01-01 would freeze every window) is clamped to stream
+ * time too, counted (time_clamped) and logged by worker 0 (at the 1st, 2nd,
+ * 4th, 8th, ... occurrence); the jump is taken only when the far-ahead
+ * events come from WK_JUMP_CONFIRM different senders in a row (a capture
+ * resuming after a gap). Every worker sees every event, so all compute the
+ * same clamped time and the output stays independent of W.
  *
  * Reload: at each batch boundary, inside rcu_read_lock(), a worker compares
  * the published generation with its own and switches its detectors' local
@@ -54,8 +63,23 @@ static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
     rec.sub = ((k->det + 1) << 16) | (k->emission++ & 0xffffu);
     rec.kind = PL_REC_HIT;
     rec.t_ms = hit->t_ms;
-    rec.hit = *hit;
-    rec.hit.ev_seq = k->seq;
+    memcpy(rec.hit, hit, PL_HIT_HEAD);
+    memcpy(rec.hit + offsetof(struct sw_hit, ev_seq), &k->seq, sizeof(k->seq));
+    size_t ol = strnlen(hit->offender, sizeof(hit->offender) - 1);
+    rec.off_long = NULL;
+    if (ol < PL_OFF_INLINE) {
+        memcpy(rec.hit + PL_HIT_HEAD, hit->offender, ol);
+        rec.hit[PL_HIT_HEAD + ol] = '\0';
+    } else {
+        /* rare (a 256+ byte JID): a heap copy, freed by the aggregator; out
+         * of memory leaves it "" (never reported) */
+        rec.hit[PL_HIT_HEAD] = '\0';
+        rec.off_long = malloc(ol + 1);
+        if (rec.off_long != NULL) {
+            memcpy(rec.off_long, hit->offender, ol);
+            rec.off_long[ol] = '\0';
+        }
+    }
     (*k->hits)++;
     sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
     sw_evcount_notify(&w->p->ec_agg);
@@ -73,7 +97,18 @@ static inline unsigned wk_owner(uint64_t key, unsigned W)
     return (unsigned)(((key >> 32) * W) >> 32);
 }
 
+#define WK_JUMP_CONFIRM 3
+
+/* Stream time and a pending forward jump (see the file comment). */
+struct wk_time {
+    int64_t prev;   /* stream time, INT64_MIN before the first event */
+    int64_t jump_t; /* time the pending far-ahead events agree on */
+    uint64_t jump_from[WK_JUMP_CONFIRM];
+    unsigned jump_n;
+};
+
 struct wk_state {
+    struct wk_time tm;
     uint64_t gen_id;
     bool enabled[SW_PIPELINE_MAX_DETECTORS];
     void *local[SW_PIPELINE_MAX_DETECTORS];
@@ -178,8 +213,53 @@ static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_ge
     }
 }
 
+/* Event time as the detectors see it: never backwards, never far ahead unless
+ * confirmed. Returns the time; counts and (worker 0) logs a forward clamp. */
+static int64_t wk_event_time(struct pl_worker *w, struct wk_time *tm, const struct sw_event *ev)
+{
+    int64_t t = ev->t_ms, prev = tm->prev, max_jump = w->p->max_jump_ms;
+    if (prev == INT64_MIN) {
+        return t;
+    }
+    if (t < prev) {
+        return prev;
+    }
+    if (t - prev <= max_jump) {
+        tm->jump_n = 0; /* in step with the stream: a pending jump is not confirmed */
+        return t;
+    }
+    uint64_t who = ev->from.bare ? ev->from.bare : ev->from.domain;
+    if (tm->jump_n > 0 && (t - tm->jump_t > max_jump || tm->jump_t - t > max_jump)) {
+        tm->jump_n = 0; /* far ahead, but somewhere else */
+    }
+    if (tm->jump_n == 0) {
+        tm->jump_t = t;
+    }
+    bool seen = false;
+    for (unsigned i = 0; i < tm->jump_n; i++) {
+        seen |= tm->jump_from[i] == who;
+    }
+    if (!seen && who != 0) {
+        tm->jump_from[tm->jump_n++] = who;
+    }
+    if (tm->jump_n >= WK_JUMP_CONFIRM) {
+        tm->jump_n = 0;
+        return t; /* several senders agree: the stream really moved on */
+    }
+    uint64_t n = SW_CNT_GET(w->time_clamped) + 1;
+    SW_CNT_SET(w->time_clamped, n);
+    if (w->idx == 0 && (n & (n - 1)) == 0) {
+        sw_log_warn("engine",
+                    "event time %lld ms ahead of stream time (line %u of stream %u) clamped "
+                    "to stream time; %llu so far",
+                    (long long)(t - prev), (unsigned)ev->line, (unsigned)ev->stream,
+                    (unsigned long long)n);
+    }
+    return prev;
+}
+
 static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const struct pl_gen *g,
-                             const struct pl_batch *b, int64_t *t_prev, int64_t *next_tick)
+                             const struct pl_batch *b, int64_t *next_tick)
 {
     struct sw_pipeline *p = w->p;
     const unsigned W = p->W, me = w->idx;
@@ -190,16 +270,15 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
     for (uint32_t i = 0; i < b->n; i++) {
         const struct sw_event *ev = &b->ev[i];
         struct sw_event clamped;
-        int64_t t = ev->t_ms;
-        if (t < *t_prev) {
-            /* A stamp going backwards is clamped: detectors see a monotonic
+        int64_t t = wk_event_time(w, &ws->tm, ev);
+        if (t != ev->t_ms) {
+            /* Backwards or far ahead: detectors see a monotonic, bounded
              * stream time. Copy only in that (rare) case. */
             clamped = *ev;
-            clamped.t_ms = *t_prev;
+            clamped.t_ms = t;
             ev = &clamped;
-            t = *t_prev;
         }
-        *t_prev = t;
+        ws->tm.prev = t;
         if (*next_tick == INT64_MIN) {
             *next_tick = t - (t % p->tick_ms) + p->tick_ms;
         } else if (t >= *next_tick) {
@@ -250,7 +329,7 @@ void *pl_worker_main(void *arg)
     struct pl_worker *w = arg;
     struct sw_pipeline *p = w->p;
     struct wk_state *ws = calloc(1, sizeof(*ws));
-    int64_t t_prev = INT64_MIN, next_tick = INT64_MIN;
+    int64_t next_tick = INT64_MIN;
     bool aborted = false;
     pl_thread_name("work", (int)w->idx);
     rcu_register_thread();
@@ -259,6 +338,7 @@ void *pl_worker_main(void *arg)
         pl_request_abort(p, 0);
         aborted = true;
     } else {
+        ws->tm.prev = INT64_MIN;
         rcu_read_lock();
         int rc = wk_switch(w, ws, rcu_dereference(p->gen), true);
         rcu_read_unlock();
@@ -279,7 +359,7 @@ void *pl_worker_main(void *arg)
             if (g->id != ws->gen_id && wk_switch(w, ws, g, false) < 0) {
                 SW_CNT_ADD(w->reload_errors, 1);
             }
-            wk_process_batch(w, ws, g, b, &t_prev, &next_tick);
+            wk_process_batch(w, ws, g, b, &next_tick);
             rcu_read_unlock();
             wk_publish_stats(w, ws);
             if (flags & PL_BATCH_ERROR) {
@@ -289,7 +369,7 @@ void *pl_worker_main(void *arg)
                 pl_request_abort(p, k + 1);
             }
         }
-        w->last_t = t_prev;
+        w->last_t = ws != NULL ? ws->tm.prev : INT64_MIN;
         atomic_store_explicit(&w->wm, (k + 1) << SW_SEQ_SHIFT, memory_order_release);
         /* Only an aggregator holding records back waits for watermarks; with
          * nobody waiting this is one fence and one load per batch. */
@@ -416,7 +496,15 @@ void *pl_aggregator_main(void *arg)
                 p->stage.tick(p->stage.ctx, best->t_ms);
                 SW_CNT_ADD(p->ticks, 1);
             } else {
-                p->stage.hit(p->stage.ctx, &best->hit);
+                struct sw_hit h;
+                memcpy(&h, best->hit, PL_HIT_HEAD);
+                const char *off =
+                    best->off_long != NULL ? best->off_long : (const char *)best->hit + PL_HIT_HEAD;
+                size_t ol = strnlen(off, sizeof(h.offender) - 1);
+                memcpy(h.offender, off, ol);
+                h.offender[ol] = '\0';
+                free(best->off_long);
+                p->stage.hit(p->stage.ctx, &h);
                 SW_CNT_ADD(p->hits, 1);
             }
             sw_ring_release(p->workers[best_w].hits, 1);

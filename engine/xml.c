@@ -20,10 +20,38 @@
  * stanza inside <forwarded/> becomes the candidate (SW_F_FORWARDED). A message
  * candidate with <sent|received xmlns='urn:xmpp:carbons:2'><forwarded>
  * <message/> is a carbon: the inner message becomes the candidate
- * (SW_F_CARBON). A <delay/> inside <forwarded/> (before or after the wrapped
- * stanza; a mirror's before a carbon's) dates the event first, a delay on the
- * candidate second, a delay on a carbon's wrapper message (a stamped carbon,
- * before or after <sent/>) third, arrival time otherwise.
+ * (SW_F_CARBON).
+ *
+ * Time and re-delivery (THE rule; README "Input" says the same):
+ *  - Event time is the recorder's, never the sender's. In order: (1) the
+ *    capture's stamp, the LAST <delay xmlns='urn:xmpp:delay'/> without a
+ *    `from` attribute that is a direct child of the top-level element (the
+ *    recorder appends it after everything the sender wrote: swgen, carbons
+ *    stamped on the wrapper message); with opts.no_top_stamps (a live tap,
+ *    where a plain top-level stanza is written by its sender) never used;
+ *    (2) the mirror wrapper's stamp, a <delay/> inside the top-level
+ *    <forwarded/> of a mirror copy (the forwarder's receive time, XEP-0297);
+ *    (3) arrival time. A <delay/> inside the stanza the event describes (or
+ *    a carbon's <forwarded/>) never sets time; any stamp sets SW_F_DELAYED
+ *    ("had a stamp"). The workers bound what is left: a jump far ahead of
+ *    stream time is clamped (engine/worker.c).
+ *  - SW_F_HISTORY (a re-delivery: skipped by rate counters) only when the
+ *    described stanza carries a <delay from=X stamp=.../> and X is who
+ *    re-delivers it: (a) MUC history: a groupchat message from a room at a
+ *    MUC service (config or prefix rule; room@service/nick or the bare room)
+ *    to an account, X = the bare room JID = the stanza's bare from; or
+ *    (b) offline storage: a message or presence to an account that is not
+ *    sent to a room, X = the bare domain of the recipient (its server).
+ *    Never on a groupchat message an occupant sends to a room, never because
+ *    a sender put a delay from some room on its own chat.
+ *
+ * Limits: a stanza nested deeper than max_depth, with an attribute over
+ * max_attr_bytes, a text node over max_text_bytes or a JID over 3071 bytes
+ * (or a part over 1023: RFC 7622) still yields a minimal event: kind, type, from, to
+ * (a JID over the bound is dropped, never cut) flagged SW_F_OVER_LIMIT, no
+ * id/body/subject/status/nick; counted (over_limit and the reason). A stanza
+ * over max_stanza_bytes never gets here whole: the reader feeds a stand-in
+ * (engine/oversize.c) with sw_xml_force_over() on, counted over_size.
  *
  * MUC services: the configured domain hashes (muc.services); when that list
  * is empty, a domain whose first label is one of muc.service_prefixes and that
@@ -32,10 +60,8 @@
  *
  * Security: XML_PARSE_NONET, never XML_PARSE_NOENT (no entity expansion); any
  * DOCTYPE, entity/element/attribute/notation declaration stops the parser with
- * "DTD not allowed" (so billion laughs dies at its DOCTYPE). Stanzas nested
- * deeper than max_depth, with an attribute over max_attr_bytes or a text node
- * over max_text_bytes are skipped and counted; libxml2's own default limits
- * (no XML_PARSE_HUGE) bound the rest.
+ * "DTD not allowed" (so billion laughs dies at its DOCTYPE). libxml2's own
+ * default limits (no XML_PARSE_HUGE) bound the rest.
  *
  * Long streams: libxml2 interns every name and namespace URI it meets and its
  * dictionary never shrinks; when it passes XML_DICT_RECYCLE entries and a
@@ -94,7 +120,19 @@
 
 enum xml_text { TX_NONE = 0, TX_BODY, TX_SUBJECT, TX_STATUS, TX_NICK };
 
-enum xml_skip { SK_NONE = 0, SK_UNKNOWN, SK_DEPTH, SK_ATTR, SK_TEXT };
+enum xml_skip { SK_NONE = 0, SK_UNKNOWN };
+
+/* Why a stanza is over a limit (bits of sw_xml.over). */
+enum xml_over {
+    OV_DEPTH = 1u << 0,
+    OV_ATTR = 1u << 1,
+    OV_TEXT = 1u << 2,
+    OV_JID = 1u << 3,
+    OV_SIZE = 1u << 4, /* a stand-in for an oversize stanza (sw_xml_force_over) */
+};
+
+/* Longest JID kept (RFC 7622: 1023 bytes per part, 3071 in all). */
+#define XML_JID_MAX 3071
 
 /* A bounded copy of one string. */
 struct xml_str {
@@ -125,6 +163,7 @@ struct sw_xml {
     /* the stream start tag, re-fed to a replacement context */
     uint32_t hdr_len;
     uint64_t resets;
+    uint64_t closed; /* top-level elements closed (sw_xml_closed) */
     char hdr[XML_HDR_MAX];
 
     /* feeding */
@@ -142,14 +181,21 @@ struct sw_xml {
     uint8_t skip; /* enum xml_skip */
     uint8_t text; /* enum xml_text being captured */
     uint8_t cand_closed, fwd_mode, has_muc_x, invite;
-    uint8_t inner_delay, fwd_delay_ok, inner_delay_ok, wrap_delay_ok;
+    uint8_t any_delay;    /* some <delay/> or legacy stamp was seen (SW_F_DELAYED) */
+    uint8_t fwd_delay_ok; /* the mirror's <forwarded/> had a parsable stamp */
+    uint8_t top_delay_ok; /* the recorder's stamp on the top-level element */
+    uint8_t hist_delay;   /* the candidate had a <delay from=.../> (delay_from) */
+    uint8_t hist_ok;      /* ... with a parsable stamp */
+    uint8_t over;         /* enum xml_over bits of the current stanza */
+    uint8_t no_top;       /* opts.no_top_stamps */
+    uint8_t force_over;   /* sw_xml_force_over(): every stanza is over-limit */
     uint16_t kind;
     uint32_t cand_depth, fwd_depth, carbon_depth, muc_user_depth, text_depth;
     /* after a wrapper gave up its stanza: the carbon wrapper message and the
      * <forwarded/> elements that held the candidate, so their later <delay/>
      * children still count (0 = none) */
     uint32_t wrap_depth, mfwd_depth, cfwd_depth;
-    int64_t wrap_stamp_ms;
+    int64_t top_stamp_ms;
 
     /* MUC services by first label (only while no service list is given) */
     const char *const *pfx;
@@ -160,7 +206,7 @@ struct sw_xml {
     } mcache[XML_MUC_CACHE];
     uint32_t flags;
     uint32_t stanza_line;
-    int64_t fwd_stamp_ms, inner_stamp_ms;
+    int64_t fwd_stamp_ms;
     uint64_t text_full; /* bytes of the text being captured */
     uint32_t body_full, body_lines;
     uint8_t have_body, have_subject, have_status, have_nick, subject_trunc, status_trunc;
@@ -336,10 +382,38 @@ static void cand_reset(struct sw_xml *x)
     x->subject_trunc = x->status_trunc = 0;
     x->body_full = x->body_lines = 0;
     x->has_muc_x = x->invite = 0;
-    x->inner_delay = x->inner_delay_ok = 0;
+    x->hist_delay = x->hist_ok = 0;
     x->cand_closed = 0;
     x->carbon_depth = x->muc_user_depth = 0;
     x->text = TX_NONE;
+}
+
+/* A JID attribute: kept whole or, over RFC 7622's bounds (1023 bytes per part,
+ * XML_JID_MAX in all) or the buffer, not at all (never cut: a cut JID names
+ * someone else). */
+static void jid_set(struct sw_xml *x, struct xml_str *s, const xmlChar *v, const xmlChar *end)
+{
+    size_t n = (size_t)(end - v);
+    if (n > 1023) {
+        /* RFC 7622: each part at most 1023 bytes (so a bare JID fits 2047);
+         * a shorter JID cannot have a longer part */
+        const xmlChar *slash = memchr(v, '/', n);
+        const xmlChar *bend = slash != NULL ? slash : end;
+        const xmlChar *at = memchr(v, '@', (size_t)(bend - v));
+        const xmlChar *dom = at != NULL ? at + 1 : v;
+        if ((at != NULL && at - v > 1023) || bend - dom > 1023 ||
+            (slash && end - slash - 1 > 1023)) {
+            x->over |= OV_JID;
+            str_clear(s);
+            return;
+        }
+    }
+    if (n > XML_JID_MAX || n > s->cap) {
+        x->over |= OV_JID;
+        str_clear(s);
+        return;
+    }
+    str_set(s, v, end);
 }
 
 static void read_stanza_attrs(struct sw_xml *x, int nb, const xmlChar **a)
@@ -349,10 +423,13 @@ static void read_stanza_attrs(struct sw_xml *x, int nb, const xmlChar **a)
         if (a[2] != NULL) {
             continue; /* namespaced attribute (xml:lang, ...) */
         }
+        if ((size_t)(a[4] - a[3]) > x->lim.max_attr_bytes) {
+            continue; /* over the limit (counted by the caller): not read */
+        }
         if (ln == x->n.from) {
-            str_set(&x->from, a[3], a[4]);
+            jid_set(x, &x->from, a[3], a[4]);
         } else if (ln == x->n.to) {
-            str_set(&x->to, a[3], a[4]);
+            jid_set(x, &x->to, a[3], a[4]);
         } else if (ln == x->n.type) {
             str_set(&x->type, a[3], a[4]);
         } else if (ln == x->n.id) {
@@ -375,9 +452,17 @@ static uint16_t kind_of(const struct sw_xml *x, const xmlChar *ln)
     return 0;
 }
 
-static void read_delay(struct sw_xml *x, int nb, const xmlChar **a, int inner)
+/* Where a <delay/> sits decides what it may do (see the file comment). */
+enum xml_delay {
+    DL_CAND = 1, /* on the stanza the event describes: history evidence only */
+    DL_TOP = 2,  /* direct child of the top-level element: the recorder's if it has no from */
+    DL_FWD = 4,  /* inside the mirror's <forwarded/>: the forwarder's stamp */
+};
+
+/* A XEP-0203 (or, @legacy, XEP-0091) stamp at place @where (enum xml_delay bits). */
+static void read_delay(struct sw_xml *x, int nb, const xmlChar **a, unsigned where, int legacy)
 {
-    const xmlChar *stamp = NULL, *stamp_end = NULL;
+    const xmlChar *stamp = NULL, *stamp_end = NULL, *from = NULL, *from_end = NULL;
     for (int i = 0; i < nb; i++, a += 5) {
         if (a[2] != NULL) {
             continue;
@@ -385,8 +470,9 @@ static void read_delay(struct sw_xml *x, int nb, const xmlChar **a, int inner)
         if (a[0] == x->n.stamp) {
             stamp = a[3];
             stamp_end = a[4];
-        } else if (a[0] == x->n.from && inner) {
-            str_set(&x->delay_from, a[3], a[4]);
+        } else if (a[0] == x->n.from) {
+            from = a[3];
+            from_end = a[4];
         }
     }
     int64_t ms = 0;
@@ -394,35 +480,25 @@ static void read_delay(struct sw_xml *x, int nb, const xmlChar **a, int inner)
         stamp != NULL && sw_parse_time((const char *)stamp, (size_t)(stamp_end - stamp), &ms) == 0;
     if (!ok) {
         x->st.bad_stamps++;
+    } else {
+        x->any_delay = 1;
     }
-    if (inner) {
-        if (!x->inner_delay) {
-            x->inner_delay = 1;
-            x->inner_delay_ok = (uint8_t)ok;
-            x->inner_stamp_ms = ms;
-        }
-    } else if (!x->fwd_delay_ok && ok) {
+    if ((where & DL_CAND) && from != NULL && !x->hist_delay) {
+        x->hist_delay = 1;
+        x->hist_ok = (uint8_t)ok;
+        str_set(&x->delay_from, from, from_end);
+    }
+    if (!ok || legacy) {
+        return;
+    }
+    if ((where & DL_TOP) && from == NULL && !x->no_top) {
+        x->top_delay_ok = 1; /* the last one: the recorder appends after the sender's bytes */
+        x->top_stamp_ms = ms;
+    }
+    if ((where & DL_FWD) && !x->fwd_delay_ok) {
         x->fwd_delay_ok = 1;
         x->fwd_stamp_ms = ms;
     }
-}
-
-/* A delay on a carbon's wrapper message: the first parsable one is kept. */
-static void read_wrap_delay(struct sw_xml *x, int nb, const xmlChar **a)
-{
-    for (int i = 0; i < nb; i++, a += 5) {
-        if (a[2] == NULL && a[0] == x->n.stamp) {
-            int64_t ms;
-            if (sw_parse_time((const char *)a[3], (size_t)(a[4] - a[3]), &ms) != 0) {
-                x->st.bad_stamps++;
-            } else if (!x->wrap_delay_ok) {
-                x->wrap_delay_ok = 1;
-                x->wrap_stamp_ms = ms;
-            }
-            return;
-        }
-    }
-    x->st.bad_stamps++;
 }
 
 static void start_text(struct sw_xml *x, enum xml_text t, uint32_t depth)
@@ -503,7 +579,9 @@ static void stanza_begin(struct sw_xml *x, const xmlChar *ln)
     x->fwd_depth = 0;
     x->fwd_mode = 0;
     x->fwd_delay_ok = 0;
-    x->wrap_delay_ok = 0;
+    x->top_delay_ok = 0;
+    x->any_delay = 0;
+    x->over = x->force_over;
     x->wrap_depth = x->mfwd_depth = x->cfwd_depth = 0;
     x->stanza_line = (uint32_t)rel_line(x, start_tag_line(x));
     cand_reset(x);
@@ -516,7 +594,7 @@ static void forwarded_child(struct sw_xml *x, const xmlChar *ln, const xmlChar *
                             int nb_attrs, const xmlChar **attrs)
 {
     if (ln == x->n.delay && str_eq(uri, NS_DELAY)) {
-        read_delay(x, nb_attrs, attrs, 0);
+        read_delay(x, nb_attrs, attrs, x->fwd_mode == SW_F_FORWARDED ? DL_FWD : 0u, 0);
         return;
     }
     uint16_t k = kind_of(x, ln);
@@ -530,11 +608,6 @@ static void forwarded_child(struct sw_xml *x, const xmlChar *ln, const xmlChar *
     } else {
         x->st.carbons++;
         x->cfwd_depth = x->fwd_depth;
-        if (x->inner_delay_ok && !x->wrap_delay_ok) {
-            /* the wrapper's own delay, seen before <sent/> */
-            x->wrap_delay_ok = 1;
-            x->wrap_stamp_ms = x->inner_stamp_ms;
-        }
     }
     cand_reset(x);
     x->kind = k;
@@ -569,18 +642,24 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
         return;
     }
     if (d - 1 > x->lim.max_depth) {
-        x->skip = SK_DEPTH;
+        /* too deep: this element (and so everything under it) is ignored, the
+         * stanza becomes a minimal over-limit event */
+        x->over |= OV_DEPTH;
         return;
     }
+    int big = 0;
     for (int i = 0; i < nb_attrs; i++) {
         if ((size_t)(attrs[i * 5 + 4] - attrs[i * 5 + 3]) > x->lim.max_attr_bytes) {
-            x->skip = SK_ATTR;
-            return;
+            x->over |= OV_ATTR;
+            big = 1;
         }
     }
     if (d == 2) {
         read_stanza_attrs(x, nb_attrs, attrs);
         return;
+    }
+    if (big && kind_of(x, ln) == 0) {
+        return; /* a foreign element with a huge attribute: ignored */
     }
     if (d == x->cand_depth + 1 && !x->cand_closed) {
         /* direct child of the stanza the event describes */
@@ -607,7 +686,7 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
             }
         } else if (ln == x->n.delay) {
             if (str_eq(uri, NS_DELAY)) {
-                read_delay(x, nb_attrs, attrs, 1);
+                read_delay(x, nb_attrs, attrs, DL_CAND | (d == 3 ? DL_TOP : 0u), 0);
             }
         } else if (ln == x->n.x) {
             if (str_eq(uri, NS_MUC)) {
@@ -617,7 +696,7 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
             } else if (str_eq(uri, NS_CONFERENCE)) {
                 x->invite = 1;
             } else if (str_eq(uri, NS_DELAY_LEGACY)) {
-                read_delay(x, nb_attrs, attrs, 1);
+                read_delay(x, nb_attrs, attrs, DL_CAND, 1);
             }
         } else if (ln == x->n.forwarded) {
             if (x->kind == SW_EV_MESSAGE && x->cand_depth == 2 && x->fwd_depth == 0 &&
@@ -646,11 +725,14 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
     } else if (ln == x->n.delay && (x->wrap_depth | x->cfwd_depth | x->mfwd_depth) != 0 &&
                str_eq(uri, NS_DELAY)) {
         /* delays met after the wrapped stanza was taken (rare: only in carbons
-         * and mirror copies) */
-        if (d == x->wrap_depth + 1) {
-            read_wrap_delay(x, nb_attrs, attrs);
-        } else if (d == x->cfwd_depth + 1 || d == x->mfwd_depth + 1) {
-            read_delay(x, nb_attrs, attrs, 0);
+         * and mirror copies): on the top-level element the recorder's, in
+         * the mirror's <forwarded/> the forwarder's, in a carbon's neither */
+        if (d == 3) {
+            read_delay(x, nb_attrs, attrs, DL_TOP, 0);
+        } else if (d == x->mfwd_depth + 1) {
+            read_delay(x, nb_attrs, attrs, DL_FWD, 0);
+        } else if (d == x->cfwd_depth + 1 || d == x->wrap_depth + 1) {
+            read_delay(x, nb_attrs, attrs, 0, 0);
         }
     }
 }
@@ -679,7 +761,8 @@ static void on_chars(void *ud, const xmlChar *ch, int len)
     size_t n = (size_t)len;
     x->text_full += n;
     if (x->text_full > x->lim.max_text_bytes) {
-        x->skip = SK_TEXT;
+        x->over |= OV_TEXT;
+        x->text = TX_NONE;
         return;
     }
     if (x->text == TX_BODY) {
@@ -710,22 +793,19 @@ static void on_end(void *ud, const xmlChar *ln, const xmlChar *prefix, const xml
     (void)prefix;
     (void)uri;
     if (d == 2) {
-        switch (x->skip) {
-        case SK_NONE:
-            emit(x);
-            break;
-        case SK_UNKNOWN:
+        x->closed++;
+        if (x->skip == SK_UNKNOWN) {
             x->st.skipped_unknown++;
-            break;
-        case SK_DEPTH:
-            x->st.skipped_depth++;
-            break;
-        case SK_ATTR:
-            x->st.skipped_attr++;
-            break;
-        default:
-            x->st.skipped_oversize++;
-            break;
+        } else {
+            if (x->over != 0) {
+                x->st.over_limit++;
+                x->st.over_depth += (x->over & OV_DEPTH) != 0;
+                x->st.over_attr += (x->over & OV_ATTR) != 0;
+                x->st.over_text += (x->over & OV_TEXT) != 0;
+                x->st.over_jid += (x->over & OV_JID) != 0;
+                x->st.over_size += (x->over & OV_SIZE) != 0;
+            }
+            emit(x);
         }
         x->skip = SK_NONE;
         x->text = TX_NONE;
@@ -834,6 +914,32 @@ static int is_muc_domain(struct sw_xml *x, const struct sw_jid *j)
     return e->yes;
 }
 
+/* Is the described stanza a re-delivery by a room or a server (SW_F_HISTORY)?
+ * The rule is the file comment's; @f holds the MUC facts already derived. */
+static int is_redelivery(const struct sw_xml *x, const struct sw_event *ev, uint32_t f,
+                         int muc_from)
+{
+    struct sw_jid dj;
+    if (x->delay_from.len == 0 || !x->hist_ok) {
+        return 0;
+    }
+    if (ev->to.local_len == 0 || (f & (SW_F_MUC_GROUPCHAT | SW_F_MUC_PRESENCE | SW_F_MUC_PM))) {
+        return 0; /* delivered to an account, never sent to a room */
+    }
+    sw_jid_parse(&dj, x->delay_from.buf, x->delay_from.len);
+    if (dj.res_len != 0 || dj.domain == 0) {
+        return 0;
+    }
+    if (dj.local_len > 0) {
+        /* (a) MUC history: the room at a MUC service (as room@service/nick,
+         * or itself for the subject) reflecting to an occupant */
+        return ev->kind == SW_EV_MESSAGE && ev->type == SW_T_GROUPCHAT && muc_from &&
+               dj.bare == ev->from.bare;
+    }
+    /* (b) offline storage: the recipient's server */
+    return ev->kind != SW_EV_IQ && dj.domain == ev->to.domain;
+}
+
 static void emit(struct sw_xml *x)
 {
     struct sw_event *ev = &x->ev;
@@ -889,29 +995,27 @@ static void emit(struct sw_xml *x)
         ev->key[SW_SHARD_TARGET] = ev->to.bare;
     }
 
-    /* time */
-    ev->t_ms = x->arrival_ms;
-    if (x->fwd_delay_ok) {
-        ev->t_ms = x->fwd_stamp_ms;
-        f |= SW_F_DELAYED;
-    } else if (x->inner_delay_ok) {
-        ev->t_ms = x->inner_stamp_ms;
-        f |= SW_F_DELAYED;
-    } else if (x->wrap_delay_ok && (f & SW_F_CARBON)) {
-        ev->t_ms = x->wrap_stamp_ms;
+    /* time: the recorder's (see the file comment), never the sender's */
+    ev->t_ms = x->top_delay_ok   ? x->top_stamp_ms
+               : x->fwd_delay_ok ? x->fwd_stamp_ms
+                                 : x->arrival_ms;
+    if (x->any_delay) {
         f |= SW_F_DELAYED;
     }
-    if (x->inner_delay) {
-        int hist = (f & SW_F_MUC_REFLECTION) != 0;
-        if (!hist && x->delay_from.len > 0) {
-            struct sw_jid dj;
-            sw_jid_parse(&dj, x->delay_from.buf, x->delay_from.len);
-            hist = dj.bare != 0 &&
-                   (dj.bare == ev->key[SW_SHARD_ROOM] || (muc_from && dj.bare == ev->from.bare));
-        }
-        if (hist) {
-            f |= SW_F_HISTORY;
-        }
+    if (x->hist_delay && is_redelivery(x, ev, f, muc_from)) {
+        f |= SW_F_HISTORY;
+    }
+    if (x->over != 0) {
+        /* minimal event: kind, type, from, to and the facts derived from them */
+        f |= SW_F_OVER_LIMIT;
+        str_clear(&x->id);
+        str_clear(&x->body);
+        str_clear(&x->subject);
+        str_clear(&x->status);
+        str_clear(&x->nick);
+        x->have_body = x->have_subject = x->have_nick = 0;
+        x->invite = 0;
+        f &= ~SW_F_MUC_INVITE;
     }
 
     /* strings */
@@ -1032,6 +1136,7 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
         x->n_muc = opts->muc_domains != NULL ? opts->n_muc_domains : 0;
         x->srv = opts->server_jids;
         x->n_srv = opts->server_jids != NULL ? opts->n_server_jids : 0;
+        x->no_top = opts->no_top_stamps ? 1 : 0;
         if (x->n_muc == 0 && opts->muc_prefixes != NULL) {
             x->pfx = opts->muc_prefixes;
             x->n_pfx = opts->n_muc_prefixes;
@@ -1143,6 +1248,16 @@ static void recycle(struct sw_xml *x)
 uint64_t sw_xml_resets(const struct sw_xml *x)
 {
     return x->resets;
+}
+
+uint64_t sw_xml_closed(const struct sw_xml *x)
+{
+    return x->closed;
+}
+
+void sw_xml_force_over(struct sw_xml *x, int on)
+{
+    x->force_over = on ? OV_SIZE : 0;
 }
 
 static int check(struct sw_xml *x, int rc, struct sw_errbuf *eb)

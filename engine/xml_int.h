@@ -14,5 +14,12 @@ struct sw_xml;
 /** How many times @x replaced its libxml2 context to bound the name
  *  dictionary (tests, stats). */
 uint64_t sw_xml_resets(const struct sw_xml *x);
+/** Top-level elements (stanzas, known or not) @x has seen close: after a parse
+ *  error, the count fed before the bad stanza (libxml2 reports errors in input
+ *  order and calls no SAX callback after a fatal one). */
+uint64_t sw_xml_closed(const struct sw_xml *x);
+/** While @on, every stanza fed is over-limit (a stand-in for an oversize one,
+ *  engine/oversize.c): a minimal SW_F_OVER_LIMIT event, counted over_size. */
+void sw_xml_force_over(struct sw_xml *x, int on);
 
 #endif

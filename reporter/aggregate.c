@@ -26,8 +26,21 @@
  *   forgotten and a new crossing makes a new incident with a new id.
  * - Never offenders: an empty offender, an account without '@' (a server or
  *   component), anything in muc.server_jids or aggregate.never, a domain or an
- *   account at a muc.services domain, and any JID seen as a hit's room. Such hits
- *   are dropped and counted (the detectors already skip them: defence in depth).
+ *   account at a muc.services domain, and a room seen in a hit recently. Such
+ *   hits are dropped and counted (the detectors already skip them: defence in
+ *   depth). Rooms: a hit's room joins the set only when it is at a known MUC
+ *   service, a muc.services domain or, with that list empty, a domain the
+ *   muc.service_prefixes rule names (the parser's notion of a MUC service):
+ *   a groupchat message "to" a plain account JID does not make it a room, so
+ *   nobody whitelists an accomplice. The set is bounded (AGG_ROOMS slots,
+ *   probed AGG_ROOM_PROBE at a time, the least recently seen evicted) and an
+ *   entry not seen for AGG_ROOM_TTL_MS of stream time is gone. Services are
+ *   not learned from traffic: any account can send a presence with muc#user
+ *   from itself, which would let it declare its own domain a MUC service.
+ * - Symbol slots: an entry has SW_INC_MAX_DETECTORS; when they are full a new
+ *   symbol takes the slot of the weakest live contribution (the oldest among
+ *   equals; an aged-out one first) if the new hit is stronger, so a bait that
+ *   matches a dozen weak rules cannot keep a flood's strong hit out.
  * - Memory is bounded: max_tracked entries in one array (calloc'd: untouched
  *   pages cost nothing), a chained hash index, and an LRU list ordered by last
  *   hit time. A full table evicts the least recently hit entry (closing it first
@@ -55,7 +68,9 @@
 
 #define AGG_SET_SLOTS 512 /* distinct rooms / targets counted exactly per incident */
 #define AGG_CAND_EVIDENCE 2
-#define AGG_NEVER_ROOMS 4096
+#define AGG_ROOMS 4096    /* rooms remembered (power of 2) */
+#define AGG_ROOM_PROBE 16 /* slots looked at per room */
+#define AGG_ROOM_TTL_MS (24LL * 3600 * 1000)
 
 enum agg_state { AGG_FREE = 0, AGG_CAND, AGG_OPEN, AGG_CLOSED };
 
@@ -90,7 +105,7 @@ struct agg_entry {
     struct agg_open *open; /* record of an open or closed incident */
     struct agg_contrib contrib[SW_INC_MAX_DETECTORS];
     struct sw_incident_evidence cand_ev[AGG_CAND_EVIDENCE];
-    char offender[SW_JID_TEXT];
+    char offender[SW_OFFENDER_TEXT];
 };
 
 struct agg_sym {
@@ -109,8 +124,11 @@ struct sw_aggregate {
     size_t n_never;
     uint64_t *services; /* MUC service domains */
     size_t n_services;
-    uint64_t room_seen[AGG_NEVER_ROOMS]; /* open-addressed set of room JIDs seen in hits */
-    size_t n_room_seen;
+    const struct sw_conf_strlist *prefixes; /* muc.service_prefixes, used while services empty */
+    struct agg_room {
+        uint64_t hash; /* room JID, case-folded; 0 = free */
+        int64_t last_ms;
+    } rooms[AGG_ROOMS];
     struct agg_entry *e;
     size_t cap;
     int32_t *buckets;
@@ -307,25 +325,16 @@ static int oset_add(uint64_t *slots, size_t n_slots, size_t *count, uint64_t h)
     return -1;
 }
 
-static bool oset_has(const uint64_t *slots, size_t n_slots, uint64_t h)
-{
-    size_t mask = n_slots - 1;
-    for (size_t i = 0, p = (size_t)h & mask; i < n_slots; i++, p = (p + 1) & mask) {
-        if (slots[p] == h) {
-            return true;
-        }
-        if (slots[p] == 0) {
-            return false;
-        }
-    }
-    return false;
-}
-
-/* Bare JID text of @s (stops at '/'), bounded copy into @dst. */
+/* Bare JID text of @s (stops at '/') into @dst (SW_OFFENDER_TEXT bytes): whole,
+ * or "" (0) when it does not fit: an identity is never cut. */
 static size_t copy_bare(char *dst, const char *s)
 {
     size_t n = 0;
-    while (s[n] != '\0' && s[n] != '/' && n + 1 < SW_JID_TEXT) {
+    while (s[n] != '\0' && s[n] != '/') {
+        if (n + 1 >= SW_OFFENDER_TEXT) {
+            dst[0] = '\0';
+            return 0;
+        }
         dst[n] = s[n];
         n++;
     }
@@ -521,9 +530,9 @@ static int64_t entry_score(const struct sw_aggregate *a, const struct agg_entry 
 
 static void make_id(char out[40], const char *offender, const char *kind, uint64_t seq)
 {
-    unsigned char buf[SW_JID_TEXT + 64 + 8 + 8];
+    unsigned char buf[SW_OFFENDER_TEXT + 64 + 8 + 8];
     size_t n = 0;
-    size_t lo = strnlen(offender, SW_JID_TEXT - 1);
+    size_t lo = strnlen(offender, SW_OFFENDER_TEXT - 1);
     for (size_t i = 0; i < lo; i++) {
         buf[n++] = (unsigned char)tolower((unsigned char)offender[i]);
     }
@@ -720,6 +729,79 @@ static int open_entry(struct sw_aggregate *a, struct agg_entry *e, const struct 
 
 /* ---- never-offenders --------------------------------------------------- */
 
+/* Is @dom (@len bytes) a MUC service: a muc.services domain or, with that
+ * list empty, first label in muc.service_prefixes and two more labels (the
+ * parser's rule, engine/xml.c). */
+static bool is_service(const struct sw_aggregate *a, const char *dom, size_t len)
+{
+    char low[SW_OFFENDER_TEXT];
+    if (len == 0 || len >= sizeof(low)) {
+        return false;
+    }
+    memcpy(low, dom, len);
+    low[len] = '\0';
+    if (a->n_services > 0 || a->prefixes == NULL) {
+        return set_has(a->services, a->n_services, hash_lower(low));
+    }
+    const char *dot = memchr(dom, '.', len);
+    if (dot == NULL || memchr(dot + 1, '.', len - (size_t)(dot + 1 - dom)) == NULL) {
+        return false;
+    }
+    size_t l = (size_t)(dot - dom);
+    for (size_t i = 0; i < a->prefixes->n; i++) {
+        const char *p = a->prefixes->v[i];
+        if (p != NULL && strlen(p) == l && strncasecmp(p, dom, l) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static struct agg_room *room_find(struct sw_aggregate *a, uint64_t h)
+{
+    for (size_t i = 0; i < AGG_ROOM_PROBE; i++) {
+        struct agg_room *r = &a->rooms[(h + i) & (AGG_ROOMS - 1)];
+        if (r->hash == h) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static bool room_has(struct sw_aggregate *a, uint64_t h, int64_t now)
+{
+    const struct agg_room *r = room_find(a, h);
+    return r != NULL && now - r->last_ms <= AGG_ROOM_TTL_MS;
+}
+
+/* Remember @room (a hit's room) if it is at a MUC service. */
+static void room_note(struct sw_aggregate *a, const char *room, int64_t now)
+{
+    const char *at = strchr(room, '@');
+    if (at == NULL || at == room || !is_service(a, at + 1, strlen(at + 1))) {
+        if (room[0] != '\0') {
+            a->st.not_rooms++;
+        }
+        return;
+    }
+    uint64_t h = hash_lower(room);
+    struct agg_room *r = room_find(a, h), *victim = NULL;
+    for (size_t i = 0; r == NULL && i < AGG_ROOM_PROBE; i++) {
+        struct agg_room *c = &a->rooms[(h + i) & (AGG_ROOMS - 1)];
+        if (c->hash == 0 || now - c->last_ms > AGG_ROOM_TTL_MS) {
+            r = c; /* free or expired */
+        } else if (victim == NULL || c->last_ms < victim->last_ms) {
+            victim = c;
+        }
+    }
+    if (r == NULL) {
+        r = victim; /* the least recently seen of the probe window */
+        a->st.rooms_evicted++;
+    }
+    r->hash = h;
+    r->last_ms = now;
+}
+
 static bool is_never(struct sw_aggregate *a, const char *off, uint8_t okind)
 {
     uint64_t h = hash_lower(off);
@@ -739,7 +821,7 @@ static bool is_never(struct sw_aggregate *a, const char *off, uint8_t okind)
     if (set_has(a->services, a->n_services, hash_lower(at + 1))) {
         return true; /* a room */
     }
-    return oset_has(a->room_seen, AGG_NEVER_ROOMS, h);
+    return room_has(a, h, a->now);
 }
 
 /* ---- public ------------------------------------------------------------ */
@@ -750,11 +832,12 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
     int64_t now = h->t_ms > a->now ? h->t_ms : a->now;
     a->now = now;
     if (h->room[0] != '\0') {
-        char room[SW_JID_TEXT];
-        copy_bare(room, h->room);
-        oset_add(a->room_seen, AGG_NEVER_ROOMS, &a->n_room_seen, hash_lower(room));
+        char room[SW_OFFENDER_TEXT];
+        if (copy_bare(room, h->room) > 0) {
+            room_note(a, room, now);
+        }
     }
-    char off[SW_JID_TEXT];
+    char off[SW_OFFENDER_TEXT];
     if (copy_bare(off, h->offender) == 0 || h->symbol == NULL ||
         is_never(a, off, h->offender_kind)) {
         a->st.dropped++;
@@ -793,8 +876,30 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
             break;
         }
     }
-    if (ct == NULL && e->n_contrib < SW_INC_MAX_DETECTORS) {
+    bool fresh = false;
+    if (ct == NULL && e->n_contrib == SW_INC_MAX_DETECTORS) {
+        /* Saturated: the weakest live contribution (oldest among equals) gives
+         * its slot to a stronger new symbol; a weaker one is dropped. */
+        struct agg_contrib *v = NULL;
+        int64_t vl = 0;
+        for (uint32_t i = 0; i < e->n_contrib; i++) {
+            struct agg_contrib *o = &e->contrib[i];
+            int64_t l = contrib_live(a, o, now);
+            if (v == NULL || l < vl || (l == vl && o->last_t < v->last_t)) {
+                v = o;
+                vl = l;
+            }
+        }
+        if (v != NULL && (vl == 0 || vl < c)) {
+            ct = v;
+            fresh = true;
+            a->st.evicted_symbols++;
+        }
+    } else if (ct == NULL) {
         ct = &e->contrib[e->n_contrib++];
+        fresh = true;
+    }
+    if (fresh) {
         memset(ct, 0, sizeof(*ct));
         ct->symbol = h->symbol;
         ct->detector = h->detector ? h->detector : "";
@@ -936,7 +1041,7 @@ static int build_hashes(const struct sw_conf_strlist *l, uint64_t **v, size_t *n
     }
     *v = arr;
     for (size_t i = 0; i < cnt; i++) {
-        char bare[SW_JID_TEXT];
+        char bare[SW_OFFENDER_TEXT];
         copy_bare(bare, l->v[i] ? l->v[i] : "");
         uint64_t h = hash_lower(bare);
         if (h != 0) {
@@ -1027,7 +1132,8 @@ static int agg_init(struct sw_aggregate *a, const struct sw_aggregate_settings *
 
 int sw_aggregate_new_settings(const struct sw_aggregate_settings *s,
                               const struct sw_conf_strlist *never,
-                              const struct sw_conf_strlist *services, struct sw_output_ops *outputs,
+                              const struct sw_conf_strlist *services,
+                              const struct sw_conf_strlist *prefixes, struct sw_output_ops *outputs,
                               size_t n_outputs, struct sw_aggregate **out, struct sw_errbuf *eb)
 {
     *out = NULL;
@@ -1037,6 +1143,7 @@ int sw_aggregate_new_settings(const struct sw_aggregate_settings *s,
     }
     a->outputs = outputs;
     a->n_outputs = n_outputs;
+    a->prefixes = prefixes;
     int rc = agg_init(a, s, never, services, eb);
     if (rc < 0) {
         sw_aggregate_free(a);
@@ -1057,8 +1164,9 @@ int sw_aggregate_new(const struct sw_conf *conf, struct sw_output_ops *outputs, 
         return sw_errbuf_set(eb, SW_ECONF, "aggregate: section not registered");
     }
     const struct sw_muc_settings *muc = sw_conf_section(conf, "muc");
-    int rc = sw_aggregate_new_settings(s, muc ? &muc->server_jids : NULL,
-                                       muc ? &muc->services : NULL, outputs, n_outputs, out, eb);
+    int rc =
+        sw_aggregate_new_settings(s, muc ? &muc->server_jids : NULL, muc ? &muc->services : NULL,
+                                  muc ? &muc->service_prefixes : NULL, outputs, n_outputs, out, eb);
     if (rc == 0) {
         /* only a count changes: the snapshot's content stays immutable */
         (*out)->conf = (struct sw_conf *)conf;
@@ -1100,6 +1208,7 @@ int sw_aggregate_reload(struct sw_aggregate *a, struct sw_conf *conf, struct sw_
     a->n_never = n.n_never;
     a->services = n.services;
     a->n_services = n.n_services;
+    a->prefixes = muc ? &muc->service_prefixes : NULL; /* lives in @conf, referenced below */
     sw_conf_ref(conf);
     sw_conf_free(a->conf);
     a->conf = conf;

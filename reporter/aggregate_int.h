@@ -33,11 +33,14 @@ struct sw_aggregate_settings {
 };
 
 /** Build an aggregator from explicit settings (borrowed for its life) and an
- *  optional list of never-offender JIDs/domains (e.g. muc.server_jids and
- *  muc.services; borrowed, may be NULL). Control thread. */
+ *  optional list of never-offender JIDs/domains (e.g. muc.server_jids), the
+ *  MUC services (muc.services) and the service prefixes used while that list
+ *  is empty (muc.service_prefixes); all borrowed for its life, may be NULL.
+ *  Control thread. */
 int sw_aggregate_new_settings(const struct sw_aggregate_settings *s,
                               const struct sw_conf_strlist *never,
-                              const struct sw_conf_strlist *services, struct sw_output_ops *outputs,
+                              const struct sw_conf_strlist *services,
+                              const struct sw_conf_strlist *prefixes, struct sw_output_ops *outputs,
                               size_t n_outputs, struct sw_aggregate **out, struct sw_errbuf *eb);
 
 #endif

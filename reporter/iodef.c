@@ -121,7 +121,7 @@ static int attr(xmlTextWriterPtr w, const char *name, const char *value)
 
 static int xmpp_address(xmlTextWriterPtr w, const char *jid)
 {
-    char clean[SW_JID_TEXT * 3];
+    char clean[SW_OFFENDER_TEXT * 3];
     W(xmlTextWriterStartElement(w, X("Address")));
     W(attr(w, "category", "ext-value"));
     W(attr(w, "ext-category", "xmpp"));
@@ -312,7 +312,7 @@ static int write_event_data(xmlTextWriterPtr w, const struct sw_reporter_setting
 int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
                    const struct sw_incident *inc, int64_t report_ms)
 {
-    char buf[1024];
+    char buf[3 * (SW_OFFENDER_TEXT + 160)]; /* the Description names the whole offender */
     enum sw_severity sev = sw_reporter_severity(s, inc->score_milli);
     bool flood = kind_is_flood(inc);
     bool closed = inc->status == SW_INC_CLOSED;
@@ -332,7 +332,7 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
     }
     W(elem_time(w, "ReportTime", report_ms));
 
-    char desc[SW_JID_TEXT + 160];
+    char desc[SW_OFFENDER_TEXT + 160];
     snprintf(desc, sizeof(desc), "%s by %s %s (%s, revision %u)", kind,
              inc->offender_kind == SW_OFFENDER_DOMAIN ? "domain" : "account", inc->offender,
              sw_incident_status_name(inc->status), inc->revision);

@@ -45,7 +45,16 @@ enum sw_offender_kind { SW_OFFENDER_ACCOUNT = 0, SW_OFFENDER_DOMAIN = 1 };
 
 #define SW_HIT_MAX_VALUES 6
 #define SW_HIT_TEXT 192 /* bounded evidence text (body sample), NUL-terminated */
-#define SW_JID_TEXT 256 /* bounded JID text copies, NUL-terminated */
+/* JIDs. An identity is never cut (a cut JID names someone else: a 238-byte
+ * localpart at innocent.example.evil.test cut at 255 bytes is an account at
+ * innocent.example). The parser refuses JIDs over RFC 7622's bounds (1023
+ * bytes per part, 3071 in all), so a bare JID (an offender) fits
+ * SW_OFFENDER_TEXT whole. Evidence copies (room, target) are bounded to
+ * SW_JID_TEXT; one that does not fit is cut and ends in "..." (visibly not
+ * a JID). */
+#define SW_JID_MAX 3071
+#define SW_OFFENDER_TEXT 2048 /* 1023 + '@' + 1023 + NUL */
+#define SW_JID_TEXT 256
 
 /* One named number a detector measured, e.g. {"msgs_10s", 37}. */
 struct sw_hit_value {
@@ -68,16 +77,18 @@ struct sw_hit {
     int64_t t_ms;          /* its event time */
     int64_t first_ms;      /* when the offending activity began (window start), <= t_ms */
     uint8_t offender_kind; /* enum sw_offender_kind */
-    char offender[SW_JID_TEXT]; /* bare JID (account) or domain */
-    uint32_t weight_milli;      /* detector's own strength of signal, 1000 = one full hit;
-                                 * the aggregator multiplies it by the symbol's score */
+    uint32_t weight_milli; /* detector's own strength of signal, 1000 = one full hit;
+                            * the aggregator multiplies it by the symbol's score */
     uint32_t n_values;
     struct sw_hit_value values[SW_HIT_MAX_VALUES];
     /* evidence */
-    char room[SW_JID_TEXT];   /* room involved, "" if none */
-    char target[SW_JID_TEXT]; /* a target account involved, "" if none */
+    char room[SW_JID_TEXT];   /* room involved, "" if none (evidence: may be cut, "...") */
+    char target[SW_JID_TEXT]; /* a target account involved, "" if none (likewise) */
     char stanza_id[96];       /* id of the crossing stanza, "" if none */
     char body[SW_HIT_TEXT];   /* sample text, "" if none */
+    /* last: the engine's hit queues carry only the bytes before it and the
+     * offender's own length (most JIDs are short) */
+    char offender[SW_OFFENDER_TEXT]; /* bare JID (account) or domain, whole */
 };
 
 /* Where a detector puts hits. emit() copies the hit; it never fails (a full
@@ -95,10 +106,13 @@ static inline void sw_hit_emit(struct sw_hit_sink *sink, const struct sw_hit *hi
 /* Helpers to fill a hit's evidence from an event (bounded copies). */
 void sw_hit_init(struct sw_hit *h, const char *detector, const char *symbol, const char *kind,
                  const struct sw_event *ev);
+/** Set the offender to @s (@len bytes) whole; one that does not fit SW_OFFENDER_TEXT
+ *  leaves it "" (never reported) rather than cut. */
 void sw_hit_set_offender(struct sw_hit *h, enum sw_offender_kind k, const char *s, size_t len);
 void sw_hit_add_value(struct sw_hit *h, const char *name, int64_t value);
-/** Copy the bare part of @j (local@domain, or the domain) into @dst (SW_JID_TEXT bytes). */
-void sw_jid_copy_bare(char *dst, const struct sw_jid *j);
+/** Copy the bare part of @j (local@domain, or the domain) into @dst (@cap bytes)
+ *  whole. Returns its length, or 0 with @dst = "" when it does not fit (never cut). */
+size_t sw_jid_copy_bare(char *dst, size_t cap, const struct sw_jid *j);
 
 /* Per-worker counters a detector may bump (summed on read by the engine). */
 struct sw_detector_stats {

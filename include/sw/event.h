@@ -59,7 +59,8 @@ enum sw_ev_type {
 enum sw_ev_flag {
     SW_F_FORWARDED = 1u << 0,       /* unwrapped from a mirror <forwarded/> copy */
     SW_F_CARBON = 1u << 1,          /* message carbon copy (urn:xmpp:carbons:2): not a new send */
-    SW_F_DELAYED = 1u << 2,         /* had a XEP-0203 (or XEP-0091) stamp; t_ms comes from it */
+    SW_F_DELAYED = 1u << 2,         /* had a XEP-0203 (or XEP-0091) stamp somewhere; t_ms is
+                                     * the recorder's, never the sender's (engine/xml.c) */
     SW_F_MUC_GROUPCHAT = 1u << 3,   /* groupchat message from an occupant to a bare room JID */
     SW_F_MUC_REFLECTION = 1u << 4,  /* a room's copy from room@service/nick to an occupant:
                                      * NEVER counted as the occupant's own message */
@@ -67,8 +68,10 @@ enum sw_ev_flag {
     SW_F_MUC_PRESENCE = 1u << 6,    /* presence to room/nick (join, leave, nick change, status) */
     SW_F_MUC_LEAVE = 1u << 7,       /* unavailable presence to room/nick */
     SW_F_MUC_PM = 1u << 8,          /* chat message to room/nick (private message in a room) */
-    SW_F_HISTORY = 1u << 9,         /* MUC history replay / offline delivery (delay inside the
-                                     * inner stanza from a room): exclude from rate counters */
+    SW_F_HISTORY = 1u << 9,         /* re-delivery: MUC history a room at a MUC service
+                                     * reflects to an occupant, or offline storage by the
+                                     * recipient's server (the one rule: engine/xml.c);
+                                     * exclude from rate counters */
     SW_F_FROM_SERVER = 1u << 10,    /* from is a bare domain (server or component), or listed in
                                      * muc.server_jids: never an offender */
     SW_F_BODY_TRUNCATED = 1u << 11, /* body longer than limits.body_keep: text cut, see body_full */
@@ -77,6 +80,9 @@ enum sw_ev_flag {
     SW_F_MUC_INVITE = 1u << 14, /* message with a MUC mediated/direct invitation */
     SW_F_BODY_FP = 1u << 15,    /* body_fp/body_fp_len hold the body's SimHash, computed once
                                  * on the parser thread (see sw_event.body_fp) */
+    SW_F_OVER_LIMIT = 1u << 16, /* over a parser limit (depth, attribute, text, JID length):
+                                 * a minimal event, only kind, type, from, to (a JID over
+                                 * 3071 bytes is "", never cut) and the facts from them */
 };
 
 /* A JID split into parts. text is the full JID as it appeared; local/domain/

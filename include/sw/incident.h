@@ -55,11 +55,11 @@ struct sw_incident {
     char id[40];      /* UUID text, deterministic: derived from kind, offender and the
                        * ev_seq that opened it; stable across updates and closure */
     const char *kind; /* static */
-    char offender[SW_JID_TEXT];
-    uint8_t offender_kind; /* enum sw_offender_kind */
-    uint8_t status;        /* enum sw_incident_status */
-    uint32_t revision;     /* 0 when opened, +1 per update/close */
-    int64_t detected_at;   /* event time of the stanza that crossed the threshold */
+    char offender[SW_OFFENDER_TEXT]; /* whole, never cut */
+    uint8_t offender_kind;           /* enum sw_offender_kind */
+    uint8_t status;                  /* enum sw_incident_status */
+    uint32_t revision;               /* 0 when opened, +1 per update/close */
+    int64_t detected_at;             /* event time of the stanza that crossed the threshold */
     int64_t first_seen, last_seen;
     int64_t score_milli;
     uint64_t hits;
@@ -128,7 +128,10 @@ struct sw_aggregate_stats {
     uint64_t hits, opened, updated, closed, suppressed, reopened;
     /* added by the aggregator: suppressed = updates held back by the rate limit */
     uint64_t dropped;         /* hits with an empty or never-offender offender */
-    uint64_t dropped_symbols; /* hits of an incident's 13th+ distinct symbol */
+    uint64_t dropped_symbols; /* hits of a 13th+ distinct symbol weaker than every slot */
+    uint64_t evicted_symbols; /* weakest contributions replaced by a stronger new symbol */
+    uint64_t not_rooms;       /* hit rooms not at a MUC service (never made never-offenders) */
+    uint64_t rooms_evicted;   /* rooms forgotten early: the bounded room set was full */
     uint64_t evicted;         /* entries evicted because aggregate.max_tracked was full */
     uint64_t output_errors;   /* output incident() calls that failed */
     uint64_t reloads;         /* sw_aggregate_reload calls that took effect */

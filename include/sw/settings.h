@@ -26,6 +26,7 @@ struct sw_engine_settings {
     int64_t queue_batches; /* batches in flight between parsers and workers */
     int64_t hit_queue;     /* hits buffered per worker before back-pressure */
     int64_t tick_ms;       /* stream-time interval of expire()/aggregate ticks (DURATION) */
+    int64_t max_time_jump; /* a stamp further ahead of stream time is held (DURATION) */
     char *log_level;       /* "error" | "warning" | "info" | "debug" */
 };
 

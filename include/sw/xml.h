@@ -31,11 +31,15 @@
 extern "C" {
 #endif
 
+/* Over max_depth, max_attr_bytes or max_text_bytes (or a JID over 3071 bytes)
+ * a stanza still yields a minimal event flagged SW_F_OVER_LIMIT (xml.c). */
 struct sw_xml_limits {
     uint32_t max_depth;        /* element nesting inside a stanza (default 32) */
     uint32_t max_attr_bytes;   /* one attribute value (default 4096) */
     uint32_t max_text_bytes;   /* one text node (default 65536) */
-    uint32_t max_stanza_bytes; /* one top-level stanza (default 262144); larger are skipped */
+    uint32_t max_stanza_bytes; /* one top-level stanza (default 262144); the splitter skips
+                                * larger ones (counted), the engine's reader stands in a
+                                * small element for each (engine/oversize.c) */
     uint32_t body_keep;        /* bytes of body/subject/status kept in the event (default 1024) */
 };
 
@@ -52,7 +56,16 @@ struct sw_xml_opts {
      * and that has at least two more labels is a MUC service. Borrowed. */
     const char *const *muc_prefixes;
     size_t n_muc_prefixes;
+    /* Never take event time from a <delay/> on a plain top-level stanza (a
+     * live tap: there its sender wrote it); only a mirror wrapper's stamp or
+     * arrival time. Replay of a capture leaves it false (the recorder's). */
+    int no_top_stamps;
 };
+
+/* The engine's splitter runs with this max_depth, whatever limits.max_depth
+ * (the parser's) is: it drops (counts) only what libxml2 would refuse anyway
+ * (256 levels, an error for the whole stanza). */
+#define SW_SPLIT_HARD_DEPTH 200
 
 struct sw_xml_stats {
     uint64_t bytes;
@@ -61,11 +74,15 @@ struct sw_xml_stats {
     uint64_t unwrapped;        /* mirror copies unwrapped */
     uint64_t carbons;          /* carbon copies flagged */
     uint64_t skipped_oversize; /* stanzas over max_stanza_bytes (counted by sw_split) */
-    uint64_t skipped_depth;    /* stanzas with nesting over max_depth */
-    uint64_t skipped_attr;     /* stanzas with an attribute over max_attr_bytes */
+    uint64_t skipped_depth;    /* unused by sw_xml (the splitter counts its own) */
+    uint64_t skipped_attr;     /* unused by sw_xml (over-limit stanzas are not skipped) */
     uint64_t skipped_unknown;  /* top-level elements that are not message/presence/iq */
     uint64_t bad_stamps;       /* unparsable delay stamps (arrival time used) */
     uint64_t parse_errors;
+    uint64_t over_limit; /* minimal SW_F_OVER_LIMIT events, and why (a stanza may count twice): */
+    uint64_t over_depth, over_attr, over_text, over_jid;
+    uint64_t over_size; /* stand-ins for stanzas over max_stanza_bytes (or too deep to split) */
+    uint64_t malformed; /* stanzas skipped as not well-formed (the pipeline goes on) */
 };
 
 /* ---- splitter ---- */
@@ -78,6 +95,10 @@ struct sw_split_cb {
                    uint32_t line); /* one complete top-level element, 1-based start line */
     void (*close)(void *ud, uint64_t start, uint64_t end); /* </stream:stream> */
     void *ud;
+    /* optional (last, so positional initializers stay valid): a top-level
+     * element not reported as a stanza because it is longer than
+     * max_stanza_bytes or nested deeper than max_depth */
+    void (*skipped)(void *ud, uint64_t start, uint64_t end, uint32_t line);
 };
 
 int sw_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,

@@ -92,7 +92,7 @@ static void on_close(void *ud, uint64_t s, uint64_t e)
 static void run(struct rec *r, const struct sw_xml_limits *lim, const char *data, size_t len,
                 unsigned split)
 {
-    struct sw_split_cb cb = {on_header, on_stanza, on_close, r};
+    struct sw_split_cb cb = {on_header, on_stanza, on_close, r, NULL};
     struct sw_split *s = NULL;
     struct sw_errbuf eb = {{0}};
     memset(r, 0, sizeof(*r));
@@ -357,7 +357,7 @@ static void test_hostile_sizes(void **state)
     struct rec r;
     memset(&r, 0, sizeof(r));
     rec_printf(&r, "%s", "");
-    struct sw_split_cb cb = {on_header, on_stanza, on_close, &r};
+    struct sw_split_cb cb = {on_header, on_stanza, on_close, &r, NULL};
     struct sw_split *s;
     size_t len;
     char *d =
@@ -607,7 +607,7 @@ static void gen_capture(struct gbuf *g, unsigned seed, unsigned stanzas, unsigne
     static void NAME(struct rec *r, const struct sw_xml_limits *lim, const char *data, size_t len, \
                      unsigned seed, unsigned maxpiece)                                             \
     {                                                                                              \
-        struct sw_split_cb cb = {on_header, on_stanza, on_close, r};                               \
+        struct sw_split_cb cb = {on_header, on_stanza, on_close, r, NULL};                         \
         struct PFX *s = NULL;                                                                      \
         struct sw_errbuf eb = {{0}};                                                               \
         memset(r, 0, sizeof(*r));                                                                  \

@@ -424,13 +424,16 @@ static void test_delay_variants(void **state)
     assert_int_equal(sw_parse_time("2026-11-29T10:00:01.5Z", 22, &t15), 0);
     assert_int_equal(sw_parse_time("2026-11-29T10:00:07Z", 20, &t7), 0);
     assert_int_equal(sw_parse_time("2026-11-29T09:59:00Z", 20, &tl), 0);
-    assert_int_equal(R.ev[0].t_ms, t5);
+    /* a stamp inside the mirrored stanza is its sender's: never the time */
+    assert_int_equal(R.ev[0].t_ms, ARRIVAL);
     assert_true(R.ev[0].flags & SW_F_DELAYED);
     assert_false(R.ev[0].flags & SW_F_HISTORY); /* no room involved */
     assert_int_equal(R.ev[1].t_ms, t5);
     assert_int_equal(R.ev[2].t_ms, t15);
     assert_true(R.ev[2].t_ms < R.ev[1].t_ms);
-    assert_int_equal(R.ev[3].t_ms, tl);
+    /* legacy stamps never date an event (only re-deliveries carry them) */
+    (void)tl;
+    assert_int_equal(R.ev[3].t_ms, ARRIVAL);
     assert_true(R.ev[3].flags & SW_F_DELAYED);
     assert_int_equal(R.ev[4].t_ms, ARRIVAL);
     assert_false(R.ev[4].flags & SW_F_DELAYED);
@@ -442,6 +445,111 @@ static void test_delay_variants(void **state)
     assert_int_equal(R.ev[5].key[SW_SHARD_ROOM], h("room@rooms.a.test"));
     assert_int_equal(R.ev[5].key[SW_SHARD_TARGET], h("b@a.test"));
     rec_fini(&R);
+}
+
+/* Issue 12 "time is the recorder's": what a sender writes into its own stanza
+ * never dates it nor makes it a re-delivery; what the recorder, the mirror,
+ * a room at a MUC service or the recipient's server adds does (the rule in
+ * engine/xml.c's file comment). */
+static void test_sender_stamps_and_history(void **state)
+{
+    (void)state;
+#define RSTAMP "<delay xmlns='urn:xmpp:delay' stamp='2026-11-29T10:00:05Z'/>"
+    static const char d[] = HDR
+        /* 0: sender's far-future stamp, then the recorder's: the recorder's */
+        "<message from='m@b.test/r' to='v@a.test' type='chat'><body>x</body>"
+        "<delay xmlns='urn:xmpp:delay' stamp='2999-01-01T00:00:00Z'/>" RSTAMP "</message>\n"
+        /* 1: occupant's groupchat to the room with a forged room delay: not history */
+        "<message from='m@b.test/r' to='room@rooms.a.test' type='groupchat'><body>x</body>"
+        "<delay xmlns='urn:xmpp:delay' from='room@rooms.a.test' "
+        "stamp='2026-11-29T09:00:00Z'/>" RSTAMP "</message>\n"
+        /* 2: chat to an account with a delay "from" a room: not history */
+        "<message from='m@b.test/r' to='v@a.test' type='chat'><body>x</body>"
+        "<delay xmlns='urn:xmpp:delay' from='room@rooms.a.test' "
+        "stamp='2026-11-29T09:00:00Z'/>" RSTAMP "</message>\n"
+        /* 3: groupchat "reflection" from an account (not a MUC service) with its own
+         * bare JID as delay from: not history */
+        "<message from='m@b.test/r' to='v@a.test/x' type='groupchat'><body>x</body>"
+        "<delay xmlns='urn:xmpp:delay' from='m@b.test' stamp='2026-11-29T09:00:00Z'/>" RSTAMP
+        "</message>\n"
+        /* 4: real MUC history: the room reflects to an occupant: history */
+        "<message from='room@rooms.a.test/bob' to='v@a.test/x' type='groupchat'><body>x</body>"
+        "<delay xmlns='urn:xmpp:delay' from='room@rooms.a.test' "
+        "stamp='2026-11-29T09:00:00Z'/>" RSTAMP "</message>\n"
+        /* 5: offline storage: the recipient's server re-delivers: history */
+        "<message from='bob@b.test/r' to='v@a.test' type='chat'><body>x</body>"
+        "<delay xmlns='urn:xmpp:delay' from='a.test' stamp='2026-11-29T09:00:00Z'/>" RSTAMP
+        "</message>\n"
+        /* 6: a delay "from" some other server: not history */
+        "<message from='m@b.test/r' to='v@a.test' type='chat'><body>x</body>"
+        "<delay xmlns='urn:xmpp:delay' from='b.test' stamp='2026-11-29T09:00:00Z'/>" RSTAMP
+        "</message>\n"
+        /* 7: mirrored: the inner stanza's stamps are the sender's, the mirror's dates it */
+        WRAP("<delay xmlns='urn:xmpp:delay' stamp='2026-11-29T10:00:06Z'/>"
+             "<message xmlns='jabber:client' from='m@b.test/r' to='room@rooms.a.test' "
+             "type='groupchat'><body>x</body><delay xmlns='urn:xmpp:delay' "
+             "from='room@rooms.a.test' stamp='2999-01-01T00:00:00Z'/></message>")
+        /* 8: mirrored real history (room to occupant) without a mirror stamp */
+        WRAP("<message xmlns='jabber:client' from='room@rooms.a.test/bob' to='v@a.test/x' "
+             "type='groupchat'><body>x</body><delay xmlns='urn:xmpp:delay' "
+             "from='room@rooms.a.test' stamp='2026-11-29T09:00:00Z'/></message>");
+#undef RSTAMP
+    struct sw_xml_opts o = default_opts();
+    parse_all(&R, &o, d, sizeof(d) - 1);
+    assert_int_equal(R.rc, 0);
+    assert_int_equal(R.n, 9);
+    int64_t t5, t6;
+    assert_int_equal(sw_parse_time("2026-11-29T10:00:05Z", 20, &t5), 0);
+    assert_int_equal(sw_parse_time("2026-11-29T10:00:06Z", 20, &t6), 0);
+    static const int hist[9] = {0, 0, 0, 0, 1, 1, 0, 0, 1};
+    for (size_t i = 0; i < 9; i++) {
+        assert_int_equal(R.ev[i].t_ms, i < 7 ? t5 : i == 7 ? t6 : ARRIVAL);
+        assert_true(R.ev[i].flags & SW_F_DELAYED);
+        assert_int_equal((R.ev[i].flags & SW_F_HISTORY) != 0, hist[i]);
+    }
+    assert_true(R.ev[1].flags & SW_F_MUC_GROUPCHAT);
+    assert_true(R.ev[7].flags & SW_F_MUC_GROUPCHAT);
+    assert_true(R.ev[4].flags & SW_F_MUC_REFLECTION);
+    rec_fini(&R);
+
+    /* a live tap (no_top_stamps): a plain stanza's own stamp is never used */
+    o.no_top_stamps = 1;
+    parse_all(&R, &o, d, sizeof(d) - 1);
+    assert_int_equal(R.n, 9);
+    assert_int_equal(R.ev[0].t_ms, ARRIVAL);
+    assert_int_equal(R.ev[7].t_ms, t6);
+    rec_fini(&R);
+}
+
+/* Framing: a JID is kept whole up to 3071 bytes; a longer one is dropped (the
+ * event is over-limit), never cut to a prefix that names someone else. */
+static void test_long_jids(void **state)
+{
+    (void)state;
+    char local[1100];
+    memset(local, 'a', 1000);
+    local[1000] = '\0';
+    char *d = malloc(16384);
+    assert_non_null(d);
+    snprintf(d, 16384,
+             HDR "<message from='%s@innocent.example.evil.test/r' to='v@a.test' type='chat'>"
+                 "<body>x</body></message>\n"
+                 "<message from='%s@%s.%s.%s.test/r' to='v@a.test' type='chat'><body>x</body>"
+                 "</message>\n",
+             local, local, local, local, local);
+    struct sw_xml_opts o = default_opts();
+    parse_all(&R, &o, d, strlen(d));
+    assert_int_equal(R.rc, 0);
+    assert_int_equal(R.n, 2);
+    assert_int_equal(R.ev[0].from.len, 1000 + strlen("@innocent.example.evil.test/r"));
+    assert_int_equal(R.ev[0].from.domain_len, strlen("innocent.example.evil.test"));
+    assert_false(R.ev[0].flags & SW_F_OVER_LIMIT);
+    /* 4 x 1000 + ... > 3071: dropped, over-limit */
+    assert_int_equal(R.ev[1].from.len, 0);
+    assert_true(R.ev[1].flags & SW_F_OVER_LIMIT);
+    assert_int_equal(R.st.over_jid, 1);
+    rec_fini(&R);
+    free(d);
 }
 
 static void test_carbons_and_forwards(void **state)
@@ -484,11 +592,11 @@ static void test_carbons_and_forwards(void **state)
     rec_fini(&R);
 }
 
-/* XEP-0203 on carbons: the stamp inside the carbon's <forwarded/> (before or
- * after the inner stanza), or on the inner stanza, dates the event, plain or
- * mirrored; a stamp on the carbon wrapper itself (before or after <sent/>, as
- * swgen --carbons writes it) dates it when nothing inside does. Never the
- * arrival time when a stamp is there. */
+/* XEP-0203 on carbons: only the recorder's stamp dates the event: the last
+ * from-less <delay/> on the top-level element (the carbon wrapper, before or
+ * after <received/>, as swgen --carbons writes it) or the mirror's; a stamp
+ * inside the carbon's <forwarded/> or on the inner message never does (it
+ * still sets SW_F_DELAYED). */
 static void test_carbon_stamps(void **state)
 {
     (void)state;
@@ -526,12 +634,14 @@ static void test_carbon_stamps(void **state)
     parse_all(&R, NULL, d, sizeof(d) - 1);
     assert_int_equal(R.rc, 0);
     assert_int_equal(R.n, 11);
-    static const char *const want[] = {"01", "02", "03", "04", "05", "06", "07", "08", "10", "11"};
+    static const char *const want[] = {"", "", "", "", "05", "09", "07", "30", "", "11"};
     for (size_t i = 0; i < 10; i++) {
         char ts[32];
-        int64_t t;
-        snprintf(ts, sizeof(ts), "2026-11-29T10:00:%sZ", want[i]);
-        assert_int_equal(sw_parse_time(ts, strlen(ts), &t), 0);
+        int64_t t = ARRIVAL;
+        if (want[i][0] != '\0') {
+            snprintf(ts, sizeof(ts), "2026-11-29T10:00:%sZ", want[i]);
+            assert_int_equal(sw_parse_time(ts, strlen(ts), &t), 0);
+        }
         assert_int_equal(R.ev[i].t_ms, t);
         assert_true(R.ev[i].flags & SW_F_CARBON);
         assert_true(R.ev[i].flags & SW_F_DELAYED);
@@ -612,13 +722,17 @@ static void test_body_truncation(void **state)
     assert_string_equal(R.ev[2].nick, "\xc3\xa9\xc3\xa9\xc3\xa9");
     rec_fini(&R);
 
-    /* a text node over max_text_bytes: the stanza is skipped and counted */
+    /* a text node over max_text_bytes: a minimal over-limit event, counted */
     o.limits.max_text_bytes = 12;
     parse_all(&R, &o, d, sizeof(d) - 1);
     assert_int_equal(R.rc, 0);
-    assert_int_equal(R.n, 2);
-    assert_int_equal(R.st.skipped_oversize, 1);
-    assert_string_equal(R.ev[0].body, "<cdata>");
+    assert_int_equal(R.n, 3);
+    assert_int_equal(R.st.over_limit, 1);
+    assert_int_equal(R.st.over_text, 1);
+    assert_true(R.ev[0].flags & SW_F_OVER_LIMIT);
+    assert_false(R.ev[0].flags & SW_F_HAS_BODY);
+    assert_int_equal(R.ev[0].body_len, 0);
+    assert_string_equal(R.ev[1].body, "<cdata>");
     rec_fini(&R);
 
     /* keep everything with the default body_keep */
@@ -716,16 +830,20 @@ static void test_big_attribute(void **state)
     size_t len;
     struct sw_xml *x;
     int rc;
-    /* 1 MB attribute: over max_attr_bytes, the stanza is skipped, parsing goes on */
-    char *d = repeat(HDR "<message to='", "0123456789", 100 * 1024,
+    /* 1 MB attribute: over max_attr_bytes, a minimal event without it, parsing goes on */
+    char *d = repeat(HDR "<message from='s@b.test/r' type='chat' to='", "0123456789", 100 * 1024,
                      "'><body>x</body></message>\n<message from='ok@a.test'/>\n", &len);
     rec_reset(&R);
     assert_int_equal(sw_xml_new(NULL, on_event, &R, &x), 0);
     feed_chunks(x, d, len, 65536, &rc);
     assert_int_equal(rc, 0);
-    assert_int_equal(sw_xml_stats(x)->skipped_attr, 1);
-    assert_int_equal(R.n, 1);
-    assert_string_equal(R.ev[0].from.text, "ok@a.test");
+    assert_int_equal(sw_xml_stats(x)->over_attr, 1);
+    assert_int_equal(R.n, 2);
+    assert_int_equal(R.ev[0].flags, SW_F_OVER_LIMIT);
+    assert_string_equal(R.ev[0].from.text, "s@b.test/r");
+    assert_int_equal(R.ev[0].to.len, 0);
+    assert_int_equal(R.ev[0].type, SW_T_CHAT);
+    assert_string_equal(R.ev[1].from.text, "ok@a.test");
     sw_xml_free(x);
     rec_fini(&R);
     free(d);
@@ -737,8 +855,12 @@ static void test_big_attribute(void **state)
     rec_reset(&R);
     assert_int_equal(sw_xml_new(NULL, on_event, &R, &x), 0);
     feed_chunks(x, d, len, 65536, &rc);
-    assert_true(rc == SW_EPARSE || sw_xml_stats(x)->skipped_attr == 1);
-    assert_int_equal(R.n, 0);
+    if (rc == SW_EPARSE) {
+        assert_int_equal(R.n, 0);
+    } else {
+        assert_int_equal(sw_xml_stats(x)->over_attr, 1);
+        assert_int_equal(R.n, 1);
+    }
     sw_xml_free(x);
     rec_fini(&R);
     free(d);
@@ -826,7 +948,7 @@ static void test_deep_nesting(void **state)
 {
     (void)state;
     size_t len;
-    /* 40 levels: over max_depth (32) but within libxml2's limit: skipped, counted */
+    /* 40 levels: over max_depth (32) but within libxml2's limit: a minimal event */
     char *open = repeat("", "<x>", 40, "", &len);
     char *close = repeat("", "</x>", 40, "", &len);
     char d[1024];
@@ -834,9 +956,11 @@ static void test_deep_nesting(void **state)
              open, close);
     parse_all(&R, NULL, d, strlen(d));
     assert_int_equal(R.rc, 0);
-    assert_int_equal(R.st.skipped_depth, 1);
-    assert_int_equal(R.n, 1);
-    assert_int_equal(R.ev[0].kind, SW_EV_IQ);
+    assert_int_equal(R.st.over_depth, 1);
+    assert_int_equal(R.n, 2);
+    assert_int_equal(R.ev[0].flags, SW_F_OVER_LIMIT);
+    assert_string_equal(R.ev[0].from.text, "a@a.test");
+    assert_int_equal(R.ev[1].kind, SW_EV_IQ);
     rec_fini(&R);
     free(open);
     free(close);
@@ -961,7 +1085,7 @@ static void test_split_then_parse(void **state)
         size_t len;
         char *d = sw_test_load_capture(files[fi], &len);
         struct ranges rg = {0};
-        struct sw_split_cb cb = {r_header, r_stanza, NULL, &rg};
+        struct sw_split_cb cb = {r_header, r_stanza, NULL, &rg, NULL};
         struct sw_split *s;
         assert_int_equal(sw_split_new(NULL, &cb, &s), 0);
         assert_int_equal(sw_split_feed(s, d, len, NULL), 0);
@@ -1094,6 +1218,8 @@ int main(void)
         cmocka_unit_test(test_fixture_muc),
         cmocka_unit_test(test_muc_rules_without_domain_list),
         cmocka_unit_test(test_delay_variants),
+        cmocka_unit_test(test_sender_stamps_and_history),
+        cmocka_unit_test(test_long_jids),
         cmocka_unit_test(test_carbons_and_forwards),
         cmocka_unit_test(test_carbon_stamps),
         cmocka_unit_test(test_muc_service_prefixes),

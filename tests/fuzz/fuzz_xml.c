@@ -91,7 +91,7 @@ static void sp_close(void *ud, uint64_t s, uint64_t e)
 static int run_split(const uint8_t *d, size_t size, const size_t *cuts, int ncuts,
                      struct split_obs *o)
 {
-    struct sw_split_cb cb = {sp_header, sp_stanza, sp_close, o};
+    struct sw_split_cb cb = {sp_header, sp_stanza, sp_close, o, NULL};
     struct sw_split *s;
     struct sw_xml_limits lim = {.max_depth = 8, .max_stanza_bytes = 2048};
     struct sw_errbuf eb;

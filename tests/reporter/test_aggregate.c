@@ -92,8 +92,8 @@ static void fx_start(struct fixture *f)
     assert_int_equal(sw_output_json_init(&f->out[0], f->fp), 0);
     f->out[1] = (struct sw_output_ops){.name = "rec", .incident = rec_incident, .ctx = &f->rec};
     struct sw_errbuf eb;
-    assert_int_equal(sw_aggregate_new_settings(&f->s, &f->never, &f->svc, f->out, 2, &f->a, &eb),
-                     0);
+    assert_int_equal(
+        sw_aggregate_new_settings(&f->s, &f->never, &f->svc, NULL, f->out, 2, &f->a, &eb), 0);
 }
 
 static int setup(void **state)
@@ -331,13 +331,19 @@ static void test_never_offenders(void **state)
     hit(f, "x.full", "Announce@A.test/res", 1000, T0, NULL, NULL);
     hit(f, "x.full", "a.test", 1000, T0, NULL, NULL);
     hit(f, "x.full", "lobby@rooms.a.test", 1000, T0, NULL, NULL);
-    hit(f, "x.full", "m@a.test", 1000, T0, "hall@conf.c.example/nick", NULL);
-    hit(f, "x.full", "hall@conf.c.example", 1000, T0 + 1, NULL, NULL); /* seen as a room */
-    assert_int_equal(f->rec.n, 1);
+    hit(f, "x.full", "m@a.test", 1000, T0, "hall@rooms.a.test/nick", NULL);
+    hit(f, "x.full", "hall@rooms.a.test", 1000, T0 + 1, NULL, NULL); /* a room */
+    /* a "room" that is no MUC service's (a groupchat sent to an account) is no room */
+    hit(f, "x.full", "n@a.test", 1000, T0 + 2, "spammer@evil.test", NULL);
+    hit(f, "x.full", "spammer@evil.test", 1000, T0 + 3, NULL, NULL);
+    assert_int_equal(f->rec.n, 3);
     assert_string_equal(f->rec.inc[0].offender, "m@a.test");
+    assert_string_equal(f->rec.inc[1].offender, "n@a.test");
+    assert_string_equal(f->rec.inc[2].offender, "spammer@evil.test");
     struct sw_aggregate_stats st;
     sw_aggregate_get_stats(f->a, &st);
     assert_int_equal(st.dropped, 6);
+    assert_int_equal(st.not_rooms, 1);
     /* a domain offender is its own key, next to the account */
     struct sw_hit h;
     memset(&h, 0, sizeof(h));
@@ -350,8 +356,75 @@ static void test_never_offenders(void **state)
     snprintf(h.offender, sizeof(h.offender), "spam.example");
     h.weight_milli = 1000;
     sw_aggregate_hit(f->a, &h);
-    assert_int_equal(f->rec.n, 2);
-    assert_int_equal(f->rec.inc[1].offender_kind, SW_OFFENDER_DOMAIN);
+    assert_int_equal(f->rec.n, 4);
+    assert_int_equal(f->rec.inc[3].offender_kind, SW_OFFENDER_DOMAIN);
+}
+
+/* Issue 12 "nobody whitelists themselves": with muc.services empty, rooms are
+ * at domains the service-prefix rule names; an accomplice's groupchat "to" a
+ * plain account never makes it a room; the room set forgets after its TTL. */
+static void test_rooms_only_at_services(void **state)
+{
+    struct fixture *f = *state;
+    sw_aggregate_free(f->a);
+    fclose(f->fp);
+    free(f->json);
+    static char *pfx_v[] = {"conference", "rooms"};
+    struct sw_conf_strlist pfx = {.v = pfx_v, .n = 2};
+    f->svc.n = 0;
+    f->fp = open_memstream(&f->json, &f->json_len);
+    assert_non_null(f->fp);
+    assert_int_equal(sw_output_json_init(&f->out[0], f->fp), 0);
+    struct sw_errbuf eb;
+    assert_int_equal(
+        sw_aggregate_new_settings(&f->s, &f->never, &f->svc, &pfx, f->out, 2, &f->a, &eb), 0);
+    /* ten accomplice lines "to" the spammer, each a hit naming it as room */
+    for (int i = 0; i < 10; i++) {
+        hit(f, "x.full", "acc@b.test", 1000, T0 + i, "spammer@b.test", NULL);
+    }
+    hit(f, "x.full", "spammer@b.test", 1000, T0 + 20, "flood@conference.a.test", NULL);
+    /* a real room at a prefix-named service is never an offender... */
+    hit(f, "x.full", "flood@conference.a.test", 1000, T0 + 30, NULL, NULL);
+    /* ... two labels are not enough for the prefix rule */
+    hit(f, "x.full", "x@b.test", 1000, T0 + 40, "lobby@conference.test", NULL);
+    hit(f, "x.full", "lobby@conference.test", 1000, T0 + 50, NULL, NULL);
+    assert_int_equal(f->rec.n, 4);
+    assert_string_equal(f->rec.inc[0].offender, "acc@b.test");
+    assert_string_equal(f->rec.inc[1].offender, "spammer@b.test");
+    assert_string_equal(f->rec.inc[2].offender, "x@b.test");
+    assert_string_equal(f->rec.inc[3].offender, "lobby@conference.test");
+    /* the room set expires: a day later the room is no longer protected (a
+     * detector naming it would be reported; none does, they skip reflections) */
+    int64_t later = T0 + 30 + 24LL * 3600 * 1000 + 1000;
+    sw_aggregate_tick(f->a, later);
+    size_t n = f->rec.n;
+    hit(f, "x.full", "flood@conference.a.test", 1000, later + 1, NULL, NULL);
+    assert_int_equal(f->rec.n, n + 1);
+}
+
+/* Issue 12 "saturation": twelve weak symbols (a bait matching a dozen content
+ * rules) fill the slots; the flood's strong hit that follows still opens. */
+static void test_symbol_saturation(void **state)
+{
+    struct fixture *f = *state;
+    static const char *weak[12] = {"content.r1", "content.r2",  "content.r3",  "content.r4",
+                                   "content.r5", "content.r6",  "content.r7",  "content.r8",
+                                   "content.r9", "content.r10", "content.r11", "content.r12"};
+    for (int i = 0; i < 12; i++) {
+        hit(f, weak[i], "bait@b.test", 1000, T0 + i, NULL, NULL); /* 0.6, group c: 0.6 total */
+    }
+    assert_int_equal(f->rec.n, 0);
+    hit(f, "x.full", "bait@b.test", 1000, T0 + 100, "r@rooms.a.test", NULL);
+    assert_int_equal(f->rec.n, 1);
+    assert_string_equal(f->rec.inc[0].offender, "bait@b.test");
+    struct sw_aggregate_stats st;
+    sw_aggregate_get_stats(f->a, &st);
+    assert_int_equal(st.evicted_symbols, 1);
+    assert_int_equal(st.dropped_symbols, 0);
+    /* a 13th symbol weaker than every live slot is the one dropped */
+    hit(f, "n.benign", "bait@b.test", 1000, T0 + 200, NULL, NULL);
+    sw_aggregate_get_stats(f->a, &st);
+    assert_int_equal(st.dropped_symbols, 1);
 }
 
 static void test_eviction_under_pressure(void **state)
@@ -469,7 +542,8 @@ static void test_random_stress(void **state)
     struct seq_rec *r = calloc(1, sizeof(*r));
     struct sw_output_ops out = {.name = "seq", .incident = seq_incident, .ctx = r};
     struct sw_errbuf eb;
-    assert_int_equal(sw_aggregate_new_settings(&f->s, &f->never, &f->svc, &out, 1, &f->a, &eb), 0);
+    assert_int_equal(
+        sw_aggregate_new_settings(&f->s, &f->never, &f->svc, NULL, &out, 1, &f->a, &eb), 0);
     static const char *const syms[] = {"a.half", "b.half", "c.g1", "d.g2", "x.full", "content.u"};
     uint64_t rng = 12345;
     int64_t t = T0;
@@ -695,6 +769,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dedup_and_update_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_reopen_and_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_never_offenders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rooms_only_at_services, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_symbol_saturation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_under_pressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deterministic_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_stress, setup, teardown),
