@@ -126,7 +126,7 @@ int sw_pipeline_reload(struct sw_pipeline *p, struct sw_conf *conf, struct sw_er
         SW_CNT_ADD(p->reload_errors, 1);
         return rc;
     }
-    struct pl_gen *old = rcu_xchg_pointer(&p->gen, g);
+    struct pl_gen *old = atomic_exchange_explicit(&p->gen, g, memory_order_acq_rel);
     /* Workers read the generation only inside rcu_read_lock() (one batch at a
      * time), so after the grace period nobody uses old's shared state. */
     synchronize_rcu();
@@ -271,7 +271,7 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     if (rc < 0) {
         goto fail;
     }
-    rcu_assign_pointer(p->gen, g0);
+    atomic_store_explicit(&p->gen, g0, memory_order_release);
     if (opts->stage != NULL) {
         p->stage = *opts->stage;
     } else {
@@ -295,7 +295,7 @@ void sw_pipeline_free(struct sw_pipeline *p)
         return;
     }
     sw_conf_free(atomic_load(&p->agg_next));
-    pl_gen_free(p, p->gen);
+    pl_gen_free(p, atomic_load_explicit(&p->gen, memory_order_acquire));
     free(p->muc_hashes);
     free(p->server_hashes);
     for (size_t i = 0; i < p->n_streams; i++) {

@@ -340,7 +340,7 @@ void *pl_worker_main(void *arg)
     } else {
         ws->tm.prev = INT64_MIN;
         rcu_read_lock();
-        int rc = wk_switch(w, ws, rcu_dereference(p->gen), true);
+        int rc = wk_switch(w, ws, atomic_load_explicit(&p->gen, memory_order_acquire), true);
         rcu_read_unlock();
         if (rc < 0) {
             pl_set_error(p, rc, "detector thread_init failed");
@@ -355,7 +355,7 @@ void *pl_worker_main(void *arg)
         uint32_t flags = b->flags;
         if (!aborted) {
             rcu_read_lock();
-            const struct pl_gen *g = rcu_dereference(p->gen);
+            const struct pl_gen *g = atomic_load_explicit(&p->gen, memory_order_acquire);
             if (g->id != ws->gen_id && wk_switch(w, ws, g, false) < 0) {
                 SW_CNT_ADD(w->reload_errors, 1);
             }
