@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "sw/classifier.h"
+#include "sw/share.h"
 #include "sw/sw.h"
 
 static const char usage_main[] =
@@ -26,6 +27,7 @@ static const char usage_main[] =
     "  dump-config [-c FILE]         print the effective configuration as YAML\n"
     "  train ...                     train the content classifier (see help train)\n"
     "  reload [--pid-file F]         make a running replay re-read its config (SIGHUP)\n"
+    "  retract [-c FILE] JID|DOMAIN  take entities off the published block list and feeds\n"
     "  help [COMMAND]                show help for a command\n"
     "  --version                     print the version\n"
     "\n"
@@ -48,6 +50,9 @@ static int cmd_help(int argc, char **argv)
         fputs(cli_usage_dump, stdout);
     } else if (strcmp(c, "reload") == 0) {
         fputs(cli_usage_reload, stdout);
+    } else if (strcmp(c, "retract") == 0) {
+        char *rargv[] = {(char *)"retract", (char *)"--help", NULL};
+        return sw_share_cmd_retract(2, rargv);
     } else if (strcmp(c, "train") == 0) {
         char *targv[] = {(char *)"train", (char *)"--help", NULL};
         return sw_train_main(2, targv);
@@ -84,6 +89,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "reload") == 0) {
         return cli_cmd_reload(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "retract") == 0) {
+        return cli_register_sections() < 0 ? EXIT_USAGE : sw_share_cmd_retract(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "train") == 0) {
         return sw_train_main(argc - 1, argv + 1);

@@ -11,6 +11,7 @@
 #include "sw/incident.h"
 #include "sw/reporter.h"
 #include "sw/settings.h"
+#include "sw/share.h"
 #include "sw/sw.h"
 
 int cli_register_sections(void)
@@ -29,6 +30,9 @@ int cli_register_sections(void)
     }
     if (rc == 0) {
         rc = sw_reporter_register_conf();
+    }
+    if (rc == 0) {
+        rc = sw_share_register_conf();
     }
     if (rc < 0) {
         fprintf(stderr, "stanzawatch: cannot register config sections: %s\n", sw_strerror(rc));

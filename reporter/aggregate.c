@@ -142,7 +142,20 @@ struct sw_aggregate {
     struct sw_output_ops *outputs;
     size_t n_outputs;
     struct sw_aggregate_stats st;
+    sw_aggregate_listed_fn listed; /* consumed block lists (share.c), NULL = none */
+    void *listed_ctx;
 };
+
+/* Set by the live reporter before the aggregator is made (sw_aggregate_set_listed). */
+static sw_aggregate_listed_fn g_listed;
+static void *g_listed_ctx;
+static const char listed_symbol[] = "share.listed";
+
+void sw_aggregate_set_listed(sw_aggregate_listed_fn fn, void *ctx)
+{
+    g_listed = fn;
+    g_listed_ctx = ctx;
+}
 
 /* ---- config ------------------------------------------------------------ */
 
@@ -828,6 +841,19 @@ static bool is_never(struct sw_aggregate *a, const char *off, uint8_t okind)
 
 void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
 {
+    if (a->listed != NULL && h->symbol != listed_symbol) {
+        /* a listed offender: the listing is one more weighted symbol (share.h) */
+        int64_t w = a->listed(a->listed_ctx, h->offender);
+        if (w > 0) {
+            struct sw_hit lh = *h;
+            lh.symbol = listed_symbol;
+            lh.detector = "share";
+            lh.n_values = 0;
+            lh.weight_milli = (uint32_t)(w < a->threshold_milli ? w : a->threshold_milli - 1);
+            sw_aggregate_hit(a, &lh);
+            a->st.hits--;
+        }
+    }
     a->st.hits++;
     int64_t now = h->t_ms > a->now ? h->t_ms : a->now;
     a->now = now;
@@ -868,6 +894,9 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
     const struct agg_sym *sym = find_sym(a, h->symbol);
     int64_t score_milli = sym ? sym->score_milli : a->default_milli;
     int64_t c = (int64_t)llround((double)score_milli * (double)h->weight_milli / 1000.0);
+    if (h->symbol == listed_symbol) {
+        c = h->weight_milli; /* already scaled and capped below the threshold */
+    }
     struct agg_contrib *ct = NULL;
     bool new_symbol = false;
     for (uint32_t i = 0; i < e->n_contrib; i++) {
@@ -1108,6 +1137,8 @@ static int agg_init(struct sw_aggregate *a, const struct sw_aggregate_settings *
 {
     a->lru_head = a->lru_tail = -1;
     a->now = INT64_MIN / 2;
+    a->listed = g_listed;
+    a->listed_ctx = g_listed_ctx;
     int rc = agg_policy(a, s, never, services, eb);
     if (rc < 0) {
         return rc;

@@ -104,22 +104,25 @@ char *sw_iodef_clean(char *dst, size_t cap, const char *src)
     return dst;
 }
 
-static int elem_time(xmlTextWriterPtr w, const char *name, int64_t ms)
+int sw_iodef_time_elem(xmlTextWriterPtr w, const char *name, int64_t ms)
 {
     char t[40];
     W(xmlTextWriterWriteElement(w, X(name), X(sw_fmt_time(ms, t, sizeof(t)))));
     return 0;
 }
 
-static int attr(xmlTextWriterPtr w, const char *name, const char *value)
+int sw_iodef_attr(xmlTextWriterPtr w, const char *name, const char *value)
 {
     char clean[512];
     sw_iodef_clean(clean, sizeof(clean), value);
     W(xmlTextWriterWriteAttribute(w, X(name), X(clean)));
     return 0;
 }
+#define attr sw_iodef_attr
+#define elem_time sw_iodef_time_elem
+#define xmpp_address sw_iodef_address
 
-static int xmpp_address(xmlTextWriterPtr w, const char *jid)
+int sw_iodef_address(xmlTextWriterPtr w, const char *jid)
 {
     char clean[SW_OFFENDER_TEXT * 3];
     W(xmlTextWriterStartElement(w, X("Address")));
@@ -150,6 +153,20 @@ static bool kind_is_flood(const struct sw_incident *inc)
     return inc->kind != NULL && (strstr(inc->kind, "flood") != NULL);
 }
 
+char *sw_iodef_contrib_text(const struct sw_incident_contrib *c, char *line, size_t cap)
+{
+    int off =
+        snprintf(line, cap, "%s (%s): score %lld.%03lld, %u hits", c->symbol ? c->symbol : "?",
+                 c->detector ? c->detector : "?", (long long)(c->score_milli / 1000),
+                 (long long)((c->score_milli % 1000 + 1000) % 1000), c->hits);
+    for (uint32_t v = 0; v < c->n_values && v < SW_HIT_MAX_VALUES && off > 0 && (size_t)off < cap;
+         v++) {
+        off += snprintf(line + off, cap - (size_t)off, ", %s=%lld",
+                        c->values[v].name ? c->values[v].name : "?", (long long)c->values[v].value);
+    }
+    return line;
+}
+
 static int write_method(xmlTextWriterPtr w, const struct sw_incident *inc)
 {
     char line[1024];
@@ -162,18 +179,7 @@ static int write_method(xmlTextWriterPtr w, const struct sw_incident *inc)
         W(xmlTextWriterEndElement(w));
     }
     for (uint32_t i = 0; i < inc->n_contrib && i < SW_INC_MAX_DETECTORS; i++) {
-        const struct sw_incident_contrib *c = &inc->contrib[i];
-        int off = snprintf(line, sizeof(line), "%s (%s): score %lld.%03lld, %u hits",
-                           c->symbol ? c->symbol : "?", c->detector ? c->detector : "?",
-                           (long long)(c->score_milli / 1000),
-                           (long long)((c->score_milli % 1000 + 1000) % 1000), c->hits);
-        for (uint32_t v = 0;
-             v < c->n_values && v < SW_HIT_MAX_VALUES && off > 0 && (size_t)off < sizeof(line);
-             v++) {
-            off += snprintf(line + off, sizeof(line) - (size_t)off, ", %s=%lld",
-                            c->values[v].name ? c->values[v].name : "?",
-                            (long long)c->values[v].value);
-        }
+        sw_iodef_contrib_text(&inc->contrib[i], line, sizeof(line));
         char clean[1024];
         W(xmlTextWriterStartElement(w, X("Description")));
         W(attr(w, "lang", "en"));
@@ -184,7 +190,8 @@ static int write_method(xmlTextWriterPtr w, const struct sw_incident *inc)
     return 0;
 }
 
-static int write_contact(xmlTextWriterPtr w, const struct sw_reporter_settings *s)
+int sw_iodef_contact(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
+                     const char *lang_attr)
 {
     char name[SW_JID_TEXT + 32];
     W(xmlTextWriterStartElement(w, X("Contact")));
@@ -192,7 +199,7 @@ static int write_contact(xmlTextWriterPtr w, const struct sw_reporter_settings *
     W(attr(w, "type", "organization"));
     snprintf(name, sizeof(name), "%s operators", s->domain ? s->domain : "localhost");
     W(xmlTextWriterStartElement(w, X("ContactName")));
-    W(attr(w, "lang", "en"));
+    W(attr(w, lang_attr, "en"));
     char clean[sizeof(name) * 3];
     W(xmlTextWriterWriteString(w, X(sw_iodef_clean(clean, sizeof(clean), name))));
     W(xmlTextWriterEndElement(w));
@@ -208,7 +215,7 @@ static int write_contact(xmlTextWriterPtr w, const struct sw_reporter_settings *
     return 0;
 }
 
-static int write_evidence(xmlTextWriterPtr w, const struct sw_incident *inc)
+int sw_iodef_evidence(xmlTextWriterPtr w, const struct sw_incident *inc)
 {
     char t[40];
     for (uint32_t i = 0; i < inc->n_evidence && i < SW_INC_MAX_EVIDENCE; i++) {
@@ -304,9 +311,34 @@ static int write_event_data(xmlTextWriterPtr w, const struct sw_reporter_setting
     W(xmlTextWriterEndElement(w));
     W(xmlTextWriterEndElement(w));
 
-    W(write_evidence(w, inc));
+    W(sw_iodef_evidence(w, inc));
     W(xmlTextWriterEndElement(w)); /* EventData */
     return 0;
+}
+
+int sw_iodef_head(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
+                  const struct sw_incident *inc, int64_t report_ms)
+{
+    char buf[1024];
+    W(xmlTextWriterStartElement(w, X("IncidentID")));
+    W(attr(w, "name", s->domain ? s->domain : "localhost"));
+    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(buf, sizeof(buf), inc->id))));
+    W(xmlTextWriterEndElement(w));
+    W(elem_time(w, "DetectTime", inc->detected_at));
+    W(elem_time(w, "StartTime", inc->first_seen));
+    if (inc->status == SW_INC_CLOSED) {
+        W(elem_time(w, "EndTime", inc->last_seen));
+    }
+    W(elem_time(w, "ReportTime", report_ms));
+    return 0;
+}
+
+char *sw_iodef_summary_text(const struct sw_incident *inc, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s by %s %s (%s, revision %u)", inc->kind ? inc->kind : "unknown",
+             inc->offender_kind == SW_OFFENDER_DOMAIN ? "domain" : "account", inc->offender,
+             sw_incident_status_name(inc->status), inc->revision);
+    return buf;
 }
 
 int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
@@ -321,24 +353,13 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
     W(xmlTextWriterStartElementNS(w, NULL, X("Incident"), X(SW_IODEF_NS)));
     W(attr(w, "purpose", "reporting"));
     W(attr(w, "lang", "en"));
-    W(xmlTextWriterStartElement(w, X("IncidentID")));
-    W(attr(w, "name", s->domain ? s->domain : "localhost"));
-    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(buf, sizeof(buf), inc->id))));
-    W(xmlTextWriterEndElement(w));
-    W(elem_time(w, "DetectTime", inc->detected_at));
-    W(elem_time(w, "StartTime", inc->first_seen));
-    if (closed) {
-        W(elem_time(w, "EndTime", inc->last_seen));
-    }
-    W(elem_time(w, "ReportTime", report_ms));
+    W(sw_iodef_head(w, s, inc, report_ms));
 
     char desc[SW_OFFENDER_TEXT + 160];
-    snprintf(desc, sizeof(desc), "%s by %s %s (%s, revision %u)", kind,
-             inc->offender_kind == SW_OFFENDER_DOMAIN ? "domain" : "account", inc->offender,
-             sw_incident_status_name(inc->status), inc->revision);
     W(xmlTextWriterStartElement(w, X("Description")));
     W(attr(w, "lang", "en"));
-    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(buf, sizeof(buf), desc))));
+    W(xmlTextWriterWriteString(
+        w, X(sw_iodef_clean(buf, sizeof(buf), sw_iodef_summary_text(inc, desc, sizeof(desc))))));
     W(xmlTextWriterEndElement(w));
 
     W(xmlTextWriterStartElement(w, X("Assessment")));
@@ -357,7 +378,7 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
     W(xmlTextWriterEndElement(w));
 
     W(write_method(w, inc));
-    W(write_contact(w, s));
+    W(sw_iodef_contact(w, s, "lang"));
     W(write_event_data(w, s, inc, sev));
 
     if (closed) {
@@ -422,7 +443,7 @@ static int write_response(xmlTextWriterPtr w, const struct sw_reporter_settings 
     W(attr(w, "type", "unknown"));
     W(xmlTextWriterEndElement(w));
     W(xmlTextWriterEndElement(w));
-    W(write_contact(w, s));
+    W(sw_iodef_contact(w, s, "lang"));
     W(xmlTextWriterStartElement(w, X("History")));
     W(xmlTextWriterStartElement(w, X("HistoryItem")));
     W(attr(w, "action", rsp->action));

@@ -16,6 +16,7 @@
 
 static const char *const mode_names[] = {"component", "client", NULL};
 static const char *const severity_names[] = {"low", "medium", "high", NULL};
+static const char *const format_names[] = {"xep0268", "xep0268-iodef2", "xep0377", NULL};
 
 static const struct sw_conf_item peer_schema[] = {
     {.key = "jid",
@@ -52,6 +53,12 @@ static const struct sw_conf_item peer_schema[] = {
      .max = 100000,
      .def = "60",
      .help = "inbound stanzas per minute from this peer (burst of the same size)"},
+    {.key = "format",
+     .type = SW_CONF_ENUM,
+     .offset = offsetof(struct sw_reporter_peer, format),
+     .def = "xep0268",
+     .enum_names = format_names,
+     .help = "what it is sent: xep0268 (IODEF 1.0), xep0268-iodef2 (RFC 7970), xep0377"},
     SW_CONF_END,
 };
 

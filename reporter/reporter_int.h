@@ -10,6 +10,7 @@
 #include "sw/reporter.h"
 
 #define SW_IODEF_NS "urn:ietf:params:xml:ns:iodef-1.0"
+#define SW_IODEF2_NS "urn:ietf:params:xml:ns:iodef-2.0"
 #define SW_XEP0268_NS "urn:xmpp:incident:2"
 #define SW_JID_NS "urn:xmpp:jid:0"
 #define SW_EVIDENCE_NS "urn:stanzawatch:evidence:0"
@@ -41,6 +42,34 @@ int sw_xep0268_parse_ex(const char *buf, size_t len, size_t max_bytes, unsigned 
  * `senders`. A domain peer is never matched by an account at the domain.
  */
 int sw_reporter_find_peer(const struct sw_reporter_settings *s, const char *from);
+
+/**
+ * IODEF 2.0 (RFC 7970) <Incident> of @inc (reporter/iodef2.c), one line, no
+ * XML declaration, malloc'd (caller frees). 0, SW_ENOMEM or SW_EIO. Reentrant.
+ */
+int sw_iodef2_incident(const struct sw_reporter_settings *s, const struct sw_incident *inc,
+                       int64_t report_ms, char **out, size_t *len);
+
+/* Writer pieces shared by iodef.c (1.0) and iodef2.c (2.0); 0 or SW_EIO. */
+/** Attribute @name = sw_iodef_clean(@value). */
+int sw_iodef_attr(xmlTextWriterPtr w, const char *name, const char *value);
+/** <@name>ISO 8601 UTC of @ms</@name>. */
+int sw_iodef_time_elem(xmlTextWriterPtr w, const char *name, int64_t ms);
+/** <Address category='ext-value' ext-category='xmpp'>@jid</Address>. */
+int sw_iodef_address(xmlTextWriterPtr w, const char *jid);
+/** One AdditionalData (dtype xml, urn:stanzawatch:evidence:0) per evidence stanza. */
+int sw_iodef_evidence(xmlTextWriterPtr w, const struct sw_incident *inc);
+/** Contact creator/organization with ContactName (language attribute @lang_attr:
+ *  "lang" in 1.0, "xml:lang" in 2.0) and the admin JID as AdditionalData. */
+int sw_iodef_contact(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
+                     const char *lang_attr);
+/** IncidentID, DetectTime, StartTime, EndTime (closed only), ReportTime. */
+int sw_iodef_head(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
+                  const struct sw_incident *inc, int64_t report_ms);
+/** "kind by account|domain OFFENDER (status, revision N)" into @buf; returns @buf. */
+char *sw_iodef_summary_text(const struct sw_incident *inc, char *buf, size_t cap);
+/** "symbol (detector): score S, N hits, name=value..." into @line; returns @line. */
+char *sw_iodef_contrib_text(const struct sw_incident_contrib *c, char *line, size_t cap);
 
 /** Default settings used when no config is given (tests, --reports without a file). */
 void sw_reporter_settings_defaults(struct sw_reporter_settings *s);

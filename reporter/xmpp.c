@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "reporter_int.h"
+#include "share_int.h"
 #include "sw/file.h"
 #include "sw/log.h"
 
@@ -81,6 +82,7 @@ struct sw_reporter {
     const struct sw_reporter_settings *s;
     atomic_uint cfg_gen;
     struct sw_spool *spool;
+    struct sw_share *share; /* RTBL / feeds / sources (share.c), NULL when not configured */
     pthread_t th;
     bool th_started;
     atomic_int stop;
@@ -170,12 +172,18 @@ static void thread_cfg_sync(struct sw_reporter *r)
         r->peers = ps; /* fresh buckets: a reload may reorder or replace peers */
         r->n_peer_state = n;
     }
-    const char **jids = calloc(n + 1, sizeof(*jids));
+    /* who the spool may send to: the peers, and the share side's pubsub
+     * service (its publishes go through the same spool) */
+    const char **jids = calloc(n + 2, sizeof(*jids));
     if (jids != NULL) {
+        size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            jids[i] = peers[i].jid;
+            jids[k++] = peers[i].jid;
         }
-        sw_spool_set_peers(r->spool, jids, n);
+        if (r->share != NULL && r->share->s->service != NULL && r->share->s->service[0]) {
+            jids[k++] = r->share->s->service;
+        }
+        sw_spool_set_peers(r->spool, jids, k);
         free(jids);
     }
     sw_spool_set_expiry(r->spool, r->ts->spool_expire_ms);
@@ -253,29 +261,32 @@ static int reporter_incident(void *ctx, const struct sw_incident *inc)
     struct sw_conf *ref;
     const struct sw_reporter_settings *s = cfg_get(r, &ref);
     const struct sw_reporter_peer *peers = s->peers.items;
-    char *payload = NULL;
-    size_t plen;
+    char *payloads[SW_PEER_NFORMATS] = {NULL}; /* rendered once per format */
+    size_t plens[SW_PEER_NFORMATS] = {0};
     int rc = 0;
     remember(r, inc);
+    if (r->share != NULL && sw_share_incident(r->share, inc) != 0) {
+        bump(&r->st.spool_errors);
+    }
     for (size_t i = 0; i < s->peers.n; i++) {
         if (!sw_reporter_peer_wants(s, &peers[i], inc)) {
             continue;
         }
-        if (payload == NULL) {
-            rc = sw_xep0268_report(s, inc, sw_wall_ms(), &payload, &plen);
-            if (rc != 0) {
-                bump(&r->st.spool_errors);
-                sw_conf_free(ref);
-                return rc;
-            }
+        int f = peers[i].format >= 0 && peers[i].format < SW_PEER_NFORMATS ? peers[i].format : 0;
+        if (payloads[f] == NULL &&
+            (rc = sw_share_peer_payload(s, f, inc, sw_wall_ms(), &payloads[f], &plens[f])) != 0) {
+            bump(&r->st.spool_errors);
+            break;
         }
-        int e = sw_spool_put(r->spool, peers[i].jid, inc->id, inc->revision, payload, plen);
+        int e = sw_spool_put(r->spool, peers[i].jid, inc->id, inc->revision, payloads[f], plens[f]);
         if (e != 0) {
             bump(&r->st.spool_errors);
             rc = rc ? rc : e;
         }
     }
-    free(payload);
+    for (int f = 0; f < SW_PEER_NFORMATS; f++) {
+        free(payloads[f]);
+    }
     sw_conf_free(ref);
     return rc;
 }
@@ -530,6 +541,16 @@ static void handle_request(struct sw_reporter *r, xmpp_stanza_t *st, const char 
         send_iq(r, "result", id, from, NULL);
         return;
     }
+    if (ns != NULL && strcmp(ns, "urn:xmpp:blocking") == 0 && r->share != NULL &&
+        strcmp(type, "set") == 0) {
+        /* XEP-0377 reports from peers that send them (share.reports_from) */
+        if (sw_share_block_iq(r->share, st, from)) {
+            send_iq(r, "result", id, from, NULL);
+        } else {
+            send_error(r, id, from, "auth", "forbidden");
+        }
+        return;
+    }
     if (ns == NULL || strcmp(ns, SW_XEP0268_NS) != 0) {
         send_error(r, id, from, "cancel", "service-unavailable");
         return;
@@ -607,6 +628,17 @@ out:
     free(m);
 }
 
+/* An error that means a spooled pubsub stanza reached its goal (share.c). */
+static bool share_error_done(struct sw_reporter *r, xmpp_stanza_t *st, const char *from)
+{
+    xmpp_stanza_t *err = r->share ? xmpp_stanza_get_child_by_name(st, "error") : NULL;
+    xmpp_stanza_t *c = err ? xmpp_stanza_get_children(err) : NULL;
+    while (c != NULL && !xmpp_stanza_is_tag(c)) {
+        c = xmpp_stanza_get_next(c);
+    }
+    return c != NULL && sw_share_error_done(r->share, from, xmpp_stanza_get_name(c));
+}
+
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     struct sw_reporter *r = ud;
@@ -621,13 +653,15 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         if (id == NULL) {
             return 1;
         }
-        int rc = strcmp(type, "result") == 0 ? sw_spool_ack(r->spool, id, from)
-                                             : sw_spool_fail(r->spool, id, from, sw_wall_ms());
+        /* a XEP-0191 block item's "already there" error completes it too */
+        bool done = strcmp(type, "result") == 0 || share_error_done(r, st, from);
+        int rc = done ? sw_spool_ack(r->spool, id, from)
+                      : sw_spool_fail(r->spool, id, from, sw_wall_ms());
         if (rc == SW_EFORBIDDEN) {
             /* someone else answering for the peer: ignored, counted */
             bump(&r->st.spoofed);
             warn_stranger(r, "ignored iq result/error for a report in flight", from ? from : "?");
-        } else if (rc == 0 && strcmp(type, "result") == 0) {
+        } else if (rc == 0 && done) {
             bump(&r->st.acked);
         } else if (rc == 0) {
             bump(&r->st.errors);
@@ -675,6 +709,9 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_strea
             snprintf(r->my_jid, sizeof(r->my_jid), "%s", r->ts->component.jid);
         }
         xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, r);
+        if (r->share != NULL) {
+            sw_share_connected(r->share, conn, r->my_jid);
+        }
         atomic_store(&r->connected, 1);
         bump(&r->st.connects);
         r->reconnect_ms = RECONNECT_MIN_MS;
@@ -780,8 +817,12 @@ static void *reporter_main(void *arg)
         if (r->conn == NULL && now >= r->next_connect_ms) {
             start_connect(r, now);
         }
-        if (r->conn != NULL && atomic_load(&r->connected)) {
+        if (r->conn != NULL && atomic_load(&r->connected) &&
+            (r->share == NULL || sw_share_ready(r->share, now))) {
             send_due(r, now);
+        }
+        if (r->share != NULL) {
+            sw_share_tick(r->share, now);
         }
         xmpp_run_once(r->ctx, RUN_ONCE_MS);
     }
@@ -801,7 +842,8 @@ static void *reporter_main(void *arg)
 /* Start from @s, which belongs to snapshot @c (referenced here) or, with @c
  * NULL, is borrowed and must outlive the reporter. */
 static int reporter_start(struct sw_conf *c, const struct sw_reporter_settings *s,
-                          struct sw_output_ops *o, struct sw_reporter **out, struct sw_errbuf *eb)
+                          const struct sw_share_settings *sh, struct sw_output_ops *o,
+                          struct sw_reporter **out, struct sw_errbuf *eb)
 {
     int rc;
     struct sw_reporter *r = calloc(1, sizeof(*r));
@@ -841,6 +883,12 @@ static int reporter_start(struct sw_conf *c, const struct sw_reporter_settings *
     if ((rc = sw_spool_open(s->spool_dir, s->retry_min_ms, s->retry_max_ms, &r->spool, eb)) != 0) {
         goto fail;
     }
+    if (sw_share_wanted(sh) && (rc = sw_share_new(sh, s, r->spool, &r->share, eb)) != 0) {
+        goto fail;
+    }
+    if (r->share != NULL && (sh->sources.n > 0 || sh->reports_from.n > 0)) {
+        sw_aggregate_set_listed(sw_share_listed_weight, r->share);
+    }
     r->recent = calloc(RECENT_MAX, sizeof(*r->recent));
     if (r->recent == NULL) {
         rc = sw_errbuf_set(eb, SW_ENOMEM, "reporter: out of memory");
@@ -878,13 +926,18 @@ int sw_reporter_start(const struct sw_conf *c, struct sw_output_ops *o, struct s
         return sw_errbuf_set(eb, SW_ECONF, "reporter: config section not registered");
     }
     /* the reference only adds a count: the snapshot's content stays immutable */
-    return reporter_start((struct sw_conf *)c, s, o, out, eb);
+    return reporter_start((struct sw_conf *)c, s, sw_conf_section(c, "share"), o, out, eb);
 }
 
 int sw_reporter_start_settings(const struct sw_reporter_settings *s, struct sw_output_ops *o,
                                struct sw_reporter **out, struct sw_errbuf *eb)
 {
-    return reporter_start(NULL, s, o, out, eb);
+    return reporter_start(NULL, s, NULL, o, out, eb);
+}
+
+struct sw_share *sw_reporter_share(struct sw_reporter *r)
+{
+    return r != NULL ? r->share : NULL;
 }
 
 int sw_reporter_respond(struct sw_reporter *r, const char *peer,
@@ -946,6 +999,10 @@ void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms)
         xmpp_ctx_free(r->ctx);
         xmpp_shutdown();
     }
+    if (r->share != NULL) {
+        sw_aggregate_set_listed(NULL, NULL);
+        sw_share_free(r->share);
+    }
     sw_spool_free(r->spool);
     pthread_mutex_destroy(&r->recent_mu);
     pthread_mutex_destroy(&r->cfg_mu);
@@ -983,6 +1040,9 @@ void sw_reporter_get_stats(struct sw_reporter *r, struct sw_reporter_stats *st)
         st->spool_dropped = ss.dropped;
         st->spool_write_errors = ss.write_errors;
         st->acked = ss.acked; /* read under the spool lock, consistent with pending */
+    }
+    if (r->share != NULL) {
+        st->spool_pending += sw_share_pending(r->share); /* node setup, first source syncs */
     }
 }
 

@@ -21,6 +21,8 @@ say() { printf 'sw-prosody: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 command -v prosody >/dev/null || die "prosody is not installed"
+# another template with the same placeholders (+ @TEMPLATE_DIR@, its directory) may be given
+template=$(cd "$(dirname "${SW_PROSODY_TEMPLATE:-$here/prosody.cfg.lua.in}")" && pwd)/$(basename "${SW_PROSODY_TEMPLATE:-prosody.cfg.lua.in}")
 timeout=${SW_PROSODY_START_TIMEOUT:-20}
 log_level=${SW_PROSODY_LOG_LEVEL:-info}
 engine_secret=${SW_PROSODY_ENGINE_SECRET:-engine-secret}
@@ -63,7 +65,7 @@ mkdir -p "$dir/data" "$dir/certs"
 sed -e "s|@DIR@|$dir|g" -e "s|@C2S_PORT@|$c2s_port|g" -e "s|@COMPONENT_PORT@|$component_port|g" \
     -e "s|@ENGINE_SECRET@|$engine_secret|g" -e "s|@PEER_SECRET@|$peer_secret|g" \
     -e "s|@ROGUE_SECRET@|$rogue_secret|g" -e "s|@LOG_LEVEL@|$log_level|g" \
-    "$here/prosody.cfg.lua.in" >"$config"
+    -e "s|@TEMPLATE_DIR@|$(dirname "$template")|g" "$template" >"$config"
 grep -q '@[A-Z_]*@' "$config" && die "unsubstituted placeholder in $config"
 
 : >"$logfile"

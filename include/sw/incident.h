@@ -137,6 +137,12 @@ struct sw_aggregate_stats {
     uint64_t reloads;         /* sw_aggregate_reload calls that took effect */
 };
 void sw_aggregate_get_stats(const struct sw_aggregate *a, struct sw_aggregate_stats *st);
+/** Consumed block lists (include/sw/share.h): weight_milli of a listed offender, 0 if not. */
+typedef int64_t (*sw_aggregate_listed_fn)(void *ctx, const char *offender);
+/** Aggregators made after this call add symbol share.listed (the returned
+ *  weight, capped below report_threshold) to a listed offender's hits. Control
+ *  thread, before the pipeline starts; NULL turns it off for later ones. */
+void sw_aggregate_set_listed(sw_aggregate_listed_fn fn, void *ctx);
 void sw_aggregate_free(struct sw_aggregate *a);
 
 /*

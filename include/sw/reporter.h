@@ -52,6 +52,14 @@ enum sw_xep0268_kind {
     SW_XEP0268_NKINDS
 };
 
+/* What a peer is sent (reporter.peers[].format). */
+enum sw_peer_format {
+    SW_PEER_XEP0268 = 0,    /* XEP-0268 <report/> with IODEF 1.0 (the XEP's format) */
+    SW_PEER_XEP0268_IODEF2, /* XEP-0268 <report/> with an IODEF 2.0 (RFC 7970) Incident */
+    SW_PEER_XEP0377,        /* XEP-0191 <block/> item carrying a XEP-0377 <report/> */
+    SW_PEER_NFORMATS
+};
+
 /* One trusted peer (item of reporter.peers). */
 struct sw_reporter_peer {
     char *jid;                      /* bare JID or domain we send to; trusted exactly as is */
@@ -60,6 +68,7 @@ struct sw_reporter_peer {
     int min_severity;               /* enum sw_severity: send only at or above */
     struct sw_conf_strlist accept;  /* wrapper names accepted from this peer */
     int64_t rate_limit;             /* inbound stanzas per minute (token bucket, burst = same) */
+    int format;                     /* enum sw_peer_format */
 };
 
 struct sw_reporter_component {

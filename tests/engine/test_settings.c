@@ -21,6 +21,7 @@
 #include "sw/detector.h"
 #include "sw/incident.h"
 #include "sw/reporter.h"
+#include "sw/share.h"
 #include "sw/settings.h"
 #include "sw/sw.h"
 
@@ -37,7 +38,8 @@ static int group_setup(void **state)
         fprintf(stderr, "sw_registry_register_conf: %s\n", eb.msg);
         return -1;
     }
-    if (sw_aggregate_register_conf(sw_registry_list()) != 0 || sw_reporter_register_conf() != 0) {
+    if (sw_aggregate_register_conf(sw_registry_list()) != 0 || sw_reporter_register_conf() != 0 ||
+        sw_share_register_conf() != 0) {
         return -1;
     }
     return 0;

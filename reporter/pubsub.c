@@ -1,0 +1,477 @@
+/*
+ * pubsub.c - the XEP-0060 side of sharing, on the reporter thread (the only
+ * libstrophe user; these functions are called from xmpp.c's connection
+ * handler and run on its connection).
+ *
+ * On every (re)connection:
+ *  - our nodes (share.rtbl, share.feeds) are created with their
+ *    configuration (access model, max_items=max, persist_items) or, when they
+ *    exist (<conflict/>), reconfigured with the same form through the owner
+ *    namespace, then for access_model whitelist the listed JIDs are made
+ *    members (owner <affiliations/>) and the JIDs in `subscribers` (e.g. the
+ *    local MUC host running mod_muc_rtbl, which cannot subscribe itself to a
+ *    node that does not exist yet at its start) are subscribed. Until every node answered, spooled
+ *    publishes wait (sw_share_ready), so an item never races its node's
+ *    creation; after SETUP_WAIT_MS they go anyway (a broken service must not
+ *    hold back the XEP-0268 reports that share the spool).
+ *  - each source is subscribed to (events: item/retract/purge/delete) and
+ *    re-read in full with an items get, which replaces the persisted list:
+ *    what was retracted while we were away disappears, nothing is missed.
+ * Only events and results from a source's configured service are used.
+ * Our iq ids start with "swshare-" (the reporter's spool ids never do).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "share_int.h"
+#include "sw/log.h"
+
+#define SETUP_WAIT_MS 10000
+#define ID_PREFIX "swshare-"
+
+static const char *const access_names[] = {"open", "presence", "whitelist"};
+
+/* XML-escape @s for an attribute value into @dst (cap bytes). */
+static const char *esc(char *dst, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; s && *s && o + 7 < cap; s++) {
+        const char *r = NULL;
+        switch (*s) {
+        case '&':
+            r = "&amp;";
+            break;
+        case '<':
+            r = "&lt;";
+            break;
+        case '>':
+            r = "&gt;";
+            break;
+        case '\'':
+            r = "&apos;";
+            break;
+        case '"':
+            r = "&quot;";
+            break;
+        default:
+            dst[o++] = *s;
+            continue;
+        }
+        o += (size_t)snprintf(dst + o, cap - o, "%s", r);
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+/* Our node k: 0 = the RTBL (when enabled), 1 + i = feed i. NULL past the end. */
+static const struct sw_share_node *node_at(const struct sw_share_settings *s, size_t k)
+{
+    if (k == 0) {
+        return s->rtbl.enabled ? &s->rtbl : NULL;
+    }
+    return k - 1 < s->feeds.n ? &((const struct sw_share_node *)s->feeds.items)[k - 1] : NULL;
+}
+
+static void send_iq(struct sw_share *sh, const char *type, const char *step, size_t k,
+                    const char *to, const char *payload)
+{
+    char id[96], eto[SW_JID_TEXT * 6];
+    snprintf(id, sizeof(id), ID_PREFIX "%s-%zu-%u", step, k, ++sh->iq_seq);
+    size_t cap = strlen(payload) + sizeof(eto) + 256;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        return;
+    }
+    int n = snprintf(buf, cap, "<iq type='%s' id='%s' to='%s'>%s</iq>", type, id,
+                     esc(eto, sizeof(eto), to), payload);
+    xmpp_send_raw(sh->conn, buf, (size_t)n);
+    free(buf);
+}
+
+static void config_form(const struct sw_share_node *n, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "<x xmlns='jabber:x:data' type='submit'>"
+             "<field var='FORM_TYPE' type='hidden'>"
+             "<value>http://jabber.org/protocol/pubsub#node_config</value></field>"
+             "<field var='pubsub#access_model'><value>%s</value></field>"
+             "<field var='pubsub#max_items'><value>max</value></field>"
+             "<field var='pubsub#persist_items'><value>1</value></field>"
+             "</x>",
+             access_names[n->access_model]);
+}
+
+static void setup_done(struct sw_share *sh)
+{
+    if (sh->setup_pending > 0 && --sh->setup_pending == 0) {
+        atomic_store(&sh->ready, 1);
+        sw_log_info("share", "pubsub nodes on %s ready", sh->s->service);
+    }
+}
+
+static void send_create(struct sw_share *sh, size_t k)
+{
+    const struct sw_share_node *n = node_at(sh->s, k);
+    char form[1024], en[512], p[2048];
+    config_form(n, form, sizeof(form));
+    snprintf(p, sizeof(p),
+             "<pubsub xmlns='" SW_PUBSUB_NS "'><create node='%s'/><configure>%s</configure>"
+             "</pubsub>",
+             esc(en, sizeof(en), n->node), form);
+    send_iq(sh, "set", "create", k, sh->s->service, p);
+}
+
+static void send_configure(struct sw_share *sh, size_t k)
+{
+    const struct sw_share_node *n = node_at(sh->s, k);
+    char form[1024], en[512], p[2048];
+    config_form(n, form, sizeof(form));
+    snprintf(p, sizeof(p),
+             "<pubsub xmlns='" SW_PUBSUB_OWNER_NS "'><configure node='%s'>%s</configure></pubsub>",
+             esc(en, sizeof(en), n->node), form);
+    send_iq(sh, "set", "config", k, sh->s->service, p);
+}
+
+/* Whitelisted JIDs become members; returns false if there is nothing to send. */
+static bool send_affiliations(struct sw_share *sh, size_t k)
+{
+    const struct sw_share_node *n = node_at(sh->s, k);
+    if (n->access_model != SW_SHARE_WHITELIST || n->whitelist.n == 0) {
+        return false;
+    }
+    size_t cap = 512 + n->whitelist.n * (SW_JID_TEXT * 6 + 64);
+    char *p = malloc(cap), en[512], ej[SW_JID_TEXT * 6];
+    if (p == NULL) {
+        return false;
+    }
+    size_t o =
+        (size_t)snprintf(p, cap, "<pubsub xmlns='" SW_PUBSUB_OWNER_NS "'><affiliations node='%s'>",
+                         esc(en, sizeof(en), n->node));
+    for (size_t i = 0; i < n->whitelist.n; i++) {
+        o += (size_t)snprintf(p + o, cap - o, "<affiliation jid='%s' affiliation='member'/>",
+                              esc(ej, sizeof(ej), n->whitelist.v[i]));
+    }
+    snprintf(p + o, cap - o, "</affiliations></pubsub>");
+    send_iq(sh, "set", "aff", k, sh->s->service, p);
+    free(p);
+    return true;
+}
+
+/* Subscribe the configured JIDs as node owner; false if there is nothing to send. */
+static bool send_subscribers(struct sw_share *sh, size_t k)
+{
+    const struct sw_share_node *n = node_at(sh->s, k);
+    if (n->subscribers.n == 0) {
+        return false;
+    }
+    size_t cap = 512 + n->subscribers.n * (SW_JID_TEXT * 6 + 64);
+    char *p = malloc(cap), en[512], ej[SW_JID_TEXT * 6];
+    if (p == NULL) {
+        return false;
+    }
+    size_t o =
+        (size_t)snprintf(p, cap, "<pubsub xmlns='" SW_PUBSUB_OWNER_NS "'><subscriptions node='%s'>",
+                         esc(en, sizeof(en), n->node));
+    for (size_t i = 0; i < n->subscribers.n; i++) {
+        o += (size_t)snprintf(p + o, cap - o, "<subscription jid='%s' subscription='subscribed'/>",
+                              esc(ej, sizeof(ej), n->subscribers.v[i]));
+    }
+    snprintf(p + o, cap - o, "</subscriptions></pubsub>");
+    send_iq(sh, "set", "subs", k, sh->s->service, p);
+    free(p);
+    return true;
+}
+
+static void send_source_sync(struct sw_share *sh, size_t i)
+{
+    const struct sw_share_source *src = sw_share_source_at(sh, i);
+    char en[512], ej[SW_JID_TEXT * 6], bare[SW_JID_TEXT], p[2048];
+    snprintf(bare, sizeof(bare), "%s", sh->my_jid);
+    char *slash = strchr(bare, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+    }
+    snprintf(p, sizeof(p),
+             "<pubsub xmlns='" SW_PUBSUB_NS "'><subscribe node='%s' jid='%s'/></pubsub>",
+             esc(en, sizeof(en), src->node), esc(ej, sizeof(ej), bare));
+    send_iq(sh, "set", "sub", i, src->service, p);
+    snprintf(p, sizeof(p), "<pubsub xmlns='" SW_PUBSUB_NS "'><items node='%s'/></pubsub>",
+             esc(en, sizeof(en), src->node));
+    send_iq(sh, "get", "items", i, src->service, p);
+}
+
+static const char *error_cond(xmpp_stanza_t *st)
+{
+    xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(st, "error");
+    for (xmpp_stanza_t *c = err ? xmpp_stanza_get_children(err) : NULL; c != NULL;
+         c = xmpp_stanza_get_next(c)) {
+        const char *nm = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_name(c) : NULL;
+        const char *ns = nm ? xmpp_stanza_get_ns(c) : NULL;
+        if (ns != NULL && strcmp(ns, "urn:ietf:params:xml:ns:xmpp-stanzas") == 0 &&
+            strcmp(nm, "text") != 0) {
+            return nm;
+        }
+    }
+    return "undefined-condition";
+}
+
+/* Full items result of source @i: replace its list. */
+static void sync_items(struct sw_share *sh, size_t i, xmpp_stanza_t *st)
+{
+    xmpp_stanza_t *ps = xmpp_stanza_get_child_by_ns(st, SW_PUBSUB_NS);
+    xmpp_stanza_t *items = ps ? xmpp_stanza_get_child_by_name(ps, "items") : NULL;
+    if (items == NULL) {
+        sw_log_warn("share", "source %s: items result without <items/>: list kept",
+                    sw_share_source_at(sh, i)->name);
+        return;
+    }
+    size_t n = 0, cap = 0;
+    const char **ids = NULL;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(items); c != NULL && n < SW_SHARE_MAX_LIST;
+         c = xmpp_stanza_get_next(c)) {
+        const char *nm = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_name(c) : NULL;
+        const char *id = nm && strcmp(nm, "item") == 0 ? xmpp_stanza_get_id(c) : NULL;
+        if (id == NULL) {
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            const char **v = realloc(ids, cap * sizeof(*v));
+            if (v == NULL) {
+                free(ids);
+                return; /* keep the old list rather than a partial one */
+            }
+            ids = v;
+        }
+        ids[n++] = id;
+    }
+    sw_share_source_replace(sh, i, ids, n);
+    free(ids);
+}
+
+static int on_share_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    struct sw_share *sh = ud;
+    (void)conn;
+    const char *id = xmpp_stanza_get_id(st), *type = xmpp_stanza_get_type(st);
+    const char *from = xmpp_stanza_get_from(st);
+    char step[16];
+    size_t k;
+    unsigned seq;
+    if (id == NULL || type == NULL || strncmp(id, ID_PREFIX, strlen(ID_PREFIX)) != 0 ||
+        sscanf(id + strlen(ID_PREFIX), "%15[a-z]-%zu-%u", step, &k, &seq) != 3) {
+        return 1;
+    }
+    bool ok = strcmp(type, "result") == 0;
+    if (!ok && strcmp(type, "error") != 0) {
+        return 1;
+    }
+    const char *cond = ok ? "" : error_cond(st);
+    if (strcmp(step, "sub") == 0 || strcmp(step, "items") == 0) {
+        if (k >= sw_share_n_sources(sh) || from == NULL ||
+            sw_share_source_find(sh, from, sw_share_source_at(sh, k)->node) != (int)k) {
+            return 1; /* not from that source's service */
+        }
+        const char *name = sw_share_source_at(sh, k)->name;
+        if (strcmp(step, "items") == 0 && sh->answered != NULL && !sh->answered[k]) {
+            sh->answered[k] = true;
+            atomic_fetch_sub(&sh->unsynced, 1);
+        }
+        if (!ok) {
+            sw_log_warn("share", "source %s: %s refused (%s); the persisted list stays in use",
+                        name, step, cond);
+        } else if (strcmp(step, "items") == 0) {
+            sync_items(sh, k, st);
+        } else {
+            sw_log_info("share", "source %s: subscribed", name);
+        }
+        return 1;
+    }
+    const struct sw_share_node *n = node_at(sh->s, k);
+    if (n == NULL || from == NULL || strcasecmp(from, sh->s->service) != 0) {
+        return 1;
+    }
+    if (strcmp(step, "create") == 0) {
+        if (ok || strcmp(cond, "conflict") == 0) {
+            send_configure(sh, k); /* existing node: make its config ours */
+            return 1;
+        }
+    } else if (strcmp(step, "config") == 0) {
+        if (ok && (send_affiliations(sh, k) || send_subscribers(sh, k))) {
+            return 1;
+        }
+    } else if (strcmp(step, "aff") == 0) {
+        if (ok && send_subscribers(sh, k)) {
+            return 1;
+        }
+    }
+    if (!ok) {
+        sw_share_count_setup_error(sh);
+        sw_log_error("share", "node %s on %s: %s refused (%s); is %s an admin of the service?",
+                     n->node, sh->s->service, step, cond, sh->my_jid);
+    } else {
+        sw_log_info("share", "node %s on %s: access model %s", n->node, sh->s->service,
+                    access_names[n->access_model]);
+    }
+    setup_done(sh);
+    return 1;
+}
+
+static const char *reason_of(xmpp_stanza_t *report)
+{
+    const char *r = xmpp_stanza_get_attribute(report, "reason");
+    return r != NULL ? r : "urn:xmpp:reporting:spam";
+}
+
+/* Each <item jid=OFFENDER> of @block carrying a XEP-0377 <report/> is a report
+ * by @reporter forwarded by @from. Returns the number accepted, -1 if any was
+ * refused (untrusted @from), 0 if there was none. */
+static int block_items(struct sw_share *sh, xmpp_stanza_t *block, const char *from,
+                       const char *reporter, int64_t now)
+{
+    int n = 0;
+    for (xmpp_stanza_t *it = xmpp_stanza_get_children(block); it != NULL;
+         it = xmpp_stanza_get_next(it)) {
+        xmpp_stanza_t *r =
+            xmpp_stanza_is_tag(it) ? xmpp_stanza_get_child_by_ns(it, SW_XEP0377_NS) : NULL;
+        if (r != NULL) {
+            if (!sw_share_report(sh, from, xmpp_stanza_get_attribute(it, "jid"), reporter,
+                                 reason_of(r), now)) {
+                return -1;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+/*
+ * XEP-0377 reports forwarded by the local server (see share.h):
+ *  - mod_firewall `REPORT TO`: <message><forwarded><message from=OFFENDER/>
+ *    </forwarded><report xmlns='urn:xmpp:reporting:1'/></message>, reporter =
+ *    the forwarding server;
+ *  - a user's XEP-0191 block copied by a FORWARD rule: <message><forwarded>
+ *    <iq from=USER><block><item jid=OFFENDER><report/></item></block></iq>
+ *    </forwarded></message>, one report per item that carries one.
+ * Returns true when the message held a report (accepted or refused).
+ */
+static bool handle_reports(struct sw_share *sh, xmpp_stanza_t *st, const char *from)
+{
+    xmpp_stanza_t *fwd = xmpp_stanza_get_child_by_ns(st, "urn:xmpp:forward:0");
+    xmpp_stanza_t *inner = fwd ? xmpp_stanza_get_children(fwd) : NULL;
+    while (inner != NULL &&
+           (!xmpp_stanza_is_tag(inner) || strcmp(xmpp_stanza_get_name(inner), "delay") == 0)) {
+        inner = xmpp_stanza_get_next(inner);
+    }
+    xmpp_stanza_t *rep = xmpp_stanza_get_child_by_ns(st, SW_XEP0377_NS);
+    int64_t now = sw_wall_ms();
+    if (rep != NULL) {
+        const char *offender = inner ? xmpp_stanza_get_from(inner) : NULL;
+        sw_share_report(sh, from, offender, from, reason_of(rep), now);
+        return true;
+    }
+    xmpp_stanza_t *block = inner != NULL && strcmp(xmpp_stanza_get_name(inner), "iq") == 0
+                               ? xmpp_stanza_get_child_by_ns(inner, "urn:xmpp:blocking")
+                               : NULL;
+    if (block == NULL || strcmp(xmpp_stanza_get_name(block), "block") != 0) {
+        return false;
+    }
+    return block_items(sh, block, from, xmpp_stanza_get_from(inner), now) != 0;
+}
+
+bool sw_share_block_iq(struct sw_share *sh, xmpp_stanza_t *iq, const char *from)
+{
+    xmpp_stanza_t *block = xmpp_stanza_get_child_by_ns(iq, "urn:xmpp:blocking");
+    if (block == NULL || strcmp(xmpp_stanza_get_name(block), "block") != 0) {
+        return false;
+    }
+    /* the sender is the reporter: a peer stanzawatch with format xep0377 */
+    return block_items(sh, block, from, from, sw_wall_ms()) > 0;
+}
+
+/* Pubsub event notifications from a source's service; XEP-0377 reports. */
+static int on_share_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    struct sw_share *sh = ud;
+    (void)conn;
+    const char *from = xmpp_stanza_get_from(st);
+    if (from == NULL) {
+        return 1;
+    }
+    xmpp_stanza_t *ev = xmpp_stanza_get_child_by_ns(st, SW_PUBSUB_EVENT_NS);
+    if (ev == NULL) {
+        handle_reports(sh, st, from);
+        return 1;
+    }
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(ev); c != NULL; c = xmpp_stanza_get_next(c)) {
+        const char *nm = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_name(c) : NULL;
+        const char *node = nm ? xmpp_stanza_get_attribute(c, "node") : NULL;
+        int i = node ? sw_share_source_find(sh, from, node) : -1;
+        if (i < 0) {
+            continue;
+        }
+        if (strcmp(nm, "purge") == 0 || strcmp(nm, "delete") == 0) {
+            sw_share_source_replace(sh, (size_t)i, NULL, 0);
+            continue;
+        }
+        if (strcmp(nm, "items") != 0) {
+            continue;
+        }
+        for (xmpp_stanza_t *it = xmpp_stanza_get_children(c); it != NULL;
+             it = xmpp_stanza_get_next(it)) {
+            const char *inm = xmpp_stanza_is_tag(it) ? xmpp_stanza_get_name(it) : NULL;
+            if (inm != NULL && (strcmp(inm, "item") == 0 || strcmp(inm, "retract") == 0)) {
+                sw_share_source_item(sh, (size_t)i, xmpp_stanza_get_id(it),
+                                     strcmp(inm, "item") == 0);
+            }
+        }
+    }
+    return 1;
+}
+
+void sw_share_connected(struct sw_share *sh, xmpp_conn_t *conn, const char *my_jid)
+{
+    sh->conn = conn;
+    snprintf(sh->my_jid, sizeof(sh->my_jid), "%s", my_jid);
+    sh->connected_ms = sw_wall_ms();
+    sh->setup_pending = 0;
+    atomic_store(&sh->ready, 0);
+    xmpp_handler_add(conn, on_share_iq, NULL, "iq", NULL, sh);
+    xmpp_handler_add(conn, on_share_message, NULL, "message", NULL, sh);
+    for (size_t k = 0; node_at(sh->s, k) != NULL || k == 0; k++) {
+        if (node_at(sh->s, k) != NULL) {
+            sh->setup_pending++;
+            send_create(sh, k);
+        }
+    }
+    if (sh->setup_pending == 0) {
+        atomic_store(&sh->ready, 1);
+    }
+    for (size_t i = 0; i < sw_share_n_sources(sh); i++) {
+        send_source_sync(sh, i);
+    }
+}
+
+bool sw_share_ready(struct sw_share *sh, int64_t now_ms)
+{
+    if (atomic_load(&sh->ready)) {
+        return true;
+    }
+    if (now_ms - sh->connected_ms >= SETUP_WAIT_MS) {
+        sw_log_warn("share", "pubsub node setup on %s unanswered after %d s: sending anyway",
+                    sh->s->service, SETUP_WAIT_MS / 1000);
+        atomic_store(&sh->ready, 1);
+        return true;
+    }
+    return false;
+}
+
+bool sw_share_error_done(struct sw_share *sh, const char *from, const char *cond)
+{
+    /* after setup our nodes exist, so item-not-found from our service means
+     * the item is already gone: the retract's goal is reached */
+    return from != NULL && cond != NULL && strcasecmp(from, sh->s->service) == 0 &&
+           strcmp(cond, "item-not-found") == 0;
+}
