@@ -8,7 +8,10 @@
 #ifndef SW_CLI_H
 #define SW_CLI_H
 
+#include <stdint.h>
+
 #include "sw/conf.h"
+#include "sw/log.h"
 
 #define EXIT_INPUT 1
 #define EXIT_USAGE 2
@@ -19,12 +22,14 @@ extern const char cli_usage_replay[];
 extern const char cli_usage_check[];
 extern const char cli_usage_dump[];
 extern const char cli_usage_reload[];
+extern const char cli_usage_run[];
 
 /* Commands: argv[0] is the command name; return the exit code. */
 int cli_cmd_replay(int argc, char **argv);
 int cli_cmd_check_config(int argc, char **argv);
 int cli_cmd_dump_config(int argc, char **argv);
 int cli_cmd_reload(int argc, char **argv);
+int cli_cmd_run(int argc, char **argv);
 
 /* sections.c */
 /** Register every config section (engine, detectors, aggregate, reporter);
@@ -32,5 +37,15 @@ int cli_cmd_reload(int argc, char **argv);
 int cli_register_sections(void);
 /** sw_conf_load(@path) printing "file:line: reason" on failure. */
 int cli_load_conf(const char *path, struct sw_conf **out);
+
+/* common.c */
+struct sw_reporter;
+struct sw_reporter_settings;
+/** engine.log_level name -> level (NULL or unknown: info). */
+enum sw_log_level cli_log_level(const char *name);
+/** Give the live reporter up to @drain_ms to empty its spool, then stop it
+ *  (consumes @r); says what is left. */
+void cli_drain_reporter(struct sw_reporter *r, const struct sw_reporter_settings *rs,
+                        int64_t drain_ms);
 
 #endif

@@ -77,23 +77,6 @@ static int parse_uint(const char *s, const char *opt, unsigned *out)
     return 0;
 }
 
-static enum sw_log_level level_from_name(const char *s)
-{
-    if (s == NULL) {
-        return SW_LOG_INFO;
-    }
-    if (strcmp(s, "error") == 0) {
-        return SW_LOG_ERROR;
-    }
-    if (strcmp(s, "warning") == 0) {
-        return SW_LOG_WARN;
-    }
-    if (strcmp(s, "debug") == 0) {
-        return SW_LOG_DEBUG;
-    }
-    return SW_LOG_INFO;
-}
-
 static FILE *open_out(const char *path, const char *what)
 {
     if (path == NULL || strcmp(path, "-") == 0) {
@@ -120,38 +103,6 @@ static int close_out(FILE *fp, const char *path)
         return -1;
     }
     return 0;
-}
-
-/*
- * End of a replay with the live reporter: every incident is spooled by now (the
- * pipeline has drained); give the reporter thread up to @drain_ms to deliver
- * them (it connects by itself, so a short replay may end before the first
- * connect), then stop it. Whatever is left stays in spool_dir, fsync'd, and is
- * sent by the next run. Control thread; consumes @r.
- */
-static void drain_reporter(struct sw_reporter *r, const struct sw_reporter_settings *rs,
-                           int64_t drain_ms)
-{
-    struct sw_reporter_stats st;
-    const struct timespec tick = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
-    for (int64_t waited = 0;; waited += 50) {
-        sw_reporter_get_stats(r, &st);
-        if (st.spool_pending == 0 || waited >= drain_ms) {
-            break;
-        }
-        nanosleep(&tick, NULL);
-    }
-    sw_reporter_stop(r, 0);
-    if (st.spool_pending > 0) {
-        sw_log_warn("main",
-                    "reporter: %llu report(s) not delivered within %lld s (%s); they stay in %s "
-                    "and are sent by the next run",
-                    (unsigned long long)st.spool_pending, (long long)(drain_ms / 1000),
-                    st.connects > 0 ? "peer slow or down" : "never connected", rs->spool_dir);
-    } else {
-        sw_log_info("main", "reporter: spool empty, %llu report(s) acknowledged",
-                    (unsigned long long)st.acked);
-    }
 }
 
 /* The command line of one replay. */
@@ -311,7 +262,7 @@ static void finish_outputs(const struct replay_args *a, struct replay_outs *o, b
     }
     o->n = 0;
     if (o->live != NULL) {
-        drain_reporter(o->live, o->rs, stopped ? 0 : (int64_t)a->drain_s * 1000);
+        cli_drain_reporter(o->live, o->rs, stopped ? 0 : (int64_t)a->drain_s * 1000);
         o->live = NULL;
     }
 }
@@ -384,7 +335,7 @@ int cli_cmd_replay(int argc, char **argv)
     const struct sw_engine_settings *eng = sw_conf_section(conf, "engine");
     sw_log_set_level(a.verbosity < 0   ? SW_LOG_ERROR
                      : a.verbosity > 0 ? SW_LOG_DEBUG
-                                       : level_from_name(eng ? eng->log_level : NULL));
+                                       : cli_log_level(eng ? eng->log_level : NULL));
     if (open_outputs(&a, conf, &o) < 0) {
         goto out;
     }

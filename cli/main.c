@@ -1,6 +1,6 @@
 /*
- * main.c - the stanzawatch command line: replay, check-config, dump-config,
- * train, reload, help. Dispatches to one cli/cmd_<name>.c per command (train
+ * main.c - the stanzawatch command line: replay, run, check-config,
+ * dump-config, train, reload, help. Dispatches to one cli/cmd_<name>.c per command (train
  * lives with the classifier's model code, detectors/classifier.c), which map
  * errors to exit codes:
  *   0 ok, 1 input or parse error (file:line:col printed), 2 usage or config
@@ -23,6 +23,7 @@ static const char usage_main[] =
     "\n"
     "Commands:\n"
     "  replay [OPTIONS] CAPTURE...   run the detectors over stanza captures\n"
+    "  run [OPTIONS]                 watch a live server through the configured taps\n"
     "  check-config FILE             validate a configuration file\n"
     "  dump-config [-c FILE]         print the effective configuration as YAML\n"
     "  train ...                     train the content classifier (see help train)\n"
@@ -44,6 +45,8 @@ static int cmd_help(int argc, char **argv)
     const char *c = argv[1];
     if (strcmp(c, "replay") == 0) {
         fputs(cli_usage_replay, stdout);
+    } else if (strcmp(c, "run") == 0) {
+        fputs(cli_usage_run, stdout);
     } else if (strcmp(c, "check-config") == 0) {
         fputs(cli_usage_check, stdout);
     } else if (strcmp(c, "dump-config") == 0) {
@@ -80,6 +83,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "replay") == 0) {
         return cli_cmd_replay(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "run") == 0) {
+        return cli_cmd_run(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "check-config") == 0) {
         return cli_cmd_check_config(argc - 1, argv + 1);

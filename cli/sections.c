@@ -1,14 +1,15 @@
 /*
  * sections.c - the config sections of every part, registered in one place:
  * the engine's own (settings.c), one per detector (registry), the
- * aggregator's and the live reporter's; and the config load every command
- * shares. Control thread, once at start-up.
+ * aggregator's, the live reporter's and the live taps' (taps, metrics); and the config load every
+ * command shares. Control thread, once at start-up.
  */
 #include <stdio.h>
 
 #include "cli.h"
 #include "sw/detector.h"
 #include "sw/incident.h"
+#include "sw/live.h"
 #include "sw/reporter.h"
 #include "sw/settings.h"
 #include "sw/share.h"
@@ -33,6 +34,9 @@ int cli_register_sections(void)
     }
     if (rc == 0) {
         rc = sw_share_register_conf();
+    }
+    if (rc == 0) {
+        rc = sw_live_register_conf();
     }
     if (rc < 0) {
         fprintf(stderr, "stanzawatch: cannot register config sections: %s\n", sw_strerror(rc));

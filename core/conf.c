@@ -852,6 +852,14 @@ static bool name_valid(const char *name)
     return true;
 }
 
+/* A list section ("taps:"): the schema is one SW_CONF_LIST item with the
+ * empty key, bound from the section's node itself. */
+static bool reg_is_list(const struct sw_conf_item *schema)
+{
+    return schema != NULL && schema->key != NULL && schema->key[0] == '\0' &&
+           schema->type == SW_CONF_LIST;
+}
+
 int sw_conf_register(const char *name, const struct sw_conf_item *schema, size_t settings_size)
 {
     if (name == NULL || schema == NULL || !name_valid(name)) {
@@ -1009,7 +1017,11 @@ int sw_conf_load(const char *path, struct sw_conf **out, struct sw_errbuf *eb)
         s->size = r->size;
         s->node = find_section(root, r->name);
         snprintf(b.path, sizeof(b.path), "%s", r->name);
-        rc = bind_map(&b, s->node, r->schema, s->settings, r->name);
+        if (reg_is_list(r->schema)) {
+            rc = bind_item(&b, r->schema, s->node, root, s->settings);
+        } else {
+            rc = bind_map(&b, s->node, r->schema, s->settings, r->name);
+        }
         if (rc != 0) {
             goto fail;
         }
@@ -1333,6 +1345,24 @@ static void dump_level(FILE *fp, const struct sw_conf *c, char *prefix, size_t p
             }
         }
         bool items = self != NULL && self->schema != NULL && self->schema->key != NULL;
+        if (items && reg_is_list(self->schema)) {
+            /* a list section: "name:" then the list's elements, as for a LIST item */
+            const struct sw_conf_item *li = self->schema;
+            struct sw_conf_list l;
+            memcpy(&l, (const char *)self->settings + li->offset, sizeof(l));
+            if (help) {
+                char desc[512];
+                describe_type(li, desc, sizeof(desc));
+                fprintf(fp, "%*s# %s [%s]\n", indent, "", li->help != NULL ? li->help : "", desc);
+            }
+            fprintf(fp, "%*s%.*s:%s\n", indent, "", (int)cl, comp, l.n == 0 ? " []" : "");
+            for (size_t e = 0; e < l.n; e++) {
+                bool d = true;
+                dump_items(fp, li->sub, (const char *)l.items + e * li->item_size, indent + 4, &d,
+                           false);
+            }
+            continue;
+        }
         fprintf(fp, "%*s%.*s:%s\n", indent, "", (int)cl, comp, items || children ? "" : " {}");
         if (items) {
             dump_items(fp, self->schema, self->settings, indent + 2, NULL, help);

@@ -439,6 +439,7 @@ void *pl_reader_main(void *arg)
     r.p = p;
     pl_thread_name("reader", -1);
     r.max_bufs = p->P * (PL_PARSER_QUEUE + 2) + 2;
+    bool tap_stopped = false;
     r.head = malloc(PL_HEAD_MAX);
     r.head_start = UINT64_MAX;
     r.max_stanzas = pl_batch_events_cap(p->batch_bytes);
@@ -446,9 +447,17 @@ void *pl_reader_main(void *arg)
         r.max_stanzas = SW_SEQ_MAX_PER_CHUNK - 1;
     }
     for (;;) {
-        if (atomic_load_explicit(&p->stop, memory_order_relaxed) ||
-            atomic_load_explicit(&p->abort_k, memory_order_relaxed) != UINT64_MAX) {
+        if (atomic_load_explicit(&p->abort_k, memory_order_relaxed) != UINT64_MAX) {
             break;
+        }
+        if (atomic_load_explicit(&p->stop, memory_order_relaxed)) {
+            if (p->tap->stop == NULL) {
+                break;
+            }
+            if (!tap_stopped) {
+                p->tap->stop(p->tap->ctx); /* a live tap drains: read on until eof */
+                tap_stopped = true;
+            }
         }
         if (r.b == NULL) {
             r.b = rd_get_buf(&r);

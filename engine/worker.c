@@ -525,11 +525,11 @@ void *pl_aggregator_main(void *arg)
     /* Workers stored last_t before their final watermark (release). */
     int64_t last = p->workers[0].last_t;
     SW_CNT_SET(p->last_t, last);
-    if (atomic_load_explicit(&p->stop, memory_order_relaxed)) {
-        /* stopped (SIGTERM/SIGINT), not at the end of the input: open
-         * incidents are not over, so nobody is told they are closed; a
-         * later run reports them again if they go on */
-        sw_log_info("pipeline", "stopped: open incidents are left open, not reported closed");
+    if (atomic_load_explicit(&p->stop, memory_order_relaxed) && p->stage.stop != NULL) {
+        /* stopped (SIGTERM/SIGINT), not at the end of the input: the abuse
+         * is not known to be over, so closes are marked at_stop (peers are
+         * not told); a later run reports the offenders again if they go on */
+        p->stage.stop(p->stage.ctx, last == INT64_MIN ? 0 : last);
     } else {
         p->stage.finish(p->stage.ctx, last == INT64_MIN ? 0 : last);
     }

@@ -116,6 +116,7 @@ struct agg_sym {
 
 struct sw_aggregate {
     const struct sw_aggregate_settings *s;
+    uint8_t stopping;     /* sw_aggregate_stop: closes are marked at_stop */
     struct sw_conf *conf; /* referenced snapshot @s lives in (NULL: borrowed settings) */
     int64_t threshold_milli, default_milli;
     struct agg_sym *syms;
@@ -680,6 +681,7 @@ static void close_entry(struct sw_aggregate *a, struct agg_entry *e, int64_t now
 {
     inc_refresh(a, e, now);
     e->open->inc.status = SW_INC_CLOSED;
+    e->open->inc.at_stop = a->stopping;
     e->open->inc.revision++;
     emit(a, e);
     e->state = AGG_CLOSED;
@@ -1283,6 +1285,16 @@ static void stage_finish(void *ctx, int64_t now_ms)
     sw_aggregate_finish(ctx, now_ms);
 }
 
+/* Stopped by a signal: close locally (outputs write it), but each close is
+ * marked at_stop, so the live reporter does not tell peers the abuse ended. */
+static void stage_stop(void *ctx, int64_t now_ms)
+{
+    struct sw_aggregate *a = ctx;
+    a->stopping = 1;
+    sw_aggregate_finish(a, now_ms);
+    a->stopping = 0;
+}
+
 static void stage_get_stats(const void *ctx, struct sw_aggregate_stats *st)
 {
     sw_aggregate_get_stats(ctx, st);
@@ -1313,6 +1325,7 @@ void sw_aggregate_stage(struct sw_aggregate *a, struct sw_hit_stage *out)
         .hit = stage_hit,
         .tick = stage_tick,
         .finish = stage_finish,
+        .stop = stage_stop,
         .get_stats = stage_get_stats,
         .reload = stage_reload,
     };

@@ -116,6 +116,7 @@ struct sw_reporter {
         atomic_ullong connects, disconnects, sent, acked, errors, timeouts;
         atomic_ullong in_reports, in_inquiries, in_requests, in_responses;
         atomic_ullong in_forbidden, in_rate_limited, in_bad, spool_errors, spoofed;
+        atomic_ullong closes_withheld;
     } st;
 };
 
@@ -265,6 +266,12 @@ static int reporter_incident(void *ctx, const struct sw_incident *inc)
     size_t plens[SW_PEER_NFORMATS] = {0};
     int rc = 0;
     remember(r, inc);
+    if (inc->status == SW_INC_CLOSED && inc->at_stop) {
+        /* closed only because we stop: peers are not told the abuse ended */
+        atomic_fetch_add_explicit(&r->st.closes_withheld, 1, memory_order_relaxed);
+        sw_conf_free(ref);
+        return 0;
+    }
     if (r->share != NULL && sw_share_incident(r->share, inc) != 0) {
         bump(&r->st.spool_errors);
     }
@@ -995,6 +1002,13 @@ void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms)
         atomic_store(&r->stop, 1);
         pthread_join(r->th, NULL);
     }
+    unsigned long long withheld = atomic_load(&r->st.closes_withheld);
+    if (withheld > 0) {
+        sw_log_info("reporter",
+                    "stopped: %llu incident(s) closed at the stop were not reported closed to "
+                    "peers",
+                    withheld);
+    }
     if (r->ctx != NULL) {
         xmpp_ctx_free(r->ctx);
         xmpp_shutdown();
@@ -1031,6 +1045,7 @@ void sw_reporter_get_stats(struct sw_reporter *r, struct sw_reporter_stats *st)
     st->in_bad = atomic_load(&r->st.in_bad);
     st->spool_errors = atomic_load(&r->st.spool_errors);
     st->spoofed = atomic_load(&r->st.spoofed);
+    st->closes_withheld = atomic_load(&r->st.closes_withheld);
     if (r->spool != NULL) {
         struct sw_spool_stats ss;
         sw_spool_get_stats(r->spool, &ss);

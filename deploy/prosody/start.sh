@@ -11,6 +11,10 @@
 # Stop with deploy/prosody/stop.sh DIR: only the pid in DIR's pid file is
 # signalled, never anything by name.
 #
+# SW_PROSODY_EXTRA=FILE appends FILE (with @DIR@ and @SRC@, the source tree,
+# filled in) to the generated config: the live tests load mod_stanzawatch or
+# mod_firewall that way.
+#
 # Components: incidents.a.test (the engine), incidents.b.test (trusted peer),
 # rogue.b.test (untrusted); secrets engine-secret / peer-secret / rogue-secret
 # unless SW_PROSODY_{ENGINE,PEER,ROGUE}_SECRET are set.
@@ -66,6 +70,12 @@ sed -e "s|@DIR@|$dir|g" -e "s|@C2S_PORT@|$c2s_port|g" -e "s|@COMPONENT_PORT@|$co
     -e "s|@ENGINE_SECRET@|$engine_secret|g" -e "s|@PEER_SECRET@|$peer_secret|g" \
     -e "s|@ROGUE_SECRET@|$rogue_secret|g" -e "s|@LOG_LEVEL@|$log_level|g" \
     -e "s|@TEMPLATE_DIR@|$(dirname "$template")|g" "$template" >"$config"
+if [ -n "${SW_PROSODY_EXTRA:-}" ]; then
+	# extra config (the live tests: plugin_paths, mod_stanzawatch, mod_firewall),
+	# appended with the same placeholders filled in
+	[ -r "$SW_PROSODY_EXTRA" ] || die "SW_PROSODY_EXTRA: cannot read $SW_PROSODY_EXTRA"
+	sed -e "s|@DIR@|$dir|g" -e "s|@SRC@|$(cd "$here/../.." && pwd)|g" "$SW_PROSODY_EXTRA" >>"$config"
+fi
 grep -q '@[A-Z_]*@' "$config" && die "unsubstituted placeholder in $config"
 
 : >"$logfile"

@@ -58,8 +58,10 @@ struct sw_incident {
     char offender[SW_OFFENDER_TEXT]; /* whole, never cut */
     uint8_t offender_kind;           /* enum sw_offender_kind */
     uint8_t status;                  /* enum sw_incident_status */
-    uint32_t revision;               /* 0 when opened, +1 per update/close */
-    int64_t detected_at;             /* event time of the stanza that crossed the threshold */
+    uint8_t at_stop;     /* closed only because the process stopped (SIGTERM/SIGINT), not
+                          * because the abuse ended: written locally, never told to peers */
+    uint32_t revision;   /* 0 when opened, +1 per update/close */
+    int64_t detected_at; /* event time of the stanza that crossed the threshold */
     int64_t first_seen, last_seen;
     int64_t score_milli;
     uint64_t hits;
@@ -159,6 +161,9 @@ struct sw_hit_stage {
     void (*finish)(void *ctx, int64_t now_ms);        /* end of stream */
     /* Counters for the stats (may be NULL); read after the stage finished. */
     void (*get_stats)(const void *ctx, struct sw_aggregate_stats *st);
+    /* End of input because the pipeline was stopped (may be NULL: finish is
+     * called instead): like finish, but what is closed now is marked at_stop. */
+    void (*stop)(void *ctx, int64_t now_ms);
     /* The configuration was reloaded (may be NULL): called on the stage's
      * thread between two hits; @c is valid during the call only (keep it with
      * sw_conf_ref). */

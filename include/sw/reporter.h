@@ -321,7 +321,8 @@ struct sw_reporter_stats {
     uint64_t connects, disconnects, sent, acked, errors, timeouts;
     uint64_t in_reports, in_inquiries, in_requests, in_responses;
     uint64_t in_forbidden, in_rate_limited, in_bad;
-    uint64_t spoofed; /* results/errors for our reports from someone else: ignored */
+    uint64_t spoofed;         /* results/errors for our reports from someone else: ignored */
+    uint64_t closes_withheld; /* closes at a SIGTERM stop (at_stop) not sent to peers */
     uint64_t spool_pending, spool_errors, spool_held, spool_expired, spool_dropped;
     uint64_t spool_write_errors;
 };

@@ -51,6 +51,11 @@ struct sw_tap_ops {
     /* Optional (NULL = none): make a read() blocked on an idle source return
      * at once with eof; any thread (the control thread on SIGTERM). */
     void (*cancel)(void *ctx);
+    /* Optional (live taps): called once by the reader thread when the
+     * pipeline is asked to stop; the tap stops taking input and read() goes
+     * on returning what it had queued, then stream_end and eof (a drained
+     * stop). NULL: the reader stops reading at once. */
+    void (*stop)(void *ctx);
     void *ctx;
 };
 

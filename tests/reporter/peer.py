@@ -6,6 +6,7 @@ answers every XEP-0268 <report/> iq set with an empty result (optionally after
 --ack-delay seconds) and appends one line per event to --out:
 
     report <IncidentID> <from>            a report arrived (and was acknowledged)
+    closed <IncidentID>                   ...and it says the incident ended (EndTime)
     response <IncidentID> <action>        a response arrived (and was acknowledged)
     reply <our iq id> <type> <condition>  the answer to an iq we sent
 
@@ -140,6 +141,8 @@ class Peer(ComponentXMPP):
         if t == "set" and rep is not None:
             iid = rep.find(".//{%s}IncidentID" % IODEF)
             self.line("report %s %s" % (iid.text if iid is not None else "?", iq["from"]))
+            if rep.find(".//{%s}EndTime" % IODEF) is not None:
+                self.line("closed %s" % (iid.text if iid is not None else "?"))
             if self.a.ids_out:
                 with open(self.a.ids_out, "a") as f:
                     f.write("%s %s\n" % (iq["id"], iid.text if iid is not None else "?"))

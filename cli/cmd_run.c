@@ -1,0 +1,377 @@
+/*
+ * cmd_run.c - `stanzawatch run`: the live daemon. Loads the config, starts the
+ * taps under `taps:` (live/live.c), the optional /metrics endpoint and the
+ * live reporter, and runs the replay pipeline on the taps' mux until
+ * SIGTERM/SIGINT; then the taps stop, what they had queued is processed, open
+ * incidents are closed and flushed, the reporter spool is drained (bounded)
+ * and the process exits 0. SIGHUP reloads the detector configuration (as for
+ * replay; taps and metrics keep their start-up settings), SIGUSR1 prints the
+ * statistics.
+ *
+ * Signals are blocked (sw_pipeline_block_signals) before any thread starts;
+ * the pipeline's control loop polls them, as for replay.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sw/conf.h"
+#include "sw/detector.h"
+#include "sw/incident.h"
+#include "sw/live.h"
+#include "sw/log.h"
+#include "sw/metrics.h"
+#include "sw/pipeline.h"
+#include "sw/reporter.h"
+#include "sw/settings.h"
+
+#define EXIT_FAIL EXIT_INPUT
+
+const char cli_usage_run[] =
+    "Usage: stanzawatch run [OPTIONS]\n"
+    "\n"
+    "Run beside a live XMPP server: read the stanza mirror from the taps listed\n"
+    "under 'taps:' in the configuration, run the detectors and write every incident\n"
+    "state change as one JSON object per line, until SIGTERM or SIGINT. Then the\n"
+    "taps stop taking input, what they had queued is processed, open incidents are\n"
+    "closed and written, the live reporter's spool is drained (bounded), and the\n"
+    "exit status is 0.\n"
+    "\n"
+    "Taps (a YAML list; several at once feed one pipeline):\n"
+    "  - {type: socket, listen: unix:PATH | HOST:PORT}\n"
+    "        the server-side modules (deploy/prosody/mod_stanzawatch.lua,\n"
+    "        deploy/ejabberd/mod_stanzawatch.erl) connect here\n"
+    "  - {type: component, address: HOST:PORT, jid: JID, secret: S}\n"
+    "        XEP-0114 component receiving a mod_firewall FORWARD mirror\n"
+    "        (deploy/prosody/mirror.pfw)\n"
+    "A tap never slows the server: when stanzawatch falls behind, its bounded\n"
+    "queue drops stanzas and counts them. 'metrics: {listen: HOST:PORT}' serves\n"
+    "Prometheus text at /metrics.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE        YAML configuration (taps: is required)\n"
+    "  -o, --incidents FILE     incidents as JSON Lines to FILE ('-' = stdout, the\n"
+    "                           default); each line is flushed when written\n"
+    "  -r, --reports FILE       also write the XEP-0268 report stanzas to FILE\n"
+    "  -t, --threads N          detector worker threads (default engine.threads)\n"
+    "  -s, --stats-json FILE    write the final statistics as JSON to FILE at exit\n"
+    "      --drain-timeout SECS with reporter.enabled: at exit, wait up to SECS\n"
+    "                           (default 10) for the reporter's spool to empty\n"
+    "      --pid-file FILE      write our pid to FILE (for 'stanzawatch reload');\n"
+    "                           removed at exit\n"
+    "  -q, --quiet              errors only; no statistics on stderr\n"
+    "  -v, --verbose            debug logging\n"
+    "  -h, --help               this help\n"
+    "\n"
+    "Signals: SIGHUP re-reads the configuration's detector settings (detector state\n"
+    "is kept; an invalid file is reported and the running configuration stays;\n"
+    "taps and metrics keep their start-up settings); SIGUSR1 prints the statistics\n"
+    "to stderr; SIGTERM/SIGINT stop and drain.\n"
+    "\n"
+    "Logging: one line per event on stderr (\"TIME stanzawatch[PID]: LEVEL: MODULE:\n"
+    "text\"), written with one write(2) each, so journald or a file opened for\n"
+    "appending (logrotate copytruncate) both work.\n"
+    "\n"
+    "Exit status: 0 after a signal-driven stop; 1 a tap, output or runtime error;\n"
+    "2 usage or configuration error (file:line: reason).\n";
+
+static FILE *run_open(const char *path, const char *what)
+{
+    if (path == NULL || strcmp(path, "-") == 0) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        return stdout;
+    }
+    FILE *fp = fopen(path, "a");
+    if (fp == NULL) {
+        fprintf(stderr, "stanzawatch: %s %s: %s\n", what, path, strerror(errno));
+        return NULL;
+    }
+    setvbuf(fp, NULL, _IOLBF, 0);
+    return fp;
+}
+
+static int run_close(FILE *fp)
+{
+    if (fp == NULL) {
+        return 0;
+    }
+    int bad = fflush(fp) != 0 || ferror(fp);
+    if (fp != stdout) {
+        bad |= fclose(fp) != 0;
+    }
+    return bad ? -1 : 0;
+}
+
+/* Print one line per tap after the pipeline statistics. */
+static void run_print_taps(const struct sw_live *live, FILE *fp)
+{
+    size_t n = sw_live_count(live);
+    struct sw_live_tap_stats st[64];
+    if (n > 64) {
+        n = 64;
+    }
+    sw_live_get_stats(live, st);
+    for (size_t i = 0; i < n; i++) {
+        const struct sw_live_tap_stats *s = &st[i];
+        fprintf(fp,
+                "tap %s (%s): %llu connections (%llu refused, %llu closed on junk, %llu idle), "
+                "%llu bytes, %llu stanzas (%llu message, %llu presence, %llu iq, %llu other), "
+                "%llu dropped (queue full), %llu oversize, %llu gaps, %llu dropped by the "
+                "server module, %llu fan-out copies deduplicated, %llu reconnects\n",
+                s->name, s->type, (unsigned long long)s->connections,
+                (unsigned long long)s->refused, (unsigned long long)s->closed_error,
+                (unsigned long long)s->idle_closed, (unsigned long long)s->bytes,
+                (unsigned long long)s->stanzas, (unsigned long long)s->by_kind[0],
+                (unsigned long long)s->by_kind[1], (unsigned long long)s->by_kind[2],
+                (unsigned long long)s->other, (unsigned long long)s->queue_drops,
+                (unsigned long long)s->oversize, (unsigned long long)s->gaps,
+                (unsigned long long)s->peer_dropped, (unsigned long long)s->dedup,
+                (unsigned long long)s->reconnects);
+    }
+}
+
+int cli_cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"incidents", required_argument, NULL, 'o'},
+        {"reports", required_argument, NULL, 'r'},
+        {"threads", required_argument, NULL, 't'},
+        {"stats-json", required_argument, NULL, 's'},
+        {"pid-file", required_argument, NULL, 'P'},
+        {"drain-timeout", required_argument, NULL, 'D'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *conf_path = NULL, *inc_path = "-", *rep_path = NULL, *pid_path = NULL,
+               *stats_path = NULL;
+    long threads = 0, drain_s = 10;
+    int verbosity = 0, opt, status = EXIT_USAGE;
+    struct sw_conf *conf = NULL;
+    struct sw_pipeline *p = NULL;
+    struct sw_aggregate *agg = NULL;
+    struct sw_hit_stage stage;
+    struct sw_live *live = NULL;
+    struct sw_metrics *metrics = NULL;
+    struct sw_metrics_obs *obs = NULL;
+    struct sw_reporter *rep = NULL;
+    FILE *inc_fp = NULL, *rep_fp = NULL;
+    struct sw_output_ops outs[4];
+    size_t n_outs = 0;
+    struct sw_errbuf eb;
+    struct sw_tap_ops tap;
+    char *end;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:o:r:t:s:qvh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 'o':
+            inc_path = optarg;
+            break;
+        case 'r':
+            rep_path = optarg;
+            break;
+        case 't':
+            threads = strtol(optarg, &end, 10);
+            if (*end != '\0' || threads < 0 || threads > 64) {
+                fprintf(stderr, "stanzawatch run: --threads: expected 0..64\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case 's':
+            stats_path = optarg;
+            break;
+        case 'P':
+            pid_path = optarg;
+            break;
+        case 'D':
+            drain_s = strtol(optarg, &end, 10);
+            if (*end != '\0' || drain_s < 0 || drain_s > 3600) {
+                fprintf(stderr, "stanzawatch run: --drain-timeout: expected 0..3600\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'q':
+            verbosity = -1;
+            break;
+        case 'v':
+            verbosity = 1;
+            break;
+        case 'h':
+            fputs(cli_usage_run, stdout);
+            return 0;
+        default:
+            fputs("Try 'stanzawatch help run'.\n", stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "stanzawatch run: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (cli_register_sections() < 0 || cli_load_conf(conf_path, &conf) < 0) {
+        return EXIT_USAGE;
+    }
+    const struct sw_engine_settings *eng = sw_conf_section(conf, "engine");
+    sw_log_set_level(verbosity < 0   ? SW_LOG_ERROR
+                     : verbosity > 0 ? SW_LOG_DEBUG
+                                     : cli_log_level(eng ? eng->log_level : NULL));
+    const struct sw_live_taps_settings *ts = sw_conf_section(conf, "taps");
+    if (ts == NULL || ts->taps.n == 0) {
+        fprintf(stderr, "%s: no taps: `run` needs a 'taps:' list\n", sw_conf_path(conf));
+        goto out;
+    }
+
+    /* every thread started from here on inherits the blocked signals */
+    sw_pipeline_block_signals();
+    status = EXIT_FAIL;
+    inc_fp = run_open(inc_path, "--incidents");
+    if (inc_fp == NULL || sw_output_json_init(&outs[n_outs], inc_fp) < 0) {
+        goto out;
+    }
+    n_outs++;
+    if (rep_path != NULL) {
+        rep_fp = run_open(rep_path, "--reports");
+        eb.msg[0] = '\0';
+        if (rep_fp == NULL || sw_output_reports_init(&outs[n_outs], conf, rep_fp, &eb) < 0) {
+            fprintf(stderr, "stanzawatch: --reports: %s\n", eb.msg);
+            goto out;
+        }
+        n_outs++;
+    }
+    const struct sw_reporter_settings *rs = sw_conf_section(conf, "reporter");
+    if (rs != NULL && rs->enabled) {
+        eb.msg[0] = '\0';
+        if (sw_reporter_start(conf, &outs[n_outs], &rep, &eb) < 0) {
+            fprintf(stderr, "stanzawatch: reporter: %s\n", eb.msg);
+            goto out;
+        }
+        n_outs++;
+    }
+    obs = sw_metrics_obs_new();
+    if (obs == NULL) {
+        fprintf(stderr, "stanzawatch: out of memory\n");
+        goto out;
+    }
+    sw_metrics_obs_output(obs, &outs[n_outs++]);
+    eb.msg[0] = '\0';
+    int rc = sw_live_new(conf, &live, &tap, &eb);
+    if (rc < 0) {
+        fprintf(stderr, "stanzawatch: %s\n", eb.msg);
+        status = rc == SW_ECONF ? EXIT_USAGE : EXIT_FAIL;
+        goto out;
+    }
+    eb.msg[0] = '\0';
+    if (sw_aggregate_new(conf, outs, n_outs, &agg, &eb) < 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        goto out;
+    }
+    sw_aggregate_stage(agg, &stage);
+    struct sw_pipeline_opts po = {
+        .conf = conf,
+        .detectors = sw_registry_list(),
+        .stage = &stage,
+        .threads = (unsigned)threads,
+        .progress = false,
+        .signals = true,
+        .conf_path = conf_path,
+    };
+    eb.msg[0] = '\0';
+    rc = sw_pipeline_new(&po, &p, &eb);
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        goto out;
+    }
+    const struct sw_live_metrics_settings *ms = sw_conf_section(conf, "metrics");
+    if (ms != NULL && ms->listen != NULL && ms->listen[0] != '\0') {
+        eb.msg[0] = '\0';
+        struct sw_metrics_sources src = {.pipeline = p, .live = live, .reporter = rep, .obs = obs};
+        if (sw_metrics_start(ms->listen, &src, &metrics, &eb) < 0) {
+            fprintf(stderr, "stanzawatch: metrics: %s\n", eb.msg);
+            status = EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (pid_path != NULL) {
+        FILE *pf = fopen(pid_path, "w");
+        if (pf == NULL || fprintf(pf, "%ld\n", (long)getpid()) < 0 || fclose(pf) != 0) {
+            fprintf(stderr, "stanzawatch: --pid-file %s: %s\n", pid_path, strerror(errno));
+            goto out;
+        }
+    }
+    sw_log_info("run", "running: %zu tap(s)%s%s; SIGTERM/SIGINT stop and drain, SIGHUP reloads",
+                sw_live_count(live), metrics ? ", metrics on " : "", metrics ? ms->listen : "");
+    eb.msg[0] = '\0';
+    rc = sw_pipeline_run_tap(p, &tap, &eb);
+    status = 0;
+    if (rc < 0) {
+        fprintf(stderr, "stanzawatch: %s\n", eb.msg[0] ? eb.msg : sw_strerror(rc));
+        status = EXIT_FAIL;
+    }
+    for (size_t i = 0; i < n_outs; i++) {
+        if (outs[i].close != NULL && outs[i].close(outs[i].ctx) < 0) {
+            status = EXIT_FAIL;
+        }
+    }
+    n_outs = 0;
+    if (rep != NULL) {
+        cli_drain_reporter(rep, rs, (int64_t)drain_s * 1000);
+        rep = NULL;
+    }
+    struct sw_pipeline_stats st;
+    sw_pipeline_get_stats(p, &st);
+    if (verbosity >= 0) {
+        sw_pipeline_print_stats(&st, stderr);
+        run_print_taps(live, stderr);
+        uint64_t ln = 0;
+        int64_t p50 = sw_metrics_obs_latency_ms(obs, 0.5, &ln);
+        int64_t p99 = sw_metrics_obs_latency_ms(obs, 0.99, &ln);
+        fprintf(stderr,
+                "incident latency (arrival to output): %llu opened, p50 %lld ms, p99 %lld ms\n",
+                (unsigned long long)ln, (long long)p50, (long long)p99);
+    }
+    if (stats_path != NULL) {
+        FILE *sf = fopen(stats_path, "w");
+        if (sf == NULL) {
+            status = EXIT_FAIL;
+        } else {
+            sw_pipeline_write_stats_json(&st, sf);
+            if (fclose(sf) != 0) {
+                status = EXIT_FAIL;
+            }
+        }
+    }
+    sw_log_info("run", "stopped");
+out:
+    sw_metrics_stop(metrics);
+    for (size_t i = 0; i < n_outs; i++) {
+        if (outs[i].close != NULL) {
+            outs[i].close(outs[i].ctx);
+        }
+    }
+    sw_pipeline_free(p);
+    sw_aggregate_free(agg);
+    sw_live_free(live);
+    sw_reporter_stop(rep, 0);
+    if (run_close(inc_fp) < 0 || run_close(rep_fp) < 0) {
+        if (status == 0) {
+            status = EXIT_FAIL;
+        }
+    }
+    if (pid_path != NULL && status != EXIT_USAGE) {
+        unlink(pid_path);
+    }
+    sw_metrics_obs_free(obs);
+    sw_conf_free(conf);
+    return status;
+}

@@ -1,0 +1,271 @@
+%%% mod_stanzawatch: mirror a host's stanzas to stanzawatch's socket tap, cheaply.
+%%%
+%%% The ejabberd counterpart of deploy/prosody/mod_stanzawatch.lua, same
+%%% contract (include/sw/live.h): one stream per connection,
+%%%   <stream:stream xmlns='jabber:client' xmlns:stream=... node='N' dropped='D'>
+%%% then per stanza <w n='SEQ' t='EPOCH_MS'>STANZA</w>, SEQ counting every
+%%% stanza seen (sent or dropped; given by the writer, so a jump is a drop),
+%%% t the arrival stamp (taken in the hook), STANZA serialised once.
+%%%
+%%% Hooks (per host the module is enabled on):
+%%%   user_send_packet    what this host's clients send (message, presence)
+%%%   s2s_receive_packet  what remote servers send to this host
+%%% Stanzas into a MUC room are seen at their sender (user_send_packet on the
+%%% sender's host, s2s_receive_packet for remote senders); the room's own
+%%% fan-out is not mirrored. Enable the module on every local vhost whose
+%%% users should be watched.
+%%%
+%%% Never blocks a c2s/s2s process: the hook serialises the stanza and casts
+%%% it to this host's writer process, unless more than max_pending bytes are
+%%% waiting there (or the tap is down): then it drops and counts (atomics, no
+%%% message). The writer batches everything queued into one gen_tcp:send,
+%%% reconnects quietly with backoff (1 s doubling to 30 s), logs drops at most
+%%% once a minute and sends a whitespace keepalive every 30 s.
+%%%
+%%% Build against Debian's ejabberd (headers in its include/ directory):
+%%%   erlc -I /usr/lib/x86_64-linux-gnu/ejabberd-23.01-1/include \
+%%%        -I /usr/lib/erlang/lib/p1_xmpp-1.6.1/include \
+%%%        -pa /usr/lib/x86_64-linux-gnu/ejabberd-23.01-1/ebin mod_stanzawatch.erl
+%%% and put mod_stanzawatch.beam on ejabberd's code path (e.g. its ebin/).
+%%% ejabberd.yml:
+%%%   modules:
+%%%     mod_stanzawatch:
+%%%       socket: "unix:/run/stanzawatch/tap.sock"   # or "127.0.0.1:5290"
+%%%       max_pending: 4194304
+-module(mod_stanzawatch).
+-behaviour(gen_mod).
+-behaviour(gen_server).
+
+-export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1, mod_options/1, mod_doc/0]).
+-export([user_send_packet/1, s2s_receive_packet/1]).
+-export([start_link/2, init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
+         code_change/3]).
+
+-include("logger.hrl").
+-include("xmpp.hrl").
+
+%% atomics slots
+-define(PENDING, 2).
+-define(DROPPED, 3).
+-define(UP, 4).
+-define(SENT, 5).
+
+-record(st, {host, spec, node, sock = undefined, q = [], qbytes = 0, backoff = 1000,
+             ref, max_pending, logged_drops = 0, last_log = 0, idle = true, n = 0, seen = 0}).
+
+%%% ---------------------------------------------------------------- gen_mod
+
+start(Host, Opts) ->
+    Spec = gen_mod:get_opt(socket, Opts),
+    Max = gen_mod:get_opt(max_pending, Opts),
+    Node = case gen_mod:get_opt(node, Opts) of undefined -> Host; N -> N end,
+    Ref = atomics:new(5, [{signed, true}]),
+    persistent_term:put({?MODULE, Host}, {Ref, Max, proc(Host)}),
+    ejabberd_hooks:add(user_send_packet, Host, ?MODULE, user_send_packet, 10),
+    ejabberd_hooks:add(s2s_receive_packet, Host, ?MODULE, s2s_receive_packet, 10),
+    Child = #{id => proc(Host), start => {?MODULE, start_link, [Host, {Spec, Node, Ref, Max}]},
+              restart => transient, shutdown => 2000, type => worker, modules => [?MODULE]},
+    case supervisor:start_child(ejabberd_gen_mod_sup, Child) of
+        {ok, _} -> ok;
+        {error, {already_started, _}} -> ok;
+        Err -> Err
+    end.
+
+stop(Host) ->
+    ejabberd_hooks:delete(user_send_packet, Host, ?MODULE, user_send_packet, 10),
+    ejabberd_hooks:delete(s2s_receive_packet, Host, ?MODULE, s2s_receive_packet, 10),
+    _ = supervisor:terminate_child(ejabberd_gen_mod_sup, proc(Host)),
+    _ = supervisor:delete_child(ejabberd_gen_mod_sup, proc(Host)),
+    persistent_term:erase({?MODULE, Host}),
+    ok.
+
+reload(Host, NewOpts, _OldOpts) ->
+    stop(Host),
+    start(Host, NewOpts).
+
+depends(_Host, _Opts) -> [].
+
+mod_opt_type(socket) -> econf:binary();
+mod_opt_type(max_pending) -> econf:pos_int();
+mod_opt_type(node) -> econf:either(undefined, econf:binary()).
+
+mod_options(_Host) ->
+    [{socket, <<"unix:/run/stanzawatch/tap.sock">>}, {max_pending, 4194304}, {node, undefined}].
+
+mod_doc() ->
+    #{desc => ["Mirror message and presence stanzas to stanzawatch's socket tap "
+               "(never blocks; drops and counts when stanzawatch is slow or down)."]}.
+
+proc(Host) -> gen_mod:get_module_proc(Host, ?MODULE).
+
+%%% ------------------------------------------------------------------ hooks
+
+user_send_packet({Pkt, #{lserver := Host}} = Acc) ->
+    tap(Host, Pkt),
+    Acc;
+user_send_packet(Acc) ->
+    Acc.
+
+s2s_receive_packet({Pkt, _State} = Acc) ->
+    tap(xmpp:get_to(Pkt), Pkt),
+    Acc;
+s2s_receive_packet(Acc) ->
+    Acc.
+
+tap(#jid{lserver = Host}, Pkt) -> tap(Host, Pkt);
+tap(Host, Pkt) when is_record(Pkt, message); is_record(Pkt, presence) ->
+    case persistent_term:get({?MODULE, Host}, undefined) of
+        undefined -> ok;
+        {Ref, Max, Proc} ->
+            try
+                case atomics:get(Ref, ?UP) =:= 1 andalso atomics:get(Ref, ?PENDING) =< Max of
+                    true ->
+                        T = erlang:system_time(millisecond),
+                        Bin = fxml:element_to_binary(xmpp:encode(Pkt)),
+                        atomics:add(Ref, ?PENDING, byte_size(Bin)),
+                        gen_server:cast(Proc, {stanza, T, Bin});
+                    false ->
+                        atomics:add(Ref, ?DROPPED, 1)
+                end
+            catch _:_ ->
+                atomics:add(Ref, ?DROPPED, 1)
+            end
+    end;
+tap(_Host, _Pkt) ->
+    ok.
+
+%%% ----------------------------------------------------------------- writer
+
+start_link(Host, Args) ->
+    gen_server:start_link({local, proc(Host)}, ?MODULE, {Host, Args}, []).
+
+init({Host, {Spec, Node, Ref, Max}}) ->
+    process_flag(trap_exit, true),
+    self() ! connect,
+    erlang:send_after(30000, self(), keepalive),
+    {ok, #st{host = Host, spec = Spec, node = Node, ref = Ref, max_pending = Max}}.
+
+handle_call(_Req, _From, S) ->
+    {reply, ok, S}.
+
+%% The sequence number is given here, in arrival order at the writer (c2s
+%% processes race to it): each stanza gets the next number plus the drops
+%% counted since the previous one, so the tap's gaps equal our drops.
+handle_cast({stanza, T, Bin}, #st{q = Q, qbytes = B, n = N, seen = Seen, ref = Ref} = S) ->
+    D = atomics:get(Ref, ?DROPPED),
+    N1 = N + 1 + (D - Seen),
+    W = [<<"<w n='">>, integer_to_binary(N1), <<"' t='">>, integer_to_binary(T), <<"'>">>, Bin,
+         <<"</w>\n">>],
+    {noreply, S#st{q = [W | Q], qbytes = B + byte_size(Bin), n = N1, seen = D}, 0};
+handle_cast(_Msg, S) ->
+    {noreply, S}.
+
+%% timeout 0: the mailbox is empty, send the batch
+handle_info(timeout, S) ->
+    {noreply, flush(S)};
+handle_info(connect, #st{sock = undefined} = S) ->
+    {noreply, connect(S)};
+handle_info(keepalive, #st{sock = Sock, idle = Idle} = S) ->
+    erlang:send_after(30000, self(), keepalive),
+    S1 = case Sock =/= undefined andalso Idle of
+             true -> send(S, <<" ">>);
+             false -> S
+         end,
+    {noreply, log_drops(S1#st{idle = true})};
+handle_info({tcp_closed, Sock}, #st{sock = Sock} = S) ->
+    {noreply, down(S, closed)};
+handle_info({tcp_error, Sock, Why}, #st{sock = Sock} = S) ->
+    {noreply, down(S, Why)};
+handle_info({tcp, _Sock, _Data}, S) ->
+    {noreply, S};
+handle_info(_Info, S) ->
+    {noreply, S}.
+
+terminate(_Reason, #st{sock = Sock, ref = Ref}) ->
+    atomics:put(Ref, ?UP, 0),
+    case Sock of undefined -> ok; _ -> gen_tcp:close(Sock) end.
+
+code_change(_Old, S, _Extra) ->
+    {ok, S}.
+
+address(<<"unix:", Path/binary>>) ->
+    {ok, {local, binary_to_list(Path)}, 0};
+address(Spec) ->
+    case binary:split(Spec, <<":">>, [trim_all]) of
+        [H, P] ->
+            case inet:parse_address(binary_to_list(H)) of
+                {ok, IP} -> {ok, IP, binary_to_integer(P)};
+                _ -> error
+            end;
+        _ -> error
+    end.
+
+connect(#st{spec = Spec, ref = Ref, node = Node, host = Host} = S) ->
+    Res = case address(Spec) of
+              {ok, Addr, Port} ->
+                  gen_tcp:connect(Addr, Port, [binary, {active, true}, {packet, raw},
+                                               {send_timeout, 30000}, {send_timeout_close, true}],
+                                  5000);
+              error -> {error, bad_socket_option}
+          end,
+    case Res of
+        {ok, Sock} ->
+            Dropped = atomics:get(Ref, ?DROPPED),
+            Hdr = iolist_to_binary(
+                    [<<"<?xml version='1.0'?><stream:stream xmlns='jabber:client' ">>,
+                     <<"xmlns:stream='http://etherx.jabber.org/streams' node='">>,
+                     fxml:crypt(Node), <<"' dropped='">>, integer_to_binary(Dropped), <<"'>\n">>]),
+            case gen_tcp:send(Sock, Hdr) of
+                ok ->
+                    ?INFO_MSG("stanzawatch ~ts: connected to ~ts (~B stanza(s) dropped before)",
+                              [Host, Spec, Dropped]),
+                    atomics:put(Ref, ?PENDING, 0),
+                    atomics:put(Ref, ?UP, 1),
+                    S#st{sock = Sock, backoff = 1000, q = [], qbytes = 0};
+                {error, _} ->
+                    gen_tcp:close(Sock),
+                    retry(S)
+            end;
+        {error, Why} ->
+            ?DEBUG("stanzawatch ~ts: cannot connect to ~ts: ~p", [Host, Spec, Why]),
+            retry(S)
+    end.
+
+retry(#st{backoff = Back} = S) ->
+    erlang:send_after(Back, self(), connect),
+    S#st{sock = undefined, backoff = min(Back * 2, 30000)}.
+
+down(#st{host = Host, spec = Spec, ref = Ref, q = Q} = S, Why) ->
+    ?INFO_MSG("stanzawatch ~ts: connection to ~ts lost (~p); reconnecting", [Host, Spec, Why]),
+    atomics:put(Ref, ?UP, 0),
+    atomics:add(Ref, ?DROPPED, length(Q)),
+    atomics:put(Ref, ?PENDING, 0),
+    retry(S#st{sock = undefined, q = [], qbytes = 0}).
+
+flush(#st{q = []} = S) ->
+    S;
+flush(#st{sock = undefined, q = Q, ref = Ref} = S) ->
+    atomics:add(Ref, ?DROPPED, length(Q)),
+    atomics:put(Ref, ?PENDING, 0),
+    S#st{q = [], qbytes = 0};
+flush(#st{q = Q, qbytes = B, ref = Ref} = S) ->
+    S1 = send(S, lists:reverse(Q)),
+    atomics:sub(Ref, ?PENDING, B),
+    atomics:add(Ref, ?SENT, length(Q)),
+    S1#st{q = [], qbytes = 0, idle = false}.
+
+send(#st{sock = Sock} = S, Data) ->
+    case gen_tcp:send(Sock, Data) of
+        ok -> S;
+        {error, Why} -> down(S, Why)
+    end.
+
+log_drops(#st{ref = Ref, logged_drops = L, last_log = T, host = Host, spec = Spec} = S) ->
+    D = atomics:get(Ref, ?DROPPED),
+    Now = erlang:monotonic_time(second),
+    case D > L andalso Now - T >= 60 of
+        true ->
+            ?WARNING_MSG("stanzawatch ~ts: ~B stanza(s) dropped so far (tap ~ts)", [Host, D, Spec]),
+            S#st{logged_drops = D, last_log = Now};
+        false -> S
+    end.
