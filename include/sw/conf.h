@@ -124,6 +124,15 @@ int sw_conf_register(const char *name, const struct sw_conf_item *schema, size_t
 int sw_conf_bind(struct sw_conf *owner, const struct sw_conf_node *map,
                  const struct sw_conf_item *schema, void *settings, struct sw_errbuf *eb);
 
+/**
+ * Directory of the shipped data files (engine/datadir.c): the source tree's
+ * configs/ when the binary runs from its build tree, else the install's
+ * sysconfdir/stanzawatch found relative to the binary, else the compiled-in
+ * one. A relative SW_CONF_PATH(LIST) built-in default resolves against it.
+ * Absolute, no trailing slash; static storage; thread-safe (computed once).
+ */
+const char *sw_conf_data_dir(void);
+
 /** Write the documented defaults of every registered section as YAML to @fp
  *  (what configs/stanzawatch.yaml must equal modulo comments). */
 int sw_conf_dump_defaults(FILE *fp);
