@@ -11,14 +11,20 @@
 #   prosody-module   mod_stanzawatch.lua  -> socket tap
 #   ejabberd-none    ejabberd 23.01 without the module      (if installed)
 #   ejabberd-module  mod_stanzawatch.erl  -> socket tap
-# A mirror's cost per stanza = (CPU - median baseline CPU) / stanzas the tap
-# received. Configurations alternate within each round. Prints one line per
-# run and a summary. Loopback only; every process it starts is stopped by pid.
+# Configurations alternate within each round (order rotated every round, so
+# no configuration always runs first or last). A mirror's cost per stanza is
+# taken per round, paired with that round's own baseline:
+#   cost_r = (CPU(mode, round r) - CPU(none, round r)) / stanzas the tap received
+# and summarised as the median and min-max over the rounds; the FORWARD /
+# module ratio likewise per round (median, min-max). The 1-minute load
+# average is recorded before and after every run: on a busy machine the
+# spread says how far to trust the medians. Prints one line per run and a
+# summary. Loopback only; every process it starts is stopped by pid.
 set -euo pipefail
 sw=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-rounds=${2:-3}
+rounds=${2:-5}
 flooders=${3:-4}
-messages=${4:-2500}
+messages=${4:-5000}
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 py=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/sw-bench-cost.XXXXXX")
@@ -34,6 +40,7 @@ trap cleanup EXIT
 say() { printf 'cost: %s\n' "$*" >&2; }
 forget_pid() { local keep=() p; for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
 hz=$(getconf CLK_TCK)
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -110,7 +117,7 @@ CFG
 	[ "$mode" = none ] || stop_sw
 	"$src/deploy/prosody/stop.sh" "$pdir" >/dev/null 2>&1
 	pdir=""
-	printf '%s %s %s %s\n' "prosody-$mode" "$cpu" "$got" "$hook" >>"$work/results"
+	printf '%s %s %s %s %s %s %s\n' "$round" "prosody-$mode" "$cpu" "$got" "$hook" "$la0" "$(load1)" >>"$work/results"
 	say "prosody-$mode: server CPU $cpu s for $((flooders * messages)) flood messages; tap got $got stanzas; module hooks $hook s"
 }
 
@@ -118,7 +125,8 @@ profile_s() { # CPU seconds in mod_stanzawatch's hooks so far (stanzawatch_profi
 	awk '/stanzawatch: profile:/ {v[$4] = $(NF - 4)} END {s = 0; for (k in v) s += v[k]; printf "%.6f", s}' \
 		"$pdir/prosody.log" 2>/dev/null || echo 0
 }
-measure() { # measure C2S_PORT SERVER_PID -> $cpu
+measure() { # measure C2S_PORT SERVER_PID -> $cpu, $la0 (load before)
+	la0=$(load1)
 	"$py" "$src/tests/live/xmpp_driver.py" --port "$1" --max-seconds 300 muc-flood --room warm \
 		--flooders "$flooders" --messages 5 --others 0 >/dev/null 2>>"$work/drv.err"
 	local t0 t1
@@ -171,43 +179,67 @@ run_ejabberd() { # run_ejabberd MODE
 	kill -TERM "$ejpid"
 	wait "$ejpid" 2>/dev/null || true
 	forget_pid "$ejpid"
-	printf '%s %s %s %s\n' "ejabberd-$mode" "$cpu" "$got" 0 >>"$work/results"
+	printf '%s %s %s %s %s %s %s\n' "$round" "ejabberd-$mode" "$cpu" "$got" 0 "$la0" "$(load1)" >>"$work/results"
 	say "ejabberd-$mode: server CPU $cpu s; tap got $got stanzas"
 }
 
 : >"$work/results"
-for r in $(seq 1 "$rounds"); do
-	say "round $r/$rounds"
-	for m in none forward module; do run_prosody "$m"; done
-	if [ "$have_ej" = 1 ]; then for m in none module; do run_ejabberd "$m"; done; fi
+say "start: load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
+for round in $(seq 1 "$rounds"); do
+	say "round $round/$rounds"
+	# rotate the order: none/forward/module, forward/module/none, module/none/forward, ...
+	pm=(none forward module)
+	for i in 0 1 2; do run_prosody "${pm[$(((i + round - 1) % 3))]}"; done
+	if [ "$have_ej" = 1 ]; then
+		em=(none module)
+		for i in 0 1; do run_ejabberd "${em[$(((i + round - 1) % 2))]}"; done
+	fi
 done
+say "end: load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$py" - "$work/results" "$flooders" "$messages" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 n = int(sys.argv[2]) * int(sys.argv[3])
-by = {}
-hooks = {}
-for name, cpu, got, hook in rows:
-    by.setdefault(name, []).append((float(cpu), int(got)))
-    hooks.setdefault(name, []).append(float(hook))
-print("| configuration | runs | server CPU s (median, min-max) | stanzas at the tap | mirror cost per stanza (CPU difference to none) | in-hook CPU per stanza |")
+run = {}  # (round, config) -> (cpu, got, hook, load_before, load_after)
+for rnd, name, cpu, got, hook, la0, la1 in rows:
+    run[(int(rnd), name)] = (float(cpu), int(got), float(hook), float(la0), float(la1))
+rounds = sorted({r for r, _ in run})
+def spread(v, fmt):
+    return (fmt + " (" + fmt + " to " + fmt + ")") % (statistics.median(v), min(v), max(v))
+loads = [x for v in run.values() for x in v[3:5]]
+print("| configuration | runs | server CPU s, median (min to max) | stanzas at the tap | "
+      "cost per mirrored stanza, paired per round: median (min to max) | in-hook CPU per stanza |")
 print("|---|---|---|---|---|---|")
+costs = {}
 for server in ("prosody", "ejabberd"):
-    base = by.get(server + "-none")
-    if not base:
-        continue
-    b = statistics.median(c for c, _ in base)
     for mode in ("none", "forward", "module"):
-        rs = by.get("%s-%s" % (server, mode))
+        name = "%s-%s" % (server, mode)
+        rs = [r for r in rounds if (r, name) in run]
         if not rs:
             continue
-        cpus = [c for c, _ in rs]
-        med = statistics.median(cpus)
-        got = statistics.median(g for _, g in rs)
-        cost = "-" if mode == "none" or not got else "%.1f us" % ((med - b) / got * 1e6)
-        hk = statistics.median(hooks["%s-%s" % (server, mode)])
-        hook = "%.1f us" % (hk / got * 1e6) if hk > 0 and got else "-"
-        print("| %s-%s | %d | %.2f (%.2f-%.2f) | %d | %s | %s |" % (server, mode, len(rs), med,
-              min(cpus), max(cpus), got, cost, hook))
-print("\n%d flood messages per run (%s flooders x %s), one room" % (n, sys.argv[2], sys.argv[3]))
+        cpus = [run[(r, name)][0] for r in rs]
+        got = statistics.median(run[(r, name)][1] for r in rs)
+        cost, hook = "-", "-"
+        if mode != "none":
+            c = [(run[(r, name)][0] - run[(r, server + "-none")][0]) / run[(r, name)][1] * 1e6
+                 for r in rs if (r, server + "-none") in run and run[(r, name)][1] > 0]
+            if c:
+                costs[name] = dict(zip([r for r in rs if (r, server + "-none") in run], c))
+                cost = spread(c, "%.1f") + " us"
+            hk = [run[(r, name)][2] / run[(r, name)][1] * 1e6 for r in rs
+                  if run[(r, name)][2] > 0 and run[(r, name)][1] > 0]
+            if hk:
+                hook = spread(hk, "%.1f") + " us"
+        print("| %s | %d | %s | %d | %s | %s |" % (name, len(rs), spread(cpus, "%.2f"), got, cost, hook))
+f, m = costs.get("prosody-forward", {}), costs.get("prosody-module", {})
+ratios = [f[r] / m[r] for r in f if r in m and m[r] > 0]
+print()
+if ratios:
+    print("FORWARD / module cost ratio (Prosody), per round: median %.1fx, min %.1fx, max %.1fx "
+          "(%d rounds; rounds where the module's paired difference was <= 0: %d)" % (
+              statistics.median(ratios), min(ratios), max(ratios), len(ratios),
+              sum(1 for r in m if m[r] <= 0)))
+print("%d flood messages per run (%s flooders x %s), one room; load average (1 min) over the "
+      "runs: median %.1f, min %.1f, max %.1f" % (n, sys.argv[2], sys.argv[3],
+                                                  statistics.median(loads), min(loads), max(loads)))
 PY
