@@ -42,8 +42,7 @@ mport=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pri
 get() { "$py" -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
 start_peer "$work/peer.out"
 
-cat >"$work/sw.yaml" <<YAML
-taps:
+reporter_yaml "$work/sw.yaml" "[{jid: incidents.b.test}, {jid: nobody.c.test}]" "taps:
   - type: socket
     name: prosody
     listen: unix:$pdir/tap.sock
@@ -51,26 +50,7 @@ aggregate:
   close_after: 3s
   update_interval: 1s
 metrics:
-  listen: 127.0.0.1:$mport
-reporter:
-  enabled: true
-  domain: a.test
-  admin_jid: admin@a.test
-  mode: component
-  component:
-    jid: incidents.a.test
-    secret: $SW_PROSODY_ENGINE_SECRET
-    host: 127.0.0.1
-    port: $SW_PROSODY_COMPONENT_PORT
-  spool_dir: $work/spool
-  inbound_dir: $work/inbound
-  retry_min: 300ms
-  retry_max: 2s
-  ack_timeout: 3s
-  peers:
-    - jid: incidents.b.test
-    - jid: nobody.c.test
-YAML
+  listen: 127.0.0.1:$mport"
 "$sw" run -c "$work/sw.yaml" --incidents "$work/inc.jsonl" 2>"$work/run.err" &
 swpid=$!
 pids+=("$swpid")
