@@ -84,10 +84,21 @@ struct sw_share {
     atomic_int unsynced; /* sources without an items answer yet in this process */
     bool *answered;      /* per source: items answered at least once */
 
+    struct share_ctl *ctl; /* control socket (share_ctl.c), NULL when not started */
+
     struct {
         atomic_ullong published, retracted, expired, setup_errors, reports_in, reports_refused;
     } st;
 };
+
+/* Spool key of one pubsub item: "pubsub:<node>:<item>". */
+#define SW_SHARE_KEY 256
+/** sw_share_retract that also returns the spool keys of the retractions it
+ *  spooled (at most @max_keys in @keys, count in *@n_keys). */
+int sw_share_retract_keys(struct sw_share *sh, const char *what, char (*keys)[SW_SHARE_KEY],
+                          size_t max_keys, size_t *n_keys);
+/** True while the spooled stanza with @key waits for share.service's answer. */
+bool sw_share_item_pending(struct sw_share *sh, const char *key);
 
 /** sw_share_incident with the wall clock given (tests). */
 int sw_share_incident_at(struct sw_share *sh, const struct sw_incident *inc, int64_t now_ms);
@@ -146,8 +157,5 @@ int sw_share_peer_payload(const struct sw_reporter_settings *s, int format,
 /** XEP-0191 <block><item jid=offender><report xmlns='urn:xmpp:reporting:1'/></item></block>. */
 int sw_share_xep0377_block(const struct sw_incident *inc, const char *domain, char **out,
                            size_t *len);
-
-/** The share side of a running reporter (NULL without one). */
-struct sw_share *sw_reporter_share(struct sw_reporter *r);
 
 #endif

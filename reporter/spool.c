@@ -425,6 +425,18 @@ int sw_spool_put(struct sw_spool *sp, const char *peer, const char *incident_id,
     return rc;
 }
 
+bool sw_spool_has(struct sw_spool *sp, const char *peer, const char *incident_id)
+{
+    uint64_t key = entry_key(peer, incident_id);
+    bool found = false;
+    pthread_mutex_lock(&sp->mu);
+    for (size_t i = 0; i < sp->n && !found; i++) {
+        found = sp->e[i].key == key;
+    }
+    pthread_mutex_unlock(&sp->mu);
+    return found;
+}
+
 int sw_spool_next(struct sw_spool *sp, int64_t now_ms, int64_t timeout_ms, struct sw_spool_item *it)
 {
     int rc = 0;

@@ -213,6 +213,10 @@ void sw_spool_free(struct sw_spool *sp);
 int sw_spool_put(struct sw_spool *sp, const char *peer, const char *incident_id, uint32_t rev,
                  const char *payload, size_t len);
 
+/** True while an entry for (@peer, @incident_id) waits in the spool (not yet
+ *  acknowledged): how `stanzawatch retract` learns its retraction arrived. */
+bool sw_spool_has(struct sw_spool *sp, const char *peer, const char *incident_id);
+
 /* One due entry handed out by sw_spool_next(). Strings are copies. */
 struct sw_spool_item {
     char name[128]; /* file name = iq id */

@@ -165,6 +165,26 @@ void sw_share_get_stats(struct sw_share *sh, struct sw_share_stats *st);
 int sw_share_source_stats(struct sw_share *sh, size_t i, const char **name, uint64_t *items,
                           int64_t *synced_ms);
 
+/** The share side of a running reporter (NULL without one). */
+struct sw_reporter;
+struct sw_share *sw_reporter_share(struct sw_reporter *r);
+
+/* Control socket (reporter/share_ctl.c): how `stanzawatch retract` reaches a
+ * running daemon. share.state_dir/control.sock, mode 0600, same uid (or root)
+ * only; one request line, one answer line:
+ *   "retract ENTITY WAIT_MS" -> "ok N acked" | "ok N pending K" | "error TEXT"
+ *   "ping" -> "pong" */
+#define SW_SHARE_CONTROL_SOCK "control.sock"
+/** Path of @s's control socket into @buf; SW_ELIMIT if it does not fit a sockaddr_un. */
+int sw_share_control_path(const struct sw_share_settings *s, char *buf, size_t cap);
+/** Listen on the control socket and serve it from a thread of its own. A stale
+ *  socket is replaced; a live one (another daemon on this state_dir) is
+ *  SW_EAGAIN. 0 or SW_E* with @eb. Control thread. */
+int sw_share_control_start(struct sw_share *sh, struct sw_errbuf *eb);
+/** Stop serving, join the thread, unlink the socket. Idempotent; due before
+ *  sw_share_free (sw_reporter_stop calls it first thing). */
+void sw_share_control_stop(struct sw_share *sh);
+
 /** `stanzawatch retract [-c FILE] [--drain-timeout S] JID|DOMAIN...` (conf sections
  *  registered by the caller). Returns the process exit code. */
 int sw_share_cmd_retract(int argc, char **argv);

@@ -9,6 +9,10 @@
         client: joins room R and sends N groupchat lines, then leaves.
     actor.py join --jid U --password PW --port P --room R [--stay S]
         client: tries to join R; prints 'joined' or 'error CONDITION'.
+    actor.py probe --jid U --password PW --port P --room R --until ANSWER [--interval S]
+        client: joins R (then leaves) again and again with a new nick every S
+        seconds; prints "EPOCH_NS ANSWER" whenever the answer changes and stops
+        once it is ANSWER ('joined' or 'error forbidden'), or at --max-seconds.
     actor.py block --jid U --password PW --port P --target T
         client: XEP-0191 block of T with a XEP-0377 spam report; prints
         'blocked' or 'error CONDITION'.
@@ -23,6 +27,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 from slixmpp import ClientXMPP
@@ -113,6 +118,21 @@ class Client(ClientXMPP):
                 print("joined", flush=True)
                 await asyncio.sleep(self.a.stay)
                 self.done("")
+            elif self.a.cmd == "probe":
+                last, i = None, 0
+                while True:
+                    i += 1
+                    nick = "%s%d" % (self.a.nick, i)
+                    answer = await self.join(self.a.room, nick)
+                    if answer != last:
+                        print("%d %s" % (time.time_ns(), answer), flush=True)
+                        last = answer
+                    if answer == "joined":
+                        self.send_presence(pto="%s/%s" % (self.a.room, nick), ptype="unavailable")
+                    if answer == self.a.until:
+                        self.done("")
+                        return
+                    await asyncio.sleep(self.a.interval)
             elif self.a.cmd == "block":
                 iq = self.make_iq_set()
                 iq.append(ET.fromstring(
@@ -140,7 +160,8 @@ class Client(ClientXMPP):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["record", "flood", "join", "items", "block"])
+    p.add_argument("cmd", choices=["record", "flood", "join", "items", "block", "probe"])
+    p.add_argument("--until", default="error forbidden", help="probe: stop at this answer")
     p.add_argument("--target", help="block: the JID blocked and reported")
     p.add_argument("--jid", required=True)
     p.add_argument("--password", default="pw")
