@@ -12,7 +12,7 @@
  *
  * Files (each rewritten whole: temp file, fsync, rename, fsync of the dir):
  *  published.state  "SWSHARE1 <rev>\n" then one tab-separated line per entry;
- *  (source-<name>.list: share_lists.c).
+ *  (source-<name>.list and reports.state: share_lists.c).
  * The files are small (one line per listed offender) and change only when an
  * incident passes a filter or an event arrives, so whole rewrites are fine.
  */
@@ -431,6 +431,9 @@ void sw_share_tick(struct sw_share *sh, int64_t now)
             sw_share_list_save_locked(sh, i);
         }
     }
+    if (sh->reports_dirty) {
+        sw_share_reports_save_locked(sh, now);
+    }
     pthread_mutex_unlock(&sh->src_mu);
 }
 
@@ -521,6 +524,7 @@ int sw_share_new(const struct sw_share_settings *s, const struct sw_reporter_set
     for (size_t i = 0; i < s->sources.n; i++) {
         sw_share_list_load(sh, i);
     }
+    sw_share_reports_load(sh, sw_wall_ms());
     /* the allow list wins over anything listed before it was written */
     for (size_t i = 0; i < sh->n; i++) {
         if (allowed(s, sh->e[i].entity)) {
@@ -582,6 +586,9 @@ void sw_share_free(struct sw_share *sh)
             }
             free(sh->src[i].ids);
         }
+    }
+    if (sh->reports_dirty) {
+        sw_share_reports_save_locked(sh, sw_wall_ms());
     }
     free(sh->src);
     free(sh->answered);

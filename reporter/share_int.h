@@ -72,6 +72,7 @@ struct sw_share {
     pthread_mutex_t src_mu; /* consumed lists and reports */
     struct share_src *src;
     struct share_report *reports; /* SHARE_REPORT_SLOTS, allocated when reports_from is set */
+    bool reports_dirty;           /* a report since reports.state was written */
 
     /* reporter thread only */
     int64_t last_tick_ms, last_src_save_ms;
@@ -132,6 +133,10 @@ const struct sw_share_settings *sw_share_settings_of(struct sw_share *sh);
  *  (a report on a domain is accepted but not counted: accounts only). */
 bool sw_share_report(struct sw_share *sh, const char *from, const char *offender,
                      const char *reporter, const char *reason, int64_t now_ms);
+/** Write state_dir/reports.state (reports still live at @now_ms); caller holds src_mu. */
+void sw_share_reports_save_locked(struct sw_share *sh, int64_t now_ms);
+/** Load state_dir/reports.state, keeping what is live at @now_ms (start-up). */
+void sw_share_reports_load(struct sw_share *sh, int64_t now_ms);
 /** Weight (milli) of the live reports on @offender at @now_ms. */
 int64_t sw_share_report_weight(struct sw_share *sh, const char *offender, int64_t now_ms);
 void sw_share_count_setup_error(struct sw_share *sh);
