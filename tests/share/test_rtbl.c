@@ -344,23 +344,31 @@ static void test_retract_command_path(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* reports from a.test count 0.5 each, at most 2 reporters, for 60 s; listed_score 2 */
+static void reports_settings(struct sw_share_settings *s, struct sw_reporter_settings *rs,
+                             char *dir)
+{
+    static char *from[] = {"a.test"};
+    memset(s, 0, sizeof(*s));
+    memset(rs, 0, sizeof(*rs));
+    s->service = "pubsub.a.test";
+    s->state_dir = dir;
+    s->reports_from.v = from;
+    s->reports_from.n = 1;
+    s->report_weight = 0.5;
+    s->report_max = 2;
+    s->report_ttl_ms = 60000;
+    s->listed_score = 2.0;
+}
+
 static void test_reports(void **state)
 {
     (void)state;
     char dir[] = "/tmp/sw-test-rtbl.XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char *from[] = {"a.test"};
-    struct sw_share_settings s = {0};
-    s.service = "pubsub.a.test";
-    s.state_dir = dir;
-    s.reports_from.v = from;
-    s.reports_from.n = 1;
-    s.report_weight = 0.5;
-    s.report_max = 2;
-    s.report_ttl_ms = 60000;
-    s.listed_score = 2.0;
+    struct sw_share_settings s;
     struct sw_reporter_settings rs;
-    memset(&rs, 0, sizeof(rs));
+    reports_settings(&s, &rs, dir);
     struct sw_share *sh = NULL;
     struct sw_errbuf eb = {{0}};
     assert_true(sw_share_wanted(&s));
@@ -399,18 +407,9 @@ static void test_reports_persisted(void **state)
     (void)state;
     char dir[] = "/tmp/sw-test-rtbl.XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char *from[] = {"a.test"};
-    struct sw_share_settings s = {0};
-    s.service = "pubsub.a.test";
-    s.state_dir = dir;
-    s.reports_from.v = from;
-    s.reports_from.n = 1;
-    s.report_weight = 0.5;
-    s.report_max = 2;
-    s.report_ttl_ms = 60000;
-    s.listed_score = 2.0;
+    struct sw_share_settings s;
     struct sw_reporter_settings rs;
-    memset(&rs, 0, sizeof(rs));
+    reports_settings(&s, &rs, dir);
     struct sw_share *sh = NULL;
     struct sw_errbuf eb = {{0}};
     assert_int_equal(sw_share_new(&s, &rs, NULL, &sh, &eb), 0);
