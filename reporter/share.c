@@ -592,6 +592,10 @@ void sw_share_free(struct sw_share *sh)
     }
     free(sh->src);
     free(sh->answered);
+    for (size_t i = 0; sh->sync != NULL && i < sh->s->sources.n; i++) {
+        free(sh->sync[i].ids);
+    }
+    free(sh->sync);
     free(sh->reports);
     free(sh->e);
     pthread_mutex_destroy(&sh->mu);

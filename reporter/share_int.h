@@ -49,6 +49,16 @@ struct share_src {
     bool dirty;
 };
 
+/* A full re-read of one source in progress (reporter thread): the pages
+ * received so far when the service pages with XEP-0059 RSM. */
+#define SW_SHARE_PAGE 1000 /* items asked per page */
+struct share_sync {
+    char (*ids)[65];
+    size_t n, cap, seen; /* 64-hex ids kept; items seen (all ids) */
+    unsigned pages;
+    char last[256]; /* RSM <last/> of the latest page */
+};
+
 /* Spam reports about one account: distinct reporters (hashes) and when. */
 #define SHARE_REPORT_SLOTS 16384 /* accounts remembered (open addressing, oldest evicted) */
 #define SHARE_REPORTERS 8
@@ -82,8 +92,9 @@ struct sw_share {
     int setup_pending; /* node setup iqs still unanswered */
     unsigned iq_seq;
     atomic_int ready;
-    atomic_int unsynced; /* sources without an items answer yet in this process */
-    bool *answered;      /* per source: items answered at least once */
+    atomic_int unsynced;     /* sources without an items answer yet in this process */
+    bool *answered;          /* per source: items answered at least once */
+    struct share_sync *sync; /* per source, allocated on the first re-read */
 
     struct share_ctl *ctl; /* control socket (share_ctl.c), NULL when not started */
 
