@@ -10,9 +10,9 @@
  * request line, one answer line, then the daemon closes:
  *   "retract ENTITY WAIT_MS\n" -> "ok N acked\n" | "ok N pending K\n" | "error TEXT\n"
  *   "ping\n"                   -> "pong\n"
- * A retract goes through sw_share_retract (durable: spooled and fsync'd before
- * the wait starts), then the answer waits until every retraction it spooled
- * has been acknowledged by share.service (its spool entry is gone: the
+ * A retract goes through sw_share_retract and sw_spool_flush (durable: the
+ * spool's writer committed it, fsync'd, before the wait starts), then the answer waits until every
+ * retraction it spooled has been acknowledged by share.service (its spool entry is gone: the
  * reporter thread sends within one loop turn, 50 ms) or WAIT_MS (capped at
  * 60 s) passed; what is pending then stays spooled and is sent on.
  *
@@ -156,6 +156,12 @@ static void ctl_retract(struct share_ctl *c, int fd, char *args)
     int n = sw_share_retract_keys(c->sh, entity, keys, CTL_KEYS, &nk);
     if (n < 0) {
         ctl_reply(fd, "error %s", sw_strerror(n));
+        return;
+    }
+    /* durable before we say anything: the spool commits off the caller's thread */
+    int f = c->sh->spool != NULL ? sw_spool_flush(c->sh->spool, 10000) : 0;
+    if (f != 0) {
+        ctl_reply(fd, "error spool not written: %s", sw_strerror(f));
         return;
     }
     sw_log_info("share", "control: retract %s: %d item(s) spooled", entity, n);
