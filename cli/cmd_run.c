@@ -254,6 +254,16 @@ int cli_cmd_run(int argc, char **argv)
         n_outs++;
     }
     const struct sw_reporter_settings *rs = sw_conf_section(conf, "reporter");
+    const struct sw_share_settings *shs = sw_conf_section(conf, "share");
+    if (rs != NULL && rs->enabled && shs != NULL && sw_share_wanted(shs) &&
+        sw_share_control_busy(shs)) {
+        /* before our reporter connects: a second component connection would
+         * disturb the running daemon's */
+        fprintf(stderr, "stanzawatch: another stanzawatch runs on share.state_dir %s\n",
+                shs->state_dir);
+        status = EXIT_USAGE;
+        goto out;
+    }
     if (rs != NULL && rs->enabled) {
         eb.msg[0] = '\0';
         if (sw_reporter_start(conf, &outs[n_outs], &rep, &eb) < 0) {

@@ -247,6 +247,12 @@ static bool ctl_alive(const struct sockaddr_un *sa)
     return alive;
 }
 
+bool sw_share_control_busy(const struct sw_share_settings *s)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    return sw_share_control_path(s, sa.sun_path, sizeof(sa.sun_path)) == 0 && ctl_alive(&sa);
+}
+
 int sw_share_control_start(struct sw_share *sh, struct sw_errbuf *eb)
 {
     int rc;

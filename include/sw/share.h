@@ -177,6 +177,9 @@ struct sw_share *sw_reporter_share(struct sw_reporter *r);
 #define SW_SHARE_CONTROL_SOCK "control.sock"
 /** Path of @s's control socket into @buf; SW_ELIMIT if it does not fit a sockaddr_un. */
 int sw_share_control_path(const struct sw_share_settings *s, char *buf, size_t cap);
+/** True if a live process answers on @s's control socket (another daemon
+ *  on this state_dir): `run` checks it before its reporter connects. */
+bool sw_share_control_busy(const struct sw_share_settings *s);
 /** Listen on the control socket and serve it from a thread of its own. A stale
  *  socket is replaced; a live one (another daemon on this state_dir) is
  *  SW_EAGAIN. 0 or SW_E* with @eb. Control thread. */

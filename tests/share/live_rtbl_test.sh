@@ -4,11 +4,12 @@
 # MUC with Prosody's own mod_muc_rtbl subscribed to muc_bans_sha256) loads
 # deploy/prosody/mod_stanzawatch.lua, which feeds `stanzawatch run` through
 # the socket tap; the daemon's reporter publishes on pubsub.a.test. Checks:
-#   1. a flooder floods room1; the daemon detects it and publishes
-#      SHA-256(flooder@a.test); a probe (the flooder joining room2 every
-#      150 ms, joined before the flood) is refused by mod_muc_rtbl: prints the
-#      detection-to-refusal time (daemon log line "listed" seen -> first
-#      refused join);
+#   1. the flooder joins room2 (allowed), then floods room1; the daemon
+#      detects a muc-flood (share.rtbl.kinds: the probe's own joins are
+#      presence churn, never listed) and publishes SHA-256(flooder@a.test); a
+#      probe (the flooder joining room2 every 150 ms from the flood's start)
+#      is refused by mod_muc_rtbl: prints the detection-to-refusal time
+#      (daemon log line "listed" seen -> first refused join; an upper bound);
 #   2. `stanzawatch retract flooder@a.test` while the daemon runs goes through
 #      STATE/control.sock: acknowledged by the service, the daemon's component
 #      connection is never replaced (one "incidents.a.test" connection in
@@ -17,6 +18,8 @@
 #      items published/retracted, listed, the consumed list "self" (the
 #      daemon also subscribes to its own RTBL) with entries and sync age,
 #      XEP-0377 reports accepted/refused;
+#   2b. a second `run` on the same state_dir exits 2 before its reporter
+#      connects; 2c. a client of another uid is refused (SO_PEERCRED);
 #   4. SIGTERM: exit 0, control socket removed.
 # Every process started here is stopped by pid; everything is time-bounded.
 # usage: live_rtbl_test.sh STANZAWATCH SOURCE_DIR
@@ -87,6 +90,8 @@ share:
   rtbl:
     enabled: true
     min_score: 1
+    # the probe's own joins are presence churn: only a MUC flood lists here
+    kinds: [muc-flood]
     ttl: 10m
     subscribers: [rooms.a.test]
   sources:
@@ -117,16 +122,18 @@ grep -q 'source self: full sync' "$work/run.err" || fail "daemon did not set up 
 pids+=("$!")
 for _ in $(seq 1 100); do grep -q joined "$work/victim.out" && break; sleep 0.1; done
 grep -q joined "$work/victim.out" || fail "victim could not create room2"
+[ "$(act join --jid flooder@a.test/first --room room2@rooms.a.test --nick first)" = joined ] ||
+	fail "flooder refused from room2 before any listing"
+t_flood=$(now_ns)
+[ "$(act flood --jid flooder@a.test/flood --room room1@rooms.a.test --nick fl --count 40)" = "sent 40" ] ||
+	fail "flood did not run" &
+fpid=$!
+# the flooder tries room2 again and again (new nick every 150 ms) until refused
 "$py" "$actor" probe --jid flooder@a.test/probe --room room2@rooms.a.test --nick p \
 	--until 'error forbidden' --interval 0.15 --max-seconds 60 --port "$c2s" \
 	>"$work/probe1.out" 2>>"$work/actor.err" &
 probe=$!
 pids+=("$probe")
-for _ in $(seq 1 100); do [ -s "$work/probe1.out" ] && break; sleep 0.1; done
-head -n1 "$work/probe1.out" | grep -q ' joined$' || fail "flooder refused before any listing: $(cat "$work/probe1.out")"
-[ "$(act flood --jid flooder@a.test/flood --room room1@rooms.a.test --nick fl --count 40)" = "sent 40" ] ||
-	fail "flood did not run" &
-fpid=$!
 t_detect=""
 for _ in $(seq 1 400); do
 	if grep -q 'RTBL muc_bans_sha256: listed flooder@a.test' "$work/run.err"; then
@@ -142,12 +149,13 @@ forget_pid "$probe"
 t_refused=$(awk '$2 == "error" && $3 == "forbidden" {print $1; exit}' "$work/probe1.out")
 [ -n "$t_refused" ] || fail "no refusal in the probe output"
 grep -q 'Blocked user <flooder@a.test>.*RTBL' "$pdir/prosody.log" || fail "Prosody did not log the RTBL block"
-grep -q '"offender":"flooder@a.test"' "$work/inc.jsonl" || fail "no incident line for the flooder"
+"$py" -c 'import json,sys; sys.exit(0 if any(j["kind"]=="muc-flood" and j["offender"]=="flooder@a.test" for j in map(json.loads, open(sys.argv[1]))) else 1)' \
+	"$work/inc.jsonl" || fail "no muc-flood incident for the flooder: $(cut -c1-200 "$work/inc.jsonl")"
 hash=$(printf '%s' flooder@a.test | sha256sum | cut -c1-64)
 grep -q "$hash" "$state/published.state" || fail "state lacks $hash"
 d_ms=$(( (t_refused - t_detect) / 1000000 ))
 [ "$d_ms" -lt 5000 ] || fail "refusal took ${d_ms} ms after detection (> 5 s)"
-say "1 ok: live flood detected and listed ($hash); mod_muc_rtbl refused the flooder's join ${d_ms} ms after the daemon logged the listing (probe every 150 ms)"
+say "1 ok: live flood detected and listed ($hash); mod_muc_rtbl refused the flooder's join at most ${d_ms} ms after the daemon logged the listing ($(( (t_refused - t_flood) / 1000000 )) ms after the flood started, 40 lines at 20/s; probe every 150 ms)"
 
 # ---- 3a. metrics while listed ----
 metrics() {
@@ -192,6 +200,30 @@ grep -q "$hash" "$state/published.state" && fail "retracted entry still in the s
 grep -qi 'conflict\|replaced' "$pdir/prosody.log" && fail "a second component connection conflicted: $(grep -i 'conflict\|replaced' "$pdir/prosody.log" | head -3)"
 kill -0 "$swpid" || fail "daemon died"
 say "2 ok: retract via control.sock acknowledged in ${r_ms} ms; flooder joined again ${b_ms} ms after the command started; no component conflict"
+
+# ---- 2b. a second daemon on the same state_dir is refused before it connects ----
+rc=0
+timeout 20 "$sw" run -c "$work/A.yaml" --incidents /dev/null 2>"$work/run2.err" >/dev/null || rc=$?
+[ "$rc" = 2 ] && grep -q 'another stanzawatch runs on share.state_dir' "$work/run2.err" ||
+	fail "second daemon not refused (exit $rc): $(tail -3 "$work/run2.err")"
+grep -q 'reporter: disconnected' "$work/run.err" && fail "the first daemon's connection was disturbed"
+# ---- 2c. only our uid (or root) may use the socket: SO_PEERCRED, beside the 0700 dir ----
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+	chmod 711 "$work" "$work/A" "$state"
+	chmod 666 "$state/control.sock"
+	r=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$py" -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"ping\n"); print(s.recv(100).decode().strip())' \
+		"$state/control.sock" 2>&1) || true
+	chmod 700 "$work" "$work/A" "$state"
+	chmod 600 "$state/control.sock"
+	[ "$r" = "error forbidden" ] || fail "uid 65534 got '$r' from the control socket"
+	r=$("$py" -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"ping\n"); print(s.recv(100).decode().strip())' "$state/control.sock")
+	[ "$r" = pong ] || fail "ping got '$r'"
+	say "2b/c ok: a second run on the same state_dir exits 2 before connecting; uid 65534 refused (SO_PEERCRED), owner gets pong"
+else
+	say "2b ok: a second run on the same state_dir exits 2 before connecting (2c skipped: not root)"
+fi
 
 # ---- 3b. metrics after the retraction ----
 for _ in $(seq 1 50); do
