@@ -233,7 +233,9 @@ void sw_share_source_replace(struct sw_share *sh, size_t i, const char *const *i
             fresh.n++;
         }
     }
-    qsort(fresh.ids, fresh.n, 32, cmp_id);
+    if (fresh.n > 1) { /* qsort(NULL, 0, ...) is undefined (an empty list) */
+        qsort(fresh.ids, fresh.n, 32, cmp_id);
+    }
     size_t w = 0;
     for (size_t k = 0; k < fresh.n; k++) {
         if (w == 0 || memcmp(fresh.ids[w - 1], fresh.ids[k], 32) != 0) {
