@@ -26,9 +26,9 @@
  *    whitelist, with whitelisted JIDs made members); spooled publishes wait
  *    until that is done.
  *  - Consuming (pubsub.c): each configured source (a service + node, with a
- *    weight) is subscribed to and fully re-read (items get) on every
- *    connection; item and retract events update the list in memory and in
- *    state_dir/source-<name>.list (atomic rewrite), which is loaded at start so
+ *    weight) is subscribed to and fully re-read (items get, paged with
+ *    XEP-0059 RSM when the service pages) on every connection; item and retract events update the
+ * list in memory and in state_dir/source-<name>.list (atomic rewrite), which is loaded at start so
  *    a restart with the source down keeps the list. The aggregator asks
  *    sw_share_listed_weight() for an offender that has a hit: a listed entity
  *    adds a symbol `share.listed` scaled by the summed weights, capped below
@@ -39,7 +39,11 @@
  *    <report xmlns='urn:xmpp:reporting:1'/> that a FORWARD rule copies to us)
  *    are accepted from the JIDs in share.reports_from only; each distinct
  *    reporter of an account adds report_weight (at most report_max of them,
- *    each for report_ttl) to the same share.listed symbol, in memory.
+ *    each for report_ttl) to the same share.listed symbol; the live reports
+ *    are kept in state_dir/reports.state (hashes only) across restarts.
+ *  - Control (share_ctl.c): `stanzawatch run` listens on
+ *    state_dir/control.sock so that `stanzawatch retract` acts through the
+ *    running daemon's connection instead of a second component connection.
  *
  * Threading: sw_share_incident() runs on the aggregator thread, the XMPP side
  * and sw_share_tick() on the reporter thread, sw_share_listed_weight() on the
