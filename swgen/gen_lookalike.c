@@ -29,7 +29,7 @@
  * presence-flap    a load spike: 10-40 room occupants reconnecting 3-7 times
  *                  in two minutes (leave + unavailable, then available + join).
  * large-stanzas    (over-limit look-alike, gen_limits.c) 2-4 regulars of one
- *                  room, over 20-50 minutes: a few normal lines, one long
+ *                  room, over 20-50 minutes (photos 3-15 min apart): a few lines, one long
  *                  paste of 6-40 KB in the room, an avatar (XEP-0084 data or
  *                  a vCard PHOTO) of 6-45 KB base64, 1-3 photos to contacts
  *                  with 1.5-3.5 KB thumbnail data: URIs, all within the limits;
@@ -394,7 +394,7 @@ void gen_plan_large_stanzas(struct gen *g, struct gen_inst *in, int64_t t)
                 j < photos ? (int32_t)gen_rndr(g, 1500, 3500) : (int32_t)gen_rndr(g, 4500, 9000);
             gen_add_act(in, tp, GEN_A_CHAT, a, b, GEN_TM_RANDOM, k, false);
             in->acts[in->n_acts - 1].pad = GEN_PAD_THUMB;
-            tp += gen_rndr(g, 180000, 2400000);
+            tp += gen_rndr(g, 180000, 900000);
             big++;
         }
     }
