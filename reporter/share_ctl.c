@@ -55,6 +55,7 @@ struct share_ctl {
     int wake[2]; /* [0] polled by the thread, [1] written by stop */
     pthread_t th;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char keys[CTL_KEYS][SW_SHARE_KEY]; /* spool keys of the retract being served */
 };
 
 static int64_t ctl_now_ms(void)
@@ -151,7 +152,7 @@ static void ctl_retract(struct share_ctl *c, int fd, char *args)
     if (wait_ms > CTL_WAIT_MAX_MS) {
         wait_ms = CTL_WAIT_MAX_MS;
     }
-    static char keys[CTL_KEYS][SW_SHARE_KEY]; /* the control thread's only */
+    char(*keys)[SW_SHARE_KEY] = c->keys;
     size_t nk = 0;
     int n = sw_share_retract_keys(c->sh, entity, keys, CTL_KEYS, &nk);
     if (n < 0) {
