@@ -234,6 +234,12 @@ for server in ("prosody", "ejabberd"):
 f, m = costs.get("prosody-forward", {}), costs.get("prosody-module", {})
 ratios = [f[r] / m[r] for r in f if r in m and m[r] > 0]
 print()
+for name in sorted(costs):
+    print("%s paired cost per round (us): %s" % (name, ", ".join(
+        "r%d %.1f" % (r, costs[name][r]) for r in sorted(costs[name]))))
+fm, mm = [statistics.median(x.values()) for x in (f, m)] if f and m else (0, 0)
+if mm > 0:
+    print("ratio of the medians (Prosody FORWARD / module): %.1fx" % (fm / mm))
 if ratios:
     print("FORWARD / module cost ratio (Prosody), per round: median %.1fx, min %.1fx, max %.1fx "
           "(%d rounds; rounds where the module's paired difference was <= 0: %d)" % (
