@@ -5,8 +5,10 @@
 # aggregate.close_after 3s the flood's incident must be written "closed"
 # while stanzawatch still runs, i.e. stream time moved on with the wall clock
 # (engine/reader.c CLOCK chunks, engine/worker.c), not only at SIGTERM's
-# final flush. Without the live clock this fails: on an idle server stream
-# time stands still. The reporter sends to a real peer (tests/reporter/
+# final flush; a subscription spammer that falls silent must be reported
+# while running too (sub_burst settles its grace in timer() on stream time).
+# Without the live clock this fails: on an idle server stream time stands
+# still. The reporter sends to a real peer (tests/reporter/
 # peer.py as incidents.b.test) and /metrics must show the per-peer report
 # counters: spooled = sent = acked for that peer (open and closed revisions),
 # nothing pending; the second configured peer (a domain no server serves)
@@ -46,6 +48,9 @@ reporter_yaml "$work/sw.yaml" "[{jid: incidents.b.test}, {jid: nobody.c.test}]" 
   - type: socket
     name: prosody
     listen: unix:$pdir/tap.sock
+detectors:
+  sub_burst:
+    grace: 2s
 aggregate:
   close_after: 3s
   update_interval: 1s
@@ -63,20 +68,27 @@ done
 "$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 60 \
 	muc-flood --flooders 1 --messages 150 --others 1 >"$work/d1.json" 2>>"$work/drv.err" ||
 	fail "muc-flood driver failed"
+# a subscription spammer that falls silent: sub_burst settles its 2 s grace in
+# timer() on stream time, which only the live clock moves now
+"$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 60 sub-spam --targets 60 \
+	>"$work/d2.json" 2>>"$work/drv.err" || fail "sub-spam driver failed"
 quiet_from=$(date +%s.%N)
-status() { # status STATUS: the flooder's incident has a line with STATUS
-	"$py" -c 'import json,sys; sys.exit(0 if any(j["kind"]=="muc-flood" and j["offender"]=="flooder1@a.test" and j["status"]==sys.argv[2] for j in map(json.loads, open(sys.argv[1]))) else 1)' "$work/inc.jsonl" "$1"
+status() { # status STATUS [KIND OFFENDER]: the incident has a line with STATUS
+	"$py" -c 'import json,sys; sys.exit(0 if any(j["kind"]==sys.argv[3] and j["offender"]==sys.argv[4] and j["status"]==sys.argv[2] for j in map(json.loads, open(sys.argv[1]))) else 1)' \
+		"$work/inc.jsonl" "$1" "${2:-muc-flood}" "${3:-flooder1@a.test}"
 }
 closed=""
 for _ in $(seq 1 200); do # up to 20 s of silence; close_after is 3 s of stream time
-	if status closed; then closed=$(date +%s.%N); break; fi
+	if status closed && status open subscription-spam spammer1@a.test; then closed=$(date +%s.%N); break; fi
 	sleep 0.1
 done
 status open || fail "flood not caught: $(cat "$work/inc.jsonl")"
+status open subscription-spam spammer1@a.test ||
+	fail "silent subscription spammer not reported while running (sub_burst's timer needs stream time to move): $(cat "$work/inc.jsonl")"
 [ -n "$closed" ] || fail "incident not closed after 20 s of silence (stream time stood still): $(cat "$work/inc.jsonl")"
 kill -0 "$swpid" || fail "stanzawatch is not running"
 after=$("$py" -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$quiet_from" "$closed")
-say "ok: muc-flood incident closed ${after} s after the server fell silent (close_after 3s), while running"
+say "ok: muc-flood incident closed and the silent subscription spammer reported ${after} s after the server fell silent (close_after 3s, grace 2s), while running"
 
 # per-peer report counters: both revisions (open, closed) acked by the real peer
 pr() { # pr PEER STATE: value of stanzawatch_peer_reports_total (or _pending when STATE = pending)
