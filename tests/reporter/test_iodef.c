@@ -208,7 +208,7 @@ static void test_domain_offender_and_hostile(void **state)
     assert_non_null(strstr(t, "<Counter type=\"alert\">355</Counter>"));
     free(t);
 
-    /* sw_test_hostile offender / target / kind text, no rooms, no targets */
+    /* hostile offender / target / kind text, no rooms, no targets */
     memset(inc, 0, sizeof(*inc));
     snprintf(inc->id, sizeof(inc->id), "0000<&>\x01");
     inc->kind = "k\x02<i>&nd";
