@@ -57,7 +57,6 @@ for u in flooder victim; do
 	prosodyctl --config "$pdir/prosody.cfg.lua" register "$u" a.test pw >/dev/null
 done
 act() { timeout 40 "$py" "$actor" "$@" --port "$c2s" 2>>"$work/actor.err"; }
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 get() { "$py" -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
 now_ns() { date +%s%N; }
 mport=$(free_port)

@@ -1,0 +1,45 @@
+# tests/live/harness.sh - base of the shell integration tests, sourced after
+# setting name (the ctest name, prefixes every message). tests/live/*.sh source
+# it directly; tests/reporter/harness.sh builds the Prosody harness on it.
+# It creates a scratch dir ($work); on exit it stops every process in $pids
+# (the test's own, by pid: call forget_pid once the test has waited for one),
+# runs harness_exit_hook STATUS if the sourcing script defined it, removes
+# $work on success (unless SW_KEEP is set) and on failure keeps it and shows
+# the tail of $work/*.err. Nothing here talks to anything but loopback.
+# Provides: say, fail, forget_pid, count, wait_for, free_port; $py, $work, $pids.
+py=/usr/bin/python3
+work=$(mktemp -d "${TMPDIR:-/tmp}/sw-$name.XXXXXX")
+pids=()
+
+say() { printf '%s: %s\n' "$name" "$*" >&2; }
+harness_cleanup() {
+	local st=$?
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	if declare -F harness_exit_hook >/dev/null; then harness_exit_hook "$st"; fi
+	if [ "$st" = 0 ]; then
+		[ -n "${SW_KEEP:-}" ] || rm -rf -- "$work"
+	else
+		say "FAILED; scratch kept in $work"
+		tail -n 30 "$work"/*.err >&2 2>/dev/null || true
+	fi
+}
+trap harness_cleanup EXIT
+fail() { say "FAIL: $*"; exit 1; }
+forget_pid() { # drop $1 from pids
+	local keep=() p
+	for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	pids=("${keep[@]}")
+}
+count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
+wait_for() { # wait_for SECONDS 'shell condition': poll until it holds (re-evaluated)
+	local t=$1; shift
+	for _ in $(seq 1 $((t * 10))); do
+		eval "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+free_port() { # a TCP port free on 127.0.0.1 right now
+	"$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
