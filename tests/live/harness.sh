@@ -4,9 +4,10 @@
 # It creates a scratch dir ($work); on exit it stops every process in $pids
 # (the test's own, by pid: call forget_pid once the test has waited for one),
 # runs harness_exit_hook STATUS if the sourcing script defined it, removes
-# $work on success (unless SW_KEEP is set) and on failure keeps it and shows
-# the tail of $work/*.err. Nothing here talks to anything but loopback.
-# Provides: say, fail, forget_pid, count, wait_for, free_port; $py, $work, $pids.
+# $work on success or skip (exit 0 or 77; unless SW_KEEP is set) and on
+# failure keeps it and shows the tail of $work/*.err and $work/*.log.
+# Provides: say, fail, skip, forget_pid, count, wait_for, free_port; $py,
+# $work, $pids.
 py=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/sw-$name.XXXXXX")
 pids=()
@@ -17,15 +18,16 @@ harness_cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	if declare -F harness_exit_hook >/dev/null; then harness_exit_hook "$st"; fi
-	if [ "$st" = 0 ]; then
+	if [ "$st" = 0 ] || [ "$st" = 77 ]; then
 		[ -n "${SW_KEEP:-}" ] || rm -rf -- "$work"
 	else
 		say "FAILED; scratch kept in $work"
-		tail -n 30 "$work"/*.err >&2 2>/dev/null || true
+		tail -n 30 "$work"/*.err "$work"/*.log >&2 2>/dev/null || true
 	fi
 }
 trap harness_cleanup EXIT
 fail() { say "FAIL: $*"; exit 1; }
+skip() { say "$*: skipping"; exit 77; }
 forget_pid() { # drop $1 from pids
 	local keep=() p
 	for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done

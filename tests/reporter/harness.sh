@@ -16,7 +16,7 @@ peer_pid=""
 
 harness_exit_hook() { # STATUS: stop Prosody; its dir goes with $work on success
 	if [ -n "$pdir" ]; then "$src/deploy/prosody/stop.sh" "$pdir" || true; fi
-	if [ "$1" = 0 ]; then
+	if [ "$1" = 0 ] || [ "$1" = 77 ]; then
 		[ -n "${SW_KEEP:-}" ] || [ -z "$pdir" ] || rm -rf -- "$pdir"
 	else
 		say "prosody dir $pdir"
