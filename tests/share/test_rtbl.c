@@ -227,6 +227,22 @@ static void fix_close(struct spool_fix *f)
     rm_tree(f->dir);
 }
 
+/* Incident @id of @inc at @t: its RTBL item is published, stays listed until
+ * just before @t + @listed_ms and is retracted just after. */
+static void offence(struct sw_share *sh, struct sw_spool *sp, struct sw_incident *inc,
+                    const char *id, int64_t t, int64_t listed_ms, const char *pub,
+                    const char *retract)
+{
+    int total;
+    snprintf(inc->id, sizeof(inc->id), "%s", id);
+    assert_int_equal(sw_share_incident_at(sh, inc, t), 0);
+    assert_int_equal(drain(sp, t, pub, &total), 1);
+    sw_share_tick(sh, t + listed_ms - 1000);
+    assert_int_equal(drain(sp, t + listed_ms - 1000, retract, &total), 0);
+    sw_share_tick(sh, t + listed_ms + 1000);
+    assert_int_equal(drain(sp, t + listed_ms + 1000, retract, &total), 1);
+}
+
 static void test_publish_expire_repeat(void **state)
 {
     (void)state;
@@ -301,22 +317,10 @@ static void test_publish_expire_repeat(void **state)
     /* offence 2 (a new incident), after a restart: listed for 2 * ttl */
     sw_share_free(sh);
     assert_int_equal(sw_share_new(&s, &rs, sp, &sh, &eb), 0);
-    snprintf(inc->id, sizeof(inc->id), "22222222-2222-5333-8444-555555555555");
     inc->status = SW_INC_OPEN;
-    assert_int_equal(sw_share_incident_at(sh, inc, t0 + 100000), 0);
-    assert_int_equal(drain(sp, t0 + 100000, pub, &total), 1);
-    sw_share_tick(sh, t0 + 100000 + 119000);
-    assert_int_equal(drain(sp, t0 + 219000, retract, &total), 0);
-    sw_share_tick(sh, t0 + 100000 + 121000);
-    assert_int_equal(drain(sp, t0 + 221000, retract, &total), 1);
+    offence(sh, sp, inc, "22222222-2222-5333-8444-555555555555", t0 + 100000, 120000, pub, retract);
     /* offence 3: 4 * ttl = 240 s, capped at ttl_max 200 s */
-    snprintf(inc->id, sizeof(inc->id), "33333333-2222-5333-8444-555555555555");
-    assert_int_equal(sw_share_incident_at(sh, inc, t0 + 300000), 0);
-    assert_int_equal(drain(sp, t0 + 300000, pub, &total), 1);
-    sw_share_tick(sh, t0 + 300000 + 199000);
-    assert_int_equal(drain(sp, t0 + 499000, retract, &total), 0);
-    sw_share_tick(sh, t0 + 300000 + 201000);
-    assert_int_equal(drain(sp, t0 + 501000, retract, &total), 1);
+    offence(sh, sp, inc, "33333333-2222-5333-8444-555555555555", t0 + 300000, 200000, pub, retract);
 
     /* listed again, then the allow list (by domain) retracts it at start */
     snprintf(inc->id, sizeof(inc->id), "44444444-2222-5333-8444-555555555555");
