@@ -90,13 +90,8 @@ static void test_aggregated_reports_validate(void **state)
     char *save = NULL;
     for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         lines++;
-        xmlDocPtr doc = xmlReadMemory(line, (int)strlen(line), NULL, NULL, XML_PARSE_NONET);
-        assert_non_null(doc);
-        xmlNodePtr iq = xmlDocGetRootElement(doc);
-        assert_string_equal((const char *)iq->name, "iq");
-        xmlNodePtr rep = xmlFirstElementChild(iq);
-        assert_non_null(rep);
-        assert_string_equal((const char *)rep->name, "report");
+        xmlNodePtr iq, rep;
+        xmlDocPtr doc = sw_test_iq_report(line, &iq, &rep);
         if (sw_test_validate_element(xep, rep) != 0) {
             fprintf(stderr, "invalid report line %d:\n%s\n", lines, line);
             fail();

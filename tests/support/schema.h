@@ -15,6 +15,7 @@
 #define SW_TEST_SCHEMA_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
@@ -74,6 +75,20 @@ static inline int sw_test_validate_file(xmlSchemaPtr schema, const char *path)
     int rc = sw_test_validate_doc(schema, doc);
     xmlFreeDoc(doc);
     return rc;
+}
+
+/* One --reports line: must parse as an <iq/> whose first child is a <report/>
+ * (*@iq, *@report point into the result; free it with xmlFreeDoc). */
+static inline xmlDocPtr sw_test_iq_report(const char *line, xmlNodePtr *iq, xmlNodePtr *report)
+{
+    xmlDocPtr doc = xmlReadMemory(line, (int)strlen(line), NULL, NULL, XML_PARSE_NONET);
+    assert_non_null(doc);
+    *iq = xmlDocGetRootElement(doc);
+    assert_string_equal((const char *)(*iq)->name, "iq");
+    *report = xmlFirstElementChild(*iq);
+    assert_non_null(*report);
+    assert_string_equal((const char *)(*report)->name, "report");
+    return doc;
 }
 
 #endif
