@@ -62,5 +62,11 @@ int cli_write_pid(const char *path);
 /** --stats-json: the statistics as JSON to @path ("-": stdout), a file
  *  written atomically; says why and returns -1 on failure. */
 int cli_write_stats(const char *path, const struct sw_pipeline_stats *st);
+struct sw_aggregate;
+struct sw_hit_stage;
+/** The aggregator over @outs (@n) and its hit stage for the pipeline; says
+ *  why and returns -1 on failure. */
+int cli_aggregate_start(const struct sw_conf *conf, struct sw_output_ops *outs, size_t n,
+                        struct sw_aggregate **agg, struct sw_hit_stage *stage);
 
 #endif

@@ -305,12 +305,9 @@ int cli_cmd_replay(int argc, char **argv)
         goto out;
     }
 
-    eb.msg[0] = '\0';
-    if (sw_aggregate_new(conf, o.v, o.n, &agg, &eb) < 0) {
-        fprintf(stderr, "%s\n", eb.msg);
+    if (cli_aggregate_start(conf, o.v, o.n, &agg, &stage) < 0) {
         goto out;
     }
-    sw_aggregate_stage(agg, &stage);
     struct sw_pipeline_opts po = {
         .conf = conf,
         .detectors = sw_registry_list(),

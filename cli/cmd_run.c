@@ -279,12 +279,9 @@ int cli_cmd_run(int argc, char **argv)
         status = rc == SW_ECONF ? EXIT_USAGE : EXIT_FAIL;
         goto out;
     }
-    eb.msg[0] = '\0';
-    if (sw_aggregate_new(conf, outs, n_outs, &agg, &eb) < 0) {
-        fprintf(stderr, "%s\n", eb.msg);
+    if (cli_aggregate_start(conf, outs, n_outs, &agg, &stage) < 0) {
         goto out;
     }
-    sw_aggregate_stage(agg, &stage);
     struct sw_pipeline_opts po = {
         .conf = conf,
         .detectors = sw_registry_list(),

@@ -128,3 +128,16 @@ int cli_write_stats(const char *path, const struct sw_pipeline_stats *st)
     }
     return 0;
 }
+
+int cli_aggregate_start(const struct sw_conf *conf, struct sw_output_ops *outs, size_t n,
+                        struct sw_aggregate **agg, struct sw_hit_stage *stage)
+{
+    struct sw_errbuf eb;
+    eb.msg[0] = '\0';
+    if (sw_aggregate_new(conf, outs, n, agg, &eb) < 0) {
+        fprintf(stderr, "%s\n", eb.msg);
+        return -1;
+    }
+    sw_aggregate_stage(*agg, stage);
+    return 0;
+}
