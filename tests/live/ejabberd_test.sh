@@ -18,9 +18,8 @@ set -euo pipefail
 sw=$1
 src=$2
 name=live.ejabberd
-py=/usr/bin/python3
-say() { printf '%s: %s\n' "$name" "$*" >&2; }
-skip() { say "$*: skipping"; exit 77; }
+# shellcheck source=harness.sh
+. "$src/tests/live/harness.sh"
 ej=$(ls -d /usr/lib/x86_64-linux-gnu/ejabberd-*/ /usr/lib/*/ejabberd-*/ 2>/dev/null | head -1 || true)
 [ -n "$ej" ] && [ -d "$ej/ebin" ] || skip "ejabberd not installed"
 command -v erlc >/dev/null && command -v erl >/dev/null || skip "erlang-dev (erlc) not installed"
@@ -28,22 +27,8 @@ xmpp_inc=$(ls -d /usr/lib/erlang/lib/p1_xmpp-*/include 2>/dev/null | head -1 || 
 [ -n "$xmpp_inc" ] || skip "erlang-p1-xmpp headers not found"
 "$py" -c 'import slixmpp' 2>/dev/null || skip "python3-slixmpp missing"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/sw-live-ejabberd.XXXXXX")
-pids=()
 swpid=""
 ejpid=""
-cleanup() {
-	local st=$?
-	if [ -n "$swpid" ]; then kill -CONT "$swpid" 2>/dev/null || true; fi
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	if [ "$st" = 0 ] || [ "$st" = 77 ]; then rm -rf -- "$work"; else
-		say "FAILED; scratch kept in $work"; tail -n 20 "$work/ejabberd.log" "$work"/run.*.err >&2 2>/dev/null || true
-	fi
-}
-trap cleanup EXIT
-fail() { say "FAIL: $*"; exit 1; }
-forget_pid() { local keep=() p; for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
 
 # ---- build the module against the package's headers ----
 mkdir -p "$work/ebin"

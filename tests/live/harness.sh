@@ -15,7 +15,8 @@ pids=()
 say() { printf '%s: %s\n' "$name" "$*" >&2; }
 harness_cleanup() {
 	local st=$?
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	# SIGCONT after SIGTERM: a process the test stopped (SIGSTOP) must not hang the wait
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; kill -CONT "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	if declare -F harness_exit_hook >/dev/null; then harness_exit_hook "$st"; fi
 	if [ "$st" = 0 ] || [ "$st" = 77 ]; then
