@@ -38,7 +38,7 @@ rm -f "$extra"
 export SW_PROSODY_EXTRA="$work/extra.cfg"
 c2s=$SW_PROSODY_C2S_PORT
 drv=("$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 90)
-swpid=""
+tap_name=mirror
 cat >"$work/sw.yaml" <<YAML
 # the spammer falls silent right after its burst: no 60 s grace before the full signal
 detectors:
@@ -51,28 +51,12 @@ taps:
     jid: watch.a.test
     secret: watch-secret
 YAML
-start_sw() {
-	"$sw" run -c "$work/sw.yaml" --incidents "$work/inc.$1.jsonl" 2>"$work/run.$1.err" &
-	swpid=$!
-	pids+=("$swpid")
-}
-stop_sw() {
-	kill -TERM "$swpid"
-	wait "$swpid" || fail "run exited $? after SIGTERM"
-	forget_pid "$swpid"
-	swpid=""
-}
 connected() { # connected FILE N: N "connected as component" lines
 	for _ in $(seq 1 300); do
 		[ "$(grep -c 'connected as component' "$1" || true)" -ge "$2" ] && return 0
 		sleep 0.1
 	done
 	fail "component tap did not connect: $(tail -3 "$1")"
-}
-tapline() { grep "^tap mirror " "$work/run.$1.err" || fail "no tap stats in run.$1.err"; }
-num() { sed -n "s/.*[ (]\([0-9][0-9]*\) $1.*/\1/p" <<<"$2"; }
-has() {
-	"$py" -c 'import json,sys; sys.exit(0 if any(j["kind"]==sys.argv[2] and j["offender"]==sys.argv[3] and j["status"]=="open" for j in map(json.loads, open(sys.argv[1]))) else 1)' "$@"
 }
 
 # ---- 1. flood and sub-spam through FORWARD ----

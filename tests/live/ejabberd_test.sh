@@ -27,8 +27,9 @@ xmpp_inc=$(ls -d /usr/lib/erlang/lib/p1_xmpp-*/include 2>/dev/null | head -1 || 
 [ -n "$xmpp_inc" ] || skip "erlang-p1-xmpp headers not found"
 "$py" -c 'import slixmpp' 2>/dev/null || skip "python3-slixmpp missing"
 
-swpid=""
 ejpid=""
+tap_name=ejabberd
+tap_sock="$work/tap.sock"
 
 # ---- build the module against the package's headers ----
 mkdir -p "$work/ebin"
@@ -112,18 +113,6 @@ taps:
     name: ejabberd
     listen: unix:$work/tap.sock
 YAML
-start_sw() {
-	"$sw" run -c "$work/sw.yaml" --incidents "$work/inc.$1.jsonl" 2>"$work/run.$1.err" &
-	swpid=$!
-	pids+=("$swpid")
-	for _ in $(seq 1 100); do [ -S "$work/tap.sock" ] && break; sleep 0.05; done
-}
-stop_sw() {
-	kill -TERM "$swpid"
-	wait "$swpid" || fail "run exited $? after SIGTERM"
-	forget_pid "$swpid"
-	swpid=""
-}
 connected() { # connected N: N "connected to" lines in this ejabberd's log
 	for _ in $(seq 1 350); do
 		[ "$(grep -c 'stanzawatch .*: connected to' "$work/ejabberd.log" || true)" -ge "$1" ] && return 0
@@ -132,11 +121,6 @@ connected() { # connected N: N "connected to" lines in this ejabberd's log
 	fail "module did not connect ($1 expected)"
 }
 drv=("$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 90)
-tapline() { grep "^tap ejabberd " "$work/run.$1.err" || fail "no tap stats in run.$1.err"; }
-num() { sed -n "s/.*[ (]\([0-9][0-9]*\) $1.*/\1/p" <<<"$2"; }
-has() {
-	"$py" -c 'import json,sys; sys.exit(0 if any(j["kind"]==sys.argv[2] and j["offender"]==sys.argv[3] and j["status"]=="open" for j in map(json.loads, open(sys.argv[1]))) else 1)' "$@"
-}
 echoed_all() {
 	"$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["echoed"]==d["sent"] and d["echo_lag_s"]<3 else 1)' "$1"
 }

@@ -7,7 +7,8 @@
 # $work on success or skip (exit 0 or 77; unless SW_KEEP is set) and on
 # failure keeps it and shows the tail of $work/*.err and $work/*.log.
 # Provides: say, fail, skip, forget_pid, count, wait_for, free_port; $py,
-# $work, $pids.
+# $work, $pids; for the tests of `stanzawatch run` ($sw, $work/sw.yaml):
+# start_sw, stop_sw, tapline, num, has; $swpid, $tap_name, $tap_sock.
 py=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/sw-$name.XXXXXX")
 pids=()
@@ -45,4 +46,33 @@ wait_for() { # wait_for SECONDS 'shell condition': poll until it holds (re-evalu
 }
 free_port() { # a TCP port free on 127.0.0.1 right now
 	"$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# ---- `stanzawatch run` under test: $sw the binary, config $work/sw.yaml ----
+# $tap_name: the tap whose stats tapline reads; $tap_sock (if set): the socket
+# tap's path, which start_sw waits for.
+swpid=""
+tap_name=""
+tap_sock=""
+start_sw() { # start_sw N: incidents in inc.N.jsonl, log in run.N.err
+	"$sw" run -c "$work/sw.yaml" --incidents "$work/inc.$1.jsonl" 2>"$work/run.$1.err" &
+	swpid=$!
+	pids+=("$swpid")
+	if [ -n "$tap_sock" ]; then
+		for _ in $(seq 1 100); do [ -S "$tap_sock" ] && break; sleep 0.05; done
+		[ -S "$tap_sock" ] || fail "tap socket not created"
+	fi
+}
+stop_sw() { # SIGTERM: drain and exit 0
+	kill -TERM "$swpid"
+	wait "$swpid" || fail "run exited $? after SIGTERM"
+	forget_pid "$swpid"
+	swpid=""
+}
+tapline() { # tapline N: the stats line of tap $tap_name in run.N.err
+	grep "^tap $tap_name " "$work/run.$1.err" || fail "no tap stats in run.$1.err"
+}
+num() { sed -n "s/.*[ (]\([0-9][0-9]*\) $1.*/\1/p" <<<"$2"; } # num LABEL LINE: the count before LABEL
+has() { # has FILE KIND OFFENDER: an opened incident of KIND against OFFENDER
+	"$py" -c 'import json,sys; sys.exit(0 if any(j["kind"]==sys.argv[2] and j["offender"]==sys.argv[3] and j["status"]=="open" for j in map(json.loads, open(sys.argv[1]))) else 1)' "$@"
 }

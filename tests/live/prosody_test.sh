@@ -41,7 +41,8 @@ rm -f "$extra"
 export SW_PROSODY_EXTRA="$work/extra.cfg"
 c2s=$SW_PROSODY_C2S_PORT
 drv=("$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 90)
-swpid=""
+tap_name=prosody
+tap_sock="$pdir/tap.sock"
 # a stopped stanzawatch (test 4) must be continued before the harness stops it
 fail() {
 	if [ -n "$swpid" ]; then kill -CONT "$swpid" 2>/dev/null || true; fi
@@ -59,19 +60,6 @@ taps:
     name: prosody
     listen: unix:$pdir/tap.sock
 YAML
-start_sw() { # start_sw N: run with incidents in inc.N.jsonl, log in run.N.err
-	"$sw" run -c "$work/sw.yaml" --incidents "$work/inc.$1.jsonl" 2>"$work/run.$1.err" &
-	swpid=$!
-	pids+=("$swpid")
-	for _ in $(seq 1 100); do [ -S "$pdir/tap.sock" ] && break; sleep 0.05; done
-	[ -S "$pdir/tap.sock" ] || fail "tap socket not created"
-}
-stop_sw() {
-	kill -TERM "$swpid"
-	wait "$swpid" || fail "run exited $? after SIGTERM"
-	forget_pid "$swpid"
-	swpid=""
-}
 connected() { # connected N: N "connected" lines in the Prosody log (one per host)
 	local want=$1
 	for _ in $(seq 1 150); do
@@ -79,11 +67,6 @@ connected() { # connected N: N "connected" lines in the Prosody log (one per hos
 		sleep 0.1
 	done
 	fail "module did not connect ($want expected): $(grep stanzawatch "$pdir/prosody.log" | tail -3)"
-}
-tapline() { grep "^tap prosody " "$work/run.$1.err" || fail "no tap stats in run.$1.err"; }
-num() { sed -n "s/.*[ (]\([0-9][0-9]*\) $1.*/\1/p" <<<"$2"; }
-has() { # has FILE KIND OFFENDER
-	"$py" -c 'import json,sys; sys.exit(0 if any(j["kind"]==sys.argv[2] and j["offender"]==sys.argv[3] and j["status"]=="open" for j in map(json.loads, open(sys.argv[1]))) else 1)' "$@"
 }
 
 # ---- 1. flood and subscription burst caught, nothing duplicated ----
