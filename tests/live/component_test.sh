@@ -16,8 +16,7 @@ src=$2
 name=live.component
 [ -r /usr/lib/prosody/modules/mod_firewall/mod_firewall.lua ] ||
 	{ echo "$name: prosody-modules (mod_firewall) not installed: skipping" >&2; exit 77; }
-extra=$(mktemp "${TMPDIR:-/tmp}/sw-live-extra.XXXXXX")
-cat >"$extra" <<'CFG'
+prosody_extra=$(cat <<'CFG'
 
 VirtualHost "a.test"
 	modules_enabled = { "firewall" }
@@ -30,12 +29,9 @@ Component "rooms.a.test" "muc"
 Component "watch.a.test"
 	component_secret = "watch-secret"
 CFG
-export SW_PROSODY_EXTRA=$extra
+)
 # shellcheck source=../reporter/harness.sh
 . "$src/tests/reporter/harness.sh"
-cp "$extra" "$work/extra.cfg"
-rm -f "$extra"
-export SW_PROSODY_EXTRA="$work/extra.cfg"
 c2s=$SW_PROSODY_C2S_PORT
 drv=("$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 90)
 tap_name=mirror

@@ -145,17 +145,7 @@ say "1 ok: flood and sub-spam caught through ejabberd; 306 messages once, 0 gaps
 # ---- 2. stanzawatch killed and restarted under load ----
 start_sw 2
 connected 4
-"${drv[@]}" steady --users 2 --rate 25 --seconds 8 >"$work/d3.json" 2>>"$work/drv.err" &
-dpid=$!
-pids+=("$dpid")
-sleep 2
-kill -KILL "$swpid"
-wait "$swpid" 2>/dev/null || true
-forget_pid "$swpid"
-sleep 2
-start_sw 3
-wait "$dpid" || fail "steady driver failed"
-forget_pid "$dpid"
+kill_restart_sw 3 "$work/d3.json"
 connected 6
 sleep 0.5
 stop_sw

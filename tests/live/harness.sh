@@ -8,7 +8,8 @@
 # failure keeps it and shows the tail of $work/*.err and $work/*.log.
 # Provides: say, fail, skip, forget_pid, count, wait_for, free_port; $py,
 # $work, $pids; for the tests of `stanzawatch run` ($sw, $work/sw.yaml):
-# start_sw, stop_sw, tapline, num, has; $swpid, $tap_name, $tap_sock.
+# start_sw, stop_sw, tapline, num, has, kill_restart_sw; $swpid, $tap_name,
+# $tap_sock.
 py=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/sw-$name.XXXXXX")
 pids=()
@@ -75,4 +76,18 @@ tapline() { # tapline N: the stats line of tap $tap_name in run.N.err
 num() { sed -n "s/.*[ (]\([0-9][0-9]*\) $1.*/\1/p" <<<"$2"; } # num LABEL LINE: the count before LABEL
 has() { # has FILE KIND OFFENDER: an opened incident of KIND against OFFENDER
 	"$py" -c 'import json,sys; sys.exit(0 if any(j["kind"]==sys.argv[2] and j["offender"]==sys.argv[3] and j["status"]=="open" for j in map(json.loads, open(sys.argv[1]))) else 1)' "$@"
+}
+kill_restart_sw() { # kill_restart_sw N OUT: under a steady client load (${drv[@]} steady, its
+	# report in OUT) SIGKILL the run and start it again as run N; returns when the load is over
+	"${drv[@]}" steady --users 2 --rate 25 --seconds 8 >"$2" 2>>"$work/drv.err" &
+	local dpid=$!
+	pids+=("$dpid")
+	sleep 2
+	kill -KILL "$swpid"
+	wait "$swpid" 2>/dev/null || true
+	forget_pid "$swpid"
+	sleep 2
+	start_sw "$1"
+	wait "$dpid" || fail "steady driver failed"
+	forget_pid "$dpid"
 }

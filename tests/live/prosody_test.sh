@@ -18,8 +18,7 @@ set -euo pipefail
 sw=$1
 src=$2
 name=live.prosody
-extra=$(mktemp "${TMPDIR:-/tmp}/sw-live-extra.XXXXXX")
-cat >"$extra" <<'CFG'
+prosody_extra=$(cat <<'CFG'
 
 Host "*"
 plugin_paths = { "@SRC@/deploy/prosody" }
@@ -33,12 +32,9 @@ VirtualHost "a.test"
 Component "rooms.a.test" "muc"
 	modules_enabled = { "stanzawatch" }
 CFG
-export SW_PROSODY_EXTRA=$extra
+)
 # shellcheck source=../reporter/harness.sh
 . "$src/tests/reporter/harness.sh"
-cp "$extra" "$work/extra.cfg"
-rm -f "$extra"
-export SW_PROSODY_EXTRA="$work/extra.cfg"
 c2s=$SW_PROSODY_C2S_PORT
 drv=("$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 90)
 tap_name=prosody
@@ -89,17 +85,7 @@ say "1 ok: flood and sub-spam caught; 306 messages each mirrored once; $(wc -l <
 # ---- 2. stanzawatch killed and restarted while the server runs ----
 start_sw 2
 connected 4
-"${drv[@]}" steady --users 2 --rate 25 --seconds 8 >"$work/d3.json" 2>>"$work/drv.err" &
-dpid=$!
-pids+=("$dpid")
-sleep 2
-kill -KILL "$swpid"
-wait "$swpid" 2>/dev/null || true
-forget_pid "$swpid"
-sleep 2
-start_sw 3
-wait "$dpid" || fail "steady driver failed"
-forget_pid "$dpid"
+kill_restart_sw 3 "$work/d3.json"
 connected 6
 sleep 0.5
 stop_sw

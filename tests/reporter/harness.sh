@@ -7,7 +7,9 @@
 # the project's Prosody on loopback (deploy/prosody, its env sourced:
 # SW_PROSODY_*) and stops it on exit. A missing prosody or slixmpp skips the
 # test (exit 77). Provides also: start_peer, stop_peer, spool_files,
-# reporter_yaml, and $peer_py, $pdir, $port, $spool, $peer_pid.
+# reporter_yaml, and $peer_py, $pdir, $port, $spool, $peer_pid. Set
+# prosody_extra to more Prosody configuration (deploy/prosody/start.sh's
+# SW_PROSODY_EXTRA, with @DIR@ and @SRC@); it is kept as $work/extra.cfg.
 # shellcheck source=../live/harness.sh
 . "$src/tests/live/harness.sh"
 peer_py="$src/tests/reporter/peer.py"
@@ -27,6 +29,10 @@ harness_exit_hook() { # STATUS: stop Prosody; its dir goes with $work on success
 command -v prosody >/dev/null || { say "prosody not installed: skipping"; exit 77; }
 "$py" -c 'import slixmpp' 2>/dev/null || { say "python3-slixmpp missing: skipping"; exit 77; }
 
+if [ -n "${prosody_extra:-}" ]; then # kept in $work: a restart (start.sh) reads it again
+	printf '%s\n' "$prosody_extra" >"$work/extra.cfg"
+	export SW_PROSODY_EXTRA="$work/extra.cfg"
+fi
 SW_PROSODY_DIR="$work/prosody" "$src/deploy/prosody/start.sh" >"$work/env"
 # shellcheck disable=SC1091
 . "$work/env"
