@@ -8,8 +8,8 @@
 # failure keeps it and shows the tail of $work/*.err and $work/*.log.
 # Provides: say, fail, skip, forget_pid, count, wait_for, free_port; $py,
 # $work, $pids; for the tests of `stanzawatch run` ($sw, $work/sw.yaml):
-# start_sw, stop_sw, tapline, num, has, kill_restart_sw; $swpid, $tap_name,
-# $tap_sock.
+# start_sw, stop_sw, tapline, num, has, kill_restart_sw, flood_again,
+# stall_sw, echoed_all; $swpid, $tap_name, $tap_sock.
 py=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/sw-$name.XXXXXX")
 pids=()
@@ -90,4 +90,35 @@ kill_restart_sw() { # kill_restart_sw N OUT: under a steady client load (${drv[@
 	start_sw "$1"
 	wait "$dpid" || fail "steady driver failed"
 	forget_pid "$dpid"
+}
+flood_again() { # flood_again N OUT: after a server restart, a flood (again1, room flood2) is
+	# caught by run N, which is stopped, and its tap saw 150 + 3 messages each once
+	"${drv[@]}" muc-flood --room flood2 --prefix again --flooders 1 --messages 150 --others 1 \
+		>"$2" 2>>"$work/drv.err" || fail "second flood failed"
+	sleep 0.5
+	stop_sw
+	has "$work/inc.$1.jsonl" muc-flood again1@a.test || fail "flood after the server restart not caught"
+	local t
+	t=$(tapline "$1")
+	[ "$(num message "$t")" = 153 ] || fail "expected 150 + 3 messages exactly once: $t"
+}
+stall_sw() { # stall_sw LOAD AFTER: a padded steady load (report in LOAD) while the run is
+	# SIGSTOPped, then SIGCONT and a short load (AFTER) whose sequence numbers reveal what the
+	# server module dropped; the run is stopped
+	"${drv[@]}" steady --room slow --prefix slow --users 2 --rate 40 --seconds 6 --pad 3000 \
+		>"$1" 2>>"$work/drv.err" &
+	local dpid=$!
+	pids+=("$dpid")
+	sleep 1
+	kill -STOP "$swpid"
+	wait "$dpid" || fail "steady driver failed while stanzawatch was stopped"
+	forget_pid "$dpid"
+	kill -CONT "$swpid"
+	"${drv[@]}" steady --room slow --prefix after --users 1 --rate 10 --seconds 1 \
+		>"$2" 2>>"$work/drv.err" || fail "driver after SIGCONT failed"
+	sleep 0.5
+	stop_sw
+}
+echoed_all() { # echoed_all LOAD: every message of the load came back, none more than 3 s late
+	"$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["echoed"]==d["sent"] and d["echo_lag_s"]<3 else 1)' "$1"
 }
