@@ -8,8 +8,8 @@
 # failure keeps it and shows the tail of $work/*.err and $work/*.log.
 # Provides: say, fail, skip, forget_pid, count, wait_for, free_port; $py,
 # $work, $pids; for the tests of `stanzawatch run` ($sw, $work/sw.yaml):
-# start_sw, stop_sw, tapline, num, has, kill_restart_sw, flood_again,
-# stall_sw, echoed_all; $swpid, $tap_name, $tap_sock.
+# start_sw, stop_sw, tapline, num, has, flood_and_spam, kill_restart_sw,
+# flood_again, stall_sw, echoed_all; $swpid, $tap_name, $tap_sock.
 py=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/sw-$name.XXXXXX")
 pids=()
@@ -121,4 +121,19 @@ stall_sw() { # stall_sw LOAD AFTER: a padded steady load (report in LOAD) while 
 }
 echoed_all() { # echoed_all LOAD: every message of the load came back, none more than 3 s late
 	"$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["echoed"]==d["sent"] and d["echo_lag_s"]<3 else 1)' "$1"
+}
+flood_and_spam() { # flood_and_spam N: a subscription burst (spammer1, report d2.json), then a
+	# room flood (flooder1/2, d1.json); run N is stopped and must have opened all three
+	"${drv[@]}" sub-spam --targets 60 >"$work/d2.json" 2>>"$work/drv.err" || fail "sub-spam driver failed"
+	# the spammer falls silent and nobody answers it: stream time (arrival time)
+	# moves past its 2 s grace only with other people's traffic (the flood), and
+	# it must be reported then, not on a stanza of its own
+	sleep 2.5
+	"${drv[@]}" muc-flood --flooders 2 --messages 150 --others 2 >"$work/d1.json" 2>>"$work/drv.err" ||
+		fail "muc-flood driver failed: $(tail -2 "$work/drv.err")"
+	sleep 0.5
+	stop_sw
+	has "$work/inc.$1.jsonl" muc-flood flooder1@a.test || fail "flooder1 not caught: $(cat "$work/inc.$1.jsonl")"
+	has "$work/inc.$1.jsonl" muc-flood flooder2@a.test || fail "flooder2 not caught"
+	has "$work/inc.$1.jsonl" subscription-spam spammer1@a.test || fail "spammer1 not caught"
 }

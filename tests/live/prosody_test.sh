@@ -69,18 +69,7 @@ connected() { # connected N: N "connected" lines in the Prosody log (one per hos
 # ---- 1. flood and subscription burst caught, nothing duplicated ----
 start_sw 1
 connected 2
-"${drv[@]}" sub-spam --targets 60 >"$work/d2.json" 2>>"$work/drv.err" || fail "sub-spam driver failed"
-# the spammer falls silent and nobody answers it: stream time (arrival time)
-# moves past its 2 s grace only with other people's traffic (the flood), and
-# it must be reported then, not on a stanza of its own
-sleep 2.5
-"${drv[@]}" muc-flood --flooders 2 --messages 150 --others 2 >"$work/d1.json" 2>>"$work/drv.err" ||
-	fail "muc-flood driver failed"
-sleep 0.5
-stop_sw
-has "$work/inc.1.jsonl" muc-flood flooder1@a.test || fail "flooder1 not caught: $(cat "$work/inc.1.jsonl")"
-has "$work/inc.1.jsonl" muc-flood flooder2@a.test || fail "flooder2 not caught"
-has "$work/inc.1.jsonl" subscription-spam spammer1@a.test || fail "spammer1 not caught"
+flood_and_spam 1
 t1=$(tapline 1)
 # 300 flood + 2 members x 3 groupchat messages, each seen once (sender's host)
 [ "$(num message "$t1")" = 306 ] || fail "expected 306 messages exactly once: $t1"
