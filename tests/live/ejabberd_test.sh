@@ -40,10 +40,9 @@ mkdir -p "$work/ebin"
 erlc -Werror -I "$ej/include" -I "$xmpp_inc" -pa "$ej/ebin" -o "$work/ebin" \
 	"$src/deploy/ejabberd/mod_stanzawatch.erl" 2>"$work/erlc.err" || fail "erlc: $(cat "$work/erlc.err")"
 
-freeport() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-c2s=$(freeport)
-s2s=$(freeport)
-s2s_peer=$(freeport)
+c2s=$(free_port)
+s2s=$(free_port)
+s2s_peer=$(free_port)
 cat >"$work/ejabberd.yml" <<YAML
 # loopback test server: plaintext, open registration; never for production
 loglevel: info

@@ -20,8 +20,7 @@ set -euo pipefail
 sw=$1
 src=$2
 name=live.idle_close
-extra=$(mktemp "${TMPDIR:-/tmp}/sw-live-extra.XXXXXX")
-cat >"$extra" <<'CFG'
+prosody_extra=$(cat <<'CFG'
 
 Host "*"
 plugin_paths = { "@SRC@/deploy/prosody" }
@@ -33,14 +32,11 @@ VirtualHost "a.test"
 Component "rooms.a.test" "muc"
 	modules_enabled = { "stanzawatch" }
 CFG
-export SW_PROSODY_EXTRA=$extra
+)
 # shellcheck source=../reporter/harness.sh
 . "$src/tests/reporter/harness.sh"
-cp "$extra" "$work/extra.cfg"
-rm -f "$extra"
-export SW_PROSODY_EXTRA="$work/extra.cfg"
 c2s=$SW_PROSODY_C2S_PORT
-mport=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mport=$(free_port)
 get() { "$py" -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
 start_peer "$work/peer.out"
 
