@@ -886,6 +886,25 @@ static int lex_bang(struct sw_split *s, const char *buf, const char *p, struct s
     return 0;
 }
 
+/* LX_JUNK: skip to the next '<' and report the junk before it. Out of line
+ * (like the error paths), so the scanner's hot loop keeps its shape. */
+static __attribute__((noinline, cold)) const char *lex_junk(struct sw_split *s, const char *buf,
+                                                            const char *p, const char *e)
+{
+    const char *q = find1(p, e, '<');
+    if (q == NULL) {
+        return e;
+    }
+    junk_end(s, pos_of(s, buf, q));
+    return q;
+}
+
+static __attribute__((noinline, cold)) void junk_cdata_end(struct sw_split *s, uint64_t end)
+{
+    s->junk_cdata = 0;
+    junk_end(s, end);
+}
+
 int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_errbuf *eb)
 {
     const char *p = buf;
@@ -988,13 +1007,7 @@ int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_err
             }
             break;
         case LX_JUNK:
-            q = find1(p, e, '<');
-            if (q == NULL) {
-                p = e;
-                break;
-            }
-            junk_end(s, pos_of(s, buf, q));
-            p = q;
+            p = lex_junk(s, buf, p, e);
             break;
         case LX_COMMENT:
         case LX_CDATA:
@@ -1009,8 +1022,7 @@ int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_err
             p = q;
             s->lex = LX_TEXT;
             if (s->junk_cdata) {
-                s->junk_cdata = 0;
-                junk_end(s, pos_of(s, buf, q));
+                junk_cdata_end(s, pos_of(s, buf, q));
             }
             break;
         default:
