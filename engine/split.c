@@ -845,7 +845,7 @@ static int lex_bang(struct sw_split *s, const char *buf, const char *p, struct s
             s->bang_mode = 2;
             return 0;
         }
-        if ((s->bang_mode < 2 && c != '-' && c != 'D') ||
+        if ((s->bang_mode == 0 && c != '-' && c != 'D') || (s->bang_mode == 1 && c != '-') ||
             (s->bang_mode == 2 && c != "CDATA["[s->bang_k])) {
             /* neither a comment, a CDATA section nor a DOCTYPE (which stays
              * an error): junk from its '<' to the next one */

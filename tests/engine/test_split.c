@@ -306,6 +306,7 @@ static void test_junk_skip(void **state)
          "H 0 15\nJ 16 21 2:1 bad markup after '<!'\nS 32 36 3\n"},
         {"<stream:stream>\n<m/>\ntail text", "H 0 15\nS 16 20 2\nJ 21 30 3:1 text at the "
                                              "top level of the stream\n"},
+        {"<stream:stream>\n<!-D><m/>", "H 0 15\nJ 16 21 2:1 bad markup after '<!'\nS 21 25 2\n"},
         {"<stream:stream>\n<![CDx<m/>", "H 0 15\nJ 16 22 2:1 bad CDATA start\nS 22 26 2\n"},
         {"<stream:stream>x</stream:stream>",
          "H 0 15\nJ 15 16 1:16 text at the top level of the stream\nC 16 32\n"},
