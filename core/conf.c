@@ -487,18 +487,21 @@ static const char *type_what(enum sw_conf_type t)
  * SW_CONF_PATH(LIST) value @s (@len bytes) of node @v: a relative path read
  * from a file becomes "<absolute dir of that file>/<s>" (the directory made
  * absolute with realpath(3), so a dump of the snapshot loads the same from
- * anywhere); built-in defaults (no file), absolute and empty paths are copied
- * as they are. Returns a copy owned by @owner, or NULL when out of memory.
+ * anywhere); a relative built-in default (no file) becomes
+ * "<sw_conf_data_dir()>/<s>" (engine/datadir.c); absolute and empty paths are
+ * copied as they are. Returns a copy owned by @owner, or NULL when out of memory.
  */
 static char *resolve_path(struct sw_conf *owner, const struct sw_conf_node *v, const char *s,
                           size_t len)
 {
-    if (v->file == NULL || len == 0 || s[0] == '/') {
+    if (len == 0 || s[0] == '/') {
         return sw_conf_strndup(owner, s, len);
     }
     char dir[PATH_MAX];
-    const char *slash = strrchr(v->file, '/');
-    if (slash == NULL) {
+    const char *slash = v->file != NULL ? strrchr(v->file, '/') : NULL;
+    if (v->file == NULL) {
+        snprintf(dir, sizeof(dir), "%s", sw_conf_data_dir()); /* a built-in default */
+    } else if (slash == NULL) {
         snprintf(dir, sizeof(dir), ".");
     } else if (slash == v->file) {
         snprintf(dir, sizeof(dir), "/");

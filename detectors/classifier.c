@@ -739,7 +739,7 @@ static const struct sw_conf_item cls_schema[] = {
     {.key = "model",
      .type = SW_CONF_PATH,
      .offset = offsetof(struct cls_settings, model),
-     .def = NULL,
+     .def = "models/chat.swnb",
      .help = "model file written by `stanzawatch train`; unset or empty disables the "
              "classifier"},
     {.key = "threshold",
@@ -747,7 +747,7 @@ static const struct sw_conf_item cls_schema[] = {
      .offset = offsetof(struct cls_settings, threshold),
      .fmin = 0.5,
      .fmax = 0.9999,
-     .def = "0.9",
+     .def = "0.97",
      .help = "spam probability at which a body becomes a signal"},
     {.key = "min_tokens",
      .type = SW_CONF_INT,
@@ -781,7 +781,7 @@ static int cls_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
     /* NULL settings (engine tests without a registered section): no model. */
     static const struct cls_settings no_model = {
-        .enabled = true, .threshold = 0.9, .min_tokens = 6, .weight = 1.0};
+        .enabled = true, .threshold = 0.97, .min_tokens = 6, .weight = 1.0};
     const struct cls_settings *cs = settings != NULL ? settings : &no_model;
     struct cls_shared *sh = calloc(1, sizeof(*sh));
     if (sh == NULL) {
@@ -840,8 +840,7 @@ static void cls_process(const void *shared, void *local, const struct sw_event *
 {
     const struct cls_shared *sh = shared;
     struct cls_local *lo = local;
-    const uint32_t never =
-        SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON | SW_F_DELAYED;
+    const uint32_t never = SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON;
 
     st->events++;
     if (sh->model == NULL || (ev->flags & never) != 0 || ev->from.local_len == 0 ||

@@ -23,7 +23,13 @@
  * most max_scan bytes, collects the matched rules (each at most once) and emits
  * one hit per rule: symbol "content.<id>", kind "content-spam", weight = rule
  * weight. A single hit is a signal, not a verdict: the aggregator scores
- * symbols and combines them with the behaviour detectors.
+ * symbols and combines them with the behaviour detectors. One per-worker
+ * table (persist_memory) remembers, per sender, its recent messages that
+ * matched rules: persist_count of them within persist_window with
+ * persist_rules distinct rules (the same text pasted again counts once)
+ * emit "content.persistent", a full signal
+ * (low-and-slow spam from a long-lived account: no rate, no strangers, only
+ * what its lines say gives it away).
  *
  * Symbol strings must outlive a generation (hits sit in queues and the
  * aggregator keys incidents by symbol), so they are interned in a
@@ -44,7 +50,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dcommon.h"
 #include "hs.h"
+#include "sw/simhash.h"
+#include "table.h"
 #include "sw/conf.h"
 #include "sw/log.h"
 #include "sw/normalize.h"
@@ -86,6 +95,8 @@ struct content_settings {
     bool cache;
     char *cache_dir;
     int64_t max_scan;
+    int64_t persist_window, persist_count, persist_rules, persist_memory;
+    double persist_weight;
 };
 
 struct content_rule_file {
@@ -160,9 +171,10 @@ static const struct sw_conf_item content_schema[] = {
     {.key = "rule_files",
      .type = SW_CONF_PATHLIST,
      .offset = offsetof(struct content_settings, rule_files),
-     .def = NULL,
-     .help = "YAML files with a `rules:` list, e.g. [rules/default.yaml]; relative to the "
-             "directory of the config file that names them"},
+     .def = "[rules/default.yaml]",
+     .help = "YAML files with a `rules:` list; relative to the directory of the config file "
+             "that names them (built-in default: the shipped rules/default.yaml, found by "
+             "sw_conf_data_dir())"},
     {.key = "base_dir",
      .type = SW_CONF_PATH,
      .offset = offsetof(struct content_settings, base_dir),
@@ -187,6 +199,46 @@ static const struct sw_conf_item content_schema[] = {
      .max = CONTENT_MAX_SCAN,
      .def = "4KB",
      .help = "bytes of each field scanned (the body is also bounded by limits.body_keep)"},
+    {.key = "persist_window",
+     .type = SW_CONF_DURATION,
+     .offset = offsetof(struct content_settings, persist_window),
+     .min = 60000,
+     .max = 7 * 86400000ll,
+     .def = "1h",
+     .help = "content.persistent: an account's messages matching rules are counted this long "
+             "after its first one"},
+    {.key = "persist_count",
+     .type = SW_CONF_INT,
+     .offset = offsetof(struct content_settings, persist_count),
+     .min = 2,
+     .max = 100000,
+     .def = "3",
+     .help = "messages with a rule of at least persist_weight within persist_window that make "
+             "content.persistent (a full signal: low-and-slow spam from an account with a normal "
+             "history; one quoted spam line is not)"},
+    {.key = "persist_rules",
+     .type = SW_CONF_INT,
+     .offset = offsetof(struct content_settings, persist_rules),
+     .min = 1,
+     .max = 32,
+     .def = "2",
+     .help = "and distinct rules among them (someone talking about medicine repeats one word "
+             "list; a spammer varies links, look-alike letters and bait)"},
+    {.key = "persist_weight",
+     .type = SW_CONF_DOUBLE,
+     .offset = offsetof(struct content_settings, persist_weight),
+     .fmin = 0.0,
+     .fmax = 100.0,
+     .def = "0.3",
+     .help = "rules weaker than this do not count towards content.persistent"},
+    {.key = "persist_memory",
+     .type = SW_CONF_SIZE,
+     .offset = offsetof(struct content_settings, persist_memory),
+     .min = 1024 * 1024,
+     .max = 16384ll * 1024 * 1024,
+     .def = "8MB",
+     .help = "hard cap on the per-worker state (the table of accounts with matching messages, "
+             "least recently seen evicted first, plus scan buffers and Hyperscan scratch)"},
     SW_CONF_END,
 };
 
@@ -244,6 +296,8 @@ struct content_shared {
     struct sw_hs_db *db[CF__COUNT][2]; /* [field][0 raw, 1 normalized] */
     struct sw_hs_scratch *proto;
     size_t max_scan;
+    int64_t persist_window, persist_count, persist_rules, persist_memory;
+    uint32_t persist_weight_milli;
     size_t n_patterns;
     unsigned cache_hits, cache_misses, cache_corrupt;
     double build_ms;
@@ -251,8 +305,23 @@ struct content_shared {
 
 struct content_local {
     struct sw_hs_scratch *scratch;
+    struct sw_table *persist; /* sender -> struct persist_entry */
+    int64_t persist_memory;   /* the table was sized from this */
     char norm[CONTENT_BUF];
 };
+
+/* An account's messages matching rules (content.persistent). */
+struct persist_entry {
+    struct sw_table_entry h; /* user: seconds of the last content.persistent hit */
+    uint32_t start_s;        /* first counted message of the current window */
+    uint32_t rules;          /* bit (rule index % 32) of each rule seen */
+    uint32_t count;          /* messages counted in the window */
+    uint32_t pad;
+    uint64_t last_fp; /* SimHash of the last counted message: one text pasted into several
+                       * rooms (a warning quoting spam) counts once */
+};
+
+#define PERSIST_SAME_BITS 6 /* SimHash distance up to which two lines are one text */
 
 /* ---- setup: collecting patterns ---- */
 
@@ -617,7 +686,13 @@ static int compile_groups(struct build *b, const char *cache_dir)
 static int content_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
     /* NULL settings (engine tests without a registered section): no rules. */
-    static const struct content_settings no_rules = {.enabled = true, .max_scan = 4096};
+    static const struct content_settings no_rules = {.enabled = true,
+                                                     .max_scan = 4096,
+                                                     .persist_window = 3600000,
+                                                     .persist_count = 3,
+                                                     .persist_rules = 2,
+                                                     .persist_weight = 0.3,
+                                                     .persist_memory = 8 * 1024 * 1024};
     const struct content_settings *cs = settings != NULL ? settings : &no_rules;
     struct sw_conf *owner = NULL;
     struct build b;
@@ -632,6 +707,11 @@ static int content_setup(const void *settings, void **shared, struct sw_errbuf *
         return sw_errbuf_set(eb, SW_ENOMEM, "content: out of memory");
     }
     b.sh->max_scan = (size_t)cs->max_scan;
+    b.sh->persist_window = cs->persist_window > 0 ? cs->persist_window : 3600000;
+    b.sh->persist_count = cs->persist_count > 0 ? cs->persist_count : 3;
+    b.sh->persist_rules = cs->persist_rules > 0 ? cs->persist_rules : 2;
+    b.sh->persist_memory = cs->persist_memory > 0 ? cs->persist_memory : 8 * 1024 * 1024;
+    b.sh->persist_weight_milli = (uint32_t)(cs->persist_weight * 1000.0 + 0.5);
     if (b.sh->max_scan > CONTENT_MAX_SCAN || b.sh->max_scan == 0) {
         b.sh->max_scan = CONTENT_MAX_SCAN;
     }
@@ -712,18 +792,34 @@ static int content_thread_init(const void *shared, void **local)
         free(lo);
         return SW_ENOMEM;
     }
+    /* persist_memory caps this worker's whole content state: the table gets
+     * what the buffers and the Hyperscan scratch leave */
+    int64_t budget =
+        sh->persist_memory - (int64_t)sizeof(*lo) - (int64_t)sw_hs_scratch_size(lo->scratch);
+    int rc = budget < 65536 ? SW_EINVAL
+                            : sw_table_new(&lo->persist, sizeof(struct persist_entry), budget);
+    if (rc != 0) {
+        sw_hs_scratch_free(lo->scratch);
+        free(lo);
+        return rc;
+    }
+    lo->persist_memory = sh->persist_memory;
     *local = lo;
     return 0;
 }
 
 /* Hot reload: a new generation may have bigger databases; clone its prototype
  * (cheaper and safer than growing in place: on failure the old scratch, still
- * right for the old generation, is kept). */
+ * right for the old generation, is kept). The persistence table is kept unless
+ * its size changed (SW_EAGAIN: the worker builds a new local). */
 static int content_thread_reload(const void *shared, void *local)
 {
     const struct content_shared *sh = shared;
     struct content_local *lo = local;
     struct sw_hs_scratch *ns = NULL;
+    if (lo->persist_memory != sh->persist_memory) {
+        return SW_EAGAIN;
+    }
     if (sh->proto != NULL && sw_hs_scratch_clone(sh->proto, &ns) != 0) {
         return SW_ENOMEM;
     }
@@ -739,6 +835,7 @@ static void content_thread_fini(void *local)
         return;
     }
     sw_hs_scratch_free(lo->scratch);
+    sw_table_free(lo->persist);
     free(lo);
 }
 
@@ -809,8 +906,7 @@ static const char *field_text(const struct sw_event *ev, int field, size_t *len)
 
 static bool excluded(const struct sw_event *ev)
 {
-    const uint32_t never =
-        SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON | SW_F_DELAYED;
+    const uint32_t never = SW_F_FROM_SERVER | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON;
     return (ev->flags & never) != 0 || ev->from.local_len == 0;
 }
 
@@ -829,6 +925,57 @@ static void set_sample(struct sw_hit *h, int field, const char *text, size_t len
     }
     memcpy(h->body + off, text, len);
     h->body[off + len] = '\0';
+}
+
+/* content.persistent: persist_count messages of one account within
+ * persist_window, each matching a rule of at least persist_weight, with
+ * persist_rules distinct rules among them. One quoted spam line, or one word
+ * list repeated in a conversation about medicine, is not; a long-lived
+ * account posting a lure every few minutes, varied, is. */
+static void persist(const struct content_shared *sh, struct content_local *lo,
+                    const struct sw_event *ev, const struct match_set *m, struct sw_hit_sink *out,
+                    struct sw_detector_stats *st)
+{
+    uint32_t bits = 0;
+    for (unsigned i = 0; i < m->n; i++) {
+        if (sh->rules[m->rule[i]].weight_milli >= sh->persist_weight_milli) {
+            bits |= 1u << (m->rule[i] % 32u);
+        }
+    }
+    if (bits == 0 || ev->kind != SW_EV_MESSAGE) {
+        return;
+    }
+    uint32_t now = sw_table_now(lo->persist, ev->t_ms);
+    uint32_t prev;
+    struct persist_entry *e = sw_table_get(lo->persist, ev->from.bare, now, &prev, st);
+    uint32_t win = (uint32_t)(sh->persist_window / 1000);
+    if (prev == 0 || e->start_s == 0 || (now > e->start_s && now - e->start_s >= win)) {
+        e->start_s = now;
+        e->rules = 0;
+        e->count = 0;
+    }
+    uint64_t fp = sw_simhash_body(ev, NULL);
+    if (e->count > 0 && sw_simhash_distance(fp, e->last_fp) <= PERSIST_SAME_BITS) {
+        return; /* the same text again (pasted into another room): counted once */
+    }
+    e->last_fp = fp;
+    e->rules |= bits;
+    e->count++;
+    if ((int64_t)e->count < sh->persist_count ||
+        __builtin_popcount(e->rules) < (int)sh->persist_rules) {
+        return;
+    }
+    if (e->h.user != 0 && now >= e->h.user && now - e->h.user < win) {
+        return; /* once per window */
+    }
+    e->h.user = now;
+    struct sw_hit h;
+    sw_hit_init(&h, CONTENT_NAME, "content.persistent", CONTENT_KIND, ev);
+    h.first_ms = ev->t_ms - (int64_t)(now - e->start_s) * 1000;
+    sw_hit_add_value(&h, "messages", e->count);
+    sw_hit_add_value(&h, "rules", __builtin_popcount(e->rules));
+    sw_hit_emit(out, &h);
+    st->hits++;
 }
 
 static void content_process(const void *shared, void *local, const struct sw_event *ev,
@@ -884,22 +1031,24 @@ static void content_process(const void *shared, void *local, const struct sw_eve
         sw_hit_emit(out, &h);
         st->hits++;
     }
+    persist(sh, lo, ev, &m, out, st);
 }
 
 static void content_expire(const void *shared, void *local, int64_t now_ms,
                            struct sw_detector_stats *st)
 {
-    /* Stateless per key: nothing to expire. Report scratch size as memory. */
-    (void)shared;
-    (void)now_ms;
-    const struct content_local *lo = local;
-    st->mem_bytes = sizeof(*lo) + sw_hs_scratch_size(lo->scratch);
+    const struct content_shared *sh = shared;
+    struct content_local *lo = local;
+    sw_table_expire(lo->persist, sw_table_now(lo->persist, now_ms),
+                    (uint32_t)(sh->persist_window / 1000), st);
+    st->mem_bytes += sizeof(*lo) + sw_hs_scratch_size(lo->scratch);
 }
 
 /* One symbol per rule (content.<id>), scored as a family. Content rules and the
  * classifier (one group) stay below the report threshold alone: they need a
  * behaviour signal. */
 static const struct sw_detector_symbol ct_symbols[] = {
+    {.symbol = "content.persistent", .score = 1.0, .group = NULL},
     {.symbol = "content.*", .score = 0.6, .group = "content"},
     {.symbol = NULL},
 };

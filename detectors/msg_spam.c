@@ -3,9 +3,11 @@
  * the sender never talked with.
  *
  * Routing: own key hook (detector.h `key`): a chat/normal message is keyed by
- * its sender, a presence `subscribed` answer by its recipient. So on one
- * worker we see everything an account sends and every subscription approval
- * it receives.
+ * its sender, a presence `subscribed` answer and a `subscribe` request by
+ * its recipient. So on one worker we see everything an account sends and
+ * every subscription approval and request it receives: a message to someone
+ * who asked the sender for a subscription first is no first contact (a
+ * directed entry: the asker messaging the people it asked still counts).
  *
  * "Talked with" is a per-worker filter of unordered account pairs: two Bloom
  * filter generations (k = 3, rotated when the current one holds
@@ -100,10 +102,17 @@ static uint64_t ms_key(const struct sw_event *ev)
     if (ev->kind == SW_EV_MESSAGE) {
         return ev->from.local_len > 0 ? ev->from.bare : 0;
     }
-    if (ev->kind == SW_EV_PRESENCE && ev->type == SW_T_SUBSCRIBED) {
+    if (ev->kind == SW_EV_PRESENCE && (ev->type == SW_T_SUBSCRIBED || ev->type == SW_T_SUBSCRIBE)) {
         return ev->to.local_len > 0 ? ev->to.bare : 0;
     }
     return 0;
+}
+
+/* "@asker asked @to for a subscription": directed, so only @to's messages to
+ * @asker are excused (an asker messaging the people it asked is not). */
+static uint64_t asked_of(uint64_t asker, uint64_t to)
+{
+    return sw_table_key2(asker, to) ^ 0x61736b6564ull;
 }
 
 static uint64_t pair_of(uint64_t a, uint64_t b)
@@ -217,9 +226,12 @@ static void ms_process(const void *shared, void *local, const struct sw_event *e
         return;
     }
     if (ev->kind == SW_EV_PRESENCE) {
-        /* An approved subscription: the pair has a relationship. */
-        if (ev->from.bare != 0) {
+        if (ev->from.bare != 0 && ev->type == SW_T_SUBSCRIBED) {
+            /* An approved subscription: the pair has a relationship. */
             bloom_add(&l->f, pair_of(ev->from.bare, ev->to.bare));
+        } else if (ev->from.bare != 0 && !sw_dc_excluded(ev)) {
+            /* A request: the recipient may write to the asker (not the reverse). */
+            bloom_add(&l->f, asked_of(ev->from.bare, ev->to.bare));
         }
         return;
     }
@@ -231,8 +243,8 @@ static void ms_process(const void *shared, void *local, const struct sw_event *e
     }
     st->events++;
     uint64_t pair = pair_of(ev->from.bare, ev->to.bare);
-    if (bloom_has(&l->f, pair)) {
-        return; /* they talked before */
+    if (bloom_has(&l->f, pair) || bloom_has(&l->f, asked_of(ev->to.bare, ev->from.bare))) {
+        return; /* they talked before, or the recipient asked the sender first */
     }
     bloom_add(&l->f, pair);
     uint32_t now = sw_table_now(l->t, ev->t_ms);

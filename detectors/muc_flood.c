@@ -57,7 +57,7 @@ static const struct sw_conf_item schema[] = {
               "a message of at least this many body bytes is long"),
     SW_DC_INT("long_lines", long_lines, 2, 1000000, "20",
               "a message of at least this many lines is long"),
-    SW_DC_INT("long_count", long_count, 1, 1000, "3", "long messages in one burst that hit"),
+    SW_DC_INT("long_count", long_count, 1, 1000, "2", "long messages in one burst that hit"),
     SW_DC_DUR("long_gap", long_gap, 1000, 3600000, "60s",
               "a pause longer than this ends a burst of long messages"),
     SW_CONF_END,

@@ -4,8 +4,10 @@
  *
  * Sharded by ROOM. Three pieces of per-worker state:
  *   - occupants: (room, sender) -> when the sender last joined the room (MUC
- *     join presence) and when it was last hit. "Fresh" = joined less than
- *     `fresh` ago; an occupant whose join we never saw counts as established.
+ *     join presence), whether it spoke there since, and when it was last hit.
+ *     "Fresh" = joined less than `fresh` ago and not yet spoken there; an
+ *     occupant whose join we never saw, or who spoke there before (a rejoin
+ *     keeps that), counts as established. Kept at least an hour.
  *   - rooms: room -> 4 clusters of near-identical lines (SimHash within
  *     simhash_distance), each with the distinct accounts that posted it
  *     (exact set -> HLL, distinct.h) while the cluster stays active (a new
@@ -15,7 +17,10 @@
  * Only lines that look like raid material count: a fresh account's line with
  * at least min_len_fresh normalized bytes, or anyone's line of at least
  * min_len_established bytes. So established occupants all shouting "GOAL!"
- * never count, and newcomers greeting with "hi" neither.
+ * never count, and newcomers greeting with "hi" neither. An established
+ * occupant counts towards a wave but is named only when it posted the wave's
+ * line at least four times: the regulars who quote a spam line back in a
+ * complaint are not raiders.
  * When min_accounts distinct accounts (min_accounts_long for a line of at
  * least min_len_long bytes: a pitch, not a cheer) posted one cluster, every one of them
  * gets a "muc_raid.account" hit (later ones as they post; once per cooldown
@@ -36,6 +41,10 @@
 #include "distinct.h"
 #include "sw/simhash.h"
 #include "table.h"
+
+#define MR_ESTABLISHED_LINES 4 /* wave lines that make an established occupant a raider */
+#define MR_SPOKE 0x80000000u   /* in mr_occ.h.user: it spoke in the room (then not fresh) */
+#define MR_REGULAR_S 3600u     /* occupants are remembered at least this long (seconds) */
 
 struct sw_muc_raid_settings {
     bool enabled;
@@ -106,6 +115,7 @@ struct mr_post {
     int64_t t_ms;
     uint32_t t_s;
     uint16_t dom_off, dom_len;
+    uint8_t fresh; /* the sender had joined the room less than `fresh` before, not yet spoken */
     char jid[SW_JID_TEXT];
 };
 
@@ -250,7 +260,7 @@ static struct mr_cluster *mr_cluster_for(const struct mr_shared *sh, struct mr_r
 
 /* Remember @ev's post in the ring, for naming the wave later. */
 static void mr_remember_post(struct mr_local *l, uint64_t room, uint64_t cid,
-                             const struct sw_event *ev, uint32_t now)
+                             const struct sw_event *ev, uint32_t now, bool fresh)
 {
     struct mr_post *p = &l->ring[l->ring_pos];
     l->ring_pos = (l->ring_pos + 1) % l->ring_n;
@@ -266,14 +276,22 @@ static void mr_remember_post(struct mr_local *l, uint64_t room, uint64_t cid,
     } else {
         p->dom_off = p->dom_len = 0; /* too long to keep whole: never named by a cut copy */
     }
+    p->fresh = fresh;
 }
 
 /* The wave's distinct accounts from the ring (newest first) into @posts
- * (MR_MAX_WAVE entries); returns how many. */
+ * (MR_MAX_WAVE entries); returns how many. Occupants with a history in the
+ * room (joined before `fresh`, join never seen, or spoke there before) who say
+ * the wave's line a few times are bystanders quoting it ("stop posting 'FREE
+ * NITRO ...'", a moderator's warning): they count towards the wave but are
+ * left out here (not named, not in the domain share) unless their own traffic
+ * is raid-like: the line MR_ESTABLISHED_LINES times or more. */
 static size_t mr_collect_wave(const struct mr_local *l, uint64_t room, uint64_t cid,
                               const struct mr_post **posts)
 {
     uint64_t seen[MR_MAX_WAVE];
+    unsigned lines[MR_MAX_WAVE]; /* the account's lines in this wave */
+    bool fresh_any[MR_MAX_WAVE]; /* one of them posted while it was fresh */
     size_t ns = 0;
     for (size_t k = 0; k < l->ring_n && ns < MR_MAX_WAVE; k++) {
         const struct mr_post *q = &l->ring[(l->ring_pos + l->ring_n - 1 - k) % l->ring_n];
@@ -284,15 +302,25 @@ static size_t mr_collect_wave(const struct mr_local *l, uint64_t room, uint64_t 
         for (size_t j = 0; j < ns; j++) {
             if (seen[j] == q->sender) {
                 dup = true;
+                lines[j]++;
+                fresh_any[j] = fresh_any[j] || q->fresh;
                 break;
             }
         }
         if (!dup) {
             seen[ns] = q->sender;
+            lines[ns] = 1;
+            fresh_any[ns] = q->fresh;
             posts[ns++] = q;
         }
     }
-    return ns;
+    size_t nq = 0;
+    for (size_t j = 0; j < ns; j++) {
+        if (fresh_any[j] || lines[j] >= MR_ESTABLISHED_LINES) {
+            posts[nq++] = posts[j];
+        }
+    }
+    return nq;
 }
 
 /* Domain: a "muc_raid.domain" hit when a majority of the named wave accounts
@@ -348,7 +376,9 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
         if ((ev->flags & SW_F_MUC_JOIN) != 0) {
             st->events++;
             struct mr_occ *o = sw_table_get(l->occ, okey, now, &prev, st);
-            o->h.user = now;
+            /* a rejoin keeps the "spoke here" mark: a regular who reconnects
+             * is still a regular */
+            o->h.user = now | (o->h.user & MR_SPOKE);
         }
         return;
     }
@@ -357,7 +387,18 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     }
     st->events++;
     struct mr_occ *o = sw_table_find(l->occ, okey);
-    bool fresh = o != NULL && o->h.user != 0 && now - o->h.user <= sw_dc_secs(sh->s.fresh);
+    uint32_t joined = o != NULL ? o->h.user & ~MR_SPOKE : 0;
+    bool fresh =
+        joined != 0 && (o->h.user & MR_SPOKE) == 0 && now - joined <= sw_dc_secs(sh->s.fresh);
+    if (o == NULL) {
+        /* its join was not seen (or forgotten): an occupant from before,
+         * remembered as one that spoke, so a reconnect does not make it fresh */
+        o = sw_table_get(l->occ, okey, now, &prev, st);
+        if (prev == 0) {
+            o->h.user = 0;
+        }
+    }
+    o->h.user |= MR_SPOKE; /* it spoke here: from now on a regular */
     /* The normalized text is never longer than the raw body: skip the
      * fingerprint when the line cannot qualify anyway (most chatter). */
     int64_t need = fresh ? sh->s.min_len_fresh : sh->s.min_len_established;
@@ -391,7 +432,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     sw_distinct_add(&c->acc, sizeof(c->acc), ev->from.bare);
     uint32_t n = sw_distinct_count(&c->acc, sizeof(c->acc));
 
-    mr_remember_post(l, room, cid, ev, now);
+    mr_remember_post(l, room, cid, ev, now, fresh);
 
     if ((int64_t)n < sh->s.min_accounts &&
         ((int64_t)n < sh->s.min_accounts_long || (int64_t)nlen < sh->s.min_len_long)) {
@@ -439,6 +480,9 @@ static void mr_expire(const void *shared, void *local, int64_t now_ms, struct sw
     uint32_t now = sw_table_now(l->occ, now_ms);
     /* Occupants matter while fresh or in cooldown; rooms while waves may run. */
     uint32_t occ_idle = sw_dc_secs(sh->s.fresh > sh->s.cooldown ? sh->s.fresh : sh->s.cooldown);
+    if (occ_idle < MR_REGULAR_S) {
+        occ_idle = MR_REGULAR_S; /* remember who spoke where for an hour */
+    }
     sw_table_expire(l->occ, now, occ_idle, &a);
     sw_table_expire(l->rooms, now, sw_dc_secs(sh->s.idle), &b);
     st->expired += a.expired + b.expired;

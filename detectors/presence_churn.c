@@ -12,7 +12,13 @@
  * changes in a few seconds (leave + join) and 6 in a minute, 3 in 6 s and 7 in
  * a minute with a manual rejoin on top; a rejoin bot makes 4 in 6 s within
  * its first seconds (3 in 5 s was measured to catch flaky phones whose
- * reconnect meets a manual rejoin). Kind "presence-flood".
+ * reconnect meets a manual rejoin). Churn needs more than flapping: joins and
+ * leaves alone count only for an occupant that arrived (its first presence
+ * seen here was a join) less than `fresh` (30 s) ago, so occupants who were
+ * in the room before and reconnect again and again (a flaky phone, every local
+ * user during a server overload) are never reported (keys are kept an hour
+ * idle, so "was here before" outlives a quiet spell); two nick changes or more
+ * always count (a nick storm). Kind "presence-flood".
  */
 #include "sw/detector.h"
 
@@ -26,18 +32,22 @@
 struct sw_presence_churn_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
-    int64_t short_window, short_max, long_window, long_max;
+    int64_t short_window, short_max, long_window, long_max, fresh;
 };
 
 #define SW_DC_S struct sw_presence_churn_settings
 static const struct sw_conf_item schema[] = {
-    SW_DC_COMMON_ITEMS("16MB", "5m", "2m"),
-    SW_DC_DUR("short_window", short_window, 1000, 3600000, "6s", "short churn window"),
-    SW_DC_INT("short_max", short_max, 1, 100000, "3",
+    SW_DC_COMMON_ITEMS("16MB", "1h", "2m"),
+    SW_DC_DUR("short_window", short_window, 1000, 3600000, "10s", "short churn window"),
+    SW_DC_INT("short_max", short_max, 1, 100000, "2",
               "joins+leaves+nick changes allowed per short_window"),
     SW_DC_DUR("long_window", long_window, 1000, 3600000, "60s", "long churn window"),
     SW_DC_INT("long_max", long_max, 1, 1000000, "8",
               "joins+leaves+nick changes allowed per long_window"),
+    SW_DC_DUR("fresh", fresh, 5000, 86400000, "30s",
+              "joins and leaves alone (flapping) hit only for an occupant that arrived (its "
+              "first presence seen here was a join) less than this long ago; with two nick "
+              "changes or more they always count"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -47,7 +57,10 @@ struct pc_entry {
     struct sw_window ws, wl;
     uint32_t nick;
     uint32_t ids[2];
-    uint8_t fired, in_room, pad[2];
+    uint8_t fired;
+    uint8_t in_room;  /* bit 0: in the room; bits 1..7: nick changes seen (saturating) */
+    uint16_t arrived; /* pc_tick() of its first presence when that was
+                       * a join; 0 = first seen leaving or changing (was there before) */
 };
 _Static_assert(sizeof(struct pc_entry) == 64, "presence_churn entry is 64 bytes");
 
@@ -89,6 +102,14 @@ static void pc_hit(const struct pc_shared *sh, const struct sw_event *ev, const 
     st->hits++;
 }
 
+/* 4-second ticks of table seconds @now, mod 2^16 (3 days), never 0 (0 = not
+ * arrived). */
+static uint16_t pc_tick(uint32_t now)
+{
+    uint16_t t = (uint16_t)((now >> 2) + 1u);
+    return t != 0 ? t : 1u;
+}
+
 static void pc_process(const void *shared, void *local, const struct sw_event *ev,
                        struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
@@ -112,16 +133,23 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
     }
     uint32_t nick = ev->nick_len > 0 ? (uint32_t)(sw_hash64(ev->nick, ev->nick_len) >> 32) | 1u : 0;
     bool change;
+    bool join = (ev->flags & SW_F_MUC_JOIN) != 0 && ev->type == SW_T_AVAILABLE;
+    if (prev == 0 && join) {
+        e->arrived = pc_tick(now);
+    }
     if ((ev->flags & SW_F_MUC_LEAVE) != 0 || ev->type == SW_T_UNAVAILABLE) {
         change = true;
-        e->in_room = 0;
+        e->in_room &= (uint8_t)~1u;
     } else if ((ev->flags & SW_F_MUC_JOIN) != 0) {
         change = true;
-        e->in_room = 1;
+        e->in_room |= 1u;
     } else {
         /* Available presence without the muc <x/>: status update, or a nick
          * change when the nick differs from the one in use. */
-        change = e->in_room && nick != 0 && e->nick != 0 && nick != e->nick;
+        change = (e->in_room & 1u) && nick != 0 && e->nick != 0 && nick != e->nick;
+        if (change && e->in_room < 0xFEu) {
+            e->in_room = (uint8_t)(e->in_room + 2u);
+        }
     }
     if (nick != 0 && ev->type == SW_T_AVAILABLE) {
         e->nick = nick;
@@ -131,6 +159,14 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
     }
     sw_window_add(&e->ws, sh->ws, ev->t_ms, 1);
     sw_window_add(&e->wl, sh->wl, ev->t_ms, 1);
+    /* More than flapping: nick changes, or joins and leaves of an occupant
+     * that arrived lately (a rejoin bot). Someone who was in the room before
+     * (first seen leaving) and reconnects, however often, is not churn. */
+    bool arrived_lately = e->arrived != 0 && (uint16_t)(pc_tick(now) - e->arrived) <=
+                                                 (uint16_t)((sw_dc_secs(sh->s.fresh) + 3u) >> 2);
+    if ((e->in_room >> 1) < 2 && !arrived_lately) {
+        return;
+    }
     if ((int64_t)sw_window_sum(&e->ws, sh->ws, ev->t_ms) > sh->s.short_max &&
         sw_dc_may_hit(&e->h.user, &e->fired, 0, now, sh->s.cooldown)) {
         pc_hit(sh, ev, e, "presence_churn.rate_short", sh->s.short_window, out, st);

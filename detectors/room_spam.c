@@ -14,7 +14,16 @@
  * one cluster reached min_rooms distinct rooms, then at most once per
  * cooldown. Lines shorter than min_len normalized bytes never count ("hi",
  * "good morning" in each room one joins). A news bot posting one headline to
- * a few rooms stays below min_rooms. Kind "message-spam".
+ * a few rooms stays below min_rooms. A line in a room the account is a member
+ * of does not count that room (a second table of (account, room) sightings,
+ * 1/4 of max_memory): it spoke there a minute or more before, joined
+ * member_age or more before, or was never seen joining nor speaking there (an
+ * occupant since before the capture: nobody posts without being in the
+ * room). So a long-standing member posting an item to the rooms it belongs to
+ * (a feed bot, an admin's warning) is not cross-room spam by itself, while a
+ * spammer joining rooms to post is. Limitation: a mirror that drops MUC
+ * presences hides the joins, and room_spam then sees members only.
+ * Kind "message-spam".
  *
  * Threading: shared = settings copy; local = the table, per worker.
  */
@@ -33,7 +42,7 @@
 struct sw_room_spam_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
-    int64_t window, min_rooms, min_len, simhash_distance;
+    int64_t window, min_rooms, min_len, simhash_distance, member_age;
 };
 
 #define SW_DC_S struct sw_room_spam_settings
@@ -47,6 +56,11 @@ static const struct sw_conf_item schema[] = {
               "normalized text bytes a line needs to count (greetings do not)"),
     SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "12",
               "max Hamming distance of 64-bit SimHashes for the same text"),
+    SW_DC_DUR("member_age", member_age, 60000, 30 * SW_DC_DAY_MS, "1h",
+              "an account that joined a room at least this long before a line (or spoke there "
+              "before, or was never seen joining: in the room since before the capture) is a "
+              "member there: that room does not count for the line (a feed bot posting each item "
+              "to the rooms it belongs to is not spam by itself)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -66,20 +80,106 @@ struct rs_shared {
 };
 
 struct rs_local {
-    SW_DC_LOCAL_HEAD; /* t: the table */
+    SW_DC_LOCAL_HEAD;     /* t: the table */
+    struct sw_table *mem; /* (sender, room) -> first seen there (user, seconds) */
 };
+
+/* (account, room) sightings: the join seen last, and the first own line. */
+struct rs_mem {
+    struct sw_table_entry h; /* user: seconds of the join seen, 0 = none */
+    uint32_t first_line_s;   /* seconds of its first line there, 0 = none */
+    uint32_t pad;
+};
+
+#define RS_MEM_IDLE_S (7u * 86400u) /* membership is remembered for a week (LRU at the cap) */
 
 static int rs_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
     const struct sw_room_spam_settings *s = settings;
-    struct rs_shared *sh = sw_dc_shared_new(sizeof(*sh), sizeof(struct rs_local),
-                                            sizeof(struct rs_entry), s->max_memory, s->idle);
+    /* 3/4 of max_memory for the text clusters, 1/4 for room membership */
+    struct rs_shared *sh =
+        sw_dc_shared_new(sizeof(*sh), sizeof(struct rs_local), sizeof(struct rs_entry),
+                         s->max_memory - s->max_memory / 4, s->idle);
     if (sh == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "room_spam: out of memory");
     }
     sh->s = *s;
+    sh->dc.sizing = s->max_memory;
     *shared = sh;
     return 0;
+}
+
+static int rs_thread_init(const void *shared, void **local)
+{
+    const struct rs_shared *sh = shared;
+    int rc = sw_dc_thread_init(shared, local);
+    if (rc != 0) {
+        return rc;
+    }
+    struct rs_local *l = *local;
+    rc = sw_table_new(&l->mem, sizeof(struct rs_mem), sh->s.max_memory / 4);
+    if (rc != 0) {
+        sw_dc_thread_fini(l);
+        *local = NULL;
+    }
+    return rc;
+}
+
+static void rs_thread_fini(void *local)
+{
+    struct rs_local *l = local;
+    if (l != NULL) {
+        sw_table_free(l->mem);
+    }
+    sw_dc_thread_fini(local);
+}
+
+static void rs_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
+{
+    struct rs_local *l = local;
+    struct sw_detector_stats ms = {0};
+    sw_table_expire(l->mem, sw_table_now(l->mem, now_ms), RS_MEM_IDLE_S, &ms);
+    sw_dc_expire(shared, local, now_ms, st);
+    st->keys += ms.keys;
+    st->mem_bytes += ms.mem_bytes;
+    st->expired += ms.expired;
+}
+
+#define RS_HISTORY_GAP_S 60u /* an own line this much older than the current one is history */
+
+/* Record a MUC join of the event's sender into the event's room. */
+static void rs_joined(struct rs_local *l, const struct sw_event *ev, struct sw_detector_stats *st)
+{
+    uint32_t now = sw_table_now(l->mem, ev->t_ms);
+    uint32_t prev;
+    struct rs_mem *m =
+        sw_table_get(l->mem, sw_table_key2(ev->key[SW_SHARD_ROOM], ev->from.bare), now, &prev, st);
+    m->h.user = now;
+}
+
+/* True when the sender of groupchat line @ev is a member of its room: it
+ * spoke there before (RS_HISTORY_GAP_S or more before this line), joined
+ * member_age or more before, or was never seen joining nor speaking (an
+ * occupant since before the capture began: you cannot post without being in
+ * the room). A spammer joining a room to post there is not a member. */
+static bool rs_member(const struct rs_shared *sh, struct rs_local *l, const struct sw_event *ev,
+                      struct sw_detector_stats *st)
+{
+    uint32_t now = sw_table_now(l->mem, ev->t_ms);
+    uint32_t prev;
+    struct rs_mem *m =
+        sw_table_get(l->mem, sw_table_key2(ev->key[SW_SHARD_ROOM], ev->from.bare), now, &prev, st);
+    if (prev == 0) {
+        m->first_line_s = now;
+        return true; /* neither its join nor a line seen: there before the capture */
+    }
+    if (m->first_line_s != 0 && now >= m->first_line_s + RS_HISTORY_GAP_S) {
+        return true;
+    }
+    if (m->first_line_s == 0) {
+        m->first_line_s = now;
+    }
+    return m->h.user == 0 || (now > m->h.user && now - m->h.user >= sw_dc_secs(sh->s.member_age));
 }
 
 static unsigned nrooms(const struct rs_entry *e)
@@ -96,9 +196,19 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
 {
     const struct rs_shared *sh = shared;
     struct rs_local *l = local;
+    if (ev->kind == SW_EV_PRESENCE) {
+        if ((ev->flags & SW_F_MUC_JOIN) != 0 && ev->key[SW_SHARD_ROOM] != 0 &&
+            !sw_dc_excluded(ev)) {
+            rs_joined(l, ev, st);
+        }
+        return;
+    }
     if (ev->type != SW_T_GROUPCHAT || (ev->flags & SW_F_MUC_GROUPCHAT) == 0 ||
         ev->key[SW_SHARD_ROOM] == 0 || ev->body_len == 0 || sw_dc_excluded(ev)) {
         return;
+    }
+    if (rs_member(sh, l, ev, st)) {
+        return; /* a line in a room it belongs to: not cross-room spam by itself */
     }
     st->events++;
     if ((int64_t)ev->body_full < sh->s.min_len) {
@@ -174,15 +284,15 @@ const struct sw_detector_ops sw_room_spam_ops = {
     .name = "room_spam",
     .description = "one account posting the same or mutated text into many rooms",
     .symbols = rs_symbols,
-    .events = SW_EV_MESSAGE,
+    .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
     .shard = SW_SHARD_SENDER,
     .schema = schema,
     .settings_size = sizeof(struct sw_room_spam_settings),
     .setup = rs_setup,
-    .thread_init = sw_dc_thread_init,
+    .thread_init = rs_thread_init,
     .process = rs_process,
-    .expire = sw_dc_expire,
+    .expire = rs_expire,
     .thread_reload = sw_dc_thread_reload, /* keeps every window unless max_memory changed */
-    .thread_fini = sw_dc_thread_fini,
+    .thread_fini = rs_thread_fini,
     .teardown = sw_dc_teardown,
 };

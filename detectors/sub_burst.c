@@ -23,12 +23,18 @@
  * one; a peer server whose users keep chatting is not a farm even when a
  * handful of its accounts spam at once; and no single account asked more than
  * max_account_pct of the targets: a farm's accounts share the work), then
- * once per cooldown. Domains listed in
- * exempt_domains never hit, nor (exempt_muc_hosts) a domain whose own users
- * were seen talking in a room hosted at that domain or a subdomain of it (a
- * real server with users and a MUC service; learned from the domain's own
- * groupchat messages, which this domain-sharded detector sees). Kind
- * "subscription-spam".
+ * once per cooldown. An account's burst is half a signal (weight 0.5) when it
+ * crosses and a full one once `grace` has passed without approvals
+ * (subscribed) from answered_pct of its targets, or with more refusals
+ * (unsubscribed) than approvals (a contact import: the contacts accept and
+ * subscribe back; strangers refuse or ignore); a refusal (SB_REFUSED) before
+ * any approval ends the grace at once; the check runs on the requester's next stanza or the
+ * next answer to it (the key hook routes answers to the requester's worker), as detectors cannot
+ * emit from expire(): a burst after which the requester falls silent and nobody answers stays a
+ * half signal. Domains listed in exempt_domains never hit, nor (exempt_muc_hosts) a domain whose
+ * own users were seen talking in a room hosted at that domain or a subdomain of it (a real server
+ * with users and a MUC service; learned from the domain's own groupchat messages, which this
+ * domain-sharded detector sees). Kind "subscription-spam".
  *
  * Threading: shared = settings copy (+ hashed exempt list); local = table.
  */
@@ -45,7 +51,7 @@
 struct sw_sub_burst_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
-    int64_t window, min_targets, run_gap, run_targets;
+    int64_t window, min_targets, run_gap, run_targets, grace, answered_pct;
 };
 
 struct sw_sub_burst_domain_settings {
@@ -59,7 +65,7 @@ struct sw_sub_burst_domain_settings {
 
 #define SW_DC_S struct sw_sub_burst_settings
 static const struct sw_conf_item schema[] = {
-    SW_DC_COMMON_ITEMS("32MB", "5m", "10m"),
+    SW_DC_COMMON_ITEMS("32MB", "15m", "10m"),
     SW_DC_DUR("window", window, 1000, 86400000, "60s",
               "burst window, opened by an account's first subscribe"),
     SW_DC_INT("min_targets", min_targets, 2, 1000000, "12",
@@ -70,6 +76,13 @@ static const struct sw_conf_item schema[] = {
               "new targets in one run (each asked within run_gap of the previous) that hit "
               "before min_targets is reached (a fast burst; people adding contacts by hand "
               "pause longer)"),
+    SW_DC_DUR("grace", grace, 0, 3600000, "60s",
+              "a burst is a half signal until this long after it crossed; then, unless "
+              "answered_pct of its targets approved (subscribed) and approvals outnumber "
+              "refusals (a contact import), a full one. 0 = full at once"),
+    SW_DC_INT("answered_pct", answered_pct, 1, 100, "10",
+              "approvals, as a percentage of the targets asked so far, that make it a contact "
+              "import (a spammer's late approval or two does not)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -79,9 +92,9 @@ static const struct sw_conf_item schema_domain[] = {
     SW_DC_COMMON_ITEMS("8MB", "5m", "10m"),
     SW_DC_DUR("window", window, 1000, 86400000, "60s",
               "burst window, opened by a domain's first subscribe"),
-    SW_DC_INT("min_targets", min_targets, 2, 1000000, "8",
+    SW_DC_INT("min_targets", min_targets, 2, 1000000, "6",
               "distinct accounts the accounts of one domain ask to subscribe to within window"),
-    SW_DC_INT("min_accounts", min_accounts, 1, 32, "4",
+    SW_DC_INT("min_accounts", min_accounts, 1, 32, "3",
               "sending accounts of that domain that each asked min_targets_per_account "
               "targets or more, needed too (at most 32)"),
     SW_DC_INT("min_targets_per_account", min_targets_per_account, 1, 1000, "1",
@@ -108,10 +121,16 @@ static const struct sw_conf_item schema_domain[] = {
 struct sb_entry {
     struct sw_table_entry h; /* user: last hit seconds */
     uint32_t start_s;
-    uint32_t run_ms; /* low 32 bits of the event ms of the run's last new target */
+    uint32_t run_ms; /* low 32 bits of the event ms of the run's last new target; while
+                      * SB_PENDING: the table seconds the burst crossed */
     struct sw_distinct32 targets;
-    uint32_t run; /* new targets in the current run */
+    uint16_t run;     /* new targets in the current run; while SB_PENDING: targets at crossing */
+    uint8_t answered; /* approvals (subscribed) received while SB_PENDING */
+    uint8_t state;    /* bit 0: SB_PENDING; bits 1..7: refusals (unsubscribed) while pending */
 };
+enum { SB_IDLE = 0, SB_PENDING = 1 };
+#define SB_REFUSALS(e) ((unsigned)(e)->state >> 1)
+#define SB_REFUSED 1 /* refusals without an approval that end the grace at once */
 _Static_assert(sizeof(struct sb_entry) == 64, "sub_burst entry is 64 bytes");
 
 #define SBD_ACCOUNTS 32
@@ -143,6 +162,8 @@ struct sb_local {
      * not spam farms. Fixed size; when full, the oldest is overwritten. */
     uint64_t learned[SB_LEARNED];
     unsigned n_learned, next_learned;
+    size_t pending; /* sub_burst: entries in SB_PENDING (an evicted one is counted until the
+                     * table forgets it: only a hint that skips lookups when 0) */
 };
 
 static int sb_setup_common(const void *settings, void **shared, struct sw_errbuf *eb, int domain)
@@ -206,12 +227,105 @@ static bool cooled(uint32_t *last, uint32_t now, int64_t cooldown_ms)
     return true;
 }
 
+/* Routing: a subscribe by its sender, an answer (subscribed, unsubscribed)
+ * by its recipient, the requester; any other presence or message by its
+ * sender (a requester's later traffic ends its grace period). */
+static uint64_t sb_key(const struct sw_event *ev)
+{
+    if (ev->kind == SW_EV_PRESENCE &&
+        (ev->type == SW_T_SUBSCRIBED || ev->type == SW_T_UNSUBSCRIBED)) {
+        return ev->to.local_len > 0 ? ev->to.bare : 0;
+    }
+    return ev->from.local_len > 0 ? ev->from.bare : 0;
+}
+
+static void sb_emit(const struct sb_shared *sh, const struct sw_event *ev, const struct sb_entry *e,
+                    const struct sw_jid *who, uint32_t n, uint32_t weight_milli, uint32_t now,
+                    struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    struct sw_hit h;
+    sw_hit_init(&h, "sub_burst", "sub_burst.targets", "subscription-spam", ev);
+    if (who != &ev->from) {
+        char bare[SW_OFFENDER_TEXT];
+        size_t blen = sw_jid_copy_bare(bare, sizeof(bare), who);
+        sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, bare, blen);
+        h.target[0] = '\0';
+    }
+    h.weight_milli = weight_milli;
+    h.first_ms = ev->t_ms - (int64_t)(now - e->start_s) * 1000;
+    if (h.first_ms > ev->t_ms) {
+        h.first_ms = ev->t_ms;
+    }
+    sw_hit_add_value(&h, "targets", n);
+    sw_hit_add_value(&h, "approved", (e->state & SB_PENDING) ? e->answered : 0);
+    sw_hit_add_value(&h, "window_s", sh->s.window / 1000);
+    sw_hit_emit(out, &h);
+    st->hits++;
+}
+
+/* A pending burst whose grace is over: a full signal unless answered enough. */
+static void sb_settle(const struct sb_shared *sh, const struct sw_event *ev, struct sb_entry *e,
+                      const struct sw_jid *who, uint32_t now, struct sw_hit_sink *out,
+                      struct sw_detector_stats *st)
+{
+    if ((e->state & SB_PENDING) == 0 || now < e->run_ms ||
+        now - e->run_ms < sw_dc_secs(sh->s.grace)) {
+        return;
+    }
+    uint32_t at_cross = e->run;
+    unsigned refusals = SB_REFUSALS(e);
+    /* the targets asked so far (the window's, when it is still the crossing's) */
+    uint32_t asked = sw_distinct_count(&e->targets, sizeof(e->targets));
+    if (asked < at_cross) {
+        asked = at_cross;
+    }
+    e->state = SB_IDLE;
+    e->run = 0;
+    e->run_ms = (uint32_t)ev->t_ms;
+    if ((uint64_t)e->answered * 100 >= (uint64_t)sh->s.answered_pct * asked &&
+        e->answered > refusals) {
+        return; /* its targets approve: a contact import */
+    }
+    sb_emit(sh, ev, e, who, at_cross, 1000, now, out, st);
+}
+
 static void sb_process(const void *shared, void *local, const struct sw_event *ev,
                        struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     const struct sb_shared *sh = shared;
     struct sb_local *l = local;
     if (!is_subscribe(ev)) {
+        if (l->pending == 0 || sw_dc_excluded(ev)) {
+            return; /* nothing waits for an answer on this worker */
+        }
+        bool answer = ev->kind == SW_EV_PRESENCE &&
+                      (ev->type == SW_T_SUBSCRIBED || ev->type == SW_T_UNSUBSCRIBED);
+        const struct sw_jid *who = answer ? &ev->to : &ev->from;
+        struct sb_entry *e = sw_table_find(l->t, who->bare);
+        if (e == NULL || (e->state & SB_PENDING) == 0) {
+            return;
+        }
+        st->events++;
+        uint32_t now = sw_table_now(l->t, ev->t_ms);
+        uint32_t prev;
+        e = sw_table_get(l->t, who->bare, now, &prev, st); /* keep a pending burst alive */
+        if (answer && ev->type == SW_T_SUBSCRIBED && e->answered < UINT8_MAX) {
+            e->answered++;
+        } else if (answer && SB_REFUSALS(e) < 127) {
+            e->state = (uint8_t)(e->state + 2u);
+        }
+        if (answer && e->answered == 0 && SB_REFUSALS(e) >= SB_REFUSED) {
+            /* strangers refuse, contacts approve or say nothing: no need to wait */
+            uint32_t at_cross = e->run;
+            e->state = SB_IDLE;
+            e->run = 0;
+            e->run_ms = (uint32_t)ev->t_ms;
+            sb_emit(sh, ev, e, who, at_cross, 1000, now, out, st);
+        }
+        sb_settle(sh, ev, e, who, now, out, st);
+        if ((e->state & SB_PENDING) == 0) {
+            l->pending--;
+        }
         return;
     }
     st->events++;
@@ -222,6 +336,14 @@ static void sb_process(const void *shared, void *local, const struct sw_event *e
         e->start_s = now;
         sw_distinct_init(&e->targets, sizeof(e->targets));
     }
+    if (e->state & SB_PENDING) {
+        sb_settle(sh, ev, e, &ev->from, now, out, st);
+        if ((e->state & SB_PENDING) == 0) {
+            l->pending--;
+        }
+        sw_distinct_add(&e->targets, sizeof(e->targets), ev->to.bare);
+        return;
+    }
     if (!sw_distinct_add(&e->targets, sizeof(e->targets), ev->to.bare)) {
         return;
     }
@@ -229,22 +351,26 @@ static void sb_process(const void *shared, void *local, const struct sw_event *e
      * apart; a backward stamp continues the run). */
     uint32_t tlow = (uint32_t)ev->t_ms;
     uint32_t gap = tlow - e->run_ms;
-    e->run =
-        (e->run != 0 && (gap <= (uint32_t)sh->s.run_gap || gap > 0x80000000u)) ? e->run + 1 : 1;
+    e->run = (uint16_t)((e->run != 0 && (gap <= (uint32_t)sh->s.run_gap || gap > 0x80000000u))
+                            ? (e->run < UINT16_MAX ? e->run + 1 : e->run)
+                            : 1);
     e->run_ms = tlow;
     uint32_t n = sw_distinct_count(&e->targets, sizeof(e->targets));
     if (((int64_t)n < sh->s.min_targets && (int64_t)e->run < sh->s.run_targets) ||
         !cooled(&e->h.user, now, sh->s.cooldown)) {
         return;
     }
-    struct sw_hit h;
-    sw_hit_init(&h, "sub_burst", "sub_burst.targets", "subscription-spam", ev);
-    h.first_ms = ev->t_ms - (int64_t)(now - e->start_s) * 1000;
-    sw_hit_add_value(&h, "targets", n);
-    sw_hit_add_value(&h, "run", e->run);
-    sw_hit_add_value(&h, "window_s", sh->s.window / 1000);
-    sw_hit_emit(out, &h);
-    st->hits++;
+    if (sh->s.grace == 0) {
+        sb_emit(sh, ev, e, &ev->from, n, 1000, now, out, st);
+        return;
+    }
+    /* half a signal now; the rest when the grace is over and nobody answered */
+    sb_emit(sh, ev, e, &ev->from, n, 500, now, out, st);
+    e->state = SB_PENDING;
+    e->answered = 0;
+    e->run = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
+    e->run_ms = now;
+    l->pending++;
 }
 
 static bool learned_has(const struct sb_local *l, uint64_t dom)
@@ -423,8 +549,9 @@ const struct sw_detector_ops sw_sub_burst_ops = {
     .name = "sub_burst",
     .description = "one account sending subscription requests to many accounts in a minute",
     .symbols = sb_symbols,
-    .events = SW_EV_PRESENCE,
+    .events = SW_EV_PRESENCE | SW_EV_MESSAGE,
     .shard = SW_SHARD_SENDER,
+    .key = sb_key,
     .schema = schema,
     .settings_size = sizeof(struct sw_sub_burst_settings),
     .setup = sb_setup,

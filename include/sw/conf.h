@@ -130,6 +130,15 @@ void sw_conf_publish(struct sw_conf *c);
  *  registered with rcu_register_thread()). */
 const struct sw_conf *sw_conf_get(void);
 
+/**
+ * Directory of the shipped data files (engine/datadir.c): the source tree's
+ * configs/ when the binary runs from its build tree, else the install's
+ * sysconfdir/stanzawatch found relative to the binary, else the compiled-in
+ * one. A relative SW_CONF_PATH(LIST) built-in default resolves against it.
+ * Absolute, no trailing slash; static storage; thread-safe (computed once).
+ */
+const char *sw_conf_data_dir(void);
+
 /** Write the documented defaults of every registered section as YAML to @fp
  *  (what configs/stanzawatch.yaml must equal modulo comments). */
 int sw_conf_dump_defaults(FILE *fp);

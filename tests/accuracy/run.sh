@@ -26,6 +26,9 @@ mkdir -p "$work"
 # The shipped default config as it is: swgen's MUC service (rooms.a.test) is
 # found by muc.service_prefixes, with muc.services left empty.
 cp "$src/configs/stanzawatch.yaml" "$work/stanzawatch.yaml"
+# the files it names relative to itself: the shipped rules and model
+rm -rf "$work/rules" "$work/models"
+cp -r "$src/configs/rules" "$src/configs/models" "$work/"
 grep -q '^  services: \[\]$' "$work/stanzawatch.yaml" || {
     echo "accuracy: the shipped config no longer has muc.services: []" >&2
     exit 1

@@ -11,6 +11,9 @@ work=$4
 seed=${SW_ACCURACY_SEED:-4242}
 mkdir -p "$work"
 cp "$src/configs/stanzawatch.yaml" "$work/stanzawatch.yaml" # rooms.a.test found by muc.service_prefixes
+# the files it names relative to itself: the shipped rules and model
+rm -rf "$work/rules" "$work/models"
+cp -r "$src/configs/rules" "$src/configs/models" "$work/"
 "$swgen" --seed "$seed" --stanzas 100000 --duration 14400 -o "$work/capture.xml"
 for t in 1 2 3; do
     "$sw" replay -c "$work/stanzawatch.yaml" --threads "$t" --incidents "$work/inc$t.jsonl" \

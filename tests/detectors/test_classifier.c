@@ -295,8 +295,8 @@ static void test_detector(void **state)
     free_lines(&sp);
     free_lines(&hm);
 
-    /* no model: enabled but silent */
-    assert_int_equal(det_setup("    threshold: 0.9\n", &conf, &shared, &eb), 0);
+    /* empty model: enabled but silent */
+    assert_int_equal(det_setup("    model: ''\n", &conf, &shared, &eb), 0);
     assert_int_equal(sw_classifier_ops.thread_init(shared, &local), 0);
     assert_int_equal(run(shared, local, "Get your FREE credit report now, click here today", &c),
                      0);
@@ -317,6 +317,52 @@ static void test_detector(void **state)
     assert_int_not_equal(det_setup("    model: /no/such/model.swnb\n", &conf, &shared, &eb), 0);
     assert_null(shared);
     assert_non_null(strstr(eb.msg, "/no/such/model.swnb"));
+    sw_conf_free(conf);
+}
+
+/* The built-in default (no `model` key) loads the shipped model
+ * configs/models/chat.swnb (scripts/train-model): at the default threshold it
+ * must say nothing on ordinary chat, and catch most chat-style spam. */
+static void test_shipped_model(void **state)
+{
+    (void)state;
+    struct sw_conf *conf = NULL;
+    void *shared = NULL, *local = NULL;
+    struct sw_errbuf eb = {.msg = ""};
+    struct sw_test_hits c;
+
+    if (det_setup("    enabled: true\n", &conf, &shared, &eb) != 0) {
+        fail_msg("setup with the default model: %s", eb.msg);
+    }
+    assert_int_equal(sw_classifier_ops.thread_init(shared, &local), 0);
+    static const char *const benign[] = {
+        SW_SOURCE_DIR "/tests/data/corpus/benign_chat.txt",
+        SW_SOURCE_DIR "/tests/data/corpus/chat_ham.txt",
+    };
+    for (size_t f = 0; f < sizeof(benign) / sizeof(benign[0]); f++) {
+        struct lines chat = read_lines(benign[f]);
+        for (size_t i = 0; i < chat.n; i++) {
+            if (run(shared, local, chat.v[i], &c) != 0) {
+                fail_msg("shipped model fires on benign line %zu of %s: %s", i + 1, benign[f],
+                         chat.v[i]);
+            }
+        }
+        free_lines(&chat);
+    }
+    struct lines sp = read_lines(SW_SOURCE_DIR "/tests/data/corpus/chat_spam.txt");
+    size_t hits = 0, judged = 0;
+    for (size_t i = 0; i < sp.n; i++) {
+        if (strchr(sp.v[i], ' ') != NULL) {
+            judged++;
+            hits += run(shared, local, sp.v[i], &c) != 0;
+        }
+    }
+    print_message("shipped model: %zu/%zu chat spam lines hit (lines it was trained on)\n", hits,
+                  judged);
+    assert_true(hits * 2 > judged);
+    free_lines(&sp);
+    sw_classifier_ops.thread_fini(local);
+    sw_classifier_ops.teardown(shared);
     sw_conf_free(conf);
 }
 
@@ -349,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_models_refused),
         cmocka_unit_test(test_train_command),
         cmocka_unit_test(test_detector),
+        cmocka_unit_test(test_shipped_model),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -86,8 +86,10 @@ static void write_file(const char *name, const char *text)
 static int setup_from(const char *yaml, struct sw_conf **conf, void **shared, struct sw_errbuf *eb)
 {
     char path[512], text[16384];
-    snprintf(text, sizeof(text), "detectors:\n  content:\n    cache_dir: %s/cache\n%s", tmpdir,
-             yaml);
+    /* without a rule_files key the built-in default (the shipped rule set) would
+     * be loaded on top of the test's own rules */
+    snprintf(text, sizeof(text), "detectors:\n  content:\n    cache_dir: %s/cache\n%s%s", tmpdir,
+             strstr(yaml, "rule_files") == NULL ? "    rule_files: []\n" : "", yaml);
     write_file("config.yaml", text);
     snprintf(path, sizeof(path), "%s/config.yaml", tmpdir);
     int rc = sw_conf_load(path, conf, eb);
@@ -168,6 +170,51 @@ static int group_teardown(void **state)
 }
 
 /* ---- tests ---- */
+
+/* content.persistent: three varied lures with two rules from one account
+ * (low-and-slow spam) hit once; one warning quoting spam pasted into five
+ * rooms, and someone repeating one word list in a conversation, do not. */
+static void test_persistent(void **state)
+{
+    (void)state;
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "    rules:\n"
+             "      - {id: invite, regex: 't\\.me/\\S+', weight: 0.6}\n"
+             "      - {id: money, regex: 'earn \\$\\d+', weight: 0.8}\n"
+             "      - {id: meds, literal: 'tramadol', weight: 1.0}\n");
+    struct det d;
+    det_open(&d, yaml);
+    struct sw_test_hits c;
+    static const char *const lures[] = {
+        "hey all, join us at t.me/bestdeals for the weekend",
+        "earn $500 a day, no experience, ask me",
+        "new group for gamers: t.me/gamerz123 see you",
+    };
+    size_t persistent = 0;
+    for (int i = 0; i < 3; i++) {
+        c = run(&d, &(struct evspec){.from = "lure@example.org/x", .body = lures[i]});
+        persistent += hit_has(&c, "content.persistent");
+    }
+    assert_int_equal(persistent, 1);
+    persistent = 0;
+    for (int i = 0; i < 5; i++) {
+        c = run(&d, &(struct evspec){.from = "admin@example.org/x",
+                                     .body = "careful, spam going round: \"earn $700 a day, "
+                                             "join t.me/scam\" do not click"});
+        persistent += hit_has(&c, "content.persistent");
+    }
+    static const char *const talk[] = {"my doctor gave me tramadol after the surgery",
+                                       "tramadol makes me sleepy though",
+                                       "stopped the tramadol yesterday, feeling better",
+                                       "ask your pharmacist about tramadol and alcohol"};
+    for (int i = 0; i < 4; i++) {
+        c = run(&d, &(struct evspec){.from = "patient@example.org/x", .body = talk[i]});
+        persistent += hit_has(&c, "content.persistent");
+    }
+    assert_int_equal(persistent, 0);
+    det_close(&d);
+}
 
 static void test_fields_and_kinds(void **state)
 {
@@ -683,6 +730,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields_and_kinds),
+        cmocka_unit_test(test_persistent),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_normalized_obfuscation),
         cmocka_unit_test(test_rule_file_errors),

@@ -126,6 +126,39 @@ static void test_returning_person(void **state)
     sw_test_det_stop(&d);
 }
 
+/* People who asked an account for a subscription first get its messages
+ * (a streamer greeting new followers): no first contacts. The reverse, an
+ * account that sent requests to strangers and then messages them, still is. */
+static void test_asked_first(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_msg_spam_ops, NULL), 0);
+    char jid[64], to[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(jid, sizeof(jid), "follower%d@example.org/x", i);
+        sw_test_det_feed(
+            &d, sw_evb_presence(&b, T0 + i * 500, SW_T_SUBSCRIBE, jid, "popular@example.net"));
+    }
+    for (int i = 0; i < 20; i++) {
+        snprintf(to, sizeof(to), "follower%d@example.org", i);
+        chat(&d, T0 + 20000 + i * 2000, "popular@example.net/pc", to,
+             "thanks for following, the stream starts at eight tonight");
+    }
+    assert_int_equal(sw_test_count(&d.out, NULL, NULL), 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(to, sizeof(to), "target%d@example.org", i);
+        sw_test_det_feed(&d, sw_evb_presence(&b, T0 + 100000 + i * 500, SW_T_SUBSCRIBE,
+                                             "asker@evil.example/x", to));
+    }
+    for (int i = 0; i < 20; i++) {
+        snprintf(to, sizeof(to), "target%d@example.org", i);
+        chat(&d, T0 + 120000 + i * 2000, "asker@evil.example/x", to, "hi dear, see my photos");
+    }
+    assert_int_equal(sw_test_count(&d.out, "msg_spam.new_burst", "asker@evil.example"), 1);
+    sw_test_det_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_slow),
         cmocka_unit_test(test_friends_and_contacts),
         cmocka_unit_test(test_returning_person),
+        cmocka_unit_test(test_asked_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

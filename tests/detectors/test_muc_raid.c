@@ -101,6 +101,54 @@ static void test_goal_established(void **state)
     sw_test_det_stop(&d);
 }
 
+/* Regulars (in the room long before the raid) who quote the spam line back
+ * once are bystanders, not raiders; one who posts it twice is named. */
+static void test_bystanders_quoting(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
+    char jid[64], rn[128];
+    for (int i = 0; i < 3; i++) {
+        snprintf(jid, sizeof(jid), "regular%d@example.org/m", i);
+        snprintf(rn, sizeof(rn), ROOM "/regular%d", i);
+        sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + i, jid, rn, SW_EVB_JOIN));
+    }
+    /* regular3 spoke, then reconnected (rejoined) just before the raid */
+    sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + 10, "regular3@example.org/m",
+                                             ROOM "/regular3", SW_EVB_JOIN));
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 600000, "regular3@example.org/m", ROOM,
+                                          "anyone watching the game tonight?"));
+    sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + 3600000 - 20000, "regular3@example.org/m",
+                                             ROOM "/regular3", SW_EVB_JOIN));
+    const char *pitch = "FREE NITRO giveaway for everyone in this room, first hundred users only, "
+                        "claim it at http://nitro.example/g";
+    int64_t t = T0 + 3600000;
+    wave(&d, 6, "spam.example", pitch, t, 600, true);
+    char line[256];
+    snprintf(line, sizeof(line), "stop posting \"%s\" mods please", pitch);
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 9000, "regular0@example.org/m", ROOM, line));
+    snprintf(line, sizeof(line), "> %s", pitch);
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 9500, "regular1@example.org/m", ROOM, line));
+    snprintf(line, sizeof(line), "lol \"%s\"", pitch);
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 9600, "regular3@example.org/m", ROOM, line));
+    /* a regular quoting it in complaints (up to three times) is still a bystander */
+    snprintf(line, sizeof(line), "who falls for \"%s\"", pitch);
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 9700, "regular0@example.org/m", ROOM, line));
+    /* a regular whose own traffic is raid-like: the line, four times */
+    for (int k = 0; k < 4; k++) {
+        snprintf(line, sizeof(line), "%s %d", pitch, k);
+        sw_test_det_feed(
+            &d, sw_evb_groupchat(&b, t + 10000 + k * 500, "regular2@example.org/m", ROOM, line));
+    }
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "bot0@spam.example"), 1);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "regular0@example.org"), 0);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "regular1@example.org"), 0);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "regular2@example.org"), 1);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "regular3@example.org"), 0);
+    sw_test_det_stop(&d);
+}
+
 static void test_own_server_no_domain(void **state)
 {
     (void)state;
@@ -148,7 +196,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_raid_accounts_and_domain), cmocka_unit_test(test_goal_established),
         cmocka_unit_test(test_own_server_no_domain),     cmocka_unit_test(test_mixed_domains),
-        cmocka_unit_test(test_below_min_accounts),
+        cmocka_unit_test(test_below_min_accounts),       cmocka_unit_test(test_bystanders_quoting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

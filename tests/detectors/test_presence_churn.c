@@ -75,6 +75,39 @@ static void test_nick_spree(void **state)
     sw_test_det_stop(&d);
 }
 
+/* Heavy load: occupants who were in the room before (first seen leaving)
+ * reconnect every 2 s for a minute: flapping, never churn. A newcomer doing
+ * the same (first seen joining) is; so is one that was there but changes nick. */
+static void test_flapping_under_load(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_presence_churn_ops, NULL), 0);
+    char jid[64], nick[32];
+    for (int i = 0; i < 30; i++) {
+        for (int u = 0; u < 10; u++) {
+            snprintf(jid, sizeof(jid), "local%d@example.org/pc", u);
+            snprintf(nick, sizeof(nick), "local%d", u);
+            pres(&d, T0 + i * 2000 + u * 10, jid, nick, SW_EVB_LEAVE, NULL);
+            pres(&d, T0 + i * 2000 + 900 + u * 10, jid, nick, SW_EVB_JOIN, NULL);
+        }
+    }
+    assert_int_equal(sw_test_count(&d.out, NULL, NULL), 0);
+    for (int i = 0; i < 30; i++) {
+        pres(&d, T0 + i * 2000, "newbie@example.net/pc", "newbie", SW_EVB_JOIN, NULL);
+        pres(&d, T0 + i * 2000 + 900, "newbie@example.net/pc", "newbie", SW_EVB_LEAVE, NULL);
+    }
+    assert_true(sw_test_count(&d.out, NULL, "newbie@example.net") >= 1);
+    pres(&d, T0 + 100000, "old@example.org/pc", "old", SW_EVB_LEAVE, NULL);
+    pres(&d, T0 + 101000, "old@example.org/pc", "old", SW_EVB_JOIN, NULL);
+    for (int i = 1; i <= 8; i++) {
+        snprintf(nick, sizeof(nick), "old%d", i);
+        pres(&d, T0 + 101000 + i * 500, "old@example.org/pc", nick, SW_EVB_AVAIL, NULL);
+    }
+    assert_true(sw_test_count(&d.out, NULL, "old@example.org") >= 1);
+    sw_test_det_stop(&d);
+}
+
 static void test_flaky_phone(void **state)
 {
     (void)state;
@@ -111,10 +144,9 @@ static void test_flaky_phone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rejoin_flood),
-        cmocka_unit_test(test_joins_only),
-        cmocka_unit_test(test_nick_spree),
-        cmocka_unit_test(test_flaky_phone),
+        cmocka_unit_test(test_rejoin_flood),        cmocka_unit_test(test_joins_only),
+        cmocka_unit_test(test_nick_spree),          cmocka_unit_test(test_flaky_phone),
+        cmocka_unit_test(test_flapping_under_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

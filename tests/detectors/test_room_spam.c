@@ -18,6 +18,16 @@ extern const struct sw_detector_ops sw_room_spam_ops;
 
 static struct sw_evb b;
 
+/* A spammer's way into a room: join it, then post @line a second later. */
+static void join_post(struct sw_test_det *d, int64_t t, const char *from, const char *room,
+                      const char *line)
+{
+    char rn[160];
+    snprintf(rn, sizeof(rn), "%s/x", room);
+    sw_test_det_feed(d, sw_evb_muc_presence(&b, t - 1000, from, rn, SW_EVB_JOIN));
+    sw_test_det_feed(d, sw_evb_groupchat(&b, t, from, room, line));
+}
+
 static void test_spam_across_rooms(void **state)
 {
     (void)state;
@@ -29,8 +39,7 @@ static void test_spam_across_rooms(void **state)
         snprintf(line, sizeof(line),
                  "Earn 500 dollars a day from home, message me on http://jobs.example %x",
                  (unsigned)(i * 2654435761u));
-        sw_test_det_feed(&d,
-                         sw_evb_groupchat(&b, T0 + i * 20000, "roamer@evil.example/x", room, line));
+        join_post(&d, T0 + i * 20000, "roamer@evil.example/x", room, line);
     }
     assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "roamer@evil.example"), 1);
     assert_string_equal(d.out.hits[0].kind, "message-spam");
@@ -48,15 +57,13 @@ static void test_outlier_variants_do_not_hold(void **state)
     const char *odd = "Totally different words about cheap watches and rings for sale now";
     for (int i = 0; i < 2; i++) {
         snprintf(room, sizeof(room), "odd%d@conference.example.org", i);
-        sw_test_det_feed(&d,
-                         sw_evb_groupchat(&b, T0 + i * 20000, "roamer@evil.example/x", room, odd));
+        join_post(&d, T0 + i * 20000, "roamer@evil.example/x", room, odd);
     }
     /* ... then the main pitch goes to 7 more rooms: it takes the cluster over. */
     const char *pitch = "Earn 500 dollars a day from home, message me on http://jobs.example";
     for (int i = 0; i < 7; i++) {
         snprintf(room, sizeof(room), "room%d@conference.example.org", i);
-        sw_test_det_feed(
-            &d, sw_evb_groupchat(&b, T0 + 40000 + i * 20000, "roamer@evil.example/x", room, pitch));
+        join_post(&d, T0 + 40000 + i * 20000, "roamer@evil.example/x", room, pitch);
     }
     assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "roamer@evil.example"), 1);
     sw_test_det_stop(&d);
@@ -84,6 +91,61 @@ static void test_news_bot(void **state)
         }
     }
     assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+/* A feed bot that has been in 8 rooms (joins seen two hours before, or its
+ * own earlier lines there) posts each new item into all of them: members,
+ * not cross-room spam. The same bot joining 8 new rooms to post is. */
+static void test_long_standing_member(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
+    char room[96], rn[160], line[256];
+    for (int i = 0; i < 8; i++) {
+        snprintf(room, sizeof(room), "room%d@conference.example.org", i);
+        if (i < 4) {
+            snprintf(rn, sizeof(rn), "%s/feed", room);
+            sw_test_det_feed(
+                &d, sw_evb_muc_presence(&b, T0 + i, "feed@news.example/bot", rn, SW_EVB_JOIN));
+        } else {
+            sw_test_det_feed(
+                &d, sw_evb_groupchat(&b, T0 + i, "feed@news.example/bot", room,
+                                     "Good morning, the feed is back after maintenance today"));
+        }
+    }
+    for (int item = 0; item < 3; item++) {
+        for (int i = 0; i < 8; i++) {
+            snprintf(room, sizeof(room), "room%d@conference.example.org", i);
+            snprintf(line, sizeof(line),
+                     "Headline %d: city council approves the new budget for bike lanes downtown",
+                     item);
+            sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 7200000 + item * 600000 + i * 1000,
+                                                  "feed@news.example/bot", room, line));
+        }
+    }
+    /* a second bot never seen joining nor speaking (in its rooms since before
+     * the capture): its first item into 8 rooms is a member's too */
+    for (int i = 0; i < 8; i++) {
+        snprintf(room, sizeof(room), "room%d@conference.example.org", i);
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 8000000 + i * 700, "ticker@news.example/bot",
+                                              room,
+                                              "Headline 9: heavy snow expected in the north "
+                                              "this weekend, trains may be late"));
+    }
+    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", NULL), 0);
+    /* joining 8 rooms it was never in and posting one pitch right away */
+    for (int i = 0; i < 8; i++) {
+        snprintf(room, sizeof(room), "other%d@conference.example.org", i);
+        snprintf(rn, sizeof(rn), "%s/feed", room);
+        int64_t t = T0 + 9000000 + i * 20000;
+        sw_test_det_feed(&d, sw_evb_muc_presence(&b, t, "feed@news.example/bot", rn, SW_EVB_JOIN));
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 2000, "feed@news.example/bot", room,
+                                              "Cheap followers and likes, best price, visit "
+                                              "http://promo.example now"));
+    }
+    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "feed@news.example"), 1);
     sw_test_det_stop(&d);
 }
 
@@ -126,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_spam_across_rooms),
         cmocka_unit_test(test_outlier_variants_do_not_hold),
         cmocka_unit_test(test_news_bot),
+        cmocka_unit_test(test_long_standing_member),
         cmocka_unit_test(test_greetings_and_talk),
         cmocka_unit_test(test_same_room_not_counted),
     };

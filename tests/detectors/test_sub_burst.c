@@ -101,6 +101,54 @@ static void exempt_none(const struct sw_conf_item *schema, void *settings)
     (void)settings;
 }
 
+/* A burst is half a signal until the grace (60 s) is over; then a contact
+ * import (most targets approve) stays half, a spammer's (refused, ignored)
+ * becomes a full one at its next stanza. */
+static void test_grace_contact_import(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_ops, NULL), 0);
+    char to[64];
+    for (int i = 0; i < 20; i++) {
+        sub(&d, T0 + i * 200, "importer@example.org/x", i, NULL);
+    }
+    for (int i = 0; i < 15; i++) {
+        snprintf(to, sizeof(to), "victim%d@example.org/y", i);
+        sw_test_det_feed(&d, sw_evb_presence(&b, T0 + 5000 + i * 1300, SW_T_SUBSCRIBED, to,
+                                             "importer@example.org"));
+    }
+    sw_test_det_feed(&d, sw_evb_chat(&b, T0 + 75000, "importer@example.org/x",
+                                     "victim0@example.org", "hi, new account, it's me"));
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "importer@example.org"), 1);
+    assert_int_equal(d.out.hits[0].weight_milli, 500);
+
+    sw_test_sink_fini(&d.out);
+    sw_test_sink_init(&d.out);
+    for (int i = 0; i < 20; i++) {
+        sub(&d, T0 + 100000 + i * 200, "spammer@evil.example/x", 100 + i, NULL);
+    }
+    /* nobody answers; its own next request after the grace completes it */
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spammer@evil.example"), 1);
+    sub(&d, T0 + 170000, "spammer@evil.example/x", 200, NULL);
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spammer@evil.example"), 2);
+    assert_int_equal(d.out.hits[0].weight_milli, 500);
+    assert_int_equal(d.out.hits[1].weight_milli, 1000);
+    assert_int_equal(d.out.hits[1].t_ms, T0 + 170000);
+    /* a refusal before any approval: full at once, no need to wait */
+    sw_test_sink_fini(&d.out);
+    sw_test_sink_init(&d.out);
+    for (int i = 0; i < 20; i++) {
+        sub(&d, T0 + 200000 + i * 200, "refused@evil.example/x", 300 + i, NULL);
+    }
+    sw_test_det_feed(&d, sw_evb_presence(&b, T0 + 208000, SW_T_UNSUBSCRIBED,
+                                         "victim300@example.org/y", "refused@evil.example"));
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "refused@evil.example"), 2);
+    assert_int_equal(d.out.hits[1].weight_milli, 1000);
+    assert_int_equal(d.out.hits[1].t_ms, T0 + 208000);
+    sw_test_det_stop(&d);
+}
+
 static void test_domain_burst(void **state)
 {
     (void)state;
@@ -217,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_account_burst_paced),
         cmocka_unit_test(test_long_burst_few_hits),
         cmocka_unit_test(test_new_user_adding_contacts),
+        cmocka_unit_test(test_grace_contact_import),
         cmocka_unit_test(test_domain_burst),
         cmocka_unit_test(test_domain_needs_accounts),
         cmocka_unit_test(test_domain_one_spammer_and_users),

@@ -719,7 +719,9 @@ static void check_paths(const struct t_paths *t, const char *dir)
     assert_string_equal(t->one, want);
     assert_string_equal(t->abs, "/etc/stanzawatch/x.yaml");
     assert_string_equal(t->empty, "");
-    assert_string_equal(t->dflt, "rel/d.yaml");
+    /* a relative built-in default is relative to the shipped data directory */
+    snprintf(want, sizeof(want), "%s/rel/d.yaml", sw_conf_data_dir());
+    assert_string_equal(t->dflt, want);
     assert_null(t->none);
     assert_int_equal(t->list.n, 3);
     snprintf(want, sizeof(want), "%s/r1.yaml", dir);
@@ -728,7 +730,8 @@ static void check_paths(const struct t_paths *t, const char *dir)
     snprintf(want, sizeof(want), "%s/../up.yaml", dir);
     assert_string_equal(t->list.v[2], want);
     assert_int_equal(t->dlist.n, 1);
-    assert_string_equal(t->dlist.v[0], "x.yaml");
+    snprintf(want, sizeof(want), "%s/x.yaml", sw_conf_data_dir());
+    assert_string_equal(t->dlist.v[0], want);
 }
 
 static void test_paths_relative_to_file(void **state)
@@ -767,11 +770,17 @@ static void test_paths_relative_to_file(void **state)
     assert_int_equal(sw_conf_bind(c, n, paths_schema, &t, &eb), 0);
     assert_int_equal(chdir(cwd), 0);
     check_paths(&t, sub);
-    /* absent node: built-in defaults, kept relative to the working directory */
+    /* absent node: built-in defaults, relative to the shipped data directory,
+     * which from this build tree is the source tree's configs/ */
     assert_int_equal(sw_conf_bind(c, NULL, paths_schema, &t, &eb), 0);
-    assert_string_equal(t.dflt, "rel/d.yaml");
+    char want[PATH_MAX + 64], data[PATH_MAX];
+    assert_non_null(realpath(SW_SOURCE_DIR "/configs", data));
+    assert_string_equal(sw_conf_data_dir(), data);
+    snprintf(want, sizeof(want), "%s/rel/d.yaml", data);
+    assert_string_equal(t.dflt, want);
     assert_int_equal(t.list.n, 0);
-    assert_string_equal(t.dlist.v[0], "x.yaml");
+    snprintf(want, sizeof(want), "%s/x.yaml", data);
+    assert_string_equal(t.dlist.v[0], want);
     /* a path must be a scalar */
     static const char bad[] = "one: [a]\n";
     f = fopen(file, "w");

@@ -1,0 +1,646 @@
+/*
+ * wave.c - the "wave" detector: thin spam waves spread over many senders.
+ *
+ * A wave reported by a public server's operator: ~47k messages from ~14k
+ * accounts on ~280 servers in two weeks, about 3 messages per account. No
+ * per-account rate catches that; the signal is across senders: near-identical
+ * or same-template texts, or one link target, sent by many young accounts to
+ * people who never talked to them.
+ *
+ * What it sees: every 1:1 message (chat/normal, with a body, from an account,
+ * not a carbon, history copy, reflection, MUC private message or server
+ * message). Routing: the key hook gives every such message one constant key,
+ * so all of them meet on one worker (cross-sender state cannot be split by
+ * sender; the per-event work is a few table probes and a scan of a small
+ * cluster ring, see bench_detectors). Output is identical for any thread count.
+ *
+ * Per message:
+ *   - account age as seen in the stream: a table of accounts with the time of
+ *     their first message here. An account first seen less than `fresh` ago
+ *     is young, except in the first `fresh` of the stream (every account is
+ *     "new" when the capture starts: those count as established);
+ *   - "talked first": a table of directed pairs (A wrote to B). A message to
+ *     someone who wrote to the sender before is a reply and weighs nothing;
+ *   - sender weight: young sender to a stranger 1.0, a sender first seen in
+ *     the stream's first `fresh` (age unknown) 0.5 during its first `fresh`,
+ *     else 0 (established accounts and replies are counted separately as
+ *     `established`);
+ *   - text cluster (messages with a link, also a defanged one: a wave wants
+ *     its victims to go somewhere): the body's SimHash (sw_simhash_text; the same-template
+ *     variants of a wave differ in a few words, i.e. a few bits) is compared
+ *     with a ring of `clusters` recent cluster fingerprints (Hamming distance
+ *     <= simhash_distance); a new cluster is opened only by a weighted sender,
+ *     so ordinary chat never churns the ring;
+ *   - link cluster: the first link, normalized (host lower-cased, "www."
+ *     dropped, path kept, trailing punctuation dropped), keys a second cluster
+ *     (same ring, tagged as a link cluster). A link that established senders
+ *     or replies also share (WAVE_POPULAR times, counted in the account table
+ *     under a key of its own) is a popular page, not a wave target: it gets no
+ *     cluster.
+ * A cluster fires when the weighted distinct senders within `window` of its
+ * first message reach min_senders (with no more than max_established_pct of
+ * its distinct senders established). Then every weighted sender of it is
+ * reported (wave.account): the earlier ones from a ring of recent weighted
+ * posts (`posts`), later ones as they come. Domain roll-up (wave.domain): a
+ * sender domain with at least domain_min of the cluster's weighted senders
+ * and domain_share_pct of them is reported too, unless established accounts
+ * of it write here (WAVE_POPULATED messages): a public server some of whose
+ * accounts are in the wave is not a spam domain.
+ *
+ * Memory: accounts and pairs are sw_table tables inside max_memory (a fixed
+ * split: 1/2 pairs, 1/4 accounts, the rest clusters and posts), so memory is
+ * capped like every detector; under key churn the least recently seen go
+ * first (an evicted account looks young again only once it writes again, and
+ * an evicted pair makes a reply look like a first contact: both only add
+ * weight to clusters that already exist).
+ *
+ * Threading: setup/teardown on the control thread; the rest on the one worker
+ * that owns the constant key. Ownership: shared holds the settings only.
+ */
+#include "sw/detector.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dcommon.h"
+#include "sw/simhash.h"
+#include "table.h"
+
+#define WAVE_NAME "wave"
+#define WAVE_KIND "message-spam"
+#define WAVE_MEMBERS 16  /* distinct senders remembered per cluster (32-bit tags) */
+#define WAVE_DOMS 4      /* sender domains counted per cluster */
+#define WAVE_JID 96      /* bytes of a post's sender JID kept to name it later */
+#define WAVE_HOST 128    /* bytes of a link (host and path) considered */
+#define WAVE_POPULAR 2   /* established shares that make a link popular (never a wave target) */
+#define WAVE_POPULATED 3 /* messages of established accounts that make a domain a real server */
+
+struct sw_wave_settings {
+    bool enabled;
+    int64_t max_memory, idle, cooldown;
+    int64_t window, fresh, min_senders, max_established_pct, min_len, simhash_distance;
+    int64_t domain_min, domain_share_pct, clusters, posts;
+};
+
+#define SW_DC_S struct sw_wave_settings
+static const struct sw_conf_item schema[] = {
+    SW_DC_COMMON_ITEMS("32MB", "24h", "30m"),
+    SW_DC_DUR("window", window, 60000, 7 * SW_DC_DAY_MS, "1h",
+              "a cluster counts senders this long after its first message"),
+    SW_DC_DUR("fresh", fresh, 60000, 7 * SW_DC_DAY_MS, "1h",
+              "an account first seen (in the stream) less than this long ago is young; the "
+              "stream's first `fresh` counts as established"),
+    SW_DC_INT("min_senders", min_senders, 2, 1000000, "5",
+              "young accounts writing to strangers one near-identical text or link that make a "
+              "wave"),
+    SW_DC_INT("max_established_pct", max_established_pct, 0, 100, "30",
+              "a cluster whose distinct senders are more than this percentage established "
+              "accounts or replies (a popular link, a meme) never fires"),
+    SW_DC_INT("min_len", min_len, 1, 100000, "24",
+              "normalized text bytes a message needs to join a text cluster (greetings do not)"),
+    SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "12",
+              "max Hamming distance of 64-bit SimHashes for same-template texts"),
+    SW_DC_INT("domain_min", domain_min, 1, 100000, "3",
+              "wave senders from one domain needed to also report the domain"),
+    SW_DC_INT("domain_share_pct", domain_share_pct, 1, 100, "50",
+              "share of the wave's senders that domain must have"),
+    SW_DC_INT("clusters", clusters, 16, 1000000, "1024",
+              "recent text/link clusters kept (a new one replaces the least recently active)"),
+    SW_DC_INT("posts", posts, 64, 1000000, "4096",
+              "recent weighted posts kept to name a wave's earlier senders"),
+    SW_CONF_END,
+};
+#undef SW_DC_S
+
+struct wave_cluster {
+    uint64_t fp; /* text SimHash, or the link host hash */
+    uint32_t first_s, last_s;
+    uint32_t id; /* never 0 for a live cluster */
+    uint32_t member[WAVE_MEMBERS];
+    uint32_t dom[WAVE_DOMS];
+    uint16_t domn[WAVE_DOMS];
+    uint16_t weighted, established, n_members;
+    uint16_t units; /* weight of the weighted senders in halves: young 2, unknown age 1 */
+    uint8_t link, fired, dom_fired;
+};
+
+struct wave_post {
+    uint64_t sender;
+    uint64_t domain;
+    uint64_t seq;
+    int64_t t_ms;
+    uint32_t cluster[2]; /* text and link cluster ids (0 = none) */
+    char jid[WAVE_JID];  /* bare JID, "" when longer than WAVE_JID - 1 */
+};
+
+struct wave_shared {
+    struct sw_dc_shared dc;
+    struct sw_wave_settings s;
+};
+
+struct wave_local {
+    SW_DC_LOCAL_HEAD; /* t: accounts (user = first-seen seconds); sizing: max_memory */
+    struct sw_table *pairs;
+    struct wave_cluster *cl;
+    size_t n_cl, n_used; /* slots; slots ever used (only those are scanned) */
+    struct wave_post *post;
+    size_t n_post, post_next;
+    uint32_t next_id;
+    uint32_t start_s; /* stream second of the first event */
+};
+
+static uint64_t wave_key(const struct sw_event *ev)
+{
+    const uint32_t never = SW_F_MUC_PM | SW_F_MUC_GROUPCHAT | SW_F_MUC_REFLECTION;
+    if (ev->kind != SW_EV_MESSAGE || (ev->type != SW_T_CHAT && ev->type != SW_T_NORMAL) ||
+        (ev->flags & never) != 0 || ev->to.local_len == 0 || sw_dc_excluded(ev)) {
+        return 0;
+    }
+    return 0x77617665ull; /* "wave": one key, one worker */
+}
+
+static int wave_setup(const void *settings, void **shared, struct sw_errbuf *eb)
+{
+    const struct sw_wave_settings *s = settings;
+    struct wave_shared *sh =
+        sw_dc_shared_new(sizeof(*sh), sizeof(struct wave_local), 0, s->max_memory, s->idle);
+    if (sh == NULL) {
+        return sw_errbuf_set(eb, SW_ENOMEM, "wave: out of memory");
+    }
+    sh->s = *s;
+    sh->dc.sizing = s->max_memory ^ (s->clusters << 40) ^ (s->posts << 20);
+    *shared = sh;
+    return 0;
+}
+
+static void wave_thread_fini(void *local)
+{
+    struct wave_local *l = local;
+    if (l == NULL) {
+        return;
+    }
+    sw_table_free(l->t);
+    sw_table_free(l->pairs);
+    free(l->cl);
+    free(l->post);
+    free(l);
+}
+
+static int wave_thread_init(const void *shared, void **local)
+{
+    const struct wave_shared *sh = shared;
+    const struct sw_wave_settings *s = &sh->s;
+    struct wave_local *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return SW_ENOMEM;
+    }
+    l->sizing = sh->dc.sizing;
+    l->n_cl = (size_t)s->clusters;
+    l->n_post = (size_t)s->posts;
+    int64_t rings =
+        (int64_t)(l->n_cl * sizeof(struct wave_cluster) + l->n_post * sizeof(struct wave_post));
+    int64_t rest = s->max_memory - rings;
+    int rc = SW_ENOMEM;
+    if (rest < 2 * 65536) {
+        rc = SW_EINVAL; /* max_memory too small for the rings */
+        goto fail;
+    }
+    l->cl = calloc(l->n_cl, sizeof(*l->cl));
+    l->post = calloc(l->n_post, sizeof(*l->post));
+    if (l->cl == NULL || l->post == NULL) {
+        goto fail;
+    }
+    rc = sw_table_new(&l->t, sizeof(struct sw_table_entry), rest / 3);
+    if (rc == 0) {
+        rc = sw_table_new(&l->pairs, sizeof(struct sw_table_entry), rest - rest / 3);
+    }
+    if (rc != 0) {
+        goto fail;
+    }
+    *local = l;
+    return 0;
+fail:
+    wave_thread_fini(l);
+    return rc;
+}
+
+static int wave_thread_reload(const void *shared, void *local)
+{
+    const struct wave_shared *sh = shared;
+    const struct wave_local *l = local;
+    return l->sizing == sh->dc.sizing ? 0 : SW_EAGAIN;
+}
+
+/* The first link of @body as host (lower-cased, "www." dropped) + path (up to
+ * white space, trailing punctuation and '/' dropped) into @host; its length,
+ * 0 without a link. A link is "scheme://host..." or "host.tld/...". */
+static size_t link_host(const char *body, size_t len, char *host)
+{
+    const char *p = NULL;
+    for (size_t i = 0; i + 3 < len; i++) {
+        if (body[i] == ':' && body[i + 1] == '/' && body[i + 2] == '/') {
+            p = body + i + 3;
+            break;
+        }
+    }
+    if (p == NULL) {
+        /* bare "word.tld/..." */
+        for (size_t i = 1; i + 1 < len && p == NULL; i++) {
+            if (body[i] == '/' && i > 3) {
+                size_t j = i;
+                while (j > 0 && body[j - 1] != ' ' && body[j - 1] != '\n') {
+                    j--;
+                }
+                if (memchr(body + j, '.', i - j) != NULL) {
+                    p = body + j;
+                }
+            }
+        }
+        if (p == NULL) {
+            return 0;
+        }
+    }
+    const char *end = body + len;
+    if (end - p > 4 && (p[0] | 32) == 'w' && (p[1] | 32) == 'w' && (p[2] | 32) == 'w' &&
+        p[3] == '.') {
+        p += 4;
+    }
+    size_t n = 0;
+    while (p < end && n < WAVE_HOST - 1) {
+        char c = *p++;
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) {
+            break;
+        }
+        host[n++] = c;
+    }
+    while (n > 0 && host[n - 1] == '.') {
+        n--;
+    }
+    if (memchr(host, '.', n) == NULL) {
+        return 0;
+    }
+    /* the path (case kept) up to white space, without trailing punctuation:
+     * a campaign's shared target is the whole link, not the (shortener) host */
+    p--;
+    if (p < end && *p == '/') {
+        while (p < end && n < WAVE_HOST - 1 && *p != ' ' && *p != '\n' && *p != '\t' && *p != '<' &&
+               *p != '"' && *p != '\'') {
+            host[n++] = *p++;
+        }
+        while (n > 0 && (host[n - 1] == '.' || host[n - 1] == ',' || host[n - 1] == ')' ||
+                         host[n - 1] == '!' || host[n - 1] == '?' || host[n - 1] == '/')) {
+            n--;
+        }
+    }
+    host[n] = '\0';
+    return n;
+}
+
+/* A defanged link ("bit[.]ly/x", "t(.)me/x", "cutt . ly/x"): a link that hides
+ * from link parsers. */
+static bool defanged(const char *body, size_t len)
+{
+    for (size_t i = 1; i + 3 < len; i++) {
+        char a = body[i], b = body[i + 1], c = body[i + 2];
+        if (((a == '[' && c == ']') || (a == '(' && c == ')')) && b == '.') {
+            return true;
+        }
+        if (a == ' ' && b == '.' && c == ' ' && body[i - 1] != ' ' && body[i - 1] != '.') {
+            /* "cutt . ly/x": a short word, then '/' before the next space */
+            for (size_t j = i + 3; j < len && j < i + 12 && body[j] != ' '; j++) {
+                if (body[j] == '/') {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* The live cluster of kind @link matching @fp (text: within @dist bits), or a
+ * slot to open one (NULL when @open is false and none matches). */
+static struct wave_cluster *cluster_find(struct wave_local *l, uint64_t fp, bool link,
+                                         unsigned dist, uint32_t now, uint32_t window_s, bool open)
+{
+    struct wave_cluster *victim = NULL;
+    for (size_t i = 0; i < l->n_used; i++) {
+        struct wave_cluster *c = &l->cl[i];
+        bool live = c->id != 0 && now - c->first_s <= window_s;
+        if (live && c->link == link &&
+            (link ? c->fp == fp : sw_simhash_distance(c->fp, fp) <= dist)) {
+            return c;
+        }
+        if (!live) {
+            victim = victim != NULL && victim->id == 0 ? victim : c;
+        } else if (victim == NULL || (victim->id != 0 && c->last_s < victim->last_s)) {
+            victim = c;
+        }
+    }
+    if (!open) {
+        return NULL;
+    }
+    if ((victim == NULL || victim->id != 0) && l->n_used < l->n_cl) {
+        victim = &l->cl[l->n_used++]; /* a slot never used yet */
+    }
+    if (victim == NULL) {
+        return NULL;
+    }
+    memset(victim, 0, sizeof(*victim));
+    victim->fp = fp;
+    victim->link = link;
+    victim->first_s = now;
+    victim->last_s = now;
+    victim->id = ++l->next_id ? l->next_id : ++l->next_id;
+    return victim;
+}
+
+/* wave.account for @jid (an earlier post first seen at @t_ms), or for the
+ * current event's sender when @jid is NULL. */
+static void emit_account(const struct wave_cluster *c, const struct sw_event *ev, const char *jid,
+                         int64_t t_ms, struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    struct sw_hit h;
+    sw_hit_init(&h, WAVE_NAME, "wave.account", WAVE_KIND, ev);
+    if (jid != NULL) {
+        sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, jid, strlen(jid));
+        h.body[0] = '\0'; /* the sample text is the current sender's */
+    }
+    h.first_ms = t_ms < ev->t_ms ? t_ms : ev->t_ms;
+    sw_hit_add_value(&h, "senders", c->weighted);
+    sw_hit_add_value(&h, "established", c->established);
+    sw_hit_add_value(&h, "link_cluster", c->link);
+    sw_hit_emit(out, &h);
+    st->hits++;
+}
+
+static bool member_add(struct wave_cluster *c, uint64_t sender)
+{
+    uint32_t tag = (uint32_t)(sender >> 32) | 1u;
+    unsigned n = c->n_members < WAVE_MEMBERS ? c->n_members : WAVE_MEMBERS;
+    for (unsigned i = 0; i < n; i++) {
+        if (c->member[i] == tag) {
+            return false;
+        }
+    }
+    c->member[c->n_members % WAVE_MEMBERS] = tag;
+    c->n_members++;
+    return true;
+}
+
+static void dom_add(struct wave_cluster *c, uint64_t domain)
+{
+    uint32_t tag = (uint32_t)(domain >> 32) | 1u;
+    unsigned least = 0;
+    for (unsigned i = 0; i < WAVE_DOMS; i++) {
+        if (c->dom[i] == tag) {
+            c->domn[i]++;
+            return;
+        }
+        if (c->domn[i] < c->domn[least]) {
+            least = i;
+        }
+    }
+    c->dom[least] = tag;
+    c->domn[least] = 1;
+}
+
+static bool fires(const struct sw_wave_settings *s, const struct wave_cluster *c)
+{
+    unsigned total = (unsigned)c->weighted + c->established;
+    return c->units >= 2 * s->min_senders &&
+           (uint64_t)c->established * 100 <= (uint64_t)s->max_established_pct * total;
+}
+
+/* Domain roll-up for the current event's sender domain. */
+static void maybe_domain(const struct wave_shared *sh, struct wave_local *l, struct wave_cluster *c,
+                         const struct sw_event *ev, struct sw_hit_sink *out,
+                         struct sw_detector_stats *st)
+{
+    const struct sw_table_entry *de =
+        sw_table_find(l->t, sw_table_key2(ev->from.domain, 0x646f6d61696eull));
+    if (de != NULL && de->user >= WAVE_POPULATED) {
+        return; /* established accounts of this domain write here: a real server */
+    }
+    uint32_t tag = (uint32_t)(ev->from.domain >> 32) | 1u;
+    for (unsigned i = 0; i < WAVE_DOMS; i++) {
+        if (c->dom[i] != tag || (c->dom_fired & (1u << i)) != 0) {
+            continue;
+        }
+        if (c->domn[i] >= sh->s.domain_min &&
+            (uint64_t)c->domn[i] * 100 >= (uint64_t)sh->s.domain_share_pct * c->weighted) {
+            struct sw_hit h;
+            sw_hit_init(&h, WAVE_NAME, "wave.domain", WAVE_KIND, ev);
+            sw_hit_set_offender(&h, SW_OFFENDER_DOMAIN, ev->from.text + ev->from.domain_off,
+                                ev->from.domain_len);
+            h.first_ms = (int64_t)c->first_s * 1000;
+            if (h.first_ms > ev->t_ms) {
+                h.first_ms = ev->t_ms;
+            }
+            sw_hit_add_value(&h, "senders", c->weighted);
+            sw_hit_add_value(&h, "domain_senders", c->domn[i]);
+            sw_hit_emit(out, &h);
+            st->hits++;
+            c->dom_fired = (uint8_t)(c->dom_fired | (1u << i));
+        }
+    }
+}
+
+/* Add one message to cluster @c; @w: the sender's weight in halves (0: an
+ * established account or a reply). */
+static void cluster_add(const struct wave_shared *sh, struct wave_local *l, struct wave_cluster *c,
+                        unsigned w, uint32_t now, const struct sw_event *ev,
+                        struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    c->last_s = now;
+    if (!member_add(c, ev->from.bare)) {
+        if (w && c->fired) {
+            maybe_domain(sh, l, c, ev, out, st);
+        }
+        return;
+    }
+    if (!w) {
+        c->established++;
+        return;
+    }
+    c->weighted++;
+    c->units = (uint16_t)(c->units + w);
+    dom_add(c, ev->from.domain);
+    if (!c->fired && fires(&sh->s, c)) {
+        c->fired = 1;
+        /* name the earlier weighted senders of this cluster (each once) */
+        uint64_t named[64];
+        unsigned n_named = 0;
+        for (size_t k = 0; k < l->n_post; k++) {
+            const struct wave_post *p = &l->post[(l->post_next + k) % l->n_post]; /* oldest first */
+            if ((p->cluster[0] != c->id && p->cluster[1] != c->id) || p->jid[0] == '\0' ||
+                p->sender == ev->from.bare) {
+                continue;
+            }
+            bool dup = false;
+            for (unsigned j = 0; j < n_named && !dup; j++) {
+                dup = named[j] == p->sender;
+            }
+            if (dup) {
+                continue;
+            }
+            if (n_named < 64) {
+                named[n_named++] = p->sender;
+            }
+            emit_account(c, ev, p->jid, p->t_ms, out, st);
+        }
+        emit_account(c, ev, NULL, ev->t_ms, out, st);
+    } else if (c->fired) {
+        emit_account(c, ev, NULL, ev->t_ms, out, st);
+    }
+    if (c->fired) {
+        maybe_domain(sh, l, c, ev, out, st);
+    }
+}
+
+static void wave_process(const void *shared, void *local, const struct sw_event *ev,
+                         struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    const struct wave_shared *sh = shared;
+    const struct sw_wave_settings *s = &sh->s;
+    struct wave_local *l = local;
+    st->events++;
+    if (wave_key(ev) == 0) {
+        return;
+    }
+    uint32_t now = sw_table_now(l->t, ev->t_ms);
+    (void)sw_table_now(l->pairs, ev->t_ms);
+    if (l->start_s == 0) {
+        l->start_s = now;
+    }
+    uint32_t fresh_s = sw_dc_secs(s->fresh), window_s = sw_dc_secs(s->window);
+
+    /* account age as seen in the stream */
+    uint32_t prev;
+    struct sw_table_entry *a = sw_table_get(l->t, ev->from.bare, now, &prev, st);
+    if (prev == 0) {
+        a->user = now;
+    }
+    /* young: first seen after the stream's first `fresh`, less than `fresh`
+     * ago; unknown age: first seen within the stream's first `fresh` (every
+     * account is new when a capture starts), less than `fresh` ago: half */
+    bool recent = now - a->user <= fresh_s;
+    bool young = recent && a->user - l->start_s > fresh_s;
+    bool unknown = recent && !young;
+    /* did the recipient write to the sender first? */
+    bool reply = sw_table_find(l->pairs, sw_table_key2(ev->to.bare, ev->from.bare)) != NULL;
+    (void)sw_table_get(l->pairs, sw_table_key2(ev->from.bare, ev->to.bare), now, &prev, st);
+    if (ev->body_len == 0) {
+        return;
+    }
+    unsigned w = reply ? 0u : young ? 2u : unknown ? 1u : 0u;
+    /* a domain whose established accounts write here is a real, populated
+     * server: never rolled up (counted in the account table, own key) */
+    uint64_t dk = sw_table_key2(ev->from.domain, 0x646f6d61696eull);
+    if (!young) {
+        struct sw_table_entry *de = sw_table_get(l->t, dk, now, &prev, st);
+        de->user = prev == 0 ? 1u : (de->user < UINT32_MAX ? de->user + 1u : de->user);
+    }
+
+    struct wave_cluster *c[2] = {NULL, NULL};
+    char host[WAVE_HOST];
+    size_t hl = link_host(ev->body, ev->body_len, host);
+    /* Text clusters only for messages that point somewhere (a link, also a
+     * defanged one): a wave wants its victims to go somewhere, while
+     * near-identical small talk of many new accounts is just small talk. So
+     * the SimHash is computed for those only. */
+    size_t norm = 0;
+    uint64_t fp = 0;
+    if ((hl > 0 || defanged(ev->body, ev->body_len)) && ev->body_full >= (uint32_t)s->min_len) {
+        if (ev->flags & SW_F_BODY_FP) {
+            fp = ev->body_fp;
+            norm = ev->body_fp_len;
+        } else {
+            fp = sw_simhash_text(ev->body, ev->body_len, &norm);
+        }
+    }
+    if (norm >= (size_t)s->min_len) {
+        c[0] = cluster_find(l, fp, false, (unsigned)s->simhash_distance, now, window_s, w > 0);
+    }
+    if (hl > 0) {
+        /* hosts that established senders or replies share are popular sites: the
+         * account table keeps a count per host under a key of its own */
+        uint64_t hh = sw_hash64(host, hl) | 1u;
+        uint64_t hk = sw_table_key2(hh, 0x686f7374ull);
+        if (!w) {
+            struct sw_table_entry *e = sw_table_get(l->t, hk, now, &prev, st);
+            e->user = prev == 0 ? 1u : (e->user < UINT32_MAX ? e->user + 1u : e->user);
+        } else {
+            const struct sw_table_entry *e = sw_table_find(l->t, hk);
+            if (e == NULL || e->user < WAVE_POPULAR) {
+                c[1] = cluster_find(l, hh, true, 0, now, window_s, true);
+            }
+        }
+    }
+    if (w > 0) {
+        struct wave_post *p = &l->post[l->post_next];
+        l->post_next = (l->post_next + 1) % l->n_post;
+        p->sender = ev->from.bare;
+        p->domain = ev->from.domain;
+        p->seq = ev->seq;
+        p->t_ms = ev->t_ms;
+        p->cluster[0] = c[0] != NULL ? c[0]->id : 0;
+        p->cluster[1] = c[1] != NULL ? c[1]->id : 0;
+        size_t bl = (size_t)ev->from.domain_off + ev->from.domain_len;
+        if (bl < WAVE_JID && bl <= ev->from.len) {
+            memcpy(p->jid, ev->from.text, bl);
+            p->jid[bl] = '\0';
+        } else {
+            p->jid[0] = '\0';
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        if (c[k] != NULL) {
+            cluster_add(sh, l, c[k], w, now, ev, out, st);
+        }
+    }
+}
+
+static void wave_expire(const void *shared, void *local, int64_t now_ms,
+                        struct sw_detector_stats *st)
+{
+    const struct wave_shared *sh = shared;
+    struct wave_local *l = local;
+    struct sw_detector_stats tmp = {0};
+    uint32_t idle = sw_dc_secs(sh->s.idle);
+    sw_table_expire(l->pairs, sw_table_now(l->pairs, now_ms), idle, &tmp);
+    sw_table_expire(l->t, sw_table_now(l->t, now_ms), idle, st);
+    st->expired += tmp.expired;
+    st->keys += tmp.keys;
+    st->mem_bytes += tmp.mem_bytes + l->n_cl * sizeof(struct wave_cluster) +
+                     l->n_post * sizeof(struct wave_post);
+}
+
+static const struct sw_detector_symbol wave_symbols[] = {
+    {.symbol = "wave.account", .score = 1.0, .group = NULL},
+    {.symbol = "wave.domain", .score = 1.0, .group = NULL},
+    {.symbol = NULL},
+};
+
+const struct sw_detector_ops sw_wave_ops = {
+    .abi = SW_DETECTOR_ABI,
+    .name = WAVE_NAME,
+    .description = "thin spam waves: one text template or link target from many young accounts "
+                   "to strangers (cross-sender clusters), rolled up to the domain",
+    .symbols = wave_symbols,
+    .events = SW_EV_MESSAGE,
+    .shard = SW_SHARD_SENDER,
+    .key = wave_key,
+    .schema = schema,
+    .settings_size = sizeof(struct sw_wave_settings),
+    .setup = wave_setup,
+    .thread_init = wave_thread_init,
+    .process = wave_process,
+    .expire = wave_expire,
+    .thread_reload = wave_thread_reload,
+    .thread_fini = wave_thread_fini,
+    .teardown = sw_dc_teardown,
+};

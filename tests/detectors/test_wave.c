@@ -1,0 +1,184 @@
+/*
+ * test_wave.c - detectors/wave.c: one template or link from many young
+ * accounts to strangers is a wave (every sender named, the domain too); the
+ * same link shared by established people, replies to people who wrote first,
+ * a template from accounts first seen at the stream's start and short
+ * greetings are not.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../support/evbuild.h"
+
+extern const struct sw_detector_ops sw_wave_ops;
+
+#define T0 1700000000000ll
+#define MIN 60000ll
+
+static struct sw_evb b;
+
+static void chat(struct sw_test_det *d, int64_t t, const char *from, const char *to,
+                 const char *body)
+{
+    sw_test_det_feed(d, sw_evb_chat(&b, t, from, to, body));
+}
+
+/* An hour of established traffic first, so later accounts are young. */
+static void warm_up(struct sw_test_det *d)
+{
+    chat(d, T0, "old1@a.example/x", "old2@a.example", "good morning, coffee is ready");
+    chat(d, T0 + 90 * MIN, "old2@a.example/x", "old1@a.example", "thanks, coming");
+}
+
+static const char *const tpl[] = {
+    "hey, I saw your profile, check my private photos here ",
+    "hey, I saw your profile, look at my private photos here ",
+    "hey there, I saw your profile, check my private pictures here ",
+};
+
+static void test_thin_wave(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
+    warm_up(&d);
+    char from[64], to[64], body[200];
+    int64_t t = T0 + 100 * MIN;
+    /* 8 fresh accounts of one domain, 2 messages each, minutes apart, varied text */
+    for (int i = 0; i < 8; i++) {
+        for (int m = 0; m < 2; m++) {
+            snprintf(from, sizeof(from), "u%d@spam.example/r", i);
+            snprintf(to, sizeof(to), "victim%d@a.example", i * 2 + m);
+            snprintf(body, sizeof(body), "%s%s", tpl[(i + m) % 3], "http://Pics-4U.example/x");
+            chat(&d, t, from, to, body);
+            t += 3 * MIN;
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        snprintf(from, sizeof(from), "u%d@spam.example", i);
+        assert_true(sw_test_count(&d.out, "wave.account", from) >= 1);
+    }
+    /* the text and the link cluster each roll it up: one offender for the aggregator */
+    assert_true(sw_test_count(&d.out, "wave.domain", "spam.example") >= 1);
+    assert_int_equal(sw_test_count(&d.out, "wave.account", "old1@a.example"), 0);
+    sw_test_det_stop(&d);
+}
+
+static void test_link_only_wave_many_domains(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
+    warm_up(&d);
+    char from[64], to[64], body[200];
+    static const char *const texts[] = {
+        "you won a prize, claim it at ", "look what I found ",  "new job offer for you: ",
+        "is this you in the video? ",    "free gift waiting: ", "urgent message from support "};
+    int64_t t = T0 + 100 * MIN;
+    for (int i = 0; i < 6; i++) {
+        snprintf(from, sizeof(from), "acc%d@server%d.example", i, i);
+        snprintf(to, sizeof(to), "victim%d@a.example", i);
+        snprintf(body, sizeof(body), "%s%s", texts[i], "https://www.Claim-Now.example/p?id=1");
+        chat(&d, t, from, to, body);
+        t += 5 * MIN;
+    }
+    assert_int_equal(sw_test_count(&d.out, "wave.account", NULL), 6);
+    assert_int_equal(sw_test_count(&d.out, "wave.domain", NULL), 0); /* no domain dominates */
+    sw_test_det_stop(&d);
+}
+
+static void test_no_false_waves(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
+    char from[64], to[64], body[200];
+    /* 1. accounts first seen in the stream's first hour: age unknown, half a
+     * sender each (8 of them weigh 4 < min_senders 5) */
+    for (int i = 0; i < 8; i++) {
+        snprintf(from, sizeof(from), "early%d@a.example/x", i);
+        snprintf(to, sizeof(to), "friend%d@b.example", i);
+        snprintf(body, sizeof(body), "%s%s", tpl[i % 3], "https://video.example/watch?v=1");
+        chat(&d, T0 + i * MIN, from, to, body);
+    }
+    /* 2. later: young accounts answering established people who wrote to them first */
+    int64_t t = T0 + 120 * MIN;
+    for (int i = 0; i < 10; i++) {
+        snprintf(from, sizeof(from), "early%d@a.example/x", i);
+        snprintf(to, sizeof(to), "newbie%d@c.example", i);
+        chat(&d, t, from, to, "welcome! did the registration work for you?");
+        snprintf(from, sizeof(from), "newbie%d@c.example/x", i);
+        snprintf(to, sizeof(to), "early%d@a.example", i);
+        chat(&d, t + 1000, from, to,
+             "yes thanks, the registration at https://join.example/ worked");
+        t += 2 * MIN;
+    }
+    /* 3. young accounts greeting strangers with short texts */
+    for (int i = 0; i < 10; i++) {
+        snprintf(from, sizeof(from), "hello%d@d.example/x", i);
+        snprintf(to, sizeof(to), "someone%d@a.example", i);
+        chat(&d, t, from, to, "hi, how are you?");
+        t += MIN;
+    }
+    /* 4. a popular link: established people share it too, then some young ones */
+    for (int i = 0; i < 10; i++) {
+        snprintf(from, sizeof(from), "early%d@a.example/x", i);
+        snprintf(to, sizeof(to), "stranger%d@e.example", i);
+        snprintf(body, sizeof(body), "did you see this talk %s it is great %d",
+                 "https://www.video.example/watch?v=2", i);
+        chat(&d, t, from, to, body);
+        t += MIN;
+    }
+    for (int i = 0; i < 6; i++) {
+        snprintf(from, sizeof(from), "late%d@f.example/x", i);
+        snprintf(to, sizeof(to), "other%d@e.example", i);
+        static const char *const own[] = {"this one is funny",
+                                          "remember our trip? like in",
+                                          "my brother sent me this, crazy",
+                                          "the recording of yesterday's match",
+                                          "told you the cat would do it",
+                                          "ok last one I promise"};
+        snprintf(body, sizeof(body), "%s https://video.example/w%d", own[i], i);
+        chat(&d, t, from, to, body);
+        t += MIN;
+    }
+    for (size_t i = 0; i < d.out.n && i < 5; i++) {
+        print_message("unexpected %s %s %s\n", d.out.hits[i].symbol, d.out.hits[i].offender,
+                      d.out.hits[i].body);
+    }
+    assert_int_equal(sw_test_count(&d.out, NULL, NULL), 0);
+    sw_test_det_stop(&d);
+}
+
+static void test_memory_bounded(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
+    char from[64], to[64];
+    struct sw_detector_stats st = {0};
+    for (int i = 0; i < 300000; i++) {
+        snprintf(from, sizeof(from), "rot%d@x%d.example/r", i, i % 97);
+        snprintf(to, sizeof(to), "t%d@a.example", i);
+        chat(&d, T0 + i * 10ll, from, to, "a message of some length that is unique enough");
+    }
+    sw_wave_ops.expire(d.shared, d.local, T0 + 300000 * 10ll, &st);
+    assert_true(st.mem_bytes <= 32u * 1024 * 1024);
+    assert_true(st.mem_bytes > 0);
+    sw_test_det_stop(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_thin_wave),
+        cmocka_unit_test(test_link_only_wave_many_domains),
+        cmocka_unit_test(test_no_false_waves),
+        cmocka_unit_test(test_memory_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
