@@ -95,9 +95,11 @@ struct agg_entry {
     uint64_t hash;
     int32_t chain;              /* next entry in the hash bucket, -1 = end */
     int32_t lru_prev, lru_next; /* by last hit time; -1 = end */
+    int32_t w_prev, w_next;     /* watch list (see sw_aggregate_tick); -1 = end */
     uint8_t state;              /* enum agg_state */
     uint8_t okind;
     uint8_t dirty;
+    uint8_t watched; /* on the watch list */
     uint32_t n_contrib;
     uint32_t n_cand_ev;
     int64_t first_ms, last_ms, closed_ms, last_emit_ms;
@@ -135,6 +137,7 @@ struct sw_aggregate {
     int32_t free_head; /* freed entries chained through lru_next */
     size_t hw;         /* entries [hw, cap) never used yet (their pages untouched) */
     int32_t lru_head, lru_tail;
+    int32_t w_head, w_tail; /* watch list: LRU order, dirty or closed when last hit */
     size_t used;
     size_t n_dirty; /* open entries with a held-back update */
     int64_t now;
@@ -400,6 +403,45 @@ static void lru_unlink(struct sw_aggregate *a, int32_t i)
     e->lru_prev = e->lru_next = -1;
 }
 
+/* The watch list holds, in LRU order, every entry that was dirty or closed
+ * when last hit (and some that no longer are: dropped lazily by the tick), so
+ * the tick finds the young entries that need it without walking the LRU. */
+static void w_unlink(struct sw_aggregate *a, int32_t i)
+{
+    struct agg_entry *e = &a->e[i];
+    if (!e->watched) {
+        return;
+    }
+    if (e->w_prev >= 0) {
+        a->e[e->w_prev].w_next = e->w_next;
+    } else {
+        a->w_head = e->w_next;
+    }
+    if (e->w_next >= 0) {
+        a->e[e->w_next].w_prev = e->w_prev;
+    } else {
+        a->w_tail = e->w_prev;
+    }
+    e->w_prev = e->w_next = -1;
+    e->watched = 0;
+}
+
+/* Only for the entry at the LRU tail (just hit), so the order stays LRU order. */
+static void w_push_tail(struct sw_aggregate *a, int32_t i)
+{
+    struct agg_entry *e = &a->e[i];
+    w_unlink(a, i);
+    e->w_prev = a->w_tail;
+    e->w_next = -1;
+    if (a->w_tail >= 0) {
+        a->e[a->w_tail].w_next = i;
+    } else {
+        a->w_head = i;
+    }
+    a->w_tail = i;
+    e->watched = 1;
+}
+
 static void lru_push_tail(struct sw_aggregate *a, int32_t i)
 {
     struct agg_entry *e = &a->e[i];
@@ -441,6 +483,7 @@ static void table_remove(struct sw_aggregate *a, int32_t i)
         *pp = e->chain;
     }
     lru_unlink(a, i);
+    w_unlink(a, i);
     free(e->open);
     memset(e, 0, offsetof(struct agg_entry, contrib));
     e->state = AGG_FREE;
@@ -880,6 +923,10 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
     } else {
         lru_unlink(a, idx);
         lru_push_tail(a, idx);
+        const struct agg_entry *m = &a->e[idx];
+        if (m->watched || m->dirty || m->state == AGG_CLOSED) {
+            w_push_tail(a, idx);
+        }
     }
     struct agg_entry *e = &a->e[idx];
     int64_t first = h->first_ms > 0 && h->first_ms <= h->t_ms ? h->first_ms : h->t_ms;
@@ -968,6 +1015,7 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
             !e->dirty) {
             e->dirty = 1;
             a->n_dirty++;
+            w_push_tail(a, idx);
         }
         if (e->dirty && now - e->last_emit_ms >= a->s->update_interval_ms) {
             inc_refresh(a, e, now);
@@ -998,46 +1046,70 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
     }
 }
 
+/* One entry's due work at tick time @now (closing, a held-back update,
+ * forgetting a closed or stale candidate entry). */
+static void tick_entry(struct sw_aggregate *a, int32_t i, int64_t now)
+{
+    struct agg_entry *e = &a->e[i];
+    switch (e->state) {
+    case AGG_OPEN:
+        if (now - e->last_ms >= a->s->close_after_ms) {
+            close_entry(a, e, now);
+        } else if (e->dirty && now - e->last_emit_ms >= a->s->update_interval_ms) {
+            inc_refresh(a, e, e->last_ms);
+            e->open->inc.status = SW_INC_UPDATED;
+            e->open->inc.revision++;
+            e->last_emit_ms = now;
+            emit(a, e);
+            a->st.updated++;
+        }
+        break;
+    case AGG_CLOSED:
+        if (now - e->closed_ms > a->s->reopen_window_ms) {
+            table_remove(a, i);
+        }
+        break;
+    case AGG_CAND:
+        if (now - e->last_ms > a->s->window_ms) {
+            table_remove(a, i);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
 void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms)
 {
     int64_t now = now_ms > a->now ? now_ms : a->now;
     a->now = now;
-    /* The LRU list is ordered by last hit time: past the point where entries
-     * are younger than both idle horizons only held-back updates need a look. */
+    /* The LRU list is ordered by last hit time (hit times never go back), so
+     * the entries idle for at least both horizons are a prefix of it: each
+     * gets its due work in LRU order. Past that point (the young entries)
+     * only those on the watch list can have any (a held-back update, or a
+     * closed entry hit again and past reopen_window), and only while some
+     * update is held back: they are taken in the same (LRU) order, which is
+     * what walking the rest of the LRU list did, without touching the others. */
     int64_t horizon =
         a->s->close_after_ms < a->s->window_ms ? a->s->close_after_ms : a->s->window_ms;
     int32_t i = a->lru_head;
-    while (i >= 0) {
+    while (i >= 0 && now - a->e[i].last_ms >= horizon) {
+        int32_t next = a->e[i].lru_next;
+        tick_entry(a, i, now);
+        i = next;
+    }
+    for (i = a->w_head; i >= 0;) {
         struct agg_entry *e = &a->e[i];
-        int32_t next = e->lru_next;
-        if (a->n_dirty == 0 && now - e->last_ms < horizon) {
+        int32_t next = e->w_next;
+        if (now - e->last_ms >= horizon) {
+            /* done above; back on the list if hit while dirty or closed */
+            w_unlink(a, i);
+        } else if (a->n_dirty == 0) {
             break;
-        }
-        switch (e->state) {
-        case AGG_OPEN:
-            if (now - e->last_ms >= a->s->close_after_ms) {
-                close_entry(a, e, now);
-            } else if (e->dirty && now - e->last_emit_ms >= a->s->update_interval_ms) {
-                inc_refresh(a, e, e->last_ms);
-                e->open->inc.status = SW_INC_UPDATED;
-                e->open->inc.revision++;
-                e->last_emit_ms = now;
-                emit(a, e);
-                a->st.updated++;
-            }
-            break;
-        case AGG_CLOSED:
-            if (now - e->closed_ms > a->s->reopen_window_ms) {
-                table_remove(a, i);
-            }
-            break;
-        case AGG_CAND:
-            if (now - e->last_ms > a->s->window_ms) {
-                table_remove(a, i);
-            }
-            break;
-        default:
-            break;
+        } else if (e->state == AGG_CLOSED || (e->state == AGG_OPEN && e->dirty)) {
+            tick_entry(a, i, now);
+        } else {
+            w_unlink(a, i); /* needs nothing until its next hit */
         }
         i = next;
     }
@@ -1087,6 +1159,7 @@ static int agg_init(struct sw_aggregate *a, const struct sw_aggregate_settings *
     a->threshold_milli = (int64_t)llround(s->report_threshold * 1000.0);
     a->default_milli = (int64_t)llround(s->default_score * 1000.0);
     a->lru_head = a->lru_tail = -1;
+    a->w_head = a->w_tail = -1;
     a->now = INT64_MIN / 2;
     a->listed = g_listed;
     a->listed_ctx = g_listed_ctx;
