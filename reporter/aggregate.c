@@ -387,20 +387,49 @@ static const struct agg_sym *find_sym(const struct sw_aggregate *a, const char *
 
 /* ---- table ------------------------------------------------------------- */
 
+/* The LRU and the watch list are intrusive doubly linked lists over a->e:
+ * @po/@no are the offsets of an entry's prev/next fields, -1 = end. */
+static int32_t *link_at(struct sw_aggregate *a, int32_t i, size_t off)
+{
+    return (int32_t *)(void *)((char *)&a->e[i] + off);
+}
+
+static void list_unlink(struct sw_aggregate *a, int32_t i, size_t po, size_t no, int32_t *head,
+                        int32_t *tail)
+{
+    int32_t prev = *link_at(a, i, po), next = *link_at(a, i, no);
+    if (prev >= 0) {
+        *link_at(a, prev, no) = next;
+    } else {
+        *head = next;
+    }
+    if (next >= 0) {
+        *link_at(a, next, po) = prev;
+    } else {
+        *tail = prev;
+    }
+    *link_at(a, i, po) = *link_at(a, i, no) = -1;
+}
+
+static void list_push_tail(struct sw_aggregate *a, int32_t i, size_t po, size_t no, int32_t *head,
+                           int32_t *tail)
+{
+    *link_at(a, i, po) = *tail;
+    *link_at(a, i, no) = -1;
+    if (*tail >= 0) {
+        *link_at(a, *tail, no) = i;
+    } else {
+        *head = i;
+    }
+    *tail = i;
+}
+
+#define AGG_LRU offsetof(struct agg_entry, lru_prev), offsetof(struct agg_entry, lru_next)
+#define AGG_WATCH offsetof(struct agg_entry, w_prev), offsetof(struct agg_entry, w_next)
+
 static void lru_unlink(struct sw_aggregate *a, int32_t i)
 {
-    struct agg_entry *e = &a->e[i];
-    if (e->lru_prev >= 0) {
-        a->e[e->lru_prev].lru_next = e->lru_next;
-    } else {
-        a->lru_head = e->lru_next;
-    }
-    if (e->lru_next >= 0) {
-        a->e[e->lru_next].lru_prev = e->lru_prev;
-    } else {
-        a->lru_tail = e->lru_prev;
-    }
-    e->lru_prev = e->lru_next = -1;
+    list_unlink(a, i, AGG_LRU, &a->lru_head, &a->lru_tail);
 }
 
 /* The watch list holds, in LRU order, every entry that was dirty or closed
@@ -408,51 +437,23 @@ static void lru_unlink(struct sw_aggregate *a, int32_t i)
  * the tick finds the young entries that need it without walking the LRU. */
 static void w_unlink(struct sw_aggregate *a, int32_t i)
 {
-    struct agg_entry *e = &a->e[i];
-    if (!e->watched) {
-        return;
+    if (a->e[i].watched) {
+        list_unlink(a, i, AGG_WATCH, &a->w_head, &a->w_tail);
+        a->e[i].watched = 0;
     }
-    if (e->w_prev >= 0) {
-        a->e[e->w_prev].w_next = e->w_next;
-    } else {
-        a->w_head = e->w_next;
-    }
-    if (e->w_next >= 0) {
-        a->e[e->w_next].w_prev = e->w_prev;
-    } else {
-        a->w_tail = e->w_prev;
-    }
-    e->w_prev = e->w_next = -1;
-    e->watched = 0;
 }
 
 /* Only for the entry at the LRU tail (just hit), so the order stays LRU order. */
 static void w_push_tail(struct sw_aggregate *a, int32_t i)
 {
-    struct agg_entry *e = &a->e[i];
     w_unlink(a, i);
-    e->w_prev = a->w_tail;
-    e->w_next = -1;
-    if (a->w_tail >= 0) {
-        a->e[a->w_tail].w_next = i;
-    } else {
-        a->w_head = i;
-    }
-    a->w_tail = i;
-    e->watched = 1;
+    list_push_tail(a, i, AGG_WATCH, &a->w_head, &a->w_tail);
+    a->e[i].watched = 1;
 }
 
 static void lru_push_tail(struct sw_aggregate *a, int32_t i)
 {
-    struct agg_entry *e = &a->e[i];
-    e->lru_prev = a->lru_tail;
-    e->lru_next = -1;
-    if (a->lru_tail >= 0) {
-        a->e[a->lru_tail].lru_next = i;
-    } else {
-        a->lru_head = i;
-    }
-    a->lru_tail = i;
+    list_push_tail(a, i, AGG_LRU, &a->lru_head, &a->lru_tail);
 }
 
 static size_t bucket_of(const struct sw_aggregate *a, uint64_t h)
