@@ -143,7 +143,7 @@ run_ejabberd() { # run_ejabberd MODE
 	c2s=$(free_port)
 	rm -rf "$work/ejdb"
 	{
-		printf 'loglevel: warning\nhosts:\n  - a.test\n  - b.test\n'
+		printf 'loglevel: info\nhosts:\n  - a.test\n  - b.test\n'
 		printf 'listen:\n  -\n    port: %s\n    ip: "127.0.0.1"\n    module: ejabberd_c2s\n    access: c2s\n    starttls_required: false\n' "$c2s"
 		printf 'auth_method: internal\nauth_password_format: plain\ns2s_access: none\nregistration_timeout: infinity\n'
 		printf 'access_rules:\n  c2s:\n    allow: all\n  register:\n    allow: all\n  muc_create:\n    allow: all\nshaper_rules: {}\n'

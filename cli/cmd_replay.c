@@ -249,9 +249,11 @@ static int open_outputs(const struct replay_args *a, const struct sw_conf *conf,
     return 0;
 }
 
-/* End of a run: close the outputs (flush), let the live reporter drain. Sets
- * *status to EXIT_INPUT if an output failed. */
-static void finish_outputs(const struct replay_args *a, struct replay_outs *o, int *status)
+/* End of a run: close the outputs (flush), let the live reporter drain (not
+ * when a signal stopped the run: what is spooled goes out with the next run).
+ * Sets *status to EXIT_INPUT if an output failed. */
+static void finish_outputs(const struct replay_args *a, struct replay_outs *o, bool stopped,
+                           int *status)
 {
     for (size_t i = 0; i < o->n; i++) {
         if (o->v[i].close != NULL && o->v[i].close(o->v[i].ctx) < 0) {
@@ -260,7 +262,7 @@ static void finish_outputs(const struct replay_args *a, struct replay_outs *o, i
     }
     o->n = 0;
     if (o->live != NULL) {
-        cli_drain_reporter(o->live, o->rs, (int64_t)a->drain_s * 1000);
+        cli_drain_reporter(o->live, o->rs, stopped ? 0 : (int64_t)a->drain_s * 1000);
         o->live = NULL;
     }
 }
@@ -323,6 +325,10 @@ int cli_cmd_replay(int argc, char **argv)
     struct sw_hit_stage stage;
     struct sw_errbuf eb;
 
+    /* before any thread starts (the live reporter and its spool writer start in
+     * open_outputs): every thread inherits the mask, so SIGHUP/SIGTERM/SIGINT/
+     * SIGUSR1 reach only the control loop's sigtimedwait; SIGPIPE is ignored */
+    sw_pipeline_block_signals();
     if (cli_register_sections() < 0 || cli_load_conf(a.conf_path, &conf) < 0) {
         return EXIT_USAGE;
     }
@@ -334,7 +340,6 @@ int cli_cmd_replay(int argc, char **argv)
         goto out;
     }
 
-    sw_pipeline_block_signals();
     eb.msg[0] = '\0';
     if (sw_aggregate_new(conf, o.v, o.n, &agg, &eb) < 0) {
         fprintf(stderr, "%s\n", eb.msg);
@@ -364,7 +369,7 @@ int cli_cmd_replay(int argc, char **argv)
         fprintf(stderr, "%s\n", eb.msg[0] ? eb.msg : sw_strerror(rc));
         status = EXIT_INPUT;
     }
-    finish_outputs(&a, &o, &status);
+    finish_outputs(&a, &o, sw_pipeline_stopped(p), &status);
     report_stats(&a, p, &status);
 out:
     close_outputs(&a, &o, &status);

@@ -361,8 +361,8 @@ out:
     }
     sw_pipeline_free(p);
     sw_aggregate_free(agg);
+    sw_reporter_stop(rep, 0); /* error paths only: spooled reports stay for the next run */
     sw_live_free(live);
-    sw_reporter_stop(rep, 0);
     if (run_close(inc_fp) < 0 || run_close(rep_fp) < 0) {
         if (status == 0) {
             status = EXIT_FAIL;

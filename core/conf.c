@@ -27,10 +27,11 @@
  * lists, extra files loaded with sw_conf_load_node) lives in one arena of
  * chunks owned by the struct sw_conf, freed whole by sw_conf_free().
  *
- * Threading: load/bind/free run on the control thread. A published snapshot
- * is immutable; readers reach it with sw_conf_get() inside rcu_read_lock()
- * (liburcu memb flavour); sw_conf_publish() swaps the pointer and frees the
- * old snapshot after synchronize_rcu().
+ * Threading: load/bind run on the control thread. A snapshot is immutable
+ * once loaded; whoever keeps one beyond its creator takes a reference
+ * (sw_conf_ref, an atomic count), and the last sw_conf_free frees it. The
+ * pipeline hands a reloaded snapshot to its detector generation (RCU there,
+ * engine/pipeline.c) and to its hit stage, which keeps a reference.
  */
 #include "sw/conf.h"
 
@@ -49,8 +50,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <urcu/urcu-memb.h>
-
 #include "sw/log.h"
 
 struct conf_reg {
@@ -62,12 +61,6 @@ struct conf_reg {
 /* Start-up registry: written only before loads, from one thread. */
 static struct conf_reg conf_reg[CONF_MAX_SECTIONS];
 static size_t conf_nreg;
-
-/* The published snapshot (RCU-protected pointer). C11 atomics rather than
- * rcu_xchg_pointer/rcu_dereference: same ordering (release on publish,
- * acquire on read; a plain load on x86), and visible to ThreadSanitizer, so
- * only the grace-period free needs the race:sw_conf_ suppression. */
-static _Atomic(struct sw_conf *) conf_current;
 
 static struct sw_conf *conf_new(const char *path)
 {
@@ -1431,23 +1424,4 @@ int sw_conf_dump_defaults(FILE *fp)
     rc = sw_conf_dump(c, fp);
     sw_conf_free(c);
     return rc;
-}
-
-/* ------------------------------------------------------------------------ */
-/* RCU publication                                                           */
-
-void sw_conf_publish(struct sw_conf *c)
-{
-    struct sw_conf *old = atomic_exchange_explicit(&conf_current, c, memory_order_acq_rel);
-    if (old != NULL && old != c) {
-        /* Every reader that could have seen @old has left its read-side
-         * critical section after this. */
-        urcu_memb_synchronize_rcu();
-        sw_conf_free(old);
-    }
-}
-
-const struct sw_conf *sw_conf_get(void)
-{
-    return atomic_load_explicit(&conf_current, memory_order_acquire);
 }

@@ -60,10 +60,18 @@ char *sw_conf_strndup(struct sw_conf *c, const char *s, size_t len)
     return p;
 }
 
+void sw_conf_ref(struct sw_conf *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
 void sw_conf_free(struct sw_conf *c)
 {
     if (c == NULL) {
         return;
+    }
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) > 0) {
+        return; /* another holder still uses it */
     }
     struct conf_chunk *ch = c->chunks;
     while (ch != NULL) {

@@ -8,6 +8,7 @@
 #ifndef SW_CONF_INT_H
 #define SW_CONF_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -46,6 +47,7 @@ struct conf_section {
 };
 
 struct sw_conf {
+    atomic_int refs; /* references besides the creator's (sw_conf_ref) */
     struct conf_chunk *chunks;
     const char *path;
     const struct sw_conf_node *root; /* NULL: defaults only or empty file */

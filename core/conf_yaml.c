@@ -14,15 +14,13 @@
  * snapshot is alive.
  */
 #include "conf_int.h"
+#include "sw/file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <yaml.h>
 
@@ -330,76 +328,21 @@ fail:
 /* Read a whole regular file of at most CONF_MAX_FILE bytes (NUL-terminated). */
 static int conf_read_file(const char *path, char **buf, size_t *len, struct sw_errbuf *eb)
 {
-    struct stat sb;
-    char *b = NULL;
-    size_t n = 0;
-    int rc;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    int rc = sw_file_read(path, CONF_MAX_FILE, 0, buf, len);
+    switch (rc) {
+    case 0:
+        return 0;
+    case SW_ENOENT:
         return sw_errbuf_set(eb, SW_EIO, "%s: cannot open: %s", path, strerror(errno));
+    case SW_EFORBIDDEN:
+        return sw_errbuf_set(eb, SW_EIO, "%s: not a regular file", path);
+    case SW_ELIMIT:
+        return sw_errbuf_set(eb, SW_ECONF, "%s: file is over the 4 MB limit", path);
+    case SW_ENOMEM:
+        return sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
+    default:
+        return sw_errbuf_set(eb, SW_EIO, "%s: cannot read: %s", path, strerror(errno));
     }
-    if (fstat(fd, &sb) != 0) {
-        rc = sw_errbuf_set(eb, SW_EIO, "%s: cannot stat: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        rc = sw_errbuf_set(eb, SW_EIO, "%s: not a regular file", path);
-        goto fail;
-    }
-    if ((uint64_t)sb.st_size > CONF_MAX_FILE) {
-        rc = sw_errbuf_set(eb, SW_ECONF, "%s: file is %jd bytes, over the 4 MB limit", path,
-                           (intmax_t)sb.st_size);
-        goto fail;
-    }
-    /* Read until EOF with room for one byte past the limit, in case the
-     * file grows between fstat and read. */
-    size_t cap = (size_t)sb.st_size + 1;
-    b = malloc(cap + 1);
-    if (b == NULL) {
-        rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap > CONF_MAX_FILE) {
-                rc = sw_errbuf_set(eb, SW_ECONF, "%s: file is over the 4 MB limit", path);
-                goto fail;
-            }
-            size_t ncap = cap * 2 > CONF_MAX_FILE + 1 ? CONF_MAX_FILE + 1 : cap * 2;
-            char *nb = realloc(b, ncap + 1);
-            if (nb == NULL) {
-                rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
-                goto fail;
-            }
-            b = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            rc = sw_errbuf_set(eb, SW_EIO, "%s: read error: %s", path, strerror(errno));
-            goto fail;
-        }
-        if (r == 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    if (n > CONF_MAX_FILE) {
-        rc = sw_errbuf_set(eb, SW_ECONF, "%s: file is over the 4 MB limit", path);
-        goto fail;
-    }
-    b[n] = '\0';
-    close(fd);
-    *buf = b;
-    *len = n;
-    return 0;
-fail:
-    free(b);
-    close(fd);
-    return rc;
 }
 
 int sw_conf_parse_file(struct sw_conf *owner, const char *path, struct sw_conf_node **out,

@@ -2,6 +2,10 @@
  * log.c - leveled logging to stderr, one write(2) per line so lines from
  * several threads never interleave. Level set once at start-up.
  *
+ * Messages often carry text from outside (JIDs, a peer's incident
+ * description): every control byte in the formatted message (newline, CR,
+ * ESC, DEL, ...) is written as \xNN, so nobody can forge or split log lines.
+ *
  * Rate limit (log.h): each call site's token bucket is read and updated under
  * one process-wide mutex (logging is rare and never on a hot path); the line
  * is formatted and written outside it.
@@ -37,10 +41,25 @@ static void log_line(enum sw_log_level lvl, const char *module, uint32_t suppres
     if (n < 0) {
         return;
     }
-    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof(line) - 2) {
-        len = sizeof(line) - 2;
+    if ((size_t)n > sizeof(line) - 8) {
+        n = (int)(sizeof(line) - 8);
+    }
+    char msg[1024];
+    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t len = (size_t)n;
+    static const char hex[] = "0123456789abcdef";
+    for (const unsigned char *p = (const unsigned char *)msg; m > 0 && *p; p++) {
+        if (len + 5 > sizeof(line) - 1) {
+            break;
+        }
+        if (*p < 0x20 || *p == 0x7f) {
+            line[len++] = '\\';
+            line[len++] = 'x';
+            line[len++] = hex[*p >> 4];
+            line[len++] = hex[*p & 15];
+        } else {
+            line[len++] = (char)*p;
+        }
     }
     if (suppressed > 0) {
         int k = snprintf(line + len, sizeof(line) - len - 1, " [%u similar lines suppressed]",

@@ -37,6 +37,7 @@
 #include <xxhash.h>
 
 #include "sw/detector.h"
+#include "sw/file.h"
 #include "sw/normalize.h"
 
 #define NB_MAGIC "SWNBAYES"
@@ -397,7 +398,6 @@ void sw_classifier_free(struct sw_classifier *m)
 
 int sw_classifier_save(const struct sw_classifier *m, const char *path, struct sw_errbuf *eb)
 {
-    char tmp[1100];
     size_t nb = (size_t)1 << m->bits;
     struct nb_header h;
     memset(&h, 0, sizeof(h));
@@ -408,17 +408,10 @@ int sw_classifier_save(const struct sw_classifier *m, const char *path, struct s
     h.n_spam = m->n_spam;
     h.prior = m->prior;
     h.sum = XXH64(m->w, nb * sizeof(float), 0);
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
-    if (fp == NULL) {
-        return sw_errbuf_set(eb, SW_EIO, "%s: %s", tmp, strerror(errno));
-    }
-    bool ok = fwrite(&h, sizeof(h), 1, fp) == 1 && fwrite(m->w, sizeof(float), nb, fp) == nb;
-    ok = (fclose(fp) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return sw_errbuf_set(eb, SW_EIO, "%s: cannot write model: %s", path, strerror(e));
+    struct sw_file_part parts[2] = {{&h, sizeof(h)}, {m->w, nb * sizeof(float)}};
+    int rc = sw_file_write_atomicv(path, parts, 2, 0644);
+    if (rc != 0) {
+        return sw_errbuf_set(eb, rc, "%s: cannot write model: %s", path, strerror(errno));
     }
     return 0;
 }

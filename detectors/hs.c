@@ -33,6 +33,8 @@
 #include <utime.h>
 #include <xxhash.h>
 
+#include "sw/file.h"
+
 #define SW_HS_MAGIC "SWHSDB1\n"
 
 struct sw_hs_db {
@@ -149,36 +151,33 @@ static void cache_key(const struct sw_hs_pattern *pats, size_t n, const hs_platf
  * present but not valid for @key. */
 static int cache_load(const char *path, const XXH128_hash_t *key, hs_database_t **db)
 {
-    int rc = SW_EPARSE;
     char *buf = NULL;
+    size_t len = 0;
     struct cache_header h;
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        return errno == ENOENT ? SW_ENOENT : SW_EPARSE;
+    /* a cache file is ours or nothing: no symlink, our uid, not writable by others */
+    int rc = sw_file_read(path, sizeof(h) + ((size_t)1 << 31), SW_FILE_NOFOLLOW | SW_FILE_OWNED,
+                          &buf, &len);
+    if (rc != 0) {
+        return rc == SW_ENOENT ? SW_ENOENT : rc == SW_ENOMEM ? SW_ENOMEM : SW_EPARSE;
     }
-    if (fread(&h, sizeof(h), 1, fp) != 1 || memcmp(h.magic, SW_HS_MAGIC, 8) != 0 ||
-        h.key_lo != key->low64 || h.key_hi != key->high64 || h.payload_len == 0 ||
-        h.payload_len > (1ull << 31)) {
+    rc = SW_EPARSE;
+    if (len < sizeof(h)) {
         goto fail;
     }
-    buf = malloc((size_t)h.payload_len);
-    if (buf == NULL) {
-        rc = SW_ENOMEM;
+    memcpy(&h, buf, sizeof(h));
+    if (memcmp(h.magic, SW_HS_MAGIC, 8) != 0 || h.key_lo != key->low64 || h.key_hi != key->high64 ||
+        h.payload_len == 0 || h.payload_len != len - sizeof(h)) {
         goto fail;
     }
-    if (fread(buf, 1, (size_t)h.payload_len, fp) != h.payload_len || fgetc(fp) != EOF) {
+    if (XXH64(buf + sizeof(h), (size_t)h.payload_len, 0) != h.payload_sum) {
         goto fail;
     }
-    if (XXH64(buf, (size_t)h.payload_len, 0) != h.payload_sum) {
-        goto fail;
-    }
-    if (hs_deserialize_database(buf, (size_t)h.payload_len, db) != HS_SUCCESS) {
+    if (hs_deserialize_database(buf + sizeof(h), (size_t)h.payload_len, db) != HS_SUCCESS) {
         goto fail;
     }
     rc = 0;
 fail:
     free(buf);
-    fclose(fp);
     return rc;
 }
 
@@ -186,9 +185,6 @@ static int cache_store(const char *path, const XXH128_hash_t *key, const hs_data
 {
     char *bytes = NULL;
     size_t len = 0;
-    char tmp[600];
-    int rc = SW_EIO;
-    FILE *fp = NULL;
 
     if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS) {
         return SW_ENOMEM;
@@ -198,30 +194,8 @@ static int cache_store(const char *path, const XXH128_hash_t *key, const hs_data
                              .payload_len = len,
                              .payload_sum = XXH64(bytes, len, 0)};
     memcpy(h.magic, SW_HS_MAGIC, 8);
-    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
-    fp = fopen(tmp, "wb");
-    if (fp == NULL) {
-        goto fail;
-    }
-    if (fwrite(&h, sizeof(h), 1, fp) != 1 || fwrite(bytes, 1, len, fp) != len) {
-        goto fail;
-    }
-    if (fclose(fp) != 0) {
-        fp = NULL;
-        goto fail;
-    }
-    fp = NULL;
-    if (rename(tmp, path) != 0) {
-        goto fail;
-    }
-    rc = 0;
-fail:
-    if (fp != NULL) {
-        fclose(fp);
-    }
-    if (rc != 0) {
-        unlink(tmp);
-    }
+    struct sw_file_part parts[2] = {{&h, sizeof(h)}, {bytes, len}};
+    int rc = sw_file_write_atomicv(path, parts, 2, 0600);
     free(bytes); /* hs_serialize_database uses the misc allocator: malloc by default */
     return rc;
 }
@@ -252,6 +226,22 @@ static void cache_prune(const char *dir)
         }
     }
     closedir(d);
+}
+
+/* The shared /tmp fallback: a directory we create, or one that is already
+ * ours alone (owner = euid, mode 0700, not a symlink); anything else in its
+ * place (another user's directory, a symlink) disqualifies it. */
+static int dir_private(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        return 0;
+    }
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 077) != 0) {
+        return 0;
+    }
+    return access(dir, W_OK | X_OK) == 0;
 }
 
 static int dir_usable(const char *dir)
@@ -286,8 +276,10 @@ int sw_hs_cache_dir(const char *configured, char *buf, size_t cap)
             return 0;
         }
     }
-    snprintf(cand, sizeof(cand), "/tmp/stanzawatch-cache-%lu", (unsigned long)getuid());
-    if (dir_usable(cand)) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(cand, sizeof(cand), "%s/stanzawatch-cache-%lu",
+             tmp != NULL && tmp[0] == '/' ? tmp : "/tmp", (unsigned long)geteuid());
+    if (dir_private(cand)) {
         snprintf(buf, cap, "%s", cand);
         return 0;
     }

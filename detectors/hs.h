@@ -76,7 +76,12 @@ void sw_hs_db_free(struct sw_hs_db *db);
 
 /**
  * Resolve the cache directory: @configured if it exists (or can be created) and
- * is writable, else $XDG_CACHE_HOME/stanzawatch, else /tmp/stanzawatch-cache-$UID.
+ * is writable, else $XDG_CACHE_HOME/stanzawatch, else ${TMPDIR:-/tmp}/
+ * stanzawatch-cache-$EUID, which is used only if it is ours alone: created by
+ * us, or a real directory (not a symlink) owned by our euid with mode 0700.
+ * Cache files are read with O_NOFOLLOW and only if owned by us and not
+ * writable by others, verified (magic, key, checksum) and written through a
+ * private temp file (sw_file_write_atomic).
  * Writes the chosen path into @buf. @return 0, or SW_ENOENT if none is usable.
  */
 int sw_hs_cache_dir(const char *configured, char *buf, size_t cap);

@@ -126,11 +126,19 @@ int sw_pipeline_reload(struct sw_pipeline *p, struct sw_conf *conf, struct sw_er
         SW_CNT_ADD(p->reload_errors, 1);
         return rc;
     }
-    struct pl_gen *old = rcu_xchg_pointer(&p->gen, g);
+    struct pl_gen *old = atomic_exchange_explicit(&p->gen, g, memory_order_acq_rel);
     /* Workers read the generation only inside rcu_read_lock() (one batch at a
      * time), so after the grace period nobody uses old's shared state. */
     synchronize_rcu();
     pl_gen_free(p, old);
+    /* the hit stage (aggregator, outputs) adopts the new snapshot on its own
+     * thread between two hits; until then this reference keeps it alive */
+    sw_conf_ref(conf);
+    sw_conf_free(atomic_exchange_explicit(&p->agg_next, conf, memory_order_acq_rel));
+    if (atomic_load_explicit(&p->started, memory_order_acquire)) {
+        sw_evcount_notify(&p->ec_agg);
+        sw_evcount_notify(&p->ec_agg_wm);
+    }
     SW_CNT_ADD(p->reloads, 1);
     return 0;
 }
@@ -263,7 +271,7 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     if (rc < 0) {
         goto fail;
     }
-    rcu_assign_pointer(p->gen, g0);
+    atomic_store_explicit(&p->gen, g0, memory_order_release);
     if (opts->stage != NULL) {
         p->stage = *opts->stage;
     } else {
@@ -271,6 +279,7 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
     }
     atomic_init(&p->abort_k, UINT64_MAX);
     atomic_init(&p->stop, false);
+    atomic_init(&p->agg_next, NULL);
     atomic_init(&p->done, false);
     atomic_init(&p->started, false);
     *out = p;
@@ -285,7 +294,8 @@ void sw_pipeline_free(struct sw_pipeline *p)
     if (p == NULL) {
         return;
     }
-    pl_gen_free(p, p->gen);
+    sw_conf_free(atomic_load(&p->agg_next));
+    pl_gen_free(p, atomic_load_explicit(&p->gen, memory_order_acquire));
     free(p->muc_hashes);
     free(p->server_hashes);
     for (size_t i = 0; i < p->n_streams; i++) {
@@ -309,11 +319,18 @@ void sw_pipeline_stop(struct sw_pipeline *p)
     atomic_store_explicit(&p->stop, true, memory_order_relaxed);
 }
 
+bool sw_pipeline_stopped(const struct sw_pipeline *p)
+{
+    return atomic_load_explicit(&p->stop, memory_order_relaxed);
+}
+
 /* ------------------------------------------------------------------ */
 /* run                                                                 */
 
 void sw_pipeline_block_signals(void)
 {
+    /* a peer or reader that goes away is an error return (EPIPE), never death */
+    signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
@@ -363,6 +380,9 @@ static void control_poll_signals(struct sw_pipeline *p)
         } else {
             sw_log_info("pipeline", "signal %d: stopping after what was read", sig);
             sw_pipeline_stop(p);
+            if (p->tap != NULL && p->tap->cancel != NULL) {
+                p->tap->cancel(p->tap->ctx); /* an idle stdin must not keep us */
+            }
         }
     }
 }

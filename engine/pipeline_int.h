@@ -166,8 +166,12 @@ struct sw_pipeline {
     int64_t max_jump_ms; /* engine.max_time_jump */
     size_t n_det;
     const struct sw_detector_ops *det[SW_PIPELINE_MAX_DETECTORS];
-    bool fp_bodies;     /* parsers fingerprint message bodies (a detector takes messages) */
-    struct pl_gen *gen; /* RCU-protected */
+    bool fp_bodies; /* parsers fingerprint message bodies (a detector takes messages) */
+    /* RCU-protected: published with C11 release/acquire (the same ordering as
+     * rcu_assign_pointer/rcu_dereference, and visible to ThreadSanitizer, so
+     * only the grace-period free in pl_gen_free needs a suppression); freed
+     * after synchronize_rcu() */
+    struct pl_gen *_Atomic gen;
     uint64_t gen_ids;
     struct sw_hit_stage stage; /* copy of *o.stage; no-op callbacks when NULL */
     bool ran;
@@ -186,8 +190,9 @@ struct sw_pipeline {
     struct sw_evcount ec_bufs;   /* reader waits for a returned buffer */
     _Atomic uint64_t abort_k;    /* first chunk not to process (UINT64_MAX: none) */
     _Atomic bool stop;           /* sw_pipeline_stop() */
-    _Atomic bool done;           /* aggregator finished */
-    _Atomic bool started;        /* run state set up: stats may read parsers/workers */
+    struct sw_conf *_Atomic agg_next; /* reloaded config for the aggregator (referenced) */
+    _Atomic bool done;                /* aggregator finished */
+    _Atomic bool started;             /* run state set up: stats may read parsers/workers */
     pthread_mutex_t done_mu;
     pthread_cond_t done_cv;
     char err[1024]; /* first error, set by the thread that found it (guarded by err_mu) */

@@ -40,7 +40,7 @@ void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats
     add_wait(&st->wait_reader, &p->wait_reader);
     add_wait(&st->wait_aggregate, &p->wait_agg);
     st->n_detectors = p->n_det;
-    const struct pl_gen *g = p->gen;
+    const struct pl_gen *g = atomic_load_explicit(&p->gen, memory_order_acquire);
     for (size_t d = 0; d < p->n_det; d++) {
         st->det[d].name = p->det[d]->name;
         st->det[d].enabled = g != NULL && g->enabled[d];

@@ -7,8 +7,13 @@
  * opened when their turn comes so earlier captures are processed before a bad
  * path is reported. posix_fadvise(SEQUENTIAL) doubles the kernel read-ahead.
  *
+ * A pipe or terminal (stdin) may stay idle for ever: before each read of a
+ * non-regular file the tap polls it together with an eventfd that cancel()
+ * signals, so a stop request ends the read at once instead of waiting for the
+ * writer to close the pipe. Regular files are read directly.
+ *
  * Threading: used by the pipeline's reader thread only, except position(),
- * an atomic counter the progress bar reads.
+ * an atomic counter the progress bar reads, and cancel() (any thread).
  */
 #include "sw/tap.h"
 
@@ -17,6 +22,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,13 +34,39 @@ struct tap_files {
     int fd;     /* -1: current not opened yet */
     _Atomic uint64_t pos;
     int64_t total; /* -1 if some size is unknown (stdin, pipes) */
+    bool regular;  /* current fd is a regular file: no poll needed */
+    int cancel_fd; /* eventfd written by cancel() */
 };
+
+/* Wait until @t->fd is readable (true) or cancel() was called (false). */
+static bool wait_readable(struct tap_files *t)
+{
+    if (t->regular) {
+        return true;
+    }
+    struct pollfd pf[2] = {{.fd = t->fd, .events = POLLIN}, {.fd = t->cancel_fd, .events = POLLIN}};
+    for (;;) {
+        int n = poll(pf, t->cancel_fd >= 0 ? 2 : 1, -1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return true; /* let read() report the error */
+        }
+        if (pf[1].revents != 0 && t->cancel_fd >= 0) {
+            return false;
+        }
+        return true; /* data, EOF (POLLHUP) or an error read() will report */
+    }
+}
 
 static int tap_files_open(struct tap_files *t, struct sw_errbuf *eb)
 {
     const char *p = t->paths[t->cur];
     if (strcmp(p, "-") == 0) {
+        struct stat st;
         t->fd = STDIN_FILENO;
+        t->regular = fstat(t->fd, &st) == 0 && S_ISREG(st.st_mode);
         return 0;
     }
     t->fd = open(p, O_RDONLY | O_CLOEXEC);
@@ -41,6 +74,8 @@ static int tap_files_open(struct tap_files *t, struct sw_errbuf *eb)
         int e = errno;
         return sw_errbuf_set(eb, e == ENOENT ? SW_ENOENT : SW_EIO, "%s: %s", p, strerror(e));
     }
+    struct stat st;
+    t->regular = fstat(t->fd, &st) == 0 && S_ISREG(st.st_mode);
     (void)posix_fadvise(t->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     return 0;
 }
@@ -63,6 +98,12 @@ static int tap_files_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *
     out->stream = (uint16_t)t->cur;
     out->name = t->paths[t->cur];
     while (out->len < cap) {
+        if (!wait_readable(t)) {
+            /* cancelled: what was read is handed out, then no more streams */
+            out->stream_end = true;
+            t->cur = t->n - 1;
+            break;
+        }
         ssize_t k = read(t->fd, buf + out->len, cap - out->len);
         if (k == -1) {
             if (errno == EINTR) {
@@ -108,7 +149,20 @@ static void tap_files_close(void *ctx)
     if (t->fd != -1 && t->fd != STDIN_FILENO) {
         close(t->fd);
     }
+    if (t->cancel_fd >= 0) {
+        close(t->cancel_fd);
+    }
     free(t);
+}
+
+static void tap_files_cancel(void *ctx)
+{
+    struct tap_files *t = ctx;
+    uint64_t one = 1;
+    if (t->cancel_fd >= 0) {
+        ssize_t w = write(t->cancel_fd, &one, sizeof(one));
+        (void)w; /* an eventfd write of 1 only fails on counter overflow */
+    }
 }
 
 int sw_tap_files_new(const char *const *paths, size_t n, struct sw_tap_ops *out)
@@ -124,6 +178,7 @@ int sw_tap_files_new(const char *const *paths, size_t n, struct sw_tap_ops *out)
     t->paths = paths;
     t->n = n;
     t->fd = -1;
+    t->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     atomic_init(&t->pos, 0);
     t->total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -141,6 +196,7 @@ int sw_tap_files_new(const char *const *paths, size_t n, struct sw_tap_ops *out)
     out->size_hint = tap_files_size_hint;
     out->position = tap_files_position;
     out->close = tap_files_close;
+    out->cancel = tap_files_cancel;
     out->ctx = t;
     return 0;
 }

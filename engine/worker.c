@@ -356,7 +356,7 @@ void *pl_worker_main(void *arg)
     } else {
         ws->tm.prev = INT64_MIN;
         rcu_read_lock();
-        int rc = wk_switch(w, ws, rcu_dereference(p->gen), true);
+        int rc = wk_switch(w, ws, atomic_load_explicit(&p->gen, memory_order_acquire), true);
         rcu_read_unlock();
         if (rc < 0) {
             pl_set_error(p, rc, "detector thread_init failed");
@@ -371,7 +371,7 @@ void *pl_worker_main(void *arg)
         uint32_t flags = b->flags;
         if (!aborted) {
             rcu_read_lock();
-            const struct pl_gen *g = rcu_dereference(p->gen);
+            const struct pl_gen *g = atomic_load_explicit(&p->gen, memory_order_acquire);
             if (g->id != ws->gen_id && wk_switch(w, ws, g, false) < 0) {
                 SW_CNT_ADD(w->reload_errors, 1);
             }
@@ -444,13 +444,17 @@ static uint64_t agg_signature(struct sw_pipeline *p)
 static bool agg_changed(void *arg)
 {
     struct agg_wait *a = arg;
-    return agg_signature(a->p) != a->sig;
+    return agg_signature(a->p) != a->sig ||
+           atomic_load_explicit(&a->p->agg_next, memory_order_acquire) != NULL;
 }
 
 static bool agg_record_or_end(void *arg)
 {
     struct sw_pipeline *p = arg;
     bool all_done = true;
+    if (atomic_load_explicit(&p->agg_next, memory_order_acquire) != NULL) {
+        return true; /* a reload to hand to the stage */
+    }
     for (unsigned i = 0; i < p->W; i++) {
         struct pl_worker *w = &p->workers[i];
         if (sw_ring_count(w->hits) > 0) {
@@ -468,6 +472,14 @@ void *pl_aggregator_main(void *arg)
     struct sw_pipeline *p = arg;
     pl_thread_name("aggregate", -1);
     for (;;) {
+        /* a reload: the stage adopts it between two hits, on this thread */
+        struct sw_conf *nc = atomic_exchange_explicit(&p->agg_next, NULL, memory_order_acq_rel);
+        if (nc != NULL) {
+            if (p->stage.reload != NULL) {
+                p->stage.reload(p->stage.ctx, nc);
+            }
+            sw_conf_free(nc);
+        }
         uint64_t sig = agg_signature(p);
         const struct pl_rec *best = NULL;
         unsigned best_w = 0;
@@ -529,7 +541,14 @@ void *pl_aggregator_main(void *arg)
     /* Workers stored last_t before their final watermark (release). */
     int64_t last = p->workers[0].last_t;
     SW_CNT_SET(p->last_t, last);
-    p->stage.finish(p->stage.ctx, last == INT64_MIN ? 0 : last);
+    if (atomic_load_explicit(&p->stop, memory_order_relaxed) && p->stage.stop != NULL) {
+        /* stopped (SIGTERM/SIGINT), not at the end of the input: the abuse
+         * is not known to be over, so closes are marked at_stop (peers are
+         * not told); a later run reports the offenders again if they go on */
+        p->stage.stop(p->stage.ctx, last == INT64_MIN ? 0 : last);
+    } else {
+        p->stage.finish(p->stage.ctx, last == INT64_MIN ? 0 : last);
+    }
     pthread_mutex_lock(&p->done_mu);
     atomic_store_explicit(&p->done, true, memory_order_release);
     pthread_cond_broadcast(&p->done_cv);

@@ -94,6 +94,7 @@ struct sw_live {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     _Atomic int sleeping;
+    _Atomic uint64_t wake_gen; /* producers' RMW before reading `sleeping` */
 };
 
 /* tapq.c: queue and mux */

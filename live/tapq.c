@@ -18,8 +18,8 @@
  * still queued, the closing tag, and EOF: a drained stop.
  *
  * Threading: as above; the mux's sleep uses a mutex/condvar pair touched
- * only when the mux actually sleeps (seq_cst fences on both sides close the
- * lost-wake-up window).
+ * only when the mux actually sleeps (seq_cst RMWs on both sides close the
+ * lost-wake-up window; the 100 ms timeout bounds it anyway).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +92,10 @@ bool lt_queue_put(struct lt_tap *t, const char *s, size_t len, unsigned kind, ui
 
 static void mux_wake(struct sw_live *l)
 {
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&l->sleeping, memory_order_relaxed)) {
+    /* a locked RMW orders the block commit before the load of `sleeping`
+     * (no fences: TSan does not model them); one per block, not per stanza */
+    (void)atomic_fetch_add_explicit(&l->wake_gen, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&l->sleeping, memory_order_seq_cst)) {
         pthread_mutex_lock(&l->mu);
         pthread_cond_signal(&l->cv);
         pthread_mutex_unlock(&l->mu);
@@ -296,6 +298,24 @@ static bool mux_dedup(struct sw_live *l, uint64_t key, int64_t now, int64_t wind
 /* ------------------------------------------------------------------ */
 /* mux                                                                 */
 
+/* The next piece of a record larger than a read (l->part_*) into buf[0, cap);
+ * the last piece ends with the record's newline, so it is left one byte short
+ * of @cap if need be. Returns the bytes written. */
+static size_t mux_piece(struct sw_live *l, char *buf, size_t cap)
+{
+    size_t c = l->part_left < cap ? l->part_left : cap;
+    if (c == l->part_left && c == cap) {
+        c--; /* room for the newline on the next read */
+    }
+    memcpy(buf, l->part_src, c);
+    l->part_src += c;
+    l->part_left -= c;
+    if (l->part_left == 0) {
+        buf[c++] = '\n';
+    }
+    return c;
+}
+
 /* Copy records of tap @t into buf[*len, cap). Returns true if the tap's queue
  * had something (progress made or a partial record pending). */
 static bool mux_drain_tap(struct sw_live *l, struct lt_tap *t, char *buf, size_t cap, size_t *len,
@@ -329,11 +349,7 @@ static bool mux_drain_tap(struct sw_live *l, struct lt_tap *t, char *buf, size_t
                 /* a record larger than the caller's buffer: hand it out in pieces */
                 l->part_src = rec + LT_REC_HDR;
                 l->part_left = rl;
-                size_t c = cap;
-                memcpy(buf, l->part_src, c);
-                l->part_src += c;
-                l->part_left -= c;
-                *len = c;
+                *len = mux_piece(l, buf, cap);
                 t->rd_off += need; /* the block stays until the next read copies the rest */
                 return true;
             }
@@ -384,15 +400,7 @@ static int mux_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *out, s
         bool pending = false;
         if (l->part_left > 0) {
             /* the rest of a record larger than a read, then its block */
-            size_t c = l->part_left < cap ? l->part_left : cap;
-            memcpy(buf, l->part_src, c);
-            l->part_src += c;
-            l->part_left -= c;
-            len = c;
-            if (l->part_left == 0 && len < cap) {
-                buf[len++] = '\n';
-            }
-            out->len = len;
+            out->len = mux_piece(l, buf, cap);
             return 0;
         }
         bool stopped = atomic_load_explicit(&l->stopping, memory_order_acquire) &&
@@ -428,8 +436,7 @@ static int mux_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *out, s
                 ts.tv_nsec -= 1000000000L;
             }
             pthread_mutex_lock(&l->mu);
-            atomic_store_explicit(&l->sleeping, 1, memory_order_relaxed);
-            atomic_thread_fence(memory_order_seq_cst);
+            (void)atomic_exchange_explicit(&l->sleeping, 1, memory_order_seq_cst);
             bool empty = true;
             for (size_t i = 0; i < l->n && empty; i++) {
                 empty = sw_ring_count(l->taps[i].q) == 0;
@@ -498,6 +505,7 @@ int lt_mux_init(struct sw_live *l)
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     atomic_init(&l->sleeping, 0);
+    atomic_init(&l->wake_gen, 0);
     atomic_init(&l->stopping, false);
     return 0;
 }

@@ -118,6 +118,8 @@ struct agg_sym {
 
 struct sw_aggregate {
     const struct sw_aggregate_settings *s;
+    uint8_t stopping;     /* sw_aggregate_stop: closes are marked at_stop */
+    struct sw_conf *conf; /* referenced snapshot @s lives in (NULL: borrowed settings) */
     int64_t threshold_milli, default_milli;
     struct agg_sym *syms;
     size_t n_syms;
@@ -443,12 +445,28 @@ static void w_unlink(struct sw_aggregate *a, int32_t i)
     }
 }
 
-/* Only for the entry at the LRU tail (just hit), so the order stays LRU order. */
+/* Only for the entry at the LRU tail (just hit), or in LRU order, so the
+ * list's order stays LRU order. */
 static void w_push_tail(struct sw_aggregate *a, int32_t i)
 {
     w_unlink(a, i);
     list_push_tail(a, i, AGG_WATCH, &a->w_head, &a->w_tail);
     a->e[i].watched = 1;
+}
+
+/* A reload may move the horizons, so an entry the tick dropped as idle can
+ * count as young again: put back every entry that could need a tick, walking
+ * the LRU so the order stays LRU order. */
+static void w_rebuild(struct sw_aggregate *a)
+{
+    while (a->w_head >= 0) {
+        w_unlink(a, a->w_head);
+    }
+    for (int32_t i = a->lru_head; i >= 0; i = a->e[i].lru_next) {
+        if (a->e[i].dirty || a->e[i].state == AGG_CLOSED) {
+            w_push_tail(a, i);
+        }
+    }
 }
 
 static void lru_push_tail(struct sw_aggregate *a, int32_t i)
@@ -723,6 +741,7 @@ static void close_entry(struct sw_aggregate *a, struct agg_entry *e, int64_t now
 {
     inc_refresh(a, e, now);
     e->open->inc.status = SW_INC_CLOSED;
+    e->open->inc.at_stop = a->stopping;
     e->open->inc.revision++;
     emit(a, e);
     e->state = AGG_CLOSED;
@@ -1152,18 +1171,15 @@ static int build_hashes(const struct sw_conf_strlist *l, uint64_t **v, size_t *n
     return 0;
 }
 
-static int agg_init(struct sw_aggregate *a, const struct sw_aggregate_settings *s,
-                    const struct sw_conf_strlist *never, const struct sw_conf_strlist *services,
-                    struct sw_errbuf *eb)
+/* Scores, symbols, groups and never-offender hashes of @s into @a (the
+ * policy part: everything a reload may change). */
+static int agg_policy(struct sw_aggregate *a, const struct sw_aggregate_settings *s,
+                      const struct sw_conf_strlist *never, const struct sw_conf_strlist *services,
+                      struct sw_errbuf *eb)
 {
     a->s = s;
     a->threshold_milli = (int64_t)llround(s->report_threshold * 1000.0);
     a->default_milli = (int64_t)llround(s->default_score * 1000.0);
-    a->lru_head = a->lru_tail = -1;
-    a->w_head = a->w_tail = -1;
-    a->now = INT64_MIN / 2;
-    a->listed = g_listed;
-    a->listed_ctx = g_listed_ctx;
     if (s->max_tracked < 1 || s->window_ms < 1 || a->threshold_milli < 1) {
         return sw_errbuf_set(eb, SW_EINVAL, "aggregate: bad settings");
     }
@@ -1203,6 +1219,19 @@ static int agg_init(struct sw_aggregate *a, const struct sw_aggregate_settings *
     if (rc == 0) {
         rc = build_hashes(services, &a->services, &a->n_services);
     }
+    return rc;
+}
+
+static int agg_init(struct sw_aggregate *a, const struct sw_aggregate_settings *s,
+                    const struct sw_conf_strlist *never, const struct sw_conf_strlist *services,
+                    struct sw_errbuf *eb)
+{
+    a->lru_head = a->lru_tail = -1;
+    a->w_head = a->w_tail = -1;
+    a->now = INT64_MIN / 2;
+    a->listed = g_listed;
+    a->listed_ctx = g_listed_ctx;
+    int rc = agg_policy(a, s, never, services, eb);
     if (rc < 0) {
         return rc;
     }
@@ -1258,9 +1287,57 @@ int sw_aggregate_new(const struct sw_conf *conf, struct sw_output_ops *outputs, 
         return sw_errbuf_set(eb, SW_ECONF, "aggregate: section not registered");
     }
     const struct sw_muc_settings *muc = sw_conf_section(conf, "muc");
-    return sw_aggregate_new_settings(s, muc ? &muc->server_jids : NULL, muc ? &muc->services : NULL,
-                                     muc ? &muc->service_prefixes : NULL, outputs, n_outputs, out,
-                                     eb);
+    int rc =
+        sw_aggregate_new_settings(s, muc ? &muc->server_jids : NULL, muc ? &muc->services : NULL,
+                                  muc ? &muc->service_prefixes : NULL, outputs, n_outputs, out, eb);
+    if (rc == 0) {
+        /* only a count changes: the snapshot's content stays immutable */
+        (*out)->conf = (struct sw_conf *)conf;
+        sw_conf_ref((*out)->conf);
+    }
+    return rc;
+}
+
+int sw_aggregate_reload(struct sw_aggregate *a, struct sw_conf *conf, struct sw_errbuf *eb)
+{
+    const struct sw_aggregate_settings *s = sw_conf_section(conf, "aggregate");
+    const struct sw_muc_settings *muc = sw_conf_section(conf, "muc");
+    if (s == NULL) {
+        return sw_errbuf_set(eb, SW_ECONF, "aggregate: section not registered");
+    }
+    /* build the new policy aside, then swap: a bad config changes nothing */
+    struct sw_aggregate n;
+    memset(&n, 0, sizeof(n));
+    int rc = agg_policy(&n, s, muc ? &muc->server_jids : NULL, muc ? &muc->services : NULL, eb);
+    if (rc < 0) {
+        free(n.syms);
+        free(n.never);
+        free(n.services);
+        return rc;
+    }
+    if ((size_t)s->max_tracked != a->cap) {
+        sw_log_warn("aggregate", "max_tracked %lld -> %lld takes effect at restart",
+                    (long long)a->cap, (long long)s->max_tracked);
+    }
+    free(a->syms);
+    free(a->never);
+    free(a->services);
+    a->s = s;
+    a->threshold_milli = n.threshold_milli;
+    a->default_milli = n.default_milli;
+    a->syms = n.syms;
+    a->n_syms = n.n_syms;
+    a->never = n.never;
+    a->n_never = n.n_never;
+    a->services = n.services;
+    a->n_services = n.n_services;
+    a->prefixes = muc ? &muc->service_prefixes : NULL; /* lives in @conf, referenced below */
+    w_rebuild(a);
+    sw_conf_ref(conf);
+    sw_conf_free(a->conf);
+    a->conf = conf;
+    a->st.reloads++;
+    return 0;
 }
 
 void sw_aggregate_free(struct sw_aggregate *a)
@@ -1278,6 +1355,7 @@ void sw_aggregate_free(struct sw_aggregate *a)
     free(a->syms);
     free(a->never);
     free(a->services);
+    sw_conf_free(a->conf);
     free(a);
 }
 
@@ -1298,9 +1376,37 @@ static void stage_finish(void *ctx, int64_t now_ms)
     sw_aggregate_finish(ctx, now_ms);
 }
 
+/* Stopped by a signal: close locally (outputs write it), but each close is
+ * marked at_stop, so the live reporter does not tell peers the abuse ended. */
+static void stage_stop(void *ctx, int64_t now_ms)
+{
+    struct sw_aggregate *a = ctx;
+    a->stopping = 1;
+    sw_aggregate_finish(a, now_ms);
+    a->stopping = 0;
+}
+
 static void stage_get_stats(const void *ctx, struct sw_aggregate_stats *st)
 {
     sw_aggregate_get_stats(ctx, st);
+}
+
+/* A reload reaches the aggregator and, through it, every output (the live
+ * reporter swaps peers, trust and policies). */
+static void stage_reload(void *ctx, struct sw_conf *c)
+{
+    struct sw_aggregate *a = ctx;
+    struct sw_errbuf eb;
+    eb.msg[0] = '\0';
+    if (sw_aggregate_reload(a, c, &eb) < 0) {
+        sw_log_error("aggregate", "reload refused, keeping the running settings: %s", eb.msg);
+    }
+    for (size_t i = 0; i < a->n_outputs; i++) {
+        struct sw_output_ops *o = &a->outputs[i];
+        if (o->reload != NULL && o->reload(o->ctx, c) < 0) {
+            sw_log_error("aggregate", "output %s keeps its settings after the reload", o->name);
+        }
+    }
 }
 
 void sw_aggregate_stage(struct sw_aggregate *a, struct sw_hit_stage *out)
@@ -1310,6 +1416,8 @@ void sw_aggregate_stage(struct sw_aggregate *a, struct sw_hit_stage *out)
         .hit = stage_hit,
         .tick = stage_tick,
         .finish = stage_finish,
+        .stop = stage_stop,
         .get_stats = stage_get_stats,
+        .reload = stage_reload,
     };
 }

@@ -351,6 +351,7 @@ int sw_output_json_init(struct sw_output_ops *o, FILE *fp)
     }
     o->name = "json";
     o->incident = json_incident;
+    o->reload = NULL;
     o->close = json_close;
     o->ctx = fp;
     return 0;

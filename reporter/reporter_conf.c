@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "reporter_int.h"
 
@@ -22,7 +23,13 @@ static const struct sw_conf_item peer_schema[] = {
      .type = SW_CONF_STRING,
      .offset = offsetof(struct sw_reporter_peer, jid),
      .def = NULL,
-     .help = "peer's bare JID or domain: where reports go and whose stanzas we trust"},
+     .help = "peer's bare JID or domain: where reports go; trusted only from exactly this "
+             "bare JID (a domain: from the bare domain, never from accounts at it)"},
+    {.key = "senders",
+     .type = SW_CONF_STRLIST,
+     .offset = offsetof(struct sw_reporter_peer, senders),
+     .def = "[]",
+     .help = "further bare JIDs trusted as this peer (e.g. an account at a domain peer)"},
     {.key = "send",
      .type = SW_CONF_STRLIST,
      .offset = offsetof(struct sw_reporter_peer, send),
@@ -173,6 +180,13 @@ static const struct sw_conf_item reporter_schema[] = {
      .max = 3600000,
      .def = "30s",
      .help = "no iq result within this counts as a failure"},
+    {.key = "spool_expire",
+     .type = SW_CONF_DURATION,
+     .offset = OFF(spool_expire_ms),
+     .min = 0,
+     .max = 365LL * 86400000,
+     .def = "7d",
+     .help = "a spooled report not delivered within this is deleted (counted, logged); 0 = never"},
     {.key = "max_inbound_bytes",
      .type = SW_CONF_SIZE,
      .offset = OFF(max_inbound_bytes),
@@ -236,6 +250,7 @@ void sw_reporter_settings_defaults(struct sw_reporter_settings *s)
     s->retry_min_ms = 2000;
     s->retry_max_ms = 600000;
     s->ack_timeout_ms = 30000;
+    s->spool_expire_ms = 7LL * 86400000;
     s->max_inbound_bytes = 64 * 1024;
     s->max_inbound_depth = 32;
     s->severity_medium = 2.0;
@@ -275,4 +290,28 @@ bool sw_reporter_peer_wants(const struct sw_reporter_settings *s, const struct s
         }
     }
     return false;
+}
+
+/* Is @jid (configured, bare) the bare part of @from, all of it? No copy, so no
+ * length limit can cut @from short. */
+static bool bare_is(const char *jid, const char *from)
+{
+    size_t bl = strcspn(from, "/");
+    return jid != NULL && strlen(jid) == bl && strncasecmp(jid, from, bl) == 0;
+}
+
+int sw_reporter_find_peer(const struct sw_reporter_settings *s, const char *from)
+{
+    const struct sw_reporter_peer *peers = s->peers.items;
+    for (size_t i = 0; from != NULL && i < s->peers.n; i++) {
+        if (bare_is(peers[i].jid, from)) {
+            return (int)i;
+        }
+        for (size_t j = 0; j < peers[i].senders.n; j++) {
+            if (bare_is(peers[i].senders.v[j], from)) {
+                return (int)i;
+            }
+        }
+    }
+    return -1;
 }

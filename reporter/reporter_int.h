@@ -27,6 +27,23 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
 char *sw_iodef_clean(char *dst, size_t cap, const char *src);
 
 /**
+ * The inbound parser's libxml2 call with its options alone (no prefilter, no
+ * checks): an xmlDocPtr (free with xmlFreeDoc) or NULL if malformed. Exposed
+ * so tests check the options themselves.
+ */
+void *sw_xep0268_read_doc(const char *buf, size_t len);
+/** sw_xep0268_parse with the DOCTYPE/ENTITY string prefilter switchable (tests, fuzzing). */
+int sw_xep0268_parse_ex(const char *buf, size_t len, size_t max_bytes, unsigned max_depth,
+                        bool prefilter, struct sw_xep0268_msg *out);
+
+/**
+ * Index of the peer that @from (a full JID as received) speaks for, or -1: its
+ * whole bare JID equals, case-insensitively, a peer's jid or one of its
+ * `senders`. A domain peer is never matched by an account at the domain.
+ */
+int sw_reporter_find_peer(const struct sw_reporter_settings *s, const char *from);
+
+/**
  * IODEF 2.0 (RFC 7970) <Incident> of @inc (reporter/iodef2.c), one line, no
  * XML declaration, malloc'd (caller frees). 0, SW_ENOMEM or SW_EIO. Reentrant.
  */

@@ -100,6 +100,7 @@ int sw_output_reports_init_settings(struct sw_output_ops *o, const struct sw_rep
     ro->fp = fp;
     o->name = "reports";
     o->incident = reports_incident;
+    o->reload = NULL;
     o->close = reports_close;
     o->ctx = ro;
     return 0;

@@ -270,8 +270,18 @@ static bool contains(const char *buf, size_t len, const char *needle)
     return false;
 }
 
-int sw_xep0268_parse(const char *buf, size_t len, size_t max_bytes, unsigned max_depth,
-                     struct sw_xep0268_msg *out)
+void *sw_xep0268_read_doc(const char *buf, size_t len)
+{
+    /* No XML_PARSE_NOENT (entities are never substituted), no DTDLOAD (no
+     * external subset or entity is fetched), NONET (nothing from the network
+     * even if asked), no HUGE (libxml2's own size and depth caps stay). */
+    return xmlReadMemory(buf, (int)len, NULL, NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                             XML_PARSE_NOCDATA);
+}
+
+int sw_xep0268_parse_ex(const char *buf, size_t len, size_t max_bytes, unsigned max_depth,
+                        bool prefilter, struct sw_xep0268_msg *out)
 {
     memset(out, 0, sizeof(*out));
     out->kind = -1;
@@ -279,19 +289,20 @@ int sw_xep0268_parse(const char *buf, size_t len, size_t max_bytes, unsigned max
         return SW_ELIMIT;
     }
     /* XMPP forbids DTDs; refusing any markup declaration rules out entity tricks. */
-    if (contains(buf, len, "<!DOCTYPE") || contains(buf, len, "<!ENTITY") ||
-        contains(buf, len, "<!doctype")) {
+    if (prefilter && (contains(buf, len, "<!DOCTYPE") || contains(buf, len, "<!ENTITY") ||
+                      contains(buf, len, "<!doctype"))) {
         return SW_EPARSE;
     }
-    xmlDocPtr doc = xmlReadMemory(buf, (int)len, NULL, NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                      XML_PARSE_NOCDATA);
+    xmlDocPtr doc = sw_xep0268_read_doc(buf, len);
     if (doc == NULL) {
         return SW_EPARSE;
     }
     int rc = 0;
     xmlNodePtr root = xmlDocGetRootElement(doc);
-    if (root == NULL || doc->intSubset != NULL) {
+    /* second line of defence, without the prefilter: a document that
+     * declares anything (internal subset) is refused before any text of it is
+     * read (xmlNodeGetContent would expand entity references) */
+    if (root == NULL || doc->intSubset != NULL || doc->extSubset != NULL) {
         rc = SW_EPARSE;
         goto out;
     }
@@ -341,4 +352,10 @@ int sw_xep0268_parse(const char *buf, size_t len, size_t max_bytes, unsigned max
 out:
     xmlFreeDoc(doc);
     return rc;
+}
+
+int sw_xep0268_parse(const char *buf, size_t len, size_t max_bytes, unsigned max_depth,
+                     struct sw_xep0268_msg *out)
+{
+    return sw_xep0268_parse_ex(buf, len, max_bytes, max_depth, true, out);
 }

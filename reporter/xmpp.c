@@ -3,17 +3,19 @@
  *
  * Design: two sides meet at the durable spool (spool.c).
  *  - Aggregator thread: the output's incident() renders the report once
- *    (ReportTime = now) and spools one file per interested peer, fsync'd before
- *    it returns, so nothing the aggregator handed over is lost by kill -9. It
- *    also keeps a copy of the incident in a small table so that an inquiry can
- *    be answered with a fresh report.
+ *    (ReportTime = now) and queues it in the spool once per interested peer;
+ *    the spool's writer thread stores it (group commit) before it can be sent,
+ *    so detection never waits for the disk. It also keeps a copy of the
+ *    incident in a small table so that an inquiry can be answered with a fresh
+ *    report, if the inquiring peer's send policy covers the incident.
  *  - Reporter thread (own libstrophe ctx/conn, never touched elsewhere, as the
  *    libstrophe maintainers advise): connects as a XEP-0114 component or as a
  *    client account, reconnects with backoff, sends due spool entries as
- *    <iq type='set'> whose id is the spool file name, deletes the file on the
- *    peer's result, retries errors/timeouts with exponential backoff, and
- *    handles inbound urn:xmpp:incident:2 requests:
- *      untrusted sender -> <forbidden/> (counted, never stored as trusted);
+ *    <iq type='set'> under a random id, deletes the entry on the result from
+ *    the peer it was sent to (a result or error from anyone else, or for an
+ *    entry not in flight, is counted and ignored), retries errors/timeouts with
+ *    exponential backoff, and handles inbound urn:xmpp:incident:2 requests:
+ *      untrusted sender -> <forbidden/> (counted; the warning is rate-limited);
  *      over the peer's rate -> <resource-constraint/>;
  *      unparsable / not exactly one Incident -> <bad-request/>;
  *      report/response -> stored in inbound_dir + JSON Lines, result;
@@ -26,6 +28,17 @@
  * xmpp_connect_component(); it allocates the stream-management state the
  * component path forgets (SIGSEGV on the first stanza otherwise) and returns
  * XMPP_EINVOP without opening a second connection (found in the XMPP lab).
+ *
+ * Trust: a sender is a peer only if its bare JID (the whole of it, however
+ * long) equals the peer's jid or one of its `senders`, case-insensitively; a
+ * peer configured as a domain is never matched by accounts at that domain.
+ *
+ * Reload: the reporter holds a reference to the config snapshot it runs with.
+ * sw_output_ops.reload swaps it under cfg_mu; the aggregator side takes a
+ * reference per incident, the reporter thread adopts the new snapshot at the
+ * top of its next turn (peers, trust, policies, spool peer list and expiry;
+ * connection settings take effect at the next reconnect, spool_dir and
+ * inbound_dir need a restart).
  *
  * Inbound size: libstrophe parses a stanza fully before we see it; the size
  * and depth limits are enforced on its serialized text before libxml2 reads
@@ -46,6 +59,7 @@
 
 #include "reporter_int.h"
 #include "share_int.h"
+#include "sw/file.h"
 #include "sw/log.h"
 
 #define RECENT_MAX 256    /* incidents remembered for inquiries */
@@ -54,6 +68,7 @@
 #define RUN_ONCE_MS 50    /* libstrophe poll timeout per turn */
 #define RECONNECT_MIN_MS 500
 #define RECONNECT_MAX_MS 30000
+#define WARN_EVERY_MS 10000 /* untrusted/spoofing senders: one warning line per this */
 
 struct peer_state {
     int64_t tokens_milli; /* token bucket, 1000 = one stanza */
@@ -61,7 +76,11 @@ struct peer_state {
 };
 
 struct sw_reporter {
+    /* current config: swapped under cfg_mu by reload, read with cfg_get() */
+    pthread_mutex_t cfg_mu;
+    struct sw_conf *conf; /* referenced; NULL when started from bare settings */
     const struct sw_reporter_settings *s;
+    atomic_uint cfg_gen;
     struct sw_spool *spool;
     struct sw_share *share; /* RTBL / feeds / sources (share.c), NULL when not configured */
     pthread_t th;
@@ -72,6 +91,12 @@ struct sw_reporter {
     FILE *_Atomic log;
 
     /* reporter thread only */
+    const struct sw_reporter_settings *ts; /* the thread's view of the config */
+    struct sw_conf *tconf;                 /* its reference */
+    unsigned tgen;
+    size_t n_peer_state;
+    int64_t last_untrusted_log_ms;
+    uint64_t untrusted_suppressed;
     xmpp_ctx_t *ctx;
     xmpp_conn_t *conn;
     bool conn_dead;
@@ -90,13 +115,110 @@ struct sw_reporter {
     struct {
         atomic_ullong connects, disconnects, sent, acked, errors, timeouts;
         atomic_ullong in_reports, in_inquiries, in_requests, in_responses;
-        atomic_ullong in_forbidden, in_rate_limited, in_bad, spool_errors;
+        atomic_ullong in_forbidden, in_rate_limited, in_bad, spool_errors, spoofed;
+        atomic_ullong closes_withheld;
     } st;
 };
 
 static void bump(atomic_ullong *c)
 {
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* ---------------- config ---------------- */
+
+/* Current settings with a reference to their snapshot (*ref, may be NULL);
+ * release with sw_conf_free(*ref). Any thread. */
+static const struct sw_reporter_settings *cfg_get(struct sw_reporter *r, struct sw_conf **ref)
+{
+    pthread_mutex_lock(&r->cfg_mu);
+    const struct sw_reporter_settings *s = r->s;
+    *ref = r->conf;
+    if (*ref != NULL) {
+        sw_conf_ref(*ref);
+    }
+    pthread_mutex_unlock(&r->cfg_mu);
+    return s;
+}
+
+static int check_peers(const struct sw_reporter_settings *s, struct sw_errbuf *eb)
+{
+    const struct sw_reporter_peer *peers = s->peers.items;
+    for (size_t i = 0; i < s->peers.n; i++) {
+        if (peers[i].jid == NULL || peers[i].jid[0] == '\0' || strchr(peers[i].jid, '\n') ||
+            strchr(peers[i].jid, '/') || strlen(peers[i].jid) >= SW_JID_TEXT) {
+            return sw_errbuf_set(eb, SW_ECONF, "reporter.peers[%zu].jid is empty or invalid", i);
+        }
+    }
+    return 0;
+}
+
+/* Reporter thread: adopt the current config if it changed. */
+static void thread_cfg_sync(struct sw_reporter *r)
+{
+    unsigned g = atomic_load(&r->cfg_gen);
+    if (r->ts != NULL && g == r->tgen) {
+        return;
+    }
+    struct sw_conf *old = r->tconf;
+    bool first = r->ts == NULL;
+    r->ts = cfg_get(r, &r->tconf);
+    r->tgen = g;
+    sw_conf_free(old);
+    const struct sw_reporter_peer *peers = r->ts->peers.items;
+    size_t n = r->ts->peers.n;
+    struct peer_state *ps = calloc(n + 1, sizeof(*ps));
+    if (ps != NULL) {
+        free(r->peers);
+        r->peers = ps; /* fresh buckets: a reload may reorder or replace peers */
+        r->n_peer_state = n;
+    }
+    /* who the spool may send to: the peers, and the share side's pubsub
+     * service (its publishes go through the same spool) */
+    const char **jids = calloc(n + 2, sizeof(*jids));
+    if (jids != NULL) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            jids[k++] = peers[i].jid;
+        }
+        if (r->share != NULL && r->share->s->service != NULL && r->share->s->service[0]) {
+            jids[k++] = r->share->s->service;
+        }
+        sw_spool_set_peers(r->spool, jids, k);
+        free(jids);
+    }
+    sw_spool_set_expiry(r->spool, r->ts->spool_expire_ms);
+    if (!first) {
+        sw_log_info("reporter", "configuration reloaded: %zu peer(s)", n);
+    }
+}
+
+static int reporter_reload(void *ctx, struct sw_conf *c)
+{
+    struct sw_reporter *r = ctx;
+    struct sw_errbuf eb;
+    const struct sw_reporter_settings *s = sw_conf_section(c, "reporter");
+    if (s == NULL) {
+        return SW_ECONF;
+    }
+    int rc = check_peers(s, &eb);
+    if (rc != 0) {
+        sw_log_error("reporter", "reload refused, keeping the running peers: %s", eb.msg);
+        return rc;
+    }
+    if (strcmp(s->spool_dir, r->s->spool_dir) != 0 ||
+        strcmp(s->inbound_dir, r->s->inbound_dir) != 0) {
+        sw_log_warn("reporter", "spool_dir/inbound_dir changes take effect at restart");
+    }
+    sw_conf_ref(c);
+    pthread_mutex_lock(&r->cfg_mu);
+    struct sw_conf *old = r->conf;
+    r->conf = c;
+    r->s = s;
+    atomic_fetch_add(&r->cfg_gen, 1);
+    pthread_mutex_unlock(&r->cfg_mu);
+    sw_conf_free(old);
+    return 0;
 }
 
 /* ---------------- aggregator side ---------------- */
@@ -137,21 +259,29 @@ static bool recall(struct sw_reporter *r, const char *id, struct sw_incident *ou
 static int reporter_incident(void *ctx, const struct sw_incident *inc)
 {
     struct sw_reporter *r = ctx;
-    const struct sw_reporter_peer *peers = r->s->peers.items;
+    struct sw_conf *ref;
+    const struct sw_reporter_settings *s = cfg_get(r, &ref);
+    const struct sw_reporter_peer *peers = s->peers.items;
     char *payloads[SW_PEER_NFORMATS] = {NULL}; /* rendered once per format */
     size_t plens[SW_PEER_NFORMATS] = {0};
     int rc = 0;
     remember(r, inc);
+    if (inc->status == SW_INC_CLOSED && inc->at_stop) {
+        /* closed only because we stop: peers are not told the abuse ended */
+        atomic_fetch_add_explicit(&r->st.closes_withheld, 1, memory_order_relaxed);
+        sw_conf_free(ref);
+        return 0;
+    }
     if (r->share != NULL && sw_share_incident(r->share, inc) != 0) {
         bump(&r->st.spool_errors);
     }
-    for (size_t i = 0; i < r->s->peers.n; i++) {
-        if (!sw_reporter_peer_wants(r->s, &peers[i], inc)) {
+    for (size_t i = 0; i < s->peers.n; i++) {
+        if (!sw_reporter_peer_wants(s, &peers[i], inc)) {
             continue;
         }
         int f = peers[i].format >= 0 && peers[i].format < SW_PEER_NFORMATS ? peers[i].format : 0;
-        if (payloads[f] == NULL && (rc = sw_share_peer_payload(r->s, f, inc, sw_wall_ms(),
-                                                               &payloads[f], &plens[f])) != 0) {
+        if (payloads[f] == NULL &&
+            (rc = sw_share_peer_payload(s, f, inc, sw_wall_ms(), &payloads[f], &plens[f])) != 0) {
             bump(&r->st.spool_errors);
             break;
         }
@@ -164,6 +294,7 @@ static int reporter_incident(void *ctx, const struct sw_incident *inc)
     for (int f = 0; f < SW_PEER_NFORMATS; f++) {
         free(payloads[f]);
     }
+    sw_conf_free(ref);
     return rc;
 }
 
@@ -197,29 +328,21 @@ static void send_error(struct sw_reporter *r, const char *id, const char *to, co
     send_iq(r, "error", id, to, payload);
 }
 
-static void bare_of(char *dst, size_t cap, const char *jid)
+/* One warning line per WARN_EVERY_MS about strangers; the rest are counted. */
+static void warn_stranger(struct sw_reporter *r, const char *what, const char *from)
 {
-    snprintf(dst, cap, "%s", jid);
-    char *slash = strchr(dst, '/');
-    if (slash != NULL) {
-        *slash = '\0';
+    int64_t now = sw_wall_ms();
+    if (now - r->last_untrusted_log_ms < WARN_EVERY_MS) {
+        r->untrusted_suppressed++;
+        return;
     }
-}
-
-static int find_peer(struct sw_reporter *r, const char *from)
-{
-    char bare[SW_JID_TEXT];
-    bare_of(bare, sizeof(bare), from);
-    const char *at = strchr(bare, '@');
-    const char *domain = at ? at + 1 : bare;
-    const struct sw_reporter_peer *peers = r->s->peers.items;
-    for (size_t i = 0; i < r->s->peers.n; i++) {
-        if (peers[i].jid != NULL &&
-            (strcasecmp(peers[i].jid, bare) == 0 || strcasecmp(peers[i].jid, domain) == 0)) {
-            return (int)i;
-        }
-    }
-    return -1;
+    char shown[160];
+    size_t fl = strlen(from);
+    snprintf(shown, sizeof(shown), "%.120s%s", from, fl > 120 ? "..." : "");
+    sw_log_warn("reporter", "%s from untrusted sender %s%s", what, shown,
+                r->untrusted_suppressed ? " (similar warnings since the last one not logged)" : "");
+    r->last_untrusted_log_ms = now;
+    r->untrusted_suppressed = 0;
 }
 
 static bool peer_accepts(const struct sw_reporter_peer *p, int kind)
@@ -234,7 +357,7 @@ static bool peer_accepts(const struct sw_reporter_peer *p, int kind)
 
 static bool rate_ok(struct sw_reporter *r, int pi, int64_t now_ms)
 {
-    const struct sw_reporter_peer *p = &((const struct sw_reporter_peer *)r->s->peers.items)[pi];
+    const struct sw_reporter_peer *p = &((const struct sw_reporter_peer *)r->ts->peers.items)[pi];
     struct peer_state *ps = &r->peers[pi];
     int64_t cap = p->rate_limit * 1000;
     if (ps->last_ms == 0) {
@@ -337,7 +460,7 @@ static int append_line(const char *path, const char *line, size_t len)
 static int store_inbound(struct sw_reporter *r, const char *peer, const struct sw_xep0268_msg *m,
                          const char *text, size_t len, char *name, size_t cap)
 {
-    char path[4096], tmp[4096], safe[64];
+    char path[4096], safe[64];
     size_t o = 0;
     for (const char *p = m->incident_id; *p && o + 1 < sizeof(safe); p++) {
         char c = *p;
@@ -355,31 +478,16 @@ static int store_inbound(struct sw_reporter *r, const char *peer, const struct s
     peer_safe[o] = '\0';
     snprintf(name, cap, "%lld-%s-%s-%s-%u.xml", (long long)sw_wall_ms(), peer_safe,
              sw_xep0268_kind_name(m->kind), safe, r->inbound_seq++);
-    snprintf(path, sizeof(path), "%s/%s", r->s->inbound_dir, name);
-    snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", r->s->inbound_dir, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return SW_EIO;
-    }
-    int rc = 0;
-    if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
-        rc = errno == ENOSPC ? SW_ENOSPC : SW_EIO;
-    }
-    if (close(fd) != 0 && rc == 0) {
-        rc = SW_EIO;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc = SW_EIO;
-    }
+    snprintf(path, sizeof(path), "%s/%s", r->ts->inbound_dir, name);
+    int rc = sw_file_write_atomic(path, text, len, 0600);
     if (rc != 0) {
-        unlink(tmp);
         return rc;
     }
     char *line;
     size_t llen;
     line = inbound_json(peer, m, name, &llen);
     if (line != NULL) {
-        snprintf(path, sizeof(path), "%s/inbound.jsonl", r->s->inbound_dir);
+        snprintf(path, sizeof(path), "%s/inbound.jsonl", r->ts->inbound_dir);
         if (append_line(path, line, llen) != 0) {
             rc = SW_EIO;
         }
@@ -393,15 +501,19 @@ static int store_inbound(struct sw_reporter *r, const char *peer, const struct s
     return rc;
 }
 
-static void answer_inquiry(struct sw_reporter *r, const struct sw_xep0268_msg *m, const char *to)
+static void answer_inquiry(struct sw_reporter *r, const struct sw_xep0268_msg *m,
+                           const struct sw_reporter_peer *p)
 {
+    const char *to = p->jid;
     struct sw_incident *inc = malloc(sizeof(*inc));
     if (inc == NULL) {
         send_error(r, m->iq_id, m->from, "wait", "resource-constraint");
         return;
     }
-    bool ours = m->incident_name[0] == '\0' || strcasecmp(m->incident_name, r->s->domain) == 0;
-    if (!ours || !recall(r, m->incident_id, inc)) {
+    bool ours = m->incident_name[0] == '\0' || strcasecmp(m->incident_name, r->ts->domain) == 0;
+    /* an incident this peer's send policy excludes is not disclosed by asking:
+     * the answer is the same as for an unknown id */
+    if (!ours || !recall(r, m->incident_id, inc) || !sw_reporter_peer_wants(r->ts, p, inc)) {
         send_error(r, m->iq_id, m->from, "cancel", "item-not-found");
         free(inc);
         return;
@@ -409,7 +521,7 @@ static void answer_inquiry(struct sw_reporter *r, const struct sw_xep0268_msg *m
     send_iq(r, "result", m->iq_id, m->from, NULL);
     char *payload;
     size_t plen;
-    if (sw_xep0268_report(r->s, inc, sw_wall_ms(), &payload, &plen) == 0) {
+    if (sw_xep0268_report(r->ts, inc, sw_wall_ms(), &payload, &plen) == 0) {
         if (sw_spool_put(r->spool, to, inc->id, inc->revision, payload, plen) != 0) {
             bump(&r->st.spool_errors);
         }
@@ -450,14 +562,15 @@ static void handle_request(struct sw_reporter *r, xmpp_stanza_t *st, const char 
         send_error(r, id, from, "cancel", "service-unavailable");
         return;
     }
-    int pi = find_peer(r, from);
+    int pi = sw_reporter_find_peer(r->ts, from);
     if (pi < 0) {
         bump(&r->st.in_forbidden);
-        sw_log_warn("reporter", "refused XEP-0268 %s from untrusted sender %s", type, from);
+        warn_stranger(r, strcmp(type, "get") == 0 ? "refused XEP-0268 get" : "refused XEP-0268 set",
+                      from);
         send_error(r, id, from, "auth", "forbidden");
         return;
     }
-    const struct sw_reporter_peer *p = &((const struct sw_reporter_peer *)r->s->peers.items)[pi];
+    const struct sw_reporter_peer *p = &((const struct sw_reporter_peer *)r->ts->peers.items)[pi];
     int kind = sw_xep0268_kind_from_name(xmpp_stanza_get_name(child));
     if (kind < 0 || !peer_accepts(p, kind)) {
         bump(&r->st.in_forbidden);
@@ -474,8 +587,8 @@ static void handle_request(struct sw_reporter *r, xmpp_stanza_t *st, const char 
         send_error(r, id, from, "wait", "resource-constraint");
         goto out;
     }
-    int rc = sw_xep0268_parse(text, len, (size_t)r->s->max_inbound_bytes,
-                              (unsigned)r->s->max_inbound_depth, m);
+    int rc = sw_xep0268_parse(text, len, (size_t)r->ts->max_inbound_bytes,
+                              (unsigned)r->ts->max_inbound_depth, m);
     if (rc != 0 || m->kind < 0 || m->n_incidents != 1 || m->incident_id[0] == '\0') {
         bump(&r->st.in_bad);
         send_error(r, id, from, "modify", "bad-request");
@@ -485,7 +598,7 @@ static void handle_request(struct sw_reporter *r, xmpp_stanza_t *st, const char 
     switch (m->kind) {
     case SW_XEP0268_INQUIRY:
         bump(&r->st.in_inquiries);
-        answer_inquiry(r, m, p->jid);
+        answer_inquiry(r, m, p);
         break;
     case SW_XEP0268_REQUEST:
     case SW_XEP0268_RESPONSE:
@@ -495,7 +608,7 @@ static void handle_request(struct sw_reporter *r, xmpp_stanza_t *st, const char 
                                              : &r->st.in_responses);
         if (store_inbound(r, p->jid, m, text, len, name, sizeof(name)) != 0) {
             sw_log_error("reporter", "cannot store %s from %s in %s", sw_xep0268_kind_name(m->kind),
-                         from, r->s->inbound_dir);
+                         p->jid, r->ts->inbound_dir);
             send_error(r, id, from, "wait", "resource-constraint");
             break;
         }
@@ -547,11 +660,17 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         if (id == NULL) {
             return 1;
         }
-        if (strcmp(type, "result") == 0 || share_error_done(r, st, from)) {
-            if (sw_spool_ack(r->spool, id) == 0) {
-                bump(&r->st.acked);
-            }
-        } else if (sw_spool_fail(r->spool, id, sw_wall_ms()) == 0) {
+        /* a XEP-0191 block item's "already there" error completes it too */
+        bool done = strcmp(type, "result") == 0 || share_error_done(r, st, from);
+        int rc = done ? sw_spool_ack(r->spool, id, from)
+                      : sw_spool_fail(r->spool, id, from, sw_wall_ms());
+        if (rc == SW_EFORBIDDEN) {
+            /* someone else answering for the peer: ignored, counted */
+            bump(&r->st.spoofed);
+            warn_stranger(r, "ignored iq result/error for a report in flight", from ? from : "?");
+        } else if (rc == 0 && done) {
+            bump(&r->st.acked);
+        } else if (rc == 0) {
             bump(&r->st.errors);
             /* a peer down for hours fails every retry: one line per minute at most */
             int64_t now = sw_wall_ms();
@@ -590,11 +709,11 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_strea
     (void)err;
     if (ev == XMPP_CONN_CONNECT) {
         const char *bound = xmpp_conn_get_bound_jid(conn);
-        if (r->s->mode == SW_REPORTER_CLIENT && bound != NULL) {
+        if (r->ts->mode == SW_REPORTER_CLIENT && bound != NULL) {
             snprintf(r->my_jid, sizeof(r->my_jid), "%s", bound);
             xmpp_send_raw_string(conn, "<presence/>");
         } else {
-            snprintf(r->my_jid, sizeof(r->my_jid), "%s", r->s->component.jid);
+            snprintf(r->my_jid, sizeof(r->my_jid), "%s", r->ts->component.jid);
         }
         xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, r);
         if (r->share != NULL) {
@@ -625,7 +744,7 @@ static void strophe_log(void *ud, xmpp_log_level_t level, const char *area, cons
 
 static void start_connect(struct sw_reporter *r, int64_t now)
 {
-    const struct sw_reporter_settings *s = r->s;
+    const struct sw_reporter_settings *s = r->ts;
     r->conn = xmpp_conn_new(r->ctx);
     if (r->conn == NULL) {
         r->next_connect_ms = now + r->reconnect_ms;
@@ -666,7 +785,7 @@ static void send_due(struct sw_reporter *r, int64_t now)
     struct sw_spool_stats ss;
     sw_spool_get_stats(r->spool, &ss);
     for (uint64_t i = 0; i < SEND_BURST && ss.in_flight + i < MAX_IN_FLIGHT; i++) {
-        int got = sw_spool_next(r->spool, now, r->s->ack_timeout_ms, &it);
+        int got = sw_spool_next(r->spool, now, r->ts->ack_timeout_ms, &it);
         if (got <= 0) {
             break;
         }
@@ -687,6 +806,7 @@ static void *reporter_main(void *arg)
     struct sw_reporter *r = arg;
     r->reconnect_ms = RECONNECT_MIN_MS;
     for (;;) {
+        thread_cfg_sync(r);
         int64_t now = sw_wall_ms();
         if (atomic_load(&r->stop)) {
             struct sw_spool_stats ss;
@@ -726,8 +846,11 @@ static void *reporter_main(void *arg)
     return NULL;
 }
 
-static int reporter_start(const struct sw_reporter_settings *s, const struct sw_share_settings *sh,
-                          struct sw_output_ops *o, struct sw_reporter **out, struct sw_errbuf *eb)
+/* Start from @s, which belongs to snapshot @c (referenced here) or, with @c
+ * NULL, is borrowed and must outlive the reporter. */
+static int reporter_start(struct sw_conf *c, const struct sw_reporter_settings *s,
+                          const struct sw_share_settings *sh, struct sw_output_ops *o,
+                          struct sw_reporter **out, struct sw_errbuf *eb)
 {
     int rc;
     struct sw_reporter *r = calloc(1, sizeof(*r));
@@ -735,6 +858,11 @@ static int reporter_start(const struct sw_reporter_settings *s, const struct sw_
         return sw_errbuf_set(eb, SW_ENOMEM, "reporter: out of memory");
     }
     r->s = s;
+    r->conf = c;
+    if (c != NULL) {
+        sw_conf_ref(c);
+    }
+    pthread_mutex_init(&r->cfg_mu, NULL);
     pthread_mutex_init(&r->recent_mu, NULL);
     xmlInitParser();
     if (s->domain == NULL || s->domain[0] == '\0' || s->spool_dir == NULL ||
@@ -751,12 +879,8 @@ static int reporter_start(const struct sw_reporter_settings *s, const struct sw_
         rc = sw_errbuf_set(eb, SW_ECONF, "reporter.client.jid is required in client mode");
         goto fail;
     }
-    const struct sw_reporter_peer *peers = s->peers.items;
-    for (size_t i = 0; i < s->peers.n; i++) {
-        if (peers[i].jid == NULL || peers[i].jid[0] == '\0' || strchr(peers[i].jid, '\n')) {
-            rc = sw_errbuf_set(eb, SW_ECONF, "reporter.peers[%zu].jid is empty or invalid", i);
-            goto fail;
-        }
+    if ((rc = check_peers(s, eb)) != 0) {
+        goto fail;
     }
     if (mkdir(s->inbound_dir, 0700) != 0 && errno != EEXIST) {
         rc = sw_errbuf_set(eb, SW_EIO, "reporter: inbound_dir %s: %s", s->inbound_dir,
@@ -773,8 +897,7 @@ static int reporter_start(const struct sw_reporter_settings *s, const struct sw_
         sw_aggregate_set_listed(sw_share_listed_weight, r->share);
     }
     r->recent = calloc(RECENT_MAX, sizeof(*r->recent));
-    r->peers = calloc(s->peers.n + 1, sizeof(*r->peers));
-    if (r->recent == NULL || r->peers == NULL) {
+    if (r->recent == NULL) {
         rc = sw_errbuf_set(eb, SW_ENOMEM, "reporter: out of memory");
         goto fail;
     }
@@ -793,6 +916,7 @@ static int reporter_start(const struct sw_reporter_settings *s, const struct sw_
     o->name = "xmpp";
     o->incident = reporter_incident;
     o->close = reporter_close;
+    o->reload = c != NULL ? reporter_reload : NULL;
     o->ctx = r;
     *out = r;
     return 0;
@@ -808,13 +932,14 @@ int sw_reporter_start(const struct sw_conf *c, struct sw_output_ops *o, struct s
     if (s == NULL) {
         return sw_errbuf_set(eb, SW_ECONF, "reporter: config section not registered");
     }
-    return reporter_start(s, sw_conf_section(c, "share"), o, out, eb);
+    /* the reference only adds a count: the snapshot's content stays immutable */
+    return reporter_start((struct sw_conf *)c, s, sw_conf_section(c, "share"), o, out, eb);
 }
 
 int sw_reporter_start_settings(const struct sw_reporter_settings *s, struct sw_output_ops *o,
                                struct sw_reporter **out, struct sw_errbuf *eb)
 {
-    return reporter_start(s, NULL, o, out, eb);
+    return reporter_start(NULL, s, NULL, o, out, eb);
 }
 
 struct sw_share *sw_reporter_share(struct sw_reporter *r)
@@ -825,20 +950,24 @@ struct sw_share *sw_reporter_share(struct sw_reporter *r)
 int sw_reporter_respond(struct sw_reporter *r, const char *peer,
                         const struct sw_xep0268_response *rsp)
 {
-    const struct sw_reporter_peer *peers = r->s->peers.items;
+    struct sw_conf *ref;
+    const struct sw_reporter_settings *s = cfg_get(r, &ref);
+    const struct sw_reporter_peer *peers = s->peers.items;
     const char *to = NULL;
-    for (size_t i = 0; i < r->s->peers.n && peer != NULL; i++) {
+    for (size_t i = 0; i < s->peers.n && peer != NULL; i++) {
         if (strcasecmp(peers[i].jid, peer) == 0) {
             to = peers[i].jid;
         }
     }
     if (to == NULL) {
+        sw_conf_free(ref);
         return SW_EFORBIDDEN;
     }
     char *payload;
     size_t plen;
-    int rc = sw_xep0268_response(r->s, rsp, sw_wall_ms(), &payload, &plen);
+    int rc = sw_xep0268_response(s, rsp, sw_wall_ms(), &payload, &plen);
     if (rc != 0) {
+        sw_conf_free(ref);
         return rc;
     }
     /* spool key distinct from our own reports with the same id text */
@@ -854,6 +983,7 @@ int sw_reporter_respond(struct sw_reporter *r, const char *peer,
         bump(&r->st.spool_errors);
     }
     free(payload);
+    sw_conf_free(ref);
     return rc;
 }
 
@@ -872,6 +1002,13 @@ void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms)
         atomic_store(&r->stop, 1);
         pthread_join(r->th, NULL);
     }
+    unsigned long long withheld = atomic_load(&r->st.closes_withheld);
+    if (withheld > 0) {
+        sw_log_info("reporter",
+                    "stopped: %llu incident(s) closed at the stop were not reported closed to "
+                    "peers",
+                    withheld);
+    }
     if (r->ctx != NULL) {
         xmpp_ctx_free(r->ctx);
         xmpp_shutdown();
@@ -882,6 +1019,9 @@ void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms)
     }
     sw_spool_free(r->spool);
     pthread_mutex_destroy(&r->recent_mu);
+    pthread_mutex_destroy(&r->cfg_mu);
+    sw_conf_free(r->tconf);
+    sw_conf_free(r->conf);
     free(r->recent);
     free(r->peers);
     free(r);
@@ -904,10 +1044,16 @@ void sw_reporter_get_stats(struct sw_reporter *r, struct sw_reporter_stats *st)
     st->in_rate_limited = atomic_load(&r->st.in_rate_limited);
     st->in_bad = atomic_load(&r->st.in_bad);
     st->spool_errors = atomic_load(&r->st.spool_errors);
+    st->spoofed = atomic_load(&r->st.spoofed);
+    st->closes_withheld = atomic_load(&r->st.closes_withheld);
     if (r->spool != NULL) {
         struct sw_spool_stats ss;
         sw_spool_get_stats(r->spool, &ss);
         st->spool_pending = ss.pending;
+        st->spool_held = ss.held;
+        st->spool_expired = ss.expired;
+        st->spool_dropped = ss.dropped;
+        st->spool_write_errors = ss.write_errors;
         st->acked = ss.acked; /* read under the spool lock, consistent with pending */
     }
     if (r->share != NULL) {

@@ -11,10 +11,9 @@
  * same code as the file, so built-in defaults and configs/stanzawatch.yaml can
  * be checked against each other by a test.
  *
- * A loaded configuration is an immutable snapshot (struct sw_conf). The current
- * one is published with RCU (liburcu): readers call sw_conf_get() inside
- * rcu_read_lock(); reload builds a whole new snapshot and swaps it
- * (sw_conf_publish), freeing the old after synchronize_rcu().
+ * A loaded configuration is an immutable snapshot (struct sw_conf). A reload
+ * builds a whole new snapshot; holders that outlive their creator's copy take
+ * a reference (sw_conf_ref) and release it with sw_conf_free.
  */
 #ifndef SW_CONF_H
 #define SW_CONF_H
@@ -88,12 +87,15 @@ struct sw_conf;
  * Load and fully validate a configuration file (NULL path = built-in defaults
  * only). Every registered section (engine, limits, detectors.*, aggregate,
  * content, reporter, ...) is bound; the returned snapshot owns everything.
- * @return 0 and *out (caller frees with sw_conf_free or hands it to
- * sw_conf_publish), or SW_ECONF / SW_EIO / SW_ENOMEM with @eb filled as
- * "file:line: key: reason".
+ * @return 0 and *out (caller frees with sw_conf_free or hands it on), or SW_ECONF / SW_EIO /
+ * SW_ENOMEM with @eb filled as "file:line: key: reason".
  */
 int sw_conf_load(const char *path, struct sw_conf **out, struct sw_errbuf *eb);
+/** Drop a reference; the snapshot is freed with the last one. Any thread. */
 void sw_conf_free(struct sw_conf *c);
+/** One more reference to @c (released with sw_conf_free), so a module can keep
+ *  a snapshot after its creator let go of it (reload). Any thread. */
+void sw_conf_ref(struct sw_conf *c);
 
 /** The settings struct bound for a registered section name ("engine", "limits",
  *  "detectors.muc_flood", "aggregate", "content", "reporter"), or NULL.
@@ -121,14 +123,6 @@ int sw_conf_register(const char *name, const struct sw_conf_item *schema, size_t
  */
 int sw_conf_bind(struct sw_conf *owner, const struct sw_conf_node *map,
                  const struct sw_conf_item *schema, void *settings, struct sw_errbuf *eb);
-
-/* RCU publication of the current snapshot (liburcu, memb flavour). */
-/** Publish @c as current; the previous one is freed after a grace period.
- *  Only the control thread calls it. Takes ownership of @c. */
-void sw_conf_publish(struct sw_conf *c);
-/** Current snapshot; caller must hold rcu_read_lock() (reader threads are
- *  registered with rcu_register_thread()). */
-const struct sw_conf *sw_conf_get(void);
 
 /**
  * Directory of the shipped data files (engine/datadir.c): the source tree's
@@ -159,7 +153,7 @@ enum sw_conf_node_kind {
  * with the same limits and checks as sw_conf_load (4 MB, no anchors/aliases,
  * no duplicate keys, one document). The nodes live as long as @owner.
  * An empty file gives a NULL-kind node. Not thread-safe for one @owner: call
- * while building the snapshot (control thread), before sw_conf_publish.
+ * while building the snapshot (control thread), before handing it on.
  * @return 0 and *out, or SW_EIO / SW_ECONF / SW_ENOMEM with @eb filled.
  */
 int sw_conf_load_node(struct sw_conf *owner, const char *path, const struct sw_conf_node **out,
@@ -198,13 +192,6 @@ int sw_conf_dump_help(FILE *fp);
 int sw_conf_registry_get(size_t i, const char **name, const struct sw_conf_item **schema);
 /** Forget every registered section (tests). Snapshots already loaded keep working. */
 void sw_conf_registry_reset(void);
-
-/* Publication notes (conf.c): sw_conf_publish(NULL) at shutdown frees the
- * current snapshot; publishing the current snapshot again is a no-op; never
- * call sw_conf_publish inside a read-side critical section (it waits for a
- * grace period). The pointer is published with C11 release/acquire, so plain
- * rcu_read_lock()/rcu_read_unlock() of the memb flavour (<urcu.h>) is all a
- * reader needs. */
 
 /* Schema notes (conf.c):
  * - INT/DURATION/SIZE with min == max == 0 are unbounded (any non-negative

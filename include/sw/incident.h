@@ -58,8 +58,10 @@ struct sw_incident {
     char offender[SW_OFFENDER_TEXT]; /* whole, never cut */
     uint8_t offender_kind;           /* enum sw_offender_kind */
     uint8_t status;                  /* enum sw_incident_status */
-    uint32_t revision;               /* 0 when opened, +1 per update/close */
-    int64_t detected_at;             /* event time of the stanza that crossed the threshold */
+    uint8_t at_stop;     /* closed only because the process stopped (SIGTERM/SIGINT), not
+                          * because the abuse ended: written locally, never told to peers */
+    uint32_t revision;   /* 0 when opened, +1 per update/close */
+    int64_t detected_at; /* event time of the stanza that crossed the threshold */
     int64_t first_seen, last_seen;
     int64_t score_milli;
     uint64_t hits;
@@ -81,6 +83,10 @@ struct sw_output_ops {
     int (*incident)(void *ctx, const struct sw_incident *inc);
     /* Flush and release; called once at shutdown. */
     int (*close)(void *ctx);
+    /* Optional (NULL = none): the configuration was reloaded and the detectors
+     * switched to @c. Control thread. @c is valid during the call only; an
+     * output that keeps it takes a reference (sw_conf_ref). */
+    int (*reload)(void *ctx, struct sw_conf *c);
     void *ctx;
 };
 
@@ -111,6 +117,14 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *hit);
 void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms);
 /** End of stream: close every open incident (status closed), flush outputs. */
 void sw_aggregate_finish(struct sw_aggregate *a, int64_t now_ms);
+/**
+ * Adopt the "aggregate" and "muc" sections of @c (scores, symbols, groups,
+ * thresholds, windows, never-offenders); tracked entries and open incidents
+ * are kept (max_tracked changes need a restart). Takes a reference to @c.
+ * Aggregator thread. Returns 0, or SW_ECONF/SW_EINVAL/SW_ENOMEM with @eb and
+ * nothing changed.
+ */
+int sw_aggregate_reload(struct sw_aggregate *a, struct sw_conf *c, struct sw_errbuf *eb);
 /** Counters for the stats line. */
 struct sw_aggregate_stats {
     uint64_t hits, opened, updated, closed, suppressed, reopened;
@@ -122,6 +136,7 @@ struct sw_aggregate_stats {
     uint64_t rooms_evicted;   /* rooms forgotten early: the bounded room set was full */
     uint64_t evicted;         /* entries evicted because aggregate.max_tracked was full */
     uint64_t output_errors;   /* output incident() calls that failed */
+    uint64_t reloads;         /* sw_aggregate_reload calls that took effect */
 };
 void sw_aggregate_get_stats(const struct sw_aggregate *a, struct sw_aggregate_stats *st);
 /** Consumed block lists (include/sw/share.h): weight_milli of a listed offender, 0 if not. */
@@ -146,6 +161,13 @@ struct sw_hit_stage {
     void (*finish)(void *ctx, int64_t now_ms);        /* end of stream */
     /* Counters for the stats (may be NULL); read after the stage finished. */
     void (*get_stats)(const void *ctx, struct sw_aggregate_stats *st);
+    /* End of input because the pipeline was stopped (may be NULL: finish is
+     * called instead): like finish, but what is closed now is marked at_stop. */
+    void (*stop)(void *ctx, int64_t now_ms);
+    /* The configuration was reloaded (may be NULL): called on the stage's
+     * thread between two hits; @c is valid during the call only (keep it with
+     * sw_conf_ref). */
+    void (*reload)(void *ctx, struct sw_conf *c);
 };
 
 /** The aggregator @a (borrowed; must outlive the pipeline) as a pipeline stage. */

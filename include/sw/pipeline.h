@@ -118,6 +118,8 @@ int sw_pipeline_reload(struct sw_pipeline *p, struct sw_conf *conf, struct sw_er
 /** Ask run() to stop reading; what was read is still processed. Any thread,
  *  async-signal-safe. */
 void sw_pipeline_stop(struct sw_pipeline *p);
+/** True once sw_pipeline_stop() was called (a signal): the run ended early. Any thread. */
+bool sw_pipeline_stopped(const struct sw_pipeline *p);
 
 void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats *st);
 /** Human-readable stats block (several lines). */

@@ -5,21 +5,24 @@
  * Design: every incident state change (open/update/close) becomes one IODEF
  * 1.0 <Incident> (reporter/iodef.c) wrapped in a XEP-0268 <report/>
  * (reporter/xep0268.c). The live reporter's incident() callback runs on the
- * aggregator thread and writes one spool file per (peer, report) and fsyncs it
- * before returning (reporter/spool.c), so a report the aggregator handed over
- * survives kill -9. A dedicated thread (reporter/xmpp.c, the only libstrophe
- * user) sends due spool entries, removes them on the peer's iq result and
- * retries errors/timeouts with exponential backoff. The spool directory is the
- * hand-off between the two threads (guarded by one mutex; incidents are rare,
- * this is not a hot path).
+ * aggregator thread and only queues one record per interested peer in the
+ * spool (reporter/spool.c), whose writer thread stores queued records in
+ * batches (write, one fsync, rename, directory fsync) before they can be sent:
+ * durable before sending, and detection never waits for the disk. A dedicated
+ * thread (reporter/xmpp.c, the only libstrophe user) sends due spool entries
+ * under random iq ids, removes them on the result from the peer they were sent
+ * to, and retries errors/timeouts with exponential backoff.
  *
  * Inbound: report/inquiry/request/response from configured peers are parsed
  * leniently (size and depth limits, no DTD, no entities, no network), stored in
  * inbound_dir and logged as JSON Lines with the peer's name; anything from an
- * unlisted sender gets <forbidden/> and a counter.
+ * unlisted sender gets <forbidden/> and a counter. A peer is recognised by its
+ * exact bare JID (a domain peer only from the bare domain) or by one of the
+ * JIDs listed in its `senders`.
  *
- * Ownership: settings are borrowed from the config snapshot and must outlive
- * the objects made from them. Thread-safety: noted per function.
+ * Ownership: settings are borrowed from the config snapshot; the live reporter
+ * takes a reference to the snapshot it runs with (sw_reporter_reload swaps it). Thread-safety:
+ * noted per function.
  */
 #ifndef SW_REPORTER_H
 #define SW_REPORTER_H
@@ -59,12 +62,13 @@ enum sw_peer_format {
 
 /* One trusted peer (item of reporter.peers). */
 struct sw_reporter_peer {
-    char *jid;                     /* bare JID or domain the peer sends from and we send to */
-    struct sw_conf_strlist send;   /* incident kinds we send ("*" or empty = all) */
-    int min_severity;              /* enum sw_severity: send only at or above */
-    struct sw_conf_strlist accept; /* wrapper names accepted from this peer */
-    int64_t rate_limit;            /* inbound stanzas per minute (token bucket, burst = same) */
-    int format;                    /* enum sw_peer_format */
+    char *jid;                      /* bare JID or domain we send to; trusted exactly as is */
+    struct sw_conf_strlist senders; /* further bare JIDs trusted as this peer */
+    struct sw_conf_strlist send;    /* incident kinds we send ("*" or empty = all) */
+    int min_severity;               /* enum sw_severity: send only at or above */
+    struct sw_conf_strlist accept;  /* wrapper names accepted from this peer */
+    int64_t rate_limit;             /* inbound stanzas per minute (token bucket, burst = same) */
+    int format;                     /* enum sw_peer_format */
 };
 
 struct sw_reporter_component {
@@ -87,10 +91,11 @@ struct sw_reporter_settings {
     struct sw_reporter_client client;
     char *spool_dir;
     char *inbound_dir;
-    int64_t retry_min_ms, retry_max_ms;    /* DURATION: backoff bounds */
-    int64_t ack_timeout_ms;                /* DURATION: no iq result within this = retry */
-    int64_t max_inbound_bytes;             /* SIZE: hard limit of one inbound stanza */
-    int64_t max_inbound_depth;             /* element depth limit of inbound XML */
+    int64_t retry_min_ms, retry_max_ms; /* DURATION: backoff bounds */
+    int64_t ack_timeout_ms;             /* DURATION: no iq result within this = retry */
+    int64_t spool_expire_ms;            /* DURATION: undelivered reports deleted after; 0 = never */
+    int64_t max_inbound_bytes;          /* SIZE: hard limit of one inbound stanza */
+    int64_t max_inbound_depth;          /* element depth limit of inbound XML */
     double severity_medium, severity_high; /* score thresholds for Impact@severity */
     struct sw_conf_list peers;             /* of struct sw_reporter_peer */
 };
@@ -190,61 +195,87 @@ int sw_xep0268_kind_from_name(const char *name);
 
 struct sw_spool;
 
-/* Test seam: replaces write(2) for spool files (e.g. to inject ENOSPC). */
-typedef long (*sw_spool_write_fn)(int fd, const void *buf, size_t len);
-
 /**
- * Open (create) the spool directory @dir and load what a previous run left
- * (stale *.tmp files are removed). Every entry is due at once. Returns 0 and
+ * Open (create) the spool directory @dir, load what a previous run left
+ * (stale temp files are removed, unreadable files set aside as *.bad) and
+ * start its writer thread. Every loaded entry is due at once. Returns 0 and
  * *out (free with sw_spool_free), SW_EIO/SW_ENOMEM with @eb filled.
- * Thread-safety: all sw_spool_* calls are serialized by an internal mutex.
+ * Thread-safety: every sw_spool_* call may come from any thread.
  */
 int sw_spool_open(const char *dir, int64_t retry_min_ms, int64_t retry_max_ms,
                   struct sw_spool **out, struct sw_errbuf *eb);
+/** Stop the writer (it makes a last attempt to store what is queued) and free. */
 void sw_spool_free(struct sw_spool *sp);
 
 /**
- * Durably store a report for @peer: temp file, write, fsync, rename, fsync of
- * the directory. Older pending revisions for the same (peer, incident id) that
- * are not in flight are dropped (the newer report supersedes them).
- * @return 0, SW_ENOSPC (disk full: logged, counted, nothing left behind),
- * SW_EIO or SW_EINVAL.
+ * Queue a report for @peer; the writer thread stores queued reports in batches
+ * (one fsync per batch) and only then makes them sendable. Never blocks on the
+ * disk. A pending older revision of the same (peer, incident id) is
+ * superseded once the new one is stored. Returns 0, SW_EINVAL, SW_ENOMEM, or
+ * SW_ENOSPC/SW_ELIMIT when the in-memory queue is full because the disk
+ * refuses writes (the report is dropped, counted and logged).
  */
 int sw_spool_put(struct sw_spool *sp, const char *peer, const char *incident_id, uint32_t rev,
                  const char *payload, size_t len);
+/**
+ * Wait up to @timeout_ms until everything queued so far is on disk. Returns 0,
+ * or the last store error (SW_ENOSPC, SW_EIO) / SW_EAGAIN if still queued.
+ */
+int sw_spool_flush(struct sw_spool *sp, int64_t timeout_ms);
 
 /* One due entry handed out by sw_spool_next(). Strings are copies. */
 struct sw_spool_item {
-    char name[128]; /* file name = iq id */
+    char name[128]; /* iq id: 32 random hex digits, fresh for each send */
     char peer[SW_JID_TEXT];
     char *payload; /* malloc'd, caller frees */
     size_t len;
 };
 
 /**
- * Take the next entry that is due at @now_ms and not in flight, mark it in
- * flight until @now_ms + @timeout_ms. Returns 1 with *it filled, 0 if none,
- * or a negative SW_E* (the unreadable file is quarantined as *.bad).
+ * Take the next stored entry (lowest sequence) that is due at @now_ms, mark
+ * it in flight until @now_ms + @timeout_ms under a fresh iq id. Entries for
+ * peers not in sw_spool_set_peers() are held, entries older than the expiry
+ * are deleted (both counted). Returns 1 with *it filled, 0 if none, or a
+ * negative SW_E* (an unreadable entry was dropped, counted and logged).
  */
 int sw_spool_next(struct sw_spool *sp, int64_t now_ms, int64_t timeout_ms,
                   struct sw_spool_item *it);
-/** Peer's iq result for @name: delete the file (and fsync the dir). 0 or SW_ENOENT. */
-int sw_spool_ack(struct sw_spool *sp, const char *name);
-/** Error reply or lost connection: schedule a retry with exponential backoff. */
-int sw_spool_fail(struct sw_spool *sp, const char *name, int64_t now_ms);
+/**
+ * iq result with id @id from @from (full JID as received): delete the entry if
+ * it is in flight under that id and @from's bare JID is the entry's peer.
+ * Returns 0, SW_ENOENT (unknown, stale or not in flight) or SW_EFORBIDDEN
+ * (another sender: counted as spoofed).
+ */
+int sw_spool_ack(struct sw_spool *sp, const char *id, const char *from);
+/** iq error: same checks as ack; schedules a retry with exponential backoff. */
+int sw_spool_fail(struct sw_spool *sp, const char *id, const char *from, int64_t now_ms);
 /** In-flight entries whose deadline passed at @now_ms become failures; returns how many. */
 int sw_spool_expire(struct sw_spool *sp, int64_t now_ms);
-/** Connection lost: every in-flight entry is due again at @now_ms (no backoff penalty). */
+/** Connection lost: every in-flight entry is due again at once (no backoff penalty). */
 void sw_spool_requeue_all(struct sw_spool *sp, int64_t now_ms);
+/** Entries created more than @expire_ms ago are deleted when due (0 = never). */
+void sw_spool_set_expiry(struct sw_spool *sp, int64_t expire_ms);
+/**
+ * The configured peers (@n JIDs, copied). Entries for other peers are held:
+ * kept on disk, not sent, until a later call names their peer again.
+ * @peers NULL = every peer allowed (the default). Returns 0 or SW_ENOMEM.
+ */
+int sw_spool_set_peers(struct sw_spool *sp, const char *const *peers, size_t n);
 
 struct sw_spool_stats {
-    uint64_t pending, in_flight, put, acked, failed, superseded, write_errors, enospc;
+    uint64_t pending;   /* stored or queued, not acked, not held */
+    uint64_t in_flight; /* sent, waiting for the result */
+    uint64_t queued;    /* waiting for the writer (not yet durable) */
+    uint64_t held;      /* for peers no longer configured */
+    uint64_t put, acked, failed, superseded, expired;
+    uint64_t write_errors, enospc; /* failed commits (retried) */
+    uint64_t dropped;              /* refused by put: queue full while the disk refused */
+    uint64_t commits;              /* batch files written */
+    uint64_t spoofed;              /* acks/errors from a sender that is not the entry's peer */
 };
 void sw_spool_get_stats(struct sw_spool *sp, struct sw_spool_stats *st);
-/** Test seam; NULL restores write(2). */
-void sw_spool_set_write_fn(struct sw_spool *sp, sw_spool_write_fn fn);
-/** Milliseconds until @name is due again (for tests), or -1 if unknown/in flight. */
-int64_t sw_spool_due_in(struct sw_spool *sp, const char *name, int64_t now_ms);
+/** Milliseconds until the entry last sent as @id is due again (tests), or -1. */
+int64_t sw_spool_due_in(struct sw_spool *sp, const char *id, int64_t now_ms);
 
 /* ---- outputs ---- */
 
@@ -290,7 +321,10 @@ struct sw_reporter_stats {
     uint64_t connects, disconnects, sent, acked, errors, timeouts;
     uint64_t in_reports, in_inquiries, in_requests, in_responses;
     uint64_t in_forbidden, in_rate_limited, in_bad;
-    uint64_t spool_pending, spool_errors;
+    uint64_t spoofed;         /* results/errors for our reports from someone else: ignored */
+    uint64_t closes_withheld; /* closes at a SIGTERM stop (at_stop) not sent to peers */
+    uint64_t spool_pending, spool_errors, spool_held, spool_expired, spool_dropped;
+    uint64_t spool_write_errors;
 };
 /** Any thread. */
 void sw_reporter_get_stats(struct sw_reporter *r, struct sw_reporter_stats *st);

@@ -48,6 +48,9 @@ struct sw_tap_ops {
     /* Bytes delivered so far (progress; readable from another thread). */
     uint64_t (*position)(void *ctx);
     void (*close)(void *ctx);
+    /* Optional (NULL = none): make a read() blocked on an idle source return
+     * at once with eof; any thread (the control thread on SIGTERM). */
+    void (*cancel)(void *ctx);
     /* Optional (live taps): called once by the reader thread when the
      * pipeline is asked to stop; the tap stops taking input and read() goes
      * on returning what it had queued, then stream_end and eof (a drained

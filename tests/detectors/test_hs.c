@@ -253,6 +253,87 @@ static void test_cache_dir_fallback(void **state)
     rm_tmpdir();
 }
 
+/* The shared-/tmp fallback and the cache files are ours alone: a directory
+ * another user could have planted (mode 0777, a symlink, a foreign owner) is
+ * not used, and a cache file that is a symlink or not ours is not loaded (a
+ * valid database behind the link would otherwise be a hit) and is replaced by
+ * a file of ours without touching the link's target. */
+static void test_cache_tmp_hostile(void **state)
+{
+    (void)state;
+    char buf[512], cand[400], other[400];
+    make_tmpdir();
+    unsetenv("XDG_CACHE_HOME");
+    setenv("TMPDIR", tmpdir, 1);
+    snprintf(cand, sizeof(cand), "%s/stanzawatch-cache-%lu", tmpdir, (unsigned long)geteuid());
+    snprintf(other, sizeof(other), "%s/elsewhere", tmpdir);
+    assert_int_equal(mkdir(other, 0700), 0);
+    /* world-writable */
+    assert_int_equal(mkdir(cand, 0700), 0);
+    assert_int_equal(chmod(cand, 0777), 0);
+    assert_int_equal(sw_hs_cache_dir("/proc/no/such/dir", buf, sizeof(buf)), SW_ENOENT);
+    assert_int_equal(rmdir(cand), 0);
+    /* a symlink to a directory of ours */
+    assert_int_equal(symlink(other, cand), 0);
+    assert_int_equal(sw_hs_cache_dir("/proc/no/such/dir", buf, sizeof(buf)), SW_ENOENT);
+    assert_int_equal(unlink(cand), 0);
+    /* someone else's (needs root to set up) */
+    if (geteuid() == 0) {
+        assert_int_equal(mkdir(cand, 0700), 0);
+        assert_int_equal(chown(cand, 65534, 65534), 0);
+        assert_int_equal(sw_hs_cache_dir("/proc/no/such/dir", buf, sizeof(buf)), SW_ENOENT);
+        assert_int_equal(rmdir(cand), 0);
+    }
+    /* absent: created 0700 and used */
+    assert_int_equal(sw_hs_cache_dir("/proc/no/such/dir", buf, sizeof(buf)), 0);
+    assert_string_equal(buf, cand);
+    struct stat st;
+    assert_int_equal(lstat(cand, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+
+    /* a cache file that is a symlink to a valid database is not loaded */
+    const struct sw_hs_pattern p[] = {{.expr = "spam+", .id = 1}};
+    struct sw_hs_db *db = NULL;
+    struct sw_hs_build_info info;
+    struct sw_errbuf eb;
+    assert_int_equal(sw_hs_db_build(p, 1, cand, &db, &info, &eb), 0);
+    assert_true(info.cache_written);
+    sw_hs_db_free(db);
+    char target[500];
+    snprintf(target, sizeof(target), "%s/planted.hsdb", other);
+    assert_int_equal(rename(info.cache_path, target), 0);
+    assert_int_equal(symlink(target, info.cache_path), 0);
+    struct stat before;
+    assert_int_equal(stat(target, &before), 0);
+    assert_int_equal(sw_hs_db_build(p, 1, cand, &db, &info, &eb), 0);
+    assert_false(info.cache_hit);
+    assert_true(info.cache_corrupt);
+    assert_true(info.cache_written);
+    sw_hs_db_free(db);
+    assert_int_equal(lstat(info.cache_path, &st), 0);
+    assert_true(S_ISREG(st.st_mode)); /* the link itself was replaced */
+    struct stat after;
+    assert_int_equal(stat(target, &after), 0);
+    assert_int_equal(after.st_mtime, before.st_mtime); /* its target untouched */
+    assert_int_equal(after.st_ino, before.st_ino);
+    /* a cache file not owned by us, or writable by others, is not loaded */
+    assert_int_equal(chmod(info.cache_path, 0666), 0);
+    assert_int_equal(sw_hs_db_build(p, 1, cand, &db, &info, &eb), 0);
+    assert_false(info.cache_hit);
+    sw_hs_db_free(db);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(info.cache_path, 65534, 65534), 0);
+        assert_int_equal(sw_hs_db_build(p, 1, cand, &db, &info, &eb), 0);
+        assert_false(info.cache_hit);
+        sw_hs_db_free(db);
+    }
+    assert_int_equal(sw_hs_db_build(p, 1, cand, &db, &info, &eb), 0);
+    assert_true(info.cache_hit); /* rewritten as ours: a hit again */
+    sw_hs_db_free(db);
+    unsetenv("TMPDIR");
+    rm_tmpdir();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_scratch_clone_and_grow),
         cmocka_unit_test(test_cache_miss_hit_corrupt),
         cmocka_unit_test(test_cache_dir_fallback),
+        cmocka_unit_test(test_cache_tmp_hostile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

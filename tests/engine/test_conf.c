@@ -24,7 +24,6 @@
 
 #include <cmocka.h>
 #include <pthread.h>
-#include <urcu/urcu-memb.h>
 
 #include "sw/conf.h"
 #include "sw/sw.h"
@@ -830,83 +829,45 @@ static void test_bad_default(void **state)
     sw_conf_free(c);
 }
 
-/* ---- RCU: one reader thread, many published generations ---- */
+/* ---- references: a holder keeps a snapshot its creator freed ---- */
 
-struct rcu_ctx {
-    atomic_int stop;
-    atomic_long seen;
-    atomic_int bad;
+struct ref_ctx {
+    struct sw_conf *c;
+    atomic_int ok;
 };
 
-static void *reader_main(void *arg)
+static void *ref_reader(void *arg)
 {
-    struct rcu_ctx *x = arg;
-    int64_t last = 0;
-    urcu_memb_register_thread();
-    while (!atomic_load(&x->stop)) {
-        urcu_memb_read_lock();
-        const struct sw_conf *c = sw_conf_get();
-        if (c != NULL) {
-            const struct t_settings *s = sw_conf_section(c, "test");
-            /* a snapshot is consistent: name == "gen<count>", and generations
-             * never go backwards */
-            char want[32];
-            snprintf(want, sizeof(want), "gen%" PRId64, s->count);
-            if (s->name == NULL || strcmp(s->name, want) != 0 || s->count < last) {
-                atomic_store(&x->bad, 1);
-            }
-            last = s->count;
-            atomic_fetch_add(&x->seen, 1);
+    struct ref_ctx *x = arg;
+    for (int i = 0; i < 2000; i++) {
+        const struct t_settings *s = sw_conf_section(x->c, "test");
+        if (s == NULL || s->count != 7 || strcmp(s->name, "gen7") != 0) {
+            return NULL;
         }
-        urcu_memb_read_unlock();
     }
-    urcu_memb_unregister_thread();
+    sw_conf_free(x->c); /* the last reference: frees it (ASan/TSan check) */
+    atomic_store(&x->ok, 1);
     return NULL;
 }
 
-static void test_rcu_publish(void **state)
+static void test_conf_ref(void **state)
 {
     (void)state;
-    struct rcu_ctx x;
-    atomic_init(&x.stop, 0);
-    atomic_init(&x.seen, 0);
-    atomic_init(&x.bad, 0);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, reader_main, &x), 0);
-    for (int gen = 1; gen <= 40; gen++) {
-        char yaml[64];
-        int n = snprintf(yaml, sizeof(yaml), "test:\n  count: %d\n  name: gen%d\n", gen, gen);
-        char *path = tmp_write(yaml, (size_t)n);
-        struct sw_conf *c = NULL;
-        struct sw_errbuf eb = {{0}};
-        assert_int_equal(sw_conf_load(path, &c, &eb), 0);
-        unlink(path);
-        free(path);
-        sw_conf_publish(c);
-        /* let the reader see this generation at least once, most of the time */
-        for (int spin = 0; spin < 1000 && atomic_load(&x.seen) < gen; spin++) {
-            sched_yield();
-        }
-    }
-    atomic_store(&x.stop, 1);
-    pthread_join(th, NULL);
-    urcu_memb_read_lock();
-    const struct t_settings *s = sw_conf_section(sw_conf_get(), "test");
-    assert_int_equal(s->count, 40);
-    urcu_memb_read_unlock();
-    sw_conf_publish(NULL); /* frees the last generation */
-    assert_null(sw_conf_get());
-    /* publishing the current snapshot again must not free it (ASan checks) */
+    static const char yaml[] = "test:\n  count: 7\n  name: gen7\n";
+    char *path = tmp_write(yaml, sizeof(yaml) - 1);
     struct sw_conf *c = NULL;
     struct sw_errbuf eb = {{0}};
-    assert_int_equal(sw_conf_load(NULL, &c, &eb), 0);
-    sw_conf_publish(c);
-    sw_conf_publish(c);
-    assert_ptr_equal(sw_conf_get(), c);
-    assert_non_null(sw_conf_section(sw_conf_get(), "test"));
-    sw_conf_publish(NULL);
-    assert_int_equal(atomic_load(&x.bad), 0);
-    assert_true(atomic_load(&x.seen) > 0);
+    assert_int_equal(sw_conf_load(path, &c, &eb), 0);
+    unlink(path);
+    free(path);
+    struct ref_ctx x = {.c = c};
+    atomic_init(&x.ok, 0);
+    sw_conf_ref(c); /* the reader's */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, ref_reader, &x), 0);
+    sw_conf_free(c); /* the creator lets go while the reader still uses it */
+    pthread_join(th, NULL);
+    assert_int_equal(atomic_load(&x.ok), 1);
 }
 
 int main(void)
@@ -931,7 +892,7 @@ int main(void)
         cmocka_unit_test(test_paths_relative_to_file),
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_bad_default),
-        cmocka_unit_test(test_rcu_publish),
+        cmocka_unit_test(test_conf_ref),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -411,20 +411,43 @@ static int teardown_all(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* The aggregator writing to @o, wired as the pipeline's hit stage (what
- * cli/cmd_replay.c does). */
+/* The aggregator writing JSON incidents to a memory buffer, wired as the
+ * pipeline's hit stage (what cli/cmd_replay.c does). Not movable once wired
+ * (the aggregator borrows &o). */
 struct agg_wiring {
     struct sw_aggregate *a;
     struct sw_hit_stage stage;
+    struct sw_output_ops o;
+    FILE *mem;
+    char *buf;
+    size_t len;
 };
 
-static void wire_aggregator(const struct sw_conf *c, struct sw_output_ops *o, struct agg_wiring *w)
+static void wire_aggregator(const struct sw_conf *c, struct agg_wiring *w)
 {
     struct sw_errbuf eb = {{0}};
-    if (sw_aggregate_new(c, o, 1, &w->a, &eb) != 0) {
+    memset(w, 0, sizeof(*w));
+    w->mem = open_memstream(&w->buf, &w->len);
+    assert_non_null(w->mem);
+    assert_int_equal(sw_output_json_init(&w->o, w->mem), 0);
+    if (sw_aggregate_new(c, &w->o, 1, &w->a, &eb) != 0) {
         fail_msg("aggregate: %s", eb.msg);
     }
     sw_aggregate_stage(w->a, &w->stage);
+}
+
+/* Close the output and free the aggregator; *out gets the JSON (caller frees)
+ * or, with @out NULL, it is freed. */
+static void unwire_aggregator(struct agg_wiring *w, char **out)
+{
+    w->o.close(w->o.ctx);
+    sw_aggregate_free(w->a);
+    fclose(w->mem);
+    if (out != NULL) {
+        *out = w->buf;
+    } else {
+        free(w->buf);
+    }
 }
 
 /* Run the pipeline; incidents go to a memory buffer (*out, caller frees). */
@@ -432,15 +455,9 @@ static int run(const struct sw_detector_ops *const *dets, unsigned W, unsigned P
                const char *const *paths, size_t n, char **out, struct sw_errbuf *eb,
                struct sw_pipeline_stats *st)
 {
-    size_t len = 0;
-    char *buf = NULL;
-    FILE *mem = open_memstream(&buf, &len);
-    struct sw_output_ops o;
     struct sw_pipeline *p = NULL;
-    assert_non_null(mem);
-    assert_int_equal(sw_output_json_init(&o, mem), 0);
     struct agg_wiring aw;
-    wire_aggregator(conf, &o, &aw);
+    wire_aggregator(conf, &aw);
     struct sw_pipeline_opts po = {
         .conf = conf,
         .detectors = dets,
@@ -457,15 +474,8 @@ static int run(const struct sw_detector_ops *const *dets, unsigned W, unsigned P
     if (st != NULL) {
         sw_pipeline_get_stats(p, st);
     }
-    o.close(o.ctx);
     sw_pipeline_free(p);
-    sw_aggregate_free(aw.a);
-    fclose(mem);
-    if (out != NULL) {
-        *out = buf;
-    } else {
-        free(buf);
-    }
+    unwire_aggregator(&aw, out);
     return rc;
 }
 
@@ -877,13 +887,8 @@ static void test_reload(void **state)
     struct sw_tap_ops tap = {.kind = "test", .read = tp_read, .ctx = &t};
 
     for (unsigned W = 1; W <= 4; W += 3) {
-        size_t len = 0;
-        char *buf = NULL;
-        FILE *mem = open_memstream(&buf, &len);
-        struct sw_output_ops o;
-        assert_int_equal(sw_output_json_init(&o, mem), 0);
         struct agg_wiring aw;
-        wire_aggregator(conf, &o, &aw);
+        wire_aggregator(conf, &aw);
         struct sw_pipeline_opts po = {.conf = conf,
                                       .detectors = test_dets,
                                       .stage = &aw.stage,
@@ -924,11 +929,8 @@ static void test_reload(void **state)
          * per worker each) */
         assert_int_equal(atomic_load(&reload_calls), (int)W);
         assert_int_equal(atomic_load(&init_calls), (int)(W * 2 + W + W * 2));
-        o.close(o.ctx);
         sw_pipeline_free(ra.p);
-        sw_aggregate_free(aw.a);
-        fclose(mem);
-        free(buf);
+        unwire_aggregator(&aw, NULL);
         /* nothing lost or doubled across the switch */
         assert_int_equal(check_once(0), N_STANZAS);
         assert_int_equal(check_once(1), N_STANZAS / 2);
@@ -937,6 +939,76 @@ static void test_reload(void **state)
     pthread_mutex_destroy(&t.mu);
     pthread_cond_destroy(&t.cv);
     free(t.data);
+}
+
+/* Reload under load: a thread reloads the configuration again and again while
+ * parsers and workers run at full speed (test_reload above reloads only while
+ * they are idle). Every stanza is still seen exactly once by each detector,
+ * the generations switch mid-stream, and the hit stage (aggregator) adopts
+ * the reloads on its own thread. Meant for the TSan build too. */
+struct reloader {
+    struct sw_pipeline *p;
+    atomic_int stop;
+    atomic_int done;
+};
+
+static void *reloader_main(void *arg)
+{
+    struct reloader *r = arg;
+    while (!atomic_load(&r->stop)) {
+        struct sw_conf *c = NULL;
+        struct sw_errbuf eb = {{0}};
+        if (sw_conf_load(NULL, &c, &eb) != 0 || sw_pipeline_reload(r->p, c, &eb) != 0) {
+            break;
+        }
+        atomic_fetch_add(&r->done, 1);
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void test_reload_under_load(void **state)
+{
+    (void)state;
+    enum { N = 40000 };
+    char path[128];
+    snprintf(path, sizeof(path), "%s/reload_load.xml", dir);
+    gen_capture(path, 0, N, -1, -1);
+    for (unsigned W = 2; W <= 4; W += 2) {
+        struct agg_wiring aw;
+        wire_aggregator(conf, &aw);
+        struct sw_pipeline_opts po = {.conf = conf,
+                                      .detectors = test_dets,
+                                      .stage = &aw.stage,
+                                      .threads = W,
+                                      .parse_threads = 2,
+                                      .batch_bytes = 2048};
+        struct sw_pipeline *p = NULL;
+        struct sw_errbuf eb = {{0}};
+        col_reset();
+        assert_int_equal(sw_pipeline_new(&po, &p, &eb), 0);
+        struct reloader r = {.p = p};
+        atomic_init(&r.stop, 0);
+        atomic_init(&r.done, 0);
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, reloader_main, &r), 0);
+        const char *paths[] = {path};
+        assert_int_equal(sw_pipeline_run(p, paths, 1, &eb), 0);
+        atomic_store(&r.stop, 1);
+        pthread_join(th, NULL);
+        struct sw_pipeline_stats st;
+        sw_pipeline_get_stats(p, &st);
+        int done = atomic_load(&r.done);
+        assert_true(done >= 2); /* reloads happened while the run lasted */
+        assert_int_equal(st.reloads, (uint64_t)done);
+        assert_true(st.agg.reloads >= 1); /* the aggregator adopted at least one */
+        sw_pipeline_free(p);
+        unwire_aggregator(&aw, NULL);
+        assert_int_equal(check_once(0), N);
+        assert_int_equal(check_once(1), N / 2);
+        assert_int_equal(check_once(2), N);
+    }
 }
 
 /* ---- live tap with queue_policy drop: a full parser queue drops, never blocks ---- */
@@ -1037,13 +1109,8 @@ static void test_live_drop(void **state)
     struct sw_tap_ops tap = {.kind = "live-test", .live = true, .read = lt_read, .ctx = &t};
 
     const struct sw_detector_ops *dets[] = {&tgate_ops, &tsender_ops, NULL};
-    size_t len = 0;
-    char *buf = NULL;
-    FILE *mem = open_memstream(&buf, &len);
-    struct sw_output_ops o;
-    assert_int_equal(sw_output_json_init(&o, mem), 0);
     struct agg_wiring aw;
-    wire_aggregator(dconf, &o, &aw);
+    wire_aggregator(dconf, &aw);
     struct sw_pipeline_opts po = {.conf = dconf,
                                   .detectors = dets,
                                   .stage = &aw.stage,
@@ -1057,11 +1124,8 @@ static void test_live_drop(void **state)
     assert_int_equal(sw_pipeline_run_tap(p, &tap, &eb), 0);
     struct sw_pipeline_stats st;
     sw_pipeline_get_stats(p, &st);
-    o.close(o.ctx);
     sw_pipeline_free(p);
-    sw_aggregate_free(aw.a);
-    fclose(mem);
-    free(buf);
+    unwire_aggregator(&aw, NULL);
     free(t.data);
     sw_conf_free(dconf);
     /* the reader never blocked on the stalled parsers: it dropped chunks */
@@ -1084,6 +1148,7 @@ int main(void)
         cmocka_unit_test(test_stdin),
         cmocka_unit_test(test_several_captures),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_reload_under_load),
         cmocka_unit_test(test_live_drop),
         cmocka_unit_test(test_oversize),
     };

@@ -40,6 +40,10 @@ c2s=$SW_PROSODY_C2S_PORT
 drv=("$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 90)
 swpid=""
 cat >"$work/sw.yaml" <<YAML
+# the spammer falls silent right after its burst: no 60 s grace before the full signal
+detectors:
+  sub_burst:
+    grace: 0s
 taps:
   - type: component
     name: mirror

@@ -118,6 +118,10 @@ stop_ej() {
 	ejpid=""
 }
 cat >"$work/sw.yaml" <<YAML
+# the spammer falls silent right after its burst: no 60 s grace before the full signal
+detectors:
+  sub_burst:
+    grace: 0s
 taps:
   - type: socket
     name: ejabberd

@@ -49,11 +49,15 @@ for i in range(0, len(data), step):       # ~3 s
 time.sleep(0.3); s.close()
 PY
 feeder=$!
+reloads() { grep -c "pipeline: reload" "$work/run.err" || true; }
 for i in 1 2 3 4 5 6; do
-	sleep 0.45
+	sleep 0.4
 	if [ "$i" = 4 ]; then printf 'detectors:\n  muc_flood:\n    threshold_typo: 1\n' >"$work/sw.yaml"; fi
+	before=$(reloads)
 	kill -HUP "$swpid"
-	if [ "$i" = 4 ]; then sleep 0.3; cp "$work/good.yaml" "$work/sw.yaml"; fi
+	# one signal at a time: two pending SIGHUPs would merge into one
+	for _ in $(seq 1 100); do [ "$(reloads)" -gt "$before" ] && break; sleep 0.05; done
+	if [ "$i" = 4 ]; then cp "$work/good.yaml" "$work/sw.yaml"; fi
 done
 wait "$feeder" || fail "feeder failed"
 sleep 1

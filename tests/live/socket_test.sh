@@ -41,9 +41,12 @@ taps:
   - type: socket
     name: unix
     listen: unix:$work/tap.sock
+    # room for both captures: a slow (sanitizer) build must not drop here
+    queue: 64MB
   - type: socket
     name: tcp
     listen: 127.0.0.1:$port
+    queue: 64MB
     max_connections: 2
     idle_timeout: 1s
 YAML

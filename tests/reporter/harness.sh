@@ -6,7 +6,8 @@
 # (deploy/prosody, its env sourced: SW_PROSODY_*), and stops everything it and
 # the test started on exit, by pid ($pids). A missing prosody or slixmpp skips
 # the test (exit 77). Provides: say, fail, forget_pid, start_peer, stop_peer,
-# spool_files, and $py, $peer_py, $work, $pdir, $port, $spool, $peer_pid.
+# spool_files, count, wait_for, reporter_yaml, and $py, $peer_py, $work, $pdir,
+# $port, $spool, $peer_pid.
 py=/usr/bin/python3
 peer_py="$src/tests/reporter/peer.py"
 work=$(mktemp -d "${TMPDIR:-/tmp}/sw-$name.XXXXXX")
@@ -63,4 +64,40 @@ stop_peer() {
 	wait "$peer_pid" 2>/dev/null || true
 	forget_pid "$peer_pid"
 }
-spool_files() { find "$spool" -maxdepth 1 -name '*.rep' 2>/dev/null | wc -l; }
+spool_files() { # records in the spool's batch files (spool.c format "R <seq> ...")
+	find "$spool" -maxdepth 1 -name '*.spl' -exec cat {} + 2>/dev/null |
+		grep -c '^R [0-9a-f]\{16\} [0-9a-f]\{16\} ' || true
+}
+count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
+wait_for() { # wait_for SECONDS 'shell condition': poll until it holds (re-evaluated)
+	local t=$1; shift
+	for _ in $(seq 1 $((t * 10))); do
+		eval "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# reporter_yaml FILE PEERS [EXTRA]: a stanzawatch config with the live reporter
+# on, as component incidents.a.test of this Prosody; PEERS is the YAML flow list
+# of reporter.peers, EXTRA (optional) more top-level YAML before it.
+reporter_yaml() {
+	cat >"$1" <<YAML
+${3:-}
+reporter:
+  enabled: true
+  domain: a.test
+  admin_jid: admin@a.test
+  mode: component
+  component:
+    jid: incidents.a.test
+    secret: $SW_PROSODY_ENGINE_SECRET
+    host: 127.0.0.1
+    port: $SW_PROSODY_COMPONENT_PORT
+  spool_dir: $work/spool
+  inbound_dir: $work/inbound
+  retry_min: 300ms
+  retry_max: 2s
+  ack_timeout: 3s
+  peers: $2
+YAML
+}

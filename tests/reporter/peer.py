@@ -6,13 +6,19 @@ answers every XEP-0268 <report/> iq set with an empty result (optionally after
 --ack-delay seconds) and appends one line per event to --out:
 
     report <IncidentID> <from>            a report arrived (and was acknowledged)
+    closed <IncidentID>                   ...and it says the incident ended (EndTime)
     response <IncidentID> <action>        a response arrived (and was acknowledged)
     reply <our iq id> <type> <condition>  the answer to an iq we sent
 
 It can send XEP-0268 stanzas: --send "KIND TO INCIDENT_ID" (repeatable, sent
 once connected) and, while running, every line of each DIR/*.cmd file that
 appears in --outbox DIR (renamed *.done). KIND is report, inquiry, request or
-response. Ends on SIGTERM/SIGINT, --max-seconds, or with --exit-when-answered
+response; "raw XML" sends XML as is (a hostile entity's forged iq result);
+"from=JID KIND TO INCIDENT_ID" sends as JID.
+Hostile-entity options: --from JID sends as another JID of the component's
+domain (Prosody allows any local part), --description TEXT puts TEXT (may hold
+newlines) into the Incident, --ids-out FILE records "IQID INCIDENTID" of each
+report received (what an eavesdropper or guesser would know). Ends on SIGTERM/SIGINT, --max-seconds, or with --exit-when-answered
 once every iq it sent got an answer. Loopback only: no DNS lookups.
 Run with /usr/bin/python3 (Debian's python3-slixmpp).
 """
@@ -37,11 +43,13 @@ PURPOSE = {"report": "reporting", "inquiry": "traceback", "request": "mitigation
 IQTYPE = {"report": "set", "inquiry": "get", "request": "get", "response": "set"}
 
 
-def incident(kind, iid, domain):
+def incident(kind, iid, domain, desc=None):
+    from xml.sax.saxutils import escape
+    desc = escape(desc) if desc else "test %s from peer.py" % kind
     return ("<{k} xmlns='{ns}'><Incident xmlns='{io}' purpose='{p}' lang='en'>"
             "<IncidentID name='{d}'>{i}</IncidentID>"
             "<ReportTime>2026-01-01T00:00:00Z</ReportTime>"
-            "<Description lang='en'>test {k} from peer.py</Description>"
+            "<Description lang='en'>{desc}</Description>"
             "<Assessment><Impact lang='en' severity='medium' type='dos'/></Assessment>"
             "<Contact role='creator' type='organization'><AdditionalData dtype='xml'>"
             "<jid xmlns='urn:xmpp:jid:0'>admin@{d}</jid></AdditionalData></Contact>"
@@ -49,7 +57,8 @@ def incident(kind, iid, domain):
             "<Address category='ext-value' ext-category='xmpp'>bad@{d}</Address>"
             "<Counter type='message'>5</Counter></Node></System></Flow>"
             "<Expectation action='block-host'/></EventData>"
-            "</Incident></{k}>").format(k=kind, ns=INC, io=IODEF, p=PURPOSE[kind], d=domain, i=iid)
+            "</Incident></{k}>").format(k=kind, ns=INC, io=IODEF, p=PURPOSE[kind], d=domain, i=iid,
+                                        desc=desc)
 
 
 class Peer(ComponentXMPP):
@@ -74,7 +83,14 @@ class Peer(ComponentXMPP):
         self.out.flush()
 
     def send_cmd(self, cmd):
+        if cmd.startswith("raw "):
+            self.send_raw(cmd[4:])
+            self.line("sent raw")
+            return
         parts = cmd.split()
+        sender = self.a.sender or self.boundjid.bare
+        if parts and parts[0].startswith("from="):
+            sender = parts.pop(0)[5:]
         if len(parts) != 3 or parts[0] not in PURPOSE:
             logging.error("bad command %r", cmd)
             return
@@ -85,7 +101,8 @@ class Peer(ComponentXMPP):
         # an inquiry asks about the other side's incident: IncidentID@name is theirs
         domain = (to if kind == "inquiry" else self.boundjid.bare).split(".", 1)[-1]
         self.send_raw("<iq type='%s' id='%s' from='%s' to='%s'>%s</iq>" % (
-            IQTYPE[kind], qid, self.boundjid.bare, to, incident(kind, iid, domain)))
+            IQTYPE[kind], qid, sender, to,
+            incident(kind, iid, domain, self.a.description)))
         self.line("sent %s %s %s %s" % (qid, kind, to, iid))
 
     def on_start(self, _):
@@ -124,6 +141,11 @@ class Peer(ComponentXMPP):
         if t == "set" and rep is not None:
             iid = rep.find(".//{%s}IncidentID" % IODEF)
             self.line("report %s %s" % (iid.text if iid is not None else "?", iq["from"]))
+            if rep.find(".//{%s}EndTime" % IODEF) is not None:
+                self.line("closed %s" % (iid.text if iid is not None else "?"))
+            if self.a.ids_out:
+                with open(self.a.ids_out, "a") as f:
+                    f.write("%s %s\n" % (iq["id"], iid.text if iid is not None else "?"))
             reply = iq.reply(clear=True)
             if self.a.ack_delay > 0:
                 self.loop.call_later(self.a.ack_delay, reply.send)
@@ -191,6 +213,9 @@ def main():
     ap.add_argument("--ready-file")
     ap.add_argument("--exit-when-answered", action="store_true")
     ap.add_argument("--max-seconds", type=float, default=120)
+    ap.add_argument("--from", dest="sender")
+    ap.add_argument("--description")
+    ap.add_argument("--ids-out")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="peer[%(process)d] %(levelname)s %(message)s")
     return asyncio.get_event_loop().run_until_complete(run(a))

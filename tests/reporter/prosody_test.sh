@@ -27,15 +27,6 @@ inbound="$work/inbound"
 common=(--port "$port" --secret "$SW_PROSODY_ENGINE_SECRET" --spool "$spool" --inbound "$inbound"
 	--peer incidents.b.test --retry-min 300 --retry-max 1500 --ack-timeout 3000)
 
-count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
-wait_for() { # wait_for SECONDS 'shell condition': poll until it holds (re-evaluated)
-	local t=$1; shift
-	for _ in $(seq 1 $((t * 10))); do
-		eval "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # ---- 1. delivery and acknowledgement ----
 out="$work/peer.out"

@@ -21,25 +21,7 @@ name=reporter.replay_live
 ids_json() { "$py" -c 'import json,sys; print("\n".join(sorted({json.loads(l)["id"] for l in open(sys.argv[1]) if l.strip()})))' "$1"; }
 ids_peer() { awk '$1 == "report" {print $2}' "$1" | sort -u; }
 
-cat >"$work/sw.yaml" <<YAML
-reporter:
-  enabled: true
-  domain: a.test
-  admin_jid: admin@a.test
-  mode: component
-  component:
-    jid: incidents.a.test
-    secret: $SW_PROSODY_ENGINE_SECRET
-    host: 127.0.0.1
-    port: $SW_PROSODY_COMPONENT_PORT
-  spool_dir: $work/spool
-  inbound_dir: $work/inbound
-  retry_min: 300ms
-  retry_max: 2s
-  ack_timeout: 3s
-  peers:
-    - jid: incidents.b.test
-YAML
+reporter_yaml "$work/sw.yaml" "[{jid: incidents.b.test}]"
 "$swgen" --seed 3 --stanzas 20000 --scenarios muc-flood:2,sub-burst:1 --benign none \
 	-o "$work/cap.xml" 2>"$work/swgen.err"
 

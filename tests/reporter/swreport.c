@@ -10,6 +10,7 @@
  *                 [--rate PER_MIN] [--log FILE]
  *                 [--client JID --password PW --client-port P]  (client mode)
  *                 [--respond "NAME ID ACTION"]  (also send a <response/> to the first peer)
+ *                 [--peer-send KIND] [--peer-sender JID]  (policy/trust of the last --peer)
  * Feeds N incidents (ids PREFIX-0..N-1, opened) through the reporter's
  * output, prints "spooled N" on stdout, then runs until the spool is empty
  * (--until-empty) or for T seconds, and prints its counters as one line.
@@ -24,6 +25,7 @@
 
 static char *accept_all[] = {"report", "inquiry", "request", "response"};
 static char *send_all[] = {"*"};
+static char *peer_send[8], *peer_sender[8];
 
 int main(int argc, char **argv)
 {
@@ -75,6 +77,12 @@ int main(int argc, char **argv)
             peers[np].send = (struct sw_conf_strlist){send_all, 1};
             peers[np].accept = (struct sw_conf_strlist){accept_all, 4};
             np++;
+        } else if (strcmp(a, "--peer-send") == 0 && np > 0) {
+            peer_send[np - 1] = (char *)v;
+            peers[np - 1].send = (struct sw_conf_strlist){&peer_send[np - 1], 1};
+        } else if (strcmp(a, "--peer-sender") == 0 && np > 0) {
+            peer_sender[np - 1] = (char *)v;
+            peers[np - 1].senders = (struct sw_conf_strlist){&peer_sender[np - 1], 1};
         } else if (strcmp(a, "--count") == 0) {
             count = atol(v);
         } else if (strcmp(a, "--prefix") == 0) {
@@ -185,13 +193,14 @@ int main(int argc, char **argv)
     sw_reporter_stop(r, 0);
     printf("stats connects=%llu sent=%llu acked=%llu errors=%llu timeouts=%llu pending=%llu "
            "in_reports=%llu in_inquiries=%llu in_requests=%llu in_forbidden=%llu in_bad=%llu "
-           "in_rate_limited=%llu\n",
+           "in_rate_limited=%llu spoofed=%llu\n",
            (unsigned long long)st.connects, (unsigned long long)st.sent,
            (unsigned long long)st.acked, (unsigned long long)st.errors,
            (unsigned long long)st.timeouts, (unsigned long long)st.spool_pending,
            (unsigned long long)st.in_reports, (unsigned long long)st.in_inquiries,
            (unsigned long long)st.in_requests, (unsigned long long)st.in_forbidden,
-           (unsigned long long)st.in_bad, (unsigned long long)st.in_rate_limited);
+           (unsigned long long)st.in_bad, (unsigned long long)st.in_rate_limited,
+           (unsigned long long)st.spoofed);
     if (logf != NULL) {
         fclose(logf);
     }

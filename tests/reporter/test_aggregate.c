@@ -673,10 +673,94 @@ static void test_config_section(void **state)
     sw_conf_registry_reset();
 }
 
+/* Reload: new scores, thresholds and never-lists take effect on the running
+ * aggregator, whose snapshot reference outlives the caller's; the stage's
+ * reload reaches every output. */
+static int out_reloads;
+static int count_reload(void *ctx, struct sw_conf *c)
+{
+    (void)ctx;
+    assert_non_null(sw_conf_section(c, "aggregate"));
+    out_reloads++;
+    return 0;
+}
+
+static struct sw_conf *load_text(const char *yaml)
+{
+    char path[] = "/tmp/test_aggregate_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "w");
+    fputs(yaml, fp);
+    fclose(fp);
+    struct sw_conf *c = NULL;
+    struct sw_errbuf eb;
+    assert_int_equal(sw_conf_load(path, &c, &eb), 0);
+    unlink(path);
+    return c;
+}
+
+static void test_reload(void **state)
+{
+    (void)state;
+    sw_conf_registry_reset();
+    assert_int_equal(sw_settings_register(), 0);
+    assert_int_equal(sw_aggregate_register_conf(cfg_dets), 0);
+    struct sw_conf *c1 = load_text("aggregate:\n  report_threshold: 2.0\n  update_interval: 0s\n"
+                                   "  symbols:\n    - {symbol: s.one, score: 1.5}\n");
+    struct rec *r = calloc(1, sizeof(*r));
+    struct sw_output_ops out = {
+        .name = "rec", .incident = rec_incident, .reload = count_reload, .ctx = r};
+    struct sw_aggregate *a = NULL;
+    struct sw_errbuf eb;
+    assert_int_equal(sw_aggregate_new(c1, &out, 1, &a, &eb), 0);
+    sw_conf_free(c1); /* the aggregator keeps its own reference */
+    struct sw_hit h;
+    memset(&h, 0, sizeof(h));
+    h.detector = "s";
+    h.symbol = "s.one";
+    h.kind = "muc-flood";
+    h.t_ms = T0;
+    h.weight_milli = 1000;
+    h.offender_kind = SW_OFFENDER_ACCOUNT;
+    snprintf(h.offender, sizeof(h.offender), "u@x.test");
+    h.ev_seq = 1;
+    sw_aggregate_hit(a, &h);
+    assert_int_equal(r->n, 0); /* 1.5 < 2.0 */
+
+    struct sw_conf *c2 = load_text("aggregate:\n  report_threshold: 1.0\n  update_interval: 0s\n"
+                                   "  never: [v@x.test]\n"
+                                   "  symbols:\n    - {symbol: s.one, score: 1.5}\n");
+    struct sw_hit_stage stage;
+    sw_aggregate_stage(a, &stage);
+    assert_non_null(stage.reload);
+    out_reloads = 0;
+    stage.reload(stage.ctx, c2);
+    sw_conf_free(c2);
+    assert_int_equal(out_reloads, 1);
+    struct sw_aggregate_stats st;
+    sw_aggregate_get_stats(a, &st);
+    assert_int_equal(st.reloads, 1);
+    snprintf(h.offender, sizeof(h.offender), "w@x.test");
+    h.ev_seq = 2;
+    h.t_ms = T0 + 1000;
+    sw_aggregate_hit(a, &h);
+    assert_int_equal(r->n, 1); /* the new threshold: 1.5 >= 1.0 */
+    assert_string_equal(r->inc[0].offender, "w@x.test");
+    snprintf(h.offender, sizeof(h.offender), "v@x.test");
+    h.ev_seq = 3;
+    sw_aggregate_hit(a, &h);
+    assert_int_equal(r->n, 1); /* the new never-list */
+    sw_aggregate_free(a);
+    free(r);
+    sw_conf_registry_reset();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_threshold_crossing, setup, teardown),
+        cmocka_unit_test(test_reload),
         cmocka_unit_test_setup_teardown(test_two_half_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_signals_too_far_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_counts_once, setup, teardown),

@@ -13,7 +13,10 @@
 
 #include <cmocka.h>
 #include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <unistd.h>
 
+#include "../../reporter/reporter_int.h"
 #include "sw/reporter.h"
 
 #define LIMIT (64 * 1024)
@@ -146,11 +149,15 @@ static void test_hostile(void **state)
     assert_int_equal(sw_xep0268_parse(laughs, strlen(laughs), LIMIT, 32, &m), SW_EPARSE);
     const char *xxe = "<!DOCTYPE r [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><r>&x;</r>";
     assert_int_equal(sw_xep0268_parse(xxe, strlen(xxe), LIMIT, 32, &m), SW_EPARSE);
-    /* undeclared entity reference: malformed, not expanded */
+    /* undeclared entity reference: not well-formed (WFC: Entity Declared) */
     const char *undecl = "<report xmlns='urn:xmpp:incident:2'><Incident><IncidentID>&x;"
                          "</IncidentID></Incident></report>";
-    int rc = sw_xep0268_parse(undecl, strlen(undecl), LIMIT, 32, &m);
-    assert_true(rc == SW_EPARSE || (rc == 0 && strchr(m.incident_id, '/') == NULL));
+    assert_int_equal(sw_xep0268_parse(undecl, strlen(undecl), LIMIT, 32, &m), SW_EPARSE);
+    /* the same attacks with the string prefilter off: the parser's own
+     * defences (options, refusal of any internal subset) hold alone */
+    assert_int_equal(sw_xep0268_parse_ex(laughs, strlen(laughs), LIMIT, 32, false, &m), SW_EPARSE);
+    assert_int_equal(sw_xep0268_parse_ex(xxe, strlen(xxe), LIMIT, 32, false, &m), SW_EPARSE);
+    assert_int_equal(sw_xep0268_parse_ex(undecl, strlen(undecl), LIMIT, 32, false, &m), SW_EPARSE);
     /* oversize */
     size_t big = LIMIT + 10;
     char *b = malloc(big + 1);
@@ -179,6 +186,61 @@ static void test_hostile(void **state)
     assert_int_equal(sw_xep0268_parse("\xff\xfe<", 3, LIMIT, 32, &m), SW_EPARSE);
     free(b);
     free(deep);
+}
+
+/* The libxml2 options themselves (no prefilter, no subset check): a billion
+ * laughs document is refused, an internal entity reference is kept as a
+ * reference (not substituted), an external entity is never loaded (the
+ * file's text never appears), and nothing is fetched. */
+static void test_parser_options(void **state)
+{
+    (void)state;
+    /* 10^9 'a' if expanded */
+    char laughs[2048];
+    size_t o = (size_t)snprintf(laughs, sizeof(laughs),
+                                "<?xml version='1.0'?><!DOCTYPE r [<!ENTITY l0 'aaaaaaaaaa'>");
+    for (int i = 1; i <= 8; i++) {
+        o += (size_t)snprintf(laughs + o, sizeof(laughs) - o,
+                              "<!ENTITY l%d '&l%d;&l%d;&l%d;&l%d;&l%d;&l%d;&l%d;&l%d;&l%d;&l%d;'>",
+                              i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
+                              i - 1);
+    }
+    o += (size_t)snprintf(laughs + o, sizeof(laughs) - o, "]><r>&l8;</r>");
+    /* without XML_PARSE_HUGE, libxml2's amplification guard refuses it */
+    assert_null(sw_xep0268_read_doc(laughs, o));
+    /* a small internal entity: parsed, but the reference stays a reference
+     * node (no XML_PARSE_NOENT): nothing is substituted */
+    const char *small = "<!DOCTYPE r [<!ENTITY a 'expanded'>]><r>&a;</r>";
+    xmlDocPtr d = sw_xep0268_read_doc(small, strlen(small));
+    assert_non_null(d);
+    xmlNodePtr r = xmlDocGetRootElement(d);
+    assert_non_null(r);
+    assert_non_null(r->children);
+    assert_int_equal(r->children->type, XML_ENTITY_REF_NODE);
+    assert_null(r->children->next);
+    xmlFreeDoc(d);
+    char path[] = "/tmp/sw-xxe-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "SECRET-XXE-CONTENT", 18), 18);
+    close(fd);
+    char xxe[512];
+    o = (size_t)snprintf(xxe, sizeof(xxe),
+                         "<!DOCTYPE r [<!ENTITY x SYSTEM 'file://%s'>"
+                         "<!ENTITY y SYSTEM 'http://127.0.0.1:9/x'>]><r>&x;&y;</r>",
+                         path);
+    d = sw_xep0268_read_doc(xxe, o);
+    assert_non_null(d);
+    xmlChar *dump = NULL;
+    int dl = 0;
+    xmlDocDumpMemory(d, &dump, &dl);
+    assert_non_null(dump);
+    assert_null(strstr((const char *)dump, "SECRET-XXE-CONTENT")); /* the file was not read */
+    xmlFree(dump);
+    r = xmlDocGetRootElement(d);
+    assert_int_equal(r->children->type, XML_ENTITY_REF_NODE);
+    xmlFreeDoc(d);
+    unlink(path);
 }
 
 /* Every prefix of a valid stanza, then random byte mutations: never a crash,
@@ -247,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_spec_invalid_example_is_read),
         cmocka_unit_test(test_not_ours_and_counts),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_parser_options),
         cmocka_unit_test(test_truncations_and_mutations),
         cmocka_unit_test(test_iq_wrap_escapes),
     };
