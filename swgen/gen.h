@@ -12,6 +12,8 @@
  *   gen_benign.c   plans of the benign look-alike scenarios
  *   gen_content.c  plans of the content and wave abuse (issue 13, isolated)
  *   gen_lookalike.c plans of issue 13's benign look-alikes (isolated)
+ *   gen_limits.c   the over-limit abuse plan and the payloads that cross (or
+ *                  stay within) the parser's limits (isolated)
  *   gen_sched.c    the event heap, the background processes, the run loop
  *   gen_world.c    domains, accounts, contacts, rooms and the pickers over them
  *   gen_stanza.c   one function per stanza kind (groupchat, presence, chat...)
@@ -90,7 +92,18 @@ enum gen_act_kind {
     GEN_A_KICK,
     GEN_A_AVAIL,   /* presence broadcast to contacts: available */
     GEN_A_UNAVAIL, /* presence broadcast to contacts: unavailable */
-    GEN_A_HEARD    /* who says a line in room arg, reflected (also) to occupant k */
+    GEN_A_HEARD,   /* who says a line in room arg, reflected (also) to occupant k */
+    GEN_A_AVATAR   /* who publishes an avatar (XEP-0084) or vCard photo of k bytes */
+};
+
+/* what an action's stanza carries besides its body (gen_limits.c gen_kids_pad);
+ * only isolated scenarios set it, so the older scenarios' bytes stay */
+enum gen_pad {
+    GEN_PAD_NONE,
+    GEN_PAD_ATTR,    /* a foreign child with a k-byte attribute (over: k > 4096) */
+    GEN_PAD_DEEP,    /* a foreign child nested k levels deep (over: > 32) */
+    GEN_PAD_LONG_TO, /* chat only: a 'to' whose local part has k bytes (over: > 1023) */
+    GEN_PAD_THUMB    /* an XEP-0264 thumbnail, its data: URI k bytes */
 };
 
 /* how an action's body text is made (gen_scen.c act_text) */
@@ -117,13 +130,15 @@ enum gen_text_mode {
     GEN_TM_PRICE,     /* price ticker line */
     GEN_TM_BYSTANDER, /* a regular reacting to a raid */
     GEN_TM_MODLINE,   /* a moderator during a raid */
-    GEN_TM_ANSWER     /* a stranger answering an unsolicited message */
+    GEN_TM_ANSWER,    /* a stranger answering an unsolicited message */
+    GEN_TM_BIGPASTE   /* a paste of about k bytes (gen->big; over: k > 64 KB) */
 };
 
 /* one timed action of a scenario instance */
 struct gen_act {
     int64_t t;
     uint8_t kind, text, abuse;
+    uint8_t pad; /* enum gen_pad, size in k (gen_add_act: none) */
     int16_t nickv;
     int32_t who, arg; /* actor; room or target */
     int32_t k;        /* text variant */
@@ -149,6 +164,7 @@ struct gen_inst {
     bool isolated;  /* GEN_ISOLATED: plans and runs on its own stream (rng) */
     uint64_t rng;   /* isolated: the instance's splitmix64 state between actions */
     uint64_t tseed; /* isolated: campaign seed of the instance's texts */
+    uint64_t idctr; /* GEN_OWN_IDS: the instance's stanza id counter */
 };
 
 struct gen;
@@ -165,8 +181,13 @@ typedef void (*gen_plan_fn)(struct gen *g, struct gen_inst *in, int64_t t0);
  * isolated scenarios inserts their stanzas and truth lines and changes no
  * byte of the rest: every scenario added after the first twenty is isolated. */
 #define GEN_ISOLATED 4u
-#define GEN_CONTENT 8u /* truth class "content": caught by what it says */
-#define GEN_WAVE 16u   /* truth class "wave": many thin senders, caught across them */
+#define GEN_CONTENT 8u  /* truth class "content": caught by what it says */
+#define GEN_WAVE 16u    /* truth class "wave": many thin senders, caught across them */
+#define GEN_HOSTILE 32u /* truth class "hostile-input": caught as over-limit input */
+/* Isolated with its own stanza id counter too (older isolated scenarios share
+ * one, gen->idctr_iso): turning it on or off changes no byte of any other
+ * scenario, isolated ones included. Every scenario added from now on. */
+#define GEN_OWN_IDS 64u
 
 /* one row of the scenario table (scenarios.def) */
 struct gen_scen {
@@ -253,7 +274,11 @@ struct gen {
     uint64_t seed;       /* --seed, for the isolated instances' streams */
     bool iso;            /* the action being written belongs to an isolated instance */
     uint64_t idctr_iso;  /* stanza id counter of isolated instances */
+    uint64_t *id_own;    /* GEN_OWN_IDS: the running instance's counter, else NULL */
+    uint64_t id_base;    /* and the start of its id range */
     char text[16384];    /* body text of the action being written */
+    struct gen_sb big;   /* body text longer than text[] (GEN_TM_BIGPASTE) */
+    int pad, pad_k;      /* the action's enum gen_pad and size (gen_kids_pad) */
     size_t scen_stanzas; /* planned scenario actions */
 
     /* scheduler */
@@ -364,6 +389,8 @@ void gen_st_headline(struct gen *g, int64_t t, const char *from, int32_t b, cons
 void gen_st_invite(struct gen *g, int64_t t, int32_t a, int32_t r, int32_t who);
 void gen_st_kick(struct gen *g, int64_t t, int32_t a, int32_t r, int32_t who);
 void gen_st_avail(struct gen *g, int64_t t, int32_t a, bool unavailable);
+/* @a publishes an avatar (XEP-0084 data, @vcard: a vcard-temp PHOTO) of @bytes base64 bytes */
+void gen_st_avatar(struct gen *g, int64_t t, int32_t a, int bytes, bool vcard);
 
 /* ---- gen_scen.c ---- */
 
@@ -390,6 +417,17 @@ void gen_list_names(FILE *fp, bool benign);
 void gen_insts_free(struct gen *g);
 /* @a is a background account some instance labelled already */
 bool gen_taken(const struct gen *g, int32_t a);
+
+/* ---- gen_limits.c ---- */
+
+/* @n base64 characters (no padding) into @b, from seed @s (draws nothing) */
+void gen_sb_put_b64(struct gen_sb *b, uint64_t s, size_t n);
+/* appends g->pad's payload (size g->pad_k) to g->kids; nothing for none */
+void gen_kids_pad(struct gen *g);
+/* a 'to' with a g->pad_k-byte local part into g->attr (GEN_PAD_LONG_TO) */
+void gen_attr_long_to(struct gen *g);
+/* a paste of about @bytes bytes in g->big, NUL-terminated */
+const char *gen_big_paste(struct gen *g, uint64_t r, size_t bytes);
 
 /* ---- gen_sched.c ---- */
 

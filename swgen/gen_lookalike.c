@@ -28,6 +28,16 @@
  *                  spam line) while a moderator kicks the raiders.
  * presence-flap    a load spike: 10-40 room occupants reconnecting 3-7 times
  *                  in two minutes (leave + unavailable, then available + join).
+ * large-stanzas    (over-limit look-alike, gen_limits.c) 2-4 regulars of one
+ *                  room, over 20-50 minutes (photos 3-15 min apart): a few lines, one long
+ *                  paste of 6-40 KB in the room, an avatar (XEP-0084 data or
+ *                  a vCard PHOTO) of 6-45 KB base64, 1-3 photos to contacts
+ *                  with 1.5-3.5 KB thumbnail data: URIs, all within the limits;
+ *                  half of them also send one photo whose thumbnail URI is
+ *                  4.5-9 KB (over the 4 KB attribute limit), a quarter a
+ *                  second one later: never more than two over-limit stanzas.
+ *                  When the room's regulars are all labelled (a small
+ *                  world), free accounts with contacts paste and talk 1:1.
  */
 #include "gen.h"
 
@@ -354,4 +364,67 @@ void gen_plan_presence_flap(struct gen *g, struct gen_inst *in, int64_t t)
         }
     }
     in->size = events;
+}
+
+void gen_plan_large_stanzas(struct gen *g, struct gen_inst *in, int64_t t)
+{
+    int32_t r = gen_pick_room(g, 8);
+    in->room = r;
+    int32_t who[4];
+    int want = 2 + (int)gen_rndu(g, 3);
+    int nr = regulars(g, r, want, who), n = nr;
+    /* a world whose regulars are all labelled: free accounts with contacts,
+     * who paste and talk 1:1 instead */
+    for (int tries = 0; tries < 100 && n < want; tries++) {
+        int32_t a = gen_pick_bg(g);
+        bool dup = gen_taken(g, a) || g->acct[a].n_contacts == 0;
+        for (int j = 0; j < n && !dup; j++) {
+            dup = who[j] == a;
+        }
+        if (!dup) {
+            who[n++] = a;
+        }
+    }
+    int64_t span = gen_rndr(g, 1200000, 3000000);
+    size_t big = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t a = who[i];
+        int32_t nc = g->acct[a].n_contacts;
+        gen_add_off(in, a);
+        int32_t paste = (int32_t)gen_rndr(g, 6000, 40000);
+        if (i < nr) {
+            history(g, in, a, r, t, t + span, 2 + (int)gen_rndu(g, 4));
+            gen_add_act(in, t + gen_rndr(g, 0, span), GEN_A_GC, a, r, GEN_TM_BIGPASTE, paste,
+                        false);
+        } else {
+            int lines = 2 + (int)gen_rndu(g, 4);
+            for (int j = 0; j < lines; j++) {
+                gen_add_act(in, t + gen_rndr(g, 0, span), GEN_A_CHAT, a,
+                            g->acct[a].contacts[gen_rndu(g, (uint32_t)nc)], GEN_TM_RANDOM, j,
+                            false);
+            }
+            gen_add_act(in, t + gen_rndr(g, 0, span), GEN_A_CHAT, a,
+                        g->acct[a].contacts[gen_rndu(g, (uint32_t)nc)], GEN_TM_BIGPASTE, paste,
+                        false);
+        }
+        gen_add_act(in, t + gen_rndr(g, 0, span), GEN_A_AVATAR, a, (int32_t)gen_rndu(g, 2), 0,
+                    (int32_t)gen_rndr(g, 6000, 45000), false);
+        big += 2;
+        if (nc == 0) {
+            continue;
+        }
+        int photos = 1 + (int)gen_rndu(g, 3);
+        int over = gen_rndu(g, 2) == 0 ? 1 + (gen_rndu(g, 2) == 0) : 0;
+        int64_t tp = t + gen_rndr(g, 0, span / 2);
+        for (int j = 0; j < photos + over; j++) {
+            int32_t b = g->acct[a].contacts[gen_rndu(g, (uint32_t)nc)];
+            int32_t k =
+                j < photos ? (int32_t)gen_rndr(g, 1500, 3500) : (int32_t)gen_rndr(g, 4500, 9000);
+            gen_add_act(in, tp, GEN_A_CHAT, a, b, GEN_TM_RANDOM, k, false);
+            in->acts[in->n_acts - 1].pad = GEN_PAD_THUMB;
+            tp += gen_rndr(g, 180000, 900000);
+            big++;
+        }
+    }
+    in->size = big;
 }

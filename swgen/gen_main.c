@@ -62,6 +62,7 @@ static void gen_free(struct gen *g)
     free(g->out.p);
     free(g->attr.p);
     free(g->kids.p);
+    free(g->big.p);
     free(g);
 }
 

@@ -181,7 +181,10 @@ void gen_put_id(struct gen_sb *b, uint64_t id)
 uint64_t gen_new_id(struct gen *g)
 {
     /* isolated instances count apart (and in another range) so they shift no
-     * id of the rest */
+     * id of the rest; GEN_OWN_IDS ones each in a range of their own */
+    if (g->iso && g->id_own != NULL) {
+        return g->id_base + ++*g->id_own;
+    }
     return g->iso ? (1ULL << 40) + ++g->idctr_iso : ++g->idctr;
 }
 

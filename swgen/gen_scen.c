@@ -36,6 +36,7 @@ void gen_add_act(struct gen_inst *in, int64_t t, int kind, int32_t who, int32_t 
     a->kind = (uint8_t)kind;
     a->text = (uint8_t)text;
     a->abuse = abuse ? 1 : 0;
+    a->pad = GEN_PAD_NONE;
     a->nickv = 0;
     a->who = who;
     a->arg = arg;
@@ -145,6 +146,8 @@ static const char *act_text(struct gen *g, const struct gen_inst *in, const stru
         return gen_mod_line(r);
     case GEN_TM_ANSWER:
         return gen_answer(r);
+    case GEN_TM_BIGPASTE:
+        return gen_big_paste(g, r, (size_t)a->k);
     case GEN_TM_GREET: {
         static const char *const greet[] = {"hi all",       "hello everyone!", "hey :)",
                                             "hi, new here", "good morning",    "hello o/",
@@ -159,6 +162,8 @@ static const char *act_text(struct gen *g, const struct gen_inst *in, const stru
 
 void gen_run_act(struct gen *g, struct gen_inst *in, const struct gen_act *a)
 {
+    g->pad = a->pad;
+    g->pad_k = a->pad != GEN_PAD_NONE ? a->k : 0;
     switch (a->kind) {
     case GEN_A_JOIN:
         gen_st_muc_presence(g, a->t, a->who, a->arg, a->nickv, true, false);
@@ -203,9 +208,14 @@ void gen_run_act(struct gen *g, struct gen_inst *in, const struct gen_act *a)
     case GEN_A_UNAVAIL:
         gen_st_avail(g, a->t, a->who, a->kind == GEN_A_UNAVAIL);
         break;
+    case GEN_A_AVATAR:
+        gen_st_avatar(g, a->t, a->who, a->k, a->arg != 0);
+        break;
     default:
         break;
     }
+    g->pad = GEN_PAD_NONE;
+    g->pad_k = 0;
 }
 
 /* how many instances of def @d the list @list asks for (-1 = default count) */

@@ -205,12 +205,17 @@ void gen_run(struct gen *g, uint64_t stanzas)
             if (in->isolated) { /* its own stream, ids and no world changes */
                 g->rng = in->rng;
                 g->iso = true;
+                if (in->def->flags & GEN_OWN_IDS) {
+                    g->id_own = &in->idctr;
+                    g->id_base = (1ULL << 41) + ((uint64_t)s.a << 24);
+                }
             }
             gen_run_act(g, in, &in->acts[in->next++]);
             if (in->isolated) {
                 in->rng = g->rng;
                 g->rng = main_rng;
                 g->iso = false;
+                g->id_own = NULL;
             }
             if (in->next < in->n_acts) {
                 s.t = in->acts[in->next].t;

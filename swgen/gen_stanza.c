@@ -111,6 +111,7 @@ void gen_st_reflect(struct gen *g, int64_t t, int32_t r, int32_t a, int nickv, i
     gen_attr_type(g, "groupchat");
     gen_attr_idv(g, id);
     gen_kids_body(g, body);
+    gen_kids_pad(g); /* the room passes the sender's extensions on */
     gen_emit(g, t, "message", g->muc);
 }
 
@@ -122,6 +123,7 @@ uint64_t gen_st_groupchat(struct gen *g, int64_t t, int32_t a, int32_t r, const 
     gen_attr_type(g, "groupchat");
     gen_attr_idv(g, id);
     gen_kids_body(g, body);
+    gen_kids_pad(g);
     gen_emit(g, t, "message", g->muc);
     struct gen_room *rm = &g->room[r];
     if (rm->n_occ > 1 && gen_rndf(g) < g->refl_p) {
@@ -168,14 +170,19 @@ void gen_st_muc_presence(struct gen *g, int64_t t, int32_t a, int32_t r, int nic
 
 void gen_st_chat(struct gen *g, int64_t t, int32_t a, int32_t b, const char *body)
 {
-    begin(g, full(a), bare(b));
+    bool long_to = g->pad == GEN_PAD_LONG_TO;
+    begin(g, full(a), long_to ? (struct addr){.kind = AD_NONE} : bare(b));
+    if (long_to) {
+        gen_attr_long_to(g);
+    }
     gen_attr_type(g, "chat");
     uint64_t id = gen_new_id(g);
     gen_attr_idv(g, id);
     gen_kids_body(g, body);
+    gen_kids_pad(g);
     gen_sb_puts(&g->kids, "<active xmlns='http://jabber.org/protocol/chatstates'/>");
     gen_emit(g, t, "message", "a.test");
-    if (g->carbons > 0 && g->acct[a].dom == 0 && gen_rndf(g) < g->carbons) {
+    if (g->carbons > 0 && g->acct[a].dom == 0 && gen_rndf(g) < g->carbons && !long_to) {
         /* XEP-0280 carbon of the sent message to the sender's other client:
          * a copy, never a new send */
         begin(g, bare(a), (struct addr){.kind = AD_OTHER_RES, .a = a});
@@ -190,6 +197,7 @@ void gen_st_chat(struct gen *g, int64_t t, int32_t a, int32_t b, const char *bod
         gen_put_id(&g->kids, id);
         gen_sb_puts(&g->kids, "'>");
         gen_kids_body(g, body);
+        gen_kids_pad(g);
         gen_sb_puts(&g->kids, "</message></forwarded></sent>");
         gen_emit(g, t, "message", "a.test");
     }
@@ -238,6 +246,33 @@ void gen_st_bcast(struct gen *g, int64_t t, int32_t a)
 void gen_st_avail(struct gen *g, int64_t t, int32_t a, bool unavailable)
 {
     bcast(g, t, a, gen_new_id(g), "", unavailable);
+}
+
+void gen_st_avatar(struct gen *g, int64_t t, int32_t a, int bytes, bool vcard)
+{
+    uint64_t id = gen_new_id(g);
+    begin(g, full(a), vcard ? (struct addr){.kind = AD_NONE} : bare(a));
+    gen_attr_type(g, "set");
+    gen_attr_idv(g, id);
+    /* the payload: base64 of an image, written like gen_kids_pad's (no draw) */
+    if (vcard) {
+        gen_sb_puts(&g->kids, "<vCard xmlns='vcard-temp'><FN>");
+        gen_sb_puts(&g->kids, g->acct[a].name);
+        gen_sb_puts(&g->kids, "</FN><PHOTO><TYPE>image/png</TYPE><BINVAL>");
+    } else {
+        gen_sb_puts(&g->kids, "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish "
+                              "node='urn:xmpp:avatar:data'><item id='");
+        gen_put_id(&g->kids, id);
+        gen_sb_puts(&g->kids, "'><data xmlns='urn:xmpp:avatar:data'>");
+    }
+    gen_sb_put_b64(&g->kids, id, (size_t)bytes);
+    gen_sb_puts(&g->kids,
+                vcard ? "</BINVAL></PHOTO></vCard>" : "</data></item></publish></pubsub>");
+    gen_emit(g, t, "iq", "a.test");
+    begin(g, vcard ? text(gen_dom_of(g, a)) : bare(a), full(a));
+    gen_attr_type(g, "result");
+    gen_attr_idv(g, id);
+    gen_emit(g, t, "iq", "a.test");
 }
 
 void gen_st_iq(struct gen *g, int64_t t, int32_t a)

@@ -1,7 +1,7 @@
 /*
  * gen_truth.c - swgen's truth file (--truth): one JSON line per planned
  * instance, in planning order: scenario, variant, benign, slow, truncated,
- * class (content and wave scenarios only), offenders[{jid,kind}],
+ * class (content, wave and hostile-input scenarios only), offenders[{jid,kind}],
  * acceptable[...], room, size, start_ms, end_ms, start, end. tests/accuracy/README.md gives the
  * meaning of each field.
  */
@@ -44,8 +44,11 @@ void gen_write_truth(struct gen *g, FILE *fp)
                 in->def->name, in->def->variants[in->variant], in->benign ? "true" : "false",
                 (in->def->flags & GEN_SLOW) ? "true" : "false", in->truncated ? "true" : "false");
         /* only the isolated scenarios' lines carry a class (the others' bytes stay) */
-        if (in->def->flags & (GEN_CONTENT | GEN_WAVE)) {
-            fprintf(fp, "\"class\":\"%s\",", (in->def->flags & GEN_CONTENT) ? "content" : "wave");
+        if (in->def->flags & (GEN_CONTENT | GEN_WAVE | GEN_HOSTILE)) {
+            fprintf(fp, "\"class\":\"%s\",",
+                    (in->def->flags & GEN_CONTENT) ? "content"
+                    : (in->def->flags & GEN_WAVE)  ? "wave"
+                                                   : "hostile-input");
         }
         fprintf(fp, "\"offenders\":[");
         bool first = true;

@@ -15,7 +15,12 @@
   moved to swgen/ (GOLDEN: seed 11, commit f40be02's bench/gen.c), and adding
   the isolated ones (issue 13) only inserts stanzas and truth lines: the
   first-twenty capture is a subsequence of the full one, its truth a prefix;
-- content and wave instances carry their class in the truth file.
+  likewise the capture of every scenario before over-limit (GEN_OWN_IDS: the
+  later ones do not even shift the older isolated ones' ids);
+- content, wave and over-limit instances carry their class in the truth file;
+- over-limit stanzas cross a limit (attribute > 4096 bytes, nesting > 32,
+  a JID part > 1023 bytes, body > 64 KB) and the large-stanzas look-alike's
+  accounts send at most two such stanzas each (fewer than over_limit's max 3).
 """
 import hashlib
 import json
@@ -30,12 +35,43 @@ LEGACY_ABUSE = ("muc-flood,muc-raid,room-spam,sub-burst,sub-burst-domain,sub-slo
                 "presence-churn")
 LEGACY_BENIGN = ("active-person,goal-burst,news-bot,new-user-contacts,long-paste,flaky-phone,"
                  "server-announce,returning-person,moderator,bridge-bot,room-hopper,helpdesk")
+# every scenario before over-limit (the isolated ones sharing one id counter);
+# those from over-limit on (GEN_OWN_IDS) change no byte of these when added
+SHARED_ABUSE = LEGACY_ABUSE + ",content-slow,thin-wave"
+SHARED_BENIGN = LEGACY_BENIGN + (",link-share,spam-warning,topic-talk,rss-bot,price-bot,"
+                                 "contact-import,raid-bystanders,presence-flap")
 # sha256 of capture and truth of seed 11 (run() sizes) with the legacy lists, as
 # written by bench/gen.c at commit f40be02; a deliberate change of the legacy
 # output updates these (and says so in its commit).
 GOLDEN = ("fa7bcce46099b56ec51398d9ba189eb7fa96a6359cd9c6a44a1fc4f7f8530c7b",
           "e990364d87ab872aaad3d4444cadc9be681412de0c680e47520a7030c4a531a6")
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def over_limit(st):
+    """the limits (configs/stanzawatch.yaml limits:, engine/xml.c) stanza @st crosses"""
+    why = set()
+
+    def walk(el, d):
+        if d > 32:
+            why.add("depth")
+        if any(len(v) > 4096 for v in el.attrib.values()):
+            why.add("attr")
+        for c in el:
+            walk(c, d + 1)
+    walk(st, 1)
+    for a in ("from", "to"):
+        j = st.get(a, "")
+        local, _, rest = j.partition("@") if "@" in j else ("", "", j)
+        dom, _, res = rest.partition("/")
+        if max(len(local), len(dom), len(res)) > 1023:
+            why.add("jid")
+    body = st.find("{jabber:client}body")
+    if body is None:
+        body = st.find("{jabber:server}body")
+    if body is not None and len(body.text or "") > 65536:
+        why.add("text")
+    return why
 
 
 def run(swgen, out, truth, seed, extra=()):
@@ -69,6 +105,8 @@ def main():
     equal = 0
     ids = {}
     senders = {}
+    messages = {}  # bare sender -> messages sent
+    over = {}  # bare sender -> the limits each of its over-limit stanzas crossed
     depth = 0
     for ev, el in ET.iterparse(a, events=("start", "end")):
         if ev == "start":
@@ -100,6 +138,11 @@ def main():
         ids[key] = ids.get(key, 0) + 1
         bare = frm.split("/")[0].lower()
         senders.setdefault(bare, []).append(s)
+        if inner.tag.endswith("}message"):
+            messages[bare] = messages.get(bare, 0) + 1
+        why = over_limit(inner)
+        if why:
+            over.setdefault(bare, []).append(why)
         el.clear()
     frac = wrapped / n
     print(f"stanzas {n}, wrapped {frac:.3f}, reflections {refl}, equal stamps {equal}")
@@ -137,19 +180,43 @@ def main():
            hashlib.sha256(open(td, "rb").read()).hexdigest())
     if got != GOLDEN:
         fail(f"legacy scenarios of seed 11 no longer give the golden bytes: {got}")
-    old = open(d, "rb").read().split(b"\n")
-    i = 0
-    for line in open(a, "rb").read().split(b"\n"):
-        if i < len(old) and line == old[i]:
-            i += 1
-    if i != len(old):
-        fail(f"legacy capture is not a subsequence of the full one (line {i + 1})")
-    if not open(ta).read().startswith(open(td).read()):
-        fail("legacy truth is not a prefix of the full one")
+    full = open(a, "rb").read().split(b"\n")
+
+    def subsequence(what, cap, tru):
+        old = open(cap, "rb").read().split(b"\n")
+        i = 0
+        for line in full:
+            if i < len(old) and line == old[i]:
+                i += 1
+        if i != len(old):
+            fail(f"{what} capture is not a subsequence of the full one (line {i + 1})")
+        if not open(ta).read().startswith(open(tru).read()):
+            fail(f"{what} truth is not a prefix of the full one")
+        return old
+    old = subsequence("legacy", d, td)
+    e, te = os.path.join(work, "shared.xml"), os.path.join(work, "shared.jsonl")
+    run(swgen, e, te, 11, ["--scenarios", SHARED_ABUSE, "--benign", SHARED_BENIGN])
+    subsequence("pre-over-limit", e, te)
     for t in truth:
-        want = {"content-slow": "content", "thin-wave": "wave"}.get(t["scenario"])
+        want = {"content-slow": "content", "thin-wave": "wave",
+                "over-limit": "hostile-input"}.get(t["scenario"])
         if t.get("class") != want:
             fail(f"{t['scenario']}: class {t.get('class')} (want {want})")
+    why_all = set()
+    for t in truth:
+        if t["truncated"] or t["scenario"] not in ("over-limit", "large-stanzas"):
+            continue
+        for o in t["offenders"]:
+            j = o["jid"].lower()
+            ov = over.get(j, [])
+            why_all.update(*ov)
+            if t["scenario"] == "over-limit" and (len(ov) != messages.get(j) or len(ov) < 4):
+                fail(f"over-limit: {j} sent {messages.get(j)} messages, {len(ov)} over a limit")
+            if t["scenario"] == "large-stanzas" and len(ov) > 2:
+                fail(f"large-stanzas: {j} sent {len(ov)} over-limit stanzas (at most 2)")
+    if "over-limit" in kinds and not {"attr", "depth"} <= why_all:
+        fail(f"over-limit instances crossed only {sorted(why_all)}")
+    print(f"over-limit stanzas cross: {', '.join(sorted(why_all))}")
     print(f"legacy bytes golden; full capture inserts {len(open(a, 'rb').read().split(chr(10).encode())) - len(old)} lines")
 
     run(swgen, c, tc, 13, ["--scenarios", "none", "--benign", "none"])

@@ -16,13 +16,16 @@ Truth (one JSON object per scenario instance, written by swgen --truth):
     domains, the raiders of a raid-bystanders instance);
   - benign instances list accounts that must not be reported;
   - truncated instances (cut by the capture's end) are ignored entirely.
-  - class: "content" (caught by what the lines say) or "wave" (many thin
-    senders); absent = "behaviour". A wave offender also counts as caught
-    when its domain is reported and listed as a domain in the same instance.
+  - class: "content" (caught by what the lines say), "wave" (many thin
+    senders) or "hostile-input" (stanzas over the parser's limits: caught
+    only by an incident line of kind hostile-input or naming an over_limit.*
+    symbol, so another detector catching the same sender does not count);
+    absent = "behaviour". A wave offender also counts as caught when its
+    domain is reported and listed as a domain in the same instance.
 Incidents: stanzawatch's JSON Lines (any status lines; one offender counts once).
 
 Gates (issue 13's targets are the defaults; each is part of pass/fail):
-  recall per abuse scenario   >= --min-recall (0.99) for behaviour,
+  recall per abuse scenario   >= --min-recall (0.99) for behaviour and hostile-input,
                               >= --min-recall-content (0.9), --min-recall-wave (0.9);
   slow abuse (truth slow)     caught before its last abusive stanza;
   false-positive offenders    <= --max-fp (0): reported, neither an abuse offender
@@ -54,7 +57,15 @@ import sys
 # branch (0 false positives, recall >= 0.9 over those runs).
 PENDING_DEFAULT = "latency:5"
 
-RECALL_DEFAULT = {"behaviour": 0.99, "content": 0.9, "wave": 0.9}
+RECALL_DEFAULT = {"behaviour": 0.99, "content": 0.9, "wave": 0.9, "hostile-input": 0.99}
+
+# incident kind and detector symbol prefix of class hostile-input (detectors/over_limit.c)
+HOSTILE_KIND, HOSTILE_SYMBOL = "hostile-input", "over_limit."
+
+
+def is_hostile(inc):
+    return inc.get("kind") == HOSTILE_KIND or any(
+        str(d.get("symbol", "")).startswith(HOSTILE_SYMBOL) for d in inc.get("detectors", []))
 
 
 def parse_time(s):
@@ -77,9 +88,10 @@ def fmt(x, w=8):
 
 
 def load_incidents(path):
-    """earliest detected_at per (offender, kind), with the incident kind; and
-    every detected_at per (offender, kind), sorted"""
-    reported, times, n_lines = {}, {}, 0
+    """earliest detected_at per (offender, kind), with the incident kind;
+    every detected_at per (offender, kind), sorted; and those of the lines
+    that are hostile input (is_hostile)"""
+    reported, times, hostile, n_lines = {}, {}, {}, 0
     with open(path, encoding="utf-8", errors="replace") as f:
         for ln, line in enumerate(f, 1):
             line = line.strip()
@@ -95,14 +107,18 @@ def load_incidents(path):
             if k not in reported or t < reported[k][0]:
                 reported[k] = (t, inc.get("kind", ""))
             times.setdefault(k, set()).add(t)
-    return reported, {k: sorted(v) for k, v in times.items()}, n_lines
+            if is_hostile(inc):
+                hostile.setdefault(k, set()).add(t)
+    return (reported, {k: sorted(v) for k, v in times.items()},
+            {k: sorted(v) for k, v in hostile.items()}, n_lines)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--truth", required=True)
     ap.add_argument("--incidents", required=True)
-    ap.add_argument("--min-recall", type=float, default=RECALL_DEFAULT["behaviour"])
+    ap.add_argument("--min-recall", type=float, default=RECALL_DEFAULT["behaviour"],
+                    help="behaviour and hostile-input scenarios")
     ap.add_argument("--min-recall-content", type=float, default=RECALL_DEFAULT["content"])
     ap.add_argument("--min-recall-wave", type=float, default=RECALL_DEFAULT["wave"])
     ap.add_argument("--max-fp", type=int, default=0)
@@ -125,7 +141,7 @@ def main():
             else:
                 pending.add(item)
     min_recall = {"behaviour": args.min_recall, "content": args.min_recall_content,
-                  "wave": args.min_recall_wave}
+                  "wave": args.min_recall_wave, "hostile-input": args.min_recall}
 
     truth = []
     with open(args.truth, encoding="utf-8") as f:
@@ -134,7 +150,7 @@ def main():
             if line:
                 truth.append(json.loads(line))
     try:
-        reported, times, n_lines = load_incidents(args.incidents)
+        reported, times, hostile, n_lines = load_incidents(args.incidents)
     except ValueError as e:
         print(f"score: {e}", file=sys.stderr)
         return 2
@@ -177,7 +193,10 @@ def main():
             """the detection that counts: the earliest; for content and wave
             offenders (long-lived accounts, shared domains) the earliest at or
             after the instance's start, so an unrelated earlier report does not
-            count as catching it"""
+            count as catching it; for hostile-input offenders the earliest
+            report as hostile input"""
+            if cls == "hostile-input":
+                return hostile[k][0] if k in hostile else None
             if k not in times:
                 return None
             if cls == "behaviour":
@@ -206,7 +225,7 @@ def main():
             else:
                 all_lat.append(lat)
 
-    print(f"{'abuse scenario':<18} {'class':<9} {'inst':>4} {'caught':>9} {'recall':>6} "
+    print(f"{'abuse scenario':<18} {'class':<13} {'inst':>4} {'caught':>9} {'recall':>6} "
           f"{'target':>6} {'lat med':>8} {'lat max':>8}  gate")
     summary = {"scenarios": {}, "benign": {}}
     for name in sorted(per, key=lambda n: (per[n]["class"] != "behaviour", n)):
@@ -229,7 +248,7 @@ def main():
                 gate = "FAIL (" + "; ".join(problems) + ")"
                 failed.append(f"{name}: " + "; ".join(problems))
         slow = " slow" if s["slow"] else ""
-        print(f"{name:<18} {s['class']:<9} {s['instances']:>4} {s['caught']:>4}/{s['offenders']:<4} "
+        print(f"{name:<18} {s['class']:<13} {s['instances']:>4} {s['caught']:>4}/{s['offenders']:<4} "
               f"{recall:>6.3f} {target:>6.2f} {fmt(med)} {fmt(mx)}  {gate}{slow}")
         for m in s["missed"][:5]:
             print(f"    missed {m}")
