@@ -140,6 +140,7 @@ struct sw_aggregate {
     size_t hw;         /* entries [hw, cap) never used yet (their pages untouched) */
     int32_t lru_head, lru_tail;
     int32_t w_head, w_tail; /* watch list: LRU order, dirty or closed when last hit */
+    int64_t next_walk;      /* no idle entry has work due before this stream time */
     size_t used;
     size_t n_dirty; /* open entries with a held-back update */
     int64_t now;
@@ -901,6 +902,12 @@ static bool is_never(struct sw_aggregate *a, const char *off, uint8_t okind)
 
 /* ---- public ------------------------------------------------------------ */
 
+/* An entry idle this long (stream time) is one the tick walks to. */
+static int64_t agg_horizon(const struct sw_aggregate *a)
+{
+    return a->s->close_after_ms < a->s->window_ms ? a->s->close_after_ms : a->s->window_ms;
+}
+
 void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
 {
     if (a->listed != NULL && h->symbol != listed_symbol) {
@@ -919,6 +926,9 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
     a->st.hits++;
     int64_t now = h->t_ms > a->now ? h->t_ms : a->now;
     a->now = now;
+    if (now + agg_horizon(a) < a->next_walk) {
+        a->next_walk = now + agg_horizon(a); /* the entry hit now turns idle then */
+    }
     if (h->room[0] != '\0') {
         char room[SW_OFFENDER_TEXT];
         if (copy_bare(room, h->room) > 0) {
@@ -1099,6 +1109,27 @@ static void tick_entry(struct sw_aggregate *a, int32_t i, int64_t now)
     }
 }
 
+/* The stream time at which tick_entry() would first do something to @e
+ * (INT64_MAX: never, e.g. a freed entry), given no hit in between. */
+static int64_t entry_due(const struct sw_aggregate *a, const struct agg_entry *e)
+{
+    switch (e->state) {
+    case AGG_OPEN: {
+        int64_t d = e->last_ms + a->s->close_after_ms;
+        if (e->dirty && e->last_emit_ms + a->s->update_interval_ms < d) {
+            d = e->last_emit_ms + a->s->update_interval_ms;
+        }
+        return d;
+    }
+    case AGG_CLOSED:
+        return e->closed_ms + a->s->reopen_window_ms + 1;
+    case AGG_CAND:
+        return e->last_ms + a->s->window_ms + 1;
+    default:
+        return INT64_MAX;
+    }
+}
+
 void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms)
 {
     int64_t now = now_ms > a->now ? now_ms : a->now;
@@ -1110,13 +1141,24 @@ void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms)
      * closed entry hit again and past reopen_window), and only while some
      * update is held back: they are taken in the same (LRU) order, which is
      * what walking the rest of the LRU list did, without touching the others. */
-    int64_t horizon =
-        a->s->close_after_ms < a->s->window_ms ? a->s->close_after_ms : a->s->window_ms;
+    int64_t horizon = agg_horizon(a);
     int32_t i = a->lru_head;
-    while (i >= 0 && now - a->e[i].last_ms >= horizon) {
-        int32_t next = a->e[i].lru_next;
-        tick_entry(a, i, now);
-        i = next;
+    if (now >= a->next_walk) {
+        /* next_walk: the earliest time an idle entry has work due, or a young
+         * one turns idle; hits only add young entries (sw_aggregate_hit lowers
+         * it to their turning idle), so before it the walk would do nothing. */
+        int64_t next_walk = INT64_MAX;
+        while (i >= 0 && now - a->e[i].last_ms >= horizon) {
+            int32_t next = a->e[i].lru_next;
+            tick_entry(a, i, now);
+            int64_t d = entry_due(a, &a->e[i]);
+            next_walk = d < next_walk ? d : next_walk;
+            i = next;
+        }
+        if (i >= 0 && a->e[i].last_ms + horizon < next_walk) {
+            next_walk = a->e[i].last_ms + horizon;
+        }
+        a->next_walk = next_walk;
     }
     for (i = a->w_head; i >= 0;) {
         struct agg_entry *e = &a->e[i];
@@ -1228,6 +1270,7 @@ static int agg_init(struct sw_aggregate *a, const struct sw_aggregate_settings *
 {
     a->lru_head = a->lru_tail = -1;
     a->w_head = a->w_tail = -1;
+    a->next_walk = INT64_MIN;
     a->now = INT64_MIN / 2;
     a->listed = g_listed;
     a->listed_ctx = g_listed_ctx;
@@ -1333,6 +1376,7 @@ int sw_aggregate_reload(struct sw_aggregate *a, struct sw_conf *conf, struct sw_
     a->n_services = n.n_services;
     a->prefixes = muc ? &muc->service_prefixes : NULL; /* lives in @conf, referenced below */
     w_rebuild(a);
+    a->next_walk = INT64_MIN; /* new horizons: walk at the next tick */
     sw_conf_ref(conf);
     sw_conf_free(a->conf);
     a->conf = conf;
