@@ -29,6 +29,7 @@
 #include "sw/pipeline.h"
 #include "sw/reporter.h"
 #include "sw/settings.h"
+#include "sw/share.h"
 
 #define EXIT_FAIL EXIT_INPUT
 
@@ -67,6 +68,9 @@ const char cli_usage_run[] =
     "  -q, --quiet              errors only; no statistics on stderr\n"
     "  -v, --verbose            debug logging\n"
     "  -h, --help               this help\n"
+    "\n"
+    "With share: in the configuration, STATE_DIR/control.sock (owner only) takes\n"
+    "'stanzawatch retract' requests: they are sent on this process's connection.\n"
     "\n"
     "Signals: SIGHUP re-reads the configuration's detector settings (detector state\n"
     "is kept; an invalid file is reported and the running configuration stays;\n"
@@ -250,6 +254,16 @@ int cli_cmd_run(int argc, char **argv)
         n_outs++;
     }
     const struct sw_reporter_settings *rs = sw_conf_section(conf, "reporter");
+    const struct sw_share_settings *shs = sw_conf_section(conf, "share");
+    if (rs != NULL && rs->enabled && shs != NULL && sw_share_wanted(shs) &&
+        sw_share_control_busy(shs)) {
+        /* before our reporter connects: a second component connection would
+         * disturb the running daemon's */
+        fprintf(stderr, "stanzawatch: another stanzawatch runs on share.state_dir %s\n",
+                shs->state_dir);
+        status = EXIT_USAGE;
+        goto out;
+    }
     if (rs != NULL && rs->enabled) {
         eb.msg[0] = '\0';
         if (sw_reporter_start(conf, &outs[n_outs], &rep, &eb) < 0) {
@@ -257,6 +271,12 @@ int cli_cmd_run(int argc, char **argv)
             goto out;
         }
         n_outs++;
+        /* `stanzawatch retract` reaches us here instead of taking our component JID */
+        eb.msg[0] = '\0';
+        if (sw_share_control_start(sw_reporter_share(rep), &eb) < 0) {
+            fprintf(stderr, "stanzawatch: %s\n", eb.msg);
+            goto out;
+        }
     }
     obs = sw_metrics_obs_new();
     if (obs == NULL) {

@@ -20,6 +20,10 @@
  *   stanzawatch_reports_total{state}, stanzawatch_reports_pending
  *       (the reporter keeps totals over all peers; no per-peer split yet)
  *   stanzawatch_reloads_total{result}
+ *   stanzawatch_share_items_total{action}, _expired_total, _listed, _setup_errors_total,
+ *   stanzawatch_share_reports_total{outcome}             XEP-0377 in: accepted / refused
+ *   stanzawatch_share_source_entries{source}, _last_sync_timestamp_seconds{source},
+ *   stanzawatch_share_source_sync_age_seconds{source}    consumed lists (share.sources)
  *   stanzawatch_incident_latency_seconds                 histogram: arrival of the stanza
  *       that crossed the threshold (its event time) to the incident's output
  *
@@ -40,6 +44,7 @@
 #include "sw/live.h"
 #include "sw/pipeline.h"
 #include "sw/reporter.h"
+#include "sw/share.h"
 
 #define OBS_KINDS 32
 #define OBS_LAT 4096
@@ -338,6 +343,67 @@ static void write_reporter(struct sw_reporter *r, FILE *fp)
     fprintf(fp, "stanzawatch_reporter_connected %d\n", sw_reporter_connected(r) ? 1 : 0);
 }
 
+/* The share side (issue 15): what we publish on our RTBL/feeds, the lists we
+ * consume (size, last full sync) and the XEP-0377 reports forwarded to us. */
+static void write_share(struct sw_share *sh, FILE *fp)
+{
+    struct sw_share_stats st;
+    sw_share_get_stats(sh, &st);
+    fam(fp, "stanzawatch_share_items_total", "counter",
+        "Pubsub items spooled for share.service: published (RTBL entries and feed items, "
+        "re-publishes included) and retracted (expiry, retract command, allow list, closed "
+        "feed incidents).");
+    fprintf(fp, "stanzawatch_share_items_total{action=\"published\"} %llu\n",
+            (unsigned long long)st.published);
+    fprintf(fp, "stanzawatch_share_items_total{action=\"retracted\"} %llu\n",
+            (unsigned long long)st.retracted);
+    fam(fp, "stanzawatch_share_expired_total", "counter",
+        "Listings retracted because their time ran out (a subset of the retracted items).");
+    fprintf(fp, "stanzawatch_share_expired_total %llu\n", (unsigned long long)st.expired);
+    fam(fp, "stanzawatch_share_listed", "gauge",
+        "Entries currently published (RTBL entries and live feed items).");
+    fprintf(fp, "stanzawatch_share_listed %llu\n", (unsigned long long)st.listed_now);
+    fam(fp, "stanzawatch_share_setup_errors_total", "counter",
+        "Node set-up requests (create, configure, affiliations, subscribe) the service refused.");
+    fprintf(fp, "stanzawatch_share_setup_errors_total %llu\n", (unsigned long long)st.setup_errors);
+    fam(fp, "stanzawatch_share_reports_total", "counter",
+        "Inbound XEP-0377 spam reports: accepted (sender in share.reports_from) or refused.");
+    fprintf(fp, "stanzawatch_share_reports_total{outcome=\"accepted\"} %llu\n",
+            (unsigned long long)st.reports_in);
+    fprintf(fp, "stanzawatch_share_reports_total{outcome=\"refused\"} %llu\n",
+            (unsigned long long)st.reports_refused);
+    if (st.n_sources == 0) {
+        return;
+    }
+    const char *name;
+    uint64_t items;
+    int64_t synced, now = sw_wall_ms();
+    fam(fp, "stanzawatch_share_source_entries", "gauge",
+        "Entries in a consumed block list (share.sources), as persisted in state_dir.");
+    for (size_t i = 0; sw_share_source_stats(sh, i, &name, &items, &synced) == 0; i++) {
+        fputs("stanzawatch_share_source_entries{source=\"", fp);
+        lv(fp, name);
+        fprintf(fp, "\"} %llu\n", (unsigned long long)items);
+    }
+    fam(fp, "stanzawatch_share_source_last_sync_timestamp_seconds", "gauge",
+        "Unix time of a consumed list's last full items fetch (0: never synced).");
+    for (size_t i = 0; sw_share_source_stats(sh, i, &name, &items, &synced) == 0; i++) {
+        fputs("stanzawatch_share_source_last_sync_timestamp_seconds{source=\"", fp);
+        lv(fp, name);
+        fprintf(fp, "\"} %.3f\n", (double)synced / 1000.0);
+    }
+    fam(fp, "stanzawatch_share_source_sync_age_seconds", "gauge",
+        "Seconds since a consumed list's last full items fetch (absent: never synced).");
+    for (size_t i = 0; sw_share_source_stats(sh, i, &name, &items, &synced) == 0; i++) {
+        if (synced <= 0) {
+            continue;
+        }
+        fputs("stanzawatch_share_source_sync_age_seconds{source=\"", fp);
+        lv(fp, name);
+        fprintf(fp, "\"} %.3f\n", (double)(now - synced) / 1000.0);
+    }
+}
+
 int sw_metrics_write(const struct sw_metrics_sources *src, FILE *fp)
 {
     fam(fp, "stanzawatch_build_info", "gauge", "Build information.");
@@ -353,6 +419,9 @@ int sw_metrics_write(const struct sw_metrics_sources *src, FILE *fp)
     }
     if (src->reporter != NULL) {
         write_reporter(src->reporter, fp);
+        if (sw_reporter_share(src->reporter) != NULL) {
+            write_share(sw_reporter_share(src->reporter), fp);
+        }
     }
     return ferror(fp) ? SW_EIO : 0;
 }

@@ -17,6 +17,11 @@
  *  - each source is subscribed to (events: item/retract/purge/delete) and
  *    re-read in full with an items get, which replaces the persisted list:
  *    what was retracted while we were away disappears, nothing is missed.
+ *    The get asks for SW_SHARE_PAGE items with XEP-0059 RSM; a service that
+ *    pages (a full page with an RSM <last/>) is asked for the next page
+ *    (<after/>) until a short page, and the list is replaced once, from all
+ *    pages. A service that ignores RSM (Prosody 0.12's pubsub) answers with
+ *    the whole node at once, which is then the complete list.
  * Only events and results from a source's configured service are used.
  * Our iq ids start with "swshare-" (the reporter's spool ids never do).
  */
@@ -77,15 +82,17 @@ static const struct sw_share_node *node_at(const struct sw_share_settings *s, si
 static void send_iq(struct sw_share *sh, const char *type, const char *step, size_t k,
                     const char *to, const char *payload)
 {
-    char id[96], eto[SW_JID_TEXT * 6];
+    char id[96], eto[SW_JID_TEXT * 6], efrom[SW_JID_TEXT * 6];
     snprintf(id, sizeof(id), ID_PREFIX "%s-%zu-%u", step, k, ++sh->iq_seq);
-    size_t cap = strlen(payload) + sizeof(eto) + 256;
+    size_t cap = strlen(payload) + sizeof(eto) + sizeof(efrom) + 256;
     char *buf = malloc(cap);
     if (buf == NULL) {
         return;
     }
-    int n = snprintf(buf, cap, "<iq type='%s' id='%s' to='%s'>%s</iq>", type, id,
-                     esc(eto, sizeof(eto), to), payload);
+    /* 'from' is required on a component stream by ejabberd (it closes the
+     * stream otherwise); Prosody fills it in */
+    int n = snprintf(buf, cap, "<iq type='%s' id='%s' from='%s' to='%s'>%s</iq>", type, id,
+                     esc(efrom, sizeof(efrom), sh->my_jid), esc(eto, sizeof(eto), to), payload);
     xmpp_send_raw(sh->conn, buf, (size_t)n);
     free(buf);
 }
@@ -184,6 +191,21 @@ static bool send_subscribers(struct sw_share *sh, size_t k)
     return true;
 }
 
+#define SW_RSM_NS "http://jabber.org/protocol/rsm"
+
+/* Items get of source @i: the first page, or the one after item @after. */
+static void send_items_page(struct sw_share *sh, size_t i, const char *after)
+{
+    const struct sw_share_source *src = sw_share_source_at(sh, i);
+    char en[512], ea[256 * 6], p[2048];
+    snprintf(p, sizeof(p),
+             "<pubsub xmlns='" SW_PUBSUB_NS "'><items node='%s'/><set xmlns='" SW_RSM_NS
+             "'><max>%d</max>%s%s%s</set></pubsub>",
+             esc(en, sizeof(en), src->node), SW_SHARE_PAGE, after ? "<after>" : "",
+             after ? esc(ea, sizeof(ea), after) : "", after ? "</after>" : "");
+    send_iq(sh, "get", "items", i, src->service, p);
+}
+
 static void send_source_sync(struct sw_share *sh, size_t i)
 {
     const struct sw_share_source *src = sw_share_source_at(sh, i);
@@ -197,9 +219,15 @@ static void send_source_sync(struct sw_share *sh, size_t i)
              "<pubsub xmlns='" SW_PUBSUB_NS "'><subscribe node='%s' jid='%s'/></pubsub>",
              esc(en, sizeof(en), src->node), esc(ej, sizeof(ej), bare));
     send_iq(sh, "set", "sub", i, src->service, p);
-    snprintf(p, sizeof(p), "<pubsub xmlns='" SW_PUBSUB_NS "'><items node='%s'/></pubsub>",
-             esc(en, sizeof(en), src->node));
-    send_iq(sh, "get", "items", i, src->service, p);
+    if (sh->sync == NULL) {
+        sh->sync = calloc(sw_share_n_sources(sh) + 1, sizeof(*sh->sync));
+    }
+    if (sh->sync != NULL) {
+        sh->sync[i].n = sh->sync[i].seen = 0;
+        sh->sync[i].pages = 0;
+        sh->sync[i].last[0] = '\0';
+    }
+    send_items_page(sh, i, NULL);
 }
 
 static const char *error_cond(xmpp_stanza_t *st)
@@ -217,38 +245,92 @@ static const char *error_cond(xmpp_stanza_t *st)
     return "undefined-condition";
 }
 
-/* Full items result of source @i: replace its list. */
-static void sync_items(struct sw_share *sh, size_t i, xmpp_stanza_t *st)
+/* Keep the 64-character ids of one items page in @y; returns the items seen. */
+static size_t page_ids(struct share_sync *y, xmpp_stanza_t *items)
 {
-    xmpp_stanza_t *ps = xmpp_stanza_get_child_by_ns(st, SW_PUBSUB_NS);
-    xmpp_stanza_t *items = ps ? xmpp_stanza_get_child_by_name(ps, "items") : NULL;
-    if (items == NULL) {
-        sw_log_warn("share", "source %s: items result without <items/>: list kept",
-                    sw_share_source_at(sh, i)->name);
-        return;
-    }
-    size_t n = 0, cap = 0;
-    const char **ids = NULL;
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(items); c != NULL && n < SW_SHARE_MAX_LIST;
+    size_t seen = 0;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(items); c != NULL;
          c = xmpp_stanza_get_next(c)) {
         const char *nm = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_name(c) : NULL;
         const char *id = nm && strcmp(nm, "item") == 0 ? xmpp_stanza_get_id(c) : NULL;
         if (id == NULL) {
             continue;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            const char **v = realloc(ids, cap * sizeof(*v));
-            if (v == NULL) {
-                free(ids);
-                return; /* keep the old list rather than a partial one */
-            }
-            ids = v;
+        seen++;
+        if (strlen(id) != 64 || y->n >= SW_SHARE_MAX_LIST) {
+            continue; /* not a SHA-256 hex id: the resync would drop it anyway */
         }
-        ids[n++] = id;
+        if (y->n == y->cap) {
+            size_t cap = y->cap ? y->cap * 2 : 256;
+            char(*v)[65] = realloc(y->ids, cap * sizeof(*v));
+            if (v == NULL) {
+                return (size_t)-1;
+            }
+            y->ids = v;
+            y->cap = cap;
+        }
+        memcpy(y->ids[y->n++], id, 65);
     }
-    sw_share_source_replace(sh, i, ids, n);
+    return seen;
+}
+
+/* The RSM <last/> of an items result, or NULL (the service does not page). */
+static const char *rsm_last(xmpp_stanza_t *ps, char *buf, size_t cap)
+{
+    xmpp_stanza_t *set = xmpp_stanza_get_child_by_ns(ps, SW_RSM_NS);
+    xmpp_stanza_t *last = set ? xmpp_stanza_get_child_by_name(set, "last") : NULL;
+    char *t = last ? xmpp_stanza_get_text(last) : NULL;
+    if (t == NULL) {
+        return NULL;
+    }
+    snprintf(buf, cap, "%s", t);
+    xmpp_free(xmpp_stanza_get_context(last), t);
+    return buf[0] ? buf : NULL;
+}
+
+/* An items result (one page) of source @i: ask for the next page, or replace
+ * the list with all pages. True when the re-read is over (done or given up). */
+static bool sync_items(struct sw_share *sh, size_t i, xmpp_stanza_t *st)
+{
+    const char *name = sw_share_source_at(sh, i)->name;
+    xmpp_stanza_t *ps = xmpp_stanza_get_child_by_ns(st, SW_PUBSUB_NS);
+    xmpp_stanza_t *items = ps ? xmpp_stanza_get_child_by_name(ps, "items") : NULL;
+    struct share_sync *y = sh->sync ? &sh->sync[i] : NULL;
+    if (items == NULL || y == NULL) {
+        sw_log_warn("share", "source %s: items result without <items/>: list kept", name);
+        return true;
+    }
+    size_t seen = page_ids(y, items);
+    if (seen == (size_t)-1) {
+        sw_log_error("share", "source %s: out of memory during a resync: list kept", name);
+        return true; /* keep the old list rather than a partial one */
+    }
+    y->seen += seen;
+    y->pages++;
+    char last[256];
+    const char *l = rsm_last(ps, last, sizeof(last));
+    if (l != NULL && seen >= SW_SHARE_PAGE && strcmp(l, y->last) != 0 &&
+        y->seen < SW_SHARE_MAX_LIST) {
+        snprintf(y->last, sizeof(y->last), "%s", l);
+        send_items_page(sh, i, y->last); /* a full page: there may be more */
+        return false;
+    }
+    const char **ids = malloc((y->n + 1) * sizeof(*ids));
+    if (ids == NULL) {
+        return true;
+    }
+    for (size_t k = 0; k < y->n; k++) {
+        ids[k] = y->ids[k];
+    }
+    if (y->pages > 1) {
+        sw_log_info("share", "source %s: %zu items read in %u RSM pages", name, y->seen, y->pages);
+    }
+    sw_share_source_replace(sh, i, ids, y->n);
     free(ids);
+    free(y->ids);
+    y->ids = NULL;
+    y->n = y->cap = 0;
+    return true;
 }
 
 static int on_share_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
@@ -275,16 +357,15 @@ static int on_share_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
             return 1; /* not from that source's service */
         }
         const char *name = sw_share_source_at(sh, k)->name;
-        if (strcmp(step, "items") == 0 && sh->answered != NULL && !sh->answered[k]) {
+        bool over = strcmp(step, "items") == 0 && (!ok || sync_items(sh, k, st));
+        if (over && sh->answered != NULL && !sh->answered[k]) {
             sh->answered[k] = true;
             atomic_fetch_sub(&sh->unsynced, 1);
         }
         if (!ok) {
             sw_log_warn("share", "source %s: %s refused (%s); the persisted list stays in use",
                         name, step, cond);
-        } else if (strcmp(step, "items") == 0) {
-            sync_items(sh, k, st);
-        } else {
+        } else if (strcmp(step, "items") != 0) {
             sw_log_info("share", "source %s: subscribed", name);
         }
         return 1;

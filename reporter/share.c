@@ -12,7 +12,7 @@
  *
  * Files (each rewritten whole: temp file, fsync, rename, fsync of the dir):
  *  published.state  "SWSHARE1 <rev>\n" then one tab-separated line per entry;
- *  (source-<name>.list: share_lists.c).
+ *  (source-<name>.list and reports.state: share_lists.c).
  * The files are small (one line per listed offender) and change only when an
  * incident passes a filter or an event arrives, so whole rewrites are fine.
  */
@@ -157,6 +157,12 @@ static bool allowed(const struct sw_share_settings *s, const char *entity)
     return false;
 }
 
+/* Spool key of a pubsub item: a newer state of the item supersedes a pending one. */
+static void item_key(char *dst, size_t cap, const char *node, const char *item)
+{
+    snprintf(dst, cap, "pubsub:%s:%s", node, item);
+}
+
 static int spool_item(struct sw_share *sh, const char *node, const char *item, const char *payload)
 {
     char *iq = NULL, key[256];
@@ -169,7 +175,7 @@ static int spool_item(struct sw_share *sh, const char *node, const char *item, c
     if (rc != 0) {
         return rc;
     }
-    snprintf(key, sizeof(key), "pubsub:%s:%s", node, item);
+    item_key(key, sizeof(key), node, item);
     rc = sw_spool_put(sh->spool, sh->s->service, key, ++sh->rev, iq, len);
     free(iq);
     if (rc == 0) {
@@ -335,10 +341,12 @@ int sw_share_incident_at(struct sw_share *sh, const struct sw_incident *inc, int
     return rc;
 }
 
-int sw_share_retract(struct sw_share *sh, const char *what)
+int sw_share_retract_keys(struct sw_share *sh, const char *what, char (*keys)[SW_SHARE_KEY],
+                          size_t max_keys, size_t *n_keys)
 {
     char entity[SW_OFFENDER_TEXT], hash[65];
     int n = 0;
+    size_t nk = 0;
     sw_share_bare(entity, sizeof(entity), what);
     if (sw_share_rtbl_hash(entity, hash) != 0) {
         return SW_EINVAL;
@@ -350,6 +358,9 @@ int sw_share_retract(struct sw_share *sh, const char *what)
         if (strcasecmp(e->entity, entity) == 0) {
             if (e->listed && spool_item(sh, e->node, e->item, NULL) == 0) {
                 n++;
+                if (keys != NULL && nk < max_keys) {
+                    item_key(keys[nk++], SW_SHARE_KEY, e->node, e->item);
+                }
             }
             rtbl_done |= e->rtbl && strcmp(e->node, sh->s->rtbl.node) == 0;
             *e = sh->e[--sh->n]; /* offences forgotten too */
@@ -359,11 +370,27 @@ int sw_share_retract(struct sw_share *sh, const char *what)
     }
     if (!rtbl_done && sh->s->rtbl.enabled && spool_item(sh, sh->s->rtbl.node, hash, NULL) == 0) {
         n++; /* not in our state (lost, or listed by hand): retract anyway */
+        if (keys != NULL && nk < max_keys) {
+            item_key(keys[nk++], SW_SHARE_KEY, sh->s->rtbl.node, hash);
+        }
     }
     save_state_locked(sh);
     pthread_mutex_unlock(&sh->mu);
     sw_log_info("share", "retracted %s (%s): %d item(s)", entity, hash, n);
+    if (n_keys != NULL) {
+        *n_keys = nk;
+    }
     return n;
+}
+
+int sw_share_retract(struct sw_share *sh, const char *what)
+{
+    return sw_share_retract_keys(sh, what, NULL, 0, NULL);
+}
+
+bool sw_share_item_pending(struct sw_share *sh, const char *key)
+{
+    return sh->spool != NULL && sw_spool_has(sh->spool, sh->s->service, key);
 }
 
 void sw_share_tick(struct sw_share *sh, int64_t now)
@@ -403,6 +430,9 @@ void sw_share_tick(struct sw_share *sh, int64_t now)
         if (sh->src[i].dirty) {
             sw_share_list_save_locked(sh, i);
         }
+    }
+    if (sh->reports_dirty) {
+        sw_share_reports_save_locked(sh, now);
     }
     pthread_mutex_unlock(&sh->src_mu);
 }
@@ -494,6 +524,7 @@ int sw_share_new(const struct sw_share_settings *s, const struct sw_reporter_set
     for (size_t i = 0; i < s->sources.n; i++) {
         sw_share_list_load(sh, i);
     }
+    sw_share_reports_load(sh, sw_wall_ms());
     /* the allow list wins over anything listed before it was written */
     for (size_t i = 0; i < sh->n; i++) {
         if (allowed(s, sh->e[i].entity)) {
@@ -556,8 +587,15 @@ void sw_share_free(struct sw_share *sh)
             free(sh->src[i].ids);
         }
     }
+    if (sh->reports_dirty) {
+        sw_share_reports_save_locked(sh, sw_wall_ms());
+    }
     free(sh->src);
     free(sh->answered);
+    for (size_t i = 0; sh->sync != NULL && i < sh->s->sources.n; i++) {
+        free(sh->sync[i].ids);
+    }
+    free(sh->sync);
     free(sh->reports);
     free(sh->e);
     pthread_mutex_destroy(&sh->mu);

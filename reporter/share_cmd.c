@@ -2,19 +2,26 @@
  * share_cmd.c - `stanzawatch retract [-c FILE] [--drain-timeout S] JID|DOMAIN...`:
  * take entities off the RTBL and every feed, now.
  *
- * It starts the live reporter from the config (same spool, same state_dir as
- * the daemon), hands each entity to sw_share_retract() (which spools a pubsub
- * <retract/> per published item, durably, and forgets the offences), waits up
- * to --drain-timeout seconds for the service to acknowledge, and exits. What
- * is not acknowledged by then stays in the spool and is sent by the next
- * stanzawatch run. Run it while no other stanzawatch uses the same component
- * JID (the server accepts one connection per component).
+ * With a daemon running (`stanzawatch run`, or a live replay) on the same
+ * share.state_dir, it talks to it through share.state_dir/control.sock
+ * (share_ctl.c): the daemon retracts (durably, through its spool), sends on
+ * its own component connection and answers once share.service acknowledged
+ * or --drain-timeout passed. Without one (no socket, or a stale one that
+ * refuses), it starts the live reporter itself from the config (same spool,
+ * same state_dir), hands each entity to sw_share_retract() (which spools a
+ * pubsub <retract/> per published item, durably, and forgets the offences),
+ * waits up to --drain-timeout seconds for the service to acknowledge, and
+ * exits; what is not acknowledged stays in the spool for the next run.
  * Control thread only; the config sections are registered by main().
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "share_int.h"
 #include "sw/log.h"
@@ -26,9 +33,78 @@ static const char usage[] =
     "and every feed item about it on share.service, and forget its offences.\n"
     "Needs reporter.enabled and share in the configuration. Waits up to SECS\n"
     "(default 10) for the service to acknowledge; the rest stays spooled.\n"
-    "Run it while no other stanzawatch holds reporter.component.jid (the server\n"
-    "takes one connection per component); what is not sent stays in spool_dir.\n"
+    "\n"
+    "When a daemon (stanzawatch run) uses the same share.state_dir, the request\n"
+    "goes through its control socket (STATE_DIR/control.sock, owner only) and the\n"
+    "daemon's own connection: the retraction reaches the service within about a\n"
+    "second. Otherwise this command connects as reporter.component.jid itself.\n"
     "Exit status: 0 all acknowledged, 1 some left in the spool, 2 usage/config.\n";
+
+/* Connect to a running daemon's control socket: fd, or -1 (none: work alone). */
+static int ctl_connect(const struct sw_share_settings *ss)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (sw_share_control_path(ss, sa.sun_path, sizeof(sa.sun_path)) != 0) {
+        return -1;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd); /* ENOENT: no daemon; ECONNREFUSED: stale socket of a dead one */
+        fd = -1;
+    }
+    return fd;
+}
+
+/* One request through the daemon: 0 acked, 1 pending, 2 error, -1 no daemon. */
+static int ctl_retract(const struct sw_share_settings *ss, const char *entity, long drain_s)
+{
+    int fd = ctl_connect(ss);
+    if (fd < 0) {
+        return -1;
+    }
+    char line[1024];
+    int n = snprintf(line, sizeof(line), "retract %s %ld\n", entity, drain_s * 1000);
+    int rc = 2;
+    if (n < 0 || (size_t)n >= sizeof(line) || send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+        fprintf(stderr, "stanzawatch retract: %s: cannot send the request\n", entity);
+        goto out;
+    }
+    size_t got = 0;
+    line[0] = '\0';
+    while (got + 1 < sizeof(line) && strchr(line, '\n') == NULL) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)(drain_s * 1000 + 5000)) <= 0) {
+            break;
+        }
+        ssize_t r = read(fd, line + got, sizeof(line) - 1 - got);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+        line[got] = '\0';
+    }
+    line[strcspn(line, "\n")] = '\0';
+    int items = 0;
+    unsigned long pending = 0;
+    if (sscanf(line, "ok %d pending %lu", &items, &pending) == 2) {
+        printf("%s: %d item(s) retracted by the running daemon, %lu not yet acknowledged\n", entity,
+               items, pending);
+        fprintf(stderr,
+                "stanzawatch retract: %s: %lu retraction(s) not acknowledged within %ld s; the "
+                "daemon keeps sending them\n",
+                entity, pending, drain_s);
+        rc = 1;
+    } else if (sscanf(line, "ok %d acked", &items) == 1) {
+        printf("%s: %d item(s) retracted by the running daemon, acknowledged\n", entity, items);
+        rc = 0;
+    } else {
+        fprintf(stderr, "stanzawatch retract: %s: daemon: %s\n", entity,
+                line[0] ? line : "no answer");
+    }
+out:
+    close(fd);
+    return rc;
+}
 
 int sw_share_cmd_retract(int argc, char **argv)
 {
@@ -72,6 +148,20 @@ int sw_share_cmd_retract(int argc, char **argv)
         sw_conf_free(c);
         return 2;
     }
+    int rc = ctl_retract(ss, argv[i], drain_s);
+    if (rc >= 0) { /* a daemon answers on control.sock: it does the rest too */
+        while (++i < argc) {
+            int e = ctl_retract(ss, argv[i], drain_s);
+            if (e < 0) {
+                fprintf(stderr, "stanzawatch retract: %s: the daemon went away\n", argv[i]);
+                e = 2;
+            }
+            rc = e > rc ? e : rc;
+        }
+        sw_conf_free(c);
+        return rc;
+    }
+    rc = 0;
     struct sw_output_ops o;
     struct sw_reporter *r = NULL;
     if (sw_reporter_start(c, &o, &r, &eb) != 0) {
@@ -79,7 +169,6 @@ int sw_share_cmd_retract(int argc, char **argv)
         sw_conf_free(c);
         return 2;
     }
-    int rc = 0;
     for (; i < argc; i++) {
         int n = sw_share_retract(sw_reporter_share(r), argv[i]);
         if (n < 0) {

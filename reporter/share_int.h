@@ -49,6 +49,16 @@ struct share_src {
     bool dirty;
 };
 
+/* A full re-read of one source in progress (reporter thread): the pages
+ * received so far when the service pages with XEP-0059 RSM. */
+#define SW_SHARE_PAGE 1000 /* items asked per page */
+struct share_sync {
+    char (*ids)[65];
+    size_t n, cap, seen; /* 64-hex ids kept; items seen (all ids) */
+    unsigned pages;
+    char last[256]; /* RSM <last/> of the latest page */
+};
+
 /* Spam reports about one account: distinct reporters (hashes) and when. */
 #define SHARE_REPORT_SLOTS 16384 /* accounts remembered (open addressing, oldest evicted) */
 #define SHARE_REPORTERS 8
@@ -72,6 +82,7 @@ struct sw_share {
     pthread_mutex_t src_mu; /* consumed lists and reports */
     struct share_src *src;
     struct share_report *reports; /* SHARE_REPORT_SLOTS, allocated when reports_from is set */
+    bool reports_dirty;           /* a report since reports.state was written */
 
     /* reporter thread only */
     int64_t last_tick_ms, last_src_save_ms;
@@ -81,13 +92,25 @@ struct sw_share {
     int setup_pending; /* node setup iqs still unanswered */
     unsigned iq_seq;
     atomic_int ready;
-    atomic_int unsynced; /* sources without an items answer yet in this process */
-    bool *answered;      /* per source: items answered at least once */
+    atomic_int unsynced;     /* sources without an items answer yet in this process */
+    bool *answered;          /* per source: items answered at least once */
+    struct share_sync *sync; /* per source, allocated on the first re-read */
+
+    struct share_ctl *ctl; /* control socket (share_ctl.c), NULL when not started */
 
     struct {
         atomic_ullong published, retracted, expired, setup_errors, reports_in, reports_refused;
     } st;
 };
+
+/* Spool key of one pubsub item: "pubsub:<node>:<item>". */
+#define SW_SHARE_KEY 256
+/** sw_share_retract that also returns the spool keys of the retractions it
+ *  spooled (at most @max_keys in @keys, count in *@n_keys). */
+int sw_share_retract_keys(struct sw_share *sh, const char *what, char (*keys)[SW_SHARE_KEY],
+                          size_t max_keys, size_t *n_keys);
+/** True while the spooled stanza with @key waits for share.service's answer. */
+bool sw_share_item_pending(struct sw_share *sh, const char *key);
 
 /** sw_share_incident with the wall clock given (tests). */
 int sw_share_incident_at(struct sw_share *sh, const struct sw_incident *inc, int64_t now_ms);
@@ -121,6 +144,10 @@ const struct sw_share_settings *sw_share_settings_of(struct sw_share *sh);
  *  (a report on a domain is accepted but not counted: accounts only). */
 bool sw_share_report(struct sw_share *sh, const char *from, const char *offender,
                      const char *reporter, const char *reason, int64_t now_ms);
+/** Write state_dir/reports.state (reports still live at @now_ms); caller holds src_mu. */
+void sw_share_reports_save_locked(struct sw_share *sh, int64_t now_ms);
+/** Load state_dir/reports.state, keeping what is live at @now_ms (start-up). */
+void sw_share_reports_load(struct sw_share *sh, int64_t now_ms);
 /** Weight (milli) of the live reports on @offender at @now_ms. */
 int64_t sw_share_report_weight(struct sw_share *sh, const char *offender, int64_t now_ms);
 void sw_share_count_setup_error(struct sw_share *sh);
@@ -146,8 +173,5 @@ int sw_share_peer_payload(const struct sw_reporter_settings *s, int format,
 /** XEP-0191 <block><item jid=offender><report xmlns='urn:xmpp:reporting:1'/></item></block>. */
 int sw_share_xep0377_block(const struct sw_incident *inc, const char *domain, char **out,
                            size_t *len);
-
-/** The share side of a running reporter (NULL without one). */
-struct sw_share *sw_reporter_share(struct sw_reporter *r);
 
 #endif

@@ -3,9 +3,17 @@
  * others (share.sources), kept as sorted binary SHA-256 ids per source and
  * persisted in state_dir/source-<name>.list (rewritten whole, atomically, on
  * a full resync at once and otherwise at most once per tick), and XEP-0377
- * spam reports forwarded by the local server (share.reports_from), kept in
- * memory per account with their distinct reporters. sw_share_listed_weight()
- * turns both into the weight of the aggregator's share.listed symbol.
+ * spam reports forwarded by the local server (share.reports_from), kept per
+ * account with their distinct reporters in a fixed table and persisted in
+ * state_dir/reports.state (atomic rewrite at most once per tick when a report
+ * came in, and at exit; loaded at start), so a restart keeps the reports that
+ * are still live: a crash loses at most the last second's.
+ * sw_share_listed_weight() turns both into the weight of the aggregator's
+ * share.listed symbol.
+ *
+ * reports.state: "SWREPORTS1\n", then per account "H LAST_MS" and one
+ * " WHO:WHEN_MS" per reporter still within report_ttl (H, WHO: 16 hex digits,
+ * the XXH3 of the lower-cased bare JIDs; no JID is written).
  *
  * Threading: src_mu guards the lists and the report table; the aggregator
  * thread reads (listed weight), the reporter thread writes (pubsub events,
@@ -13,6 +21,7 @@
  */
 #include "sw/share.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +33,8 @@
 #include "sw/log.h"
 
 #define LIST_MAGIC "SWLIST1"
+#define REPORTS_FILE "reports.state"
+#define REPORTS_MAGIC "SWREPORTS1"
 
 /* ---- consumed lists ---- */
 
@@ -222,7 +233,9 @@ void sw_share_source_replace(struct sw_share *sh, size_t i, const char *const *i
             fresh.n++;
         }
     }
-    qsort(fresh.ids, fresh.n, 32, cmp_id);
+    if (fresh.n > 1) { /* qsort(NULL, 0, ...) is undefined (an empty list) */
+        qsort(fresh.ids, fresh.n, 32, cmp_id);
+    }
     size_t w = 0;
     for (size_t k = 0; k < fresh.n; k++) {
         if (w == 0 || memcmp(fresh.ids[w - 1], fresh.ids[k], 32) != 0) {
@@ -311,6 +324,7 @@ bool sw_share_report(struct sw_share *sh, const char *from, const char *offender
     }
     r->who[k] = who;
     r->when[k] = now_ms;
+    sh->reports_dirty = true;
     for (size_t i = 0; i < SHARE_REPORTERS; i++) {
         n_live += r->who[i] != 0 && now_ms - r->when[i] < sh->s->report_ttl_ms;
     }
@@ -322,6 +336,99 @@ bool sw_share_report(struct sw_share *sh, const char *from, const char *offender
                 reason ? reason : "no reason", sw_iodef_clean(clean, sizeof(clean), offender),
                 sw_iodef_clean(rclean, sizeof(rclean), rbare), from, n_live);
     return true;
+}
+
+void sw_share_reports_save_locked(struct sw_share *sh, int64_t now_ms)
+{
+    if (sh->reports == NULL) {
+        return;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) {
+        return;
+    }
+    fputs(REPORTS_MAGIC "\n", f);
+    size_t n = 0;
+    for (size_t i = 0; i < SHARE_REPORT_SLOTS; i++) {
+        const struct share_report *r = &sh->reports[i];
+        bool head = false;
+        for (size_t k = 0; r->h != 0 && k < SHARE_REPORTERS; k++) {
+            if (r->who[k] == 0 || now_ms - r->when[k] >= sh->s->report_ttl_ms) {
+                continue;
+            }
+            if (!head) {
+                fprintf(f, "%016" PRIx64 " %" PRId64, r->h, r->last_ms);
+                head = true;
+                n++;
+            }
+            fprintf(f, " %016" PRIx64 ":%" PRId64, r->who[k], r->when[k]);
+        }
+        if (head) {
+            fputc('\n', f);
+        }
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return;
+    }
+    if (sw_share_write_atomic(sh->s->state_dir, REPORTS_FILE, buf, len) != 0) {
+        sw_log_error("share", "%s/%s: cannot write the XEP-0377 reports", sh->s->state_dir,
+                     REPORTS_FILE);
+    } else {
+        sh->reports_dirty = false;
+    }
+    free(buf);
+}
+
+void sw_share_reports_load(struct sw_share *sh, int64_t now_ms)
+{
+    char *b = NULL;
+    if (sh->reports == NULL || sw_share_read_all(sh->s->state_dir, REPORTS_FILE, &b) != 0) {
+        return;
+    }
+    char *save = NULL, *line = strtok_r(b, "\n", &save);
+    size_t accounts = 0, reporters = 0;
+    if (line == NULL || strcmp(line, REPORTS_MAGIC) != 0) {
+        sw_log_warn("share", "%s/%s: not a reports file: ignored", sh->s->state_dir, REPORTS_FILE);
+        free(b);
+        return;
+    }
+    while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+        char *p = line, *end;
+        uint64_t h = strtoull(p, &end, 16);
+        if (end == p || h == 0 || *end != ' ') {
+            continue;
+        }
+        int64_t last = strtoll(end + 1, &end, 10);
+        struct share_report *r = report_slot(sh, h, true);
+        memset(r, 0, sizeof(*r));
+        r->h = h;
+        r->last_ms = last;
+        size_t k = 0;
+        while (*end == ' ' && k < SHARE_REPORTERS) {
+            p = end + 1;
+            uint64_t who = strtoull(p, &end, 16);
+            if (end == p || *end != ':') {
+                break;
+            }
+            int64_t when = strtoll(end + 1, &end, 10);
+            if (who != 0 && now_ms - when < sh->s->report_ttl_ms) {
+                r->who[k] = who;
+                r->when[k++] = when;
+            }
+        }
+        if (k == 0) {
+            r->h = 0; /* all expired meanwhile */
+            continue;
+        }
+        accounts++;
+        reporters += k;
+    }
+    free(b);
+    sw_log_info("share", "XEP-0377 reports: %zu account(s), %zu live report(s) loaded from %s",
+                accounts, reporters, REPORTS_FILE);
 }
 
 int64_t sw_share_report_weight(struct sw_share *sh, const char *offender, int64_t now_ms)

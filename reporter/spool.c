@@ -1056,6 +1056,24 @@ static int read_payload(struct sw_spool *sp, const struct entry *e, char **out)
     return 0;
 }
 
+bool sw_spool_has(struct sw_spool *sp, const char *peer, const char *incident_id)
+{
+    uint64_t key = entry_key(peer, strlen(peer), incident_id, strlen(incident_id));
+    pthread_mutex_lock(&sp->mu);
+    bool found = hmap_find(&sp->by_key, key) != SIZE_MAX;
+    pthread_mutex_unlock(&sp->mu);
+    if (found) {
+        return true;
+    }
+    pthread_mutex_lock(&sp->qmu);
+    found = sp->committing; /* a batch between queue and index: cannot tell, say pending */
+    for (const struct qrec *q = sp->qhead; q != NULL && !found; q = q->next) {
+        found = q->key == key;
+    }
+    pthread_mutex_unlock(&sp->qmu);
+    return found;
+}
+
 int sw_spool_next(struct sw_spool *sp, int64_t now_ms, int64_t timeout_ms, struct sw_spool_item *it)
 {
     int rc = 0;

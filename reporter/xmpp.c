@@ -997,6 +997,7 @@ void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms)
     if (r == NULL) {
         return;
     }
+    sw_share_control_stop(r->share); /* no retract arrives during the drain */
     if (r->th_started) {
         atomic_store(&r->drain_until_ms, (long long)(sw_wall_ms() + drain_ms));
         atomic_store(&r->stop, 1);

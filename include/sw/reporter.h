@@ -223,6 +223,10 @@ int sw_spool_put(struct sw_spool *sp, const char *peer, const char *incident_id,
  */
 int sw_spool_flush(struct sw_spool *sp, int64_t timeout_ms);
 
+/** True while an entry for (@peer, @incident_id) waits in the spool (not yet
+ *  acknowledged): how `stanzawatch retract` learns its retraction arrived. */
+bool sw_spool_has(struct sw_spool *sp, const char *peer, const char *incident_id);
+
 /* One due entry handed out by sw_spool_next(). Strings are copies. */
 struct sw_spool_item {
     char name[128]; /* iq id: 32 random hex digits, fresh for each send */

@@ -26,9 +26,9 @@
  *    whitelist, with whitelisted JIDs made members); spooled publishes wait
  *    until that is done.
  *  - Consuming (pubsub.c): each configured source (a service + node, with a
- *    weight) is subscribed to and fully re-read (items get) on every
- *    connection; item and retract events update the list in memory and in
- *    state_dir/source-<name>.list (atomic rewrite), which is loaded at start so
+ *    weight) is subscribed to and fully re-read (items get, paged with
+ *    XEP-0059 RSM when the service pages) on every connection; item and retract events update the
+ * list in memory and in state_dir/source-<name>.list (atomic rewrite), which is loaded at start so
  *    a restart with the source down keeps the list. The aggregator asks
  *    sw_share_listed_weight() for an offender that has a hit: a listed entity
  *    adds a symbol `share.listed` scaled by the summed weights, capped below
@@ -39,7 +39,11 @@
  *    <report xmlns='urn:xmpp:reporting:1'/> that a FORWARD rule copies to us)
  *    are accepted from the JIDs in share.reports_from only; each distinct
  *    reporter of an account adds report_weight (at most report_max of them,
- *    each for report_ttl) to the same share.listed symbol, in memory.
+ *    each for report_ttl) to the same share.listed symbol; the live reports
+ *    are kept in state_dir/reports.state (hashes only) across restarts.
+ *  - Control (share_ctl.c): `stanzawatch run` listens on
+ *    state_dir/control.sock so that `stanzawatch retract` acts through the
+ *    running daemon's connection instead of a second component connection.
  *
  * Threading: sw_share_incident() runs on the aggregator thread, the XMPP side
  * and sw_share_tick() on the reporter thread, sw_share_listed_weight() on the
@@ -164,6 +168,29 @@ void sw_share_get_stats(struct sw_share *sh, struct sw_share_stats *st);
 /** Size and last full sync (wall ms, 0 = never) of source @i; SW_ENOENT past the end. */
 int sw_share_source_stats(struct sw_share *sh, size_t i, const char **name, uint64_t *items,
                           int64_t *synced_ms);
+
+/** The share side of a running reporter (NULL without one). */
+struct sw_reporter;
+struct sw_share *sw_reporter_share(struct sw_reporter *r);
+
+/* Control socket (reporter/share_ctl.c): how `stanzawatch retract` reaches a
+ * running daemon. share.state_dir/control.sock, mode 0600, same uid (or root)
+ * only; one request line, one answer line:
+ *   "retract ENTITY WAIT_MS" -> "ok N acked" | "ok N pending K" | "error TEXT"
+ *   "ping" -> "pong" */
+#define SW_SHARE_CONTROL_SOCK "control.sock"
+/** Path of @s's control socket into @buf; SW_ELIMIT if it does not fit a sockaddr_un. */
+int sw_share_control_path(const struct sw_share_settings *s, char *buf, size_t cap);
+/** True if a live process answers on @s's control socket (another daemon
+ *  on this state_dir): `run` checks it before its reporter connects. */
+bool sw_share_control_busy(const struct sw_share_settings *s);
+/** Listen on the control socket and serve it from a thread of its own. A stale
+ *  socket is replaced; a live one (another daemon on this state_dir) is
+ *  SW_EAGAIN. 0 or SW_E* with @eb. Control thread. */
+int sw_share_control_start(struct sw_share *sh, struct sw_errbuf *eb);
+/** Stop serving, join the thread, unlink the socket. Idempotent; due before
+ *  sw_share_free (sw_reporter_stop calls it first thing). */
+void sw_share_control_stop(struct sw_share *sh);
 
 /** `stanzawatch retract [-c FILE] [--drain-timeout S] JID|DOMAIN...` (conf sections
  *  registered by the caller). Returns the process exit code. */

@@ -9,6 +9,14 @@
         client: joins room R and sends N groupchat lines, then leaves.
     actor.py join --jid U --password PW --port P --room R [--stay S]
         client: tries to join R; prints 'joined' or 'error CONDITION'.
+    actor.py probe --jid U --password PW --port P --room R --until ANSWER [--interval S]
+        client: joins R (then leaves) again and again with a new nick every S
+        seconds; prints "EPOCH_NS ANSWER" whenever the answer changes and stops
+        once it is ANSWER ('joined' or 'error forbidden'), or at --max-seconds.
+    actor.py publish --jid U --password PW --port P --service S --node N --count C
+        client: creates node N (open, max_items C) if needed and publishes C
+        RTBL items (id = SHA-256 of spamI@x.test), 100 in flight at a time;
+        prints 'published C' or 'error CONDITION'.
     actor.py block --jid U --password PW --port P --target T
         client: XEP-0191 block of T with a XEP-0377 spam report; prints
         'blocked' or 'error CONDITION'.
@@ -20,9 +28,11 @@ Run with /usr/bin/python3 (Debian's python3-slixmpp).
 """
 import argparse
 import asyncio
+import hashlib
 import logging
 import signal
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 from slixmpp import ClientXMPP
@@ -113,6 +123,40 @@ class Client(ClientXMPP):
                 print("joined", flush=True)
                 await asyncio.sleep(self.a.stay)
                 self.done("")
+            elif self.a.cmd == "probe":
+                last, i = None, 0
+                while True:
+                    i += 1
+                    nick = "%s%d" % (self.a.nick, i)
+                    answer = await self.join(self.a.room, nick)
+                    if answer != last:
+                        print("%d %s" % (time.time_ns(), answer), flush=True)
+                        last = answer
+                    if answer == "joined":
+                        self.send_presence(pto="%s/%s" % (self.a.room, nick), ptype="unavailable")
+                    if answer == self.a.until:
+                        self.done("")
+                        return
+                    await asyncio.sleep(self.a.interval)
+            elif self.a.cmd == "publish":
+                ps = self["xep_0060"]
+                try:
+                    await ps.create_node(self.a.service, self.a.node, timeout=10)
+                except IqError as e:
+                    if e.iq["error"]["condition"] != "conflict":
+                        raise
+                done = 0
+                while done < self.a.count:
+                    batch = []
+                    for i in range(done, min(done + 100, self.a.count)):
+                        hid = hashlib.sha256(("spam%d@x.test" % i).encode()).hexdigest()
+                        item = ET.fromstring("<report xmlns='urn:xmpp:reporting:1' "
+                                             "reason='urn:xmpp:reporting:spam'/>")
+                        batch.append(ps.publish(self.a.service, self.a.node, id=hid,
+                                                payload=item, timeout=30))
+                    await asyncio.gather(*batch)
+                    done += len(batch)
+                self.done("published %d" % done)
             elif self.a.cmd == "block":
                 iq = self.make_iq_set()
                 iq.append(ET.fromstring(
@@ -140,7 +184,8 @@ class Client(ClientXMPP):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["record", "flood", "join", "items", "block"])
+    p.add_argument("cmd", choices=["record", "flood", "join", "items", "block", "probe", "publish"])
+    p.add_argument("--until", default="error forbidden", help="probe: stop at this answer")
     p.add_argument("--target", help="block: the JID blocked and reported")
     p.add_argument("--jid", required=True)
     p.add_argument("--password", default="pw")

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -344,23 +345,31 @@ static void test_retract_command_path(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* reports from a.test count 0.5 each, at most 2 reporters, for 60 s; listed_score 2 */
+static void reports_settings(struct sw_share_settings *s, struct sw_reporter_settings *rs,
+                             char *dir)
+{
+    static char *from[] = {"a.test"};
+    memset(s, 0, sizeof(*s));
+    memset(rs, 0, sizeof(*rs));
+    s->service = "pubsub.a.test";
+    s->state_dir = dir;
+    s->reports_from.v = from;
+    s->reports_from.n = 1;
+    s->report_weight = 0.5;
+    s->report_max = 2;
+    s->report_ttl_ms = 60000;
+    s->listed_score = 2.0;
+}
+
 static void test_reports(void **state)
 {
     (void)state;
     char dir[] = "/tmp/sw-test-rtbl.XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char *from[] = {"a.test"};
-    struct sw_share_settings s = {0};
-    s.service = "pubsub.a.test";
-    s.state_dir = dir;
-    s.reports_from.v = from;
-    s.reports_from.n = 1;
-    s.report_weight = 0.5;
-    s.report_max = 2;
-    s.report_ttl_ms = 60000;
-    s.listed_score = 2.0;
+    struct sw_share_settings s;
     struct sw_reporter_settings rs;
-    memset(&rs, 0, sizeof(rs));
+    reports_settings(&s, &rs, dir);
     struct sw_share *sh = NULL;
     struct sw_errbuf eb = {{0}};
     assert_true(sw_share_wanted(&s));
@@ -392,6 +401,58 @@ static void test_reports(void **state)
     rmdir(dir);
 }
 
+/* XEP-0377 reports survive a restart (state_dir/reports.state): written by the
+ * tick and at exit, loaded at start; expired ones are not kept; no JID on disk. */
+static void test_reports_persisted(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sw-test-rtbl.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct sw_share_settings s;
+    struct sw_reporter_settings rs;
+    reports_settings(&s, &rs, dir);
+    struct sw_share *sh = NULL;
+    struct sw_errbuf eb = {{0}};
+    assert_int_equal(sw_share_new(&s, &rs, NULL, &sh, &eb), 0);
+    const int64_t t = sw_wall_ms();
+    assert_true(sw_share_report(sh, "a.test", "x@a.test", "u1@a.test", NULL, t - 1000));
+    assert_true(sw_share_report(sh, "a.test", "x@a.test", "u2@a.test", NULL, t - 500));
+    assert_true(sw_share_report(sh, "a.test", "y@a.test", "u1@a.test", NULL, t - 70000));
+    sw_share_tick(sh, t); /* written by the reporter thread's tick */
+    char path[256], cmd[300];
+    snprintf(path, sizeof(path), "%s/reports.state", dir);
+    struct stat stt;
+    assert_int_equal(stat(path, &stt), 0);
+    assert_true(sw_share_report(sh, "a.test", "z@a.test", "u3@a.test", NULL, t));
+    sw_share_free(sh); /* ... and at exit */
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_memory_equal(buf, "SWREPORTS1\n", 11);
+    assert_null(strstr(buf, "@")); /* hashes only */
+    sh = NULL;
+    assert_int_equal(sw_share_new(&s, &rs, NULL, &sh, &eb), 0);
+    assert_int_equal(sw_share_report_weight(sh, "x@a.test", t), 2000); /* two reporters */
+    assert_int_equal(sw_share_report_weight(sh, "z@a.test", t), 1000);
+    assert_int_equal(sw_share_report_weight(sh, "y@a.test", t), 0); /* expired, not kept */
+    assert_int_equal(sw_share_report_weight(sh, "x@a.test", t + 60000), 0);
+    sw_share_free(sh);
+    /* a damaged file is ignored, not fatal */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("garbage\n", f);
+    fclose(f);
+    sh = NULL;
+    assert_int_equal(sw_share_new(&s, &rs, NULL, &sh, &eb), 0);
+    assert_int_equal(sw_share_report_weight(sh, "x@a.test", t), 0);
+    sw_share_free(sh);
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_publish_expire_repeat),
         cmocka_unit_test(test_retract_command_path),
         cmocka_unit_test(test_reports),
+        cmocka_unit_test(test_reports_persisted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
