@@ -143,6 +143,9 @@ int main(int argc, char **argv)
             if (last_tick == 0 || t - last_tick >= 1000) {
                 for (size_t j = 0; j < nd; j++) {
                     d[j].ops->expire(d[j].shared, d[j].local, t, &d[j].st);
+                    if (d[j].ops->timer != NULL) {
+                        d[j].ops->timer(d[j].shared, d[j].local, t, &sink, &d[j].st);
+                    }
                 }
                 last_tick = t;
             }

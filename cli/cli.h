@@ -8,7 +8,9 @@
 #ifndef SW_CLI_H
 #define SW_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sw/conf.h"
 #include "sw/log.h"
@@ -47,5 +49,24 @@ enum sw_log_level cli_log_level(const char *name);
  *  (consumes @r); says what is left. */
 void cli_drain_reporter(struct sw_reporter *r, const struct sw_reporter_settings *rs,
                         int64_t drain_ms);
+struct sw_output_ops;
+struct sw_pipeline_stats;
+/** Flush @fp and close it unless it is stdout (NULL: nothing); says
+ *  "writing @path failed" and returns -1 if a write, flush or close failed. */
+int cli_close_file(FILE *fp, const char *path);
+/** Close the first *@n outputs (all of them, even after a failure) and set
+ *  *@n to 0; -1 if any close failed. */
+int cli_close_outputs(struct sw_output_ops *v, size_t *n);
+/** Write "PID\n" to @path atomically; says why and returns -1 on failure. */
+int cli_write_pid(const char *path);
+/** --stats-json: the statistics as JSON to @path ("-": stdout), a file
+ *  written atomically; says why and returns -1 on failure. */
+int cli_write_stats(const char *path, const struct sw_pipeline_stats *st);
+struct sw_aggregate;
+struct sw_hit_stage;
+/** The aggregator over @outs (@n) and its hit stage for the pipeline; says
+ *  why and returns -1 on failure. */
+int cli_aggregate_start(const struct sw_conf *conf, struct sw_output_ops *outs, size_t n,
+                        struct sw_aggregate **agg, struct sw_hit_stage *stage);
 
 #endif

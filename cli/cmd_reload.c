@@ -4,11 +4,14 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
 #include "cli.h"
+#include "sw/file.h"
 
 #define DEFAULT_PID_FILE "/run/stanzawatch/stanzawatch.pid"
 
@@ -32,15 +35,17 @@ int cli_cmd_reload(int argc, char **argv)
         fputs(cli_usage_reload, stderr);
         return EXIT_USAGE;
     }
-    FILE *fp = fopen(path, "r");
-    long pid = 0;
-    if (fp == NULL) {
+    char *text = NULL;
+    size_t len = 0;
+    if (sw_file_read(path, 64, 0, &text, &len) != 0) {
         fprintf(stderr, "stanzawatch reload: %s: %s\n", path, strerror(errno));
         return EXIT_INPUT;
     }
-    int n = fscanf(fp, "%ld", &pid);
-    fclose(fp);
-    if (n != 1 || pid <= 1) {
+    char *end = NULL;
+    long pid = strtol(text, &end, 10);
+    bool ok = end != text;
+    free(text);
+    if (!ok || pid <= 1) {
         fprintf(stderr, "stanzawatch reload: %s: no pid in the file\n", path);
         return EXIT_INPUT;
     }

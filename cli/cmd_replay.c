@@ -89,22 +89,6 @@ static FILE *open_out(const char *path, const char *what)
     return fp;
 }
 
-static int close_out(FILE *fp, const char *path)
-{
-    if (fp == NULL) {
-        return 0;
-    }
-    int bad = fflush(fp) != 0 || ferror(fp);
-    if (fp != stdout) {
-        bad |= fclose(fp) != 0;
-    }
-    if (bad) {
-        fprintf(stderr, "stanzawatch: writing %s failed\n", path ? path : "stdout");
-        return -1;
-    }
-    return 0;
-}
-
 /* The command line of one replay. */
 struct replay_args {
     const char *conf_path, *inc_path, *rep_path, *stats_path, *pid_path;
@@ -239,12 +223,8 @@ static int open_outputs(const struct replay_args *a, const struct sw_conf *conf,
         sw_log_info("main", "live reporter started: %zu peer(s), spool %s", o->rs->peers.n,
                     o->rs->spool_dir);
     }
-    if (a->pid_path != NULL) {
-        FILE *pf = fopen(a->pid_path, "w");
-        if (pf == NULL || fprintf(pf, "%ld\n", (long)getpid()) < 0 || fclose(pf) != 0) {
-            fprintf(stderr, "stanzawatch: --pid-file %s: %s\n", a->pid_path, strerror(errno));
-            return -1;
-        }
+    if (a->pid_path != NULL && cli_write_pid(a->pid_path) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -255,12 +235,9 @@ static int open_outputs(const struct replay_args *a, const struct sw_conf *conf,
 static void finish_outputs(const struct replay_args *a, struct replay_outs *o, bool stopped,
                            int *status)
 {
-    for (size_t i = 0; i < o->n; i++) {
-        if (o->v[i].close != NULL && o->v[i].close(o->v[i].ctx) < 0) {
-            *status = EXIT_INPUT;
-        }
+    if (cli_close_outputs(o->v, &o->n) < 0) {
+        *status = EXIT_INPUT;
     }
-    o->n = 0;
     if (o->live != NULL) {
         cli_drain_reporter(o->live, o->rs, stopped ? 0 : (int64_t)a->drain_s * 1000);
         o->live = NULL;
@@ -280,32 +257,20 @@ static void report_stats(const struct replay_args *a, const struct sw_pipeline *
                 (unsigned long long)st.malformed);
         *status = EXIT_MALFORMED;
     }
-    if (a->stats_path != NULL) {
-        FILE *sf = open_out(a->stats_path, "--stats-json");
-        if (sf == NULL) {
-            *status = *status ? *status : EXIT_INPUT;
-        } else {
-            sw_pipeline_write_stats_json(&st, sf);
-            if (close_out(sf, a->stats_path) < 0) {
-                *status = *status ? *status : EXIT_INPUT;
-            }
-        }
+    if (a->stats_path != NULL && cli_write_stats(a->stats_path, &st) < 0) {
+        *status = *status ? *status : EXIT_INPUT;
     }
 }
 
 /* Error paths and the end: close what is still open, in order. */
 static void close_outputs(const struct replay_args *a, struct replay_outs *o, int *status)
 {
-    for (size_t i = 0; i < o->n; i++) {
-        if (o->v[i].close != NULL) {
-            o->v[i].close(o->v[i].ctx);
-        }
-    }
+    (void)cli_close_outputs(o->v, &o->n);
     sw_reporter_stop(o->live, 0); /* error paths only: spooled reports stay for the next run */
-    if (close_out(o->inc_fp, a->inc_path) < 0 && *status == 0) {
+    if (cli_close_file(o->inc_fp, a->inc_path) < 0 && *status == 0) {
         *status = EXIT_INPUT;
     }
-    if (close_out(o->rep_fp, a->rep_path) < 0 && *status == 0) {
+    if (cli_close_file(o->rep_fp, a->rep_path) < 0 && *status == 0) {
         *status = EXIT_INPUT;
     }
 }
@@ -340,12 +305,9 @@ int cli_cmd_replay(int argc, char **argv)
         goto out;
     }
 
-    eb.msg[0] = '\0';
-    if (sw_aggregate_new(conf, o.v, o.n, &agg, &eb) < 0) {
-        fprintf(stderr, "%s\n", eb.msg);
+    if (cli_aggregate_start(conf, o.v, o.n, &agg, &stage) < 0) {
         goto out;
     }
-    sw_aggregate_stage(agg, &stage);
     struct sw_pipeline_opts po = {
         .conf = conf,
         .detectors = sw_registry_list(),

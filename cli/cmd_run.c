@@ -99,18 +99,6 @@ static FILE *run_open(const char *path, const char *what)
     return fp;
 }
 
-static int run_close(FILE *fp)
-{
-    if (fp == NULL) {
-        return 0;
-    }
-    int bad = fflush(fp) != 0 || ferror(fp);
-    if (fp != stdout) {
-        bad |= fclose(fp) != 0;
-    }
-    return bad ? -1 : 0;
-}
-
 /* Print one line per tap after the pipeline statistics. */
 static void run_print_taps(const struct sw_live *live, FILE *fp)
 {
@@ -291,12 +279,9 @@ int cli_cmd_run(int argc, char **argv)
         status = rc == SW_ECONF ? EXIT_USAGE : EXIT_FAIL;
         goto out;
     }
-    eb.msg[0] = '\0';
-    if (sw_aggregate_new(conf, outs, n_outs, &agg, &eb) < 0) {
-        fprintf(stderr, "%s\n", eb.msg);
+    if (cli_aggregate_start(conf, outs, n_outs, &agg, &stage) < 0) {
         goto out;
     }
-    sw_aggregate_stage(agg, &stage);
     struct sw_pipeline_opts po = {
         .conf = conf,
         .detectors = sw_registry_list(),
@@ -322,12 +307,8 @@ int cli_cmd_run(int argc, char **argv)
             goto out;
         }
     }
-    if (pid_path != NULL) {
-        FILE *pf = fopen(pid_path, "w");
-        if (pf == NULL || fprintf(pf, "%ld\n", (long)getpid()) < 0 || fclose(pf) != 0) {
-            fprintf(stderr, "stanzawatch: --pid-file %s: %s\n", pid_path, strerror(errno));
-            goto out;
-        }
+    if (pid_path != NULL && cli_write_pid(pid_path) < 0) {
+        goto out;
     }
     sw_log_info("run", "running: %zu tap(s)%s%s; SIGTERM/SIGINT stop and drain, SIGHUP reloads",
                 sw_live_count(live), metrics ? ", metrics on " : "", metrics ? ms->listen : "");
@@ -338,12 +319,9 @@ int cli_cmd_run(int argc, char **argv)
         fprintf(stderr, "stanzawatch: %s\n", eb.msg[0] ? eb.msg : sw_strerror(rc));
         status = EXIT_FAIL;
     }
-    for (size_t i = 0; i < n_outs; i++) {
-        if (outs[i].close != NULL && outs[i].close(outs[i].ctx) < 0) {
-            status = EXIT_FAIL;
-        }
+    if (cli_close_outputs(outs, &n_outs) < 0) {
+        status = EXIT_FAIL;
     }
-    n_outs = 0;
     if (rep != NULL) {
         cli_drain_reporter(rep, rs, (int64_t)drain_s * 1000);
         rep = NULL;
@@ -360,33 +338,20 @@ int cli_cmd_run(int argc, char **argv)
                 "incident latency (arrival to output): %llu opened, p50 %lld ms, p99 %lld ms\n",
                 (unsigned long long)ln, (long long)p50, (long long)p99);
     }
-    if (stats_path != NULL) {
-        FILE *sf = fopen(stats_path, "w");
-        if (sf == NULL) {
-            status = EXIT_FAIL;
-        } else {
-            sw_pipeline_write_stats_json(&st, sf);
-            if (fclose(sf) != 0) {
-                status = EXIT_FAIL;
-            }
-        }
+    if (stats_path != NULL && cli_write_stats(stats_path, &st) < 0) {
+        status = EXIT_FAIL;
     }
     sw_log_info("run", "stopped");
 out:
     sw_metrics_stop(metrics);
-    for (size_t i = 0; i < n_outs; i++) {
-        if (outs[i].close != NULL) {
-            outs[i].close(outs[i].ctx);
-        }
-    }
+    (void)cli_close_outputs(outs, &n_outs);
     sw_pipeline_free(p);
     sw_aggregate_free(agg);
     sw_reporter_stop(rep, 0); /* error paths only: spooled reports stay for the next run */
     sw_live_free(live);
-    if (run_close(inc_fp) < 0 || run_close(rep_fp) < 0) {
-        if (status == 0) {
-            status = EXIT_FAIL;
-        }
+    int inc_bad = cli_close_file(inc_fp, inc_path);
+    if ((cli_close_file(rep_fp, rep_path) < 0 || inc_bad < 0) && status == 0) {
+        status = EXIT_FAIL;
     }
     if (pid_path != NULL && status != EXIT_USAGE) {
         unlink(pid_path);

@@ -1087,42 +1087,30 @@ static void dump_quoted(FILE *fp, const char *s)
         fputs(s, fp);
         return;
     }
+    /* the escapes YAML shares with C; *p is never NUL here */
+    static const char esc_from[] = "\"\\\n\t\r";
+    static const char *const esc_to[] = {"\\\"", "\\\\", "\\n", "\\t", "\\r"};
     fputc('"', fp);
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        switch (*p) {
-        case '"':
-            fputs("\\\"", fp);
-            break;
-        case '\\':
-            fputs("\\\\", fp);
-            break;
-        case '\n':
-            fputs("\\n", fp);
-            break;
-        case '\t':
-            fputs("\\t", fp);
-            break;
-        case '\r':
-            fputs("\\r", fp);
-            break;
-        default:
-            /* YAML escapes are code points: C0 controls and DEL as \xNN; C1
-             * controls (U+0080..U+009F, NEL among them), LS, PS and BOM are
-             * line breaks or invisible to a YAML reader, so escape them too. */
-            if (*p < 0x20 || *p == 0x7f) {
-                fprintf(fp, "\\x%02x", *p);
-            } else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-                fprintf(fp, "\\x%02x", p[1]);
-                p++;
-            } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
-                fputs(p[2] == 0xa8 ? "\\L" : "\\P", fp);
-                p += 2;
-            } else if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) {
-                fputs("\\uFEFF", fp);
-                p += 2;
-            } else {
-                fputc(*p, fp);
-            }
+        /* YAML escapes are code points: C0 controls and DEL as \xNN; C1
+         * controls (U+0080..U+009F, NEL among them), LS, PS and BOM are
+         * line breaks or invisible to a YAML reader, so escape them too. */
+        const char *hit = strchr(esc_from, *p);
+        if (hit != NULL) {
+            fputs(esc_to[hit - esc_from], fp);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            fprintf(fp, "\\x%02x", *p);
+        } else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            fprintf(fp, "\\x%02x", p[1]);
+            p++;
+        } else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            fputs(p[2] == 0xa8 ? "\\L" : "\\P", fp);
+            p += 2;
+        } else if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) {
+            fputs("\\uFEFF", fp);
+            p += 2;
+        } else {
+            fputc(*p, fp);
         }
     }
     fputc('"', fp);
@@ -1398,7 +1386,8 @@ int sw_conf_dump(const struct sw_conf *c, FILE *fp)
     return conf_dump(c, fp, false);
 }
 
-int sw_conf_dump_help(FILE *fp)
+/* Dump the built-in defaults, with or without the help comments. */
+static int conf_dump_builtin(FILE *fp, bool help)
 {
     struct sw_conf *c = NULL;
     struct sw_errbuf eb;
@@ -1407,21 +1396,17 @@ int sw_conf_dump_help(FILE *fp)
         sw_log_error("conf", "built-in defaults: %s", eb.msg);
         return rc;
     }
-    rc = conf_dump(c, fp, true);
+    rc = conf_dump(c, fp, help);
     sw_conf_free(c);
     return rc;
 }
 
+int sw_conf_dump_help(FILE *fp)
+{
+    return conf_dump_builtin(fp, true);
+}
+
 int sw_conf_dump_defaults(FILE *fp)
 {
-    struct sw_conf *c = NULL;
-    struct sw_errbuf eb;
-    int rc = sw_conf_load(NULL, &c, &eb);
-    if (rc != 0) {
-        sw_log_error("conf", "built-in defaults: %s", eb.msg);
-        return rc;
-    }
-    rc = sw_conf_dump(c, fp);
-    sw_conf_free(c);
-    return rc;
+    return conf_dump_builtin(fp, false);
 }

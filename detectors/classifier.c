@@ -420,15 +420,21 @@ int sw_classifier_load(const char *path, struct sw_classifier **out, struct sw_e
 {
     struct nb_header h;
     struct sw_classifier *m = NULL;
-    int rc;
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
+    char *buf = NULL;
+    size_t len = 0;
+    /* the largest model: 2^24 buckets */
+    int rc = sw_file_read(path, sizeof(h) + ((size_t)1 << 24) * sizeof(float), 0, &buf, &len);
+    if (rc == SW_ELIMIT) {
+        return sw_errbuf_set(eb, SW_EPARSE, "%s: model size does not match its header", path);
+    }
+    if (rc != 0) {
         return sw_errbuf_set(eb, SW_EIO, "%s: %s", path, strerror(errno));
     }
-    if (fread(&h, sizeof(h), 1, fp) != 1 || memcmp(h.magic, NB_MAGIC, 8) != 0) {
+    if (len < sizeof(h) || memcmp(buf, NB_MAGIC, 8) != 0) {
         rc = sw_errbuf_set(eb, SW_EPARSE, "%s: not a stanzawatch classifier model", path);
         goto fail;
     }
+    memcpy(&h, buf, sizeof(h));
     if (h.version != SW_CLASSIFIER_VERSION) {
         rc = sw_errbuf_set(eb, SW_EPARSE, "%s: model version %u, this build reads version %u", path,
                            h.version, SW_CLASSIFIER_VERSION);
@@ -444,10 +450,11 @@ int sw_classifier_load(const char *path, struct sw_classifier **out, struct sw_e
         rc = sw_errbuf_set(eb, SW_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
-    if (fread(m->w, sizeof(float), nb, fp) != nb || fgetc(fp) != EOF) {
+    if (len - sizeof(h) != nb * sizeof(float)) {
         rc = sw_errbuf_set(eb, SW_EPARSE, "%s: model size does not match its header", path);
         goto fail;
     }
+    memcpy(m->w, buf + sizeof(h), nb * sizeof(float));
     if (XXH64(m->w, nb * sizeof(float), 0) != h.sum) {
         rc = sw_errbuf_set(eb, SW_EPARSE, "%s: model checksum mismatch", path);
         goto fail;
@@ -456,12 +463,12 @@ int sw_classifier_load(const char *path, struct sw_classifier **out, struct sw_e
     m->n_ham = h.n_ham;
     m->n_spam = h.n_spam;
     m->prior = h.prior;
-    fclose(fp);
+    free(buf);
     *out = m;
     return 0;
 fail:
     sw_classifier_free(m);
-    fclose(fp);
+    free(buf);
     return rc;
 }
 

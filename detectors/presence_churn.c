@@ -14,7 +14,8 @@
  * its first seconds (3 in 5 s was measured to catch flaky phones whose
  * reconnect meets a manual rejoin). Churn needs more than flapping: joins and
  * leaves alone count only for an occupant that arrived (its first presence
- * seen here was a join) less than `fresh` (30 s) ago, so occupants who were
+ * seen here was a join) less than `fresh` (30 s) ago, and then one more than
+ * short_max in the short window (join, leave, rejoin is a slip), so occupants who were
  * in the room before and reconnect again and again (a flaky phone, every local
  * user during a server overload) are never reported (keys are kept an hour
  * idle, so "was here before" outlives a quiet spell); two nick changes or more
@@ -164,10 +165,15 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
      * (first seen leaving) and reconnects, however often, is not churn. */
     bool arrived_lately = e->arrived != 0 && (uint16_t)(pc_tick(now) - e->arrived) <=
                                                  (uint16_t)((sw_dc_secs(sh->s.fresh) + 3u) >> 2);
-    if ((e->in_room >> 1) < 2 && !arrived_lately) {
+    bool nick_storm = (e->in_room >> 1) >= 2;
+    if (!nick_storm && !arrived_lately) {
         return;
     }
-    if ((int64_t)sw_window_sum(&e->ws, sh->ws, ev->t_ms) > sh->s.short_max &&
+    /* Joins and leaves alone need one change more in the short window: a
+     * newcomer who joins, slips out and rejoins within seconds (3 changes;
+     * swgen seeds 2001 and 6103, topic-talk) is a person, a rejoin bot goes on. */
+    int64_t short_max = nick_storm ? sh->s.short_max : sh->s.short_max + 1;
+    if ((int64_t)sw_window_sum(&e->ws, sh->ws, ev->t_ms) > short_max &&
         sw_dc_may_hit(&e->h.user, &e->fired, 0, now, sh->s.cooldown)) {
         pc_hit(sh, ev, e, "presence_churn.rate_short", sh->s.short_window, out, st);
     }

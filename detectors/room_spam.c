@@ -54,7 +54,7 @@ static const struct sw_conf_item schema[] = {
               "distinct rooms one near-identical text must reach (at most 10)"),
     SW_DC_INT("min_len", min_len, 1, 100000, "30",
               "normalized text bytes a line needs to count (greetings do not)"),
-    SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "12",
+    SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "14",
               "max Hamming distance of 64-bit SimHashes for the same text"),
     SW_DC_DUR("member_age", member_age, 60000, 30 * SW_DC_DAY_MS, "1h",
               "an account that joined a room at least this long before a line (or spoke there "

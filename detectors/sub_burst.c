@@ -28,15 +28,19 @@
  * (subscribed) from answered_pct of its targets, or with more refusals
  * (unsubscribed) than approvals (a contact import: the contacts accept and
  * subscribe back; strangers refuse or ignore); a refusal (SB_REFUSED) before
- * any approval ends the grace at once; the check runs on the requester's next stanza or the
- * next answer to it (the key hook routes answers to the requester's worker), as detectors cannot
- * emit from expire(): a burst after which the requester falls silent and nobody answers stays a
- * half signal. Domains listed in exempt_domains never hit, nor (exempt_muc_hosts) a domain whose
+ * any approval ends the grace at once; the check runs on the requester's next stanza, the
+ * next answer to it (the key hook routes answers to the requester's worker) or, at the latest,
+ * on stream time: each crossing is queued (key, crossing second, the requester's bare JID) in a
+ * FIFO ordered by crossing time (the grace is one constant), and timer() settles the queue's
+ * due head at each tick, so a requester that bursts and falls silent is reported `grace` after
+ * crossing. Domains listed in exempt_domains never hit, nor (exempt_muc_hosts) a domain whose
  * own users were seen talking in a room hosted at that domain or a subdomain of it (a real server
  * with users and a MUC service; learned from the domain's own groupchat messages, which this
  * domain-sharded detector sees). Kind "subscription-spam".
  *
- * Threading: shared = settings copy (+ hashed exempt list); local = table.
+ * Threading: shared = settings copy (+ hashed exempt list); local = table and
+ * (sub_burst) the due FIFO, whose JID copies the local owns (sb_thread_fini
+ * frees them; one malloc per crossing, rare).
  */
 #include "sw/detector.h"
 
@@ -154,6 +158,15 @@ struct sb_shared {
     int domain;
 };
 
+/* A pending burst waiting for its grace to end (sub_burst only). */
+struct sb_due {
+    uint64_t key;     /* the requester's table key (bare JID hash) */
+    uint32_t cross_s; /* table seconds of the crossing (the entry's run_ms while pending) */
+    uint32_t len;
+    char *jid; /* the requester's bare JID (owned), NULL when out of memory */
+};
+#define SB_DUE_MAX 4096 /* crossings pending at once per worker; more settle on traffic only */
+
 #define SB_LEARNED 64
 struct sb_local {
     SW_DC_LOCAL_HEAD; /* t: the table */
@@ -164,6 +177,10 @@ struct sb_local {
     unsigned n_learned, next_learned;
     size_t pending; /* sub_burst: entries in SB_PENDING (an evicted one is counted until the
                      * table forgets it: only a hint that skips lookups when 0) */
+    /* sub_burst: crossings in time order, a ring of SB_DUE_MAX */
+    struct sb_due due[SB_DUE_MAX];
+    unsigned due_head, due_n;
+    uint64_t due_full; /* crossings not queued (ring full) */
 };
 
 static int sb_setup_common(const void *settings, void **shared, struct sw_errbuf *eb, int domain)
@@ -239,22 +256,28 @@ static uint64_t sb_key(const struct sw_event *ev)
     return ev->from.local_len > 0 ? ev->from.bare : 0;
 }
 
-static void sb_emit(const struct sb_shared *sh, const struct sw_event *ev, const struct sb_entry *e,
-                    const struct sw_jid *who, uint32_t n, uint32_t weight_milli, uint32_t now,
+/* @ev: the event at hand, or NULL from timer() (then @off names the requester
+ * and @t_ms is the tick's time). */
+static void sb_emit(const struct sb_shared *sh, const struct sw_event *ev, int64_t t_ms,
+                    const struct sb_entry *e, const struct sw_jid *who, const char *off,
+                    size_t off_len, uint32_t n, uint32_t weight_milli, uint32_t now,
                     struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     struct sw_hit h;
     sw_hit_init(&h, "sub_burst", "sub_burst.targets", "subscription-spam", ev);
-    if (who != &ev->from) {
+    if (ev == NULL) {
+        h.t_ms = t_ms;
+        sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, off, off_len);
+    } else if (who != &ev->from) {
         char bare[SW_OFFENDER_TEXT];
         size_t blen = sw_jid_copy_bare(bare, sizeof(bare), who);
         sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, bare, blen);
         h.target[0] = '\0';
     }
     h.weight_milli = weight_milli;
-    h.first_ms = ev->t_ms - (int64_t)(now - e->start_s) * 1000;
-    if (h.first_ms > ev->t_ms) {
-        h.first_ms = ev->t_ms;
+    h.first_ms = t_ms - (int64_t)(now - e->start_s) * 1000;
+    if (h.first_ms > t_ms) {
+        h.first_ms = t_ms;
     }
     sw_hit_add_value(&h, "targets", n);
     sw_hit_add_value(&h, "approved", (e->state & SB_PENDING) ? e->answered : 0);
@@ -263,10 +286,11 @@ static void sb_emit(const struct sb_shared *sh, const struct sw_event *ev, const
     st->hits++;
 }
 
-/* A pending burst whose grace is over: a full signal unless answered enough. */
-static void sb_settle(const struct sb_shared *sh, const struct sw_event *ev, struct sb_entry *e,
-                      const struct sw_jid *who, uint32_t now, struct sw_hit_sink *out,
-                      struct sw_detector_stats *st)
+/* A pending burst whose grace is over (at table second @now, stream time
+ * @t_ms): a full signal unless answered enough. @ev as for sb_emit. */
+static void sb_settle(const struct sb_shared *sh, const struct sw_event *ev, int64_t t_ms,
+                      struct sb_entry *e, const struct sw_jid *who, const char *off, size_t off_len,
+                      uint32_t now, struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     if ((e->state & SB_PENDING) == 0 || now < e->run_ms ||
         now - e->run_ms < sw_dc_secs(sh->s.grace)) {
@@ -281,12 +305,72 @@ static void sb_settle(const struct sb_shared *sh, const struct sw_event *ev, str
     }
     e->state = SB_IDLE;
     e->run = 0;
-    e->run_ms = (uint32_t)ev->t_ms;
+    e->run_ms = (uint32_t)t_ms;
     if ((uint64_t)e->answered * 100 >= (uint64_t)sh->s.answered_pct * asked &&
         e->answered > refusals) {
         return; /* its targets approve: a contact import */
     }
-    sb_emit(sh, ev, e, who, at_cross, 1000, now, out, st);
+    sb_emit(sh, ev, t_ms, e, who, off, off_len, at_cross, 1000, now, out, st);
+}
+
+/* Queue a crossing for timer(); a full ring leaves it to traffic. */
+static void sb_due_push(struct sb_local *l, const struct sw_event *ev, uint32_t cross_s)
+{
+    if (l->due_n == SB_DUE_MAX) {
+        l->due_full++;
+        return;
+    }
+    struct sb_due *d = &l->due[(l->due_head + l->due_n) % SB_DUE_MAX];
+    char bare[SW_OFFENDER_TEXT];
+    size_t len = sw_jid_copy_bare(bare, sizeof(bare), &ev->from);
+    d->key = ev->from.bare;
+    d->cross_s = cross_s;
+    d->len = (uint32_t)len;
+    d->jid = len > 0 ? malloc(len + 1) : NULL;
+    if (d->jid != NULL) {
+        memcpy(d->jid, bare, len + 1);
+    }
+    l->due_n++;
+}
+
+/* timer(): settle every queued crossing whose grace is over. An entry that
+ * traffic settled already, or that crossed again since (its own record is
+ * further back), or that the table dropped, is skipped. */
+static void sb_timer(const void *shared, void *local, int64_t now_ms, struct sw_hit_sink *out,
+                     struct sw_detector_stats *st)
+{
+    const struct sb_shared *sh = shared;
+    struct sb_local *l = local;
+    uint32_t now = sw_table_now(l->t, now_ms), grace = sw_dc_secs(sh->s.grace);
+    while (l->due_n > 0) {
+        struct sb_due *d = &l->due[l->due_head];
+        if (now >= d->cross_s && now - d->cross_s < grace) {
+            break; /* FIFO: later ones are not due either */
+        }
+        struct sb_entry *e = sw_table_find(l->t, d->key);
+        if (e != NULL && (e->state & SB_PENDING) != 0 && e->run_ms == d->cross_s &&
+            d->jid != NULL) {
+            sb_settle(sh, NULL, now_ms, e, NULL, d->jid, d->len, now, out, st);
+            if ((e->state & SB_PENDING) == 0 && l->pending > 0) {
+                l->pending--;
+            }
+        }
+        free(d->jid);
+        d->jid = NULL;
+        l->due_head = (l->due_head + 1) % SB_DUE_MAX;
+        l->due_n--;
+    }
+}
+
+static void sb_thread_fini(void *local)
+{
+    struct sb_local *l = local;
+    if (l != NULL) {
+        for (unsigned i = 0; i < l->due_n; i++) {
+            free(l->due[(l->due_head + i) % SB_DUE_MAX].jid);
+        }
+    }
+    sw_dc_thread_fini(local);
 }
 
 static void sb_process(const void *shared, void *local, const struct sw_event *ev,
@@ -320,9 +404,9 @@ static void sb_process(const void *shared, void *local, const struct sw_event *e
             e->state = SB_IDLE;
             e->run = 0;
             e->run_ms = (uint32_t)ev->t_ms;
-            sb_emit(sh, ev, e, who, at_cross, 1000, now, out, st);
+            sb_emit(sh, ev, ev->t_ms, e, who, NULL, 0, at_cross, 1000, now, out, st);
         }
-        sb_settle(sh, ev, e, who, now, out, st);
+        sb_settle(sh, ev, ev->t_ms, e, who, NULL, 0, now, out, st);
         if ((e->state & SB_PENDING) == 0) {
             l->pending--;
         }
@@ -337,7 +421,7 @@ static void sb_process(const void *shared, void *local, const struct sw_event *e
         sw_distinct_init(&e->targets, sizeof(e->targets));
     }
     if (e->state & SB_PENDING) {
-        sb_settle(sh, ev, e, &ev->from, now, out, st);
+        sb_settle(sh, ev, ev->t_ms, e, &ev->from, NULL, 0, now, out, st);
         if ((e->state & SB_PENDING) == 0) {
             l->pending--;
         }
@@ -361,16 +445,17 @@ static void sb_process(const void *shared, void *local, const struct sw_event *e
         return;
     }
     if (sh->s.grace == 0) {
-        sb_emit(sh, ev, e, &ev->from, n, 1000, now, out, st);
+        sb_emit(sh, ev, ev->t_ms, e, &ev->from, NULL, 0, n, 1000, now, out, st);
         return;
     }
     /* half a signal now; the rest when the grace is over and nobody answered */
-    sb_emit(sh, ev, e, &ev->from, n, 500, now, out, st);
+    sb_emit(sh, ev, ev->t_ms, e, &ev->from, NULL, 0, n, 500, now, out, st);
     e->state = SB_PENDING;
     e->answered = 0;
     e->run = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
     e->run_ms = now;
     l->pending++;
+    sb_due_push(l, ev, now);
 }
 
 static bool learned_has(const struct sb_local *l, uint64_t dom)
@@ -558,8 +643,9 @@ const struct sw_detector_ops sw_sub_burst_ops = {
     .thread_init = sw_dc_thread_init,
     .process = sb_process,
     .expire = sw_dc_expire,
+    .timer = sb_timer,                    /* settles graces on stream time */
     .thread_reload = sw_dc_thread_reload, /* keeps every window unless max_memory changed */
-    .thread_fini = sw_dc_thread_fini,
+    .thread_fini = sb_thread_fini,
     .teardown = sb_teardown,
 };
 
@@ -582,6 +668,6 @@ const struct sw_detector_ops sw_sub_burst_domain_ops = {
     .process = sbd_process,
     .expire = sw_dc_expire,
     .thread_reload = sw_dc_thread_reload, /* keeps windows and learned MUC hosts */
-    .thread_fini = sw_dc_thread_fini,
+    .thread_fini = sb_thread_fini,
     .teardown = sb_teardown,
 };

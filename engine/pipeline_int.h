@@ -102,9 +102,12 @@ enum pl_rec_kind { PL_REC_HIT = 0, PL_REC_TICK = 1 };
 #define PL_OFF_INLINE 256
 #define PL_HIT_HEAD offsetof(struct sw_hit, offender)
 
+#define PL_SUB_PROCESS (1u << 24) /* above (SW_PIPELINE_MAX_DETECTORS + 1) << 16 */
+
 struct pl_rec {
     uint64_t seq; /* event seq */
-    uint32_t sub; /* 0: tick; else (detector index + 1) << 16 | emission index */
+    uint32_t sub; /* 0: tick; a timer() hit: (detector index + 1) << 16 | emission index;
+                   * a process() hit: the same | PL_SUB_PROCESS (after the timer hits) */
     uint32_t kind;
     int64_t t_ms;
     char *off_long; /* the offender when it does not fit inline (owned), else NULL */

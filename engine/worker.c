@@ -15,7 +15,12 @@
  * Hits. A worker tags every hit with (event seq, detector index, emission
  * index) and pushes it to its own SPSC ring; worker 0 also pushes a tick
  * record (seq of the event that crossed a tick_ms boundary, sub 0) so ticks
- * sort before that event's hits. After each batch a worker publishes a
+ * sort before that event's hits. Hits a detector's timer() emits at a tick
+ * (decisions due on stream time: a grace period over) take that event's seq
+ * too and sort after the tick and before every process() hit of the event
+ * (sub: tick 0 < timer (d + 1) << 16 | i < process PL_SUB_PROCESS | ...):
+ * every worker ticks at the same events, so this order, like the rest, is
+ * independent of W. After each batch a worker publishes a
  * watermark: every record it will still push has seq >= wm. The aggregator
  * merges the W rings: it takes the smallest head record unless some worker
  * with an empty ring has wm <= that record's seq (it might still push a
@@ -51,7 +56,8 @@ struct wk_sink {
     uint64_t seq;
     uint32_t det;
     uint32_t emission;
-    uint64_t *hits; /* per-detector hit counter */
+    uint32_t sub_flag; /* PL_SUB_PROCESS for process() hits, 0 for timer() hits */
+    uint64_t *hits;    /* per-detector hit counter */
 };
 
 static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
@@ -60,7 +66,7 @@ static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
     struct pl_worker *w = k->w;
     struct pl_rec rec;
     rec.seq = k->seq;
-    rec.sub = ((k->det + 1) << 16) | (k->emission++ & 0xffffu);
+    rec.sub = k->sub_flag | ((k->det + 1) << 16) | (k->emission++ & 0xffffu);
     rec.kind = PL_REC_HIT;
     rec.t_ms = hit->t_ms;
     memcpy(rec.hit, hit, PL_HIT_HEAD);
@@ -206,12 +212,8 @@ static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_ge
                     int64_t t)
 {
     struct sw_pipeline *p = w->p;
-    for (size_t d = 0; d < p->n_det; d++) {
-        if (ws->enabled[d]) {
-            p->det[d]->expire(g->shared[d], ws->local[d], t, &ws->st[d]);
-        }
-    }
     if (w->idx == 0) {
+        /* pushed before any timer() hit of this tick: the ring stays sorted */
         struct pl_rec rec;
         memset(&rec, 0, sizeof(rec));
         rec.seq = seq;
@@ -226,6 +228,24 @@ static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_ge
         if (p->tap->live || sw_ring_count(w->hits) >= sw_ring_capacity(w->hits) / 4) {
             sw_evcount_notify(&p->ec_agg);
             sw_evcount_notify(&p->ec_agg_wm);
+        }
+    }
+    struct wk_sink sink;
+    sink.s.emit = wk_emit;
+    sink.s.ctx = &sink;
+    sink.w = w;
+    sink.seq = seq;
+    sink.sub_flag = 0;
+    for (size_t d = 0; d < p->n_det; d++) {
+        if (ws->enabled[d]) {
+            const struct sw_detector_ops *ops = p->det[d];
+            ops->expire(g->shared[d], ws->local[d], t, &ws->st[d]);
+            if (ops->timer != NULL) {
+                sink.det = (uint32_t)d;
+                sink.emission = 0;
+                sink.hits = &ws->hits[d];
+                ops->timer(g->shared[d], ws->local[d], t, &sink.s, &ws->st[d]);
+            }
         }
     }
 }
@@ -284,6 +304,7 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
     sink.s.emit = wk_emit;
     sink.s.ctx = &sink;
     sink.w = w;
+    sink.sub_flag = PL_SUB_PROCESS;
     for (uint32_t i = 0; i < b->n; i++) {
         const struct sw_event *ev = &b->ev[i];
         struct sw_event clamped;

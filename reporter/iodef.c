@@ -24,14 +24,8 @@
 
 #include "reporter_int.h"
 
-#define W(call)                                                                                    \
-    do {                                                                                           \
-        if ((call) < 0) {                                                                          \
-            return SW_EIO;                                                                         \
-        }                                                                                          \
-    } while (0)
-
-#define X(s) ((const xmlChar *)(s))
+#define W(call) SW_XML_TRY(call)
+#define X(s) SW_XC(s)
 
 /* XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF] */
 static int xml_char_ok(uint32_t c)
@@ -133,16 +127,74 @@ int sw_iodef_address(xmlTextWriterPtr w, const char *jid)
     return 0;
 }
 
-static int counter(xmlTextWriterPtr w, const char *type, const char *ext_type, uint64_t v)
+int sw_iodef_counter(xmlTextWriterPtr w, bool v2, const char *type, const char *ext, uint64_t v)
 {
+    const char *key = v2 ? "unit" : "type";
     W(xmlTextWriterStartElement(w, X("Counter")));
-    if (ext_type != NULL) {
-        W(attr(w, "type", "ext-value"));
-        W(attr(w, "ext-type", ext_type));
-    } else {
-        W(attr(w, "type", type));
+    if (v2) {
+        W(attr(w, "type", "counter"));
+    }
+    W(attr(w, key, ext != NULL ? "ext-value" : type));
+    if (ext != NULL) {
+        W(attr(w, v2 ? "ext-unit" : "ext-type", ext));
     }
     W(xmlTextWriterWriteFormatString(w, "%llu", (unsigned long long)v));
+    W(xmlTextWriterEndElement(w));
+    return 0;
+}
+
+int sw_iodef_text(xmlTextWriterPtr w, const char *name, const char *lang_attr, const char *text,
+                  size_t cap)
+{
+    char clean[3 * (SW_OFFENDER_TEXT + 160)];
+    W(xmlTextWriterStartElement(w, X(name)));
+    W(attr(w, lang_attr, "en"));
+    W(xmlTextWriterWriteString(
+        w, X(sw_iodef_clean(clean, cap < sizeof(clean) ? cap : sizeof(clean), text))));
+    W(xmlTextWriterEndElement(w));
+    return 0;
+}
+
+int sw_iodef_targets(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
+                     const struct sw_incident *inc, const char **role, uint32_t *distinct)
+{
+    *role = "xmpp";
+    *distinct = 0;
+    if (inc->n_rooms > 0) {
+        for (uint32_t i = 0; i < inc->n_rooms && i < SW_INC_MAX_TARGETS; i++) {
+            W(xmpp_address(w, inc->rooms[i]));
+        }
+        *role = "xmpp-muc";
+        *distinct = inc->n_rooms;
+    } else if (inc->n_targets > 0) {
+        for (uint32_t i = 0; i < inc->n_targets && i < SW_INC_MAX_TARGETS; i++) {
+            W(xmpp_address(w, inc->targets[i]));
+        }
+        *distinct = inc->n_targets;
+    } else {
+        W(xmpp_address(w, s->domain ? s->domain : "localhost"));
+    }
+    return 0;
+}
+
+int sw_iodef_node_role(xmlTextWriterPtr w, const char *role)
+{
+    W(xmlTextWriterStartElement(w, X("NodeRole")));
+    W(attr(w, "category", "ext-value"));
+    W(attr(w, "ext-category", role));
+    W(xmlTextWriterEndElement(w));
+    return 0;
+}
+
+int sw_iodef_history_closed(xmlTextWriterPtr w, const char *lang_attr, int64_t report_ms)
+{
+    static const char text[] = "incident closed: no further activity observed";
+    W(xmlTextWriterStartElement(w, X("History")));
+    W(xmlTextWriterStartElement(w, X("HistoryItem")));
+    W(attr(w, "action", "status-new-info"));
+    W(elem_time(w, "DateTime", report_ms));
+    W(sw_iodef_text(w, "Description", lang_attr, text, sizeof(text)));
+    W(xmlTextWriterEndElement(w));
     W(xmlTextWriterEndElement(w));
     return 0;
 }
@@ -172,19 +224,12 @@ static int write_method(xmlTextWriterPtr w, const struct sw_incident *inc)
     char line[1024];
     W(xmlTextWriterStartElement(w, X("Method")));
     if (inc->n_contrib == 0) {
-        W(xmlTextWriterStartElement(w, X("Description")));
-        W(attr(w, "lang", "en"));
         snprintf(line, sizeof(line), "%s", inc->kind ? inc->kind : "unknown");
-        W(xmlTextWriterWriteString(w, X(sw_iodef_clean(line, sizeof(line), line))));
-        W(xmlTextWriterEndElement(w));
+        W(sw_iodef_text(w, "Description", "lang", line, sizeof(line)));
     }
     for (uint32_t i = 0; i < inc->n_contrib && i < SW_INC_MAX_DETECTORS; i++) {
         sw_iodef_contrib_text(&inc->contrib[i], line, sizeof(line));
-        char clean[1024];
-        W(xmlTextWriterStartElement(w, X("Description")));
-        W(attr(w, "lang", "en"));
-        W(xmlTextWriterWriteString(w, X(sw_iodef_clean(clean, sizeof(clean), line))));
-        W(xmlTextWriterEndElement(w));
+        W(sw_iodef_text(w, "Description", "lang", line, sizeof(line)));
     }
     W(xmlTextWriterEndElement(w));
     return 0;
@@ -257,13 +302,10 @@ static int write_event_data(xmlTextWriterPtr w, const struct sw_reporter_setting
     W(xmlTextWriterStartElement(w, X("Node")));
     W(xmpp_address(w, inc->offender));
     /* detector alerts raised against this offender (Prosody needs a Counter here) */
-    W(counter(w, "alert", NULL, inc->hits));
+    W(sw_iodef_counter(w, false, "alert", NULL, inc->hits));
     W(xmlTextWriterEndElement(w)); /* Node */
     if (inc->offender_kind == SW_OFFENDER_DOMAIN) {
-        W(xmlTextWriterStartElement(w, X("Description")));
-        W(attr(w, "lang", "en"));
-        W(xmlTextWriterWriteString(w, X("offender is a whole domain")));
-        W(xmlTextWriterEndElement(w));
+        W(sw_iodef_text(w, "Description", "lang", "offender is a whole domain", 64));
     }
     W(xmlTextWriterEndElement(w)); /* System */
 
@@ -271,29 +313,14 @@ static int write_event_data(xmlTextWriterPtr w, const struct sw_reporter_setting
     W(xmlTextWriterStartElement(w, X("System")));
     W(attr(w, "category", "target"));
     W(xmlTextWriterStartElement(w, X("Node")));
-    const char *role = "xmpp";
-    uint32_t distinct = 0;
-    if (inc->n_rooms > 0) {
-        for (uint32_t i = 0; i < inc->n_rooms && i < SW_INC_MAX_TARGETS; i++) {
-            W(xmpp_address(w, inc->rooms[i]));
-        }
-        role = "xmpp-muc";
-        distinct = inc->n_rooms;
-    } else if (inc->n_targets > 0) {
-        for (uint32_t i = 0; i < inc->n_targets && i < SW_INC_MAX_TARGETS; i++) {
-            W(xmpp_address(w, inc->targets[i]));
-        }
-        distinct = inc->n_targets;
-    } else {
-        W(xmpp_address(w, s->domain ? s->domain : "localhost"));
-    }
-    W(xmlTextWriterStartElement(w, X("NodeRole")));
-    W(attr(w, "category", "ext-value"));
-    W(attr(w, "ext-category", role));
-    W(xmlTextWriterEndElement(w));
+    const char *role;
+    uint32_t distinct;
+    W(sw_iodef_targets(w, s, inc, &role, &distinct));
+    W(sw_iodef_node_role(w, role));
     if (distinct > 0) {
-        W(counter(w, NULL, inc->n_rooms > 0 ? "xmpp-distinct-rooms" : "xmpp-distinct-recipients",
-                  distinct));
+        W(sw_iodef_counter(w, false, NULL,
+                           inc->n_rooms > 0 ? "xmpp-distinct-rooms" : "xmpp-distinct-recipients",
+                           distinct));
     }
     W(xmlTextWriterEndElement(w)); /* Node */
     W(xmlTextWriterEndElement(w)); /* System */
@@ -304,11 +331,10 @@ static int write_event_data(xmlTextWriterPtr w, const struct sw_reporter_setting
     bool block = inc->offender_kind == SW_OFFENDER_ACCOUNT && sev >= SW_SEV_MEDIUM;
     W(attr(w, "action", block ? "block-host" : "rate-limit-host"));
     W(attr(w, "severity", sw_severity_name(sev)));
-    W(xmlTextWriterStartElement(w, X("Description")));
-    W(attr(w, "lang", "en"));
-    W(xmlTextWriterWriteString(w, X(block ? "please disable or restrict the offending account"
-                                          : "please rate-limit the offending sender")));
-    W(xmlTextWriterEndElement(w));
+    W(sw_iodef_text(w, "Description", "lang",
+                    block ? "please disable or restrict the offending account"
+                          : "please rate-limit the offending sender",
+                    64));
     W(xmlTextWriterEndElement(w));
 
     W(sw_iodef_evidence(w, inc));
@@ -356,11 +382,8 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
     W(sw_iodef_head(w, s, inc, report_ms));
 
     char desc[SW_OFFENDER_TEXT + 160];
-    W(xmlTextWriterStartElement(w, X("Description")));
-    W(attr(w, "lang", "en"));
-    W(xmlTextWriterWriteString(
-        w, X(sw_iodef_clean(buf, sizeof(buf), sw_iodef_summary_text(inc, desc, sizeof(desc))))));
-    W(xmlTextWriterEndElement(w));
+    W(sw_iodef_text(w, "Description", "lang", sw_iodef_summary_text(inc, desc, sizeof(desc)),
+                    sizeof(buf)));
 
     W(xmlTextWriterStartElement(w, X("Assessment")));
     W(attr(w, "occurrence", "actual"));
@@ -374,7 +397,7 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
              (long long)((inc->score_milli % 1000 + 1000) % 1000));
     W(xmlTextWriterWriteString(w, X(sw_iodef_clean(buf, sizeof(buf), desc))));
     W(xmlTextWriterEndElement(w));
-    W(counter(w, "alert", NULL, inc->hits));
+    W(sw_iodef_counter(w, false, "alert", NULL, inc->hits));
     W(xmlTextWriterEndElement(w));
 
     W(write_method(w, inc));
@@ -382,16 +405,7 @@ int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
     W(write_event_data(w, s, inc, sev));
 
     if (closed) {
-        W(xmlTextWriterStartElement(w, X("History")));
-        W(xmlTextWriterStartElement(w, X("HistoryItem")));
-        W(attr(w, "action", "status-new-info"));
-        W(elem_time(w, "DateTime", report_ms));
-        W(xmlTextWriterStartElement(w, X("Description")));
-        W(attr(w, "lang", "en"));
-        W(xmlTextWriterWriteString(w, X("incident closed: no further activity observed")));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterEndElement(w));
+        W(sw_iodef_history_closed(w, "lang", report_ms));
     }
     W(xmlTextWriterEndElement(w)); /* Incident */
     return 0;
@@ -468,58 +482,62 @@ struct doc_job {
     int64_t ms;
 };
 
-/* Run the job's writes into a fresh memory buffer and hand the text over. */
-static int write_doc(const struct doc_job *j, char **out, size_t *len)
+int sw_xml_write_text(int (*fn)(xmlTextWriterPtr w, const void *arg), const void *arg, char **out,
+                      size_t *len)
 {
     int rc = SW_ENOMEM;
     xmlBufferPtr b = xmlBufferCreate();
-    xmlTextWriterPtr w = NULL;
-    if (b == NULL) {
-        goto fail;
-    }
-    w = xmlNewTextWriterMemory(b, 0);
+    xmlTextWriterPtr w = b != NULL ? xmlNewTextWriterMemory(b, 0) : NULL;
     if (w == NULL) {
-        goto fail;
+        goto done;
     }
-    rc = SW_EIO;
-    if (j->wrapper != NULL &&
-        xmlTextWriterStartElementNS(w, NULL, X(j->wrapper), X(SW_XEP0268_NS)) < 0) {
-        goto fail;
-    }
-    if (j->inc != NULL ? sw_iodef_write(w, j->s, j->inc, j->ms) != 0
-                       : write_response(w, j->s, j->rsp, j->ms) != 0) {
-        goto fail;
-    }
-    if (j->wrapper != NULL && xmlTextWriterEndElement(w) < 0) {
-        goto fail;
-    }
-    if (xmlTextWriterFlush(w) < 0) {
-        goto fail;
+    rc = fn(w, arg);
+    if (rc == 0 && xmlTextWriterFlush(w) < 0) {
+        rc = SW_EIO;
     }
     xmlFreeTextWriter(w);
-    w = NULL;
+    if (rc != 0) {
+        goto done;
+    }
     size_t n = (size_t)xmlBufferLength(b);
     char *t = malloc(n + 1);
     if (t == NULL) {
         rc = SW_ENOMEM;
-        goto fail;
+        goto done;
     }
     memcpy(t, xmlBufferContent(b), n);
     t[n] = '\0';
-    xmlBufferFree(b);
     *out = t;
     if (len != NULL) {
         *len = n;
     }
-    return 0;
-fail:
-    if (w != NULL) {
-        xmlFreeTextWriter(w);
-    }
+done:
     if (b != NULL) {
         xmlBufferFree(b);
     }
     return rc;
+}
+
+/* The job's writes: the wrapper element (if any) around a report or response. */
+static int write_job(xmlTextWriterPtr w, const void *arg)
+{
+    const struct doc_job *j = arg;
+    if (j->wrapper != NULL) {
+        W(xmlTextWriterStartElementNS(w, NULL, X(j->wrapper), X(SW_XEP0268_NS)));
+    }
+    if (j->inc != NULL ? sw_iodef_write(w, j->s, j->inc, j->ms) != 0
+                       : write_response(w, j->s, j->rsp, j->ms) != 0) {
+        return SW_EIO;
+    }
+    if (j->wrapper != NULL) {
+        W(xmlTextWriterEndElement(w));
+    }
+    return 0;
+}
+
+static int write_doc(const struct doc_job *j, char **out, size_t *len)
+{
+    return sw_xml_write_text(write_job, j, out, len);
 }
 
 int sw_iodef_incident(const struct sw_reporter_settings *s, const struct sw_incident *inc,

@@ -16,37 +16,15 @@
 
 #include "reporter_int.h"
 
-#define W(call)                                                                                    \
-    do {                                                                                           \
-        if ((call) < 0) {                                                                          \
-            return SW_EIO;                                                                         \
-        }                                                                                          \
-    } while (0)
-#define X(s) ((const xmlChar *)(s))
+#define W(call) SW_XML_TRY(call)
+#define X(s) SW_XC(s)
 
 #define attr sw_iodef_attr
 
+/* 2.0's MLString: xml:lang; at most 2048 bytes of cleaned text. */
 static int text_elem(xmlTextWriterPtr w, const char *name, const char *text)
 {
-    char clean[2048];
-    W(xmlTextWriterStartElement(w, X(name)));
-    W(attr(w, "xml:lang", "en"));
-    W(xmlTextWriterWriteString(w, X(sw_iodef_clean(clean, sizeof(clean), text))));
-    W(xmlTextWriterEndElement(w));
-    return 0;
-}
-
-static int counter(xmlTextWriterPtr w, const char *unit, const char *ext_unit, uint64_t v)
-{
-    W(xmlTextWriterStartElement(w, X("Counter")));
-    W(attr(w, "type", "counter"));
-    W(attr(w, "unit", ext_unit ? "ext-value" : unit));
-    if (ext_unit != NULL) {
-        W(attr(w, "ext-unit", ext_unit));
-    }
-    W(xmlTextWriterWriteFormatString(w, "%llu", (unsigned long long)v));
-    W(xmlTextWriterEndElement(w));
-    return 0;
+    return sw_iodef_text(w, name, "xml:lang", text, 2048);
 }
 
 static int write_assessment(xmlTextWriterPtr w, const struct sw_incident *inc, enum sw_severity sev)
@@ -65,7 +43,7 @@ static int write_assessment(xmlTextWriterPtr w, const struct sw_incident *inc, e
              (long long)((inc->score_milli % 1000 + 1000) % 1000));
     W(text_elem(w, "Description", desc));
     W(xmlTextWriterEndElement(w));
-    W(counter(w, "alert", NULL, inc->hits));
+    W(sw_iodef_counter(w, true, "alert", NULL, inc->hits));
     W(xmlTextWriterEndElement(w));
     return 0;
 }
@@ -94,31 +72,18 @@ static int write_system(xmlTextWriterPtr w, const struct sw_reporter_settings *s
     const char *role = "xmpp";
     if (source) {
         W(sw_iodef_address(w, inc->offender));
-    } else if (inc->n_rooms > 0) {
-        for (uint32_t i = 0; i < inc->n_rooms && i < SW_INC_MAX_TARGETS; i++) {
-            W(sw_iodef_address(w, inc->rooms[i]));
-        }
-        distinct = inc->n_rooms;
-        role = "xmpp-muc";
-    } else if (inc->n_targets > 0) {
-        for (uint32_t i = 0; i < inc->n_targets && i < SW_INC_MAX_TARGETS; i++) {
-            W(sw_iodef_address(w, inc->targets[i]));
-        }
-        distinct = inc->n_targets;
     } else {
-        W(sw_iodef_address(w, s->domain ? s->domain : "localhost"));
+        W(sw_iodef_targets(w, s, inc, &role, &distinct));
     }
     W(xmlTextWriterEndElement(w)); /* Node */
     if (!source) {
-        W(xmlTextWriterStartElement(w, X("NodeRole")));
-        W(attr(w, "category", "ext-value"));
-        W(attr(w, "ext-category", role));
-        W(xmlTextWriterEndElement(w));
+        W(sw_iodef_node_role(w, role));
     }
     if (source) {
-        W(counter(w, "alert", NULL, inc->hits));
+        W(sw_iodef_counter(w, true, "alert", NULL, inc->hits));
     } else if (distinct > 0) {
-        W(counter(w, NULL, inc->n_rooms > 0 ? "xmpp-rooms" : "xmpp-recipients", distinct));
+        W(sw_iodef_counter(w, true, NULL, inc->n_rooms > 0 ? "xmpp-rooms" : "xmpp-recipients",
+                           distinct));
     }
     if (source && inc->offender_kind == SW_OFFENDER_DOMAIN) {
         W(text_elem(w, "Description", "offender is a whole domain"));
@@ -166,46 +131,27 @@ static int write_incident(xmlTextWriterPtr w, const struct sw_reporter_settings 
     W(sw_iodef_contact(w, s, "xml:lang"));
     W(write_event_data(w, s, inc, sev));
     if (closed) {
-        W(xmlTextWriterStartElement(w, X("History")));
-        W(xmlTextWriterStartElement(w, X("HistoryItem")));
-        W(attr(w, "action", "status-new-info"));
-        W(sw_iodef_time_elem(w, "DateTime", report_ms));
-        W(text_elem(w, "Description", "incident closed: no further activity observed"));
-        W(xmlTextWriterEndElement(w));
-        W(xmlTextWriterEndElement(w));
+        W(sw_iodef_history_closed(w, "xml:lang", report_ms));
     }
     W(xmlTextWriterEndElement(w)); /* Incident */
     return 0;
 }
 
+struct incident_job {
+    const struct sw_reporter_settings *s;
+    const struct sw_incident *inc;
+    int64_t report_ms;
+};
+
+static int write_job(xmlTextWriterPtr w, const void *arg)
+{
+    const struct incident_job *j = arg;
+    return write_incident(w, j->s, j->inc, j->report_ms);
+}
+
 int sw_iodef2_incident(const struct sw_reporter_settings *s, const struct sw_incident *inc,
                        int64_t report_ms, char **out, size_t *len)
 {
-    int rc = SW_ENOMEM;
-    xmlBufferPtr b = xmlBufferCreate();
-    xmlTextWriterPtr w = b ? xmlNewTextWriterMemory(b, 0) : NULL;
-    if (w != NULL) {
-        rc = write_incident(w, s, inc, report_ms);
-        if (rc == 0 && xmlTextWriterFlush(w) < 0) {
-            rc = SW_EIO;
-        }
-        xmlFreeTextWriter(w);
-    }
-    if (rc == 0) {
-        size_t n = (size_t)xmlBufferLength(b);
-        *out = malloc(n + 1);
-        if (*out == NULL) {
-            rc = SW_ENOMEM;
-        } else {
-            memcpy(*out, xmlBufferContent(b), n);
-            (*out)[n] = '\0';
-            if (len != NULL) {
-                *len = n;
-            }
-        }
-    }
-    if (b != NULL) {
-        xmlBufferFree(b);
-    }
-    return rc;
+    struct incident_job j = {.s = s, .inc = inc, .report_ms = report_ms};
+    return sw_xml_write_text(write_job, &j, out, len);
 }

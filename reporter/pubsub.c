@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "reporter_int.h"
 #include "share_int.h"
 #include "sw/log.h"
 
@@ -41,32 +42,7 @@ static const char *const access_names[] = {"open", "presence", "whitelist"};
 /* XML-escape @s for an attribute value into @dst (cap bytes). */
 static const char *esc(char *dst, size_t cap, const char *s)
 {
-    size_t o = 0;
-    for (; s && *s && o + 7 < cap; s++) {
-        const char *r = NULL;
-        switch (*s) {
-        case '&':
-            r = "&amp;";
-            break;
-        case '<':
-            r = "&lt;";
-            break;
-        case '>':
-            r = "&gt;";
-            break;
-        case '\'':
-            r = "&apos;";
-            break;
-        case '"':
-            r = "&quot;";
-            break;
-        default:
-            dst[o++] = *s;
-            continue;
-        }
-        o += (size_t)snprintf(dst + o, cap - o, "%s", r);
-    }
-    dst[o] = '\0';
+    sw_xml_esc_attr(dst, cap, s);
     return dst;
 }
 
@@ -141,54 +117,48 @@ static void send_configure(struct sw_share *sh, size_t k)
     send_iq(sh, "set", "config", k, sh->s->service, p);
 }
 
-/* Whitelisted JIDs become members; returns false if there is nothing to send. */
-static bool send_affiliations(struct sw_share *sh, size_t k)
+/* Owner list @list ("affiliations"): one <@item jid=J @item=@value/> per JID
+ * of @jids, as an iq set tagged @tag; false if there is nothing to send. */
+static bool send_owner_list(struct sw_share *sh, size_t k, const struct sw_conf_strlist *jids,
+                            const char *list, const char *item, const char *value, const char *tag)
 {
     const struct sw_share_node *n = node_at(sh->s, k);
-    if (n->access_model != SW_SHARE_WHITELIST || n->whitelist.n == 0) {
+    if (jids->n == 0) {
         return false;
     }
-    size_t cap = 512 + n->whitelist.n * (SW_JID_TEXT * 6 + 64);
+    size_t cap = 512 + jids->n * (SW_JID_TEXT * 6 + 64);
     char *p = malloc(cap), en[512], ej[SW_JID_TEXT * 6];
     if (p == NULL) {
         return false;
     }
-    size_t o =
-        (size_t)snprintf(p, cap, "<pubsub xmlns='" SW_PUBSUB_OWNER_NS "'><affiliations node='%s'>",
-                         esc(en, sizeof(en), n->node));
-    for (size_t i = 0; i < n->whitelist.n; i++) {
-        o += (size_t)snprintf(p + o, cap - o, "<affiliation jid='%s' affiliation='member'/>",
-                              esc(ej, sizeof(ej), n->whitelist.v[i]));
+    size_t o = (size_t)snprintf(p, cap, "<pubsub xmlns='" SW_PUBSUB_OWNER_NS "'><%s node='%s'>",
+                                list, esc(en, sizeof(en), n->node));
+    for (size_t i = 0; i < jids->n; i++) {
+        o += (size_t)snprintf(p + o, cap - o, "<%s jid='%s' %s='%s'/>", item,
+                              esc(ej, sizeof(ej), jids->v[i]), item, value);
     }
-    snprintf(p + o, cap - o, "</affiliations></pubsub>");
-    send_iq(sh, "set", "aff", k, sh->s->service, p);
+    snprintf(p + o, cap - o, "</%s></pubsub>", list);
+    send_iq(sh, "set", tag, k, sh->s->service, p);
     free(p);
     return true;
+}
+
+/* Whitelisted JIDs become members; returns false if there is nothing to send. */
+static bool send_affiliations(struct sw_share *sh, size_t k)
+{
+    const struct sw_share_node *n = node_at(sh->s, k);
+    if (n->access_model != SW_SHARE_WHITELIST) {
+        return false;
+    }
+    return send_owner_list(sh, k, &n->whitelist, "affiliations", "affiliation", "member", "aff");
 }
 
 /* Subscribe the configured JIDs as node owner; false if there is nothing to send. */
 static bool send_subscribers(struct sw_share *sh, size_t k)
 {
     const struct sw_share_node *n = node_at(sh->s, k);
-    if (n->subscribers.n == 0) {
-        return false;
-    }
-    size_t cap = 512 + n->subscribers.n * (SW_JID_TEXT * 6 + 64);
-    char *p = malloc(cap), en[512], ej[SW_JID_TEXT * 6];
-    if (p == NULL) {
-        return false;
-    }
-    size_t o =
-        (size_t)snprintf(p, cap, "<pubsub xmlns='" SW_PUBSUB_OWNER_NS "'><subscriptions node='%s'>",
-                         esc(en, sizeof(en), n->node));
-    for (size_t i = 0; i < n->subscribers.n; i++) {
-        o += (size_t)snprintf(p + o, cap - o, "<subscription jid='%s' subscription='subscribed'/>",
-                              esc(ej, sizeof(ej), n->subscribers.v[i]));
-    }
-    snprintf(p + o, cap - o, "</subscriptions></pubsub>");
-    send_iq(sh, "set", "subs", k, sh->s->service, p);
-    free(p);
-    return true;
+    return send_owner_list(sh, k, &n->subscribers, "subscriptions", "subscription", "subscribed",
+                           "subs");
 }
 
 #define SW_RSM_NS "http://jabber.org/protocol/rsm"
@@ -197,7 +167,7 @@ static bool send_subscribers(struct sw_share *sh, size_t k)
 static void send_items_page(struct sw_share *sh, size_t i, const char *after)
 {
     const struct sw_share_source *src = sw_share_source_at(sh, i);
-    char en[512], ea[256 * 6], p[2048];
+    char en[512], ea[256 * 6], p[sizeof(en) + sizeof(ea) + 256];
     snprintf(p, sizeof(p),
              "<pubsub xmlns='" SW_PUBSUB_NS "'><items node='%s'/><set xmlns='" SW_RSM_NS
              "'><max>%d</max>%s%s%s</set></pubsub>",
@@ -209,7 +179,7 @@ static void send_items_page(struct sw_share *sh, size_t i, const char *after)
 static void send_source_sync(struct sw_share *sh, size_t i)
 {
     const struct sw_share_source *src = sw_share_source_at(sh, i);
-    char en[512], ej[SW_JID_TEXT * 6], bare[SW_JID_TEXT], p[2048];
+    char en[512], ej[SW_JID_TEXT * 6], bare[SW_JID_TEXT], p[sizeof(en) + sizeof(ej) + 256];
     snprintf(bare, sizeof(bare), "%s", sh->my_jid);
     char *slash = strchr(bare, '/');
     if (slash != NULL) {

@@ -15,6 +15,15 @@
 #define SW_JID_NS "urn:xmpp:jid:0"
 #define SW_EVIDENCE_NS "urn:stanzawatch:evidence:0"
 
+/* xmlTextWriter calls in the writers: a negative result is SW_EIO. */
+#define SW_XML_TRY(call)                                                                           \
+    do {                                                                                           \
+        if ((call) < 0) {                                                                          \
+            return SW_EIO;                                                                         \
+        }                                                                                          \
+    } while (0)
+#define SW_XC(s) ((const xmlChar *)(s))
+
 /** Write the <Incident> element of @inc with @w (already started). 0 or SW_EIO. */
 int sw_iodef_write(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
                    const struct sw_incident *inc, int64_t report_ms);
@@ -68,6 +77,30 @@ int sw_iodef_head(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
                   const struct sw_incident *inc, int64_t report_ms);
 /** "kind by account|domain OFFENDER (status, revision N)" into @buf; returns @buf. */
 char *sw_iodef_summary_text(const struct sw_incident *inc, char *buf, size_t cap);
+/** <@name @lang_attr="en">sw_iodef_clean(@text), at most @cap bytes</@name>. */
+int sw_iodef_text(xmlTextWriterPtr w, const char *name, const char *lang_attr, const char *text,
+                  size_t cap);
+/** IODEF 1.0 (@v2 false): <Counter type=@type> or type="ext-value" ext-type=@ext;
+ *  2.0: <Counter type="counter" unit=@type> or unit="ext-value" ext-unit=@ext. */
+int sw_iodef_counter(xmlTextWriterPtr w, bool v2, const char *type, const char *ext, uint64_t v);
+/** The target Node's addresses: the rooms, else the target accounts, else our
+ *  own domain; *@role "xmpp-muc" or "xmpp", *@distinct the rooms or targets
+ *  counted (0 for our domain). */
+int sw_iodef_targets(xmlTextWriterPtr w, const struct sw_reporter_settings *s,
+                     const struct sw_incident *inc, const char **role, uint32_t *distinct);
+/** <NodeRole category="ext-value" ext-category=@role/>. */
+int sw_iodef_node_role(xmlTextWriterPtr w, const char *role);
+/** History with the one "incident closed" HistoryItem at @report_ms. */
+int sw_iodef_history_closed(xmlTextWriterPtr w, const char *lang_attr, int64_t report_ms);
+/** Run @fn(@w, @arg) on a writer into a fresh memory buffer and return the
+ *  text malloc'd in *@out (caller frees; *@len its length if @len is not
+ *  NULL). 0, @fn's error, SW_ENOMEM or SW_EIO. */
+int sw_xml_write_text(int (*fn)(xmlTextWriterPtr w, const void *arg), const void *arg, char **out,
+                      size_t *len);
+/** Escape @s (NULL: "") for an XML attribute value (& < > ' ") into @dst
+ *  and NUL-terminate it; stops once fewer than 8 of @cap bytes are left
+ *  (@cap > 7). @dst NULL: only count. Returns the length written. */
+size_t sw_xml_esc_attr(char *dst, size_t cap, const char *s);
 /** "symbol (detector): score S, N hits, name=value..." into @line; returns @line. */
 char *sw_iodef_contrib_text(const struct sw_incident_contrib *c, char *line, size_t cap);
 

@@ -22,13 +22,8 @@
 #include "reporter_int.h"
 #include "share_int.h"
 
-#define W(call)                                                                                    \
-    do {                                                                                           \
-        if ((call) < 0) {                                                                          \
-            goto fail;                                                                             \
-        }                                                                                          \
-    } while (0)
-#define X(s) ((const xmlChar *)(s))
+#define W(call) SW_XML_TRY(call)
+#define X(s) SW_XC(s)
 
 int sw_share_rtbl_hash(const char *entity, char out[65])
 {
@@ -60,57 +55,27 @@ int sw_share_rtbl_hash(const char *entity, char out[65])
     return 0;
 }
 
-/* Open a writer on a fresh buffer. */
-static xmlTextWriterPtr writer(xmlBufferPtr *buf)
-{
-    *buf = xmlBufferCreate();
-    if (*buf == NULL) {
-        return NULL;
-    }
-    xmlTextWriterPtr w = xmlNewTextWriterMemory(*buf, 0);
-    if (w == NULL) {
-        xmlBufferFree(*buf);
-        *buf = NULL;
-    }
-    return w;
-}
-
-/* Flush @w, hand out the buffer's text as a malloc'd string. */
-static int finish(xmlTextWriterPtr w, xmlBufferPtr buf, char **out, size_t *len)
-{
-    int rc = xmlTextWriterFlush(w) < 0 ? SW_EIO : 0;
-    xmlFreeTextWriter(w);
-    if (rc == 0) {
-        *len = (size_t)xmlBufferLength(buf);
-        *out = malloc(*len + 1);
-        if (*out == NULL) {
-            rc = SW_ENOMEM;
-        } else {
-            memcpy(*out, xmlBufferContent(buf), *len);
-            (*out)[*len] = '\0';
-        }
-    }
-    xmlBufferFree(buf);
-    return rc;
-}
-
 static const char *reason_of(const struct sw_incident *inc)
 {
     return inc->kind != NULL && strstr(inc->kind, "spam") != NULL ? "urn:xmpp:reporting:spam"
                                                                   : "urn:xmpp:reporting:abuse";
 }
 
-int sw_share_xep0377(const struct sw_incident *inc, const char *domain, char **out, size_t *len)
+/* What one document of this file is written from (each writer uses its part). */
+struct doc_arg {
+    const struct sw_incident *inc;
+    const char *domain;
+    const char *node, *item_id, *raw; /* raw: our own writer's output */
+};
+
+static int write_xep0377(xmlTextWriterPtr w, const void *arg)
 {
-    xmlBufferPtr buf;
-    xmlTextWriterPtr w = writer(&buf);
+    const struct doc_arg *d = arg;
+    const struct sw_incident *inc = d->inc;
     char text[SW_OFFENDER_TEXT + 256], t[40], off[SW_OFFENDER_TEXT];
-    if (w == NULL) {
-        return SW_ENOMEM;
-    }
     sw_iodef_clean(off, sizeof(off), inc->offender);
     snprintf(text, sizeof(text), "%s by %s (incident %s@%s, score %.1f, detected %s)",
-             inc->kind ? inc->kind : "abuse", off, inc->id, domain ? domain : "",
+             inc->kind ? inc->kind : "abuse", off, inc->id, d->domain ? d->domain : "",
              (double)inc->score_milli / 1000.0, sw_fmt_time(inc->detected_at, t, sizeof(t)));
     W(xmlTextWriterStartElementNS(w, NULL, X("report"), X(SW_XEP0377_NS)));
     W(xmlTextWriterWriteAttribute(w, X("reason"), X(reason_of(inc))));
@@ -119,42 +84,51 @@ int sw_share_xep0377(const struct sw_incident *inc, const char *domain, char **o
     W(xmlTextWriterWriteString(w, X(text)));
     W(xmlTextWriterEndElement(w));
     W(xmlTextWriterEndElement(w));
-    return finish(w, buf, out, len);
-fail:
-    xmlFreeTextWriter(w);
-    xmlBufferFree(buf);
-    return SW_EIO;
+    return 0;
+}
+
+int sw_share_xep0377(const struct sw_incident *inc, const char *domain, char **out, size_t *len)
+{
+    struct doc_arg d = {.inc = inc, .domain = domain};
+    return sw_xml_write_text(write_xep0377, &d, out, len);
+}
+
+static int write_block(xmlTextWriterPtr w, const void *arg)
+{
+    const struct doc_arg *d = arg;
+    char bare[SW_OFFENDER_TEXT], clean[SW_OFFENDER_TEXT];
+    snprintf(bare, sizeof(bare), "%.*s", (int)strcspn(d->inc->offender, "/"), d->inc->offender);
+    W(xmlTextWriterStartElementNS(w, NULL, X("block"), X("urn:xmpp:blocking")));
+    W(xmlTextWriterStartElement(w, X("item")));
+    W(xmlTextWriterWriteAttribute(w, X("jid"), X(sw_iodef_clean(clean, sizeof(clean), bare))));
+    W(xmlTextWriterWriteRaw(w, X(d->raw)));
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterEndElement(w));
+    return 0;
 }
 
 int sw_share_xep0377_block(const struct sw_incident *inc, const char *domain, char **out,
                            size_t *len)
 {
-    char *report = NULL, bare[SW_OFFENDER_TEXT], clean[SW_OFFENDER_TEXT];
+    char *report = NULL;
     size_t rlen;
     int rc = sw_share_xep0377(inc, domain, &report, &rlen);
     if (rc != 0) {
         return rc;
     }
-    xmlBufferPtr buf;
-    xmlTextWriterPtr w = writer(&buf);
-    if (w == NULL) {
-        free(report);
-        return SW_ENOMEM;
-    }
-    snprintf(bare, sizeof(bare), "%.*s", (int)strcspn(inc->offender, "/"), inc->offender);
-    W(xmlTextWriterStartElementNS(w, NULL, X("block"), X("urn:xmpp:blocking")));
-    W(xmlTextWriterStartElement(w, X("item")));
-    W(xmlTextWriterWriteAttribute(w, X("jid"), X(sw_iodef_clean(clean, sizeof(clean), bare))));
-    W(xmlTextWriterWriteRaw(w, X(report))); /* our own writer's output */
-    W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterEndElement(w));
+    struct doc_arg d = {.inc = inc, .raw = report};
+    rc = sw_xml_write_text(write_block, &d, out, len);
     free(report);
-    return finish(w, buf, out, len);
-fail:
-    free(report);
-    xmlFreeTextWriter(w);
-    xmlBufferFree(buf);
-    return SW_EIO;
+    return rc;
+}
+
+static int write_report_raw(xmlTextWriterPtr w, const void *arg)
+{
+    const struct doc_arg *d = arg;
+    W(xmlTextWriterStartElementNS(w, NULL, X("report"), X(SW_XEP0268_NS)));
+    W(xmlTextWriterWriteRaw(w, X(d->raw)));
+    W(xmlTextWriterEndElement(w));
+    return 0;
 }
 
 int sw_share_peer_payload(const struct sw_reporter_settings *s, int format,
@@ -172,36 +146,21 @@ int sw_share_peer_payload(const struct sw_reporter_settings *s, int format,
     if (rc != 0) {
         return rc;
     }
-    xmlBufferPtr buf;
-    xmlTextWriterPtr w = writer(&buf);
-    if (w == NULL) {
-        free(incident);
-        return SW_ENOMEM;
-    }
-    W(xmlTextWriterStartElementNS(w, NULL, X("report"), X(SW_XEP0268_NS)));
-    W(xmlTextWriterWriteRaw(w, X(incident)));
-    W(xmlTextWriterEndElement(w));
+    struct doc_arg d = {.raw = incident};
+    rc = sw_xml_write_text(write_report_raw, &d, out, len);
     free(incident);
-    return finish(w, buf, out, len);
-fail:
-    free(incident);
-    xmlFreeTextWriter(w);
-    xmlBufferFree(buf);
-    return SW_EIO;
+    return rc;
 }
 
-int sw_share_summary(const struct sw_incident *inc, const char *domain, char **out, size_t *len)
+static int write_summary(xmlTextWriterPtr w, const void *arg)
 {
-    xmlBufferPtr buf;
-    xmlTextWriterPtr w = writer(&buf);
+    const struct doc_arg *d = arg;
+    const struct sw_incident *inc = d->inc;
     char t[40], off[SW_OFFENDER_TEXT], num[32];
-    if (w == NULL) {
-        return SW_ENOMEM;
-    }
     sw_iodef_clean(off, sizeof(off), inc->offender);
     W(xmlTextWriterStartElementNS(w, NULL, X("incident"), X(SW_FEED_NS)));
     W(xmlTextWriterWriteAttribute(w, X("id"), X(inc->id)));
-    W(xmlTextWriterWriteAttribute(w, X("name"), X(domain ? domain : "")));
+    W(xmlTextWriterWriteAttribute(w, X("name"), X(d->domain ? d->domain : "")));
     W(xmlTextWriterWriteAttribute(w, X("kind"), X(inc->kind ? inc->kind : "abuse")));
     W(xmlTextWriterWriteAttribute(w, X("status"), X(sw_incident_status_name(inc->status))));
     snprintf(num, sizeof(num), "%.3f", (double)inc->score_milli / 1000.0);
@@ -215,56 +174,46 @@ int sw_share_summary(const struct sw_incident *inc, const char *domain, char **o
     W(xmlTextWriterWriteString(w, X(off)));
     W(xmlTextWriterEndElement(w));
     W(xmlTextWriterEndElement(w));
-    return finish(w, buf, out, len);
-fail:
-    xmlFreeTextWriter(w);
-    xmlBufferFree(buf);
-    return SW_EIO;
+    return 0;
+}
+
+int sw_share_summary(const struct sw_incident *inc, const char *domain, char **out, size_t *len)
+{
+    struct doc_arg d = {.inc = inc, .domain = domain};
+    return sw_xml_write_text(write_summary, &d, out, len);
+}
+
+/* <pubsub><publish node=N><item id=I>raw</item></publish></pubsub>, or with
+ * raw NULL <pubsub><retract node=N notify=true><item id=I/></retract></pubsub>. */
+static int write_item_iq(xmlTextWriterPtr w, const void *arg)
+{
+    const struct doc_arg *d = arg;
+    W(xmlTextWriterStartElementNS(w, NULL, X("pubsub"), X(SW_PUBSUB_NS)));
+    W(xmlTextWriterStartElement(w, X(d->raw != NULL ? "publish" : "retract")));
+    W(xmlTextWriterWriteAttribute(w, X("node"), X(d->node)));
+    if (d->raw == NULL) {
+        W(xmlTextWriterWriteAttribute(w, X("notify"), X("true")));
+    }
+    W(xmlTextWriterStartElement(w, X("item")));
+    W(xmlTextWriterWriteAttribute(w, X("id"), X(d->item_id)));
+    if (d->raw != NULL) {
+        W(xmlTextWriterWriteRaw(w, X(d->raw)));
+    }
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterEndElement(w));
+    W(xmlTextWriterEndElement(w));
+    return 0;
 }
 
 int sw_share_publish_iq(const char *node, const char *item_id, const char *payload, char **out,
                         size_t *len)
 {
-    xmlBufferPtr buf;
-    xmlTextWriterPtr w = writer(&buf);
-    if (w == NULL) {
-        return SW_ENOMEM;
-    }
-    W(xmlTextWriterStartElementNS(w, NULL, X("pubsub"), X(SW_PUBSUB_NS)));
-    W(xmlTextWriterStartElement(w, X("publish")));
-    W(xmlTextWriterWriteAttribute(w, X("node"), X(node)));
-    W(xmlTextWriterStartElement(w, X("item")));
-    W(xmlTextWriterWriteAttribute(w, X("id"), X(item_id)));
-    W(xmlTextWriterWriteRaw(w, X(payload))); /* our own writer's output */
-    W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterEndElement(w));
-    return finish(w, buf, out, len);
-fail:
-    xmlFreeTextWriter(w);
-    xmlBufferFree(buf);
-    return SW_EIO;
+    struct doc_arg d = {.node = node, .item_id = item_id, .raw = payload};
+    return sw_xml_write_text(write_item_iq, &d, out, len);
 }
 
 int sw_share_retract_iq(const char *node, const char *item_id, char **out, size_t *len)
 {
-    xmlBufferPtr buf;
-    xmlTextWriterPtr w = writer(&buf);
-    if (w == NULL) {
-        return SW_ENOMEM;
-    }
-    W(xmlTextWriterStartElementNS(w, NULL, X("pubsub"), X(SW_PUBSUB_NS)));
-    W(xmlTextWriterStartElement(w, X("retract")));
-    W(xmlTextWriterWriteAttribute(w, X("node"), X(node)));
-    W(xmlTextWriterWriteAttribute(w, X("notify"), X("true")));
-    W(xmlTextWriterStartElement(w, X("item")));
-    W(xmlTextWriterWriteAttribute(w, X("id"), X(item_id)));
-    W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterEndElement(w));
-    W(xmlTextWriterEndElement(w));
-    return finish(w, buf, out, len);
-fail:
-    xmlFreeTextWriter(w);
-    xmlBufferFree(buf);
-    return SW_EIO;
+    struct doc_arg d = {.node = node, .item_id = item_id};
+    return sw_xml_write_text(write_item_iq, &d, out, len);
 }

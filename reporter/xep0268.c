@@ -20,6 +20,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,43 +44,24 @@ int sw_xep0268_kind_from_name(const char *name)
     return -1;
 }
 
-/* Append @s escaped for a single-quoted attribute value. */
-static size_t esc_attr(char *dst, const char *s)
+size_t sw_xml_esc_attr(char *dst, size_t cap, const char *s)
 {
     size_t o = 0;
-    for (; *s; s++) {
-        const char *r = NULL;
-        switch (*s) {
-        case '&':
-            r = "&amp;";
-            break;
-        case '<':
-            r = "&lt;";
-            break;
-        case '>':
-            r = "&gt;";
-            break;
-        case '\'':
-            r = "&apos;";
-            break;
-        case '"':
-            r = "&quot;";
-            break;
-        default:
-            break;
+    for (; s != NULL && *s != '\0' && (dst == NULL || o + 7 < cap); s++) {
+        const char *r = *s == '&'    ? "&amp;"
+                        : *s == '<'  ? "&lt;"
+                        : *s == '>'  ? "&gt;"
+                        : *s == '\'' ? "&apos;"
+                        : *s == '"'  ? "&quot;"
+                                     : NULL;
+        size_t n = r != NULL ? strlen(r) : 1;
+        if (dst != NULL) {
+            memcpy(dst + o, r != NULL ? r : s, n);
         }
-        if (r != NULL) {
-            size_t n = strlen(r);
-            if (dst != NULL) {
-                memcpy(dst + o, r, n);
-            }
-            o += n;
-        } else {
-            if (dst != NULL) {
-                dst[o] = *s;
-            }
-            o++;
-        }
+        o += n;
+    }
+    if (dst != NULL) {
+        dst[o] = '\0';
     }
     return o;
 }
@@ -92,7 +74,7 @@ int sw_xep0268_iq(const char *type, const char *id, const char *from, const char
     size_t need = 4 + 6 + plen + 1;
     for (int i = 0; i < 4; i++) {
         if (vals[i] != NULL) {
-            need += strlen(names[i]) + 4 + esc_attr(NULL, vals[i]);
+            need += strlen(names[i]) + 4 + sw_xml_esc_attr(NULL, 0, vals[i]);
         }
     }
     char *b = malloc(need);
@@ -111,7 +93,7 @@ int sw_xep0268_iq(const char *type, const char *id, const char *from, const char
         o += strlen(names[i]);
         b[o++] = '=';
         b[o++] = '\'';
-        o += esc_attr(b + o, vals[i]);
+        o += sw_xml_esc_attr(b + o, SIZE_MAX, vals[i]);
         b[o++] = '\'';
     }
     b[o++] = '>';

@@ -19,7 +19,13 @@
  *
  * Settings: every detector's settings struct starts with `bool enabled;` and its
  * schema's first item is "enabled" (offset 0); the engine skips disabled ones.
- * expire() is called by each worker about once per second of stream time.
+ * expire() is called by each worker about once per second of stream time,
+ * then the optional timer(), which may emit hits: a detector that waits for
+ * something to happen (an answer within a grace period) settles on stream
+ * time even when the offender falls silent. Timer hits take the seq of the
+ * event whose time crossed the tick and sort after that tick and before that
+ * event's process() hits (engine/worker.c), so they are as deterministic as
+ * any other hit for any number of workers.
  *
  * Threading: setup/teardown on the control thread; thread_init/process/expire/
  * thread_fini on one worker thread each. Ownership: `shared` belongs to the
@@ -39,7 +45,7 @@
 extern "C" {
 #endif
 
-#define SW_DETECTOR_ABI 2u
+#define SW_DETECTOR_ABI 3u
 
 enum sw_offender_kind { SW_OFFENDER_ACCOUNT = 0, SW_OFFENDER_DOMAIN = 1 };
 
@@ -159,6 +165,12 @@ struct sw_detector_ops {
     void (*process)(const void *shared, void *local, const struct sw_event *ev,
                     struct sw_hit_sink *out, struct sw_detector_stats *st);
     void (*expire)(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st);
+    /* Optional (may be NULL): called right after expire() at each tick with
+     * the same now_ms; may emit hits (t_ms = now_ms; ev_seq is set by the
+     * engine). For decisions that fall due on stream time alone. Same rules
+     * as process(). */
+    void (*timer)(const void *shared, void *local, int64_t now_ms, struct sw_hit_sink *out,
+                  struct sw_detector_stats *st);
     /* Optional (may be NULL). Hot reload: a new config generation's `shared`
      * replaces the old one on this worker at a batch boundary and `local` (all
      * window state) is KEPT; this hook adapts local to the new shared (e.g.

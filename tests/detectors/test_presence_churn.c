@@ -47,6 +47,23 @@ static void test_rejoin_flood(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A newcomer joins, slips out 1.2 s later and rejoins 2.2 s after that
+ * (swgen seed 6103, topic-talk): 3 changes in 4 s, not churn; a fourth
+ * change within the short window is. */
+static void test_join_slip_rejoin(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_presence_churn_ops, NULL), 0);
+    pres(&d, T0, "person@example.org/tablet", "person", SW_EVB_JOIN, NULL);
+    pres(&d, T0 + 1159, "person@example.org/tablet", "person", SW_EVB_LEAVE, NULL);
+    pres(&d, T0 + 3377, "person@example.org/tablet", "person", SW_EVB_JOIN, NULL);
+    assert_int_equal(d.out.n, 0);
+    pres(&d, T0 + 4500, "person@example.org/tablet", "person", SW_EVB_LEAVE, NULL);
+    assert_int_equal(sw_test_count(&d.out, "presence_churn.rate_short", "person@example.org"), 1);
+    sw_test_det_stop(&d);
+}
+
 static void test_joins_only(void **state)
 {
     (void)state;
@@ -144,9 +161,9 @@ static void test_flaky_phone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rejoin_flood),        cmocka_unit_test(test_joins_only),
-        cmocka_unit_test(test_nick_spree),          cmocka_unit_test(test_flaky_phone),
-        cmocka_unit_test(test_flapping_under_load),
+        cmocka_unit_test(test_rejoin_flood), cmocka_unit_test(test_join_slip_rejoin),
+        cmocka_unit_test(test_joins_only),   cmocka_unit_test(test_nick_spree),
+        cmocka_unit_test(test_flaky_phone),  cmocka_unit_test(test_flapping_under_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

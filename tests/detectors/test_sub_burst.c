@@ -149,6 +149,50 @@ static void test_grace_contact_import(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A spammer that bursts and falls silent: nobody answers and it sends
+ * nothing more, so only stream time (ticks, as the engine makes them from
+ * other people's traffic) can settle it: full at the first tick after the
+ * grace, not before, and once. An importer whose contacts approve, silent too
+ * after the burst, stays half. */
+static void test_grace_settles_on_time(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_ops, NULL), 0);
+    char to[64];
+    for (int i = 0; i < 20; i++) {
+        sub(&d, T0 + i * 200, "silent@evil.example/x", i, NULL);
+        sub(&d, T0 + i * 200 + 50, "importer@example.org/x", 100 + i, NULL);
+    }
+    for (int i = 0; i < 15; i++) {
+        snprintf(to, sizeof(to), "victim%d@example.org/y", 100 + i);
+        sw_test_det_feed(&d, sw_evb_presence(&b, T0 + 5000 + i * 1300, SW_T_SUBSCRIBED, to,
+                                             "importer@example.org"));
+    }
+    /* crossing: the 8th target (run) at T0 + 1400 */
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "silent@evil.example"), 1);
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "importer@example.org"), 1);
+    for (int64_t t = T0 + 30000; t < T0 + 60900; t += 100) {
+        sw_test_det_tick(&d, t);
+    }
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "silent@evil.example"), 1);
+    for (int64_t t = T0 + 60900; t < T0 + 300000; t += 100) {
+        sw_test_det_tick(&d, t);
+    }
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "silent@evil.example"), 2);
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "importer@example.org"), 1);
+    const struct sw_hit *full = &d.out.hits[d.out.n - 1];
+    assert_string_equal(full->offender, "silent@evil.example");
+    assert_int_equal(full->weight_milli, 1000);
+    /* the first tick 60 table seconds (whole seconds) after the crossing's */
+    assert_int_equal(full->t_ms, T0 + 61000);
+    assert_true(full->first_ms <= T0 + 1400);
+    /* traffic after the timer settled it adds nothing (cooldown) */
+    sub(&d, T0 + 301000, "silent@evil.example/x", 500, NULL);
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "silent@evil.example"), 2);
+    sw_test_det_stop(&d);
+}
+
 static void test_domain_burst(void **state)
 {
     (void)state;
@@ -266,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_long_burst_few_hits),
         cmocka_unit_test(test_new_user_adding_contacts),
         cmocka_unit_test(test_grace_contact_import),
+        cmocka_unit_test(test_grace_settles_on_time),
         cmocka_unit_test(test_domain_burst),
         cmocka_unit_test(test_domain_needs_accounts),
         cmocka_unit_test(test_domain_one_spammer_and_users),

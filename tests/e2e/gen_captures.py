@@ -116,6 +116,13 @@ c.pres(45, "target3@a.test/x", "adder@c.test", "unsubscribed")
 c.pres(52, "target9@a.test/x", "adder@c.test", "unsubscribed")
 c.msg(80, "adder@c.test/x", "target0@a.test", "hello? accept me please")
 
+c = cap("sub_burst_silent", "one account asks 14 accounts for subscription in 7 s, then sends nothing "
+        "and nobody answers; only other people's traffic moves stream time past the 60 s grace",
+        ["sub_burst.targets"])
+c.background(0, 150)
+for i in range(14):
+    c.pres(30 + i * 0.5, "quiet@c.test/x", "target%d@a.test" % i, "subscribe")
+
 c = cap("sub_burst_domain", "five accounts of one domain ask 3 accounts each within a minute",
         ["sub_burst_domain.targets"])
 c.background(0, 120)

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "sw/conf.h"
+#include "sw/file.h"
 #include "sw/detector.h"
 #include "sw/incident.h"
 #include "sw/pipeline.h"
@@ -479,6 +480,44 @@ static int run(const struct sw_detector_ops *const *dets, unsigned W, unsigned P
     return rc;
 }
 
+/* Run @dets on @paths (one file) with every (W, P) of @cfg: the incident
+ * output must equal @ref (the W=1 P=1 run). */
+static void assert_same_output(const struct sw_detector_ops *const *dets, size_t batch,
+                               const char *const *paths, const char *ref, const unsigned (*cfg)[2],
+                               size_t n)
+{
+    struct sw_errbuf eb;
+    for (size_t i = 0; i < n; i++) {
+        char *got = NULL;
+        assert_int_equal(run(dets, cfg[i][0], cfg[i][1], batch, paths, 1, &got, &eb, NULL), 0);
+        if (strcmp(got, ref) != 0) {
+            fprintf(stderr, "W=%u P=%u: incident output differs from W=1 P=1\n", cfg[i][0],
+                    cfg[i][1]);
+        }
+        assert_string_equal(got, ref);
+        free(got);
+    }
+}
+
+/* Write @yaml to @path and load it as the configuration (caller frees). */
+static struct sw_conf *conf_from_text(const char *path, const char *yaml)
+{
+    struct sw_conf *c = NULL;
+    struct sw_errbuf eb;
+    assert_int_equal(sw_file_write_atomic(path, yaml, strlen(yaml), 0644), 0);
+    assert_int_equal(sw_conf_load(path, &c, &eb), 0);
+    return c;
+}
+
+/* The whole capture at @path (non-empty, under 1 MiB) in *@data (caller frees). */
+static size_t read_capture(const char *path, char **data)
+{
+    size_t len = 0;
+    assert_int_equal(sw_file_read(path, (1 << 20) - 1, 0, data, &len), 0);
+    assert_true(len > 0);
+    return len;
+}
+
 /* Each seq at most once per detector, each key on one worker; returns count. */
 static size_t check_once(int which)
 {
@@ -574,12 +613,7 @@ static void test_identical_output(void **state)
     assert_true(st.hits > 0);
     assert_true(st.agg.opened > 0);
     const unsigned cfg[][2] = {{2, 2}, {4, 3}, {7, 2}, {3, 4}};
-    for (size_t i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
-        char *got = NULL;
-        assert_int_equal(run(dets, cfg[i][0], cfg[i][1], 1024, paths, 1, &got, &eb, NULL), 0);
-        assert_string_equal(got, ref);
-        free(got);
-    }
+    assert_same_output(dets, 1024, paths, ref, cfg, sizeof(cfg) / sizeof(cfg[0]));
     free(ref);
 }
 
@@ -602,17 +636,8 @@ static void test_identical_output_swgen(void **state)
     assert_int_equal(run(sw_registry_list(), 1, 1, 64 * 1024, paths, 1, &ref, &eb, &st), 0);
     assert_true(st.agg.opened > 0);
     const unsigned cfg[][2] = {{2, 2}, {3, 2}};
-    for (size_t i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
-        char *got = NULL;
-        assert_int_equal(
-            run(sw_registry_list(), cfg[i][0], cfg[i][1], 64 * 1024, paths, 1, &got, &eb, NULL), 0);
-        if (strcmp(got, ref) != 0) {
-            fprintf(stderr, "W=%u P=%u: incident output differs from W=1 P=1\n", cfg[i][0],
-                    cfg[i][1]);
-        }
-        assert_string_equal(got, ref);
-        free(got);
-    }
+    assert_same_output(sw_registry_list(), 64 * 1024, paths, ref, cfg,
+                       sizeof(cfg) / sizeof(cfg[0]));
     free(ref);
 }
 
@@ -631,13 +656,8 @@ static void test_oversize(void **state)
     const int big_at[] = {300, 900};
     const size_t big_len[] = {6000, 40000};
     gen_capture_ex(path, 0, 1200, -1, -1, big_at, big_len, 2);
-    FILE *fp = fopen(cpath, "w");
-    assert_non_null(fp);
-    fputs("limits:\n  max_stanza_bytes: 4KB\n", fp);
-    fclose(fp);
-    struct sw_conf *sconf = NULL;
+    struct sw_conf *sconf = conf_from_text(cpath, "limits:\n  max_stanza_bytes: 4KB\n");
     struct sw_errbuf eb;
-    assert_int_equal(sw_conf_load(cpath, &sconf, &eb), 0);
     struct sw_conf *saved = conf;
     conf = sconf;
     for (unsigned W = 1; W <= 3; W += 2) {
@@ -871,12 +891,7 @@ static void test_reload(void **state)
     gen_capture(path, 0, N_STANZAS, -1, -1);
     struct two_part_tap t;
     memset(&t, 0, sizeof(t));
-    FILE *fp = fopen(path, "r");
-    assert_non_null(fp);
-    t.data = malloc(1 << 20);
-    t.len = fread(t.data, 1, 1 << 20, fp);
-    fclose(fp);
-    assert_true(t.len > 0 && t.len < (1 << 20));
+    t.len = read_capture(path, &t.data);
     /* cut after the header and the first 1000 stanzas (one per line) */
     int nl = 0;
     for (t.cut = 0; t.cut < t.len && nl < 2 + 1000; t.cut++) {
@@ -1092,20 +1107,12 @@ static void test_live_drop(void **state)
     snprintf(path, sizeof(path), "%s/live.xml", dir);
     snprintf(cpath, sizeof(cpath), "%s/drop.yaml", dir);
     gen_capture(path, 0, N_STANZAS, -1, -1);
-    FILE *fp = fopen(cpath, "w");
-    assert_non_null(fp);
-    fputs("engine:\n  queue_policy: drop\n  queue_batches: 4\n", fp);
-    fclose(fp);
-    struct sw_conf *dconf = NULL;
+    struct sw_conf *dconf =
+        conf_from_text(cpath, "engine:\n  queue_policy: drop\n  queue_batches: 4\n");
     struct sw_errbuf eb;
-    assert_int_equal(sw_conf_load(cpath, &dconf, &eb), 0);
 
     struct live_tap t = {0};
-    fp = fopen(path, "r");
-    assert_non_null(fp);
-    t.data = malloc(1 << 20);
-    t.len = fread(t.data, 1, 1 << 20, fp);
-    fclose(fp);
+    t.len = read_capture(path, &t.data);
     struct sw_tap_ops tap = {.kind = "live-test", .live = true, .read = lt_read, .ctx = &t};
 
     const struct sw_detector_ops *dets[] = {&tgate_ops, &tsender_ops, NULL};

@@ -16,8 +16,7 @@ src=$2
 name=live.component
 [ -r /usr/lib/prosody/modules/mod_firewall/mod_firewall.lua ] ||
 	{ echo "$name: prosody-modules (mod_firewall) not installed: skipping" >&2; exit 77; }
-extra=$(mktemp "${TMPDIR:-/tmp}/sw-live-extra.XXXXXX")
-cat >"$extra" <<'CFG'
+prosody_extra=$(cat <<'CFG'
 
 VirtualHost "a.test"
 	modules_enabled = { "firewall" }
@@ -30,38 +29,25 @@ Component "rooms.a.test" "muc"
 Component "watch.a.test"
 	component_secret = "watch-secret"
 CFG
-export SW_PROSODY_EXTRA=$extra
+)
 # shellcheck source=../reporter/harness.sh
 . "$src/tests/reporter/harness.sh"
-cp "$extra" "$work/extra.cfg"
-rm -f "$extra"
-export SW_PROSODY_EXTRA="$work/extra.cfg"
 c2s=$SW_PROSODY_C2S_PORT
 drv=("$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 90)
-swpid=""
+tap_name=mirror
 cat >"$work/sw.yaml" <<YAML
-# the spammer falls silent right after its burst: no 60 s grace before the full signal
-detectors:
-  sub_burst:
-    grace: 0s
 taps:
   - type: component
     name: mirror
     address: 127.0.0.1:$port
     jid: watch.a.test
     secret: watch-secret
+# a subscription burst is a half signal until its grace is over (60 s by
+# default): 2 s here, so the spammer is reported while the test runs
+detectors:
+  sub_burst:
+    grace: 2s
 YAML
-start_sw() {
-	"$sw" run -c "$work/sw.yaml" --incidents "$work/inc.$1.jsonl" 2>"$work/run.$1.err" &
-	swpid=$!
-	pids+=("$swpid")
-}
-stop_sw() {
-	kill -TERM "$swpid"
-	wait "$swpid" || fail "run exited $? after SIGTERM"
-	forget_pid "$swpid"
-	swpid=""
-}
 connected() { # connected FILE N: N "connected as component" lines
 	for _ in $(seq 1 300); do
 		[ "$(grep -c 'connected as component' "$1" || true)" -ge "$2" ] && return 0
@@ -69,18 +55,17 @@ connected() { # connected FILE N: N "connected as component" lines
 	done
 	fail "component tap did not connect: $(tail -3 "$1")"
 }
-tapline() { grep "^tap mirror " "$work/run.$1.err" || fail "no tap stats in run.$1.err"; }
-num() { sed -n "s/.*[ (]\([0-9][0-9]*\) $1.*/\1/p" <<<"$2"; }
-has() {
-	"$py" -c 'import json,sys; sys.exit(0 if any(j["kind"]==sys.argv[2] and j["offender"]==sys.argv[3] and j["status"]=="open" for j in map(json.loads, open(sys.argv[1]))) else 1)' "$@"
-}
 
 # ---- 1. flood and sub-spam through FORWARD ----
 start_sw 1
 connected "$work/run.1.err" 1
+"${drv[@]}" sub-spam --targets 60 >"$work/d2.json" 2>>"$work/drv.err" || fail "sub-spam driver failed"
+# the spammer falls silent and nobody answers it: stream time (arrival time)
+# moves past its 2 s grace only with other people's traffic (the flood), and
+# it must be reported then, not on a stanza of its own
+sleep 2.5
 "${drv[@]}" muc-flood --flooders 2 --messages 150 --others 2 >"$work/d1.json" 2>>"$work/drv.err" ||
 	fail "muc-flood driver failed"
-"${drv[@]}" sub-spam --targets 60 >"$work/d2.json" 2>>"$work/drv.err" || fail "sub-spam driver failed"
 # ---- 3. (while connected) a second component with the same JID is refused ----
 cat >"$work/sw2.yaml" <<YAML
 taps:
@@ -111,12 +96,7 @@ sleep 1
 SW_PROSODY_DIR="$pdir" SW_PROSODY_C2S_PORT="$c2s" SW_PROSODY_COMPONENT_PORT="$port" \
 	"$src/deploy/prosody/start.sh" >/dev/null 2>&1 || fail "prosody did not restart"
 connected "$work/run.2.err" 2
-"${drv[@]}" muc-flood --room flood2 --prefix again --flooders 1 --messages 150 --others 1 \
-	>"$work/d3.json" 2>>"$work/drv.err" || fail "second flood failed"
-sleep 0.5
-stop_sw
-has "$work/inc.2.jsonl" muc-flood again1@a.test || fail "flood after the restart not caught"
+flood_again 2 "$work/d3.json"
 t2=$(tapline 2)
-[ "$(num message "$t2")" = 153 ] || fail "expected 153 messages exactly once: $t2"
 say "2 ok: server restart: reconnected ($(num reconnects "$t2") reconnect attempts), flood caught, 153 messages once"
 say "all checks passed"

@@ -10,22 +10,11 @@
 set -euo pipefail
 sw=$1
 swgen=$2
-py=/usr/bin/python3
 name=live.metrics
+# shellcheck source=harness.sh
+. "$(dirname "$0")/harness.sh"
 command -v promtool >/dev/null && command -v prometheus >/dev/null ||
-	{ echo "$name: prometheus/promtool not installed: skipping" >&2; exit 77; }
-work=$(mktemp -d "${TMPDIR:-/tmp}/sw-live-metrics.XXXXXX")
-pids=()
-say() { printf '%s: %s\n' "$name" "$*" >&2; }
-cleanup() {
-	local st=$?
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	if [ "$st" = 0 ]; then rm -rf -- "$work"; else say "FAILED; scratch kept in $work"; tail -n 15 "$work"/*.err >&2 || true; fi
-}
-trap cleanup EXIT
-fail() { say "FAIL: $*"; exit 1; }
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+	skip "prometheus/promtool not installed"
 mport=$(free_port)
 pport=$(free_port)
 get() { "$py" -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }

@@ -10,18 +10,10 @@
 set -euo pipefail
 sw=$1
 swgen=$2
-py=/usr/bin/python3
 name=live.reload
-work=$(mktemp -d "${TMPDIR:-/tmp}/sw-live-reload.XXXXXX")
+# shellcheck source=harness.sh
+. "$(dirname "$0")/harness.sh"
 swpid=""
-say() { printf '%s: %s\n' "$name" "$*" >&2; }
-cleanup() {
-	local st=$?
-	if [ -n "$swpid" ]; then kill "$swpid" 2>/dev/null || true; wait "$swpid" 2>/dev/null || true; fi
-	if [ "$st" = 0 ]; then rm -rf -- "$work"; else say "FAILED; scratch kept in $work"; tail -n 30 "$work/run.err" >&2 || true; fi
-}
-trap cleanup EXIT
-fail() { say "FAIL: $*"; exit 1; }
 "$swgen" --seed 11 --stanzas 40000 --scenarios muc-flood:2,sub-burst:1 --benign none \
 	-o "$work/cap.xml" 2>/dev/null
 cat >"$work/sw.yaml" <<YAML
@@ -36,6 +28,7 @@ YAML
 cp "$work/sw.yaml" "$work/good.yaml"
 TSAN_OPTIONS=${TSAN_OPTIONS:-} "$sw" run -c "$work/sw.yaml" --incidents "$work/inc.jsonl" 2>"$work/run.err" &
 swpid=$!
+pids+=("$swpid")
 for _ in $(seq 1 200); do [ -S "$work/tap.sock" ] && break; sleep 0.05; done
 [ -S "$work/tap.sock" ] || fail "tap socket not created"
 "$py" - "$work/tap.sock" "$work/cap.xml" <<'PY' &
@@ -63,6 +56,7 @@ wait "$feeder" || fail "feeder failed"
 sleep 1
 kill -TERM "$swpid"
 wait "$swpid" || fail "run exited $?"
+forget_pid "$swpid"
 swpid=""
 grep -q "reloads 5 (failed 1)" "$work/run.err" || fail "reload counters: $(grep reloads "$work/run.err")"
 grep -q "reload failed, keeping the running config" "$work/run.err" || fail "broken config not refused"

@@ -16,19 +16,11 @@
 set -euo pipefail
 sw=$1
 swgen=$2
-py=/usr/bin/python3
 name=live.socket
-work=$(mktemp -d "${TMPDIR:-/tmp}/sw-live-socket.XXXXXX")
+# shellcheck source=harness.sh
+. "$(dirname "$0")/harness.sh"
 swpid=""
-say() { printf '%s: %s\n' "$name" "$*" >&2; }
-cleanup() {
-	local st=$?
-	if [ -n "$swpid" ]; then kill "$swpid" 2>/dev/null || true; wait "$swpid" 2>/dev/null || true; fi
-	if [ "$st" = 0 ]; then rm -rf -- "$work"; else say "FAILED; scratch kept in $work"; tail -n 30 "$work/run.err" >&2 || true; fi
-}
-trap cleanup EXIT
-fail() { say "FAIL: $*"; exit 1; }
-port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 
 "$swgen" --seed 3 --stanzas 20000 --scenarios muc-flood:2,sub-burst:1 --benign none --mirror-fraction 1 \
 	-o "$work/cap.xml" 2>/dev/null
@@ -53,12 +45,14 @@ YAML
 start_run() { # start_run OUT ERR
 	"$sw" run -c "$work/sw.yaml" --incidents "$1" --pid-file "$work/pid" 2>"$2" &
 	swpid=$!
+	pids+=("$swpid")
 	for _ in $(seq 1 100); do [ -S "$work/tap.sock" ] && [ -s "$work/pid" ] && break; sleep 0.05; done
 	[ -S "$work/tap.sock" ] || fail "unix socket not created"
 }
 stop_run() {
 	kill -TERM "$swpid"
 	wait "$swpid" || fail "run exited $? after SIGTERM"
+	forget_pid "$swpid"
 	swpid=""
 	[ ! -e "$work/pid" ] || fail "pid file left behind"
 	[ ! -e "$work/tap.sock" ] || fail "unix socket left behind"

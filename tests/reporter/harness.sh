@@ -1,44 +1,38 @@
 # tests/reporter/harness.sh - shared harness of the XMPP integration tests
-# (prosody_test.sh, replay_live_test.sh), sourced after setting:
+# (prosody_test.sh, replay_live_test.sh, ...), sourced after setting:
 #   name  the ctest name, prefixes every message
 #   src   the source directory
-# It creates a scratch dir ($work), starts the project's Prosody on loopback
-# (deploy/prosody, its env sourced: SW_PROSODY_*), and stops everything it and
-# the test started on exit, by pid ($pids). A missing prosody or slixmpp skips
-# the test (exit 77). Provides: say, fail, forget_pid, start_peer, stop_peer,
-# spool_files, count, wait_for, reporter_yaml, and $py, $peer_py, $work, $pdir,
-# $port, $spool, $peer_pid.
-py=/usr/bin/python3
+# On top of tests/live/harness.sh (scratch dir $work, processes stopped by pid
+# on exit; say, fail, forget_pid, count, wait_for, free_port, $py) it starts
+# the project's Prosody on loopback (deploy/prosody, its env sourced:
+# SW_PROSODY_*) and stops it on exit. A missing prosody or slixmpp skips the
+# test (exit 77). Provides also: start_peer, stop_peer, spool_files,
+# reporter_yaml, and $peer_py, $pdir, $port, $spool, $peer_pid. Set
+# prosody_extra to more Prosody configuration (deploy/prosody/start.sh's
+# SW_PROSODY_EXTRA, with @DIR@ and @SRC@); it is kept as $work/extra.cfg.
+# shellcheck source=../live/harness.sh
+. "$src/tests/live/harness.sh"
 peer_py="$src/tests/reporter/peer.py"
-work=$(mktemp -d "${TMPDIR:-/tmp}/sw-$name.XXXXXX")
-pids=()
 pdir=""
 peer_pid=""
 
-say() { printf '%s: %s\n' "$name" "$*" >&2; }
-cleanup() {
-	local st=$?
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+harness_exit_hook() { # STATUS: stop Prosody; its dir goes with $work on success
 	if [ -n "$pdir" ]; then "$src/deploy/prosody/stop.sh" "$pdir" || true; fi
-	if [ "$st" = 0 ]; then
-		[ -n "${SW_KEEP:-}" ] || rm -rf -- "$work" "$pdir"
+	if [ "$1" = 0 ] || [ "$1" = 77 ]; then
+		[ -n "${SW_KEEP:-}" ] || [ -z "$pdir" ] || rm -rf -- "$pdir"
 	else
-		say "FAILED; scratch kept in $work (prosody dir $pdir)"
-		tail -n 20 "$pdir/prosody.log" "$work"/*.err >&2 2>/dev/null || true
+		say "prosody dir $pdir"
+		tail -n 20 "$pdir/prosody.log" >&2 2>/dev/null || true
 	fi
-}
-trap cleanup EXIT
-fail() { say "FAIL: $*"; exit 1; }
-forget_pid() { # drop $1 from pids
-	local keep=() p
-	for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	pids=("${keep[@]}")
 }
 
 command -v prosody >/dev/null || { say "prosody not installed: skipping"; exit 77; }
 "$py" -c 'import slixmpp' 2>/dev/null || { say "python3-slixmpp missing: skipping"; exit 77; }
 
+if [ -n "${prosody_extra:-}" ]; then # kept in $work: a restart (start.sh) reads it again
+	printf '%s\n' "$prosody_extra" >"$work/extra.cfg"
+	export SW_PROSODY_EXTRA="$work/extra.cfg"
+fi
 SW_PROSODY_DIR="$work/prosody" "$src/deploy/prosody/start.sh" >"$work/env"
 # shellcheck disable=SC1091
 . "$work/env"
@@ -67,15 +61,6 @@ stop_peer() {
 spool_files() { # records in the spool's batch files (spool.c format "R <seq> ...")
 	find "$spool" -maxdepth 1 -name '*.spl' -exec cat {} + 2>/dev/null |
 		grep -c '^R [0-9a-f]\{16\} [0-9a-f]\{16\} ' || true
-}
-count() { grep -c -- "$1" "$2" 2>/dev/null || true; }
-wait_for() { # wait_for SECONDS 'shell condition': poll until it holds (re-evaluated)
-	local t=$1; shift
-	for _ in $(seq 1 $((t * 10))); do
-		eval "$1" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 # reporter_yaml FILE PEERS [EXTRA]: a stanzawatch config with the live reporter
 # on, as component incidents.a.test of this Prosody; PEERS is the YAML flow list

@@ -20,56 +20,17 @@
 #include "sw/reporter.h"
 
 #include "../../reporter/reporter_int.h"
-
-#define SPEC SW_SOURCE_DIR "/tests/data/spec/"
+#include "../support/incident.h"
+#include "../support/schema.h"
 
 static xmlSchemaPtr iodef_schema, xep_schema;
-
-static xmlSchemaPtr load_schema(const char *path)
-{
-    xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(path);
-    assert_non_null(pc);
-    xmlSchemaPtr s = xmlSchemaParse(pc);
-    xmlSchemaFreeParserCtxt(pc);
-    assert_non_null(s);
-    return s;
-}
-
-static int validate_doc(xmlSchemaPtr schema, xmlDocPtr doc)
-{
-    xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(schema);
-    assert_non_null(vc);
-    int rc = xmlSchemaValidateDoc(vc, doc);
-    xmlSchemaFreeValidCtxt(vc);
-    return rc;
-}
-
-static int validate_text(xmlSchemaPtr schema, const char *text, size_t len)
-{
-    xmlDocPtr doc = xmlReadMemory(text, (int)len, NULL, NULL, XML_PARSE_NONET);
-    if (doc == NULL) {
-        return -1;
-    }
-    int rc = validate_doc(schema, doc);
-    xmlFreeDoc(doc);
-    return rc;
-}
-
-static int validate_file(xmlSchemaPtr schema, const char *path)
-{
-    xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
-    assert_non_null(doc);
-    int rc = validate_doc(schema, doc);
-    xmlFreeDoc(doc);
-    return rc;
-}
 
 static int setup(void **state)
 {
     (void)state;
     xmlInitParser();
-    iodef_schema = load_schema(SPEC "iodef-1.0.xsd");
-    xep_schema = load_schema(SPEC "xep-0268.xsd");
+    iodef_schema = sw_test_schema_load("iodef-1.0.xsd");
+    xep_schema = sw_test_schema_load("xep-0268.xsd");
     return 0;
 }
 
@@ -109,9 +70,6 @@ static void settings(struct sw_reporter_settings *s)
     s->peers.n = 2;
 }
 
-static const char hostile[] = "evil \x01\x02\x7f<script>&amp;]]>\"'\xff\xfe\xc0\xaf overlong "
-                              "\xed\xa0\x80 surrogate \xef\xbf\xbe nonchar \xe2\x82 cut";
-
 static void muc_incident(struct sw_incident *inc, unsigned status)
 {
     memset(inc, 0, sizeof(*inc));
@@ -135,18 +93,7 @@ static void muc_incident(struct sw_incident *inc, unsigned status)
                                                    .values = {{"msgs_10s", 37}, {"rooms", 2}}};
     inc->contrib[1] = (struct sw_incident_contrib){
         .symbol = "PATTERN_SPAM", .detector = "pattern", .score_milli = 2500, .hits = 201};
-    inc->n_evidence = 3;
-    for (unsigned i = 0; i < 3; i++) {
-        struct sw_incident_evidence *e = &inc->evidence[i];
-        e->ev_seq = 100 + i;
-        e->t_ms = inc->first_seen + i * 10;
-        snprintf(e->stanza_id, sizeof(e->stanza_id), "id-%u<&>'\"", i);
-        snprintf(e->room, sizeof(e->room), "lobby@rooms.a.test");
-        memcpy(e->body, hostile, sizeof(hostile));
-    }
-    inc->n_rooms = 2;
-    snprintf(inc->rooms[0], SW_JID_TEXT, "lobby@rooms.a.test");
-    snprintf(inc->rooms[1], SW_JID_TEXT, "help@rooms.a.test");
+    sw_test_muc_evidence(inc, 3);
 }
 
 static void sub_incident(struct sw_incident *inc)
@@ -176,7 +123,7 @@ static void check_valid(const struct sw_reporter_settings *s, const struct sw_in
     size_t n = 0;
     assert_int_equal(sw_iodef_incident(s, inc, report_ms, &t, &n), 0);
     assert_int_equal(strlen(t), n);
-    if (validate_text(iodef_schema, t, n) != 0) {
+    if (sw_test_validate_text(iodef_schema, t, n) != 0) {
         fprintf(stderr, "invalid IODEF:\n%s\n", t);
         fail();
     }
@@ -187,7 +134,7 @@ static void check_valid(const struct sw_reporter_settings *s, const struct sw_in
     free(t);
 
     assert_int_equal(sw_xep0268_report(s, inc, report_ms, &t, &n), 0);
-    if (validate_text(xep_schema, t, n) != 0) {
+    if (sw_test_validate_text(xep_schema, t, n) != 0) {
         fprintf(stderr, "invalid report:\n%s\n", t);
         fail();
     }
@@ -207,9 +154,10 @@ static void check_valid(const struct sw_reporter_settings *s, const struct sw_in
 static void test_examples(void **state)
 {
     (void)state;
-    assert_int_equal(validate_file(iodef_schema, SPEC "example-incident.xml"), 0);
-    assert_int_equal(validate_file(xep_schema, SPEC "example-report.xml"), 0);
-    assert_int_not_equal(validate_file(iodef_schema, SPEC "example-invalid.xml"), 0);
+    assert_int_equal(sw_test_validate_file(iodef_schema, SW_TEST_SPEC "example-incident.xml"), 0);
+    assert_int_equal(sw_test_validate_file(xep_schema, SW_TEST_SPEC "example-report.xml"), 0);
+    assert_int_not_equal(sw_test_validate_file(iodef_schema, SW_TEST_SPEC "example-invalid.xml"),
+                         0);
 }
 
 static void test_open_update_close(void **state)
@@ -264,7 +212,7 @@ static void test_domain_offender_and_hostile(void **state)
     memset(inc, 0, sizeof(*inc));
     snprintf(inc->id, sizeof(inc->id), "0000<&>\x01");
     inc->kind = "k\x02<i>&nd";
-    snprintf(inc->offender, sizeof(inc->offender), "%s", hostile);
+    snprintf(inc->offender, sizeof(inc->offender), "%s", sw_test_hostile);
     inc->score_milli = -5;
     for (unsigned i = 0; i < SW_INC_MAX_EVIDENCE; i++) {
         memset(inc->evidence[i].body, 0xff, SW_HIT_TEXT - 1);
@@ -272,10 +220,10 @@ static void test_domain_offender_and_hostile(void **state)
     }
     inc->n_evidence = SW_INC_MAX_EVIDENCE;
     assert_int_equal(sw_iodef_incident(&s, inc, 0, &t, &n), 0);
-    assert_int_equal(validate_text(iodef_schema, t, n), 0);
+    assert_int_equal(sw_test_validate_text(iodef_schema, t, n), 0);
     free(t);
     assert_int_equal(sw_xep0268_report(&s, inc, 0, &t, &n), 0);
-    assert_int_equal(validate_text(xep_schema, t, n), 0);
+    assert_int_equal(sw_test_validate_text(xep_schema, t, n), 0);
     free(t);
     free(inc);
 }
@@ -308,11 +256,11 @@ static void test_response(void **state)
     struct sw_xep0268_response rsp = {.incident_name = "b.test",
                                       .incident_id = "9e8d7c6b-5a49-4382-b716-a5f4e3d2c1b0",
                                       .action = "block-host",
-                                      .text = hostile};
+                                      .text = sw_test_hostile};
     char *t;
     size_t n;
     assert_int_equal(sw_xep0268_response(&s, &rsp, 1740911000000, &t, &n), 0);
-    if (validate_text(xep_schema, t, n) != 0) {
+    if (sw_test_validate_text(xep_schema, t, n) != 0) {
         fprintf(stderr, "invalid response:\n%s\n", t);
         fail();
     }
@@ -326,7 +274,7 @@ static void test_response(void **state)
     rsp.text = NULL;
     rsp.action = "investigate";
     assert_int_equal(sw_xep0268_response(&s, &rsp, 0, &t, &n), 0);
-    assert_int_equal(validate_text(xep_schema, t, n), 0);
+    assert_int_equal(sw_test_validate_text(xep_schema, t, n), 0);
     free(t);
     rsp.action = "blockquote"; /* the XEP example's non-value */
     assert_int_equal(sw_xep0268_response(&s, &rsp, 0, &t, &n), SW_EINVAL);
@@ -365,10 +313,8 @@ static void test_reports_output(void **state)
     char *save = NULL;
     for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         lines++;
-        xmlDocPtr doc = xmlReadMemory(line, (int)strlen(line), NULL, NULL, XML_PARSE_NONET);
-        assert_non_null(doc);
-        xmlNodePtr iq = xmlDocGetRootElement(doc);
-        assert_string_equal((const char *)iq->name, "iq");
+        xmlNodePtr iq, rep;
+        xmlDocPtr doc = sw_test_iq_report(line, &iq, &rep);
         xmlChar *type = xmlGetProp(iq, (const xmlChar *)"type");
         xmlChar *from = xmlGetProp(iq, (const xmlChar *)"from");
         xmlChar *to = xmlGetProp(iq, (const xmlChar *)"to");
@@ -380,11 +326,7 @@ static void test_reports_output(void **state)
         xmlFree(type);
         xmlFree(from);
         xmlFree(to);
-        xmlNodePtr rep = xmlFirstElementChild(iq);
-        assert_non_null(rep);
-        xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(xep_schema);
-        assert_int_equal(xmlSchemaValidateOneElement(vc, rep), 0);
-        xmlSchemaFreeValidCtxt(vc);
+        assert_int_equal(sw_test_validate_element(xep_schema, rep), 0);
         xmlFreeDoc(doc);
     }
     assert_int_equal(lines, 5);

@@ -20,15 +20,7 @@
 #include "sw/incident.h"
 #include "sw/reporter.h"
 
-static xmlSchemaPtr load_schema(const char *path)
-{
-    xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(path);
-    assert_non_null(pc);
-    xmlSchemaPtr s = xmlSchemaParse(pc);
-    xmlSchemaFreeParserCtxt(pc);
-    assert_non_null(s);
-    return s;
-}
+#include "../support/schema.h"
 
 static void hit(struct sw_aggregate *a, uint64_t seq, int64_t t_ms, const char *symbol,
                 const char *kind, enum sw_offender_kind ok, const char *offender, const char *room,
@@ -92,25 +84,18 @@ static void test_aggregated_reports_validate(void **state)
     assert_true(st.opened >= 2);
     assert_true(st.closed >= 2);
 
-    xmlSchemaPtr xep = load_schema(SW_SOURCE_DIR "/tests/data/spec/xep-0268.xsd");
+    xmlSchemaPtr xep = sw_test_schema_load("xep-0268.xsd");
     int lines = 0, ends = 0;
     char ids[2][128] = {"", ""};
     char *save = NULL;
     for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         lines++;
-        xmlDocPtr doc = xmlReadMemory(line, (int)strlen(line), NULL, NULL, XML_PARSE_NONET);
-        assert_non_null(doc);
-        xmlNodePtr iq = xmlDocGetRootElement(doc);
-        assert_string_equal((const char *)iq->name, "iq");
-        xmlNodePtr rep = xmlFirstElementChild(iq);
-        assert_non_null(rep);
-        assert_string_equal((const char *)rep->name, "report");
-        xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(xep);
-        if (xmlSchemaValidateOneElement(vc, rep) != 0) {
+        xmlNodePtr iq, rep;
+        xmlDocPtr doc = sw_test_iq_report(line, &iq, &rep);
+        if (sw_test_validate_element(xep, rep) != 0) {
             fprintf(stderr, "invalid report line %d:\n%s\n", lines, line);
             fail();
         }
-        xmlSchemaFreeValidCtxt(vc);
         xmlFreeDoc(doc);
 
         struct sw_xep0268_msg m;

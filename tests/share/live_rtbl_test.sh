@@ -28,8 +28,7 @@ sw=$1
 src=$2
 name=share.live_rtbl
 export SW_PROSODY_TEMPLATE="$src/tests/share/prosody-share.cfg.lua.in"
-extra=$(mktemp "${TMPDIR:-/tmp}/sw-share-live-extra.XXXXXX")
-cat >"$extra" <<'CFG'
+prosody_extra=$(cat <<'CFG'
 
 Host "*"
 plugin_paths = { "@SRC@/deploy/prosody" }
@@ -46,18 +45,15 @@ Component "rooms.a.test" "muc"
 	muc_rtbl_jid = "pubsub.a.test"
 	muc_rtbl_node = "muc_bans_sha256"
 CFG
-export SW_PROSODY_EXTRA=$extra
+)
 # shellcheck source=../reporter/harness.sh
 . "$src/tests/reporter/harness.sh"
-cp "$extra" "$work/extra.cfg"
-rm -f "$extra"
 actor="$src/tests/share/actor.py"
 c2s=$SW_PROSODY_C2S_PORT
 for u in flooder victim; do
 	prosodyctl --config "$pdir/prosody.cfg.lua" register "$u" a.test pw >/dev/null
 done
 act() { timeout 40 "$py" "$actor" "$@" --port "$c2s" 2>>"$work/actor.err"; }
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 get() { "$py" -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1"; }
 now_ns() { date +%s%N; }
 mport=$(free_port)

@@ -15,27 +15,13 @@ set -euo pipefail
 sw=$1
 src=$2
 name=share.rsm_ejabberd
-py=/usr/bin/python3
-say() { printf '%s: %s\n' "$name" "$*" >&2; }
-skip() { say "$*: skipping"; exit 77; }
+# shellcheck source=../live/harness.sh
+. "$src/tests/live/harness.sh"
 ej=$(ls -d /usr/lib/x86_64-linux-gnu/ejabberd-*/ /usr/lib/*/ejabberd-*/ 2>/dev/null | head -1 || true)
 [ -n "$ej" ] && [ -d "$ej/ebin" ] || skip "ejabberd not installed"
 command -v erl >/dev/null || skip "erlang not installed"
 "$py" -c 'import slixmpp' 2>/dev/null || skip "python3-slixmpp missing"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/sw-share-rsm.XXXXXX")
-pids=()
-cleanup() {
-	local st=$?
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	if [ "$st" = 0 ] || [ "$st" = 77 ]; then rm -rf -- "$work"; else
-		say "FAILED; scratch kept in $work"; tail -n 20 "$work/ejabberd.log" "$work"/*.err >&2 2>/dev/null || true
-	fi
-}
-trap cleanup EXIT
-fail() { say "FAIL: $*"; exit 1; }
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 c2s=$(free_port)
 comp=$(free_port)
 while [ "$comp" = "$c2s" ]; do comp=$(free_port); done

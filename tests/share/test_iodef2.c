@@ -20,33 +20,22 @@
 
 #include "../../reporter/reporter_int.h"
 #include "../../reporter/share_int.h"
-
-#define SPEC SW_SOURCE_DIR "/tests/data/spec/"
+#include "../support/incident.h"
+#include "../support/schema.h"
 
 static xmlSchemaPtr schema;
 
 static int validate_text(const char *text, size_t len)
 {
-    xmlDocPtr doc = xmlReadMemory(text, (int)len, NULL, NULL, XML_PARSE_NONET);
-    if (doc == NULL) {
-        return -1;
-    }
-    xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(schema);
-    assert_non_null(vc);
-    int rc = xmlSchemaValidateDoc(vc, doc);
-    xmlSchemaFreeValidCtxt(vc);
-    xmlFreeDoc(doc);
-    return rc;
+    return sw_test_validate_text(schema, text, len);
 }
 
 static int setup(void **state)
 {
     (void)state;
     xmlInitParser();
-    xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(SPEC "iodef-2.0.xsd");
-    schema = pc ? xmlSchemaParse(pc) : NULL;
-    xmlSchemaFreeParserCtxt(pc);
-    return schema != NULL ? 0 : -1;
+    schema = sw_test_schema_load("iodef-2.0.xsd");
+    return 0;
 }
 
 static int teardown(void **state)
@@ -65,9 +54,6 @@ static void settings(struct sw_reporter_settings *s)
     s->severity_high = 30.0;
 }
 
-static const char hostile[] = "evil \x01\x02\x7f<script>&amp;]]>\"'\xff\xfe\xc0\xaf overlong "
-                              "\xed\xa0\x80 surrogate \xef\xbf\xbe nonchar \xe2\x82 cut";
-
 static void muc_incident(struct sw_incident *inc, unsigned status)
 {
     memset(inc, 0, sizeof(*inc));
@@ -84,18 +70,7 @@ static void muc_incident(struct sw_incident *inc, unsigned status)
     inc->n_contrib = 1;
     inc->contrib[0] = (struct sw_incident_contrib){
         .symbol = "muc_flood.rate", .detector = "muc_flood", .score_milli = 40000, .hits = 1000};
-    inc->n_evidence = 2;
-    for (unsigned i = 0; i < 2; i++) {
-        struct sw_incident_evidence *e = &inc->evidence[i];
-        e->ev_seq = 100 + i;
-        e->t_ms = inc->first_seen + i * 10;
-        snprintf(e->stanza_id, sizeof(e->stanza_id), "id-%u<&>'\"", i);
-        snprintf(e->room, sizeof(e->room), "lobby@rooms.a.test");
-        memcpy(e->body, hostile, sizeof(hostile));
-    }
-    inc->n_rooms = 2;
-    snprintf(inc->rooms[0], SW_JID_TEXT, "lobby@rooms.a.test");
-    snprintf(inc->rooms[1], SW_JID_TEXT, "help@rooms.a.test");
+    sw_test_muc_evidence(inc, 2);
 }
 
 static void check_valid(const struct sw_incident *inc, const char *status)
@@ -145,7 +120,7 @@ static void test_domain_and_bare(void **state)
     }
     check_valid(&inc, "new");
     memset(&inc, 0, sizeof(inc)); /* nothing optional: no kind, rooms, targets, contribs */
-    snprintf(inc.offender, sizeof(inc.offender), "%s", hostile);
+    snprintf(inc.offender, sizeof(inc.offender), "%s", sw_test_hostile);
     check_valid(&inc, "new");
 }
 

@@ -108,6 +108,14 @@ static void test_payloads(void **state)
     free(inc);
 }
 
+/* Remove @dir and everything in it. */
+static void rm_tree(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_listed_persisted(void **state)
 {
     (void)state;
@@ -173,8 +181,7 @@ static void test_listed_persisted(void **state)
     assert_int_equal(sw_share_listed_weight(sh, "victim@a.test"), 1000);
     assert_int_equal(sw_share_listed_weight(sh, "flooder@a.test"), 0);
     sw_share_free(sh);
-    unlink(path);
-    rmdir(dir);
+    rm_tree(dir);
 }
 
 /* Take every due spool entry: count those whose payload holds @needle (acking all). */
@@ -194,16 +201,55 @@ static int drain(struct sw_spool *sp, int64_t now, const char *needle, int *tota
     return n;
 }
 
+/* A fresh temporary directory with an open spool in DIR/spool; state is DIR/state. */
+struct spool_fix {
+    char dir[32];
+    char state[300];
+    struct sw_spool *sp;
+};
+
+static void fix_open(struct spool_fix *f)
+{
+    char path[300];
+    struct sw_errbuf eb = {{0}};
+    snprintf(f->dir, sizeof(f->dir), "/tmp/sw-test-rtbl.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(path, sizeof(path), "%s/spool", f->dir);
+    f->sp = NULL;
+    assert_int_equal(sw_spool_open(path, 100, 1000, &f->sp, &eb), 0);
+    snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
+}
+
+/* Free the spool, remove the directory and everything in it. */
+static void fix_close(struct spool_fix *f)
+{
+    sw_spool_free(f->sp);
+    rm_tree(f->dir);
+}
+
+/* Incident @id of @inc at @t: its RTBL item is published, stays listed until
+ * just before @t + @listed_ms and is retracted just after. */
+static void offence(struct sw_share *sh, struct sw_spool *sp, struct sw_incident *inc,
+                    const char *id, int64_t t, int64_t listed_ms, const char *pub,
+                    const char *retract)
+{
+    int total;
+    snprintf(inc->id, sizeof(inc->id), "%s", id);
+    assert_int_equal(sw_share_incident_at(sh, inc, t), 0);
+    assert_int_equal(drain(sp, t, pub, &total), 1);
+    sw_share_tick(sh, t + listed_ms - 1000);
+    assert_int_equal(drain(sp, t + listed_ms - 1000, retract, &total), 0);
+    sw_share_tick(sh, t + listed_ms + 1000);
+    assert_int_equal(drain(sp, t + listed_ms + 1000, retract, &total), 1);
+}
+
 static void test_publish_expire_repeat(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/sw-test-rtbl.XXXXXX", path[300], cmd[400];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/spool", dir);
-    struct sw_spool *sp = NULL;
+    struct spool_fix f;
+    fix_open(&f);
+    struct sw_spool *sp = f.sp;
     struct sw_errbuf eb = {{0}};
-    assert_int_equal(sw_spool_open(path, 100, 1000, &sp, &eb), 0);
-    snprintf(path, sizeof(path), "%s/state", dir);
     struct sw_share_node feed = {.node = "f",
                                  .min_score = 1.0,
                                  .payload = SW_SHARE_SUMMARY,
@@ -212,7 +258,7 @@ static void test_publish_expire_repeat(void **state)
                                  .retract_on_close = true};
     struct sw_share_settings s = {0};
     s.service = "pubsub.a.test";
-    s.state_dir = path;
+    s.state_dir = f.state;
     s.rtbl = (struct sw_share_node){.enabled = true,
                                     .node = "rtbl",
                                     .min_score = 5.0,
@@ -271,22 +317,10 @@ static void test_publish_expire_repeat(void **state)
     /* offence 2 (a new incident), after a restart: listed for 2 * ttl */
     sw_share_free(sh);
     assert_int_equal(sw_share_new(&s, &rs, sp, &sh, &eb), 0);
-    snprintf(inc->id, sizeof(inc->id), "22222222-2222-5333-8444-555555555555");
     inc->status = SW_INC_OPEN;
-    assert_int_equal(sw_share_incident_at(sh, inc, t0 + 100000), 0);
-    assert_int_equal(drain(sp, t0 + 100000, pub, &total), 1);
-    sw_share_tick(sh, t0 + 100000 + 119000);
-    assert_int_equal(drain(sp, t0 + 219000, retract, &total), 0);
-    sw_share_tick(sh, t0 + 100000 + 121000);
-    assert_int_equal(drain(sp, t0 + 221000, retract, &total), 1);
+    offence(sh, sp, inc, "22222222-2222-5333-8444-555555555555", t0 + 100000, 120000, pub, retract);
     /* offence 3: 4 * ttl = 240 s, capped at ttl_max 200 s */
-    snprintf(inc->id, sizeof(inc->id), "33333333-2222-5333-8444-555555555555");
-    assert_int_equal(sw_share_incident_at(sh, inc, t0 + 300000), 0);
-    assert_int_equal(drain(sp, t0 + 300000, pub, &total), 1);
-    sw_share_tick(sh, t0 + 300000 + 199000);
-    assert_int_equal(drain(sp, t0 + 499000, retract, &total), 0);
-    sw_share_tick(sh, t0 + 300000 + 201000);
-    assert_int_equal(drain(sp, t0 + 501000, retract, &total), 1);
+    offence(sh, sp, inc, "33333333-2222-5333-8444-555555555555", t0 + 300000, 200000, pub, retract);
 
     /* listed again, then the allow list (by domain) retracts it at start */
     snprintf(inc->id, sizeof(inc->id), "44444444-2222-5333-8444-555555555555");
@@ -304,26 +338,21 @@ static void test_publish_expire_repeat(void **state)
     assert_int_equal(drain(sp, t0 + 700000, "<publish", &total), 0);
     assert_int_equal(total, 0);
     sw_share_free(sh);
-    sw_spool_free(sp);
     free(inc);
     free(weak);
-    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    fix_close(&f);
 }
 
 static void test_retract_command_path(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/sw-test-rtbl.XXXXXX", path[300], cmd[400];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/spool", dir);
-    struct sw_spool *sp = NULL;
+    struct spool_fix f;
+    fix_open(&f);
+    struct sw_spool *sp = f.sp;
     struct sw_errbuf eb = {{0}};
-    assert_int_equal(sw_spool_open(path, 100, 1000, &sp, &eb), 0);
-    snprintf(path, sizeof(path), "%s/state", dir);
     struct sw_share_settings s = {0};
     s.service = "pubsub.a.test";
-    s.state_dir = path;
+    s.state_dir = f.state;
     s.rtbl = (struct sw_share_node){
         .enabled = true, .node = "rtbl", .min_score = 1.0, .ttl_ms = 60000, .ttl_max_ms = 60000};
     struct sw_reporter_settings rs;
@@ -340,9 +369,7 @@ static void test_retract_command_path(void **state)
     assert_int_equal(drain(sp, 1, want, &total), 1);
     assert_int_equal(sw_share_retract(sh, ""), SW_EINVAL);
     sw_share_free(sh);
-    sw_spool_free(sp);
-    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    fix_close(&f);
 }
 
 /* reports from a.test count 0.5 each, at most 2 reporters, for 60 s; listed_score 2 */
@@ -398,7 +425,7 @@ static void test_reports(void **state)
     assert_int_equal(st.reports_in, 4);
     assert_int_equal(st.reports_refused, 2);
     sw_share_free(sh);
-    rmdir(dir);
+    rm_tree(dir);
 }
 
 /* XEP-0377 reports survive a restart (state_dir/reports.state): written by the
@@ -419,7 +446,7 @@ static void test_reports_persisted(void **state)
     assert_true(sw_share_report(sh, "a.test", "x@a.test", "u2@a.test", NULL, t - 500));
     assert_true(sw_share_report(sh, "a.test", "y@a.test", "u1@a.test", NULL, t - 70000));
     sw_share_tick(sh, t); /* written by the reporter thread's tick */
-    char path[256], cmd[300];
+    char path[256];
     snprintf(path, sizeof(path), "%s/reports.state", dir);
     struct stat stt;
     assert_int_equal(stat(path, &stt), 0);
@@ -449,8 +476,7 @@ static void test_reports_persisted(void **state)
     assert_int_equal(sw_share_new(&s, &rs, NULL, &sh, &eb), 0);
     assert_int_equal(sw_share_report_weight(sh, "x@a.test", t), 0);
     sw_share_free(sh);
-    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    rm_tree(dir);
 }
 
 int main(void)

@@ -355,6 +355,16 @@ static inline int sw_test_det_start(struct sw_test_det *d, const struct sw_detec
     return rc;
 }
 
+/* A tick at @t_ms as a worker does it: expire(), then timer() (may emit). */
+static inline void sw_test_det_tick(struct sw_test_det *d, int64_t t_ms)
+{
+    d->ops->expire(d->shared, d->local, t_ms, &d->st);
+    if (d->ops->timer != NULL) {
+        d->ops->timer(d->shared, d->local, t_ms, &d->out.sink, &d->st);
+    }
+    d->last_tick = t_ms;
+}
+
 /* Feed one event like a single worker would (kind mask, key hook or shard key
  * must be non-zero), and call expire() once per second of stream time. */
 static inline void sw_test_det_feed(struct sw_test_det *d, const struct sw_event *ev)
@@ -367,8 +377,7 @@ static inline void sw_test_det_feed(struct sw_test_det *d, const struct sw_event
         return;
     }
     if (d->last_tick == 0 || ev->t_ms - d->last_tick >= 1000) {
-        d->ops->expire(d->shared, d->local, ev->t_ms, &d->st);
-        d->last_tick = ev->t_ms;
+        sw_test_det_tick(d, ev->t_ms);
     }
     d->ops->process(d->shared, d->local, ev, &d->out.sink, &d->st);
 }
