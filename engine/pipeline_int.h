@@ -207,6 +207,7 @@ struct sw_pipeline {
     /* reader counters */
     uint64_t bytes, chunks, drops, stanzas_dropped;
     uint64_t split_oversize, split_depth; /* stanzas sw_split skipped */
+    uint64_t split_junk;                  /* junk between stanzas skipped (counted as malformed) */
     struct sw_wait_stats wait_reader;
     /* aggregator counters */
     struct sw_wait_stats wait_agg;

@@ -28,6 +28,11 @@
  * best effort: when the parser's queue is full it is skipped (not a drop).
  * File taps never get one, so replay stays purely stream-time.
  *
+ * Junk between stanzas (text, an unbalanced close tag, CDATA at the top
+ * level) follows the malformed-stanza rule: reported "file:line:col: reason",
+ * counted (malformed, so replay exits 3), skipped; the run goes on with the
+ * next stanza (rd_on_junk()).
+ *
  * Errors (unreadable file, junk the splitter rejects, truncated stanza):
  * complete stanzas before the spot are still handed out, then an ERROR chunk
  * with "file:line:col: reason", then END. sw_pipeline_stop() and a parse
@@ -40,6 +45,7 @@
 #include <string.h>
 
 #include "pipeline_int.h"
+#include "sw/log.h"
 
 /* ------------------------------------------------------------------ */
 /* reader                                                              */
@@ -295,6 +301,26 @@ static void rd_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
     }
 }
 
+/* Junk between stanzas: what came before goes out as a chunk of its own,
+ * the junk is logged (rate-limited like malformed stanzas) and counted. */
+static void rd_on_junk(void *ud, uint64_t start, uint64_t end, uint32_t line, uint32_t col,
+                       const char *reason)
+{
+    struct rd *r = ud;
+    (void)start;
+    if (r->cb_rc < 0) {
+        return;
+    }
+    r->consumed = end;
+    rd_flush(r);
+    uint64_t n = SW_CNT_GET(r->p->split_junk) + 1;
+    SW_CNT_SET(r->p->split_junk, n);
+    if (n <= 100 || (n & (n - 1)) == 0) {
+        sw_log_warn("engine", "%s:%u:%u: %s: junk between stanzas skipped (%llu so far)", r->name,
+                    line, col, reason, (unsigned long long)n);
+    }
+}
+
 /* A top-level element the splitter skips (oversize or too deep): hand out a
  * stand-in chunk so it still becomes a (minimal, over-limit) event. */
 static void rd_on_skipped(void *ud, uint64_t start, uint64_t end, uint32_t line)
@@ -381,6 +407,7 @@ static int rd_stream_begin(struct rd *r, const struct sw_tap_read *t)
                              .stanza = rd_on_stanza,
                              .close = rd_on_close,
                              .skipped = rd_on_skipped,
+                             .junk = rd_on_junk,
                              .ud = r};
     /* The configured max_depth is the parser's (an over-deep stanza becomes a
      * minimal over-limit event there); the splitter drops only what libxml2

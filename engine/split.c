@@ -26,7 +26,13 @@
  * max_stanza_bytes is not reported as a stanza; it is counted
  * (sw_split_stats()) and passed to the optional skipped() callback.
  * Junk (text at top level, no header, unbalanced close, DOCTYPE) is SW_EPARSE
- * "line:col: reason", after which the instance stays failed.
+ * "line:col: reason", after which the instance stays failed. With the
+ * optional junk() callback set, junk between stanzas of an open stream (text,
+ * an unbalanced close tag, CDATA or bad '<!' markup at the top level) is
+ * reported there instead, as the range [start, end) up to the next top-level
+ * '<' (or the end of input), and scanning goes on with the next stanza; a
+ * DOCTYPE, junk before the header and anything after the stream close stay
+ * errors.
  *
  * Threading: one instance per thread at a time. Ownership: _new/_free.
  */
@@ -57,6 +63,7 @@ enum split_lex {
     LX_COMMENT,  /* after "<!--" */
     LX_CDATA,    /* after "<![CDATA[" */
     LX_PI,       /* after "<?" */
+    LX_JUNK,     /* junk between stanzas, skipped up to the next '<' (cb.junk) */
 };
 
 #define SPLIT_NAME_MAX 64
@@ -71,9 +78,10 @@ struct sw_split {
     uint8_t bang_mode; /* 0 undecided, 1 comment, 2 CDATA */
     uint8_t bang_k;
     uint8_t too_deep, failed, have_hstart, name_done;
-    uint8_t bom_ok; /* still at the start: a BOM may follow */
-    uint32_t depth; /* open elements of the current stanza */
-    uint64_t off;   /* absolute offset of the current buffer's first byte */
+    uint8_t junk_cdata; /* the CDATA section being scanned is junk at the top level */
+    uint8_t bom_ok;     /* still at the start: a BOM may follow */
+    uint32_t depth;     /* open elements of the current stanza */
+    uint64_t off;       /* absolute offset of the current buffer's first byte */
     uint64_t tag_start;
     uint32_t tag_line, tag_col;
     uint64_t hstart;
@@ -83,6 +91,9 @@ struct sw_split {
     uint64_t counted;    /* newline counting has reached this offset */
     uint64_t line_start; /* offset just after the last '\n' before counted */
     uint64_t skipped_oversize, skipped_depth;
+    uint64_t junk_start; /* LX_JUNK: where the junk began, its position and why */
+    uint32_t junk_line, junk_col;
+    const char *junk_reason;
     uint32_t name_len, hname_len;
     char name[SPLIT_NAME_MAX];
     char hname[SPLIT_NAME_MAX];
@@ -223,6 +234,25 @@ static int fail_at(struct sw_split *s, const char *buf, const char *p, const cha
 static int fail_tag(struct sw_split *s, const char *reason, const char *name, struct sw_errbuf *eb)
 {
     return fail_msg(s, s->tag_line, s->tag_col, reason, name, eb);
+}
+
+/* Junk at the top level with cb.junk set: remember it (starting at stream
+ * offset @start, line:col) and skip to the next top-level '<' (LX_JUNK). */
+static void junk_begin(struct sw_split *s, uint64_t start, uint32_t line, uint32_t col,
+                       const char *reason)
+{
+    s->junk_start = start;
+    s->junk_line = line;
+    s->junk_col = col;
+    s->junk_reason = reason;
+    s->lex = LX_JUNK;
+}
+
+/* The junk ends before stream offset @end: report it, back to top-level text. */
+static void junk_end(struct sw_split *s, uint64_t end)
+{
+    s->cb.junk(s->cb.ud, s->junk_start, end, s->junk_line, s->junk_col, s->junk_reason);
+    s->lex = LX_TEXT;
 }
 
 static void stanza_end(struct sw_split *s, uint64_t end)
@@ -703,6 +733,13 @@ static int lex_top(struct sw_split *s, const char *buf, const char **pp, const c
     if (p == e) {
         return 0;
     }
+    if (*p != '<' && s->phase == PH_STREAM && s->cb.junk != NULL) {
+        sync_lines(s, buf, p);
+        junk_begin(s, pos_of(s, buf, p), (uint32_t)(s->lines + 1),
+                   (uint32_t)(pos_of(s, buf, p) - s->line_start + 1),
+                   "text at the top level of the stream");
+        return 0;
+    }
     if (*p != '<') {
         return fail_at(s, buf, p,
                        s->phase == PH_PROLOG   ? "text before the stream header"
@@ -775,6 +812,12 @@ static int lex_stream_close(struct sw_split *s, const char *buf, const char **pp
     }
     if (s->name_len != s->hname_len || s->name_len >= SPLIT_NAME_MAX - 1 ||
         memcmp(s->name, s->hname, s->name_len) != 0) {
+        if (s->cb.junk != NULL) {
+            *pp = p + 1;
+            junk_begin(s, s->tag_start, s->tag_line, s->tag_col, "unbalanced close tag");
+            junk_end(s, pos_of(s, buf, p) + 1);
+            return 0;
+        }
         return fail_tag(s, "unbalanced close tag </", name_str(s), eb);
     }
     s->phase = PH_END;
@@ -790,6 +833,28 @@ static int lex_stream_close(struct sw_split *s, const char *buf, const char **pp
 static int lex_bang(struct sw_split *s, const char *buf, const char *p, struct sw_errbuf *eb)
 {
     char c = *p;
+    if (s->depth == 0 && s->phase == PH_STREAM && s->cb.junk != NULL) {
+        if (s->bang_mode == 0 && c == '[') {
+            /* CDATA at the top level: scanned to its "]]>" (its text may hold
+             * a '<'), then reported as junk (see the LX_CDATA case) */
+            s->junk_cdata = 1;
+            s->junk_start = s->tag_start;
+            s->junk_line = s->tag_line;
+            s->junk_col = s->tag_col;
+            s->junk_reason = "CDATA at the top level";
+            s->bang_mode = 2;
+            return 0;
+        }
+        if ((s->bang_mode == 0 && c != '-' && c != 'D') || (s->bang_mode == 1 && c != '-') ||
+            (s->bang_mode == 2 && c != "CDATA["[s->bang_k])) {
+            /* neither a comment, a CDATA section nor a DOCTYPE (which stays
+             * an error): junk from its '<' to the next one */
+            s->junk_cdata = 0;
+            junk_begin(s, s->tag_start, s->tag_line, s->tag_col,
+                       s->bang_mode == 2 ? "bad CDATA start" : "bad markup after '<!'");
+            return 0;
+        }
+    }
     if (s->bang_mode == 0) {
         if (c == '-') {
             s->bang_mode = 1;
@@ -819,6 +884,25 @@ static int lex_bang(struct sw_split *s, const char *buf, const char *p, struct s
         }
     }
     return 0;
+}
+
+/* LX_JUNK: skip to the next '<' and report the junk before it. Out of line
+ * (like the error paths), so the scanner's hot loop keeps its shape. */
+static __attribute__((noinline, cold)) const char *lex_junk(struct sw_split *s, const char *buf,
+                                                            const char *p, const char *e)
+{
+    const char *q = find1(p, e, '<');
+    if (q == NULL) {
+        return e;
+    }
+    junk_end(s, pos_of(s, buf, q));
+    return q;
+}
+
+static __attribute__((noinline, cold)) void junk_cdata_end(struct sw_split *s, uint64_t end)
+{
+    s->junk_cdata = 0;
+    junk_end(s, end);
 }
 
 int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_errbuf *eb)
@@ -918,7 +1002,12 @@ int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_err
             if (rc != 0) {
                 return rc;
             }
-            p++;
+            if (s->lex != LX_JUNK) {
+                p++;
+            }
+            break;
+        case LX_JUNK:
+            p = lex_junk(s, buf, p, e);
             break;
         case LX_COMMENT:
         case LX_CDATA:
@@ -932,6 +1021,9 @@ int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_err
             }
             p = q;
             s->lex = LX_TEXT;
+            if (s->junk_cdata) {
+                junk_cdata_end(s, pos_of(s, buf, q));
+            }
             break;
         default:
             return fail_at(s, buf, p, "internal scanner state", eb);
@@ -949,6 +1041,9 @@ int sw_split_finish(struct sw_split *s, struct sw_errbuf *eb)
     }
     uint64_t line = s->lines + 1;
     uint64_t col = s->counted - s->line_start + 1;
+    if (s->lex == LX_JUNK) {
+        junk_end(s, s->off); /* junk up to the end of input */
+    }
     if (s->depth > 0 || (s->phase == PH_STREAM && (s->lex == LX_STAG || s->lex == LX_DQ ||
                                                    s->lex == LX_SQ || s->lex == LX_LT))) {
         return fail_msg(s, line, col, "truncated stanza at end of input", NULL, eb);

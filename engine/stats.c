@@ -32,6 +32,7 @@ void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats
     st->stanzas_dropped = SW_CNT_GET(p->stanzas_dropped);
     st->skipped_oversize = SW_CNT_GET(p->split_oversize);
     st->skipped_depth = SW_CNT_GET(p->split_depth);
+    st->malformed = SW_CNT_GET(p->split_junk);
     st->reloads = SW_CNT_GET(p->reloads);
     st->reload_errors = SW_CNT_GET(p->reload_errors);
     st->hits = SW_CNT_GET(p->hits);

@@ -137,6 +137,12 @@ struct wk_state {
     /* per-kind dispatch lists of enabled detector indexes (kind bit 0..2) */
     uint32_t n_by_kind[3];
     uint8_t by_kind[3][SW_PIPELINE_MAX_DETECTORS];
+    /* the same lists cut down, per set of shard keys this worker owns (bit
+     * sh = key[sh] is mine): a shard-routed detector only where its shard's
+     * bit is set, a key-routed one (ops->key) always. Index order kept, so
+     * hits are pushed in (seq, detector) order as before. */
+    uint8_t n_by_mask[3][1u << SW_SHARD__COUNT];
+    uint8_t by_mask[3][1u << SW_SHARD__COUNT][SW_PIPELINE_MAX_DETECTORS];
 };
 
 static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws)
@@ -147,6 +153,17 @@ static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws)
             if (ws->enabled[d] && (p->det[d]->events & (1u << kb))) {
                 ws->by_kind[kb][ws->n_by_kind[kb]++] = (uint8_t)d;
             }
+        }
+        for (unsigned m = 0; m < (1u << SW_SHARD__COUNT); m++) {
+            uint8_t n = 0;
+            for (uint32_t j = 0; j < ws->n_by_kind[kb]; j++) {
+                unsigned d = ws->by_kind[kb][j];
+                const struct sw_detector_ops *ops = p->det[d];
+                if (ops->key != NULL || (m & (1u << ops->shard)) != 0) {
+                    ws->by_mask[kb][m][n++] = (uint8_t)d;
+                }
+            }
+            ws->n_by_mask[kb][m] = n;
         }
     }
 }
@@ -362,8 +379,9 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
                 mine |= 1u << sh;
             }
         }
-        for (uint32_t j = 0; j < ws->n_by_kind[kb]; j++) {
-            unsigned d = ws->by_kind[kb][j];
+        const uint8_t *list = ws->by_mask[kb][mine];
+        for (uint32_t j = 0, n = ws->n_by_mask[kb][mine]; j < n; j++) {
+            unsigned d = list[j];
             const struct sw_detector_ops *ops = p->det[d];
             if (ops->key != NULL) {
                 /* The detector's own routing key (e.g. the requester for both
@@ -372,8 +390,6 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
                 if (key == 0 || (W > 1 && wk_owner(key, W) != me)) {
                     continue;
                 }
-            } else if ((mine & (1u << ops->shard)) == 0) {
-                continue;
             }
             sink.seq = ev->seq;
             sink.det = d;

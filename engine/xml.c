@@ -751,10 +751,35 @@ static struct xml_str *text_buf(struct sw_xml *x)
     }
 }
 
+/* Character data directly inside the stream element (between stanzas): only
+ * whitespace belongs there (keepalives, pretty printing). Anything else stops
+ * the parser, as sw_split rejects it. Failing here rather than ignoring it
+ * keeps the verdict independent of how the input was cut: libxml2's push
+ * parser delivers top-level text only once it sees a '<' or has 300 bytes
+ * buffered, so text it still holds at the end is judged by sw_xml_finish()
+ * (any non-space left unparsed fails there), text it delivered is judged
+ * here, and both fail the same way. libxml2 never delivers a control byte
+ * other than tab, LF and CR, so "above ' '" is "not whitespace". */
+static __attribute__((noinline, cold)) void top_text(struct sw_xml *x)
+{
+    xmlParserInputPtr in = x->ctxt->input;
+    set_error(x, in != NULL ? in->line : 0, in != NULL ? in->col : 0,
+              "text at the top level of the stream");
+    xmlStopParser(x->ctxt);
+}
+
 static void on_chars(void *ud, const xmlChar *ch, int len)
 {
     struct sw_xml *x = ud;
     if (x->text == TX_NONE || x->depth != x->text_depth || x->skip != SK_NONE) {
+        if (x->depth == 1) {
+            for (int i = 0; i < len; i++) {
+                if (ch[i] > ' ') {
+                    top_text(x);
+                    break;
+                }
+            }
+        }
         return;
     }
     struct xml_str *s = text_buf(x);
@@ -1217,6 +1242,19 @@ static int only_space(xmlParserCtxtPtr c)
     return 1;
 }
 
+/* The first unparsed non-space byte is not markup: text libxml2 holds back
+ * (it hands over top-level text once it sees a '<' or 300 bytes). */
+static int pending_text(xmlParserCtxtPtr c)
+{
+    xmlParserInputPtr in = c->input;
+    for (const xmlChar *p = in->cur; p < in->end; p++) {
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
+            return *p != '<';
+        }
+    }
+    return 0;
+}
+
 /* Between stanzas, swap the context for a fresh one that has seen only the
  * stream start tag, bounding the dictionary. Line numbering continues where
  * it was. On any failure the old context simply stays. */
@@ -1315,7 +1353,10 @@ int sw_xml_finish(struct sw_xml *x, struct sw_errbuf *eb)
     int pending = !only_space(x->ctxt); /* unparsed markup left (a cut start tag) */
     if (x->depth >= 2 || pending || (x->depth == 0 && x->ctxt->instate != XML_PARSER_EPILOG)) {
         set_error(x, in != NULL ? in->line : 0, in != NULL ? in->col : 0,
-                  x->depth >= 2 ? "truncated stanza at end of input" : "no stream element");
+                  x->depth >= 2           ? "truncated stanza at end of input"
+                  : x->depth == 0         ? "no stream element"
+                  : pending_text(x->ctxt) ? "text at the top level of the stream"
+                                          : "truncated markup at end of input");
         x->failed = 1;
         x->st.parse_errors++;
         return sw_errbuf_set(eb, SW_EPARSE, "%s", x->err);

@@ -260,6 +260,7 @@ void sw_live_get_stats(const struct sw_live *l, struct sw_live_tap_stats *st)
         o->queue_drops = LT_CNT_GET(t->c.queue_drops);
         o->oversize = LT_CNT_GET(t->c.oversize);
         o->parse_errors = LT_CNT_GET(t->c.parse_errors);
+        o->junk = LT_CNT_GET(t->c.junk);
         o->gaps = LT_CNT_GET(t->c.gaps);
         o->peer_dropped = LT_CNT_GET(t->c.peer_dropped);
         o->dedup = LT_CNT_GET(t->c.dedup);

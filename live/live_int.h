@@ -48,6 +48,7 @@ struct lt_counters {
     uint64_t connections, open, closed_error, idle_closed, refused;
     uint64_t bytes, stanzas, by_kind[4];
     uint64_t queue_drops, oversize, parse_errors, gaps, peer_dropped, dedup, reconnects;
+    uint64_t junk; /* junk between stanzas skipped (socket tap; the connection stays) */
     uint64_t transit_ms_sum, transit_n;
 };
 

@@ -223,6 +223,9 @@ static void write_taps(const struct sw_live *live, FILE *fp)
             "Capacity of the tap's queue in blocks.", queue_blocks)
     TAP_ONE("stanzawatch_tap_parse_errors_total", "counter",
             "Connections closed because the peer sent junk.", parse_errors)
+    TAP_ONE("stanzawatch_tap_junk_total", "counter",
+            "Junk between stanzas skipped (text at the top level; the connection stays open).",
+            junk)
 #undef TAP_ONE
     fam(fp, "stanzawatch_tap_dropped_total", "counter",
         "Stanzas lost or dropped on the way in, by reason (queue_full: stanzawatch behind; "

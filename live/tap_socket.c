@@ -10,8 +10,10 @@
  * max_stanza_bytes + 64 KB. Whole stanzas are unwrapped and queued
  * (lt_tap_stanza); the block is flushed after every poll round.
  *
- * Hostile or broken peers: junk the splitter rejects (no stream header, text
- * at top level, ...) closes the connection (parse_errors); an oversize or
+ * Hostile or broken peers: junk the splitter rejects (no stream header, a
+ * DOCTYPE, ...) closes the connection (parse_errors); junk between stanzas
+ * (text, a stray close tag at the top level) is logged "peer: line:col:
+ * reason", counted (junk) and skipped, the connection stays; an oversize or
  * over-deep stanza is skipped and counted; a peer silent for idle_timeout
  * (half-open TCP, hung module) is closed (idle_closed; the modules send a
  * whitespace keepalive); more than max_connections are refused. None of this
@@ -276,6 +278,18 @@ static void sk_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
     lt_tap_stanza(t, s, n);
 }
 
+static void sk_on_junk(void *ud, uint64_t start, uint64_t end, uint32_t line, uint32_t col,
+                       const char *reason)
+{
+    struct sk_conn *c = ud;
+    struct lt_tap *t = c->sk->t;
+    (void)start;
+    c->consumed = end;
+    LT_CNT_ADD(t->c.junk, 1);
+    sw_log_warn("tap", "%s: %s: %u:%u: %s: junk between stanzas skipped", t->name, c->peer, line,
+                col, reason);
+}
+
 static void sk_on_close(void *ud, uint64_t start, uint64_t end)
 {
     struct sk_conn *c = ud;
@@ -370,8 +384,11 @@ static void sk_accept(struct sk_tap *sk)
             continue;
         }
         struct sk_conn *c = calloc(1, sizeof(*c));
-        struct sw_split_cb cb = {
-            .header = sk_on_header, .stanza = sk_on_stanza, .close = sk_on_close, .ud = c};
+        struct sw_split_cb cb = {.header = sk_on_header,
+                                 .stanza = sk_on_stanza,
+                                 .close = sk_on_close,
+                                 .junk = sk_on_junk,
+                                 .ud = c};
         if (c == NULL || sw_split_new(&t->live->xlim, &cb, &c->split) < 0) {
             free(c);
             close(fd);

@@ -95,9 +95,11 @@ struct agg_entry {
     uint64_t hash;
     int32_t chain;              /* next entry in the hash bucket, -1 = end */
     int32_t lru_prev, lru_next; /* by last hit time; -1 = end */
+    int32_t w_prev, w_next;     /* watch list (see sw_aggregate_tick); -1 = end */
     uint8_t state;              /* enum agg_state */
     uint8_t okind;
     uint8_t dirty;
+    uint8_t watched; /* on the watch list */
     uint32_t n_contrib;
     uint32_t n_cand_ev;
     int64_t first_ms, last_ms, closed_ms, last_emit_ms;
@@ -137,6 +139,8 @@ struct sw_aggregate {
     int32_t free_head; /* freed entries chained through lru_next */
     size_t hw;         /* entries [hw, cap) never used yet (their pages untouched) */
     int32_t lru_head, lru_tail;
+    int32_t w_head, w_tail; /* watch list: LRU order, dirty or closed when last hit */
+    int64_t next_walk;      /* no idle entry has work due before this stream time */
     size_t used;
     size_t n_dirty; /* open entries with a held-back update */
     int64_t now;
@@ -386,33 +390,89 @@ static const struct agg_sym *find_sym(const struct sw_aggregate *a, const char *
 
 /* ---- table ------------------------------------------------------------- */
 
+/* The LRU and the watch list are intrusive doubly linked lists over a->e:
+ * @po/@no are the offsets of an entry's prev/next fields, -1 = end. */
+static int32_t *link_at(struct sw_aggregate *a, int32_t i, size_t off)
+{
+    return (int32_t *)(void *)((char *)&a->e[i] + off);
+}
+
+static void list_unlink(struct sw_aggregate *a, int32_t i, size_t po, size_t no, int32_t *head,
+                        int32_t *tail)
+{
+    int32_t prev = *link_at(a, i, po), next = *link_at(a, i, no);
+    if (prev >= 0) {
+        *link_at(a, prev, no) = next;
+    } else {
+        *head = next;
+    }
+    if (next >= 0) {
+        *link_at(a, next, po) = prev;
+    } else {
+        *tail = prev;
+    }
+    *link_at(a, i, po) = *link_at(a, i, no) = -1;
+}
+
+static void list_push_tail(struct sw_aggregate *a, int32_t i, size_t po, size_t no, int32_t *head,
+                           int32_t *tail)
+{
+    *link_at(a, i, po) = *tail;
+    *link_at(a, i, no) = -1;
+    if (*tail >= 0) {
+        *link_at(a, *tail, no) = i;
+    } else {
+        *head = i;
+    }
+    *tail = i;
+}
+
+#define AGG_LRU offsetof(struct agg_entry, lru_prev), offsetof(struct agg_entry, lru_next)
+#define AGG_WATCH offsetof(struct agg_entry, w_prev), offsetof(struct agg_entry, w_next)
+
 static void lru_unlink(struct sw_aggregate *a, int32_t i)
 {
-    struct agg_entry *e = &a->e[i];
-    if (e->lru_prev >= 0) {
-        a->e[e->lru_prev].lru_next = e->lru_next;
-    } else {
-        a->lru_head = e->lru_next;
+    list_unlink(a, i, AGG_LRU, &a->lru_head, &a->lru_tail);
+}
+
+/* The watch list holds, in LRU order, every entry that was dirty or closed
+ * when last hit (and some that no longer are: dropped lazily by the tick), so
+ * the tick finds the young entries that need it without walking the LRU. */
+static void w_unlink(struct sw_aggregate *a, int32_t i)
+{
+    if (a->e[i].watched) {
+        list_unlink(a, i, AGG_WATCH, &a->w_head, &a->w_tail);
+        a->e[i].watched = 0;
     }
-    if (e->lru_next >= 0) {
-        a->e[e->lru_next].lru_prev = e->lru_prev;
-    } else {
-        a->lru_tail = e->lru_prev;
+}
+
+/* Only for the entry at the LRU tail (just hit), or in LRU order, so the
+ * list's order stays LRU order. */
+static void w_push_tail(struct sw_aggregate *a, int32_t i)
+{
+    w_unlink(a, i);
+    list_push_tail(a, i, AGG_WATCH, &a->w_head, &a->w_tail);
+    a->e[i].watched = 1;
+}
+
+/* A reload may move the horizons, so an entry the tick dropped as idle can
+ * count as young again: put back every entry that could need a tick, walking
+ * the LRU so the order stays LRU order. */
+static void w_rebuild(struct sw_aggregate *a)
+{
+    while (a->w_head >= 0) {
+        w_unlink(a, a->w_head);
     }
-    e->lru_prev = e->lru_next = -1;
+    for (int32_t i = a->lru_head; i >= 0; i = a->e[i].lru_next) {
+        if (a->e[i].dirty || a->e[i].state == AGG_CLOSED) {
+            w_push_tail(a, i);
+        }
+    }
 }
 
 static void lru_push_tail(struct sw_aggregate *a, int32_t i)
 {
-    struct agg_entry *e = &a->e[i];
-    e->lru_prev = a->lru_tail;
-    e->lru_next = -1;
-    if (a->lru_tail >= 0) {
-        a->e[a->lru_tail].lru_next = i;
-    } else {
-        a->lru_head = i;
-    }
-    a->lru_tail = i;
+    list_push_tail(a, i, AGG_LRU, &a->lru_head, &a->lru_tail);
 }
 
 static size_t bucket_of(const struct sw_aggregate *a, uint64_t h)
@@ -443,6 +503,7 @@ static void table_remove(struct sw_aggregate *a, int32_t i)
         *pp = e->chain;
     }
     lru_unlink(a, i);
+    w_unlink(a, i);
     free(e->open);
     memset(e, 0, offsetof(struct agg_entry, contrib));
     e->state = AGG_FREE;
@@ -841,6 +902,12 @@ static bool is_never(struct sw_aggregate *a, const char *off, uint8_t okind)
 
 /* ---- public ------------------------------------------------------------ */
 
+/* An entry idle this long (stream time) is one the tick walks to. */
+static int64_t agg_horizon(const struct sw_aggregate *a)
+{
+    return a->s->close_after_ms < a->s->window_ms ? a->s->close_after_ms : a->s->window_ms;
+}
+
 void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
 {
     if (a->listed != NULL && h->symbol != listed_symbol) {
@@ -859,6 +926,9 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
     a->st.hits++;
     int64_t now = h->t_ms > a->now ? h->t_ms : a->now;
     a->now = now;
+    if (now + agg_horizon(a) < a->next_walk) {
+        a->next_walk = now + agg_horizon(a); /* the entry hit now turns idle then */
+    }
     if (h->room[0] != '\0') {
         char room[SW_OFFENDER_TEXT];
         if (copy_bare(room, h->room) > 0) {
@@ -883,6 +953,10 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
     } else {
         lru_unlink(a, idx);
         lru_push_tail(a, idx);
+        const struct agg_entry *m = &a->e[idx];
+        if (m->watched || m->dirty || m->state == AGG_CLOSED) {
+            w_push_tail(a, idx);
+        }
     }
     struct agg_entry *e = &a->e[idx];
     int64_t first = h->first_ms > 0 && h->first_ms <= h->t_ms ? h->first_ms : h->t_ms;
@@ -971,6 +1045,7 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
             !e->dirty) {
             e->dirty = 1;
             a->n_dirty++;
+            w_push_tail(a, idx);
         }
         if (e->dirty && now - e->last_emit_ms >= a->s->update_interval_ms) {
             inc_refresh(a, e, now);
@@ -1001,46 +1076,102 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
     }
 }
 
+/* One entry's due work at tick time @now (closing, a held-back update,
+ * forgetting a closed or stale candidate entry). */
+static void tick_entry(struct sw_aggregate *a, int32_t i, int64_t now)
+{
+    struct agg_entry *e = &a->e[i];
+    switch (e->state) {
+    case AGG_OPEN:
+        if (now - e->last_ms >= a->s->close_after_ms) {
+            close_entry(a, e, now);
+        } else if (e->dirty && now - e->last_emit_ms >= a->s->update_interval_ms) {
+            inc_refresh(a, e, e->last_ms);
+            e->open->inc.status = SW_INC_UPDATED;
+            e->open->inc.revision++;
+            e->last_emit_ms = now;
+            emit(a, e);
+            a->st.updated++;
+        }
+        break;
+    case AGG_CLOSED:
+        if (now - e->closed_ms > a->s->reopen_window_ms) {
+            table_remove(a, i);
+        }
+        break;
+    case AGG_CAND:
+        if (now - e->last_ms > a->s->window_ms) {
+            table_remove(a, i);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* The stream time at which tick_entry() would first do something to @e
+ * (INT64_MAX: never, e.g. a freed entry), given no hit in between. */
+static int64_t entry_due(const struct sw_aggregate *a, const struct agg_entry *e)
+{
+    switch (e->state) {
+    case AGG_OPEN: {
+        int64_t d = e->last_ms + a->s->close_after_ms;
+        if (e->dirty && e->last_emit_ms + a->s->update_interval_ms < d) {
+            d = e->last_emit_ms + a->s->update_interval_ms;
+        }
+        return d;
+    }
+    case AGG_CLOSED:
+        return e->closed_ms + a->s->reopen_window_ms + 1;
+    case AGG_CAND:
+        return e->last_ms + a->s->window_ms + 1;
+    default:
+        return INT64_MAX;
+    }
+}
+
 void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms)
 {
     int64_t now = now_ms > a->now ? now_ms : a->now;
     a->now = now;
-    /* The LRU list is ordered by last hit time: past the point where entries
-     * are younger than both idle horizons only held-back updates need a look. */
-    int64_t horizon =
-        a->s->close_after_ms < a->s->window_ms ? a->s->close_after_ms : a->s->window_ms;
+    /* The LRU list is ordered by last hit time (hit times never go back), so
+     * the entries idle for at least both horizons are a prefix of it: each
+     * gets its due work in LRU order. Past that point (the young entries)
+     * only those on the watch list can have any (a held-back update, or a
+     * closed entry hit again and past reopen_window), and only while some
+     * update is held back: they are taken in the same (LRU) order, which is
+     * what walking the rest of the LRU list did, without touching the others. */
+    int64_t horizon = agg_horizon(a);
     int32_t i = a->lru_head;
-    while (i >= 0) {
-        struct agg_entry *e = &a->e[i];
-        int32_t next = e->lru_next;
-        if (a->n_dirty == 0 && now - e->last_ms < horizon) {
-            break;
+    if (now >= a->next_walk) {
+        /* next_walk: the earliest time an idle entry has work due, or a young
+         * one turns idle; hits only add young entries (sw_aggregate_hit lowers
+         * it to their turning idle), so before it the walk would do nothing. */
+        int64_t next_walk = INT64_MAX;
+        while (i >= 0 && now - a->e[i].last_ms >= horizon) {
+            int32_t next = a->e[i].lru_next;
+            tick_entry(a, i, now);
+            int64_t d = entry_due(a, &a->e[i]);
+            next_walk = d < next_walk ? d : next_walk;
+            i = next;
         }
-        switch (e->state) {
-        case AGG_OPEN:
-            if (now - e->last_ms >= a->s->close_after_ms) {
-                close_entry(a, e, now);
-            } else if (e->dirty && now - e->last_emit_ms >= a->s->update_interval_ms) {
-                inc_refresh(a, e, e->last_ms);
-                e->open->inc.status = SW_INC_UPDATED;
-                e->open->inc.revision++;
-                e->last_emit_ms = now;
-                emit(a, e);
-                a->st.updated++;
-            }
+        if (i >= 0 && a->e[i].last_ms + horizon < next_walk) {
+            next_walk = a->e[i].last_ms + horizon;
+        }
+        a->next_walk = next_walk;
+    }
+    for (i = a->w_head; i >= 0;) {
+        struct agg_entry *e = &a->e[i];
+        int32_t next = e->w_next;
+        if (now - e->last_ms >= horizon) {
+            /* done above; back on the list if hit while dirty or closed */
+            w_unlink(a, i);
+        } else if (a->n_dirty == 0) {
             break;
-        case AGG_CLOSED:
-            if (now - e->closed_ms > a->s->reopen_window_ms) {
-                table_remove(a, i);
-            }
-            break;
-        case AGG_CAND:
-            if (now - e->last_ms > a->s->window_ms) {
-                table_remove(a, i);
-            }
-            break;
-        default:
-            break;
+        } else if (e->state == AGG_CLOSED || (e->state == AGG_OPEN && e->dirty)) {
+            tick_entry(a, i, now);
+        } else {
+            w_unlink(a, i); /* needs nothing until its next hit */
         }
         i = next;
     }
@@ -1138,6 +1269,8 @@ static int agg_init(struct sw_aggregate *a, const struct sw_aggregate_settings *
                     struct sw_errbuf *eb)
 {
     a->lru_head = a->lru_tail = -1;
+    a->w_head = a->w_tail = -1;
+    a->next_walk = INT64_MIN;
     a->now = INT64_MIN / 2;
     a->listed = g_listed;
     a->listed_ctx = g_listed_ctx;
@@ -1242,6 +1375,8 @@ int sw_aggregate_reload(struct sw_aggregate *a, struct sw_conf *conf, struct sw_
     a->services = n.services;
     a->n_services = n.n_services;
     a->prefixes = muc ? &muc->service_prefixes : NULL; /* lives in @conf, referenced below */
+    w_rebuild(a);
+    a->next_walk = INT64_MIN; /* new horizons: walk at the next tick */
     sw_conf_ref(conf);
     sw_conf_free(a->conf);
     a->conf = conf;

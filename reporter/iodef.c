@@ -482,8 +482,8 @@ struct doc_job {
     int64_t ms;
 };
 
-int sw_xml_write_text(int (*fn)(xmlTextWriterPtr w, const void *arg), const void *arg, char **out,
-                      size_t *len)
+int sw_reporter_xml_text(int (*fn)(xmlTextWriterPtr w, const void *arg), const void *arg,
+                         char **out, size_t *len)
 {
     int rc = SW_ENOMEM;
     xmlBufferPtr b = xmlBufferCreate();
@@ -537,7 +537,7 @@ static int write_job(xmlTextWriterPtr w, const void *arg)
 
 static int write_doc(const struct doc_job *j, char **out, size_t *len)
 {
-    return sw_xml_write_text(write_job, j, out, len);
+    return sw_reporter_xml_text(write_job, j, out, len);
 }
 
 int sw_iodef_incident(const struct sw_reporter_settings *s, const struct sw_incident *inc,

@@ -153,5 +153,5 @@ int sw_iodef2_incident(const struct sw_reporter_settings *s, const struct sw_inc
                        int64_t report_ms, char **out, size_t *len)
 {
     struct incident_job j = {.s = s, .inc = inc, .report_ms = report_ms};
-    return sw_xml_write_text(write_job, &j, out, len);
+    return sw_reporter_xml_text(write_job, &j, out, len);
 }

@@ -17,6 +17,9 @@
 
 #include <inttypes.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct jw {
     FILE *fp;
@@ -33,7 +36,7 @@ static void jw_flush(struct jw *w)
     w->n = 0;
 }
 
-static void jw_raw(struct jw *w, const char *s, size_t len)
+static void jw_raw_slow(struct jw *w, const char *s, size_t len)
 {
     while (len > 0) {
         size_t room = sizeof(w->b) - w->n;
@@ -46,6 +49,18 @@ static void jw_raw(struct jw *w, const char *s, size_t len)
             jw_flush(w);
         }
     }
+}
+
+/* Most pieces fit: copy inline (the buffer is flushed when a piece fills it
+ * exactly, as before: the bytes written do not depend on it). */
+static inline void jw_raw(struct jw *w, const char *s, size_t len)
+{
+    if (len < sizeof(w->b) - w->n) {
+        memcpy(w->b + w->n, s, len);
+        w->n += len;
+        return;
+    }
+    jw_raw_slow(w, s, len);
 }
 
 /* Length of the well-formed UTF-8 sequence at s[0..n), or 0 if ill-formed
@@ -96,6 +111,31 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
+/* Length of the run of plain printable ASCII (0x20..0x7f but '"' and '\\')
+ * at s[0..n): 16 bytes per step with SSE2 (bytes >= 0x80 are negative as
+ * signed, so one signed compare with 0x20 catches them and the controls). */
+static size_t plain_run(const unsigned char *s, size_t n)
+{
+    size_t j = 0;
+#ifdef __SSE2__
+    const __m128i sp = _mm_set1_epi8(0x20), q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    while (j + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + j));
+        __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, sp),
+                                   _mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)));
+        unsigned m = (unsigned)_mm_movemask_epi8(bad);
+        if (m != 0) {
+            return j + (size_t)__builtin_ctz(m);
+        }
+        j += 16;
+    }
+#endif
+    while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != '"' && s[j] != '\\') {
+        j++;
+    }
+    return j;
+}
+
 static void jw_str(struct jw *w, const char *str)
 {
     static const char hex[] = "0123456789abcdef";
@@ -105,10 +145,7 @@ static void jw_str(struct jw *w, const char *str)
     size_t i = 0;
     while (i < n) {
         /* copy the longest run of plain printable ASCII at once */
-        size_t j = i;
-        while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != '"' && s[j] != '\\') {
-            j++;
-        }
+        size_t j = i + plain_run(s + i, n - i);
         if (j > i) {
             jw_raw(w, (const char *)s + i, j - i);
             i = j;
@@ -171,20 +208,43 @@ static void jw_key(struct jw *w, const char *k, int first)
     jw_raw(w, ":", 1);
 }
 
+/* Decimal digits of @v, right-aligned to @end; returns the first one. */
+static char *u64_digits(uint64_t v, char *end)
+{
+    char *p = end;
+    do {
+        *--p = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0);
+    return p;
+}
+
 static void jw_i64(struct jw *w, int64_t v)
 {
-    char t[32];
-    int k = snprintf(t, sizeof(t), "%" PRId64, v);
-    jw_raw(w, t, (size_t)k);
+    char t[24];
+    uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *p = u64_digits(a, t + sizeof(t));
+    if (v < 0) {
+        *--p = '-';
+    }
+    jw_raw(w, p, (size_t)(t + sizeof(t) - p));
 }
 
 static void jw_milli(struct jw *w, int64_t m)
 {
-    char t[40];
+    char t[32];
     uint64_t a = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
-    int k =
-        snprintf(t, sizeof(t), "%s%" PRIu64 ".%03" PRIu64, m < 0 ? "-" : "", a / 1000u, a % 1000u);
-    jw_raw(w, t, (size_t)k);
+    unsigned f = (unsigned)(a % 1000u);
+    char *end = t + sizeof(t);
+    end[-3] = (char)('0' + f / 100u);
+    end[-2] = (char)('0' + f / 10u % 10u);
+    end[-1] = (char)('0' + f % 10u);
+    end[-4] = '.';
+    char *p = u64_digits(a / 1000u, end - 4);
+    if (m < 0) {
+        *--p = '-';
+    }
+    jw_raw(w, p, (size_t)(end - p));
 }
 
 static void jw_time(struct jw *w, int64_t ms)

@@ -42,7 +42,7 @@ static const char *const access_names[] = {"open", "presence", "whitelist"};
 /* XML-escape @s for an attribute value into @dst (cap bytes). */
 static const char *esc(char *dst, size_t cap, const char *s)
 {
-    sw_xml_esc_attr(dst, cap, s);
+    sw_reporter_esc_attr(dst, cap, s);
     return dst;
 }
 

@@ -95,12 +95,12 @@ int sw_iodef_history_closed(xmlTextWriterPtr w, const char *lang_attr, int64_t r
 /** Run @fn(@w, @arg) on a writer into a fresh memory buffer and return the
  *  text malloc'd in *@out (caller frees; *@len its length if @len is not
  *  NULL). 0, @fn's error, SW_ENOMEM or SW_EIO. */
-int sw_xml_write_text(int (*fn)(xmlTextWriterPtr w, const void *arg), const void *arg, char **out,
-                      size_t *len);
+int sw_reporter_xml_text(int (*fn)(xmlTextWriterPtr w, const void *arg), const void *arg,
+                         char **out, size_t *len);
 /** Escape @s (NULL: "") for an XML attribute value (& < > ' ") into @dst
  *  and NUL-terminate it; stops once fewer than 8 of @cap bytes are left
  *  (@cap > 7). @dst NULL: only count. Returns the length written. */
-size_t sw_xml_esc_attr(char *dst, size_t cap, const char *s);
+size_t sw_reporter_esc_attr(char *dst, size_t cap, const char *s);
 /** "symbol (detector): score S, N hits, name=value..." into @line; returns @line. */
 char *sw_iodef_contrib_text(const struct sw_incident_contrib *c, char *line, size_t cap);
 

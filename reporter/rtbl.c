@@ -90,7 +90,7 @@ static int write_xep0377(xmlTextWriterPtr w, const void *arg)
 int sw_share_xep0377(const struct sw_incident *inc, const char *domain, char **out, size_t *len)
 {
     struct doc_arg d = {.inc = inc, .domain = domain};
-    return sw_xml_write_text(write_xep0377, &d, out, len);
+    return sw_reporter_xml_text(write_xep0377, &d, out, len);
 }
 
 static int write_block(xmlTextWriterPtr w, const void *arg)
@@ -117,7 +117,7 @@ int sw_share_xep0377_block(const struct sw_incident *inc, const char *domain, ch
         return rc;
     }
     struct doc_arg d = {.inc = inc, .raw = report};
-    rc = sw_xml_write_text(write_block, &d, out, len);
+    rc = sw_reporter_xml_text(write_block, &d, out, len);
     free(report);
     return rc;
 }
@@ -147,7 +147,7 @@ int sw_share_peer_payload(const struct sw_reporter_settings *s, int format,
         return rc;
     }
     struct doc_arg d = {.raw = incident};
-    rc = sw_xml_write_text(write_report_raw, &d, out, len);
+    rc = sw_reporter_xml_text(write_report_raw, &d, out, len);
     free(incident);
     return rc;
 }
@@ -180,7 +180,7 @@ static int write_summary(xmlTextWriterPtr w, const void *arg)
 int sw_share_summary(const struct sw_incident *inc, const char *domain, char **out, size_t *len)
 {
     struct doc_arg d = {.inc = inc, .domain = domain};
-    return sw_xml_write_text(write_summary, &d, out, len);
+    return sw_reporter_xml_text(write_summary, &d, out, len);
 }
 
 /* <pubsub><publish node=N><item id=I>raw</item></publish></pubsub>, or with
@@ -209,11 +209,11 @@ int sw_share_publish_iq(const char *node, const char *item_id, const char *paylo
                         size_t *len)
 {
     struct doc_arg d = {.node = node, .item_id = item_id, .raw = payload};
-    return sw_xml_write_text(write_item_iq, &d, out, len);
+    return sw_reporter_xml_text(write_item_iq, &d, out, len);
 }
 
 int sw_share_retract_iq(const char *node, const char *item_id, char **out, size_t *len)
 {
     struct doc_arg d = {.node = node, .item_id = item_id};
-    return sw_xml_write_text(write_item_iq, &d, out, len);
+    return sw_reporter_xml_text(write_item_iq, &d, out, len);
 }

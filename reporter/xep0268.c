@@ -44,7 +44,7 @@ int sw_xep0268_kind_from_name(const char *name)
     return -1;
 }
 
-size_t sw_xml_esc_attr(char *dst, size_t cap, const char *s)
+size_t sw_reporter_esc_attr(char *dst, size_t cap, const char *s)
 {
     size_t o = 0;
     for (; s != NULL && *s != '\0' && (dst == NULL || o + 7 < cap); s++) {
@@ -74,7 +74,7 @@ int sw_xep0268_iq(const char *type, const char *id, const char *from, const char
     size_t need = 4 + 6 + plen + 1;
     for (int i = 0; i < 4; i++) {
         if (vals[i] != NULL) {
-            need += strlen(names[i]) + 4 + sw_xml_esc_attr(NULL, 0, vals[i]);
+            need += strlen(names[i]) + 4 + sw_reporter_esc_attr(NULL, 0, vals[i]);
         }
     }
     char *b = malloc(need);
@@ -93,7 +93,7 @@ int sw_xep0268_iq(const char *type, const char *id, const char *from, const char
         o += strlen(names[i]);
         b[o++] = '=';
         b[o++] = '\'';
-        o += sw_xml_esc_attr(b + o, SIZE_MAX, vals[i]);
+        o += sw_reporter_esc_attr(b + o, SIZE_MAX, vals[i]);
         b[o++] = '\'';
     }
     b[o++] = '>';

@@ -32,7 +32,16 @@
  * Greek text therefore comes out partly Latin, which is harmless for matching
  * because both rules and fingerprints see the same skeleton.
  *
- * Threading: pure, reentrant, no allocation, no global state.
+ * Memo: a worker runs content and the classifier on the same body one after
+ * the other, both with SW_NORM_DEFAULT, so sw_normalize() keeps its last
+ * result per thread (input bytes, flags, output). The output depends on @cap
+ * only through the "full" checks, and a run that never filled its buffer
+ * passed every one with n + 1 <= cap for each length n it reached, so its
+ * output is also the output for any cap >= (longest length before squeeze)
+ * + 1: a hit needs equal flags, equal input bytes and such a cap. Runs that
+ * filled the buffer are not kept.
+ *
+ * Threading: reentrant, no allocation; the memo is thread-local.
  */
 #include "sw/normalize.h"
 
@@ -755,16 +764,15 @@ static size_t squeeze(char *s, size_t n)
     return w;
 }
 
-size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned flags)
+/* The run itself: @o is set up by the caller; returns with o->n the length
+ * before squeeze and o->full set if the output was cut. */
+static void normalize_run(struct norm_out *o, const char *in, size_t len)
 {
-    if (out == NULL || cap == 0) {
-        return 0;
-    }
-    struct norm_out o = {.buf = out, .cap = cap, .flags = flags};
+    struct norm_out oo = *o;
     const unsigned char *p = (const unsigned char *)in;
     const unsigned char *end = p + (in != NULL ? len : 0);
 
-    while (p < end && !o.full) {
+    while (p < end && !oo.full) {
         unsigned char c = *p;
         if (c < 0x80) {
             /* ASCII, the common case: the same decisions as below (dropped
@@ -774,20 +782,20 @@ size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned 
             p++;
             if (k & (NC_SPACE | NC_DROP)) {
                 if (k & NC_SPACE) {
-                    put_space(&o, c);
+                    put_space(&oo, c);
                 }
                 continue;
             }
             if (k & NC_UPPER) {
                 c = (unsigned char)(c + ('a' - 'A'));
             }
-            put_ascii_k(&o, (char)c, k);
+            put_ascii_k(&oo, (char)c, k);
             /* The rest of a run of plain word bytes (a-z and the digits that
              * are not leet): put_ascii_k() would only store each of them
              * (in a word, no pending space) while they fit. */
-            if (o.in_word && !o.full) {
-                while (p < end && *p < 0x80 && nc_class[*p] == NC_WORD && o.n + 2 <= o.cap) {
-                    o.buf[o.n++] = (char)*p++;
+            if (oo.in_word && !oo.full) {
+                while (p < end && *p < 0x80 && nc_class[*p] == NC_WORD && oo.n + 2 <= oo.cap) {
+                    oo.buf[oo.n++] = (char)*p++;
                 }
             }
             continue;
@@ -796,19 +804,59 @@ size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned 
         uint32_t cp = utf8_decode(p, end, &adv);
         p += adv;
         if (cp == UINT32_MAX) {
-            put_ascii(&o, '?');
+            put_ascii(&oo, '?');
         } else if (is_dropped(cp)) {
             continue;
         } else if (is_space(cp)) {
-            put_space(&o, cp);
+            put_space(&oo, cp);
         } else {
-            emit(&o, cp);
+            emit(&oo, cp);
         }
     }
-    end_word(&o);
+    end_word(&oo);
+    *o = oo;
+}
+
+#define NORM_MEMO_IN 4096  /* longest input kept (bodies are cut at 4096 by both callers) */
+#define NORM_MEMO_OUT 8192 /* longest output kept, NUL included */
+struct norm_memo {
+    size_t in_len1; /* input length + 1; 0 = empty */
+    size_t need;    /* smallest cap giving the same output: length before squeeze + 1 */
+    size_t out_len;
+    unsigned flags;
+    char in[NORM_MEMO_IN];
+    char out[NORM_MEMO_OUT];
+};
+static _Thread_local struct norm_memo nmemo; /* zero: empty, in .tbss */
+
+size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned flags)
+{
+    if (out == NULL || cap == 0) {
+        return 0;
+    }
+    if (in == NULL) {
+        len = 0;
+    }
+    bool keep = len >= 16 && len <= NORM_MEMO_IN;
+    if (keep && nmemo.in_len1 == len + 1 && nmemo.flags == flags && cap >= nmemo.need &&
+        memcmp(nmemo.in, in, len) == 0) {
+        memcpy(out, nmemo.out, nmemo.out_len + 1);
+        return nmemo.out_len;
+    }
+    struct norm_out o = {.buf = out, .cap = cap, .flags = flags};
+    normalize_run(&o, in, len);
+    size_t pre = o.n;
     if (flags & SW_NORM_SQUEEZE) {
         o.n = squeeze(out, o.n);
     }
     out[o.n] = '\0';
+    if (keep && !o.full && pre + 1 <= NORM_MEMO_OUT) {
+        memcpy(nmemo.in, in, len);
+        nmemo.in_len1 = len + 1;
+        nmemo.flags = flags;
+        nmemo.need = pre + 1;
+        nmemo.out_len = o.n;
+        memcpy(nmemo.out, out, o.n + 1);
+    }
     return o.n;
 }

@@ -79,6 +79,7 @@ struct sw_live_tap_stats {
     uint64_t queue_drops;               /* stanzas dropped: queue full (stanzawatch slow) */
     uint64_t oversize;                  /* stanzas over limits.max_stanza_bytes / max_depth */
     uint64_t parse_errors;              /* connections closed on junk */
+    uint64_t junk;                      /* junk between stanzas skipped, connection kept */
     uint64_t gaps;                      /* stanzas missing in the senders' sequence numbers */
     uint64_t peer_dropped;              /* drops the server-side module reported (latest headers) */
     uint64_t dedup;                     /* presence fan-out copies dropped */

@@ -9,7 +9,8 @@
  * look-alike mapping is kept (lower-cased where simple) so other languages
  * still fingerprint.
  *
- * Thread-safety: pure function, reentrant. No allocation.
+ * Thread-safety: reentrant, no allocation; the result for the last input is
+ * kept per thread (thread-local memo, text/normalize.c), invisible to callers.
  */
 #ifndef SW_NORMALIZE_H
 #define SW_NORMALIZE_H

@@ -99,6 +99,12 @@ struct sw_split_cb {
      * element not reported as a stanza because it is longer than
      * max_stanza_bytes or nested deeper than max_depth */
     void (*skipped)(void *ud, uint64_t start, uint64_t end, uint32_t line);
+    /* optional: junk between stanzas (text, an unbalanced close tag, CDATA or
+     * bad '<!' markup at the top level of the open stream), [start, end) up to
+     * the next top-level '<' or the end of input, at 1-based line:col, with a
+     * static reason. Without it such junk is SW_EPARSE and the scanner fails. */
+    void (*junk)(void *ud, uint64_t start, uint64_t end, uint32_t line, uint32_t col,
+                 const char *reason);
 };
 
 int sw_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,

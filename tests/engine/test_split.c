@@ -88,11 +88,21 @@ static void on_close(void *ud, uint64_t s, uint64_t e)
     rec_printf(ud, "C %llu %llu\n", (unsigned long long)s, (unsigned long long)e);
 }
 
+static void on_junk(void *ud, uint64_t s, uint64_t e, uint32_t line, uint32_t col,
+                    const char *reason)
+{
+    rec_printf(ud, "J %llu %llu %u:%u %s\n", (unsigned long long)s, (unsigned long long)e, line,
+               col, reason);
+}
+
+/* run() sets the junk() callback (test_junk_skip) */
+static int use_junk_cb;
+
 /* split: 0 whole, 1 byte by byte, >1 random pieces with that seed */
 static void run(struct rec *r, const struct sw_xml_limits *lim, const char *data, size_t len,
                 unsigned split)
 {
-    struct sw_split_cb cb = {on_header, on_stanza, on_close, r, NULL};
+    struct sw_split_cb cb = {on_header, on_stanza, on_close, r, NULL, use_junk_cb ? on_junk : NULL};
     struct sw_split *s = NULL;
     struct sw_errbuf eb = {{0}};
     memset(r, 0, sizeof(*r));
@@ -277,6 +287,59 @@ static void test_junk(void **state)
     }
 }
 
+/* With the junk() callback, junk between stanzas is reported as a range up to
+ * the next top-level '<' (or the end) and scanning goes on; identical for
+ * every split of the input. Junk that is not between stanzas of an open
+ * stream stays an error. */
+static void test_junk_skip(void **state)
+{
+    (void)state;
+    static const struct junk_case cases[] = {
+        {"<stream:stream>\n<m/>\nhello > & <m/>\n<m/>",
+         "H 0 15\nS 16 20 2\nJ 21 31 3:1 text at the top level of the stream\nS 31 35 3\n"
+         "S 36 40 4\n"},
+        {"<stream:stream>\n<m/></x>\n<m/>",
+         "H 0 15\nS 16 20 2\nJ 20 24 2:5 unbalanced close tag\nS 25 29 3\n"},
+        {"<stream:stream>\n<![CDATA[x<y]]><m/>",
+         "H 0 15\nJ 16 31 2:1 CDATA at the top level\nS 31 35 2\n"},
+        {"<stream:stream>\n<!x>\n<!-- ok --><m/>",
+         "H 0 15\nJ 16 21 2:1 bad markup after '<!'\nS 32 36 3\n"},
+        {"<stream:stream>\n<m/>\ntail text", "H 0 15\nS 16 20 2\nJ 21 30 3:1 text at the "
+                                             "top level of the stream\n"},
+        {"<stream:stream>\n<!-D><m/>", "H 0 15\nJ 16 21 2:1 bad markup after '<!'\nS 21 25 2\n"},
+        {"<stream:stream>\n<![CDx<m/>", "H 0 15\nJ 16 22 2:1 bad CDATA start\nS 22 26 2\n"},
+        {"<stream:stream>x</stream:stream>",
+         "H 0 15\nJ 15 16 1:16 text at the top level of the stream\nC 16 32\n"},
+    };
+    use_junk_cb = 1;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct rec r;
+        run_all(&r, NULL, cases[i].in, strlen(cases[i].in));
+        if (r.rc_feed != 0 || r.rc_finish != 0 || strcmp(r.log, cases[i].err) != 0) {
+            fail_msg("case %zu: rc %d/%d '%s', log '%s', want '%s'", i, r.rc_feed, r.rc_finish,
+                     r.err, r.log, cases[i].err);
+        }
+        free(r.log);
+    }
+    /* still errors: before the header, after the close, a DOCTYPE */
+    static const struct junk_case bad[] = {
+        {"hello<stream:stream>", "1:1: text before the stream header"},
+        {"<stream:stream></stream:stream>x", "1:32: data after the stream close"},
+        {"<stream:stream>\n<!DOCTYPE x>", "2:1: DTD not allowed"},
+        {"<stream:stream></stream:stream></x>", "1:32: unbalanced close tag </x>"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct rec r;
+        run_all(&r, NULL, bad[i].in, strlen(bad[i].in));
+        assert_true(r.rc_feed == SW_EPARSE || r.rc_finish == SW_EPARSE);
+        if (strncmp(r.err, bad[i].err, strlen(bad[i].err)) != 0) {
+            fail_msg("bad case %zu: got '%s', want '%s'", i, r.err, bad[i].err);
+        }
+        free(r.log);
+    }
+    use_junk_cb = 0;
+}
+
 static void test_missing_close_ok(void **state)
 {
     (void)state;
@@ -357,7 +420,7 @@ static void test_hostile_sizes(void **state)
     struct rec r;
     memset(&r, 0, sizeof(r));
     rec_printf(&r, "%s", "");
-    struct sw_split_cb cb = {on_header, on_stanza, on_close, &r, NULL};
+    struct sw_split_cb cb = {on_header, on_stanza, on_close, &r, NULL, NULL};
     struct sw_split *s;
     size_t len;
     char *d =
@@ -607,7 +670,7 @@ static void gen_capture(struct gbuf *g, unsigned seed, unsigned stanzas, unsigne
     static void NAME(struct rec *r, const struct sw_xml_limits *lim, const char *data, size_t len, \
                      unsigned seed, unsigned maxpiece)                                             \
     {                                                                                              \
-        struct sw_split_cb cb = {on_header, on_stanza, on_close, r, NULL};                         \
+        struct sw_split_cb cb = {on_header, on_stanza, on_close, r, NULL, NULL};                   \
         struct PFX *s = NULL;                                                                      \
         struct sw_errbuf eb = {{0}};                                                               \
         memset(r, 0, sizeof(*r));                                                                  \
@@ -736,11 +799,17 @@ static void test_diff_junk(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixture_mirror), cmocka_unit_test(test_tricky_markup),
-        cmocka_unit_test(test_junk),           cmocka_unit_test(test_missing_close_ok),
-        cmocka_unit_test(test_limits),         cmocka_unit_test(test_hostile_sizes),
-        cmocka_unit_test(test_random_junk),    cmocka_unit_test(test_count_nl),
-        cmocka_unit_test(test_diff_generated), cmocka_unit_test(test_diff_fixtures),
+        cmocka_unit_test(test_fixture_mirror),
+        cmocka_unit_test(test_tricky_markup),
+        cmocka_unit_test(test_junk),
+        cmocka_unit_test(test_junk_skip),
+        cmocka_unit_test(test_missing_close_ok),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_hostile_sizes),
+        cmocka_unit_test(test_random_junk),
+        cmocka_unit_test(test_count_nl),
+        cmocka_unit_test(test_diff_generated),
+        cmocka_unit_test(test_diff_fixtures),
         cmocka_unit_test(test_diff_junk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -91,12 +93,56 @@ static void test_fmt_roundtrip(void **state)
     }
 }
 
+/* The digit fast path prints what snprintf + gmtime_r print, for years 0000
+ * to 9999 and beyond (the snprintf fallback), and a short buffer gets the
+ * same cut prefix. */
+static void test_fmt_matches_gmtime(void **state)
+{
+    (void)state;
+    char buf[40], want[64], cut[40];
+    uint64_t rng = 88172645463325252ull;
+    const int64_t lo = -62167219200000LL - 86400000LL * 3660; /* ~10 years before 0000 */
+    const int64_t hi = 253402300800000LL + 86400000LL * 3660; /* ~10 years after 9999 */
+    for (int i = 0; i < 300000; i++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        int64_t t;
+        if (i % 3 == 0) {
+            t = lo + (int64_t)(rng % (uint64_t)(hi - lo));
+        } else {
+            t = 1262304000000LL + (int64_t)(rng % (86400000ull * 365 * 40)); /* 2010..2050 */
+        }
+        if (i < 8) {
+            int64_t edge[] = {lo, -62167219200000LL, -62167219200001LL, -1,
+                              0,  253402300799999LL, 253402300800000LL, hi};
+            t = edge[i];
+        }
+        int64_t secs = t >= 0 ? t / 1000 : (t - 999) / 1000;
+        time_t tt = (time_t)secs;
+        struct tm tm;
+        assert_non_null(gmtime_r(&tt, &tm));
+        snprintf(want, sizeof(want), "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 (long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, (int)(t - secs * 1000));
+        assert_string_equal(sw_fmt_time(t, buf, sizeof(buf)), want);
+        size_t n = (size_t)(rng >> 59); /* 0..31 */
+        if (n > 0) {
+            memset(cut, 'x', sizeof(cut));
+            sw_fmt_time(t, cut, n);
+            assert_int_equal(strlen(cut), strlen(want) < n ? strlen(want) : n - 1);
+            assert_memory_equal(cut, want, strlen(cut));
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_valid),
         cmocka_unit_test(test_parse_invalid),
         cmocka_unit_test(test_fmt_roundtrip),
+        cmocka_unit_test(test_fmt_matches_gmtime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

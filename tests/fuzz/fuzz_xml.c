@@ -4,7 +4,9 @@
  *
  * Each input is scanned by sw_split and parsed by sw_xml twice: whole, and cut
  * at two points derived from the input. sw_split must give identical
- * callbacks, errors and counters; sw_xml the same verdict, and for accepted
+ * callbacks, errors and counters (with the junk() callback set; without it,
+ * the same or a failure exactly when junk was reported); sw_xml the same
+ * verdict (top-level text is an error however it is cut), and for accepted
  * input the same events and counters; any difference aborts. When the splitter accepts the input,
  * its stanza ranges are also fed the engine's way (header + whole-stanza chunks, fresh instance)
  * for crash coverage. Built with clang -fsanitize=fuzzer by scripts/fuzz; with other compilers
@@ -49,7 +51,7 @@ struct split_obs {
     uint64_t hs, he, st[64], en[64];
     uint32_t line[64];
     int have_header;
-    uint64_t oversize, deep;
+    uint64_t oversize, deep, junk;
 };
 
 static void sp_header(void *ud, uint64_t s, uint64_t e)
@@ -88,10 +90,25 @@ static void sp_close(void *ud, uint64_t s, uint64_t e)
     mix_u64(&o->h, e);
 }
 
-static int run_split(const uint8_t *d, size_t size, const size_t *cuts, int ncuts,
-                     struct split_obs *o)
+static void sp_junk(void *ud, uint64_t s, uint64_t e, uint32_t line, uint32_t col,
+                    const char *reason)
 {
-    struct sw_split_cb cb = {sp_header, sp_stanza, sp_close, o, NULL};
+    struct split_obs *o = ud;
+    mix_u64(&o->h, 4);
+    mix_u64(&o->h, s);
+    mix_u64(&o->h, e);
+    mix_u64(&o->h, line);
+    mix_u64(&o->h, col);
+    mix(&o->h, reason, strlen(reason));
+    CHECK(s < e && line >= 1 && col >= 1);
+    o->junk++;
+}
+
+/* @junk: with the junk() callback (junk between stanzas skipped) */
+static int run_split(const uint8_t *d, size_t size, const size_t *cuts, int ncuts,
+                     struct split_obs *o, int junk)
+{
+    struct sw_split_cb cb = {sp_header, sp_stanza, sp_close, o, NULL, junk ? sp_junk : NULL};
     struct sw_split *s;
     struct sw_xml_limits lim = {.max_depth = 8, .max_stanza_bytes = 2048};
     struct sw_errbuf eb;
@@ -237,12 +254,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cuts[1] = a < b ? b : a;
     }
 
-    struct split_obs s1, s2;
-    int r1 = run_split(data, size, NULL, 0, &s1);
-    int r2 = run_split(data, size, cuts, 2, &s2);
+    struct split_obs s1, s2, s0;
+    int r1 = run_split(data, size, NULL, 0, &s1, 1);
+    int r2 = run_split(data, size, cuts, 2, &s2, 1);
     CHECK(r1 == r2);
     CHECK(s1.h == s2.h);
     CHECK(s1.n == s2.n);
+    /* Without the junk() callback the splitter fails exactly where it would
+     * report junk, and otherwise sees the same. */
+    int r0 = run_split(data, size, cuts, 2, &s0, 0);
+    if (r1 == 0 && s1.junk == 0) {
+        CHECK(r0 == 0 && s0.h == s1.h);
+    } else if (r1 == 0) {
+        CHECK(r0 != 0);
+    }
 
     struct xml_obs o1, o2, o3;
     int x1 = run_xml(data, size, NULL, 0, &o1);

@@ -7,8 +7,9 @@
 # pieces over the unix socket, then capture B (later stamps) as <w n t>
 # records (with a sequence gap and a module drop count) over TCP: the
 # incidents (kind, offender, status) must equal `stanzawatch replay A B`.
-# Then A again on both at once (several connections into one pipeline: every
-# stanza counted, none dropped), a junk peer, a hung peer (idle timeout) and
+# Then A again on both at once, with text between some stanzas (several
+# connections into one pipeline: every stanza counted, none dropped, the junk
+# reported and skipped), a junk peer, a hung peer (idle timeout) and
 # one connection too many. SIGTERM must drain and exit 0, removing the pid
 # file and the socket; the counters must show the gap, the module's drops,
 # the junk, the idle closes and the refusal.
@@ -110,6 +111,9 @@ import socket, sys, threading, time
 work, port = sys.argv[1], int(sys.argv[2])
 hdr = b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
 data = open(work + "/cap.xml", "rb").read()
+# junk between stanzas (text after the first 3 top-level message ends) is
+# skipped with the connection kept: every stanza must still be counted
+data = data.replace(b"</message>\n", b"</message> stray & text\n", 3)
 def send(s):
     for i in range(0, len(data), 50000):
         s.sendall(data[i:i + 50000])
@@ -133,6 +137,8 @@ na=$(grep -c '^<\(message\|presence\|iq\)' "$work/cap.xml" || true)
 echo "$u" | grep -q " $na stanzas" || fail "unix tap: expected $na stanzas: $u"
 echo "$t" | grep -q " $na stanzas" || fail "tcp tap: expected $na stanzas (the hung peer's half stanza is not one): $t"
 echo "$t" | grep -q "1 closed on junk" || fail "junk peer not counted: $t"
+nj=$(grep -c ': text at the top level of the stream: junk between stanzas skipped' "$work/run.err" || true)
+[ "$nj" = 6 ] || fail "junk between stanzas: $nj reports, expected 6 (3 per connection)"
 echo "$t" | grep -qE "[12] idle" || fail "hung peer not closed: $t"
 echo "$t" | grep -q "1 refused" || fail "max_connections not enforced: $t"
 echo "$u" | grep -q "0 dropped (queue full)" || fail "unexpected drops: $u"

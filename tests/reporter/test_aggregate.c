@@ -756,11 +756,70 @@ static void test_reload(void **state)
     sw_conf_registry_reset();
 }
 
+/* A held-back update of an entry idle past the horizon (window 20s < close_after
+ * 60s, update_interval 30s) waits; a reload that widens the window makes the
+ * entry young again, and the next tick still finds and emits its update (the
+ * tick's watch list is rebuilt on reload). */
+static void test_reload_held_update(void **state)
+{
+    (void)state;
+    sw_conf_registry_reset();
+    assert_int_equal(sw_settings_register(), 0);
+    assert_int_equal(sw_aggregate_register_conf(cfg_dets), 0);
+    const char *base = "aggregate:\n  report_threshold: 1.0\n  update_interval: 30s\n"
+                       "  close_after: 60s\n  reopen_window: 1h\n"
+                       "  symbols:\n    - {symbol: s.one, score: 1.0}\n"
+                       "    - {symbol: s.two, score: 1.5}\n";
+    char y1[512], y2[512];
+    snprintf(y1, sizeof(y1), "%s  window: 20s\n", base);
+    snprintf(y2, sizeof(y2), "%s  window: 120s\n", base);
+    struct sw_conf *c1 = load_text(y1);
+    struct rec *r = calloc(1, sizeof(*r));
+    struct sw_output_ops out = {.name = "rec", .incident = rec_incident, .ctx = r};
+    struct sw_aggregate *a = NULL;
+    struct sw_errbuf eb;
+    assert_int_equal(sw_aggregate_new(c1, &out, 1, &a, &eb), 0);
+    sw_conf_free(c1);
+    struct sw_hit h;
+    memset(&h, 0, sizeof(h));
+    h.detector = "s";
+    h.symbol = "s.one";
+    h.kind = "muc-flood";
+    h.t_ms = T0;
+    h.weight_milli = 1000;
+    h.offender_kind = SW_OFFENDER_ACCOUNT;
+    snprintf(h.offender, sizeof(h.offender), "u@x.test");
+    h.ev_seq = 1;
+    sw_aggregate_hit(a, &h);
+    assert_int_equal(r->n, 1); /* open */
+    h.symbol = "s.two";
+    h.t_ms = T0 + 1000;
+    h.ev_seq = 2;
+    sw_aggregate_hit(a, &h);
+    assert_int_equal(r->n, 1); /* a new symbol, the update held back */
+    sw_aggregate_tick(a, T0 + 22000);
+    assert_int_equal(r->n, 1); /* idle 21 s: past the window, update not due yet */
+    struct sw_conf *c2 = load_text(y2);
+    assert_int_equal(sw_aggregate_reload(a, c2, &eb), 0);
+    sw_conf_free(c2);
+    sw_aggregate_tick(a, T0 + 31000);
+    assert_int_equal(r->n, 2);
+    assert_int_equal(r->inc[1].status, SW_INC_UPDATED);
+    assert_int_equal(r->inc[1].n_contrib, 2);
+    sw_aggregate_tick(a, T0 + 61000);
+    assert_int_equal(r->n, 3);
+    assert_int_equal(r->inc[2].status, SW_INC_CLOSED);
+    sw_aggregate_free(a);
+    free(r);
+    sw_conf_registry_reset();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_threshold_crossing, setup, teardown),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_reload_held_update),
         cmocka_unit_test_setup_teardown(test_two_half_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_signals_too_far_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_counts_once, setup, teardown),

@@ -187,6 +187,65 @@ static void test_all_code_points(void **state)
     }
 }
 
+/* The per-thread memo (text/normalize.c) is invisible: a call right after
+ * one with the same bytes, flags and any cap (smaller, equal or larger, so
+ * cut or not) gives what a fresh call gives, and so does the same buffer
+ * changed in place. The fresh result follows a call on other bytes. */
+static void fresh(const char *in, size_t len, char *out, size_t cap, unsigned flags)
+{
+    char sink[64];
+    sw_normalize("flush the memo: other bytes", 27, sink, sizeof(sink), flags);
+    sw_normalize(in, len, out, cap, flags);
+}
+
+static void test_memo_matches_fresh(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {
+        "a",  "B",    "3",    "0", "@",  "$", " ",  "  ",           "\t",
+        "!",  "e",    "eee",  "é", "ß",  "а", "Ｆ", "\xe2\x80\x8b", "\xcc\x81",
+        "你", "\xff", "\xc3", "Ⱥ", "x7", "1", "zz"};
+    static const unsigned flag_sets[] = {0, SW_NORM_DEFAULT, SW_NORM_LEET, SW_NORM_SQUEEZE,
+                                         SW_NORM_SPACES};
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    char in[600], want[1400], got[1400];
+    for (int iter = 0; iter < 1500; iter++) {
+        size_t len = 0;
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        size_t target = 16 + (rng >> 33) % 400;
+        while (len < target) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            const char *pc = pieces[(rng >> 33) % (sizeof(pieces) / sizeof(pieces[0]))];
+            size_t pl = strlen(pc);
+            if (len + pl > sizeof(in)) {
+                break;
+            }
+            memcpy(in + len, pc, pl);
+            len += pl;
+        }
+        unsigned flags = flag_sets[iter % 5];
+        size_t full = len * 2 + 8;
+        size_t caps[] = {1, 2, 7, len / 3 + 1, len / 2, len, len + 1, full};
+        for (size_t a = 0; a < sizeof(caps) / sizeof(caps[0]); a++) {
+            for (size_t b = 0; b < sizeof(caps) / sizeof(caps[0]); b++) {
+                fresh(in, len, want, caps[b], flags);
+                size_t wn = strlen(want);
+                sw_normalize(in, len, got, caps[a], flags); /* primes the memo */
+                size_t n = sw_normalize(in, len, got, caps[b], flags);
+                assert_int_equal(n, wn);
+                assert_memory_equal(got, want, wn + 1);
+            }
+        }
+        /* same buffer, one byte changed: never the old answer */
+        sw_normalize(in, len, got, full, flags);
+        in[len / 2] = in[len / 2] == 'q' ? 'r' : 'q';
+        fresh(in, len, want, full, flags);
+        size_t n = sw_normalize(in, len, got, full, flags);
+        assert_int_equal(n, strlen(want));
+        assert_string_equal(got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_and_controls),
         cmocka_unit_test(test_bounded_output),
         cmocka_unit_test(test_all_code_points),
+        cmocka_unit_test(test_memo_matches_fresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
