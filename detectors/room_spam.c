@@ -4,20 +4,18 @@
  * Sharded by SENDER. Per account one 64-byte entry with one cluster of
  * near-identical lines: a line joins it when its 64-bit SimHash is within
  * simhash_distance of the cluster's first line or of its latest member (so a
- * random suffix, a swapped word or drifting mutations stay one text), and the
- * cluster holds the distinct rooms it was posted to (16-bit room
- * fingerprints, up to 10) since its first line, for at most `window`. Another
- * text takes the cluster over only when it is dead, holds a single room, or
- * saw no matching line for window/3, or when other texts in a row outnumber
- * its rooms (outlier variants of a mutated pitch do not hold it).
- * "room_spam.rooms" hits when
- * one cluster reached min_rooms distinct rooms, then at most once per
- * cooldown. Lines shorter than min_len normalized bytes never count ("hi",
- * "good morning" in each room one joins). A news bot posting one headline to
- * a few rooms stays below min_rooms. A line in a room the account is a member
- * of does not count that room (a second table of (account, room) sightings,
- * 1/4 of max_memory): it spoke there a minute or more before, joined
- * member_age or more before, or was never seen joining nor speaking there (an
+ * random suffix, a swapped word or drifting mutations stay one text) or
+ * when it names the cluster's link (text/link.c, case folded: a pitch mutated
+ * past simhash_distance still points at one target), and the cluster holds the distinct rooms it
+ * was posted to (16-bit room fingerprints, up to 10) since its first line, for at most `window`.
+ * Another text takes the cluster over only when it is dead, holds a single room, or saw no matching
+ * line for window/3, or when other texts in a row outnumber its rooms (outlier variants of a
+ * mutated pitch do not hold it). "room_spam.rooms" hits when one cluster reached min_rooms distinct
+ * rooms, then at most once per cooldown. Lines shorter than min_len normalized bytes never count
+ * ("hi", "good morning" in each room one joins). A news bot posting one headline to a few rooms
+ * stays below min_rooms. A line in a room the account is a member of does not count that room (a
+ * second table of (account, room) sightings, 1/4 of max_memory): it spoke there a minute or more
+ * before, joined member_age or more before, or was never seen joining nor speaking there (an
  * occupant since before the capture: nobody posts without being in the
  * room). So a long-standing member posting an item to the rooms it belongs to
  * (a feed bot, an admin's warning) is not cross-room spam by itself, while a
@@ -28,6 +26,7 @@
  * Threading: shared = settings copy; local = the table, per worker.
  */
 #include "sw/detector.h"
+#include "sw/link.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -70,7 +69,8 @@ struct rs_entry {
     uint64_t fp, fp_last;    /* the cluster's first line and its latest matching one */
     uint32_t first_s, last_s;
     uint16_t rooms[RS_ROOMS];
-    uint32_t misses; /* other texts in a row since the cluster's latest match */
+    uint16_t misses; /* other texts in a row since the cluster's latest match (< RS_ROOMS) */
+    uint16_t link;   /* 16-bit hash of the cluster's link, case folded; 0 = none */
 };
 _Static_assert(sizeof(struct rs_entry) == 64, "room_spam entry is 64 bytes");
 
@@ -92,6 +92,27 @@ struct rs_mem {
 };
 
 #define RS_MEM_IDLE_S (7u * 86400u) /* membership is remembered for a week (LRU at the cap) */
+
+/* The line's first link (text/link.c), case folded and hashed to 16 bits, 0
+ * without one: a pitch whose text mutates beyond simhash_distance (random
+ * suffixes, a greeting, "hTtp", a re-cased path) still names one target, so
+ * the same link from one account keeps its cluster. Only one account's lines
+ * are compared, so a 16-bit hash is enough. */
+static uint16_t rs_link(const struct sw_event *ev)
+{
+    char link[SW_LINK_MAX];
+    size_t n = sw_link_first(ev->body, ev->body_len, link);
+    if (n == 0) {
+        return 0;
+    }
+    uint32_t h = 2166136261u; /* FNV-1a over the lower-cased link */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)link[i];
+        h = (h ^ (uint32_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) * 16777619u;
+    }
+    uint16_t v = (uint16_t)(h ^ (h >> 16));
+    return v != 0 ? v : 1;
+}
 
 static int rs_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
@@ -225,8 +246,10 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
     uint32_t win = sw_dc_secs(sh->s.window);
     unsigned dmax = (unsigned)sh->s.simhash_distance;
     bool alive = e->first_s != 0 && (e->first_s >= now || now - e->first_s <= win);
-    bool match = alive && (sw_simhash_distance(e->fp, fp) <= dmax ||
-                           sw_simhash_distance(e->fp_last, fp) <= dmax);
+    uint16_t link = rs_link(ev);
+    bool match =
+        alive && (sw_simhash_distance(e->fp, fp) <= dmax ||
+                  sw_simhash_distance(e->fp_last, fp) <= dmax || (link != 0 && e->link == link));
     if (match) {
         e->fp_last = fp; /* mutations drift: match the seed or the latest variant */
         e->last_s = now;
@@ -242,6 +265,7 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
             return;
         }
         e->misses = 0;
+        e->link = link;
         e->fp = e->fp_last = fp;
         e->first_s = e->last_s = now;
         memset(e->rooms, 0, sizeof(e->rooms));

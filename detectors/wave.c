@@ -58,6 +58,7 @@
  * that owns the constant key. Ownership: shared holds the settings only.
  */
 #include "sw/detector.h"
+#include "sw/link.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -72,7 +73,6 @@
 #define WAVE_MEMBERS 16  /* distinct senders remembered per cluster (32-bit tags) */
 #define WAVE_DOMS 4      /* sender domains counted per cluster */
 #define WAVE_JID 96      /* bytes of a post's sender JID kept to name it later */
-#define WAVE_HOST 128    /* bytes of a link (host and path) considered */
 #define WAVE_POPULAR 2   /* established shares that make a link popular (never a wave target) */
 #define WAVE_POPULATED 3 /* messages of established accounts that make a domain a real server */
 
@@ -230,74 +230,6 @@ static int wave_thread_reload(const void *shared, void *local)
     const struct wave_shared *sh = shared;
     const struct wave_local *l = local;
     return l->sizing == sh->dc.sizing ? 0 : SW_EAGAIN;
-}
-
-/* The first link of @body as host (lower-cased, "www." dropped) + path (up to
- * white space, trailing punctuation and '/' dropped) into @host; its length,
- * 0 without a link. A link is "scheme://host..." or "host.tld/...". */
-static size_t link_host(const char *body, size_t len, char *host)
-{
-    const char *p = NULL;
-    for (size_t i = 0; i + 3 < len; i++) {
-        if (body[i] == ':' && body[i + 1] == '/' && body[i + 2] == '/') {
-            p = body + i + 3;
-            break;
-        }
-    }
-    if (p == NULL) {
-        /* bare "word.tld/..." */
-        for (size_t i = 1; i + 1 < len && p == NULL; i++) {
-            if (body[i] == '/' && i > 3) {
-                size_t j = i;
-                while (j > 0 && body[j - 1] != ' ' && body[j - 1] != '\n') {
-                    j--;
-                }
-                if (memchr(body + j, '.', i - j) != NULL) {
-                    p = body + j;
-                }
-            }
-        }
-        if (p == NULL) {
-            return 0;
-        }
-    }
-    const char *end = body + len;
-    if (end - p > 4 && (p[0] | 32) == 'w' && (p[1] | 32) == 'w' && (p[2] | 32) == 'w' &&
-        p[3] == '.') {
-        p += 4;
-    }
-    size_t n = 0;
-    while (p < end && n < WAVE_HOST - 1) {
-        char c = *p++;
-        if (c >= 'A' && c <= 'Z') {
-            c = (char)(c - 'A' + 'a');
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) {
-            break;
-        }
-        host[n++] = c;
-    }
-    while (n > 0 && host[n - 1] == '.') {
-        n--;
-    }
-    if (memchr(host, '.', n) == NULL) {
-        return 0;
-    }
-    /* the path (case kept) up to white space, without trailing punctuation:
-     * a campaign's shared target is the whole link, not the (shortener) host */
-    p--;
-    if (p < end && *p == '/') {
-        while (p < end && n < WAVE_HOST - 1 && *p != ' ' && *p != '\n' && *p != '\t' && *p != '<' &&
-               *p != '"' && *p != '\'') {
-            host[n++] = *p++;
-        }
-        while (n > 0 && (host[n - 1] == '.' || host[n - 1] == ',' || host[n - 1] == ')' ||
-                         host[n - 1] == '!' || host[n - 1] == '?' || host[n - 1] == '/')) {
-            n--;
-        }
-    }
-    host[n] = '\0';
-    return n;
 }
 
 /* A defanged link ("bit[.]ly/x", "t(.)me/x", "cutt . ly/x"): a link that hides
@@ -546,8 +478,8 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
     }
 
     struct wave_cluster *c[2] = {NULL, NULL};
-    char host[WAVE_HOST];
-    size_t hl = link_host(ev->body, ev->body_len, host);
+    char host[SW_LINK_MAX];
+    size_t hl = sw_link_first(ev->body, ev->body_len, host);
     /* Text clusters only for messages that point somewhere (a link, also a
      * defanged one): a wave wants its victims to go somewhere, while
      * near-identical small talk of many new accounts is just small talk. So

@@ -47,6 +47,42 @@ static void test_spam_across_rooms(void **state)
     sw_test_det_stop(&d);
 }
 
+/* Mutated past simhash_distance (swgen seed 935880245: a greeting, ">>",
+ * random suffixes, "hTtp", a re-cased path) but one link target: one cluster.
+ * The same account posting six unrelated texts with six different links does
+ * not make one. */
+static void test_mutated_same_link(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "hi all, Buy viagra online without pr3sCription hTtp://0l4r904.example/vu5uw2 mzd84s",
+        "Buy  viagra online without PresCription httP://0l4r904.example/vu5uw2 kjc3n2",
+        "Buy viagRa online with0ut pr3scriptIon http://0l4r904.example/vu5uw2 jfgj",
+        "Buy viagra online without prescription http://0l4r904.example/Vu5Uw2 yqi6",
+        "Buy viAgra online without presCription http://0l4r904.example/vu5uw2 dxjj",
+        "&gt;&gt; BuY viagra onLine without prescription http://0l4r904.example/Vu5uw2 c6p8",
+    };
+    static const char *const other[] = {
+        "the release notes are at https://git.example/notes please read them first",
+        "anyone going to the meetup on friday? details https://meet.example/x",
+        "my cat knocked over the plant again, photo https://img.example/cat.jpg",
+        "is the build green? https://ci.example/job/42 says it failed on arm",
+        "new episode of the podcast is up https://pod.example/ep/9 enjoy",
+        "recipe for the soup I mentioned https://food.example/soup tasty",
+    };
+    char room[96];
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
+    for (int i = 0; i < 6; i++) {
+        snprintf(room, sizeof(room), "r%d@conference.example.org", i);
+        join_post(&d, T0 + i * 20000, "pitch@evil.example/x", room, lines[i]);
+        join_post(&d, T0 + i * 20000 + 5000, "chatty@good.example/x", room, other[i]);
+    }
+    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "pitch@evil.example"), 1);
+    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "chatty@good.example"), 0);
+    sw_test_det_stop(&d);
+}
+
 /* Mutated variants (swgen seed 776123732, missed at simhash_distance 12):
  * the first two lines are 13 bits apart, so at 12 the second took the
  * cluster over and only 4 of the 6 rooms counted. */
@@ -212,6 +248,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spam_across_rooms),
         cmocka_unit_test(test_mutated_six_rooms),
+        cmocka_unit_test(test_mutated_same_link),
         cmocka_unit_test(test_outlier_variants_do_not_hold),
         cmocka_unit_test(test_news_bot),
         cmocka_unit_test(test_long_standing_member),
