@@ -96,28 +96,6 @@ modules:
     socket: "unix:$work/tap.sock"
     max_pending: 65536
 YAML
-start_ej() {
-	: >"$work/ejabberd.log"
-	erl -noinput -noshell -pa "$ej/ebin" -pa "$work/ebin" -mnesia dir "\"$work/db\"" \
-		-ejabberd config "\"$work/ejabberd.yml\"" log_path "\"$work/ejabberd.log\"" \
-		-s ejabberd >"$work/erl.out" 2>&1 &
-	ejpid=$!
-	pids+=("$ejpid")
-	for _ in $(seq 1 200); do
-		grep -q "Start accepting TCP connections" "$work/ejabberd.log" 2>/dev/null && return 0
-		kill -0 "$ejpid" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
-stop_ej() {
-	kill -TERM "$ejpid" 2>/dev/null || true
-	for _ in $(seq 1 100); do kill -0 "$ejpid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$ejpid" 2>/dev/null || true
-	wait "$ejpid" 2>/dev/null || true
-	forget_pid "$ejpid"
-	ejpid=""
-}
 cat >"$work/sw.yaml" <<YAML
 taps:
   - type: socket
@@ -140,7 +118,7 @@ drv=("$py" "$src/tests/live/xmpp_driver.py" --port "$c2s" --max-seconds 90)
 
 # ---- 1. flood and sub-spam through the ejabberd module ----
 start_sw 1
-start_ej || skip "ejabberd cannot start here ($(tail -n 3 "$work/erl.out" "$work/ejabberd.log" 2>/dev/null | tr '\n' ' '))"
+ej_start "$work/ebin" || skip "ejabberd cannot start here ($(tail -n 3 "$work/erl.out" "$work/ejabberd.log" 2>/dev/null | tr '\n' ' '))"
 connected 2
 flood_and_spam 1
 t1=$(tapline 1)
@@ -163,8 +141,8 @@ say "2 ok: SIGKILL + restart under load: all echoed; module dropped $pd meanwhil
 
 # ---- 3. ejabberd restarted while stanzawatch runs ----
 start_sw 4
-stop_ej
-start_ej || fail "ejabberd did not restart"
+ej_stop
+ej_start "$work/ebin" || fail "ejabberd did not restart"
 connected 2
 flood_again 4 "$work/d4.json"
 t4=$(tapline 4)
@@ -193,5 +171,5 @@ has "$work/inc.6.jsonl" muc-flood remote1@localhost ||
 t6=$(tapline 6)
 [ "$(num message "$t6")" = 150 ] || fail "expected the 150 remote messages exactly once: $t6"
 say "5 ok: room flood from remote1@localhost over s2s caught by the MUC hooks, 150 messages once ($(cat "$work/d7.json"))"
-stop_ej
+ej_stop
 say "all checks passed"

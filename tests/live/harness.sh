@@ -55,6 +55,31 @@ free_port() { # a TCP port free on 127.0.0.1 right now
 swpid=""
 tap_name=""
 tap_sock=""
+ej_start() { # ej_start [extra code dirs]: ejabberd ($ej) with $work/ejabberd.yml, db in $work/db;
+	# sets $ejpid; returns 1 unless it accepts TCP connections within 30 s
+	local pa=() d
+	for d in "$@"; do pa+=(-pa "$d"); done
+	: >"$work/ejabberd.log"
+	erl -noinput -noshell -pa "$ej/ebin" "${pa[@]}" -mnesia dir "\"$work/db\"" \
+		-ejabberd config "\"$work/ejabberd.yml\"" log_path "\"$work/ejabberd.log\"" \
+		-s ejabberd >"$work/erl.out" 2>&1 &
+	ejpid=$!
+	pids+=("$ejpid")
+	for _ in $(seq 1 300); do
+		grep -q "Start accepting TCP connections" "$work/ejabberd.log" 2>/dev/null && return 0
+		kill -0 "$ejpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+ej_stop() { # SIGTERM, then SIGKILL after 10 s
+	kill -TERM "$ejpid" 2>/dev/null || true
+	for _ in $(seq 1 100); do kill -0 "$ejpid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$ejpid" 2>/dev/null || true
+	wait "$ejpid" 2>/dev/null || true
+	forget_pid "$ejpid"
+	ejpid=""
+}
 start_sw() { # start_sw N: incidents in inc.N.jsonl, log in run.N.err
 	"$sw" run -c "$work/sw.yaml" --incidents "$work/inc.$1.jsonl" 2>"$work/run.$1.err" &
 	swpid=$!

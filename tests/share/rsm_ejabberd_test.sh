@@ -76,18 +76,7 @@ modules:
       max_items: 100000
       access_model: open
 YAML
-erl -noinput -noshell -pa "$ej/ebin" -mnesia dir "\"$work/db\"" \
-	-ejabberd config "\"$work/ejabberd.yml\"" log_path "\"$work/ejabberd.log\"" \
-	-s ejabberd >"$work/erl.out" 2>&1 &
-ejpid=$!
-pids+=("$ejpid")
-up=""
-for _ in $(seq 1 300); do
-	grep -q "Start accepting TCP connections" "$work/ejabberd.log" 2>/dev/null && { up=1; break; }
-	kill -0 "$ejpid" 2>/dev/null || break
-	sleep 0.1
-done
-[ -n "$up" ] || skip "ejabberd did not start here ($(tail -2 "$work/erl.out" 2>/dev/null))"
+ej_start || skip "ejabberd did not start here ($(tail -2 "$work/erl.out" 2>/dev/null))"
 sleep 0.5
 
 # ---- 1. publish a list larger than one page ----
