@@ -141,6 +141,21 @@ static void hit(struct fixture *f, const char *symbol, const char *offender, uin
     sw_aggregate_hit(f->a, &h);
 }
 
+/* A bare account hit of weight 1000 at @t, without evidence: the
+ * tests that build their own aggregator or offender kind start from it. */
+static void plain_hit(struct sw_hit *h, const char *detector, const char *symbol, const char *kind,
+                      int64_t t, const char *offender)
+{
+    memset(h, 0, sizeof(*h));
+    h->detector = detector;
+    h->symbol = symbol;
+    h->kind = kind;
+    h->t_ms = t;
+    h->weight_milli = 1000;
+    h->offender_kind = SW_OFFENDER_ACCOUNT;
+    snprintf(h->offender, sizeof(h->offender), "%s", offender);
+}
+
 static void test_threshold_crossing(void **state)
 {
     struct fixture *f = *state;
@@ -346,15 +361,9 @@ static void test_never_offenders(void **state)
     assert_int_equal(st.not_rooms, 1);
     /* a domain offender is its own key, next to the account */
     struct sw_hit h;
-    memset(&h, 0, sizeof(h));
-    h.detector = "sub_burst";
-    h.symbol = "sub_burst.domain";
-    h.kind = "subscription-spam";
-    h.t_ms = T0 + 2;
+    plain_hit(&h, "sub_burst", "sub_burst.domain", "subscription-spam", T0 + 2, "spam.example");
     h.ev_seq = g_seq++;
     h.offender_kind = SW_OFFENDER_DOMAIN;
-    snprintf(h.offender, sizeof(h.offender), "spam.example");
-    h.weight_milli = 1000;
     sw_aggregate_hit(f->a, &h);
     assert_int_equal(f->rec.n, 4);
     assert_int_equal(f->rec.inc[3].offender_kind, SW_OFFENDER_DOMAIN);
@@ -638,12 +647,7 @@ static void test_config_section(void **state)
     struct sw_aggregate *a = NULL;
     assert_int_equal(sw_aggregate_new(c, &out, 1, &a, &eb), 0);
     struct sw_hit h;
-    memset(&h, 0, sizeof(h));
-    h.detector = "s";
-    h.symbol = "s.one";
-    h.kind = "muc-flood";
-    h.t_ms = T0;
-    h.weight_milli = 1000;
+    plain_hit(&h, "s", "s.one", "muc-flood", T0, "");
     const char *offs[] = {"bot@x.test", "room@conf.x.test", "conf.x.test", "u@x.test"};
     for (int i = 0; i < 4; i++) {
         snprintf(h.offender, sizeof(h.offender), "%s", offs[i]);
@@ -716,14 +720,7 @@ static void test_reload(void **state)
     assert_int_equal(sw_aggregate_new(c1, &out, 1, &a, &eb), 0);
     sw_conf_free(c1); /* the aggregator keeps its own reference */
     struct sw_hit h;
-    memset(&h, 0, sizeof(h));
-    h.detector = "s";
-    h.symbol = "s.one";
-    h.kind = "muc-flood";
-    h.t_ms = T0;
-    h.weight_milli = 1000;
-    h.offender_kind = SW_OFFENDER_ACCOUNT;
-    snprintf(h.offender, sizeof(h.offender), "u@x.test");
+    plain_hit(&h, "s", "s.one", "muc-flood", T0, "u@x.test");
     h.ev_seq = 1;
     sw_aggregate_hit(a, &h);
     assert_int_equal(r->n, 0); /* 1.5 < 2.0 */
@@ -781,14 +778,7 @@ static void test_reload_held_update(void **state)
     assert_int_equal(sw_aggregate_new(c1, &out, 1, &a, &eb), 0);
     sw_conf_free(c1);
     struct sw_hit h;
-    memset(&h, 0, sizeof(h));
-    h.detector = "s";
-    h.symbol = "s.one";
-    h.kind = "muc-flood";
-    h.t_ms = T0;
-    h.weight_milli = 1000;
-    h.offender_kind = SW_OFFENDER_ACCOUNT;
-    snprintf(h.offender, sizeof(h.offender), "u@x.test");
+    plain_hit(&h, "s", "s.one", "muc-flood", T0, "u@x.test");
     h.ev_seq = 1;
     sw_aggregate_hit(a, &h);
     assert_int_equal(r->n, 1); /* open */
