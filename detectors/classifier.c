@@ -90,32 +90,47 @@ static bool tok_byte(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
+/* The next token of @s at or after *i: its hash (XXH3 of at most
+ * NB_TOKEN_MAX bytes), *i moved past it; false at the end. */
+static inline bool nb_next_token(const char *s, size_t n, size_t *i, uint64_t *h)
+{
+    size_t k = *i;
+    while (k < n && !tok_byte((unsigned char)s[k])) {
+        k++;
+    }
+    size_t start = k;
+    while (k < n && tok_byte((unsigned char)s[k])) {
+        k++;
+    }
+    *i = k;
+    size_t len = k - start;
+    if (len == 0) {
+        return false;
+    }
+    if (len > NB_TOKEN_MAX) {
+        len = NB_TOKEN_MAX;
+    }
+    *h = XXH3_64bits_withSeed(s + start, len, NB_SEED_UNI);
+    return true;
+}
+
+/* Bigram feature hash of two token hashes. */
+static inline uint64_t nb_pair(uint64_t prev, uint64_t h)
+{
+    uint64_t pair[2] = {prev, h};
+    return XXH3_64bits_withSeed(pair, sizeof(pair), NB_SEED_BI);
+}
+
 static unsigned nb_features(const char *s, size_t n, unsigned bits, nb_feature_fn fn, void *ctx)
 {
     const uint32_t mask = (1u << bits) - 1u;
-    uint64_t prev = 0;
+    uint64_t prev = 0, h;
     unsigned tokens = 0;
     size_t i = 0;
-    while (i < n) {
-        while (i < n && !tok_byte((unsigned char)s[i])) {
-            i++;
-        }
-        size_t start = i;
-        while (i < n && tok_byte((unsigned char)s[i])) {
-            i++;
-        }
-        size_t len = i - start;
-        if (len == 0) {
-            break;
-        }
-        if (len > NB_TOKEN_MAX) {
-            len = NB_TOKEN_MAX;
-        }
-        uint64_t h = XXH3_64bits_withSeed(s + start, len, NB_SEED_UNI);
+    while (nb_next_token(s, n, &i, &h)) {
         fn(ctx, (uint32_t)h & mask);
         if (prev != 0) {
-            uint64_t pair[2] = {prev, h};
-            fn(ctx, (uint32_t)XXH3_64bits_withSeed(pair, sizeof(pair), NB_SEED_BI) & mask);
+            fn(ctx, (uint32_t)nb_pair(prev, h) & mask);
         }
         prev = h;
         tokens++;
@@ -430,23 +445,9 @@ static bool nb_sum(const struct sw_classifier *m, const char *text, size_t len, 
     bool shaped = false; /* shape features added (before the first token block) */
     uint32_t b[NB_BLOCK];
     unsigned nb = 0, tokens = 0;
-    uint64_t prev = 0;
+    uint64_t prev = 0, h;
     size_t i = 0;
-    while (i < n) {
-        while (i < n && !tok_byte((unsigned char)s[i])) {
-            i++;
-        }
-        size_t start = i;
-        while (i < n && tok_byte((unsigned char)s[i])) {
-            i++;
-        }
-        size_t tl = i - start;
-        if (tl == 0) {
-            break;
-        }
-        if (tl > NB_TOKEN_MAX) {
-            tl = NB_TOKEN_MAX;
-        }
+    while (nb_next_token(s, n, &i, &h)) {
         if (nb + 2 > NB_BLOCK) { /* the sum is dropped if min_tokens is not reached */
             if (!shaped) {
                 sum = shape_sum(m, text, len, sum);
@@ -455,13 +456,11 @@ static bool nb_sum(const struct sw_classifier *m, const char *text, size_t len, 
             sum = nb_add_block(w, b, nb, sum);
             nb = 0;
         }
-        uint64_t h = XXH3_64bits_withSeed(s + start, tl, NB_SEED_UNI);
         b[nb] = (uint32_t)h & mask;
         __builtin_prefetch(&w[b[nb]]);
         nb++;
         if (prev != 0) {
-            uint64_t pair[2] = {prev, h};
-            b[nb] = (uint32_t)XXH3_64bits_withSeed(pair, sizeof(pair), NB_SEED_BI) & mask;
+            b[nb] = (uint32_t)nb_pair(prev, h) & mask;
             __builtin_prefetch(&w[b[nb]]);
             nb++;
         }
