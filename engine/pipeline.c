@@ -263,6 +263,12 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
                                list[i]->name, list[i]->abi, SW_DETECTOR_ABI);
             goto fail;
         }
+        if ((list[i]->observe != NULL) != (list[i]->peer_key != NULL) ||
+            (list[i]->observe != NULL && list[i]->key == NULL)) {
+            rc = sw_errbuf_set(eb, SW_EINVAL, "detector %s: observe needs peer_key and key",
+                               list[i]->name);
+            goto fail;
+        }
         p->det[p->n_det++] = list[i];
         p->fp_bodies = p->fp_bodies || (list[i]->events & SW_EV_MESSAGE) != 0;
     }
