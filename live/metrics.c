@@ -18,8 +18,9 @@
  *   stanzawatch_detector_{keys,memory_bytes}{detector}   gauge
  *   stanzawatch_incidents_total{kind,status}             counter
  *   stanzawatch_reports_total{state}, stanzawatch_reports_pending   (all peers)
- *   stanzawatch_peer_reports_total{peer,state}  spooled/sent/acked/failed per
- *       configured peer (failed = error replies; timeouts are in the totals)
+ *   stanzawatch_peer_reports_total{peer,state}  spooled/sent/acked/failed/timeout
+ *       per configured peer (failed = error replies, timeout = no answer within
+ *       reporter.ack_timeout)
  *   stanzawatch_peer_reports_pending{peer}      gauge: spooled, not yet acked
  *   stanzawatch_reloads_total{result}
  *   stanzawatch_share_items_total{action}, _expired_total, _listed, _setup_errors_total,
@@ -349,11 +350,13 @@ static void write_reporter(struct sw_reporter *r, FILE *fp)
     if (np > 0) {
         fam(fp, "stanzawatch_peer_reports_total", "counter",
             "XEP-0268 reports per configured peer by outcome (spooled, sent, acked, failed "
-            "= error reply).");
+            "= error reply, timeout = no answer within reporter.ack_timeout; failed and "
+            "timed-out sends are retried).");
         for (size_t i = 0; i < np; i++) {
-            const uint64_t v[4] = {ps[i].spooled, ps[i].sent, ps[i].acked, ps[i].failed};
-            static const char *const names[4] = {"spooled", "sent", "acked", "failed"};
-            for (int k = 0; k < 4; k++) {
+            const uint64_t v[5] = {ps[i].spooled, ps[i].sent, ps[i].acked, ps[i].failed,
+                                   ps[i].timeouts};
+            static const char *const names[5] = {"spooled", "sent", "acked", "failed", "timeout"};
+            for (int k = 0; k < 5; k++) {
                 fputs("stanzawatch_peer_reports_total{peer=\"", fp);
                 lv(fp, ps[i].jid);
                 fprintf(fp, "\",state=\"%s\"} %llu\n", names[k], (unsigned long long)v[k]);
