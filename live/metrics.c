@@ -186,15 +186,16 @@ static const char *const kind_names[3] = {"message", "presence", "iq"};
 
 static void write_taps(const struct sw_live *live, FILE *fp)
 {
-    size_t n = sw_live_count(live);
-    if (n == 0) {
-        return;
-    }
-    struct sw_live_tap_stats *st = calloc(n, sizeof(*st));
+    size_t cap = sw_live_count(live) + 4; /* a reload may add taps meanwhile */
+    struct sw_live_tap_stats *st = calloc(cap, sizeof(*st));
     if (st == NULL) {
         return;
     }
-    sw_live_get_stats(live, st);
+    size_t n = sw_live_get_stats(live, st, cap);
+    if (n == 0) {
+        free(st);
+        return;
+    }
     fam(fp, "stanzawatch_tap_stanzas_total", "counter", "Stanzas received by a tap, by kind.");
     for (size_t i = 0; i < n; i++) {
         for (int k = 0; k < 3; k++) {
