@@ -518,6 +518,7 @@ int sw_pipeline_run_tap(struct sw_pipeline *p, struct sw_tap_ops *tap, struct sw
         w->p = p;
         w->idx = i;
         atomic_init(&w->wm, 0);
+        atomic_init(&w->kicks, 0);
         if (sw_ring_new(sizeof(struct pl_rec), hq, &w->hits) < 0) {
             goto fail_alloc;
         }
