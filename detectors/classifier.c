@@ -149,47 +149,62 @@ static unsigned nb_features(const char *s, size_t n, unsigned bits, nb_feature_f
 static const char *const shape_names[NB_SHAPES] = {"#caps",   "#money", "#excl", "#url",
                                                    "#digits", "#short", "#long"};
 
-/* Byte classes of shape_on(): 0 other, 1 A-Z, 2 a-z, 3 0-9, 4 '!', 5 a byte
- * that may start a money sign or a link ('$', 0xE2 of U+20AC, ':'). */
-enum { SH_OTHER, SH_UPPER, SH_LOWER, SH_DIGIT, SH_EXCL, SH_MARK, SH__N };
-static const uint8_t shape_cls[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 4, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 5, 0, 0, 0, 0, 0,
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
-    0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+/* Byte classes of shape_on(), as increments of 16-bit counters packed in
+ * one word (upper, lower, digit, '!' from the low end), so the loop is one
+ * load and one add per byte; SH_M marks a byte that may start a money sign
+ * or a link ('$', 0xE2 of U+20AC, ':'), looked at on its own. */
+#define SH_U (1ull << 0)
+#define SH_L (1ull << 16)
+#define SH_D (1ull << 32)
+#define SH_E (1ull << 48)
+#define SH_M (1ull << 63)
+static const uint64_t shape_inc[256] = {
+    [':'] = SH_M, ['$'] = SH_M, [0xE2] = SH_M, ['!'] = SH_E, ['0'] = SH_D, ['1'] = SH_D,
+    ['2'] = SH_D, ['3'] = SH_D, ['4'] = SH_D,  ['5'] = SH_D, ['6'] = SH_D, ['7'] = SH_D,
+    ['8'] = SH_D, ['9'] = SH_D, ['A'] = SH_U,  ['B'] = SH_U, ['C'] = SH_U, ['D'] = SH_U,
+    ['E'] = SH_U, ['F'] = SH_U, ['G'] = SH_U,  ['H'] = SH_U, ['I'] = SH_U, ['J'] = SH_U,
+    ['K'] = SH_U, ['L'] = SH_U, ['M'] = SH_U,  ['N'] = SH_U, ['O'] = SH_U, ['P'] = SH_U,
+    ['Q'] = SH_U, ['R'] = SH_U, ['S'] = SH_U,  ['T'] = SH_U, ['U'] = SH_U, ['V'] = SH_U,
+    ['W'] = SH_U, ['X'] = SH_U, ['Y'] = SH_U,  ['Z'] = SH_U, ['a'] = SH_L, ['b'] = SH_L,
+    ['c'] = SH_L, ['d'] = SH_L, ['e'] = SH_L,  ['f'] = SH_L, ['g'] = SH_L, ['h'] = SH_L,
+    ['i'] = SH_L, ['j'] = SH_L, ['k'] = SH_L,  ['l'] = SH_L, ['m'] = SH_L, ['n'] = SH_L,
+    ['o'] = SH_L, ['p'] = SH_L, ['q'] = SH_L,  ['r'] = SH_L, ['s'] = SH_L, ['t'] = SH_L,
+    ['u'] = SH_L, ['v'] = SH_L, ['w'] = SH_L,  ['x'] = SH_L, ['y'] = SH_L, ['z'] = SH_L,
 };
 
 static unsigned shape_on(const char *s, size_t n)
 {
-    size_t cnt[SH__N] = {0};
+    size_t upper = 0, letters = 0, digits = 0, excl = 0;
     bool money = false, url = false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        unsigned k = shape_cls[c];
-        cnt[k]++;
-        if (k != SH_MARK) {
-            continue;
+    size_t i = 0;
+    while (i < n) {
+        /* at most 0x7FFF bytes per pass: the 16-bit counters cannot carry */
+        size_t end = n - i > 0x7FFF ? i + 0x7FFF : n;
+        uint64_t acc = 0;
+        for (; i < end; i++) {
+            unsigned char c = (unsigned char)s[i];
+            uint64_t inc = shape_inc[c];
+            if (inc != SH_M) {
+                acc += inc;
+            } else if (c == '$' || (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x82 &&
+                                    (unsigned char)s[i + 2] == 0xAC)) {
+                money = true;
+            } else if (c == ':' && i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/') {
+                url = true;
+            }
         }
-        if (c == '$' || (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x82 &&
-                         (unsigned char)s[i + 2] == 0xAC)) {
-            money = true;
-        } else if (c == ':' && i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/') {
-            url = true;
-        }
-        /* ("www." never counted: 'w' is a letter, tested first, since the
-         * feature set was trained; the model's weights depend on it.) */
+        upper += acc & 0xFFFF;
+        letters += (acc & 0xFFFF) + ((acc >> 16) & 0xFFFF);
+        digits += (acc >> 32) & 0xFFFF;
+        excl += (acc >> 48) & 0xFFFF;
     }
-    size_t upper = cnt[SH_UPPER], letters = cnt[SH_UPPER] + cnt[SH_LOWER];
-    size_t digits = cnt[SH_DIGIT], excl = cnt[SH_EXCL];
+    /* ("www." never counts: 'w' is a letter, tested first, since the feature
+     * set was trained; the model's weights depend on it.) */
     bool on[NB_SHAPES] = {letters >= 8 && upper * 2 > letters,          money,  excl >= 2, url,
                           digits * 3 > letters + digits && digits >= 4, n < 40, n >= 160};
     unsigned set = 0;
-    for (unsigned i = 0; i < NB_SHAPES; i++) {
-        set |= (unsigned)on[i] << i;
+    for (unsigned k = 0; k < NB_SHAPES; k++) {
+        set |= (unsigned)on[k] << k;
     }
     return set;
 }
