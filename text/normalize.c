@@ -828,6 +828,39 @@ static bool maybe_runs(const char *s, size_t n)
 #endif
 }
 
+/* Copy the run of plain word bytes (class exactly NC_WORD: a-z and the
+ * digits 2 6 8 9) at the start of @p, at most @lim bytes, to @dst; returns its
+ * length. 16 bytes at a time (SSE2: the whole block is stored, @dst has room
+ * for @lim bytes and what follows the run is overwritten later), then byte
+ * by byte. */
+static inline size_t word_copy(const unsigned char *p, size_t lim, char *dst)
+{
+    size_t k = 0;
+#if defined(__SSE2__)
+    /* c in 'a'..'z' <=> (signed char)(c - 'a' - 128) < -128 + 26 */
+    const __m128i shift = _mm_set1_epi8((char)(-'a' - 128));
+    const __m128i top = _mm_set1_epi8((char)(-128 + 26));
+    for (; k + 16 <= lim; k += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+        _mm_storeu_si128((__m128i *)(void *)(dst + k), v);
+        __m128i w = _mm_cmplt_epi8(_mm_add_epi8(v, shift), top);
+        w = _mm_or_si128(w, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('2')),
+                                         _mm_cmpeq_epi8(v, _mm_set1_epi8('6'))));
+        w = _mm_or_si128(w, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('8')),
+                                         _mm_cmpeq_epi8(v, _mm_set1_epi8('9'))));
+        unsigned m = ~(unsigned)_mm_movemask_epi8(w) & 0xFFFFu;
+        if (m != 0) {
+            return k + (size_t)__builtin_ctz(m);
+        }
+    }
+#endif
+    while (k < lim && p[k] < 0x80 && nc_class[p[k]] == NC_WORD) {
+        dst[k] = (char)p[k];
+        k++;
+    }
+    return k;
+}
+
 /* The run itself: @o is set up by the caller; returns with o->n the length
  * before squeeze and o->full set if the output was cut. */
 static void normalize_run(struct norm_out *o, const char *in, size_t len)
@@ -858,9 +891,11 @@ static void normalize_run(struct norm_out *o, const char *in, size_t len)
              * are not leet): put_ascii_k() would only store each of them
              * (in a word, no pending space) while they fit. */
             if (oo.in_word && !oo.full) {
-                while (p < end && *p < 0x80 && nc_class[*p] == NC_WORD && oo.n + 2 <= oo.cap) {
-                    oo.buf[oo.n++] = (char)*p++;
-                }
+                size_t room = oo.cap >= oo.n + 2 ? oo.cap - oo.n - 1 : 0;
+                size_t lim = (size_t)(end - p) < room ? (size_t)(end - p) : room;
+                size_t run = word_copy(p, lim, oo.buf + oo.n);
+                oo.n += run;
+                p += run;
             }
             continue;
         }
