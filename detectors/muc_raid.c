@@ -238,13 +238,18 @@ static void mr_hit_account(const struct sw_event *ev, const struct mr_cluster *c
 
 /* The live cluster of @r whose first or latest fingerprint is within
  * simhash_distance of @fp; else a fresh one opened in a dead slot, or in the
- * one idle the longest. */
+ * live one with the fewest accounts (then idle the longest). So a wave in
+ * progress is not evicted by one occupant's chatter: a bridge relaying long
+ * varied lines opens a one-account cluster per line, and evicting by idle
+ * time alone lost a raid's cluster in a 5 s pause between its lines (swgen
+ * seed 9203: its last two raiders started a new cluster and were missed). */
 static struct mr_cluster *mr_cluster_for(const struct mr_shared *sh, struct mr_room *r, uint64_t fp,
                                          uint32_t now)
 {
     uint32_t win = sw_dc_secs(sh->s.window);
     struct mr_cluster *c = NULL, *victim = NULL;
     bool victim_alive = true;
+    uint32_t victim_n = 0;
     for (int i = 0; i < MR_CLUSTERS; i++) {
         struct mr_cluster *k = &r->c[i];
         bool alive = k->last_s != 0 && (k->last_s >= now || now - k->last_s <= win);
@@ -253,14 +258,19 @@ static struct mr_cluster *mr_cluster_for(const struct mr_shared *sh, struct mr_r
             c = k;
             break;
         }
-        /* Reuse a dead cluster first, else the one idle the longest. */
+        /* Reuse a dead cluster first, else the live one with the fewest
+         * accounts, then the one idle the longest. */
         if (!alive) {
             if (victim == NULL || victim_alive) {
                 victim = k;
                 victim_alive = false;
             }
-        } else if (victim == NULL || (victim_alive && k->last_s < victim->last_s)) {
-            victim = k;
+        } else if (victim == NULL || victim_alive) {
+            uint32_t n = sw_distinct_count(&k->acc, sizeof(k->acc));
+            if (victim == NULL || n < victim_n || (n == victim_n && k->last_s < victim->last_s)) {
+                victim = k;
+                victim_n = n;
+            }
         }
     }
     if (c == NULL) {

@@ -245,16 +245,64 @@ static void test_below_min_accounts(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A busy member (a bridge relaying long, varied lines: one cluster per line)
+ * talking through a raid must not push the raid's cluster out while the
+ * raiders pause: swgen seed 9203 lost the last two of eight raiders that way. */
+static void test_raid_beside_busy_member(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
+    static const char *const relayed[] = {
+        "<kev> the build finally passed on the arm runners after the cache was cleared by hand",
+        "<jo> sometimes encryption breaks when the phone switches between wifi and mobile data",
+        "<pete> try the weekend release, it fixed the reconnect loop for me and a friend of mine",
+        "<anna> has anyone tried the new config format with the old modules still loaded in",
+        "<lu> the concert tickets are sold out already, we should have been much faster today",
+        "<dmitri> our server moved to the new datacenter last night without any downtime at all",
+    };
+    const char *pitch =
+        "Cheap followers & likes, best price! Visit http://1bg8j62.example/xob7 now";
+    char jid[64], rn[128], line[160];
+    int64_t t = T0 + 3600000;
+    for (int i = 0; i < 8; i++) {
+        snprintf(jid, sizeof(jid), "bot%d@talk.example/r", i);
+        snprintf(rn, sizeof(rn), ROOM "/bot%d", i);
+        sw_test_det_feed(&d, sw_evb_muc_presence(&b, t + i * 1000, jid, rn, SW_EVB_JOIN));
+    }
+    /* six raiders within 5 s, then the bridge relays six lines in 4 s, then
+     * the last two raiders post 7 s after the sixth */
+    for (int i = 0; i < 6; i++) {
+        snprintf(jid, sizeof(jid), "bot%d@talk.example/r", i);
+        snprintf(line, sizeof(line), "%s %d", pitch, i);
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 10000 + i * 1000, jid, ROOM, line));
+    }
+    for (int i = 0; i < 6; i++) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 16000 + i * 700, "bridge@c.example/web", ROOM,
+                                              relayed[i]));
+    }
+    for (int i = 6; i < 8; i++) {
+        snprintf(jid, sizeof(jid), "bot%d@talk.example/r", i);
+        snprintf(line, sizeof(line), "%s %d", pitch, i);
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 22000 + (i - 6) * 1500, jid, ROOM, line));
+    }
+    for (int i = 0; i < 8; i++) {
+        snprintf(jid, sizeof(jid), "bot%d@talk.example", i);
+        if (count_w(&d.out, "muc_raid.account", jid, 1000) != 1) {
+            fail_msg("raider %s not hit", jid); /* full hits: a new cluster's pair would give 600 */
+        }
+    }
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "bridge@c.example"), 0);
+    sw_test_det_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_raid_accounts_and_domain),
-        cmocka_unit_test(test_goal_established),
-        cmocka_unit_test(test_own_server_no_domain),
-        cmocka_unit_test(test_mixed_domains),
-        cmocka_unit_test(test_below_min_accounts),
-        cmocka_unit_test(test_bystanders_quoting),
-        cmocka_unit_test(test_fresh_pair),
+        cmocka_unit_test(test_raid_accounts_and_domain), cmocka_unit_test(test_goal_established),
+        cmocka_unit_test(test_own_server_no_domain),     cmocka_unit_test(test_mixed_domains),
+        cmocka_unit_test(test_below_min_accounts),       cmocka_unit_test(test_bystanders_quoting),
+        cmocka_unit_test(test_raid_beside_busy_member),  cmocka_unit_test(test_fresh_pair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
