@@ -26,9 +26,12 @@
  * once per cooldown. A young domain (first seen, within `idle`, in the
  * current window; every active account of it subscribed; none active the
  * window before) needs only min_targets_new targets: a farm shows up only to
- * subscribe to strangers, a server with users is seen chatting first. An account's burst is half a
- * signal (weight 0.5) when it crosses and a full one once `grace` has passed without approvals
- * (subscribed) from answered_pct of its targets, or with more refusals
+ * subscribe to strangers, a server with users is seen chatting first (after
+ * a restart every domain is new again: a peer whose only traffic in that
+ * first window is 4 of its accounts asking 4 strangers would be reported;
+ * a busy server is not young: its active users outnumber its subscribers).
+ * An account's burst is half a signal (weight 0.5) when it crosses and a full one once `grace` has
+ * passed without approvals (subscribed) from answered_pct of its targets, or with more refusals
  * (unsubscribed) than approvals (a contact import: the contacts accept and
  * subscribe back; strangers refuse or ignore); a refusal (SB_REFUSED) before
  * any approval ends the grace at once; the check runs on the requester's next stanza, the
