@@ -52,7 +52,7 @@ te="  - {type: socket, name: e, listen: '127.0.0.1:$pe'}"
 conf "$work/sw.yaml" "$ta
 $tb
 $tc" "$m1"
-TSAN_OPTIONS=${TSAN_OPTIONS:-} "$sw" run -c "$work/sw.yaml" --incidents "$work/inc.jsonl" 2>"$work/run.err" &
+TSAN_OPTIONS=${TSAN_OPTIONS:-} "$sw" run -c "$work/sw.yaml" --incidents "$work/inc.jsonl" --drain-timeout 0 2>"$work/run.err" &
 swpid=$!
 pids+=("$swpid")
 wait_for 20 '[ -S "$work/a.sock" ] && [ -S "$work/c.sock" ] && get "http://127.0.0.1:$m1/metrics" >/dev/null 2>&1' ||
