@@ -89,7 +89,9 @@ struct wk_sink {
 /* Make the aggregator look at the rings now (see "Waking the aggregator"). */
 static void wk_kick(struct pl_worker *w)
 {
-    SW_CNT_ADD(w->kicks, 1);
+    /* only this worker writes it; release pairs with the aggregator's acquire */
+    atomic_store_explicit(&w->kicks, atomic_load_explicit(&w->kicks, memory_order_relaxed) + 1,
+                          memory_order_release);
     sw_evcount_notify(&w->p->ec_agg);
     sw_evcount_notify(&w->p->ec_agg_wm);
 }
