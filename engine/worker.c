@@ -31,6 +31,18 @@
  * output. A record is never held back by a worker whose ring is full (a
  * non-empty ring is merged by its head), so back-pressure cannot deadlock.
  *
+ * Waking the aggregator. Live, a worker wakes it after every push (hits and
+ * ticks must not wait). Replay only needs the records eventually, and a wake
+ * per hit cost a futex call and a context switch (the aggregator preempting
+ * a worker) several thousand times a run: there a worker "kicks" (bumps its
+ * kicks counter, then notifies) only when its ring is a quarter full, when it
+ * is about to wait for its next batch (the pipeline is idle: catch up), and
+ * at its end. The aggregator, with nothing it may merge, sleeps until some
+ * worker kicks or ends (the kick signature is read before it looks at the
+ * rings, so a kick it did not see wakes it at once); with a ring a quarter
+ * full it waits for watermarks as live. A worker blocked on a full ring has
+ * kicked on each push past a quarter, so this cannot deadlock either.
+ *
  * Time: a stamp going backwards is clamped to stream time (windows never
  * break). A stamp more than engine.max_time_jump ahead of stream time (one
  * stanza stamped 2999-01-01 would freeze every window) is clamped to stream
@@ -74,6 +86,22 @@ struct wk_sink {
     uint64_t *hits;    /* per-detector hit counter */
 };
 
+/* Make the aggregator look at the rings now (see "Waking the aggregator"). */
+static void wk_kick(struct pl_worker *w)
+{
+    SW_CNT_ADD(w->kicks, 1);
+    sw_evcount_notify(&w->p->ec_agg);
+    sw_evcount_notify(&w->p->ec_agg_wm);
+}
+
+/* After a push: live, at once; replay, once the ring is a quarter full. */
+static void wk_pushed(struct pl_worker *w)
+{
+    if (w->p->tap->live || sw_ring_count(w->hits) >= sw_ring_capacity(w->hits) / 4) {
+        wk_kick(w);
+    }
+}
+
 static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
 {
     struct wk_sink *k = (struct wk_sink *)sink;
@@ -102,8 +130,7 @@ static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
     }
     (*k->hits)++;
     sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
-    sw_evcount_notify(&w->p->ec_agg);
-    sw_evcount_notify(&w->p->ec_agg_wm);
+    wk_pushed(w);
 }
 
 static inline unsigned wk_owner(uint64_t key, unsigned W)
@@ -236,14 +263,7 @@ static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_ge
         rec.kind = PL_REC_TICK;
         rec.t_ms = t;
         sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
-        /* Replay has a tick per tick_ms of stream time (thousands a second):
-         * wake the aggregator for them only once a quarter of the ring is
-         * used (a hit or the end wakes it anyway). Live taps tick in real
-         * time: wake at once so idle incidents close on time. */
-        if (p->tap->live || sw_ring_count(w->hits) >= sw_ring_capacity(w->hits) / 4) {
-            sw_evcount_notify(&p->ec_agg);
-            sw_evcount_notify(&p->ec_agg_wm);
-        }
+        wk_pushed(w); /* live taps tick in real time: at once, so incidents close on time */
     }
     struct wk_sink sink;
     sink.s.emit = wk_emit;
@@ -436,6 +456,10 @@ void *pl_worker_main(void *arg)
         }
     }
     for (uint64_t k = 0;; k++) {
+        if (!p->tap->live &&
+            atomic_load_explicit(&p->slots[k % p->S].turn, memory_order_acquire) != 2 * k + 1) {
+            wk_kick(w); /* about to wait for input: let the aggregator catch up meanwhile */
+        }
         pl_slot_wait_readable(p, k, &w->wait_in);
         struct pl_slot *s = &p->slots[k % p->S];
         const struct pl_batch *b = s->b;
@@ -538,9 +562,29 @@ static bool agg_record_or_end(void *arg)
     return all_done;
 }
 
+/* Replay: changes when a worker kicks (wk_kick) or ends. */
+static uint64_t agg_kick_signature(struct sw_pipeline *p)
+{
+    uint64_t sig = 0;
+    for (unsigned i = 0; i < p->W; i++) {
+        struct pl_worker *w = &p->workers[i];
+        sig += atomic_load_explicit(&w->kicks, memory_order_acquire);
+        sig += atomic_load_explicit(&w->wm, memory_order_acquire) == UINT64_MAX ? 1ull << 48 : 0;
+    }
+    return sig;
+}
+
+static bool agg_kicked(void *arg)
+{
+    struct agg_wait *a = arg;
+    return agg_kick_signature(a->p) != a->sig ||
+           atomic_load_explicit(&a->p->agg_next, memory_order_acquire) != NULL;
+}
+
 void *pl_aggregator_main(void *arg)
 {
     struct sw_pipeline *p = arg;
+    const bool live = p->tap->live;
     pl_thread_name("aggregate", -1);
     for (;;) {
         /* a reload: the stage adopts it between two hits, on this thread */
@@ -551,7 +595,10 @@ void *pl_aggregator_main(void *arg)
             }
             sw_conf_free(nc);
         }
+        /* taken before looking at the rings: a change after the look wakes the wait below */
         uint64_t sig = agg_signature(p);
+        uint64_t kick_sig = live ? 0 : agg_kick_signature(p);
+        bool backed_up = false; /* replay: a ring at least a quarter full */
         const struct pl_rec *best = NULL;
         unsigned best_w = 0;
         uint64_t limit = UINT64_MAX; /* min wm of workers with an empty ring */
@@ -573,6 +620,9 @@ void *pl_aggregator_main(void *arg)
                 continue;
             }
             all_done = false;
+            if (sw_ring_count(w->hits) >= sw_ring_capacity(w->hits) / 4) {
+                backed_up = true;
+            }
             if (best == NULL || rec_less(head, best)) {
                 best = head;
                 best_w = i;
@@ -601,7 +651,16 @@ void *pl_aggregator_main(void *arg)
             break;
         }
         struct agg_wait aw = {p, sig};
-        if (best == NULL) {
+        if (!live) {
+            if (backed_up) {
+                /* held back by a worker's watermark with a ring filling up:
+                 * look again at each watermark */
+                sw_evcount_wait(&p->ec_agg_wm, agg_changed, &aw, 200, &p->wait_agg);
+            } else {
+                aw.sig = kick_sig;
+                sw_evcount_wait(&p->ec_agg, agg_kicked, &aw, 200, &p->wait_agg);
+            }
+        } else if (best == NULL) {
             /* Nothing buffered: sleep until a record arrives or every worker
              * ends, not at every batch's watermark. */
             sw_evcount_wait(&p->ec_agg, agg_record_or_end, p, 200, &p->wait_agg);
