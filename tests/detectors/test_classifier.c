@@ -427,6 +427,22 @@ static void test_sender_history(void **state)
             }
         }
         assert_int_equal(scored, 40);
+        /* a sender whose JID hash shares the bridge's slot bits chats meanwhile:
+         * the bridge keeps its history (seed 11 busy-bridge: a colliding
+         * sender's lines restarted a bridge's history in a direct-mapped slot) */
+        struct sw_jid bj, oj;
+        static char other[64];
+        sw_test_jid_ref(&bj, "bridge@c.example");
+        for (unsigned k = 0;; k++) {
+            snprintf(other, sizeof(other), "other%u@b.example", k);
+            sw_test_jid_ref(&oj, other);
+            if ((oj.bare & 0xffffu) == (bj.bare & 0xffffu) && oj.bare != bj.bare) {
+                break;
+            }
+        }
+        for (size_t i = 0; i < 5; i++) {
+            run_from(shared, local, other, t += 1000, "see you all at the meetup tonight then", &c);
+        }
         for (size_t i = 0; i < 2; i++) {
             size_t n = run_from(shared, local, "bridge@c.example", t += 15000, salad[i], &c);
             assert_int_equal(n, off ? 1u : 0u);
