@@ -27,7 +27,7 @@ static const char usage_main[] =
     "  check-config FILE             validate a configuration file\n"
     "  dump-config [-c FILE]         print the effective configuration as YAML\n"
     "  train ...                     train the content classifier (see help train)\n"
-    "  reload [--pid-file F]         make a running replay re-read its config (SIGHUP)\n"
+    "  reload [--pid-file F]         make a running run/replay re-read its config (SIGHUP)\n"
     "  retract [-c FILE] JID|DOMAIN  take entities off the published block list and feeds\n"
     "  help [COMMAND]                show help for a command\n"
     "  --version                     print the version\n"
@@ -47,6 +47,7 @@ static int cmd_help(int argc, char **argv)
         fputs(cli_usage_replay, stdout);
     } else if (strcmp(c, "run") == 0) {
         fputs(cli_usage_run, stdout);
+        fputs(cli_usage_run_more, stdout);
     } else if (strcmp(c, "check-config") == 0) {
         fputs(cli_usage_check, stdout);
     } else if (strcmp(c, "dump-config") == 0) {

@@ -21,8 +21,10 @@
  * Detector "classifier": setup loads detectors.classifier.model (disabled when
  * empty); process scores message bodies with at least min_tokens tokens and
  * emits "classifier.spam" with weight = weight * (p - threshold) / (1 - threshold)
- * when p >= threshold. Hot reload: the model lives in `shared`, `local` holds
- * only the normalization buffer, so thread_reload has nothing to adapt.
+ * when p >= threshold, unless the sender's recent scored messages were mostly
+ * ham (cls_history.h: history_min, history_share). Hot reload: the model lives in `shared`, `local`
+ * holds only the normalization buffer and the sender history (sized by constants), so thread_reload
+ * has nothing to adapt.
  *
  * Threading: models are immutable once built; see classifier.h.
  */
@@ -39,6 +41,8 @@
 #include "sw/detector.h"
 #include "sw/file.h"
 #include "sw/normalize.h"
+
+#include "cls_history.h"
 
 #define NB_MAGIC "SWNBAYES"
 #define NB_TOKEN_MAX 40
@@ -728,6 +732,8 @@ struct cls_settings {
     double threshold;
     int64_t min_tokens;
     double weight;
+    int64_t history_min;
+    double history_share;
 };
 
 static const struct sw_conf_item cls_schema[] = {
@@ -763,6 +769,23 @@ static const struct sw_conf_item cls_schema[] = {
      .fmax = 10.0,
      .def = "1.0",
      .help = "hit weight at probability 1; scaled linearly from 0 at the threshold"},
+    {.key = "history_min",
+     .type = SW_CONF_INT,
+     .offset = offsetof(struct cls_settings, history_min),
+     .min = 0,
+     .max = 100000,
+     .def = "20",
+     .help = "scored messages of a sender in the last hour after which its spam share counts: a "
+             "spammy line from a sender below history_share is noise"},
+    {.key = "history_share",
+     .type = SW_CONF_DOUBLE,
+     .offset = offsetof(struct cls_settings, history_share),
+     .fmin = 0.0,
+     .fmax = 1.0,
+     .def = "0.1",
+     .help =
+         "share of a sender's recent scored messages that must be spammy for one more to hit (0: "
+         "no history, every spammy line hits)"},
     SW_CONF_END,
 };
 
@@ -771,17 +794,24 @@ struct cls_shared {
     double threshold;
     unsigned min_tokens;
     double weight;
+    unsigned history_min;
+    double history_share;
 };
 
 struct cls_local {
     char buf[SW_CLASSIFIER_BUF(CLS_MAX_TEXT)];
+    struct cls_hist_slot hist[CLS_HIST_SLOTS];
 };
 
 static int cls_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 {
     /* NULL settings (engine tests without a registered section): no model. */
-    static const struct cls_settings no_model = {
-        .enabled = true, .threshold = 0.97, .min_tokens = 6, .weight = 1.0};
+    static const struct cls_settings no_model = {.enabled = true,
+                                                 .threshold = 0.97,
+                                                 .min_tokens = 6,
+                                                 .weight = 1.0,
+                                                 .history_min = 20,
+                                                 .history_share = 0.1};
     const struct cls_settings *cs = settings != NULL ? settings : &no_model;
     struct cls_shared *sh = calloc(1, sizeof(*sh));
     if (sh == NULL) {
@@ -790,6 +820,8 @@ static int cls_setup(const void *settings, void **shared, struct sw_errbuf *eb)
     sh->threshold = cs->threshold;
     sh->min_tokens = (unsigned)cs->min_tokens;
     sh->weight = cs->weight;
+    sh->history_min = (unsigned)cs->history_min;
+    sh->history_share = cs->history_share;
     if (cs->model != NULL && cs->model[0] != '\0') {
         struct sw_errbuf leb;
         int rc = sw_classifier_load(cs->model, &sh->model, &leb);
@@ -815,7 +847,7 @@ static void cls_teardown(void *shared)
 static int cls_thread_init(const void *shared, void **local)
 {
     (void)shared;
-    struct cls_local *lo = malloc(sizeof(*lo));
+    struct cls_local *lo = calloc(1, sizeof(*lo));
     if (lo == NULL) {
         return SW_ENOMEM;
     }
@@ -853,7 +885,9 @@ static void cls_process(const void *shared, void *local, const struct sw_event *
     }
     unsigned tokens = 0;
     double p = sw_classifier_score(sh->model, ev->body, len, lo->buf, sizeof(lo->buf), &tokens);
-    if (tokens < sh->min_tokens || p < sh->threshold) {
+    if (tokens < sh->min_tokens ||
+        !cls_hist_count(lo->hist, ev->from.bare, ev->t_ms, p >= sh->threshold, sh->history_min,
+                        sh->history_share)) {
         return;
     }
     struct sw_hit h;

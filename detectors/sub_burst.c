@@ -23,8 +23,11 @@
  * one; a peer server whose users keep chatting is not a farm even when a
  * handful of its accounts spam at once; and no single account asked more than
  * max_account_pct of the targets: a farm's accounts share the work), then
- * once per cooldown. An account's burst is half a signal (weight 0.5) when it
- * crosses and a full one once `grace` has passed without approvals
+ * once per cooldown. A young domain (first seen, within `idle`, in the
+ * current window; every active account of it subscribed; none active the
+ * window before) needs only min_targets_new targets: a farm shows up only to
+ * subscribe to strangers, a server with users is seen chatting first. An account's burst is half a
+ * signal (weight 0.5) when it crosses and a full one once `grace` has passed without approvals
  * (subscribed) from answered_pct of its targets, or with more refusals
  * (unsubscribed) than approvals (a contact import: the contacts accept and
  * subscribe back; strangers refuse or ignore); a refusal (SB_REFUSED) before
@@ -62,7 +65,7 @@ struct sw_sub_burst_domain_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
     int64_t window, min_targets, min_accounts, min_targets_per_account, min_share_pct;
-    int64_t max_account_pct;
+    int64_t max_account_pct, min_targets_new;
     struct sw_conf_strlist exempt_domains;
     bool exempt_muc_hosts;
 };
@@ -113,6 +116,10 @@ static const struct sw_conf_item schema_domain[] = {
               "and no single account asked more than this percentage of the targets (a "
               "farm's accounts share the work; one spammer among users adding a contact "
               "each is sub_burst's case)"),
+    SW_DC_INT("min_targets_new", min_targets_new, 2, 1000000, "4",
+              "min_targets for a domain first seen in the current window whose every active "
+              "account subscribed (it shows up only to subscribe to strangers: a farm's first "
+              "minute; a server with users is seen doing other things first)"),
     SW_DC_STRLIST("exempt_domains", exempt_domains,
                   "domains never reported (your own server and its big neighbours)"),
     SW_DC_BOOL("exempt_muc_hosts", exempt_muc_hosts, "true",
@@ -147,6 +154,7 @@ struct sbd_entry {
      * tumbling windows of `window`: the current one and the previous count. */
     uint32_t act_start_s, act_prev;
     struct sw_distinct32 active;
+    uint32_t first_s; /* table seconds the domain was first seen (entry created) */
 };
 
 struct sb_shared {
@@ -514,6 +522,9 @@ static struct sbd_entry *sbd_active(const struct sb_shared *sh, struct sb_local 
 {
     uint32_t prev;
     struct sbd_entry *e = sw_table_get(l->t, ev->from.domain, now, &prev, st);
+    if (prev == 0) {
+        e->first_s = now;
+    }
     uint32_t w = sw_dc_secs(sh->d.window);
     if (e->act_start_s == 0 || (now > e->act_start_s && now - e->act_start_s >= w)) {
         e->act_prev = (e->act_start_s != 0 && now - e->act_start_s < 2 * w)
@@ -594,7 +605,12 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
     if (e->act_prev > nact) {
         nact = e->act_prev;
     }
-    if ((int64_t)n < sh->d.min_targets || (int64_t)na < sh->d.min_accounts ||
+    /* A domain first seen in this window, all of whose active accounts
+     * subscribed, needs fewer targets: it only showed up to do this. */
+    bool young = e->first_s >= e->start_s && nall >= nact && e->act_prev == 0;
+    int64_t min_targets = young && sh->d.min_targets_new < sh->d.min_targets ? sh->d.min_targets_new
+                                                                             : sh->d.min_targets;
+    if ((int64_t)n < min_targets || (int64_t)na < sh->d.min_accounts ||
         (int64_t)na * 100 <
             sh->d.min_share_pct * (int64_t)(nall < SBD_ACCOUNTS ? nall : SBD_ACCOUNTS) ||
         (int64_t)nall * 100 < sh->d.min_share_pct * (int64_t)nact ||

@@ -22,8 +22,9 @@
  *   - "talked first": a table of directed pairs (A wrote to B). A message to
  *     someone who wrote to the sender before is a reply and weighs nothing;
  *   - sender weight: young sender to a stranger 1.0, a sender first seen in
- *     the stream's first `fresh` (age unknown) 0.5 during its first `fresh`,
- *     else 0 (established accounts and replies are counted separately as
+ *     the stream's first `fresh` (age unknown) 0.5 during its first `fresh`
+ *     unless it has replied to someone who wrote to it first (in conversations
+ *     already: established), else 0 (established accounts and replies are counted separately as
  *     `established`);
  *   - text cluster (messages with a link, also a defanged one: a wave wants
  *     its victims to go somewhere): the body's SimHash (sw_simhash_text; the same-template
@@ -75,6 +76,8 @@
 #define WAVE_JID 96      /* bytes of a post's sender JID kept to name it later */
 #define WAVE_POPULAR 2   /* established shares that make a link popular (never a wave target) */
 #define WAVE_POPULATED 3 /* messages of established accounts that make a domain a real server */
+/* in an account's user (first-seen seconds): it replied to someone who wrote to it first */
+#define WAVE_CONVERSED 0x80000000u
 
 struct sw_wave_settings {
     bool enabled;
@@ -459,16 +462,26 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
     /* young: first seen after the stream's first `fresh`, less than `fresh`
      * ago; unknown age: first seen within the stream's first `fresh` (every
      * account is new when a capture starts), less than `fresh` ago: half */
-    bool recent = now - a->user <= fresh_s;
-    bool young = recent && a->user - l->start_s > fresh_s;
+    uint32_t first = a->user & ~WAVE_CONVERSED;
+    bool recent = now - first <= fresh_s;
+    bool young = recent && first - l->start_s > fresh_s;
     bool unknown = recent && !young;
     /* did the recipient write to the sender first? */
     bool reply = sw_table_find(l->pairs, sw_table_key2(ev->to.bare, ev->from.bare)) != NULL;
     (void)sw_table_get(l->pairs, sw_table_key2(ev->from.bare, ev->to.bare), now, &prev, st);
+    if (reply) {
+        a->user |= WAVE_CONVERSED;
+    }
     if (ev->body_len == 0) {
         return;
     }
-    unsigned w = reply ? 0u : young ? 2u : unknown ? 1u : 0u;
+    /* An account of unknown age that answers people who wrote to it is in
+     * conversations already: established, not half a wave sender (swgen seed
+     * 9208: a regular chatting with a contact since the capture's first
+     * minutes shared a shortener link with a stranger, its text clustered with
+     * a wave's shortener lures and it was named). A young account stays young:
+     * that is what a wave's accounts are. */
+    unsigned w = reply ? 0u : young ? 2u : unknown && (a->user & WAVE_CONVERSED) == 0 ? 1u : 0u;
     /* a domain whose established accounts write here is a real, populated
      * server: never rolled up (counted in the account table, own key) */
     uint64_t dk = sw_table_key2(ev->from.domain, 0x646f6d61696eull);

@@ -6,7 +6,9 @@
  * the shared slot (read-only, no copy), and runs detector d on an event only
  * if it owns the event's key for that detector (ev->key[ops->shard], or
  * ops->key(ev) when the detector routes by its own key):
- * owner = (mix(key) >> 32) * W >> 32.
+ * owner = (mix(key) >> 32) * W >> 32. A key-routed detector with a second
+ * routing key (ops->peer_key) also has observe() called on the peer key's
+ * owner when that worker does not own the key (detector.h).
  * So each key's state lives on exactly one worker, without locks, and every
  * worker sees every event's time: all compute the same clamped stream time
  * (below) and call expire() at the same tick boundaries. A
@@ -87,7 +89,9 @@ struct wk_sink {
 /* Make the aggregator look at the rings now (see "Waking the aggregator"). */
 static void wk_kick(struct pl_worker *w)
 {
-    SW_CNT_ADD(w->kicks, 1);
+    /* only this worker writes it; release pairs with the aggregator's acquire */
+    atomic_store_explicit(&w->kicks, atomic_load_explicit(&w->kicks, memory_order_relaxed) + 1,
+                          memory_order_release);
     sw_evcount_notify(&w->p->ec_agg);
     sw_evcount_notify(&w->p->ec_agg_wm);
 }
@@ -408,6 +412,13 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
                  * a subscribe and the answer to it); same owner function. */
                 uint64_t key = ops->key(ev);
                 if (key == 0 || (W > 1 && wk_owner(key, W) != me)) {
+                    if (key != 0 && ops->observe != NULL) {
+                        /* not mine: maybe the other account of it is (detector.h) */
+                        uint64_t peer = ops->peer_key(ev);
+                        if (peer != 0 && wk_owner(peer, W) == me) {
+                            ops->observe(g->shared[d], ws->local[d], ev);
+                        }
+                    }
                     continue;
                 }
             }

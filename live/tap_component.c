@@ -177,7 +177,7 @@ static void *ct_main(void *arg)
     return NULL;
 }
 
-int lt_component_start(struct lt_tap *t, struct sw_errbuf *eb)
+int lt_component_prepare(struct lt_tap *t, struct sw_errbuf *eb)
 {
     const struct sw_live_tap_settings *s = t->s;
     if (s->address == NULL || s->jid == NULL || s->secret == NULL) {
@@ -207,10 +207,15 @@ int lt_component_start(struct lt_tap *t, struct sw_errbuf *eb)
     if (ct->ctx == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "tap %s: xmpp_ctx_new failed", t->name);
     }
+    return 0;
+}
+
+int lt_component_run(struct lt_tap *t, struct sw_errbuf *eb)
+{
     if (pthread_create(&t->th, NULL, ct_main, t) != 0) {
         return sw_errbuf_set(eb, SW_ENOMEM, "tap %s: cannot start its thread", t->name);
     }
-    t->started = true;
+    atomic_store_explicit(&t->started, true, memory_order_release);
     return 0;
 }
 

@@ -154,6 +154,37 @@ static void test_no_false_waves(void **state)
     sw_test_det_stop(&d);
 }
 
+/* swgen seed 9208: in the capture's first hour (every account's age unknown),
+ * a regular who had been chatting with a contact since the first minutes (it
+ * answered her) shared a shortener link with someone new; its text clustered
+ * with a wave's shortener lures and it was named with the wave. An account
+ * that answers people who wrote to it is in conversations: established. */
+static void test_early_regular_beside_wave(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
+    char from[64], to[64];
+    chat(&d, T0 + 2 * MIN, "contact@a.example/x", "regular@a.example", "are you coming tonight?");
+    chat(&d, T0 + 3 * MIN, "regular@a.example/x", "contact@a.example", "yes, bringing dessert");
+    /* 12 senders of unknown age (half each): the shortener lure to strangers */
+    int64_t t = T0 + 20 * MIN;
+    for (int i = 0; i < 12; i++) {
+        snprintf(from, sizeof(from), "w%d@prize.example/r", i);
+        snprintf(to, sizeof(to), "victim%d@a.example", i);
+        chat(&d, t, from, to,
+             "Hi friend. you won a prize , get it here https://tinyurl.com/cs6h8er");
+        if (i == 5) {
+            chat(&d, t + 1000, "regular@a.example/x", "neighbour@b.example",
+                 "the recipe: https://tinyurl.com/dutut6a");
+        }
+        t += 2 * MIN;
+    }
+    assert_true(sw_test_count(&d.out, "wave.account", "w11@prize.example") >= 1);
+    assert_int_equal(sw_test_count(&d.out, NULL, "regular@a.example"), 0);
+    sw_test_det_stop(&d);
+}
+
 static void test_memory_bounded(void **state)
 {
     (void)state;
@@ -179,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_link_only_wave_many_domains),
         cmocka_unit_test(test_no_false_waves),
         cmocka_unit_test(test_memory_bounded),
+        cmocka_unit_test(test_early_regular_beside_wave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

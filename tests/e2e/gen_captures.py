@@ -178,6 +178,14 @@ for i in range(16):
 for i in range(5):
     c.msg(200 + i * 30, "fan%d@a.test/x" % i, "friend%d@b.test" % i, "look https://video.example/watch?v=%d" % i)
 
+c = cap("msg_spam_replies", "a help desk answers 30 strangers who wrote to it first, each within "
+        "a minute, with the same canned reply (24 replies in one minute): no first contact, so no "
+        "incident for any number of workers (the writers land on other workers than the desk)", [])
+c.background(0, 300)
+for i in range(30):
+    c.msg(60 + i * 2, "asker%d@b.test/x" % i, "desk@a.test", "hello, my client %d cannot connect since today, any idea?" % i)
+    c.msg(100 + i * 2, "desk@a.test/web", "asker%d@b.test" % i, "Thanks for writing to the help desk, we are looking into it.")
+
 for c in caps:
     c.write()
 with open(os.path.join(OUT, "expect.txt"), "w") as f:
