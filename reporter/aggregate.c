@@ -71,6 +71,7 @@
 #include "sw/settings.h"
 
 #define AGG_SET_SLOTS 512 /* distinct rooms / targets counted exactly per incident */
+#define AGG_SET_INLINE 8  /* slots in the record itself; more are on the heap */
 #define AGG_CAND_EVIDENCE 2
 #define AGG_ROOMS 4096    /* rooms remembered (power of 2) */
 #define AGG_ROOM_PROBE 16 /* slots looked at per room */
@@ -89,10 +90,19 @@ struct agg_contrib {
     struct sw_hit_value values[SW_HIT_MAX_VALUES];
 };
 
+/* Distinct hashes, open addressing: AGG_SET_INLINE slots in place, doubled
+ * on the heap up to AGG_SET_SLOTS as the set fills (most incidents name a
+ * handful of rooms and targets: a full-size set in every record cost two
+ * first-touched pages per incident). */
+struct agg_oset {
+    uint64_t *heap; /* NULL: the slots are inl */
+    uint32_t cap;   /* slots in heap */
+    uint64_t inl[AGG_SET_INLINE];
+};
+
 struct agg_open {
     struct sw_incident inc;
-    uint64_t rooms[AGG_SET_SLOTS];
-    uint64_t targets[AGG_SET_SLOTS];
+    struct agg_oset rooms, targets;
 };
 
 struct agg_entry {
@@ -336,11 +346,10 @@ static bool set_has(const uint64_t *v, size_t n, uint64_t h)
 }
 
 /* Open-addressed set insert; returns 1 if new, 0 if present, -1 if full. */
-static int oset_add(uint64_t *slots, size_t n_slots, size_t *count, uint64_t h)
+/* Add @h to a set of n_slots slots holding *count hashes: 1 added, 0
+ * already there (or h == 0), -1 full (3/4 of the slots used). */
+static int oset_put(uint64_t *slots, size_t n_slots, size_t *count, uint64_t h)
 {
-    if (h == 0) {
-        return 0;
-    }
     size_t mask = n_slots - 1;
     for (size_t i = 0, p = (size_t)h & mask; i < n_slots; i++, p = (p + 1) & mask) {
         if (slots[p] == h) {
@@ -356,6 +365,54 @@ static int oset_add(uint64_t *slots, size_t n_slots, size_t *count, uint64_t h)
         }
     }
     return -1;
+}
+
+/* A set that grows to AGG_SET_SLOTS counts exactly what one full-size set
+ * would: a new hash is added while fewer than 3/4 of AGG_SET_SLOTS are used. */
+static int oset_add(struct agg_oset *s, size_t *count, uint64_t h)
+{
+    if (h == 0) {
+        return 0;
+    }
+    for (;;) {
+        uint64_t *slots = s->heap != NULL ? s->heap : s->inl;
+        size_t n = s->heap != NULL ? s->cap : AGG_SET_INLINE;
+        int r = oset_put(slots, n, count, h);
+        if (r >= 0 || n >= AGG_SET_SLOTS) {
+            return r;
+        }
+        /* a new hash, 3/4 full below the final size: grow, then add it */
+        size_t nn = n * 2;
+        uint64_t *ns = calloc(nn, sizeof(*ns));
+        if (ns == NULL) {
+            return -1;
+        }
+        size_t moved = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (slots[i] != 0) {
+                (void)oset_put(ns, nn, &moved, slots[i]);
+            }
+        }
+        free(s->heap);
+        s->heap = ns;
+        s->cap = (uint32_t)nn;
+    }
+}
+
+static void oset_free(struct agg_oset *s)
+{
+    free(s->heap);
+    s->heap = NULL;
+    s->cap = 0;
+}
+
+static void agg_open_free(struct agg_open *o)
+{
+    if (o != NULL) {
+        oset_free(&o->rooms);
+        oset_free(&o->targets);
+        free(o);
+    }
 }
 
 /* Bare JID text of @s (stops at '/') into @dst (SW_OFFENDER_TEXT bytes): whole,
@@ -529,7 +586,7 @@ static void table_remove(struct sw_aggregate *a, int32_t i)
     }
     lru_unlink(a, i);
     w_unlink(a, i);
-    free(e->open);
+    agg_open_free(e->open);
     memset(e, 0, offsetof(struct agg_entry, contrib));
     e->state = AGG_FREE;
     e->chain = -1;
@@ -672,7 +729,7 @@ static void inc_add_room(struct agg_open *o, const char *room)
         return;
     }
     size_t cnt = o->inc.n_rooms;
-    int r = oset_add(o->rooms, AGG_SET_SLOTS, &cnt, hash_lower(room));
+    int r = oset_add(&o->rooms, &cnt, hash_lower(room));
     if (r == 0) {
         return;
     }
@@ -690,7 +747,7 @@ static void inc_add_target(struct agg_open *o, const char *t)
         return;
     }
     size_t cnt = o->inc.n_targets;
-    int r = oset_add(o->targets, AGG_SET_SLOTS, &cnt, hash_lower(t));
+    int r = oset_add(&o->targets, &cnt, hash_lower(t));
     if (r > 0 && o->inc.n_targets < SW_INC_MAX_TARGETS) {
         copy_text(o->inc.targets[o->inc.n_targets], SW_JID_TEXT, t);
     }
@@ -1430,7 +1487,7 @@ void sw_aggregate_free(struct sw_aggregate *a)
     }
     if (a->e != NULL) {
         for (size_t i = 0; i < a->hw; i++) {
-            free(a->e[i].open);
+            agg_open_free(a->e[i].open);
         }
     }
     free(a->e);
