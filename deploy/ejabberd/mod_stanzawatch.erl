@@ -23,7 +23,9 @@
 %%% Never blocks a c2s/s2s process: the hook serialises the stanza and casts
 %%% it to this host's writer process, unless more than max_pending bytes are
 %%% waiting there (or the tap is down): then it drops and counts (atomics, no
-%%% message). The writer batches everything queued into one gen_tcp:send,
+%%% message). The writer batches what arrives within 10 ms of a batch's first
+%%% stanza (or 64 KB) into one gen_tcp:send (earlier it sent whenever its
+%%% mailbox was empty: under moderate load that was one send per stanza),
 %%% reconnects quietly with backoff (1 s doubling to 30 s), logs drops at most
 %%% once a minute and sends a whitespace keepalive every 30 s.
 %%%
@@ -58,7 +60,12 @@
 -define(SENT, 5).
 
 -record(st, {host, spec, node, sock = undefined, q = [], qbytes = 0, backoff = 1000,
-             ref, max_pending, logged_drops = 0, last_log = 0, idle = true, n = 0, seen = 0}).
+             ref, max_pending, logged_drops = 0, last_log = 0, idle = true, n = 0, seen = 0,
+             armed = false}).
+
+%% A batch is sent FLUSH_MS after its first stanza, or at BATCH_BYTES.
+-define(FLUSH_MS, 10).
+-define(BATCH_BYTES, 65536).
 
 %%% ---------------------------------------------------------------- gen_mod
 
@@ -190,13 +197,19 @@ handle_cast({stanza, T, Bin}, #st{q = Q, qbytes = B, n = N, seen = Seen, ref = R
     N1 = N + 1 + (D - Seen),
     W = [<<"<w n='">>, integer_to_binary(N1), <<"' t='">>, integer_to_binary(T), <<"'>">>, Bin,
          <<"</w>\n">>],
-    {noreply, S#st{q = [W | Q], qbytes = B + byte_size(Bin), n = N1, seen = D}, 0};
+    S1 = S#st{q = [W | Q], qbytes = B + byte_size(Bin), n = N1, seen = D},
+    if S1#st.qbytes >= ?BATCH_BYTES -> {noreply, flush(S1)};
+       S1#st.armed -> {noreply, S1};
+       true ->
+            erlang:send_after(?FLUSH_MS, self(), flush),
+            {noreply, S1#st{armed = true}}
+    end;
 handle_cast(_Msg, S) ->
     {noreply, S}.
 
-%% timeout 0: the mailbox is empty, send the batch
-handle_info(timeout, S) ->
-    {noreply, flush(S)};
+%% the batch timer: one gen_tcp:send for everything queued since
+handle_info(flush, S) ->
+    {noreply, flush(S#st{armed = false})};
 handle_info(connect, #st{sock = undefined} = S) ->
     {noreply, connect(S)};
 handle_info(keepalive, #st{sock = Sock, idle = Idle} = S) ->
