@@ -46,6 +46,7 @@
 -export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1, mod_options/1, mod_doc/0]).
 -export([user_send_packet/1, s2s_receive_packet/1, muc_filter_message/3,
          muc_filter_presence/3]).
+-export([record/1]). %% tests/live/compact_check.escript
 -export([start_link/2, init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
          code_change/3]).
 
@@ -162,7 +163,7 @@ tap(Host, Pkt) when is_record(Pkt, message); is_record(Pkt, presence) ->
                 case atomics:get(Ref, ?UP) =:= 1 andalso atomics:get(Ref, ?PENDING) =< Max of
                     true ->
                         T = erlang:system_time(millisecond),
-                        Bin = fxml:element_to_binary(xmpp:encode(Pkt)),
+                        Bin = record(Pkt),
                         atomics:add(Ref, ?PENDING, byte_size(Bin)),
                         gen_server:cast(Proc, {stanza, T, Bin});
                     false ->
@@ -174,6 +175,111 @@ tap(Host, Pkt) when is_record(Pkt, message); is_record(Pkt, presence) ->
     end;
 tap(_Host, _Pkt) ->
     ok.
+
+%%% --------------------------------------------------------- compact record
+
+%% The stanza as stanzawatch's parser (engine/xml.c) needs it, the same
+%% record deploy/prosody/mod_stanzawatch.lua writes: from, to, type, id (an
+%% absent one as ''), the first body/subject (message) or status (presence),
+%% the first XEP-0172 nick, every delay (from, stamp), the MUC and
+%% conference x flags; other children are left out after checking them
+%% against the parser's default limits (depth 32, attribute 4096 bytes,
+%% stanza 262144 bytes: keep stanzawatch's limits at or above these). The
+%% whole stanza (xmpp:encode) when a wrapper the parser looks into
+%% (forwarded, carbons, a muc#user x with children), a decoded child record,
+%% or a limit is involved. Serialised by fxml's NIF (escaping included);
+%% no xmpp:encode of the whole stanza, the costliest step before.
+-define(MAX_DEPTH, 32).
+-define(MAX_ATTR, 4096).
+-define(MAX_STANZA, 262144).
+
+record(Pkt) ->
+    try compact(Pkt) of
+        El -> fxml:element_to_binary(El)
+    catch throw:whole ->
+        fxml:element_to_binary(xmpp:encode(Pkt))
+    end.
+
+compact(#message{from = F, to = T, type = Ty, id = Id, body = B, subject = Sj, sub_els = Els}) ->
+    Kids = scan(Els, 0, #{}),
+    Text = texts([{<<"body">>, B}, {<<"subject">>, Sj}]),
+    el(<<"message">>, F, T, atom_to_binary(Ty), Id, Text, Kids);
+compact(#presence{from = F, to = T, type = Ty, id = Id, status = St, sub_els = Els}) ->
+    Kids = scan(Els, 0, #{}),
+    Type = case Ty of available -> <<>>; _ -> atom_to_binary(Ty) end,
+    el(<<"presence">>, F, T, Type, Id, texts([{<<"status">>, St}]), Kids).
+
+el(Name, F, T, Type, Id, Text, #{size := Size} = Kids) ->
+    From = jid_bin(F),
+    To = jid_bin(T),
+    Body = byte_size(From) + byte_size(To) + byte_size(Id) + Size + text_size(Text),
+    (byte_size(From) >= ?MAX_ATTR orelse byte_size(To) >= ?MAX_ATTR orelse
+     byte_size(Id) >= ?MAX_ATTR orelse 6 * Body + 512 >= ?MAX_STANZA) andalso throw(whole),
+    #xmlel{name = Name,
+           attrs = [{<<"from">>, From}, {<<"to">>, To}, {<<"type">>, Type}, {<<"id">>, Id}],
+           children = Text ++ lists:reverse(maps:get(out, Kids, []))};
+el(Name, F, T, Type, Id, Text, Kids) ->
+    el(Name, F, T, Type, Id, Text, Kids#{size => 0}).
+
+jid_bin(undefined) -> <<>>;
+jid_bin(J) -> jid:encode(J).
+
+%% the first of each text element (the parser reads only the first)
+texts([]) -> [];
+texts([{_, []} | Rest]) -> texts(Rest);
+texts([{Name, [#text{data = D} | _]} | Rest]) ->
+    byte_size(D) >= ?MAX_STANZA andalso throw(whole),
+    [#xmlel{name = Name, children = [{xmlcdata, D}]} | texts(Rest)].
+
+text_size(Els) -> lists:sum([byte_size(D) || #xmlel{children = [{xmlcdata, D}]} <- Els]).
+
+%% Children (sub_els): what the record keeps (out, reversed) and a size bound.
+scan([], _, Acc) -> Acc;
+scan([#xmlel{name = N, attrs = A, children = C} = El | Rest], _, Acc) ->
+    Size = maps:get(size, Acc, 0) + bound(El, 1),
+    Acc1 = Acc#{size => Size},
+    Xmlns = fxml:get_attr_s(<<"xmlns">>, A),
+    Acc2 = case {N, Xmlns} of
+               {<<"delay">>, ?NS_DELAY} -> keep(delay(N, Xmlns, A), Acc1);
+               {<<"x">>, <<"jabber:x:delay">>} -> keep(delay(N, Xmlns, A), Acc1);
+               {<<"x">>, ?NS_MUC} -> keep(#xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}]}, Acc1);
+               {<<"x">>, <<"jabber:x:conference">>} -> keep(#xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}]}, Acc1);
+               {<<"x">>, ?NS_MUC_USER} -> has_el(C) andalso throw(whole), Acc1;
+               {<<"nick">>, ?NS_NICK} ->
+                   case maps:is_key(nick, Acc1) of
+                       true -> Acc1;
+                       false -> keep(#xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}],
+                                            children = [{xmlcdata, fxml:get_cdata(C)}]},
+                                     Acc1#{nick => true})
+                   end;
+               {<<"forwarded">>, ?NS_FORWARD} -> throw(whole);
+               {<<"sent">>, ?NS_CARBONS_2} -> throw(whole);
+               {<<"received">>, ?NS_CARBONS_2} -> throw(whole);
+               _ -> Acc1
+           end,
+    scan(Rest, 0, Acc2);
+scan([_Decoded | _], _, _) ->
+    throw(whole).
+
+keep(El, Acc) -> Acc#{out => [El | maps:get(out, Acc, [])]}.
+
+delay(N, Xmlns, A) ->
+    #xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns} | [KV || {K, _} = KV <- A,
+                                                            K =:= <<"from">> orelse K =:= <<"stamp">>]]}.
+
+has_el(C) -> lists:any(fun(X) -> is_record(X, xmlel) end, C).
+
+%% bytes bound of an element and its descendants; throws at a limit
+bound(#xmlel{attrs = A, children = C}, Level) ->
+    Level >= ?MAX_DEPTH andalso throw(whole),
+    lists:foldl(fun({K, V}, S) ->
+                        byte_size(V) >= ?MAX_ATTR andalso throw(whole),
+                        S + byte_size(K) + byte_size(V) + 4
+                end, 8, A) +
+        lists:foldl(fun(#xmlel{} = E, S) -> S + bound(E, Level + 1);
+                       ({xmlcdata, D}, S) -> S + byte_size(D);
+                       (_, S) -> S
+                    end, 0, C).
 
 %%% ----------------------------------------------------------------- writer
 
