@@ -75,7 +75,7 @@ printf 'taps:\n  - {type: socket, name: mod, listen: "unix:%s/tap.sock"}\n  - {t
 "$sw" run -c "$work/sw.yaml" --incidents /dev/null 2>"$work/sw.err" &
 swpid=$!
 say "load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; module $modfile"
-for _ in $(seq 1 150); do
+for _ in $(seq 1 $((150 + rounds * 40))); do
 	grep -q "swbench: done" "$pdir/prosody.log" 2>/dev/null && break
 	sleep 0.2
 done
