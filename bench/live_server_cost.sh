@@ -41,7 +41,7 @@ say() { printf 'cost: %s\n' "$*" >&2; }
 forget_pid() { local keep=() p; for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
 # CPU of every thread of PID in ns (schedstat's first field: time on a CPU,
 # nanosecond resolution; /proc/PID/stat's utime+stime count 10 ms ticks)
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -47,15 +47,18 @@
 -- capture). A typical message costs a few table reads, one escape check per
 -- value and one string concatenation; no serialiser, no per-stanza closure.
 --
--- Never blocks, never errors, never slows the server beyond serialising:
---   * stanzas are batched for up to 10 ms (or 64 KB) into one write
---     through Prosody's event loop (net.server);
+-- Never blocks, never errors, never slows the server beyond its records:
+--   * records are batched for up to 10 ms (or 64 KB), then written in groups
+--     of at most 1 KB straight to the non-blocking socket (flush() below),
+--     through Prosody's event loop (net.server) only while the socket is full;
 --   * at most stanzawatch_max_pending bytes may wait unsent; beyond that, and
 --     while disconnected, stanzas are dropped and counted (logged at most once
 --     a minute, reported to the tap in the next stream header);
 --   * the connection is re-made quietly with backoff (1 s doubling to 30 s);
 --   * a whitespace keepalive every 30 s lets the tap close half-open peers.
--- Every handler runs inside pcall: a bug here is logged, never propagated.
+-- Building a record and serialising a stanza run inside pcall: a failed
+-- record falls back to the whole stanza, a failed serialisation is logged
+-- and counted as a drop; nothing propagates to Prosody.
 
 local s_find, s_gsub, t_concat, pairs, type = string.find, string.gsub, table.concat, pairs, type;
 
@@ -380,14 +383,15 @@ function connect()
 end
 
 -- stanzawatch_profile = true: CPU spent in the hooks (os.clock), logged
--- every 2 s at info level (bench/live_server_cost.sh reads it).
+-- every 2 s at info level. A diagnostic: its two os.clock calls per stanza
+-- are clock_gettime system calls and add to what they measure (the benches,
+-- bench/prosody_hook_bench.sh and live_server_cost.sh, measure from outside).
 local profile = module:get_option_boolean("stanzawatch_profile", false);
 local prof_s, prof_n = 0, 0;
 local clock = os.clock;
 
--- Batch: serialised stanzas wait in `buf` for stanzawatch_flush_ms (a timer
--- armed once per batch, default 10 ms) or 64 KB, then go to net.server in
--- one write: one timer and one write per batch, not per stanza.
+-- Batch: records wait in `buf` for stanzawatch_flush_ms (a timer armed once
+-- per batch, default 10 ms) or 64 KB: one timer per batch, not per stanza.
 local flush_s = module:get_option_number("stanzawatch_flush_ms", 10) / 1000;
 -- buf[1 .. nbuf]: the pieces of nrec records (record() above); record k
 -- ends at piece rec_end[k] and has rec_bytes[k] bytes. The tables are reused,
