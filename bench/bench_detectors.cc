@@ -172,17 +172,28 @@ void on_hit(sw_hit_sink *, const sw_hit *)
 {
 }
 
+// setup + thread_init of @ops with the default config; false (and the
+// benchmark skipped) when it cannot start.
+bool start_detector(benchmark::State &state, const sw_detector_ops *ops, void **shared,
+                    void **local)
+{
+    char name[160];
+    std::snprintf(name, sizeof(name), "detectors.%s", ops != nullptr ? ops->name : "");
+    const void *settings = ops != nullptr ? sw_conf_section(g_conf, name) : nullptr;
+    sw_errbuf eb{};
+    if (settings == nullptr || ops->setup(settings, shared, &eb) < 0 ||
+        ops->thread_init(*shared, local) < 0) {
+        state.SkipWithError("cannot start detector");
+        return false;
+    }
+    return true;
+}
+
 void BM_Detector(benchmark::State &state, const sw_detector_ops *ops)
 {
     static workload w;
-    char name[160];
-    std::snprintf(name, sizeof(name), "detectors.%s", ops->name);
-    const void *settings = sw_conf_section(g_conf, name);
     void *shared = nullptr, *local = nullptr;
-    sw_errbuf eb{};
-    if (settings == nullptr || ops->setup(settings, &shared, &eb) < 0 ||
-        ops->thread_init(shared, &local) < 0) {
-        state.SkipWithError("cannot start detector");
+    if (!start_detector(state, ops, &shared, &local)) {
         return;
     }
     sw_hit_sink sink{on_hit, nullptr};
@@ -259,14 +270,8 @@ void BM_WaveNewClusters(benchmark::State &state)
             evs.push_back(ev);
         }
     }
-    char name[64];
-    std::snprintf(name, sizeof(name), "detectors.wave");
-    const void *settings = ops != nullptr ? sw_conf_section(g_conf, name) : nullptr;
     void *shared = nullptr, *local = nullptr;
-    sw_errbuf eb{};
-    if (settings == nullptr || ops->setup(settings, &shared, &eb) < 0 ||
-        ops->thread_init(shared, &local) < 0) {
-        state.SkipWithError("cannot start wave");
+    if (!start_detector(state, ops, &shared, &local)) {
         return;
     }
     sw_hit_sink sink{on_hit, nullptr};
