@@ -4,8 +4,8 @@
 # Server CPU per mirrored stanza: the same slixmpp flood (FLOODERS clients x
 # MESSAGES groupchat messages into one room with the flooders as occupants,
 # tests/live/xmpp_driver.py) against a private server on loopback in each
-# configuration, the server's CPU (utime + stime from /proc/PID/stat) taken
-# around the flood only (accounts registered and warmed up before):
+# configuration, the server's CPU (all its threads, /proc/PID/task/*/schedstat,
+# nanoseconds) taken around the flood only (accounts registered and warmed up before):
 #   prosody-none     Prosody without any mirror            (baseline)
 #   prosody-forward  mod_firewall FORWARD -> component tap  (deploy/prosody/mirror.pfw)
 #   prosody-module   mod_stanzawatch.lua  -> socket tap
@@ -39,9 +39,10 @@ cleanup() {
 trap cleanup EXIT
 say() { printf 'cost: %s\n' "$*" >&2; }
 forget_pid() { local keep=() p; for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=("${keep[@]}"); }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU of every thread of PID in ns (schedstat's first field: time on a CPU,
+# nanosecond resolution; /proc/PID/stat's utime+stime count 10 ms ticks)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
-hz=$(getconf CLK_TCK)
 free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_sw() { # start_sw YAML
@@ -81,7 +82,6 @@ CFG
 Host "*"
 plugin_paths = { "@SRC@/deploy/prosody" }
 stanzawatch_socket = "unix:@DIR@/tap.sock"
-stanzawatch_profile = true
 VirtualHost "a.test"
 	modules_enabled = { "stanzawatch" }
 Component "rooms.a.test" "muc"
@@ -130,12 +130,12 @@ measure() { # measure C2S_PORT SERVER_PID -> $cpu, $la0 (load before)
 	"$py" "$src/tests/live/xmpp_driver.py" --port "$1" --max-seconds 300 muc-flood --room warm \
 		--flooders "$flooders" --messages 5 --others 0 >/dev/null 2>>"$work/drv.err"
 	local t0 t1
-	t0=$(cpu_ticks "$2")
+	t0=$(cpu_ns "$2")
 	"$py" "$src/tests/live/xmpp_driver.py" --port "$1" --max-seconds 300 muc-flood --room bench \
 		--flooders "$flooders" --messages "$messages" --others 0 >"$work/drv.json" 2>>"$work/drv.err"
 	sleep 0.5
-	t1=$(cpu_ticks "$2")
-	cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
+	t1=$(cpu_ns "$2")
+	cpu=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
 }
 
 ej=$(ls -d /usr/lib/x86_64-linux-gnu/ejabberd-*/ 2>/dev/null | head -1 || true)

@@ -141,6 +141,45 @@ static void test_save_load_round_trip(void **state)
     sw_classifier_free(m2);
 }
 
+/* sw_classifier_score_min: texts under the token floor are counted, not
+ * scored (-1); the others get exactly sw_classifier_score's value. */
+static void test_score_min(void **state)
+{
+    (void)state;
+    struct sw_classifier *m = NULL;
+    char buf[SW_CLASSIFIER_BUF(4096)];
+    holdout_accuracy(false, &m);
+    static const char *const files[] = {
+        SW_SOURCE_DIR "/tests/data/corpus/chat_spam.txt",
+        SW_SOURCE_DIR "/tests/data/corpus/benign_chat.txt",
+    };
+    size_t below = 0, scored = 0;
+    for (size_t f = 0; f < 2; f++) {
+        struct lines sp = read_lines(files[f]);
+        for (size_t i = 0; i < sp.n; i++) {
+            size_t len = strlen(sp.v[i]);
+            if (len > 4096) {
+                len = 4096;
+            }
+            unsigned t_all = 0, t_min = 0;
+            double a = sw_classifier_score(m, sp.v[i], len, buf, sizeof(buf), &t_all);
+            double b = sw_classifier_score_min(m, sp.v[i], len, buf, sizeof(buf), 6, &t_min);
+            assert_int_equal(t_all, t_min);
+            assert_true(a >= 0.0 && a <= 1.0);
+            if (t_all < 6) {
+                assert_true(b == -1.0);
+                below++;
+            } else {
+                assert_true(a == b);
+                scored++;
+            }
+        }
+        free_lines(&sp);
+    }
+    assert_true(below > 0 && scored > 0);
+    sw_classifier_free(m);
+}
+
 static void corrupt_copy(const char *dst, long off, int xor_byte, long truncate_to)
 {
     char cmd[1200];
@@ -393,11 +432,12 @@ static void test_sender_history(void **state)
     void *shared = NULL, *local = NULL;
     struct sw_errbuf eb = {.msg = ""};
     struct sw_test_hits c;
-    /* the relayed lines of seed 951's incident (p 0.999 and 0.981) */
+    /* the lines of seed 951's incident (p 0.999 and 0.981), without the
+     * "<nick> " the bridge relayed them with */
     static const char *const salad[] = {
-        "<matrix_lu> First phone this really small friend build hi debian first sometimes just "
+        "First phone this really small friend build hi debian first sometimes just "
         "tea never now chat",
-        "<dmitri> Phone like big great account works today config encryption version or",
+        "Phone like big great account works today config encryption version or",
     };
     static const char *const lure =
         "Congratulations you have been selected to receive a FREE gift card, claim your prize "
@@ -427,6 +467,22 @@ static void test_sender_history(void **state)
             }
         }
         assert_int_equal(scored, 40);
+        /* a sender whose JID hash shares the bridge's slot bits chats meanwhile:
+         * the bridge keeps its history (seed 11 busy-bridge: a colliding
+         * sender's lines restarted a bridge's history in a direct-mapped slot) */
+        struct sw_jid bj, oj;
+        static char other[64];
+        sw_test_jid_ref(&bj, "bridge@c.example");
+        for (unsigned k = 0;; k++) {
+            snprintf(other, sizeof(other), "other%u@b.example", k);
+            sw_test_jid_ref(&oj, other);
+            if ((oj.bare & 0xffffu) == (bj.bare & 0xffffu) && oj.bare != bj.bare) {
+                break;
+            }
+        }
+        for (size_t i = 0; i < 5; i++) {
+            run_from(shared, local, other, t += 1000, "see you all at the meetup tonight then", &c);
+        }
         for (size_t i = 0; i < 2; i++) {
             size_t n = run_from(shared, local, "bridge@c.example", t += 15000, salad[i], &c);
             assert_int_equal(n, off ? 1u : 0u);
@@ -446,6 +502,45 @@ static void test_sender_history(void **state)
         sw_classifier_ops.teardown(shared);
         sw_conf_free(conf);
     }
+}
+
+/* Lines a bridge relays ("<nick> text", "[irc] <nick> text") are someone
+ * else's words: never scored, even from a sender without history (swgen
+ * busy-bridge: a spammy-looking relayed line in a bridge's first minute plus
+ * muc_flood.rate_long reported it). The same words as the sender's own still
+ * hit, and a "<" that is no relay prefix does not hide a line. */
+static void test_relayed_lines(void **state)
+{
+    (void)state;
+    struct sw_conf *conf = NULL;
+    void *shared = NULL, *local = NULL;
+    struct sw_errbuf eb = {.msg = ""};
+    struct sw_test_hits c;
+    static const char *const text =
+        "First phone this really small friend build hi debian first sometimes just tea never "
+        "now chat";
+    if (det_setup("    enabled: true\n", &conf, &shared, &eb) != 0) {
+        fail_msg("setup with the default model: %s", eb.msg);
+    }
+    assert_int_equal(sw_classifier_ops.thread_init(shared, &local), 0);
+    char line[300];
+    assert_int_equal(run(shared, local, text, &c), 1);
+    static const char *const relayed[] = {"<matrix_lu> ", "[irc] <kev> ", "<a> "};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(line, sizeof(line), "%s%s", relayed[i], text);
+        assert_int_equal(run(shared, local, line, &c), 0);
+    }
+    static const char *const own[] = {"<3 ", "< ", "<b>", "[irc]<kev> ",
+                                      "<a_nick_longer_than_thirty_three_bytes> "};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(line, sizeof(line), "%s%s", own[i], text);
+        if (run(shared, local, line, &c) != 1) {
+            fail_msg("not a relayed line, yet not scored: %s", line);
+        }
+    }
+    sw_classifier_ops.thread_fini(local);
+    sw_classifier_ops.teardown(shared);
+    sw_conf_free(conf);
 }
 
 static int group_setup(void **state)
@@ -474,11 +569,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heldout_accuracy_floor),
         cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_score_min),
         cmocka_unit_test(test_corrupt_models_refused),
         cmocka_unit_test(test_train_command),
         cmocka_unit_test(test_detector),
         cmocka_unit_test(test_shipped_model),
         cmocka_unit_test(test_sender_history),
+        cmocka_unit_test(test_relayed_lines),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
