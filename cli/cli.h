@@ -25,6 +25,7 @@ extern const char cli_usage_check[];
 extern const char cli_usage_dump[];
 extern const char cli_usage_reload[];
 extern const char cli_usage_run[];
+extern const char cli_usage_run_more[]; /* printed after cli_usage_run */
 
 /* Commands: argv[0] is the command name; return the exit code. */
 int cli_cmd_replay(int argc, char **argv);

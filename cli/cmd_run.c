@@ -4,9 +4,10 @@
  * live reporter, and runs the replay pipeline on the taps' mux until
  * SIGTERM/SIGINT; then the taps stop, what they had queued is processed, open
  * incidents are closed and flushed, the reporter spool is drained (bounded)
- * and the process exits 0. SIGHUP reloads the detector configuration (as for
- * replay; taps and metrics keep their start-up settings), SIGUSR1 prints the
- * statistics.
+ * and the process exits 0. SIGHUP reloads the configuration: detectors and
+ * reporter (as for replay), and through struct sw_reload_hook the taps
+ * (live/live.c: added, removed, restarted, unchanged left alone) and
+ * metrics.listen, all or nothing; SIGUSR1 prints the statistics.
  *
  * Signals are blocked (sw_pipeline_block_signals) before any thread starts;
  * the pipeline's control loop polls them, as for replay.
@@ -46,13 +47,28 @@ const char cli_usage_run[] =
     "Taps (a YAML list; several at once feed one pipeline):\n"
     "  - {type: socket, listen: unix:PATH | HOST:PORT}\n"
     "        the server-side modules (deploy/prosody/mod_stanzawatch.lua,\n"
-    "        deploy/ejabberd/mod_stanzawatch.erl) connect here\n"
+    "        deploy/ejabberd/mod_stanzawatch.erl) connect here; HOST is numeric;\n"
+    "        a unix socket is created mode 0660 (the server's group writes to it)\n"
+    "        and a stale socket file left by an earlier run is replaced\n"
     "  - {type: component, address: HOST:PORT, jid: JID, secret: S}\n"
     "        XEP-0114 component receiving a mod_firewall FORWARD mirror\n"
-    "        (deploy/prosody/mirror.pfw)\n"
+    "        (deploy/prosody/mirror.pfw); reconnects with backoff (0.5 s to 30 s)\n"
+    "  Every tap also takes: name (label in logs and metrics, and how a reload\n"
+    "  matches taps; default <type><index>, so name your taps), queue (bounded\n"
+    "  queue to the pipeline, default 8MB), dedup_window (presence fan-out copies,\n"
+    "  default 2s); socket taps: max_connections (default 64), idle_timeout (close\n"
+    "  a silent connection, default 5m). 'stanzawatch dump-config' lists them all.\n"
     "A tap never slows the server: when stanzawatch falls behind, its bounded\n"
-    "queue drops stanzas and counts them. 'metrics: {listen: HOST:PORT}' serves\n"
-    "Prometheus text at /metrics.\n"
+    "queue drops stanzas and counts them (stanzawatch_tap_dropped_total).\n"
+    "\n"
+    "Metrics: 'metrics: {listen: HOST:PORT}' serves Prometheus text at /metrics\n"
+    "(GET or HEAD; deploy/prometheus/stanzawatch.yml is a scrape snippet):\n"
+    "stanzawatch_tap_* per tap (stanzas by kind, bytes, connections, queue depth,\n"
+    "drops by reason), stanzawatch_pipeline_*, stanzawatch_detector_* per detector,\n"
+    "stanzawatch_incidents_total{kind,status}, stanzawatch_incident_latency_seconds,\n"
+    "stanzawatch_reports_total{state} and stanzawatch_peer_reports_total{peer,state}\n"
+    "(spooled, sent, acked, failed, timeout), stanzawatch_reloads_total{result},\n"
+    "stanzawatch_build_info.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE        YAML configuration (taps: is required)\n"
@@ -62,27 +78,53 @@ const char cli_usage_run[] =
     "  -t, --threads N          detector worker threads (default engine.threads)\n"
     "  -s, --stats-json FILE    write the final statistics as JSON to FILE at exit\n"
     "      --drain-timeout SECS with reporter.enabled: at exit, wait up to SECS\n"
-    "                           (default 10) for the reporter's spool to empty\n"
+    "                           (default 10) for the reporter's spool to empty;\n"
+    "                           what is left stays spooled for the next run\n"
     "      --pid-file FILE      write our pid to FILE (for 'stanzawatch reload');\n"
     "                           removed at exit\n"
     "  -q, --quiet              errors only; no statistics on stderr\n"
     "  -v, --verbose            debug logging\n"
-    "  -h, --help               this help\n"
+    "  -h, --help               this help\n";
+
+/* the rest of `help run` (split: C99 string literal length) */
+const char cli_usage_run_more[] =
     "\n"
     "With share: in the configuration, STATE_DIR/control.sock (owner only) takes\n"
     "'stanzawatch retract' requests: they are sent on this process's connection.\n"
     "\n"
-    "Signals: SIGHUP re-reads the configuration's detector settings (detector state\n"
-    "is kept; an invalid file is reported and the running configuration stays;\n"
-    "taps and metrics keep their start-up settings); SIGUSR1 prints the statistics\n"
-    "to stderr; SIGTERM/SIGINT stop and drain.\n"
+    "Signals:\n"
+    "  SIGHUP   re-read the configuration file and apply it as a whole: detector\n"
+    "           settings (their state is kept), the aggregator, the reporter (peers\n"
+    "           and policies; its server connection settings at its next reconnect),\n"
+    "           the taps and metrics.listen. Taps are matched by name: an unchanged\n"
+    "           tap keeps running and its connections stay open; a removed tap stops\n"
+    "           (what its peers had already sent is read and processed, then its\n"
+    "           connections are closed); a changed tap restarts (its connections\n"
+    "           close and the server modules reconnect; a socket tap on the same\n"
+    "           listen address keeps its listening socket, so no connection is\n"
+    "           refused meanwhile; its counters go on); an added tap starts. A new\n"
+    "           metrics.listen is bound before the old endpoint closes. If any part\n"
+    "           fails (invalid file, a tap address that cannot be bound, a detector\n"
+    "           that refuses its settings, an invalid reporter peer, a metrics\n"
+    "           address in use) nothing changes and the log says \"pipeline: reload\n"
+    "           failed, keeping the running config: REASON\";\n"
+    "           stanzawatch_reloads_total{result} counts both outcomes. Not reloaded\n"
+    "           (restart to change them): engine: (threads, batching, queue policy),\n"
+    "           limits: as the taps apply them, reporter.enabled, spool_dir and\n"
+    "           inbound_dir, and the command-line options.\n"
+    "  SIGUSR1  print the statistics to stderr\n"
+    "  SIGTERM, SIGINT  stop and drain (see above), exit 0\n"
+    "  SIGPIPE  ignored (a reader or peer going away is an error return)\n"
     "\n"
     "Logging: one line per event on stderr (\"TIME stanzawatch[PID]: LEVEL: MODULE:\n"
     "text\"), written with one write(2) each, so journald or a file opened for\n"
-    "appending (logrotate copytruncate) both work.\n"
+    "appending (logrotate copytruncate) both work. At exit the statistics follow,\n"
+    "one line per tap.\n"
     "\n"
-    "Exit status: 0 after a signal-driven stop; 1 a tap, output or runtime error;\n"
-    "2 usage or configuration error (file:line: reason).\n";
+    "Exit status: 0 after a signal-driven stop; 1 a tap that cannot listen or\n"
+    "start, an output that cannot be opened or written, or a runtime error; 2 usage\n"
+    "or configuration error (file:line: reason), also a metrics.listen address that\n"
+    "cannot be bound and another stanzawatch already running on share.state_dir.\n";
 
 static FILE *run_open(const char *path, const char *what)
 {
@@ -102,12 +144,8 @@ static FILE *run_open(const char *path, const char *what)
 /* Print one line per tap after the pipeline statistics. */
 static void run_print_taps(const struct sw_live *live, FILE *fp)
 {
-    size_t n = sw_live_count(live);
     struct sw_live_tap_stats st[64];
-    if (n > 64) {
-        n = 64;
-    }
-    sw_live_get_stats(live, st);
+    size_t n = sw_live_get_stats(live, st, 64);
     for (size_t i = 0; i < n; i++) {
         const struct sw_live_tap_stats *s = &st[i];
         fprintf(fp,
@@ -124,6 +162,92 @@ static void run_print_taps(const struct sw_live *live, FILE *fp)
                 (unsigned long long)s->oversize, (unsigned long long)s->gaps,
                 (unsigned long long)s->peer_dropped, (unsigned long long)s->dedup,
                 (unsigned long long)s->reconnects);
+    }
+}
+
+/* SIGHUP (struct sw_reload_hook): the taps and metrics.listen follow the
+ * reloaded config; refused as a whole when a tap cannot be set up or the new
+ * metrics address cannot be bound. Control thread. */
+struct run_reload {
+    struct sw_live *live;
+    struct sw_metrics **metrics; /* the running endpoint (cli_cmd_run's variable) */
+    struct sw_metrics_sources src;
+    char *listen;              /* its address, NULL = off */
+    bool change;               /* prepared: metrics.listen changes */
+    struct sw_metrics *next_m; /* prepared: the endpoint on the new address */
+    char *next_listen;
+};
+
+static bool run_str_eq(const char *a, const char *b)
+{
+    return (a == NULL || a[0] == '\0') ? (b == NULL || b[0] == '\0')
+                                       : (b != NULL && strcmp(a, b) == 0);
+}
+
+static void run_reload_abort(void *ctx)
+{
+    struct run_reload *rr = ctx;
+    sw_live_reload_abort(rr->live);
+    sw_metrics_stop(rr->next_m);
+    rr->next_m = NULL;
+    free(rr->next_listen);
+    rr->next_listen = NULL;
+    rr->change = false;
+}
+
+static int run_reload_prepare(void *ctx, const struct sw_conf *conf, struct sw_errbuf *eb)
+{
+    struct run_reload *rr = ctx;
+    /* the reporter would refuse it later, alone, on the aggregator's thread */
+    int rc = rr->src.reporter != NULL ? sw_reporter_check_conf(conf, eb) : 0;
+    if (rc < 0) {
+        return rc;
+    }
+    rc = sw_live_reload_prepare(rr->live, conf, eb);
+    if (rc < 0) {
+        return rc;
+    }
+    const struct sw_live_metrics_settings *ms = sw_conf_section(conf, "metrics");
+    const char *nl = ms != NULL ? ms->listen : NULL;
+    if (run_str_eq(nl, rr->listen)) {
+        return 0;
+    }
+    rr->change = true;
+    if (nl != NULL && nl[0] != '\0') {
+        /* bound beside the running endpoint: a bad address refuses the reload */
+        struct sw_errbuf meb;
+        meb.msg[0] = '\0';
+        rr->next_listen = strdup(nl);
+        if (rr->next_listen == NULL || sw_metrics_start(nl, &rr->src, &rr->next_m, &meb) < 0) {
+            run_reload_abort(rr);
+            return sw_errbuf_set(eb, SW_ECONF, "metrics: %s",
+                                 meb.msg[0] ? meb.msg : "out of memory");
+        }
+    }
+    return 0;
+}
+
+static void run_reload_commit(void *ctx)
+{
+    struct run_reload *rr = ctx;
+    struct sw_errbuf eb;
+    eb.msg[0] = '\0';
+    if (sw_live_reload_commit(rr->live, &eb) < 0) {
+        sw_log_error("run", "reload: %s", eb.msg);
+    }
+    if (rr->change) {
+        sw_metrics_stop(*rr->metrics);
+        *rr->metrics = rr->next_m;
+        free(rr->listen);
+        rr->listen = rr->next_listen;
+        if (rr->listen != NULL) {
+            sw_log_info("run", "metrics: now serving /metrics on %s", rr->listen);
+        } else {
+            sw_log_info("run", "metrics: endpoint closed (metrics.listen unset)");
+        }
+        rr->next_m = NULL;
+        rr->next_listen = NULL;
+        rr->change = false;
     }
 }
 
@@ -159,6 +283,11 @@ int cli_cmd_run(int argc, char **argv)
     size_t n_outs = 0;
     struct sw_errbuf eb;
     struct sw_tap_ops tap;
+    struct run_reload rr = {0};
+    struct sw_reload_hook hook = {.prepare = run_reload_prepare,
+                                  .commit = run_reload_commit,
+                                  .abort = run_reload_abort,
+                                  .ctx = &rr};
     char *end;
 
     optind = 1;
@@ -201,6 +330,7 @@ int cli_cmd_run(int argc, char **argv)
             break;
         case 'h':
             fputs(cli_usage_run, stdout);
+            fputs(cli_usage_run_more, stdout);
             return 0;
         default:
             fputs("Try 'stanzawatch help run'.\n", stderr);
@@ -290,6 +420,7 @@ int cli_cmd_run(int argc, char **argv)
         .progress = false,
         .signals = true,
         .conf_path = conf_path,
+        .reload_hook = &hook,
     };
     eb.msg[0] = '\0';
     rc = sw_pipeline_new(&po, &p, &eb);
@@ -297,12 +428,15 @@ int cli_cmd_run(int argc, char **argv)
         fprintf(stderr, "%s\n", eb.msg);
         goto out;
     }
+    rr.live = live;
+    rr.metrics = &metrics;
+    rr.src = (struct sw_metrics_sources){.pipeline = p, .live = live, .reporter = rep, .obs = obs};
     const struct sw_live_metrics_settings *ms = sw_conf_section(conf, "metrics");
     if (ms != NULL && ms->listen != NULL && ms->listen[0] != '\0') {
         eb.msg[0] = '\0';
-        struct sw_metrics_sources src = {.pipeline = p, .live = live, .reporter = rep, .obs = obs};
-        if (sw_metrics_start(ms->listen, &src, &metrics, &eb) < 0) {
-            fprintf(stderr, "stanzawatch: metrics: %s\n", eb.msg);
+        rr.listen = strdup(ms->listen);
+        if (rr.listen == NULL || sw_metrics_start(ms->listen, &rr.src, &metrics, &eb) < 0) {
+            fprintf(stderr, "stanzawatch: metrics: %s\n", eb.msg[0] ? eb.msg : "out of memory");
             status = EXIT_USAGE;
             goto out;
         }
@@ -344,6 +478,7 @@ int cli_cmd_run(int argc, char **argv)
     sw_log_info("run", "stopped");
 out:
     sw_metrics_stop(metrics);
+    free(rr.listen);
     (void)cli_close_outputs(outs, &n_outs);
     sw_pipeline_free(p);
     sw_aggregate_free(agg);

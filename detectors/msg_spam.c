@@ -20,9 +20,11 @@
  * slow_min, when at least slow_same_pct of those first contacts carried
  * near-identical text by SimHash: one pitch to many strangers, while a person
  * back from holidays greeting old contacts writes each something else). A filter false positive
- * only hides a first contact (never causes one). Limitation: a reply to someone who wrote first is
- * known only when both accounts land on the same worker (the inbound message is keyed by its own
- * sender); thresholds are set for that. Never counted: MUC private messages,
+ * only hides a first contact (never causes one). Replies across workers: a message is keyed by its
+ * sender, so the recipient's worker would not know that the recipient was written to first; the
+ * second routing key (detector.h peer_key/observe) hands the message to the recipient's worker
+ * too, which enters the pair in its own filter (ms_observe), so a reply to someone who wrote first
+ * is no first contact for any number of workers. Never counted: MUC private messages,
  * groupchat/headline/error, messages to a domain, carbons, history/offline copies, server JIDs.
  * Kind "message-spam".
  */
@@ -216,6 +218,35 @@ static void ms_hit(const struct ms_entry *e, const struct sw_event *ev, const ch
     st->hits++;
 }
 
+/* A 1:1 message that counts (a possible first contact of its sender). */
+static bool ms_counted_message(const struct sw_event *ev)
+{
+    return ev->kind == SW_EV_MESSAGE && (ev->type == SW_T_CHAT || ev->type == SW_T_NORMAL) &&
+           ev->body_len > 0 && ev->from.local_len > 0 && ev->to.local_len > 0 &&
+           ev->to.bare != ev->from.bare &&
+           (ev->flags & (SW_F_CARBON | SW_F_HISTORY | SW_F_MUC_PM | SW_F_MUC_GROUPCHAT |
+                         SW_F_MUC_INVITE)) == 0 &&
+           !sw_dc_excluded(ev);
+}
+
+/* The recipient of a counted message: its worker learns who wrote to it. */
+static uint64_t ms_peer_key(const struct sw_event *ev)
+{
+    return ms_counted_message(ev) ? ev->to.bare : 0;
+}
+
+/* On the recipient's worker (when the sender's is another one): the pair has
+ * talked, as ms_process() records it on the sender's. */
+static void ms_observe(const void *shared, void *local, const struct sw_event *ev)
+{
+    (void)shared;
+    struct ms_local *l = local;
+    uint64_t pair = pair_of(ev->from.bare, ev->to.bare);
+    if (!bloom_has(&l->f, pair)) {
+        bloom_add(&l->f, pair);
+    }
+}
+
 static void ms_process(const void *shared, void *local, const struct sw_event *ev,
                        struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
@@ -235,10 +266,7 @@ static void ms_process(const void *shared, void *local, const struct sw_event *e
         }
         return;
     }
-    if ((ev->type != SW_T_CHAT && ev->type != SW_T_NORMAL) || ev->body_len == 0 ||
-        ev->to.local_len == 0 || ev->to.bare == ev->from.bare ||
-        (ev->flags & (SW_F_MUC_PM | SW_F_MUC_GROUPCHAT | SW_F_MUC_INVITE)) != 0 ||
-        sw_dc_excluded(ev)) {
+    if (!ms_counted_message(ev)) {
         return;
     }
     st->events++;
@@ -311,6 +339,8 @@ const struct sw_detector_ops sw_msg_spam_ops = {
     .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
     .shard = SW_SHARD_SENDER,
     .key = ms_key,
+    .peer_key = ms_peer_key,
+    .observe = ms_observe,
     .schema = schema,
     .settings_size = sizeof(struct sw_msg_spam_settings),
     .setup = ms_setup,

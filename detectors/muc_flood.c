@@ -14,6 +14,12 @@
  *     (body_lines >= long_lines) messages in the current burst (gaps <=
  *     long_gap): "muc_flood.long" at long_count (one paste is not a flood).
  * Each signal hits on crossing and then at most once per cooldown per key.
+ * A steady relay: an occupant that posted at least long_max/3 lines in each of
+ * the last MF_STEADY_MIN minutes in a row (a bridge or relay bot carrying a
+ * busy channel) needs 3/2 of short_max and long_max: its rate follows the
+ * traffic it relays, and a burst there is not a flood (swgen busy-bridge:
+ * 30-45 relayed lines a minute crossed 16 in 10 s or 50 in 60 s now and then);
+ * a real flood from it, or a repeated line, still hits.
  * Kind "muc-flood", offender the sender's bare JID.
  *
  * Threading: `shared` is the read-only copy of the settings; `local` (one per
@@ -28,6 +34,8 @@
 #include "sw/simhash.h"
 #include "table.h"
 #include "window.h"
+
+#define MF_STEADY_MIN 5 /* busy minutes in a row that make an occupant a steady relay */
 
 struct sw_muc_flood_settings {
     bool enabled;
@@ -75,7 +83,8 @@ struct mf_entry {
     struct sw_window ws, wl;
     uint64_t last_fp;
     uint32_t id;
-    uint8_t rep, longn, fired, pad;
+    uint8_t rep, longn, fired;
+    uint8_t steady; /* stream minutes in a row with at least long_max/3 lines */
 };
 _Static_assert(sizeof(struct mf_entry) == 64, "muc_flood entry is 64 bytes");
 
@@ -136,10 +145,20 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
     }
     uint32_t gap = prev == 0 ? UINT32_MAX : (now > prev ? now - prev : 0);
 
+    if (prev == 0 || now / 60 != prev / 60) {
+        /* a new minute: the run of busy minutes goes on when the last one was
+         * busy (its last 60 s before this line) and directly before this one */
+        bool busy = prev != 0 && now / 60 == prev / 60 + 1 &&
+                    (int64_t)sw_window_sum(&e->wl, sh->wl, ev->t_ms) * 3 >= sh->s.long_max;
+        e->steady = busy ? (uint8_t)(e->steady < 255 ? e->steady + 1 : 255) : 0;
+    }
     sw_window_add(&e->ws, sh->ws, ev->t_ms, 1);
     sw_window_add(&e->wl, sh->wl, ev->t_ms, 1);
     uint32_t ns = sw_window_sum(&e->ws, sh->ws, ev->t_ms);
     uint32_t nl = sw_window_sum(&e->wl, sh->wl, ev->t_ms);
+    bool relay = e->steady >= MF_STEADY_MIN;
+    int64_t short_max = relay ? sh->s.short_max * 3 / 2 : sh->s.short_max;
+    int64_t long_max = relay ? sh->s.long_max * 3 / 2 : sh->s.long_max;
 
     if (ev->body_len > 0) {
         uint64_t fp = sw_simhash_body(ev, NULL);
@@ -163,11 +182,11 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
     }
 
     int64_t burst_ms = ev->t_ms - (int64_t)(e->rep) * 1000;
-    if ((int64_t)ns > sh->s.short_max &&
+    if ((int64_t)ns > short_max &&
         sw_dc_may_hit(&e->h.user, &e->fired, SIG_SHORT, now, sh->s.cooldown)) {
         mf_hit(sh, ev, e, SIG_SHORT, ev->t_ms - sh->s.short_window, out, st);
     }
-    if ((int64_t)nl > sh->s.long_max &&
+    if ((int64_t)nl > long_max &&
         sw_dc_may_hit(&e->h.user, &e->fired, SIG_LONG, now, sh->s.cooldown)) {
         mf_hit(sh, ev, e, SIG_LONG, ev->t_ms - sh->s.long_window, out, st);
     }

@@ -27,7 +27,14 @@
  * per account). When at least domain_min of the wave's accounts, and
  * domain_share_pct of them, come from one domain that is neither the room's
  * service domain nor its parent (the room's own server), that domain gets a
- * "muc_raid.domain" hit (offender_kind domain). Kind "muc-flood".
+ * "muc_raid.domain" hit (offender_kind domain). Before that, with `pair` on,
+ * two fresh accounts of one domain other than the room's own posting one
+ * long line (min_len_long) are a partial signal each ("muc_raid.account" at
+ * weight MR_PAIR_WEIGHT 0.6, once per cluster, no cooldown taken): two
+ * friends from one server sharing a link are not reported for that alone (a
+ * link or shortener rule adds at most 0.36), but with a spam-bait content
+ * rule on the line (weight 0.7 or more, scored 0.6 x weight: 0.42+) the raid
+ * is reported at its second account instead of its third. Kind "muc-flood".
  *
  * Threading: shared = settings copy; local = tables + ring, per worker.
  */
@@ -45,6 +52,7 @@
 #define MR_ESTABLISHED_LINES 4 /* wave lines that make an established occupant a raider */
 #define MR_SPOKE 0x80000000u   /* in mr_occ.h.user: it spoke in the room (then not fresh) */
 #define MR_REGULAR_S 3600u     /* occupants are remembered at least this long (seconds) */
+#define MR_PAIR_WEIGHT 600     /* weight_milli of a pair's hits (see the file comment) */
 
 struct sw_muc_raid_settings {
     bool enabled;
@@ -52,6 +60,7 @@ struct sw_muc_raid_settings {
     int64_t window, min_accounts, min_accounts_long, min_len_long, fresh, min_len_fresh,
         min_len_established;
     int64_t simhash_distance, domain_min, domain_share_pct, ring;
+    bool pair;
 };
 
 #define SW_DC_S struct sw_muc_raid_settings
@@ -79,6 +88,10 @@ static const struct sw_conf_item schema[] = {
               "share of the wave's accounts that domain must have"),
     SW_DC_INT("ring", ring, 64, 1000000, "4096",
               "recent qualifying posts kept per worker to name a wave's earlier accounts"),
+    SW_DC_BOOL("pair", pair, "true",
+               "two fresh accounts of one domain (not the room's own server) posting one long "
+               "line (min_len_long) are a partial signal each (weight 0.6: reported only together "
+               "with another signal, such as a spam-bait content rule on the line)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -102,7 +115,7 @@ struct mr_cluster {
     uint32_t first_s, last_s;
     uint32_t tripped_s, dom_hit_s;
     struct sw_distinct32 acc;
-    uint32_t pad;
+    uint32_t paired_s; /* the pair signal was given (once per cluster) */
 };
 
 struct mr_room {
@@ -207,14 +220,15 @@ static bool is_room_home(const struct sw_event *ev, uint64_t dom)
 }
 
 static void mr_hit_account(const struct sw_event *ev, const struct mr_cluster *c, uint32_t n,
-                           const struct mr_post *p, int64_t first_ms, struct sw_hit_sink *out,
-                           struct sw_detector_stats *st)
+                           const struct mr_post *p, int64_t first_ms, uint32_t weight_milli,
+                           struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     struct sw_hit h;
     sw_hit_init(&h, "muc_raid", "muc_raid.account", "muc-flood", ev);
     if (p != NULL) {
         sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, p->jid, strlen(p->jid));
     }
+    h.weight_milli = weight_milli;
     h.first_ms = first_ms < ev->t_ms ? first_ms : ev->t_ms;
     sw_hit_add_value(&h, "accounts", n);
     sw_hit_add_value(&h, "wave_s", (int64_t)(c->last_s - c->first_s));
@@ -224,13 +238,18 @@ static void mr_hit_account(const struct sw_event *ev, const struct mr_cluster *c
 
 /* The live cluster of @r whose first or latest fingerprint is within
  * simhash_distance of @fp; else a fresh one opened in a dead slot, or in the
- * one idle the longest. */
+ * live one with the fewest accounts (then idle the longest). So a wave in
+ * progress is not evicted by one occupant's chatter: a bridge relaying long
+ * varied lines opens a one-account cluster per line, and evicting by idle
+ * time alone lost a raid's cluster in a 5 s pause between its lines (swgen
+ * seed 9203: its last two raiders started a new cluster and were missed). */
 static struct mr_cluster *mr_cluster_for(const struct mr_shared *sh, struct mr_room *r, uint64_t fp,
                                          uint32_t now)
 {
     uint32_t win = sw_dc_secs(sh->s.window);
     struct mr_cluster *c = NULL, *victim = NULL;
     bool victim_alive = true;
+    uint32_t victim_n = 0;
     for (int i = 0; i < MR_CLUSTERS; i++) {
         struct mr_cluster *k = &r->c[i];
         bool alive = k->last_s != 0 && (k->last_s >= now || now - k->last_s <= win);
@@ -239,14 +258,19 @@ static struct mr_cluster *mr_cluster_for(const struct mr_shared *sh, struct mr_r
             c = k;
             break;
         }
-        /* Reuse a dead cluster first, else the one idle the longest. */
+        /* Reuse a dead cluster first, else the live one with the fewest
+         * accounts, then the one idle the longest. */
         if (!alive) {
             if (victim == NULL || victim_alive) {
                 victim = k;
                 victim_alive = false;
             }
-        } else if (victim == NULL || (victim_alive && k->last_s < victim->last_s)) {
-            victim = k;
+        } else if (victim == NULL || victim_alive) {
+            uint32_t n = sw_distinct_count(&k->acc, sizeof(k->acc));
+            if (victim == NULL || n < victim_n || (n == victim_n && k->last_s < victim->last_s)) {
+                victim = k;
+                victim_n = n;
+            }
         }
     }
     if (c == NULL) {
@@ -360,6 +384,44 @@ static void mr_hit_domain(const struct mr_shared *sh, const struct sw_event *ev,
     }
 }
 
+/* Below min_accounts: a fresh account's long line (@ev) in cluster @c of
+ * @room whose ring already holds a fresh post of another account of the same
+ * domain (not the room's own server) makes the pair: a partial signal for each
+ * fresh account of that domain in the cluster, once per cluster. No cooldown
+ * is taken, so the full hits follow when the wave trips. */
+static void mr_pair(const struct mr_local *l, const struct sw_event *ev, struct mr_cluster *c,
+                    uint64_t room, uint64_t cid, uint32_t n, uint32_t now, int64_t first_ms,
+                    struct sw_hit_sink *out, struct sw_detector_stats *st)
+{
+    if (c->paired_s != 0 || is_room_home(ev, ev->from.domain)) {
+        return;
+    }
+    const struct mr_post *mates[MR_MAX_WAVE];
+    size_t nm = 0;
+    for (size_t k = 0; k < l->ring_n && nm < MR_MAX_WAVE; k++) {
+        const struct mr_post *q = &l->ring[(l->ring_pos + l->ring_n - 1 - k) % l->ring_n];
+        if (q->cid != cid || q->room != room || !q->fresh || q->domain != ev->from.domain ||
+            q->sender == ev->from.bare) {
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < nm && !dup; j++) {
+            dup = mates[j]->sender == q->sender;
+        }
+        if (!dup) {
+            mates[nm++] = q;
+        }
+    }
+    if (nm == 0) {
+        return;
+    }
+    c->paired_s = now;
+    mr_hit_account(ev, c, n, NULL, first_ms, MR_PAIR_WEIGHT, out, st);
+    for (size_t j = 0; j < nm; j++) {
+        mr_hit_account(ev, c, n, mates[j], first_ms, MR_PAIR_WEIGHT, out, st);
+    }
+}
+
 static void mr_process(const void *shared, void *local, const struct sw_event *ev,
                        struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
@@ -434,8 +496,12 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
 
     mr_remember_post(l, room, cid, ev, now, fresh);
 
+    int64_t first_ms = ev->t_ms - (int64_t)(now - c->first_s) * 1000;
     if ((int64_t)n < sh->s.min_accounts &&
         ((int64_t)n < sh->s.min_accounts_long || (int64_t)nlen < sh->s.min_len_long)) {
+        if (sh->s.pair && fresh && n >= 2 && (int64_t)nlen >= sh->s.min_len_long) {
+            mr_pair(l, ev, c, room, cid, n, now, first_ms, out, st);
+        }
         return;
     }
     uint32_t cd = sw_dc_secs(sh->s.cooldown);
@@ -444,7 +510,6 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     if (c->tripped_s != 0 && o->hit_s != 0 && (o->hit_s >= now || now - o->hit_s < cd)) {
         return;
     }
-    int64_t first_ms = ev->t_ms - (int64_t)(now - c->first_s) * 1000;
 
     const struct mr_post *posts[MR_MAX_WAVE];
     size_t ns = mr_collect_wave(l, room, cid, posts);
@@ -466,7 +531,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
             continue;
         }
         oo->hit_s = now;
-        mr_hit_account(ev, c, n, self ? NULL : posts[j], first_ms, out, st);
+        mr_hit_account(ev, c, n, self ? NULL : posts[j], first_ms, 1000, out, st);
     }
 
     mr_hit_domain(sh, ev, c, posts, ns, now, first_ms, out, st);

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 struct sw_table {
     uint8_t *slots;
     size_t entry_size;
@@ -441,6 +445,40 @@ fill:
     return victim;
 }
 
+/* Bit k (k < 64) set when live slot w * 64 + k holds a key seen before @thr
+ * (idle past the limit). @live is the slots' occupancy word. A whole word
+ * of stamps lies inside the allocation: compared 16 at a time (SSE2, signed
+ * compares of sign-flipped values are unsigned compares), ~70 instructions
+ * per 64 slots instead of ~25 per live slot; the last partial word, and
+ * other targets, test the live slots one by one. */
+static uint64_t old_bits(const struct sw_table *t, size_t w, uint64_t live, uint32_t thr)
+{
+    const uint32_t *s = stamps(t) + (w << OCC_SHIFT);
+    uint64_t m = 0;
+#if defined(__SSE2__)
+    if (((w + 1) << OCC_SHIFT) <= t->n_cap) {
+        const __m128i flip = _mm_set1_epi32(INT32_MIN);
+        const __m128i lim = _mm_set1_epi32((int32_t)(thr ^ 0x80000000u));
+        for (unsigned k = 0; k < OCC_BLOCK; k += 16) {
+            __m128i c[4];
+            for (unsigned q = 0; q < 4; q++) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + k + 4 * q));
+                c[q] = _mm_cmplt_epi32(_mm_xor_si128(v, flip), lim);
+            }
+            __m128i b = _mm_packs_epi16(_mm_packs_epi32(c[0], c[1]), _mm_packs_epi32(c[2], c[3]));
+            m |= (uint64_t)(uint32_t)_mm_movemask_epi8(b) << k;
+        }
+        return m & live;
+    }
+#endif
+    while (live != 0) {
+        unsigned k = (unsigned)__builtin_ctzll(live);
+        live &= live - 1;
+        m |= (uint64_t)(s[k] < thr) << k;
+    }
+    return m;
+}
+
 void sw_table_expire(struct sw_table *t, uint32_t now, uint32_t idle_s,
                      struct sw_detector_stats *st)
 {
@@ -461,31 +499,40 @@ void sw_table_expire(struct sw_table *t, uint32_t now, uint32_t idle_s,
     if (slice > n / 8) {
         slice = n / 8 > 0 ? n / 8 : n;
     }
+    /* age(now, seen) > idle_s  <=>  seen < thr (none when now <= idle_s). */
+    uint32_t thr = now > idle_s ? now - idle_s : 0;
     size_t i = t->cursor % n;
     size_t left = slice;
+    /* Visit the slice [cursor, cursor + slice) one occupancy word at a time:
+     * a word whose live slots are all recent (the usual case: small tables
+     * are swept every few seconds, keys expire after minutes) is passed in
+     * one step; otherwise stop at its first old slot and delete there exactly
+     * as a slot-by-slot sweep does, then go on from the next slot with the
+     * word read again (a deletion shifts later entries back). */
     while (left > 0) {
-        /* Next live slot at or after i (bits past n are never set). */
-        uint64_t bits = t->occ[i >> OCC_SHIFT] >> (i & (OCC_BLOCK - 1));
-        if (bits == 0) {
-            size_t skip = OCC_BLOCK - (i & (OCC_BLOCK - 1));
-            if (skip > n - i) {
-                skip = n - i;
-            }
-            if (skip > left) {
-                skip = left;
-            }
-            left -= skip;
-            i += skip;
+        size_t w = i >> OCC_SHIFT;
+        size_t off = i & (OCC_BLOCK - 1);
+        size_t span = OCC_BLOCK - off;
+        if (span > n - i) {
+            span = n - i;
+        }
+        if (span > left) {
+            span = left;
+        }
+        uint64_t bits = t->occ[w] >> off; /* bits past n are never set */
+        if (span < OCC_BLOCK) {
+            bits &= ((uint64_t)1 << span) - 1;
+        }
+        uint64_t old = bits != 0 && thr != 0 ? (old_bits(t, w, t->occ[w], thr) >> off) & bits : 0;
+        if (old == 0) {
+            left -= span;
+            i += span;
             if (i == n) {
                 i = 0;
             }
             continue;
         }
-        size_t tz = (size_t)__builtin_ctzll(bits);
-        if (tz >= left) {
-            i += left; /* < n: a live slot lies beyond */
-            break;
-        }
+        size_t tz = (size_t)__builtin_ctzll(old);
         i += tz;
         left -= tz;
         /* A shifted-in entry lands on i again: re-check i before moving on,
@@ -519,7 +566,8 @@ size_t sw_table_slots(const struct sw_table *t)
 
 size_t sw_table_mem_bytes(const struct sw_table *t)
 {
-    return t->n_cap * t->entry_size + sizeof(*t) +
-           ((t->n_cap + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t) +
-           t->n_cap * sizeof(uint32_t);
+    /* The slots in use (n only grows): the capacity beyond them is allocated
+     * but never touched, so it costs no memory (sw_table_new). */
+    return t->n * t->entry_size + sizeof(*t) +
+           ((t->n + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t) + t->n * sizeof(uint32_t);
 }

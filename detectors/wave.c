@@ -22,8 +22,9 @@
  *   - "talked first": a table of directed pairs (A wrote to B). A message to
  *     someone who wrote to the sender before is a reply and weighs nothing;
  *   - sender weight: young sender to a stranger 1.0, a sender first seen in
- *     the stream's first `fresh` (age unknown) 0.5 during its first `fresh`,
- *     else 0 (established accounts and replies are counted separately as
+ *     the stream's first `fresh` (age unknown) 0.5 during its first `fresh`
+ *     unless it has replied to someone who wrote to it first (in conversations
+ *     already: established), else 0 (established accounts and replies are counted separately as
  *     `established`);
  *   - text cluster (messages with a link, also a defanged one: a wave wants
  *     its victims to go somewhere): the body's SimHash (sw_simhash_text; the same-template
@@ -32,7 +33,8 @@
  *     <= simhash_distance); a new cluster is opened only by a weighted sender,
  *     so ordinary chat never churns the ring;
  *   - link cluster: the first link, normalized (host lower-cased, "www."
- *     dropped, path kept, trailing punctuation dropped), keys a second cluster
+ *     dropped, path kept, trailing punctuation dropped, a query of tracking
+ *     keys only dropped: "?ref=..."), keys a second cluster
  *     (same ring, tagged as a link cluster). A link that established senders
  *     or replies also share (WAVE_POPULAR times, counted in the account table
  *     under a key of its own) is a popular page, not a wave target: it gets no
@@ -75,6 +77,8 @@
 #define WAVE_JID 96      /* bytes of a post's sender JID kept to name it later */
 #define WAVE_POPULAR 2   /* established shares that make a link popular (never a wave target) */
 #define WAVE_POPULATED 3 /* messages of established accounts that make a domain a real server */
+/* in an account's user (first-seen seconds): it replied to someone who wrote to it first */
+#define WAVE_CONVERSED 0x80000000u
 
 struct sw_wave_settings {
     bool enabled;
@@ -113,17 +117,22 @@ static const struct sw_conf_item schema[] = {
 };
 #undef SW_DC_S
 
+/* What cluster_find() reads of every cluster (fp, first_s, last_s, id, link)
+ * comes first, within 24 bytes: one cache line per cluster for most of them
+ * instead of two (link was at byte 116); the size is unchanged (120). */
 struct wave_cluster {
     uint64_t fp; /* text SimHash, or the link host hash */
     uint32_t first_s, last_s;
     uint32_t id; /* never 0 for a live cluster */
+    uint8_t link, fired, dom_fired;
     uint32_t member[WAVE_MEMBERS];
     uint32_t dom[WAVE_DOMS];
     uint16_t domn[WAVE_DOMS];
     uint16_t weighted, established, n_members;
     uint16_t units; /* weight of the weighted senders in halves: young 2, unknown age 1 */
-    uint8_t link, fired, dom_fired;
 };
+_Static_assert(sizeof(struct wave_cluster) == 120,
+               "the cluster ring's size is in the memory budget");
 
 struct wave_post {
     uint64_t sender;
@@ -234,6 +243,49 @@ static int wave_thread_reload(const void *shared, void *local)
 
 /* A defanged link ("bit[.]ly/x", "t(.)me/x", "cutt . ly/x"): a link that hides
  * from link parsers. */
+/* Query keys that only track who clicked (per message or per recipient), not
+ * what the link points to: utm_*, ref*, aff*, click ids, share ids. */
+static bool tracking_key(const char *k, size_t n)
+{
+    static const char *const keys[] = {"u",  "uid",    "r",     "src",    "source", "via",
+                                       "si", "fbclid", "gclid", "igshid", "mc_eid", "yclid"};
+    if ((n >= 4 && memcmp(k, "utm_", 4) == 0) || (n >= 3 && memcmp(k, "ref", 3) == 0) ||
+        (n >= 3 && memcmp(k, "aff", 3) == 0)) {
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strlen(keys[i]) == n && memcmp(keys[i], k, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The link's target: @link (@n bytes, canonical, see sw_link_first) without a
+ * query made of tracking keys only. A wave sends one target with a fresh
+ * "?ref=..." per message, so the whole link would never repeat (swgen seed
+ * 9406: a thin wave's senders whose every link carried one were missed, recall
+ * 0.891); a query that selects content ("watch?v=...") is kept. Returns the
+ * new length. */
+static size_t link_target(const char *link, size_t n)
+{
+    const char *q = memchr(link, '?', n);
+    if (q == NULL) {
+        return n;
+    }
+    const char *p = q + 1, *end = link + n;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp != NULL ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        if (!tracking_key(p, (size_t)((eq != NULL ? eq : stop) - p))) {
+            return n;
+        }
+        p = stop + 1;
+    }
+    return (size_t)(q - link);
+}
+
 static bool defanged(const char *body, size_t len)
 {
     for (size_t i = 1; i + 3 < len; i++) {
@@ -259,17 +311,26 @@ static struct wave_cluster *cluster_find(struct wave_local *l, uint64_t fp, bool
                                          unsigned dist, uint32_t now, uint32_t window_s, bool open)
 {
     struct wave_cluster *victim = NULL;
+    bool v_empty = false; /* victim != NULL && victim->id == 0 */
+    uint32_t v_last = 0;  /* victim->last_s (the scan writes no cluster) */
     for (size_t i = 0; i < l->n_used; i++) {
         struct wave_cluster *c = &l->cl[i];
-        bool live = c->id != 0 && now - c->first_s <= window_s;
+        uint32_t id = c->id;
+        bool live = id != 0 && now - c->first_s <= window_s;
         if (live && c->link == link &&
             (link ? c->fp == fp : sw_simhash_distance(c->fp, fp) <= dist)) {
             return c;
         }
         if (!live) {
-            victim = victim != NULL && victim->id == 0 ? victim : c;
-        } else if (victim == NULL || (victim->id != 0 && c->last_s < victim->last_s)) {
+            if (!v_empty) {
+                victim = c;
+                v_empty = id == 0;
+                v_last = c->last_s;
+            }
+        } else if (victim == NULL || (!v_empty && c->last_s < v_last)) {
             victim = c;
+            v_empty = false;
+            v_last = c->last_s;
         }
     }
     if (!open) {
@@ -459,16 +520,26 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
     /* young: first seen after the stream's first `fresh`, less than `fresh`
      * ago; unknown age: first seen within the stream's first `fresh` (every
      * account is new when a capture starts), less than `fresh` ago: half */
-    bool recent = now - a->user <= fresh_s;
-    bool young = recent && a->user - l->start_s > fresh_s;
+    uint32_t first = a->user & ~WAVE_CONVERSED;
+    bool recent = now - first <= fresh_s;
+    bool young = recent && first - l->start_s > fresh_s;
     bool unknown = recent && !young;
     /* did the recipient write to the sender first? */
     bool reply = sw_table_find(l->pairs, sw_table_key2(ev->to.bare, ev->from.bare)) != NULL;
     (void)sw_table_get(l->pairs, sw_table_key2(ev->from.bare, ev->to.bare), now, &prev, st);
+    if (reply) {
+        a->user |= WAVE_CONVERSED;
+    }
     if (ev->body_len == 0) {
         return;
     }
-    unsigned w = reply ? 0u : young ? 2u : unknown ? 1u : 0u;
+    /* An account of unknown age that answers people who wrote to it is in
+     * conversations already: established, not half a wave sender (swgen seed
+     * 9208: a regular chatting with a contact since the capture's first
+     * minutes shared a shortener link with a stranger, its text clustered with
+     * a wave's shortener lures and it was named). A young account stays young:
+     * that is what a wave's accounts are. */
+    unsigned w = reply ? 0u : young ? 2u : unknown && (a->user & WAVE_CONVERSED) == 0 ? 1u : 0u;
     /* a domain whose established accounts write here is a real, populated
      * server: never rolled up (counted in the account table, own key) */
     uint64_t dk = sw_table_key2(ev->from.domain, 0x646f6d61696eull);
@@ -480,6 +551,7 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
     struct wave_cluster *c[2] = {NULL, NULL};
     char host[SW_LINK_MAX];
     size_t hl = sw_link_first(ev->body, ev->body_len, host);
+    hl = link_target(host, hl);
     /* Text clusters only for messages that point somewhere (a link, also a
      * defanged one): a wave wants its victims to go somewhere, while
      * near-identical small talk of many new accounts is just small talk. So

@@ -263,6 +263,12 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
                                list[i]->name, list[i]->abi, SW_DETECTOR_ABI);
             goto fail;
         }
+        if ((list[i]->observe != NULL) != (list[i]->peer_key != NULL) ||
+            (list[i]->observe != NULL && list[i]->key == NULL)) {
+            rc = sw_errbuf_set(eb, SW_EINVAL, "detector %s: observe needs peer_key and key",
+                               list[i]->name);
+            goto fail;
+        }
         p->det[p->n_det++] = list[i];
         p->fp_bodies = p->fp_bodies || (list[i]->events & SW_EV_MESSAGE) != 0;
     }
@@ -362,11 +368,26 @@ static void control_poll_signals(struct sw_pipeline *p)
             struct sw_conf *c = NULL;
             struct sw_errbuf eb;
             eb.msg[0] = '\0';
+            const struct sw_reload_hook *h = p->o.reload_hook;
             int rc = sw_conf_load(p->o.conf_path, &c, &eb);
+            if (rc == 0 && h != NULL) {
+                /* the caller's part first: it may refuse without side effects */
+                rc = h->prepare(h->ctx, c, &eb);
+                if (rc < 0) {
+                    sw_conf_free(c);
+                }
+            }
             if (rc == 0) {
                 rc = sw_pipeline_reload(p, c, &eb);
                 if (rc < 0) {
                     sw_conf_free(c);
+                }
+                if (h != NULL) {
+                    if (rc < 0) {
+                        h->abort(h->ctx);
+                    } else {
+                        h->commit(h->ctx);
+                    }
                 }
             } else {
                 SW_CNT_ADD(p->reload_errors, 1);
@@ -497,6 +518,7 @@ int sw_pipeline_run_tap(struct sw_pipeline *p, struct sw_tap_ops *tap, struct sw
         w->p = p;
         w->idx = i;
         atomic_init(&w->wm, 0);
+        atomic_init(&w->kicks, 0);
         if (sw_ring_new(sizeof(struct pl_rec), hq, &w->hits) < 0) {
             goto fail_alloc;
         }

@@ -137,6 +137,7 @@ struct pl_worker {
     pthread_t th;
     struct sw_ring *hits;                       /* SPSC to the aggregator */
     _Alignas(SW_CACHELINE) _Atomic uint64_t wm; /* future records have seq >= wm */
+    _Atomic uint64_t kicks; /* replay: bumped when the aggregator should look (see worker.c) */
     struct sw_wait_stats wait_in, wait_hits;
     struct pl_det_counters det[SW_PIPELINE_MAX_DETECTORS]; /* published per batch */
     uint64_t reload_errors;

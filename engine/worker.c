@@ -6,7 +6,9 @@
  * the shared slot (read-only, no copy), and runs detector d on an event only
  * if it owns the event's key for that detector (ev->key[ops->shard], or
  * ops->key(ev) when the detector routes by its own key):
- * owner = (mix(key) >> 32) * W >> 32.
+ * owner = (mix(key) >> 32) * W >> 32. A key-routed detector with a second
+ * routing key (ops->peer_key) also has observe() called on the peer key's
+ * owner when that worker does not own the key (detector.h).
  * So each key's state lives on exactly one worker, without locks, and every
  * worker sees every event's time: all compute the same clamped stream time
  * (below) and call expire() at the same tick boundaries. A
@@ -28,6 +30,18 @@
  * of (seq, detector, emission): independent of W and P, hence byte-identical
  * output. A record is never held back by a worker whose ring is full (a
  * non-empty ring is merged by its head), so back-pressure cannot deadlock.
+ *
+ * Waking the aggregator. Live, a worker wakes it after every push (hits and
+ * ticks must not wait). Replay only needs the records eventually, and a wake
+ * per hit cost a futex call and a context switch (the aggregator preempting
+ * a worker) several thousand times a run: there a worker "kicks" (bumps its
+ * kicks counter, then notifies) only when its ring is a quarter full, when it
+ * is about to wait for its next batch (the pipeline is idle: catch up), and
+ * at its end. The aggregator, with nothing it may merge, sleeps until some
+ * worker kicks or ends (the kick signature is read before it looks at the
+ * rings, so a kick it did not see wakes it at once); with a ring a quarter
+ * full it waits for watermarks as live. A worker blocked on a full ring has
+ * kicked on each push past a quarter, so this cannot deadlock either.
  *
  * Time: a stamp going backwards is clamped to stream time (windows never
  * break). A stamp more than engine.max_time_jump ahead of stream time (one
@@ -72,36 +86,54 @@ struct wk_sink {
     uint64_t *hits;    /* per-detector hit counter */
 };
 
+/* Make the aggregator look at the rings now (see "Waking the aggregator"). */
+static void wk_kick(struct pl_worker *w)
+{
+    /* only this worker writes it; release pairs with the aggregator's acquire */
+    atomic_store_explicit(&w->kicks, atomic_load_explicit(&w->kicks, memory_order_relaxed) + 1,
+                          memory_order_release);
+    sw_evcount_notify(&w->p->ec_agg);
+    sw_evcount_notify(&w->p->ec_agg_wm);
+}
+
+/* After a push: live, at once; replay, once the ring is a quarter full. */
+static void wk_pushed(struct pl_worker *w)
+{
+    if (w->p->tap->live || sw_ring_count(w->hits) >= sw_ring_capacity(w->hits) / 4) {
+        wk_kick(w);
+    }
+}
+
 static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
 {
     struct wk_sink *k = (struct wk_sink *)sink;
     struct pl_worker *w = k->w;
-    struct pl_rec rec;
-    rec.seq = k->seq;
-    rec.sub = k->sub_flag | ((k->det + 1) << 16) | (k->emission++ & 0xffffu);
-    rec.kind = PL_REC_HIT;
-    rec.t_ms = hit->t_ms;
-    memcpy(rec.hit, hit, PL_HIT_HEAD);
-    memcpy(rec.hit + offsetof(struct sw_hit, ev_seq), &k->seq, sizeof(k->seq));
+    /* built in place in the ring: a record is ~1.3 KB */
+    struct pl_rec *rec = sw_ring_reserve_wait(w->hits, &w->wait_hits);
+    rec->seq = k->seq;
+    rec->sub = k->sub_flag | ((k->det + 1) << 16) | (k->emission++ & 0xffffu);
+    rec->kind = PL_REC_HIT;
+    rec->t_ms = hit->t_ms;
+    memcpy(rec->hit, hit, PL_HIT_HEAD);
+    memcpy(rec->hit + offsetof(struct sw_hit, ev_seq), &k->seq, sizeof(k->seq));
     size_t ol = strnlen(hit->offender, sizeof(hit->offender) - 1);
-    rec.off_long = NULL;
+    rec->off_long = NULL;
     if (ol < PL_OFF_INLINE) {
-        memcpy(rec.hit + PL_HIT_HEAD, hit->offender, ol);
-        rec.hit[PL_HIT_HEAD + ol] = '\0';
+        memcpy(rec->hit + PL_HIT_HEAD, hit->offender, ol);
+        rec->hit[PL_HIT_HEAD + ol] = '\0';
     } else {
         /* rare (a 256+ byte JID): a heap copy, freed by the aggregator; out
          * of memory leaves it "" (never reported) */
-        rec.hit[PL_HIT_HEAD] = '\0';
-        rec.off_long = malloc(ol + 1);
-        if (rec.off_long != NULL) {
-            memcpy(rec.off_long, hit->offender, ol);
-            rec.off_long[ol] = '\0';
+        rec->hit[PL_HIT_HEAD] = '\0';
+        rec->off_long = malloc(ol + 1);
+        if (rec->off_long != NULL) {
+            memcpy(rec->off_long, hit->offender, ol);
+            rec->off_long[ol] = '\0';
         }
     }
     (*k->hits)++;
-    sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
-    sw_evcount_notify(&w->p->ec_agg);
-    sw_evcount_notify(&w->p->ec_agg_wm);
+    sw_ring_commit(w->hits, 1);
+    wk_pushed(w);
 }
 
 static inline unsigned wk_owner(uint64_t key, unsigned W)
@@ -227,21 +259,15 @@ static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_ge
     struct sw_pipeline *p = w->p;
     if (w->idx == 0) {
         /* pushed before any timer() hit of this tick: the ring stays sorted */
-        struct pl_rec rec;
-        memset(&rec, 0, sizeof(rec));
-        rec.seq = seq;
-        rec.sub = 0;
-        rec.kind = PL_REC_TICK;
-        rec.t_ms = t;
-        sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
-        /* Replay has a tick per tick_ms of stream time (thousands a second):
-         * wake the aggregator for them only once a quarter of the ring is
-         * used (a hit or the end wakes it anyway). Live taps tick in real
-         * time: wake at once so idle incidents close on time. */
-        if (p->tap->live || sw_ring_count(w->hits) >= sw_ring_capacity(w->hits) / 4) {
-            sw_evcount_notify(&p->ec_agg);
-            sw_evcount_notify(&p->ec_agg_wm);
-        }
+        /* only the header: the aggregator reads nothing else of a tick */
+        struct pl_rec *rec = sw_ring_reserve_wait(w->hits, &w->wait_hits);
+        rec->seq = seq;
+        rec->sub = 0;
+        rec->kind = PL_REC_TICK;
+        rec->t_ms = t;
+        rec->off_long = NULL;
+        sw_ring_commit(w->hits, 1);
+        wk_pushed(w); /* live taps tick in real time: at once, so incidents close on time */
     }
     struct wk_sink sink;
     sink.s.emit = wk_emit;
@@ -388,6 +414,13 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
                  * a subscribe and the answer to it); same owner function. */
                 uint64_t key = ops->key(ev);
                 if (key == 0 || (W > 1 && wk_owner(key, W) != me)) {
+                    if (key != 0 && ops->observe != NULL) {
+                        /* not mine: maybe the other account of it is (detector.h) */
+                        uint64_t peer = ops->peer_key(ev);
+                        if (peer != 0 && wk_owner(peer, W) == me) {
+                            ops->observe(g->shared[d], ws->local[d], ev);
+                        }
+                    }
                     continue;
                 }
             }
@@ -427,6 +460,10 @@ void *pl_worker_main(void *arg)
         }
     }
     for (uint64_t k = 0;; k++) {
+        if (!p->tap->live &&
+            atomic_load_explicit(&p->slots[k % p->S].turn, memory_order_acquire) != 2 * k + 1) {
+            wk_kick(w); /* about to wait for input: let the aggregator catch up meanwhile */
+        }
         pl_slot_wait_readable(p, k, &w->wait_in);
         struct pl_slot *s = &p->slots[k % p->S];
         const struct pl_batch *b = s->b;
@@ -529,9 +566,29 @@ static bool agg_record_or_end(void *arg)
     return all_done;
 }
 
+/* Replay: changes when a worker kicks (wk_kick) or ends. */
+static uint64_t agg_kick_signature(struct sw_pipeline *p)
+{
+    uint64_t sig = 0;
+    for (unsigned i = 0; i < p->W; i++) {
+        struct pl_worker *w = &p->workers[i];
+        sig += atomic_load_explicit(&w->kicks, memory_order_acquire);
+        sig += atomic_load_explicit(&w->wm, memory_order_acquire) == UINT64_MAX ? 1ull << 48 : 0;
+    }
+    return sig;
+}
+
+static bool agg_kicked(void *arg)
+{
+    struct agg_wait *a = arg;
+    return agg_kick_signature(a->p) != a->sig ||
+           atomic_load_explicit(&a->p->agg_next, memory_order_acquire) != NULL;
+}
+
 void *pl_aggregator_main(void *arg)
 {
     struct sw_pipeline *p = arg;
+    const bool live = p->tap->live;
     pl_thread_name("aggregate", -1);
     for (;;) {
         /* a reload: the stage adopts it between two hits, on this thread */
@@ -542,7 +599,10 @@ void *pl_aggregator_main(void *arg)
             }
             sw_conf_free(nc);
         }
+        /* taken before looking at the rings: a change after the look wakes the wait below */
         uint64_t sig = agg_signature(p);
+        uint64_t kick_sig = live ? 0 : agg_kick_signature(p);
+        bool backed_up = false; /* replay: a ring at least a quarter full */
         const struct pl_rec *best = NULL;
         unsigned best_w = 0;
         uint64_t limit = UINT64_MAX; /* min wm of workers with an empty ring */
@@ -564,6 +624,9 @@ void *pl_aggregator_main(void *arg)
                 continue;
             }
             all_done = false;
+            if (sw_ring_count(w->hits) >= sw_ring_capacity(w->hits) / 4) {
+                backed_up = true;
+            }
             if (best == NULL || rec_less(head, best)) {
                 best = head;
                 best_w = i;
@@ -592,7 +655,16 @@ void *pl_aggregator_main(void *arg)
             break;
         }
         struct agg_wait aw = {p, sig};
-        if (best == NULL) {
+        if (!live) {
+            if (backed_up) {
+                /* held back by a worker's watermark with a ring filling up:
+                 * look again at each watermark */
+                sw_evcount_wait(&p->ec_agg_wm, agg_changed, &aw, 200, &p->wait_agg);
+            } else {
+                aw.sig = kick_sig;
+                sw_evcount_wait(&p->ec_agg, agg_kicked, &aw, 200, &p->wait_agg);
+            }
+        } else if (best == NULL) {
             /* Nothing buffered: sleep until a record arrives or every worker
              * ends, not at every batch's watermark. */
             sw_evcount_wait(&p->ec_agg, agg_record_or_end, p, 200, &p->wait_agg);

@@ -11,6 +11,15 @@
  * block = the stanza is dropped and counted: a tap never waits. The mux
  * (the pipeline's reader thread, the only consumer) copies records out in
  * tap order, round robin over the taps.
+ *
+ * Tap set (reload, live.c): taps are allocated one by one and own a copy of
+ * their settings, so a SIGHUP can add, stop and restart taps while the others
+ * run on untouched. set_mu guards the active array, the retired list and the
+ * taps' `started` flags; the mux holds it while it copies records (never
+ * while it sleeps), the control thread while it swaps the set, stats readers
+ * while they read. A stopped tap moves to the retired list and stays there
+ * until the mux has copied out everything it had queued; only then is it
+ * freed (by the control thread, under set_mu). Lock order: mu -> set_mu.
  */
 #ifndef SW_LIVE_INT_H
 #define SW_LIVE_INT_H
@@ -56,8 +65,10 @@ struct sw_live;
 
 struct lt_tap {
     struct sw_live *live;
-    unsigned idx;
-    const struct sw_live_tap_settings *s;
+    unsigned idx;                         /* thread name sw-tap/IDX, never reused */
+    const struct sw_live_tap_settings *s; /* = &own, or the caller's (tests) */
+    struct sw_live_tap_settings own;      /* deep copy: outlives the config it came from */
+    struct lt_tap *next;                  /* retired list */
     char name[64];
     const char *type_name;
     /* queue */
@@ -68,7 +79,7 @@ struct lt_tap {
     struct lt_counters c;
     /* thread */
     pthread_t th;
-    bool started;
+    _Atomic bool started; /* written by the control thread under set_mu */
     _Atomic bool stop;
     _Atomic bool stopped; /* the thread flushed its last block and ended */
     int wake_fd;          /* eventfd: interrupts the thread's poll on stop */
@@ -80,8 +91,14 @@ struct sw_live {
     const struct sw_limits_settings *lim;
     struct sw_xml_limits xlim;
     size_t tail_keep; /* bytes of an incomplete stanza worth keeping */
+    /* tap set: under set_mu (see above) */
+    pthread_mutex_t set_mu;
     size_t n;
-    struct lt_tap *taps;
+    struct lt_tap **taps;   /* active, in config order */
+    struct lt_tap *retired; /* stopped or stopping, queue not yet drained */
+    uint64_t gone_bytes;    /* bytes of taps already freed (mux_position) */
+    unsigned next_idx;      /* control thread */
+    struct lt_plan *plan;   /* control thread: a prepared reload */
     /* mux (reader thread) */
     bool hdr_sent, end_sent;
     size_t rr;
@@ -124,12 +141,22 @@ uint64_t lt_dedup_key(const struct lt_stag *st);
 /** Count one stanza in @t and queue it (kind and dedup key from its start tag). */
 void lt_tap_stanza(struct lt_tap *t, const char *s, size_t n);
 
-/* tap_socket.c */
-int lt_socket_start(struct lt_tap *t, struct sw_errbuf *eb);
+/* tap_socket.c: prepare = listen (on @lfd, a listening socket handed over
+ * by the tap it replaces, if not -1; taken even on error), epoll, eventfd;
+ * run = start the thread. */
+int lt_socket_prepare(struct lt_tap *t, int lfd, struct sw_errbuf *eb);
+int lt_socket_run(struct lt_tap *t, struct sw_errbuf *eb);
+/** The listening socket (for a successor to dup), -1 if none. Control thread. */
+int lt_socket_lfd(const struct lt_tap *t);
+/** @keep: leave the unix socket path in place at stop (the listener is
+ *  shared with a successor, or, for a tap prepared on an inherited listener,
+ *  still with its predecessor). Control thread, before t->stop. */
+void lt_socket_keep_path(struct lt_tap *t, bool keep);
 void lt_socket_fini(struct lt_tap *t);
 
 /* tap_component.c */
-int lt_component_start(struct lt_tap *t, struct sw_errbuf *eb);
+int lt_component_prepare(struct lt_tap *t, struct sw_errbuf *eb);
+int lt_component_run(struct lt_tap *t, struct sw_errbuf *eb);
 void lt_component_fini(struct lt_tap *t);
 
 #endif

@@ -18,8 +18,9 @@
  *   stanzawatch_detector_{keys,memory_bytes}{detector}   gauge
  *   stanzawatch_incidents_total{kind,status}             counter
  *   stanzawatch_reports_total{state}, stanzawatch_reports_pending   (all peers)
- *   stanzawatch_peer_reports_total{peer,state}  spooled/sent/acked/failed per
- *       configured peer (failed = error replies; timeouts are in the totals)
+ *   stanzawatch_peer_reports_total{peer,state}  spooled/sent/acked/failed/timeout
+ *       per configured peer (failed = error replies, timeout = no answer within
+ *       reporter.ack_timeout)
  *   stanzawatch_peer_reports_pending{peer}      gauge: spooled, not yet acked
  *   stanzawatch_reloads_total{result}
  *   stanzawatch_share_items_total{action}, _expired_total, _listed, _setup_errors_total,
@@ -185,15 +186,16 @@ static const char *const kind_names[3] = {"message", "presence", "iq"};
 
 static void write_taps(const struct sw_live *live, FILE *fp)
 {
-    size_t n = sw_live_count(live);
-    if (n == 0) {
-        return;
-    }
-    struct sw_live_tap_stats *st = calloc(n, sizeof(*st));
+    size_t cap = sw_live_count(live) + 4; /* a reload may add taps meanwhile */
+    struct sw_live_tap_stats *st = calloc(cap, sizeof(*st));
     if (st == NULL) {
         return;
     }
-    sw_live_get_stats(live, st);
+    size_t n = sw_live_get_stats(live, st, cap);
+    if (n == 0) {
+        free(st);
+        return;
+    }
     fam(fp, "stanzawatch_tap_stanzas_total", "counter", "Stanzas received by a tap, by kind.");
     for (size_t i = 0; i < n; i++) {
         for (int k = 0; k < 3; k++) {
@@ -349,11 +351,13 @@ static void write_reporter(struct sw_reporter *r, FILE *fp)
     if (np > 0) {
         fam(fp, "stanzawatch_peer_reports_total", "counter",
             "XEP-0268 reports per configured peer by outcome (spooled, sent, acked, failed "
-            "= error reply).");
+            "= error reply, timeout = no answer within reporter.ack_timeout; failed and "
+            "timed-out sends are retried).");
         for (size_t i = 0; i < np; i++) {
-            const uint64_t v[4] = {ps[i].spooled, ps[i].sent, ps[i].acked, ps[i].failed};
-            static const char *const names[4] = {"spooled", "sent", "acked", "failed"};
-            for (int k = 0; k < 4; k++) {
+            const uint64_t v[5] = {ps[i].spooled, ps[i].sent, ps[i].acked, ps[i].failed,
+                                   ps[i].timeouts};
+            static const char *const names[5] = {"spooled", "sent", "acked", "failed", "timeout"};
+            for (int k = 0; k < 5; k++) {
                 fputs("stanzawatch_peer_reports_total{peer=\"", fp);
                 lv(fp, ps[i].jid);
                 fprintf(fp, "\",state=\"%s\"} %llu\n", names[k], (unsigned long long)v[k]);

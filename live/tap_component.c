@@ -92,7 +92,12 @@ static void ct_on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_st
                     (unsigned)ct->port);
         return;
     }
-    if (se != NULL) {
+    if (atomic_load_explicit(&t->stop, memory_order_acquire)) {
+        /* our own disconnect at stop (SIGTERM, or a reload stopping the tap) */
+        if (ct->connected) {
+            sw_log_info("tap", "%s: disconnected (tap stopping)", t->name);
+        }
+    } else if (se != NULL) {
         sw_log_warn("tap", "%s: %s%s%s", t->name, ct_error_name(se->type), se->text ? ": " : "",
                     se->text ? se->text : "");
     } else if (ct->connected) {
@@ -177,7 +182,7 @@ static void *ct_main(void *arg)
     return NULL;
 }
 
-int lt_component_start(struct lt_tap *t, struct sw_errbuf *eb)
+int lt_component_prepare(struct lt_tap *t, struct sw_errbuf *eb)
 {
     const struct sw_live_tap_settings *s = t->s;
     if (s->address == NULL || s->jid == NULL || s->secret == NULL) {
@@ -207,10 +212,15 @@ int lt_component_start(struct lt_tap *t, struct sw_errbuf *eb)
     if (ct->ctx == NULL) {
         return sw_errbuf_set(eb, SW_ENOMEM, "tap %s: xmpp_ctx_new failed", t->name);
     }
+    return 0;
+}
+
+int lt_component_run(struct lt_tap *t, struct sw_errbuf *eb)
+{
     if (pthread_create(&t->th, NULL, ct_main, t) != 0) {
         return sw_errbuf_set(eb, SW_ENOMEM, "tap %s: cannot start its thread", t->name);
     }
-    t->started = true;
+    atomic_store_explicit(&t->started, true, memory_order_release);
     return 0;
 }
 

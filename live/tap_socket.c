@@ -50,6 +50,7 @@
 #define SK_READ 65536u
 #define SK_READS_PER_ROUND 4
 #define SK_MAX_EVENTS 64
+#define SK_STOP_DRAIN_ROUNDS 256 /* at stop, at most this many read rounds per connection */
 
 struct sk_conn {
     struct sk_tap *sk;
@@ -65,6 +66,7 @@ struct sk_conn {
     uint64_t peer_dropped; /* this connection's latest dropped='N' */
     uint64_t skipped;      /* oversize + over-deep stanzas already counted */
     bool dead;
+    bool drained; /* the last sk_conn_read emptied the socket (EAGAIN or a short read) */
     char peer[64];
     struct sk_conn *next;
 };
@@ -72,6 +74,7 @@ struct sk_conn {
 struct sk_tap {
     struct lt_tap *t;
     int lfd, ep;
+    bool keep_path; /* a successor took the listener over: leave unix_path at stop */
     char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct sk_conn *conns;
     uint64_t peer_dropped_closed; /* drops reported by connections already closed */
@@ -338,6 +341,7 @@ static bool sk_conn_read(struct sk_conn *c)
 {
     struct lt_tap *t = c->sk->t;
     struct sw_errbuf eb;
+    c->drained = false;
     for (int i = 0; i < SK_READS_PER_ROUND; i++) {
         if (sk_conn_room(c) < 0) {
             return false;
@@ -350,6 +354,7 @@ static bool sk_conn_read(struct sk_conn *c)
             if (errno == EINTR) {
                 continue;
             }
+            c->drained = true;
             return errno == EAGAIN || errno == EWOULDBLOCK;
         }
         c->last_rx = sw_wall_ms();
@@ -370,6 +375,7 @@ static bool sk_conn_read(struct sk_conn *c)
             c->skipped = o + d;
         }
         if ((size_t)k < c->cap - at) {
+            c->drained = true;
             return true; /* drained the socket */
         }
     }
@@ -509,11 +515,25 @@ static void *sk_main(void *arg)
             }
         }
     }
-    /* stop: no more input; what was read is queued (if there is room) */
+    /* stop: no new connections (a successor may hold the listener on) */
     close(sk->lfd);
     sk->lfd = -1;
-    if (sk->unix_path[0] != '\0') {
+    if (sk->unix_path[0] != '\0' && !sk->keep_path) {
         unlink(sk->unix_path);
+    }
+    /* what the peers already sent is read and queued (if there is room), so
+     * a reload that stops this tap loses nothing that reached us, and the
+     * close is a FIN, not the RST of closing over unread data; bounded, a
+     * peer that keeps writing cannot hold the stop */
+    for (struct sk_conn *c = sk->conns; c != NULL; c = c->next) {
+        for (int r = 0; r < SK_STOP_DRAIN_ROUNDS && !c->dead; r++) {
+            if (!sk_conn_read(c)) {
+                sk_conn_close(c);
+            } else if (c->drained) {
+                break;
+            }
+            lt_queue_flush(t);
+        }
     }
     while (sk->conns != NULL) {
         struct sk_conn *c = sk->conns;
@@ -525,22 +545,33 @@ static void *sk_main(void *arg)
     return NULL;
 }
 
-int lt_socket_start(struct lt_tap *t, struct sw_errbuf *eb)
+int lt_socket_prepare(struct lt_tap *t, int lfd, struct sw_errbuf *eb)
 {
     struct sk_tap *sk = calloc(1, sizeof(*sk));
     if (sk == NULL) {
+        if (lfd != -1) {
+            close(lfd);
+        }
         return sw_errbuf_set(eb, SW_ENOMEM, "out of memory");
     }
     sk->t = t;
-    sk->lfd = -1;
+    sk->lfd = lfd;
     sk->ep = -1;
     t->impl = sk;
     if (t->s->listen == NULL || t->s->listen[0] == '\0') {
         return sw_errbuf_set(eb, SW_ECONF, "tap %s: type socket needs 'listen'", t->name);
     }
-    int rc = sk_listen(sk, t->s->listen, eb);
-    if (rc < 0) {
-        return rc;
+    if (lfd != -1) {
+        /* the path is its predecessor's until the reload commits (lt_socket_keep_path) */
+        sk->keep_path = true;
+        if (strncmp(t->s->listen, "unix:", 5) == 0) {
+            snprintf(sk->unix_path, sizeof(sk->unix_path), "%s", t->s->listen + 5);
+        }
+    } else {
+        int rc = sk_listen(sk, t->s->listen, eb);
+        if (rc < 0) {
+            return rc;
+        }
     }
     sk->ep = epoll_create1(EPOLL_CLOEXEC);
     t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -553,12 +584,31 @@ int lt_socket_start(struct lt_tap *t, struct sw_errbuf *eb)
         epoll_ctl(sk->ep, EPOLL_CTL_ADD, t->wake_fd, &wv) != 0) {
         return sw_errbuf_set(eb, SW_EIO, "tap %s: epoll_ctl: %s", t->name, strerror(errno));
     }
+    return 0;
+}
+
+int lt_socket_run(struct lt_tap *t, struct sw_errbuf *eb)
+{
     if (pthread_create(&t->th, NULL, sk_main, t) != 0) {
         return sw_errbuf_set(eb, SW_ENOMEM, "tap %s: cannot start its thread", t->name);
     }
-    t->started = true;
+    atomic_store_explicit(&t->started, true, memory_order_release);
     sw_log_info("tap", "%s: listening on %s", t->name, t->s->listen);
     return 0;
+}
+
+int lt_socket_lfd(const struct lt_tap *t)
+{
+    const struct sk_tap *sk = t->impl;
+    return sk != NULL ? sk->lfd : -1;
+}
+
+void lt_socket_keep_path(struct lt_tap *t, bool keep)
+{
+    struct sk_tap *sk = t->impl;
+    if (sk != NULL) {
+        sk->keep_path = keep;
+    }
 }
 
 void lt_socket_fini(struct lt_tap *t)
@@ -569,7 +619,7 @@ void lt_socket_fini(struct lt_tap *t)
     }
     if (sk->lfd != -1) {
         close(sk->lfd);
-        if (sk->unix_path[0] != '\0') {
+        if (sk->unix_path[0] != '\0' && !sk->keep_path) {
             unlink(sk->unix_path);
         }
     }

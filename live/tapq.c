@@ -17,6 +17,9 @@
  * reader on SIGTERM/SIGINT) stops the taps; the mux then hands out what is
  * still queued, the closing tag, and EOF: a drained stop.
  *
+ * Reload: the mux copies under the set's lock (set_mu, live_int.h), the
+ * taps a reload stopped first, until their queues are empty.
+ *
  * Threading: as above; the mux's sleep uses a mutex/condvar pair touched
  * only when the mux actually sleeps (seq_cst RMWs on both sides close the
  * lost-wake-up window; the 100 ms timeout bounds it anyway).
@@ -366,15 +369,56 @@ static bool mux_drain_tap(struct sw_live *l, struct lt_tap *t, char *buf, size_t
     }
 }
 
+static bool tap_running(const struct lt_tap *t)
+{
+    return atomic_load_explicit(&t->started, memory_order_acquire) &&
+           !atomic_load_explicit(&t->stopped, memory_order_acquire);
+}
+
+/* set_mu held */
 static bool mux_all_stopped(struct sw_live *l)
 {
     for (size_t i = 0; i < l->n; i++) {
-        if (l->taps[i].started &&
-            !atomic_load_explicit(&l->taps[i].stopped, memory_order_acquire)) {
+        if (tap_running(l->taps[i])) {
+            return false;
+        }
+    }
+    for (const struct lt_tap *t = l->retired; t != NULL; t = t->next) {
+        if (tap_running(t)) {
             return false;
         }
     }
     return true;
+}
+
+/* set_mu held: nothing queued in any tap, retired ones included */
+static bool mux_all_empty(struct sw_live *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (sw_ring_count(l->taps[i]->q) != 0) {
+            return false;
+        }
+    }
+    for (const struct lt_tap *t = l->retired; t != NULL; t = t->next) {
+        if (sw_ring_count(t->q) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* set_mu held: copy from the retired taps first (what a reload stopped
+ * arrived before what the taps that replaced them receive now) */
+static bool mux_drain_retired(struct sw_live *l, char *buf, size_t cap, size_t *len, int64_t now)
+{
+    bool pending = false;
+    for (struct lt_tap *t = l->retired; t != NULL && *len < cap; t = t->next) {
+        pending |= mux_drain_tap(l, t, buf, cap, len, now);
+        if (l->part_left > 0) {
+            break;
+        }
+    }
+    return pending;
 }
 
 static int mux_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *out, struct sw_errbuf *eb)
@@ -403,17 +447,17 @@ static int mux_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *out, s
             out->len = mux_piece(l, buf, cap);
             return 0;
         }
+        pthread_mutex_lock(&l->set_mu);
         bool stopped = atomic_load_explicit(&l->stopping, memory_order_acquire) &&
                        mux_all_stopped(l); /* checked before draining: nothing comes after */
         int64_t now = sw_wall_ms();
-        for (size_t i = 0; i < l->n && len < cap; i++) {
-            struct lt_tap *t = &l->taps[(l->rr + i) % l->n];
+        pending = mux_drain_retired(l, buf, cap, &len, now);
+        for (size_t i = 0; i < l->n && len < cap && l->part_left == 0; i++) {
+            struct lt_tap *t = l->taps[(l->rr + i) % l->n];
             pending |= mux_drain_tap(l, t, buf, cap, &len, now);
-            if (l->part_left > 0) {
-                break;
-            }
         }
         l->rr = (l->rr + 1) % (l->n ? l->n : 1);
+        pthread_mutex_unlock(&l->set_mu);
         if (len > 0 || pending) {
             out->len = len;
             return 0;
@@ -437,10 +481,9 @@ static int mux_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *out, s
             }
             pthread_mutex_lock(&l->mu);
             (void)atomic_exchange_explicit(&l->sleeping, 1, memory_order_seq_cst);
-            bool empty = true;
-            for (size_t i = 0; i < l->n && empty; i++) {
-                empty = sw_ring_count(l->taps[i].q) == 0;
-            }
+            pthread_mutex_lock(&l->set_mu); /* order: mu -> set_mu */
+            bool empty = mux_all_empty(l);
+            pthread_mutex_unlock(&l->set_mu);
             if (empty && !atomic_load_explicit(&l->stopping, memory_order_acquire)) {
                 pthread_cond_timedwait(&l->cv, &l->mu, &ts);
             }
@@ -455,24 +498,31 @@ static int mux_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *out, s
 static void mux_stop(void *ctx)
 {
     struct sw_live *l = ctx;
+    pthread_mutex_lock(&l->set_mu);
     atomic_store_explicit(&l->stopping, true, memory_order_release);
     for (size_t i = 0; i < l->n; i++) {
-        atomic_store_explicit(&l->taps[i].stop, true, memory_order_release);
-        if (l->taps[i].wake_fd >= 0) {
+        atomic_store_explicit(&l->taps[i]->stop, true, memory_order_release);
+        if (l->taps[i]->wake_fd >= 0) {
             uint64_t one = 1;
-            ssize_t w = write(l->taps[i].wake_fd, &one, sizeof(one));
+            ssize_t w = write(l->taps[i]->wake_fd, &one, sizeof(one));
             (void)w;
         }
     }
+    pthread_mutex_unlock(&l->set_mu);
 }
 
 static uint64_t mux_position(void *ctx)
 {
     struct sw_live *l = ctx;
-    uint64_t b = 0;
+    pthread_mutex_lock(&l->set_mu);
+    uint64_t b = l->gone_bytes;
     for (size_t i = 0; i < l->n; i++) {
-        b += LT_CNT_GET(l->taps[i].c.bytes);
+        b += LT_CNT_GET(l->taps[i]->c.bytes);
     }
+    for (const struct lt_tap *t = l->retired; t != NULL; t = t->next) {
+        b += LT_CNT_GET(t->c.bytes);
+    }
+    pthread_mutex_unlock(&l->set_mu);
     return b;
 }
 
@@ -503,6 +553,7 @@ int lt_mux_init(struct sw_live *l)
         return SW_ENOMEM;
     }
     pthread_mutex_init(&l->mu, NULL);
+    pthread_mutex_init(&l->set_mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     atomic_init(&l->sleeping, 0);
     atomic_init(&l->wake_gen, 0);

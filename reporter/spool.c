@@ -1206,7 +1206,8 @@ int sw_spool_fail(struct sw_spool *sp, const char *id, const char *from, int64_t
     return rc;
 }
 
-int sw_spool_expire(struct sw_spool *sp, int64_t now_ms)
+int sw_spool_expire_each(struct sw_spool *sp, int64_t now_ms,
+                         void (*on_timeout)(void *ctx, const char *peer), void *ctx)
 {
     int n = 0;
     pthread_mutex_lock(&sp->mu);
@@ -1215,12 +1216,20 @@ int sw_spool_expire(struct sw_spool *sp, int64_t now_ms)
         heap_pop(&sp->flight);
         struct entry *e = &sp->e[h.idx];
         if (e->gen == h.gen && e->state == S_FLIGHT) {
+            if (on_timeout != NULL) {
+                on_timeout(ctx, sp->peers[e->peer].jid);
+            }
             fail_entry(sp, h.idx, now_ms);
             n++;
         }
     }
     pthread_mutex_unlock(&sp->mu);
     return n;
+}
+
+int sw_spool_expire(struct sw_spool *sp, int64_t now_ms)
+{
+    return sw_spool_expire_each(sp, now_ms, NULL, NULL);
 }
 
 void sw_spool_requeue_all(struct sw_spool *sp, int64_t now_ms)

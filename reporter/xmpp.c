@@ -77,11 +77,12 @@ struct peer_state {
 
 /* Report counters per peer JID (sw_reporter_get_peer_stats), kept by JID so
  * they survive a reload that reorders or replaces peers. Bumped by the
- * aggregator (spooled) and reporter (sent, acked, failed) threads, read by
- * any: one mutex (reports are rare events). Past PEER_COUNT_MAX JIDs more are
- * not counted per peer (the totals still are). */
+ * aggregator (spooled) and reporter (sent, acked, failed, timeout) threads,
+ * read by any: one mutex (reports are rare events; the timeout bump runs under
+ * the spool's lock: lock order spool -> pc_mu, never the reverse). Past PEER_COUNT_MAX JIDs more
+ * are not counted per peer (the totals still are). */
 #define PEER_COUNT_MAX 64
-enum { PC_SPOOLED, PC_SENT, PC_ACKED, PC_FAILED, PC__N };
+enum { PC_SPOOLED, PC_SENT, PC_ACKED, PC_FAILED, PC_TIMEOUT, PC__N };
 struct peer_count {
     char *jid; /* bare, owned */
     uint64_t v[PC__N];
@@ -189,6 +190,12 @@ static int check_peers(const struct sw_reporter_settings *s, struct sw_errbuf *e
         }
     }
     return 0;
+}
+
+int sw_reporter_check_conf(const struct sw_conf *c, struct sw_errbuf *eb)
+{
+    const struct sw_reporter_settings *s = sw_conf_section(c, "reporter");
+    return s == NULL ? 0 : check_peers(s, eb);
 }
 
 /* Reporter thread: adopt the current config if it changed. */
@@ -821,6 +828,14 @@ static void start_connect(struct sw_reporter *r, int64_t now)
         r->reconnect_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : r->reconnect_ms * 2;
 }
 
+/* sw_spool_expire_each callback (spool lock held): a report got no answer in time */
+static void on_ack_timeout(void *ctx, const char *peer)
+{
+    struct sw_reporter *r = ctx;
+    bump(&r->st.timeouts);
+    peer_bump(r, peer, PC_TIMEOUT);
+}
+
 static void send_due(struct sw_reporter *r, int64_t now)
 {
     struct sw_spool_item it;
@@ -836,12 +851,7 @@ static void send_due(struct sw_reporter *r, int64_t now)
         bump(&r->st.sent);
         peer_bump(r, it.peer, PC_SENT);
     }
-    int n = sw_spool_expire(r->spool, now);
-    if (n > 0) {
-        for (int i = 0; i < n; i++) {
-            bump(&r->st.timeouts);
-        }
-    }
+    (void)sw_spool_expire_each(r->spool, now, on_ack_timeout, r);
 }
 
 static void *reporter_main(void *arg)
@@ -1094,6 +1104,7 @@ size_t sw_reporter_get_peer_stats(struct sw_reporter *r, struct sw_reporter_peer
                 o->sent = r->pc[k].v[PC_SENT];
                 o->acked = r->pc[k].v[PC_ACKED];
                 o->failed = r->pc[k].v[PC_FAILED];
+                o->timeouts = r->pc[k].v[PC_TIMEOUT];
                 break;
             }
         }

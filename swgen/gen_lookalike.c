@@ -268,6 +268,32 @@ void gen_plan_price_bot(struct gen *g, struct gen_inst *in, int64_t t)
     in->size = (size_t)n;
 }
 
+/* A busy bridge (bridge-bot look-alike): relays a busy IRC/Matrix channel into
+ * one room it has been a member of for weeks, 30-45 relayed lines a minute
+ * for 20-40 minutes. Its steady rate crosses muc_flood.rate_long now and then
+ * (a half signal) and its hundreds of word-salad lines give the classifier
+ * chances at a spammy-looking one (swgen seed 951 reported a bridge for the
+ * two together): neither makes it a spammer. */
+void gen_plan_busy_bridge(struct gen *g, struct gen_inst *in, int64_t t)
+{
+    int32_t a = bot(g, "relay", 2);
+    gen_add_off(in, a);
+    int32_t rooms[1];
+    if (distinct_rooms(g, 1, 4, rooms) == 0) {
+        return;
+    }
+    in->room = rooms[0];
+    int64_t end = t + gen_rndr(g, 1200000, 2400000);
+    member_of(g, in, a, rooms, 1, t, end);
+    double mean_ms = 60000.0 / (double)gen_rndr(g, 24, 40);
+    int n = 0;
+    while (t < end) {
+        gen_add_act(in, t, GEN_A_GC, a, rooms[0], GEN_TM_BRIDGE, n++, false);
+        t += gen_rnd_exp(g, mean_ms - 100.0) + 100;
+    }
+    in->size = (size_t)n;
+}
+
 void gen_plan_contact_import(struct gen *g, struct gen_inst *in, int64_t t)
 {
     int32_t a = gen_fresh_acct(g, gen_rndu(g, 4) ? 0 : 1);

@@ -45,7 +45,7 @@
 extern "C" {
 #endif
 
-#define SW_DETECTOR_ABI 3u
+#define SW_DETECTOR_ABI 4u
 
 enum sw_offender_kind { SW_OFFENDER_ACCOUNT = 0, SW_OFFENDER_DOMAIN = 1 };
 
@@ -157,6 +157,16 @@ struct sw_detector_ops {
      * shard and this hook with the same owner function of the hash. Pure,
      * cheap, called on every worker for every event of a matching kind. */
     uint64_t (*key)(const struct sw_event *ev);
+    /* Optional (may be NULL; both or neither, only with `key`): a second
+     * routing key, so the worker owning another account of @ev (e.g. the
+     * recipient of a message) learns of it. For an event with key(ev) != 0,
+     * observe() is called on the owner of peer_key(ev) (non-zero) when that
+     * is not the owner of key(ev); process() on the key's owner must record
+     * the same itself, so the state a later decision reads is the same for
+     * any number of workers. observe() emits nothing and counts nothing;
+     * same threading and rules as process(). */
+    uint64_t (*peer_key)(const struct sw_event *ev);
+    void (*observe)(const void *shared, void *local, const struct sw_event *ev);
     const struct sw_conf_item *schema; /* keys, types, bounds, defaults (settings struct) */
     size_t settings_size;
     /* settings: the bound settings struct (borrowed for the snapshot's life). */

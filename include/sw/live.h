@@ -25,8 +25,14 @@
  *    module's own drop count.
  *  - component: XEP-0114 (live/tap_component.c).
  *
- * Threading: sw_live_* calls on the control thread; tap threads are private.
- * Counters are single-writer relaxed atomics, read by sw_live_get_stats.
+ * Reload: SIGHUP applies `taps:` changes (sw_live_reload_*): added taps
+ * start, removed ones stop after handing over what they hold, changed ones
+ * restart, unchanged ones are not touched; a bad config changes nothing.
+ * Taps are matched by name (unnamed: "<type><index>", so naming them keeps
+ * a reordered list from restarting them). limits: stay as at start.
+ *
+ * Threading: sw_live_* calls on the control thread (count/get_stats: any);
+ * tap threads are private. Counters are single-writer relaxed atomics.
  */
 #ifndef SW_LIVE_H
 #define SW_LIVE_H
@@ -74,7 +80,7 @@ int sw_live_register_conf(void);
 
 /* Per-tap counters (snapshot). */
 struct sw_live_tap_stats {
-    const char *name; /* borrowed from the live set */
+    char name[64];    /* a copy: a reload may free the tap */
     const char *type; /* "socket" | "component" */
     uint64_t connections, open, closed_error, idle_closed, refused;
     uint64_t bytes, stanzas, by_kind[3], other;
@@ -101,9 +107,27 @@ struct sw_live;
  */
 int sw_live_new(const struct sw_conf *conf, struct sw_live **out, struct sw_tap_ops *tap,
                 struct sw_errbuf *eb);
-/** Number of taps; fill @st (array of sw_live_count() entries). Any thread. */
+/** Number of running taps (a reload may change it). Any thread. */
 size_t sw_live_count(const struct sw_live *l);
-void sw_live_get_stats(const struct sw_live *l, struct sw_live_tap_stats *st);
+/** Fill up to @cap entries of @st, in config order; returns how many. Any thread. */
+size_t sw_live_get_stats(const struct sw_live *l, struct sw_live_tap_stats *st, size_t cap);
+
+/**
+ * SIGHUP, control thread. prepare: compare @conf's "taps" with the running
+ * taps; a tap whose name and settings are unchanged keeps running untouched;
+ * new and changed ones are prepared (sockets bound, a listener of a tap that
+ * goes away taken over) without disturbing anything. Returns 0, or SW_ECONF/
+ * SW_EIO/SW_ENOMEM with @eb filled and nothing changed (the whole config is
+ * to be refused). @conf is only read during the call.
+ * commit: apply the prepared plan: removed and changed taps stop (what their
+ * peers had sent is read, queued and processed, never dropped by the
+ * reload), changed ones restart with their counters, added ones start.
+ * Returns 0 or an error (a tap thread could not start: logged, the others run).
+ * abort: drop the prepared plan (another part of the config was refused).
+ */
+int sw_live_reload_prepare(struct sw_live *l, const struct sw_conf *conf, struct sw_errbuf *eb);
+int sw_live_reload_commit(struct sw_live *l, struct sw_errbuf *eb);
+void sw_live_reload_abort(struct sw_live *l);
 /** Stop the taps (listeners closed, threads joined) and free. */
 void sw_live_free(struct sw_live *l);
 

@@ -35,6 +35,19 @@ extern "C" {
 
 #define SW_PIPELINE_MAX_DETECTORS 32
 
+/* What a SIGHUP reload also reconfigures beyond the detectors and the hit
+ * stage (`run`: the live taps and /metrics). prepare() checks @conf and gets
+ * its part ready without disturbing what runs (0, or SW_E* with @eb filled:
+ * the whole reload is refused); after the detectors accepted @conf too,
+ * commit() applies it (errors are logged there), else abort() undoes
+ * prepare(). All on the control thread; @conf is only read during the call. */
+struct sw_reload_hook {
+    int (*prepare)(void *ctx, const struct sw_conf *conf, struct sw_errbuf *eb);
+    void (*commit)(void *ctx);
+    void (*abort)(void *ctx);
+    void *ctx;
+};
+
 struct sw_pipeline_opts {
     const struct sw_conf *conf; /* borrowed; must outlive the pipeline */
     /* NULL-terminated detector list (the command line passes sw_registry_list()).
@@ -52,6 +65,7 @@ struct sw_pipeline_opts {
                              * SIGINT/SIGTERM (stop after what was read); the caller must have
                              * blocked them in every thread (sw_pipeline_block_signals) */
     const char *conf_path;  /* re-read on SIGHUP; NULL = built-in defaults */
+    const struct sw_reload_hook *reload_hook; /* SIGHUP: also reconfigure this; NULL = none */
 };
 
 struct sw_pipeline_det_stats {

@@ -255,6 +255,10 @@ int sw_spool_ack(struct sw_spool *sp, const char *id, const char *from);
 int sw_spool_fail(struct sw_spool *sp, const char *id, const char *from, int64_t now_ms);
 /** In-flight entries whose deadline passed at @now_ms become failures; returns how many. */
 int sw_spool_expire(struct sw_spool *sp, int64_t now_ms);
+/** The same, calling @on_timeout(@ctx, peer JID) for each entry that timed
+ *  out, under the spool's lock (it must not call the spool). */
+int sw_spool_expire_each(struct sw_spool *sp, int64_t now_ms,
+                         void (*on_timeout)(void *ctx, const char *peer), void *ctx);
 /** Connection lost: every in-flight entry is due again at once (no backoff penalty). */
 void sw_spool_requeue_all(struct sw_spool *sp, int64_t now_ms);
 /** Entries created more than @expire_ms ago are deleted when due (0 = never). */
@@ -320,6 +324,10 @@ int sw_reporter_respond(struct sw_reporter *r, const char *peer,
                         const struct sw_xep0268_response *rsp);
 /** Optional JSON Lines sink for inbound reports/requests (borrowed; stdio locks it). */
 void sw_reporter_set_log(struct sw_reporter *r, FILE *fp);
+/** What the reporter's reload would refuse in @c (invalid peers), checked
+ *  beforehand so that a SIGHUP can refuse the whole config. 0 or SW_ECONF
+ *  with @eb filled. Any thread. */
+int sw_reporter_check_conf(const struct sw_conf *c, struct sw_errbuf *eb);
 /** Stop the thread (waiting at most @drain_ms for the spool to empty), disconnect, free. */
 void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms);
 
@@ -335,10 +343,11 @@ struct sw_reporter_stats {
 /** Any thread. */
 void sw_reporter_get_stats(struct sw_reporter *r, struct sw_reporter_stats *st);
 /* Report counters of one configured peer (reporter.peers). Error replies
- * count as failed here; ack timeouts are only in the totals above. */
+ * count as failed, sends with no answer within reporter.ack_timeout as
+ * timeouts (both are retried: one report may count several times). */
 struct sw_reporter_peer_stats {
     char jid[SW_JID_TEXT]; /* a copy: a reload may replace the settings */
-    uint64_t spooled, sent, acked, failed, pending;
+    uint64_t spooled, sent, acked, failed, timeouts, pending;
 };
 /** Fill up to @cap entries for the peers configured now, in reporter.peers
  *  order; returns the number of peers (may exceed @cap). Counters are kept by

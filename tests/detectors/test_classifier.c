@@ -4,7 +4,8 @@
  * the README there) reaches a held-out accuracy floor, the model file round
  * trips exactly and refuses corruption, `stanzawatch train` works end to end,
  * and the "classifier" detector emits weighted hits only for long enough
- * spammy bodies.
+ * spammy bodies, and not for one spammy-looking line of a sender that has
+ * posted ham all along.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -140,6 +141,45 @@ static void test_save_load_round_trip(void **state)
     sw_classifier_free(m2);
 }
 
+/* sw_classifier_score_min: texts under the token floor are counted, not
+ * scored (-1); the others get exactly sw_classifier_score's value. */
+static void test_score_min(void **state)
+{
+    (void)state;
+    struct sw_classifier *m = NULL;
+    char buf[SW_CLASSIFIER_BUF(4096)];
+    holdout_accuracy(false, &m);
+    static const char *const files[] = {
+        SW_SOURCE_DIR "/tests/data/corpus/chat_spam.txt",
+        SW_SOURCE_DIR "/tests/data/corpus/benign_chat.txt",
+    };
+    size_t below = 0, scored = 0;
+    for (size_t f = 0; f < 2; f++) {
+        struct lines sp = read_lines(files[f]);
+        for (size_t i = 0; i < sp.n; i++) {
+            size_t len = strlen(sp.v[i]);
+            if (len > 4096) {
+                len = 4096;
+            }
+            unsigned t_all = 0, t_min = 0;
+            double a = sw_classifier_score(m, sp.v[i], len, buf, sizeof(buf), &t_all);
+            double b = sw_classifier_score_min(m, sp.v[i], len, buf, sizeof(buf), 6, &t_min);
+            assert_int_equal(t_all, t_min);
+            assert_true(a >= 0.0 && a <= 1.0);
+            if (t_all < 6) {
+                assert_true(b == -1.0);
+                below++;
+            } else {
+                assert_true(a == b);
+                scored++;
+            }
+        }
+        free_lines(&sp);
+    }
+    assert_true(below > 0 && scored > 0);
+    sw_classifier_free(m);
+}
+
 static void corrupt_copy(const char *dst, long off, int xor_byte, long truncate_to)
 {
     char cmd[1200];
@@ -206,7 +246,9 @@ static void test_train_command(void **state)
 
 /* ---- the detector ---- */
 
-static size_t run(void *shared, void *local, const char *body, struct sw_test_hits *c)
+/* One chat message from @from at @t_ms through the detector. */
+static size_t run_from(void *shared, void *local, const char *from, int64_t t_ms, const char *body,
+                       struct sw_test_hits *c)
 {
     struct sw_event ev;
     struct sw_detector_stats st = {0};
@@ -215,13 +257,24 @@ static size_t run(void *shared, void *local, const char *body, struct sw_test_hi
     memset(c, 0, sizeof(*c));
     ev.kind = SW_EV_MESSAGE;
     ev.type = SW_T_CHAT;
-    sw_test_jid_ref(&ev.from, "eve@example.org");
+    ev.t_ms = t_ms;
+    sw_test_jid_ref(&ev.from, from);
     sw_test_jid_ref(&ev.to, "bob@example.org");
     ev.id = ev.subject = ev.status = ev.nick = "";
     ev.body = body;
     ev.body_len = (uint16_t)strlen(body);
     sw_classifier_ops.process(shared, local, &ev, &sink, &st);
     return c->n;
+}
+
+/* One message from a sender never seen before (judged on its text alone: no
+ * sender history, see test_sender_history). */
+static size_t run(void *shared, void *local, const char *body, struct sw_test_hits *c)
+{
+    static char from[64];
+    static unsigned n;
+    snprintf(from, sizeof(from), "eve%u@example.org", ++n);
+    return run_from(shared, local, from, 1767225600000 + (int64_t)n, body, c);
 }
 
 static int det_setup(const char *yaml, struct sw_conf **conf, void **shared, struct sw_errbuf *eb)
@@ -366,6 +419,130 @@ static void test_shipped_model(void **state)
     sw_conf_free(conf);
 }
 
+/* A spammy-looking line from a sender that has posted ordinary lines all along
+ * is noise, not a signal (cls_history.h). swgen seed 951 (1M stanzas, 12 h): a
+ * bridge bot relaying word salad for 18 minutes got classifier.spam (0.59) on
+ * one relayed line and muc_flood.rate_long (0.5) on its steady rate: reported.
+ * The same line from a fresh sender still hits, and a sender whose lines keep
+ * being spammy gets there again. history_share 0 turns the history off. */
+static void test_sender_history(void **state)
+{
+    (void)state;
+    struct sw_conf *conf = NULL;
+    void *shared = NULL, *local = NULL;
+    struct sw_errbuf eb = {.msg = ""};
+    struct sw_test_hits c;
+    /* the lines of seed 951's incident (p 0.999 and 0.981), without the
+     * "<nick> " the bridge relayed them with */
+    static const char *const salad[] = {
+        "First phone this really small friend build hi debian first sometimes just "
+        "tea never now chat",
+        "Phone like big great account works today config encryption version or",
+    };
+    static const char *const lure =
+        "Congratulations you have been selected to receive a FREE gift card, claim your prize "
+        "now at http://bit.ly/x1y2z3 before it expires";
+    const int64_t t0 = 1767634374787;
+
+    for (int off = 0; off < 2; off++) {
+        if (det_setup(off ? "    history_share: 0\n" : "    enabled: true\n", &conf, &shared,
+                      &eb) != 0) {
+            fail_msg("setup with the default model: %s", eb.msg);
+        }
+        assert_int_equal(sw_classifier_ops.thread_init(shared, &local), 0);
+        /* the text alone: each line hits for a fresh sender */
+        for (size_t i = 0; i < 2; i++) {
+            assert_int_equal(run(shared, local, salad[i], &c), 1);
+        }
+        assert_int_equal(run(shared, local, lure, &c), 1);
+        /* the bridge relays 40 ordinary lines over ten minutes, then the salad */
+        struct lines chat = read_lines(SW_SOURCE_DIR "/tests/data/corpus/benign_chat.txt");
+        int64_t t = t0;
+        size_t scored = 0;
+        for (size_t i = 0; i < chat.n && scored < 40; i++) {
+            if (strchr(chat.v[i], ' ') != NULL && strlen(chat.v[i]) > 30) {
+                assert_int_equal(run_from(shared, local, "bridge@c.example", t, chat.v[i], &c), 0);
+                scored++;
+                t += 15000;
+            }
+        }
+        assert_int_equal(scored, 40);
+        /* a sender whose JID hash shares the bridge's slot bits chats meanwhile:
+         * the bridge keeps its history (seed 11 busy-bridge: a colliding
+         * sender's lines restarted a bridge's history in a direct-mapped slot) */
+        struct sw_jid bj, oj;
+        static char other[64];
+        sw_test_jid_ref(&bj, "bridge@c.example");
+        for (unsigned k = 0;; k++) {
+            snprintf(other, sizeof(other), "other%u@b.example", k);
+            sw_test_jid_ref(&oj, other);
+            if ((oj.bare & 0xffffu) == (bj.bare & 0xffffu) && oj.bare != bj.bare) {
+                break;
+            }
+        }
+        for (size_t i = 0; i < 5; i++) {
+            run_from(shared, local, other, t += 1000, "see you all at the meetup tonight then", &c);
+        }
+        for (size_t i = 0; i < 2; i++) {
+            size_t n = run_from(shared, local, "bridge@c.example", t += 15000, salad[i], &c);
+            assert_int_equal(n, off ? 1u : 0u);
+        }
+        if (!off) {
+            /* it turns to spamming: hits again once a tenth of its lines are spammy
+             * (2 salad lines + 3 lures of 45) */
+            assert_int_equal(run_from(shared, local, "bridge@c.example", t += 15000, lure, &c), 0);
+            assert_int_equal(run_from(shared, local, "bridge@c.example", t += 15000, lure, &c), 0);
+            assert_int_equal(run_from(shared, local, "bridge@c.example", t += 15000, lure, &c), 1);
+            /* an hour and more of silence: its history is forgotten, a fresh start */
+            t += 3601000;
+            assert_int_equal(run_from(shared, local, "bridge@c.example", t, salad[0], &c), 1);
+        }
+        free_lines(&chat);
+        sw_classifier_ops.thread_fini(local);
+        sw_classifier_ops.teardown(shared);
+        sw_conf_free(conf);
+    }
+}
+
+/* Lines a bridge relays ("<nick> text", "[irc] <nick> text") are someone
+ * else's words: never scored, even from a sender without history (swgen
+ * busy-bridge: a spammy-looking relayed line in a bridge's first minute plus
+ * muc_flood.rate_long reported it). The same words as the sender's own still
+ * hit, and a "<" that is no relay prefix does not hide a line. */
+static void test_relayed_lines(void **state)
+{
+    (void)state;
+    struct sw_conf *conf = NULL;
+    void *shared = NULL, *local = NULL;
+    struct sw_errbuf eb = {.msg = ""};
+    struct sw_test_hits c;
+    static const char *const text =
+        "First phone this really small friend build hi debian first sometimes just tea never "
+        "now chat";
+    if (det_setup("    enabled: true\n", &conf, &shared, &eb) != 0) {
+        fail_msg("setup with the default model: %s", eb.msg);
+    }
+    assert_int_equal(sw_classifier_ops.thread_init(shared, &local), 0);
+    char line[300];
+    assert_int_equal(run(shared, local, text, &c), 1);
+    static const char *const relayed[] = {"<matrix_lu> ", "[irc] <kev> ", "<a> "};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(line, sizeof(line), "%s%s", relayed[i], text);
+        assert_int_equal(run(shared, local, line, &c), 0);
+    }
+    static const char *const own[] = {"<3 ", "< ", "<b>", "[irc]<kev> ",
+                                      "<a_nick_longer_than_thirty_three_bytes> "};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(line, sizeof(line), "%s%s", own[i], text);
+        if (run(shared, local, line, &c) != 1) {
+            fail_msg("not a relayed line, yet not scored: %s", line);
+        }
+    }
+    sw_classifier_ops.thread_fini(local);
+    sw_classifier_ops.teardown(shared);
+    sw_conf_free(conf);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -392,10 +569,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heldout_accuracy_floor),
         cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_score_min),
         cmocka_unit_test(test_corrupt_models_refused),
         cmocka_unit_test(test_train_command),
         cmocka_unit_test(test_detector),
         cmocka_unit_test(test_shipped_model),
+        cmocka_unit_test(test_sender_history),
+        cmocka_unit_test(test_relayed_lines),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

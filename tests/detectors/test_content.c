@@ -489,6 +489,19 @@ static void test_default_rules_spam(void **state)
         {"Double your BTC today!", "content.crypto_bait"},
         {"gu4r4nt33d pr0f1ts every week", "content.crypto_bait"},
         {"send 0.1 BTC and receive 0.2 back instantly", "content.crypto_bait"},
+        /* swgen seed 9206: the English "signals group" lure had no rule (its
+         * translations are in bait_multilingual), so a regular posting it 1:1 to
+         * contacts every few minutes was never reported */
+        {"psst join \xD0\xBEur private sign\xD0\xB0ls group, 300% profit l\xD0\xB0st w\xD0\xB5"
+         "ek "
+         "https://vptdv65on.xyz/yl6v3x",
+         "content.crypto_bait"},
+        {"guys join our private $ignal$ group, 300% prof1t last week", "content.crypto_bait"},
+        {"\xEF\xBD\x8A\xEF\xBD\x8F\xEF\xBD\x89\xEF\xBD\x8E our "
+         "\xEF\xBD\x90\xEF\xBD\x92\xEF\xBD\x89\xEF\xBD\x96\xEF\xBD\x81\xEF\xBD\x94\xEF\xBD\x85 "
+         "signals group",
+         "content.crypto_bait"},
+        {"VIP crypto signals channel, join now", "content.crypto_bait"},
         {"Buy v1agr4 online, no prescription needed", "content.pharma_bait"},
         {"ＣＩＡＬＩＳ cheap", "content.pharma_bait"},
         {"Hot singles in your area want to meet", "content.adult_bait"},

@@ -163,6 +163,43 @@ static void test_busy_room_active_person(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A bridge relaying a busy channel, 40 lines a minute for 7 minutes (a
+ * steady relay), then a burst of 17 relayed lines in 8 s: the traffic it
+ * carries, not a flood (swgen busy-bridge). The same burst from an occupant
+ * without that history is one; a real flood from the bridge still is. */
+static void test_steady_relay(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    uint64_t seed = 7;
+    char line[256];
+    int64_t t = T0;
+    for (int i = 0; i < 7 * 40; i++, t += 1500) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, "bridge@c.example/web", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 7)));
+    }
+    for (int i = 0; i < 17; i++, t += 500) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, "bridge@c.example/web", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 7)));
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 100, "newcomer@a.example/x", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 7)));
+    }
+    assert_int_equal(sw_test_count(&d.out, NULL, "bridge@c.example"), 0);
+    assert_int_equal(sw_test_count(&d.out, "muc_flood.rate_short", "newcomer@a.example"), 1);
+    for (int i = 0; i < 40; i++, t += 1500) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, "bridge@c.example/web", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 7)));
+    }
+    /* compromised: 3 lines a second for 20 s */
+    for (int i = 0; i < 60; i++, t += 333) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, "bridge@c.example/web", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 7)));
+    }
+    assert_int_equal(sw_test_count(&d.out, "muc_flood.rate_short", "bridge@c.example"), 1);
+    sw_test_det_stop(&d);
+}
+
 static void test_never_counted(void **state)
 {
     (void)state;
@@ -235,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_one_long_paste),
         cmocka_unit_test(test_busy_room_active_person),
         cmocka_unit_test(test_never_counted),
+        cmocka_unit_test(test_steady_relay),
         cmocka_unit_test(test_reload_keeps_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,18 @@ static void sub(struct sw_test_det *d, int64_t t, const char *from, int target, 
     sw_test_det_feed(d, &b.ev);
 }
 
+/* @n users of @domain each write one chat line to one of ours, 1 s apart
+ * from @t: the domain is seen doing something besides subscribing. */
+static void chatters(struct sw_test_det *d, int64_t t, const char *domain, int n)
+{
+    char from[64], to[64];
+    for (int u = 0; u < n; u++) {
+        snprintf(from, sizeof(from), "user%d@%s/x", u, domain);
+        snprintf(to, sizeof(to), "friend%d@example.org", u);
+        sw_test_det_feed(d, sw_evb_chat(&b, t + u * 1000, from, to, "hi"));
+    }
+}
+
 static void test_account_burst(void **state)
 {
     (void)state;
@@ -193,6 +205,41 @@ static void test_grace_settles_on_time(void **state)
     sw_test_det_stop(&d);
 }
 
+static void small_memory(const struct sw_conf_item *schema, void *settings)
+{
+    sw_test_set_int(schema, settings, "max_memory", 64 * 1024);
+}
+
+/* The grace FIFO is part of max_memory: at 64 KB it has 4 KB, 32 slots. 60
+ * accounts bursting at once: 32 crossings are queued and settle on stream
+ * time, 28 are not (counted in evictions) and settle on their requester's
+ * next stanza; the memory gauge (table + FIFO) stays within max_memory. */
+static void test_due_queue_capped(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_ops, small_memory), 0);
+    char from[64];
+    for (int a = 0; a < 60; a++) {
+        snprintf(from, sizeof(from), "spam%d@evil.example/x", a);
+        for (int i = 0; i < 8; i++) {
+            sub(&d, T0 + a * 10 + i * 100, from, a * 8 + i, NULL);
+        }
+    }
+    assert_int_equal(d.out.n, 60); /* half signals at the crossing */
+    assert_int_equal(d.st.evictions, 28);
+    for (int64_t t = T0 + 1000; t <= T0 + 62000; t += 1000) {
+        sw_test_det_tick(&d, t);
+    }
+    assert_int_equal(d.out.n, 60 + 32);
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spam0@evil.example"), 2);
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spam59@evil.example"), 1);
+    assert_true(d.st.mem_bytes > 0 && d.st.mem_bytes <= 64 * 1024);
+    sub(&d, T0 + 63000, "spam59@evil.example/x", 9999, NULL);
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spam59@evil.example"), 2);
+    sw_test_det_stop(&d);
+}
+
 static void test_domain_burst(void **state)
 {
     (void)state;
@@ -236,8 +283,9 @@ static void test_domain_one_spammer_and_users(void **state)
     struct sw_test_det d;
     assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_domain_ops, NULL), 0);
     char from[64];
-    /* The home domain: 30 users adding one contact each, one of them a
-     * spammer with 25 targets, all within a minute: not a spam-farm domain. */
+    chatters(&d, T0 - 90000, "home.example", 5); /* its users chat: not young */
+    /* ... 30 users adding one contact each, one of them a spammer with 25
+     * targets, all within a minute: not a spam-farm domain. */
     for (int i = 0; i < 55; i++) {
         if (i % 2 == 0 && i / 2 < 30) {
             snprintf(from, sizeof(from), "user%d@home.example/x", i / 2);
@@ -247,6 +295,38 @@ static void test_domain_one_spammer_and_users(void **state)
         sub(&d, T0 + i * 1000, from, i, NULL);
     }
     assert_int_equal(d.out.n, 0);
+    sw_test_det_stop(&d);
+}
+
+/* A domain first seen in this minute whose accounts only subscribe to
+ * strangers (a farm's first seconds) needs min_targets_new (4) targets, not
+ * min_targets (6); the same subscribes from a domain seen chatting a minute
+ * before, or from a young domain where one account asks most of them, do not. */
+static void test_domain_young(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_domain_ops, NULL), 0);
+    char from[64];
+    for (int i = 0; i < 4; i++) {
+        snprintf(from, sizeof(from), "acct%d@farm.example/x", i);
+        sub(&d, T0 + i * 400, from, i, NULL);
+    }
+    assert_int_equal(sw_test_count(&d.out, "sub_burst_domain.targets", "farm.example"), 1);
+    assert_int_equal(d.out.hits[0].t_ms, T0 + 1200); /* at the fourth target */
+    /* seen chatting 70 s before: not young, 4 targets are not enough */
+    chatters(&d, T0 + 30000, "small.example", 4);
+    for (int i = 0; i < 5; i++) {
+        snprintf(from, sizeof(from), "user%d@small.example/x", i % 4);
+        sub(&d, T0 + 100000 + i * 400, from, 10 + i, NULL);
+    }
+    /* young, but one account asks 3 of the 5 (60% > max_account_pct) */
+    const char *who[] = {"a", "heavy", "b", "heavy", "heavy"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(from, sizeof(from), "%s@mixed.example/x", who[i]);
+        sub(&d, T0 + 200000 + i * 400, from, 20 + i, NULL);
+    }
+    assert_int_equal(d.out.n, 1);
     sw_test_det_stop(&d);
 }
 
@@ -311,9 +391,11 @@ int main(void)
         cmocka_unit_test(test_new_user_adding_contacts),
         cmocka_unit_test(test_grace_contact_import),
         cmocka_unit_test(test_grace_settles_on_time),
+        cmocka_unit_test(test_due_queue_capped),
         cmocka_unit_test(test_domain_burst),
         cmocka_unit_test(test_domain_needs_accounts),
         cmocka_unit_test(test_domain_one_spammer_and_users),
+        cmocka_unit_test(test_domain_young),
         cmocka_unit_test(test_domain_busy_peer_server),
         cmocka_unit_test(test_domain_hosting_muc_exempt),
     };

@@ -154,6 +154,89 @@ static void test_no_false_waves(void **state)
     sw_test_det_stop(&d);
 }
 
+/* swgen seed 9208: in the capture's first hour (every account's age unknown),
+ * a regular who had been chatting with a contact since the first minutes (it
+ * answered her) shared a shortener link with someone new; its text clustered
+ * with a wave's shortener lures and it was named with the wave. An account
+ * that answers people who wrote to it is in conversations: established. */
+static void test_early_regular_beside_wave(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
+    char from[64], to[64];
+    chat(&d, T0 + 2 * MIN, "contact@a.example/x", "regular@a.example", "are you coming tonight?");
+    chat(&d, T0 + 3 * MIN, "regular@a.example/x", "contact@a.example", "yes, bringing dessert");
+    /* 12 senders of unknown age (half each): the shortener lure to strangers */
+    int64_t t = T0 + 20 * MIN;
+    for (int i = 0; i < 12; i++) {
+        snprintf(from, sizeof(from), "w%d@prize.example/r", i);
+        snprintf(to, sizeof(to), "victim%d@a.example", i);
+        chat(&d, t, from, to,
+             "Hi friend. you won a prize , get it here https://tinyurl.com/cs6h8er");
+        if (i == 5) {
+            chat(&d, t + 1000, "regular@a.example/x", "neighbour@b.example",
+                 "the recipe: https://tinyurl.com/dutut6a");
+        }
+        t += 2 * MIN;
+    }
+    assert_true(sw_test_count(&d.out, "wave.account", "w11@prize.example") >= 1);
+    assert_int_equal(sw_test_count(&d.out, NULL, "regular@a.example"), 0);
+    sw_test_det_stop(&d);
+}
+
+/* One target, a fresh tracking query per message ("?ref=...", "?u=...") and
+ * texts too different for one SimHash cluster: still one link cluster (swgen
+ * seed 9406: every sender whose links all carried such a query was missed).
+ * A query that selects content is part of the target: ten young accounts
+ * sending ten different videos of one site are no wave. */
+static void test_tracking_query(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
+    warm_up(&d);
+    static const char *const own[] = {
+        "you won a prize, claim it here",
+        "Good evening my friend, you have been selected for a reward:",
+        "hello dear. a free gift is waiting for you at",
+        "Congratulations!!! collect today",
+        "are you there? look what I found for you",
+        "last chance to get your voucher",
+        "my cousin made this, please vote",
+        "the list of winners is out",
+    };
+    char from[64], to[64], body[200];
+    int64_t t = T0 + 100 * MIN;
+    for (int i = 0; i < 8; i++) {
+        snprintf(from, sizeof(from), "p%d@prize%d.example/r", i, i);
+        snprintf(to, sizeof(to), "victim%d@a.example", i);
+        snprintf(body, sizeof(body), "%s rb.gy/gw1gqp?%s=%x%s", own[i], i % 2 ? "ref" : "u",
+                 (unsigned)(i * 2654435761u), i % 3 ? "" : "&utm_source=chat");
+        chat(&d, t, from, to, body);
+        t += 3 * MIN;
+    }
+    for (int i = 0; i < 8; i++) {
+        snprintf(from, sizeof(from), "p%d@prize%d.example", i, i);
+        if (sw_test_count(&d.out, "wave.account", from) != 1) {
+            fail_msg("%s not named", from);
+        }
+    }
+    for (int i = 0; i < 10; i++) {
+        snprintf(from, sizeof(from), "fan%d@f%d.example/x", i, i);
+        snprintf(to, sizeof(to), "other%d@e.example", i);
+        snprintf(body, sizeof(body), "%s https://video.example/watch?v=%x&ref=share", own[i % 8],
+                 (unsigned)(i * 40503u));
+        chat(&d, t, from, to, body);
+        t += MIN;
+    }
+    for (int i = 0; i < 10; i++) {
+        snprintf(from, sizeof(from), "fan%d@f%d.example", i, i);
+        assert_int_equal(sw_test_count(&d.out, NULL, from), 0);
+    }
+    sw_test_det_stop(&d);
+}
+
 static void test_memory_bounded(void **state)
 {
     (void)state;
@@ -179,6 +262,8 @@ int main(void)
         cmocka_unit_test(test_link_only_wave_many_domains),
         cmocka_unit_test(test_no_false_waves),
         cmocka_unit_test(test_memory_bounded),
+        cmocka_unit_test(test_early_regular_beside_wave),
+        cmocka_unit_test(test_tracking_query),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

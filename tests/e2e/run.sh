@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/e2e/run.sh - one end-to-end test per detector: replay each capture of
 # tests/data/captures/e2e/ (written by gen_captures.py) through
-# `stanzawatch replay` with the shipped configs/stanzawatch.yaml and require
+# `stanzawatch replay` (1, 2 and 4 worker threads: routing must not change
+# what is found) with the shipped configs/stanzawatch.yaml and require
 # every symbol expect.txt lists for it in its incidents (a capture listed with
 # no symbols must open no incident at all). So a detector that silently stops
 # firing on real stanzas (a flag that hides events, a default that loads no
@@ -18,9 +19,10 @@ fail=0
 covered=" "
 while read -r name syms; do
     case "$name" in ''|'#'*) continue ;; esac
-    out=$work/$name.jsonl
-    if ! "$sw" replay -q -c "$src/configs/stanzawatch.yaml" -t 2 -o "$out" "$dir/$name.xml" 2>"$work/$name.log"; then
-        echo "e2e $name: replay failed: $(tail -n 3 "$work/$name.log")"
+    for threads in 1 2 4; do
+    out=$work/$name.t$threads.jsonl
+    if ! "$sw" replay -q -c "$src/configs/stanzawatch.yaml" -t $threads -o "$out" "$dir/$name.xml" 2>"$work/$name.log"; then
+        echo "e2e $name (-t $threads): replay failed: $(tail -n 3 "$work/$name.log")"
         fail=1
         continue
     fi
@@ -33,10 +35,10 @@ for l in open(sys.argv[1]):
 print(" ".join(sorted(s)))' "$out")
     if [ -z "$syms" ]; then
         if [ -s "$out" ]; then
-            echo "e2e $name: expected no incident, got: $got"
+            echo "e2e $name (-t $threads): expected no incident, got: $got"
             fail=1
         else
-            echo "e2e $name: ok (no incident)"
+            echo "e2e $name (-t $threads): ok (no incident)"
         fi
         continue
     fi
@@ -44,12 +46,13 @@ print(" ".join(sorted(s)))' "$out")
     for s in $syms; do
         covered="$covered${s%%.*} "
         if ! grep -qw -- "$s" <<<"$got"; then
-            echo "e2e $name: missing $s (incidents had: ${got:-nothing})"
+            echo "e2e $name (-t $threads): missing $s (incidents had: ${got:-nothing})"
             bad=1
             fail=1
         fi
     done
-    [ "$bad" = 1 ] || echo "e2e $name: ok ($syms)"
+    [ "$bad" = 1 ] || echo "e2e $name (-t $threads): ok ($syms)"
+    done
 done <"$dir/expect.txt"
 # every registered detector must have an e2e capture
 for det in $("$sw" dump-config | /usr/bin/python3 -c '

@@ -79,9 +79,11 @@ static struct fixture *fx_new(size_t queue_bytes, size_t max_record)
     assert_int_equal(lt_mux_init(f->l), 0);
     f->l->taps = calloc(1, sizeof(*f->l->taps));
     assert_non_null(f->l->taps);
+    f->l->taps[0] = calloc(1, sizeof(**f->l->taps));
+    assert_non_null(f->l->taps[0]);
     f->l->n = 1;
     f->s.dedup_ms = 2000;
-    struct lt_tap *t = &f->l->taps[0];
+    struct lt_tap *t = f->l->taps[0];
     t->live = f->l;
     t->s = &f->s;
     t->wake_fd = -1;
@@ -95,12 +97,14 @@ static struct fixture *fx_new(size_t queue_bytes, size_t max_record)
 
 static void fx_free(struct fixture *f)
 {
-    lt_queue_fini(&f->l->taps[0]);
+    lt_queue_fini(f->l->taps[0]);
+    free(f->l->taps[0]);
     free(f->l->taps);
     free(f->l->dd_key);
     free(f->l->dd_ms);
     pthread_mutex_destroy(&f->l->mu);
     pthread_cond_destroy(&f->l->cv);
+    pthread_mutex_destroy(&f->l->set_mu);
     free(f->l);
     free(f);
 }
@@ -116,7 +120,7 @@ static void test_mux_order_and_dedup(void **state)
 {
     (void)state;
     struct fixture *f = fx_new(256 * 1024, 4096);
-    struct lt_tap *t = &f->l->taps[0];
+    struct lt_tap *t = f->l->taps[0];
     char buf[65536];
     struct sw_tap_read r;
     size_t n = rd(f, buf, sizeof(buf), &r);
@@ -160,7 +164,7 @@ static void test_mux_large_record_in_pieces(void **state)
 {
     (void)state;
     struct fixture *f = fx_new(256 * 1024, 8192);
-    struct lt_tap *t = &f->l->taps[0];
+    struct lt_tap *t = f->l->taps[0];
     char big[6000];
     memcpy(big, "<message><body>", 15);
     memset(big + 15, 'y', sizeof(big) - 15 - 17);
@@ -190,7 +194,7 @@ static void test_queue_full_drops(void **state)
 {
     (void)state;
     struct fixture *f = fx_new(256 * 1024, 1024); /* 4 blocks of 64 KB */
-    struct lt_tap *t = &f->l->taps[0];
+    struct lt_tap *t = f->l->taps[0];
     char s[1000];
     memset(s, 'z', sizeof(s));
     memcpy(s, "<iq>", 4);
