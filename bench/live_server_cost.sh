@@ -20,8 +20,8 @@
 # average is recorded before and after every run: on a busy machine the
 # spread says how far to trust the medians. Prints one line per run and a
 # summary. SW_COST_PROFILE=1 also fills the in-hook column (stanzawatch_profile,
-# which itself adds two clock_gettime calls per stanza to the module's cost). SW_COST_PROFILE=1 also fills the in-hook column (stanzawatch_profile,
-# which itself adds two clock_gettime calls per stanza to the module's cost). Loopback only; every process it starts is stopped by pid.
+# which itself adds two clock_gettime calls per stanza to the module's cost).
+# Loopback only; every process it starts is stopped by pid.
 set -euo pipefail
 sw=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 rounds=${2:-5}
