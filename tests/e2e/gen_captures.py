@@ -200,6 +200,14 @@ for i in range(2):
     c.msg(40 + i * 5, "paster@a.test/pc", ROOM,
           " ".join("word%d-%d" % (i, k) for k in range(300)), "groupchat")
 
+c = cap("presence_churn_nicks", "one occupant changes its nick 11 times in 65 s, never 3 times in "
+        "10 s: a slow nick storm", ["presence_churn.rate_long"])
+c.background(0, 180)
+c.join(20, "nicky@a.test/x", ROOM, "nicky")
+for i in range(11):
+    c.add(30 + i * 6.5, "<presence xmlns='jabber:client' from='nicky@a.test/x' to=%s id='n%d'/>"
+          % (quoteattr(ROOM + "/nicky%d" % i), i))
+
 c = cap("benign", "ordinary traffic only: a contact import of 16 contacts in 5 s that most "
         "approve within a minute, link sharing between friends; no incident at all", [])
 c.background(0, 600, step=5)
