@@ -410,9 +410,7 @@ local t_concat = table.concat;
 -- it when writable (ondrain sets pending back to 0).
 local GROUP = 1000;
 
-local function flush()
-	flush_armed = false;
-	if nrec == 0 then return; end
+local function send_batch()
 	if not (up and conn) then
 		dropped = dropped + nrec; -- the connection went away meanwhile
 		nbuf, nrec, buf_bytes = 0, 0, 0;
@@ -462,6 +460,19 @@ local function flush()
 	end
 	idle_since_ka = false;
 	nbuf, nrec, buf_bytes = 0, 0, 0;
+end
+
+-- Send the batch; a failure (a bug) is logged and the batch counted as
+-- dropped, never propagated into the hook or timer that called it.
+local function flush()
+	flush_armed = false;
+	if nrec == 0 then return; end
+	local ok, err = pcall(send_batch);
+	if not ok then
+		module:log("error", "stanzawatch: flush: %s", tostring(err));
+		dropped = dropped + nrec;
+		nbuf, nrec, buf_bytes = 0, 0, 0;
+	end
 end
 
 -- Numbering and stamps on the wire: a record's start tag carries n='SEQ'
