@@ -60,6 +60,52 @@ static void test_slow(void **state)
     sw_test_det_stop(&d);
 }
 
+/* One pitch, mutated per message, to a new stranger every 40 s (swgen seed
+ * 9501, its first 24 lines): the 2nd and 3rd variants are outliers close to
+ * each other (SimHash 12) but 16-20 from the rest. The pitch fingerprint
+ * locked onto that pair, the other 22 never matched it and new_slow never
+ * fired (43 lines, missed). A confirmed variant that holds no majority of the
+ * first contacts is replaced by the newest text. */
+static void test_slow_outlier_variants(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "Buy viagrA  oNline wIthout prEscripTion http://3cgy738.example/8mr3pm 6n8z",
+        "hi all, Buy viagRa onlinE without prescripti0n http://3cgy738.example/8mr3pm mdgyoew",
+        "!!! Buy viagraonlin3 without prEscripti0n http://3cgy738.examPle/8mr3pm 5ig885",
+        "!!! Buy viagra online withoUt prescription http://3cgy738.3xample/8mr3pm yjp8lma",
+        "Buy viagraonline without prescription http://3cgy738.exampLe/8mr3pm m6lp5",
+        "psst Buy viagra onlin3 witHout prescription hTtp://3cgy738.example/8mr3pm whl",
+        ">> Buy viagra online without prescription http://3cgY738.example/8mr3pm lplt",
+        "Buy viagra online without prescription http://3cgy738.exAmple/8mr3pm y7h3f",
+        "!!! Buy viagrA online withoUT prescripTion http://3Cgy738.example/8mr3pm gtrx0aq",
+        ">> Buy viagra online  without prescriptIOn  http://3cgy738.example/8mr3pm 1ujci",
+        "Buy viagra online without prescriptiOn http://3cgy738.example/8mr3pm 8l9v5",
+        "Buy viagrA online without prescriPtion httP://3cgy738.example/8mr3pm my2yk",
+        "Buy viagra Online without prescription http://3cgy738.example/8mr3pm wjk0",
+        "Buy viagra onlinE without prescription http://3cgy738.example/8mr3pm hl5uq7e",
+        "Buy  viagra online  without prescription hTtp://3cgy738.examplE/8mr3pm 2ry",
+        "Buy vIagra online  without preScriptioN http://3Cgy738.example/8mr3pm b33",
+        "!!! Buy viagra online witHout  prescription http://3cgy738.example/8mr3pm m6v",
+        "!!! Buy viagra online without prescription  http://3cGy738.eXample/8mr3pm puuq",
+        ">> Buy viagra onlIne without prEscription http://3cgy738.example/8mr3pm mlj9m",
+        "BuY viagra onLine  without prescription http://3cgy738.example/8mr3pm 3mujgy5",
+        "!!! Buy viagra onlinewiThout presCrIption http://3cgy738.3xampLe/8mr3pm 3al",
+        "Buy viagra online witHout prescripTion http://3cgy738.example/8mr3pm rgi18",
+        "hi all, Buy viagra online without prescriptiOn  http://3cgy738.example/8mr3pm nxdqsy",
+        "Buy  viagra 0nlIne withoutprescription  hTtp://3cgy738.example/8mR3pm l5hfium",
+    };
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_msg_spam_ops, NULL), 0);
+    char to[64];
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        snprintf(to, sizeof(to), "stranger%zu@example.org", i);
+        chat(&d, T0 + (int64_t)i * 40000, "pharma@a.example/x", to, lines[i]);
+    }
+    assert_int_equal(sw_test_count(&d.out, "msg_spam.new_slow", "pharma@a.example"), 1);
+    sw_test_det_stop(&d);
+}
+
 static void test_friends_and_contacts(void **state)
 {
     (void)state;
@@ -164,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_slow),
+        cmocka_unit_test(test_slow_outlier_variants),
         cmocka_unit_test(test_friends_and_contacts),
         cmocka_unit_test(test_returning_person),
         cmocka_unit_test(test_asked_first),
