@@ -889,7 +889,7 @@ static void cls_process(const void *shared, void *local, const struct sw_event *
     double p = sw_classifier_score(sh->model, ev->body, len, lo->buf, sizeof(lo->buf), &tokens);
     if (tokens < sh->min_tokens ||
         !cls_hist_count(lo->hist, ev->from.bare, ev->t_ms, p >= sh->threshold, sh->history_min,
-                        sh->history_share)) {
+                        sh->history_share, &st->evictions)) {
         return;
     }
     struct sw_hit h;
