@@ -48,9 +48,10 @@ struct cls_hist_slot {
 /**
  * Count one scored message of the sender @bare (its JID hash) at @t_ms, spammy
  * when @spammy; a sender active within the hour pushed out of a full set
- * counts in *@evictions (the detector's stats). Returns true when a spammy message is a signal: the
- * sender had fewer than @min scored messages before it, or its spam share (this one included) is at
- * least @share.
+ * counts in *@evictions (the detector's stats; only then can the outcome
+ * depend on how senders are spread over workers). Returns true when a spammy
+ * message is a signal: the sender had fewer than @min scored messages before
+ * it, or its spam share (this one included) is at least @share.
  */
 static inline bool cls_hist_count(struct cls_hist_slot *tab, uint64_t bare, int64_t t_ms,
                                   bool spammy, unsigned min, double share, uint64_t *evictions)
