@@ -19,8 +19,13 @@ const char cli_usage_reload[] =
     "Usage: stanzawatch reload [--pid-file FILE]\n"
     "\n"
     "Send SIGHUP to the stanzawatch whose pid is in FILE (default " DEFAULT_PID_FILE ",\n"
-    "written by 'replay --pid-file'). It re-reads its configuration file; an invalid\n"
-    "file is logged by that process, which keeps running with the old one.\n";
+    "written by 'run --pid-file' or 'replay --pid-file'). It re-reads its\n"
+    "configuration file (for 'run' the taps and metrics.listen too, see 'help run');\n"
+    "an invalid file is logged by that process (\"reload failed, keeping the running\n"
+    "config: REASON\"), which keeps running with the old one. Exit status: 0 once\n"
+    "the signal is sent (not once it is applied: watch the log or\n"
+    "stanzawatch_reloads_total); 1 the pid file cannot be read, holds no pid, or the\n"
+    "process is gone; 2 usage.\n";
 
 int cli_cmd_reload(int argc, char **argv)
 {

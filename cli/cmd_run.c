@@ -94,22 +94,24 @@ const char cli_usage_run_more[] =
     "\n"
     "Signals:\n"
     "  SIGHUP   re-read the configuration file and apply it as a whole: detector\n"
-    "           settings (their state is kept), the reporter, the taps and\n"
-    "           metrics.listen. Taps are matched by name: an unchanged tap keeps\n"
-    "           running and its connections stay open; a removed tap stops (what\n"
-    "           its peers had already sent is read and processed, then its\n"
+    "           settings (their state is kept), the aggregator, the reporter (peers\n"
+    "           and policies; its server connection settings at its next reconnect),\n"
+    "           the taps and metrics.listen. Taps are matched by name: an unchanged\n"
+    "           tap keeps running and its connections stay open; a removed tap stops\n"
+    "           (what its peers had already sent is read and processed, then its\n"
     "           connections are closed); a changed tap restarts (its connections\n"
     "           close and the server modules reconnect; a socket tap on the same\n"
     "           listen address keeps its listening socket, so no connection is\n"
-    "           refused meanwhile; its counters go on); an added tap starts. A\n"
-    "           new metrics.listen is bound before the old endpoint closes. If any\n"
-    "           part fails (invalid file, a tap address that cannot be bound, a\n"
-    "           detector that refuses its settings, metrics address in use) nothing\n"
-    "           changes and the log says \"pipeline: reload failed, keeping the\n"
-    "           running config: REASON\"; stanzawatch_reloads_total{result} counts\n"
-    "           both outcomes. Not reloaded (restart to change them): engine:\n"
-    "           (threads, batching, queue policy), limits: as the taps apply them,\n"
-    "           and the command-line options.\n"
+    "           refused meanwhile; its counters go on); an added tap starts. A new\n"
+    "           metrics.listen is bound before the old endpoint closes. If any part\n"
+    "           fails (invalid file, a tap address that cannot be bound, a detector\n"
+    "           that refuses its settings, an invalid reporter peer, a metrics\n"
+    "           address in use) nothing changes and the log says \"pipeline: reload\n"
+    "           failed, keeping the running config: REASON\";\n"
+    "           stanzawatch_reloads_total{result} counts both outcomes. Not reloaded\n"
+    "           (restart to change them): engine: (threads, batching, queue policy),\n"
+    "           limits: as the taps apply them, reporter.enabled, spool_dir and\n"
+    "           inbound_dir, and the command-line options.\n"
     "  SIGUSR1  print the statistics to stderr\n"
     "  SIGTERM, SIGINT  stop and drain (see above), exit 0\n"
     "  SIGPIPE  ignored (a reader or peer going away is an error return)\n"
@@ -196,7 +198,12 @@ static void run_reload_abort(void *ctx)
 static int run_reload_prepare(void *ctx, const struct sw_conf *conf, struct sw_errbuf *eb)
 {
     struct run_reload *rr = ctx;
-    int rc = sw_live_reload_prepare(rr->live, conf, eb);
+    /* the reporter would refuse it later, alone, on the aggregator's thread */
+    int rc = rr->src.reporter != NULL ? sw_reporter_check_conf(conf, eb) : 0;
+    if (rc < 0) {
+        return rc;
+    }
+    rc = sw_live_reload_prepare(rr->live, conf, eb);
     if (rc < 0) {
         return rc;
     }

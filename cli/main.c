@@ -18,14 +18,17 @@
 static const char usage_main[] =
     "Usage: stanzawatch COMMAND [OPTIONS] [ARGS]\n"
     "\n"
-    "stanzawatch watches an XMPP server's stanza mirror, catches MUC flooders and\n"
-    "subscription spammers, and turns them into incidents (JSON Lines, XEP-0268).\n"
+    "stanzawatch watches an XMPP server's stanza mirror, catches chat-room flooders\n"
+    "and raids, subscription and message spammers, spam waves, spam content and\n"
+    "oversize-stanza senders, and turns them into incidents (JSON Lines, XEP-0268\n"
+    "reports to trusted peers, block lists).\n"
     "\n"
     "Commands:\n"
     "  replay [OPTIONS] CAPTURE...   run the detectors over stanza captures\n"
     "  run [OPTIONS]                 watch a live server through the configured taps\n"
     "  check-config FILE             validate a configuration file\n"
-    "  dump-config [-c FILE]         print the effective configuration as YAML\n"
+    "  dump-config [-c FILE | --annotated]\n"
+    "                                print the effective configuration as YAML\n"
     "  train ...                     train the content classifier (see help train)\n"
     "  reload [--pid-file F]         make a running run/replay re-read its config (SIGHUP)\n"
     "  retract [-c FILE] JID|DOMAIN  take entities off the published block list and feeds\n"
@@ -33,8 +36,8 @@ static const char usage_main[] =
     "  --version                     print the version\n"
     "\n"
     "Exit status: 0 success, 1 input or parse error, 2 usage or configuration error,\n"
-    "3 replay analysed everything but skipped malformed stanzas.\n"
-    "Run 'stanzawatch help replay' for the replay options.\n";
+    "3 replay analysed everything but skipped malformed stanzas ('help COMMAND'\n"
+    "gives each command's options and exit statuses).\n";
 
 static int cmd_help(int argc, char **argv)
 {

@@ -115,7 +115,7 @@ struct mr_cluster {
     uint32_t first_s, last_s;
     uint32_t tripped_s, dom_hit_s;
     struct sw_distinct32 acc;
-    uint32_t paired_s; /* the pair half-signal was given (once per cluster) */
+    uint32_t paired_s; /* the pair signal was given (once per cluster) */
 };
 
 struct mr_room {

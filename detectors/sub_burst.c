@@ -26,9 +26,12 @@
  * once per cooldown. A young domain (first seen, within `idle`, in the
  * current window; every active account of it subscribed; none active the
  * window before) needs only min_targets_new targets: a farm shows up only to
- * subscribe to strangers, a server with users is seen chatting first. An account's burst is half a
- * signal (weight 0.5) when it crosses and a full one once `grace` has passed without approvals
- * (subscribed) from answered_pct of its targets, or with more refusals
+ * subscribe to strangers, a server with users is seen chatting first (after
+ * a restart every domain is new again: a peer whose only traffic in that
+ * first window is 4 of its accounts asking 4 strangers would be reported;
+ * a busy server is not young: its active users outnumber its subscribers).
+ * An account's burst is half a signal (weight 0.5) when it crosses and a full one once `grace` has
+ * passed without approvals (subscribed) from answered_pct of its targets, or with more refusals
  * (unsubscribed) than approvals (a contact import: the contacts accept and
  * subscribe back; strangers refuse or ignore); a refusal (SB_REFUSED) before
  * any approval ends the grace at once; the check runs on the requester's next stanza, the
@@ -40,6 +43,13 @@
  * own users were seen talking in a room hosted at that domain or a subdomain of it (a real server
  * with users and a MUC service; learned from the domain's own groupchat messages, which this
  * domain-sharded detector sees). Kind "subscription-spam".
+ *
+ * Memory (sub_burst): max_memory covers the table and the due FIFO. The FIFO
+ * gets max_memory / SB_DUE_SHARE (the table the rest): slots for one crossing
+ * per SB_DUE_SLOT_BYTES of it, and the remainder for the requesters' JID
+ * copies. A crossing that finds no free slot or no room for its JID is not
+ * queued (counted in evictions: that burst still settles on its requester's
+ * next stanza or answer, only not on stream time alone).
  *
  * Threading: shared = settings copy (+ hashed exempt list); local = table and
  * (sub_burst) the due FIFO, whose JID copies the local owns (sb_thread_fini
@@ -173,7 +183,10 @@ struct sb_due {
     uint32_t len;
     char *jid; /* the requester's bare JID (owned), NULL when out of memory */
 };
-#define SB_DUE_MAX 4096 /* crossings pending at once per worker; more settle on traffic only */
+#define SB_DUE_SHARE 16       /* the due FIFO's part of max_memory: 1/16 */
+#define SB_DUE_SLOT_BYTES 128 /* FIFO budget per queued crossing: its slot and a JID copy */
+#define SB_DUE_MIN 16
+#define SB_DUE_CAP 65536
 
 #define SB_LEARNED 64
 struct sb_local {
@@ -185,10 +198,10 @@ struct sb_local {
     unsigned n_learned, next_learned;
     size_t pending; /* sub_burst: entries in SB_PENDING (an evicted one is counted until the
                      * table forgets it: only a hint that skips lookups when 0) */
-    /* sub_burst: crossings in time order, a ring of SB_DUE_MAX */
-    struct sb_due due[SB_DUE_MAX];
-    unsigned due_head, due_n;
-    uint64_t due_full; /* crossings not queued (ring full) */
+    /* sub_burst: crossings in time order, a ring of due_cap (NULL for the domain detector) */
+    struct sb_due *due;
+    unsigned due_cap, due_head, due_n;
+    size_t due_jid_bytes, due_jid_max; /* bytes of JID copies held / allowed */
 };
 
 static int sb_setup_common(const void *settings, void **shared, struct sw_errbuf *eb, int domain)
@@ -221,6 +234,7 @@ static int sb_setup_common(const void *settings, void **shared, struct sw_errbuf
         }
     } else {
         sh->s = *ss;
+        sh->dc.table_memory = ss->max_memory - ss->max_memory / SB_DUE_SHARE;
     }
     *shared = sh;
     return 0;
@@ -321,22 +335,25 @@ static void sb_settle(const struct sb_shared *sh, const struct sw_event *ev, int
     sb_emit(sh, ev, t_ms, e, who, off, off_len, at_cross, 1000, now, out, st);
 }
 
-/* Queue a crossing for timer(); a full ring leaves it to traffic. */
-static void sb_due_push(struct sb_local *l, const struct sw_event *ev, uint32_t cross_s)
+/* Queue a crossing for timer(); a full ring, or no room left for the JID
+ * copy, leaves it to traffic (counted in evictions). */
+static void sb_due_push(struct sb_local *l, const struct sw_event *ev, uint32_t cross_s,
+                        struct sw_detector_stats *st)
 {
-    if (l->due_n == SB_DUE_MAX) {
-        l->due_full++;
-        return;
-    }
-    struct sb_due *d = &l->due[(l->due_head + l->due_n) % SB_DUE_MAX];
     char bare[SW_OFFENDER_TEXT];
     size_t len = sw_jid_copy_bare(bare, sizeof(bare), &ev->from);
+    if (l->due_n == l->due_cap || len == 0 || l->due_jid_bytes + len + 1 > l->due_jid_max) {
+        st->evictions++;
+        return;
+    }
+    struct sb_due *d = &l->due[(l->due_head + l->due_n) % l->due_cap];
     d->key = ev->from.bare;
     d->cross_s = cross_s;
     d->len = (uint32_t)len;
-    d->jid = len > 0 ? malloc(len + 1) : NULL;
+    d->jid = malloc(len + 1);
     if (d->jid != NULL) {
         memcpy(d->jid, bare, len + 1);
+        l->due_jid_bytes += len + 1;
     }
     l->due_n++;
 }
@@ -363,9 +380,12 @@ static void sb_timer(const void *shared, void *local, int64_t now_ms, struct sw_
                 l->pending--;
             }
         }
-        free(d->jid);
-        d->jid = NULL;
-        l->due_head = (l->due_head + 1) % SB_DUE_MAX;
+        if (d->jid != NULL) {
+            l->due_jid_bytes -= d->len + 1;
+            free(d->jid);
+            d->jid = NULL;
+        }
+        l->due_head = (l->due_head + 1) % l->due_cap;
         l->due_n--;
     }
 }
@@ -373,12 +393,46 @@ static void sb_timer(const void *shared, void *local, int64_t now_ms, struct sw_
 static void sb_thread_fini(void *local)
 {
     struct sb_local *l = local;
-    if (l != NULL) {
+    if (l != NULL && l->due != NULL) {
         for (unsigned i = 0; i < l->due_n; i++) {
-            free(l->due[(l->due_head + i) % SB_DUE_MAX].jid);
+            free(l->due[(l->due_head + i) % l->due_cap].jid);
         }
+        free(l->due);
     }
     sw_dc_thread_fini(local);
+}
+
+/* sub_burst's thread_init: the common table (max_memory less the FIFO's
+ * part, see sb_setup_common) and the due FIFO sized from that part. */
+static int sb_thread_init(const void *shared, void **local)
+{
+    const struct sb_shared *sh = shared;
+    int rc = sw_dc_thread_init(shared, local);
+    if (rc < 0) {
+        return rc;
+    }
+    struct sb_local *l = *local;
+    size_t budget = (size_t)(sh->s.max_memory / SB_DUE_SHARE);
+    size_t cap = budget / SB_DUE_SLOT_BYTES;
+    cap = cap < SB_DUE_MIN ? SB_DUE_MIN : cap > SB_DUE_CAP ? SB_DUE_CAP : cap;
+    l->due = calloc(cap, sizeof(struct sb_due));
+    if (l->due == NULL) {
+        sb_thread_fini(l);
+        *local = NULL;
+        return SW_ENOMEM;
+    }
+    l->due_cap = (unsigned)cap;
+    l->due_jid_max =
+        budget > cap * sizeof(struct sb_due) ? budget - cap * sizeof(struct sb_due) : 0;
+    return 0;
+}
+
+/* sub_burst's expire: the table's sweep; the memory gauge adds the FIFO. */
+static void sb_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
+{
+    const struct sb_local *l = local;
+    sw_dc_expire(shared, local, now_ms, st);
+    st->mem_bytes += l->due_cap * sizeof(struct sb_due) + l->due_jid_bytes;
 }
 
 static void sb_process(const void *shared, void *local, const struct sw_event *ev,
@@ -463,7 +517,7 @@ static void sb_process(const void *shared, void *local, const struct sw_event *e
     e->run = (uint16_t)(n < UINT16_MAX ? n : UINT16_MAX);
     e->run_ms = now;
     l->pending++;
-    sb_due_push(l, ev, now);
+    sb_due_push(l, ev, now, st);
 }
 
 static bool learned_has(const struct sb_local *l, uint64_t dom)
@@ -656,9 +710,9 @@ const struct sw_detector_ops sw_sub_burst_ops = {
     .schema = schema,
     .settings_size = sizeof(struct sw_sub_burst_settings),
     .setup = sb_setup,
-    .thread_init = sw_dc_thread_init,
+    .thread_init = sb_thread_init, /* table + due FIFO, both under max_memory */
     .process = sb_process,
-    .expire = sw_dc_expire,
+    .expire = sb_expire,
     .timer = sb_timer,                    /* settles graces on stream time */
     .thread_reload = sw_dc_thread_reload, /* keeps every window unless max_memory changed */
     .thread_fini = sb_thread_fini,

@@ -566,7 +566,8 @@ size_t sw_table_slots(const struct sw_table *t)
 
 size_t sw_table_mem_bytes(const struct sw_table *t)
 {
-    return t->n_cap * t->entry_size + sizeof(*t) +
-           ((t->n_cap + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t) +
-           t->n_cap * sizeof(uint32_t);
+    /* The slots in use (n only grows): the capacity beyond them is allocated
+     * but never touched, so it costs no memory (sw_table_new). */
+    return t->n * t->entry_size + sizeof(*t) +
+           ((t->n + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t) + t->n * sizeof(uint32_t);
 }

@@ -89,7 +89,9 @@ void sw_table_expire(struct sw_table *t, uint32_t now, uint32_t idle_s,
 size_t sw_table_count(const struct sw_table *t);
 /** Slot capacity (what max_memory allows; the slots in use grow up to it). */
 size_t sw_table_slots(const struct sw_table *t);
-/** Bytes allocated for the table (slot capacity, bitmap, stamps and header). */
+/** Bytes of the table in use: the slots in use (they grow up to the capacity
+ *  and never shrink), their bitmap and stamps, and the header; at most
+ *  max_memory. The capacity beyond the slots in use is allocated but untouched. */
 size_t sw_table_mem_bytes(const struct sw_table *t);
 
 /** Mix two 64-bit keys into one non-zero key (room + sender pairs). */

@@ -224,6 +224,19 @@ static bool ring_has_space(void *arg)
     return a->tail - head < a->r->mask + 1;
 }
 
+void *sw_ring_reserve_wait(struct sw_ring *r, struct sw_wait_stats *st)
+{
+    for (;;) {
+        size_t n = 1;
+        void *slot = sw_ring_reserve(r, &n);
+        if (n > 0) {
+            return slot;
+        }
+        struct ring_wait_arg a = {r, atomic_load_explicit(&r->tail, memory_order_relaxed)};
+        sw_evcount_wait(&r->not_full, ring_has_space, &a, 200, st);
+    }
+}
+
 void sw_ring_push_wait(struct sw_ring *r, const void *items, size_t n, struct sw_wait_stats *st)
 {
     const char *src = items;

@@ -89,7 +89,9 @@ struct wk_sink {
 /* Make the aggregator look at the rings now (see "Waking the aggregator"). */
 static void wk_kick(struct pl_worker *w)
 {
-    SW_CNT_ADD(w->kicks, 1);
+    /* only this worker writes it; release pairs with the aggregator's acquire */
+    atomic_store_explicit(&w->kicks, atomic_load_explicit(&w->kicks, memory_order_relaxed) + 1,
+                          memory_order_release);
     sw_evcount_notify(&w->p->ec_agg);
     sw_evcount_notify(&w->p->ec_agg_wm);
 }
@@ -106,30 +108,31 @@ static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
 {
     struct wk_sink *k = (struct wk_sink *)sink;
     struct pl_worker *w = k->w;
-    struct pl_rec rec;
-    rec.seq = k->seq;
-    rec.sub = k->sub_flag | ((k->det + 1) << 16) | (k->emission++ & 0xffffu);
-    rec.kind = PL_REC_HIT;
-    rec.t_ms = hit->t_ms;
-    memcpy(rec.hit, hit, PL_HIT_HEAD);
-    memcpy(rec.hit + offsetof(struct sw_hit, ev_seq), &k->seq, sizeof(k->seq));
+    /* built in place in the ring: a record is ~1.3 KB */
+    struct pl_rec *rec = sw_ring_reserve_wait(w->hits, &w->wait_hits);
+    rec->seq = k->seq;
+    rec->sub = k->sub_flag | ((k->det + 1) << 16) | (k->emission++ & 0xffffu);
+    rec->kind = PL_REC_HIT;
+    rec->t_ms = hit->t_ms;
+    memcpy(rec->hit, hit, PL_HIT_HEAD);
+    memcpy(rec->hit + offsetof(struct sw_hit, ev_seq), &k->seq, sizeof(k->seq));
     size_t ol = strnlen(hit->offender, sizeof(hit->offender) - 1);
-    rec.off_long = NULL;
+    rec->off_long = NULL;
     if (ol < PL_OFF_INLINE) {
-        memcpy(rec.hit + PL_HIT_HEAD, hit->offender, ol);
-        rec.hit[PL_HIT_HEAD + ol] = '\0';
+        memcpy(rec->hit + PL_HIT_HEAD, hit->offender, ol);
+        rec->hit[PL_HIT_HEAD + ol] = '\0';
     } else {
         /* rare (a 256+ byte JID): a heap copy, freed by the aggregator; out
          * of memory leaves it "" (never reported) */
-        rec.hit[PL_HIT_HEAD] = '\0';
-        rec.off_long = malloc(ol + 1);
-        if (rec.off_long != NULL) {
-            memcpy(rec.off_long, hit->offender, ol);
-            rec.off_long[ol] = '\0';
+        rec->hit[PL_HIT_HEAD] = '\0';
+        rec->off_long = malloc(ol + 1);
+        if (rec->off_long != NULL) {
+            memcpy(rec->off_long, hit->offender, ol);
+            rec->off_long[ol] = '\0';
         }
     }
     (*k->hits)++;
-    sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
+    sw_ring_commit(w->hits, 1);
     wk_pushed(w);
 }
 
@@ -256,13 +259,14 @@ static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_ge
     struct sw_pipeline *p = w->p;
     if (w->idx == 0) {
         /* pushed before any timer() hit of this tick: the ring stays sorted */
-        struct pl_rec rec;
-        memset(&rec, 0, sizeof(rec));
-        rec.seq = seq;
-        rec.sub = 0;
-        rec.kind = PL_REC_TICK;
-        rec.t_ms = t;
-        sw_ring_push_wait(w->hits, &rec, 1, &w->wait_hits);
+        /* only the header: the aggregator reads nothing else of a tick */
+        struct pl_rec *rec = sw_ring_reserve_wait(w->hits, &w->wait_hits);
+        rec->seq = seq;
+        rec->sub = 0;
+        rec->kind = PL_REC_TICK;
+        rec->t_ms = t;
+        rec->off_long = NULL;
+        sw_ring_commit(w->hits, 1);
         wk_pushed(w); /* live taps tick in real time: at once, so incidents close on time */
     }
     struct wk_sink sink;

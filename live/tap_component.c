@@ -92,7 +92,12 @@ static void ct_on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err, xmpp_st
                     (unsigned)ct->port);
         return;
     }
-    if (se != NULL) {
+    if (atomic_load_explicit(&t->stop, memory_order_acquire)) {
+        /* our own disconnect at stop (SIGTERM, or a reload stopping the tap) */
+        if (ct->connected) {
+            sw_log_info("tap", "%s: disconnected (tap stopping)", t->name);
+        }
+    } else if (se != NULL) {
         sw_log_warn("tap", "%s: %s%s%s", t->name, ct_error_name(se->type), se->text ? ": " : "",
                     se->text ? se->text : "");
     } else if (ct->connected) {

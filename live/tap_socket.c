@@ -20,7 +20,9 @@
  * affects the other connections. Reads are bounded per round (fairness).
  *
  * Sequence numbers: a module numbers every stanza it sees, sent or dropped,
- * so a jump within a connection is a gap (counted). The stream header's
+ * so a jump within a connection is a gap (counted). A record may leave out
+ * n (then it is the previous record's + 1) and t (the previous record's
+ * stamp): mod_stanzawatch.lua writes them only when they change that way. The stream header's
  * dropped='N' is the module's own drop count (reported as peer_dropped).
  *
  * Threading: the tap thread only; counters as in live_int.h.
@@ -59,8 +61,8 @@ struct sk_conn {
     uint64_t off;      /* stream offset of buf[0] */
     uint64_t consumed; /* stream offset before which no byte is needed */
     int64_t last_rx;
-    uint64_t last_n;
-    bool have_n;
+    uint64_t last_n, last_t; /* the previous record's n and t */
+    bool have_n, have_t;
     uint64_t peer_dropped; /* this connection's latest dropped='N' */
     uint64_t skipped;      /* oversize + over-deep stanzas already counted */
     bool dead;
@@ -256,9 +258,15 @@ static void sk_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
             }
             c->last_n = seq;
             c->have_n = true;
+        } else if (c->have_n) {
+            c->last_n++; /* no n: the previous record's + 1 */
         }
         if (attr_u64(s, tag, "t", &ms)) {
-            int64_t d = sw_wall_ms() - (int64_t)ms;
+            c->last_t = ms;
+            c->have_t = true;
+        }
+        if (c->have_t) { /* no t: the previous record's stamp */
+            int64_t d = sw_wall_ms() - (int64_t)c->last_t;
             LT_CNT_ADD(t->c.transit_ms_sum, (uint64_t)(d > 0 ? d : 0));
             LT_CNT_ADD(t->c.transit_n, 1);
         }

@@ -44,7 +44,11 @@
  * - Memory is bounded: max_tracked entries in one array (calloc'd: untouched
  *   pages cost nothing), a chained hash index, and an LRU list ordered by last
  *   hit time. A full table evicts the least recently hit entry (closing it first
- *   if it is open, counted). Candidates expire after `window` without hits,
+ *   if it is open, counted). The LRU links, the last hit time and a lower
+ *   bound of when the entry next has work due live in a compact array beside
+ *   the entries (struct agg_tk), so the tick's walk over the idle entries
+ *   (mostly closed incidents waiting out reopen_window) skips those with
+ *   nothing due without touching them. Candidates expire after `window` without hits,
  *   closed entries after reopen_window. An open incident's full record (struct
  *   sw_incident + distinct room/target hash sets, ~14 KB) is allocated when it
  *   opens, on the aggregator thread (hits are rare next to events).
@@ -67,6 +71,7 @@
 #include "sw/settings.h"
 
 #define AGG_SET_SLOTS 512 /* distinct rooms / targets counted exactly per incident */
+#define AGG_SET_INLINE 8  /* slots in the record itself; more are on the heap */
 #define AGG_CAND_EVIDENCE 2
 #define AGG_ROOMS 4096    /* rooms remembered (power of 2) */
 #define AGG_ROOM_PROBE 16 /* slots looked at per room */
@@ -85,18 +90,26 @@ struct agg_contrib {
     struct sw_hit_value values[SW_HIT_MAX_VALUES];
 };
 
+/* Distinct hashes, open addressing: AGG_SET_INLINE slots in place, doubled
+ * on the heap up to AGG_SET_SLOTS as the set fills (most incidents name a
+ * handful of rooms and targets: a full-size set in every record cost two
+ * first-touched pages per incident). */
+struct agg_oset {
+    uint64_t *heap; /* NULL: the slots are inl */
+    uint32_t cap;   /* slots in heap */
+    uint64_t inl[AGG_SET_INLINE];
+};
+
 struct agg_open {
     struct sw_incident inc;
-    uint64_t rooms[AGG_SET_SLOTS];
-    uint64_t targets[AGG_SET_SLOTS];
+    struct agg_oset rooms, targets;
 };
 
 struct agg_entry {
     uint64_t hash;
-    int32_t chain;              /* next entry in the hash bucket, -1 = end */
-    int32_t lru_prev, lru_next; /* by last hit time; -1 = end */
-    int32_t w_prev, w_next;     /* watch list (see sw_aggregate_tick); -1 = end */
-    uint8_t state;              /* enum agg_state */
+    int32_t chain;          /* next entry in the hash bucket, -1 = end */
+    int32_t w_prev, w_next; /* watch list (see sw_aggregate_tick); -1 = end */
+    uint8_t state;          /* enum agg_state */
     uint8_t okind;
     uint8_t dirty;
     uint8_t watched; /* on the watch list */
@@ -108,6 +121,17 @@ struct agg_entry {
     struct agg_contrib contrib[SW_INC_MAX_DETECTORS];
     struct sw_incident_evidence cand_ev[AGG_CAND_EVIDENCE];
     char offender[SW_OFFENDER_TEXT];
+};
+
+/* What the tick's walk over idle entries reads, in an array beside the
+ * entries (24 bytes each, not a cache and TLB miss per ~6 KB entry): the LRU
+ * links (also the free list), the last hit time and when the entry may next
+ * have work due. */
+struct agg_tk {
+    int64_t last_ms;            /* = agg_entry.last_ms */
+    int64_t due;                /* <= entry_due() (the walk skips the entry before it);
+                                 * INT64_MIN: unknown (changed since the walk saw it) */
+    int32_t lru_prev, lru_next; /* by last hit time; -1 = end */
 };
 
 struct agg_sym {
@@ -133,6 +157,7 @@ struct sw_aggregate {
         int64_t last_ms;
     } rooms[AGG_ROOMS];
     struct agg_entry *e;
+    struct agg_tk *tk; /* beside e[] */
     size_t cap;
     int32_t *buckets;
     size_t n_buckets;  /* power of two */
@@ -321,11 +346,10 @@ static bool set_has(const uint64_t *v, size_t n, uint64_t h)
 }
 
 /* Open-addressed set insert; returns 1 if new, 0 if present, -1 if full. */
-static int oset_add(uint64_t *slots, size_t n_slots, size_t *count, uint64_t h)
+/* Add @h to a set of n_slots slots holding *count hashes: 1 added, 0
+ * already there (or h == 0), -1 full (3/4 of the slots used). */
+static int oset_put(uint64_t *slots, size_t n_slots, size_t *count, uint64_t h)
 {
-    if (h == 0) {
-        return 0;
-    }
     size_t mask = n_slots - 1;
     for (size_t i = 0, p = (size_t)h & mask; i < n_slots; i++, p = (p + 1) & mask) {
         if (slots[p] == h) {
@@ -341,6 +365,54 @@ static int oset_add(uint64_t *slots, size_t n_slots, size_t *count, uint64_t h)
         }
     }
     return -1;
+}
+
+/* A set that grows to AGG_SET_SLOTS counts exactly what one full-size set
+ * would: a new hash is added while fewer than 3/4 of AGG_SET_SLOTS are used. */
+static int oset_add(struct agg_oset *s, size_t *count, uint64_t h)
+{
+    if (h == 0) {
+        return 0;
+    }
+    for (;;) {
+        uint64_t *slots = s->heap != NULL ? s->heap : s->inl;
+        size_t n = s->heap != NULL ? s->cap : AGG_SET_INLINE;
+        int r = oset_put(slots, n, count, h);
+        if (r >= 0 || n >= AGG_SET_SLOTS) {
+            return r;
+        }
+        /* a new hash, 3/4 full below the final size: grow, then add it */
+        size_t nn = n * 2;
+        uint64_t *ns = calloc(nn, sizeof(*ns));
+        if (ns == NULL) {
+            return -1;
+        }
+        size_t moved = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (slots[i] != 0) {
+                (void)oset_put(ns, nn, &moved, slots[i]);
+            }
+        }
+        free(s->heap);
+        s->heap = ns;
+        s->cap = (uint32_t)nn;
+    }
+}
+
+static void oset_free(struct agg_oset *s)
+{
+    free(s->heap);
+    s->heap = NULL;
+    s->cap = 0;
+}
+
+static void agg_open_free(struct agg_open *o)
+{
+    if (o != NULL) {
+        oset_free(&o->rooms);
+        oset_free(&o->targets);
+        free(o);
+    }
 }
 
 /* Bare JID text of @s (stops at '/') into @dst (SW_OFFENDER_TEXT bytes): whole,
@@ -392,47 +464,56 @@ static const struct agg_sym *find_sym(const struct sw_aggregate *a, const char *
 
 /* The LRU and the watch list are intrusive doubly linked lists over a->e:
  * @po/@no are the offsets of an entry's prev/next fields, -1 = end. */
-static int32_t *link_at(struct sw_aggregate *a, int32_t i, size_t off)
+/* Intrusive lists over an array of nodes: element i of @base (stride bytes
+ * each) has its prev / next links at offsets po / no. */
+struct agg_list {
+    char *base;
+    size_t stride, po, no;
+};
+
+static int32_t *link_at(struct agg_list l, int32_t i, size_t off)
 {
-    return (int32_t *)(void *)((char *)&a->e[i] + off);
+    return (int32_t *)(void *)(l.base + (size_t)i * l.stride + off);
 }
 
-static void list_unlink(struct sw_aggregate *a, int32_t i, size_t po, size_t no, int32_t *head,
-                        int32_t *tail)
+static void list_unlink(struct agg_list l, int32_t i, int32_t *head, int32_t *tail)
 {
-    int32_t prev = *link_at(a, i, po), next = *link_at(a, i, no);
+    int32_t prev = *link_at(l, i, l.po), next = *link_at(l, i, l.no);
     if (prev >= 0) {
-        *link_at(a, prev, no) = next;
+        *link_at(l, prev, l.no) = next;
     } else {
         *head = next;
     }
     if (next >= 0) {
-        *link_at(a, next, po) = prev;
+        *link_at(l, next, l.po) = prev;
     } else {
         *tail = prev;
     }
-    *link_at(a, i, po) = *link_at(a, i, no) = -1;
+    *link_at(l, i, l.po) = *link_at(l, i, l.no) = -1;
 }
 
-static void list_push_tail(struct sw_aggregate *a, int32_t i, size_t po, size_t no, int32_t *head,
-                           int32_t *tail)
+static void list_push_tail(struct agg_list l, int32_t i, int32_t *head, int32_t *tail)
 {
-    *link_at(a, i, po) = *tail;
-    *link_at(a, i, no) = -1;
+    *link_at(l, i, l.po) = *tail;
+    *link_at(l, i, l.no) = -1;
     if (*tail >= 0) {
-        *link_at(a, *tail, no) = i;
+        *link_at(l, *tail, l.no) = i;
     } else {
         *head = i;
     }
     *tail = i;
 }
 
-#define AGG_LRU offsetof(struct agg_entry, lru_prev), offsetof(struct agg_entry, lru_next)
-#define AGG_WATCH offsetof(struct agg_entry, w_prev), offsetof(struct agg_entry, w_next)
+#define AGG_LRU                                                                                    \
+    ((struct agg_list){(char *)a->tk, sizeof(struct agg_tk), offsetof(struct agg_tk, lru_prev),    \
+                       offsetof(struct agg_tk, lru_next)})
+#define AGG_WATCH                                                                                  \
+    ((struct agg_list){(char *)a->e, sizeof(struct agg_entry), offsetof(struct agg_entry, w_prev), \
+                       offsetof(struct agg_entry, w_next)})
 
 static void lru_unlink(struct sw_aggregate *a, int32_t i)
 {
-    list_unlink(a, i, AGG_LRU, &a->lru_head, &a->lru_tail);
+    list_unlink(AGG_LRU, i, &a->lru_head, &a->lru_tail);
 }
 
 /* The watch list holds, in LRU order, every entry that was dirty or closed
@@ -441,7 +522,7 @@ static void lru_unlink(struct sw_aggregate *a, int32_t i)
 static void w_unlink(struct sw_aggregate *a, int32_t i)
 {
     if (a->e[i].watched) {
-        list_unlink(a, i, AGG_WATCH, &a->w_head, &a->w_tail);
+        list_unlink(AGG_WATCH, i, &a->w_head, &a->w_tail);
         a->e[i].watched = 0;
     }
 }
@@ -451,7 +532,7 @@ static void w_unlink(struct sw_aggregate *a, int32_t i)
 static void w_push_tail(struct sw_aggregate *a, int32_t i)
 {
     w_unlink(a, i);
-    list_push_tail(a, i, AGG_WATCH, &a->w_head, &a->w_tail);
+    list_push_tail(AGG_WATCH, i, &a->w_head, &a->w_tail);
     a->e[i].watched = 1;
 }
 
@@ -463,7 +544,8 @@ static void w_rebuild(struct sw_aggregate *a)
     while (a->w_head >= 0) {
         w_unlink(a, a->w_head);
     }
-    for (int32_t i = a->lru_head; i >= 0; i = a->e[i].lru_next) {
+    for (int32_t i = a->lru_head; i >= 0; i = a->tk[i].lru_next) {
+        a->tk[i].due = INT64_MIN; /* the horizons may have moved */
         if (a->e[i].dirty || a->e[i].state == AGG_CLOSED) {
             w_push_tail(a, i);
         }
@@ -472,7 +554,7 @@ static void w_rebuild(struct sw_aggregate *a)
 
 static void lru_push_tail(struct sw_aggregate *a, int32_t i)
 {
-    list_push_tail(a, i, AGG_LRU, &a->lru_head, &a->lru_tail);
+    list_push_tail(AGG_LRU, i, &a->lru_head, &a->lru_tail);
 }
 
 static size_t bucket_of(const struct sw_aggregate *a, uint64_t h)
@@ -504,12 +586,12 @@ static void table_remove(struct sw_aggregate *a, int32_t i)
     }
     lru_unlink(a, i);
     w_unlink(a, i);
-    free(e->open);
+    agg_open_free(e->open);
     memset(e, 0, offsetof(struct agg_entry, contrib));
     e->state = AGG_FREE;
     e->chain = -1;
-    e->lru_prev = -1;
-    e->lru_next = a->free_head;
+    a->tk[i].lru_prev = -1;
+    a->tk[i].lru_next = a->free_head;
     a->free_head = i;
     a->used--;
 }
@@ -521,7 +603,7 @@ static int32_t table_insert(struct sw_aggregate *a, uint64_t h, uint8_t okind, c
 {
     if (a->free_head < 0 && a->hw < a->cap) {
         a->free_head = (int32_t)a->hw++;
-        a->e[a->free_head].lru_next = -1;
+        a->tk[a->free_head].lru_next = -1;
     }
     if (a->free_head < 0) {
         /* full: evict the least recently hit entry */
@@ -534,7 +616,7 @@ static int32_t table_insert(struct sw_aggregate *a, uint64_t h, uint8_t okind, c
     }
     int32_t i = a->free_head;
     struct agg_entry *e = &a->e[i];
-    a->free_head = e->lru_next;
+    a->free_head = a->tk[i].lru_next;
     memset(e, 0, sizeof(*e));
     e->hash = h;
     e->okind = okind;
@@ -543,7 +625,7 @@ static int32_t table_insert(struct sw_aggregate *a, uint64_t h, uint8_t okind, c
     size_t b = bucket_of(a, h);
     e->chain = a->buckets[b];
     a->buckets[b] = i;
-    e->lru_prev = e->lru_next = -1;
+    a->tk[i] = (struct agg_tk){.last_ms = 0, .due = INT64_MIN, .lru_prev = -1, .lru_next = -1};
     lru_push_tail(a, i);
     a->used++;
     return i;
@@ -647,7 +729,7 @@ static void inc_add_room(struct agg_open *o, const char *room)
         return;
     }
     size_t cnt = o->inc.n_rooms;
-    int r = oset_add(o->rooms, AGG_SET_SLOTS, &cnt, hash_lower(room));
+    int r = oset_add(&o->rooms, &cnt, hash_lower(room));
     if (r == 0) {
         return;
     }
@@ -665,7 +747,7 @@ static void inc_add_target(struct agg_open *o, const char *t)
         return;
     }
     size_t cnt = o->inc.n_targets;
-    int r = oset_add(o->targets, AGG_SET_SLOTS, &cnt, hash_lower(t));
+    int r = oset_add(&o->targets, &cnt, hash_lower(t));
     if (r > 0 && o->inc.n_targets < SW_INC_MAX_TARGETS) {
         copy_text(o->inc.targets[o->inc.n_targets], SW_JID_TEXT, t);
     }
@@ -745,6 +827,7 @@ static void close_entry(struct sw_aggregate *a, struct agg_entry *e, int64_t now
     e->open->inc.at_stop = a->stopping;
     e->open->inc.revision++;
     emit(a, e);
+    a->tk[e - a->e].due = INT64_MIN;
     e->state = AGG_CLOSED;
     e->closed_ms = now;
     e->last_emit_ms = now;
@@ -964,6 +1047,8 @@ void sw_aggregate_hit(struct sw_aggregate *a, const struct sw_hit *h)
         e->first_ms = first;
     }
     e->last_ms = now;
+    a->tk[idx].last_ms = now;
+    a->tk[idx].due = INT64_MIN; /* whatever this hit changes, the walk looks again */
     e->hits++;
 
     /* the symbol's contribution */
@@ -1148,15 +1233,24 @@ void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms)
          * one turns idle; hits only add young entries (sw_aggregate_hit lowers
          * it to their turning idle), so before it the walk would do nothing. */
         int64_t next_walk = INT64_MAX;
-        while (i >= 0 && now - a->e[i].last_ms >= horizon) {
-            int32_t next = a->e[i].lru_next;
+        while (i >= 0 && now - a->tk[i].last_ms >= horizon) {
+            struct agg_tk *t = &a->tk[i];
+            int32_t next = t->lru_next;
+            if (t->due > now) {
+                /* nothing due yet (tick_entry would do nothing): the entry
+                 * itself is not touched */
+                next_walk = t->due < next_walk ? t->due : next_walk;
+                i = next;
+                continue;
+            }
             tick_entry(a, i, now);
             int64_t d = entry_due(a, &a->e[i]);
+            t->due = d;
             next_walk = d < next_walk ? d : next_walk;
             i = next;
         }
-        if (i >= 0 && a->e[i].last_ms + horizon < next_walk) {
-            next_walk = a->e[i].last_ms + horizon;
+        if (i >= 0 && a->tk[i].last_ms + horizon < next_walk) {
+            next_walk = a->tk[i].last_ms + horizon;
         }
         a->next_walk = next_walk;
     }
@@ -1170,6 +1264,7 @@ void sw_aggregate_tick(struct sw_aggregate *a, int64_t now_ms)
             break;
         } else if (e->state == AGG_CLOSED || (e->state == AGG_OPEN && e->dirty)) {
             tick_entry(a, i, now);
+            a->tk[i].due = INT64_MIN;
         } else {
             w_unlink(a, i); /* needs nothing until its next hit */
         }
@@ -1182,7 +1277,7 @@ void sw_aggregate_finish(struct sw_aggregate *a, int64_t now_ms)
     int64_t now = now_ms > a->now ? now_ms : a->now;
     a->now = now;
     /* close in LRU (last hit time) order: deterministic */
-    for (int32_t i = a->lru_head; i >= 0; i = a->e[i].lru_next) {
+    for (int32_t i = a->lru_head; i >= 0; i = a->tk[i].lru_next) {
         if (a->e[i].state == AGG_OPEN) {
             close_entry(a, &a->e[i], now);
         }
@@ -1280,12 +1375,13 @@ static int agg_init(struct sw_aggregate *a, const struct sw_aggregate_settings *
     }
     a->cap = (size_t)s->max_tracked;
     a->e = calloc(a->cap, sizeof(*a->e));
+    a->tk = malloc(a->cap * sizeof(*a->tk));
     a->n_buckets = 16;
     while (a->n_buckets < a->cap) {
         a->n_buckets <<= 1;
     }
     a->buckets = malloc(a->n_buckets * sizeof(int32_t));
-    if (a->e == NULL || a->buckets == NULL) {
+    if (a->e == NULL || a->tk == NULL || a->buckets == NULL) {
         return SW_ENOMEM;
     }
     for (size_t i = 0; i < a->n_buckets; i++) {
@@ -1391,10 +1487,11 @@ void sw_aggregate_free(struct sw_aggregate *a)
     }
     if (a->e != NULL) {
         for (size_t i = 0; i < a->hw; i++) {
-            free(a->e[i].open);
+            agg_open_free(a->e[i].open);
         }
     }
     free(a->e);
+    free(a->tk);
     free(a->buckets);
     free(a->syms);
     free(a->never);

@@ -192,6 +192,12 @@ static int check_peers(const struct sw_reporter_settings *s, struct sw_errbuf *e
     return 0;
 }
 
+int sw_reporter_check_conf(const struct sw_conf *c, struct sw_errbuf *eb)
+{
+    const struct sw_reporter_settings *s = sw_conf_section(c, "reporter");
+    return s == NULL ? 0 : check_peers(s, eb);
+}
+
 /* Reporter thread: adopt the current config if it changed. */
 static void thread_cfg_sync(struct sw_reporter *r)
 {

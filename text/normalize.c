@@ -49,6 +49,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Output cursor. */
 struct norm_out {
     char *buf;
@@ -764,6 +768,99 @@ static size_t squeeze(char *s, size_t n)
     return w;
 }
 
+/* Could squeeze() change @s (@n bytes)? Only where one character comes three
+ * times in a row, and then s[i] == s[i + L] == s[i + 2L] for its byte length
+ * L, with s[i] a lead byte (>= 0xC0) when L is 2..4. Most texts have no such
+ * i: checked 16 positions at a time (SSE2) and squeeze() skipped. A true
+ * answer may be a false alarm (squeeze() then cuts nothing); a false one is
+ * always right. The last positions are checked in a copy padded with bytes
+ * 0xF8..0xFF, which never occur in UTF-8 (the output is valid UTF-8) and
+ * differ within any 8 bytes, so the padding makes no triple of its own. */
+#if defined(__SSE2__)
+static bool runs16(const char *p)
+{
+    const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* lead bytes 0xC0..0xFF are -64..-1 as signed bytes */
+    const __m128i lead = _mm_cmpgt_epi8(a, _mm_set1_epi8(-65));
+    __m128i m =
+        _mm_and_si128(_mm_cmpeq_epi8(a, _mm_loadu_si128((const __m128i *)(const void *)(p + 1))),
+                      _mm_cmpeq_epi8(a, _mm_loadu_si128((const __m128i *)(const void *)(p + 2))));
+    for (unsigned l = 2; l <= 4; l++) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + l));
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * l));
+        m = _mm_or_si128(
+            m, _mm_and_si128(lead, _mm_and_si128(_mm_cmpeq_epi8(a, b), _mm_cmpeq_epi8(a, c))));
+    }
+    return _mm_movemask_epi8(m) != 0;
+}
+
+static const char runs_pad[48] = {
+    '\xf8', '\xf9', '\xfa', '\xfb', '\xfc', '\xfd', '\xfe', '\xff', '\xf8', '\xf9', '\xfa', '\xfb',
+    '\xfc', '\xfd', '\xfe', '\xff', '\xf8', '\xf9', '\xfa', '\xfb', '\xfc', '\xfd', '\xfe', '\xff',
+    '\xf8', '\xf9', '\xfa', '\xfb', '\xfc', '\xfd', '\xfe', '\xff', '\xf8', '\xf9', '\xfa', '\xfb',
+    '\xfc', '\xfd', '\xfe', '\xff', '\xf8', '\xf9', '\xfa', '\xfb', '\xfc', '\xfd', '\xfe', '\xff'};
+#endif
+
+static bool maybe_runs(const char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 24 <= n; i += 16) {
+        if (runs16(s + i)) {
+            return true;
+        }
+    }
+    char tail[48];
+    size_t rem = n - i; /* < 24 */
+    memcpy(tail, runs_pad, sizeof(tail));
+    memcpy(tail, s + i, rem);
+    return runs16(tail) || runs16(tail + 16);
+#else
+    for (; i + 2 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        for (size_t l = 1; l <= (c >= 0xC0 ? 4u : 1u) && i + 2 * l < n; l++) {
+            if (s[i] == s[i + l] && s[i] == s[i + 2 * l]) {
+                return true;
+            }
+        }
+    }
+    return false;
+#endif
+}
+
+/* Copy the run of plain word bytes (class exactly NC_WORD: a-z and the
+ * digits 2 6 8 9) at the start of @p, at most @lim bytes, to @dst; returns its
+ * length. 16 bytes at a time (SSE2: the whole block is stored, @dst has room
+ * for @lim bytes and what follows the run is overwritten later), then byte
+ * by byte. */
+static inline size_t word_copy(const unsigned char *p, size_t lim, char *dst)
+{
+    size_t k = 0;
+#if defined(__SSE2__)
+    /* c in 'a'..'z' <=> (signed char)(c - 'a' - 128) < -128 + 26 */
+    const __m128i shift = _mm_set1_epi8((char)(-'a' - 128));
+    const __m128i top = _mm_set1_epi8((char)(-128 + 26));
+    for (; k + 16 <= lim; k += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+        _mm_storeu_si128((__m128i *)(void *)(dst + k), v);
+        __m128i w = _mm_cmplt_epi8(_mm_add_epi8(v, shift), top);
+        w = _mm_or_si128(w, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('2')),
+                                         _mm_cmpeq_epi8(v, _mm_set1_epi8('6'))));
+        w = _mm_or_si128(w, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('8')),
+                                         _mm_cmpeq_epi8(v, _mm_set1_epi8('9'))));
+        unsigned m = ~(unsigned)_mm_movemask_epi8(w) & 0xFFFFu;
+        if (m != 0) {
+            return k + (size_t)__builtin_ctz(m);
+        }
+    }
+#endif
+    while (k < lim && p[k] < 0x80 && nc_class[p[k]] == NC_WORD) {
+        dst[k] = (char)p[k];
+        k++;
+    }
+    return k;
+}
+
 /* The run itself: @o is set up by the caller; returns with o->n the length
  * before squeeze and o->full set if the output was cut. */
 static void normalize_run(struct norm_out *o, const char *in, size_t len)
@@ -794,9 +891,11 @@ static void normalize_run(struct norm_out *o, const char *in, size_t len)
              * are not leet): put_ascii_k() would only store each of them
              * (in a word, no pending space) while they fit. */
             if (oo.in_word && !oo.full) {
-                while (p < end && *p < 0x80 && nc_class[*p] == NC_WORD && oo.n + 2 <= oo.cap) {
-                    oo.buf[oo.n++] = (char)*p++;
-                }
+                size_t room = oo.cap >= oo.n + 2 ? oo.cap - oo.n - 1 : 0;
+                size_t lim = (size_t)(end - p) < room ? (size_t)(end - p) : room;
+                size_t run = word_copy(p, lim, oo.buf + oo.n);
+                oo.n += run;
+                p += run;
             }
             continue;
         }
@@ -847,7 +946,9 @@ size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned 
     normalize_run(&o, in, len);
     size_t pre = o.n;
     if (flags & SW_NORM_SQUEEZE) {
-        o.n = squeeze(out, o.n);
+        if (maybe_runs(out, o.n)) {
+            o.n = squeeze(out, o.n);
+        }
     }
     out[o.n] = '\0';
     if (keep && !o.full && pre + 1 <= NORM_MEMO_OUT) {

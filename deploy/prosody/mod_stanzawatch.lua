@@ -20,17 +20,243 @@
 --   <stream:stream xmlns='jabber:client' xmlns:stream=... node='N' dropped='D'>
 -- then per stanza  <w n='SEQ' t='EPOCH_MS'>STANZA</w>  where SEQ counts every
 -- stanza this module saw (sent or dropped: gaps tell the tap what was lost),
--- t is the arrival stamp and STANZA is serialised once with tostring().
+-- t is the arrival stamp and STANZA is the stanza's compact record (below);
+-- n and t are left out while they follow from the previous record (n + 1,
+-- the same millisecond), so a flood costs a bare <w> per stanza.
 --
--- Never blocks, never errors, never slows the server beyond serialising:
---   * stanzas are batched for up to 10 ms (or 64 KB) into one write
---     through Prosody's event loop (net.server);
+-- Compact record: not the whole stanza, only what stanzawatch's parser reads
+-- (engine/xml.c): the stanza element with from, to, type and id (an absent
+-- one written as '', which the parser reads as absent), the first <body/>
+-- and <subject/> of a message, the first <status/> of a presence, the first
+-- XEP-0172 <nick/>, every <delay/> (from, stamp) and legacy jabber:x:delay,
+-- and the flag elements <x xmlns=muc/> and <x xmlns=jabber:x:conference/>.
+-- Other children are left out after checking them against the parser's
+-- limits. The whole stanza is serialised (tostring) instead when the record
+-- could differ from what the parser makes of the stanza:
+--   * a wrapper the parser looks into: <forwarded/>, carbons <sent/> and
+--     <received/>, a muc#user <x/> with children (mediated invites);
+--   * an element nested stanzawatch_max_depth (32) levels below the stanza,
+--     an attribute value of stanzawatch_max_attr_bytes (4096) or more, or a
+--     stanza that might serialise to stanzawatch_max_stanza_bytes (262144)
+--     (an upper bound: 6 x its text and attribute bytes plus markup): the
+--     parser flags such stanzas over-limit, so it must see them whole.
+-- Keep those three options at or below the tap's limits.max_depth,
+-- max_attr_bytes and max_stanza_bytes (the defaults are equal); then the
+-- parser's event from the record equals its event from the whole stanza
+-- (tests/live/compact_test.sh checks this on the test captures and a swgen
+-- capture). A typical message costs a few table reads, one escape check per
+-- value and one string concatenation; no serialiser, no per-stanza closure.
+--
+-- Never blocks, never errors, never slows the server beyond its records:
+--   * records are batched for up to 10 ms (or 64 KB), then written in groups
+--     of at most 1 KB straight to the non-blocking socket (flush() below),
+--     through Prosody's event loop (net.server) only while the socket is full;
 --   * at most stanzawatch_max_pending bytes may wait unsent; beyond that, and
 --     while disconnected, stanzas are dropped and counted (logged at most once
 --     a minute, reported to the tap in the next stream header);
 --   * the connection is re-made quietly with backoff (1 s doubling to 30 s);
 --   * a whitespace keepalive every 30 s lets the tap close half-open peers.
--- Every handler runs inside pcall: a bug here is logged, never propagated.
+-- Building a record and serialising a stanza run inside pcall: a failed
+-- record falls back to the whole stanza, a failed serialisation is logged
+-- and counted as a drop; nothing propagates to Prosody.
+
+local s_find, s_gsub, t_concat, pairs, type = string.find, string.gsub, table.concat, pairs, type;
+
+local NS_DELAY, NS_LEGACY_DELAY = "urn:xmpp:delay", "jabber:x:delay";
+local NS_MUC, NS_MUC_USER = "http://jabber.org/protocol/muc", "http://jabber.org/protocol/muc#user";
+local NS_CONFERENCE, NS_NICK = "jabber:x:conference", "http://jabber.org/protocol/nick";
+local NS_FORWARD, NS_CARBONS = "urn:xmpp:forward:0", "urn:xmpp:carbons:2";
+
+local esc_map = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ["'"] = "&apos;", ['"'] = "&quot;" };
+-- XML-escape an attribute value (written in '...': & < ' matter) or text
+-- (& < and the sequence ]]>). Most values need nothing: plain finds (memchr)
+-- are several times cheaper than one character-class pattern.
+local function esc_attr(v)
+	if s_find(v, "&", 1, true) or s_find(v, "<", 1, true) or s_find(v, "'", 1, true) then
+		return (s_gsub(v, "[&<>'\"]", esc_map));
+	end
+	return v;
+end
+local function esc_text(v)
+	if s_find(v, "&", 1, true) or s_find(v, "<", 1, true) or s_find(v, "]]>", 1, true) then
+		return (s_gsub(v, "[&<>]", esc_map));
+	end
+	return v;
+end
+
+-- The direct character data of an element (what the parser captures).
+local function text_of(el)
+	local n = #el;
+	if n == 1 and el.tags[1] == nil then return el[1]; end
+	local parts, k = {}, 0;
+	for i = 1, n do
+		local c = el[i];
+		if type(c) == "string" then k = k + 1; parts[k] = c; end
+	end
+	return t_concat(parts, "", 1, k);
+end
+
+-- compact_new(max_depth, max_attr_bytes, max_stanza_bytes) -> record:
+-- record(stanza, head, buf, n) appends the pieces of one <w/> record line
+-- (head, the record's start tag "<w ...>", then the compact message or
+-- presence, see "Compact record" above, then "</w>\n") to buf after index n
+-- and returns the new n and the bytes appended; or nil, appending nothing,
+-- when the whole stanza must be serialised instead. The pieces are the
+-- stanza's own strings and constants: no string is made per stanza unless a
+-- value needs escaping (Prosody's GC runs a cycle every 5% of heap growth,
+-- so every byte allocated per stanza costs far more than building it).
+local function compact_new(max_depth, max_attr, max_stanza)
+	-- Upper bound of el's own serialised size, without its child elements
+	-- (6 bytes per text or attribute byte, plus markup), or nil when one of
+	-- its attributes reaches max_attr.
+	local function own_size(el)
+		local n = 2 * #el.name + 5;
+		for k, v in pairs(el.attr) do
+			local l = #v;
+			if l >= max_attr then return nil; end
+			n = n + 6 * (#k + l) + 24;
+		end
+		if #el ~= #el.tags then
+			for i = 1, #el do
+				local c = el[i];
+				if type(c) == "string" then n = n + 6 * #c; end
+			end
+		end
+		return n;
+	end
+	-- The same with its descendants, or nil when one reaches a limit.
+	local function size(el, level)
+		if level >= max_depth then return nil; end
+		local n = own_size(el);
+		if not n then return nil; end
+		local tags = el.tags;
+		for i = 1, #tags do
+			local m = size(tags[i], level + 1);
+			if not m then return nil; end
+			n = n + m;
+		end
+		return n;
+	end
+
+	local open_of = { message = "<message from='", presence = "<presence from='" };
+	local close_of = { message = "</message></w>\n", presence = "</presence></w>\n" };
+
+	-- a text element: open, escaped text, close
+	local function put_text(buf, n, open, el, close)
+		local t = esc_text(text_of(el));
+		buf[n + 1], buf[n + 2], buf[n + 3] = open, t, close;
+		return n + 3, #open + #t + #close;
+	end
+	-- a <delay/> (or legacy stamp): open, [from], [stamp], "/>"
+	local function put_delay(buf, n, open, el)
+		local a = el.attr;
+		local from, stamp = a.from, a.stamp;
+		local bytes = #open + 2;
+		n = n + 1; buf[n] = open;
+		if from then
+			from = esc_attr(from);
+			buf[n + 1], buf[n + 2], buf[n + 3] = " from='", from, "'";
+			n, bytes = n + 3, bytes + #from + 8;
+		end
+		if stamp then
+			stamp = esc_attr(stamp);
+			buf[n + 1], buf[n + 2], buf[n + 3] = " stamp='", stamp, "'";
+			n, bytes = n + 3, bytes + #stamp + 9;
+		end
+		n = n + 1; buf[n] = "/>";
+		return n, bytes;
+	end
+
+	return function (s, head, buf, n)
+		local name, attr = s.name, s.attr;
+		local open = open_of[name];
+		if not open then return nil; end
+		local msg = name == "message";
+		local size_ub = own_size(s);
+		if not size_ub then return nil; end
+		local tags = s.tags;
+		local nt = #tags;
+		local body, subject, status, nick, muc, conference, delays;
+		for i = 1, nt do
+			local c = tags[i];
+			local m = size(c, 1);
+			if not m then return nil; end
+			size_ub = size_ub + m;
+			local cn = c.name;
+			if cn == "body" then
+				if msg and not body then body = c; end
+			elseif cn == "x" then
+				local xmlns = c.attr.xmlns;
+				if xmlns == NS_MUC then
+					muc = true;
+				elseif xmlns == NS_MUC_USER then
+					if c.tags[1] then return nil; end -- invites: the parser looks inside
+				elseif xmlns == NS_CONFERENCE then
+					conference = true;
+				elseif xmlns == NS_LEGACY_DELAY then
+					delays = delays or {};
+					delays[#delays + 1] = c;
+				end
+			elseif cn == "delay" then
+				if c.attr.xmlns == NS_DELAY then
+					delays = delays or {};
+					delays[#delays + 1] = c;
+				end
+			elseif cn == "status" then
+				if not msg and not status then status = c; end
+			elseif cn == "subject" then
+				if msg and not subject then subject = c; end
+			elseif cn == "nick" then
+				if c.attr.xmlns == NS_NICK and not nick then nick = c; end
+			elseif cn == "forwarded" then
+				if msg and c.attr.xmlns == NS_FORWARD then return nil; end
+			elseif cn == "sent" or cn == "received" then
+				if msg and c.attr.xmlns == NS_CARBONS then return nil; end
+			end
+		end
+		if size_ub >= max_stanza then return nil; end
+
+		local from, to, typ, id = esc_attr(attr.from or ""), esc_attr(attr.to or ""),
+			esc_attr(attr.type or ""), esc_attr(attr.id or "");
+		buf[n + 1], buf[n + 2], buf[n + 3], buf[n + 4], buf[n + 5] = head, open, from, "' to='", to;
+		buf[n + 6], buf[n + 7], buf[n + 8], buf[n + 9], buf[n + 10] = "' type='", typ, "' id='", id, "'>";
+		n = n + 10;
+		local bytes = #head + #open + #from + #to + #typ + #id + 22;
+		local b;
+		if body then n, b = put_text(buf, n, "<body>", body, "</body>"); bytes = bytes + b; end
+		if subject then n, b = put_text(buf, n, "<subject>", subject, "</subject>"); bytes = bytes + b; end
+		if status then n, b = put_text(buf, n, "<status>", status, "</status>"); bytes = bytes + b; end
+		if nick then
+			n, b = put_text(buf, n, "<nick xmlns='http://jabber.org/protocol/nick'>", nick, "</nick>");
+			bytes = bytes + b;
+		end
+		if muc then
+			n = n + 1; buf[n] = "<x xmlns='http://jabber.org/protocol/muc'/>";
+			bytes = bytes + 43;
+		end
+		if conference then
+			n = n + 1; buf[n] = "<x xmlns='jabber:x:conference'/>";
+			bytes = bytes + 32;
+		end
+		if delays then
+			for i = 1, #delays do
+				local d = delays[i];
+				n, b = put_delay(buf, n, d.name == "delay" and "<delay xmlns='urn:xmpp:delay'"
+					or "<x xmlns='jabber:x:delay'", d);
+				bytes = bytes + b;
+			end
+		end
+		local close = close_of[name];
+		n = n + 1; buf[n] = close;
+		return n, bytes + #close;
+	end
+end
+
+-- Outside Prosody (tests/live/compact_check.lua loads this file with Prosody's
+-- own Lua and util.stanza): only the record builder.
+if not module then
+	return { compact_new = compact_new };
+end
 
 local server = require "net.server";
 local now = require "util.time".now;
@@ -41,6 +267,9 @@ local spec = module:get_option_string("stanzawatch_socket", "unix:/run/stanzawat
 local max_pending = module:get_option_number("stanzawatch_max_pending", 4 * 1024 * 1024);
 local node = module:get_option_string("stanzawatch_node", module.host);
 local keepalive = module:get_option_number("stanzawatch_keepalive", 30);
+local record = compact_new(module:get_option_number("stanzawatch_max_depth", 32),
+	module:get_option_number("stanzawatch_max_attr_bytes", 4096),
+	module:get_option_number("stanzawatch_max_stanza_bytes", 262144));
 
 -- Hosts running this module on this server: their traffic is seen at the
 -- sender's pre-events, so delivery hooks skip it.
@@ -51,9 +280,11 @@ for _, h in ipairs(module:get_option_array("stanzawatch_local_hosts", {})) do
 end
 
 local conn;          -- net.server connection, nil while disconnected
+local raw;           -- its LuaSocket (flush() writes groups straight to it)
 local up = false;    -- connected (header sent)
 local pending = 0;   -- bytes written since the last drain
 local seq = 0;       -- stanzas seen
+local last_seq, last_ms = -1, -1; -- the previous record's on this connection
 local sent, dropped = 0, 0;
 local dropped_logged = 0;
 local last_drop_log = 0;
@@ -91,10 +322,16 @@ function listeners.onconnect(c)
 	up = true;
 	backoff = 1;
 	pending = 0;
+	last_seq, last_ms = -1, -1; -- the first record states its number and stamp
+	raw = c:socket();
 	module:log("info", "stanzawatch: connected to %s (%d stanza(s) dropped before)", spec, dropped);
-	c:write(("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+	local header = ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
 		.. "xmlns:stream='http://etherx.jabber.org/streams' node='%s' dropped='%d'>\n")
-		:format(node:gsub("[<>&'\"]", "_"), dropped));
+		:format((node:gsub("[<>&'\"]", "_")), dropped);
+	-- through net.server; records go straight to the socket only after it
+	-- drained this (ondrain), so the header is always first
+	pending = #header;
+	c:write(header);
 end
 
 function listeners.onincoming()
@@ -112,7 +349,7 @@ function listeners.ondisconnect(c, err)
 	else
 		module:log("debug", "stanzawatch: cannot connect to %s (%s)", spec, tostring(err));
 	end
-	conn, up, pending = nil, false, 0;
+	conn, raw, up, pending = nil, nil, false, 0;
 	schedule_reconnect();
 end
 
@@ -139,46 +376,111 @@ function connect()
 		end
 	end);
 	if not ok or not conn then
-		conn, up = nil, false;
+		conn, raw, up = nil, nil, false;
 		module:log("debug", "stanzawatch: cannot connect to %s: %s", spec, tostring(err));
 		schedule_reconnect();
 	end
 end
 
 -- stanzawatch_profile = true: CPU spent in the hooks (os.clock), logged
--- every 2 s at info level (bench/live_server_cost.sh reads it).
+-- every 2 s at info level. A diagnostic: its two os.clock calls per stanza
+-- are clock_gettime system calls and add to what they measure (the benches,
+-- bench/prosody_hook_bench.sh and live_server_cost.sh, measure from outside).
 local profile = module:get_option_boolean("stanzawatch_profile", false);
 local prof_s, prof_n = 0, 0;
 local clock = os.clock;
 
--- Batch: serialised stanzas wait in `buf` for stanzawatch_flush_ms (a timer
--- armed once per batch, default 10 ms) or 64 KB, then go to net.server in
--- one write: one timer and one write per batch, not per stanza.
+-- Batch: records wait in `buf` for stanzawatch_flush_ms (a timer armed once
+-- per batch, default 10 ms) or 64 KB: one timer per batch, not per stanza.
 local flush_s = module:get_option_number("stanzawatch_flush_ms", 10) / 1000;
-local buf, nbuf, buf_bytes = {}, 0, 0;
+-- buf[1 .. nbuf]: the pieces of nrec records (record() above); record k
+-- ends at piece rec_end[k] and has rec_bytes[k] bytes. The tables are reused,
+-- not cleared (their slots are overwritten by the next batch).
+local buf, nbuf, nrec, buf_bytes = {}, 0, 0, 0;
+local rec_end, rec_bytes = {}, {};
 local flush_armed = false;
 local t_concat = table.concat;
+-- Records are joined into strings of at most GROUP bytes: table.concat
+-- builds those in Lua's C-stack buffer (LUAL_BUFFERSIZE, 1 KB on 64-bit) and
+-- allocates only the result, where one string for the whole batch would
+-- grow a heap buffer 1.5x at a time (about 4 bytes allocated per byte
+-- sent). While net.server holds nothing unsent (pending == 0) each group is
+-- written straight to the non-blocking socket (one send(2) per group); when
+-- the socket is full the rest of the batch goes to net.server, which sends
+-- it when writable (ondrain sets pending back to 0).
+local GROUP = 1000;
 
+local function send_batch()
+	if not (up and conn) then
+		dropped = dropped + nrec; -- the connection went away meanwhile
+		nbuf, nrec, buf_bytes = 0, 0, 0;
+		return;
+	end
+	local sock = pending == 0 and raw or nil;
+	local first, k = 1, 1;
+	while k <= nrec do
+		-- the group: records k .. j, at most GROUP bytes (or one record)
+		local j, b = k, rec_bytes[k];
+		while j < nrec and b + rec_bytes[j + 1] <= GROUP do
+			j = j + 1;
+			b = b + rec_bytes[j];
+		end
+		local last = rec_end[j];
+		if not sock then
+			-- net.server has unsent data: queue the rest of the batch behind it
+			local data = t_concat(buf, "", first, nbuf);
+			local ok, err = pcall(conn.write, conn, data);
+			if ok then
+				pending = pending + #data;
+				sent = sent + (nrec - k + 1);
+			else
+				dropped = dropped + (nrec - k + 1);
+				module:log("error", "stanzawatch: write: %s", tostring(err));
+			end
+			break;
+		end
+		local data = t_concat(buf, "", first, last);
+		local ok, err, partial = sock:send(data);
+		if ok then
+			sent = sent + (j - k + 1);
+		elseif err == "timeout" then
+			-- socket full: the unsent part goes to net.server, the rest after it
+			sent = sent + (j - k + 1);
+			partial = partial or 0;
+			if partial > 0 then data = data:sub(partial + 1); end
+			pending = pending + #data;
+			pcall(conn.write, conn, data);
+			sock = nil;
+		else
+			-- closed or broken: ondisconnect follows; the rest is dropped
+			dropped = dropped + (nrec - k + 1);
+			break;
+		end
+		first, k = last + 1, j + 1;
+	end
+	idle_since_ka = false;
+	nbuf, nrec, buf_bytes = 0, 0, 0;
+end
+
+-- Send the batch; a failure (a bug) is logged and the batch counted as
+-- dropped, never propagated into the hook or timer that called it.
 local function flush()
 	flush_armed = false;
-	if nbuf == 0 then return; end
-	if up and conn then
-		local data = t_concat(buf, "", 1, nbuf);
-		local ok, err = pcall(conn.write, conn, data);
-		if ok then
-			pending = pending + #data;
-			sent = sent + nbuf;
-			idle_since_ka = false;
-		else
-			dropped = dropped + nbuf;
-			module:log("error", "stanzawatch: write: %s", tostring(err));
-		end
-	else
-		dropped = dropped + nbuf; -- the connection went away meanwhile
+	if nrec == 0 then return; end
+	local ok, err = pcall(send_batch);
+	if not ok then
+		module:log("error", "stanzawatch: flush: %s", tostring(err));
+		dropped = dropped + nrec;
+		nbuf, nrec, buf_bytes = 0, 0, 0;
 	end
-	for i = 1, nbuf do buf[i] = nil; end
-	nbuf, buf_bytes = 0, 0;
 end
+
+-- Numbering and stamps on the wire: a record's start tag carries n='SEQ'
+-- only when SEQ is not the previous record's + 1 on this connection (the
+-- first after connecting or after a drop), and t='MS' only when the stamp
+-- differs from the previous record's; the tap infers the rest. Under load
+-- most records start with a bare <w>. (last_seq, last_ms: see the state
+-- above; onconnect resets them.)
 
 local function tap(event)
 	seq = seq + 1;
@@ -188,16 +490,37 @@ local function tap(event)
 		note_drops();
 		return;
 	end
-	local ok, s = pcall(st_tostring, event.stanza);
-	if not ok then
-		dropped = dropped + 1;
-		module:log("error", "stanzawatch: %s", tostring(s));
-		return;
+	local stanza = event.stanza;
+	local ms = floor(now() * 1000);
+	local head;
+	if seq ~= last_seq + 1 then
+		head = "<w n='" .. seq .. "' t='" .. ms .. "'>";
+	elseif ms ~= last_ms then
+		head = "<w t='" .. ms .. "'>";
+	else
+		head = "<w>";
 	end
-	s = "<w n='" .. seq .. "' t='" .. floor(now() * 1000) .. "'>" .. s .. "</w>\n";
-	nbuf = nbuf + 1;
-	buf[nbuf] = s;
-	buf_bytes = buf_bytes + #s;
+	local ok, n, bytes = pcall(record, stanza, head, buf, nbuf);
+	if ok and n then
+		nbuf = n;
+	else
+		-- unusual: serialise the whole stanza (and say why if the record failed)
+		if not ok then module:log("debug", "stanzawatch: record: %s", tostring(n)); end
+		local s;
+		ok, s = pcall(st_tostring, stanza);
+		if not ok then
+			dropped = dropped + 1;
+			module:log("error", "stanzawatch: %s", tostring(s));
+			return;
+		end
+		buf[nbuf + 1], buf[nbuf + 2], buf[nbuf + 3] = head, s, "</w>\n";
+		nbuf = nbuf + 3;
+		bytes = #head + #s + 5;
+	end
+	last_seq, last_ms = seq, ms;
+	nrec = nrec + 1;
+	rec_end[nrec], rec_bytes[nrec] = nbuf, bytes;
+	buf_bytes = buf_bytes + bytes;
 	if buf_bytes >= 65536 then
 		flush();
 	elseif not flush_armed then
@@ -239,19 +562,21 @@ local prio = 10000;
 if module:get_host_type() == "local" then
 	for _, kind in ipairs({ "message", "presence" }) do
 		for _, to in ipairs({ "bare", "full", "host" }) do
-			module:hook("pre-" .. kind .. "/" .. to, function (event) tap(event); end, prio);
+			module:hook("pre-" .. kind .. "/" .. to, tap, prio);
 		end
 	end
 end
 for _, kind in ipairs({ "message", "presence" }) do
 	for _, to in ipairs({ "bare", "full", "host" }) do
-		module:hook(kind .. "/" .. to, function (event) tap_incoming(event); end, prio);
+		module:hook(kind .. "/" .. to, tap_incoming, prio);
 	end
 end
 
 module:add_timer(keepalive, function ()
 	if up and conn and idle_since_ka then
-		pcall(function () conn:write(" "); end);
+		pcall(function ()
+			if pending == 0 and raw then raw:send(" "); else conn:write(" "); end
+		end);
 	end
 	idle_since_ka = true;
 	note_drops();
@@ -268,7 +593,7 @@ function module.unload()
 	if conn then
 		pcall(function () conn:close(); end);
 	end
-	conn, up = nil, false;
+	conn, raw, up = nil, nil, false;
 	module:log("info", "stanzawatch: unloaded (%d sent, %d dropped)", sent, dropped);
 end
 

@@ -68,6 +68,14 @@ void sw_classifier_free(struct sw_classifier *m);
 double sw_classifier_score(const struct sw_classifier *m, const char *text, size_t len, char *buf,
                            size_t cap, unsigned *n_tokens);
 
+/**
+ * sw_classifier_score() for a caller that ignores texts of fewer than
+ * @min_tokens word tokens: those are counted (*n_tokens, may be NULL) but not
+ * scored, and the result is -1.0. Otherwise the same value.
+ */
+double sw_classifier_score_min(const struct sw_classifier *m, const char *text, size_t len,
+                               char *buf, size_t cap, unsigned min_tokens, unsigned *n_tokens);
+
 /** Documents the model was trained on. */
 void sw_classifier_counts(const struct sw_classifier *m, uint64_t *ham, uint64_t *spam);
 

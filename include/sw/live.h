@@ -20,7 +20,9 @@
  *    connect here; several connections (server nodes) at once. Wire format:
  *    an XML stream whose header may carry node='NAME' dropped='N', then per
  *    stanza <w n='SEQ' t='EPOCH_MS'>STANZA</w> (a plain stanza is accepted
- *    too). SEQ gaps are counted; `dropped` is the module's own drop count.
+ *    too; without n a record is the previous one's SEQ + 1, without t it
+ *    has the previous one's stamp). SEQ gaps are counted; `dropped` is the
+ *    module's own drop count.
  *  - component: XEP-0114 (live/tap_component.c).
  *
  * Reload: SIGHUP applies `taps:` changes (sw_live_reload_*): added taps

@@ -324,6 +324,10 @@ int sw_reporter_respond(struct sw_reporter *r, const char *peer,
                         const struct sw_xep0268_response *rsp);
 /** Optional JSON Lines sink for inbound reports/requests (borrowed; stdio locks it). */
 void sw_reporter_set_log(struct sw_reporter *r, FILE *fp);
+/** What the reporter's reload would refuse in @c (invalid peers), checked
+ *  beforehand so that a SIGHUP can refuse the whole config. 0 or SW_ECONF
+ *  with @eb filled. Any thread. */
+int sw_reporter_check_conf(const struct sw_conf *c, struct sw_errbuf *eb);
 /** Stop the thread (waiting at most @drain_ms for the spool to empty), disconnect, free. */
 void sw_reporter_stop(struct sw_reporter *r, int64_t drain_ms);
 

@@ -77,6 +77,9 @@ void sw_ring_push_wait(struct sw_ring *r, const void *items, size_t n, struct sw
  *  is available, maybe 0); then sw_ring_commit(r, k) publishes k <= *n. */
 void *sw_ring_reserve(struct sw_ring *r, size_t *n);
 void sw_ring_commit(struct sw_ring *r, size_t k);
+/** Producer: one free item slot, blocking while full; fill it in place, then
+ *  sw_ring_commit(r, 1) (no copy of a whole item built elsewhere). */
+void *sw_ring_reserve_wait(struct sw_ring *r, struct sw_wait_stats *st);
 /** Producer: no more items; wakes the consumer. */
 void sw_ring_close(struct sw_ring *r);
 

@@ -50,12 +50,17 @@ import os
 import statistics
 import sys
 
-# What the detectors do not meet yet (issue 13): the 3 s burst median (gated
-# at 5 s meanwhile; 2.65-4.07 s, median 3.03 s, over 27 seed/size runs: the
-# subscription-burst grace of 60 s puts a fifth of the burst instances over
-# 3 s). content-slow, thin-wave and every look-alike gate since the accuracy
-# branch (0 false positives, recall >= 0.9 over those runs).
-PENDING_DEFAULT = "latency:5"
+# What the detectors do not meet yet (issue 13): the 3 s burst median, gated
+# at 4.5 s meanwhile. Over 28 fresh seed/size runs (README.md, "Burst
+# latency") it is 2.21-3.74 s per run, 2.86 s pooled, <= 3 s in 17 of them:
+# about a third of the burst instances cannot be caught in 3 s without
+# reporting look-alikes: subscription bursts wait for a refusal or their 60 s
+# grace (a contact import looks the same until its contacts answer), rejoin
+# storms need a fourth change (join, leave, rejoin is a person slipping), and
+# over-limit sprays 1-4 s apart need more than over_limit.max (3) oversize
+# stanzas (a person sends a few photos with big thumbnails). content-slow, thin-wave and every look-alike gate
+# since the accuracy branch (0 false positives, recall >= 0.9 over those runs).
+PENDING_DEFAULT = "latency:4.5"
 
 RECALL_DEFAULT = {"behaviour": 0.99, "content": 0.9, "wave": 0.9, "hostile-input": 0.99}
 

@@ -141,6 +141,45 @@ static void test_save_load_round_trip(void **state)
     sw_classifier_free(m2);
 }
 
+/* sw_classifier_score_min: texts under the token floor are counted, not
+ * scored (-1); the others get exactly sw_classifier_score's value. */
+static void test_score_min(void **state)
+{
+    (void)state;
+    struct sw_classifier *m = NULL;
+    char buf[SW_CLASSIFIER_BUF(4096)];
+    holdout_accuracy(false, &m);
+    static const char *const files[] = {
+        SW_SOURCE_DIR "/tests/data/corpus/chat_spam.txt",
+        SW_SOURCE_DIR "/tests/data/corpus/benign_chat.txt",
+    };
+    size_t below = 0, scored = 0;
+    for (size_t f = 0; f < 2; f++) {
+        struct lines sp = read_lines(files[f]);
+        for (size_t i = 0; i < sp.n; i++) {
+            size_t len = strlen(sp.v[i]);
+            if (len > 4096) {
+                len = 4096;
+            }
+            unsigned t_all = 0, t_min = 0;
+            double a = sw_classifier_score(m, sp.v[i], len, buf, sizeof(buf), &t_all);
+            double b = sw_classifier_score_min(m, sp.v[i], len, buf, sizeof(buf), 6, &t_min);
+            assert_int_equal(t_all, t_min);
+            assert_true(a >= 0.0 && a <= 1.0);
+            if (t_all < 6) {
+                assert_true(b == -1.0);
+                below++;
+            } else {
+                assert_true(a == b);
+                scored++;
+            }
+        }
+        free_lines(&sp);
+    }
+    assert_true(below > 0 && scored > 0);
+    sw_classifier_free(m);
+}
+
 static void corrupt_copy(const char *dst, long off, int xor_byte, long truncate_to)
 {
     char cmd[1200];
@@ -530,6 +569,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heldout_accuracy_floor),
         cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_score_min),
         cmocka_unit_test(test_corrupt_models_refused),
         cmocka_unit_test(test_train_command),
         cmocka_unit_test(test_detector),

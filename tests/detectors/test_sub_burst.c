@@ -205,6 +205,41 @@ static void test_grace_settles_on_time(void **state)
     sw_test_det_stop(&d);
 }
 
+static void small_memory(const struct sw_conf_item *schema, void *settings)
+{
+    sw_test_set_int(schema, settings, "max_memory", 64 * 1024);
+}
+
+/* The grace FIFO is part of max_memory: at 64 KB it has 4 KB, 32 slots. 60
+ * accounts bursting at once: 32 crossings are queued and settle on stream
+ * time, 28 are not (counted in evictions) and settle on their requester's
+ * next stanza; the memory gauge (table + FIFO) stays within max_memory. */
+static void test_due_queue_capped(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_ops, small_memory), 0);
+    char from[64];
+    for (int a = 0; a < 60; a++) {
+        snprintf(from, sizeof(from), "spam%d@evil.example/x", a);
+        for (int i = 0; i < 8; i++) {
+            sub(&d, T0 + a * 10 + i * 100, from, a * 8 + i, NULL);
+        }
+    }
+    assert_int_equal(d.out.n, 60); /* half signals at the crossing */
+    assert_int_equal(d.st.evictions, 28);
+    for (int64_t t = T0 + 1000; t <= T0 + 62000; t += 1000) {
+        sw_test_det_tick(&d, t);
+    }
+    assert_int_equal(d.out.n, 60 + 32);
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spam0@evil.example"), 2);
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spam59@evil.example"), 1);
+    assert_true(d.st.mem_bytes > 0 && d.st.mem_bytes <= 64 * 1024);
+    sub(&d, T0 + 63000, "spam59@evil.example/x", 9999, NULL);
+    assert_int_equal(sw_test_count(&d.out, "sub_burst.targets", "spam59@evil.example"), 2);
+    sw_test_det_stop(&d);
+}
+
 static void test_domain_burst(void **state)
 {
     (void)state;
@@ -356,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_new_user_adding_contacts),
         cmocka_unit_test(test_grace_contact_import),
         cmocka_unit_test(test_grace_settles_on_time),
+        cmocka_unit_test(test_due_queue_capped),
         cmocka_unit_test(test_domain_burst),
         cmocka_unit_test(test_domain_needs_accounts),
         cmocka_unit_test(test_domain_one_spammer_and_users),

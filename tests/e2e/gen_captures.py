@@ -166,6 +166,48 @@ for i in range(6):
     c.add(30 + i * 5, "<message xmlns='jabber:client' from='big@c.test/x' to='friend0@a.test' type='chat' "
           "id='o%d'><body>hello</body><x xmlns='urn:example:pad' a='%s'/></message>" % (i, "A" * 5000))
 
+c = cap("content_persistent", "an account with an ordinary history sends its friends three bait lines "
+        "(three different rules, each alone a weak content hit) 15 minutes apart: low-and-slow spam",
+        ["content.persistent"])
+c.background(0, 3600, step=60)
+c.msg(100, "friend0@a.test/pc", "slowbait@b.test", "are you coming to the meetup tonight?")
+c.msg(130, "slowbait@b.test/x", "friend0@a.test", "sure, see you there")
+bait = ["honestly this crypto investment platform gives guaranteed daily profits, ask me how",
+        "I now earn $300 per day from my sofa, you should try it",
+        "they have a nitro giveaway running, claim your free nitro before it ends"]
+for i, b in enumerate(bait):
+    c.msg(600 + i * 900, "slowbait@b.test/x", "friend%d@a.test" % i, b)
+
+c = cap("msg_spam_slow", "one account writes 24 strangers over 46 minutes (one every 2 minutes, never "
+        "a burst), near-identical text each time", ["msg_spam.new_slow"])
+c.background(0, 3600, step=60)
+for i in range(24):
+    c.msg(60 + i * 120, "drip@spam.example/x", "person%d@a.test" % i,
+          "hello %s, I am new here, would you like to see my photos? http://pics.example/me" % ("friend" if i % 2 else "dear"))
+
+c = cap("muc_flood_repeat", "one occupant posts the same line 55 times in 55 s (never 16 in 10 s): "
+        "a repeat flood, and over long_max in a minute", ["muc_flood.repeat", "muc_flood.rate_long"])
+c.background(0, 180)
+c.join(20, "parrot@a.test/pc", ROOM, "parrot")
+for i in range(55):
+    c.msg(30 + i * 1.0, "parrot@a.test/pc", ROOM, "join my server now everyone, it is the best one", "groupchat")
+
+c = cap("muc_flood_long", "one occupant pastes two 2 KB walls of text into a room within seconds",
+        ["muc_flood.long"])
+c.background(0, 120)
+c.join(20, "paster@a.test/pc", ROOM, "paster")
+for i in range(2):
+    c.msg(40 + i * 5, "paster@a.test/pc", ROOM,
+          " ".join("word%d-%d" % (i, k) for k in range(300)), "groupchat")
+
+c = cap("presence_churn_nicks", "one occupant changes its nick 11 times in 65 s, never 3 times in "
+        "10 s: a slow nick storm", ["presence_churn.rate_long"])
+c.background(0, 180)
+c.join(20, "nicky@a.test/x", ROOM, "nicky")
+for i in range(11):
+    c.add(30 + i * 6.5, "<presence xmlns='jabber:client' from='nicky@a.test/x' to=%s id='n%d'/>"
+          % (quoteattr(ROOM + "/nicky%d" % i), i))
+
 c = cap("benign", "ordinary traffic only: a contact import of 16 contacts in 5 s that most "
         "approve within a minute, link sharing between friends; no incident at all", [])
 c.background(0, 600, step=5)

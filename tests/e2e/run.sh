@@ -7,7 +7,9 @@
 # no symbols must open no incident at all). So a detector that silently stops
 # firing on real stanzas (a flag that hides events, a default that loads no
 # rules, a routing change) fails CI, which unit tests on hand-built events
-# cannot show. Also requires that every registered detector is covered.
+# cannot show. Also requires that every registered detector, and every symbol
+# the detectors declare (the built-in aggregate.symbols; patterns such as
+# content.* excepted), is listed for some capture.
 #   run.sh STANZAWATCH SOURCE_DIR WORK_DIR
 set -euo pipefail
 sw=$1
@@ -17,6 +19,7 @@ dir=$src/tests/data/captures/e2e
 mkdir -p "$work"
 fail=0
 covered=" "
+listed=" "
 while read -r name syms; do
     case "$name" in ''|'#'*) continue ;; esac
     for threads in 1 2 4; do
@@ -45,6 +48,7 @@ print(" ".join(sorted(s)))' "$out")
     bad=0
     for s in $syms; do
         covered="$covered${s%%.*} "
+        listed="$listed$s "
         if ! grep -qw -- "$s" <<<"$got"; then
             echo "e2e $name (-t $threads): missing $s (incidents had: ${got:-nothing})"
             bad=1
@@ -69,7 +73,19 @@ for l in lines[i + 1:]:
         fail=1
     fi
 done
+# every symbol a detector declares must be expected from some capture
+for sym in $("$sw" dump-config | /usr/bin/python3 -c '
+import sys
+for l in sys.stdin:
+    l = l.strip()
+    if l.startswith("- symbol: ") and "*" not in l:
+        print(l[len("- symbol: "):].strip("\x22"))'); do
+    if [[ "$listed" != *" $sym "* ]]; then
+        echo "e2e: symbol $sym has no end-to-end capture in $dir/expect.txt"
+        fail=1
+    fi
+done
 if [ "$fail" = 0 ]; then
-    echo "e2e: every detector fired on its capture"
+    echo "e2e: every detector fired on its capture, every declared symbol is covered"
 fi
 exit $fail

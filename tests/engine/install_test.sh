@@ -6,6 +6,7 @@
 #      model resolve to TMP/etc/stanzawatch/... (relative to the binary), and
 #      check-config of the installed stanzawatch.yaml and the defaults both
 #      compile the rules and load the model (exit 0);
+#      the installed systemd unit's ExecStart names that binary and config;
 #   2. BUILD/stanzawatch dump-config resolves them to SOURCE/configs/.
 # usage: install_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -24,6 +25,12 @@ grep -qF -- "- \"$etc/rules/default.yaml\"" <<<"$out" || grep -qF -- "- $etc/rul
 	fail "installed binary: rule file not at $etc: $(grep -A2 rule_files <<<"$out")"
 grep -qF "$etc/models/chat.swnb" <<<"$out" || fail "installed binary: model not at $etc: $(grep 'model:' <<<"$out")"
 (cd / && "$sw" check-config "$etc/stanzawatch.yaml" >/dev/null 2>&1) || fail "check-config of the installed config"
+# the installed systemd unit starts the installed binary with the installed config
+unit=$tmp/prefix/lib/systemd/system/stanzawatch.service
+read -r exe _ c cfgfile _ < <(sed -n 's/^ExecStart=//p' "$unit")
+[ "$exe" = "$tmp/prefix/bin/stanzawatch" ] && [ -x "$exe" ] || fail "unit: ExecStart=$exe is not the installed binary"
+[ "$c" = "-c" ] && [ -f "$cfgfile" ] && [ "$(cd "$(dirname "$cfgfile")" && pwd -P)" = "$etc" ] ||
+	fail "unit: ExecStart config $cfgfile is not the installed $etc/stanzawatch.yaml"
 out=$(cd / && "$build/stanzawatch" dump-config)
 cfg=$(cd "$src/configs" && pwd -P)
 grep -qF "$cfg/models/chat.swnb" <<<"$out" || fail "build tree: model not at $cfg: $(grep 'model:' <<<"$out")"

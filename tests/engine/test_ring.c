@@ -141,6 +141,20 @@ static void *producer(void *arg)
     return NULL;
 }
 
+/* One item at a time, filled in place (the engine's hit records). */
+#define N_IN_PLACE 100000u
+static void *producer_in_place(void *arg)
+{
+    struct two *t = arg;
+    for (uint64_t next = 0; next < N_IN_PLACE; next++) {
+        uint64_t *slot = sw_ring_reserve_wait(t->r, &t->st);
+        *slot = next;
+        sw_ring_commit(t->r, 1);
+    }
+    sw_ring_close(t->r);
+    return NULL;
+}
+
 static void test_two_threads(void **state)
 {
     (void)state;
@@ -189,6 +203,33 @@ static void *evc_waiter(void *arg)
     return NULL;
 }
 
+/* sw_ring_reserve_wait blocks while the ring is full (capacity 4: the
+ * producer waits almost every item) and every item arrives once, in order. */
+static void test_reserve_wait(void **state)
+{
+    (void)state;
+    struct two t;
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(sw_ring_new(sizeof(uint64_t), 4, &t.r), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, producer_in_place, &t), 0);
+    uint64_t expect = 0, buf[3];
+    int order_ok = 1;
+    struct sw_wait_stats cst = {0, 0};
+    while (sw_ring_wait_readable(t.r, &cst)) {
+        size_t n = sw_ring_pop(t.r, buf, 1 + (size_t)(expect % 3));
+        for (size_t i = 0; i < n; i++) {
+            order_ok &= buf[i] == expect;
+            expect++;
+        }
+    }
+    pthread_join(th, NULL);
+    assert_true(order_ok);
+    assert_int_equal(expect, N_IN_PLACE);
+    assert_true(t.st.waits > 0); /* it did wait for room */
+    sw_ring_free(t.r);
+}
+
 static void test_evcount(void **state)
 {
     (void)state;
@@ -214,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_capacity),     cmocka_unit_test(test_full_empty),
         cmocka_unit_test(test_peek_reserve), cmocka_unit_test(test_close),
         cmocka_unit_test(test_two_threads),  cmocka_unit_test(test_evcount),
+        cmocka_unit_test(test_reserve_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

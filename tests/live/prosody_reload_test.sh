@@ -11,24 +11,39 @@
 #   2. a reload that removes the tap the module writes to and puts it back
 #      under another name on another path is refused when that path is not
 #      usable, and nothing changes (the module stays connected);
-#   3. a flood after the reloads is caught through the restarted tap.
+#   3. a flood after the reloads is caught through the restarted tap;
+#   4. (with mod_firewall) a changed component tap (FORWARD mirror) restarts:
+#      the old session ends before the new one logs in (no <conflict/>),
+#      and the next flood arrives through it exactly once.
 # Every process started here is stopped by pid; everything is time-bounded.
 # usage: prosody_reload_test.sh STANZAWATCH SOURCE_DIR
 set -euo pipefail
 sw=$1
 src=$2
 name=live.prosody_reload
-prosody_extra=$(cat <<'CFG'
+# with prosody-modules' mod_firewall, the FORWARD mirror to a component tap too
+fw="" fwmod="" fwscript=""
+if [ -r /usr/lib/prosody/modules/mod_firewall/mod_firewall.lua ]; then
+	fw=1
+	fwmod=', "firewall"'
+	fwscript='	firewall_scripts = { "@SRC@/deploy/prosody/mirror.pfw" }'
+fi
+prosody_extra=$(cat <<CFG
 
 Host "*"
 plugin_paths = { "@SRC@/deploy/prosody" }
 stanzawatch_socket = "unix:@DIR@/tap.sock"
 
 VirtualHost "a.test"
-	modules_enabled = { "stanzawatch" }
+	modules_enabled = { "stanzawatch"$fwmod }
+$fwscript
 
 Component "rooms.a.test" "muc"
-	modules_enabled = { "stanzawatch" }
+	modules_enabled = { "stanzawatch"$fwmod }
+$fwscript
+
+Component "watch.a.test"
+	component_secret = "watch-secret"
 CFG
 )
 # shellcheck source=../reporter/harness.sh
@@ -110,3 +125,39 @@ pd=$(num "dropped by the server module" "$t")
 [ "$(num connections "$t")" -ge 4 ] || fail "counters not carried over the restart: $t"
 grep -q "reloads 1 (failed 1)" "$work/run.1.err" || fail "reload counters: $(grep reloads "$work/run.1.err")"
 say "ok: $got messages through the tap + $pd the module dropped while reconnecting = $((sent + 153)) sent; flood caught after the reloads"
+
+# ---- 4. a component tap restarted by a reload ----
+if [ -z "$fw" ]; then
+	say "4 skipped: prosody-modules (mod_firewall) not installed"
+	exit 0
+fi
+comp() { # comp DEDUP
+	cat >"$work/sw.yaml" <<YAML
+taps:
+  - {type: socket, name: prosody, listen: 'unix:$pdir/tap.sock'}
+  - {type: component, name: mirror, address: '127.0.0.1:$port', jid: watch.a.test, secret: watch-secret, dedup_window: $1}
+YAML
+}
+comp 2s
+start_sw 2
+wait_for 30 '[ "$(count "connected as component" "$work/run.2.err")" -ge 1 ]' || fail "component tap did not connect"
+comp 3s
+before=$(count "pipeline: reload" "$work/run.2.err")
+kill -HUP "$swpid"
+wait_for 20 '[ "$(count "pipeline: reload" "$work/run.2.err")" -gt "$before" ]' || fail "SIGHUP not handled"
+grep -q "tap: mirror: settings changed by the reload: restarting" "$work/run.2.err" || fail "component tap not restarted"
+! grep -q "tap: prosody: settings changed" "$work/run.2.err" || fail "unchanged socket tap restarted"
+wait_for 30 '[ "$(count "connected as component" "$work/run.2.err")" -ge 2 ]' || fail "restarted component tap did not log in"
+"${drv[@]}" muc-flood --room flood3 --prefix third --flooders 1 --messages 150 --others 1 \
+	>"$work/d3.json" 2>>"$work/drv.err" || fail "third flood failed"
+sleep 0.5
+stop_sw
+! grep -qi "conflict" "$work/run.2.err" || fail "the new component session met the old one: $(grep -i conflict "$work/run.2.err")"
+grep -q "tap: mirror: disconnected (tap stopping)" "$work/run.2.err" || fail "the old component session did not end as a stop"
+! grep -q "tap: mirror: disconnected (error" "$work/run.2.err" || fail "a reload restart logged as a connection error"
+has "$work/inc.2.jsonl" muc-flood third1@a.test || fail "flood after the component restart not caught"
+tap_name=mirror
+t=$(tapline 2)
+[ "$(num message "$t")" = 153 ] || fail "expected 150 + 3 messages once through the restarted mirror: $t"
+[ "$(num connections "$t")" = 2 ] || fail "component counters not carried over: $t"
+say "4 ok: component tap restarted without a conflict; 153 messages once through it"

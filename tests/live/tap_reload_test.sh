@@ -4,6 +4,8 @@
 # client on a tap that stays unchanged throughout. Three reloads:
 #   1. refused (a new tap's port is taken, plus tap b removed and metrics
 #      moved): nothing changes - b still open, metrics still on the old port;
+#      refused too: an invalid reporter peer (checked with the taps, not
+#      later alone by the reporter) - the tap added with it does not start;
 #   2. refused by a detector setting while tap c's change was prepared (its
 #      listener taken over): c goes on listening on its path and counting;
 #   3. accepted: tap b removed right after a 20000-stanza burst reached it
@@ -31,8 +33,15 @@ pids+=($!)
 wait_for 5 '[ -s "$work/busy.port" ]' || fail "no busy port"
 pe=$(cat "$work/busy.port")
 
-conf() { # conf FILE TAPS METRICS_PORT [EXTRA]
-	printf 'taps:\n%s\nmetrics:\n  listen: 127.0.0.1:%s\n%s\n' "$2" "$3" "${4:-}" >"$1"
+# a reporter whose server is down (reports stay spooled): its peers are
+# part of what a reload checks before anything changes
+rport=$(free_port)
+reporter() { # reporter PEER_JID
+	printf 'reporter:\n  enabled: true\n  mode: component\n  component: {jid: incidents.localhost, secret: s, host: 127.0.0.1, port: %s}\n  spool_dir: %s\n  inbound_dir: %s\n  peers:\n    - jid: %s\n' \
+		"$rport" "$work/spool" "$work/inbound" "$1"
+}
+conf() { # conf FILE TAPS METRICS_PORT [EXTRA] [PEER]
+	printf 'taps:\n%s\nmetrics:\n  listen: 127.0.0.1:%s\n%s\n%s\n' "$2" "$3" "${4:-}" "$(reporter "${5:-peer.test}")" >"$1"
 }
 ta="  - {type: socket, name: a, listen: 'unix:$work/a.sock', queue: 64MB}"
 tb="  - {type: socket, name: b, listen: '127.0.0.1:$pb', queue: 64MB}"
@@ -43,7 +52,7 @@ te="  - {type: socket, name: e, listen: '127.0.0.1:$pe'}"
 conf "$work/sw.yaml" "$ta
 $tb
 $tc" "$m1"
-TSAN_OPTIONS=${TSAN_OPTIONS:-} "$sw" run -c "$work/sw.yaml" --incidents "$work/inc.jsonl" 2>"$work/run.err" &
+TSAN_OPTIONS=${TSAN_OPTIONS:-} "$sw" run -c "$work/sw.yaml" --incidents "$work/inc.jsonl" --drain-timeout 0 2>"$work/run.err" &
 swpid=$!
 pids+=("$swpid")
 wait_for 20 '[ -S "$work/a.sock" ] && [ -S "$work/c.sock" ] && get "http://127.0.0.1:$m1/metrics" >/dev/null 2>&1' ||
@@ -81,6 +90,18 @@ grep -q "reload failed, keeping the running config: .*tap e: listen 127.0.0.1:$p
 [ "$(openconns "$m1" b)" = 1 ] || fail "refused reload touched tap b (or metrics moved)"
 refused "$m2" || fail "refused reload opened the new metrics port"
 say "1 ok: refused as a whole (taken port), tap b and metrics on $m1 unchanged"
+
+# ---- 1b. refused: an invalid reporter peer, with tap d added in the same file ----
+conf "$work/sw.yaml" "$ta
+$tb
+$tc
+$td" "$m1" "" "peer.test/resource"
+hup
+grep -q "reload failed, keeping the running config: reporter.peers\[0\].jid is empty or invalid" "$work/run.err" ||
+	fail "invalid reporter peer not refused with the reload: $(grep reload "$work/run.err" | tail -1)"
+! "$py" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)' "$pd" 2>/dev/null ||
+	fail "tap d listens although the reload was refused"
+say "1b ok: an invalid reporter peer refuses the reload, tap d not started"
 
 # ---- 2. refused by a detector setting after tap c's change was prepared ----
 conf "$work/sw.yaml" "$ta
@@ -140,5 +161,5 @@ drops=$(awk '/^tap / && match($0, /, [0-9]+ dropped \(queue full\)/) {s += subst
 tap_name=a
 grep -q "^tap a (socket): 1 connections " "$work/run.err" || fail "tap a: $(grep '^tap a ' "$work/run.err")"
 grep -q "^tap c (socket): 3 connections " "$work/run.err" || fail "tap c counters not carried over: $(grep '^tap c ' "$work/run.err")"
-grep -q "reloads 1 (failed 2)" "$work/run.err" || fail "reload counters: $(grep reloads "$work/run.err")"
-say "ok: $parsed of $total stanzas parsed ($drops dropped by a full queue, counted) across 3 reloads; tap a kept its one connection ($(sent fa) stanzas)"
+grep -q "reloads 1 (failed 3)" "$work/run.err" || fail "reload counters: $(grep reloads "$work/run.err")"
+say "ok: $parsed of $total stanzas parsed ($drops dropped by a full queue, counted) across 4 reloads; tap a kept its one connection ($(sent fa) stanzas)"

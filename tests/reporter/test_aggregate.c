@@ -184,6 +184,43 @@ static void test_threshold_crossing(void **state)
     assert_true(strchr("89ab", inc->id[19]) != NULL);
 }
 
+/* Distinct rooms and targets are counted exactly up to 3/4 of AGG_SET_SLOTS
+ * (384), whether they fit the record's few inline slots or the set grew on
+ * the heap (a repeat after a growth must not count again). */
+static void test_distinct_counts_across_growth(void **state)
+{
+    struct fixture *f = *state;
+    static const int want[] = {7, 50, 384};
+    static const int distinct[] = {7, 50, 1000};
+    char off[64], tgt[64], room[64];
+    for (int o = 0; o < 3; o++) {
+        snprintf(off, sizeof(off), "set%d@b.test", o);
+        for (int rep = 0; rep < 2; rep++) {
+            for (int i = 0; i < distinct[o]; i++) {
+                snprintf(tgt, sizeof(tgt), "t%d@c.test", i);
+                snprintf(room, sizeof(room), "r%d@rooms.a.test", i);
+                hit(f, "x.full", off, 1000, T0 + o, room, tgt);
+            }
+        }
+    }
+    size_t before = f->rec.n;
+    sw_aggregate_finish(f->a, T0 + 10);
+    assert_int_equal(f->rec.n, before + 3); /* the three closes */
+    for (int o = 0; o < 3; o++) {
+        snprintf(off, sizeof(off), "set%d@b.test", o);
+        const struct sw_incident *inc = NULL;
+        for (size_t i = before; i < f->rec.n; i++) {
+            if (strcmp(f->rec.inc[i].offender, off) == 0) {
+                inc = &f->rec.inc[i];
+            }
+        }
+        assert_non_null(inc);
+        assert_int_equal(inc->status, SW_INC_CLOSED);
+        assert_int_equal(inc->n_targets, want[o]);
+        assert_int_equal(inc->n_rooms, want[o]);
+    }
+}
+
 static void test_two_half_signals(void **state)
 {
     struct fixture *f = *state;
@@ -823,6 +860,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_eviction_under_pressure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deterministic_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_stress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_distinct_counts_across_growth, setup, teardown),
         cmocka_unit_test(test_config_section),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

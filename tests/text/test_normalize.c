@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -198,6 +199,27 @@ static void fresh(const char *in, size_t len, char *out, size_t cap, unsigned fl
     sw_normalize(in, len, out, cap, flags);
 }
 
+/* A random text of @min .. @min + @span - 1 bytes (at most @cap) glued from
+ * @pieces; returns its length. */
+static size_t rand_text(uint64_t *rng, const char *const *pieces, size_t np, char *in, size_t cap,
+                        size_t min, size_t span)
+{
+    *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+    size_t target = min + (*rng >> 33) % span;
+    size_t len = 0;
+    while (len < target) {
+        *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+        const char *pc = pieces[(*rng >> 33) % np];
+        size_t pl = strlen(pc);
+        if (len + pl > cap) {
+            break;
+        }
+        memcpy(in + len, pc, pl);
+        len += pl;
+    }
+    return len;
+}
+
 static void test_memo_matches_fresh(void **state)
 {
     (void)state;
@@ -210,19 +232,8 @@ static void test_memo_matches_fresh(void **state)
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     char in[600], want[1400], got[1400];
     for (int iter = 0; iter < 1500; iter++) {
-        size_t len = 0;
-        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-        size_t target = 16 + (rng >> 33) % 400;
-        while (len < target) {
-            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-            const char *pc = pieces[(rng >> 33) % (sizeof(pieces) / sizeof(pieces[0]))];
-            size_t pl = strlen(pc);
-            if (len + pl > sizeof(in)) {
-                break;
-            }
-            memcpy(in + len, pc, pl);
-            len += pl;
-        }
+        size_t len =
+            rand_text(&rng, pieces, sizeof(pieces) / sizeof(pieces[0]), in, sizeof(in), 16, 400);
         unsigned flags = flag_sets[iter % 5];
         size_t full = len * 2 + 8;
         size_t caps[] = {1, 2, 7, len / 3 + 1, len / 2, len, len + 1, full};
@@ -246,6 +257,71 @@ static void test_memo_matches_fresh(void **state)
     }
 }
 
+/* Reference squeeze, written plainly: split @s into characters (the lead
+ * byte gives the length), then keep a character unless the two kept before
+ * it are both the same bytes. Returns the new length. */
+static size_t ref_squeeze(char *s, size_t n)
+{
+    char out[1400];
+    size_t start[1400], clen[1400], nc = 0, o = 0;
+    for (size_t r = 0; r < n; r += clen[nc++]) {
+        unsigned char c = (unsigned char)s[r];
+        start[nc] = r;
+        clen[nc] = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        clen[nc] = clen[nc] > n - r ? n - r : clen[nc];
+    }
+    for (size_t k = 0; k < nc; k++) {
+        bool same1 = k >= 1 && clen[k - 1] == clen[k] &&
+                     memcmp(s + start[k - 1], s + start[k], clen[k]) == 0;
+        bool same2 = k >= 2 && clen[k - 2] == clen[k] &&
+                     memcmp(s + start[k - 2], s + start[k], clen[k]) == 0;
+        if (!(same1 && same2)) {
+            memcpy(out + o, s + start[k], clen[k]);
+            o += clen[k];
+        }
+    }
+    memcpy(s, out, o);
+    return o;
+}
+
+/* squeeze is skipped when no character can repeat three times (maybe_runs):
+ * the result must always be the reference squeeze of the unsqueezed text, for
+ * runs of 1-4 byte characters at every offset, near the end and across the
+ * 16-byte blocks of the fast check. */
+static void test_squeeze_skip_exact(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"a",
+                                         "b",
+                                         "aa",
+                                         "aaa",
+                                         "é",
+                                         "éé",
+                                         "ééé",
+                                         "你",
+                                         "你你",
+                                         "你你你",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xf0\x9f\x98\x80\xf0\x9f\x98\x80",
+                                         "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80",
+                                         " ",
+                                         "!",
+                                         "!!!",
+                                         "xyz",
+                                         "ab"};
+    uint64_t rng = 0x2545f4914f6cdd1dull;
+    char in[300], a[700], b[700];
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t len =
+            rand_text(&rng, pieces, sizeof(pieces) / sizeof(pieces[0]), in, sizeof(in), 1, 90);
+        size_t na = sw_normalize(in, len, a, sizeof(a), SW_NORM_DEFAULT);
+        size_t nb = sw_normalize(in, len, b, sizeof(b), SW_NORM_DEFAULT & ~SW_NORM_SQUEEZE);
+        nb = ref_squeeze(b, nb);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_bounded_output),
         cmocka_unit_test(test_all_code_points),
         cmocka_unit_test(test_memo_matches_fresh),
+        cmocka_unit_test(test_squeeze_skip_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
