@@ -106,36 +106,36 @@ end
 -- value needs escaping (Prosody's GC runs a cycle every 5% of heap growth,
 -- so every byte allocated per stanza costs far more than building it).
 local function compact_new(max_depth, max_attr, max_stanza)
-	-- Upper bound of el's own serialised size, without its child elements
-	-- (6 bytes per text or attribute byte, plus markup), or nil when one of
-	-- its attributes reaches max_attr.
-	local function own_size(el)
-		local n = 2 * #el.name + 5;
-		for k, v in pairs(el.attr) do
+	-- The serialised size of an element is at most 6 x its text and
+	-- attribute bytes ("raw": each byte may become an entity) plus markup:
+	-- 2 x #name + 5 per element and 24 per attribute (quotes, space, a
+	-- namespace prefix). walk(el, level) returns el's raw and markup bytes
+	-- with its descendants', or nil when an element reaches max_depth or an
+	-- attribute value max_attr. One call per element, the factor 6 applied
+	-- once per stanza: this walk is about half of a record's cost.
+	local next = next;
+	local function walk(el, level)
+		if level >= max_depth then return nil; end
+		local raw, markup = 0, 2 * #el.name + 5;
+		for k, v in next, el.attr do
 			local l = #v;
 			if l >= max_attr then return nil; end
-			n = n + 6 * (#k + l) + 24;
+			raw, markup = raw + #k + l, markup + 24;
 		end
-		if #el ~= #el.tags then
-			for i = 1, #el do
+		local tags = el.tags;
+		local nt, nc = #tags, #el;
+		if nc ~= nt then
+			for i = 1, nc do
 				local c = el[i];
-				if type(c) == "string" then n = n + 6 * #c; end
+				if type(c) == "string" then raw = raw + #c; end
 			end
 		end
-		return n;
-	end
-	-- The same with its descendants, or nil when one reaches a limit.
-	local function size(el, level)
-		if level >= max_depth then return nil; end
-		local n = own_size(el);
-		if not n then return nil; end
-		local tags = el.tags;
-		for i = 1, #tags do
-			local m = size(tags[i], level + 1);
-			if not m then return nil; end
-			n = n + m;
+		for i = 1, nt do
+			local r, m = walk(tags[i], level + 1);
+			if not r then return nil; end
+			raw, markup = raw + r, markup + m;
 		end
-		return n;
+		return raw, markup;
 	end
 
 	local open_of = { message = "<message from='", presence = "<presence from='" };
@@ -172,16 +172,28 @@ local function compact_new(max_depth, max_attr, max_stanza)
 		local open = open_of[name];
 		if not open then return nil; end
 		local msg = name == "message";
-		local size_ub = own_size(s);
-		if not size_ub then return nil; end
+		-- the stanza's own size (walk() without recursing: the loop below
+		-- walks its children)
+		local raw, markup = 0, 2 * #name + 5;
+		for k, v in next, attr do
+			local l = #v;
+			if l >= max_attr then return nil; end
+			raw, markup = raw + #k + l, markup + 24;
+		end
 		local tags = s.tags;
 		local nt = #tags;
+		if #s ~= nt then
+			for i = 1, #s do
+				local c = s[i];
+				if type(c) == "string" then raw = raw + #c; end
+			end
+		end
 		local body, subject, status, nick, muc, conference, delays;
 		for i = 1, nt do
 			local c = tags[i];
-			local m = size(c, 1);
-			if not m then return nil; end
-			size_ub = size_ub + m;
+			local r, m = walk(c, 1);
+			if not r then return nil; end
+			raw, markup = raw + r, markup + m;
 			local cn = c.name;
 			if cn == "body" then
 				if msg and not body then body = c; end
@@ -214,7 +226,7 @@ local function compact_new(max_depth, max_attr, max_stanza)
 				if msg and c.attr.xmlns == NS_CARBONS then return nil; end
 			end
 		end
-		if size_ub >= max_stanza then return nil; end
+		if 6 * raw + markup >= max_stanza then return nil; end
 
 		local from, to, typ, id = esc_attr(attr.from or ""), esc_attr(attr.to or ""),
 			esc_attr(attr.type or ""), esc_attr(attr.id or "");
