@@ -25,8 +25,8 @@
 -- the same millisecond), so a flood costs a bare <w> per stanza.
 --
 -- Compact record: not the whole stanza, only what stanzawatch's parser reads
--- (engine/xml.c): the stanza element with from, to, type and id (an absent
--- one written as '', which the parser reads as absent), the first <body/>
+-- (engine/xml.c): the stanza element with from (written as '' when absent,
+-- which the parser reads as absent), to, type and id, the first <body/>
 -- and <subject/> of a message, the first <status/> of a presence, the first
 -- XEP-0172 <nick/>, every <delay/> (from, stamp) and legacy jabber:x:delay,
 -- and the flag elements <x xmlns=muc/> and <x xmlns=jabber:x:conference/>.
@@ -45,7 +45,9 @@
 -- parser's event from the record equals its event from the whole stanza
 -- (tests/live/compact_test.sh checks this on the test captures and a swgen
 -- capture). A typical message costs a few table reads, one escape check per
--- value and one string concatenation; no serialiser, no per-stanza closure.
+-- unique value (from, to and type hit a cache of values known clean) and
+-- its share of one string concatenation per group of records; no
+-- serialiser, no per-stanza closure or string.
 --
 -- Never blocks, never errors, never slows the server beyond its records:
 --   * records are batched for up to 10 ms (or 64 KB), then written in groups
@@ -138,6 +140,22 @@ local function compact_new(max_depth, max_attr, max_stanza)
 		return raw, markup;
 	end
 
+	-- from, to and type repeat (a session's own JID, its contacts and rooms,
+	-- a few types): values known to need no escaping are remembered in
+	-- `clean` (a table lookup instead of three finds), at most CLEAN_MAX of
+	-- them; the table is replaced when full. Unique values (id, texts) are
+	-- checked every time.
+	local CLEAN_MAX = 4096;
+	local clean, nclean = {}, 0;
+	local function esc_addr(v)
+		local e = esc_attr(v);
+		if e == v then
+			if nclean >= CLEAN_MAX then clean, nclean = {}, 0; end
+			clean[v], nclean = true, nclean + 1;
+		end
+		return e;
+	end
+
 	local open_of = { message = "<message from='", presence = "<presence from='" };
 	local close_of = { message = "</message></w>\n", presence = "</presence></w>\n" };
 
@@ -228,12 +246,32 @@ local function compact_new(max_depth, max_attr, max_stanza)
 		end
 		if 6 * raw + markup >= max_stanza then return nil; end
 
-		local from, to, typ, id = esc_attr(attr.from or ""), esc_attr(attr.to or ""),
-			esc_attr(attr.type or ""), esc_attr(attr.id or "");
-		buf[n + 1], buf[n + 2], buf[n + 3], buf[n + 4], buf[n + 5] = head, open, from, "' to='", to;
-		buf[n + 6], buf[n + 7], buf[n + 8], buf[n + 9], buf[n + 10] = "' type='", typ, "' id='", id, "'>";
-		n = n + 10;
-		local bytes = #head + #open + #from + #to + #typ + #id + 22;
+		-- from is always written ('' when absent: the parser reads an empty
+		-- attribute as absent), to, type and id only when present
+		local from = attr.from;
+		if not from then from = ""; elseif not clean[from] then from = esc_addr(from); end
+		buf[n + 1], buf[n + 2], buf[n + 3] = head, open, from;
+		n = n + 3;
+		local bytes = #head + #open + #from + 2;
+		local v = attr.to;
+		if v then
+			if not clean[v] then v = esc_addr(v); end
+			buf[n + 1], buf[n + 2] = "' to='", v;
+			n, bytes = n + 2, bytes + #v + 6;
+		end
+		v = attr.type;
+		if v then
+			if not clean[v] then v = esc_addr(v); end
+			buf[n + 1], buf[n + 2] = "' type='", v;
+			n, bytes = n + 2, bytes + #v + 8;
+		end
+		v = attr.id;
+		if v then
+			v = esc_attr(v);
+			buf[n + 1], buf[n + 2] = "' id='", v;
+			n, bytes = n + 2, bytes + #v + 6;
+		end
+		n = n + 1; buf[n] = "'>";
 		local b;
 		if body then n, b = put_text(buf, n, "<body>", body, "</body>"); bytes = bytes + b; end
 		if subject then n, b = put_text(buf, n, "<subject>", subject, "</subject>"); bytes = bytes + b; end
