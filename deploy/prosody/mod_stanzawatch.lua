@@ -126,7 +126,9 @@ local function compact_new(max_depth, max_attr, max_stanza)
 		end
 		local tags = el.tags;
 		local nt, nc = #tags, #el;
-		if nc ~= nt then
+		if nt == 0 then
+			for i = 1, nc do raw = raw + #el[i]; end -- text only
+		elseif nc ~= nt then
 			for i = 1, nc do
 				local c = el[i];
 				if type(c) == "string" then raw = raw + #c; end
@@ -207,11 +209,33 @@ local function compact_new(max_depth, max_attr, max_stanza)
 			end
 		end
 		local body, subject, status, nick, muc, conference, delays;
+		if nt > 0 and max_depth <= 1 then return nil; end
 		for i = 1, nt do
 			local c = tags[i];
-			local r, m = walk(c, 1);
-			if not r then return nil; end
-			raw, markup = raw + r, markup + m;
+			-- walk(c, 1) inlined (most children are leaves: no call for them)
+			markup = markup + 2 * #c.name + 5;
+			for k, v in next, c.attr do
+				local l = #v;
+				if l >= max_attr then return nil; end
+				raw, markup = raw + #k + l, markup + 24;
+			end
+			local ct = c.tags;
+			local nct, ncc = #ct, #c;
+			if nct == 0 then
+				for j = 1, ncc do raw = raw + #c[j]; end
+			else
+				if ncc ~= nct then
+					for j = 1, ncc do
+						local x = c[j];
+						if type(x) == "string" then raw = raw + #x; end
+					end
+				end
+				for j = 1, nct do
+					local r, m = walk(ct[j], 2);
+					if not r then return nil; end
+					raw, markup = raw + r, markup + m;
+				end
+			end
 			local cn = c.name;
 			if cn == "body" then
 				if msg and not body then body = c; end
