@@ -30,7 +30,7 @@ export LUA_PATH="/usr/lib/prosody/?.lua;;" LUA_CPATH="/usr/lib/prosody/?.so;;"
 # whole stanza from 4096 on, the events must still match), each between
 # ordinary messages. (max_stanza_bytes is the splitter's, which
 # sw_compact_events does not run: not checked here.) Prosody's module only:
-# ejabberd's differs on it (see bench/RESULTS.md, 2026-12-04 22:30).
+# ejabberd's differs on it (bench/RESULTS.md, branch mod2 addition).
 big=$(head -c 4097 /dev/zero | tr '\0' 'a')
 edge=$(head -c 4096 /dev/zero | tr '\0' 'b')
 {
