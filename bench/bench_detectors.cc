@@ -172,17 +172,28 @@ void on_hit(sw_hit_sink *, const sw_hit *)
 {
 }
 
+// setup + thread_init of @ops with the default config; false (and the
+// benchmark skipped) when it cannot start.
+bool start_detector(benchmark::State &state, const sw_detector_ops *ops, void **shared,
+                    void **local)
+{
+    char name[160];
+    std::snprintf(name, sizeof(name), "detectors.%s", ops != nullptr ? ops->name : "");
+    const void *settings = ops != nullptr ? sw_conf_section(g_conf, name) : nullptr;
+    sw_errbuf eb{};
+    if (settings == nullptr || ops->setup(settings, shared, &eb) < 0 ||
+        ops->thread_init(*shared, local) < 0) {
+        state.SkipWithError("cannot start detector");
+        return false;
+    }
+    return true;
+}
+
 void BM_Detector(benchmark::State &state, const sw_detector_ops *ops)
 {
     static workload w;
-    char name[160];
-    std::snprintf(name, sizeof(name), "detectors.%s", ops->name);
-    const void *settings = sw_conf_section(g_conf, name);
     void *shared = nullptr, *local = nullptr;
-    sw_errbuf eb{};
-    if (settings == nullptr || ops->setup(settings, &shared, &eb) < 0 ||
-        ops->thread_init(shared, &local) < 0) {
-        state.SkipWithError("cannot start detector");
+    if (!start_detector(state, ops, &shared, &local)) {
         return;
     }
     sw_hit_sink sink{on_hit, nullptr};
@@ -213,6 +224,73 @@ void BM_Detector(benchmark::State &state, const sw_detector_ops *ops)
     ops->thread_fini(local);
     ops->teardown(shared);
 }
+
+// wave's cluster search at its worst: 1:1 messages from accounts of unknown age
+// to strangers, each with its own random text and link host, so none joins a
+// cluster and each scans all `clusters` (1024) twice (text, link) before
+// opening new ones (the scan reads each cluster's 24-byte head; the tallies
+// only on a join).
+void BM_WaveNewClusters(benchmark::State &state)
+{
+    const sw_detector_ops *ops = nullptr;
+    for (const sw_detector_ops *const *l = sw_registry_list(); *l != nullptr; l++) {
+        if (std::strcmp((*l)->name, "wave") == 0) {
+            ops = *l;
+        }
+    }
+    static workload w; // for its event builders; the events are made here
+    static std::vector<sw_event> evs;
+    if (evs.empty()) {
+        uint64_t x = 0x2545F4914F6CDD1Dull;
+        auto rnd = [&x]() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            return x;
+        };
+        for (int i = 0; i < 4096; i++) {
+            std::string text;
+            for (int k = 0; k < 8; k++) {
+                text += k ? " " : "";
+                for (int c = 0; c < 6; c++) {
+                    text += static_cast<char>('a' + rnd() % 26);
+                }
+            }
+            sw_event ev = w.base(SW_EV_MESSAGE, SW_T_CHAT,
+                                 "fresh" + std::to_string(i) + "@spam" + std::to_string(i % 50) +
+                                     ".example/x",
+                                 "target" + std::to_string(rnd() % 100000) + "@example.org");
+            text += " https://";
+            for (int c = 0; c < 8; c++) {
+                text += static_cast<char>('a' + rnd() % 26);
+            }
+            text += ".example/join";
+            w.body(ev, text);
+            ev.id_hash = rnd();
+            evs.push_back(ev);
+        }
+    }
+    void *shared = nullptr, *local = nullptr;
+    if (!start_detector(state, ops, &shared, &local)) {
+        return;
+    }
+    sw_hit_sink sink{on_hit, nullptr};
+    sw_detector_stats st{};
+    int64_t t = 1700000000000ll;
+    size_t i = 0;
+    for (auto _ : state) {
+        sw_event &ev = evs[i];
+        ev.t_ms = t;
+        ev.seq = static_cast<uint64_t>(t);
+        ops->process(shared, local, &ev, &sink, &st);
+        t++;
+        i = i + 1 == evs.size() ? 0 : i + 1;
+    }
+    state.counters["hits"] = static_cast<double>(st.hits);
+    ops->thread_fini(local);
+    ops->teardown(shared);
+}
+BENCHMARK(BM_WaveNewClusters);
 
 // The expiry sweep of one detector table (detectors/table.c) per stream second,
 // as every detector calls it at every tick: a 64-byte-entry table grown to

@@ -47,6 +47,7 @@
 #include "sw/normalize.h"
 
 #include "cls_history.h"
+#include "dcommon.h"
 
 #define NB_MAGIC "SWNBAYES"
 #define NB_TOKEN_MAX 40
@@ -1010,34 +1011,6 @@ static void cls_thread_fini(void *local)
     free(local);
 }
 
-/* A line a bridge relays from another network: "<nick> text", optionally
- * after a "[network] " tag (matterbridge, biboumi, IRC/Matrix relays). Its
- * words are someone else's, so they say nothing about the sender: a busy
- * bridge's hundreds of relayed lines gave the model chances at a
- * spammy-looking one in its first minutes, before its history counted (swgen
- * busy-bridge). Content rules still see such lines. */
-static bool cls_relayed(const char *b, size_t n)
-{
-    size_t i = 0;
-    if (n > 0 && b[0] == '[') {
-        while (i < n && i < 24 && b[i] != ']') {
-            i++;
-        }
-        if (i + 2 >= n || b[i] != ']' || b[i + 1] != ' ') {
-            return false;
-        }
-        i += 2;
-    }
-    if (i >= n || b[i] != '<') {
-        return false;
-    }
-    size_t j = i + 1;
-    while (j < n && j - i <= 33 && b[j] != '>' && b[j] != ' ' && b[j] != '<') {
-        j++;
-    }
-    return j > i + 1 && j + 1 < n && b[j] == '>' && b[j + 1] == ' ';
-}
-
 static void cls_process(const void *shared, void *local, const struct sw_event *ev,
                         struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
@@ -1047,7 +1020,7 @@ static void cls_process(const void *shared, void *local, const struct sw_event *
 
     st->events++;
     if (sh->model == NULL || (ev->flags & never) != 0 || ev->from.local_len == 0 ||
-        ev->body_len == 0 || cls_relayed(ev->body, ev->body_len)) {
+        ev->body_len == 0 || sw_dc_relayed(ev->body, ev->body_len)) {
         return;
     }
     size_t len = ev->body_len;
@@ -1060,7 +1033,7 @@ static void cls_process(const void *shared, void *local, const struct sw_event *
                                        sh->min_tokens, &tokens);
     if (tokens < sh->min_tokens ||
         !cls_hist_count(lo->hist, ev->from.bare, ev->t_ms, p >= sh->threshold, sh->history_min,
-                        sh->history_share)) {
+                        sh->history_share, &st->evictions)) {
         return;
     }
     struct sw_hit h;

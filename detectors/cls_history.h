@@ -47,12 +47,14 @@ struct cls_hist_slot {
 
 /**
  * Count one scored message of the sender @bare (its JID hash) at @t_ms, spammy
- * when @spammy. Returns true when a spammy message is a signal: the sender had
- * fewer than @min scored messages before it, or its spam share (this one
- * included) is at least @share.
+ * when @spammy; a sender active within the hour pushed out of a full set
+ * counts in *@evictions (the detector's stats; only then can the outcome
+ * depend on how senders are spread over workers). Returns true when a spammy
+ * message is a signal: the sender had fewer than @min scored messages before
+ * it, or its spam share (this one included) is at least @share.
  */
 static inline bool cls_hist_count(struct cls_hist_slot *tab, uint64_t bare, int64_t t_ms,
-                                  bool spammy, unsigned min, double share)
+                                  bool spammy, unsigned min, double share, uint64_t *evictions)
 {
     struct cls_hist_slot *set =
         &tab[(bare & (CLS_HIST_SLOTS / CLS_HIST_WAYS - 1u)) * CLS_HIST_WAYS];
@@ -69,6 +71,9 @@ static inline bool cls_hist_count(struct cls_hist_slot *tab, uint64_t bare, int6
         }
     }
     if (s == NULL || (now > s->last && now - s->last > CLS_HIST_IDLE_S)) {
+        if (s == NULL && lru->tag != 0 && !(now > lru->last && now - lru->last > CLS_HIST_IDLE_S)) {
+            ++*evictions; /* an active sender's history lost: the set is full */
+        }
         s = s != NULL ? s : lru;
         s->tag = tag;
         s->ham = s->spam = 0;

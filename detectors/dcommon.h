@@ -8,6 +8,7 @@
  *   MUC history and offline delivery (SW_F_HISTORY), carbons.
  * - sw_dc_seen_id(): per-key ring of recent stanza ids so fan-out copies of
  *   one stanza (same from, same id) count once.
+ * - sw_dc_relayed(): a line a bridge relays ("<nick> text").
  * - cooldown: a key emits a given signal when it first crosses its threshold
  *   and then at most once per cooldown, so a flood gives a few hits.
  * - the common lifecycle (dcommon.c): a detector's shared state starts with
@@ -134,6 +135,32 @@ static inline uint32_t sw_dc_secs(int64_t ms)
 {
     int64_t s = ms / 1000;
     return s < 1 ? 1u : (s > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)s);
+}
+
+/** A line a bridge relays from another network: "<nick> text", optionally
+ *  after a "[network] " tag (matterbridge, biboumi, IRC/Matrix relays). Its
+ *  words and its rate are someone else's: the classifier does not score it
+ *  and muc_flood gives it the steady-relay thresholds (swgen busy-bridge). */
+static inline bool sw_dc_relayed(const char *b, size_t n)
+{
+    size_t i = 0;
+    if (n > 0 && b[0] == '[') {
+        while (i < n && i < 24 && b[i] != ']') {
+            i++;
+        }
+        if (i + 2 >= n || b[i] != ']' || b[i + 1] != ' ') {
+            return false;
+        }
+        i += 2;
+    }
+    if (i >= n || b[i] != '<') {
+        return false;
+    }
+    size_t j = i + 1;
+    while (j < n && j - i <= 33 && b[j] != '>' && b[j] != ' ' && b[j] != '<') {
+        j++;
+    }
+    return j > i + 1 && j + 1 < n && b[j] == '>' && b[j + 1] == ' ';
 }
 
 struct sw_table;

@@ -123,19 +123,26 @@ struct mr_room {
     struct mr_cluster c[MR_CLUSTERS];
 };
 
+/* A ring post; its bare JID text is kept apart (mr_jid(), jids[i] for
+ * ring[i]) so the scans for a wave's posts (mr_collect_wave, mr_pair) read
+ * 56-byte records instead of 312-byte ones with the text. Together they are
+ * the 312 bytes a post always took (asserted: the ring is in the memory
+ * budget, so the tables' sizes do not change). */
 struct mr_post {
     uint64_t room, cid, sender, domain; /* cid: the cluster (room, slot, first_s) */
     int64_t t_ms;
     uint32_t t_s;
     uint16_t dom_off, dom_len;
     uint8_t fresh; /* the sender had joined the room less than `fresh` before, not yet spoken */
-    char jid[SW_JID_TEXT];
 };
+#define MR_POST_BYTES (sizeof(struct mr_post) + SW_JID_TEXT)
+_Static_assert(MR_POST_BYTES == 312, "the ring's size is in the memory budget");
 
 struct mr_local {
     SW_DC_LOCAL_HEAD; /* t unused (NULL); sizing: max_memory and ring */
     struct sw_table *occ, *rooms;
     struct mr_post *ring;
+    char *jids; /* ring_n x SW_JID_TEXT: jids + i * SW_JID_TEXT is ring[i]'s bare JID */
     size_t ring_n, ring_pos;
 };
 
@@ -164,6 +171,7 @@ static void mr_thread_fini(void *local)
     sw_table_free(l->occ);
     sw_table_free(l->rooms);
     free(l->ring);
+    free(l->jids);
     sw_dc_thread_fini(l);
 }
 
@@ -177,13 +185,14 @@ static int mr_thread_init(const void *shared, void **local)
     }
     /* Budget: the ring first, then half of the rest for each table. */
     l->ring_n = (size_t)sh->s.ring;
-    int64_t ring_bytes = (int64_t)(l->ring_n * sizeof(struct mr_post));
+    int64_t ring_bytes = (int64_t)(l->ring_n * MR_POST_BYTES);
     int64_t rest = sh->s.max_memory - ring_bytes;
     if (rest < 2 * 65536) {
         rest = 2 * 65536;
     }
     l->ring = calloc(l->ring_n, sizeof(struct mr_post));
-    if (l->ring == NULL) {
+    l->jids = calloc(l->ring_n, SW_JID_TEXT);
+    if (l->ring == NULL || l->jids == NULL) {
         goto fail;
     }
     rc = sw_table_new(&l->occ, sizeof(struct mr_occ), rest / 2);
@@ -219,14 +228,21 @@ static bool is_room_home(const struct sw_event *ev, uint64_t dom)
     return false;
 }
 
+/* Bare JID text of ring post @p. */
+static char *mr_jid(const struct mr_local *l, const struct mr_post *p)
+{
+    return l->jids + (size_t)(p - l->ring) * SW_JID_TEXT;
+}
+
+/* @jid: an earlier post's account, NULL for the current event's sender. */
 static void mr_hit_account(const struct sw_event *ev, const struct mr_cluster *c, uint32_t n,
-                           const struct mr_post *p, int64_t first_ms, uint32_t weight_milli,
+                           const char *jid, int64_t first_ms, uint32_t weight_milli,
                            struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     struct sw_hit h;
     sw_hit_init(&h, "muc_raid", "muc_raid.account", "muc-flood", ev);
-    if (p != NULL) {
-        sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, p->jid, strlen(p->jid));
+    if (jid != NULL) {
+        sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, jid, strlen(jid));
     }
     h.weight_milli = weight_milli;
     h.first_ms = first_ms < ev->t_ms ? first_ms : ev->t_ms;
@@ -294,7 +310,7 @@ static void mr_remember_post(struct mr_local *l, uint64_t room, uint64_t cid,
     p->domain = ev->from.domain;
     p->t_ms = ev->t_ms;
     p->t_s = now;
-    if (sw_jid_copy_bare(p->jid, sizeof(p->jid), &ev->from) > 0) {
+    if (sw_jid_copy_bare(mr_jid(l, p), SW_JID_TEXT, &ev->from) > 0) {
         p->dom_off = ev->from.local_len > 0 ? (uint16_t)(ev->from.local_len + 1) : 0;
         p->dom_len = ev->from.domain_len;
     } else {
@@ -349,10 +365,10 @@ static size_t mr_collect_wave(const struct mr_local *l, uint64_t room, uint64_t 
 
 /* Domain: a "muc_raid.domain" hit when a majority of the named wave accounts
  * share one domain (not the room's own), once per cooldown per cluster. */
-static void mr_hit_domain(const struct mr_shared *sh, const struct sw_event *ev,
-                          struct mr_cluster *c, const struct mr_post *const *posts, size_t ns,
-                          uint32_t now, int64_t first_ms, struct sw_hit_sink *out,
-                          struct sw_detector_stats *st)
+static void mr_hit_domain(const struct mr_shared *sh, const struct mr_local *l,
+                          const struct sw_event *ev, struct mr_cluster *c,
+                          const struct mr_post *const *posts, size_t ns, uint32_t now,
+                          int64_t first_ms, struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     uint32_t cd = sw_dc_secs(sh->s.cooldown);
     uint64_t best = 0;
@@ -375,7 +391,7 @@ static void mr_hit_domain(const struct mr_shared *sh, const struct sw_event *ev,
         struct sw_hit h;
         sw_hit_init(&h, "muc_raid", "muc_raid.domain", "muc-flood", ev);
         const struct mr_post *q = posts[best_j];
-        sw_hit_set_offender(&h, SW_OFFENDER_DOMAIN, q->jid + q->dom_off, q->dom_len);
+        sw_hit_set_offender(&h, SW_OFFENDER_DOMAIN, mr_jid(l, q) + q->dom_off, q->dom_len);
         h.first_ms = first_ms;
         sw_hit_add_value(&h, "accounts", (int64_t)ns);
         sw_hit_add_value(&h, "domain_accounts", (int64_t)best_n);
@@ -418,7 +434,7 @@ static void mr_pair(const struct mr_local *l, const struct sw_event *ev, struct 
     c->paired_s = now;
     mr_hit_account(ev, c, n, NULL, first_ms, MR_PAIR_WEIGHT, out, st);
     for (size_t j = 0; j < nm; j++) {
-        mr_hit_account(ev, c, n, mates[j], first_ms, MR_PAIR_WEIGHT, out, st);
+        mr_hit_account(ev, c, n, mr_jid(l, mates[j]), first_ms, MR_PAIR_WEIGHT, out, st);
     }
 }
 
@@ -531,10 +547,10 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
             continue;
         }
         oo->hit_s = now;
-        mr_hit_account(ev, c, n, self ? NULL : posts[j], first_ms, 1000, out, st);
+        mr_hit_account(ev, c, n, self ? NULL : mr_jid(l, posts[j]), first_ms, 1000, out, st);
     }
 
-    mr_hit_domain(sh, ev, c, posts, ns, now, first_ms, out, st);
+    mr_hit_domain(sh, l, ev, c, posts, ns, now, first_ms, out, st);
 }
 
 static void mr_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
@@ -552,7 +568,7 @@ static void mr_expire(const void *shared, void *local, int64_t now_ms, struct sw
     sw_table_expire(l->rooms, now, sw_dc_secs(sh->s.idle), &b);
     st->expired += a.expired + b.expired;
     st->keys = a.keys + b.keys;
-    st->mem_bytes = a.mem_bytes + b.mem_bytes + l->ring_n * sizeof(struct mr_post);
+    st->mem_bytes = a.mem_bytes + b.mem_bytes + l->ring_n * MR_POST_BYTES;
 }
 
 static const struct sw_detector_symbol mr_symbols[] = {

@@ -117,22 +117,27 @@ static const struct sw_conf_item schema[] = {
 };
 #undef SW_DC_S
 
-/* What cluster_find() reads of every cluster (fp, first_s, last_s, id, link)
- * comes first, within 24 bytes: one cache line per cluster for most of them
- * instead of two (link was at byte 116); the size is unchanged (120). */
+/* A cluster is split in two arrays of the same index: what cluster_find()
+ * reads of every cluster for every message (24 bytes: 1024 clusters are 24 KB,
+ * cache-resident) and its sender tally, touched only when a message joins it.
+ * Together they are the 120 bytes a cluster always took (asserted: the rings'
+ * size is in the memory budget, so the tables' sizes do not change). */
 struct wave_cluster {
     uint64_t fp; /* text SimHash, or the link host hash */
     uint32_t first_s, last_s;
     uint32_t id; /* never 0 for a live cluster */
     uint8_t link, fired, dom_fired;
+};
+
+struct wave_tally {
     uint32_t member[WAVE_MEMBERS];
     uint32_t dom[WAVE_DOMS];
     uint16_t domn[WAVE_DOMS];
     uint16_t weighted, established, n_members;
     uint16_t units; /* weight of the weighted senders in halves: young 2, unknown age 1 */
 };
-_Static_assert(sizeof(struct wave_cluster) == 120,
-               "the cluster ring's size is in the memory budget");
+#define WAVE_CLUSTER_BYTES (sizeof(struct wave_cluster) + sizeof(struct wave_tally))
+_Static_assert(WAVE_CLUSTER_BYTES == 120, "the cluster rings' size is in the memory budget");
 
 struct wave_post {
     uint64_t sender;
@@ -152,7 +157,8 @@ struct wave_local {
     SW_DC_LOCAL_HEAD; /* t: accounts (user = first-seen seconds); sizing: max_memory */
     struct sw_table *pairs;
     struct wave_cluster *cl;
-    size_t n_cl, n_used; /* slots; slots ever used (only those are scanned) */
+    struct wave_tally *tl; /* tl[i] is cl[i]'s */
+    size_t n_cl, n_used;   /* slots; slots ever used (only those are scanned) */
     struct wave_post *post;
     size_t n_post, post_next;
     uint32_t next_id;
@@ -192,6 +198,7 @@ static void wave_thread_fini(void *local)
     sw_table_free(l->t);
     sw_table_free(l->pairs);
     free(l->cl);
+    free(l->tl);
     free(l->post);
     free(l);
 }
@@ -207,8 +214,7 @@ static int wave_thread_init(const void *shared, void **local)
     l->sizing = sh->dc.sizing;
     l->n_cl = (size_t)s->clusters;
     l->n_post = (size_t)s->posts;
-    int64_t rings =
-        (int64_t)(l->n_cl * sizeof(struct wave_cluster) + l->n_post * sizeof(struct wave_post));
+    int64_t rings = (int64_t)(l->n_cl * WAVE_CLUSTER_BYTES + l->n_post * sizeof(struct wave_post));
     int64_t rest = s->max_memory - rings;
     int rc = SW_ENOMEM;
     if (rest < 2 * 65536) {
@@ -216,8 +222,9 @@ static int wave_thread_init(const void *shared, void **local)
         goto fail;
     }
     l->cl = calloc(l->n_cl, sizeof(*l->cl));
+    l->tl = calloc(l->n_cl, sizeof(*l->tl));
     l->post = calloc(l->n_post, sizeof(*l->post));
-    if (l->cl == NULL || l->post == NULL) {
+    if (l->cl == NULL || l->tl == NULL || l->post == NULL) {
         goto fail;
     }
     rc = sw_table_new(&l->t, sizeof(struct sw_table_entry), rest / 3);
@@ -343,6 +350,7 @@ static struct wave_cluster *cluster_find(struct wave_local *l, uint64_t fp, bool
         return NULL;
     }
     memset(victim, 0, sizeof(*victim));
+    memset(&l->tl[victim - l->cl], 0, sizeof(l->tl[0]));
     victim->fp = fp;
     victim->link = link;
     victim->first_s = now;
@@ -353,8 +361,9 @@ static struct wave_cluster *cluster_find(struct wave_local *l, uint64_t fp, bool
 
 /* wave.account for @jid (an earlier post first seen at @t_ms), or for the
  * current event's sender when @jid is NULL. */
-static void emit_account(const struct wave_cluster *c, const struct sw_event *ev, const char *jid,
-                         int64_t t_ms, struct sw_hit_sink *out, struct sw_detector_stats *st)
+static void emit_account(const struct wave_cluster *c, const struct wave_tally *t,
+                         const struct sw_event *ev, const char *jid, int64_t t_ms,
+                         struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
     struct sw_hit h;
     sw_hit_init(&h, WAVE_NAME, "wave.account", WAVE_KIND, ev);
@@ -363,49 +372,49 @@ static void emit_account(const struct wave_cluster *c, const struct sw_event *ev
         h.body[0] = '\0'; /* the sample text is the current sender's */
     }
     h.first_ms = t_ms < ev->t_ms ? t_ms : ev->t_ms;
-    sw_hit_add_value(&h, "senders", c->weighted);
-    sw_hit_add_value(&h, "established", c->established);
+    sw_hit_add_value(&h, "senders", t->weighted);
+    sw_hit_add_value(&h, "established", t->established);
     sw_hit_add_value(&h, "link_cluster", c->link);
     sw_hit_emit(out, &h);
     st->hits++;
 }
 
-static bool member_add(struct wave_cluster *c, uint64_t sender)
+static bool member_add(struct wave_tally *t, uint64_t sender)
 {
     uint32_t tag = (uint32_t)(sender >> 32) | 1u;
-    unsigned n = c->n_members < WAVE_MEMBERS ? c->n_members : WAVE_MEMBERS;
+    unsigned n = t->n_members < WAVE_MEMBERS ? t->n_members : WAVE_MEMBERS;
     for (unsigned i = 0; i < n; i++) {
-        if (c->member[i] == tag) {
+        if (t->member[i] == tag) {
             return false;
         }
     }
-    c->member[c->n_members % WAVE_MEMBERS] = tag;
-    c->n_members++;
+    t->member[t->n_members % WAVE_MEMBERS] = tag;
+    t->n_members++;
     return true;
 }
 
-static void dom_add(struct wave_cluster *c, uint64_t domain)
+static void dom_add(struct wave_tally *t, uint64_t domain)
 {
     uint32_t tag = (uint32_t)(domain >> 32) | 1u;
     unsigned least = 0;
     for (unsigned i = 0; i < WAVE_DOMS; i++) {
-        if (c->dom[i] == tag) {
-            c->domn[i]++;
+        if (t->dom[i] == tag) {
+            t->domn[i]++;
             return;
         }
-        if (c->domn[i] < c->domn[least]) {
+        if (t->domn[i] < t->domn[least]) {
             least = i;
         }
     }
-    c->dom[least] = tag;
-    c->domn[least] = 1;
+    t->dom[least] = tag;
+    t->domn[least] = 1;
 }
 
-static bool fires(const struct sw_wave_settings *s, const struct wave_cluster *c)
+static bool fires(const struct sw_wave_settings *s, const struct wave_tally *t)
 {
-    unsigned total = (unsigned)c->weighted + c->established;
-    return c->units >= 2 * s->min_senders &&
-           (uint64_t)c->established * 100 <= (uint64_t)s->max_established_pct * total;
+    unsigned total = (unsigned)t->weighted + t->established;
+    return t->units >= 2 * s->min_senders &&
+           (uint64_t)t->established * 100 <= (uint64_t)s->max_established_pct * total;
 }
 
 /* Domain roll-up for the current event's sender domain. */
@@ -413,6 +422,7 @@ static void maybe_domain(const struct wave_shared *sh, struct wave_local *l, str
                          const struct sw_event *ev, struct sw_hit_sink *out,
                          struct sw_detector_stats *st)
 {
+    const struct wave_tally *t = &l->tl[c - l->cl];
     const struct sw_table_entry *de =
         sw_table_find(l->t, sw_table_key2(ev->from.domain, 0x646f6d61696eull));
     if (de != NULL && de->user >= WAVE_POPULATED) {
@@ -420,11 +430,11 @@ static void maybe_domain(const struct wave_shared *sh, struct wave_local *l, str
     }
     uint32_t tag = (uint32_t)(ev->from.domain >> 32) | 1u;
     for (unsigned i = 0; i < WAVE_DOMS; i++) {
-        if (c->dom[i] != tag || (c->dom_fired & (1u << i)) != 0) {
+        if (t->dom[i] != tag || (c->dom_fired & (1u << i)) != 0) {
             continue;
         }
-        if (c->domn[i] >= sh->s.domain_min &&
-            (uint64_t)c->domn[i] * 100 >= (uint64_t)sh->s.domain_share_pct * c->weighted) {
+        if (t->domn[i] >= sh->s.domain_min &&
+            (uint64_t)t->domn[i] * 100 >= (uint64_t)sh->s.domain_share_pct * t->weighted) {
             struct sw_hit h;
             sw_hit_init(&h, WAVE_NAME, "wave.domain", WAVE_KIND, ev);
             sw_hit_set_offender(&h, SW_OFFENDER_DOMAIN, ev->from.text + ev->from.domain_off,
@@ -433,8 +443,8 @@ static void maybe_domain(const struct wave_shared *sh, struct wave_local *l, str
             if (h.first_ms > ev->t_ms) {
                 h.first_ms = ev->t_ms;
             }
-            sw_hit_add_value(&h, "senders", c->weighted);
-            sw_hit_add_value(&h, "domain_senders", c->domn[i]);
+            sw_hit_add_value(&h, "senders", t->weighted);
+            sw_hit_add_value(&h, "domain_senders", t->domn[i]);
             sw_hit_emit(out, &h);
             st->hits++;
             c->dom_fired = (uint8_t)(c->dom_fired | (1u << i));
@@ -448,21 +458,22 @@ static void cluster_add(const struct wave_shared *sh, struct wave_local *l, stru
                         unsigned w, uint32_t now, const struct sw_event *ev,
                         struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
+    struct wave_tally *t = &l->tl[c - l->cl];
     c->last_s = now;
-    if (!member_add(c, ev->from.bare)) {
+    if (!member_add(t, ev->from.bare)) {
         if (w && c->fired) {
             maybe_domain(sh, l, c, ev, out, st);
         }
         return;
     }
     if (!w) {
-        c->established++;
+        t->established++;
         return;
     }
-    c->weighted++;
-    c->units = (uint16_t)(c->units + w);
-    dom_add(c, ev->from.domain);
-    if (!c->fired && fires(&sh->s, c)) {
+    t->weighted++;
+    t->units = (uint16_t)(t->units + w);
+    dom_add(t, ev->from.domain);
+    if (!c->fired && fires(&sh->s, t)) {
         c->fired = 1;
         /* name the earlier weighted senders of this cluster (each once) */
         uint64_t named[64];
@@ -483,11 +494,11 @@ static void cluster_add(const struct wave_shared *sh, struct wave_local *l, stru
             if (n_named < 64) {
                 named[n_named++] = p->sender;
             }
-            emit_account(c, ev, p->jid, p->t_ms, out, st);
+            emit_account(c, t, ev, p->jid, p->t_ms, out, st);
         }
-        emit_account(c, ev, NULL, ev->t_ms, out, st);
+        emit_account(c, t, ev, NULL, ev->t_ms, out, st);
     } else if (c->fired) {
-        emit_account(c, ev, NULL, ev->t_ms, out, st);
+        emit_account(c, t, ev, NULL, ev->t_ms, out, st);
     }
     if (c->fired) {
         maybe_domain(sh, l, c, ev, out, st);
@@ -619,8 +630,8 @@ static void wave_expire(const void *shared, void *local, int64_t now_ms,
     sw_table_expire(l->t, sw_table_now(l->t, now_ms), idle, st);
     st->expired += tmp.expired;
     st->keys += tmp.keys;
-    st->mem_bytes += tmp.mem_bytes + l->n_cl * sizeof(struct wave_cluster) +
-                     l->n_post * sizeof(struct wave_post);
+    st->mem_bytes +=
+        tmp.mem_bytes + l->n_cl * WAVE_CLUSTER_BYTES + l->n_post * sizeof(struct wave_post);
 }
 
 static const struct sw_detector_symbol wave_symbols[] = {

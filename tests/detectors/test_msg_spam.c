@@ -60,6 +60,86 @@ static void test_slow(void **state)
     sw_test_det_stop(&d);
 }
 
+/* One pitch, mutated per message, to a new stranger every 40 s (swgen seed
+ * 9501, its first 24 lines): the 2nd and 3rd variants are outliers close to
+ * each other (SimHash 12) but 16-20 from the rest. The pitch fingerprint
+ * locked onto that pair, the other 22 never matched it and new_slow never
+ * fired (43 lines, missed). A confirmed variant that holds less than a
+ * quarter of the first contacts is replaced by the newest text. */
+static void test_slow_outlier_variants(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        "Buy viagrA  oNline wIthout prEscripTion http://3cgy738.example/8mr3pm 6n8z",
+        "hi all, Buy viagRa onlinE without prescripti0n http://3cgy738.example/8mr3pm mdgyoew",
+        "!!! Buy viagraonlin3 without prEscripti0n http://3cgy738.examPle/8mr3pm 5ig885",
+        "!!! Buy viagra online withoUt prescription http://3cgy738.3xample/8mr3pm yjp8lma",
+        "Buy viagraonline without prescription http://3cgy738.exampLe/8mr3pm m6lp5",
+        "psst Buy viagra onlin3 witHout prescription hTtp://3cgy738.example/8mr3pm whl",
+        ">> Buy viagra online without prescription http://3cgY738.example/8mr3pm lplt",
+        "Buy viagra online without prescription http://3cgy738.exAmple/8mr3pm y7h3f",
+        "!!! Buy viagrA online withoUT prescripTion http://3Cgy738.example/8mr3pm gtrx0aq",
+        ">> Buy viagra online  without prescriptIOn  http://3cgy738.example/8mr3pm 1ujci",
+        "Buy viagra online without prescriptiOn http://3cgy738.example/8mr3pm 8l9v5",
+        "Buy viagrA online without prescriPtion httP://3cgy738.example/8mr3pm my2yk",
+        "Buy viagra Online without prescription http://3cgy738.example/8mr3pm wjk0",
+        "Buy viagra onlinE without prescription http://3cgy738.example/8mr3pm hl5uq7e",
+        "Buy  viagra online  without prescription hTtp://3cgy738.examplE/8mr3pm 2ry",
+        "Buy vIagra online  without preScriptioN http://3Cgy738.example/8mr3pm b33",
+        "!!! Buy viagra online witHout  prescription http://3cgy738.example/8mr3pm m6v",
+        "!!! Buy viagra online without prescription  http://3cGy738.eXample/8mr3pm puuq",
+        ">> Buy viagra onlIne without prEscription http://3cgy738.example/8mr3pm mlj9m",
+        "BuY viagra onLine  without prescription http://3cgy738.example/8mr3pm 3mujgy5",
+        "!!! Buy viagra onlinewiThout presCrIption http://3cgy738.3xampLe/8mr3pm 3al",
+        "Buy viagra online witHout prescripTion http://3cgy738.example/8mr3pm rgi18",
+        "hi all, Buy viagra online without prescriptiOn  http://3cgy738.example/8mr3pm nxdqsy",
+        "Buy  viagra 0nlIne withoutprescription  hTtp://3cgy738.example/8mR3pm l5hfium",
+    };
+    /* seed 9303: the first line is the outlier (13-24 from every other) and
+     * consecutive variants are often 15-26 apart: following every new text
+     * as soon as the confirmed one holds no majority lost the count (missed);
+     * the confirmed variant is replaced only below a quarter */
+    static const char *const noisy[] = {
+        "hey! Buy Viagra online with0ut  pRescription http://vdxWtXw.example/Lfnxlv 78a",
+        "!!! Buy viagra online without prescription http://vdxwtxw.example/Lfnxlv ojspj",
+        "hi all, Buy viaGra online withoUt prescription http://vdxwtxw.exampl3/lfnxlv d03e6",
+        "Buy viagra onlin3 without  prescription hTtp://vdxwtXw.exampLe/lfnXlv u6a",
+        "psst Buy viagra onLine without preScription http://vdxwtxw.exaMple/lfnxlv 1aztbm1",
+        "Buy viagRa online without prescriptioN http://vdxwtxw.exAmPle/lfnxlv o7ysz",
+        "Buy viaGra online without prescriptionhttp://vDxwtxw.3xAmPle/lfnxlv 96r",
+        "Buy viagra Online without prescription http://vdxwtxw.example/LfnXLv ujv9873",
+        "hey! Buy viagra online Without prescription http://vdxwtxw.example/lfnxlv a4pe450",
+        ">> Buy viagra onliN3 without presCription http://vdxwtxw.example/lfnxlv i9d",
+        "hey! Buy viagra online without prescripti0n http://vdxWtxw.eXample/lfnxlv m4pdvb",
+        "Buy viagra onlinE without preScription http://vdxwtxw.example/lfnxlv 6oskw",
+        "Buy viagra onlIne without prescription htTp://vdXwtxw.examPle/Lfnxlv dssng",
+        "hi all, Buy viagra  online without prescription http://vdxwtxw.example/lfnxLv qkr2ujl",
+        "!!! Buy viagra Online  without prescriptioN http://vDxwtxw.example/lFnxlv yqu7u",
+        "Buy viagra online without prescriPtion  http://vdxWtxw.examPle/lfnxlv 8g1ti",
+        "hi all, Buy  viagra online without prescription http://vdxwtxw.example/lfnxlv 72uh",
+        "!!! Buy viagra online witHout pr3scription http://vdxwtXW.examPle/lfnxlv cg989",
+        ">> Buy viAgra online  Without prescription hTtp://vdxwtxw.example/lfnxlv 0cqqvch",
+        "Buy viagra onlIne without prescription http://vdxwtxw.example/lfnxlv g244",
+        "Buy viagra online without prescription http://vdxwtxw.example/lfNxlv wwm0jxl",
+        "psst Buy Viagra online without prescription http://vdxwtxw.example/lfnxlv it2oz",
+        "hi all, Buy viAgra online without presCription http://vdxWtxw.example/lfNxlv 95clp4n",
+        "Buy  viagrA online without prescription http://vdxwtxw.example/lfnxlv 8f1",
+    };
+    const char *const *runs[] = {lines, noisy};
+    size_t n_runs[] = {sizeof(lines) / sizeof(lines[0]), sizeof(noisy) / sizeof(noisy[0])};
+    for (size_t r = 0; r < 2; r++) {
+        struct sw_test_det d;
+        assert_int_equal(sw_test_det_start(&d, &sw_msg_spam_ops, NULL), 0);
+        char to[64];
+        for (size_t i = 0; i < n_runs[r]; i++) {
+            snprintf(to, sizeof(to), "stranger%zu@example.org", i);
+            chat(&d, T0 + (int64_t)i * 40000, "pharma@a.example/x", to, runs[r][i]);
+        }
+        assert_int_equal(sw_test_count(&d.out, "msg_spam.new_slow", "pharma@a.example"), 1);
+        sw_test_det_stop(&d);
+    }
+}
+
 static void test_friends_and_contacts(void **state)
 {
     (void)state;
@@ -164,6 +244,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_slow),
+        cmocka_unit_test(test_slow_outlier_variants),
         cmocka_unit_test(test_friends_and_contacts),
         cmocka_unit_test(test_returning_person),
         cmocka_unit_test(test_asked_first),

@@ -164,9 +164,10 @@ static void test_busy_room_active_person(void **state)
 }
 
 /* A bridge relaying a busy channel, 40 lines a minute for 7 minutes (a
- * steady relay), then a burst of 17 relayed lines in 8 s: the traffic it
- * carries, not a flood (swgen busy-bridge). The same burst from an occupant
- * without that history is one; a real flood from the bridge still is. */
+ * steady relay), then a burst of 17 lines in 8 s: the traffic it carries, not
+ * a flood (swgen busy-bridge). The same burst from an occupant without that
+ * history is one; a real flood from the bridge still is. Lines in relay form
+ * get that from the first minute. */
 static void test_steady_relay(void **state)
 {
     (void)state;
@@ -197,6 +198,20 @@ static void test_steady_relay(void **state)
                                               sw_test_words(line, sizeof(line), &seed, 7)));
     }
     assert_int_equal(sw_test_count(&d.out, "muc_flood.rate_short", "bridge@c.example"), 1);
+    /* a bridge that just connected: its relayed lines ("<nick> text") carry
+     * the other channel's burst from the first minute; a newcomer's own lines
+     * in the same rhythm are a flood */
+    t += 3600000;
+    for (int i = 0; i < 17; i++, t += 500) {
+        char relayed[300];
+        snprintf(relayed, sizeof(relayed), "<nick%d> %s", i % 4,
+                 sw_test_words(line, sizeof(line), &seed, 7));
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, "bridge2@c.example/web", ROOM, relayed));
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 100, "newcomer2@a.example/x", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 7)));
+    }
+    assert_int_equal(sw_test_count(&d.out, NULL, "bridge2@c.example"), 0);
+    assert_int_equal(sw_test_count(&d.out, "muc_flood.rate_short", "newcomer2@a.example"), 1);
     sw_test_det_stop(&d);
 }
 

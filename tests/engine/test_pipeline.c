@@ -617,6 +617,46 @@ static void test_identical_output(void **state)
     free(ref);
 }
 
+static void tc_observe(const void *shared, void *local, const struct sw_event *ev)
+{
+    (void)shared;
+    (void)local;
+    (void)ev;
+}
+
+/* A second routing key needs both hooks and a key hook (detector.h): a
+ * detector with observe() alone is refused, not run with half its routing. */
+static void test_observe_needs_peer_key(void **state)
+{
+    (void)state;
+    struct sw_detector_ops bad = town_ops, nokey = tsender_ops;
+    bad.observe = tc_observe;
+    nokey.peer_key = tc_own_key;
+    nokey.observe = tc_observe;
+    const struct sw_detector_ops *const *lists[] = {
+        (const struct sw_detector_ops *const[]){&bad, NULL},
+        (const struct sw_detector_ops *const[]){&nokey, NULL},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct agg_wiring aw;
+        wire_aggregator(conf, &aw);
+        struct sw_pipeline_opts po = {
+            .conf = conf,
+            .detectors = lists[i],
+            .stage = &aw.stage,
+            .threads = 2,
+            .parse_threads = 1,
+            .batch_bytes = 1024,
+        };
+        struct sw_pipeline *p = NULL;
+        struct sw_errbuf eb = {.msg = ""};
+        assert_int_equal(sw_pipeline_new(&po, &p, &eb), SW_EINVAL);
+        assert_null(p);
+        assert_non_null(strstr(eb.msg, "observe needs peer_key and key"));
+        unwire_aggregator(&aw, NULL);
+    }
+}
+
 /* The real detectors on a capture from the project's generator (swgen, built
  * with the tests): rooms, 1:1 chat, presence, subscriptions, abuse scenarios.
  * The incident stream must be byte-identical for any thread count; this
@@ -1260,6 +1300,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exactly_once),
         cmocka_unit_test(test_identical_output),
+        cmocka_unit_test(test_observe_needs_peer_key),
         cmocka_unit_test(test_identical_output_swgen),
         cmocka_unit_test(test_parse_error),
         cmocka_unit_test(test_time_jump),
