@@ -25,8 +25,8 @@
 -- the same millisecond), so a flood costs a bare <w> per stanza.
 --
 -- Compact record: not the whole stanza, only what stanzawatch's parser reads
--- (engine/xml.c): the stanza element with from, to, type and id (an absent
--- one written as '', which the parser reads as absent), the first <body/>
+-- (engine/xml.c): the stanza element with from (written as '' when absent,
+-- which the parser reads as absent), to, type and id, the first <body/>
 -- and <subject/> of a message, the first <status/> of a presence, the first
 -- XEP-0172 <nick/>, every <delay/> (from, stamp) and legacy jabber:x:delay,
 -- and the flag elements <x xmlns=muc/> and <x xmlns=jabber:x:conference/>.
@@ -45,7 +45,9 @@
 -- parser's event from the record equals its event from the whole stanza
 -- (tests/live/compact_test.sh checks this on the test captures and a swgen
 -- capture). A typical message costs a few table reads, one escape check per
--- value and one string concatenation; no serialiser, no per-stanza closure.
+-- unique value (from, to and type hit a cache of values known clean) and
+-- its share of one string concatenation per group of records; no
+-- serialiser, no per-stanza closure or string.
 --
 -- Never blocks, never errors, never slows the server beyond its records:
 --   * records are batched for up to 10 ms (or 64 KB), then written in groups
@@ -106,36 +108,54 @@ end
 -- value needs escaping (Prosody's GC runs a cycle every 5% of heap growth,
 -- so every byte allocated per stanza costs far more than building it).
 local function compact_new(max_depth, max_attr, max_stanza)
-	-- Upper bound of el's own serialised size, without its child elements
-	-- (6 bytes per text or attribute byte, plus markup), or nil when one of
-	-- its attributes reaches max_attr.
-	local function own_size(el)
-		local n = 2 * #el.name + 5;
-		for k, v in pairs(el.attr) do
+	-- The serialised size of an element is at most 6 x its text and
+	-- attribute bytes ("raw": each byte may become an entity) plus markup:
+	-- 2 x #name + 5 per element and 24 per attribute (quotes, space, a
+	-- namespace prefix). walk(el, level) returns el's raw and markup bytes
+	-- with its descendants', or nil when an element reaches max_depth or an
+	-- attribute value max_attr. One call per element, the factor 6 applied
+	-- once per stanza: this walk is about half of a record's cost.
+	local next = next;
+	local function walk(el, level)
+		if level >= max_depth then return nil; end
+		local raw, markup = 0, 2 * #el.name + 5;
+		for k, v in next, el.attr do
 			local l = #v;
 			if l >= max_attr then return nil; end
-			n = n + 6 * (#k + l) + 24;
+			raw, markup = raw + #k + l, markup + 24;
 		end
-		if #el ~= #el.tags then
-			for i = 1, #el do
+		local tags = el.tags;
+		local nt, nc = #tags, #el;
+		if nt == 0 then
+			for i = 1, nc do raw = raw + #el[i]; end -- text only
+		elseif nc ~= nt then
+			for i = 1, nc do
 				local c = el[i];
-				if type(c) == "string" then n = n + 6 * #c; end
+				if type(c) == "string" then raw = raw + #c; end
 			end
 		end
-		return n;
-	end
-	-- The same with its descendants, or nil when one reaches a limit.
-	local function size(el, level)
-		if level >= max_depth then return nil; end
-		local n = own_size(el);
-		if not n then return nil; end
-		local tags = el.tags;
-		for i = 1, #tags do
-			local m = size(tags[i], level + 1);
-			if not m then return nil; end
-			n = n + m;
+		for i = 1, nt do
+			local r, m = walk(tags[i], level + 1);
+			if not r then return nil; end
+			raw, markup = raw + r, markup + m;
 		end
-		return n;
+		return raw, markup;
+	end
+
+	-- from, to and type repeat (a session's own JID, its contacts and rooms,
+	-- a few types): values known to need no escaping are remembered in
+	-- `clean` (a table lookup instead of three finds), at most CLEAN_MAX of
+	-- them; the table is replaced when full. Unique values (id, texts) are
+	-- checked every time.
+	local CLEAN_MAX = 4096;
+	local clean, nclean = {}, 0;
+	local function esc_addr(v)
+		local e = esc_attr(v);
+		if e == v then
+			if nclean >= CLEAN_MAX then clean, nclean = {}, 0; end
+			clean[v], nclean = true, nclean + 1;
+		end
+		return e;
 	end
 
 	local open_of = { message = "<message from='", presence = "<presence from='" };
@@ -172,16 +192,50 @@ local function compact_new(max_depth, max_attr, max_stanza)
 		local open = open_of[name];
 		if not open then return nil; end
 		local msg = name == "message";
-		local size_ub = own_size(s);
-		if not size_ub then return nil; end
+		-- the stanza's own size (walk() without recursing: the loop below
+		-- walks its children)
+		local raw, markup = 0, 2 * #name + 5;
+		for k, v in next, attr do
+			local l = #v;
+			if l >= max_attr then return nil; end
+			raw, markup = raw + #k + l, markup + 24;
+		end
 		local tags = s.tags;
 		local nt = #tags;
+		if #s ~= nt then
+			for i = 1, #s do
+				local c = s[i];
+				if type(c) == "string" then raw = raw + #c; end
+			end
+		end
 		local body, subject, status, nick, muc, conference, delays;
+		if nt > 0 and max_depth <= 1 then return nil; end
 		for i = 1, nt do
 			local c = tags[i];
-			local m = size(c, 1);
-			if not m then return nil; end
-			size_ub = size_ub + m;
+			-- walk(c, 1) inlined (most children are leaves: no call for them)
+			markup = markup + 2 * #c.name + 5;
+			for k, v in next, c.attr do
+				local l = #v;
+				if l >= max_attr then return nil; end
+				raw, markup = raw + #k + l, markup + 24;
+			end
+			local ct = c.tags;
+			local nct, ncc = #ct, #c;
+			if nct == 0 then
+				for j = 1, ncc do raw = raw + #c[j]; end
+			else
+				if ncc ~= nct then
+					for j = 1, ncc do
+						local x = c[j];
+						if type(x) == "string" then raw = raw + #x; end
+					end
+				end
+				for j = 1, nct do
+					local r, m = walk(ct[j], 2);
+					if not r then return nil; end
+					raw, markup = raw + r, markup + m;
+				end
+			end
 			local cn = c.name;
 			if cn == "body" then
 				if msg and not body then body = c; end
@@ -214,14 +268,34 @@ local function compact_new(max_depth, max_attr, max_stanza)
 				if msg and c.attr.xmlns == NS_CARBONS then return nil; end
 			end
 		end
-		if size_ub >= max_stanza then return nil; end
+		if 6 * raw + markup >= max_stanza then return nil; end
 
-		local from, to, typ, id = esc_attr(attr.from or ""), esc_attr(attr.to or ""),
-			esc_attr(attr.type or ""), esc_attr(attr.id or "");
-		buf[n + 1], buf[n + 2], buf[n + 3], buf[n + 4], buf[n + 5] = head, open, from, "' to='", to;
-		buf[n + 6], buf[n + 7], buf[n + 8], buf[n + 9], buf[n + 10] = "' type='", typ, "' id='", id, "'>";
-		n = n + 10;
-		local bytes = #head + #open + #from + #to + #typ + #id + 22;
+		-- from is always written ('' when absent: the parser reads an empty
+		-- attribute as absent), to, type and id only when present
+		local from = attr.from;
+		if not from then from = ""; elseif not clean[from] then from = esc_addr(from); end
+		buf[n + 1], buf[n + 2], buf[n + 3] = head, open, from;
+		n = n + 3;
+		local bytes = #head + #open + #from + 2;
+		local v = attr.to;
+		if v then
+			if not clean[v] then v = esc_addr(v); end
+			buf[n + 1], buf[n + 2] = "' to='", v;
+			n, bytes = n + 2, bytes + #v + 6;
+		end
+		v = attr.type;
+		if v then
+			if not clean[v] then v = esc_addr(v); end
+			buf[n + 1], buf[n + 2] = "' type='", v;
+			n, bytes = n + 2, bytes + #v + 8;
+		end
+		v = attr.id;
+		if v then
+			v = esc_attr(v);
+			buf[n + 1], buf[n + 2] = "' id='", v;
+			n, bytes = n + 2, bytes + #v + 6;
+		end
+		n = n + 1; buf[n] = "'>";
 		local b;
 		if body then n, b = put_text(buf, n, "<body>", body, "</body>"); bytes = bytes + b; end
 		if subject then n, b = put_text(buf, n, "<subject>", subject, "</subject>"); bytes = bytes + b; end
