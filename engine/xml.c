@@ -70,6 +70,9 @@
  * feed ended between stanzas, the context is replaced by a fresh one fed the
  * saved stream start tag (line numbering continues). Feeds are handed to
  * libxml2 in 256 KiB slices: more than 10 MB of unparsed input makes it halt.
+ * Before each slice an empty push lets libxml2 drop the bytes it has parsed
+ * (it memmoves what is left to the front of its buffer at the start of a
+ * parse): pushed first, every slice would be copied in and then moved again.
  *
  * Lines: libxml2 counts the lines it parsed. The stanza start line is its line
  * at the start tag minus newlines inside the tag (found by scanning back to
@@ -1334,7 +1337,19 @@ int sw_xml_feed(struct sw_xml *x, const char *buf, size_t len, int64_t arrival_m
      * more than 10 MB wait unparsed in its buffer, which one big chunk causes. */
     while (len > 0) {
         int n = len > XML_FEED_SLICE ? XML_FEED_SLICE : (int)len;
-        int rc = xmlParseChunk(x->ctxt, buf, n, 0);
+        int rc;
+        if (x->ctxt->input != NULL && x->ctxt->input->cur - x->ctxt->input->base > 4096) {
+            /* Let libxml2 drop what it has parsed before the push, not after:
+             * it shrinks its buffer (memmove of what is left) at the start of
+             * each parse, so pushing first would move every slice twice. An
+             * empty push only runs that step (and parses nothing new). */
+            rc = xmlParseChunk(x->ctxt, NULL, 0, 0);
+            int r = check(x, rc, eb);
+            if (r != 0) {
+                return r;
+            }
+        }
+        rc = xmlParseChunk(x->ctxt, buf, n, 0);
         int r = check(x, rc, eb);
         if (r != 0) {
             return r;
