@@ -182,13 +182,27 @@ tap(_Host, _Pkt) ->
 %% record deploy/prosody/mod_stanzawatch.lua writes: from, to, type, id (an
 %% absent one as ''), the first body/subject (message) or status (presence),
 %% the first XEP-0172 nick, every delay (from, stamp), the MUC and
-%% conference x flags; other children are left out after checking them
-%% against the parser's default limits (depth 32, attribute 4096 bytes,
-%% stanza 262144 bytes: keep stanzawatch's limits at or above these). The
-%% whole stanza (xmpp:encode) when a wrapper the parser looks into
-%% (forwarded, carbons, a muc#user x with children), a decoded child record,
-%% or a limit is involved. Serialised by fxml's NIF (escaping included);
-%% no xmpp:encode of the whole stanza, the costliest step before.
+%% conference x flags. Serialised by fxml's NIF (escaping included); no
+%% xmpp:encode of the whole stanza, the costliest step before.
+%%
+%% The whole stanza (xmpp:encode) instead when the record could make a
+%% different event than it (tests/live/compact_test.sh checks both):
+%%  - a wrapper the parser looks into (forwarded, carbons, a muc#user x with
+%%    children) or a decoded child record in sub_els;
+%%  - an undecoded <body/>, <subject/> or <status/> in sub_els (one in a
+%%    foreign namespace): xmpp:encode writes sub_els before the decoded
+%%    texts and the parser takes the first element of that name;
+%%  - a limit (the parser's defaults: keep stanzawatch's limits at or above
+%%    these): an element 32 levels below the stanza, an attribute value of
+%%    4096 bytes or more anywhere xmpp:encode writes one (the stanza's
+%%    xml:lang; every body, subject and status's xml:lang, not only the
+%%    first's; the thread's parent; any attribute of any sub_els element),
+%%    or a stanza that might serialise to 262144 bytes (a bound: 6 x every
+%%    attribute, text and element name byte xmpp:encode writes, plus
+%%    markup). Texts over the parser's text limit need no check: the record
+%%    keeps the texts the parser reads whole.
+%% A decoded message holds, besides sub_els: lang, subject, body, thread
+%% (xmpp_codec.hrl); a presence: lang, show (an atom), status, priority.
 -define(MAX_DEPTH, 32).
 -define(MAX_ATTR, 4096).
 -define(MAX_STANZA, 262144).
@@ -200,38 +214,53 @@ record(Pkt) ->
         fxml:element_to_binary(xmpp:encode(Pkt))
     end.
 
-compact(#message{from = F, to = T, type = Ty, id = Id, body = B, subject = Sj, sub_els = Els}) ->
+compact(#message{from = F, to = T, type = Ty, id = Id, lang = L, body = B, subject = Sj,
+                 thread = Th, sub_els = Els}) ->
     Kids = scan(Els, 0, #{}),
-    Text = texts([{<<"body">>, B}, {<<"subject">>, Sj}]),
-    el(<<"message">>, F, T, atom_to_binary(Ty), Id, Text, Kids);
-compact(#presence{from = F, to = T, type = Ty, id = Id, status = St, sub_els = Els}) ->
+    Size = attr(L) + thread(Th) + texts(B, texts(Sj, 0)),
+    Text = first(<<"body">>, B, first(<<"subject">>, Sj, [])),
+    el(<<"message">>, F, T, atom_to_binary(Ty), Id, Size, Text, Kids);
+compact(#presence{from = F, to = T, type = Ty, id = Id, lang = L, status = St, priority = P,
+                  sub_els = Els}) ->
     Kids = scan(Els, 0, #{}),
+    %% show is an atom (at most 4 bytes); a priority beyond XMPP's -128..127
+    %% is sent whole rather than bounded by its digits (xmpp accepts any
+    %% integer: a 262144-digit one would pass the size bound; live.compact
+    %% leaves that case out, converting such an integer takes seconds)
+    is_integer(P) andalso (P > 127 orelse P < -128) andalso throw(whole),
+    Size = attr(L) + texts(St, 0) + 64,
     Type = case Ty of available -> <<>>; _ -> atom_to_binary(Ty) end,
-    el(<<"presence">>, F, T, Type, Id, texts([{<<"status">>, St}]), Kids).
+    el(<<"presence">>, F, T, Type, Id, Size, first(<<"status">>, St, []), Kids).
 
-el(Name, F, T, Type, Id, Text, #{size := Size} = Kids) ->
+el(Name, F, T, Type, Id, Size, Text, Kids) ->
     From = jid_bin(F),
     To = jid_bin(T),
-    Body = byte_size(From) + byte_size(To) + byte_size(Id) + Size + text_size(Text),
+    Body = byte_size(From) + byte_size(To) + byte_size(Id) + Size + maps:get(size, Kids, 0),
     (byte_size(From) >= ?MAX_ATTR orelse byte_size(To) >= ?MAX_ATTR orelse
      byte_size(Id) >= ?MAX_ATTR orelse 6 * Body + 512 >= ?MAX_STANZA) andalso throw(whole),
     #xmlel{name = Name,
            attrs = [{<<"from">>, From}, {<<"to">>, To}, {<<"type">>, Type}, {<<"id">>, Id}],
-           children = Text ++ lists:reverse(maps:get(out, Kids, []))};
-el(Name, F, T, Type, Id, Text, Kids) ->
-    el(Name, F, T, Type, Id, Text, Kids#{size => 0}).
+           children = Text ++ lists:reverse(maps:get(out, Kids, []))}.
 
 jid_bin(undefined) -> <<>>;
 jid_bin(J) -> jid:encode(J).
 
-%% the first of each text element (the parser reads only the first)
-texts([]) -> [];
-texts([{_, []} | Rest]) -> texts(Rest);
-texts([{Name, [#text{data = D} | _]} | Rest]) ->
-    byte_size(D) >= ?MAX_STANZA andalso throw(whole),
-    [#xmlel{name = Name, children = [{xmlcdata, D}]} | texts(Rest)].
+%% an attribute value xmpp:encode writes: its bytes; throws at the limit
+attr(V) ->
+    byte_size(V) >= ?MAX_ATTR andalso throw(whole),
+    byte_size(V).
 
-text_size(Els) -> lists:sum([byte_size(D) || #xmlel{children = [{xmlcdata, D}]} <- Els]).
+thread(undefined) -> 0;
+thread(#message_thread{parent = P, data = D}) -> attr(P) + byte_size(D) + 24.
+
+%% bytes of a list of #text{} (xml:lang and data, 16 for the markup) plus S
+texts([], S) -> S;
+texts([#text{lang = L, data = D} | Rest], S) -> texts(Rest, S + attr(L) + byte_size(D) + 16).
+
+%% the first of a text list as an element before Acc (the parser reads only
+%% the first; its xml:lang is not read)
+first(_, [], Acc) -> Acc;
+first(Name, [#text{data = D} | _], Acc) -> [#xmlel{name = Name, children = [{xmlcdata, D}]} | Acc].
 
 %% Children (sub_els): what the record keeps (out, reversed) and a size bound.
 scan([], _, Acc) -> Acc;
@@ -255,6 +284,9 @@ scan([#xmlel{name = N, attrs = A, children = C} = El | Rest], _, Acc) ->
                {<<"forwarded">>, ?NS_FORWARD} -> throw(whole);
                {<<"sent">>, ?NS_CARBONS_2} -> throw(whole);
                {<<"received">>, ?NS_CARBONS_2} -> throw(whole);
+               {<<"body">>, _} -> throw(whole);
+               {<<"subject">>, _} -> throw(whole);
+               {<<"status">>, _} -> throw(whole);
                _ -> Acc1
            end,
     scan(Rest, 0, Acc2);
@@ -269,13 +301,14 @@ delay(N, Xmlns, A) ->
 
 has_el(C) -> lists:any(fun(X) -> is_record(X, xmlel) end, C).
 
-%% bytes bound of an element and its descendants; throws at a limit
-bound(#xmlel{attrs = A, children = C}, Level) ->
+%% bytes bound of an element and its descendants (name, attributes, text);
+%% throws at a limit
+bound(#xmlel{name = N, attrs = A, children = C}, Level) ->
     Level >= ?MAX_DEPTH andalso throw(whole),
     lists:foldl(fun({K, V}, S) ->
                         byte_size(V) >= ?MAX_ATTR andalso throw(whole),
                         S + byte_size(K) + byte_size(V) + 4
-                end, 8, A) +
+                end, 8 + byte_size(N), A) +
         lists:foldl(fun(#xmlel{} = E, S) -> S + bound(E, Level + 1);
                        ({xmlcdata, D}, S) -> S + byte_size(D);
                        (_, S) -> S
