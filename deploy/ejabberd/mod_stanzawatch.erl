@@ -7,18 +7,28 @@
 %%% stanza seen (sent or dropped; given by the writer, so a jump is a drop),
 %%% t the arrival stamp (taken in the hook), STANZA serialised once.
 %%%
-%%% Hooks (per host the module is enabled on):
-%%%   user_send_packet    what this host's clients send (message, presence)
-%%%   s2s_receive_packet  what remote servers send to this host
-%%%   muc_filter_message  a groupchat message a room accepted, run at the
-%%%   muc_filter_presence room's server host (mod_muc_room, ejabberd 23.01:
-%%%                       run_fold(Hook, ServerHost, Packet, [State, Nick]))
-%%% A local user's stanza to a room is already mirrored by user_send_packet on
-%%% the sender's host, so the MUC hooks mirror only senders from other
-%%% servers (s2s occupants: their stanzas are addressed to the MUC service,
-%%% not to this host, so s2s_receive_packet on the host does not see them).
-%%% The room's own fan-out is not mirrored. Enable the module on every local
-%%% vhost whose users should be watched, and on the MUC service's host.
+%%% Hooks (what deploy/prosody/mod_stanzawatch.lua mirrors: what local
+%%% clients send, and what reaches this host or its services from outside):
+%%%   user_send_packet      (per host) what this host's clients send
+%%%   s2s_receive_packet    (per host) what remote servers send to this host
+%%%                         or to a service it serves: ejabberd_s2s_in folds
+%%%                         it at host_of_route(To) (ejabberd 23.01), e.g.
+%%%                         a.test for rooms.a.test, so a remote occupant's
+%%%                         groupchat, presence, private messages and
+%%%                         mediated invites to rooms are all seen here
+%%%   component_send_packet (global, once for all hosts) what an external
+%%%                         component (XEP-0114: bridges, bots) sends to a
+%%%                         host running the module or one of its services
+%%% Each stanza is mirrored once, under the host its recipient's domain is
+%%% routed to. A local user's stanza to a room is mirrored by user_send_packet
+%%% on the sender's host; the room's own fan-out is not mirrored. (Earlier
+%%% versions used the MUC hooks muc_filter_message/presence for remote
+%%% occupants: they run only for groupchat a room accepted and for joins and
+%%% leaves, so remote private messages, invites and refused messages to
+%%% rooms were never mirrored.) Enable the module on every local vhost
+%%% whose users should be watched (users of a vhost without it are not
+%%% mirrored, not even at a room of a vhost with it), and on the MUC
+%%% service's host.
 %%%
 %%% Never blocks a c2s/s2s process: the hook serialises the stanza and casts
 %%% it to this host's writer process, unless more than max_pending bytes are
@@ -44,15 +54,13 @@
 -behaviour(gen_server).
 
 -export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1, mod_options/1, mod_doc/0]).
--export([user_send_packet/1, s2s_receive_packet/1, muc_filter_message/3,
-         muc_filter_presence/3]).
+-export([user_send_packet/1, s2s_receive_packet/1, component_send_packet/1]).
 -export([record/1]). %% tests/live/compact_check.escript
 -export([start_link/2, init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
          code_change/3]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
--include("mod_muc_room.hrl").
 
 %% atomics slots
 -define(PENDING, 2).
@@ -78,8 +86,9 @@ start(Host, Opts) ->
     persistent_term:put({?MODULE, Host}, {Ref, Max, proc(Host)}),
     ejabberd_hooks:add(user_send_packet, Host, ?MODULE, user_send_packet, 10),
     ejabberd_hooks:add(s2s_receive_packet, Host, ?MODULE, s2s_receive_packet, 10),
-    ejabberd_hooks:add(muc_filter_message, Host, ?MODULE, muc_filter_message, 10),
-    ejabberd_hooks:add(muc_filter_presence, Host, ?MODULE, muc_filter_presence, 10),
+    %% global: added once however many hosts run the module (ejabberd_hooks
+    %% ignores a second add of the same hook)
+    ejabberd_hooks:add(component_send_packet, ?MODULE, component_send_packet, 10),
     Child = #{id => proc(Host), start => {?MODULE, start_link, [Host, {Spec, Node, Ref, Max}]},
               restart => transient, shutdown => 2000, type => worker, modules => [?MODULE]},
     case supervisor:start_child(ejabberd_gen_mod_sup, Child) of
@@ -91,8 +100,10 @@ start(Host, Opts) ->
 stop(Host) ->
     ejabberd_hooks:delete(user_send_packet, Host, ?MODULE, user_send_packet, 10),
     ejabberd_hooks:delete(s2s_receive_packet, Host, ?MODULE, s2s_receive_packet, 10),
-    ejabberd_hooks:delete(muc_filter_message, Host, ?MODULE, muc_filter_message, 10),
-    ejabberd_hooks:delete(muc_filter_presence, Host, ?MODULE, muc_filter_presence, 10),
+    case gen_mod:is_loaded_elsewhere(Host, ?MODULE) of
+        true -> ok;
+        false -> ejabberd_hooks:delete(component_send_packet, ?MODULE, component_send_packet, 10)
+    end,
     _ = supervisor:terminate_child(ejabberd_gen_mod_sup, proc(Host)),
     _ = supervisor:delete_child(ejabberd_gen_mod_sup, proc(Host)),
     persistent_term:erase({?MODULE, Host}),
@@ -126,55 +137,55 @@ user_send_packet(Acc) ->
     Acc.
 
 s2s_receive_packet({Pkt, _State} = Acc) ->
-    tap(xmpp:get_to(Pkt), Pkt),
+    tap_routed(Pkt),
     Acc;
 s2s_receive_packet(Acc) ->
     Acc.
 
-%% Hook folds: the packet goes on unchanged (drop is another module's call).
-muc_filter_message(Pkt, State, _Nick) ->
-    muc_tap(Pkt, State),
-    Pkt.
+component_send_packet({Pkt, _State} = Acc) ->
+    tap_routed(Pkt),
+    Acc;
+component_send_packet(Acc) ->
+    Acc.
 
-muc_filter_presence(Pkt, State, _Nick) ->
-    muc_tap(Pkt, State),
-    Pkt.
-
-%% #state{} is mod_muc_room's room state (include/mod_muc_room.hrl).
-muc_tap(Pkt, #state{server_host = Host}) ->
-    try xmpp:get_from(Pkt) of
-        #jid{lserver = From} ->
-            case ejabberd_router:is_my_host(From) of
-                true -> ok; %% seen at the sender's host (user_send_packet)
-                false -> tap(Host, Pkt)
+%% Under the host the recipient's domain is routed to: the domain itself
+%% for a vhost (one persistent_term read, the usual case), else its route's
+%% server host (an ets read: rooms.a.test -> a.test); nothing when the
+%% domain is not routed here or its host does not run the module.
+tap_routed(Pkt) when is_record(Pkt, message); is_record(Pkt, presence) ->
+    try xmpp:get_to(Pkt) of
+        #jid{lserver = To} ->
+            case persistent_term:get({?MODULE, To}, undefined) of
+                undefined -> tap(ejabberd_router:host_of_route(To), Pkt);
+                Conf -> tap_conf(Conf, Pkt)
             end;
         _ -> ok
     catch _:_ -> ok
     end;
-muc_tap(_Pkt, _State) ->
+tap_routed(_Pkt) ->
     ok.
 
-tap(#jid{lserver = Host}, Pkt) -> tap(Host, Pkt);
 tap(Host, Pkt) when is_record(Pkt, message); is_record(Pkt, presence) ->
-    case persistent_term:get({?MODULE, Host}, undefined) of
-        undefined -> ok;
-        {Ref, Max, Proc} ->
-            try
-                case atomics:get(Ref, ?UP) =:= 1 andalso atomics:get(Ref, ?PENDING) =< Max of
-                    true ->
-                        T = erlang:system_time(millisecond),
-                        Bin = record(Pkt),
-                        atomics:add(Ref, ?PENDING, byte_size(Bin)),
-                        gen_server:cast(Proc, {stanza, T, Bin});
-                    false ->
-                        atomics:add(Ref, ?DROPPED, 1)
-                end
-            catch _:_ ->
-                atomics:add(Ref, ?DROPPED, 1)
-            end
-    end;
+    tap_conf(persistent_term:get({?MODULE, Host}, undefined), Pkt);
 tap(_Host, _Pkt) ->
     ok.
+
+tap_conf(undefined, _Pkt) ->
+    ok;
+tap_conf({Ref, Max, Proc}, Pkt) ->
+    try
+        case atomics:get(Ref, ?UP) =:= 1 andalso atomics:get(Ref, ?PENDING) =< Max of
+            true ->
+                T = erlang:system_time(millisecond),
+                Bin = record(Pkt),
+                atomics:add(Ref, ?PENDING, byte_size(Bin)),
+                gen_server:cast(Proc, {stanza, T, Bin});
+            false ->
+                atomics:add(Ref, ?DROPPED, 1)
+        end
+    catch _:_ ->
+        atomics:add(Ref, ?DROPPED, 1)
+    end.
 
 %%% --------------------------------------------------------- compact record
 
