@@ -559,6 +559,11 @@ static void test_sender_stamps_and_history(void **state)
     assert_int_equal(R.n, 9);
     assert_int_equal(R.ev[0].t_ms, ARRIVAL);
     assert_int_equal(R.ev[7].t_ms, t6);
+    /* ... and an "offline re-delivery" is a sender's forgery there (a server's
+     * offline store never passes the mirror's hooks); MUC history still is */
+    assert_false(R.ev[5].flags & SW_F_HISTORY);
+    assert_true(R.ev[4].flags & SW_F_HISTORY);
+    assert_true(R.ev[8].flags & SW_F_HISTORY);
     rec_fini(&R);
 }
 
