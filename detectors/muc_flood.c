@@ -30,10 +30,13 @@
  * lines a second), while a person who just joined says hello and asks, a
  * member bot (feed, price, bridge) has been in the room for weeks (its join is
  * long past or never seen), and a bridge's relayed lines keep their own
- * allowance. The join is kept in the entry: the cooldown's last-hit second
- * (h.user) holds the join second and `fired` bit MF_JOINED marks it, set only
- * when no cooldown runs, so a cooldown counts from the join at most.
- * Kind "muc-flood", offender the sender's bare JID.
+ * allowance. Likewise a newcomer's run of new_repeat (4) near-identical lines
+ * all within short_window (at least that many lines in it) is a repeat flood
+ * instead of repeat_count (5) at any pace: someone who just joined and got no
+ * answer asks again after a while, not four times in ten seconds. The join is kept in the entry:
+ * the cooldown's last-hit second (h.user) holds the join second and `fired` bit MF_JOINED marks it,
+ * set only when no cooldown runs, so a cooldown counts from the join at most. Kind "muc-flood",
+ * offender the sender's bare JID.
  *
  * Threading: `shared` is the read-only copy of the settings; `local` (one per
  * worker) owns the table. process() never allocates.
@@ -58,7 +61,7 @@ struct sw_muc_flood_settings {
     int64_t long_window, long_max;
     int64_t repeat_count, repeat_gap, simhash_distance;
     int64_t long_bytes, long_lines, long_count, long_gap;
-    int64_t new_window, new_max;
+    int64_t new_window, new_max, new_repeat;
 };
 
 #define SW_DC_S struct sw_muc_flood_settings
@@ -88,6 +91,9 @@ static const struct sw_conf_item schema[] = {
     SW_DC_INT("new_max", new_max, 1, 100000, "8",
               "messages a newcomer may send per short_window (instead of short_max; a bridge's "
               "relayed lines keep theirs)"),
+    SW_DC_INT("new_repeat", new_repeat, 2, 1000, "4",
+              "near-identical lines in a row, all within short_window, that make a newcomer's "
+              "repeat flood (instead of repeat_count)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -239,9 +245,13 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
         sw_dc_may_hit(&e->h.user, &e->fired, SIG_LONG, now, sh->s.cooldown)) {
         mf_hit(sh, ev, e, SIG_LONG, ev->t_ms - sh->s.long_window, false, out, st);
     }
-    if ((int64_t)e->rep + 1 >= sh->s.repeat_count &&
+    int64_t repeat_count = sh->s.repeat_count;
+    if (newcomer && sh->s.new_repeat < repeat_count && (int64_t)ns >= sh->s.new_repeat) {
+        repeat_count = sh->s.new_repeat; /* the last new_repeat lines are in the short window */
+    }
+    if ((int64_t)e->rep + 1 >= repeat_count &&
         sw_dc_may_hit(&e->h.user, &e->fired, SIG_REPEAT, now, sh->s.cooldown)) {
-        mf_hit(sh, ev, e, SIG_REPEAT, burst_ms, false, out, st);
+        mf_hit(sh, ev, e, SIG_REPEAT, burst_ms, newcomer, out, st);
     }
     if ((int64_t)e->longn >= sh->s.long_count &&
         sw_dc_may_hit(&e->h.user, &e->fired, SIG_LONGMSG, now, sh->s.cooldown)) {

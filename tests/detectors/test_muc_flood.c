@@ -318,6 +318,36 @@ static void test_newcomer(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A newcomer's fourth near-identical line in a row within the short window
+ * is a repeat flood (new_repeat 4); the same lines from an occupant whose
+ * join was not seen, or from a newcomer asking again every 4 s (the four do
+ * not fit in 10 s), need the fifth (repeat_count). */
+static void test_newcomer_repeat(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    const char *sfx[] = {"a81", "zz0q", "k3k3", "p0o", "x9"};
+    const char *who[] = {"fresh@evil.example/x", "member@a.example/x", "asker@a.example/x"};
+    const int64_t gap[] = {1000, 1000, 4000};
+    char line[256], rn[128];
+    for (int w = 0; w < 3; w++) {
+        if (w != 1) {
+            snprintf(rn, sizeof(rn), ROOM "/n%d", w);
+            sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + w * 100000, who[w], rn, SW_EVB_JOIN));
+        }
+        for (int i = 0; i < 5; i++) {
+            snprintf(line, sizeof(line), "visit my channel for free followers right now %s",
+                     sfx[i]);
+            sw_test_det_feed(
+                &d, sw_evb_groupchat(&b, T0 + w * 100000 + 2000 + i * gap[w], who[w], ROOM, line));
+            size_t want = w == 0 ? (i >= 3) : (i >= 4);
+            assert_int_equal(sw_test_count(&d.out, "muc_flood.repeat", NULL), w + want);
+        }
+    }
+    sw_test_det_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_steady_relay),
         cmocka_unit_test(test_reload_keeps_windows),
         cmocka_unit_test(test_newcomer),
+        cmocka_unit_test(test_newcomer_repeat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
