@@ -1041,6 +1041,9 @@ static void emit(struct sw_xml *x)
     if (x->over != 0) {
         /* minimal event: kind, type, from, to and the facts derived from them */
         f |= SW_F_OVER_LIMIT;
+        if (x->over & (OV_DEPTH | OV_JID)) {
+            f |= SW_F_OVER_FORM;
+        }
         str_clear(&x->id);
         str_clear(&x->body);
         str_clear(&x->subject);
