@@ -16,8 +16,8 @@
 # so time the VM spends descheduled on a busy machine does not count),
 # reductions per record (the VM's count of function calls: repeatable under
 # load, but a NIF call counts as one) and the per-round new/old CPU ratio.
-# No server, no sockets; both versions' records must be byte-identical on
-# these stanzas (checked). Exit 77 when ejabberd or erlc is missing.
+# No server, no sockets; the records' sizes are printed (ctest live.compact
+# checks what they mean). Exit 77 when ejabberd or erlc is missing.
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 iters=${2:-100000}
@@ -51,7 +51,9 @@ main([Ebin, Iters, Rounds]) ->
     N = list_to_integer(Iters),
     Pkts = [xmpp:decode(fxml_stream:parse_element(X), <<"jabber:client">>, [ignore_els])
             || X <- ejabberd_hook_bench:stanzas()],
-    [true = mod_stanzawatch:record(P) =:= mod_stanzawatch_old:record(P) || P <- Pkts],
+    io:format("record bytes (old -> new): ~p~n",
+              [[{byte_size(mod_stanzawatch_old:record(P)), byte_size(mod_stanzawatch:record(P))}
+                || P <- Pkts]]),
     Res = [begin
                Order = case R rem 2 of 0 -> [new, old]; 1 -> [old, new] end,
                [{M, run(M, N, Pkts)} || M <- Order]
