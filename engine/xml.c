@@ -44,7 +44,9 @@
  *    MUC service (config or prefix rule; room@service/nick or the bare room)
  *    to an account, X = the bare room JID = the stanza's bare from; or
  *    (b) offline storage: a message or presence to an account that is not
- *    sent to a room, X = the bare domain of the recipient (its server).
+ *    sent to a room, X = the bare domain of the recipient (its server);
+ *    captures only: a live tap never sees a server's offline store (it is
+ *    sent past the hooks), so there (b) could only be a sender's forgery.
  *    Never on a groupchat message an occupant sends to a room, never because
  *    a sender put a delay from some room on its own chat.
  *
@@ -976,8 +978,11 @@ static int is_redelivery(const struct sw_xml *x, const struct sw_event *ev, uint
         return ev->kind == SW_EV_MESSAGE && ev->type == SW_T_GROUPCHAT && muc_from &&
                dj.bare == ev->from.bare;
     }
-    /* (b) offline storage: the recipient's server */
-    return ev->kind != SW_EV_IQ && dj.domain == ev->to.domain;
+    /* (b) offline storage: the recipient's server. Never on a live tap: a
+     * server delivers its offline store straight to the session, past every
+     * hook a mirror sits on, so a live copy claiming it is a remote sender's
+     * forgery to slip under the rate counters. */
+    return !x->no_top && ev->kind != SW_EV_IQ && dj.domain == ev->to.domain;
 }
 
 /* sw_jid_parse(@j, @text, @len), through a small direct-mapped cache of the
@@ -1073,6 +1078,9 @@ static void emit(struct sw_xml *x)
     if (x->over != 0) {
         /* minimal event: kind, type, from, to and the facts derived from them */
         f |= SW_F_OVER_LIMIT;
+        if (x->over & (OV_DEPTH | OV_JID)) {
+            f |= SW_F_OVER_FORM;
+        }
         str_clear(&x->id);
         str_clear(&x->body);
         str_clear(&x->subject);
