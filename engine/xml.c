@@ -41,7 +41,9 @@
  *    MUC service (config or prefix rule; room@service/nick or the bare room)
  *    to an account, X = the bare room JID = the stanza's bare from; or
  *    (b) offline storage: a message or presence to an account that is not
- *    sent to a room, X = the bare domain of the recipient (its server).
+ *    sent to a room, X = the bare domain of the recipient (its server);
+ *    captures only: a live tap never sees a server's offline store (it is
+ *    sent past the hooks), so there (b) could only be a sender's forgery.
  *    Never on a groupchat message an occupant sends to a room, never because
  *    a sender put a delay from some room on its own chat.
  *
@@ -68,6 +70,9 @@
  * feed ended between stanzas, the context is replaced by a fresh one fed the
  * saved stream start tag (line numbering continues). Feeds are handed to
  * libxml2 in 256 KiB slices: more than 10 MB of unparsed input makes it halt.
+ * Before each slice an empty push lets libxml2 drop the bytes it has parsed
+ * (it memmoves what is left to the front of its buffer at the start of a
+ * parse): pushed first, every slice would be copied in and then moved again.
  *
  * Lines: libxml2 counts the lines it parsed. The stanza start line is its line
  * at the start tag minus newlines inside the tag (found by scanning back to
@@ -961,8 +966,11 @@ static int is_redelivery(const struct sw_xml *x, const struct sw_event *ev, uint
         return ev->kind == SW_EV_MESSAGE && ev->type == SW_T_GROUPCHAT && muc_from &&
                dj.bare == ev->from.bare;
     }
-    /* (b) offline storage: the recipient's server */
-    return ev->kind != SW_EV_IQ && dj.domain == ev->to.domain;
+    /* (b) offline storage: the recipient's server. Never on a live tap: a
+     * server delivers its offline store straight to the session, past every
+     * hook a mirror sits on, so a live copy claiming it is a remote sender's
+     * forgery to slip under the rate counters. */
+    return !x->no_top && ev->kind != SW_EV_IQ && dj.domain == ev->to.domain;
 }
 
 static void emit(struct sw_xml *x)
@@ -1033,6 +1041,9 @@ static void emit(struct sw_xml *x)
     if (x->over != 0) {
         /* minimal event: kind, type, from, to and the facts derived from them */
         f |= SW_F_OVER_LIMIT;
+        if (x->over & (OV_DEPTH | OV_JID)) {
+            f |= SW_F_OVER_FORM;
+        }
         str_clear(&x->id);
         str_clear(&x->body);
         str_clear(&x->subject);
@@ -1329,7 +1340,19 @@ int sw_xml_feed(struct sw_xml *x, const char *buf, size_t len, int64_t arrival_m
      * more than 10 MB wait unparsed in its buffer, which one big chunk causes. */
     while (len > 0) {
         int n = len > XML_FEED_SLICE ? XML_FEED_SLICE : (int)len;
-        int rc = xmlParseChunk(x->ctxt, buf, n, 0);
+        int rc;
+        if (x->ctxt->input != NULL && x->ctxt->input->cur - x->ctxt->input->base > 4096) {
+            /* Let libxml2 drop what it has parsed before the push, not after:
+             * it shrinks its buffer (memmove of what is left) at the start of
+             * each parse, so pushing first would move every slice twice. An
+             * empty push only runs that step (and parses nothing new). */
+            rc = xmlParseChunk(x->ctxt, NULL, 0, 0);
+            int r = check(x, rc, eb);
+            if (r != 0) {
+                return r;
+            }
+        }
+        rc = xmlParseChunk(x->ctxt, buf, n, 0);
         int r = check(x, rc, eb);
         if (r != 0) {
             return r;

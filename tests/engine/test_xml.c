@@ -559,6 +559,11 @@ static void test_sender_stamps_and_history(void **state)
     assert_int_equal(R.n, 9);
     assert_int_equal(R.ev[0].t_ms, ARRIVAL);
     assert_int_equal(R.ev[7].t_ms, t6);
+    /* ... and an "offline re-delivery" is a sender's forgery there (a server's
+     * offline store never passes the mirror's hooks); MUC history still is */
+    assert_false(R.ev[5].flags & SW_F_HISTORY);
+    assert_true(R.ev[4].flags & SW_F_HISTORY);
+    assert_true(R.ev[8].flags & SW_F_HISTORY);
     rec_fini(&R);
 }
 
@@ -588,6 +593,7 @@ static void test_long_jids(void **state)
     /* 4 x 1000 + ... > 3071: dropped, over-limit */
     assert_int_equal(R.ev[1].from.len, 0);
     assert_true(R.ev[1].flags & SW_F_OVER_LIMIT);
+    assert_true(R.ev[1].flags & SW_F_OVER_FORM);
     assert_int_equal(R.st.over_jid, 1);
     rec_fini(&R);
     free(d);
@@ -771,6 +777,7 @@ static void test_body_truncation(void **state)
     assert_int_equal(R.st.over_limit, 1);
     assert_int_equal(R.st.over_text, 1);
     assert_true(R.ev[0].flags & SW_F_OVER_LIMIT);
+    assert_false(R.ev[0].flags & SW_F_OVER_FORM); /* big text can be real */
     assert_false(R.ev[0].flags & SW_F_HAS_BODY);
     assert_int_equal(R.ev[0].body_len, 0);
     assert_string_equal(R.ev[1].body, "<cdata>");
@@ -999,7 +1006,8 @@ static void test_deep_nesting(void **state)
     assert_int_equal(R.rc, 0);
     assert_int_equal(R.st.over_depth, 1);
     assert_int_equal(R.n, 2);
-    assert_int_equal(R.ev[0].flags, SW_F_OVER_LIMIT);
+    /* too deep is malformed by construction (over_limit weighs it more) */
+    assert_int_equal(R.ev[0].flags, SW_F_OVER_LIMIT | SW_F_OVER_FORM);
     assert_string_equal(R.ev[0].from.text, "a@a.test");
     assert_int_equal(R.ev[1].kind, SW_EV_IQ);
     rec_fini(&R);
