@@ -985,6 +985,11 @@ static bool plain_text(const char *s, size_t n)
     return true;
 }
 
+bool sw_normalize_plain(const char *in, size_t len)
+{
+    return in != NULL && plain_text(in, len);
+}
+
 /* @n plain bytes lower-cased into @out (room for n + 1). */
 static void plain_lower(const char *s, size_t n, char *out)
 {
