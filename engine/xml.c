@@ -13,6 +13,9 @@
  * stamps. All copies go to fixed scratch buffers sized at creation; nothing
  * is allocated per stanza. The event is built and passed to the callback when
  * the top-level element closes; its strings point into the scratch buffers.
+ * Its from/to are split and hashed through a direct-mapped cache of the last
+ * 1024 JIDs of up to 62 bytes (jid_split()): a stream repeats its rooms and
+ * people, and a hit costs a compare instead of sw_jid_parse()'s three hashes.
  *
  * Unwrapping: a top-level <message/> whose from has no local part (a server or
  * component, as mod_firewall's FORWARD writes it) with a direct
@@ -115,6 +118,10 @@
 /* Bytes handed to xmlParseChunk() at a time (see sw_xml_feed()). */
 #define XML_FEED_SLICE (256 * 1024)
 #define XML_MUC_CACHE 64 /* domains remembered by the service-prefix test (power of 2) */
+/* from/to JIDs remembered with their split and hashes (power of 2), and the
+ * longest one kept: see jid_split() */
+#define XML_JID_CACHE 1024
+#define XML_JID_CACHE_LEN 62
 /* libxml2 interns every element/attribute name and namespace URI of the
  * stream in the context's dictionary, which never shrinks: a peer sending
  * ever new names would grow it without bound. Past this many entries the
@@ -218,6 +225,11 @@ struct sw_xml {
     struct xml_str from, to, type, id, delay_from;
     struct xml_str body, subject, status, nick;
     struct sw_event ev;
+    struct xml_jid_cache {
+        struct sw_jid j; /* j.text unused */
+        uint16_t len;    /* 0 = empty slot */
+        char text[XML_JID_CACHE_LEN];
+    } * jcache; /* XML_JID_CACHE slots */
 };
 
 /* ---- small helpers ---- */
@@ -973,6 +985,31 @@ static int is_redelivery(const struct sw_xml *x, const struct sw_event *ev, uint
     return !x->no_top && ev->kind != SW_EV_IQ && dj.domain == ev->to.domain;
 }
 
+/* sw_jid_parse(@j, @text, @len), through a small direct-mapped cache of the
+ * JIDs seen last: a stream names the same rooms and people over and over, and
+ * the split and the three hashes depend on the bytes alone. */
+static void jid_split(struct sw_xml *x, struct sw_jid *j, const char *text, uint32_t len)
+{
+    if (len == 0 || len > XML_JID_CACHE_LEN) {
+        sw_jid_parse(j, text, len);
+        return;
+    }
+    uint64_t a = 0, b = 0;
+    memcpy(&a, text, len < 8 ? len : 8);
+    memcpy(&b, text + len - (len < 8 ? len : 8), len < 8 ? len : 8);
+    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ len;
+    struct xml_jid_cache *e = &x->jcache[(h >> 32) & (XML_JID_CACHE - 1)];
+    if (e->len == len && memcmp(e->text, text, len) == 0) {
+        *j = e->j;
+        j->text = text;
+        return;
+    }
+    sw_jid_parse(j, text, len);
+    e->j = *j;
+    e->len = (uint16_t)len;
+    memcpy(e->text, text, len);
+}
+
 static void emit(struct sw_xml *x)
 {
     struct sw_event *ev = &x->ev;
@@ -982,8 +1019,8 @@ static void emit(struct sw_xml *x)
     memset(ev, 0, sizeof(*ev));
     ev->kind = x->kind;
     ev->type = type_of(x->kind, &x->type);
-    sw_jid_parse(&ev->from, x->from.buf, x->from.len);
-    sw_jid_parse(&ev->to, x->to.buf, x->to.len);
+    jid_split(x, &ev->from, x->from.buf, x->from.len);
+    jid_split(x, &ev->to, x->to.buf, x->to.len);
     muc_from = is_muc_domain(x, &ev->from);
     muc_to = is_muc_domain(x, &ev->to);
 
@@ -1191,6 +1228,11 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
         str_alloc(&x->id, acap) || str_alloc(&x->delay_from, acap) ||
         str_alloc(&x->body, x->lim.body_keep) || str_alloc(&x->subject, x->lim.body_keep) ||
         str_alloc(&x->status, x->lim.body_keep) || str_alloc(&x->nick, x->lim.body_keep)) {
+        goto fail;
+    }
+
+    x->jcache = calloc(XML_JID_CACHE, sizeof(*x->jcache));
+    if (x->jcache == NULL) {
         goto fail;
     }
 
@@ -1414,6 +1456,7 @@ void sw_xml_free(struct sw_xml *x)
     if (x->ctxt != NULL) {
         xmlFreeParserCtxt(x->ctxt);
     }
+    free(x->jcache);
     free(x->from.buf);
     free(x->to.buf);
     free(x->type.buf);

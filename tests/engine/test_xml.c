@@ -1226,6 +1226,74 @@ static void test_jid_parse(void **state)
     assert_int_equal(j.domain, h("dom.test"));
 }
 
+/* The event's JID split and hashes, whatever engine/xml.c remembers between
+ * stanzas (its JID cache), are sw_jid_parse()'s of the text. */
+static void check_jid(const struct sw_jid *j)
+{
+    struct sw_jid ref;
+    sw_jid_parse(&ref, j->text, j->len);
+    assert_int_equal(j->len, ref.len);
+    assert_int_equal(j->local_len, ref.local_len);
+    assert_int_equal(j->domain_off, ref.domain_off);
+    assert_int_equal(j->domain_len, ref.domain_len);
+    assert_int_equal(j->res_off, ref.res_off);
+    assert_int_equal(j->res_len, ref.res_len);
+    assert_int_equal(j->bare, ref.bare);
+    assert_int_equal(j->domain, ref.domain);
+    assert_int_equal(j->full, ref.full);
+}
+
+static void jid_event(void *ud, const struct sw_event *ev)
+{
+    unsigned *n = ud;
+    check_jid(&ev->from);
+    check_jid(&ev->to);
+    (*n)++;
+}
+
+static void test_jid_cache(void **state)
+{
+    (void)state;
+    /* Same length, first and last 8 bytes (one cache slot, told apart by the
+     * bytes between), case variants, resources, 61..64 bytes around the
+     * longest JID kept, no to: over 1024 distinct JIDs, each several times,
+     * interleaved. */
+    size_t cap = 4u << 20, len = 0;
+    char *d = malloc(cap);
+    assert_non_null(d);
+    len += (size_t)snprintf(d, cap, "%s", HDR);
+    unsigned want = 0;
+    for (unsigned round = 0; round < 3; round++) {
+        for (unsigned i = 0; i < 1500; i++) {
+            unsigned k = (i * 7919u + round * 31u) % 1500u;
+            char from[80], to[80];
+            if (k % 5 == 0) {
+                snprintf(from, sizeof(from), "aaaaaaaa%03u%s@rooms.a.test/bbbbbbbb", k % 1000,
+                         k % 2 ? "x" : "X");
+            } else if (k % 5 == 1) {
+                int pad = 45 + (int)(k % 5); /* 61..64 bytes in all */
+                snprintf(from, sizeof(from), "%0*u@a.test/phone", pad - 13, k);
+            } else {
+                snprintf(from, sizeof(from), "U%u@B.test%s", k, k % 3 ? "/desk" : "");
+            }
+            snprintf(to, sizeof(to), k % 4 ? "room%u@rooms.a.test" : "", k % 17);
+            len += (size_t)snprintf(d + len, cap - len,
+                                    "<message from='%s' to='%s' type='chat'><body>x</body>"
+                                    "</message>\n",
+                                    from, to);
+            want++;
+        }
+    }
+    struct sw_xml *x = NULL;
+    struct sw_errbuf eb = {{0}};
+    unsigned n = 0;
+    assert_int_equal(sw_xml_new(NULL, jid_event, &n, &x), 0);
+    assert_int_equal(sw_xml_feed(x, d, len, ARRIVAL, &eb), 0);
+    assert_int_equal(n, want);
+    sw_xml_free(x);
+    free(d);
+}
+
 static void test_names_and_pack(void **state)
 {
     (void)state;
@@ -1284,6 +1352,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_errors),
         cmocka_unit_test(test_split_then_parse),
         cmocka_unit_test(test_jid_parse),
+        cmocka_unit_test(test_jid_cache),
         cmocka_unit_test(test_names_and_pack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
