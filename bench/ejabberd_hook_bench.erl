@@ -15,7 +15,7 @@
 %%%   ejbench: round R mode on|off stanzas N cpu_s S
 %%% and "ejbench: done". Threading: one bench process.
 -module(ejabberd_hook_bench).
--export([start/0]).
+-export([start/0, stanzas/0]). %% stanzas/0: bench/ejabberd_record_bench.sh too
 
 -include("xmpp.hrl").
 

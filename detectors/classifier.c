@@ -37,6 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 /* XXH3 inlined (as core/sw.c does): two short hashes per token, the library
  * call was ~1/3 of the scoring cost. Same function, same values. */
 #define XXH_INLINE_ALL
@@ -91,9 +94,21 @@ struct nb_header {
  * bucket. Returns the token count. */
 typedef void (*nb_feature_fn)(void *ctx, uint32_t bucket);
 
-static bool tok_byte(unsigned char c)
+/* Token bytes: a-z, 0-9 and every byte >= 0x80 (one table load per byte
+ * instead of three range tests). */
+#define TB_R10(x) x, x, x, x, x, x, x, x, x, x
+#define TB_R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+static const bool tok_tab[256] = {
+    ['0'] = TB_R10(true),  ['a'] = TB_R10(true),  ['k'] = TB_R16(true),  [0x80] = TB_R16(true),
+    [0x90] = TB_R16(true), [0xA0] = TB_R16(true), [0xB0] = TB_R16(true), [0xC0] = TB_R16(true),
+    [0xD0] = TB_R16(true), [0xE0] = TB_R16(true), [0xF0] = TB_R16(true),
+};
+#undef TB_R10
+#undef TB_R16
+
+static inline bool tok_byte(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
+    return tok_tab[c];
 }
 
 /* The next token of @s at or after *i: its hash (XXH3 of at most
@@ -174,25 +189,102 @@ static const uint64_t shape_inc[256] = {
     ['u'] = SH_L, ['v'] = SH_L, ['w'] = SH_L,  ['x'] = SH_L, ['y'] = SH_L, ['z'] = SH_L,
 };
 
+/* The SH_M byte at s[i]: a money sign or the start of "://". */
+static inline void shape_mark(const char *s, size_t n, size_t i, bool *money, bool *url)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c == '$' || (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x82 &&
+                     (unsigned char)s[i + 2] == 0xAC)) {
+        *money = true;
+    } else if (c == ':' && i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/') {
+        *url = true;
+    }
+}
+
+#if defined(__SSE2__)
+/* Bytes of @v in [lo, hi] (ASCII bounds; bytes >= 0x80 compare negative, so never). */
+static inline __m128i sh_range(__m128i v, char lo, char hi)
+{
+    return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(lo - 1))),
+                         _mm_cmplt_epi8(v, _mm_set1_epi8((char)(hi + 1))));
+}
+
+/* Horizontal sum of the 16 byte counters of @acc. */
+static inline size_t sh_hsum(__m128i acc)
+{
+    __m128i s = _mm_sad_epu8(acc, _mm_setzero_si128());
+    return (size_t)_mm_cvtsi128_si32(s) + (size_t)_mm_cvtsi128_si32(_mm_srli_si128(s, 8));
+}
+
+struct sh_acc {
+    __m128i u, l, d, e;
+};
+
+/* Count the 16 bytes @v (= s[at..at+16), lanes already counted zeroed) into
+ * @a; SH_M bytes are looked at one by one, as in the byte loop. */
+static inline void sh_block(struct sh_acc *a, __m128i v, const char *s, size_t n, size_t at,
+                            bool *money, bool *url)
+{
+    a->u = _mm_sub_epi8(a->u, sh_range(v, 'A', 'Z'));
+    a->l = _mm_sub_epi8(a->l, sh_range(v, 'a', 'z'));
+    a->d = _mm_sub_epi8(a->d, sh_range(v, '0', '9'));
+    a->e = _mm_sub_epi8(a->e, _mm_cmpeq_epi8(v, _mm_set1_epi8('!')));
+    __m128i m = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')), _mm_cmpeq_epi8(v, _mm_set1_epi8('$'))),
+        _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xE2)));
+    unsigned mm = (unsigned)_mm_movemask_epi8(m);
+    while (mm != 0) {
+        shape_mark(s, n, at + (size_t)__builtin_ctz(mm), money, url);
+        mm &= mm - 1;
+    }
+}
+#endif
+
 static unsigned shape_on(const char *s, size_t n)
 {
     size_t upper = 0, letters = 0, digits = 0, excl = 0;
     bool money = false, url = false;
     size_t i = 0;
+#if defined(__SSE2__)
+    /* 16 bytes at a time into per-lane byte counters (summed every 255
+     * blocks); a last partial block is the final 16 bytes with the lanes
+     * already counted zeroed (0 is in no class). Same counts and flags as the
+     * byte loop below, which takes texts under 16 bytes. */
+    static const char lead[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+    while (n >= 16 && i < n) {
+        struct sh_acc a = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(),
+                           _mm_setzero_si128()};
+        for (unsigned blk = 0; blk < 255 && i < n; blk++) {
+            if (n - i >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                sh_block(&a, v, s, n, i, &money, &url);
+                i += 16;
+            } else {
+                size_t rest = n - i; /* 1..15 bytes left: lanes 16 - rest.. of the last 16 */
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+                v = _mm_andnot_si128(_mm_loadu_si128((const __m128i *)(const void *)(lead + rest)),
+                                     v);
+                sh_block(&a, v, s, n, n - 16, &money, &url);
+                i = n;
+            }
+        }
+        size_t u = sh_hsum(a.u);
+        upper += u;
+        letters += u + sh_hsum(a.l);
+        digits += sh_hsum(a.d);
+        excl += sh_hsum(a.e);
+    }
+#endif
     while (i < n) {
         /* at most 0x7FFF bytes per pass: the 16-bit counters cannot carry */
         size_t end = n - i > 0x7FFF ? i + 0x7FFF : n;
         uint64_t acc = 0;
         for (; i < end; i++) {
-            unsigned char c = (unsigned char)s[i];
-            uint64_t inc = shape_inc[c];
+            uint64_t inc = shape_inc[(unsigned char)s[i]];
             if (inc != SH_M) {
                 acc += inc;
-            } else if (c == '$' || (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x82 &&
-                                    (unsigned char)s[i + 2] == 0xAC)) {
-                money = true;
-            } else if (c == ':' && i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/') {
-                url = true;
+            } else {
+                shape_mark(s, n, i, &money, &url);
             }
         }
         upper += acc & 0xFFFF;

@@ -23,7 +23,20 @@
  * relays ("<nick> text", sw_dc_relayed) gets the same from the first minute
  * (a bridge that just reconnected carries the channel's bursts too: swgen
  * seed 9508, 2M/24 h, 17 relayed lines in 10 s two minutes after the start).
- * Kind "muc-flood", offender the sender's bare JID.
+ * A newcomer: an occupant seen joining the room (a MUC join presence) less
+ * than new_window (60 s) ago may send only new_max (8) lines per short_window
+ * instead of short_max (16) before rate_short hits (value "newcomer" 1): a
+ * flooder joins and floods at once (swgen muc-flood: 3-30 s after its join, 2-10
+ * lines a second), while a person who just joined says hello and asks, a
+ * member bot (feed, price, bridge) has been in the room for weeks (its join is
+ * long past or never seen), and a bridge's relayed lines keep their own
+ * allowance. Likewise a newcomer's run of new_repeat (4) near-identical lines
+ * all within short_window (at least that many lines in it) is a repeat flood
+ * instead of repeat_count (5) at any pace: someone who just joined and got no
+ * answer asks again after a while, not four times in ten seconds. The join is kept in the entry:
+ * the cooldown's last-hit second (h.user) holds the join second and `fired` bit MF_JOINED marks it,
+ * set only when no cooldown runs, so a cooldown counts from the join at most. Kind "muc-flood",
+ * offender the sender's bare JID.
  *
  * Threading: `shared` is the read-only copy of the settings; `local` (one per
  * worker) owns the table. process() never allocates.
@@ -39,6 +52,7 @@
 #include "window.h"
 
 #define MF_STEADY_MIN 5 /* busy minutes in a row that make an occupant a steady relay */
+#define MF_JOINED 7     /* `fired` bit: h.user is the second the occupant was seen joining */
 
 struct sw_muc_flood_settings {
     bool enabled;
@@ -47,6 +61,7 @@ struct sw_muc_flood_settings {
     int64_t long_window, long_max;
     int64_t repeat_count, repeat_gap, simhash_distance;
     int64_t long_bytes, long_lines, long_count, long_gap;
+    int64_t new_window, new_max, new_repeat;
 };
 
 #define SW_DC_S struct sw_muc_flood_settings
@@ -71,6 +86,14 @@ static const struct sw_conf_item schema[] = {
     SW_DC_INT("long_count", long_count, 1, 1000, "2", "long messages in one burst that hit"),
     SW_DC_DUR("long_gap", long_gap, 1000, 3600000, "60s",
               "a pause longer than this ends a burst of long messages"),
+    SW_DC_DUR("new_window", new_window, 1000, 3600000, "60s",
+              "an occupant seen joining the room less than this long ago is a newcomer"),
+    SW_DC_INT("new_max", new_max, 1, 100000, "8",
+              "messages a newcomer may send per short_window (instead of short_max; a bridge's "
+              "relayed lines keep theirs)"),
+    SW_DC_INT("new_repeat", new_repeat, 2, 1000, "4",
+              "near-identical lines in a row, all within short_window, that make a newcomer's "
+              "repeat flood (instead of repeat_count)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -115,7 +138,8 @@ static int mf_setup(const void *settings, void **shared, struct sw_errbuf *eb)
 }
 
 static void mf_hit(const struct mf_shared *sh, const struct sw_event *ev, const struct mf_entry *e,
-                   int sig, int64_t first_ms, struct sw_hit_sink *out, struct sw_detector_stats *st)
+                   int sig, int64_t first_ms, bool newcomer, struct sw_hit_sink *out,
+                   struct sw_detector_stats *st)
 {
     struct sw_hit h;
     sw_hit_init(&h, "muc_flood", symbols[sig], "muc-flood", ev);
@@ -125,6 +149,9 @@ static void mf_hit(const struct mf_shared *sh, const struct sw_event *ev, const 
     sw_hit_add_value(&h, "repeats", (int64_t)e->rep + 1);
     sw_hit_add_value(&h, "long_msgs", e->longn);
     sw_hit_add_value(&h, "body_full", ev->body_full);
+    if (newcomer) {
+        sw_hit_add_value(&h, "newcomer", 1);
+    }
     sw_hit_emit(out, &h);
     st->hits++;
 }
@@ -134,6 +161,23 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
 {
     const struct mf_shared *sh = shared;
     struct mf_local *l = local;
+    if (ev->kind == SW_EV_PRESENCE) {
+        /* a join to the room: remember when (see the file comment) */
+        if ((ev->flags & SW_F_MUC_JOIN) == 0 || ev->type != SW_T_AVAILABLE ||
+            ev->key[SW_SHARD_ROOM] == 0 || sw_dc_excluded(ev)) {
+            return;
+        }
+        st->events++;
+        uint32_t now = sw_table_now(l->t, ev->t_ms);
+        uint32_t prev;
+        struct mf_entry *e = sw_table_get(
+            l->t, sw_table_key2(ev->key[SW_SHARD_ROOM], ev->from.bare), now, &prev, st);
+        if (e->h.user == 0 || (now > e->h.user && now - e->h.user >= sw_dc_secs(sh->s.cooldown))) {
+            e->h.user = now;
+            e->fired = (uint8_t)(1u << MF_JOINED);
+        }
+        return;
+    }
     if (ev->type != SW_T_GROUPCHAT || (ev->flags & SW_F_MUC_GROUPCHAT) == 0 ||
         ev->key[SW_SHARD_ROOM] == 0 || sw_dc_excluded(ev)) {
         return;
@@ -145,6 +189,9 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
         sw_table_get(l->t, sw_table_key2(ev->key[SW_SHARD_ROOM], ev->from.bare), now, &prev, st);
     if (sw_dc_seen_id(&e->id, 1, ev->id_hash)) {
         return;
+    }
+    if (e->wl.head == 0) {
+        prev = 0; /* made by a join: no line before this one */
     }
     uint32_t gap = prev == 0 ? UINT32_MAX : (now > prev ? now - prev : 0);
 
@@ -162,6 +209,11 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
     bool relay = e->steady >= MF_STEADY_MIN || sw_dc_relayed(ev->body, ev->body_len);
     int64_t short_max = relay ? sh->s.short_max * 3 / 2 : sh->s.short_max;
     int64_t long_max = relay ? sh->s.long_max * 3 / 2 : sh->s.long_max;
+    bool newcomer = !relay && (e->fired & (1u << MF_JOINED)) != 0 && now >= e->h.user &&
+                    now - e->h.user < sw_dc_secs(sh->s.new_window);
+    if (newcomer && sh->s.new_max < short_max) {
+        short_max = sh->s.new_max;
+    }
 
     if (ev->body_len > 0) {
         uint64_t fp = sw_simhash_body(ev, NULL);
@@ -187,19 +239,23 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
     int64_t burst_ms = ev->t_ms - (int64_t)(e->rep) * 1000;
     if ((int64_t)ns > short_max &&
         sw_dc_may_hit(&e->h.user, &e->fired, SIG_SHORT, now, sh->s.cooldown)) {
-        mf_hit(sh, ev, e, SIG_SHORT, ev->t_ms - sh->s.short_window, out, st);
+        mf_hit(sh, ev, e, SIG_SHORT, ev->t_ms - sh->s.short_window, newcomer, out, st);
     }
     if ((int64_t)nl > long_max &&
         sw_dc_may_hit(&e->h.user, &e->fired, SIG_LONG, now, sh->s.cooldown)) {
-        mf_hit(sh, ev, e, SIG_LONG, ev->t_ms - sh->s.long_window, out, st);
+        mf_hit(sh, ev, e, SIG_LONG, ev->t_ms - sh->s.long_window, false, out, st);
     }
-    if ((int64_t)e->rep + 1 >= sh->s.repeat_count &&
+    int64_t repeat_count = sh->s.repeat_count;
+    if (newcomer && sh->s.new_repeat < repeat_count && (int64_t)ns >= sh->s.new_repeat) {
+        repeat_count = sh->s.new_repeat; /* the last new_repeat lines are in the short window */
+    }
+    if ((int64_t)e->rep + 1 >= repeat_count &&
         sw_dc_may_hit(&e->h.user, &e->fired, SIG_REPEAT, now, sh->s.cooldown)) {
-        mf_hit(sh, ev, e, SIG_REPEAT, burst_ms, out, st);
+        mf_hit(sh, ev, e, SIG_REPEAT, burst_ms, newcomer, out, st);
     }
     if ((int64_t)e->longn >= sh->s.long_count &&
         sw_dc_may_hit(&e->h.user, &e->fired, SIG_LONGMSG, now, sh->s.cooldown)) {
-        mf_hit(sh, ev, e, SIG_LONGMSG, ev->t_ms - sh->s.long_gap, out, st);
+        mf_hit(sh, ev, e, SIG_LONGMSG, ev->t_ms - sh->s.long_gap, false, out, st);
     }
 }
 
@@ -218,7 +274,7 @@ const struct sw_detector_ops sw_muc_flood_ops = {
     .name = "muc_flood",
     .description = "one occupant flooding a room: message rate, repeated lines, long pastes",
     .symbols = mf_symbols,
-    .events = SW_EV_MESSAGE,
+    .events = SW_EV_MESSAGE | SW_EV_PRESENCE, /* presence: joins (newcomers) */
     .shard = SW_SHARD_ROOM,
     .schema = schema,
     .settings_size = sizeof(struct sw_muc_flood_settings),

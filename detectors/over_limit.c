@@ -11,6 +11,17 @@
  * sender's stanzas in `window` were over a limit, then at most once per
  * cooldown. Kind "hostile-input".
  *
+ * Not every limit is alike: a big attribute, text or stanza can be real media
+ * (a photo's thumbnail as a data: URI, a long paste), but nesting beyond
+ * limits.max_depth (no XMPP extension comes near the default 32) and a JID
+ * part over RFC 7622's 1023 bytes (the sender's own server must refuse it,
+ * jid-malformed) are malformed by construction (SW_F_OVER_FORM, set by
+ * engine/xml.c). Such a stanza counts `malformed_weight` (3) instead of 1, so
+ * with the default max of 3 two over-limit stanzas of which one is
+ * malformed are a signal (a spray of mixed oversize messages is caught at
+ * its second instead of its fourth), while one malformed stanza alone, or
+ * up to three big thumbnails, are not.
+ *
  * Sharded by SENDER (bare from), one 32-byte-window entry per sender that
  * ever sent an over-limit stanza (others cost nothing: the flag is checked
  * first). Excluded like the other rate detectors (servers, rooms, history,
@@ -30,7 +41,7 @@
 struct sw_over_limit_settings {
     bool enabled;
     int64_t max_memory, idle, cooldown;
-    int64_t window, max;
+    int64_t window, max, malformed_weight;
 };
 
 #define SW_DC_S struct sw_over_limit_settings
@@ -39,6 +50,9 @@ static const struct sw_conf_item schema[] = {
     SW_DC_DUR("window", window, 1000, SW_DC_DAY_MS, "10m", "window over which they are counted"),
     SW_DC_INT("max", max, 0, 1000000, "3",
               "over-limit stanzas a sender may send per window before it is a signal"),
+    SW_DC_INT("malformed_weight", malformed_weight, 1, 1000000, "3",
+              "what one stanza malformed by construction (nesting beyond limits.max_depth, a "
+              "JID part over 1023 bytes) counts towards max; the others count 1"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -85,7 +99,8 @@ static void ol_process(const void *shared, void *local, const struct sw_event *e
     uint32_t now = sw_table_now(l->t, ev->t_ms);
     uint32_t prev;
     struct ol_entry *e = sw_table_get(l->t, ev->from.bare, now, &prev, st);
-    sw_window_add(&e->w, sh->width, ev->t_ms, 1);
+    uint32_t weight = (ev->flags & SW_F_OVER_FORM) ? (uint32_t)sh->s.malformed_weight : 1u;
+    sw_window_add(&e->w, sh->width, ev->t_ms, weight);
     uint32_t n = sw_window_sum(&e->w, sh->width, ev->t_ms);
     if ((int64_t)n > sh->s.max && sw_dc_may_hit(&e->h.user, &e->fired, 0, now, sh->s.cooldown)) {
         struct sw_hit h;

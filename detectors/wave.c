@@ -295,12 +295,21 @@ static size_t link_target(const char *link, size_t n)
 
 static bool defanged(const char *body, size_t len)
 {
-    for (size_t i = 1; i + 3 < len; i++) {
-        char a = body[i], b = body[i + 1], c = body[i + 2];
-        if (((a == '[' && c == ']') || (a == '(' && c == ')')) && b == '.') {
+    if (len <= 4) {
+        return false;
+    }
+    /* every form has its '.' at i + 1 for some i in 1..len-4: memchr to each */
+    for (const char *q = body + 2; q < body + len - 2; q++) {
+        q = memchr(q, '.', (size_t)(body + len - 2 - q));
+        if (q == NULL) {
+            break;
+        }
+        size_t i = (size_t)(q - body) - 1;
+        char a = body[i], c = body[i + 2];
+        if ((a == '[' && c == ']') || (a == '(' && c == ')')) {
             return true;
         }
-        if (a == ' ' && b == '.' && c == ' ' && body[i - 1] != ' ' && body[i - 1] != '.') {
+        if (a == ' ' && c == ' ' && body[i - 1] != ' ' && body[i - 1] != '.') {
             /* "cutt . ly/x": a short word, then '/' before the next space */
             for (size_t j = i + 3; j < len && j < i + 12 && body[j] != ' '; j++) {
                 if (body[j] == '/') {

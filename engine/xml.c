@@ -13,6 +13,9 @@
  * stamps. All copies go to fixed scratch buffers sized at creation; nothing
  * is allocated per stanza. The event is built and passed to the callback when
  * the top-level element closes; its strings point into the scratch buffers.
+ * Its from/to are split and hashed through a direct-mapped cache of the last
+ * 1024 JIDs of up to 62 bytes (jid_split()): a stream repeats its rooms and
+ * people, and a hit costs a compare instead of sw_jid_parse()'s three hashes.
  *
  * Unwrapping: a top-level <message/> whose from has no local part (a server or
  * component, as mod_firewall's FORWARD writes it) with a direct
@@ -41,7 +44,9 @@
  *    MUC service (config or prefix rule; room@service/nick or the bare room)
  *    to an account, X = the bare room JID = the stanza's bare from; or
  *    (b) offline storage: a message or presence to an account that is not
- *    sent to a room, X = the bare domain of the recipient (its server).
+ *    sent to a room, X = the bare domain of the recipient (its server);
+ *    captures only: a live tap never sees a server's offline store (it is
+ *    sent past the hooks), so there (b) could only be a sender's forgery.
  *    Never on a groupchat message an occupant sends to a room, never because
  *    a sender put a delay from some room on its own chat.
  *
@@ -68,6 +73,9 @@
  * feed ended between stanzas, the context is replaced by a fresh one fed the
  * saved stream start tag (line numbering continues). Feeds are handed to
  * libxml2 in 256 KiB slices: more than 10 MB of unparsed input makes it halt.
+ * Before each slice an empty push lets libxml2 drop the bytes it has parsed
+ * (it memmoves what is left to the front of its buffer at the start of a
+ * parse): pushed first, every slice would be copied in and then moved again.
  *
  * Lines: libxml2 counts the lines it parsed. The stanza start line is its line
  * at the start tag minus newlines inside the tag (found by scanning back to
@@ -110,6 +118,10 @@
 /* Bytes handed to xmlParseChunk() at a time (see sw_xml_feed()). */
 #define XML_FEED_SLICE (256 * 1024)
 #define XML_MUC_CACHE 64 /* domains remembered by the service-prefix test (power of 2) */
+/* from/to JIDs remembered with their split and hashes (power of 2), and the
+ * longest one kept: see jid_split() */
+#define XML_JID_CACHE 1024
+#define XML_JID_CACHE_LEN 62
 /* libxml2 interns every element/attribute name and namespace URI of the
  * stream in the context's dictionary, which never shrinks: a peer sending
  * ever new names would grow it without bound. Past this many entries the
@@ -213,6 +225,11 @@ struct sw_xml {
     struct xml_str from, to, type, id, delay_from;
     struct xml_str body, subject, status, nick;
     struct sw_event ev;
+    struct xml_jid_cache {
+        struct sw_jid j; /* j.text unused */
+        uint16_t len;    /* 0 = empty slot */
+        char text[XML_JID_CACHE_LEN];
+    } * jcache; /* XML_JID_CACHE slots */
 };
 
 /* ---- small helpers ---- */
@@ -961,8 +978,36 @@ static int is_redelivery(const struct sw_xml *x, const struct sw_event *ev, uint
         return ev->kind == SW_EV_MESSAGE && ev->type == SW_T_GROUPCHAT && muc_from &&
                dj.bare == ev->from.bare;
     }
-    /* (b) offline storage: the recipient's server */
-    return ev->kind != SW_EV_IQ && dj.domain == ev->to.domain;
+    /* (b) offline storage: the recipient's server. Never on a live tap: a
+     * server delivers its offline store straight to the session, past every
+     * hook a mirror sits on, so a live copy claiming it is a remote sender's
+     * forgery to slip under the rate counters. */
+    return !x->no_top && ev->kind != SW_EV_IQ && dj.domain == ev->to.domain;
+}
+
+/* sw_jid_parse(@j, @text, @len), through a small direct-mapped cache of the
+ * JIDs seen last: a stream names the same rooms and people over and over, and
+ * the split and the three hashes depend on the bytes alone. */
+static void jid_split(struct sw_xml *x, struct sw_jid *j, const char *text, uint32_t len)
+{
+    if (len == 0 || len > XML_JID_CACHE_LEN) {
+        sw_jid_parse(j, text, len);
+        return;
+    }
+    uint64_t a = 0, b = 0;
+    memcpy(&a, text, len < 8 ? len : 8);
+    memcpy(&b, text + len - (len < 8 ? len : 8), len < 8 ? len : 8);
+    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ len;
+    struct xml_jid_cache *e = &x->jcache[(h >> 32) & (XML_JID_CACHE - 1)];
+    if (e->len == len && memcmp(e->text, text, len) == 0) {
+        *j = e->j;
+        j->text = text;
+        return;
+    }
+    sw_jid_parse(j, text, len);
+    e->j = *j;
+    e->len = (uint16_t)len;
+    memcpy(e->text, text, len);
 }
 
 static void emit(struct sw_xml *x)
@@ -974,8 +1019,8 @@ static void emit(struct sw_xml *x)
     memset(ev, 0, sizeof(*ev));
     ev->kind = x->kind;
     ev->type = type_of(x->kind, &x->type);
-    sw_jid_parse(&ev->from, x->from.buf, x->from.len);
-    sw_jid_parse(&ev->to, x->to.buf, x->to.len);
+    jid_split(x, &ev->from, x->from.buf, x->from.len);
+    jid_split(x, &ev->to, x->to.buf, x->to.len);
     muc_from = is_muc_domain(x, &ev->from);
     muc_to = is_muc_domain(x, &ev->to);
 
@@ -1033,6 +1078,9 @@ static void emit(struct sw_xml *x)
     if (x->over != 0) {
         /* minimal event: kind, type, from, to and the facts derived from them */
         f |= SW_F_OVER_LIMIT;
+        if (x->over & (OV_DEPTH | OV_JID)) {
+            f |= SW_F_OVER_FORM;
+        }
         str_clear(&x->id);
         str_clear(&x->body);
         str_clear(&x->subject);
@@ -1183,6 +1231,11 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
         goto fail;
     }
 
+    x->jcache = calloc(XML_JID_CACHE, sizeof(*x->jcache));
+    if (x->jcache == NULL) {
+        goto fail;
+    }
+
     memset(&x->sax, 0, sizeof(x->sax));
     x->sax.initialized = XML_SAX2_MAGIC;
     x->sax.startElementNs = on_start;
@@ -1329,7 +1382,19 @@ int sw_xml_feed(struct sw_xml *x, const char *buf, size_t len, int64_t arrival_m
      * more than 10 MB wait unparsed in its buffer, which one big chunk causes. */
     while (len > 0) {
         int n = len > XML_FEED_SLICE ? XML_FEED_SLICE : (int)len;
-        int rc = xmlParseChunk(x->ctxt, buf, n, 0);
+        int rc;
+        if (x->ctxt->input != NULL && x->ctxt->input->cur - x->ctxt->input->base > 4096) {
+            /* Let libxml2 drop what it has parsed before the push, not after:
+             * it shrinks its buffer (memmove of what is left) at the start of
+             * each parse, so pushing first would move every slice twice. An
+             * empty push only runs that step (and parses nothing new). */
+            rc = xmlParseChunk(x->ctxt, NULL, 0, 0);
+            int r = check(x, rc, eb);
+            if (r != 0) {
+                return r;
+            }
+        }
+        rc = xmlParseChunk(x->ctxt, buf, n, 0);
         int r = check(x, rc, eb);
         if (r != 0) {
             return r;
@@ -1391,6 +1456,7 @@ void sw_xml_free(struct sw_xml *x)
     if (x->ctxt != NULL) {
         xmlFreeParserCtxt(x->ctxt);
     }
+    free(x->jcache);
     free(x->from.buf);
     free(x->to.buf);
     free(x->type.buf);

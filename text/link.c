@@ -19,23 +19,33 @@
 size_t sw_link_first(const char *body, size_t len, char *host)
 {
     const char *p = NULL;
-    for (size_t i = 0; i + 3 < len; i++) {
-        if (body[i] == ':' && body[i + 1] == '/' && body[i + 2] == '/') {
-            p = body + i + 3;
+    if (len <= 3) {
+        return 0; /* no room for a link (the loops below would find none) */
+    }
+    /* the first "://" with a byte after it (memchr to each ':') */
+    for (const char *q = body; q < body + len - 3; q++) {
+        q = memchr(q, ':', (size_t)(body + len - 3 - q));
+        if (q == NULL) {
+            break;
+        }
+        if (q[1] == '/' && q[2] == '/') {
+            p = q + 3;
             break;
         }
     }
     if (p == NULL) {
-        /* bare "word.tld/..." */
-        for (size_t i = 1; i + 1 < len && p == NULL; i++) {
-            if (body[i] == '/' && i > 3) {
-                size_t j = i;
-                while (j > 0 && body[j - 1] != ' ' && body[j - 1] != '\n') {
-                    j--;
-                }
-                if (memchr(body + j, '.', i - j) != NULL) {
-                    p = body + j;
-                }
+        /* bare "word.tld/...": the first '/' at 4..len-2 whose word has a dot */
+        for (const char *q = body + 4; len > 5 && q < body + len - 1 && p == NULL; q++) {
+            q = memchr(q, '/', (size_t)(body + len - 1 - q));
+            if (q == NULL) {
+                break;
+            }
+            size_t i = (size_t)(q - body), j = i;
+            while (j > 0 && body[j - 1] != ' ' && body[j - 1] != '\n') {
+                j--;
+            }
+            if (memchr(body + j, '.', i - j) != NULL) {
+                p = body + j;
             }
         }
         if (p == NULL) {

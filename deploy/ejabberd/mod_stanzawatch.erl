@@ -7,18 +7,28 @@
 %%% stanza seen (sent or dropped; given by the writer, so a jump is a drop),
 %%% t the arrival stamp (taken in the hook), STANZA serialised once.
 %%%
-%%% Hooks (per host the module is enabled on):
-%%%   user_send_packet    what this host's clients send (message, presence)
-%%%   s2s_receive_packet  what remote servers send to this host
-%%%   muc_filter_message  a groupchat message a room accepted, run at the
-%%%   muc_filter_presence room's server host (mod_muc_room, ejabberd 23.01:
-%%%                       run_fold(Hook, ServerHost, Packet, [State, Nick]))
-%%% A local user's stanza to a room is already mirrored by user_send_packet on
-%%% the sender's host, so the MUC hooks mirror only senders from other
-%%% servers (s2s occupants: their stanzas are addressed to the MUC service,
-%%% not to this host, so s2s_receive_packet on the host does not see them).
-%%% The room's own fan-out is not mirrored. Enable the module on every local
-%%% vhost whose users should be watched, and on the MUC service's host.
+%%% Hooks (what deploy/prosody/mod_stanzawatch.lua mirrors: what local
+%%% clients send, and what reaches this host or its services from outside):
+%%%   user_send_packet      (per host) what this host's clients send
+%%%   s2s_receive_packet    (per host) what remote servers send to this host
+%%%                         or to a service it serves: ejabberd_s2s_in folds
+%%%                         it at host_of_route(To) (ejabberd 23.01), e.g.
+%%%                         a.test for rooms.a.test, so a remote occupant's
+%%%                         groupchat, presence, private messages and
+%%%                         mediated invites to rooms are all seen here
+%%%   component_send_packet (global, once for all hosts) what an external
+%%%                         component (XEP-0114: bridges, bots) sends to a
+%%%                         host running the module or one of its services
+%%% Each stanza is mirrored once, under the host its recipient's domain is
+%%% routed to. A local user's stanza to a room is mirrored by user_send_packet
+%%% on the sender's host; the room's own fan-out is not mirrored. (Earlier
+%%% versions used the MUC hooks muc_filter_message/presence for remote
+%%% occupants: they run only for groupchat a room accepted and for joins and
+%%% leaves, so remote private messages, invites and refused messages to
+%%% rooms were never mirrored.) Enable the module on every local vhost
+%%% whose users should be watched (users of a vhost without it are not
+%%% mirrored, not even at a room of a vhost with it), and on the MUC
+%%% service's host.
 %%%
 %%% Never blocks a c2s/s2s process: the hook serialises the stanza and casts
 %%% it to this host's writer process, unless more than max_pending bytes are
@@ -44,15 +54,13 @@
 -behaviour(gen_server).
 
 -export([start/2, stop/1, reload/3, depends/2, mod_opt_type/1, mod_options/1, mod_doc/0]).
--export([user_send_packet/1, s2s_receive_packet/1, muc_filter_message/3,
-         muc_filter_presence/3]).
+-export([user_send_packet/1, s2s_receive_packet/1, component_send_packet/1]).
 -export([record/1]). %% tests/live/compact_check.escript
 -export([start_link/2, init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
          code_change/3]).
 
 -include("logger.hrl").
 -include("xmpp.hrl").
--include("mod_muc_room.hrl").
 
 %% atomics slots
 -define(PENDING, 2).
@@ -78,8 +86,9 @@ start(Host, Opts) ->
     persistent_term:put({?MODULE, Host}, {Ref, Max, proc(Host)}),
     ejabberd_hooks:add(user_send_packet, Host, ?MODULE, user_send_packet, 10),
     ejabberd_hooks:add(s2s_receive_packet, Host, ?MODULE, s2s_receive_packet, 10),
-    ejabberd_hooks:add(muc_filter_message, Host, ?MODULE, muc_filter_message, 10),
-    ejabberd_hooks:add(muc_filter_presence, Host, ?MODULE, muc_filter_presence, 10),
+    %% global: added once however many hosts run the module (ejabberd_hooks
+    %% ignores a second add of the same hook)
+    ejabberd_hooks:add(component_send_packet, ?MODULE, component_send_packet, 10),
     Child = #{id => proc(Host), start => {?MODULE, start_link, [Host, {Spec, Node, Ref, Max}]},
               restart => transient, shutdown => 2000, type => worker, modules => [?MODULE]},
     case supervisor:start_child(ejabberd_gen_mod_sup, Child) of
@@ -91,8 +100,10 @@ start(Host, Opts) ->
 stop(Host) ->
     ejabberd_hooks:delete(user_send_packet, Host, ?MODULE, user_send_packet, 10),
     ejabberd_hooks:delete(s2s_receive_packet, Host, ?MODULE, s2s_receive_packet, 10),
-    ejabberd_hooks:delete(muc_filter_message, Host, ?MODULE, muc_filter_message, 10),
-    ejabberd_hooks:delete(muc_filter_presence, Host, ?MODULE, muc_filter_presence, 10),
+    case gen_mod:is_loaded_elsewhere(Host, ?MODULE) of
+        true -> ok;
+        false -> ejabberd_hooks:delete(component_send_packet, ?MODULE, component_send_packet, 10)
+    end,
     _ = supervisor:terminate_child(ejabberd_gen_mod_sup, proc(Host)),
     _ = supervisor:delete_child(ejabberd_gen_mod_sup, proc(Host)),
     persistent_term:erase({?MODULE, Host}),
@@ -126,55 +137,55 @@ user_send_packet(Acc) ->
     Acc.
 
 s2s_receive_packet({Pkt, _State} = Acc) ->
-    tap(xmpp:get_to(Pkt), Pkt),
+    tap_routed(Pkt),
     Acc;
 s2s_receive_packet(Acc) ->
     Acc.
 
-%% Hook folds: the packet goes on unchanged (drop is another module's call).
-muc_filter_message(Pkt, State, _Nick) ->
-    muc_tap(Pkt, State),
-    Pkt.
+component_send_packet({Pkt, _State} = Acc) ->
+    tap_routed(Pkt),
+    Acc;
+component_send_packet(Acc) ->
+    Acc.
 
-muc_filter_presence(Pkt, State, _Nick) ->
-    muc_tap(Pkt, State),
-    Pkt.
-
-%% #state{} is mod_muc_room's room state (include/mod_muc_room.hrl).
-muc_tap(Pkt, #state{server_host = Host}) ->
-    try xmpp:get_from(Pkt) of
-        #jid{lserver = From} ->
-            case ejabberd_router:is_my_host(From) of
-                true -> ok; %% seen at the sender's host (user_send_packet)
-                false -> tap(Host, Pkt)
+%% Under the host the recipient's domain is routed to: the domain itself
+%% for a vhost (one persistent_term read, the usual case), else its route's
+%% server host (an ets read: rooms.a.test -> a.test); nothing when the
+%% domain is not routed here or its host does not run the module.
+tap_routed(Pkt) when is_record(Pkt, message); is_record(Pkt, presence) ->
+    try xmpp:get_to(Pkt) of
+        #jid{lserver = To} ->
+            case persistent_term:get({?MODULE, To}, undefined) of
+                undefined -> tap(ejabberd_router:host_of_route(To), Pkt);
+                Conf -> tap_conf(Conf, Pkt)
             end;
         _ -> ok
     catch _:_ -> ok
     end;
-muc_tap(_Pkt, _State) ->
+tap_routed(_Pkt) ->
     ok.
 
-tap(#jid{lserver = Host}, Pkt) -> tap(Host, Pkt);
 tap(Host, Pkt) when is_record(Pkt, message); is_record(Pkt, presence) ->
-    case persistent_term:get({?MODULE, Host}, undefined) of
-        undefined -> ok;
-        {Ref, Max, Proc} ->
-            try
-                case atomics:get(Ref, ?UP) =:= 1 andalso atomics:get(Ref, ?PENDING) =< Max of
-                    true ->
-                        T = erlang:system_time(millisecond),
-                        Bin = record(Pkt),
-                        atomics:add(Ref, ?PENDING, byte_size(Bin)),
-                        gen_server:cast(Proc, {stanza, T, Bin});
-                    false ->
-                        atomics:add(Ref, ?DROPPED, 1)
-                end
-            catch _:_ ->
-                atomics:add(Ref, ?DROPPED, 1)
-            end
-    end;
+    tap_conf(persistent_term:get({?MODULE, Host}, undefined), Pkt);
 tap(_Host, _Pkt) ->
     ok.
+
+tap_conf(undefined, _Pkt) ->
+    ok;
+tap_conf({Ref, Max, Proc}, Pkt) ->
+    try
+        case atomics:get(Ref, ?UP) =:= 1 andalso atomics:get(Ref, ?PENDING) =< Max of
+            true ->
+                T = erlang:system_time(millisecond),
+                Bin = record(Pkt),
+                atomics:add(Ref, ?PENDING, byte_size(Bin)),
+                gen_server:cast(Proc, {stanza, T, Bin});
+            false ->
+                atomics:add(Ref, ?DROPPED, 1)
+        end
+    catch _:_ ->
+        atomics:add(Ref, ?DROPPED, 1)
+    end.
 
 %%% --------------------------------------------------------- compact record
 
@@ -182,13 +193,27 @@ tap(_Host, _Pkt) ->
 %% record deploy/prosody/mod_stanzawatch.lua writes: from, to, type, id (an
 %% absent one as ''), the first body/subject (message) or status (presence),
 %% the first XEP-0172 nick, every delay (from, stamp), the MUC and
-%% conference x flags; other children are left out after checking them
-%% against the parser's default limits (depth 32, attribute 4096 bytes,
-%% stanza 262144 bytes: keep stanzawatch's limits at or above these). The
-%% whole stanza (xmpp:encode) when a wrapper the parser looks into
-%% (forwarded, carbons, a muc#user x with children), a decoded child record,
-%% or a limit is involved. Serialised by fxml's NIF (escaping included);
-%% no xmpp:encode of the whole stanza, the costliest step before.
+%% conference x flags. Serialised by fxml's NIF (escaping included); no
+%% xmpp:encode of the whole stanza, the costliest step before.
+%%
+%% The whole stanza (xmpp:encode) instead when the record could make a
+%% different event than it (tests/live/compact_test.sh checks both):
+%%  - a wrapper the parser looks into (forwarded, carbons, a muc#user x with
+%%    children) or a decoded child record in sub_els;
+%%  - an undecoded <body/>, <subject/> or <status/> in sub_els (one in a
+%%    foreign namespace): xmpp:encode writes sub_els before the decoded
+%%    texts and the parser takes the first element of that name;
+%%  - a limit (the parser's defaults: keep stanzawatch's limits at or above
+%%    these): an element 32 levels below the stanza, an attribute value of
+%%    4096 bytes or more anywhere xmpp:encode writes one (the stanza's
+%%    xml:lang; every body, subject and status's xml:lang, not only the
+%%    first's; the thread's parent; any attribute of any sub_els element),
+%%    or a stanza that might serialise to 262144 bytes (a bound: 6 x every
+%%    attribute, text and element name byte xmpp:encode writes, plus
+%%    markup). Texts over the parser's text limit need no check: the record
+%%    keeps the texts the parser reads whole.
+%% A decoded message holds, besides sub_els: lang, subject, body, thread
+%% (xmpp_codec.hrl); a presence: lang, show (an atom), status, priority.
 -define(MAX_DEPTH, 32).
 -define(MAX_ATTR, 4096).
 -define(MAX_STANZA, 262144).
@@ -200,68 +225,90 @@ record(Pkt) ->
         fxml:element_to_binary(xmpp:encode(Pkt))
     end.
 
-compact(#message{from = F, to = T, type = Ty, id = Id, body = B, subject = Sj, sub_els = Els}) ->
-    Kids = scan(Els, 0, #{}),
-    Text = texts([{<<"body">>, B}, {<<"subject">>, Sj}]),
-    el(<<"message">>, F, T, atom_to_binary(Ty), Id, Text, Kids);
-compact(#presence{from = F, to = T, type = Ty, id = Id, status = St, sub_els = Els}) ->
-    Kids = scan(Els, 0, #{}),
+compact(#message{from = F, to = T, type = Ty, id = Id, lang = L, body = B, subject = Sj,
+                 thread = Th, sub_els = Els}) ->
+    Kids = scan(Els, 0, [], false),
+    Size = attr(L) + thread(Th) + texts(B, texts(Sj, 0)),
+    Text = first(<<"body">>, B, first(<<"subject">>, Sj, [])),
+    el(<<"message">>, F, T, atom_to_binary(Ty), Id, Size, Text, Kids);
+compact(#presence{from = F, to = T, type = Ty, id = Id, lang = L, status = St, priority = P,
+                  sub_els = Els}) ->
+    Kids = scan(Els, 0, [], false),
+    %% show is an atom (at most 4 bytes); a priority beyond XMPP's -128..127
+    %% is sent whole rather than bounded by its digits (xmpp accepts any
+    %% integer: a 262144-digit one would pass the size bound; live.compact
+    %% leaves that case out, converting such an integer takes seconds)
+    is_integer(P) andalso (P > 127 orelse P < -128) andalso throw(whole),
+    Size = attr(L) + texts(St, 0) + 64,
     Type = case Ty of available -> <<>>; _ -> atom_to_binary(Ty) end,
-    el(<<"presence">>, F, T, Type, Id, texts([{<<"status">>, St}]), Kids).
+    el(<<"presence">>, F, T, Type, Id, Size, first(<<"status">>, St, []), Kids).
 
-el(Name, F, T, Type, Id, Text, #{size := Size} = Kids) ->
+el(Name, F, T, Type, Id, Size, Text, {KidsSize, Out}) ->
     From = jid_bin(F),
     To = jid_bin(T),
-    Body = byte_size(From) + byte_size(To) + byte_size(Id) + Size + text_size(Text),
+    Body = byte_size(From) + byte_size(To) + byte_size(Id) + Size + KidsSize,
     (byte_size(From) >= ?MAX_ATTR orelse byte_size(To) >= ?MAX_ATTR orelse
      byte_size(Id) >= ?MAX_ATTR orelse 6 * Body + 512 >= ?MAX_STANZA) andalso throw(whole),
     #xmlel{name = Name,
            attrs = [{<<"from">>, From}, {<<"to">>, To}, {<<"type">>, Type}, {<<"id">>, Id}],
-           children = Text ++ lists:reverse(maps:get(out, Kids, []))};
-el(Name, F, T, Type, Id, Text, Kids) ->
-    el(Name, F, T, Type, Id, Text, Kids#{size => 0}).
+           children = Text ++ lists:reverse(Out)}.
 
+%% jid:encode's result in one binary construction (it makes up to three)
 jid_bin(undefined) -> <<>>;
+jid_bin(#jid{user = U, server = S, resource = R}) when is_binary(U), is_binary(S), is_binary(R) ->
+    case {U, R} of
+        {<<>>, <<>>} -> S;
+        {<<>>, _} -> <<S/binary, $/, R/binary>>;
+        {_, <<>>} -> <<U/binary, $@, S/binary>>;
+        _ -> <<U/binary, $@, S/binary, $/, R/binary>>
+    end;
 jid_bin(J) -> jid:encode(J).
 
-%% the first of each text element (the parser reads only the first)
-texts([]) -> [];
-texts([{_, []} | Rest]) -> texts(Rest);
-texts([{Name, [#text{data = D} | _]} | Rest]) ->
-    byte_size(D) >= ?MAX_STANZA andalso throw(whole),
-    [#xmlel{name = Name, children = [{xmlcdata, D}]} | texts(Rest)].
+%% an attribute value xmpp:encode writes: its bytes; throws at the limit
+attr(V) ->
+    byte_size(V) >= ?MAX_ATTR andalso throw(whole),
+    byte_size(V).
 
-text_size(Els) -> lists:sum([byte_size(D) || #xmlel{children = [{xmlcdata, D}]} <- Els]).
+thread(undefined) -> 0;
+thread(#message_thread{parent = P, data = D}) -> attr(P) + byte_size(D) + 24.
 
-%% Children (sub_els): what the record keeps (out, reversed) and a size bound.
-scan([], _, Acc) -> Acc;
-scan([#xmlel{name = N, attrs = A, children = C} = El | Rest], _, Acc) ->
-    Size = maps:get(size, Acc, 0) + bound(El, 1),
-    Acc1 = Acc#{size => Size},
-    Xmlns = fxml:get_attr_s(<<"xmlns">>, A),
-    Acc2 = case {N, Xmlns} of
-               {<<"delay">>, ?NS_DELAY} -> keep(delay(N, Xmlns, A), Acc1);
-               {<<"x">>, <<"jabber:x:delay">>} -> keep(delay(N, Xmlns, A), Acc1);
-               {<<"x">>, ?NS_MUC} -> keep(#xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}]}, Acc1);
-               {<<"x">>, <<"jabber:x:conference">>} -> keep(#xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}]}, Acc1);
-               {<<"x">>, ?NS_MUC_USER} -> has_el(C) andalso throw(whole), Acc1;
-               {<<"nick">>, ?NS_NICK} ->
-                   case maps:is_key(nick, Acc1) of
-                       true -> Acc1;
-                       false -> keep(#xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}],
-                                            children = [{xmlcdata, fxml:get_cdata(C)}]},
-                                     Acc1#{nick => true})
-                   end;
-               {<<"forwarded">>, ?NS_FORWARD} -> throw(whole);
-               {<<"sent">>, ?NS_CARBONS_2} -> throw(whole);
-               {<<"received">>, ?NS_CARBONS_2} -> throw(whole);
-               _ -> Acc1
-           end,
-    scan(Rest, 0, Acc2);
-scan([_Decoded | _], _, _) ->
+%% bytes of a list of #text{} (xml:lang and data, 16 for the markup) plus S
+texts([], S) -> S;
+texts([#text{lang = L, data = D} | Rest], S) -> texts(Rest, S + attr(L) + byte_size(D) + 16).
+
+%% the first of a text list as an element before Acc (the parser reads only
+%% the first; its xml:lang is not read)
+first(_, [], Acc) -> Acc;
+first(Name, [#text{data = D} | _], Acc) -> [#xmlel{name = Name, children = [{xmlcdata, D}]} | Acc].
+
+%% Children (sub_els): {size bound, what the record keeps (reversed)};
+%% Nick: the first nick was kept.
+scan([], Size, Out, _Nick) -> {Size, Out};
+scan([#xmlel{name = N, attrs = A, children = C} = El | Rest], Size0, Out, Nick) ->
+    Size = Size0 + bound(El, 1),
+    Xmlns = case lists:keyfind(<<"xmlns">>, 1, A) of {_, V} -> V; false -> <<>> end,
+    case {N, Xmlns} of
+        {<<"delay">>, ?NS_DELAY} -> scan(Rest, Size, [delay(N, Xmlns, A) | Out], Nick);
+        {<<"x">>, <<"jabber:x:delay">>} -> scan(Rest, Size, [delay(N, Xmlns, A) | Out], Nick);
+        {<<"x">>, ?NS_MUC} -> scan(Rest, Size, [flag(N, Xmlns) | Out], Nick);
+        {<<"x">>, <<"jabber:x:conference">>} -> scan(Rest, Size, [flag(N, Xmlns) | Out], Nick);
+        {<<"x">>, ?NS_MUC_USER} -> has_el(C) andalso throw(whole), scan(Rest, Size, Out, Nick);
+        {<<"nick">>, ?NS_NICK} when not Nick ->
+            K = #xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}],
+                       children = [{xmlcdata, fxml:get_cdata(C)}]},
+            scan(Rest, Size, [K | Out], true);
+        {<<"forwarded">>, ?NS_FORWARD} -> throw(whole);
+        {<<"sent">>, ?NS_CARBONS_2} -> throw(whole);
+        {<<"received">>, ?NS_CARBONS_2} -> throw(whole);
+        {<<"body">>, _} -> throw(whole);
+        {<<"subject">>, _} -> throw(whole);
+        {<<"status">>, _} -> throw(whole);
+        _ -> scan(Rest, Size, Out, Nick)
+    end;
+scan([_Decoded | _], _, _, _) ->
     throw(whole).
 
-keep(El, Acc) -> Acc#{out => [El | maps:get(out, Acc, [])]}.
+flag(N, Xmlns) -> #xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}]}.
 
 delay(N, Xmlns, A) ->
     #xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns} | [KV || {K, _} = KV <- A,
@@ -269,17 +316,21 @@ delay(N, Xmlns, A) ->
 
 has_el(C) -> lists:any(fun(X) -> is_record(X, xmlel) end, C).
 
-%% bytes bound of an element and its descendants; throws at a limit
-bound(#xmlel{attrs = A, children = C}, Level) ->
+%% bytes bound of an element and its descendants (name, attributes, text);
+%% throws at a limit
+bound(#xmlel{name = N, attrs = A, children = C}, Level) ->
     Level >= ?MAX_DEPTH andalso throw(whole),
-    lists:foldl(fun({K, V}, S) ->
-                        byte_size(V) >= ?MAX_ATTR andalso throw(whole),
-                        S + byte_size(K) + byte_size(V) + 4
-                end, 8, A) +
-        lists:foldl(fun(#xmlel{} = E, S) -> S + bound(E, Level + 1);
-                       ({xmlcdata, D}, S) -> S + byte_size(D);
-                       (_, S) -> S
-                    end, 0, C).
+    bound_attrs(A, bound_kids(C, Level, 8 + byte_size(N))).
+
+bound_attrs([], S) -> S;
+bound_attrs([{K, V} | Rest], S) ->
+    byte_size(V) >= ?MAX_ATTR andalso throw(whole),
+    bound_attrs(Rest, S + byte_size(K) + byte_size(V) + 4).
+
+bound_kids([], _, S) -> S;
+bound_kids([#xmlel{} = E | Rest], Level, S) -> bound_kids(Rest, Level, S + bound(E, Level + 1));
+bound_kids([{xmlcdata, D} | Rest], Level, S) -> bound_kids(Rest, Level, S + byte_size(D));
+bound_kids([_ | Rest], Level, S) -> bound_kids(Rest, Level, S).
 
 %%% ----------------------------------------------------------------- writer
 

@@ -83,6 +83,10 @@ enum sw_ev_flag {
     SW_F_OVER_LIMIT = 1u << 16, /* over a parser limit (depth, attribute, text, JID length):
                                  * a minimal event, only kind, type, from, to (a JID over
                                  * 3071 bytes is "", never cut) and the facts from them */
+    SW_F_OVER_FORM = 1u << 17,  /* with SW_F_OVER_LIMIT: over a limit no conforming client
+                                 * reaches (nesting beyond limits.max_depth, a JID part over
+                                 * RFC 7622's 1023 bytes), not only a big attribute, text or
+                                 * stanza, which real media can be (detectors/over_limit.c) */
 };
 
 /* A JID split into parts. text is the full JID as it appeared; local/domain/

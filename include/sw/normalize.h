@@ -15,6 +15,7 @@
 #ifndef SW_NORMALIZE_H
 #define SW_NORMALIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -35,6 +36,15 @@ enum sw_norm_flag {
  * become '?'. Returns the output length (< cap).
  */
 size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned flags);
+
+/**
+ * True when @in (@len bytes, len > 0) is plain text: printable ASCII other
+ * than the leet bytes 0 1 3 4 5 7 @ $, and single spaces with such a byte on
+ * both sides. sw_normalize() of plain text (any flags, cap > len) is its ASCII
+ * lower-casing, then squeezed with SW_NORM_SQUEEZE: when it returns @len, the
+ * output is exactly the lower-cased input.
+ */
+bool sw_normalize_plain(const char *in, size_t len);
 
 #ifdef __cplusplus
 }

@@ -50,17 +50,20 @@ import os
 import statistics
 import sys
 
-# What the detectors do not meet yet (issue 13): the 3 s burst median, gated
-# at 4.5 s meanwhile. Over 28 fresh seed/size runs (README.md, "Burst
-# latency") it is 2.21-3.74 s per run, 2.86 s pooled, <= 3 s in 17 of them:
-# about a third of the burst instances cannot be caught in 3 s without
-# reporting look-alikes: subscription bursts wait for a refusal or their 60 s
-# grace (a contact import looks the same until its contacts answer), rejoin
-# storms need a fourth change (join, leave, rejoin is a person slipping), and
-# over-limit sprays 1-4 s apart need more than over_limit.max (3) oversize
-# stanzas (a person sends a few photos with big thumbnails). content-slow, thin-wave and every look-alike gate
+# What the detectors do not meet yet (issue 13): the 3 s burst median on every
+# run, gated at 3.5 s meanwhile. Over 24 fresh seed/size runs (README.md,
+# "Burst latency, second pass") it is 1.62-3.01 s per run, 2.47 s pooled,
+# <= 3 s in 23 of them (40 tuning runs: 1.82-3.09 s, 2 over 3 s): about 40% of
+# the burst instances cannot be caught in 3 s without reporting look-alikes:
+# subscription bursts wait for a refusal or their 60 s grace (a contact import
+# looks the same until its contacts answer), rejoin storms need a fourth change
+# (join, leave, rejoin is a person slipping), a domain's subscription burst its
+# third account, and an over-limit spray whose first two oversize stanzas are
+# big attributes or text (a person's thumbnails) a third or fourth. So a run
+# lands within a few hundredths of 3 s now and then: 3.0 would make the
+# one-seed CI run flaky. content-slow, thin-wave and every look-alike gate
 # since the accuracy branch (0 false positives, recall >= 0.9 over those runs).
-PENDING_DEFAULT = "latency:4.5"
+PENDING_DEFAULT = "latency:3.5"
 
 RECALL_DEFAULT = {"behaviour": 0.99, "content": 0.9, "wave": 0.9, "hostile-input": 0.99}
 

@@ -276,6 +276,78 @@ static void test_reload_keeps_windows(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A newcomer (seen joining less than new_window ago) may send new_max (8)
+ * lines per short_window: a flooder that joins and posts 2 lines a second is
+ * caught at its 9th line instead of its 17th. The same 9 lines from an
+ * occupant whose join was not seen (a member for long), from one that joined
+ * two minutes before, or relayed by a bridge that just joined, are not. */
+static void test_newcomer(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    uint64_t seed = 5;
+    char line[256], relayed[300];
+    sw_test_det_feed(
+        &d, sw_evb_muc_presence(&b, T0, "fresh@evil.example/x", ROOM "/fresh", SW_EVB_JOIN));
+    sw_test_det_feed(&d,
+                     sw_evb_muc_presence(&b, T0, "late@a.example/x", ROOM "/late", SW_EVB_JOIN));
+    sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + 120000, "bridge@a.example/x", ROOM "/bridge",
+                                             SW_EVB_JOIN));
+    for (int i = 0; i < 9; i++) {
+        int64_t t = T0 + 120000 + 5000 + i * 500;
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, "member@a.example/x", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 5)));
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, "late@a.example/x", ROOM,
+                                              sw_test_words(line, sizeof(line), &seed, 5)));
+        snprintf(relayed, sizeof(relayed), "<nick%d> %s", i,
+                 sw_test_words(line, sizeof(line), &seed, 5));
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, t, "bridge@a.example/x", ROOM, relayed));
+    }
+    assert_int_equal(sw_test_count(&d.out, NULL, NULL), 0);
+    /* the newcomer: 8 lines are allowed, the 9th (4 s in) hits */
+    sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + 200000, "fresh@evil.example/x", ROOM "/fresh",
+                                             SW_EVB_JOIN));
+    for (int i = 0; i < 9; i++) {
+        sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 205000 + i * 500, "fresh@evil.example/x",
+                                              ROOM, sw_test_words(line, sizeof(line), &seed, 5)));
+        assert_int_equal(sw_test_count(&d.out, NULL, NULL), i < 8 ? 0 : 1);
+    }
+    assert_int_equal(sw_test_count(&d.out, "muc_flood.rate_short", "fresh@evil.example"), 1);
+    assert_true(d.out.hits[0].t_ms - (T0 + 205000) <= 4000);
+    sw_test_det_stop(&d);
+}
+
+/* A newcomer's fourth near-identical line in a row within the short window
+ * is a repeat flood (new_repeat 4); the same lines from an occupant whose
+ * join was not seen, or from a newcomer asking again every 4 s (the four do
+ * not fit in 10 s), need the fifth (repeat_count). */
+static void test_newcomer_repeat(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_flood_ops, NULL), 0);
+    const char *sfx[] = {"a81", "zz0q", "k3k3", "p0o", "x9"};
+    const char *who[] = {"fresh@evil.example/x", "member@a.example/x", "asker@a.example/x"};
+    const int64_t gap[] = {1000, 1000, 4000};
+    char line[256], rn[128];
+    for (int w = 0; w < 3; w++) {
+        if (w != 1) {
+            snprintf(rn, sizeof(rn), ROOM "/n%d", w);
+            sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + w * 100000, who[w], rn, SW_EVB_JOIN));
+        }
+        for (int i = 0; i < 5; i++) {
+            snprintf(line, sizeof(line), "visit my channel for free followers right now %s",
+                     sfx[i]);
+            sw_test_det_feed(
+                &d, sw_evb_groupchat(&b, T0 + w * 100000 + 2000 + i * gap[w], who[w], ROOM, line));
+            size_t want = w == 0 ? (i >= 3) : (i >= 4);
+            assert_int_equal(sw_test_count(&d.out, "muc_flood.repeat", NULL), w + want);
+        }
+    }
+    sw_test_det_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +361,8 @@ int main(void)
         cmocka_unit_test(test_never_counted),
         cmocka_unit_test(test_steady_relay),
         cmocka_unit_test(test_reload_keeps_windows),
+        cmocka_unit_test(test_newcomer),
+        cmocka_unit_test(test_newcomer_repeat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

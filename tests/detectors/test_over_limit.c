@@ -18,13 +18,17 @@ extern const struct sw_detector_ops sw_over_limit_ops;
 
 static struct sw_evb b;
 
-static void chat(struct sw_test_det *d, int64_t t, const char *from, const char *to, bool over)
+static void chat_flags(struct sw_test_det *d, int64_t t, const char *from, const char *to,
+                       uint32_t flags)
 {
     sw_evb_chat(&b, t, from, to, "x");
-    if (over) {
-        b.ev.flags |= SW_F_OVER_LIMIT;
-    }
+    b.ev.flags |= flags;
     sw_test_det_feed(d, &b.ev);
+}
+
+static void chat(struct sw_test_det *d, int64_t t, const char *from, const char *to, bool over)
+{
+    chat_flags(d, t, from, to, over ? SW_F_OVER_LIMIT : 0);
 }
 
 static void test_repeated_over_limit(void **state)
@@ -70,11 +74,50 @@ static void test_spread_out_and_servers(void **state)
     sw_test_det_stop(&d);
 }
 
+static void weight_one(const struct sw_conf_item *schema, void *settings)
+{
+    sw_test_set_int(schema, settings, "malformed_weight", 1);
+}
+
+/* A stanza malformed by construction (too deep, a JID part over 1023 bytes:
+ * SW_F_OVER_FORM) counts malformed_weight (3): with one more over-limit
+ * stanza of any kind it is a signal (a spray of mixed oversize messages,
+ * swgen's over-limit "spray"), alone it is not; three big attributes (a
+ * person's photos with big thumbnails) are not either. */
+static void test_malformed_counts_more(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    const uint32_t form = SW_F_OVER_LIMIT | SW_F_OVER_FORM;
+    assert_int_equal(sw_test_det_start(&d, &sw_over_limit_ops, NULL), 0);
+    /* one malformed stanza alone: not yet */
+    chat_flags(&d, T0, "spray@evil.example/r", "s1@a.example", form);
+    assert_int_equal(sw_test_count(&d.out, NULL, NULL), 0);
+    /* a person: three big thumbnails in a few minutes */
+    for (int i = 0; i < 3; i++) {
+        chat_flags(&d, T0 + i * 60000, "photos@a.example/r", "friend@a.example", SW_F_OVER_LIMIT);
+    }
+    assert_int_equal(sw_test_count(&d.out, NULL, NULL), 0);
+    /* the spray's second oversize stanza, a big attribute: over_limit.repeat */
+    chat_flags(&d, T0 + 2500, "spray@evil.example/r", "s2@a.example", SW_F_OVER_LIMIT);
+    assert_int_equal(sw_test_count(&d.out, "over_limit.repeat", "spray@evil.example"), 1);
+    assert_int_equal(sw_test_count(&d.out, NULL, NULL), 1);
+    sw_test_det_stop(&d);
+
+    /* malformed_weight 1: every limit alike, two stanzas are not a signal */
+    assert_int_equal(sw_test_det_start(&d, &sw_over_limit_ops, weight_one), 0);
+    chat_flags(&d, T0, "spray@evil.example/r", "s1@a.example", form);
+    chat_flags(&d, T0 + 2500, "spray@evil.example/r", "s2@a.example", SW_F_OVER_LIMIT);
+    assert_int_equal(sw_test_count(&d.out, NULL, NULL), 0);
+    sw_test_det_stop(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repeated_over_limit),
         cmocka_unit_test(test_spread_out_and_servers),
+        cmocka_unit_test(test_malformed_counts_more),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

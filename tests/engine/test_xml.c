@@ -559,6 +559,11 @@ static void test_sender_stamps_and_history(void **state)
     assert_int_equal(R.n, 9);
     assert_int_equal(R.ev[0].t_ms, ARRIVAL);
     assert_int_equal(R.ev[7].t_ms, t6);
+    /* ... and an "offline re-delivery" is a sender's forgery there (a server's
+     * offline store never passes the mirror's hooks); MUC history still is */
+    assert_false(R.ev[5].flags & SW_F_HISTORY);
+    assert_true(R.ev[4].flags & SW_F_HISTORY);
+    assert_true(R.ev[8].flags & SW_F_HISTORY);
     rec_fini(&R);
 }
 
@@ -588,6 +593,7 @@ static void test_long_jids(void **state)
     /* 4 x 1000 + ... > 3071: dropped, over-limit */
     assert_int_equal(R.ev[1].from.len, 0);
     assert_true(R.ev[1].flags & SW_F_OVER_LIMIT);
+    assert_true(R.ev[1].flags & SW_F_OVER_FORM);
     assert_int_equal(R.st.over_jid, 1);
     rec_fini(&R);
     free(d);
@@ -771,6 +777,7 @@ static void test_body_truncation(void **state)
     assert_int_equal(R.st.over_limit, 1);
     assert_int_equal(R.st.over_text, 1);
     assert_true(R.ev[0].flags & SW_F_OVER_LIMIT);
+    assert_false(R.ev[0].flags & SW_F_OVER_FORM); /* big text can be real */
     assert_false(R.ev[0].flags & SW_F_HAS_BODY);
     assert_int_equal(R.ev[0].body_len, 0);
     assert_string_equal(R.ev[1].body, "<cdata>");
@@ -999,7 +1006,8 @@ static void test_deep_nesting(void **state)
     assert_int_equal(R.rc, 0);
     assert_int_equal(R.st.over_depth, 1);
     assert_int_equal(R.n, 2);
-    assert_int_equal(R.ev[0].flags, SW_F_OVER_LIMIT);
+    /* too deep is malformed by construction (over_limit weighs it more) */
+    assert_int_equal(R.ev[0].flags, SW_F_OVER_LIMIT | SW_F_OVER_FORM);
     assert_string_equal(R.ev[0].from.text, "a@a.test");
     assert_int_equal(R.ev[1].kind, SW_EV_IQ);
     rec_fini(&R);
@@ -1218,6 +1226,74 @@ static void test_jid_parse(void **state)
     assert_int_equal(j.domain, h("dom.test"));
 }
 
+/* The event's JID split and hashes, whatever engine/xml.c remembers between
+ * stanzas (its JID cache), are sw_jid_parse()'s of the text. */
+static void check_jid(const struct sw_jid *j)
+{
+    struct sw_jid ref;
+    sw_jid_parse(&ref, j->text, j->len);
+    assert_int_equal(j->len, ref.len);
+    assert_int_equal(j->local_len, ref.local_len);
+    assert_int_equal(j->domain_off, ref.domain_off);
+    assert_int_equal(j->domain_len, ref.domain_len);
+    assert_int_equal(j->res_off, ref.res_off);
+    assert_int_equal(j->res_len, ref.res_len);
+    assert_int_equal(j->bare, ref.bare);
+    assert_int_equal(j->domain, ref.domain);
+    assert_int_equal(j->full, ref.full);
+}
+
+static void jid_event(void *ud, const struct sw_event *ev)
+{
+    unsigned *n = ud;
+    check_jid(&ev->from);
+    check_jid(&ev->to);
+    (*n)++;
+}
+
+static void test_jid_cache(void **state)
+{
+    (void)state;
+    /* Same length, first and last 8 bytes (one cache slot, told apart by the
+     * bytes between), case variants, resources, 61..64 bytes around the
+     * longest JID kept, no to: over 1024 distinct JIDs, each several times,
+     * interleaved. */
+    size_t cap = 4u << 20, len = 0;
+    char *d = malloc(cap);
+    assert_non_null(d);
+    len += (size_t)snprintf(d, cap, "%s", HDR);
+    unsigned want = 0;
+    for (unsigned round = 0; round < 3; round++) {
+        for (unsigned i = 0; i < 1500; i++) {
+            unsigned k = (i * 7919u + round * 31u) % 1500u;
+            char from[80], to[80];
+            if (k % 5 == 0) {
+                snprintf(from, sizeof(from), "aaaaaaaa%03u%s@rooms.a.test/bbbbbbbb", k % 1000,
+                         k % 2 ? "x" : "X");
+            } else if (k % 5 == 1) {
+                int pad = 45 + (int)(k % 5); /* 61..64 bytes in all */
+                snprintf(from, sizeof(from), "%0*u@a.test/phone", pad - 13, k);
+            } else {
+                snprintf(from, sizeof(from), "U%u@B.test%s", k, k % 3 ? "/desk" : "");
+            }
+            snprintf(to, sizeof(to), k % 4 ? "room%u@rooms.a.test" : "", k % 17);
+            len += (size_t)snprintf(d + len, cap - len,
+                                    "<message from='%s' to='%s' type='chat'><body>x</body>"
+                                    "</message>\n",
+                                    from, to);
+            want++;
+        }
+    }
+    struct sw_xml *x = NULL;
+    struct sw_errbuf eb = {{0}};
+    unsigned n = 0;
+    assert_int_equal(sw_xml_new(NULL, jid_event, &n, &x), 0);
+    assert_int_equal(sw_xml_feed(x, d, len, ARRIVAL, &eb), 0);
+    assert_int_equal(n, want);
+    sw_xml_free(x);
+    free(d);
+}
+
 static void test_names_and_pack(void **state)
 {
     (void)state;
@@ -1276,6 +1352,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_errors),
         cmocka_unit_test(test_split_then_parse),
         cmocka_unit_test(test_jid_parse),
+        cmocka_unit_test(test_jid_cache),
         cmocka_unit_test(test_names_and_pack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

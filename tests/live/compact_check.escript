@@ -10,7 +10,11 @@
 %% to FULL_OUT and mod_stanzawatch:record/1 (from EBIN_DIR, compiled by the
 %% test) to COMPACT_OUT. Stanzas xmpp:decode rejects are skipped (ejabberd
 %% would bounce them). Prints "stanzas N compact C whole W bytes_full BF
-%% bytes_compact BC" (whole: the module fell back to xmpp:encode).
+%% bytes_compact BC" (whole: the module fell back to xmpp:encode). Fails
+%% (exit 1) when a stanza whose whole serialisation is over the parser's
+%% default max_stanza_bytes (262144) got a record: the tap flags such a
+%% stanza over-limit only when it arrives whole, and sw_compact_events (no
+%% splitter) cannot see that.
 main([Ebin, Capture, FullOut, CompactOut]) ->
     true = code:add_patha(Ebin),
     {ok, _} = application:ensure_all_started(xmpp),
@@ -25,7 +29,8 @@ main([Ebin, Capture, FullOut, CompactOut]) ->
     ok = file:write_file(FullOut, [Hdr, lists:reverse(Full), <<"</stream:stream>\n">>]),
     ok = file:write_file(CompactOut, [Hdr, lists:reverse(Compact), <<"</stream:stream>\n">>]),
     io:format("stanzas ~B compact ~B whole ~B bytes_full ~B bytes_compact ~B~n",
-              [N, C, W, iolist_size(Full), iolist_size(Compact)]).
+              [N, C, W, iolist_size(Full), iolist_size(Compact)]),
+    get(oversize) =:= true andalso halt(1, [{flush, true}]).
 
 collect(N, C, W, Full, Compact) ->
     receive
@@ -36,6 +41,13 @@ collect(N, C, W, Full, Compact) ->
                     F = fxml:element_to_binary(xmpp:encode(Pkt)),
                     R = mod_stanzawatch:record(Pkt),
                     Whole = R =:= F,
+                    byte_size(F) > 262144 andalso not Whole andalso
+                        begin
+                            io:format(standard_error, "compact_check: a ~B-byte stanza (id '~ts') "
+                                      "got a ~B-byte record: over max_stanza_bytes, must be whole~n",
+                                      [byte_size(F), xmpp:get_id(Pkt), byte_size(R)]),
+                            put(oversize, true)
+                        end,
                     collect(N + 1, C + b2i(not Whole), W + b2i(Whole), [[F, $\n] | Full],
                             [[R, $\n] | Compact])
             catch _:_ -> collect(N, C, W, Full, Compact)

@@ -13,8 +13,14 @@
 #      buffer overflows, drops show as sequence gaps after SIGCONT;
 #   5. a room flood from a remote occupant: tests/live/s2s_peer.py plays the
 #      server 'localhost' over s2s dialback (ejabberd's outgoing_s2s_port is
-#      its listener), joins a room on rooms.a.test and floods it; only the MUC
-#      hooks (muc_filter_message/presence) see it: caught, each message once.
+#      its listener), sends groupchat to a room on rooms.a.test before it
+#      exists, joins it, floods it, sends private messages to an occupant
+#      and mediated invitations, leaves; then plays the external component
+#      bot.a.test (XEP-0114) sending chat messages to a user and the room.
+#      The flood is caught, and every one of those messages reaches the tap
+#      once, as the Prosody module mirrors them (s2s_receive_packet folded
+#      at the room's server host, component_send_packet; the MUC hooks used
+#      before saw only the accepted groupchat).
 # Skips (77) when ejabberd, erlang-dev (erlc) or slixmpp is missing, or when
 # ejabberd cannot start here. Every process is stopped by pid.
 # usage: ejabberd_test.sh STANZAWATCH SOURCE_DIR
@@ -43,6 +49,7 @@ erlc -Werror -I "$ej/include" -I "$xmpp_inc" -pa "$ej/ebin" -o "$work/ebin" \
 c2s=$(free_port)
 s2s=$(free_port)
 s2s_peer=$(free_port)
+comp=$(free_port)
 cat >"$work/ejabberd.yml" <<YAML
 # loopback test server: plaintext, open registration; never for production
 loglevel: info
@@ -61,6 +68,13 @@ listen:
     port: $s2s
     ip: "127.0.0.1"
     module: ejabberd_s2s_in
+  -
+    port: $comp
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    hosts:
+      bot.a.test:
+        password: "sw-test"
 # s2s only with the test's peer 'localhost' (tests/live/s2s_peer.py) on loopback
 outgoing_s2s_port: $s2s_peer
 outgoing_s2s_families: [ipv4]
@@ -163,13 +177,17 @@ start_sw 6
 connected 6
 "$py" "$src/tests/live/s2s_peer.py" --s2s-port "$s2s" --listen-port "$s2s_peer" \
 	--room rflood@rooms.a.test --nick remote --user remote1 --messages 150 --max-seconds 60 \
+	--outsider 5 --pms 10 --invites 10 --component-port "$comp" --component bot.a.test \
+	--secret sw-test --component-to victim@a.test,rflood@rooms.a.test --component-messages 10 \
 	>"$work/d7.json" 2>>"$work/drv.err" || fail "s2s peer failed: $(tail -3 "$work/drv.err")"
 sleep 0.5
 stop_sw
 has "$work/inc.6.jsonl" muc-flood remote1@localhost ||
 	fail "remote occupant's flood not caught: $(cat "$work/inc.6.jsonl") $(tapline 6)"
 t6=$(tapline 6)
-[ "$(num message "$t6")" = 150 ] || fail "expected the 150 remote messages exactly once: $t6"
-say "5 ok: room flood from remote1@localhost over s2s caught by the MUC hooks, 150 messages once ($(cat "$work/d7.json"))"
+# 5 outsider + 150 groupchat + 10 private + 10 invitations over s2s, 2 x 10
+# from the component
+[ "$(num message "$t6")" = 195 ] || fail "expected the 195 remote and component messages exactly once: $t6"
+say "5 ok: room flood from remote1@localhost over s2s caught; its 195 s2s and component messages (refused groupchat, private, invitations, to a user and a room) once ($(cat "$work/d7.json"))"
 ej_stop
 say "all checks passed"
