@@ -3,7 +3,7 @@
  * stanza (deploy/prosody/mod_stanzawatch.lua, deploy/ejabberd/...erl) and
  * how the tap turns one back into the stanza XML the parser reads.
  *
- * Formats (deploy/README.md "Record formats" is the operator's copy):
+ * Formats (deploy/prosody/README.md says the same for operators):
  *  - plain stanza: <message .../>, <presence .../>, <iq .../> as is;
  *  - record 1: <w [n='SEQ'] [t='MS']>STANZA</w>, STANZA a whole stanza or
  *    the module's compact one (stanza element + the children the parser
