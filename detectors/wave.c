@@ -9,16 +9,19 @@
  *
  * What it sees: every 1:1 message (chat/normal, with a body, from an account,
  * not a carbon, history copy, reflection, MUC private message or server
- * message), and every presence an account sends an account (available,
- * unavailable, subscribe, subscribed; not to a room), which only records the
- * pair (below). Routing: the key hook gives every such stanza one constant key,
+ * message), every presence an account sends (available, unavailable,
+ * subscribe, subscribed) and every room line it sends (groupchat), which
+ * only date the account and, for presence to an account, record the pair
+ * (below). Routing: the key hook gives every such stanza one constant key,
  * so all of them meet on one worker (cross-sender state cannot be split by
  * sender; the per-event work is a few table probes and a scan of a small
  * cluster ring, see bench_detectors). Output is identical for any thread count.
  *
  * Per message:
  *   - account age as seen in the stream: a table of accounts with the time of
- *     their first message here. An account first seen less than `fresh` ago
+ *     the first stanza they sent here (1:1 message, room line, presence): a
+ *     room regular sending its first 1:1 message late in a capture is not
+ *     new. An account first seen less than `fresh` ago
  *     is young, except in the first `fresh` of the stream (every account is
  *     "new" when the capture starts: those count as established);
  *   - "talked first": a table of directed pairs (A wrote to B, or A's presence
@@ -173,9 +176,9 @@ struct wave_local {
 
 static uint64_t wave_key(const struct sw_event *ev)
 {
-    const uint32_t never =
-        SW_F_MUC_PM | SW_F_MUC_GROUPCHAT | SW_F_MUC_REFLECTION | SW_F_MUC_PRESENCE;
-    bool msg = ev->kind == SW_EV_MESSAGE && (ev->type == SW_T_CHAT || ev->type == SW_T_NORMAL);
+    const uint32_t never = SW_F_MUC_PM | SW_F_MUC_REFLECTION;
+    bool msg = ev->kind == SW_EV_MESSAGE && (ev->type == SW_T_CHAT || ev->type == SW_T_NORMAL ||
+                                             (ev->flags & SW_F_MUC_GROUPCHAT) != 0);
     bool pres =
         ev->kind == SW_EV_PRESENCE && (ev->type == SW_T_AVAILABLE || ev->type == SW_T_UNAVAILABLE ||
                                        ev->type == SW_T_SUBSCRIBE || ev->type == SW_T_SUBSCRIBED);
@@ -541,20 +544,24 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
         l->start_s = now;
     }
     uint32_t fresh_s = sw_dc_secs(s->fresh), window_s = sw_dc_secs(s->window);
+
+    /* account age as seen in the stream: from the first stanza the account
+     * sends here, its room lines and presence too (swgen seed 7132: room
+     * regulars all day were young at their first 1:1 message) */
     uint32_t prev;
-    if (ev->kind == SW_EV_PRESENCE) {
+    struct sw_table_entry *a = sw_table_get(l->t, ev->from.bare, now, &prev, st);
+    if (prev == 0) {
+        a->user = now;
+    }
+    if (ev->kind == SW_EV_PRESENCE || (ev->flags & SW_F_MUC_GROUPCHAT) != 0) {
         /* the sender's presence reaches the recipient: a message back from
          * the recipient is no first contact (swgen seed 7132: a regular's
          * first 1:1 message, a shortener link to a contact whose presence it
          * had had for an hour, clustered with a wave's lures and was named) */
-        (void)sw_table_get(l->pairs, sw_table_key2(ev->from.bare, ev->to.bare), now, &prev, st);
+        if (ev->kind == SW_EV_PRESENCE && (ev->flags & SW_F_MUC_PRESENCE) == 0) {
+            (void)sw_table_get(l->pairs, sw_table_key2(ev->from.bare, ev->to.bare), now, &prev, st);
+        }
         return;
-    }
-
-    /* account age as seen in the stream */
-    struct sw_table_entry *a = sw_table_get(l->t, ev->from.bare, now, &prev, st);
-    if (prev == 0) {
-        a->user = now;
     }
     /* young: first seen after the stream's first `fresh`, less than `fresh`
      * ago; unknown age: first seen within the stream's first `fresh` (every

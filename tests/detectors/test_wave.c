@@ -190,6 +190,20 @@ static void test_early_regular_beside_wave(void **state)
     sw_test_det_stop(&d);
 }
 
+/* every lure sender w0..w11 named, regular@d.example not */
+static void wave_named_not_regular(struct sw_test_det *d)
+{
+    char from[64];
+    for (int i = 0; i < 12; i++) {
+        snprintf(from, sizeof(from), "w%d@prize.example", i);
+        if (sw_test_count(&d->out, "wave.account", from) < 1) {
+            fail_msg("%s not named", from);
+        }
+    }
+    assert_int_equal(sw_test_count(&d->out, NULL, "regular@d.example"), 0);
+    sw_test_det_stop(d);
+}
+
 /* swgen seed 7132 (12 h): a room regular whose first 1:1 message came after
  * the capture's first hour (so young as wave sees it) sent a contact "look at
  * this: https://bit.ly/..."; the text clustered with a wave's shortener lures
@@ -224,14 +238,39 @@ static void test_contact_presence_beside_wave(void **state)
         }
         t += 2 * MIN;
     }
+    wave_named_not_regular(&d);
+}
+
+/* Account age counts every stanza the account sends, not only its 1:1
+ * messages: a room regular talking in a room since the capture's first
+ * minutes whose first 1:1 message, two hours in, is a shortener link to
+ * someone it never talked to is not a new account, so not a wave sender (in
+ * swgen seed 7132 most link-share regulars' first 1:1 message came hours in).
+ * Fresh accounts joining a room a minute before their lures stay young. */
+static void test_room_regular_not_young(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
+    warm_up(&d);
+    sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + MIN, "regular@d.example/gajim",
+                                             "talk@rooms.a.example/reg", SW_EVB_JOIN));
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 5 * MIN, "regular@d.example/gajim",
+                                          "talk@rooms.a.example", "morning all, coffee time"));
+    char from[64];
+    int64_t t = T0 + 100 * MIN;
     for (int i = 0; i < 12; i++) {
-        snprintf(from, sizeof(from), "w%d@prize.example", i);
-        if (sw_test_count(&d.out, "wave.account", from) < 1) {
-            fail_msg("%s not named", from);
+        snprintf(from, sizeof(from), "w%d@prize.example/r", i);
+        sw_test_det_feed(
+            &d, sw_evb_muc_presence(&b, t - MIN, from, "talk@rooms.a.example/w", SW_EVB_JOIN));
+        lure(&d, t, i);
+        if (i == 2) {
+            chat(&d, t + 1000, "regular@d.example/gajim", "someone@b.example",
+                 "the recipe: https://tinyurl.com/dutut6a");
         }
+        t += 2 * MIN;
     }
-    assert_int_equal(sw_test_count(&d.out, NULL, "regular@d.example"), 0);
-    sw_test_det_stop(&d);
+    wave_named_not_regular(&d);
 }
 
 /* One target, a fresh tracking query per message ("?ref=...", "?u=...") and
@@ -314,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_early_regular_beside_wave),
         cmocka_unit_test(test_tracking_query),
         cmocka_unit_test(test_contact_presence_beside_wave),
+        cmocka_unit_test(test_room_regular_not_young),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
