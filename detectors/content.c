@@ -653,7 +653,7 @@ static void content_teardown(void *shared)
 }
 
 /* Can field @f's raw and normalized patterns share one scan of plain text?
- * Plain text (sw_normalize_plain) whose normalized form has its length is
+ * Plain text (sw_normalize_ex) whose normalized form has its length is
  * its own lower-casing, so a raw pattern finds in the normalized text what
  * it finds in the raw text when its matching ignores case: every raw pattern
  * caseless, and no regex switching that off inside ("(?-i)", "(?i-...)"; any
@@ -1092,17 +1092,17 @@ static void content_process(const void *shared, void *local, const struct sw_eve
         ftext[f] = text;
         flen[f] = len;
         size_t n = 0;
-        bool normalized = false;
-        if (sh->both[f] != NULL && sw_normalize_plain(text, len)) {
+        bool normalized = false, plain = false;
+        if (sh->both[f] != NULL) {
             /* Plain text normalized to its own length is its lower-casing:
              * the raw patterns (all caseless, mergeable()) match it as they
              * match the raw text, so one scan finds both halves' rules. With
              * at most one rule found that is the whole answer; with more, the
              * order of the two scans below decides the hits' order: scan
              * again that way (rare). */
-            n = sw_normalize(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT);
+            n = sw_normalize_ex(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT, &plain);
             normalized = true;
-            if (n == len) {
+            if (plain && n == len) {
                 struct match_set one = {.n = 0};
                 sw_hs_scan(sh->both[f], lo->norm, n, lo->scratch, on_match, &one);
                 if (one.n + one.dropped <= 1) {

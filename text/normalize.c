@@ -985,11 +985,6 @@ static bool plain_text(const char *s, size_t n)
     return true;
 }
 
-bool sw_normalize_plain(const char *in, size_t len)
-{
-    return in != NULL && plain_text(in, len);
-}
-
 /* @n plain bytes lower-cased into @out (room for n + 1). */
 static void plain_lower(const char *s, size_t n, char *out)
 {
@@ -1016,13 +1011,19 @@ struct norm_memo {
     size_t need;    /* smallest cap giving the same output: length before squeeze + 1 */
     size_t out_len;
     unsigned flags;
+    bool plain; /* the input was plain text (sw_normalize_ex) */
     char in[NORM_MEMO_IN];
     char out[NORM_MEMO_OUT];
 };
 static _Thread_local struct norm_memo nmemo; /* zero: empty, in .tbss */
 
-size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned flags)
+size_t sw_normalize_ex(const char *in, size_t len, char *out, size_t cap, unsigned flags,
+                       bool *plain)
 {
+    bool pl = false;
+    if (plain != NULL) {
+        *plain = false;
+    }
     if (out == NULL || cap == 0) {
         return 0;
     }
@@ -1033,12 +1034,16 @@ size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned 
     if (keep && nmemo.in_len1 == len + 1 && nmemo.flags == flags && cap >= nmemo.need &&
         memcmp(nmemo.in, in, len) == 0) {
         memcpy(out, nmemo.out, nmemo.out_len + 1);
+        if (plain != NULL) {
+            *plain = nmemo.plain;
+        }
         return nmemo.out_len;
     }
     struct norm_out o = {.buf = out, .cap = cap, .flags = flags};
     if (len < cap && plain_text(in, len)) {
         plain_lower(in, len, out); /* what normalize_run() gives for it */
         o.n = len;
+        pl = true;
     } else {
         normalize_run(&o, in, len);
     }
@@ -1055,7 +1060,16 @@ size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned 
         nmemo.flags = flags;
         nmemo.need = pre + 1;
         nmemo.out_len = o.n;
+        nmemo.plain = pl;
         memcpy(nmemo.out, out, o.n + 1);
     }
+    if (plain != NULL) {
+        *plain = pl;
+    }
     return o.n;
+}
+
+size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned flags)
+{
+    return sw_normalize_ex(in, len, out, cap, flags, NULL);
 }

@@ -38,13 +38,14 @@ enum sw_norm_flag {
 size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned flags);
 
 /**
- * True when @in (@len bytes, len > 0) is plain text: printable ASCII other
- * than the leet bytes 0 1 3 4 5 7 @ $, and single spaces with such a byte on
- * both sides. sw_normalize() of plain text (any flags, cap > len) is its ASCII
- * lower-casing, then squeezed with SW_NORM_SQUEEZE: when it returns @len, the
- * output is exactly the lower-cased input.
+ * sw_normalize(), and *@plain (when not NULL) tells whether @in was plain
+ * text: printable ASCII other than the leet bytes 0 1 3 4 5 7 @ $, and single
+ * spaces with such a byte on both sides (len > 0, cap > len). The output of
+ * plain text is its ASCII lower-casing, squeezed with SW_NORM_SQUEEZE: when
+ * the result is @len, the output is exactly the lower-cased input.
  */
-bool sw_normalize_plain(const char *in, size_t len);
+size_t sw_normalize_ex(const char *in, size_t len, char *out, size_t cap, unsigned flags,
+                       bool *plain);
 
 #ifdef __cplusplus
 }

@@ -336,20 +336,30 @@ static void test_plain_fast_path(void **state)
                                          "0", "7", "@", "$", "\t", "\x7f", "é",  "!"};
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     char in[200], a[500], b[500];
-    unsigned plain = 0;
+    unsigned plain = 0, fast = 0;
     for (int iter = 0; iter < 40000; iter++) {
         /* mostly from the first 14 pieces: many texts are plain */
         size_t np = iter % 3 == 0 ? sizeof(pieces) / sizeof(pieces[0]) : 14;
         size_t len = rand_text(&rng, pieces, np, in, sizeof(in) - 1, 1, 70);
         unsigned flags = (unsigned)iter % 8;
-        size_t na = sw_normalize(in, len, a, sizeof(a), flags);
+        bool pa = false, pb = true;
+        size_t na = sw_normalize_ex(in, len, a, sizeof(a), flags, &pa);
         in[len] = '\x01';
-        size_t nb = sw_normalize(in, len + 1, b, sizeof(b), flags);
+        size_t nb = sw_normalize_ex(in, len + 1, b, sizeof(b), flags, &pb);
         assert_int_equal(na, nb);
         assert_memory_equal(a, b, na + 1);
+        assert_false(pb);      /* a control byte is never plain */
+        if (pa && na == len) { /* reported plain: exactly the lower-cased input */
+            for (size_t i = 0; i < len; i++) {
+                char c = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] + 32) : in[i];
+                assert_int_equal(a[i], c);
+            }
+            fast++;
+        }
         plain += na == len && len > 0 && in[0] != ' ' && strchr(a, ' ') != NULL;
     }
     assert_true(plain > 1000); /* the fast path was taken often */
+    assert_true(fast > 1000);
 }
 
 int main(void)
