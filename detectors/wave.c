@@ -392,7 +392,12 @@ static void emit_account(const struct wave_cluster *c, const struct wave_tally *
     sw_hit_init(&h, WAVE_NAME, "wave.account", WAVE_KIND, ev);
     if (jid != NULL) {
         sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, jid, strlen(jid));
-        h.body[0] = '\0'; /* the sample text is the current sender's */
+        /* the event is the current sender's: its text, target and stanza id
+         * are no evidence against this one (swgen seed 7132: an earlier
+         * sender's incident named the current sender's victim as its target) */
+        h.body[0] = '\0';
+        h.target[0] = '\0';
+        h.stanza_id[0] = '\0';
     }
     h.first_ms = t_ms < ev->t_ms ? t_ms : ev->t_ms;
     sw_hit_add_value(&h, "senders", t->weighted);

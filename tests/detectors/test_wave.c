@@ -62,6 +62,22 @@ static void test_thin_wave(void **state)
         snprintf(from, sizeof(from), "u%d@spam.example", i);
         assert_true(sw_test_count(&d.out, "wave.account", from) >= 1);
     }
+    /* an earlier sender named when the cluster fires carries no evidence of
+     * the stanza that fired it (another sender's, to someone else): the
+     * incident's target and stanza id would say it wrote to them */
+    for (size_t k = 0; k < d.out.n && k < SW_TEST_MAX_HITS; k++) {
+        const struct sw_hit *h = &d.out.hits[k];
+        int u = -1;
+        if (strcmp(h->symbol, "wave.account") != 0 || sscanf(h->offender, "u%d@", &u) != 1) {
+            continue;
+        }
+        snprintf(to, sizeof(to), "victim%d@a.example", u * 2);
+        char to2[64];
+        snprintf(to2, sizeof(to2), "victim%d@a.example", u * 2 + 1);
+        if (h->target[0] != '\0' && strcmp(h->target, to) != 0 && strcmp(h->target, to2) != 0) {
+            fail_msg("%s named with evidence to %s", h->offender, h->target);
+        }
+    }
     /* the text and the link cluster each roll it up: one offender for the aggregator */
     assert_true(sw_test_count(&d.out, "wave.domain", "spam.example") >= 1);
     assert_int_equal(sw_test_count(&d.out, "wave.account", "old1@a.example"), 0);
