@@ -17,8 +17,11 @@
  * goes through fast_scan(), which walks 64-byte windows of '<'/'>', quote and
  * newline bit masks and makes the same transitions as the switch; the switch
  * (the portable path) does the rest: comments, CDATA, PIs, the header, the
- * close, junk, and the last bytes of each buffer. tests/engine/test_split.c
- * checks both against the pre-SSE2 scanner (split_ref.inc).
+ * close, junk, and the last bytes of each buffer. fast_scan() lives in
+ * split_fast.inc, built twice: with SSE2 (x86-64's baseline) and with AVX2
+ * (32-byte compares, hardware popcount), which sw_split_new() picks when the
+ * CPU has it. tests/engine/test_split.c checks the switch and both versions
+ * against the pre-SSE2 scanner (split_ref.inc).
  * Newlines are counted lazily up to the positions that need a line: a
  * top-level '<', an error, the end of each fed buffer.
  *
@@ -38,6 +41,7 @@
  */
 #include "sw/xml.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +102,10 @@ struct sw_split {
     char name[SPLIT_NAME_MAX];
     char hname[SPLIT_NAME_MAX];
     char err[256];
+#ifdef SPLIT_SSE2
+    /* fast_scan or its AVX2 version (sw_split_new() picks per CPU) */
+    const char *(*fast)(struct sw_split *s, const char *buf, const char *p, const char *e);
+#endif
 };
 
 /* First byte in [p, e) equal to a, b or c (pass a == b == c for one byte), or NULL.
@@ -517,188 +525,49 @@ static void fast_stanza_start(struct sw_split *s, const char *buf, const char *b
     s->slash = 0;
 }
 
-/* fast_scan's window moves (they update its locals, so they are macros). */
-/* Move the window on if p is past it, or stop (state at p) if the buffer
- * has no whole window left. */
-#define FAST_NEXT_WINDOW()                                                                         \
-    do {                                                                                           \
-        const char *nb = p > b + 64 ? p : b + 64;                                                  \
-        if (e - nb < 64) {                                                                         \
-            p = nb;                                                                                \
-            goto out;                                                                              \
-        }                                                                                          \
-        if (wn != 0) {                                                                             \
-            ln += popcount64(wn);                                                                  \
-            ls = pos_of(s, buf, b) + 64 - (uint64_t)__builtin_clzll(wn);                           \
-        }                                                                                          \
-        if (nb > b + 64) {                                                                         \
-            count_range(s, buf, b + 64, nb, &ln, &ls);                                             \
-        }                                                                                          \
-        b = nb;                                                                                    \
-        p = nb;                                                                                    \
-        win_load(b, &wa, &wd, &wsq, &wn);                                                          \
-    } while (0)
-/* q = first byte of class @M at or after p, then goto L */
-#define FAST_FIND(M, L)                                                                            \
-    for (;;) {                                                                                     \
-        m = p - b < 64 ? (M) >> (p - b) : 0;                                                       \
-        if (m != 0) {                                                                              \
-            q = p + __builtin_ctzll(m);                                                            \
-            goto L;                                                                                \
-        }                                                                                          \
-        FAST_NEXT_WINDOW();                                                                        \
-    }
-static const char *fast_scan(struct sw_split *s, const char *buf, const char *p, const char *e)
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define SPLIT_AVX2 1
+#include <immintrin.h>
+/* win_load() with 32-byte compares, for CPUs with AVX2 (chosen at run time). */
+__attribute__((target("avx2"))) static inline void
+win_load_avx2(const char *b, uint64_t *ang, uint64_t *dq, uint64_t *sq, uint64_t *nl)
 {
-    const char *b = p; /* current window [b, b + 64) */
-    const char *q;
-    uint64_t wa, wd, wsq, wn, m;
-    uint64_t ln, ls; /* newlines in [0, b) and the offset after the last one */
-    uint32_t depth = s->depth;
-    char quote = 0;
-
-    if (!(s->lex == LX_TEXT || s->lex == LX_STAG || s->lex == LX_DQ || s->lex == LX_SQ ||
-          (s->lex == LX_ETAG && depth > 0))) {
-        return p; /* PIs, comments, CDATA, '<' before its next byte, the stream close */
-    }
-    /* Lines are counted per window from the newline mask into ln / ls; the
-     * scanner's own count moves only where the switch would move it (a
-     * stanza's '<'), so positions after errors stay the same. */
-    ln = s->lines;
-    ls = s->line_start;
-    count_range(s, buf, buf + (s->counted - s->off), p, &ln, &ls);
-    win_load(b, &wa, &wd, &wsq, &wn);
-    switch (s->lex) {
-    case LX_TEXT:
-        if (depth == 0) {
-            goto top;
-        }
-        goto text;
-    case LX_STAG:
-        goto stag;
-    case LX_DQ:
-        quote = '"';
-        goto quoted;
-    case LX_SQ:
-        quote = '\'';
-        goto quoted;
-    default: /* LX_ETAG at depth > 0 */
-        goto etag;
-    }
-
-text: /* inside a stanza, between tags */
-    s->lex = LX_TEXT;
-    FAST_FIND(wa, found_lt)
-found_lt:
-    p = q + 1;
-    if (*q != '<') {
-        goto text; /* a '>' in text */
-    }
-    if (p == e || *p == '!' || *p == '?') {
-        s->tag_start = pos_of(s, buf, q);
-        s->lex = LX_LT;
-        goto out;
-    }
-    if (*p == '/') {
-        p++;
-        goto etag;
-    }
-    /* fall through: a start tag */
-stag:
-    s->lex = LX_STAG;
-    /* Shortcut, starting outside quotes: see stag_step. */
-    for (;;) {
-        if (p - b >= 64) {
-            FAST_NEXT_WINDOW();
-        }
-        enum stag_step step = stag_step(b, wa, wd, wsq, &p, &q, &quote);
-        if (step == STAG_MIXED) {
-            break;
-        }
-        if (step == STAG_QUOTED) {
-            goto quoted;
-        }
-        if (step == STAG_GT) {
-            goto gt;
-        }
-    }
-    /* otherwise '>' or a quote, one at a time */
-    for (;;) {
-        m = p - b < 64 ? (wa | wd | wsq) >> (p - b) : 0;
-        if (m == 0) {
-            FAST_NEXT_WINDOW();
-            continue;
-        }
-        q = p + __builtin_ctzll(m);
-        if (*q != '<') {
-            break;
-        }
-        p = q + 1;
-    }
-    if (*q == '>') {
-    gt:
-        s->slash = q > buf ? q[-1] == '/' : s->slash;
-        p = q + 1;
-        if (depth + 1 > s->max_depth) {
-            s->too_deep = 1;
-        }
-        if (!s->slash) {
-            depth++;
-            goto text;
-        }
-        if (depth == 0) {
-            s->lex = LX_TEXT;
-            stanza_end(s, pos_of(s, buf, q) + 1);
-            goto top;
-        }
-        goto text;
-    }
-    quote = *q;
-    p = q + 1;
-quoted:
-    s->lex = quote == '"' ? LX_DQ : LX_SQ;
-    FAST_FIND(quote == '"' ? wd : wsq, found_quote)
-found_quote:
-    p = q + 1;
-    goto stag;
-
-etag: /* inside an end tag at depth > 0 */
-    s->lex = LX_ETAG;
-    FAST_FIND(wa, found_etag_gt)
-found_etag_gt:
-    p = q + 1;
-    if (*q != '>') {
-        goto etag;
-    }
-    s->lex = LX_TEXT;
-    if (--depth != 0) {
-        goto text;
-    }
-    stanza_end(s, pos_of(s, buf, q) + 1);
-    /* fall through */
-top: /* between stanzas: whitespace, then a stanza's start tag */
-    s->lex = LX_TEXT;
-    while (p < e && is_ws(*p)) {
-        p++;
-    }
-    if (e - p < 2 || *p != '<' || p[1] == '/' || p[1] == '!' || p[1] == '?') {
-        goto out;
-    }
-    if (p - b >= 64) {
-        FAST_NEXT_WINDOW();
-    }
-    fast_stanza_start(s, buf, b, p, wn, ln, ls);
-    p++;
-    goto stag;
-out:
-    if (s->lex == LX_STAG && p > buf) {
-        s->slash = p[-1] == '/';
-    }
-    s->depth = depth;
-    return p;
+    const __m256i two = _mm256_set1_epi8(2), vgt = _mm256_set1_epi8('>');
+    const __m256i vnl = _mm256_set1_epi8('\n'), vdq = _mm256_set1_epi8('"');
+    const __m256i vsq = _mm256_set1_epi8('\'');
+    const __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)b);
+    const __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(b + 32));
+#define WIN_MASK(F)                                                                                \
+    ((uint64_t)(uint32_t)_mm256_movemask_epi8(F(v0)) |                                             \
+     (uint64_t)(uint32_t)_mm256_movemask_epi8(F(v1)) << 32)
+#define IS_ANG(v) _mm256_cmpeq_epi8(_mm256_or_si256(v, two), vgt)
+#define IS_DQ(v) _mm256_cmpeq_epi8(v, vdq)
+#define IS_SQ(v) _mm256_cmpeq_epi8(v, vsq)
+#define IS_NL(v) _mm256_cmpeq_epi8(v, vnl)
+    *ang = WIN_MASK(IS_ANG);
+    *dq = WIN_MASK(IS_DQ);
+    *sq = WIN_MASK(IS_SQ);
+    *nl = WIN_MASK(IS_NL);
+#undef IS_NL
+#undef IS_ANG
+#undef IS_DQ
+#undef IS_SQ
+#undef WIN_MASK
 }
-#undef FAST_FIND
-#undef FAST_NEXT_WINDOW
+#endif
+
+#define FS_NAME fast_scan
+#define FS_ATTR
+#define FS_WIN_LOAD win_load
+#define FS_POPCOUNT popcount64
+#include "split_fast.inc"
+#ifdef SPLIT_AVX2
+#define FS_NAME fast_scan_avx2
+#define FS_ATTR __attribute__((target("avx2,popcnt")))
+#define FS_WIN_LOAD win_load_avx2
+#define FS_POPCOUNT __builtin_popcountll
+#include "split_fast.inc"
+#endif
 #endif
 
 /* The byte-switch states of sw_split_feed that are not on the stanza path.
@@ -918,7 +787,7 @@ int sw_split_feed(struct sw_split *s, const char *buf, size_t len, struct sw_err
     while (p < e) {
 #ifdef SPLIT_SSE2
         if (s->phase == PH_STREAM && e - p >= 128) {
-            p = fast_scan(s, buf, p, e);
+            p = s->fast(s, buf, p, e);
             if (p == e) {
                 break;
             }
@@ -1077,6 +946,13 @@ void sw_split_stats(const struct sw_split *s, uint64_t *skipped_oversize, uint64
     }
 }
 
+static _Atomic int split_no_avx2; /* sw_split_force_sse2() */
+
+void sw_split_force_sse2(int on)
+{
+    split_no_avx2 = on != 0;
+}
+
 int sw_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,
                  struct sw_split **out)
 {
@@ -1090,6 +966,15 @@ int sw_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,
     }
     s->cb = *cb;
     s->bom_ok = 1;
+#ifdef SPLIT_SSE2
+    s->fast = fast_scan;
+#ifdef SPLIT_AVX2
+    __builtin_cpu_init();
+    if (!split_no_avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) {
+        s->fast = fast_scan_avx2;
+    }
+#endif
+#endif
     s->max_depth = lim != NULL && lim->max_depth != 0 ? lim->max_depth : 32;
     s->max_stanza = lim != NULL && lim->max_stanza_bytes != 0 ? lim->max_stanza_bytes : 262144;
     *out = s;

@@ -10,6 +10,10 @@
 /** Number of '\n' bytes in @p[0 .. len). Word-at-a-time, no allocation. */
 uint64_t sw_split_count_nl(const char *p, size_t len);
 
+/** Tests: with @on, sw_split instances created afterwards use the SSE2
+ *  scanner even on a CPU with AVX2 (so both versions get checked). */
+void sw_split_force_sse2(int on);
+
 struct sw_xml;
 /** How many times @x replaced its libxml2 context to bound the name
  *  dictionary (tests, stats). */

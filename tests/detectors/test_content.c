@@ -216,6 +216,68 @@ static void test_persistent(void **state)
     det_close(&d);
 }
 
+/* swgen seed 7132: a regular (content-slow) posted one lure template into
+ * one room every few minutes, each time obfuscated anew (look-alike letters,
+ * leet, fullwidth, a defanged link); the skeletons are near-identical, so
+ * every line after the first was taken for the same text pasted again and
+ * content.persistent never came. A text counts once only when it is pasted:
+ * the same bytes again, or near the same into another room; a re-spun lure
+ * in the same room counts. */
+static void test_persistent_respun_lure(void **state)
+{
+    (void)state;
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "    rules:\n"
+             "      - {id: signals, regex: 'private\\s+signals\\s+group', normalized: true, "
+             "weight: 1.0}\n"
+             "      - {id: defanged, regex: '\\S \\. (?:top|site)/', weight: 0.6}\n");
+    struct det d;
+    det_open(&d, yaml);
+    static const char *const lure[] = {
+        "!!! j\u043e\u0456n our private signals gr\u043eu\u0440, 300% profit last week "
+        "https://gmuyec4jf.top/8u152b",
+        "join our private signals gr\u043eu\u0440, 300% profit l\u0430st week "
+        "https://gmuyec4jf.top/8u152b ;)",
+        ">>> \uff4a\uff4f\uff49\uff4e \uff4f\uff55\uff52 private signals \uff47\uff52\uff4f"
+        "\uff55\uff50, 300% profit last week https://gmuyec4jf . top/8u152b",
+        "hey all, join our private signals group, 300% profit last week "
+        "https://gmuyec4jf.top/8u152b",
+    };
+    size_t persistent = 0;
+    struct sw_test_hits c;
+    for (int i = 0; i < 4; i++) {
+        /* one account, one room, re-spun: low-and-slow spam */
+        c = run(&d, &(struct evspec){.from = "regular@example.org/x",
+                                     .to = "cooking@rooms.example.org",
+                                     .body = lure[i],
+                                     .flags = SW_F_MUC_GROUPCHAT});
+        persistent += hit_has(&c, "content.persistent");
+    }
+    assert_int_equal(persistent, 1);
+    persistent = 0;
+    char room[64];
+    for (int i = 0; i < 4; i++) {
+        /* one warning quoting it, a little edited, into four rooms; and the
+         * same bytes three times into one room */
+        snprintf(room, sizeof(room), "room%d@rooms.example.org", i);
+        c = run(&d, &(struct evspec){.from = "admin@example.org/x",
+                                     .to = room,
+                                     .body = lure[i],
+                                     .flags = SW_F_MUC_GROUPCHAT});
+        persistent += hit_has(&c, "content.persistent");
+    }
+    for (int i = 0; i < 3; i++) {
+        c = run(&d, &(struct evspec){.from = "mod@example.org/x",
+                                     .to = "cooking@rooms.example.org",
+                                     .body = lure[2],
+                                     .flags = SW_F_MUC_GROUPCHAT});
+        persistent += hit_has(&c, "content.persistent");
+    }
+    assert_int_equal(persistent, 0);
+    det_close(&d);
+}
+
 static void test_fields_and_kinds(void **state)
 {
     (void)state;
@@ -813,6 +875,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields_and_kinds),
         cmocka_unit_test(test_persistent),
+        cmocka_unit_test(test_persistent_respun_lure),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_normalized_obfuscation),
         cmocka_unit_test(test_rule_file_errors),
