@@ -17,8 +17,13 @@
  * with sw_conf_load_node + sw_conf_bind into a temporary owner, builds one
  * Hyperscan block database per (field, raw|normalized) that has rules (cached
  * on disk by hs.c), a prototype scratch grown for all of them, and the rule
- * table (ids, symbols, weights). A bad regex fails setup with the rule id, its
- * file:line and Hyperscan's message, so a reload keeps the old generation.
+ * table (ids, symbols, weights); a field with both raw and normalized rules,
+ * all raw ones caseless, also gets one database of both: plain ASCII text
+ * (most chat lines) normalizes to its own lower-casing, so one scan of that
+ * finds both halves' rules (content_process; 2 scans otherwise, or when the
+ * one scan finds several rules, whose order the 2 scans define). A bad regex
+ * fails setup with the rule id, its file:line and Hyperscan's message, so a
+ * reload keeps the old generation.
  * process() (worker) scans each field of the event that has a database, at
  * most max_scan bytes, collects the matched rules (each at most once) and emits
  * one hit per rule: symbol "content.<id>", kind "content-spam", weight = rule
@@ -294,6 +299,7 @@ struct content_shared {
     struct content_rule *rules;
     size_t n_rules;
     struct sw_hs_db *db[CF__COUNT][2]; /* [field][0 raw, 1 normalized] */
+    struct sw_hs_db *both[CF__COUNT];  /* raw + normalized patterns in one (mergeable()) */
     struct sw_hs_scratch *proto;
     size_t max_scan;
     int64_t persist_window, persist_count, persist_rules, persist_memory;
@@ -316,9 +322,10 @@ struct persist_entry {
     uint32_t start_s;        /* first counted message of the current window */
     uint32_t rules;          /* bit (rule index % 32) of each rule seen */
     uint32_t count;          /* messages counted in the window */
-    uint32_t pad;
-    uint64_t last_fp; /* SimHash of the last counted message: one text pasted into several
-                       * rooms (a warning quoting spam) counts once */
+    uint16_t last_to;        /* 16-bit tags of the last counted message's recipient (room) */
+    uint16_t last_raw;       /* and of its bytes */
+    uint64_t last_fp;        /* SimHash of the last counted message: one text pasted into several
+                              * rooms (a warning quoting spam) counts once */
 };
 
 #define PERSIST_SAME_BITS 6 /* SimHash distance up to which two lines are one text */
@@ -638,10 +645,70 @@ static void content_teardown(void *shared)
     for (int f = 0; f < CF__COUNT; f++) {
         sw_hs_db_free(sh->db[f][0]);
         sw_hs_db_free(sh->db[f][1]);
+        sw_hs_db_free(sh->both[f]);
     }
     sw_hs_scratch_free(sh->proto);
     free(sh->rules);
     free(sh);
+}
+
+/* Can field @f's raw and normalized patterns share one scan of plain text?
+ * Plain text (sw_normalize_ex) whose normalized form has its length is
+ * its own lower-casing, so a raw pattern finds in the normalized text what
+ * it finds in the raw text when its matching ignores case: every raw pattern
+ * caseless, and no regex switching that off inside ("(?-i)", "(?i-...)"; any
+ * "(?" but "(?:" disqualifies). */
+static bool mergeable(const struct pat_group *raw)
+{
+    for (size_t i = 0; i < raw->n; i++) {
+        const struct sw_hs_pattern *p = &raw->pats[i];
+        if ((p->flags & SW_HS_CASELESS) == 0) {
+            return false;
+        }
+        for (const char *q = (p->flags & SW_HS_LITERAL) ? NULL : strstr(p->expr, "(?"); q != NULL;
+             q = strstr(q + 2, "(?")) {
+            if (q[2] != ':') {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* sh->both[f]: field @f's raw and normalized patterns in one database, when
+ * it has both and mergeable() (see content_process). Not having it only costs
+ * a scan: a compile failure here is not an error (each half compiled). */
+static int compile_both(struct build *b, int f, const char *cache_dir)
+{
+    struct content_shared *sh = b->sh;
+    const struct pat_group *raw = &b->group[f][0], *norm = &b->group[f][1];
+    if (raw->n == 0 || norm->n == 0 || !mergeable(raw)) {
+        return 0;
+    }
+    struct sw_hs_pattern *pats = malloc((raw->n + norm->n) * sizeof(*pats));
+    if (pats == NULL) {
+        return SW_ENOMEM;
+    }
+    memcpy(pats, raw->pats, raw->n * sizeof(*pats));
+    memcpy(pats + raw->n, norm->pats, norm->n * sizeof(*pats));
+    struct sw_hs_build_info info;
+    struct sw_errbuf heb = {.msg = ""};
+    int rc = sw_hs_db_build(pats, raw->n + norm->n, cache_dir, &sh->both[f], &info, &heb);
+    free(pats);
+    if (rc != 0) {
+        sw_log_warn(CONTENT_NAME, "%s: raw and normalized rules not merged: %s", field_names[f],
+                    heb.msg);
+        return 0;
+    }
+    sh->build_ms += info.elapsed_ms;
+    sh->cache_hits += info.cache_hit;
+    sh->cache_misses += !info.cache_hit;
+    sh->cache_corrupt += info.cache_corrupt;
+    rc = sw_hs_scratch_grow(&sh->proto, sh->both[f]);
+    if (rc != 0) {
+        return sw_errbuf_set(b->eb, rc, "content: cannot allocate Hyperscan scratch");
+    }
+    return 0;
 }
 
 static int compile_groups(struct build *b, const char *cache_dir)
@@ -678,6 +745,10 @@ static int compile_groups(struct build *b, const char *cache_dir)
             if (rc != 0) {
                 return sw_errbuf_set(b->eb, rc, "content: cannot allocate Hyperscan scratch");
             }
+        }
+        int rc = compile_both(b, f, cache_dir);
+        if (rc != 0) {
+            return rc;
         }
     }
     return 0;
@@ -954,11 +1025,21 @@ static void persist(const struct content_shared *sh, struct content_local *lo,
         e->rules = 0;
         e->count = 0;
     }
+    /* The same text again counts once when it is pasted: the same bytes, or
+     * near the same into another room. Near the same, re-typed into the same
+     * room is a lure re-spun (look-alike letters, leet, fullwidth, a
+     * defanged link: the skeletons match, the bytes do not), and counts
+     * (swgen seed 7132: 12 such lures in one room in 47 min counted once). */
     uint64_t fp = sw_simhash_body(ev, NULL);
-    if (e->count > 0 && sw_simhash_distance(fp, e->last_fp) <= PERSIST_SAME_BITS) {
-        return; /* the same text again (pasted into another room): counted once */
+    uint16_t to = (uint16_t)(ev->to.bare >> 48 | 1u);
+    uint16_t raw = (uint16_t)(sw_hash64(ev->body, ev->body_len) >> 48 | 1u);
+    if (e->count > 0 && sw_simhash_distance(fp, e->last_fp) <= PERSIST_SAME_BITS &&
+        (raw == e->last_raw || to != e->last_to)) {
+        return;
     }
     e->last_fp = fp;
+    e->last_to = to;
+    e->last_raw = raw;
     e->rules |= bits;
     e->count++;
     if ((int64_t)e->count < sh->persist_count ||
@@ -1010,11 +1091,35 @@ static void content_process(const void *shared, void *local, const struct sw_eve
         }
         ftext[f] = text;
         flen[f] = len;
+        size_t n = 0;
+        bool normalized = false, plain = false;
+        if (sh->both[f] != NULL) {
+            /* Plain text normalized to its own length is its lower-casing:
+             * the raw patterns (all caseless, mergeable()) match it as they
+             * match the raw text, so one scan finds both halves' rules. With
+             * at most one rule found that is the whole answer; with more, the
+             * order of the two scans below decides the hits' order: scan
+             * again that way (rare). */
+            n = sw_normalize_ex(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT, &plain);
+            normalized = true;
+            if (plain && n == len) {
+                struct match_set one = {.n = 0};
+                sw_hs_scan(sh->both[f], lo->norm, n, lo->scratch, on_match, &one);
+                if (one.n + one.dropped <= 1) {
+                    for (unsigned i = 0; i < one.n; i++) {
+                        on_match(one.rule[i], 0, &m);
+                    }
+                    continue;
+                }
+            }
+        }
         if (sh->db[f][0] != NULL) {
             sw_hs_scan(sh->db[f][0], text, len, lo->scratch, on_match, &m);
         }
         if (sh->db[f][1] != NULL) {
-            size_t n = sw_normalize(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT);
+            if (!normalized) {
+                n = sw_normalize(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT);
+            }
             sw_hs_scan(sh->db[f][1], lo->norm, n, lo->scratch, on_match, &m);
         }
     }

@@ -9,18 +9,27 @@
  *
  * What it sees: every 1:1 message (chat/normal, with a body, from an account,
  * not a carbon, history copy, reflection, MUC private message or server
- * message). Routing: the key hook gives every such message one constant key,
+ * message), every presence an account sends (available, unavailable,
+ * subscribe, subscribed) and every room line it sends (groupchat), which
+ * only date the account and, for presence to an account, record the pair
+ * (below). Routing: the key hook gives every such stanza one constant key,
  * so all of them meet on one worker (cross-sender state cannot be split by
  * sender; the per-event work is a few table probes and a scan of a small
  * cluster ring, see bench_detectors). Output is identical for any thread count.
  *
  * Per message:
  *   - account age as seen in the stream: a table of accounts with the time of
- *     their first message here. An account first seen less than `fresh` ago
+ *     the first stanza they sent here (1:1 message, room line, presence): a
+ *     room regular sending its first 1:1 message late in a capture is not
+ *     new. An account first seen less than `fresh` ago
  *     is young, except in the first `fresh` of the stream (every account is
  *     "new" when the capture starts: those count as established);
- *   - "talked first": a table of directed pairs (A wrote to B). A message to
- *     someone who wrote to the sender before is a reply and weighs nothing;
+ *   - "talked first": a table of directed pairs (A wrote to B, or A's presence
+ *     reached B: A shares its presence with B, a contact, or asked for or
+ *     approved B's). A message to someone who wrote to the sender before, or
+ *     whose presence reached the sender, is a reply and weighs nothing (only
+ *     the recipient's side counts: directed presence from the sender is
+ *     something anyone can send; a refusal, unsubscribed, is no consent);
  *   - sender weight: young sender to a stranger 1.0, a sender first seen in
  *     the stream's first `fresh` (age unknown) 0.5 during its first `fresh`
  *     unless it has replied to someone who wrote to it first (in conversations
@@ -167,9 +176,14 @@ struct wave_local {
 
 static uint64_t wave_key(const struct sw_event *ev)
 {
-    const uint32_t never = SW_F_MUC_PM | SW_F_MUC_GROUPCHAT | SW_F_MUC_REFLECTION;
-    if (ev->kind != SW_EV_MESSAGE || (ev->type != SW_T_CHAT && ev->type != SW_T_NORMAL) ||
-        (ev->flags & never) != 0 || ev->to.local_len == 0 || sw_dc_excluded(ev)) {
+    const uint32_t never = SW_F_MUC_PM | SW_F_MUC_REFLECTION;
+    bool msg = ev->kind == SW_EV_MESSAGE && (ev->type == SW_T_CHAT || ev->type == SW_T_NORMAL ||
+                                             (ev->flags & SW_F_MUC_GROUPCHAT) != 0);
+    bool pres =
+        ev->kind == SW_EV_PRESENCE && (ev->type == SW_T_AVAILABLE || ev->type == SW_T_UNAVAILABLE ||
+                                       ev->type == SW_T_SUBSCRIBE || ev->type == SW_T_SUBSCRIBED);
+    if ((!msg && !pres) || (ev->flags & never) != 0 || ev->to.local_len == 0 ||
+        sw_dc_excluded(ev)) {
         return 0;
     }
     return 0x77617665ull; /* "wave": one key, one worker */
@@ -378,7 +392,12 @@ static void emit_account(const struct wave_cluster *c, const struct wave_tally *
     sw_hit_init(&h, WAVE_NAME, "wave.account", WAVE_KIND, ev);
     if (jid != NULL) {
         sw_hit_set_offender(&h, SW_OFFENDER_ACCOUNT, jid, strlen(jid));
-        h.body[0] = '\0'; /* the sample text is the current sender's */
+        /* the event is the current sender's: its text, target and stanza id
+         * are no evidence against this one (swgen seed 7132: an earlier
+         * sender's incident named the current sender's victim as its target) */
+        h.body[0] = '\0';
+        h.target[0] = '\0';
+        h.stanza_id[0] = '\0';
     }
     h.first_ms = t_ms < ev->t_ms ? t_ms : ev->t_ms;
     sw_hit_add_value(&h, "senders", t->weighted);
@@ -531,11 +550,23 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
     }
     uint32_t fresh_s = sw_dc_secs(s->fresh), window_s = sw_dc_secs(s->window);
 
-    /* account age as seen in the stream */
+    /* account age as seen in the stream: from the first stanza the account
+     * sends here, its room lines and presence too (swgen seed 7132: room
+     * regulars all day were young at their first 1:1 message) */
     uint32_t prev;
     struct sw_table_entry *a = sw_table_get(l->t, ev->from.bare, now, &prev, st);
     if (prev == 0) {
         a->user = now;
+    }
+    if (ev->kind == SW_EV_PRESENCE || (ev->flags & SW_F_MUC_GROUPCHAT) != 0) {
+        /* the sender's presence reaches the recipient: a message back from
+         * the recipient is no first contact (swgen seed 7132: a regular's
+         * first 1:1 message, a shortener link to a contact whose presence it
+         * had had for an hour, clustered with a wave's lures and was named) */
+        if (ev->kind == SW_EV_PRESENCE && (ev->flags & SW_F_MUC_PRESENCE) == 0) {
+            (void)sw_table_get(l->pairs, sw_table_key2(ev->from.bare, ev->to.bare), now, &prev, st);
+        }
+        return;
     }
     /* young: first seen after the stream's first `fresh`, less than `fresh`
      * ago; unknown age: first seen within the stream's first `fresh` (every
@@ -655,7 +686,7 @@ const struct sw_detector_ops sw_wave_ops = {
     .description = "thin spam waves: one text template or link target from many young accounts "
                    "to strangers (cross-sender clusters), rolled up to the domain",
     .symbols = wave_symbols,
-    .events = SW_EV_MESSAGE,
+    .events = SW_EV_MESSAGE | SW_EV_PRESENCE,
     .shard = SW_SHARD_SENDER,
     .key = wave_key,
     .schema = schema,

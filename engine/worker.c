@@ -401,9 +401,10 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
         unsigned mine = 0;
         for (unsigned sh = 0; sh < SW_SHARD__COUNT; sh++) {
             /* Branch-free (with W > 1 ownership is a coin toss per key, a
-             * branch on it mispredicted half the time); W = 1: owner 0. */
+             * branch on it mispredicted half the time); W = 1 owns all. */
             uint64_t key = ev->key[sh];
-            mine |= (unsigned)((key != 0) & (wk_owner(key, W) == me)) << sh;
+            unsigned own = W == 1 ? 1u : (unsigned)(wk_owner(key, W) == me);
+            mine |= ((unsigned)(key != 0) & own) << sh;
         }
         const uint8_t *list = ws->by_mask[kb][mine];
         for (uint32_t j = 0, n = ws->n_by_mask[kb][mine]; j < n; j++) {

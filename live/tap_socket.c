@@ -1,7 +1,11 @@
 /*
  * tap_socket.c - the socket tap: a listener (unix:PATH or HOST:PORT) the
  * server-side modules connect to, each connection one XML stream of
- * <w n='SEQ' t='MS'>STANZA</w> records (or plain stanzas).
+ * records (live/record.h: <w n='SEQ' t='MS'>STANZA</w>, the shorter
+ * <m/>/<p/> of record 2 with per-connection keys for from/to/type, or plain
+ * stanzas). After a connection's first bytes the tap writes LT_REC_HELLO,
+ * the only bytes it ever sends: a module that reads it may switch to
+ * record 2.
  *
  * One thread per tap runs an epoll loop over the listener, an eventfd (stop)
  * and every connection. Each connection has its own sw_split (the replay
@@ -22,7 +26,8 @@
  * Sequence numbers: a module numbers every stanza it sees, sent or dropped,
  * so a jump within a connection is a gap (counted). A record may leave out
  * n (then it is the previous record's + 1) and t (the previous record's
- * stamp): mod_stanzawatch.lua writes them only when they change that way. The stream header's
+ * stamp): mod_stanzawatch.lua writes them only when they change that way. A
+ * bad record 2 (unknown key, ...) is counted as junk and skipped. The stream header's
  * dropped='N' is the module's own drop count (reported as peer_dropped).
  *
  * Threading: the tap thread only; counters as in live_int.h.
@@ -45,6 +50,7 @@
 #include <unistd.h>
 
 #include "live_int.h"
+#include "record.h"
 #include "sw/log.h"
 
 #define SK_READ 65536u
@@ -63,10 +69,12 @@ struct sk_conn {
     int64_t last_rx;
     uint64_t last_n, last_t; /* the previous record's n and t */
     bool have_n, have_t;
-    uint64_t peer_dropped; /* this connection's latest dropped='N' */
-    uint64_t skipped;      /* oversize + over-deep stanzas already counted */
+    uint64_t peer_dropped;  /* this connection's latest dropped='N' */
+    uint64_t skipped;       /* oversize + over-deep stanzas already counted */
+    struct lt_rec_conn rec; /* record 2 keys and expansion buffer */
     bool dead;
-    bool drained; /* the last sk_conn_read emptied the socket (EAGAIN or a short read) */
+    bool drained;    /* the last sk_conn_read emptied the socket (EAGAIN or a short read) */
+    bool hello_sent; /* LT_REC_HELLO, after the peer's first bytes */
     char peer[64];
     struct sk_conn *next;
 };
@@ -182,6 +190,7 @@ static void sk_conn_free(struct sk_conn *c)
     sk_conn_close(c);
     c->sk->peer_dropped_closed += c->peer_dropped;
     sw_split_free(c->split);
+    lt_rec_conn_free(&c->rec);
     free(c->buf);
     free(c);
 }
@@ -233,36 +242,38 @@ static void sk_on_header(void *ud, uint64_t start, uint64_t end)
     c->consumed = end;
 }
 
-/* <w n='..' t='..'>STANZA</w>: unwrap, count gaps and transit time */
+/* a record (record.h): unwrap or expand it, count gaps and transit time */
 static void sk_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
 {
     struct sk_conn *c = ud;
     struct lt_tap *t = c->sk->t;
-    (void)line;
     c->consumed = end;
     if (start < c->off) {
         return; /* its start was cut while the splitter skipped it as oversize */
     }
     const char *s = c->buf + (start - c->off);
     size_t n = (size_t)(end - start);
-    if (n >= 4 && s[1] == 'w' && (s[2] == ' ' || s[2] == '>' || s[2] == '/')) {
-        const char *gt = memchr(s, '>', n);
-        if (gt == NULL || gt[-1] == '/') {
-            return; /* <w/>: nothing inside */
-        }
-        size_t tag = (size_t)(gt - s);
-        uint64_t seq, ms;
-        if (attr_u64(s, tag, "n", &seq)) {
-            if (c->have_n && seq > c->last_n + 1) {
-                LT_CNT_ADD(t->c.gaps, seq - c->last_n - 1);
+    struct lt_rec r;
+    const char *why = NULL;
+    int rc = lt_rec_parse(&c->rec, s, n, &r, &why);
+    if (rc < 0) {
+        LT_CNT_ADD(t->c.junk, 1);
+        sw_log_warn("tap", "%s: %s: line %u: %s: record skipped", t->name, c->peer, line,
+                    why != NULL ? why : "out of memory");
+        return;
+    }
+    if (r.numbered) {
+        if (r.has_n) {
+            if (c->have_n && r.n > c->last_n + 1) {
+                LT_CNT_ADD(t->c.gaps, r.n - c->last_n - 1);
             }
-            c->last_n = seq;
+            c->last_n = r.n;
             c->have_n = true;
         } else if (c->have_n) {
             c->last_n++; /* no n: the previous record's + 1 */
         }
-        if (attr_u64(s, tag, "t", &ms)) {
-            c->last_t = ms;
+        if (r.has_t) {
+            c->last_t = r.t;
             c->have_t = true;
         }
         if (c->have_t) { /* no t: the previous record's stamp */
@@ -270,23 +281,10 @@ static void sk_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
             LT_CNT_ADD(t->c.transit_ms_sum, (uint64_t)(d > 0 ? d : 0));
             LT_CNT_ADD(t->c.transit_n, 1);
         }
-        const char *in = gt + 1;
-        const char *e = s + n - 4; /* "</w>" */
-        if (e < in || memcmp(e, "</w>", 4) != 0) {
-            return;
-        }
-        while (in < e && (*in == ' ' || *in == '\n' || *in == '\r' || *in == '\t')) {
-            in++;
-        }
-        while (e > in && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t')) {
-            e--;
-        }
-        if (e > in) {
-            lt_tap_stanza(t, in, (size_t)(e - in));
-        }
-        return;
     }
-    lt_tap_stanza(t, s, n);
+    if (r.stanza != NULL) {
+        lt_tap_stanza(t, r.stanza, r.len);
+    }
 }
 
 static void sk_on_junk(void *ud, uint64_t start, uint64_t end, uint32_t line, uint32_t col,
@@ -358,6 +356,15 @@ static bool sk_conn_read(struct sk_conn *c)
             return errno == EAGAIN || errno == EWOULDBLOCK;
         }
         c->last_rx = sw_wall_ms();
+        if (!c->hello_sent) {
+            /* record 2 is on offer (record.h), once the peer has spoken: a
+             * module is then surely past its connect (Prosody 0.12's
+             * net.server drops a connection that reads before it wrote); a
+             * peer that never reads leaves it in its buffer, one already gone
+             * gets no SIGPIPE */
+            (void)send(c->fd, LT_REC_HELLO, sizeof(LT_REC_HELLO) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            c->hello_sent = true;
+        }
         LT_CNT_ADD(t->c.bytes, (uint64_t)k);
         size_t at = c->len;
         c->len += (size_t)k;
@@ -403,7 +410,12 @@ static void sk_accept(struct sk_tap *sk)
                                  .close = sk_on_close,
                                  .junk = sk_on_junk,
                                  .ud = c};
-        if (c == NULL || sw_split_new(&t->live->xlim, &cb, &c->split) < 0) {
+        /* a record's <w> wrapper is one level more than the stanza in it:
+         * the parser still applies max_depth to the stanza (over-limit
+         * event), the splitter must not skip it for the wrapper's level */
+        struct sw_xml_limits slim = t->live->xlim;
+        slim.max_depth++;
+        if (c == NULL || sw_split_new(&slim, &cb, &c->split) < 0) {
             free(c);
             close(fd);
             continue;
@@ -411,6 +423,7 @@ static void sk_accept(struct sk_tap *sk)
         c->sk = sk;
         c->fd = fd;
         c->last_rx = sw_wall_ms();
+        lt_rec_conn_init(&c->rec);
         if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
             char h[INET6_ADDRSTRLEN] = "?";
             int port = 0;

@@ -227,13 +227,13 @@ record(Pkt) ->
 
 compact(#message{from = F, to = T, type = Ty, id = Id, lang = L, body = B, subject = Sj,
                  thread = Th, sub_els = Els}) ->
-    Kids = scan(Els, 0, #{}),
+    Kids = scan(Els, 0, [], false),
     Size = attr(L) + thread(Th) + texts(B, texts(Sj, 0)),
     Text = first(<<"body">>, B, first(<<"subject">>, Sj, [])),
     el(<<"message">>, F, T, atom_to_binary(Ty), Id, Size, Text, Kids);
 compact(#presence{from = F, to = T, type = Ty, id = Id, lang = L, status = St, priority = P,
                   sub_els = Els}) ->
-    Kids = scan(Els, 0, #{}),
+    Kids = scan(Els, 0, [], false),
     %% show is an atom (at most 4 bytes); a priority beyond XMPP's -128..127
     %% is sent whole rather than bounded by its digits (xmpp accepts any
     %% integer: a 262144-digit one would pass the size bound; live.compact
@@ -243,17 +243,25 @@ compact(#presence{from = F, to = T, type = Ty, id = Id, lang = L, status = St, p
     Type = case Ty of available -> <<>>; _ -> atom_to_binary(Ty) end,
     el(<<"presence">>, F, T, Type, Id, Size, first(<<"status">>, St, []), Kids).
 
-el(Name, F, T, Type, Id, Size, Text, Kids) ->
+el(Name, F, T, Type, Id, Size, Text, {KidsSize, Out}) ->
     From = jid_bin(F),
     To = jid_bin(T),
-    Body = byte_size(From) + byte_size(To) + byte_size(Id) + Size + maps:get(size, Kids, 0),
+    Body = byte_size(From) + byte_size(To) + byte_size(Id) + Size + KidsSize,
     (byte_size(From) >= ?MAX_ATTR orelse byte_size(To) >= ?MAX_ATTR orelse
      byte_size(Id) >= ?MAX_ATTR orelse 6 * Body + 512 >= ?MAX_STANZA) andalso throw(whole),
     #xmlel{name = Name,
            attrs = [{<<"from">>, From}, {<<"to">>, To}, {<<"type">>, Type}, {<<"id">>, Id}],
-           children = Text ++ lists:reverse(maps:get(out, Kids, []))}.
+           children = Text ++ lists:reverse(Out)}.
 
+%% jid:encode's result in one binary construction (it makes up to three)
 jid_bin(undefined) -> <<>>;
+jid_bin(#jid{user = U, server = S, resource = R}) when is_binary(U), is_binary(S), is_binary(R) ->
+    case {U, R} of
+        {<<>>, <<>>} -> S;
+        {<<>>, _} -> <<S/binary, $/, R/binary>>;
+        {_, <<>>} -> <<U/binary, $@, S/binary>>;
+        _ -> <<U/binary, $@, S/binary, $/, R/binary>>
+    end;
 jid_bin(J) -> jid:encode(J).
 
 %% an attribute value xmpp:encode writes: its bytes; throws at the limit
@@ -273,38 +281,34 @@ texts([#text{lang = L, data = D} | Rest], S) -> texts(Rest, S + attr(L) + byte_s
 first(_, [], Acc) -> Acc;
 first(Name, [#text{data = D} | _], Acc) -> [#xmlel{name = Name, children = [{xmlcdata, D}]} | Acc].
 
-%% Children (sub_els): what the record keeps (out, reversed) and a size bound.
-scan([], _, Acc) -> Acc;
-scan([#xmlel{name = N, attrs = A, children = C} = El | Rest], _, Acc) ->
-    Size = maps:get(size, Acc, 0) + bound(El, 1),
-    Acc1 = Acc#{size => Size},
-    Xmlns = fxml:get_attr_s(<<"xmlns">>, A),
-    Acc2 = case {N, Xmlns} of
-               {<<"delay">>, ?NS_DELAY} -> keep(delay(N, Xmlns, A), Acc1);
-               {<<"x">>, <<"jabber:x:delay">>} -> keep(delay(N, Xmlns, A), Acc1);
-               {<<"x">>, ?NS_MUC} -> keep(#xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}]}, Acc1);
-               {<<"x">>, <<"jabber:x:conference">>} -> keep(#xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}]}, Acc1);
-               {<<"x">>, ?NS_MUC_USER} -> has_el(C) andalso throw(whole), Acc1;
-               {<<"nick">>, ?NS_NICK} ->
-                   case maps:is_key(nick, Acc1) of
-                       true -> Acc1;
-                       false -> keep(#xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}],
-                                            children = [{xmlcdata, fxml:get_cdata(C)}]},
-                                     Acc1#{nick => true})
-                   end;
-               {<<"forwarded">>, ?NS_FORWARD} -> throw(whole);
-               {<<"sent">>, ?NS_CARBONS_2} -> throw(whole);
-               {<<"received">>, ?NS_CARBONS_2} -> throw(whole);
-               {<<"body">>, _} -> throw(whole);
-               {<<"subject">>, _} -> throw(whole);
-               {<<"status">>, _} -> throw(whole);
-               _ -> Acc1
-           end,
-    scan(Rest, 0, Acc2);
-scan([_Decoded | _], _, _) ->
+%% Children (sub_els): {size bound, what the record keeps (reversed)};
+%% Nick: the first nick was kept.
+scan([], Size, Out, _Nick) -> {Size, Out};
+scan([#xmlel{name = N, attrs = A, children = C} = El | Rest], Size0, Out, Nick) ->
+    Size = Size0 + bound(El, 1),
+    Xmlns = case lists:keyfind(<<"xmlns">>, 1, A) of {_, V} -> V; false -> <<>> end,
+    case {N, Xmlns} of
+        {<<"delay">>, ?NS_DELAY} -> scan(Rest, Size, [delay(N, Xmlns, A) | Out], Nick);
+        {<<"x">>, <<"jabber:x:delay">>} -> scan(Rest, Size, [delay(N, Xmlns, A) | Out], Nick);
+        {<<"x">>, ?NS_MUC} -> scan(Rest, Size, [flag(N, Xmlns) | Out], Nick);
+        {<<"x">>, <<"jabber:x:conference">>} -> scan(Rest, Size, [flag(N, Xmlns) | Out], Nick);
+        {<<"x">>, ?NS_MUC_USER} -> has_el(C) andalso throw(whole), scan(Rest, Size, Out, Nick);
+        {<<"nick">>, ?NS_NICK} when not Nick ->
+            K = #xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}],
+                       children = [{xmlcdata, fxml:get_cdata(C)}]},
+            scan(Rest, Size, [K | Out], true);
+        {<<"forwarded">>, ?NS_FORWARD} -> throw(whole);
+        {<<"sent">>, ?NS_CARBONS_2} -> throw(whole);
+        {<<"received">>, ?NS_CARBONS_2} -> throw(whole);
+        {<<"body">>, _} -> throw(whole);
+        {<<"subject">>, _} -> throw(whole);
+        {<<"status">>, _} -> throw(whole);
+        _ -> scan(Rest, Size, Out, Nick)
+    end;
+scan([_Decoded | _], _, _, _) ->
     throw(whole).
 
-keep(El, Acc) -> Acc#{out => [El | maps:get(out, Acc, [])]}.
+flag(N, Xmlns) -> #xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns}]}.
 
 delay(N, Xmlns, A) ->
     #xmlel{name = N, attrs = [{<<"xmlns">>, Xmlns} | [KV || {K, _} = KV <- A,
@@ -316,14 +320,17 @@ has_el(C) -> lists:any(fun(X) -> is_record(X, xmlel) end, C).
 %% throws at a limit
 bound(#xmlel{name = N, attrs = A, children = C}, Level) ->
     Level >= ?MAX_DEPTH andalso throw(whole),
-    lists:foldl(fun({K, V}, S) ->
-                        byte_size(V) >= ?MAX_ATTR andalso throw(whole),
-                        S + byte_size(K) + byte_size(V) + 4
-                end, 8 + byte_size(N), A) +
-        lists:foldl(fun(#xmlel{} = E, S) -> S + bound(E, Level + 1);
-                       ({xmlcdata, D}, S) -> S + byte_size(D);
-                       (_, S) -> S
-                    end, 0, C).
+    bound_attrs(A, bound_kids(C, Level, 8 + byte_size(N))).
+
+bound_attrs([], S) -> S;
+bound_attrs([{K, V} | Rest], S) ->
+    byte_size(V) >= ?MAX_ATTR andalso throw(whole),
+    bound_attrs(Rest, S + byte_size(K) + byte_size(V) + 4).
+
+bound_kids([], _, S) -> S;
+bound_kids([#xmlel{} = E | Rest], Level, S) -> bound_kids(Rest, Level, S + bound(E, Level + 1));
+bound_kids([{xmlcdata, D} | Rest], Level, S) -> bound_kids(Rest, Level, S + byte_size(D));
+bound_kids([_ | Rest], Level, S) -> bound_kids(Rest, Level, S).
 
 %%% ----------------------------------------------------------------- writer
 

@@ -15,6 +15,7 @@
 #ifndef SW_NORMALIZE_H
 #define SW_NORMALIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -35,6 +36,16 @@ enum sw_norm_flag {
  * become '?'. Returns the output length (< cap).
  */
 size_t sw_normalize(const char *in, size_t len, char *out, size_t cap, unsigned flags);
+
+/**
+ * sw_normalize(), and *@plain (when not NULL) tells whether @in was plain
+ * text: printable ASCII other than the leet bytes 0 1 3 4 5 7 @ $, and single
+ * spaces with such a byte on both sides (len > 0, cap > len). The output of
+ * plain text is its ASCII lower-casing, squeezed with SW_NORM_SQUEEZE: when
+ * the result is @len, the output is exactly the lower-cased input.
+ */
+size_t sw_normalize_ex(const char *in, size_t len, char *out, size_t cap, unsigned flags,
+                       bool *plain);
 
 #ifdef __cplusplus
 }

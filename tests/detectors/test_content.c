@@ -216,6 +216,68 @@ static void test_persistent(void **state)
     det_close(&d);
 }
 
+/* swgen seed 7132: a regular (content-slow) posted one lure template into
+ * one room every few minutes, each time obfuscated anew (look-alike letters,
+ * leet, fullwidth, a defanged link); the skeletons are near-identical, so
+ * every line after the first was taken for the same text pasted again and
+ * content.persistent never came. A text counts once only when it is pasted:
+ * the same bytes again, or near the same into another room; a re-spun lure
+ * in the same room counts. */
+static void test_persistent_respun_lure(void **state)
+{
+    (void)state;
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "    rules:\n"
+             "      - {id: signals, regex: 'private\\s+signals\\s+group', normalized: true, "
+             "weight: 1.0}\n"
+             "      - {id: defanged, regex: '\\S \\. (?:top|site)/', weight: 0.6}\n");
+    struct det d;
+    det_open(&d, yaml);
+    static const char *const lure[] = {
+        "!!! j\u043e\u0456n our private signals gr\u043eu\u0440, 300% profit last week "
+        "https://gmuyec4jf.top/8u152b",
+        "join our private signals gr\u043eu\u0440, 300% profit l\u0430st week "
+        "https://gmuyec4jf.top/8u152b ;)",
+        ">>> \uff4a\uff4f\uff49\uff4e \uff4f\uff55\uff52 private signals \uff47\uff52\uff4f"
+        "\uff55\uff50, 300% profit last week https://gmuyec4jf . top/8u152b",
+        "hey all, join our private signals group, 300% profit last week "
+        "https://gmuyec4jf.top/8u152b",
+    };
+    size_t persistent = 0;
+    struct sw_test_hits c;
+    for (int i = 0; i < 4; i++) {
+        /* one account, one room, re-spun: low-and-slow spam */
+        c = run(&d, &(struct evspec){.from = "regular@example.org/x",
+                                     .to = "cooking@rooms.example.org",
+                                     .body = lure[i],
+                                     .flags = SW_F_MUC_GROUPCHAT});
+        persistent += hit_has(&c, "content.persistent");
+    }
+    assert_int_equal(persistent, 1);
+    persistent = 0;
+    char room[64];
+    for (int i = 0; i < 4; i++) {
+        /* one warning quoting it, a little edited, into four rooms; and the
+         * same bytes three times into one room */
+        snprintf(room, sizeof(room), "room%d@rooms.example.org", i);
+        c = run(&d, &(struct evspec){.from = "admin@example.org/x",
+                                     .to = room,
+                                     .body = lure[i],
+                                     .flags = SW_F_MUC_GROUPCHAT});
+        persistent += hit_has(&c, "content.persistent");
+    }
+    for (int i = 0; i < 3; i++) {
+        c = run(&d, &(struct evspec){.from = "mod@example.org/x",
+                                     .to = "cooking@rooms.example.org",
+                                     .body = lure[2],
+                                     .flags = SW_F_MUC_GROUPCHAT});
+        persistent += hit_has(&c, "content.persistent");
+    }
+    assert_int_equal(persistent, 0);
+    det_close(&d);
+}
+
 static void test_fields_and_kinds(void **state)
 {
     (void)state;
@@ -542,6 +604,75 @@ static void test_default_rules_spam(void **state)
     det_close(&d);
 }
 
+/* A field with raw and normalized rules, all raw ones caseless, scans plain
+ * text once with a database of both (content.c). The hits must be the same,
+ * in the same order, as with the two scans: compared against the same rules
+ * plus one case-sensitive raw rule that never matches (which keeps the two
+ * scans), over the corpora and lines matching one raw and one normalized rule
+ * at once. */
+static void test_merged_scan_same_hits(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"benign_chat.txt", "chat_ham.txt", "chat_spam.txt",
+                                        "ham_sample.txt", "spam_sample.txt"};
+    static const char *const extra[] = {
+        "FREE BITCOIN giveaway bit.ly/x and add me on snap",
+        "Cheap followers & likes at bit.ly/abc, hot singles in your area",
+        "earn 500 dollars per day, see cutt.ly/x",
+        "just one url shortener here: bit.ly/only",
+        "Hot singles in your area",
+        "plain words and nothing else",
+    };
+    struct det merged, split;
+    char yaml[2048];
+    det_open(&merged, default_rules_yaml());
+    snprintf(yaml, sizeof(yaml),
+             "%s    rules:\n      - {id: zz_case, literal: QQzzNEVERzzQQ, caseless: false}\n",
+             default_rules_yaml());
+    det_open(&split, yaml);
+    size_t lines = 0, one = 0, several = 0;
+    for (size_t f = 0; f < sizeof(files) / sizeof(files[0]) + 1; f++) {
+        char path[1024], line[2048];
+        FILE *fp = NULL;
+        if (f < sizeof(files) / sizeof(files[0])) {
+            snprintf(path, sizeof(path), "%s/tests/data/corpus/%s", SW_SOURCE_DIR, files[f]);
+            fp = fopen(path, "r");
+            assert_non_null(fp);
+        }
+        for (size_t k = 0;; k++) {
+            if (fp != NULL ? fgets(line, sizeof(line), fp) == NULL
+                           : k == sizeof(extra) / sizeof(extra[0])) {
+                break;
+            }
+            if (fp == NULL) {
+                snprintf(line, sizeof(line), "%s", extra[k]);
+            }
+            line[strcspn(line, "\n")] = '\0';
+            struct sw_test_hits a = run(&merged, &(struct evspec){.body = line});
+            struct sw_test_hits b = run(&split, &(struct evspec){.body = line});
+            assert_int_equal(a.n, b.n);
+            for (size_t i = 0; i < a.n && i < SW_TEST_HITS; i++) {
+                assert_string_equal(a.hits[i].symbol, b.hits[i].symbol);
+                assert_int_equal(a.hits[i].weight_milli, b.hits[i].weight_milli);
+                assert_int_equal(a.hits[i].n_values, b.hits[i].n_values);
+                assert_memory_equal(a.hits[i].values, b.hits[i].values,
+                                    a.hits[i].n_values * sizeof(a.hits[i].values[0]));
+            }
+            lines++;
+            one += a.n == 1;
+            several += a.n >= 2;
+        }
+        if (fp != NULL) {
+            fclose(fp);
+        }
+    }
+    assert_true(lines >= 950);
+    assert_true(one >= 20);    /* the one-scan answer */
+    assert_true(several >= 3); /* several rules: scanned again, twice */
+    det_close(&merged);
+    det_close(&split);
+}
+
 static void test_cache_second_setup_hits(void **state)
 {
     (void)state;
@@ -744,12 +875,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields_and_kinds),
         cmocka_unit_test(test_persistent),
+        cmocka_unit_test(test_persistent_respun_lure),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_normalized_obfuscation),
         cmocka_unit_test(test_rule_file_errors),
         cmocka_unit_test(test_default_rules_benign_corpus),
         cmocka_unit_test(test_default_rules_spam),
         cmocka_unit_test(test_cache_second_setup_hits),
+        cmocka_unit_test(test_merged_scan_same_hits),
         cmocka_unit_test(test_symbol_stable_across_generations),
         cmocka_unit_test(test_null_settings),
         cmocka_unit_test(test_hot_reload_under_load),

@@ -62,6 +62,22 @@ static void test_thin_wave(void **state)
         snprintf(from, sizeof(from), "u%d@spam.example", i);
         assert_true(sw_test_count(&d.out, "wave.account", from) >= 1);
     }
+    /* an earlier sender named when the cluster fires carries no evidence of
+     * the stanza that fired it (another sender's, to someone else): the
+     * incident's target and stanza id would say it wrote to them */
+    for (size_t k = 0; k < d.out.n && k < SW_TEST_MAX_HITS; k++) {
+        const struct sw_hit *h = &d.out.hits[k];
+        int u = -1;
+        if (strcmp(h->symbol, "wave.account") != 0 || sscanf(h->offender, "u%d@", &u) != 1) {
+            continue;
+        }
+        snprintf(to, sizeof(to), "victim%d@a.example", u * 2);
+        char to2[64];
+        snprintf(to2, sizeof(to2), "victim%d@a.example", u * 2 + 1);
+        if (h->target[0] != '\0' && strcmp(h->target, to) != 0 && strcmp(h->target, to2) != 0) {
+            fail_msg("%s named with evidence to %s", h->offender, h->target);
+        }
+    }
     /* the text and the link cluster each roll it up: one offender for the aggregator */
     assert_true(sw_test_count(&d.out, "wave.domain", "spam.example") >= 1);
     assert_int_equal(sw_test_count(&d.out, "wave.account", "old1@a.example"), 0);
@@ -154,6 +170,15 @@ static void test_no_false_waves(void **state)
     sw_test_det_stop(&d);
 }
 
+/* wave sender w@i's shortener lure to victim@i (a young or unknown-age account) */
+static void lure(struct sw_test_det *d, int64_t t, int i)
+{
+    char from[64], to[64];
+    snprintf(from, sizeof(from), "w%d@prize.example/r", i);
+    snprintf(to, sizeof(to), "victim%d@a.example", i);
+    chat(d, t, from, to, "Hi friend. you won a prize , get it here https://tinyurl.com/cs6h8er");
+}
+
 /* swgen seed 9208: in the capture's first hour (every account's age unknown),
  * a regular who had been chatting with a contact since the first minutes (it
  * answered her) shared a shortener link with someone new; its text clustered
@@ -164,16 +189,12 @@ static void test_early_regular_beside_wave(void **state)
     (void)state;
     struct sw_test_det d;
     assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
-    char from[64], to[64];
     chat(&d, T0 + 2 * MIN, "contact@a.example/x", "regular@a.example", "are you coming tonight?");
     chat(&d, T0 + 3 * MIN, "regular@a.example/x", "contact@a.example", "yes, bringing dessert");
     /* 12 senders of unknown age (half each): the shortener lure to strangers */
     int64_t t = T0 + 20 * MIN;
     for (int i = 0; i < 12; i++) {
-        snprintf(from, sizeof(from), "w%d@prize.example/r", i);
-        snprintf(to, sizeof(to), "victim%d@a.example", i);
-        chat(&d, t, from, to,
-             "Hi friend. you won a prize , get it here https://tinyurl.com/cs6h8er");
+        lure(&d, t, i);
         if (i == 5) {
             chat(&d, t + 1000, "regular@a.example/x", "neighbour@b.example",
                  "the recipe: https://tinyurl.com/dutut6a");
@@ -183,6 +204,89 @@ static void test_early_regular_beside_wave(void **state)
     assert_true(sw_test_count(&d.out, "wave.account", "w11@prize.example") >= 1);
     assert_int_equal(sw_test_count(&d.out, NULL, "regular@a.example"), 0);
     sw_test_det_stop(&d);
+}
+
+/* every lure sender w0..w11 named, regular@d.example not */
+static void wave_named_not_regular(struct sw_test_det *d)
+{
+    char from[64];
+    for (int i = 0; i < 12; i++) {
+        snprintf(from, sizeof(from), "w%d@prize.example", i);
+        if (sw_test_count(&d->out, "wave.account", from) < 1) {
+            fail_msg("%s not named", from);
+        }
+    }
+    assert_int_equal(sw_test_count(&d->out, NULL, "regular@d.example"), 0);
+    sw_test_det_stop(d);
+}
+
+/* swgen seed 7132 (12 h): a room regular whose first 1:1 message came after
+ * the capture's first hour (so young as wave sees it) sent a contact "look at
+ * this: https://bit.ly/..."; the text clustered with a wave's shortener lures
+ * and it was named. The contact had never written to it, but its presence had
+ * reached the regular an hour before (a roster contact's broadcast): the
+ * recipient chose to share presence with the sender, so this is no first
+ * contact. Presence the sender sends (directed presence anyone can send) and a
+ * refusal (unsubscribed) from the victim are no such consent. */
+static void test_contact_presence_beside_wave(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
+    warm_up(&d);
+    char from[64], to[64];
+    sw_test_det_feed(&d, sw_evb_presence(&b, T0 + 10 * MIN, SW_T_AVAILABLE,
+                                         "contact@a.example/laptop", "regular@d.example"));
+    int64_t t = T0 + 100 * MIN;
+    for (int i = 0; i < 12; i++) {
+        snprintf(from, sizeof(from), "w%d@prize.example/r", i);
+        snprintf(to, sizeof(to), "victim%d@a.example", i);
+        /* the wave's accounts send their victims presence themselves; the victims refuse */
+        sw_test_det_feed(&d, sw_evb_presence(&b, t - 2000, SW_T_AVAILABLE, from, to));
+        sw_test_det_feed(&d, sw_evb_presence(&b, t - 1000, SW_T_SUBSCRIBE, from, to));
+        snprintf(from, sizeof(from), "victim%d@a.example/r", i);
+        snprintf(to, sizeof(to), "w%d@prize.example", i);
+        sw_test_det_feed(&d, sw_evb_presence(&b, t - 500, SW_T_UNSUBSCRIBED, from, to));
+        lure(&d, t, i);
+        if (i == 2) {
+            chat(&d, t + 1000, "regular@d.example/gajim", "contact@a.example",
+                 "the recipe: https://tinyurl.com/dutut6a");
+        }
+        t += 2 * MIN;
+    }
+    wave_named_not_regular(&d);
+}
+
+/* Account age counts every stanza the account sends, not only its 1:1
+ * messages: a room regular talking in a room since the capture's first
+ * minutes whose first 1:1 message, two hours in, is a shortener link to
+ * someone it never talked to is not a new account, so not a wave sender (in
+ * swgen seed 7132 most link-share regulars' first 1:1 message came hours in).
+ * Fresh accounts joining a room a minute before their lures stay young. */
+static void test_room_regular_not_young(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_wave_ops, NULL), 0);
+    warm_up(&d);
+    sw_test_det_feed(&d, sw_evb_muc_presence(&b, T0 + MIN, "regular@d.example/gajim",
+                                             "talk@rooms.a.example/reg", SW_EVB_JOIN));
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, T0 + 5 * MIN, "regular@d.example/gajim",
+                                          "talk@rooms.a.example", "morning all, coffee time"));
+    char from[64];
+    int64_t t = T0 + 100 * MIN;
+    for (int i = 0; i < 12; i++) {
+        snprintf(from, sizeof(from), "w%d@prize.example/r", i);
+        sw_test_det_feed(
+            &d, sw_evb_muc_presence(&b, t - MIN, from, "talk@rooms.a.example/w", SW_EVB_JOIN));
+        lure(&d, t, i);
+        if (i == 2) {
+            chat(&d, t + 1000, "regular@d.example/gajim", "someone@b.example",
+                 "the recipe: https://tinyurl.com/dutut6a");
+        }
+        t += 2 * MIN;
+    }
+    wave_named_not_regular(&d);
 }
 
 /* One target, a fresh tracking query per message ("?ref=...", "?u=...") and
@@ -264,6 +368,8 @@ int main(void)
         cmocka_unit_test(test_memory_bounded),
         cmocka_unit_test(test_early_regular_beside_wave),
         cmocka_unit_test(test_tracking_query),
+        cmocka_unit_test(test_contact_presence_beside_wave),
+        cmocka_unit_test(test_room_regular_not_young),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
--- compact_check.lua MODULE CAPTURE FULL_OUT COMPACT_OUT
+-- compact_check.lua MODULE CAPTURE FULL_OUT COMPACT_OUT [RECORD [KEYS]]
 --
 -- Run with Prosody's own Lua and libraries (tests/live/compact_test.sh sets
 -- LUA_PATH/LUA_CPATH to /usr/lib/prosody): parses CAPTURE (an XMPP stream
@@ -6,15 +6,20 @@
 -- every message and presence, writes the whole stanza (tostring, what the
 -- module sent before) to FULL_OUT and the record mod_stanzawatch.lua builds
 -- (MODULE loaded outside Prosody returns its record builder) to COMPACT_OUT,
--- both as streams stanzawatch's parser reads. Prints "stanzas N compact C
+-- both as streams stanzawatch's parser reads. RECORD 2 (default 1): the
+-- records as the module writes them to a tap that said hello (record 2 where
+-- it can, live/record.h), for `sw_compact_events --records`, with at most
+-- KEYS record-2 keys (default the module's 4096; small: its key reset is
+-- exercised). Prints "stanzas N compact C
 -- whole W bytes_full BF bytes_compact BC" (whole: the module fell back to
 -- tostring). Comments are removed first. A capture Prosody's parser rejects stops at its first error
 -- (reported; what was parsed so far is compared).
-local modfile, capture, full_out, compact_out = ...;
+local modfile, capture, full_out, compact_out, recfmt, nkeys = ...;
+local v2 = recfmt == "2";
 local xmppstream = require "util.xmppstream";
 
 local mod = assert(loadfile(modfile))();
-local record = mod.compact_new(32, 4096, 262144);
+local record = mod.compact_new(32, 4096, 262144, tonumber(nkeys));
 
 local header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
 	.. "xmlns:stream='http://etherx.jabber.org/streams'>\n";
@@ -38,15 +43,17 @@ local callbacks = {
 		n = n + 1;
 		local whole = tostring(stanza);
 		local pieces = {};
-		local k, bytes = record(stanza, "<w>", pieces, 0);
+		local k, bytes = record(stanza, "", pieces, 0, v2);
 		local r;
 		if k then
 			r = table.concat(pieces, "", 1, k);
 			assert(#r == bytes, "record() miscounted its bytes");
-			r = assert(r:match("^<w>(.*)</w>\n$"), "record without its <w/> wrapper");
+			if not v2 then
+				r = assert(r:match("^<w>(.*)</w>\n$"), "record without its <w/> wrapper");
+			end
 			nc = nc + 1;
 		else
-			r = whole;
+			r = v2 and "<w>" .. whole .. "</w>" or whole;
 			nw = nw + 1;
 		end
 		ff:write(whole, "\n");

@@ -89,6 +89,9 @@ pd=$(num "dropped by the server module" "$t3")
 [ -n "$pd" ] && [ "$pd" -gt 0 ] || fail "module drops not reported to the restarted tap: $t3"
 grep -q "stanzawatch: connected to .* ([1-9][0-9]* stanza(s) dropped before)" "$pdir/prosody.log" ||
 	fail "module did not log its drops"
+# the tap's hello switched the module to record 2 (live/record.h), on each connection
+[ "$(grep -c 'stanzawatch: .* reads record 2' "$pdir/prosody.log" || true)" -ge 6 ] ||
+	fail "module never switched to record 2: $(grep -c 'reads record 2' "$pdir/prosody.log" || true) times"
 say "2 ok: SIGKILL + restart under load: $(sed 's/.*"sent": \([0-9]*\).*"echoed": \([0-9]*\).*/\1 sent, \2 echoed/' "$work/d3.json"), lag $(sed 's/.*"echo_lag_s": \([0-9.]*\).*/\1/' "$work/d3.json") s; module dropped $pd meanwhile"
 
 # ---- 3. Prosody restarted while stanzawatch runs ----

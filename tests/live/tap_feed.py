@@ -38,6 +38,14 @@ def connect(addr):
     return s
 
 
+def eof(s):
+    """True once the peer closed: the tap's hello (the only bytes it sends,
+    live/record.h) is read and ignored; blocks as the socket's timeout says."""
+    while s.recv(4096) != b"":
+        pass  # BlockingIOError or socket.timeout ends the wait
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("addr")
@@ -62,7 +70,7 @@ def main():
             # did stanzawatch close us meanwhile? (a clean close reads as EOF)
             s.setblocking(False)
             try:
-                closed = s.recv(1) == b""
+                closed = eof(s)
             except BlockingIOError:
                 closed = False
         else:
@@ -73,7 +81,7 @@ def main():
                     f.write("sent\n")
             s.settimeout(a.wait)
             try:
-                closed = s.recv(1) == b""
+                closed = eof(s)
             except socket.timeout:
                 closed = False
     except OSError as e:  # EPIPE / ECONNRESET: the connection was taken away

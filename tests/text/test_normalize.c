@@ -322,6 +322,46 @@ static void test_squeeze_skip_exact(void **state)
     }
 }
 
+/* Plain text (printable ASCII without leet bytes, single inner spaces) takes
+ * a lower-casing fast path: its output must be what the full run gives. A
+ * control byte (dropped) at the end leaves the output as it is but sends the
+ * text the full way, so the two must agree for texts around and across the
+ * 16-byte blocks of the check, plain or not (double, leading and trailing
+ * spaces, leet bytes, '@', '$', tabs, DEL, non-ASCII), at every flag set. */
+static void test_plain_fast_path(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"a", "Z", "q", "2", "6",  "9",    ".",  "'",
+                                         "~", "`", "{", " ", " ",  "xY",   "  ", "3",
+                                         "0", "7", "@", "$", "\t", "\x7f", "é",  "!"};
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    char in[200], a[500], b[500];
+    unsigned plain = 0, fast = 0;
+    for (int iter = 0; iter < 40000; iter++) {
+        /* mostly from the first 14 pieces: many texts are plain */
+        size_t np = iter % 3 == 0 ? sizeof(pieces) / sizeof(pieces[0]) : 14;
+        size_t len = rand_text(&rng, pieces, np, in, sizeof(in) - 1, 1, 70);
+        unsigned flags = (unsigned)iter % 8;
+        bool pa = false, pb = true;
+        size_t na = sw_normalize_ex(in, len, a, sizeof(a), flags, &pa);
+        in[len] = '\x01';
+        size_t nb = sw_normalize_ex(in, len + 1, b, sizeof(b), flags, &pb);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na + 1);
+        assert_false(pb);      /* a control byte is never plain */
+        if (pa && na == len) { /* reported plain: exactly the lower-cased input */
+            for (size_t i = 0; i < len; i++) {
+                char c = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] + 32) : in[i];
+                assert_int_equal(a[i], c);
+            }
+            fast++;
+        }
+        plain += na == len && len > 0 && in[0] != ' ' && strchr(a, ' ') != NULL;
+    }
+    assert_true(plain > 1000); /* the fast path was taken often */
+    assert_true(fast > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_all_code_points),
         cmocka_unit_test(test_memo_matches_fresh),
         cmocka_unit_test(test_squeeze_skip_exact),
+        cmocka_unit_test(test_plain_fast_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
