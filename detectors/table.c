@@ -396,8 +396,50 @@ static void evict_near(struct sw_table *t, size_t start, uint32_t now, struct sw
     }
 }
 
+static void *get_slow(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *prev,
+                      struct sw_detector_stats *st) __attribute__((noinline));
+
+/* The common case, a live key found in its window with no grow due, in a
+ * small function that needs no saved registers (the whole lookup's prologue
+ * and epilogue were ~20 instructions a call); anything else is redone from
+ * the start by get_slow(), which this path leaves unchanged for (last_now
+ * aside, which get_slow sets the same). */
 void *sw_table_get(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *prev,
                    struct sw_detector_stats *st)
+{
+    if (now > t->last_now) {
+        t->last_now = now;
+    }
+    if (t->count >= t->n / 2 && t->grow_k > 0 && t->count >= t->grow_hold) {
+        return get_slow(t, key, now, prev, st);
+    }
+    size_t home = home_of(t, key);
+    for (size_t k = 0; k < SW_TABLE_PROBE; k++) {
+        size_t i = home + k;
+        if (i >= t->n) {
+            i -= t->n;
+        }
+        if (!((t->occ[i >> OCC_SHIFT] >> (i & (OCC_BLOCK - 1))) & 1u)) {
+            break;
+        }
+        struct sw_table_entry *e = (struct sw_table_entry *)(void *)(t->slots + i * t->entry_size);
+        if (e->key == key) {
+            if (stale(t, now, e->seen)) {
+                break;
+            }
+            *prev = e->seen;
+            if (now > e->seen) {
+                e->seen = now;
+                stamps(t)[i] = now;
+            }
+            return e;
+        }
+    }
+    return get_slow(t, key, now, prev, st);
+}
+
+static void *get_slow(struct sw_table *t, uint64_t key, uint32_t now, uint32_t *prev,
+                      struct sw_detector_stats *st)
 {
     if (now > t->last_now) {
         t->last_now = now;
