@@ -543,9 +543,12 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
     if (wave_key(ev) == 0) {
         return;
     }
+    /* One clock for both tables: their bases are set by the same first call
+     * (here or in wave_expire, which also stamps both), so they are equal and
+     * the pairs table's needs setting only once. */
     uint32_t now = sw_table_now(l->t, ev->t_ms);
-    (void)sw_table_now(l->pairs, ev->t_ms);
     if (l->start_s == 0) {
+        (void)sw_table_now(l->pairs, ev->t_ms);
         l->start_s = now;
     }
     uint32_t fresh_s = sw_dc_secs(s->fresh), window_s = sw_dc_secs(s->window);
