@@ -14,8 +14,9 @@
  * is allocated per stanza. The event is built and passed to the callback when
  * the top-level element closes; its strings point into the scratch buffers.
  * Its from/to are split and hashed through a direct-mapped cache of the last
- * 1024 JIDs of up to 62 bytes (jid_split()): a stream repeats its rooms and
- * people, and a hit costs a compare instead of sw_jid_parse()'s three hashes.
+ * 1024 JIDs of up to 62 bytes (jid_split(), allocated once an instance has
+ * split 256 JIDs): a stream repeats its rooms and people, and a hit costs a
+ * compare instead of sw_jid_parse()'s three hashes.
  *
  * Unwrapping: a top-level <message/> whose from has no local part (a server or
  * component, as mod_firewall's FORWARD writes it) with a direct
@@ -122,6 +123,10 @@
  * longest one kept: see jid_split() */
 #define XML_JID_CACHE 1024
 #define XML_JID_CACHE_LEN 62
+/* JIDs an instance splits before it allocates the cache: an instance that
+ * lives for a stanza or two (one is made after each malformed stanza) never
+ * pays for zeroing it */
+#define XML_JID_CACHE_AFTER 256
 /* libxml2 interns every element/attribute name and namespace URI of the
  * stream in the context's dictionary, which never shrinks: a peer sending
  * ever new names would grow it without bound. Past this many entries the
@@ -229,7 +234,8 @@ struct sw_xml {
         struct sw_jid j; /* j.text unused */
         uint16_t len;    /* 0 = empty slot */
         char text[XML_JID_CACHE_LEN];
-    } * jcache; /* XML_JID_CACHE slots */
+    } * jcache;         /* XML_JID_CACHE slots, NULL until XML_JID_CACHE_AFTER JIDs */
+    uint32_t jid_plain; /* JIDs split without the cache so far */
 };
 
 /* ---- small helpers ---- */
@@ -990,7 +996,9 @@ static int is_redelivery(const struct sw_xml *x, const struct sw_event *ev, uint
  * the split and the three hashes depend on the bytes alone. */
 static void jid_split(struct sw_xml *x, struct sw_jid *j, const char *text, uint32_t len)
 {
-    if (len == 0 || len > XML_JID_CACHE_LEN) {
+    if (len == 0 || len > XML_JID_CACHE_LEN ||
+        (x->jcache == NULL && (x->jid_plain++ < XML_JID_CACHE_AFTER ||
+                               (x->jcache = calloc(XML_JID_CACHE, sizeof(*x->jcache))) == NULL))) {
         sw_jid_parse(j, text, len);
         return;
     }
@@ -1228,11 +1236,6 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
         str_alloc(&x->id, acap) || str_alloc(&x->delay_from, acap) ||
         str_alloc(&x->body, x->lim.body_keep) || str_alloc(&x->subject, x->lim.body_keep) ||
         str_alloc(&x->status, x->lim.body_keep) || str_alloc(&x->nick, x->lim.body_keep)) {
-        goto fail;
-    }
-
-    x->jcache = calloc(XML_JID_CACHE, sizeof(*x->jcache));
-    if (x->jcache == NULL) {
         goto fail;
     }
 
