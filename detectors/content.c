@@ -324,11 +324,16 @@ struct persist_entry {
     uint32_t count;          /* messages counted in the window */
     uint16_t last_to;        /* 16-bit tags of the last counted message's recipient (room) */
     uint16_t last_raw;       /* and of its bytes */
+    uint32_t last_s;         /* when the last counted message came */
     uint64_t last_fp;        /* SimHash of the last counted message: one text pasted into several
                               * rooms (a warning quoting spam) counts once */
 };
 
 #define PERSIST_SAME_BITS 6 /* SimHash distance up to which two lines are one text */
+/* A lure re-spun into the same room counts again only this many seconds after
+ * the last counted line: persistence is over time, and a burst of re-spins
+ * (three lines of one lure in a second) is a flood, muc_flood's to name. */
+#define PERSIST_RESPIN_S 30
 
 /* ---- setup: collecting patterns ---- */
 
@@ -1029,14 +1034,17 @@ static void persist(const struct content_shared *sh, struct content_local *lo,
      * near the same into another room. Near the same, re-typed into the same
      * room is a lure re-spun (look-alike letters, leet, fullwidth, a
      * defanged link: the skeletons match, the bytes do not), and counts
-     * (swgen seed 7132: 12 such lures in one room in 47 min counted once). */
+     * when it comes PERSIST_RESPIN_S after the last counted line (swgen seed
+     * 7132: 12 such lures in one room in 47 min counted once). */
     uint64_t fp = sw_simhash_body(ev, NULL);
     uint16_t to = (uint16_t)(ev->to.bare >> 48 | 1u);
     uint16_t raw = (uint16_t)(sw_hash64(ev->body, ev->body_len) >> 48 | 1u);
     if (e->count > 0 && sw_simhash_distance(fp, e->last_fp) <= PERSIST_SAME_BITS &&
-        (raw == e->last_raw || to != e->last_to)) {
+        (raw == e->last_raw || to != e->last_to ||
+         (now >= e->last_s && now - e->last_s < PERSIST_RESPIN_S))) {
         return;
     }
+    e->last_s = now;
     e->last_fp = fp;
     e->last_to = to;
     e->last_raw = raw;
