@@ -7,7 +7,8 @@
  *     join presence), whether it spoke there since, and when it was last hit.
  *     "Fresh" = joined less than `fresh` ago and not yet spoken there; an
  *     occupant whose join we never saw, or who spoke there before (a rejoin
- *     keeps that), counts as established. Kept at least an hour.
+ *     keeps that), counts as established. Kept at least an hour after its
+ *     last line or join.
  *   - rooms: room -> 4 clusters of near-identical lines (SimHash within
  *     simhash_distance), each with the distinct accounts that posted it
  *     (exact set -> HLL, distinct.h) while the cluster stays active (a new
@@ -464,19 +465,18 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
         return;
     }
     st->events++;
-    struct mr_occ *o = sw_table_find(l->occ, okey);
-    uint32_t joined = o != NULL ? o->h.user & ~MR_SPOKE : 0;
+    /* A get, not a find: each line renews the occupant's last-seen, so a
+     * regular is remembered for MR_REGULAR_S after its last line, not after
+     * its first one or its last join (swgen seed 31007: a regular whose entry
+     * dated from its first line 71 min before, with a line 18 min before the
+     * raid, expired; its rejoin a minute before the raid made it fresh and
+     * its quote of the spam line named it a raider). A new entry (join not
+     * seen, or forgotten: user 0) is an occupant from before. */
+    struct mr_occ *o = sw_table_get(l->occ, okey, now, &prev, st);
+    uint32_t joined = o->h.user & ~MR_SPOKE;
     bool fresh =
         joined != 0 && (o->h.user & MR_SPOKE) == 0 && now - joined <= sw_dc_secs(sh->s.fresh);
-    if (o == NULL) {
-        /* its join was not seen (or forgotten): an occupant from before,
-         * remembered as one that spoke, so a reconnect does not make it fresh */
-        o = sw_table_get(l->occ, okey, now, &prev, st);
-        if (prev == 0) {
-            o->h.user = 0;
-        }
-    }
-    o->h.user |= MR_SPOKE; /* it spoke here: from now on a regular */
+    o->h.user |= MR_SPOKE; /* it spoke here: from now on a regular, also after a rejoin */
     /* The normalized text is never longer than the raw body: skip the
      * fingerprint when the line cannot qualify anyway (most chatter). */
     int64_t need = fresh ? sh->s.min_len_fresh : sh->s.min_len_established;
@@ -488,9 +488,6 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     if (!((fresh && (int64_t)nlen >= sh->s.min_len_fresh) ||
           (int64_t)nlen >= sh->s.min_len_established)) {
         return;
-    }
-    if (o == NULL) {
-        o = sw_table_get(l->occ, okey, now, &prev, st);
     }
     if (sw_dc_seen_id(&o->id, 1, ev->id_hash)) {
         return;

@@ -244,7 +244,8 @@ static void find_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line
 /* Bytes of @d (@len, whole stanzas of stream @st) up to the end of its stanza
  * number @idx: a fresh splitter over the header and @d, with the reader's
  * limits (so it sees exactly the stanzas the reader put in the chunk). 0 if
- * there is no such stanza. Only after a parse error: not a hot path. */
+ * there is no such stanza. Only after a parse error (but input may be full of
+ * them: the scan stops at that stanza). */
 static size_t stanza_end(const struct sw_pipeline *p, const struct pl_stream *st, const char *d,
                          size_t len, uint64_t idx)
 {
@@ -257,7 +258,18 @@ static size_t stanza_end(const struct sw_pipeline *p, const struct pl_stream *st
         return 0;
     }
     if (sw_split_feed(s, st->hdr, st->hdr_len, NULL) == 0) {
-        sw_split_feed(s, d, len, NULL);
+        /* in growing pieces, up to the stanza sought: a stream of malformed
+         * stanzas must not make each one rescan the rest of its chunk (the
+         * callbacks do not depend on how the bytes are cut) */
+        size_t off = 0, step = 4096;
+        while (off < len && f.end == 0) {
+            size_t n = len - off < step ? len - off : step;
+            if (sw_split_feed(s, d + off, n, NULL) != 0) {
+                break;
+            }
+            off += n;
+            step = step < ((size_t)1 << 20) ? step * 2 : step;
+        }
     }
     sw_split_free(s);
     return f.end > st->hdr_len ? (size_t)(f.end - st->hdr_len) : 0;

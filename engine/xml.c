@@ -14,8 +14,9 @@
  * is allocated per stanza. The event is built and passed to the callback when
  * the top-level element closes; its strings point into the scratch buffers.
  * Its from/to are split and hashed through a direct-mapped cache of the last
- * 1024 JIDs of up to 62 bytes (jid_split()): a stream repeats its rooms and
- * people, and a hit costs a compare instead of sw_jid_parse()'s three hashes.
+ * 1024 JIDs of up to 62 bytes (jid_split(), allocated once an instance has
+ * split 256 JIDs): a stream repeats its rooms and people, and a hit costs a
+ * compare instead of sw_jid_parse()'s three hashes.
  *
  * Unwrapping: a top-level <message/> whose from has no local part (a server or
  * component, as mod_firewall's FORWARD writes it) with a direct
@@ -73,6 +74,9 @@
  * feed ended between stanzas, the context is replaced by a fresh one fed the
  * saved stream start tag (line numbering continues). Feeds are handed to
  * libxml2 in 256 KiB slices: more than 10 MB of unparsed input makes it halt.
+ * A new instance starts with 16 KiB and doubles: one is made after each
+ * malformed stanza, and its first push would otherwise copy 256 KiB to parse
+ * as little as the next stanza.
  * Before each slice an empty push lets libxml2 drop the bytes it has parsed
  * (it memmoves what is left to the front of its buffer at the start of a
  * parse): pushed first, every slice would be copied in and then moved again.
@@ -117,11 +121,17 @@
 
 /* Bytes handed to xmlParseChunk() at a time (see sw_xml_feed()). */
 #define XML_FEED_SLICE (256 * 1024)
-#define XML_MUC_CACHE 64 /* domains remembered by the service-prefix test (power of 2) */
+#define XML_FEED_FIRST (16 * 1024) /* a new instance's first slice; doubling up to XML_FEED_SLICE  \
+                                    */
+#define XML_MUC_CACHE 64           /* domains remembered by the service-prefix test (power of 2) */
 /* from/to JIDs remembered with their split and hashes (power of 2), and the
  * longest one kept: see jid_split() */
 #define XML_JID_CACHE 1024
 #define XML_JID_CACHE_LEN 62
+/* JIDs an instance splits before it allocates the cache: an instance that
+ * lives for a stanza or two (one is made after each malformed stanza) never
+ * pays for zeroing it */
+#define XML_JID_CACHE_AFTER 256
 /* libxml2 interns every element/attribute name and namespace URI of the
  * stream in the context's dictionary, which never shrinks: a peer sending
  * ever new names would grow it without bound. Past this many entries the
@@ -229,7 +239,9 @@ struct sw_xml {
         struct sw_jid j; /* j.text unused */
         uint16_t len;    /* 0 = empty slot */
         char text[XML_JID_CACHE_LEN];
-    } * jcache; /* XML_JID_CACHE slots */
+    } * jcache;         /* XML_JID_CACHE slots, NULL until XML_JID_CACHE_AFTER JIDs */
+    uint32_t jid_plain; /* JIDs split without the cache so far */
+    uint32_t slice;     /* bytes of the next slice handed to libxml2 */
 };
 
 /* ---- small helpers ---- */
@@ -990,7 +1002,9 @@ static int is_redelivery(const struct sw_xml *x, const struct sw_event *ev, uint
  * the split and the three hashes depend on the bytes alone. */
 static void jid_split(struct sw_xml *x, struct sw_jid *j, const char *text, uint32_t len)
 {
-    if (len == 0 || len > XML_JID_CACHE_LEN) {
+    if (len == 0 || len > XML_JID_CACHE_LEN ||
+        (x->jcache == NULL && (x->jid_plain++ < XML_JID_CACHE_AFTER ||
+                               (x->jcache = calloc(XML_JID_CACHE, sizeof(*x->jcache))) == NULL))) {
         sw_jid_parse(j, text, len);
         return;
     }
@@ -1231,11 +1245,6 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
         goto fail;
     }
 
-    x->jcache = calloc(XML_JID_CACHE, sizeof(*x->jcache));
-    if (x->jcache == NULL) {
-        goto fail;
-    }
-
     memset(&x->sax, 0, sizeof(x->sax));
     x->sax.initialized = XML_SAX2_MAGIC;
     x->sax.startElementNs = on_start;
@@ -1258,6 +1267,7 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
     }
     x->line_base = 1;
     x->line0 = 1;
+    x->slice = XML_FEED_FIRST;
     *out = x;
     return 0;
 fail:
@@ -1381,7 +1391,10 @@ int sw_xml_feed(struct sw_xml *x, const char *buf, size_t len, int64_t arrival_m
     /* Slices: without XML_PARSE_HUGE libxml2 halts ("Huge input lookup") once
      * more than 10 MB wait unparsed in its buffer, which one big chunk causes. */
     while (len > 0) {
-        int n = len > XML_FEED_SLICE ? XML_FEED_SLICE : (int)len;
+        int n = len > x->slice ? (int)x->slice : (int)len;
+        if (x->slice < XML_FEED_SLICE) {
+            x->slice *= 2; /* see XML_FEED_FIRST */
+        }
         int rc;
         if (x->ctxt->input != NULL && x->ctxt->input->cur - x->ctxt->input->base > 4096) {
             /* Let libxml2 drop what it has parsed before the push, not after:

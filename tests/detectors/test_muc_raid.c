@@ -165,6 +165,36 @@ static void test_bystanders_quoting(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A regular remembered from its last line, not its first (swgen seed 31007):
+ * it spoke 71 and 18 minutes before the raid (its join was never seen),
+ * reconnected a minute before it, then quoted the spam line as a warning
+ * ("... <- don't click"): a bystander, not a raider. A fresh account that
+ * joined with the raid and pastes the same quote is still named. */
+static void test_regular_rejoins_before_raid(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
+    const char *reg = "regular@example.org/desk";
+    int64_t t = T0 + 71 * 60000ll; /* the raid */
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, T0, reg, ROOM, "lunch was good, back to the config"));
+    sw_test_det_feed(
+        &d, sw_evb_groupchat(&b, t - 18 * 60000ll, reg, ROOM, "works here too, try the old key"));
+    sw_test_det_feed(&d, sw_evb_muc_presence(&b, t - 60000, reg, ROOM "/regular", SW_EVB_JOIN));
+    const char *pitch = "Buy viagra online without prescription http://mew8vhe.example/yov2qd";
+    wave(&d, 8, "spam.example", pitch, t, 700, true);
+    char line[256];
+    snprintf(line, sizeof(line), "%s <- don't click", pitch);
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 12000, reg, ROOM, line));
+    sw_test_det_feed(
+        &d, sw_evb_muc_presence(&b, t + 12100, "late@spam.example/r", ROOM "/late", SW_EVB_JOIN));
+    sw_test_det_feed(&d, sw_evb_groupchat(&b, t + 12500, "late@spam.example/r", ROOM, line));
+    assert_int_equal(count_w(&d.out, "muc_raid.account", "bot0@spam.example", 1000), 1);
+    assert_int_equal(count_w(&d.out, "muc_raid.account", "late@spam.example", 1000), 1);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "regular@example.org"), 0);
+    sw_test_det_stop(&d);
+}
+
 static void test_own_server_no_domain(void **state)
 {
     (void)state;
@@ -299,10 +329,15 @@ static void test_raid_beside_busy_member(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_raid_accounts_and_domain), cmocka_unit_test(test_goal_established),
-        cmocka_unit_test(test_own_server_no_domain),     cmocka_unit_test(test_mixed_domains),
-        cmocka_unit_test(test_below_min_accounts),       cmocka_unit_test(test_bystanders_quoting),
-        cmocka_unit_test(test_raid_beside_busy_member),  cmocka_unit_test(test_fresh_pair),
+        cmocka_unit_test(test_raid_accounts_and_domain),
+        cmocka_unit_test(test_goal_established),
+        cmocka_unit_test(test_own_server_no_domain),
+        cmocka_unit_test(test_mixed_domains),
+        cmocka_unit_test(test_below_min_accounts),
+        cmocka_unit_test(test_bystanders_quoting),
+        cmocka_unit_test(test_raid_beside_busy_member),
+        cmocka_unit_test(test_fresh_pair),
+        cmocka_unit_test(test_regular_rejoins_before_raid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
