@@ -302,9 +302,13 @@ static bool grow(struct sw_table *t)
      * order, then those of the run that wraps around the end (home > slot,
      * only at the start of the table), which sort near the end. */
     size_t idx = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (live(t, i) && home_of(t, slot(t, i)->key) <= i) {
-            insert_sorted(scr, idx++, es, (const uint8_t *)slot(t, i));
+    for (size_t w = 0; w < (n + OCC_BLOCK - 1) >> OCC_SHIFT; w++) {
+        /* live slots only, one occupancy word at a time (no bit past n is set) */
+        for (uint64_t bits = t->occ[w]; bits != 0; bits &= bits - 1) {
+            size_t i = (w << OCC_SHIFT) + (size_t)__builtin_ctzll(bits);
+            if (home_of(t, slot(t, i)->key) <= i) {
+                insert_sorted(scr, idx++, es, (const uint8_t *)slot(t, i));
+            }
         }
     }
     for (size_t i = 0; i < n && live(t, i); i++) {
@@ -362,10 +366,17 @@ static bool grow(struct sw_table *t)
         next = d + 1;
     }
     /* Zero the tail slots left holding stale copies. */
-    for (size_t i = m - c; i < m; i++) {
-        if (!live(t, i)) {
-            memset(t->slots + i * es, 0, es);
+    for (size_t i = m - c; i < m;) {
+        if (live(t, i)) {
+            i++;
+            continue;
         }
+        size_t j = i + 1; /* one memset per run of empty slots */
+        while (j < m && !live(t, j)) {
+            j++;
+        }
+        memset(t->slots + i * es, 0, (j - i) * es);
+        i = j;
     }
     return true;
 }
