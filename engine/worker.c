@@ -83,7 +83,7 @@ struct wk_sink {
     uint32_t det;
     uint32_t emission;
     uint32_t sub_flag; /* PL_SUB_PROCESS for process() hits, 0 for timer() hits */
-    uint64_t *hits;    /* per-detector hit counter */
+    uint64_t *hits;    /* per-detector hit counters, indexed by det (hits are rare) */
 };
 
 /* Make the aggregator look at the rings now (see "Waking the aggregator"). */
@@ -131,7 +131,7 @@ static void wk_emit(struct sw_hit_sink *sink, const struct sw_hit *hit)
             rec->off_long[ol] = '\0';
         }
     }
-    (*k->hits)++;
+    k->hits[k->det]++;
     sw_ring_commit(w->hits, 1);
     wk_pushed(w);
 }
@@ -158,6 +158,22 @@ struct wk_time {
     int64_t anchor_t, anchor_wall; /* live clock: stream time / wall ms after the last events */
 };
 
+/* One enabled detector's dispatch record, rebuilt with the lists at each
+ * generation switch: everything the per-event loop needs in one place (no
+ * ops / shared / local / stats lookups per call). */
+struct wk_call {
+    void (*process)(const void *shared, void *local, const struct sw_event *ev,
+                    struct sw_hit_sink *out, struct sw_detector_stats *st);
+    uint64_t (*key)(const struct sw_event *ev); /* NULL: routed by shard (list) */
+    uint64_t (*peer_key)(const struct sw_event *ev);
+    void (*observe)(const void *shared, void *local, const struct sw_event *ev);
+    const void *shared;
+    void *local;
+    struct sw_detector_stats *st;
+    uint64_t *events;
+    uint32_t d;
+};
+
 struct wk_state {
     struct wk_time tm;
     uint64_t gen_id;
@@ -175,10 +191,24 @@ struct wk_state {
      * hits are pushed in (seq, detector) order as before. */
     uint8_t n_by_mask[3][1u << SW_SHARD__COUNT];
     uint8_t by_mask[3][1u << SW_SHARD__COUNT][SW_PIPELINE_MAX_DETECTORS];
+    struct wk_call call[SW_PIPELINE_MAX_DETECTORS]; /* by detector index */
 };
 
-static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws)
+static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws, const struct pl_gen *g)
 {
+    for (size_t d = 0; d < p->n_det; d++) {
+        const struct sw_detector_ops *ops = p->det[d];
+        struct wk_call *c = &ws->call[d];
+        c->process = ops->process;
+        c->key = ops->key;
+        c->peer_key = ops->observe != NULL ? ops->peer_key : NULL;
+        c->observe = ops->observe;
+        c->shared = g->shared[d];
+        c->local = ws->local[d];
+        c->st = &ws->st[d];
+        c->events = &ws->events[d];
+        c->d = (uint32_t)d;
+    }
     for (unsigned kb = 0; kb < 3; kb++) {
         ws->n_by_kind[kb] = 0;
         for (size_t d = 0; d < p->n_det; d++) {
@@ -236,7 +266,7 @@ static int wk_switch(struct pl_worker *w, struct wk_state *ws, const struct pl_g
         }
     }
     ws->gen_id = g->id;
-    wk_rebuild_lists(p, ws);
+    wk_rebuild_lists(p, ws, g);
     return rc;
 }
 
@@ -275,6 +305,7 @@ static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_ge
     sink.w = w;
     sink.seq = seq;
     sink.sub_flag = 0;
+    sink.hits = ws->hits;
     for (size_t d = 0; d < p->n_det; d++) {
         if (ws->enabled[d]) {
             const struct sw_detector_ops *ops = p->det[d];
@@ -282,7 +313,6 @@ static void wk_tick(struct pl_worker *w, struct wk_state *ws, const struct pl_ge
             if (ops->timer != NULL) {
                 sink.det = (uint32_t)d;
                 sink.emission = 0;
-                sink.hits = &ws->hits[d];
                 ops->timer(g->shared[d], ws->local[d], t, &sink.s, &ws->st[d]);
             }
         }
@@ -373,6 +403,7 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
     sink.s.ctx = &sink;
     sink.w = w;
     sink.sub_flag = PL_SUB_PROCESS;
+    sink.hits = ws->hits;
     for (uint32_t i = 0; i < b->n; i++) {
         const struct sw_event *ev = &b->ev[i];
         struct sw_event clamped;
@@ -414,30 +445,28 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
             mine |= ((unsigned)(key != 0) & own) << sh;
         }
         const uint8_t *list = ws->by_mask[kb][mine];
+        sink.seq = ev->seq;
         for (uint32_t j = 0, n = ws->n_by_mask[kb][mine]; j < n; j++) {
-            unsigned d = list[j];
-            const struct sw_detector_ops *ops = p->det[d];
-            if (ops->key != NULL) {
+            const struct wk_call *c = &ws->call[list[j]];
+            if (c->key != NULL) {
                 /* The detector's own routing key (e.g. the requester for both
                  * a subscribe and the answer to it); same owner function. */
-                uint64_t key = ops->key(ev);
+                uint64_t key = c->key(ev);
                 if (key == 0 || (W > 1 && wk_owner(key, W) != me)) {
-                    if (key != 0 && ops->observe != NULL) {
+                    if (key != 0 && c->observe != NULL) {
                         /* not mine: maybe the other account of it is (detector.h) */
-                        uint64_t peer = ops->peer_key(ev);
+                        uint64_t peer = c->peer_key(ev);
                         if (peer != 0 && wk_owner(peer, W) == me) {
-                            ops->observe(g->shared[d], ws->local[d], ev);
+                            c->observe(c->shared, c->local, ev);
                         }
                     }
                     continue;
                 }
             }
-            sink.seq = ev->seq;
-            sink.det = d;
+            sink.det = c->d;
             sink.emission = 0;
-            sink.hits = &ws->hits[d];
-            ws->events[d]++;
-            ops->process(g->shared[d], ws->local[d], ev, &sink.s, &ws->st[d]);
+            (*c->events)++;
+            c->process(c->shared, c->local, ev, &sink.s, c->st);
         }
     }
     ws->tm.anchor_t = ws->tm.prev;
