@@ -172,6 +172,8 @@ struct wk_call {
     struct sw_detector_stats *st;
     uint64_t *events;
     uint32_t d;
+    bool last_own;     /* owner cache of the last routing key not among ev->key[] */
+    uint64_t last_key; /* 0 = none (a routing key is never 0) */
 };
 
 struct wk_state {
@@ -208,6 +210,8 @@ static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws, const s
         c->st = &ws->st[d];
         c->events = &ws->events[d];
         c->d = (uint32_t)d;
+        c->last_key = 0;
+        c->last_own = false;
     }
     for (unsigned kb = 0; kb < 3; kb++) {
         ws->n_by_kind[kb] = 0;
@@ -384,6 +388,29 @@ static void wk_clock(struct pl_worker *w, struct wk_state *ws, const struct pl_g
     }
 }
 
+/* Does this worker own @key (non-zero), a detector's own routing key for
+ * @ev? Mostly it is one of the event's shard keys (the sender, the
+ * recipient), whose owners @mine already holds; else (e.g. wave's one
+ * constant key) the last answer for the same key, else the hash. */
+static inline bool wk_owns(struct wk_call *c, uint64_t key, const struct sw_event *ev,
+                           unsigned mine, unsigned W, unsigned me)
+{
+    if (W == 1) {
+        return true;
+    }
+    if (key == ev->key[SW_SHARD_SENDER]) {
+        return (mine >> SW_SHARD_SENDER) & 1u;
+    }
+    if (key == ev->key[SW_SHARD_TARGET]) {
+        return (mine >> SW_SHARD_TARGET) & 1u;
+    }
+    if (key != c->last_key) {
+        c->last_key = key;
+        c->last_own = wk_owner(key, W) == me;
+    }
+    return c->last_own;
+}
+
 #define WK_PREFETCH 8 /* events (240 bytes each) ahead that wk_process_batch prefetches */
 
 static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const struct pl_gen *g,
@@ -447,16 +474,16 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
         const uint8_t *list = ws->by_mask[kb][mine];
         sink.seq = ev->seq;
         for (uint32_t j = 0, n = ws->n_by_mask[kb][mine]; j < n; j++) {
-            const struct wk_call *c = &ws->call[list[j]];
+            struct wk_call *c = &ws->call[list[j]];
             if (c->key != NULL) {
                 /* The detector's own routing key (e.g. the requester for both
                  * a subscribe and the answer to it); same owner function. */
                 uint64_t key = c->key(ev);
-                if (key == 0 || (W > 1 && wk_owner(key, W) != me)) {
+                if (key == 0 || !wk_owns(c, key, ev, mine, W, me)) {
                     if (key != 0 && c->observe != NULL) {
                         /* not mine: maybe the other account of it is (detector.h) */
                         uint64_t peer = c->peer_key(ev);
-                        if (peer != 0 && wk_owner(peer, W) == me) {
+                        if (peer != 0 && wk_owns(c, peer, ev, mine, W, me)) {
                             c->observe(c->shared, c->local, ev);
                         }
                     }
