@@ -190,10 +190,10 @@ struct wk_state {
     /* the same lists cut down, per set of shard keys this worker owns (bit
      * sh = key[sh] is mine): a shard-routed detector only where its shard's
      * bit is set, a key-routed one (ops->key) always. Index order kept, so
-     * hits are pushed in (seq, detector) order as before. */
-    uint8_t n_by_mask[3][1u << SW_SHARD__COUNT];
-    uint8_t by_mask[3][1u << SW_SHARD__COUNT][SW_PIPELINE_MAX_DETECTORS];
-    struct wk_call call[SW_PIPELINE_MAX_DETECTORS]; /* by detector index */
+     * hits are pushed in (seq, detector) order as before. Pointers into
+     * call[] (by detector index), NULL-terminated. */
+    struct wk_call call[SW_PIPELINE_MAX_DETECTORS];
+    struct wk_call *by_mask[3][1u << SW_SHARD__COUNT][SW_PIPELINE_MAX_DETECTORS + 1];
 };
 
 static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws, const struct pl_gen *g)
@@ -226,10 +226,10 @@ static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws, const s
                 unsigned d = ws->by_kind[kb][j];
                 const struct sw_detector_ops *ops = p->det[d];
                 if (ops->key != NULL || (m & (1u << ops->shard)) != 0) {
-                    ws->by_mask[kb][m][n++] = (uint8_t)d;
+                    ws->by_mask[kb][m][n++] = &ws->call[d];
                 }
             }
-            ws->n_by_mask[kb][m] = n;
+            ws->by_mask[kb][m][n] = NULL;
         }
     }
 }
@@ -471,10 +471,9 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
             unsigned own = W == 1 ? 1u : (unsigned)(wk_owner(key, W) == me);
             mine |= ((unsigned)(key != 0) & own) << sh;
         }
-        const uint8_t *list = ws->by_mask[kb][mine];
+        struct wk_call *const *list = ws->by_mask[kb][mine];
         sink.seq = ev->seq;
-        for (uint32_t j = 0, n = ws->n_by_mask[kb][mine]; j < n; j++) {
-            struct wk_call *c = &ws->call[list[j]];
+        for (struct wk_call *c; (c = *list) != NULL; list++) {
             if (c->key != NULL) {
                 /* The detector's own routing key (e.g. the requester for both
                  * a subscribe and the answer to it); same owner function. */
