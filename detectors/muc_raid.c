@@ -7,8 +7,19 @@
  *     join presence), whether it spoke there since, and when it was last hit.
  *     "Fresh" = joined less than `fresh` ago and not yet spoken there; an
  *     occupant whose join we never saw, or who spoke there before (a rejoin
- *     keeps that), counts as established. Kept at least an hour after its
- *     last line or join.
+ *     keeps that, unless this detector named it a raider in that room),
+ *     counts as established. Kept `regular_memory` (24h) after its last line
+ *     or join, so a regular back from hours away who rejoins during a raid
+ *     and quotes the spam line in a complaint is still a regular (it was
+ *     an hour: swgen raid-returner, 37-43 such accounts named per 400k/8 h
+ *     run on seeds 7, 42, 101, 104). One table, one idle limit: occupants
+ *     that only joined are kept as long. It holds at most max_memory (half
+ *     of what the ring leaves, 24-byte entries: about 240k occupants at the
+ *     default 16MB); when full, a new occupant replaces the least recently
+ *     seen one of its probe window, so the regulars silent the longest are
+ *     forgotten first. A forgotten regular that rejoins is fresh again: its
+ *     first line within `fresh` of the join counts as a fresh account's (as
+ *     every regular's did an hour after its last line before).
  *   - rooms: room -> 4 clusters of near-identical lines (SimHash within
  *     simhash_distance), each with the distinct accounts that posted it
  *     (exact set -> HLL, distinct.h) while the cluster stays active (a new
@@ -52,7 +63,6 @@
 
 #define MR_ESTABLISHED_LINES 4 /* wave lines that make an established occupant a raider */
 #define MR_SPOKE 0x80000000u   /* in mr_occ.h.user: it spoke in the room (then not fresh) */
-#define MR_REGULAR_S 3600u     /* occupants are remembered at least this long (seconds) */
 #define MR_PAIR_WEIGHT 600     /* weight_milli of a pair's hits (see the file comment) */
 
 struct sw_muc_raid_settings {
@@ -62,6 +72,7 @@ struct sw_muc_raid_settings {
         min_len_established;
     int64_t simhash_distance, domain_min, domain_share_pct, ring;
     bool pair;
+    int64_t regular_memory;
 };
 
 #define SW_DC_S struct sw_muc_raid_settings
@@ -93,6 +104,10 @@ static const struct sw_conf_item schema[] = {
                "two fresh accounts of one domain (not the room's own server) posting one long "
                "line (min_len_long) are a partial signal each (weight 0.6: reported only together "
                "with another signal, such as a spam-bait content rule on the line)"),
+    SW_DC_DUR("regular_memory", regular_memory, 60000, 30 * SW_DC_DAY_MS, "24h",
+              "an occupant is remembered this long after its last line or join in a room, so a "
+              "regular who rejoins later is still no fresh account (bounded by max_memory: when "
+              "full, the occupants seen least recently are forgotten first)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -456,8 +471,11 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
             st->events++;
             struct mr_occ *o = sw_table_get(l->occ, okey, now, &prev, st);
             /* a rejoin keeps the "spoke here" mark: a regular who reconnects
-             * is still a regular */
-            o->h.user = now | (o->h.user & MR_SPOKE);
+             * is still a regular; not an account named a raider in this room
+             * (a raider back for more is fresh again, as it was when an
+             * occupant was forgotten an hour after its last line) */
+            uint32_t spoke = o->hit_s != 0 ? 0 : (o->h.user & MR_SPOKE);
+            o->h.user = now | spoke;
         }
         return;
     }
@@ -466,7 +484,7 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     }
     st->events++;
     /* A get, not a find: each line renews the occupant's last-seen, so a
-     * regular is remembered for MR_REGULAR_S after its last line, not after
+     * regular is remembered for regular_memory after its last line, not after
      * its first one or its last join (swgen seed 31007: a regular whose entry
      * dated from its first line 71 min before, with a line 18 min before the
      * raid, expired; its rejoin a minute before the raid made it fresh and
@@ -556,11 +574,10 @@ static void mr_expire(const void *shared, void *local, int64_t now_ms, struct sw
     struct mr_local *l = local;
     struct sw_detector_stats a = {0}, b = {0};
     uint32_t now = sw_table_now(l->occ, now_ms);
-    /* Occupants matter while fresh or in cooldown; rooms while waves may run. */
-    uint32_t occ_idle = sw_dc_secs(sh->s.fresh > sh->s.cooldown ? sh->s.fresh : sh->s.cooldown);
-    if (occ_idle < MR_REGULAR_S) {
-        occ_idle = MR_REGULAR_S; /* remember who spoke where for an hour */
-    }
+    /* Occupants matter while fresh or in cooldown, and as regulars for
+     * regular_memory (who spoke where); rooms while waves may run. */
+    int64_t occ_ms = sh->s.fresh > sh->s.cooldown ? sh->s.fresh : sh->s.cooldown;
+    uint32_t occ_idle = sw_dc_secs(sh->s.regular_memory > occ_ms ? sh->s.regular_memory : occ_ms);
     sw_table_expire(l->occ, now, occ_idle, &a);
     sw_table_expire(l->rooms, now, sw_dc_secs(sh->s.idle), &b);
     st->expired += a.expired + b.expired;

@@ -195,6 +195,89 @@ static void test_regular_rejoins_before_raid(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A regular back after hours away (swgen raid-returner): it talked in the
+ * room 3 h before the raid, left, and rejoins while the raid runs; its first
+ * line is the spam line quoted in a complaint. Remembered for regular_memory
+ * (24h) after its last line, it is no fresh account and not named (with the
+ * old hour it was forgotten, its rejoin made it fresh and the quote named
+ * it). A fresh account that joins and pastes the same quote still is. With
+ * regular_memory 1h the setting is what decides: the returner is named. */
+/* Another occupant's short line every 10 min from @from to @to: stream time
+ * passes (expiry ticks) while the room stays busy. */
+static void chatter(struct sw_test_det *d, int64_t from, int64_t to)
+{
+    for (int64_t x = from; x < to; x += 600000) {
+        sw_test_det_feed(d, sw_evb_groupchat(&b, x, "chatty@example.org/m", ROOM, "brb, coffee"));
+    }
+}
+
+static void returner(struct sw_test_det *d)
+{
+    const char *reg = "returner@example.org/desk";
+    int64_t t = T0 + 3 * 3600000ll; /* the raid */
+    sw_test_det_feed(d, sw_evb_muc_presence(&b, T0 - 60000, reg, ROOM "/ret", SW_EVB_JOIN));
+    sw_test_det_feed(d, sw_evb_groupchat(&b, T0, reg, ROOM, "anyone tried the new release yet?"));
+    sw_test_det_feed(d, sw_evb_muc_presence(&b, T0 + 300000, reg, ROOM "/ret", SW_EVB_LEAVE));
+    chatter(d, T0 + 600000, t); /* the room goes on without it */
+    const char *pitch = "FREE NITRO giveaway, first 100 users only -> http://qaxo3ke.example/pz8kd";
+    wave(d, 8, "spam.example", pitch, t, 700, true);
+    sw_test_det_feed(d, sw_evb_muc_presence(&b, t + 9000, reg, ROOM "/ret", SW_EVB_JOIN));
+    char line[256];
+    snprintf(line, sizeof(line), "stop posting \"%s\"", pitch);
+    sw_test_det_feed(d, sw_evb_groupchat(&b, t + 12000, reg, ROOM, line));
+    sw_test_det_feed(
+        d, sw_evb_muc_presence(&b, t + 12100, "late@spam.example/r", ROOM "/late", SW_EVB_JOIN));
+    sw_test_det_feed(d, sw_evb_groupchat(&b, t + 12500, "late@spam.example/r", ROOM, line));
+}
+
+static void test_regular_returns_hours_later(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
+    returner(&d);
+    assert_int_equal(count_w(&d.out, "muc_raid.account", "bot0@spam.example", 1000), 1);
+    assert_int_equal(count_w(&d.out, "muc_raid.account", "late@spam.example", 1000), 1);
+    assert_int_equal(sw_test_count(&d.out, "muc_raid.account", "returner@example.org"), 0);
+    sw_test_det_stop(&d);
+}
+
+static void memory_1h(const struct sw_conf_item *schema, void *settings)
+{
+    sw_test_set_int(schema, settings, "regular_memory", 3600000);
+}
+
+static void test_regular_memory_setting(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, memory_1h), 0);
+    returner(&d);
+    assert_int_equal(count_w(&d.out, "muc_raid.account", "late@spam.example", 1000), 1);
+    assert_int_equal(count_w(&d.out, "muc_raid.account", "returner@example.org", 1000), 1);
+    sw_test_det_stop(&d);
+}
+
+/* A raider named in a room that comes back hours later (within
+ * regular_memory) is fresh again at its rejoin, not a regular: its one
+ * line of the next wave names it, as when it was forgotten after an hour. */
+static void test_named_raider_returns(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_muc_raid_ops, NULL), 0);
+    const char *pitch = "Crypto airdrop live!!! claim your free tokens at https://kq7ab.example/x";
+    wave(&d, 6, "spam.example", pitch, T0, 700, true);
+    assert_int_equal(count_w(&d.out, "muc_raid.account", "bot0@spam.example", 1000), 1);
+    int64_t t = T0 + 2 * 3600000ll;
+    chatter(&d, T0 + 600000, t);
+    const char *pitch2 = "Your account will be suspended, verify here: https://vv2qp.example/login";
+    wave(&d, 6, "spam.example", pitch2, t, 700, true);
+    assert_int_equal(count_w(&d.out, "muc_raid.account", "bot0@spam.example", 1000), 2);
+    assert_int_equal(count_w(&d.out, "muc_raid.account", "bot5@spam.example", 1000), 2);
+    sw_test_det_stop(&d);
+}
+
 static void test_own_server_no_domain(void **state)
 {
     (void)state;
@@ -338,6 +421,9 @@ int main(void)
         cmocka_unit_test(test_raid_beside_busy_member),
         cmocka_unit_test(test_fresh_pair),
         cmocka_unit_test(test_regular_rejoins_before_raid),
+        cmocka_unit_test(test_regular_returns_hours_later),
+        cmocka_unit_test(test_regular_memory_setting),
+        cmocka_unit_test(test_named_raider_returns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
