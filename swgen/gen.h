@@ -131,7 +131,8 @@ enum gen_text_mode {
     GEN_TM_BYSTANDER, /* a regular reacting to a raid */
     GEN_TM_MODLINE,   /* a moderator during a raid */
     GEN_TM_ANSWER,    /* a stranger answering an unsolicited message */
-    GEN_TM_BIGPASTE   /* a paste of about k bytes (gen->big; over: k > 64 KB) */
+    GEN_TM_BIGPASTE,  /* a paste of about k bytes (gen->big; over: k > 64 KB) */
+    GEN_TM_QUOTE      /* a regular quoting the raid line back (in->text) in a complaint */
 };
 
 /* one timed action of a scenario instance */

@@ -26,6 +26,17 @@
  *                  required) in a room whose regulars, who talked there in
  *                  the half hour before, react ("stop", "mods??", quoting a
  *                  spam line) while a moderator kicks the raiders.
+ * raid-returner    a raid (as raid-bystanders: its raiders and domain
+ *                  acceptable) in a room 2-5 of whose regulars talked there
+ *                  1.5-6 h before, then left (leave + unavailable); they
+ *                  come back (available + join) while the raid runs and each
+ *                  quotes a raid line once or twice within a minute of the
+ *                  rejoin ("stop posting ..."), then talks as usual. They
+ *                  are not the room's background occupants, so nothing else
+ *                  makes them talk there in between: the room last heard
+ *                  them hours ago, and the join makes them look fresh.
+ *                  The raid comes 110 min or more into the capture (20 min
+ *                  of history, 90 of silence): skipped in captures under 2 h.
  * presence-flap    a load spike: 10-40 room occupants reconnecting 3-7 times
  *                  in two minutes (leave + unavailable, then available + join).
  * large-stanzas    (over-limit look-alike, gen_limits.c) 2-4 regulars of one
@@ -317,6 +328,32 @@ void gen_plan_contact_import(struct gen *g, struct gen_inst *in, int64_t t)
     in->size = (size_t)n;
 }
 
+/* A raid into room @r at @raid as muc-raid's (6-20 fresh accounts of a new
+ * spam domain, 1-3 near-identical lines each), its accounts and domain only
+ * acceptable: the look-alike's labelled accounts are the ones around it.
+ * Each raider is kicked by @kicker, or leaves by itself when @kicker < 0.
+ * Returns the spread of the raiders' joins (ms). */
+static int64_t acceptable_raid(struct gen *g, struct gen_inst *in, int32_t r, int64_t raid,
+                               int32_t kicker)
+{
+    size_t dom = gen_spam_domain(g);
+    in->acc_domain = (int)dom;
+    gen_spam_line(in->text, sizeof(in->text), gen_rnd64(g));
+    int k = (int)gen_rndr(g, 6, 20);
+    int64_t spread = gen_rndr(g, 5000, 20000);
+    for (int i = 0; i < k; i++) {
+        int32_t a = gen_fresh_acct(g, dom);
+        gen_add_accept(in, a);
+        int64_t tm = gen_raider(g, in, a, r, raid + gen_rndr(g, 0, spread), false);
+        if (kicker >= 0) {
+            gen_add_act(in, tm + gen_rndr(g, 2000, 30000), GEN_A_KICK, kicker, r, 0, a, false);
+        } else {
+            gen_add_act(in, tm + gen_rndr(g, 1000, 20000), GEN_A_LEAVE, a, r, 0, 0, false);
+        }
+    }
+    return spread;
+}
+
 void gen_plan_raid_bystanders(struct gen *g, struct gen_inst *in, int64_t t)
 {
     int32_t r = gen_pick_room(g, 20);
@@ -340,23 +377,76 @@ void gen_plan_raid_bystanders(struct gen *g, struct gen_inst *in, int64_t t)
                         j, false);
         }
     }
-    /* the raid (as muc-raid) */
-    size_t dom = gen_spam_domain(g);
-    in->acc_domain = (int)dom;
-    gen_spam_line(in->text, sizeof(in->text), gen_rnd64(g));
-    int k = (int)gen_rndr(g, 6, 20);
-    int64_t spread = gen_rndr(g, 5000, 20000);
-    for (int i = 0; i < k; i++) {
-        int32_t a = gen_fresh_acct(g, dom);
-        gen_add_accept(in, a);
-        int64_t tm = gen_raider(g, in, a, r, raid + gen_rndr(g, 0, spread), false);
-        /* kicked by the moderator */
-        gen_add_act(in, tm + gen_rndr(g, 2000, 30000), GEN_A_KICK, who[0], r, 0, a, false);
-    }
+    /* the raid (as muc-raid), its raiders kicked by the moderator */
+    acceptable_raid(g, in, r, raid, who[0]);
     gen_add_act(in, raid + gen_rndr(g, 5000, 15000), GEN_A_GC, who[0], r, GEN_TM_MODLINE, 0, false);
     gen_add_act(in, raid + gen_rndr(g, 40000, 90000), GEN_A_GC, who[0], r, GEN_TM_MODLINE, 1,
                 false);
     in->size = (size_t)n;
+}
+
+void gen_plan_raid_returner(struct gen *g, struct gen_inst *in, int64_t t)
+{
+    int32_t r = gen_pick_room(g, 20);
+    in->room = r;
+    /* the raid at t, or later: 20 min of capture and 90 min of silence before it */
+    int64_t raid = t;
+    if (raid < g->t0 + 6600000) {
+        raid = g->t0 + 6600000 + gen_rndr(g, 0, 600000);
+    }
+    if (raid + 600000 > g->t0 + g->duration_ms) {
+        return; /* too short a capture: skipped */
+    }
+    /* 2-5 accounts that are no background occupant of the room */
+    int want = 2 + (int)gen_rndu(g, 4), n = 0;
+    int32_t who[5];
+    for (int tries = 0; tries < 200 && n < want; tries++) {
+        int32_t a = gen_pick_bg(g);
+        bool dup = gen_taken(g, a) || gen_in_room(&g->room[r], a);
+        for (int j = 0; j < n && !dup; j++) {
+            dup = who[j] == a;
+        }
+        if (!dup) {
+            who[n++] = a;
+        }
+    }
+    if (n < 2) {
+        return;
+    }
+    /* the raid (as raid-bystanders), its raiders leaving on their own */
+    int64_t spread = acceptable_raid(g, in, r, raid, -1);
+    size_t lines = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t a = who[i];
+        gen_add_off(in, a);
+        /* hours before: join, 2-5 lines, the last 1.5-6 h before the raid, leave */
+        int64_t last = raid - gen_rndr(g, 5400000, 21600000);
+        if (last < g->t0 + 1200000) {
+            last = g->t0 + 1200000;
+        }
+        int64_t tj = last - gen_rndr(g, 300000, 1200000);
+        gen_add_act(in, tj, GEN_A_JOIN, a, r, 0, 0, false);
+        int m = 2 + (int)gen_rndu(g, 4);
+        history(g, in, a, r, tj + 1000, last, m - 1);
+        gen_add_act(in, last, GEN_A_GC, a, r, GEN_TM_RANDOM, m, false);
+        int64_t tl = last + gen_rndr(g, 60000, 900000);
+        gen_add_act(in, tl, GEN_A_LEAVE, a, r, 0, 0, false);
+        gen_add_act(in, tl + gen_rndr(g, 100, 3000), GEN_A_UNAVAIL, a, 0, 0, 0, false);
+        /* back during the raid: a quote of it within a minute, then usual talk */
+        int64_t tr = raid + gen_rndr(g, 0, spread);
+        gen_add_act(in, tr - gen_rndr(g, 1000, 5000), GEN_A_AVAIL, a, 0, 0, 0, false);
+        gen_add_act(in, tr, GEN_A_JOIN, a, r, 0, 0, false);
+        int64_t tq = tr + gen_rndr(g, 3000, 25000);
+        int q = 1 + (int)gen_rndu(g, 2);
+        for (int j = 0; j < q; j++) {
+            gen_add_act(in, tq, GEN_A_GC, a, r, GEN_TM_QUOTE, j, false);
+            tq += gen_rndr(g, 5000, 30000);
+        }
+        int o = 1 + (int)gen_rndu(g, 4);
+        history(g, in, a, r, tr + 60000, tr + 900000, o);
+        lines += (size_t)(m + q + o);
+    }
+    in->size = lines;
 }
 
 void gen_plan_presence_flap(struct gen *g, struct gen_inst *in, int64_t t)

@@ -647,6 +647,15 @@ void gen_bystander(char *dst, size_t cap, const char *spam, uint64_t r)
     }
 }
 
+void gen_raid_quote(char *dst, size_t cap, const char *spam, uint64_t r)
+{
+    uint64_t s = r;
+    static const char *const q[] = {"stop posting \"%s\"", "> %s\nseriously?",
+                                    "\"%s\" yeah right",   "who falls for \"%s\"",
+                                    "%s <- don't click",   "ugh, \"%s\" again"};
+    snprintf(dst, cap, q[gen_text_pick(&s, N_OF(q))], spam);
+}
+
 const char *gen_mod_line(uint64_t r)
 {
     static const char *const l[] = {

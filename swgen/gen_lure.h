@@ -25,6 +25,8 @@ void gen_rss_item(char *dst, size_t cap, uint64_t feed, uint64_t k);
 void gen_price(char *dst, size_t cap, uint64_t k, uint64_t r);
 /* @spam: a line of the raid to quote back now and then, or NULL */
 void gen_bystander(char *dst, size_t cap, const char *spam, uint64_t r);
+/* a complaint quoting raid line @spam ("stop posting ..."), always with the quote */
+void gen_raid_quote(char *dst, size_t cap, const char *spam, uint64_t r);
 const char *gen_mod_line(uint64_t r);
 const char *gen_answer(uint64_t r);
 

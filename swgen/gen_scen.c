@@ -142,6 +142,9 @@ static const char *act_text(struct gen *g, const struct gen_inst *in, const stru
     case GEN_TM_BYSTANDER:
         gen_bystander(g->text, sizeof(g->text), in->text, r);
         return g->text;
+    case GEN_TM_QUOTE:
+        gen_raid_quote(g->text, sizeof(g->text), in->text, r);
+        return g->text;
     case GEN_TM_MODLINE:
         return gen_mod_line(r);
     case GEN_TM_ANSWER:
