@@ -427,6 +427,27 @@ static void cand_reset(struct sw_xml *x)
     x->text = TX_NONE;
 }
 
+/* The JID cache slot of @text (@len bytes), or NULL when it is not cached
+ * (empty, over XML_JID_CACHE_LEN bytes, or no cache yet): see jid_split(). */
+static struct xml_jid_cache *jid_slot(const struct sw_xml *x, const char *text, uint32_t len)
+{
+    if (x->jcache == NULL || len == 0 || len > XML_JID_CACHE_LEN) {
+        return NULL;
+    }
+    /* from the first and the last 8 bytes (fixed-size loads for the usual
+     * JID of 8 bytes or more) */
+    uint64_t a = 0, b = 0;
+    if (len >= 8) {
+        memcpy(&a, text, 8);
+        memcpy(&b, text + len - 8, 8);
+    } else {
+        memcpy(&a, text, len);
+        memcpy(&b, text, len);
+    }
+    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ len;
+    return &x->jcache[(h >> 32) & (XML_JID_CACHE - 1)];
+}
+
 /* A JID attribute: kept whole or, over RFC 7622's bounds (1023 bytes per part,
  * XML_JID_MAX in all) or the buffer, not at all (never cut: a cut JID names
  * someone else). */
@@ -453,6 +474,14 @@ static void jid_set(struct sw_xml *x, struct xml_str *s, const xmlChar *v, const
         return;
     }
     str_set(s, v, end);
+    /* jid_split() reads this slot when the stanza closes; the slots are
+     * rarely still in cache by then (256 KB, visited at random, sharing the
+     * core with a worker), so fetch it now and let the miss overlap the
+     * parse of the stanza's children */
+    const struct xml_jid_cache *e = jid_slot(x, s->buf, s->len);
+    if (e != NULL) {
+        __builtin_prefetch(e);
+    }
 }
 
 static void read_stanza_attrs(struct sw_xml *x, int nb, const xmlChar **a)
@@ -1026,24 +1055,15 @@ static struct xml_jid_cache *jid_cache_new(void)
  * XML_JID_CACHE_LEN bytes (~3% there) is split every time. */
 static void jid_split(struct sw_xml *x, struct sw_jid *j, const char *text, uint32_t len)
 {
-    if (len == 0 || len > XML_JID_CACHE_LEN ||
-        (x->jcache == NULL &&
-         (x->jid_plain++ < XML_JID_CACHE_AFTER || (x->jcache = jid_cache_new()) == NULL))) {
+    if (len > 0 && len <= XML_JID_CACHE_LEN && x->jcache == NULL &&
+        x->jid_plain++ >= XML_JID_CACHE_AFTER) {
+        x->jcache = jid_cache_new(); /* NULL (out of memory): split without it */
+    }
+    struct xml_jid_cache *e = jid_slot(x, text, len);
+    if (e == NULL) {
         sw_jid_parse(j, text, len);
         return;
     }
-    /* slot from the first and the last 8 bytes (fixed-size loads for the
-     * usual JID of 8 bytes or more) */
-    uint64_t a = 0, b = 0;
-    if (len >= 8) {
-        memcpy(&a, text, 8);
-        memcpy(&b, text + len - 8, 8);
-    } else {
-        memcpy(&a, text, len);
-        memcpy(&b, text, len);
-    }
-    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ len;
-    struct xml_jid_cache *e = &x->jcache[(h >> 32) & (XML_JID_CACHE - 1)];
     if (e->len == len && memcmp(e->text, text, len) == 0) {
         j->text = text;
         j->len = (uint16_t)len;
