@@ -1097,7 +1097,11 @@ static void emit(struct sw_xml *x)
     uint32_t f = x->flags;
     int muc_from, muc_to;
 
-    memset(ev, 0, sizeof(*ev));
+    /* Every field not set below is 0. A copy of a zero event rather than
+     * memset: GCC makes this 240-byte memset a rep stos, whose start-up was a
+     * quarter of on_end's time; the copy is 15 vector moves. */
+    static const struct sw_event ev_zero;
+    *ev = ev_zero;
     ev->kind = x->kind;
     ev->type = type_of(x->kind, &x->type);
     jid_split(x, &ev->from, x->from.buf, x->from.len);
