@@ -477,8 +477,10 @@ static void jid_set(struct sw_xml *x, struct xml_str *s, const xmlChar *v, const
     /* jid_split() reads this slot when the stanza closes; the slots are
      * rarely still in cache by then (256 KB, visited at random, sharing the
      * core with a worker), so fetch it now and let the miss overlap the
-     * parse of the stanza's children */
-    const struct xml_jid_cache *e = jid_slot(x, s->buf, s->len);
+     * parse of the stanza's children. The index is computed from libxml2's
+     * bytes, not the copy just made: loads from the copy would wait for its
+     * stores (same bytes and length, so the same slot). */
+    const struct xml_jid_cache *e = jid_slot(x, (const char *)v, (uint32_t)n);
     if (e != NULL) {
         __builtin_prefetch(e);
     }
