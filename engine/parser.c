@@ -144,12 +144,15 @@ static void parser_on_event(void *ud, const struct sw_event *ev)
      * thread (parsers run in parallel, ahead of the workers), instead of on
      * the room's worker and again on the sender's (muc_flood, muc_raid and
      * room_spam all use it). Direct messages are left to msg_spam, which
-     * fingerprints only first contacts, a small share of them. */
-    if (ps->p->fp_bodies && d->type == SW_T_GROUPCHAT && d->body_len > 0 &&
-        (d->flags & (SW_F_MUC_GROUPCHAT | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON)) ==
+     * fingerprints only first contacts, a small share of them. The test and
+     * the text read @ev (the parser's scratch, in cache), not its copy @d:
+     * d's lines were just written in the batch's event array, usually not in
+     * cache, so reading them back waited for those stores. */
+    if (ps->p->fp_bodies && ev->type == SW_T_GROUPCHAT && ev->body_len > 0 &&
+        (ev->flags & (SW_F_MUC_GROUPCHAT | SW_F_MUC_REFLECTION | SW_F_HISTORY | SW_F_CARBON)) ==
             SW_F_MUC_GROUPCHAT) {
         size_t nlen;
-        d->body_fp = sw_simhash_text(d->body, d->body_len, &nlen);
+        d->body_fp = sw_simhash_text(ev->body, ev->body_len, &nlen);
         d->body_fp_len = (uint16_t)nlen;
         d->flags |= SW_F_BODY_FP;
     }

@@ -45,6 +45,10 @@ uint64_t sw_simhash_raw(const char *s, size_t len);
  *  is not NULL it receives the normalized length (a cheap "how much text" measure). */
 uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len);
 
+/** Tests only: with @on, sw_simhash_raw uses its SSE2 code even on a CPU with
+ *  AVX2 (both give the same fingerprint). Process-wide. */
+void sw_simhash_force_sse2(int on);
+
 static inline unsigned sw_simhash_distance(uint64_t a, uint64_t b)
 {
     return (unsigned)__builtin_popcountll(a ^ b);

@@ -160,7 +160,12 @@ static void test_raw_matches_definition(void **state)
             x ^= x << 17;
             buf[i] = (char)(alpha == 256 ? (x & 0xFF) : 'a' + x % alpha);
         }
-        assert_true(sw_simhash_raw(buf, len) == ref_raw(buf, len));
+        uint64_t want = ref_raw(buf, len);
+        assert_true(sw_simhash_raw(buf, len) == want);
+        /* and the SSE2 code, where the AVX2 one ran above */
+        sw_simhash_force_sse2(1);
+        assert_true(sw_simhash_raw(buf, len) == want);
+        sw_simhash_force_sse2(0);
     }
 }
 
