@@ -47,6 +47,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "live_int.h"
@@ -57,6 +58,7 @@
 #define SK_READS_PER_ROUND 4
 #define SK_MAX_EVENTS 64
 #define SK_STOP_DRAIN_ROUNDS 256 /* at stop, at most this many read rounds per connection */
+#define SK_STOP_LINGER_MS 1000   /* at stop, how long TCP peers have to close after our FIN */
 
 struct sk_conn {
     struct sk_tap *sk;
@@ -73,8 +75,9 @@ struct sk_conn {
     uint64_t skipped;       /* oversize + over-deep stanzas already counted */
     struct lt_rec_conn rec; /* record 2 keys and expansion buffer */
     bool dead;
-    bool drained;    /* the last sk_conn_read emptied the socket (EAGAIN or a short read) */
-    bool hello_sent; /* LT_REC_HELLO, after the peer's first bytes */
+    bool drained;         /* the last sk_conn_read emptied the socket (EAGAIN or a short read) */
+    bool hello_sent;      /* LT_REC_HELLO, after the peer's first bytes */
+    unsigned stop_rounds; /* read rounds since the stop cut the stream (sk_stop_drain) */
     char peer[64];
     struct sk_conn *next;
 };
@@ -478,6 +481,52 @@ static void sk_sweep(struct sk_tap *sk, int64_t now)
     }
 }
 
+/* At stop, end every connection without losing what its peer managed to send,
+ * so a reload that stops this tap loses nothing that reached us and the close
+ * is a FIN, not the RST of closing over unread data. Reading until EAGAIN and
+ * then closing is not enough: what the peer writes between that last read and
+ * close() is thrown away by the kernel although the peer's send() succeeded,
+ * so the module counts it as sent, not as dropped (one batch of a steady load
+ * per reload, now and then, under load: live.prosody_reload). So the stream
+ * is cut first. shutdown(SHUT_WR) gives the peer its end of stream (the
+ * modules close and reconnect on it); on a unix socket SHUT_RD also makes
+ * every later send() of the peer fail (EPIPE: the module counts those records
+ * as dropped and reports them on its next connection), so what is queued now
+ * is all that comes and a read returns 0 once it is read. TCP has no such cut:
+ * reads go on until the peer's FIN, at most SK_STOP_LINGER_MS for all
+ * connections together. Bounded either way: a peer that neither closes in
+ * time nor stops writing (SK_STOP_DRAIN_ROUNDS) is cut off. */
+static void sk_stop_drain(struct sk_tap *sk)
+{
+    struct lt_tap *t = sk->t;
+    int how = sk->unix_path[0] != '\0' ? SHUT_RDWR : SHUT_WR;
+    for (struct sk_conn *c = sk->conns; c != NULL; c = c->next) {
+        if (!c->dead) {
+            (void)shutdown(c->fd, how); /* fails only on a connection already gone */
+        }
+    }
+    int64_t until = sw_wall_ms() + SK_STOP_LINGER_MS;
+    for (;;) {
+        bool waiting = false;
+        for (struct sk_conn *c = sk->conns; c != NULL; c = c->next) {
+            while (!c->dead) {
+                if (!sk_conn_read(c) || ++c->stop_rounds >= SK_STOP_DRAIN_ROUNDS) {
+                    sk_conn_close(c); /* its end of stream (or an error, or too much) */
+                } else if (c->drained) {
+                    waiting = true; /* read empty for now: its end of stream is to come */
+                    break;
+                }
+            }
+            lt_queue_flush(t);
+        }
+        if (!waiting || sw_wall_ms() >= until) {
+            return; /* the rest is closed by the caller */
+        }
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void *sk_main(void *arg)
 {
     struct lt_tap *t = arg;
@@ -534,20 +583,7 @@ static void *sk_main(void *arg)
     if (sk->unix_path[0] != '\0' && !sk->keep_path) {
         unlink(sk->unix_path);
     }
-    /* what the peers already sent is read and queued (if there is room), so
-     * a reload that stops this tap loses nothing that reached us, and the
-     * close is a FIN, not the RST of closing over unread data; bounded, a
-     * peer that keeps writing cannot hold the stop */
-    for (struct sk_conn *c = sk->conns; c != NULL; c = c->next) {
-        for (int r = 0; r < SK_STOP_DRAIN_ROUNDS && !c->dead; r++) {
-            if (!sk_conn_read(c)) {
-                sk_conn_close(c);
-            } else if (c->drained) {
-                break;
-            }
-            lt_queue_flush(t);
-        }
-    }
+    sk_stop_drain(sk);
     while (sk->conns != NULL) {
         struct sk_conn *c = sk->conns;
         sk->conns = c->next;

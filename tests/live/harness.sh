@@ -104,10 +104,15 @@ has() { # has FILE KIND OFFENDER: an opened incident of KIND against OFFENDER
 }
 kill_restart_sw() { # kill_restart_sw N OUT: under a steady client load (${drv[@]} steady, its
 	# report in OUT) SIGKILL the run and start it again as run N; returns when the load is over
-	"${drv[@]}" steady --users 2 --rate 25 --seconds 8 >"$2" 2>>"$work/drv.err" &
+	local ready="$2.ready"
+	rm -f "$ready"
+	"${drv[@]}" steady --users 2 --rate 25 --seconds 8 --ready-file "$ready" >"$2" 2>>"$work/drv.err" &
 	local dpid=$!
 	pids+=("$dpid")
-	sleep 2
+	# 1 s into the sending (a fixed delay from the start may still be in the logins under load)
+	wait_for 60 '[ -s "$ready" ] || ! kill -0 "$dpid" 2>/dev/null' || fail "steady clients did not join"
+	[ -s "$ready" ] || fail "steady driver failed before sending: $(tail -2 "$work/drv.err")"
+	sleep 1
 	kill -KILL "$swpid"
 	wait "$swpid" 2>/dev/null || true
 	forget_pid "$swpid"

@@ -8,7 +8,8 @@ Subcommands (all against --host:--port, loopback, no DNS):
   chat       U users of a.test/b.test exchange 1:1 and groupchat messages
   steady     U users send groupchat messages at --rate each for --seconds
              (background load for restart tests); prints how many were sent
-             and how many echoes came back (the server never stalled)
+             and how many echoes came back (the server never stalled);
+             --ready-file is written when the sending starts
 
 Accounts are created by in-band registration (XEP-0077) over a raw stream
 first (slixmpp 1.8 cannot register before a session). Every subcommand waits
@@ -239,6 +240,10 @@ async def cmd_steady(a):
     room = "%s@%s" % (a.room, a.muc)
     for c in cl:
         await c.join(room, c.boundjid.user)
+    if a.ready_file:
+        # logged in and joined: from here on the load is messages only
+        with open(a.ready_file, "w") as f:
+            f.write("sending\n")
     n = int(a.seconds * a.rate)
     t0 = time.monotonic()
     await asyncio.gather(*(paced(n, a.rate, lambda i, c=c: c.send_message(
@@ -291,6 +296,7 @@ def main():
     st.add_argument("--domain", default="a.test")
     st.add_argument("--prefix", default="steady")
     st.add_argument("--pad", type=int, default=0, help="extra body bytes per message")
+    st.add_argument("--ready-file", help="written once every user has joined, as sending starts")
     a = p.parse_args()
     random.seed(a.seed)
     cmd = {"muc-flood": cmd_muc_flood, "sub-spam": cmd_sub_spam, "chat": cmd_chat,
