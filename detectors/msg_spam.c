@@ -18,9 +18,9 @@
  * once for the sender in a sliding short window ("msg_spam.new_burst" above
  * burst_max) and in an activity-started long window ("msg_spam.new_slow" at
  * slow_min, when at least slow_same_pct of those first contacts carried
- * near-identical text by SimHash (the sender's pitch: its first variant
- * confirmed by a second, followed to the newest text while it holds less than
- * a quarter of them): one pitch to many strangers, while a person
+ * near-identical text by SimHash or a link to the same host (the sender's
+ * pitch: its first variant confirmed by a second, followed to the newest text
+ * while it holds less than a quarter of them): one pitch to many strangers, while a person
  * back from holidays greeting old contacts writes each something else). A filter false positive
  * only hides a first contact (never causes one). Replies across workers: a message is keyed by its
  * sender, so the recipient's worker would not know that the recipient was written to first; the
@@ -36,7 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "dcommon.h"
+#include "sw/link.h"
 #include "sw/simhash.h"
 #include "table.h"
 #include "window.h"
@@ -61,8 +64,8 @@ static const struct sw_conf_item schema[] = {
               "first contacts within long_window that hit msg_spam.new_slow (with slow_same_pct)"),
     SW_DC_INT("slow_same_pct", slow_same_pct, 0, 100, "50",
               "new_slow needs at least this percentage of them to carry near-identical text "
-              "(one pitch to many strangers; a person greeting old contacts writes "
-              "each something else)"),
+              "or a link to the pitch's link host (one pitch to many strangers; a person "
+              "greeting old contacts writes each something else)"),
     SW_DC_INT("simhash_distance", simhash_distance, 0, 32, "12",
               "max Hamming distance of 64-bit SimHashes for near-identical text"),
     SW_DC_SIZE("contact_memory", contact_memory, 65536, 16384 * SW_DC_MB, "8MB",
@@ -78,8 +81,9 @@ struct ms_entry {
     uint32_t long_start;
     uint32_t id;
     uint16_t long_n; /* first contacts in the long window */
-    uint16_t same_n; /* ... of which near-identical to fp */
-    uint8_t fired, pad[3];
+    uint16_t same_n; /* ... of which near-identical to fp, or with its link host */
+    uint8_t fired;
+    uint8_t link[3]; /* 24-bit hash of the pitch's link host, 0 = none (ms_link_host) */
 };
 _Static_assert(sizeof(struct ms_entry) == 64, "msg_spam entry is 64 bytes");
 
@@ -100,6 +104,36 @@ struct ms_local {
     SW_DC_LOCAL_HEAD; /* t: the table; sizing: max_memory and contact_memory */
     struct ms_bloom f;
 };
+
+/* 24-bit hash of the host of @ev's first link (sw_link_first: lower-cased,
+ * "www." dropped), 0 when the body has none. The host, not the whole link: a
+ * pitch re-spun per message keeps its host while paths and queries vary. */
+static uint32_t ms_link_host(const struct sw_event *ev)
+{
+    char link[SW_LINK_MAX];
+    size_t n = sw_link_first(ev->body, ev->body_len, link);
+    if (n == 0) {
+        return 0;
+    }
+    const char *slash = memchr(link, '/', n);
+    if (slash != NULL) {
+        n = (size_t)(slash - link);
+    }
+    uint32_t h = (uint32_t)XXH3_64bits(link, n) & 0xffffffu;
+    return h != 0 ? h : 1;
+}
+
+static uint32_t ms_link_get(const struct ms_entry *e)
+{
+    return (uint32_t)e->link[0] | (uint32_t)e->link[1] << 8 | (uint32_t)e->link[2] << 16;
+}
+
+static void ms_link_set(struct ms_entry *e, uint32_t h)
+{
+    e->link[0] = (uint8_t)h;
+    e->link[1] = (uint8_t)(h >> 8);
+    e->link[2] = (uint8_t)(h >> 16);
+}
 
 static uint64_t ms_key(const struct sw_event *ev)
 {
@@ -301,15 +335,30 @@ static void ms_process(const void *shared, void *local, const struct sw_event *e
      * the rest from counting: swgen seed 9501; replacing it below a majority
      * lost the count of a noisier pitch, seed 9303). */
     uint64_t fp = sw_simhash_body(ev, NULL);
+    uint32_t lh = ms_link_host(ev);
     unsigned dmax = (unsigned)sh->s.simhash_distance;
-    if (e->same_n > 0 &&
-        (sw_simhash_distance(fp, e->fp) <= dmax || sw_simhash_distance(fp, e->fp_last) <= dmax)) {
-        e->fp_last = fp; /* mutations drift: match the first or the latest variant */
+    bool text = e->same_n > 0 && (sw_simhash_distance(fp, e->fp) <= dmax ||
+                                  sw_simhash_distance(fp, e->fp_last) <= dmax);
+    /* The same link host as the pitch is the same pitch too: short pitches
+     * re-spun per message (a prefix word added or not, letters re-cased or
+     * leet) fall into SimHash modes 13-15 bits apart, and one mode alone can
+     * stay just under slow_same_pct (swgen seed 69087688: 35 strangers, one
+     * link host, missed). A person writing strangers different texts with
+     * links to one host that often is pitching that host. */
+    bool link = e->same_n > 0 && lh != 0 && lh == ms_link_get(e);
+    if (text || link) {
+        if (text) {
+            e->fp_last = fp; /* mutations drift: match the first or the latest variant */
+        }
+        if (ms_link_get(e) == 0) {
+            ms_link_set(e, lh);
+        }
         if (e->same_n < UINT16_MAX) {
             e->same_n++;
         }
     } else if (e->same_n <= 1 || (uint32_t)e->same_n * 4 <= e->long_n) {
         e->fp = e->fp_last = fp;
+        ms_link_set(e, lh);
         e->same_n = 1;
     }
     if ((int64_t)nb > sh->s.burst_max &&

@@ -140,6 +140,70 @@ static void test_slow_outlier_variants(void **state)
     }
 }
 
+/* One pitch re-spun per message to a new stranger every 40 s (swgen seed
+ * 69087688, its first 24 first contacts): the variants with a prefix word
+ * ("psst", "hey!", ">>") and those without fall into two SimHash modes 13-15
+ * bits apart, so the near-identical text alone held just under half of the
+ * first contacts and new_slow never fired (35 strangers, missed). They share
+ * one link host: that makes them one pitch. The same count of strangers
+ * written different texts with links to different hosts stays silent. */
+static void test_slow_two_modes(void **state)
+{
+    (void)state;
+    static const char *const lines[] = {
+        ">> Cheap follOwers & likes, best price! Visit http://2ljv7s7.example/937hut now k6gi4v",
+        "psst Cheap followers & likes,  best Price! Visit http://2ljv7s7.example/9e7hut now "
+        "1xl0khp",
+        "Cheap followers & likes, best price! Visit http://2ljv7s7.exampLe/9e7hut now ib749qa",
+        "Cheap followers & lIkes, best price! Visit  htTp://2ljv7s7.eXample/9e7hut now 9xmdh6x",
+        "Cheap followeRs & likes, best price! VisiT http://2ljv7s7.example/9e7hut now 77ehwv",
+        "Cheap followers & likes, best price! ViSit http://2ljv7s7.examPle/9e7hut now xut17",
+        "psst Cheap followErs & likeS, best price! Visit http://2ljv7s7.example/9e7hut now nso",
+        "Cheap foLlowers & likes, best price! Visit htTp://2ljv7S7.example/9e7hut now ghnkkql",
+        "hey! Cheap followers & likes, best pric3! VIsit http://2ljv7s7.example/9e7hut Now nhkf",
+        "Cheap followers & likes, best price! Visit http://2ljv7s7.examplE/9e7hut nOw 1m1",
+        "psst Cheap followerS & likes, best price! Visit http://2ljv7s7.exAmple/9e7hutnow rpsc5",
+        "psst Cheap followers & likes, bestprice! Visit http://2ljv7s7.example/9e7hut now ovnkq",
+        "psst Cheap followers & Likes, best price!  Visit Http://2ljv7s7.example/9E7hut now "
+        "apttrl4",
+        "psst Cheap  followers & likes, best price! ViSit http://2ljv7s7.example/9e7hut now e1ho",
+        "hey! Cheap  followeRs  & likes, best price! Visit htTp://2ljv7s7.example/9e7hut now mt3",
+        "Cheap follOwers & lIk3s, best price! Visit http://2ljv7s7.example/9e7hut now 9a39",
+        "hey! Cheap foLlowers & lik3s, best pricE! Visit http://2ljv7s7.example/9e7hut Now 93id",
+        "hey! Cheap followers & likes,  best  Price! Visit http://2ljv7s7.example/9e7hUt now u7i",
+        "psst Cheap folloWers & likes, best  price! Visit hTtp://2ljv7s7.example/9e7hut now "
+        "mda4lwl",
+        "hi all, Cheap  fOllowers & likes, best price! Visit httP://2ljv7s7.example/9e7hut now "
+        "kdgqn",
+        "psst Cheap folLoweRs & Likes, best price! Visit  http://2ljv7s7.exampLe/9e7hut  now 8uj",
+        "hey! Cheap follow3rs  & likes, best price! VisiT  http://2ljv7s7.3xample/9e7hut now 5qq",
+        "hey! Cheap folLowers & likes, beSt price! Visit  httP://2ljv7s7.example/9e7hut now 80ch",
+        "hi all, CheAp followers & likes, best priCe! Visit http://2Ljv7s7.exAmple/9e7hut now zk5",
+    };
+    size_t n = sizeof(lines) / sizeof(lines[0]);
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_msg_spam_ops, NULL), 0);
+    char to[64], line[160];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(to, sizeof(to), "stranger%zu@example.org", i);
+        chat(&d, T0 + (int64_t)i * 40000, "followers@b.example/x", to, lines[i]);
+    }
+    assert_int_equal(sw_test_count(&d.out, "msg_spam.new_slow", "followers@b.example"), 1);
+    sw_test_det_stop(&d);
+
+    assert_int_equal(sw_test_det_start(&d, &sw_msg_spam_ops, NULL), 0);
+    uint64_t seed = 5;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(to, sizeof(to), "stranger%zu@example.org", i);
+        char words[96];
+        snprintf(line, sizeof(line), "%s https://site%zu.example/page",
+                 sw_test_words(words, sizeof(words), &seed, 6), i);
+        chat(&d, T0 + (int64_t)i * 40000, "linker@b.example/x", to, line);
+    }
+    assert_int_equal(sw_test_count(&d.out, "msg_spam.new_slow", NULL), 0);
+    sw_test_det_stop(&d);
+}
+
 static void test_friends_and_contacts(void **state)
 {
     (void)state;
@@ -245,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_burst),
         cmocka_unit_test(test_slow),
         cmocka_unit_test(test_slow_outlier_variants),
+        cmocka_unit_test(test_slow_two_modes),
         cmocka_unit_test(test_friends_and_contacts),
         cmocka_unit_test(test_returning_person),
         cmocka_unit_test(test_asked_first),
