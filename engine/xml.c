@@ -122,9 +122,9 @@
 
 /* Bytes handed to xmlParseChunk() at a time (see sw_xml_feed()). */
 #define XML_FEED_SLICE (256 * 1024)
-#define XML_FEED_FIRST (16 * 1024) /* a new instance's first slice; doubling up to XML_FEED_SLICE  \
-                                    */
-#define XML_MUC_CACHE 64           /* domains remembered by the service-prefix test (power of 2) */
+/* a new instance's first slice; doubling up to XML_FEED_SLICE */
+#define XML_FEED_FIRST (16 * 1024)
+#define XML_MUC_CACHE 64 /* domains remembered by the service-prefix test (power of 2) */
 /* from/to JIDs remembered with their split and hashes (power of 2), and the
  * longest one kept (what is left of a 64-byte slot): see jid_split() */
 #define XML_JID_CACHE 4096
