@@ -12,8 +12,13 @@
  * the previous one (a fast burst hits at run_targets without waiting for
  * min_targets; a person adding contacts by hand pauses longer). For
  * domains also the distinct subscribing accounts and, for the first 32 of
- * them exactly, the new targets each asked. A hit when the distinct targets reach
- * min_targets (domains: and at least min_accounts accounts each asked
+ * them exactly, the new targets each asked and whether the account was fresh
+ * (account age as seen in the stream: not seen sending anything from this domain
+ * in the activity windows of the last 30 to 60 minutes before the current one; per
+ * domain Bloom filters, see struct sbd_entry; only fresh accounts count towards
+ * min_accounts: a farm's accounts show up to burst, while a server's slow spammer and its
+ * users adding a contact each were online before). A hit when the distinct targets reach
+ * min_targets (domains: and at least min_accounts fresh accounts each asked
  * min_targets_per_account targets or more, and those are at least
  * min_share_pct of the domain's subscribing accounts: a farm's accounts all
  * burst, while a big domain's users each add a contact and a spammer of its
@@ -112,8 +117,9 @@ static const struct sw_conf_item schema_domain[] = {
     SW_DC_INT("min_targets", min_targets, 2, 1000000, "6",
               "distinct accounts the accounts of one domain ask to subscribe to within window"),
     SW_DC_INT("min_accounts", min_accounts, 1, 32, "3",
-              "sending accounts of that domain that each asked min_targets_per_account "
-              "targets or more, needed too (at most 32)"),
+              "fresh sending accounts of that domain (not seen here in the 30-60 minutes "
+              "before) that each asked min_targets_per_account targets or more, needed too "
+              "(at most 32)"),
     SW_DC_INT("min_targets_per_account", min_targets_per_account, 1, 1000, "1",
               "targets an account must ask to count towards min_accounts (a big domain "
               "whose users add a contact each, plus one spammer, is not a spam farm)"),
@@ -155,6 +161,9 @@ enum { SB_IDLE = 0, SB_PENDING = 1 };
 _Static_assert(sizeof(struct sb_entry) == 64, "sub_burst entry is 64 bytes");
 
 #define SBD_ACCOUNTS 32
+#define SBD_SEEN_WORDS 8 /* 512 bits per filter */
+#define SBD_SEEN_BITS (SBD_SEEN_WORDS * 64)
+#define SBD_SEEN_AGE_S 1800
 struct sbd_entry {
     struct sw_table_entry h;
     uint32_t start_s;
@@ -165,6 +174,15 @@ struct sbd_entry {
     uint32_t act_start_s, act_prev;
     struct sw_distinct32 active;
     uint32_t first_s; /* table seconds the domain was first seen (entry created) */
+    /* Account age as seen in the stream, per domain: Bloom filters (SBD_SEEN_BITS, two
+     * hashes from the bare JID's) of the accounts seen sending anything in the current
+     * activity window (seen_cur), folded at each window's end into seen_old, which
+     * moves to seen_older every SBD_SEEN_AGE_S. An account in neither is fresh: not
+     * seen here in the previous SBD_SEEN_AGE_S to 2 * SBD_SEEN_AGE_S before this window
+     * (a farm's accounts show up to burst; a server's users were online before). */
+    uint32_t old_start_s;
+    uint32_t fresh; /* bit i: acc[i]'s account was fresh at its first subscribe */
+    uint64_t seen_cur[SBD_SEEN_WORDS], seen_old[SBD_SEEN_WORDS], seen_older[SBD_SEEN_WORDS];
 };
 
 struct sb_shared {
@@ -567,6 +585,36 @@ static void learn_muc_host(struct sb_local *l, const struct sw_event *ev)
     }
 }
 
+/* The end of an activity window: its accounts join seen_old, which moves to
+ * seen_older (and starts empty) once it is SBD_SEEN_AGE_S old. */
+static void seen_fold(struct sbd_entry *e, uint32_t now)
+{
+    if (e->old_start_s == 0) {
+        e->old_start_s = now;
+    } else if (now - e->old_start_s >= SBD_SEEN_AGE_S) {
+        /* older than two ages: nothing of it is recent */
+        bool stale = now - e->old_start_s >= 2 * SBD_SEEN_AGE_S;
+        for (int i = 0; i < SBD_SEEN_WORDS; i++) {
+            e->seen_older[i] = stale ? 0 : e->seen_old[i];
+            e->seen_old[i] = 0;
+        }
+        e->old_start_s = now;
+    }
+    for (int i = 0; i < SBD_SEEN_WORDS; i++) {
+        e->seen_old[i] |= e->seen_cur[i];
+        e->seen_cur[i] = 0;
+    }
+}
+
+/* Was the account seen here before the current activity window? */
+static bool seen_before(const struct sbd_entry *e, uint64_t b)
+{
+    size_t w1 = (b >> 6) % SBD_SEEN_WORDS, w2 = (b >> 38) % SBD_SEEN_WORDS;
+    uint64_t m1 = 1ull << (b & 63), m2 = 1ull << ((b >> 32) & 63);
+    return ((e->seen_old[w1] | e->seen_older[w1]) & m1) != 0 &&
+           ((e->seen_old[w2] | e->seen_older[w2]) & m2) != 0;
+}
+
 /* Count the sender among its domain's active accounts (any message or
  * presence). A big server's users keep talking while a few of them
  * subscribe; a farm's accounts only show up to burst. */
@@ -586,8 +634,12 @@ static struct sbd_entry *sbd_active(const struct sb_shared *sh, struct sb_local 
                           : 0;
         e->act_start_s = now;
         sw_distinct_init(&e->active, sizeof(e->active));
+        seen_fold(e, now);
     }
     sw_distinct_add(&e->active, sizeof(e->active), ev->from.bare);
+    uint64_t b = ev->from.bare;
+    e->seen_cur[(b >> 6) % SBD_SEEN_WORDS] |= 1ull << (b & 63);
+    e->seen_cur[(b >> 38) % SBD_SEEN_WORDS] |= 1ull << ((b >> 32) & 63);
     return e;
 }
 
@@ -624,6 +676,7 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
         sw_distinct_init(&e->targets, sizeof(e->targets));
         sw_distinct_init(&e->accounts, sizeof(e->accounts));
         memset(e->acc, 0, sizeof(e->acc));
+        e->fresh = 0;
     }
     sw_distinct_add(&e->accounts, sizeof(e->accounts), ev->from.bare);
     if (!sw_distinct_add(&e->targets, sizeof(e->targets), ev->to.bare)) {
@@ -642,6 +695,9 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
     if (slot != NULL) {
         if (*slot == 0) {
             *slot = afp << 16;
+            if (!seen_before(e, ev->from.bare)) {
+                e->fresh |= 1u << (slot - e->acc);
+            }
         }
         if ((*slot & 0xFFFFu) < 0xFFFFu) {
             (*slot)++;
@@ -651,7 +707,8 @@ static void sbd_process(const void *shared, void *local, const struct sw_event *
     uint32_t na = 0, amax = 0;
     for (int i = 0; i < SBD_ACCOUNTS; i++) {
         uint32_t c = e->acc[i] & 0xFFFFu;
-        na += (int64_t)c >= sh->d.min_targets_per_account;
+        /* only fresh accounts count: a farm's; a server's own users were seen before */
+        na += (int64_t)c >= sh->d.min_targets_per_account && (e->fresh >> i & 1u) != 0;
         amax = c > amax ? c : amax;
     }
     uint32_t nall = sw_distinct_count(&e->accounts, sizeof(e->accounts));

@@ -37,6 +37,15 @@
  *                  them hours ago, and the join makes them look fresh.
  *                  The raid comes 110 min or more into the capture (20 min
  *                  of history, 90 of silence): skipped in captures under 2 h.
+ * contact-exchange (sub-burst-domain look-alike) 5-10 users of the smallest
+ *                  background domain (d.example) who were
+ *                  online 10-40 min before (available presence, a line to a
+ *                  contact), back from a meetup: within 20-40 s each asks 1-2
+ *                  people they met to subscribe; 85% approve and subscribe back
+ *                  within 3-90 s. On a domain with a dozen active accounts a
+ *                  minute, half of them subscribing with no account asking more
+ *                  than two looks like a farm's burst; the accounts are old.
+ *                  Starts 20 min or more into the capture.
  * presence-flap    a load spike: 10-40 room occupants reconnecting 3-7 times
  *                  in two minutes (leave + unavailable, then available + join).
  * large-stanzas    (over-limit look-alike, gen_limits.c) 2-4 regulars of one
@@ -543,4 +552,60 @@ void gen_plan_large_stanzas(struct gen *g, struct gen_inst *in, int64_t t)
         }
     }
     in->size = big;
+}
+
+void gen_plan_contact_exchange(struct gen *g, struct gen_inst *in, int64_t t)
+{
+    if (t < g->t0 + 1200000) {
+        t = g->t0 + 1200000 + gen_rndr(g, 0, 600000);
+    }
+    if (t + 300000 > g->t0 + g->duration_ms) {
+        return; /* too short a capture: skipped */
+    }
+    size_t dom = 3; /* d.example, the smallest background domain (gen_build_world) */
+    int want = 5 + (int)gen_rndu(g, 6), n = 0;
+    int32_t who[10];
+    for (int tries = 0; tries < 2000 && n < want; tries++) {
+        int32_t a = gen_pick_bg(g);
+        bool dup = g->acct[a].dom != dom || gen_taken(g, a);
+        for (int j = 0; j < n && !dup; j++) {
+            dup = who[j] == a;
+        }
+        if (!dup) {
+            who[n++] = a;
+        }
+    }
+    if (n < 5) {
+        return;
+    }
+    size_t asked = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t a = who[i];
+        gen_add_off(in, a);
+        /* online since 10-40 min before, a line or two to a contact */
+        int64_t on = t - gen_rndr(g, 600000, 2400000);
+        gen_add_act(in, on, GEN_A_AVAIL, a, 0, 0, 0, false);
+        const struct gen_acct *ac = &g->acct[a];
+        if (ac->n_contacts > 0) {
+            int32_t c = ac->contacts[gen_rndu(g, ac->n_contacts)];
+            int lines = 1 + (int)gen_rndu(g, 2);
+            for (int j = 0; j < lines; j++) {
+                gen_add_act(in, on + gen_rndr(g, 5000, 300000), GEN_A_CHAT, a, c, GEN_TM_RANDOM, j,
+                            false);
+            }
+        }
+        /* the people met: 1-2 each, all within 20-40 s of t */
+        int k = 1 + (int)gen_rndu(g, 2);
+        int32_t tg[2];
+        gen_pick_strangers(g, a, k, tg);
+        for (int j = 0; j < k; j++) {
+            int64_t ts = t + gen_rndr(g, 0, 20000 + (int64_t)gen_rndu(g, 20000));
+            gen_add_act(in, ts, GEN_A_SUB, a, tg[j], 0, 0, false);
+            if (gen_rndf(g) < 0.85) {
+                gen_mutual_sub(g, in, a, tg[j], ts + gen_rndr(g, 3000, 90000), 2500, 6000);
+            }
+        }
+        asked += (size_t)k;
+    }
+    in->size = asked;
 }

@@ -311,8 +311,21 @@ def main():
     print(f"incident lines {n_lines}, distinct offenders reported {n_rep}, "
           f"false positives {len(fps)} ({len(gating_fps)} gating, {len(pending_fps)} in pending "
           f"look-alikes), precision {precision:.3f}")
+    # a domain reported while benign accounts of it acted (a label only: gates unchanged)
+    near = {}
+    for tr in truth:
+        if not tr["benign"] or tr.get("truncated"):
+            continue
+        for o in tr["offenders"]:
+            near.setdefault(domain_of(o["jid"]), []).append(
+                (tr["start_ms"] - 60000, tr["end_ms"] + 120000, tr["scenario"]))
     for (jid, kind), where, ikind, is_p in gating_fps[:30] + pending_fps[:30]:
         w = ", ".join(where) if where else "background"
+        if not where and kind == "domain":
+            t = reported[(jid, kind)][0]
+            close = sorted({sc for lo, hi, sc in near.get(jid, []) if lo <= t <= hi})
+            if close:
+                w = "background, while " + ", ".join(close) + " acted on it"
         print(f"    FP {jid} ({kind}) as {ikind}: {w}{'  [pending]' if is_p else ''}")
     if len(gating_fps) > args.max_fp:
         failed.append(f"{len(gating_fps)} false positives > {args.max_fp}")

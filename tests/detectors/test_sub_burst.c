@@ -363,6 +363,46 @@ static void test_domain_busy_peer_server(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A background domain with 12 users chatting each minute; in one minute six of
+ * them (two slow subscription spammers and four people adding a contact, all
+ * seen here before) ask 7 targets between them while the other six chat on:
+ * half the active accounts subscribe and no account asks more than 2, as in a
+ * farm, but its accounts are not fresh (swgen seed 25291909 reported d.example
+ * this way). Six accounts never seen before doing the same in the next
+ * burst window are a farm on that domain. */
+static void test_domain_known_accounts(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_sub_burst_domain_ops, NULL), 0);
+    char from[64], to[64];
+    for (int m = 0; m < 4; m++) {
+        for (int u = 0; u < 12; u++) {
+            snprintf(from, sizeof(from), "user%d@d.example/x", u);
+            snprintf(to, sizeof(to), "friend%d@example.org", u);
+            sw_test_det_feed(&d, sw_evb_chat(&b, T0 + m * 60000 + u * 4000, from, to, "hi"));
+        }
+    }
+    static const int who[] = {0, 1, 2, 3, 4, 5, 0};
+    for (int i = 0; i < 7; i++) {
+        snprintf(from, sizeof(from), "user%d@d.example/x", who[i]);
+        sub(&d, T0 + 240000 + i * 5000, from, i, NULL);
+        snprintf(from, sizeof(from), "user%d@d.example/x", 6 + i % 6);
+        snprintf(to, sizeof(to), "friend%d@example.org", i);
+        sw_test_det_feed(&d, sw_evb_chat(&b, T0 + 240000 + i * 5000 + 500, from, to, "hi"));
+    }
+    assert_int_equal(d.out.n, 0);
+    for (int i = 0; i < 7; i++) {
+        snprintf(from, sizeof(from), "new%d@d.example/x", who[i]);
+        sub(&d, T0 + 320000 + i * 5000, from, 100 + i, NULL);
+        snprintf(from, sizeof(from), "user%d@d.example/x", 6 + i % 6);
+        snprintf(to, sizeof(to), "friend%d@example.org", i);
+        sw_test_det_feed(&d, sw_evb_chat(&b, T0 + 320000 + i * 5000 + 500, from, to, "hi"));
+    }
+    assert_int_equal(sw_test_count(&d.out, "sub_burst_domain.targets", "d.example"), 1);
+    sw_test_det_stop(&d);
+}
+
 static void test_domain_hosting_muc_exempt(void **state)
 {
     (void)state;
@@ -397,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_domain_one_spammer_and_users),
         cmocka_unit_test(test_domain_young),
         cmocka_unit_test(test_domain_busy_peer_server),
+        cmocka_unit_test(test_domain_known_accounts),
         cmocka_unit_test(test_domain_hosting_muc_exempt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
