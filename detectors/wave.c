@@ -307,6 +307,56 @@ static size_t link_target(const char *link, size_t n)
     return (size_t)(q - link);
 }
 
+/* Bytes of the body the text fingerprint reads (sw_simhash_text reads at most
+ * 4 * SW_SIMHASH_MAX_TEXT raw bytes). */
+#define WAVE_WORDS_MAX (4 * SW_SIMHASH_MAX_TEXT)
+
+/* Is the white-space-delimited token @t (@n bytes) a link: "scheme://...",
+ * "www....", or a host and path ("t.ly/x", "evil[.]com/x")? */
+static bool link_token(const char *t, size_t n)
+{
+    if (n >= 4 && (t[0] | 32) == 'w' && (t[1] | 32) == 'w' && (t[2] | 32) == 'w' && t[3] == '.') {
+        return true;
+    }
+    const char *slash = memchr(t, '/', n);
+    if (slash == NULL) {
+        return false;
+    }
+    return (slash > t && slash[-1] == ':') || memchr(t, '.', n) != NULL;
+}
+
+/* The first WAVE_WORDS_MAX bytes of the body without their links, tokens
+ * joined by one space, into @out (WAVE_WORDS_MAX bytes); its length, and
+ * *@dropped whether a link was dropped (if not, the caller fingerprints the
+ * body itself, or reuses the parser's fingerprint of it). Text clusters
+ * compare the words around the links: texts that are a short line and a link
+ * ("the talk from yesterday https://...", many people sharing videos) are
+ * near-duplicates only through the link's host and path, which the link
+ * cluster and its popular-page rule handle; a wave's pitch is in its words. */
+static size_t strip_links(const char *body, size_t len, char *out, bool *dropped)
+{
+    size_t o = 0, in = len > WAVE_WORDS_MAX ? WAVE_WORDS_MAX : len;
+    for (size_t i = 0; i < in;) {
+        size_t j = i;
+        while (j < in && body[j] != ' ' && body[j] != '\n' && body[j] != '\t') {
+            j++;
+        }
+        if (j > i) {
+            if (link_token(body + i, j - i)) {
+                *dropped = true;
+            } else {
+                if (o > 0) {
+                    out[o++] = ' ';
+                }
+                memcpy(out + o, body + i, j - i); /* o + (j - i) <= j <= in */
+                o += j - i;
+            }
+        }
+        i = j + 1;
+    }
+    return o;
+}
+
 static bool defanged(const char *body, size_t len)
 {
     if (len <= 4) {
@@ -613,11 +663,17 @@ static void wave_process(const void *shared, void *local, const struct sw_event 
     size_t norm = 0;
     uint64_t fp = 0;
     if ((hl > 0 || defanged(ev->body, ev->body_len)) && ev->body_full >= (uint32_t)s->min_len) {
-        if (ev->flags & SW_F_BODY_FP) {
+        /* the words around the links: the links have a cluster of their own */
+        char words[WAVE_WORDS_MAX];
+        bool dropped = false;
+        size_t wl = strip_links(ev->body, ev->body_len, words, &dropped);
+        if (!dropped && (ev->flags & SW_F_BODY_FP)) {
             fp = ev->body_fp;
             norm = ev->body_fp_len;
-        } else {
+        } else if (!dropped) {
             fp = sw_simhash_text(ev->body, ev->body_len, &norm);
+        } else if (wl > 0) {
+            fp = sw_simhash_text(words, wl, &norm);
         }
     }
     if (norm >= (size_t)s->min_len) {
