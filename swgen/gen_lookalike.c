@@ -38,7 +38,7 @@
  *                  The raid comes 110 min or more into the capture (20 min
  *                  of history, 90 of silence): skipped in captures under 2 h.
  * contact-exchange (sub-burst-domain look-alike) 5-10 users of the smallest
- *                  background domain (d.example) who were
+ *                  background domain (d.example; in a small world the next larger one) who were
  *                  online 10-40 min before (available presence, a line to a
  *                  contact), back from a meetup: within 20-40 s each asks 1-2
  *                  people they met to subscribe; 85% approve and subscribe back
@@ -562,17 +562,21 @@ void gen_plan_contact_exchange(struct gen *g, struct gen_inst *in, int64_t t)
     if (t + 300000 > g->t0 + g->duration_ms) {
         return; /* too short a capture: skipped */
     }
-    size_t dom = 3; /* d.example, the smallest background domain (gen_build_world) */
+    /* d.example, the smallest background domain (gen_build_world), or in a
+     * small world whose d.example accounts are taken, the next larger one */
     int want = 5 + (int)gen_rndu(g, 6), n = 0;
     int32_t who[10];
-    for (int tries = 0; tries < 2000 && n < want; tries++) {
-        int32_t a = gen_pick_bg(g);
-        bool dup = g->acct[a].dom != dom || gen_taken(g, a);
-        for (int j = 0; j < n && !dup; j++) {
-            dup = who[j] == a;
-        }
-        if (!dup) {
-            who[n++] = a;
+    for (int dom = 3; dom >= 0 && n < 5; dom--) {
+        n = 0;
+        for (int tries = 0; tries < 2000 && n < want; tries++) {
+            int32_t a = gen_pick_bg(g);
+            bool dup = g->acct[a].dom != (uint16_t)dom || gen_taken(g, a);
+            for (int j = 0; j < n && !dup; j++) {
+                dup = who[j] == a;
+            }
+            if (!dup) {
+                who[n++] = a;
+            }
         }
     }
     if (n < 5) {

@@ -333,6 +333,7 @@ void gen_plan_all(struct gen *g, const char *scen_list, const char *benign_list)
     for (size_t d = 0; d < gen_n_scenarios; d++) {
         const struct gen_scen *def = &gen_scenarios[d];
         int cnt = list_count((def->flags & GEN_BENIGN) ? benign_list : scen_list, def->name, dflt);
+        int skipped = 0;
         for (int c = 0; c < cnt; c++) {
             struct gen_inst *in = inst_new(g, def);
             int nv = 0;
@@ -373,9 +374,7 @@ void gen_plan_all(struct gen *g, const char *scen_list, const char *benign_list)
             }
             if (in->skipped || in->n_acts == 0) {
                 in->skipped = true;
-                fprintf(stderr, "swgen: %s: %s, skipped\n", def->name,
-                        in->isolated ? "no free accounts or rooms for it (a small world)"
-                                     : "does not fit in --duration");
+                skipped++;
                 continue;
             }
             qsort(in->acts, in->n_acts, sizeof(*in->acts), cmp_act);
@@ -394,6 +393,12 @@ void gen_plan_all(struct gen *g, const char *scen_list, const char *benign_list)
             if (!in->isolated) {
                 g->scen_stanzas += in->n_acts;
             }
+        }
+        if (skipped > 0) {
+            fprintf(stderr, "swgen: %s: %d of %d instances skipped (%s)\n", def->name, skipped, cnt,
+                    (def->flags & GEN_ISOLATED)
+                        ? "no free accounts or rooms for them: a small world"
+                        : "they do not fit in --duration");
         }
     }
     g->headline_salt = (int)n_plain;
