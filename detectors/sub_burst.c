@@ -15,7 +15,9 @@
  * them exactly, the new targets each asked and whether the account was fresh
  * (account age as seen in the stream: not seen sending anything from this domain
  * in the activity windows of the last 30 to 60 minutes before the current one; per
- * domain Bloom filters, see struct sbd_entry; only fresh accounts count towards
+ * domain Bloom filters, see struct sbd_entry, kept while the domain is seen at least
+ * once per `idle`: a quiet domain's accounts are all fresh, as in a young domain;
+ * only fresh accounts count towards
  * min_accounts: a farm's accounts show up to burst, while a server's slow spammer and its
  * users adding a contact each were online before). A hit when the distinct targets reach
  * min_targets (domains: and at least min_accounts fresh accounts each asked
