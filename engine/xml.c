@@ -322,6 +322,7 @@ struct sw_xml {
     uint8_t *dns;
     uint32_t n_bind;
     uint32_t ns_over;
+    uint32_t ns_hi; /* max(ns_over, depth of the innermost binding): on_end's one test */
     struct xml_ns_binding bind[XML_NS_BINDINGS];
 };
 
@@ -727,6 +728,7 @@ static void ns_bind(struct sw_xml *x, const xmlChar *p, const xmlChar *v, size_t
         (len == 5 && memcmp(p, "xmlns", 5) == 0)) {
         return;
     }
+    x->ns_hi = d; /* (>= every depth in scope) */
     if (x->n_bind == XML_NS_BINDINGS) {
         x->st.ns_overflow++;
         if (x->ns_over == 0) {
@@ -799,7 +801,7 @@ static int ns_enter(struct sw_xml *x, uint32_t d, const xmlChar **a)
     return big;
 }
 
-/* The element closing at depth @d takes its bindings along. */
+/* The element closing at depth @d (<= x->ns_hi) takes its bindings along. */
 static void ns_leave(struct sw_xml *x, uint32_t d)
 {
     while (x->n_bind > 0 && x->bind[x->n_bind - 1].depth >= d) {
@@ -807,6 +809,10 @@ static void ns_leave(struct sw_xml *x, uint32_t d)
     }
     if (x->ns_over >= d) {
         x->ns_over = 0;
+    }
+    x->ns_hi = x->n_bind > 0 ? x->bind[x->n_bind - 1].depth : 0;
+    if (x->ns_over > x->ns_hi) {
+        x->ns_hi = x->ns_over;
     }
 }
 
@@ -1020,16 +1026,23 @@ static void forwarded_child(struct sw_xml *x, const xmlChar *ln, uint8_t ns, uin
  * x->n (or @q itself when it has no prefix, or when its local part was never
  * interned, so that it is none of ours), and in *@ns its namespace: the
  * prefix's binding, else the default namespace of depth @d. */
-static const xmlChar *resolve(struct sw_xml *x, const xmlChar *q, uint32_t d, uint8_t *ns)
+static __attribute__((noinline)) const xmlChar *resolve_prefixed(struct sw_xml *x, const xmlChar *q,
+                                                                 const xmlChar *c, uint8_t *ns)
+{
+    *ns = ns_prefix(x, q, (size_t)(c - q));
+    const xmlChar *ln = xmlDictExists(x->ctxt->dict, c + 1, -1);
+    return ln != NULL ? ln : q;
+}
+
+/* (inline: once per element, and a call cost as much as the common case) */
+static inline const xmlChar *resolve(struct sw_xml *x, const xmlChar *q, uint32_t d, uint8_t *ns)
 {
     const xmlChar *c = qname_colon(q);
     if (c == NULL) {
         *ns = x->dns[d];
         return q;
     }
-    *ns = ns_prefix(x, q, (size_t)(c - q));
-    const xmlChar *ln = xmlDictExists(x->ctxt->dict, c + 1, -1);
-    return ln != NULL ? ln : q;
+    return resolve_prefixed(x, q, c, ns);
 }
 
 static void on_start(void *ud, const xmlChar *name, const xmlChar **attrs)
@@ -1046,6 +1059,7 @@ static void on_start(void *ud, const xmlChar *name, const xmlChar **attrs)
         /* the stream element: its declarations are every stanza's scope */
         x->n_bind = 0;
         x->ns_over = 0;
+        x->ns_hi = 0;
         (void)ns_enter(x, 1, attrs);
         return;
     }
@@ -1065,7 +1079,12 @@ static void on_start(void *ud, const xmlChar *name, const xmlChar **attrs)
         x->over |= OV_DEPTH;
         return;
     }
-    int big = ns_enter(x, d, attrs);
+    int big = 0;
+    if (attrs != NULL) {
+        big = ns_enter(x, d, attrs);
+    } else {
+        x->dns[d] = x->dns[d - 1]; /* (half the elements: no call) */
+    }
     if (big) {
         x->over |= OV_ATTR;
     }
@@ -1231,7 +1250,7 @@ static void on_end(void *ud, const xmlChar *name)
     struct sw_xml *x = ud;
     uint32_t d = x->depth--;
     (void)name;
-    if (x->n_bind > 0 || x->ns_over != 0) {
+    if (x->ns_hi >= d) {
         ns_leave(x, d);
     }
     if (d == 2) {
@@ -1762,7 +1781,7 @@ static void recycle(struct sw_xml *x)
     int64_t before = next_line(old);
     /* the stream element's bindings point into the old dictionary until the
      * new context has parsed its own copy of the tag */
-    uint32_t n_bind = x->n_bind, ns_over = x->ns_over;
+    uint32_t n_bind = x->n_bind, ns_over = x->ns_over, ns_hi = x->ns_hi;
     uint8_t dns1 = x->dns[1];
     struct xml_ns_binding bind[XML_NS_BINDINGS];
     memcpy(bind, x->bind, sizeof(bind));
@@ -1775,6 +1794,7 @@ static void recycle(struct sw_xml *x)
         x->depth = depth;
         x->n_bind = n_bind;
         x->ns_over = ns_over;
+        x->ns_hi = ns_hi;
         x->dns[1] = dns1;
         memcpy(x->bind, bind, sizeof(bind));
         return;
