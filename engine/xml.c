@@ -38,6 +38,7 @@
  * SAX2, accepted now); a repeated xmlns:p after one SAX2 ignored (fatal now,
  * as XML says); the column of a duplicate attribute (now right after it,
  * SAX2 at the end of the tag).
+ *
  * Per stanza we keep a small state: the "candidate" element (the stanza the
  * event describes: the top-level stanza, or the stanza inside a mirror
  * <forwarded/> or a carbon), copies of its from/to/type/id attributes, the
