@@ -5,7 +5,10 @@
  * read(2). No DOM, no entity expansion, no network (same options as
  * engine/xml.c). Prints bytes, stanzas, seconds, MB/s and stanzas/s.
  *
- * Usage: sw_rawparse CAPTURE     (prints one line of key=value pairs)
+ * With --sax1, the SAX1 callbacks engine/xml.c uses (startElement/endElement:
+ * no namespace processing, attribute values copied for the callback).
+ *
+ * Usage: sw_rawparse [--sax1] CAPTURE     (prints one line of key=value pairs)
  */
 #include <fcntl.h>
 #include <libxml/parser.h>
@@ -49,6 +52,23 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
     r->depth--;
 }
 
+static void on_start1(void *ctx, const xmlChar *name, const xmlChar **atts)
+{
+    struct raw *r = ((xmlParserCtxtPtr)ctx)->_private;
+    (void)name;
+    (void)atts;
+    if (++r->depth == 2) {
+        r->stanzas++;
+    }
+}
+
+static void on_end1(void *ctx, const xmlChar *name)
+{
+    struct raw *r = ((xmlParserCtxtPtr)ctx)->_private;
+    (void)name;
+    r->depth--;
+}
+
 static void on_chars(void *ctx, const xmlChar *ch, int len)
 {
     (void)ctx;
@@ -65,13 +85,15 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: sw_rawparse CAPTURE\n");
+    int sax1 = argc == 3 && strcmp(argv[1], "--sax1") == 0;
+    if (argc != 2 + sax1) {
+        fprintf(stderr, "usage: sw_rawparse [--sax1] CAPTURE\n");
         return 2;
     }
-    int fd = open(argv[1], O_RDONLY);
+    const char *path = argv[1 + sax1];
+    int fd = open(path, O_RDONLY);
     if (fd < 0) {
-        perror(argv[1]);
+        perror(path);
         return 1;
     }
     char *buf = malloc(PUSH_BYTES);
@@ -80,13 +102,19 @@ int main(int argc, char **argv)
     }
     xmlSAXHandler sax;
     memset(&sax, 0, sizeof(sax));
-    sax.initialized = XML_SAX2_MAGIC;
-    sax.startElementNs = on_start;
-    sax.endElementNs = on_end;
+    if (sax1) {
+        sax.initialized = 1; /* (with XML_SAX2_MAGIC libxml2 2.9.14 parses in SAX2 mode) */
+        sax.startElement = on_start1;
+        sax.endElement = on_end1;
+    } else {
+        sax.initialized = XML_SAX2_MAGIC;
+        sax.startElementNs = on_start;
+        sax.endElementNs = on_end;
+    }
     sax.characters = on_chars;
     struct raw r = {0, 0};
     double t0 = now_s();
-    xmlParserCtxtPtr ctx = xmlCreatePushParserCtxt(&sax, NULL, NULL, 0, argv[1]);
+    xmlParserCtxtPtr ctx = xmlCreatePushParserCtxt(&sax, NULL, NULL, 0, path);
     if (ctx == NULL) {
         return 1;
     }
@@ -106,7 +134,7 @@ int main(int argc, char **argv)
         }
         bytes += (unsigned long long)n;
         if (xmlParseChunk(ctx, buf, (int)n, 0) != 0) {
-            fprintf(stderr, "%s: parse error at line %d\n", argv[1], xmlSAX2GetLineNumber(ctx));
+            fprintf(stderr, "%s: parse error at line %d\n", path, xmlSAX2GetLineNumber(ctx));
             rc = 1;
             break;
         }

@@ -180,6 +180,7 @@ static void parser_add_stats(struct sw_xml_stats *dst, const struct sw_xml_stats
     dst->over_jid += s->over_jid;
     dst->over_size += s->over_size;
     dst->malformed += s->malformed;
+    dst->ns_overflow += s->ns_overflow;
 }
 
 static void parser_publish_stats(struct pl_parser *ps)

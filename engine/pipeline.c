@@ -8,7 +8,7 @@
  * incident output must be byte-identical for any thread count:
  *
  *   tap --bytes--> reader --chunk k--> parser k % P --batch k--> slot k % S
- *        (sw_split finds whole        (libxml2 SAX2,           (every worker
+ *        (sw_split finds whole        (libxml2 SAX1,           (every worker
  *         top-level stanzas)           events packed)            reads every batch)
  *   worker w: events whose shard key it owns -> detectors -> hits (seq-tagged)
  *   aggregator thread: merges the W hit rings in (seq, detector, emission)

@@ -1,11 +1,44 @@
 /*
- * xml.c - per-stream libxml2 SAX2 push parser that turns top-level stanzas
- * into struct sw_event (sw_xml).
+ * xml.c - per-stream libxml2 push parser (SAX1 callbacks) that turns
+ * top-level stanzas into struct sw_event (sw_xml).
  *
- * Design: one xmlParserCtxt in push mode with only startElementNs,
- * endElementNs and characters (plus error and DTD traps) set; no DOM is built.
+ * Design: one xmlParserCtxt in push mode with only the SAX1 startElement,
+ * endElement and characters (plus error and DTD traps) set; no DOM is built.
  * Element and attribute names come from the parser's dictionary, so the names
  * we care about are interned once at creation and compared by pointer.
+ *
+ * SAX1, not SAX2: in SAX2 mode libxml2 resolves namespaces itself, and for
+ * that parses every xmlns value as a URI (xmlParseURI), interns it and keeps
+ * a table of bindings; with no-op callbacks that made it ~20% dearer than
+ * SAX1 on the bench capture (bench/RESULTS.md, 2026-12-06). We need the
+ * namespace of a handful of elements only, so we resolve those ourselves:
+ *  - SAX1 gives the qualified name (interned whole): an unprefixed name is
+ *    compared by pointer as before; a prefixed one (p:local) is split as
+ *    libxml2's SAX2 split it, its local part looked up in the dictionary
+ *    (xmlDictExists: never interned anew) and its namespace is p's binding;
+ *  - the default namespace of each open element (enum xml_ns: the few URIs
+ *    the checks compare, OTHER, NONE) is its parent's unless it declares
+ *    xmlns='...'; prefix bindings (xmlns:p='...') sit on a stack of
+ *    XML_NS_BINDINGS entries popped when their element closes; an unbound
+ *    prefix is no namespace. Past the bound every prefixed name is in an
+ *    unknown namespace until the overflowing element closes (counted:
+ *    ns_overflow); SAX2 grew its table without bound. Declarations SAX2
+ *    ignored (the xml/xmlns prefixes and namespace names, xmlns:p='') are
+ *    ignored alike;
+ *  - attributes come as (qualified name, value) pairs, values decoded and
+ *    NUL-terminated (a copy libxml2 frees after the callback); a namespace
+ *    declaration is never one of them for the max_attr_bytes check (SAX2 did
+ *    not pass them as attributes); a prefixed attribute is never from/to/
+ *    type/id/stamp. One difference from SAX2: SAX2 passed an attribute whose
+ *    prefix is unbound (p:from, no xmlns:p) under its local name, so it was
+ *    read as the stanza's from; it is now ignored like any prefixed one.
+ * Errors keep SAX2's wording (sax2_message()). What SAX1 still judges
+ * differently, all in start tags no XMPP server lets through: a name with two
+ * colons whose last part starts with a digit, '-' or '.' (a:b:1c: fatal in
+ * SAX2, accepted now); a repeated xmlns:p after one SAX2 ignored (fatal now,
+ * as XML says); the column of a duplicate attribute (now right after it,
+ * SAX2 at the end of the tag).
+ *
  * Per stanza we keep a small state: the "candidate" element (the stanza the
  * event describes: the top-level stanza, or the stanza inside a mirror
  * <forwarded/> or a carbon), copies of its from/to/type/id attributes, the
@@ -70,7 +103,7 @@
  * "DTD not allowed" (so billion laughs dies at its DOCTYPE). libxml2's own
  * default limits (no XML_PARSE_HUGE) bound the rest.
  *
- * Long streams: libxml2 interns every name and namespace URI it meets and its
+ * Long streams: libxml2 interns every element and attribute name it meets and its
  * dictionary never shrinks; when it passes XML_DICT_RECYCLE entries and a
  * feed ended between stanzas, the context is replaced by a fresh one fed the
  * saved stream start tag (line numbering continues). Feeds are handed to
@@ -119,6 +152,8 @@
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 #define NS_CONFERENCE "jabber:x:conference"
 #define NS_NICK "http://jabber.org/protocol/nick"
+#define NS_XML "http://www.w3.org/XML/1998/namespace"
+#define NS_XMLNS "http://www.w3.org/2000/xmlns/"
 
 /* Bytes handed to xmlParseChunk() at a time (see sw_xml_feed()). */
 #define XML_FEED_SLICE (256 * 1024)
@@ -133,7 +168,7 @@
  * lives for a stanza or two (one is made after each malformed stanza) never
  * pays for zeroing it */
 #define XML_JID_CACHE_AFTER 256
-/* libxml2 interns every element/attribute name and namespace URI of the
+/* libxml2 interns every element/attribute (qualified) name of the
  * stream in the context's dictionary, which never shrinks: a peer sending
  * ever new names would grow it without bound. Past this many entries the
  * context is replaced between stanzas (see recycle()). */
@@ -167,7 +202,7 @@ struct xml_str {
 /* Interned names (pointers from the parser dictionary). */
 struct xml_names {
     const xmlChar *message, *presence, *iq, *forwarded, *delay, *x, *body, *subject, *status, *nick,
-        *sent, *received, *invite, *from, *to, *type, *id, *stamp;
+        *sent, *received, *invite, *from, *to, *type, *id, *stamp, *xmlns;
 };
 
 /* One slot of the JID cache (see jid_split()): a struct sw_jid without its text
@@ -182,6 +217,34 @@ struct xml_jid_cache {
     char text[XML_JID_CACHE_LEN];
 };
 _Static_assert(sizeof(struct xml_jid_cache) == 64, "one JID cache slot per cache line");
+
+/* The namespaces the code tells apart (see ns_of()); an element's is its
+ * prefix's binding or the default namespace in scope. */
+enum xml_ns {
+    NSI_NONE = 0, /* no namespace: none declared, xmlns='', an unbound prefix */
+    NSI_OTHER,    /* a namespace none of the checks cares about */
+    NSI_FORWARD,
+    NSI_CARBONS,
+    NSI_DELAY,
+    NSI_DELAY_LEGACY,
+    NSI_MUC,
+    NSI_MUC_USER,
+    NSI_CONFERENCE,
+    NSI_NICK,
+    NSI_KEEP, /* the xml or xmlns namespace name: libxml2's SAX2 ignored such a declaration */
+};
+
+/* Prefix bindings (xmlns:p='...') in scope, innermost last. Past
+ * XML_NS_BINDINGS every prefixed name is in an unknown namespace until the
+ * element that overflowed closes (hostile input: SAX2 grew its table
+ * without bound). */
+#define XML_NS_BINDINGS 32
+struct xml_ns_binding {
+    const xmlChar *prefix; /* in the declaring attribute's name (ctxt->dict) */
+    uint32_t len;
+    uint32_t depth; /* of the declaring element: popped when it closes */
+    uint8_t ns;     /* enum xml_ns */
+};
 
 struct sw_xml {
     xmlParserCtxtPtr ctxt;
@@ -252,14 +315,19 @@ struct sw_xml {
     struct xml_jid_cache *jcache; /* XML_JID_CACHE slots, NULL until XML_JID_CACHE_AFTER JIDs */
     uint32_t jid_plain;           /* JIDs split without the cache so far */
     uint32_t slice;               /* bytes of the next slice handed to libxml2 */
+
+    /* namespaces (SAX1 does none): the default namespace (enum xml_ns) of
+     * each open element up to max_depth + 1 (index = depth, [0] = none) and
+     * the prefix bindings in scope; ns_over = depth of the outermost element
+     * whose binding did not fit (0 = none) */
+    uint8_t *dns;
+    uint32_t n_bind;
+    uint32_t ns_over;
+    uint32_t ns_hi; /* max(ns_over, depth of the innermost binding): on_end's one test */
+    struct xml_ns_binding bind[XML_NS_BINDINGS];
 };
 
 /* ---- small helpers ---- */
-
-static int str_eq(const xmlChar *a, const char *b)
-{
-    return a != NULL && strcmp((const char *)a, b) == 0;
-}
 
 static void str_set(struct xml_str *s, const xmlChar *v, const xmlChar *end)
 {
@@ -330,13 +398,104 @@ static void set_error(struct sw_xml *x, int64_t line, int64_t col, const char *m
 
 /* ---- SAX callbacks ---- */
 
-static void on_error(void *ud, xmlErrorPtr err)
+static const xmlChar *qname_colon(const xmlChar *q);
+
+#if LIBXML_VERSION >= 20911 && LIBXML_VERSION < 21300
+/* libxml2's private struct _xmlStartTag (parser.c; the same from 2.9.11 to
+ * 2.12), the entries of ctxt->pushTab */
+struct xml_start_tag {
+    const xmlChar *prefix;
+    const xmlChar *URI;
+    int line;
+    int nsNr;
+};
+#define XML_HAVE_PUSHTAB 1
+#endif
+
+/* The local part of @q as SAX2 named it. */
+static const char *sax2_name(const char *q)
+{
+    const xmlChar *c = qname_colon((const xmlChar *)q);
+    return c != NULL ? (const char *)c + 1 : q;
+}
+
+/* libxml2's message for @err as its SAX2 path words it (see the file
+ * comment): SAX1 names an element or attribute by its qualified name where
+ * SAX2 used the local part, words "invalid element name" differently and, in
+ * the push parser, gives a mismatched end tag's start line as 0 (the line is
+ * in ctxt->pushTab all the same). Cold: a fatal error ends the instance. */
+static const char *sax2_message(const struct sw_xml *x, const xmlError *err, char *buf, size_t len)
+{
+    const char *m = err->message;
+    switch (err->code) {
+    case XML_ERR_NAME_REQUIRED:
+        if (strcmp(m, "xmlParseStartTag: invalid element name\n") == 0) {
+            return "StartTag: invalid element name\n";
+        }
+        return m;
+    case XML_ERR_TAG_NAME_MISMATCH: {
+        if (err->str1 == NULL || err->str2 == NULL) {
+            return m;
+        }
+        int line = err->int1;
+#ifdef XML_HAVE_PUSHTAB
+        xmlParserCtxtPtr c = x->ctxt;
+        if (c->pushTab != NULL && c->nameNr > 0) {
+            line = ((const struct xml_start_tag *)(const void *)c->pushTab)[c->nameNr - 1].line;
+        }
+#else
+        (void)x;
+#endif
+        /* the end tag's name: as parsed (a whole Name) after an unprefixed
+         * start tag, else its local part (xmlParseQNameAndCompare()) */
+        const char *open = sax2_name(err->str1);
+        snprintf(buf, len, "Opening and ending tag mismatch: %s line %d and %s\n", open, line,
+                 open != err->str1 ? sax2_name(err->str2) : err->str2);
+        return buf;
+    }
+    case XML_ERR_GT_REQUIRED:
+        if (err->str1 != NULL) {
+            snprintf(buf, len, "Couldn't find end of Start Tag %s\n", sax2_name(err->str1));
+            return buf;
+        }
+        return m;
+    case XML_ERR_ATTRIBUTE_WITHOUT_VALUE:
+        if (err->str1 != NULL) {
+            snprintf(buf, len, "Specification mandates value for attribute %s\n",
+                     sax2_name(err->str1));
+            return buf;
+        }
+        return m;
+    default:
+        return m;
+    }
+}
+
+/* libxml2's error channel. A SAX1 handler has no structured callback (serror
+ * is read only from an XML_SAX2_MAGIC handler, and with that magic Debian's
+ * 2.9.14 parses in SAX2 mode whatever callbacks are set): libxml2 hands over
+ * its formatted text, and the structured error it made it from is the
+ * thread's last error, copied there just before (__xmlRaiseError()).
+ * Warnings never get here (the warning channel is unset:
+ * XML_PARSE_NOWARNING). */
+static void on_error(void *ud, const char *msg, ...)
 {
     struct sw_xml *x = ud;
-    if (err == NULL || err->level < XML_ERR_FATAL) {
-        return; /* warnings and recoverable namespace errors */
+    const xmlError *err = xmlGetLastError();
+    char buf[sizeof(x->err)];
+    (void)msg;
+    if (err == NULL || x->ctxt == NULL) {
+        set_error(x, 0, 0, "parse error"); /* (out of memory making the error) */
+        return;
     }
-    set_error(x, err->line, err->int2, err->message != NULL ? err->message : "parse error");
+    if (err->level < XML_ERR_FATAL) {
+        return; /* recoverable errors */
+    }
+    if (x->err_set || err->message == NULL) {
+        set_error(x, err->line, err->int2, "parse error");
+        return;
+    }
+    set_error(x, err->line, err->int2, sax2_message(x, err, buf, sizeof(buf)));
 }
 
 static void stop_dtd(struct sw_xml *x)
@@ -486,24 +645,205 @@ static void jid_set(struct sw_xml *x, struct xml_str *s, const xmlChar *v, const
     }
 }
 
-static void read_stanza_attrs(struct sw_xml *x, int nb, const xmlChar **a)
+/* ---- namespaces ----
+ * SAX1 hands over qualified names and the xmlns attributes as they are; what
+ * libxml2's SAX2 path did for us (resolve prefixes, keep the bindings in
+ * scope) is done here for the few namespaces the checks compare, with SAX2's
+ * answers: it is the reference the tests and replays compare against. */
+
+/* Can @c (the byte after a name's first ':') start an NCName? SAX1 checked
+ * that the whole name is a Name, so the character there is a NameChar; it is
+ * not an NCName start when it is ':', '-', '.', a digit, U+00B7,
+ * U+0300-036F or U+203F-2040 (XML 1.0 5th edition, libxml2's default), or
+ * the name ends there. */
+static int ncname_start(const xmlChar *c)
 {
-    for (int i = 0; i < nb; i++, a += 5) {
-        const xmlChar *ln = a[0];
-        if (a[2] != NULL) {
-            continue; /* namespaced attribute (xml:lang, ...) */
+    if (c[0] < 0x80) {
+        return (c[0] >= 'a' && c[0] <= 'z') || (c[0] >= 'A' && c[0] <= 'Z') || c[0] == '_';
+    }
+    if (c[0] == 0xC2) {
+        return c[1] != 0xB7;
+    }
+    if (c[0] == 0xCC || (c[0] == 0xCD && c[1] <= 0xAF)) {
+        return 0;
+    }
+    if (c[0] == 0xE2) {
+        return !((c[1] == 0x80 && c[2] == 0xBF) || (c[1] == 0x81 && c[2] == 0x80));
+    }
+    return 1;
+}
+
+/* The ':' that ends @q's prefix, or NULL when @q has none, split as
+ * libxml2's xmlParseQName() does: a name starting with ':', or whose first
+ * ':' is not followed by an NCName start, is a local name as a whole (libxml2
+ * reported a namespace error, not fatal, and used the whole name). */
+static const xmlChar *qname_colon(const xmlChar *q)
+{
+    const xmlChar *c = (const xmlChar *)strchr((const char *)q, ':');
+    if (c == NULL || c == q || !ncname_start(c + 1)) {
+        return NULL;
+    }
+    return c;
+}
+
+/* The namespace (enum xml_ns) of a declared URI, @v (@n bytes). A switch on
+ * the length: each case compares constant-size literals, which the compiler
+ * inlines (a table walked with memcmp() cost ~12 Ir more per declaration). */
+static uint8_t ns_of(const xmlChar *v, size_t n)
+{
+#define NS_IS(lit) (n == sizeof(lit) - 1 && memcmp(v, lit, sizeof(lit) - 1) == 0)
+    switch (n) {
+    case 0:
+        return NSI_NONE;
+    case sizeof(NS_DELAY) - 1: /* == sizeof(NS_DELAY_LEGACY) - 1 */
+        return NS_IS(NS_DELAY) ? NSI_DELAY : NS_IS(NS_DELAY_LEGACY) ? NSI_DELAY_LEGACY : NSI_OTHER;
+    case sizeof(NS_FORWARD) - 1: /* == sizeof(NS_CARBONS) - 1 */
+        return NS_IS(NS_FORWARD) ? NSI_FORWARD : NS_IS(NS_CARBONS) ? NSI_CARBONS : NSI_OTHER;
+    case sizeof(NS_MUC) - 1:
+        return NS_IS(NS_MUC) ? NSI_MUC : NSI_OTHER;
+    case sizeof(NS_MUC_USER) - 1:
+        return NS_IS(NS_MUC_USER) ? NSI_MUC_USER : NSI_OTHER;
+    case sizeof(NS_CONFERENCE) - 1:
+        return NS_IS(NS_CONFERENCE) ? NSI_CONFERENCE : NSI_OTHER;
+    case sizeof(NS_NICK) - 1:
+        return NS_IS(NS_NICK) ? NSI_NICK : NSI_OTHER;
+    case sizeof(NS_XML) - 1:
+        return NS_IS(NS_XML) ? NSI_KEEP : NSI_OTHER;
+    case sizeof(NS_XMLNS) - 1:
+        return NS_IS(NS_XMLNS) ? NSI_KEEP : NSI_OTHER;
+    default:
+        return NSI_OTHER;
+    }
+#undef NS_IS
+}
+
+/* xmlns:@p='@v' on the element at depth @d, the checks SAX2 made: the xml and
+ * xmlns prefixes, the xml and xmlns namespace names and an empty URI bind
+ * nothing (libxml2 reported a namespace error, not fatal, and went on with
+ * the binding it had). */
+static void ns_bind(struct sw_xml *x, const xmlChar *p, const xmlChar *v, size_t vlen, uint32_t d)
+{
+    size_t len = strlen((const char *)p);
+    uint8_t ns = ns_of(v, vlen);
+    if (ns == NSI_NONE || ns == NSI_KEEP || (len == 3 && memcmp(p, "xml", 3) == 0) ||
+        (len == 5 && memcmp(p, "xmlns", 5) == 0)) {
+        return;
+    }
+    x->ns_hi = d; /* (>= every depth in scope) */
+    if (x->n_bind == XML_NS_BINDINGS) {
+        x->st.ns_overflow++;
+        if (x->ns_over == 0) {
+            x->ns_over = d;
         }
-        if ((size_t)(a[4] - a[3]) > x->lim.max_attr_bytes) {
+        return;
+    }
+    struct xml_ns_binding *b = &x->bind[x->n_bind++];
+    b->prefix = p;
+    b->len = (uint32_t)len;
+    b->depth = d;
+    b->ns = ns;
+}
+
+/* The namespace of a name with prefix @p (@len bytes) in scope. */
+static uint8_t ns_prefix(const struct sw_xml *x, const xmlChar *p, size_t len)
+{
+    if (len == 3 && memcmp(p, "xml", 3) == 0) {
+        return NSI_OTHER; /* always bound, to the xml namespace */
+    }
+    if (x->ns_over != 0) {
+        return NSI_OTHER; /* a binding that did not fit may shadow any below */
+    }
+    for (uint32_t i = x->n_bind; i-- > 0;) {
+        const struct xml_ns_binding *b = &x->bind[i];
+        if (b->len == len && memcmp(b->prefix, p, len) == 0) {
+            return b->ns;
+        }
+    }
+    return NSI_NONE; /* unbound */
+}
+
+/* Is attribute @an a namespace declaration: 0 no, 1 xmlns, 2 xmlns:p. */
+static int ns_decl(const struct sw_xml *x, const xmlChar *an)
+{
+    if (an == x->n.xmlns) {
+        return 1;
+    }
+    if (an[0] == 'x' && strncmp((const char *)an, "xmlns:", 6) == 0 && ncname_start(an + 6)) {
+        return 2;
+    }
+    return 0;
+}
+
+/* The declarations of the element at depth @d (its default namespace, from
+ * its parent's or its own xmlns, and its prefix bindings). Returns 1 when one
+ * of its other attributes is over max_attr_bytes (a declaration never
+ * counts: SAX2 did not pass them as attributes). */
+static int ns_enter(struct sw_xml *x, uint32_t d, const xmlChar **a)
+{
+    int big = 0;
+    x->dns[d] = x->dns[d - 1];
+    if (a == NULL) {
+        return 0;
+    }
+    for (; a[0] != NULL; a += 2) {
+        size_t n = strlen((const char *)a[1]);
+        int k = ns_decl(x, a[0]);
+        if (k == 1) {
+            uint8_t ns = ns_of(a[1], n);
+            if (ns != NSI_KEEP) {
+                x->dns[d] = ns;
+            }
+        } else if (k == 2) {
+            ns_bind(x, a[0] + 6, a[1], n, d);
+        } else if (n > x->lim.max_attr_bytes) {
+            big = 1;
+        }
+    }
+    return big;
+}
+
+/* The element closing at depth @d (<= x->ns_hi) takes its bindings along. */
+static void ns_leave(struct sw_xml *x, uint32_t d)
+{
+    while (x->n_bind > 0 && x->bind[x->n_bind - 1].depth >= d) {
+        x->n_bind--;
+    }
+    if (x->ns_over >= d) {
+        x->ns_over = 0;
+    }
+    x->ns_hi = x->n_bind > 0 ? x->bind[x->n_bind - 1].depth : 0;
+    if (x->ns_over > x->ns_hi) {
+        x->ns_hi = x->ns_over;
+    }
+}
+
+/* Attributes: SAX1 passes (qualified name, value) pairs, values decoded and
+ * NUL-terminated (a decoded value never holds a NUL: &#0; is fatal). A
+ * prefixed attribute never equals an interned plain name, so the comparisons
+ * below skip it as SAX2's "namespaced attribute" test did. */
+static void read_stanza_attrs(struct sw_xml *x, const xmlChar **a)
+{
+    if (a == NULL) {
+        return;
+    }
+    for (; a[0] != NULL; a += 2) {
+        const xmlChar *an = a[0];
+        const xmlChar *v = a[1];
+        if (an != x->n.from && an != x->n.to && an != x->n.type && an != x->n.id) {
+            continue;
+        }
+        size_t n = strlen((const char *)v);
+        if (n > x->lim.max_attr_bytes) {
             continue; /* over the limit (counted by the caller): not read */
         }
-        if (ln == x->n.from) {
-            jid_set(x, &x->from, a[3], a[4]);
-        } else if (ln == x->n.to) {
-            jid_set(x, &x->to, a[3], a[4]);
-        } else if (ln == x->n.type) {
-            str_set(&x->type, a[3], a[4]);
-        } else if (ln == x->n.id) {
-            str_set(&x->id, a[3], a[4]);
+        if (an == x->n.from) {
+            jid_set(x, &x->from, v, v + n);
+        } else if (an == x->n.to) {
+            jid_set(x, &x->to, v, v + n);
+        } else if (an == x->n.type) {
+            str_set(&x->type, v, v + n);
+        } else {
+            str_set(&x->id, v, v + n);
         }
     }
 }
@@ -530,19 +870,16 @@ enum xml_delay {
 };
 
 /* A XEP-0203 (or, @legacy, XEP-0091) stamp at place @where (enum xml_delay bits). */
-static void read_delay(struct sw_xml *x, int nb, const xmlChar **a, unsigned where, int legacy)
+static void read_delay(struct sw_xml *x, const xmlChar **a, unsigned where, int legacy)
 {
     const xmlChar *stamp = NULL, *stamp_end = NULL, *from = NULL, *from_end = NULL;
-    for (int i = 0; i < nb; i++, a += 5) {
-        if (a[2] != NULL) {
-            continue;
-        }
+    for (; a != NULL && a[0] != NULL; a += 2) {
         if (a[0] == x->n.stamp) {
-            stamp = a[3];
-            stamp_end = a[4];
+            stamp = a[1];
+            stamp_end = stamp + strlen((const char *)stamp);
         } else if (a[0] == x->n.from) {
-            from = a[3];
-            from_end = a[4];
+            from = a[1];
+            from_end = from + strlen((const char *)from);
         }
     }
     int64_t ms = 0;
@@ -660,11 +997,11 @@ static void stanza_begin(struct sw_xml *x, const xmlChar *ln)
 
 /* A child (depth @d) of <forwarded/> in a mirror copy or a carbon: its delay,
  * then the wrapped stanza, which becomes the candidate the event describes. */
-static void forwarded_child(struct sw_xml *x, const xmlChar *ln, const xmlChar *uri, uint32_t d,
-                            int nb_attrs, const xmlChar **attrs)
+static void forwarded_child(struct sw_xml *x, const xmlChar *ln, uint8_t ns, uint32_t d,
+                            const xmlChar **attrs)
 {
-    if (ln == x->n.delay && str_eq(uri, NS_DELAY)) {
-        read_delay(x, nb_attrs, attrs, x->fwd_mode == SW_F_FORWARDED ? DL_FWD : 0u, 0);
+    if (ln == x->n.delay && ns == NSI_DELAY) {
+        read_delay(x, attrs, x->fwd_mode == SW_F_FORWARDED ? DL_FWD : 0u, 0);
         return;
     }
     uint16_t k = kind_of(x, ln);
@@ -683,27 +1020,53 @@ static void forwarded_child(struct sw_xml *x, const xmlChar *ln, const xmlChar *
     x->kind = k;
     x->cand_depth = d;
     x->fwd_depth = 0; /* only the first stanza */
-    read_stanza_attrs(x, nb_attrs, attrs);
+    read_stanza_attrs(x, attrs);
 }
 
-static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const xmlChar *uri,
-                     int nb_ns, const xmlChar **ns, int nb_attrs, int nb_def, const xmlChar **attrs)
+/* The local name of qualified name @q as an interned pointer comparable to
+ * x->n (or @q itself when it has no prefix, or when its local part was never
+ * interned, so that it is none of ours), and in *@ns its namespace: the
+ * prefix's binding, else the default namespace of depth @d. */
+static __attribute__((noinline)) const xmlChar *resolve_prefixed(struct sw_xml *x, const xmlChar *q,
+                                                                 const xmlChar *c, uint8_t *ns)
+{
+    *ns = ns_prefix(x, q, (size_t)(c - q));
+    const xmlChar *ln = xmlDictExists(x->ctxt->dict, c + 1, -1);
+    return ln != NULL ? ln : q;
+}
+
+/* (inline: once per element, and a call cost as much as the common case) */
+static inline const xmlChar *resolve(struct sw_xml *x, const xmlChar *q, uint32_t d, uint8_t *ns)
+{
+    const xmlChar *c = qname_colon(q);
+    if (c == NULL) {
+        *ns = x->dns[d];
+        return q;
+    }
+    return resolve_prefixed(x, q, c, ns);
+}
+
+static void on_start(void *ud, const xmlChar *name, const xmlChar **attrs)
 {
     struct sw_xml *x = ud;
     uint32_t d = ++x->depth;
-    (void)prefix;
-    (void)nb_ns;
-    (void)ns;
-    (void)nb_def;
+    uint8_t uri;
+    const xmlChar *ln;
 
     if (d <= 1) {
         if (x->hdr_len == 0) {
             save_stream_tag(x);
         }
-        return; /* the stream element */
+        /* the stream element: its declarations are every stanza's scope */
+        x->n_bind = 0;
+        x->ns_over = 0;
+        x->ns_hi = 0;
+        (void)ns_enter(x, 1, attrs);
+        return;
     }
     if (d == 2) {
-        stanza_begin(x, ln);
+        /* (namespaces of this depth are not set yet: only the name is used) */
+        stanza_begin(x, resolve(x, name, 1, &uri));
         if (x->kind == 0) {
             x->skip = SK_UNKNOWN;
             return;
@@ -718,16 +1081,19 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
         return;
     }
     int big = 0;
-    for (int i = 0; i < nb_attrs; i++) {
-        if ((size_t)(attrs[i * 5 + 4] - attrs[i * 5 + 3]) > x->lim.max_attr_bytes) {
-            x->over |= OV_ATTR;
-            big = 1;
-        }
+    if (attrs != NULL) {
+        big = ns_enter(x, d, attrs);
+    } else {
+        x->dns[d] = x->dns[d - 1]; /* (half the elements: no call) */
+    }
+    if (big) {
+        x->over |= OV_ATTR;
     }
     if (d == 2) {
-        read_stanza_attrs(x, nb_attrs, attrs);
+        read_stanza_attrs(x, attrs);
         return;
     }
+    ln = resolve(x, name, d, &uri);
     if (big && kind_of(x, ln) == 0) {
         return; /* a foreign element with a huge attribute: ignored */
     }
@@ -750,59 +1116,59 @@ static void on_start(void *ud, const xmlChar *ln, const xmlChar *prefix, const x
                 start_text(x, TX_STATUS, d);
             }
         } else if (ln == x->n.nick) {
-            if (!x->have_nick && str_eq(uri, NS_NICK)) {
+            if (!x->have_nick && uri == NSI_NICK) {
                 x->have_nick = 1;
                 start_text(x, TX_NICK, d);
             }
         } else if (ln == x->n.delay) {
-            if (str_eq(uri, NS_DELAY)) {
-                read_delay(x, nb_attrs, attrs, DL_CAND | (d == 3 ? DL_TOP : 0u), 0);
+            if (uri == NSI_DELAY) {
+                read_delay(x, attrs, DL_CAND | (d == 3 ? DL_TOP : 0u), 0);
             }
         } else if (ln == x->n.x) {
-            if (str_eq(uri, NS_MUC)) {
+            if (uri == NSI_MUC) {
                 x->has_muc_x = 1;
-            } else if (str_eq(uri, NS_MUC_USER)) {
+            } else if (uri == NSI_MUC_USER) {
                 x->muc_user_depth = d;
-            } else if (str_eq(uri, NS_CONFERENCE)) {
+            } else if (uri == NSI_CONFERENCE) {
                 x->invite = 1;
-            } else if (str_eq(uri, NS_DELAY_LEGACY)) {
-                read_delay(x, nb_attrs, attrs, DL_CAND, 1);
+            } else if (uri == NSI_DELAY_LEGACY) {
+                read_delay(x, attrs, DL_CAND, 1);
             }
         } else if (ln == x->n.forwarded) {
             if (x->kind == SW_EV_MESSAGE && x->cand_depth == 2 && x->fwd_depth == 0 &&
-                memchr(x->from.buf, '@', x->from.len) == NULL && str_eq(uri, NS_FORWARD)) {
+                memchr(x->from.buf, '@', x->from.len) == NULL && uri == NSI_FORWARD) {
                 x->fwd_depth = d;
                 x->fwd_mode = SW_F_FORWARDED;
             }
         } else if (ln == x->n.sent || ln == x->n.received) {
-            if (x->kind == SW_EV_MESSAGE && x->carbon_depth == 0 && str_eq(uri, NS_CARBONS)) {
+            if (x->kind == SW_EV_MESSAGE && x->carbon_depth == 0 && uri == NSI_CARBONS) {
                 x->carbon_depth = d;
                 x->wrap_depth = x->cand_depth;
             }
         }
     } else if (x->carbon_depth != 0 && d == x->carbon_depth + 1 && !x->cand_closed) {
-        if (ln == x->n.forwarded && str_eq(uri, NS_FORWARD)) {
+        if (ln == x->n.forwarded && uri == NSI_FORWARD) {
             x->fwd_depth = d;
             x->fwd_mode = SW_F_CARBON;
             /* a mirror's delay (outermost, the server's receive time) stays first */
         }
     } else if (x->fwd_depth != 0 && d == x->fwd_depth + 1) {
-        forwarded_child(x, ln, uri, d, nb_attrs, attrs);
+        forwarded_child(x, ln, uri, d, attrs);
     } else if (x->muc_user_depth != 0 && d == x->muc_user_depth + 1 && !x->cand_closed) {
         if (ln == x->n.invite) {
             x->invite = 1;
         }
     } else if (ln == x->n.delay && (x->wrap_depth | x->cfwd_depth | x->mfwd_depth) != 0 &&
-               str_eq(uri, NS_DELAY)) {
+               uri == NSI_DELAY) {
         /* delays met after the wrapped stanza was taken (rare: only in carbons
          * and mirror copies): on the top-level element the recorder's, in
          * the mirror's <forwarded/> the forwarder's, in a carbon's neither */
         if (d == 3) {
-            read_delay(x, nb_attrs, attrs, DL_TOP, 0);
+            read_delay(x, attrs, DL_TOP, 0);
         } else if (d == x->mfwd_depth + 1) {
-            read_delay(x, nb_attrs, attrs, DL_FWD, 0);
+            read_delay(x, attrs, DL_FWD, 0);
         } else if (d == x->cfwd_depth + 1 || d == x->wrap_depth + 1) {
-            read_delay(x, nb_attrs, attrs, 0, 0);
+            read_delay(x, attrs, 0, 0);
         }
     }
 }
@@ -880,13 +1246,14 @@ static void on_chars(void *ud, const xmlChar *ch, int len)
 
 static void emit(struct sw_xml *x);
 
-static void on_end(void *ud, const xmlChar *ln, const xmlChar *prefix, const xmlChar *uri)
+static void on_end(void *ud, const xmlChar *name)
 {
     struct sw_xml *x = ud;
     uint32_t d = x->depth--;
-    (void)ln;
-    (void)prefix;
-    (void)uri;
+    (void)name;
+    if (x->ns_hi >= d) {
+        ns_leave(x, d);
+    }
     if (d == 2) {
         x->closed++;
         if (x->skip == SK_UNKNOWN) {
@@ -1254,9 +1621,10 @@ static xmlParserCtxtPtr new_ctxt(struct sw_xml *x, struct xml_names *n)
         const char *name;
     } names[] = {
 #define NAME(f) {offsetof(struct xml_names, f), #f}
-        NAME(message), NAME(presence), NAME(iq),     NAME(forwarded), NAME(delay), NAME(x),
-        NAME(body),    NAME(subject),  NAME(status), NAME(nick),      NAME(sent),  NAME(received),
-        NAME(invite),  NAME(from),     NAME(to),     NAME(type),      NAME(id),    NAME(stamp),
+        NAME(message), NAME(presence), NAME(iq),      NAME(forwarded), NAME(delay),
+        NAME(x),       NAME(body),     NAME(subject), NAME(status),    NAME(nick),
+        NAME(sent),    NAME(received), NAME(invite),  NAME(from),      NAME(to),
+        NAME(type),    NAME(id),       NAME(stamp),   NAME(xmlns),
 #undef NAME
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -1311,6 +1679,11 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
         x->lim.body_keep = UINT16_MAX;
     }
     uint32_t acap = x->lim.max_attr_bytes < UINT16_MAX ? x->lim.max_attr_bytes : UINT16_MAX;
+    /* default namespaces of depths 0 .. max_depth + 1 (deeper elements are ignored) */
+    x->dns = calloc((size_t)x->lim.max_depth + 2, 1);
+    if (x->dns == NULL) {
+        goto fail;
+    }
     if (str_alloc(&x->from, acap) || str_alloc(&x->to, acap) || str_alloc(&x->type, 32) ||
         str_alloc(&x->id, acap) || str_alloc(&x->delay_from, acap) ||
         str_alloc(&x->body, x->lim.body_keep) || str_alloc(&x->subject, x->lim.body_keep) ||
@@ -1319,13 +1692,16 @@ int sw_xml_new(const struct sw_xml_opts *opts, sw_xml_event_fn cb, void *ud, str
     }
 
     memset(&x->sax, 0, sizeof(x->sax));
-    x->sax.initialized = XML_SAX2_MAGIC;
-    x->sax.startElementNs = on_start;
-    x->sax.endElementNs = on_end;
+    /* SAX1: libxml2 parses start tags without namespace processing (see the
+     * file comment); only the SAX1 part of the handler is copied */
+    x->sax.initialized = 1;
+    x->sax.startElement = on_start;
+    x->sax.endElement = on_end;
     x->sax.characters = on_chars;
     x->sax.cdataBlock = on_chars;
     x->sax.ignorableWhitespace = on_chars;
-    x->sax.serror = on_error;
+    x->sax.error = on_error;
+    x->sax.fatalError = on_error; /* (unused by libxml2 2.9) */
     x->sax.internalSubset = on_internal_subset;
     x->sax.externalSubset = on_internal_subset;
     x->sax.entityDecl = on_entity_decl;
@@ -1404,6 +1780,12 @@ static void recycle(struct sw_xml *x)
     xmlParserCtxtPtr old = x->ctxt;
     uint32_t depth = x->depth;
     int64_t before = next_line(old);
+    /* the stream element's bindings point into the old dictionary until the
+     * new context has parsed its own copy of the tag */
+    uint32_t n_bind = x->n_bind, ns_over = x->ns_over, ns_hi = x->ns_hi;
+    uint8_t dns1 = x->dns[1];
+    struct xml_ns_binding bind[XML_NS_BINDINGS];
+    memcpy(bind, x->bind, sizeof(bind));
     x->ctxt = nc;
     x->depth = 0;
     if (xmlParseChunk(nc, x->hdr, (int)x->hdr_len, 0) != 0 || nc->wellFormed == 0 ||
@@ -1411,6 +1793,11 @@ static void recycle(struct sw_xml *x)
         xmlFreeParserCtxt(nc); /* cannot happen for a tag libxml2 accepted once */
         x->ctxt = old;
         x->depth = depth;
+        x->n_bind = n_bind;
+        x->ns_over = ns_over;
+        x->ns_hi = ns_hi;
+        x->dns[1] = dns1;
+        memcpy(x->bind, bind, sizeof(bind));
         return;
     }
     x->n = n;
@@ -1543,6 +1930,7 @@ void sw_xml_free(struct sw_xml *x)
         xmlFreeParserCtxt(x->ctxt);
     }
     free(x->jcache);
+    free(x->dns);
     free(x->from.buf);
     free(x->to.buf);
     free(x->type.buf);

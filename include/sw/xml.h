@@ -1,5 +1,5 @@
 /*
- * xml.h - stanza stream parsing: a fast boundary splitter and the libxml2 SAX2
+ * xml.h - stanza stream parsing: a fast boundary splitter and the libxml2 (SAX1)
  * push parser that turns stanzas into struct sw_event.
  *
  * Two layers, both incremental (any split of the input gives the same result):
@@ -9,7 +9,7 @@
  *    capture into chunks of whole stanzas that several threads parse in
  *    parallel, and skip oversize stanzas before libxml2 buffers them. It does
  *    NOT validate: libxml2 does.
- *  - sw_xml: one libxml2 SAX2 push parser per stream (or per parsing thread, fed
+ *  - sw_xml: one libxml2 SAX1 push parser per stream (or per parsing thread, fed
  *    the stream header and then whole-stanza chunks). No DOM, no entity
  *    expansion, no DTD, no network; depth/attribute/text limits. Emits one event
  *    per top-level message/presence/iq (mirror copies unwrapped) through a
@@ -81,8 +81,9 @@ struct sw_xml_stats {
     uint64_t parse_errors;
     uint64_t over_limit; /* minimal SW_F_OVER_LIMIT events, and why (a stanza may count twice): */
     uint64_t over_depth, over_attr, over_text, over_jid;
-    uint64_t over_size; /* stand-ins for stanzas over max_stanza_bytes (or too deep to split) */
-    uint64_t malformed; /* stanzas skipped as not well-formed (the pipeline goes on) */
+    uint64_t over_size;   /* stand-ins for stanzas over max_stanza_bytes (or too deep to split) */
+    uint64_t malformed;   /* stanzas skipped as not well-formed (the pipeline goes on) */
+    uint64_t ns_overflow; /* xmlns:p declarations past the parser's bound of prefixes in scope */
 };
 
 /* ---- splitter ---- */

@@ -1,5 +1,5 @@
 /*
- * test_xml.c - sw_xml (libxml2 SAX2 push parser -> struct sw_event) and the
+ * test_xml.c - sw_xml (libxml2 SAX1 push parser -> struct sw_event) and the
  * event helpers of engine/event.c: flag rules, mirror/carbon unwrapping,
  * delay stamps, limits, hostile input, split invariance, line numbers.
  */
@@ -569,6 +569,152 @@ static void test_sender_stamps_and_history(void **state)
 
 /* Framing: a JID is kept whole up to 3071 bytes; a longer one is dropped (the
  * event is over-limit), never cut to a prefix that names someone else. */
+/* Namespaces as XML namespaces define them, resolved by engine/xml.c itself
+ * (libxml2 runs in SAX1 mode): an element's namespace is its prefix's binding
+ * in scope or, unprefixed, the default namespace inherited from the nearest
+ * ancestor that declares one; an unbound prefix is no namespace. */
+#define NS_STAMP "2026-11-29T10:00:05Z"
+#define DSTAMP "stamp='" NS_STAMP "'"
+static void test_namespaces(void **state)
+{
+    (void)state;
+    static const char d[] =
+        "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+        "xmlns:sd='urn:xmpp:delay'>\n"
+        /* 0: inherited default namespace: the stanza's xmlns covers its <delay/> */
+        "<message xmlns='urn:xmpp:delay' from='a@a.test/r' to='b@a.test'><delay " DSTAMP
+        "/></message>\n"
+        /* 1: no xmlns anywhere above (jabber:server): not a XEP-0203 delay */
+        "<message from='a@a.test/r' to='b@a.test'><delay " DSTAMP "/></message>\n"
+        /* 2: xmlns='' takes the inherited default away */
+        "<message xmlns='urn:xmpp:delay' from='a@a.test/r' to='b@a.test'><delay xmlns='' " DSTAMP
+        "/></message>\n"
+        /* 3: a prefix bound on the element itself */
+        "<message from='a@a.test/r' to='b@a.test'><x:delay xmlns:x='urn:xmpp:delay' " DSTAMP
+        "/></message>\n"
+        /* 4: a prefix bound on the stream element */
+        "<message from='a@a.test/r' to='b@a.test'><sd:delay " DSTAMP "/></message>\n"
+        /* 5: a sibling's binding is out of scope: unbound prefix */
+        "<message from='a@a.test/r' to='b@a.test'><e xmlns:p='urn:xmpp:delay'/><p:delay " DSTAMP
+        "/></message>\n"
+        /* 6: an inner binding shadows the outer one */
+        "<message xmlns:p='urn:xmpp:delay' from='a@a.test/r' to='b@a.test'><p:delay "
+        "xmlns:p='urn:other' " DSTAMP "/></message>\n"
+        /* 7: prefixed mirror wrapper and wrapped stanza; the wrapper's delay via the
+         * stream's prefix dates it */
+        "<message to='watch.a.test' from='a.test'><f:forwarded xmlns:f='urn:xmpp:forward:0'>"
+        "<sd:delay " DSTAMP "/><c:message xmlns:c='jabber:client' from='c@a.test/r' "
+        "to='d@a.test' type='chat'><c:body>hi</c:body></c:message></f:forwarded></message>\n"
+        /* 8: forwarded in the namespace inherited from the wrapper message */
+        "<message xmlns='urn:xmpp:forward:0' to='watch.a.test' from='a.test'><forwarded>"
+        "<message from='e@a.test/r' to='f@a.test'/></forwarded></message>\n"
+        /* 9: forwarded under an unbound prefix: not a mirror copy */
+        "<message to='watch.a.test' from='a.test'><f:forwarded><message from='g@a.test/r' "
+        "to='h@a.test'/></f:forwarded></message>\n"
+        /* 10: an attribute with an unbound prefix is not the stanza's from */
+        "<message from='i@a.test/r' q:from='mallory@a.test' to='j@a.test'/>\n"
+        /* 11: a prefixed MUC <x/> on a presence */
+        "<presence from='k@a.test/r' to='room@rooms.a.test/k'><m:x "
+        "xmlns:m='http://jabber.org/protocol/muc'/></presence>\n"
+        /* 12: an unbound prefix does not take the default namespace */
+        "<message xmlns='urn:xmpp:delay' from='a@a.test/r' to='b@a.test'><p:delay " DSTAMP
+        "/></message>\n";
+    struct sw_xml_opts o = default_opts();
+    parse_all(&R, &o, d, sizeof(d) - 1);
+    assert_int_equal(R.rc, 0);
+    assert_int_equal(R.n, 13);
+    int64_t t;
+    assert_int_equal(sw_parse_time(NS_STAMP, 20, &t), 0);
+    static const int dated[] = {1, 0, 0, 1, 1, 0, 0, 1};
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(R.ev[i].t_ms, dated[i] ? t : ARRIVAL);
+        assert_int_equal((R.ev[i].flags & SW_F_DELAYED) != 0, dated[i]);
+    }
+    assert_int_equal(R.ev[7].flags, SW_F_FORWARDED | SW_F_DELAYED | SW_F_HAS_BODY);
+    assert_string_equal(R.ev[7].from.text, "c@a.test/r");
+    assert_string_equal(R.ev[7].body, "hi");
+    assert_int_equal(R.ev[8].flags, SW_F_FORWARDED);
+    assert_string_equal(R.ev[8].from.text, "e@a.test/r");
+    assert_int_equal(R.ev[9].flags & SW_F_FORWARDED, 0);
+    assert_string_equal(R.ev[9].from.text, "a.test");
+    assert_string_equal(R.ev[10].from.text, "i@a.test/r");
+    assert_true(R.ev[11].flags & SW_F_MUC_JOIN);
+    assert_int_equal(R.ev[12].t_ms, ARRIVAL);
+    assert_int_equal(R.ev[12].flags & SW_F_DELAYED, 0);
+    assert_int_equal(R.st.unwrapped, 2);
+    assert_int_equal(R.st.ns_overflow, 0);
+    rec_fini(&R);
+}
+
+/* Hostile prefix declarations: bindings in scope are bounded (32, the stream
+ * element's included); past the bound a prefixed name is in no namespace we
+ * know until the overflowing element closes, and each declaration that did not
+ * fit is counted. Default namespaces are unaffected. */
+static void test_namespace_prefix_bound(void **state)
+{
+    (void)state;
+    char decl[40 * 32];
+    size_t off = 0;
+    for (int i = 0; i < 40; i++) {
+        off += (size_t)snprintf(decl + off, sizeof(decl) - off, " xmlns:p%d='urn:p:%d'", i, i);
+    }
+    char d[4096];
+    snprintf(d, sizeof(d),
+             HDR
+             "<message%s from='a@a.test/r' to='b@a.test'><d:delay "
+             "xmlns:d='urn:xmpp:delay' " DSTAMP "/></message>\n"
+             "<message%s from='a@a.test/r' to='b@a.test'><delay xmlns='urn:xmpp:delay' " DSTAMP
+             "/></message>\n"
+             "<message from='a@a.test/r' to='b@a.test'><d:delay xmlns:d='urn:xmpp:delay' " DSTAMP
+             "/></message>\n",
+             decl, decl);
+    parse_all(&R, NULL, d, strlen(d));
+    assert_int_equal(R.rc, 0);
+    assert_int_equal(R.n, 3);
+    int64_t t;
+    assert_int_equal(sw_parse_time(NS_STAMP, 20, &t), 0);
+    /* 1 (stream) + 31 fit; 9 of the 40 and the delay's own did not */
+    assert_int_equal(R.ev[0].t_ms, ARRIVAL);
+    assert_int_equal(R.ev[0].flags & SW_F_DELAYED, 0);
+    assert_int_equal(R.ev[1].t_ms, t);
+    assert_int_equal(R.ev[2].t_ms, t);
+    assert_int_equal(R.st.ns_overflow, 10 + 9);
+    rec_fini(&R);
+
+    /* a declaration that did not fit may rebind a prefix bound further out:
+     * sd stays bound to the delay namespace on the stream element, but the
+     * stanza rebinds it past the bound (2 + 30 fit), so sd:delay is not trusted */
+    snprintf(d, sizeof(d),
+             "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' "
+             "xmlns:sd='urn:xmpp:delay'>\n<message%s xmlns:sd='urn:other' from='a@a.test/r' "
+             "to='b@a.test'><sd:delay " DSTAMP "/></message>\n",
+             decl);
+    parse_all(&R, NULL, d, strlen(d));
+    assert_int_equal(R.rc, 0);
+    assert_int_equal(R.n, 1);
+    assert_int_equal(R.ev[0].flags & SW_F_DELAYED, 0);
+    assert_int_equal(R.st.ns_overflow, 41 - 30);
+    rec_fini(&R);
+
+    /* thousands of declarations on one stanza, all binding a delay prefix:
+     * counted, nothing grows, and a name under one of them is not trusted */
+    char *many = malloc(5000 * 40 + 512);
+    assert_non_null(many);
+    off = (size_t)sprintf(many, HDR "<message from='a@a.test/r'");
+    for (int i = 0; i < 5000; i++) {
+        off += (size_t)sprintf(many + off, " xmlns:q%d='urn:xmpp:delay'", i);
+    }
+    off += (size_t)sprintf(many + off, "><q4999:delay " DSTAMP "/></message>\n");
+    parse(&R, NULL, many, off, 0);
+    assert_int_equal(R.rc, 0);
+    assert_int_equal(R.n, 1);
+    assert_int_equal(R.ev[0].t_ms, ARRIVAL);
+    assert_int_equal(R.ev[0].flags & SW_F_DELAYED, 0);
+    assert_int_equal(R.st.ns_overflow, 5000 - 31);
+    rec_fini(&R);
+    free(many);
+}
+
 static void test_long_jids(void **state)
 {
     (void)state;
@@ -977,9 +1123,9 @@ static void test_name_churn_recycles(void **state)
         size_t off = 0;
         for (int i = 0; i < 500; i++) {
             int n = snprintf(chunk + off, sizeof(chunk) - off,
-                             "<message from='a@a.test/r'><p%08d xmlns='urn:x:%d'/>"
+                             "<message from='a@a.test/r'><p%08d xmlns='urn:x:%d' a%08d='1'/>"
                              "<body>b</body></message>\n",
-                             c * 500 + i, c * 500 + i);
+                             c * 500 + i, c * 500 + i, c * 500 + i);
             off += (size_t)n;
         }
         assert_int_equal(sw_xml_feed(x, chunk, off, ARRIVAL, NULL), 0);
@@ -987,7 +1133,8 @@ static void test_name_churn_recycles(void **state)
     assert_int_equal(sw_xml_finish(x, NULL), 0);
     assert_int_equal(n_events, 40000);
     assert_int_equal(bad_lines, 0);
-    /* 80000 new names and URIs: the context was replaced several times */
+    /* 80000 new element and attribute names (libxml2 in SAX1 mode interns
+     * names, not namespace URIs): the context was replaced several times */
     assert_true(sw_xml_resets(x) >= 5);
     sw_xml_free(x);
 }
@@ -1338,6 +1485,8 @@ int main(void)
         cmocka_unit_test(test_delay_variants),
         cmocka_unit_test(test_sender_stamps_and_history),
         cmocka_unit_test(test_long_jids),
+        cmocka_unit_test(test_namespaces),
+        cmocka_unit_test(test_namespace_prefix_bound),
         cmocka_unit_test(test_carbons_and_forwards),
         cmocka_unit_test(test_carbon_stamps),
         cmocka_unit_test(test_muc_service_prefixes),
