@@ -34,12 +34,6 @@ static int32_t diff(uint32_t a, uint32_t b)
     return d > M / 2 ? (int32_t)d - (int32_t)M : (int32_t)d;
 }
 
-/* The index k buckets before a. */
-static uint32_t back(uint32_t a, uint32_t k)
-{
-    return (a + M - k - 1) % M + 1;
-}
-
 void sw_window_reset(struct sw_window *w)
 {
     memset(w, 0, sizeof(*w));
@@ -95,21 +89,18 @@ uint32_t sw_window_sum(const struct sw_window *w, int64_t width_ms, int64_t t_ms
     if (d >= N) {
         return 0;
     }
-    /* Buckets idx-N+1 .. idx; those newer than head are empty. */
+    /* Buckets idx-N+1 .. idx; those newer than head (k < d) are empty. The
+     * bucket k before idx is head's k - d before: age k - d, in the ring
+     * (0 <= age < N) exactly when k >= d, since 0 <= d < N; the oldest
+     * (k = N - 1) always is. Its slot is (idx - k) mod N (M % N == 0): no
+     * modulo-M index arithmetic per bucket (this loop was ~45 instructions
+     * a bucket). */
+    uint32_t base = idx % N;
     uint64_t full = 0;
-    for (uint32_t k = 0; k + 1 < N; k++) {
-        uint32_t a = back(idx, k);
-        int32_t age = diff(w->head, a);
-        if (age >= 0 && age < N) {
-            full += w->b[a % N];
-        }
+    for (uint32_t k = (uint32_t)d; k + 1 < N; k++) {
+        full += w->b[(base + N - k) % N];
     }
-    uint32_t oldest = back(idx, N - 1);
-    int32_t age = diff(w->head, oldest);
-    uint64_t part = 0;
-    if (age >= 0 && age < N) {
-        part = (uint64_t)w->b[oldest % N] * (uint64_t)(1024 - frac_q10);
-    }
+    uint64_t part = (uint64_t)w->b[(base + 1) % N] * (uint64_t)(1024 - frac_q10);
     return (uint32_t)((full * 1024 + part + 512) / 1024);
 }
 

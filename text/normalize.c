@@ -729,12 +729,51 @@ static size_t char_len(unsigned char c)
     return 2;
 }
 
-/* In place: keep at most two consecutive copies of any character. */
-static size_t squeeze(char *s, size_t n)
+/* Where squeeze() has its first work: the first byte >= 0x80 or the first
+ * start of three equal bytes in a row; n when there is neither. Before it
+ * the text is ASCII without three equal characters in a row, which
+ * squeeze() would copy onto itself byte by byte (~17 instructions a byte:
+ * a "..." anywhere sends a whole text there). */
+static size_t squeeze_start(const char *s, size_t n)
 {
-    size_t r = 0, w = 0;
+    size_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 18 <= n; i += 16) {
+        const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 1));
+        const __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 2));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(a, _mm_and_si128(_mm_cmpeq_epi8(a, b), _mm_cmpeq_epi8(a, c))));
+        if (m != 0) {
+            return i + (unsigned)__builtin_ctz(m);
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80 ||
+            (i + 2 < n && (unsigned char)s[i + 1] == c && (unsigned char)s[i + 2] == c)) {
+            return i;
+        }
+    }
+    return n;
+}
+
+/* In place: keep at most two consecutive copies of any character. @q is
+ * squeeze_start(s, n). */
+static size_t squeeze(char *s, size_t n, size_t q)
+{
+    /* Start where the first cut or multi-byte character can be, in the
+     * state the loop below has there: the last kept character is the ASCII
+     * byte before it, in a run of one or two (three would start earlier). */
+    size_t r = q, w = q;
     size_t prev_off = 0, prev_len = 0; /* last kept character, in the output */
     unsigned run = 0;
+    if (q > 0) {
+        prev_off = q - 1;
+        prev_len = 1;
+        run = q >= 2 && s[q - 1] == s[q - 2] ? 2 : 1;
+    }
     while (r < n) {
         unsigned char c = (unsigned char)s[r];
         if (c < 0x80) { /* ASCII: one byte compare, one byte store */
@@ -997,6 +1036,18 @@ static void plain_lower(const char *s, size_t n, char *out)
         _mm_storeu_si128((__m128i *)(void *)(out + i),
                          _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8('a' - 'A'))));
     }
+    if (i < n && n >= 16) {
+        /* the last 16 bytes, overlapping bytes already done: each output
+         * byte is a function of its input byte alone (and lower-casing its
+         * own output gives the same), so writing one twice changes nothing
+         * (the byte loop below was ~9 instructions a byte of every tail) */
+        i = n - 16;
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+        _mm_storeu_si128((__m128i *)(void *)(out + i),
+                         _mm_add_epi8(v, _mm_and_si128(up, _mm_set1_epi8('a' - 'A'))));
+        i = n;
+    }
 #endif
     for (; i < n; i++) {
         char c = s[i];
@@ -1049,8 +1100,11 @@ size_t sw_normalize_ex(const char *in, size_t len, char *out, size_t cap, unsign
     }
     size_t pre = o.n;
     if (flags & SW_NORM_SQUEEZE) {
-        if (maybe_runs(out, o.n)) {
-            o.n = squeeze(out, o.n);
+        /* squeeze_start first: an ASCII text without three equal bytes in
+         * a row (most) ends there, in fewer instructions than maybe_runs */
+        size_t q = squeeze_start(out, o.n);
+        if (q < o.n && maybe_runs(out, o.n)) {
+            o.n = squeeze(out, o.n, q);
         }
     }
     out[o.n] = '\0';

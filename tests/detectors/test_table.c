@@ -153,6 +153,48 @@ static void test_time_base(void **state)
     assert_null(u);
 }
 
+/* sw_table_now remembers the last second it computed: every stamp, in any
+ * order (same second, the next, backwards, before the base, far ahead),
+ * still gives (t - base) / 1000 clamped to 1 .. UINT32_MAX. */
+static void test_time_memo(void **state)
+{
+    (void)state;
+    struct sw_table *t;
+    assert_int_equal(sw_table_new(&t, 16, 1 << 20), 0);
+    const int64_t t0 = 1767614400123, base = (t0 / 1000 - 1) * 1000;
+    uint64_t r = 0x9E3779B97F4A7C15ull;
+    int64_t ts = t0;
+    for (int i = 0; i < 200000; i++) {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        switch (r % 8) {
+        case 0:
+            ts = t0 - (int64_t)(r >> 40); /* before the base */
+            break;
+        case 1:
+            ts -= (int64_t)((r >> 32) % 3000); /* backwards */
+            break;
+        case 2:
+            ts = base + 1000 * (int64_t)((r >> 32) % 100) + 999; /* last ms of a second */
+            break;
+        case 3:
+            ts = base + 1000 * (int64_t)((r >> 32) % 100); /* first ms of a second */
+            break;
+        case 4:
+            ts = base + 1000 * ((int64_t)UINT32_MAX + (int64_t)((r >> 32) % 3) - 1); /* the cap */
+            break;
+        default:
+            ts += (int64_t)((r >> 32) % 1500);
+            break;
+        }
+        int64_t want = (ts - base) / 1000;
+        want = want < 1 ? 1 : want > (int64_t)UINT32_MAX ? (int64_t)UINT32_MAX : want;
+        assert_int_equal(sw_table_now(t, ts), want);
+    }
+    sw_table_free(t);
+}
+
 /* Growth: a table sized for 140k slots starts small and doubles in place as
  * keys arrive. Checked against a plain model on 400k random gets: every
  * key keeps its entry (payload) across growths, prev is the model's last
@@ -258,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_expire),
         cmocka_unit_test(test_long_rotation_with_expiry),
         cmocka_unit_test(test_time_base),
+        cmocka_unit_test(test_time_memo),
         cmocka_unit_test(test_growth_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

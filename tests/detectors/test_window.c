@@ -105,6 +105,22 @@ static void test_index_wrap(void **state)
     assert_int_equal(sw_window_sum(&w, wd, wrap + 10), 0);
 }
 
+static void test_high_index(void **state)
+{
+    (void)state;
+    /* 1 s buckets (a 5 s window) at 2026 stamps: absolute indexes above
+     * 2^30, where index + M no longer fits 32 bits. The sum read the ring
+     * rotated by two buckets there before (4, the oldest bucket in full). */
+    struct sw_window w = {0};
+    const int64_t wd = sw_window_width(5000), t0 = 1767614400000ll; /* 2026-01-05T12:00:00Z */
+    sw_window_add(&w, wd, t0, 4);
+    sw_window_add(&w, wd, t0 + 2000, 16);
+    /* t0's bucket is the oldest, a quarter of it inside: 16 + 4 / 4 */
+    assert_int_equal(sw_window_sum(&w, wd, t0 + 5750), 17);
+    assert_int_equal(sw_window_sum(&w, wd, t0 + 2000), 20);
+    assert_int_equal(sw_window_sum(&w, wd, t0 + 7250), 12); /* 16 * 3 / 4 */
+}
+
 static void test_tbucket(void **state)
 {
     (void)state;
@@ -133,7 +149,7 @@ int main(void)
         cmocka_unit_test(test_width),        cmocka_unit_test(test_boundaries),
         cmocka_unit_test(test_uniform_rate), cmocka_unit_test(test_equal_and_backward),
         cmocka_unit_test(test_saturation),   cmocka_unit_test(test_index_wrap),
-        cmocka_unit_test(test_tbucket),
+        cmocka_unit_test(test_high_index),   cmocka_unit_test(test_tbucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
