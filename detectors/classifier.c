@@ -1188,6 +1188,11 @@ static int cls_thread_init(const void *shared, void **local)
     if (lo == NULL) {
         return SW_ENOMEM;
     }
+    /* The history (1 MB) is read before it is written: touched first by
+     * writes (sw_dc_touch), not by cls_process's reads (write-protect faults
+     * seen there). Senders hash all over it: it is all resident after the
+     * first thousands of senders anyway. */
+    sw_dc_touch(lo, sizeof(*lo));
     *local = lo;
     return 0;
 }

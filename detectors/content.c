@@ -300,6 +300,8 @@ struct content_shared {
     size_t n_rules;
     struct sw_hs_db *db[CF__COUNT][2]; /* [field][0 raw, 1 normalized] */
     struct sw_hs_db *both[CF__COUNT];  /* raw + normalized patterns in one (mergeable()) */
+    uint8_t fields[CF__COUNT];         /* the fields with a database, ascending: the only */
+    unsigned n_fields;                 /* ones content_process looks at */
     struct sw_hs_scratch *proto;
     size_t max_scan;
     int64_t persist_window, persist_count, persist_rules, persist_memory;
@@ -825,6 +827,11 @@ static int content_setup(const void *settings, void **shared, struct sw_errbuf *
     if (rc != 0) {
         goto fail;
     }
+    for (int f = 0; f < CF__COUNT; f++) {
+        if (b.sh->db[f][0] != NULL || b.sh->db[f][1] != NULL) {
+            b.sh->fields[b.sh->n_fields++] = (uint8_t)f;
+        }
+    }
     if (b.sh->n_rules > 0) {
         sw_log_info(CONTENT_NAME,
                     "%zu rules, %zu patterns: %u databases from cache, %u compiled%s (%.0f ms)%s%s",
@@ -1072,7 +1079,8 @@ static void content_process(const void *shared, void *local, const struct sw_eve
 {
     const struct content_shared *sh = shared;
     struct content_local *lo = local;
-    struct match_set m = {.n = 0};
+    struct match_set m;
+    /* Set for the fields with a database only: a rule's field has one. */
     const char *ftext[CF__COUNT];
     size_t flen[CF__COUNT];
 
@@ -1080,12 +1088,14 @@ static void content_process(const void *shared, void *local, const struct sw_eve
     if (excluded(ev) || lo->scratch == NULL) {
         return;
     }
-    for (int f = 0; f < CF__COUNT; f++) {
+    m.n = 0; /* rule[] is written before it is read: not zeroed (72 bytes an event) */
+    m.dropped = 0;
+    /* Only the fields with rules: four of six in the default set (this and
+     * the match sets no longer zeroed: ~50 instructions an event fewer). */
+    for (unsigned j = 0; j < sh->n_fields; j++) {
+        int f = sh->fields[j];
         ftext[f] = NULL;
         flen[f] = 0;
-        if (sh->db[f][0] == NULL && sh->db[f][1] == NULL) {
-            continue;
-        }
         size_t len;
         const char *text = field_text(ev, f, &len);
         if (text == NULL || len == 0) {
@@ -1111,7 +1121,9 @@ static void content_process(const void *shared, void *local, const struct sw_eve
             n = sw_normalize_ex(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT, &plain);
             normalized = true;
             if (plain && n == len) {
-                struct match_set one = {.n = 0};
+                struct match_set one;
+                one.n = 0;
+                one.dropped = 0;
                 sw_hs_scan(sh->both[f], lo->norm, n, lo->scratch, on_match, &one);
                 if (one.n + one.dropped <= 1) {
                     for (unsigned i = 0; i < one.n; i++) {

@@ -163,6 +163,21 @@ static inline bool sw_dc_relayed(const char *b, size_t n)
     return j > i + 1 && j + 1 < n && b[j] == '>' && b[j + 1] == ' ';
 }
 
+/** Write a zero into every 4 KB of zeroed (calloc'ed) memory @p of @n bytes
+ *  that is read before it is written at random places: a read of an
+ *  untouched page maps the zero page, which the later write copies (a
+ *  write-protect fault plus a TLB-shootdown IPI to every CPU running one of
+ *  our threads); written first, each page takes one plain zero-fill fault.
+ *  Volatile stores: a compiler may drop a plain memset after calloc. Only for
+ *  memory that random keys make resident within seconds anyway. */
+static inline void sw_dc_touch(void *p, size_t n)
+{
+    volatile char *c = p;
+    for (size_t i = 0; i < n; i += 4096) {
+        c[i] = 0;
+    }
+}
+
 struct sw_table;
 
 /* First member of a detector's shared state: what the common lifecycle needs. */
