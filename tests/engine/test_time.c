@@ -77,6 +77,39 @@ static void test_parse_invalid(void **state)
     assert_int_equal(ms, 1740910491000LL);
 }
 
+/* A stamp on the date of the last one takes a shorter path (core/sw.c keeps
+ * a per-thread memo of the date): every one-byte change of such a stamp
+ * parses, or fails, as it does with the memo holding another date. */
+static void test_parse_same_date(void **state)
+{
+    (void)state;
+    static const char base[] = "2025-03-02T10:14:51.250Z";
+    static const char subst[] = "0123456789/:.-+TtZz a\x7f\xb0";
+    char v[sizeof(base)];
+    int checked = 0;
+    for (size_t pos = 0; pos < sizeof(base) - 1; pos++) {
+        for (size_t k = 0; k < sizeof(subst) - 1; k++) {
+            memcpy(v, base, sizeof(base));
+            v[pos] = subst[k];
+            int64_t cold = 42, warm = 42, ms;
+            /* memo on another date: the general path */
+            assert_int_equal(sw_parse_time("2001-01-01T00:00:00Z", 20, &ms), 0);
+            int rc_cold = sw_parse_time(v, sizeof(base) - 1, &cold);
+            /* memo on this stamp's date */
+            assert_int_equal(sw_parse_time(base, sizeof(base) - 1, &ms), 0);
+            int rc_warm = sw_parse_time(v, sizeof(base) - 1, &warm);
+            if (rc_cold != rc_warm || cold != warm) {
+                fail_msg("'%s': %d/%lld without the memo, %d/%lld with it", v, rc_cold,
+                         (long long)cold, rc_warm, (long long)warm);
+            }
+            checked++;
+        }
+    }
+    assert_int_equal(checked, (int)((sizeof(base) - 1) * (sizeof(subst) - 1)));
+    assert_int_equal(parse("2025-03-02T10:14:51.250Z"), 1740910491250LL);
+    assert_int_equal(parse("2025-03-02T23:59:60.999z"), 1740959999999LL + 1000);
+}
+
 static void test_fmt_roundtrip(void **state)
 {
     (void)state;
@@ -141,6 +174,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_valid),
         cmocka_unit_test(test_parse_invalid),
+        cmocka_unit_test(test_parse_same_date),
         cmocka_unit_test(test_fmt_roundtrip),
         cmocka_unit_test(test_fmt_matches_gmtime),
     };
