@@ -232,8 +232,7 @@ int sw_parse_time(const char *s, size_t len, int64_t *out_ms)
             mi = m1 * 10 + m0;
             se = s1 * 10 + s0;
             if (h <= 23 && mi <= 59 && se <= 60) {
-                int64_t secs =
-                    pt_days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + (int64_t)se;
+                int64_t secs = pt_days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + (int64_t)se;
                 *out_ms = secs * 1000 + (int64_t)(f2 * 100 + f1 * 10 + f0);
                 return 0;
             }

@@ -172,10 +172,8 @@ static void test_fmt_matches_gmtime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_valid),
-        cmocka_unit_test(test_parse_invalid),
-        cmocka_unit_test(test_parse_same_date),
-        cmocka_unit_test(test_fmt_roundtrip),
+        cmocka_unit_test(test_parse_valid),        cmocka_unit_test(test_parse_invalid),
+        cmocka_unit_test(test_parse_same_date),    cmocka_unit_test(test_fmt_roundtrip),
         cmocka_unit_test(test_fmt_matches_gmtime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
