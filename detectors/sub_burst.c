@@ -17,9 +17,9 @@
  * in the activity windows of the last 30 to 60 minutes before the current one; per
  * domain Bloom filters, see struct sbd_entry, kept while the domain is seen at least
  * once per `idle`: a quiet domain's accounts are all fresh, as in a young domain;
- * only fresh accounts count towards
- * min_accounts: a farm's accounts show up to burst, while a server's slow spammer and its
- * users adding a contact each were online before). A hit when the distinct targets reach
+ * only fresh accounts count towards min_accounts: a farm's accounts show up to
+ * burst, while a server's slow spammer and its users adding a contact each were
+ * online before). A hit when the distinct targets reach
  * min_targets (domains: and at least min_accounts fresh accounts each asked
  * min_targets_per_account targets or more, and those are at least
  * min_share_pct of the domain's subscribing accounts: a farm's accounts all
@@ -164,7 +164,6 @@ _Static_assert(sizeof(struct sb_entry) == 64, "sub_burst entry is 64 bytes");
 
 #define SBD_ACCOUNTS 32
 #define SBD_SEEN_WORDS 8 /* 512 bits per filter */
-#define SBD_SEEN_BITS (SBD_SEEN_WORDS * 64)
 #define SBD_SEEN_AGE_S 1800
 struct sbd_entry {
     struct sw_table_entry h;
@@ -176,12 +175,13 @@ struct sbd_entry {
     uint32_t act_start_s, act_prev;
     struct sw_distinct32 active;
     uint32_t first_s; /* table seconds the domain was first seen (entry created) */
-    /* Account age as seen in the stream, per domain: Bloom filters (SBD_SEEN_BITS, two
-     * hashes from the bare JID's) of the accounts seen sending anything in the current
-     * activity window (seen_cur), folded at each window's end into seen_old, which
-     * moves to seen_older every SBD_SEEN_AGE_S. An account in neither is fresh: not
-     * seen here in the previous SBD_SEEN_AGE_S to 2 * SBD_SEEN_AGE_S before this window
-     * (a farm's accounts show up to burst; a server's users were online before). */
+    /* Account age as seen in the stream, per domain: Bloom filters (SBD_SEEN_WORDS
+     * words, two bits from the bare JID's hash: seen_bit) of the accounts seen sending
+     * anything in the current activity window (seen_cur), folded at each window's end
+     * into seen_old, which moves to seen_older every SBD_SEEN_AGE_S. An account in
+     * neither is fresh: not seen here in the previous SBD_SEEN_AGE_S to
+     * 2 * SBD_SEEN_AGE_S before this window (a farm's accounts show up to burst; a
+     * server's users were online before). */
     uint32_t old_start_s;
     uint32_t fresh; /* bit i: acc[i]'s account was fresh at its first subscribe */
     uint64_t seen_cur[SBD_SEEN_WORDS], seen_old[SBD_SEEN_WORDS], seen_older[SBD_SEEN_WORDS];
@@ -608,13 +608,25 @@ static void seen_fold(struct sbd_entry *e, uint32_t now)
     }
 }
 
+/* Bit @k (0 or 1) of the bare JID hash @b in a seen filter: its word, *mask. */
+static size_t seen_bit(uint64_t b, int k, uint64_t *mask)
+{
+    uint64_t h = b >> (32 * k);
+    *mask = 1ull << (h & 63);
+    return (size_t)((h >> 6) % SBD_SEEN_WORDS);
+}
+
 /* Was the account seen here before the current activity window? */
 static bool seen_before(const struct sbd_entry *e, uint64_t b)
 {
-    size_t w1 = (b >> 6) % SBD_SEEN_WORDS, w2 = (b >> 38) % SBD_SEEN_WORDS;
-    uint64_t m1 = 1ull << (b & 63), m2 = 1ull << ((b >> 32) & 63);
-    return ((e->seen_old[w1] | e->seen_older[w1]) & m1) != 0 &&
-           ((e->seen_old[w2] | e->seen_older[w2]) & m2) != 0;
+    for (int k = 0; k < 2; k++) {
+        uint64_t m;
+        size_t w = seen_bit(b, k, &m);
+        if (((e->seen_old[w] | e->seen_older[w]) & m) == 0) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Count the sender among its domain's active accounts (any message or
@@ -639,9 +651,10 @@ static struct sbd_entry *sbd_active(const struct sb_shared *sh, struct sb_local 
         seen_fold(e, now);
     }
     sw_distinct_add(&e->active, sizeof(e->active), ev->from.bare);
-    uint64_t b = ev->from.bare;
-    e->seen_cur[(b >> 6) % SBD_SEEN_WORDS] |= 1ull << (b & 63);
-    e->seen_cur[(b >> 38) % SBD_SEEN_WORDS] |= 1ull << ((b >> 32) & 63);
+    for (int k = 0; k < 2; k++) {
+        uint64_t m;
+        e->seen_cur[seen_bit(ev->from.bare, k, &m)] |= m;
+    }
     return e;
 }
 
