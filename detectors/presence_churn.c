@@ -19,7 +19,10 @@
  * in the room before and reconnect again and again (a flaky phone, every local
  * user during a server overload) are never reported (keys are kept an hour
  * idle, so "was here before" outlives a quiet spell); two nick changes or more
- * always count (a nick storm). Kind "presence-flood".
+ * always count (a nick storm), and a newcomer's nick storm needs one change
+ * fewer (its arrival counts while it is fresh: join, then two nick changes
+ * within the short window, however long within `fresh` the join came before
+ * them). Kind "presence-flood".
  */
 #include "sw/detector.h"
 
@@ -48,7 +51,8 @@ static const struct sw_conf_item schema[] = {
     SW_DC_DUR("fresh", fresh, 5000, 86400000, "30s",
               "joins and leaves alone (flapping) hit only for an occupant that arrived (its "
               "first presence seen here was a join) less than this long ago; with two nick "
-              "changes or more they always count"),
+              "changes or more they always count, and such a newcomer's nick storm needs one "
+              "change fewer per short_window (its arrival counts as one while it is fresh)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -171,8 +175,14 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
     }
     /* Joins and leaves alone need one change more in the short window: a
      * newcomer who joins, slips out and rejoins within seconds (3 changes;
-     * swgen seeds 2001 and 6103, topic-talk) is a person, a rejoin bot goes on. */
-    int64_t short_max = nick_storm ? sh->s.short_max : sh->s.short_max + 1;
+     * swgen seeds 2001 and 6103, topic-talk) is a person, a rejoin bot goes on.
+     * A nick storm of a newcomer needs one change fewer: its arrival counts as
+     * a change as long as it is fresh, not only while the join is inside the
+     * short window (join, then two nick changes in seconds hit whether the
+     * join came 9 s or 15 s before the second one). */
+    int64_t short_max = !nick_storm      ? sh->s.short_max + 1
+                        : arrived_lately ? sh->s.short_max - 1
+                                         : sh->s.short_max;
     if ((int64_t)sw_window_sum(&e->ws, sh->ws, ev->t_ms) > short_max &&
         sw_dc_may_hit(&e->h.user, &e->fired, 0, now, sh->s.cooldown)) {
         pc_hit(sh, ev, e, "presence_churn.rate_short", sh->s.short_window, out, st);
