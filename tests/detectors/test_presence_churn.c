@@ -126,6 +126,41 @@ static void test_newcomer_nick_storm(void **state)
     sw_test_det_stop(&d);
 }
 
+/* A regular who went "reg|afk" and came back 20 minutes later (two nick
+ * changes, far apart) and, half an hour on, reconnects twice in 14 s during
+ * a load spike (presence-flap's shape) is flapping, not a nick storm: the two
+ * changes counted as a storm for as long as the key lived, so the flap was
+ * reported. A storm's nick changes come without a long_window pause; an
+ * occupant that keeps changing nick (with rejoins between) still hits. */
+static void test_old_nick_changes_then_flap(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_presence_churn_ops, NULL), 0);
+    pres(&d, T0, "reg@example.org/pc", "reg", SW_EVB_LEAVE, NULL);
+    pres(&d, T0 + 1000, "reg@example.org/pc", "reg", SW_EVB_JOIN, NULL);
+    pres(&d, T0 + 600000, "reg@example.org/pc", "reg|afk", SW_EVB_AVAIL, NULL);
+    pres(&d, T0 + 1800000, "reg@example.org/pc", "reg", SW_EVB_AVAIL, NULL);
+    pres(&d, T0 + 3600000, "reg@example.org/pc", "reg", SW_EVB_LEAVE, NULL);
+    pres(&d, T0 + 3604000, "reg@example.org/pc", "reg", SW_EVB_JOIN, NULL);
+    pres(&d, T0 + 3610000, "reg@example.org/pc", "reg", SW_EVB_LEAVE, NULL);
+    pres(&d, T0 + 3614000, "reg@example.org/pc", "reg", SW_EVB_JOIN, NULL);
+    assert_int_equal(d.out.n, 0);
+    /* an old occupant alternating nick changes and rejoins, every 2 s */
+    char nick[32];
+    pres(&d, T0 + 4000000, "alt@example.org/pc", "alt", SW_EVB_LEAVE, NULL);
+    for (int i = 1; i <= 6; i++) {
+        snprintf(nick, sizeof(nick), "alt%d", i);
+        int64_t t = T0 + 4000000 + i * 6000;
+        pres(&d, t, "alt@example.org/pc", nick, SW_EVB_JOIN, NULL);
+        snprintf(nick, sizeof(nick), "alt%d_", i);
+        pres(&d, t + 2000, "alt@example.org/pc", nick, SW_EVB_AVAIL, NULL);
+        pres(&d, t + 4000, "alt@example.org/pc", nick, SW_EVB_LEAVE, NULL);
+    }
+    assert_true(sw_test_count(&d.out, NULL, "alt@example.org") >= 1);
+    sw_test_det_stop(&d);
+}
+
 /* Heavy load: occupants who were in the room before (first seen leaving)
  * reconnect every 2 s for a minute: flapping, never churn. A newcomer doing
  * the same (first seen joining) is; so is one that was there but changes nick. */
@@ -195,10 +230,14 @@ static void test_flaky_phone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rejoin_flood),        cmocka_unit_test(test_join_slip_rejoin),
-        cmocka_unit_test(test_joins_only),          cmocka_unit_test(test_nick_spree),
-        cmocka_unit_test(test_flaky_phone),         cmocka_unit_test(test_flapping_under_load),
+        cmocka_unit_test(test_rejoin_flood),
+        cmocka_unit_test(test_join_slip_rejoin),
+        cmocka_unit_test(test_joins_only),
+        cmocka_unit_test(test_nick_spree),
+        cmocka_unit_test(test_flaky_phone),
+        cmocka_unit_test(test_flapping_under_load),
         cmocka_unit_test(test_newcomer_nick_storm),
+        cmocka_unit_test(test_old_nick_changes_then_flap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
