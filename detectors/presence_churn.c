@@ -19,7 +19,11 @@
  * in the room before and reconnect again and again (a flaky phone, every local
  * user during a server overload) are never reported (keys are kept an hour
  * idle, so "was here before" outlives a quiet spell); two nick changes or more
- * always count (a nick storm). Kind "presence-flood".
+ * in one run of changes (no long_window without any) always count (a nick
+ * storm), and a newcomer's nick storm needs one change
+ * fewer (its arrival counts while it is fresh: join, then two nick changes
+ * within the short window, however long within `fresh` the join came before
+ * them). Kind "presence-flood".
  */
 #include "sw/detector.h"
 
@@ -48,7 +52,9 @@ static const struct sw_conf_item schema[] = {
     SW_DC_DUR("fresh", fresh, 5000, 86400000, "30s",
               "joins and leaves alone (flapping) hit only for an occupant that arrived (its "
               "first presence seen here was a join) less than this long ago; with two nick "
-              "changes or more they always count"),
+              "changes or more in a run of changes (no long_window without any) they always "
+              "count, and such a newcomer's nick storm needs one change fewer per short_window "
+              "(its arrival counts as one while it is fresh)"),
     SW_CONF_END,
 };
 #undef SW_DC_S
@@ -59,7 +65,7 @@ struct pc_entry {
     uint32_t nick;
     uint32_t ids[2];
     uint8_t fired;
-    uint8_t in_room;  /* bit 0: in the room; bits 1..7: nick changes seen (saturating) */
+    uint8_t in_room;  /* bit 0: in the room; bits 1..7: nick changes in this run (saturating) */
     uint16_t arrived; /* pc_tick() of its first presence when that was
                        * a join; 0 = first seen leaving or changing (was there before) */
 };
@@ -133,7 +139,7 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
         return;
     }
     uint32_t nick = ev->nick_len > 0 ? (uint32_t)(sw_hash64(ev->nick, ev->nick_len) >> 32) | 1u : 0;
-    bool change;
+    bool change, nick_change = false;
     bool join = (ev->flags & SW_F_MUC_JOIN) != 0 && ev->type == SW_T_AVAILABLE;
     if (prev == 0 && join) {
         e->arrived = pc_tick(now);
@@ -147,16 +153,23 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
     } else {
         /* Available presence without the muc <x/>: status update, or a nick
          * change when the nick differs from the one in use. */
-        change = (e->in_room & 1u) && nick != 0 && e->nick != 0 && nick != e->nick;
-        if (change && e->in_room < 0xFEu) {
-            e->in_room = (uint8_t)(e->in_room + 2u);
-        }
+        change = nick_change = (e->in_room & 1u) && nick != 0 && e->nick != 0 && nick != e->nick;
     }
     if (nick != 0 && ev->type == SW_T_AVAILABLE) {
         e->nick = nick;
     }
     if (!change) {
         return;
+    }
+    /* Nick changes make a storm within one run of changes: after a
+     * long_window without any change the count starts again (a regular who
+     * went "nick|afk" and came back an hour ago is no nick storm when a load
+     * spike makes it reconnect twice in seconds). */
+    if (sw_window_sum(&e->wl, sh->wl, ev->t_ms) == 0) {
+        e->in_room &= 1u;
+    }
+    if (nick_change && e->in_room < 0xFEu) {
+        e->in_room = (uint8_t)(e->in_room + 2u);
     }
     sw_window_add(&e->ws, sh->ws, ev->t_ms, 1);
     sw_window_add(&e->wl, sh->wl, ev->t_ms, 1);
@@ -171,8 +184,14 @@ static void pc_process(const void *shared, void *local, const struct sw_event *e
     }
     /* Joins and leaves alone need one change more in the short window: a
      * newcomer who joins, slips out and rejoins within seconds (3 changes;
-     * swgen seeds 2001 and 6103, topic-talk) is a person, a rejoin bot goes on. */
-    int64_t short_max = nick_storm ? sh->s.short_max : sh->s.short_max + 1;
+     * swgen seeds 2001 and 6103, topic-talk) is a person, a rejoin bot goes on.
+     * A nick storm of a newcomer needs one change fewer: its arrival counts as
+     * a change as long as it is fresh, not only while the join is inside the
+     * short window (join, then two nick changes in seconds hit whether the
+     * join came 9 s or 15 s before the second one). */
+    int64_t short_max = !nick_storm      ? sh->s.short_max + 1
+                        : arrived_lately ? sh->s.short_max - 1
+                                         : sh->s.short_max;
     if ((int64_t)sw_window_sum(&e->ws, sh->ws, ev->t_ms) > short_max &&
         sw_dc_may_hit(&e->h.user, &e->fired, 0, now, sh->s.cooldown)) {
         pc_hit(sh, ev, e, "presence_churn.rate_short", sh->s.short_window, out, st);
