@@ -51,6 +51,7 @@
  */
 #include "sw/detector.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -713,9 +714,117 @@ static bool mergeable(const struct pat_group *raw)
     return true;
 }
 
+/* One code point of a class, \x{H..} or \xHH, at *@q; advances *@q. */
+static bool class_cp(const char **q, uint32_t *cp)
+{
+    const char *r = *q;
+    char *end;
+    if (r[0] != '\\' || r[1] != 'x') {
+        return false;
+    }
+    if (r[2] == '{') {
+        if (!isxdigit((unsigned char)r[3])) {
+            return false;
+        }
+        unsigned long v = strtoul(r + 3, &end, 16);
+        if (*end != '}' || v > 0x10FFFF) {
+            return false;
+        }
+        *cp = (uint32_t)v;
+        *q = end + 1;
+        return true;
+    }
+    if (!isxdigit((unsigned char)r[2]) || !isxdigit((unsigned char)r[3])) {
+        return false;
+    }
+    char hex[3] = {r[2], r[3], '\0'};
+    *cp = (uint32_t)strtoul(hex, NULL, 16);
+    *q = r + 4;
+    return true;
+}
+
+/* Can no text of printable ASCII bytes match @p? Proven only for shapes
+ * read here, anything else is "it may": a literal with a byte >= 0x80 (but
+ * under utf8 + caseless, where Unicode case folding could meet ASCII), or a
+ * regex that is an alternation of classes of code points, each class
+ * [\x{..}-\x{..}...] of code points >= 0x80 taken at least once ({n,},
+ * {n,m}, n >= 1, '+' or no quantifier): every match then holds a UTF-8
+ * sequence of such a code point, all bytes >= 0x80. Classes holding a
+ * code point that Unicode folds together with ASCII (U+017F long s, U+212A
+ * Kelvin sign; U+0130, U+0131 dotted and dotless i, U+212B and U+1E9E to be
+ * safe) do not count. The default rules zalgo, invisible_flood and
+ * fancy_text are such classes: a third of the Hyperscan instructions of
+ * plain chat lines went into them (swgen seed 7, 150k stanzas). */
+static bool never_plain(const struct sw_hs_pattern *p)
+{
+    if (p->flags & SW_HS_LITERAL) {
+        if ((p->flags & (SW_HS_UTF8 | SW_HS_CASELESS)) == (SW_HS_UTF8 | SW_HS_CASELESS)) {
+            return false;
+        }
+        for (size_t i = 0; i < p->len; i++) {
+            if ((unsigned char)p->expr[i] >= 0x80) {
+                return true;
+            }
+        }
+        return false;
+    }
+    static const uint32_t folds_ascii[] = {0x0130, 0x0131, 0x017F, 0x1E9E, 0x212A, 0x212B};
+    const char *q = p->expr;
+    for (;;) {
+        if (*q++ != '[' || *q == ']' || *q == '^') {
+            return false;
+        }
+        while (*q != ']') {
+            uint32_t lo, hi;
+            if (!class_cp(&q, &lo)) {
+                return false;
+            }
+            hi = lo;
+            if (*q == '-' && (q++, !class_cp(&q, &hi))) {
+                return false;
+            }
+            if (lo < 0x80 || hi < lo) {
+                return false;
+            }
+            for (size_t k = 0; k < sizeof(folds_ascii) / sizeof(folds_ascii[0]); k++) {
+                if (folds_ascii[k] >= lo && folds_ascii[k] <= hi) {
+                    return false;
+                }
+            }
+        }
+        q++;
+        if (*q == '+') {
+            q++;
+        } else if (*q == '{') {
+            char *end;
+            if (!isdigit((unsigned char)q[1]) || strtoul(q + 1, &end, 10) < 1) {
+                return false;
+            }
+            if (*end == ',') {
+                end++;
+                while (isdigit((unsigned char)*end)) {
+                    end++;
+                }
+            }
+            if (*end != '}') {
+                return false;
+            }
+            q = end + 1;
+        }
+        if (*q == '\0') {
+            return true;
+        }
+        if (*q++ != '|') {
+            return false;
+        }
+    }
+}
+
 /* sh->both[f]: field @f's raw and normalized patterns in one database, when
- * it has both and mergeable() (see content_process). Not having it only costs
- * a scan: a compile failure here is not an error (each half compiled). */
+ * it has both and mergeable() (see content_process). It is scanned only on
+ * plain text (printable ASCII), so patterns that never_plain() are left out.
+ * Not having it only costs a scan: a compile failure here is not an error
+ * (each half compiled). */
 static int compile_both(struct build *b, int f, const char *cache_dir)
 {
     struct content_shared *sh = b->sh;
@@ -727,11 +836,20 @@ static int compile_both(struct build *b, int f, const char *cache_dir)
     if (pats == NULL) {
         return SW_ENOMEM;
     }
-    memcpy(pats, raw->pats, raw->n * sizeof(*pats));
-    memcpy(pats + raw->n, norm->pats, norm->n * sizeof(*pats));
+    size_t n = 0;
+    for (size_t i = 0; i < raw->n + norm->n; i++) {
+        const struct sw_hs_pattern *p = i < raw->n ? &raw->pats[i] : &norm->pats[i - raw->n];
+        if (!never_plain(p)) {
+            pats[n++] = *p;
+        }
+    }
+    if (n == 0) {
+        free(pats); /* (no rule can match plain text: two scans, each finding nothing) */
+        return 0;
+    }
     struct sw_hs_build_info info;
     struct sw_errbuf heb = {.msg = ""};
-    int rc = sw_hs_db_build(pats, raw->n + norm->n, cache_dir, &sh->both[f], &info, &heb);
+    int rc = sw_hs_db_build(pats, n, cache_dir, &sh->both[f], &info, &heb);
     free(pats);
     if (rc != 0) {
         sw_log_warn(CONTENT_NAME, "%s: raw and normalized rules not merged: %s", field_names[f],

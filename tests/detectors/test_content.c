@@ -755,6 +755,80 @@ static void test_default_rules_spam(void **state)
  * plus one case-sensitive raw rule that never matches (which keeps the two
  * scans), over the corpora and lines matching one raw and one normalized rule
  * at once. */
+/* The merged database is scanned only on plain text (printable ASCII) and
+ * leaves out what no such text can match: classes of code points >= 0x80,
+ * literals with such bytes. Not what Unicode case folding joins with ASCII
+ * (U+212A Kelvin sign ~ k, U+017F long s ~ s), nor any other shape: the
+ * merged detector must hit what the split one (no merged database: two
+ * scans every time) hits, in plain and other texts. */
+static void test_merged_scan_leaves_out_nonascii(void **state)
+{
+    (void)state;
+    static const char *const rules =
+        "      - {id: zalgo, regex: '[\\x{0300}-\\x{036F}\\x{1DC0}-\\x{1DFF}]{3,}', utf8: true}\n"
+        "      - {id: flood, regex: '[\\x{200B}\\x{FEFF}]{2,}|[\\x{202A}-\\x{202E}]+', utf8: "
+        "true}\n"
+        "      - {id: kelvin, regex: '[\\x{2100}-\\x{214F}]', utf8: true}\n"
+        "      - {id: long_s, regex: '[\\x{017F}]+', utf8: true}\n"
+        "      - {id: dotless, regex: '[\\x{0130}\\x{0131}]', utf8: true}\n"
+        "      - {id: or_ascii, regex: '[\\x{0400}-\\x{04FF}]{2}|zq', utf8: true}\n"
+        "      - {id: neg, regex: '[^\\x{0300}]{40}', utf8: true}\n"
+        "      - {id: low, regex: '[\\x{7A}-\\x{0100}]', utf8: true}\n"
+        "      - {id: bytes, literal: 'caf\xc3\xa9'}\n"
+        "      - {id: bytes_u8, literal: 'caf\xc3\xa9', utf8: true}\n"
+        "      - {id: norm, literal: 'spam', normalized: true}\n";
+    static const char *const texts[] = {
+        "ok",
+        "OK then",
+        "yes sir",
+        "KELVIN",
+        "lots of words here, well over forty bytes of plain text",
+        "zq",
+        "a zq b",
+        "spam",
+        "spam and ok",
+        "caf\xc3\xa9",
+        "CAF\xc3\x89",
+        "a\xcc\x81\xcc\x82\xcc\x83 zalgo",
+        "x\xe2\x80\x8b\xe2\x80\x8by",
+        "\xe2\x84\xaa",
+        "\xc5\xbf\xc5\xbf",
+        "\xd0\xb0\xd0\xb1 zq",
+        "i \xc4\xb1",
+    };
+    char yaml[4096];
+    struct det merged, split;
+    snprintf(yaml, sizeof(yaml), "    rules:\n%s", rules);
+    det_open(&merged, yaml);
+    snprintf(yaml, sizeof(yaml),
+             "    rules:\n%s      - {id: zz_case, literal: QQzzNEVERzzQQ, caseless: false}\n",
+             rules);
+    det_open(&split, yaml);
+    size_t hits = 0;
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct sw_test_hits a = run(&merged, &(struct evspec){.body = texts[i]});
+        struct sw_test_hits b = run(&split, &(struct evspec){.body = texts[i]});
+        char sa[1024];
+        snprintf(sa, sizeof(sa), "%s", hit_syms(&a));
+        if (strcmp(sa, hit_syms(&b)) != 0) {
+            fail_msg("'%s': merged '%s', split '%s'", texts[i], sa, hit_syms(&b));
+        }
+        hits += a.n;
+    }
+    /* plain texts that only the shapes kept in the merged database match */
+    struct sw_test_hits c = run(&merged, &(struct evspec){.body = "lots of words here, well over "
+                                                                  "forty bytes of plain text"});
+    assert_true(hit_has(&c, "content.neg"));
+    c = run(&merged, &(struct evspec){.body = "a zq b"});
+    assert_true(hit_has(&c, "content.or_ascii"));
+    assert_true(hit_has(&c, "content.low"));
+    c = run(&merged, &(struct evspec){.body = "a\xcc\x81\xcc\x82\xcc\x83 zalgo"});
+    assert_true(hit_has(&c, "content.zalgo"));
+    assert_true(hits >= 8);
+    det_close(&merged);
+    det_close(&split);
+}
+
 static void test_merged_scan_same_hits(void **state)
 {
     (void)state;
@@ -1029,6 +1103,7 @@ int main(void)
         cmocka_unit_test(test_default_rules_spam),
         cmocka_unit_test(test_cache_second_setup_hits),
         cmocka_unit_test(test_merged_scan_same_hits),
+        cmocka_unit_test(test_merged_scan_leaves_out_nonascii),
         cmocka_unit_test(test_symbol_stable_across_generations),
         cmocka_unit_test(test_null_settings),
         cmocka_unit_test(test_hot_reload_under_load),
