@@ -27,7 +27,10 @@
  * process() (worker) scans each field of the event that has a database, at
  * most max_scan bytes, collects the matched rules (each at most once) and emits
  * one hit per rule: symbol "content.<id>", kind "content-spam", weight = rule
- * weight. A single hit is a signal, not a verdict: the aggregator scores
+ * weight. Short status, nick, room and resource texts, which repeat all
+ * through a stream, are scanned once per worker while they stay in a small
+ * memo of what their scans found (struct memo_entry).
+ * A single hit is a signal, not a verdict: the aggregator scores
  * symbols and combines them with the behaviour detectors. One per-worker
  * table (persist_memory) remembers, per sender, its recent messages that
  * matched rules: persist_count of them within persist_window with
@@ -42,12 +45,13 @@
  * and never freed: the one global in this file, bounded by distinct rule ids.
  *
  * Threading: setup/teardown on the control thread; thread_init/process/
- * thread_reload/thread_fini on one worker each, with the worker's own scratch
- * and normalization buffer in `local`. Shared state is read-only.
+ * thread_reload/thread_fini on one worker each, with the worker's own scratch,
+ * normalization buffer and scan memo in `local`. Shared state is read-only.
  * Ownership: `shared` owns databases, prototype scratch and rule table.
  */
 #include "sw/detector.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -311,11 +315,39 @@ struct content_shared {
     double build_ms;
 };
 
+/* Scan memo: what the scans of one short field text gave (the rule ids
+ * on_match received, in order), keyed by the field and the text's exact
+ * bytes. Presence status, nick, room and resource texts repeat all through a
+ * stream (a client sends its resource with every stanza: in a swgen capture,
+ * seed 7, 150k stanzas, 522 distinct resources in 114,658 scanned, 519 nicks
+ * in 4,878), and a resource or nick scan costs ~400 instructions of
+ * Hyperscan while a probe costs a hash and a compare. Bodies and subjects
+ * are free text (135 repeats in 64k bodies there) and are not kept.
+ * Direct-mapped, a slot per cache line; an entry holds the rule ids of the
+ * field's scans for a text verbatim, so replaying them into on_match() gives
+ * the match set those scans would (on_match() looks only at the id; no scan
+ * is ever stopped). Texts over MEMO_TEXT bytes or with more than MEMO_IDS
+ * ids are not kept. Rule ids belong to one generation: thread_reload empties
+ * the memo. */
+#define MEMO_SLOTS 1024 /* power of two: 64 KB a worker */
+#define MEMO_TEXT 48    /* bytes of text an entry holds */
+#define MEMO_IDS 3      /* rule ids an entry holds */
+
+struct memo_entry {
+    uint8_t len;   /* text length, 1..MEMO_TEXT; 0 = empty slot */
+    uint8_t field; /* enum content_field */
+    uint8_t n;     /* ids */
+    uint8_t pad;
+    uint32_t id[MEMO_IDS];
+    char text[MEMO_TEXT];
+};
+
 struct content_local {
     struct sw_hs_scratch *scratch;
     struct sw_table *persist; /* sender -> struct persist_entry */
     int64_t persist_memory;   /* the table was sized from this */
     char norm[CONTENT_BUF];
+    struct memo_entry memo[MEMO_SLOTS];
 };
 
 /* An account's messages matching rules (content.persistent). */
@@ -682,9 +714,117 @@ static bool mergeable(const struct pat_group *raw)
     return true;
 }
 
+/* One code point of a class, \x{H..} or \xHH, at *@q; advances *@q. */
+static bool class_cp(const char **q, uint32_t *cp)
+{
+    const char *r = *q;
+    char *end;
+    if (r[0] != '\\' || r[1] != 'x') {
+        return false;
+    }
+    if (r[2] == '{') {
+        if (!isxdigit((unsigned char)r[3])) {
+            return false;
+        }
+        unsigned long v = strtoul(r + 3, &end, 16);
+        if (*end != '}' || v > 0x10FFFF) {
+            return false;
+        }
+        *cp = (uint32_t)v;
+        *q = end + 1;
+        return true;
+    }
+    if (!isxdigit((unsigned char)r[2]) || !isxdigit((unsigned char)r[3])) {
+        return false;
+    }
+    char hex[3] = {r[2], r[3], '\0'};
+    *cp = (uint32_t)strtoul(hex, NULL, 16);
+    *q = r + 4;
+    return true;
+}
+
+/* Can no text of printable ASCII bytes match @p? Proven only for shapes
+ * read here, anything else is "it may": a literal with a byte >= 0x80 (but
+ * under utf8 + caseless, where Unicode case folding could meet ASCII), or a
+ * regex that is an alternation of classes of code points, each class
+ * [\x{..}-\x{..}...] of code points >= 0x80 taken at least once ({n,},
+ * {n,m}, n >= 1, '+' or no quantifier): every match then holds a UTF-8
+ * sequence of such a code point, all bytes >= 0x80. Classes holding a
+ * code point that Unicode folds together with ASCII (U+017F long s, U+212A
+ * Kelvin sign; U+0130, U+0131 dotted and dotless i, U+212B and U+1E9E to be
+ * safe) do not count. The default rules zalgo, invisible_flood and
+ * fancy_text are such classes: a third of the Hyperscan instructions of
+ * plain chat lines went into them (swgen seed 7, 150k stanzas). */
+static bool never_plain(const struct sw_hs_pattern *p)
+{
+    if (p->flags & SW_HS_LITERAL) {
+        if ((p->flags & (SW_HS_UTF8 | SW_HS_CASELESS)) == (SW_HS_UTF8 | SW_HS_CASELESS)) {
+            return false;
+        }
+        for (size_t i = 0; i < p->len; i++) {
+            if ((unsigned char)p->expr[i] >= 0x80) {
+                return true;
+            }
+        }
+        return false;
+    }
+    static const uint32_t folds_ascii[] = {0x0130, 0x0131, 0x017F, 0x1E9E, 0x212A, 0x212B};
+    const char *q = p->expr;
+    for (;;) {
+        if (*q++ != '[' || *q == ']' || *q == '^') {
+            return false;
+        }
+        while (*q != ']') {
+            uint32_t lo, hi;
+            if (!class_cp(&q, &lo)) {
+                return false;
+            }
+            hi = lo;
+            if (*q == '-' && (q++, !class_cp(&q, &hi))) {
+                return false;
+            }
+            if (lo < 0x80 || hi < lo) {
+                return false;
+            }
+            for (size_t k = 0; k < sizeof(folds_ascii) / sizeof(folds_ascii[0]); k++) {
+                if (folds_ascii[k] >= lo && folds_ascii[k] <= hi) {
+                    return false;
+                }
+            }
+        }
+        q++;
+        if (*q == '+') {
+            q++;
+        } else if (*q == '{') {
+            char *end;
+            if (!isdigit((unsigned char)q[1]) || strtoul(q + 1, &end, 10) < 1) {
+                return false;
+            }
+            if (*end == ',') {
+                end++;
+                while (isdigit((unsigned char)*end)) {
+                    end++;
+                }
+            }
+            if (*end != '}') {
+                return false;
+            }
+            q = end + 1;
+        }
+        if (*q == '\0') {
+            return true;
+        }
+        if (*q++ != '|') {
+            return false;
+        }
+    }
+}
+
 /* sh->both[f]: field @f's raw and normalized patterns in one database, when
- * it has both and mergeable() (see content_process). Not having it only costs
- * a scan: a compile failure here is not an error (each half compiled). */
+ * it has both and mergeable() (see content_process). It is scanned only on
+ * plain text (printable ASCII), so patterns that never_plain() are left out.
+ * Not having it only costs a scan: a compile failure here is not an error
+ * (each half compiled). */
 static int compile_both(struct build *b, int f, const char *cache_dir)
 {
     struct content_shared *sh = b->sh;
@@ -696,11 +836,20 @@ static int compile_both(struct build *b, int f, const char *cache_dir)
     if (pats == NULL) {
         return SW_ENOMEM;
     }
-    memcpy(pats, raw->pats, raw->n * sizeof(*pats));
-    memcpy(pats + raw->n, norm->pats, norm->n * sizeof(*pats));
+    size_t n = 0;
+    for (size_t i = 0; i < raw->n + norm->n; i++) {
+        const struct sw_hs_pattern *p = i < raw->n ? &raw->pats[i] : &norm->pats[i - raw->n];
+        if (!never_plain(p)) {
+            pats[n++] = *p;
+        }
+    }
+    if (n == 0) {
+        free(pats); /* (no rule can match plain text: two scans, each finding nothing) */
+        return 0;
+    }
     struct sw_hs_build_info info;
     struct sw_errbuf heb = {.msg = ""};
-    int rc = sw_hs_db_build(pats, raw->n + norm->n, cache_dir, &sh->both[f], &info, &heb);
+    int rc = sw_hs_db_build(pats, n, cache_dir, &sh->both[f], &info, &heb);
     free(pats);
     if (rc != 0) {
         sw_log_warn(CONTENT_NAME, "%s: raw and normalized rules not merged: %s", field_names[f],
@@ -908,6 +1057,8 @@ static int content_thread_reload(const void *shared, void *local)
     }
     sw_hs_scratch_free(lo->scratch);
     lo->scratch = ns;
+    /* the memo's rule ids are indexes into the old generation's rules */
+    memset(lo->memo, 0, sizeof(lo->memo));
     return 0;
 }
 
@@ -943,6 +1094,54 @@ static int on_match(unsigned id, unsigned long long to, void *ctx)
     }
     m->rule[m->n++] = id;
     return 0;
+}
+
+/* The rule ids on_match() receives for one field, for the memo. */
+struct field_rec {
+    struct match_set *m;
+    uint32_t id[MEMO_IDS];
+    unsigned n; /* ids received; more than MEMO_IDS: not kept */
+};
+
+static int on_match_rec(unsigned id, unsigned long long to, void *ctx)
+{
+    struct field_rec *r = ctx;
+    if (r->n < MEMO_IDS) {
+        r->id[r->n] = id;
+    }
+    r->n++;
+    return on_match(id, to, r->m);
+}
+
+/* Fields whose texts the memo keeps (see struct memo_entry). */
+static const bool memo_field[CF__COUNT] = {
+    [CF_STATUS] = true, [CF_NICK] = true, [CF_ROOM] = true, [CF_RESOURCE] = true};
+
+/* The slot of @field's text (@len 1..MEMO_TEXT bytes). The hash reads the
+ * first and last 8 bytes (all of a text up to 16: most nicks and
+ * resources), inline: sw_hash64 was 41 instructions a probe, a third of
+ * what the memo cost. A collision only costs a scan: entries compare the
+ * whole text. */
+static struct memo_entry *memo_slot(struct content_local *lo, int field, const char *text,
+                                    size_t len)
+{
+    uint64_t a = 0, b = 0;
+    if (len >= 8) {
+        memcpy(&a, text, 8);
+        memcpy(&b, text + len - 8, 8);
+    } else if (len >= 4) {
+        uint32_t x, y;
+        memcpy(&x, text, 4);
+        memcpy(&y, text + len - 4, 4);
+        a = x;
+        b = y;
+    } else {
+        a = (unsigned char)text[0] | (uint64_t)(unsigned char)text[len / 2] << 8 |
+            (uint64_t)(unsigned char)text[len - 1] << 16;
+    }
+    uint64_t h =
+        (a * 0x9E3779B97F4A7C15ull ^ (b + (len << 3 | (uint64_t)field))) * 0xC2B2AE3D27D4EB4Full;
+    return &lo->memo[(h >> 40) & (MEMO_SLOTS - 1)];
 }
 
 /* Text of @field in @ev (borrowed); *len 0 when absent. */
@@ -1074,6 +1273,46 @@ static void persist(const struct content_shared *sh, struct content_local *lo,
     st->hits++;
 }
 
+/* Scan field @f's @len bytes of @text with its databases; every rule found
+ * goes to on_match_rec(@rec), in the order the scans report them. */
+static void scan_field(const struct content_shared *sh, struct content_local *lo, int f,
+                       const char *text, size_t len, struct field_rec *rec)
+{
+    size_t n = 0;
+    bool normalized = false, plain = false;
+    if (sh->both[f] != NULL) {
+        /* Plain text normalized to its own length is its lower-casing:
+         * the raw patterns (all caseless, mergeable()) match it as they
+         * match the raw text, so one scan finds both halves' rules. With
+         * at most one rule found that is the whole answer; with more, the
+         * order of the two scans below decides the hits' order: scan
+         * again that way (rare). */
+        n = sw_normalize_ex(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT, &plain);
+        normalized = true;
+        if (plain && n == len) {
+            struct match_set one;
+            one.n = 0;
+            one.dropped = 0;
+            sw_hs_scan(sh->both[f], lo->norm, n, lo->scratch, on_match, &one);
+            if (one.n + one.dropped <= 1) {
+                for (unsigned i = 0; i < one.n; i++) {
+                    on_match_rec(one.rule[i], 0, rec);
+                }
+                return;
+            }
+        }
+    }
+    if (sh->db[f][0] != NULL) {
+        sw_hs_scan(sh->db[f][0], text, len, lo->scratch, on_match_rec, rec);
+    }
+    if (sh->db[f][1] != NULL) {
+        if (!normalized) {
+            n = sw_normalize(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT);
+        }
+        sw_hs_scan(sh->db[f][1], lo->norm, n, lo->scratch, on_match_rec, rec);
+    }
+}
+
 static void content_process(const void *shared, void *local, const struct sw_event *ev,
                             struct sw_hit_sink *out, struct sw_detector_stats *st)
 {
@@ -1091,11 +1330,16 @@ static void content_process(const void *shared, void *local, const struct sw_eve
     m.n = 0; /* rule[] is written before it is read: not zeroed (72 bytes an event) */
     m.dropped = 0;
     /* Only the fields with rules: four of six in the default set (this and
-     * the match sets no longer zeroed: ~50 instructions an event fewer). */
+     * the match sets no longer zeroed: ~50 instructions an event fewer).
+     * First the texts and their memo slots, fetched while the body is
+     * scanned (a memo slot is often out of cache: waiting for it took a
+     * sixth of content_process's samples on the bench capture). */
+    struct memo_entry *mslot[CF__COUNT];
     for (unsigned j = 0; j < sh->n_fields; j++) {
         int f = sh->fields[j];
         ftext[f] = NULL;
         flen[f] = 0;
+        mslot[f] = NULL;
         size_t len;
         const char *text = field_text(ev, f, &len);
         if (text == NULL || len == 0) {
@@ -1109,38 +1353,33 @@ static void content_process(const void *shared, void *local, const struct sw_eve
         }
         ftext[f] = text;
         flen[f] = len;
-        size_t n = 0;
-        bool normalized = false, plain = false;
-        if (sh->both[f] != NULL) {
-            /* Plain text normalized to its own length is its lower-casing:
-             * the raw patterns (all caseless, mergeable()) match it as they
-             * match the raw text, so one scan finds both halves' rules. With
-             * at most one rule found that is the whole answer; with more, the
-             * order of the two scans below decides the hits' order: scan
-             * again that way (rare). */
-            n = sw_normalize_ex(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT, &plain);
-            normalized = true;
-            if (plain && n == len) {
-                struct match_set one;
-                one.n = 0;
-                one.dropped = 0;
-                sw_hs_scan(sh->both[f], lo->norm, n, lo->scratch, on_match, &one);
-                if (one.n + one.dropped <= 1) {
-                    for (unsigned i = 0; i < one.n; i++) {
-                        on_match(one.rule[i], 0, &m);
-                    }
-                    continue;
-                }
-            }
+        if (memo_field[f] && len <= MEMO_TEXT) {
+            mslot[f] = memo_slot(lo, f, text, len);
+            __builtin_prefetch(mslot[f]);
         }
-        if (sh->db[f][0] != NULL) {
-            sw_hs_scan(sh->db[f][0], text, len, lo->scratch, on_match, &m);
+    }
+    for (unsigned j = 0; j < sh->n_fields; j++) {
+        int f = sh->fields[j];
+        const char *text = ftext[f];
+        size_t len = flen[f];
+        struct memo_entry *me = mslot[f];
+        if (text == NULL) {
+            continue;
         }
-        if (sh->db[f][1] != NULL) {
-            if (!normalized) {
-                n = sw_normalize(text, len, lo->norm, sizeof(lo->norm), SW_NORM_DEFAULT);
+        if (me != NULL && me->len == len && me->field == f && memcmp(me->text, text, len) == 0) {
+            for (unsigned i = 0; i < me->n; i++) {
+                on_match(me->id[i], 0, &m);
             }
-            sw_hs_scan(sh->db[f][1], lo->norm, n, lo->scratch, on_match, &m);
+            continue;
+        }
+        struct field_rec rec = {.m = &m, .n = 0};
+        scan_field(sh, lo, f, text, len, &rec);
+        if (me != NULL && rec.n <= MEMO_IDS) {
+            me->len = (uint8_t)len;
+            me->field = (uint8_t)f;
+            me->n = (uint8_t)rec.n;
+            memcpy(me->id, rec.id, rec.n * sizeof(rec.id[0]));
+            memcpy(me->text, text, len);
         }
     }
     for (unsigned i = 0; i < m.n; i++) {

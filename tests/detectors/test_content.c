@@ -373,6 +373,134 @@ static void test_fields_and_kinds(void **state)
     det_close(&d);
 }
 
+/* The hits' symbols in order, joined by ' ' (the memo must give the order the
+ * scans give). */
+static const char *hit_syms(const struct sw_test_hits *c)
+{
+    static char buf[1024];
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < c->n && i < SW_TEST_HITS; i++) {
+        int k = snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? " " : "", c->hits[i].symbol);
+        assert_true(k > 0 && (size_t)k < sizeof(buf) - off);
+        off += (size_t)k;
+    }
+    return buf;
+}
+
+/* An event with nick @nick (MUC presence) and resource @res. */
+static struct sw_test_hits run_nick_res(struct det *d, const char *nick, const char *res)
+{
+    char from[256];
+    snprintf(from, sizeof(from), "alice@example.org/%s", res);
+    return run(d, &(struct evspec){.kind = SW_EV_PRESENCE,
+                                   .from = from,
+                                   .to = "lobby@conference.example.org/x",
+                                   .nick = nick,
+                                   .flags = SW_F_MUC_PRESENCE});
+}
+
+/* The scan memo (short status, nick, room and resource texts): a text seen
+ * again gives the hits, in the order, the scans gave the first time; the key
+ * is the field and every byte of the text (the slot hash reads only the
+ * first and last 8 bytes), texts over 48 bytes and texts with more than three
+ * rules are scanned every time, and a reload forgets what the old
+ * generation's rule ids meant. */
+static void test_scan_memo(void **state)
+{
+    (void)state;
+    struct det d;
+    det_open(&d, "    rules:\n"
+                 "      - {id: n_mid, literal: 'MIDDLE', field: nick}\n"
+                 "      - {id: n_ab, literal: 'ab', field: nick}\n"
+                 "      - {id: n_cd, literal: 'cd', field: nick}\n"
+                 "      - {id: n_ef, literal: 'ef', field: nick}\n"
+                 "      - {id: n_gh, literal: 'gh', field: nick}\n"
+                 "      - {id: r_bot, literal: 'bot', field: resource}\n"
+                 "      - {id: s_inv, literal: 'joinme', field: status, normalized: true}\n");
+    static const char *const nicks[] = {
+        "cd-ab",                                             /* two rules */
+        "ab cd ef gh",                                       /* four rules: more than kept */
+        "robot",                                             /* no nick rule; r_bot's text */
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxab",  /* 48 bytes: kept */
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxab", /* 49 bytes: not kept */
+        "a",
+    };
+    char want[6][1024];
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < 6; i++) {
+            struct sw_test_hits c = run_nick_res(&d, nicks[i], "laptop");
+            if (round == 0) {
+                snprintf(want[i], sizeof(want[i]), "%s", hit_syms(&c));
+            } else {
+                assert_string_equal(hit_syms(&c), want[i]);
+            }
+        }
+    }
+    assert_string_equal(want[0], "content.n_cd content.n_ab"); /* by end offset */
+    assert_string_equal(want[1], "content.n_ab content.n_cd content.n_ef content.n_gh");
+    assert_string_equal(want[2], "");
+    assert_string_equal(want[3], "content.n_ab");
+    assert_string_equal(want[4], "content.n_ab");
+    assert_string_equal(want[5], "");
+
+    /* the same bytes in another field: "robot" as a nick (kept, no rule)
+     * then as a resource */
+    struct sw_test_hits c = run_nick_res(&d, "robot", "robot");
+    assert_string_equal(hit_syms(&c), "content.r_bot");
+    c = run_nick_res(&d, "robot", "laptop");
+    assert_string_equal(hit_syms(&c), "");
+
+    /* and for 4096 texts, more than the memo has slots: entries replaced
+     * all the time, every answer still the scan's */
+    for (unsigned i = 0; i < 4096; i++) {
+        char t[32];
+        snprintf(t, sizeof(t), "bot%u", i);
+        c = run_nick_res(&d, t, "laptop");
+        assert_string_equal(hit_syms(&c), "");
+        c = run_nick_res(&d, "zz", t);
+        assert_string_equal(hit_syms(&c), "content.r_bot");
+    }
+
+    /* same length, same first and last 8 bytes (one slot), other middle */
+    c = run_nick_res(&d, "12345678-MIDDLE-87654321", "laptop");
+    assert_string_equal(hit_syms(&c), "content.n_mid");
+    c = run_nick_res(&d, "12345678-middle-87654321", "laptop"); /* literal is case-blind */
+    assert_string_equal(hit_syms(&c), "content.n_mid");
+    c = run_nick_res(&d, "12345678-MIDDEL-87654321", "laptop");
+    assert_string_equal(hit_syms(&c), "");
+    c = run_nick_res(&d, "12345678-MIDDLE-87654321", "laptop");
+    assert_string_equal(hit_syms(&c), "content.n_mid");
+
+    /* a normalized field: the memo keeps what the skeleton's scan found */
+    for (int i = 0; i < 2; i++) {
+        c = run(&d, &(struct evspec){.kind = SW_EV_PRESENCE, .status = "J01N ME"});
+        assert_string_equal(hit_syms(&c), "");
+        c = run(&d, &(struct evspec){.kind = SW_EV_PRESENCE, .status = "J01NME"});
+        assert_string_equal(hit_syms(&c), "content.s_inv");
+    }
+
+    /* reload: rule index 0 is another rule now; "cd-ab" and "robot" must be
+     * scanned with the new databases, not replayed */
+    struct det e;
+    det_open(&e, "    rules:\n"
+                 "      - {id: other, literal: 'zzz', field: nick}\n"
+                 "      - {id: n_cd2, literal: 'cd', field: nick}\n"
+                 "      - {id: n_rob, literal: 'robot', field: nick}\n");
+    assert_int_equal(sw_content_ops.thread_reload(e.shared, d.local), 0);
+    sw_content_ops.thread_fini(e.local);
+    e.local = d.local; /* d's worker, now on e's generation */
+    for (int i = 0; i < 2; i++) {
+        c = run_nick_res(&e, "cd-ab", "laptop");
+        assert_string_equal(hit_syms(&c), "content.n_cd2");
+        c = run_nick_res(&e, "robot", "robot");
+        assert_string_equal(hit_syms(&c), "content.n_rob");
+    }
+    det_close(&e);
+    sw_content_ops.teardown(d.shared);
+    sw_conf_free(d.conf);
+}
+
 static void test_flags(void **state)
 {
     (void)state;
@@ -627,6 +755,80 @@ static void test_default_rules_spam(void **state)
  * plus one case-sensitive raw rule that never matches (which keeps the two
  * scans), over the corpora and lines matching one raw and one normalized rule
  * at once. */
+/* The merged database is scanned only on plain text (printable ASCII) and
+ * leaves out what no such text can match: classes of code points >= 0x80,
+ * literals with such bytes. Not what Unicode case folding joins with ASCII
+ * (U+212A Kelvin sign ~ k, U+017F long s ~ s), nor any other shape: the
+ * merged detector must hit what the split one (no merged database: two
+ * scans every time) hits, in plain and other texts. */
+static void test_merged_scan_leaves_out_nonascii(void **state)
+{
+    (void)state;
+    static const char *const rules =
+        "      - {id: zalgo, regex: '[\\x{0300}-\\x{036F}\\x{1DC0}-\\x{1DFF}]{3,}', utf8: true}\n"
+        "      - {id: flood, regex: '[\\x{200B}\\x{FEFF}]{2,}|[\\x{202A}-\\x{202E}]+', utf8: "
+        "true}\n"
+        "      - {id: kelvin, regex: '[\\x{2100}-\\x{214F}]', utf8: true}\n"
+        "      - {id: long_s, regex: '[\\x{017F}]+', utf8: true}\n"
+        "      - {id: dotless, regex: '[\\x{0130}\\x{0131}]', utf8: true}\n"
+        "      - {id: or_ascii, regex: '[\\x{0400}-\\x{04FF}]{2}|zq', utf8: true}\n"
+        "      - {id: neg, regex: '[^\\x{0300}]{40}', utf8: true}\n"
+        "      - {id: low, regex: '[\\x{7A}-\\x{0100}]', utf8: true}\n"
+        "      - {id: bytes, literal: 'caf\xc3\xa9'}\n"
+        "      - {id: bytes_u8, literal: 'caf\xc3\xa9', utf8: true}\n"
+        "      - {id: norm, literal: 'spam', normalized: true}\n";
+    static const char *const texts[] = {
+        "ok",
+        "OK then",
+        "yes sir",
+        "KELVIN",
+        "lots of words here, well over forty bytes of plain text",
+        "zq",
+        "a zq b",
+        "spam",
+        "spam and ok",
+        "caf\xc3\xa9",
+        "CAF\xc3\x89",
+        "a\xcc\x81\xcc\x82\xcc\x83 zalgo",
+        "x\xe2\x80\x8b\xe2\x80\x8by",
+        "\xe2\x84\xaa",
+        "\xc5\xbf\xc5\xbf",
+        "\xd0\xb0\xd0\xb1 zq",
+        "i \xc4\xb1",
+    };
+    char yaml[4096];
+    struct det merged, split;
+    snprintf(yaml, sizeof(yaml), "    rules:\n%s", rules);
+    det_open(&merged, yaml);
+    snprintf(yaml, sizeof(yaml),
+             "    rules:\n%s      - {id: zz_case, literal: QQzzNEVERzzQQ, caseless: false}\n",
+             rules);
+    det_open(&split, yaml);
+    size_t hits = 0;
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        struct sw_test_hits a = run(&merged, &(struct evspec){.body = texts[i]});
+        struct sw_test_hits b = run(&split, &(struct evspec){.body = texts[i]});
+        char sa[1024];
+        snprintf(sa, sizeof(sa), "%s", hit_syms(&a));
+        if (strcmp(sa, hit_syms(&b)) != 0) {
+            fail_msg("'%s': merged '%s', split '%s'", texts[i], sa, hit_syms(&b));
+        }
+        hits += a.n;
+    }
+    /* plain texts that only the shapes kept in the merged database match */
+    struct sw_test_hits c = run(&merged, &(struct evspec){.body = "lots of words here, well over "
+                                                                  "forty bytes of plain text"});
+    assert_true(hit_has(&c, "content.neg"));
+    c = run(&merged, &(struct evspec){.body = "a zq b"});
+    assert_true(hit_has(&c, "content.or_ascii"));
+    assert_true(hit_has(&c, "content.low"));
+    c = run(&merged, &(struct evspec){.body = "a\xcc\x81\xcc\x82\xcc\x83 zalgo"});
+    assert_true(hit_has(&c, "content.zalgo"));
+    assert_true(hits >= 8);
+    det_close(&merged);
+    det_close(&split);
+}
+
 static void test_merged_scan_same_hits(void **state)
 {
     (void)state;
@@ -894,12 +1096,14 @@ int main(void)
         cmocka_unit_test(test_persistent),
         cmocka_unit_test(test_persistent_respun_lure),
         cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_scan_memo),
         cmocka_unit_test(test_normalized_obfuscation),
         cmocka_unit_test(test_rule_file_errors),
         cmocka_unit_test(test_default_rules_benign_corpus),
         cmocka_unit_test(test_default_rules_spam),
         cmocka_unit_test(test_cache_second_setup_hits),
         cmocka_unit_test(test_merged_scan_same_hits),
+        cmocka_unit_test(test_merged_scan_leaves_out_nonascii),
         cmocka_unit_test(test_symbol_stable_across_generations),
         cmocka_unit_test(test_null_settings),
         cmocka_unit_test(test_hot_reload_under_load),
