@@ -1221,6 +1221,9 @@ static void cls_process(const void *shared, void *local, const struct sw_event *
         ev->body_len == 0 || sw_dc_relayed(ev->body, ev->body_len)) {
         return;
     }
+    /* The sender's history set (1 MiB per worker: mostly a cache miss,
+     * ~3/4 of cls_process's own samples) is loaded while the text is scored. */
+    __builtin_prefetch(cls_hist_set(lo->hist, ev->from.bare), 1);
     size_t len = ev->body_len;
     if (len > CLS_MAX_TEXT) {
         len = CLS_MAX_TEXT;

@@ -45,6 +45,12 @@ struct cls_hist_slot {
     uint32_t ham, spam;
 };
 
+/* The set of sender @bare in @tab: its 64-byte line. */
+static inline struct cls_hist_slot *cls_hist_set(struct cls_hist_slot *tab, uint64_t bare)
+{
+    return &tab[(bare & (CLS_HIST_SLOTS / CLS_HIST_WAYS - 1u)) * CLS_HIST_WAYS];
+}
+
 /**
  * Count one scored message of the sender @bare (its JID hash) at @t_ms, spammy
  * when @spammy; a sender active within the hour pushed out of a full set
@@ -56,8 +62,7 @@ struct cls_hist_slot {
 static inline bool cls_hist_count(struct cls_hist_slot *tab, uint64_t bare, int64_t t_ms,
                                   bool spammy, unsigned min, double share, uint64_t *evictions)
 {
-    struct cls_hist_slot *set =
-        &tab[(bare & (CLS_HIST_SLOTS / CLS_HIST_WAYS - 1u)) * CLS_HIST_WAYS];
+    struct cls_hist_slot *set = cls_hist_set(tab, bare);
     uint32_t tag = (uint32_t)(bare >> 32) | 1u;
     uint32_t now = t_ms > 0 ? (uint32_t)(t_ms / 1000) : 0;
     struct cls_hist_slot *s = NULL, *lru = &set[0];
