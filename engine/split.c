@@ -17,11 +17,15 @@
  * goes through fast_scan(), which walks 64-byte windows of '<'/'>', quote and
  * newline bit masks and makes the same transitions as the switch; the switch
  * (the portable path) does the rest: comments, CDATA, PIs, the header, the
- * close, junk, and the last bytes of each buffer. fast_scan() lives in
- * split_fast.inc, built twice: with SSE2 (x86-64's baseline) and with AVX2
- * (32-byte compares, hardware popcount), which sw_split_new() picks when the
- * CPU has it. tests/engine/test_split.c checks the switch and both versions
- * against the pre-SSE2 scanner (split_ref.inc).
+ * close, junk, and the last bytes of each buffer. Most windows fast_scan()
+ * takes whole (its window walk: brackets and quotes resolved with prefix
+ * parities, as simdjson does for JSON strings, depth moved by the count of
+ * start and end tags), the others tag by tag. fast_scan() lives in
+ * split_fast.inc, built three times: with SSE2 (x86-64's baseline), with
+ * AVX2 (32-byte compares, hardware popcount, carry-less multiply, BMI) and
+ * with AVX-512BW (one 64-byte compare per mask); sw_split_new() picks the
+ * best the CPU has. tests/engine/test_split.c checks the switch and every
+ * version against the pre-SSE2 scanner (split_ref.inc).
  * Newlines are counted lazily up to the positions that need a line: a
  * top-level '<', an error, the end of each fed buffer.
  *
@@ -409,40 +413,92 @@ static inline unsigned popcount64(uint64_t x)
     return (unsigned)((x * 0x0101010101010101ull) >> 56);
 }
 
-/* Bit i of *ang / *dq / *sq / *nl: byte b[i] is '<' or '>' / '"' / '\'' / '\n',
- * for i < 64. ('<' | 2 == '>' | 2 == '>' and no other byte ORed with 2 gives '>'.) */
-static inline void win_load(const char *b, uint64_t *ang, uint64_t *dq, uint64_t *sq, uint64_t *nl)
+/* The byte classes of a 64-byte window [b, b + 64) that fast_scan() works
+ * on: bit i of each mask stands for byte b[i]. */
+struct fs_win {
+    uint64_t ang;  /* '<' or '>' */
+    uint64_t gt;   /* '>' */
+    uint64_t dq;   /* '"' */
+    uint64_t sq;   /* '\'' */
+    uint64_t nl;   /* '\n' */
+    uint64_t sl;   /* '/' */
+    uint64_t bang; /* '!' or '?' (after a '<': a comment, CDATA or a PI) */
+};
+
+/* The bytes the window loaders compare with, one vector of each. A loader
+ * takes them from a struct win_keys filled once per fast_scan() call and
+ * made opaque to the compiler, which otherwise builds them again for every
+ * window (it must after each call out of the loop): now they stay in
+ * registers or are read as the compares' memory operands. */
+enum { WK_LT, WK_GT, WK_DQ, WK_SQ, WK_NL, WK_SL, WK_EX, WK_QM, WK_SP, WK_TAB, WK_CR, WK_N };
+static const char win_key_chars[WK_N] = {'<', '>', '"', '\'', '\n', '/', '!', '?', ' ', '\t', '\r'};
+
+struct win_keys {
+    __m128i k[WK_N];
+};
+
+static inline void win_keys_init(struct win_keys *wk)
 {
-    const __m128i two = _mm_set1_epi8(2), vgt = _mm_set1_epi8('>'), vnl = _mm_set1_epi8('\n');
-    const __m128i vdq = _mm_set1_epi8('"'), vsq = _mm_set1_epi8('\'');
-    const __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)b);
-    const __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(b + 16));
-    const __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(b + 32));
-    const __m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(b + 48));
-#define WIN_MASK(F)                                                                                \
-    ((uint64_t)(unsigned)_mm_movemask_epi8(F(v0)) |                                                \
-     (uint64_t)(unsigned)_mm_movemask_epi8(F(v1)) << 16 |                                          \
-     (uint64_t)(unsigned)_mm_movemask_epi8(F(v2)) << 32 |                                          \
-     (uint64_t)(unsigned)_mm_movemask_epi8(F(v3)) << 48)
-#define IS_ANG(v) _mm_cmpeq_epi8(_mm_or_si128(v, two), vgt)
-#define IS_DQ(v) _mm_cmpeq_epi8(v, vdq)
-#define IS_SQ(v) _mm_cmpeq_epi8(v, vsq)
-#define IS_NL(v) _mm_cmpeq_epi8(v, vnl)
-    *ang = WIN_MASK(IS_ANG);
-    *dq = WIN_MASK(IS_DQ);
-    *sq = WIN_MASK(IS_SQ);
-    *nl = WIN_MASK(IS_NL);
-#undef IS_NL
-#undef IS_ANG
-#undef IS_DQ
-#undef IS_SQ
-#undef WIN_MASK
+    for (int i = 0; i < WK_N; i++) {
+        wk->k[i] = _mm_set1_epi8(win_key_chars[i]);
+        __asm__("" : "+x"(wk->k[i]));
+    }
+}
+
+/* Bit i: byte i of the window (four 16-byte vectors) equals key k. */
+static inline uint64_t win_eq(const __m128i v[4], const struct win_keys *wk, int k)
+{
+    const __m128i vc = wk->k[k];
+    return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[0], vc)) |
+           (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[1], vc)) << 16 |
+           (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[2], vc)) << 32 |
+           (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v[3], vc)) << 48;
+}
+
+__attribute__((always_inline)) static inline void win_load(const char *b, struct fs_win *w,
+                                                           const struct win_keys *wk)
+{
+    __m128i v[4];
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * i));
+    }
+    w->gt = win_eq(v, wk, WK_GT);
+    w->ang = win_eq(v, wk, WK_LT) | w->gt;
+    w->dq = win_eq(v, wk, WK_DQ);
+    w->sq = win_eq(v, wk, WK_SQ);
+    w->nl = win_eq(v, wk, WK_NL);
+    w->sl = win_eq(v, wk, WK_SL);
+    w->bang = win_eq(v, wk, WK_EX) | win_eq(v, wk, WK_QM);
+}
+
+/* Bit i: byte b[i] is XML whitespace (space, tab, CR, LF). */
+static inline uint64_t win_ws(const char *b, const struct win_keys *wk)
+{
+    __m128i v[4];
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm_loadu_si128((const __m128i *)(const void *)(b + 16 * i));
+    }
+    return win_eq(v, wk, WK_SP) | win_eq(v, wk, WK_TAB) | win_eq(v, wk, WK_CR) |
+           win_eq(v, wk, WK_NL);
+}
+
+/* Bit i: parity of the set bits 0..i of x (the quote trick of simdjson). */
+static inline uint64_t prefix_xor(uint64_t x)
+{
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
 }
 
 /* Add the newlines of [from, to) to *lines and move *lstart (the offset just
  * after the last one), without touching s->counted. */
-static void count_range(const struct sw_split *s, const char *buf, const char *from, const char *to,
-                        uint64_t *lines, uint64_t *lstart)
+__attribute__((noinline)) static void count_range(const struct sw_split *s, const char *buf,
+                                                  const char *from, const char *to, uint64_t *lines,
+                                                  uint64_t *lstart)
 {
     uint64_t c = sw_split_count_nl(from, (size_t)(to - from));
     if (c != 0) {
@@ -460,10 +516,11 @@ static void count_range(const struct sw_split *s, const char *buf, const char *f
  * quoted values, end tags) and between them (whitespace, the next stanza's
  * '<'). It walks bit masks of angle brackets and quotes over consecutive
  * 64-byte windows and makes exactly the transitions of the byte-driven switch
- * in sw_split_feed(), with the same callbacks. Anything else (comments,
- * CDATA, PIs, the stream close, junk at the top level, the last < 128 bytes
- * of a buffer) is left to that switch: it returns the position where it
- * stopped, with the state stored in @s.
+ * in sw_split_feed(), with the same callbacks: a whole window at a time where
+ * it can (the window walk, FS_WINDOW in split_fast.inc), else from bracket to
+ * bracket. Anything else (comments, CDATA, PIs, the stream close, junk at
+ * the top level, the last < 128 bytes of a buffer) is left to that switch:
+ * it returns the position where it stopped, with the state stored in @s.
  */
 /* The quote-parity shortcut of fast_scan's start-tag state, one step in the
  * window @b (masks @wa angle brackets, @wd double and @wsq single quotes) from
@@ -507,10 +564,19 @@ static inline enum stag_step stag_step(const char *b, uint64_t wa, uint64_t wd, 
     return STAG_AGAIN;
 }
 
+/* What fast_scan's whole-window step did (split_fast.inc). */
+enum fs_window {
+    FW_NONE, /* stopped at a window left to the per-byte code */
+    FW_TOP,  /* stopped between stanzas */
+    FW_OUT,  /* stopped at the last whole window's end */
+};
+
 /* fast_scan reached a stanza's '<' at @p: record where it starts (line from
  * the newline mask @wn of the window @b, @ln / @ls before it). */
-static void fast_stanza_start(struct sw_split *s, const char *buf, const char *b, const char *p,
-                              uint64_t wn, uint64_t ln, uint64_t ls)
+__attribute__((always_inline)) static inline void fast_stanza_start(struct sw_split *s,
+                                                                    const char *buf, const char *b,
+                                                                    const char *p, uint64_t wn,
+                                                                    uint64_t ln, uint64_t ls)
 {
     uint64_t m = wn & (((uint64_t)1 << (p - b)) - 1); /* newlines in [b, p) */
     s->lines = ln + popcount64(m);
@@ -528,43 +594,129 @@ static void fast_stanza_start(struct sw_split *s, const char *buf, const char *b
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define SPLIT_AVX2 1
 #include <immintrin.h>
-/* win_load() with 32-byte compares, for CPUs with AVX2 (chosen at run time). */
-__attribute__((target("avx2"))) static inline void
-win_load_avx2(const char *b, uint64_t *ang, uint64_t *dq, uint64_t *sq, uint64_t *nl)
+/* win_load() and win_ws() with 32-byte compares, prefix_xor() with a
+ * carry-less multiply, for CPUs with AVX2 and PCLMUL (chosen at run time). */
+struct win_keys_avx2 {
+    __m256i k[WK_N];
+};
+
+__attribute__((target("avx2"), always_inline)) static inline void
+win_keys_init_avx2(struct win_keys_avx2 *wk)
 {
-    const __m256i two = _mm256_set1_epi8(2), vgt = _mm256_set1_epi8('>');
-    const __m256i vnl = _mm256_set1_epi8('\n'), vdq = _mm256_set1_epi8('"');
-    const __m256i vsq = _mm256_set1_epi8('\'');
+    for (int i = 0; i < WK_N; i++) {
+        wk->k[i] = _mm256_set1_epi8(win_key_chars[i]);
+        __asm__("" : "+x"(wk->k[i]));
+    }
+}
+
+__attribute__((target("avx2"), always_inline)) static inline uint64_t
+win_eq_avx2(__m256i v0, __m256i v1, const struct win_keys_avx2 *wk, int k)
+{
+    const __m256i vc = wk->k[k];
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, vc)) |
+           (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, vc)) << 32;
+}
+
+__attribute__((target("avx2"), always_inline)) static inline void
+win_load_avx2(const char *b, struct fs_win *w, const struct win_keys_avx2 *wk)
+{
     const __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)b);
     const __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(b + 32));
-#define WIN_MASK(F)                                                                                \
-    ((uint64_t)(uint32_t)_mm256_movemask_epi8(F(v0)) |                                             \
-     (uint64_t)(uint32_t)_mm256_movemask_epi8(F(v1)) << 32)
-#define IS_ANG(v) _mm256_cmpeq_epi8(_mm256_or_si256(v, two), vgt)
-#define IS_DQ(v) _mm256_cmpeq_epi8(v, vdq)
-#define IS_SQ(v) _mm256_cmpeq_epi8(v, vsq)
-#define IS_NL(v) _mm256_cmpeq_epi8(v, vnl)
-    *ang = WIN_MASK(IS_ANG);
-    *dq = WIN_MASK(IS_DQ);
-    *sq = WIN_MASK(IS_SQ);
-    *nl = WIN_MASK(IS_NL);
-#undef IS_NL
-#undef IS_ANG
-#undef IS_DQ
-#undef IS_SQ
-#undef WIN_MASK
+    w->gt = win_eq_avx2(v0, v1, wk, WK_GT);
+    w->ang = win_eq_avx2(v0, v1, wk, WK_LT) | w->gt;
+    w->dq = win_eq_avx2(v0, v1, wk, WK_DQ);
+    w->sq = win_eq_avx2(v0, v1, wk, WK_SQ);
+    w->nl = win_eq_avx2(v0, v1, wk, WK_NL);
+    w->sl = win_eq_avx2(v0, v1, wk, WK_SL);
+    w->bang = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+                  _mm256_cmpeq_epi8(v0, wk->k[WK_EX]), _mm256_cmpeq_epi8(v0, wk->k[WK_QM]))) |
+              (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+                  _mm256_cmpeq_epi8(v1, wk->k[WK_EX]), _mm256_cmpeq_epi8(v1, wk->k[WK_QM])))
+                  << 32;
+}
+
+__attribute__((target("avx2"), always_inline)) static inline uint64_t
+win_ws_avx2(const char *b, const struct win_keys_avx2 *wk)
+{
+    const __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)b);
+    const __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(b + 32));
+    return win_eq_avx2(v0, v1, wk, WK_SP) | win_eq_avx2(v0, v1, wk, WK_TAB) |
+           win_eq_avx2(v0, v1, wk, WK_CR) | win_eq_avx2(v0, v1, wk, WK_NL);
+}
+
+/* win_load() and win_ws() for CPUs with AVX-512BW: one 64-byte compare
+ * gives a window's mask. */
+struct win_keys_avx512 {
+    __m512i k[WK_N];
+};
+
+__attribute__((target("avx512f,avx512bw"), always_inline)) static inline void
+win_keys_init_avx512(struct win_keys_avx512 *wk)
+{
+    for (int i = 0; i < WK_N; i++) {
+        wk->k[i] = _mm512_set1_epi8(win_key_chars[i]);
+        __asm__("" : "+v"(wk->k[i]));
+    }
+}
+
+__attribute__((target("avx512f,avx512bw"), always_inline)) static inline void
+win_load_avx512(const char *b, struct fs_win *w, const struct win_keys_avx512 *wk)
+{
+    const __m512i v = _mm512_loadu_si512((const void *)b);
+    w->gt = _mm512_cmpeq_epi8_mask(v, wk->k[WK_GT]);
+    w->ang = _mm512_cmpeq_epi8_mask(v, wk->k[WK_LT]) | w->gt;
+    w->dq = _mm512_cmpeq_epi8_mask(v, wk->k[WK_DQ]);
+    w->sq = _mm512_cmpeq_epi8_mask(v, wk->k[WK_SQ]);
+    w->nl = _mm512_cmpeq_epi8_mask(v, wk->k[WK_NL]);
+    w->sl = _mm512_cmpeq_epi8_mask(v, wk->k[WK_SL]);
+    w->bang = _mm512_cmpeq_epi8_mask(v, wk->k[WK_EX]) | _mm512_cmpeq_epi8_mask(v, wk->k[WK_QM]);
+}
+
+__attribute__((target("avx512f,avx512bw"), always_inline)) static inline uint64_t
+win_ws_avx512(const char *b, const struct win_keys_avx512 *wk)
+{
+    const __m512i v = _mm512_loadu_si512((const void *)b);
+    return _mm512_cmpeq_epi8_mask(v, wk->k[WK_SP]) | _mm512_cmpeq_epi8_mask(v, wk->k[WK_TAB]) |
+           _mm512_cmpeq_epi8_mask(v, wk->k[WK_CR]) | _mm512_cmpeq_epi8_mask(v, wk->k[WK_NL]);
+}
+
+__attribute__((target("pclmul"))) static inline uint64_t prefix_xor_clmul(uint64_t x)
+{
+    /* x times all ones, carry-less: bit i is the XOR of bits 0..i */
+    const __m128i v = _mm_set_epi64x(0, (long long)x);
+    return (uint64_t)_mm_cvtsi128_si64(_mm_clmulepi64_si128(v, _mm_set1_epi8(-1), 0));
 }
 #endif
 
 #define FS_NAME fast_scan
+#define FS_WINDOW fast_window
 #define FS_ATTR
+#define FS_KEYS win_keys
+#define FS_KEYS_INIT win_keys_init
 #define FS_WIN_LOAD win_load
+#define FS_WIN_WS win_ws
+#define FS_PREFIX_XOR prefix_xor
 #define FS_POPCOUNT popcount64
 #include "split_fast.inc"
 #ifdef SPLIT_AVX2
 #define FS_NAME fast_scan_avx2
-#define FS_ATTR __attribute__((target("avx2,popcnt")))
+#define FS_WINDOW fast_window_avx2
+#define FS_ATTR __attribute__((target("avx2,popcnt,pclmul,bmi,bmi2")))
+#define FS_KEYS win_keys_avx2
+#define FS_KEYS_INIT win_keys_init_avx2
 #define FS_WIN_LOAD win_load_avx2
+#define FS_WIN_WS win_ws_avx2
+#define FS_PREFIX_XOR prefix_xor_clmul
+#define FS_POPCOUNT __builtin_popcountll
+#include "split_fast.inc"
+#define FS_NAME fast_scan_avx512
+#define FS_WINDOW fast_window_avx512
+#define FS_ATTR __attribute__((target("avx512f,avx512bw,avx2,popcnt,pclmul,bmi,bmi2")))
+#define FS_KEYS win_keys_avx512
+#define FS_KEYS_INIT win_keys_init_avx512
+#define FS_WIN_LOAD win_load_avx512
+#define FS_WIN_WS win_ws_avx512
+#define FS_PREFIX_XOR prefix_xor_clmul
 #define FS_POPCOUNT __builtin_popcountll
 #include "split_fast.inc"
 #endif
@@ -946,11 +1098,16 @@ void sw_split_stats(const struct sw_split *s, uint64_t *skipped_oversize, uint64
     }
 }
 
-static _Atomic int split_no_avx2; /* sw_split_force_sse2() */
+static _Atomic int split_isa_max = 2; /* 2 AVX-512, 1 AVX2, 0 SSE2: sw_split_force_*() */
 
 void sw_split_force_sse2(int on)
 {
-    split_no_avx2 = on != 0;
+    split_isa_max = on ? 0 : 2;
+}
+
+void sw_split_force_avx2(int on)
+{
+    split_isa_max = on ? 1 : 2;
 }
 
 int sw_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,
@@ -970,8 +1127,15 @@ int sw_split_new(const struct sw_xml_limits *lim, const struct sw_split_cb *cb,
     s->fast = fast_scan;
 #ifdef SPLIT_AVX2
     __builtin_cpu_init();
-    if (!split_no_avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) {
+    int isa = split_isa_max;
+    /* the AVX2 version also wants PCLMUL (prefix parity) and BMI */
+    if (isa >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
+        __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("bmi") &&
+        __builtin_cpu_supports("bmi2")) {
         s->fast = fast_scan_avx2;
+        if (isa >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+            s->fast = fast_scan_avx512;
+        }
     }
 #endif
 #endif

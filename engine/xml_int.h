@@ -11,8 +11,10 @@
 uint64_t sw_split_count_nl(const char *p, size_t len);
 
 /** Tests: with @on, sw_split instances created afterwards use the SSE2
- *  scanner even on a CPU with AVX2 (so both versions get checked). */
+ *  scanner even on a CPU with AVX2 (so every version gets checked). */
 void sw_split_force_sse2(int on);
+/** Tests: with @on, the AVX2 scanner even on a CPU with AVX-512BW. */
+void sw_split_force_avx2(int on);
 
 struct sw_xml;
 /** How many times @x replaced its libxml2 context to bound the name

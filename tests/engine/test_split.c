@@ -608,6 +608,25 @@ static void gen_elem(struct gbuf *g, unsigned *seed, unsigned depth)
     gstr(g, drand(seed, 5) == 0 ? " >" : ">");
 }
 
+/* Put @mutations pieces of @junk at random places of @g (overwriting or
+ * inserting). */
+static void gen_mutate(struct gbuf *g, unsigned *seed, const char *const *junk, size_t njunk,
+                       unsigned mutations)
+{
+    for (unsigned i = 0; i < mutations && g->len > 0; i++) {
+        size_t at = drand(seed, (unsigned)g->len);
+        const char *j = junk[drand(seed, (unsigned)njunk)];
+        size_t n = strlen(j);
+        if (drand(seed, 2) == 0 && at + n <= g->len) {
+            memcpy(g->p + at, j, n); /* overwrite */
+        } else {
+            gput(g, j, n); /* grow, then shift the tail right */
+            memmove(g->p + at + n, g->p + at, g->len - n - at);
+            memcpy(g->p + at, j, n);
+        }
+    }
+}
+
 /* A stream of XMPP-like stanzas, optionally with a few bytes mutated. */
 static void gen_capture(struct gbuf *g, unsigned seed, unsigned stanzas, unsigned mutations)
 {
@@ -651,18 +670,7 @@ static void gen_capture(struct gbuf *g, unsigned seed, unsigned stanzas, unsigne
                                        "<![CDATA[",
                                        "</stream:stream>",
                                        "<a>"};
-    for (unsigned i = 0; i < mutations && g->len > 0; i++) {
-        size_t at = drand(&seed, (unsigned)g->len);
-        const char *j = junk[drand(&seed, sizeof(junk) / sizeof(junk[0]))];
-        size_t n = strlen(j);
-        if (drand(&seed, 2) == 0 && at + n <= g->len) {
-            memcpy(g->p + at, j, n); /* overwrite */
-        } else {
-            gput(g, j, n); /* grow, then shift the tail right */
-            memmove(g->p + at + n, g->p + at, g->len - n - at);
-            memcpy(g->p + at, j, n);
-        }
-    }
+    gen_mutate(g, &seed, junk, sizeof(junk) / sizeof(junk[0]), mutations);
 }
 
 /* One run of scanner PFX over data in pieces from @seed: the callback log, then
@@ -756,6 +764,124 @@ static void test_diff_generated(void **state)
     free(g.p);
 }
 
+/* Stanzas shaped like a capture's (one quote kind per tag, no comments), so
+ * fast_scan()'s window walk takes most windows whole; some bytes mutated,
+ * some stanzas in the other quote kind or with markup the walk leaves to the
+ * per-byte code. */
+static void gen_plain(struct gbuf *g, unsigned seed, unsigned stanzas, unsigned mutations)
+{
+    static const char *const bodies[] = {
+        "hi", "it's > that", "a \"b\" c",   "x/y",   "?!",
+        "",   "a\nb",        "<b>bold</b>", "&amp;", "0123456789abcdef"};
+    g->len = 0;
+    gstr(g, "<stream:stream xmlns='jabber:server' "
+            "xmlns:stream='http://etherx.jabber.org/streams'>\n");
+    for (unsigned i = 0; i < stanzas; i++) {
+        const char *q = drand(&seed, 8) == 0 ? "\"" : "'";
+        unsigned shape = drand(&seed, 6);
+        char id[32];
+        snprintf(id, sizeof(id), "%u", drand(&seed, 100000));
+        if (shape == 0) {
+            gstr(g, "<presence from=");
+            gstr(g, q);
+            gstr(g, "a@b.test/r");
+            gstr(g, q);
+            gstr(g, drand(&seed, 2) ? "/>" : " />");
+        } else {
+            gstr(g, shape == 1 ? "<iq" : "<message");
+            gstr(g, " from=");
+            gstr(g, q);
+            gstr(g, "room@muc.test/nick");
+            gstr(g, q);
+            gstr(g, " id=");
+            gstr(g, q);
+            gstr(g, id);
+            gstr(g, q);
+            gstr(g, ">");
+            unsigned kids = 1 + drand(&seed, 4);
+            for (unsigned k = 0; k < kids; k++) {
+                switch (drand(&seed, 5)) {
+                case 0:
+                    gstr(g, "<delay xmlns=");
+                    gstr(g, q);
+                    gstr(g, "urn:xmpp:delay");
+                    gstr(g, q);
+                    gstr(g, " stamp=");
+                    gstr(g, q);
+                    gstr(g, "2026-01-05T12:00:00Z");
+                    gstr(g, q);
+                    gstr(g, "/>");
+                    break;
+                case 1:
+                    gstr(g, "<forwarded xmlns='urn:xmpp:forward:0'><message to='x'><body>");
+                    gstr(g, bodies[drand(&seed, 10)]);
+                    gstr(g, "</body></message></forwarded>");
+                    break;
+                case 2:
+                    gstr(g, "<x><y><z/></y></x>");
+                    break;
+                default:
+                    gstr(g, "<body>");
+                    for (unsigned n = drand(&seed, 5); n > 0; n--) {
+                        gstr(g, bodies[drand(&seed, 10)]);
+                        gstr(g, " ");
+                    }
+                    gstr(g, "</body>");
+                    break;
+                }
+            }
+            gstr(g, shape == 1 ? "</iq>" : "</message>");
+        }
+        gstr(g, drand(&seed, 4) == 0 ? "" : drand(&seed, 2) ? "\n" : " \r\n\t");
+        if (drand(&seed, 400) == 0) {
+            gstr(g, drand(&seed, 2) ? "text at the top" : "</a>"); /* an error here */
+        }
+    }
+    if (drand(&seed, 2) == 0) {
+        gstr(g, "</stream:stream>\n");
+    }
+    static const char *const junk[] = {"<",
+                                       ">",
+                                       "'",
+                                       "\"",
+                                       "</",
+                                       "<!-- c -->",
+                                       "<?p?>",
+                                       "/>",
+                                       "x",
+                                       "\n",
+                                       "<![CDATA[<]]>",
+                                       "</stream:stream>",
+                                       "<a>"};
+    gen_mutate(g, &seed, junk, sizeof(junk) / sizeof(junk[0]), mutations);
+}
+
+static void test_diff_plain(void **state)
+{
+    (void)state;
+    struct gbuf g = {0};
+    struct sw_xml_limits small = {0};
+    small.max_depth = 3;
+    small.max_stanza_bytes = 300;
+    unsigned failed = 0;
+    for (unsigned seed = 1; seed <= 400; seed++) {
+        unsigned mutations = seed % 3 == 0 ? 0 : seed % 5;
+        gen_plain(&g, seed, 20 + seed % 200, mutations);
+        const struct sw_xml_limits *lim = seed % 4 == 1 ? &small : NULL;
+        diff_check(lim, g.p, g.len, seed, 0);
+        unsigned piece_seed = seed;
+        diff_check(lim, g.p, g.len, seed, 64 + drand(&piece_seed, 4000));
+        diff_check(lim, g.p, g.len, seed, 129);
+        struct rec r;
+        diff_run_new(&r, NULL, g.p, g.len, 0, 0);
+        failed += r.rc_feed != 0 || r.rc_finish != 0;
+        free(r.log);
+    }
+    /* both clean streams and broken ones were compared */
+    assert_true(failed > 20 && failed < 380);
+    free(g.p);
+}
+
 static void test_diff_fixtures(void **state)
 {
     (void)state;
@@ -812,9 +938,13 @@ int main(void)
         cmocka_unit_test(test_diff_generated),
         cmocka_unit_test(test_diff_fixtures),
         cmocka_unit_test(test_diff_junk),
+        cmocka_unit_test(test_diff_plain),
     };
-    /* the scanner this CPU gets (AVX2 where it has it), then the SSE2 one */
+    /* the scanner this CPU gets (AVX-512 or AVX2 where it has them), then the
+     * AVX2 one (the same again on a CPU without AVX-512) and the SSE2 one */
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    sw_split_force_avx2(1);
+    failed += cmocka_run_group_tests_name("split_avx2", tests, NULL, NULL);
     sw_split_force_sse2(1);
     failed += cmocka_run_group_tests_name("split_sse2", tests, NULL, NULL);
     return failed;
