@@ -77,7 +77,10 @@ stop_peer
 # ---- 2: spoofed acknowledgements ----
 rm -f "$work/ids"
 rm -rf "$work/outbox" && mkdir -p "$work/outbox"
-start_peer "$work/peer2.out" --ack-delay 8 --ids-out "$work/ids" --outbox "$work/outbox"
+# The real acks come 15 s after each report (under the 20 s ack timeout), so
+# the forged ones below land well before them even on a loaded machine: with
+# 8 s, a run at load 11-15 once saw a real ack before the spool count.
+start_peer "$work/peer2.out" --ack-delay 15 --ids-out "$work/ids" --outbox "$work/outbox"
 "$swreport" "${common[@]}" --peer incidents.b.test --count 3 --prefix ack --until-empty --seconds 40 \
 	>"$work/s2.out" 2>"$work/s2.err" &
 s2=$!
