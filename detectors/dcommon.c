@@ -73,3 +73,11 @@ void sw_dc_teardown(void *shared)
 {
     free(shared);
 }
+
+void sw_dc_prefetch_occupant(const struct sw_table *t, const struct sw_event *ev)
+{
+    uint64_t room = ev->key[SW_SHARD_ROOM];
+    if (room != 0 && (ev->flags & (SW_F_MUC_JOIN | SW_F_MUC_GROUPCHAT)) != 0) {
+        sw_table_prefetch(t, sw_table_key2(room, ev->from.bare));
+    }
+}

@@ -229,6 +229,10 @@ int sw_dc_thread_reload(const void *shared, void *local);
 void sw_dc_thread_fini(void *local);
 /** teardown: frees a shared state that owns no other memory. */
 void sw_dc_teardown(void *shared);
+/** For a prefetch op (sw/detector.h): the (room, sender) slot of @t
+ *  (sw_table_key2(room, from.bare)) that a MUC join or room line @ev will be
+ *  looked up in; nothing for other events. A hint only. */
+void sw_dc_prefetch_occupant(const struct sw_table *t, const struct sw_event *ev);
 
 /** sw_simhash_text of @ev's body: the parser's precomputed value when the event
  *  carries SW_F_BODY_FP (the same function, run once per event instead of once

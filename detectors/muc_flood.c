@@ -259,6 +259,15 @@ static void mf_process(const void *shared, void *local, const struct sw_event *e
     }
 }
 
+/* The (room, sender) slot mf_process will look up for @ev, a few events
+ * ahead (see sw_detector_ops.prefetch). */
+static void mf_prefetch(const void *shared, void *local, const struct sw_event *ev)
+{
+    (void)shared;
+    const struct mf_local *l = local;
+    sw_dc_prefetch_occupant(l->t, ev);
+}
+
 /* A sustained rate alone (40+ lines a minute, no burst, no repeats) is what a
  * busy bridge or relay bot does: rate_long is a half signal. */
 static const struct sw_detector_symbol mf_symbols[] = {
@@ -281,6 +290,7 @@ const struct sw_detector_ops sw_muc_flood_ops = {
     .setup = mf_setup,
     .thread_init = sw_dc_thread_init,
     .process = mf_process,
+    .prefetch = mf_prefetch,
     .expire = sw_dc_expire,
     .thread_reload = sw_dc_thread_reload, /* keeps every window unless max_memory changed */
     .thread_fini = sw_dc_thread_fini,

@@ -568,6 +568,16 @@ static void mr_process(const void *shared, void *local, const struct sw_event *e
     mr_hit_domain(sh, l, ev, c, posts, ns, now, first_ms, out, st);
 }
 
+/* The occupant slot mr_process will look up for @ev (a join or a room line:
+ * key (room, sender)); the engine calls this a few events ahead (the
+ * occupant table is MBs: most lookups missed the cache). */
+static void mr_prefetch(const void *shared, void *local, const struct sw_event *ev)
+{
+    (void)shared;
+    const struct mr_local *l = local;
+    sw_dc_prefetch_occupant(l->occ, ev);
+}
+
 static void mr_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
 {
     const struct mr_shared *sh = shared;
@@ -603,6 +613,7 @@ const struct sw_detector_ops sw_muc_raid_ops = {
     .setup = mr_setup,
     .thread_init = mr_thread_init,
     .process = mr_process,
+    .prefetch = mr_prefetch,
     .expire = mr_expire,
     .thread_reload = sw_dc_thread_reload, /* keeps every wave (sizing: mr_setup) */
     .thread_fini = mr_thread_fini,

@@ -298,6 +298,15 @@ static void rs_process(const void *shared, void *local, const struct sw_event *e
     st->hits++;
 }
 
+/* The membership slot (room, sender) rs_process will look up for @ev (a
+ * join or a room line), a few events ahead (see sw_detector_ops.prefetch). */
+static void rs_prefetch(const void *shared, void *local, const struct sw_event *ev)
+{
+    (void)shared;
+    const struct rs_local *l = local;
+    sw_dc_prefetch_occupant(l->mem, ev);
+}
+
 static const struct sw_detector_symbol rs_symbols[] = {
     {.symbol = "room_spam.rooms", .score = 1.0},
     {.symbol = NULL},
@@ -315,6 +324,7 @@ const struct sw_detector_ops sw_room_spam_ops = {
     .setup = rs_setup,
     .thread_init = rs_thread_init,
     .process = rs_process,
+    .prefetch = rs_prefetch,
     .expire = rs_expire,
     .thread_reload = sw_dc_thread_reload, /* keeps every window unless max_memory changed */
     .thread_fini = rs_thread_fini,

@@ -202,6 +202,14 @@ void *sw_table_find(struct sw_table *t, uint64_t key)
     return NULL;
 }
 
+void sw_table_prefetch(const struct sw_table *t, uint64_t key)
+{
+    size_t home = home_of(t, key);
+    __builtin_prefetch(&t->occ[home >> OCC_SHIFT]);
+    __builtin_prefetch(t->slots + home * t->entry_size);
+    __builtin_prefetch(&stamps(t)[home], 1);
+}
+
 /* Backward-shift deletion for linear probing: pull later entries of the run
  * back into the hole unless that would move them before their home slot. */
 static void delete_at(struct sw_table *t, size_t i)

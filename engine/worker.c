@@ -167,6 +167,7 @@ struct wk_call {
     uint64_t (*key)(const struct sw_event *ev); /* NULL: routed by shard (list) */
     uint64_t (*peer_key)(const struct sw_event *ev);
     void (*observe)(const void *shared, void *local, const struct sw_event *ev);
+    void (*prefetch)(const void *shared, void *local, const struct sw_event *ev);
     const void *shared;
     void *local;
     struct sw_detector_stats *st;
@@ -194,6 +195,8 @@ struct wk_state {
      * call[] (by detector index), NULL-terminated. */
     struct wk_call call[SW_PIPELINE_MAX_DETECTORS];
     struct wk_call *by_mask[3][1u << SW_SHARD__COUNT][SW_PIPELINE_MAX_DETECTORS + 1];
+    /* the same lists with only the detectors that have a prefetch op */
+    struct wk_call *pf_by_mask[3][1u << SW_SHARD__COUNT][SW_PIPELINE_MAX_DETECTORS + 1];
 };
 
 static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws, const struct pl_gen *g)
@@ -205,6 +208,7 @@ static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws, const s
         c->key = ops->key;
         c->peer_key = ops->observe != NULL ? ops->peer_key : NULL;
         c->observe = ops->observe;
+        c->prefetch = ops->prefetch;
         c->shared = g->shared[d];
         c->local = ws->local[d];
         c->st = &ws->st[d];
@@ -221,15 +225,19 @@ static void wk_rebuild_lists(struct sw_pipeline *p, struct wk_state *ws, const s
             }
         }
         for (unsigned m = 0; m < (1u << SW_SHARD__COUNT); m++) {
-            uint8_t n = 0;
+            uint8_t n = 0, npf = 0;
             for (uint32_t j = 0; j < ws->n_by_kind[kb]; j++) {
                 unsigned d = ws->by_kind[kb][j];
                 const struct sw_detector_ops *ops = p->det[d];
                 if (ops->key != NULL || (m & (1u << ops->shard)) != 0) {
                     ws->by_mask[kb][m][n++] = &ws->call[d];
+                    if (ops->prefetch != NULL) {
+                        ws->pf_by_mask[kb][m][npf++] = &ws->call[d];
+                    }
                 }
             }
             ws->by_mask[kb][m][n] = NULL;
+            ws->pf_by_mask[kb][m][npf] = NULL;
         }
     }
 }
@@ -412,6 +420,58 @@ static inline bool wk_owns(struct wk_call *c, uint64_t key, const struct sw_even
 }
 
 #define WK_PREFETCH 8 /* events (240 bytes each) ahead that wk_process_batch prefetches */
+/* Events ahead whose detectors are asked to prefetch (ops->prefetch). An
+ * event takes a worker ~0.4 us on the bench capture, a miss ~0.1 us: 2 is
+ * enough, and measured best on the bench capture (workers' perf samples in paired runs on a busy
+ * machine, 2 and 3 rounds: 0, i.e. just before process(), took 2-9% more
+ * than 2, and 4 took 4-5% more).
+ * -DWK_AHEAD=N to measure another (N < WK_AHEAD_RING). */
+#ifndef WK_AHEAD
+#define WK_AHEAD 2
+#endif
+#define WK_AHEAD_RING 8 /* power of two > WK_AHEAD: the owned-keys masks computed ahead */
+_Static_assert(WK_AHEAD < WK_AHEAD_RING, "an event's mask is overwritten before its turn");
+
+/* Which of @ev's shard keys this worker owns (bit sh: ev->key[sh]): one hash
+ * per shard kind, not per detector. Key 0 = no such key: never owned. */
+static inline unsigned wk_mine(const struct sw_event *ev, unsigned W, unsigned me)
+{
+    unsigned mine = 0;
+    for (unsigned sh = 0; sh < SW_SHARD__COUNT; sh++) {
+        /* Branch-free (with W > 1 ownership is a coin toss per key, a
+         * branch on it mispredicted half the time); W = 1 owns all. */
+        uint64_t key = ev->key[sh];
+        unsigned own = W == 1 ? 1u : (unsigned)(wk_owner(key, W) == me);
+        mine |= ((unsigned)(key != 0) & own) << sh;
+    }
+    return mine;
+}
+
+/* Event @ev comes WK_AHEAD events later: compute which of its keys this
+ * worker owns (returned, for its turn) and let the detectors that will
+ * process it prefetch their table slots for it. Their tables (wave's
+ * accounts and pairs, several MB) miss the cache on nearly every lookup;
+ * prefetched this early, the misses overlap with the work on the events in
+ * between instead of stalling the worker. Routing as in wk_process_batch. */
+static unsigned wk_ahead(struct wk_state *ws, const struct sw_event *ev, unsigned W, unsigned me)
+{
+    unsigned kb = (unsigned)__builtin_ctz(ev->kind ? ev->kind : 1u);
+    if (kb > 2 || ws->n_by_kind[kb] == 0) {
+        return 0; /* skipped at its turn */
+    }
+    unsigned mine = wk_mine(ev, W, me);
+    struct wk_call *const *list = ws->pf_by_mask[kb][mine];
+    for (struct wk_call *c; (c = *list) != NULL; list++) {
+        if (c->key != NULL) {
+            uint64_t key = c->key(ev);
+            if (key == 0 || !wk_owns(c, key, ev, mine, W, me)) {
+                continue;
+            }
+        }
+        c->prefetch(c->shared, c->local, ev);
+    }
+    return mine;
+}
 
 static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const struct pl_gen *g,
                              const struct pl_batch *b, int64_t *next_tick)
@@ -431,13 +491,25 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
     sink.w = w;
     sink.sub_flag = PL_SUB_PROCESS;
     sink.hits = ws->hits;
+    unsigned ahead[WK_AHEAD_RING]; /* wk_ahead()'s masks, by event index */
+    /* the next line of the batch's events to prefetch */
+    const char *pf_line = (const char *)((uintptr_t)b->ev & ~(uintptr_t)(SW_CACHELINE - 1));
+    for (uint32_t j = 0; j < WK_AHEAD && j < b->n; j++) {
+        ahead[j] = wk_ahead(ws, &b->ev[j], W, me);
+    }
     for (uint32_t i = 0; i < b->n; i++) {
         const struct sw_event *ev = &b->ev[i];
         struct sw_event clamped;
-        if (i + WK_PREFETCH < b->n) {
-            /* the head (time, keys, flags) of an event ahead: a parser on the
-             * other core wrote the batch, the first read of each event missed */
-            __builtin_prefetch(&b->ev[i + WK_PREFETCH]);
+        /* every line of the event WK_PREFETCH ahead, each once: a parser on
+         * the other core wrote the batch, the first read of each line missed
+         * (an event is 240 bytes: its kind, keys and JIDs often lie in a line
+         * after the one it starts in) */
+        uint32_t pf_end = i + WK_PREFETCH < b->n ? i + WK_PREFETCH + 1 : b->n;
+        for (; pf_line < (const char *)&b->ev[pf_end]; pf_line += SW_CACHELINE) {
+            __builtin_prefetch(pf_line);
+        }
+        if (i + WK_AHEAD < b->n) {
+            ahead[(i + WK_AHEAD) % WK_AHEAD_RING] = wk_ahead(ws, &b->ev[i + WK_AHEAD], W, me);
         }
         int64_t t = wk_event_time(w, &ws->tm, ev);
         if (t != ev->t_ms) {
@@ -461,16 +533,9 @@ static void wk_process_batch(struct pl_worker *w, struct wk_state *ws, const str
         if (ws->n_by_kind[kb] == 0) {
             continue;
         }
-        /* Which of this event's keys does this worker own? One hash per
-         * shard kind, not per detector. Key 0 = no such key: never owned. */
-        unsigned mine = 0;
-        for (unsigned sh = 0; sh < SW_SHARD__COUNT; sh++) {
-            /* Branch-free (with W > 1 ownership is a coin toss per key, a
-             * branch on it mispredicted half the time); W = 1 owns all. */
-            uint64_t key = ev->key[sh];
-            unsigned own = W == 1 ? 1u : (unsigned)(wk_owner(key, W) == me);
-            mine |= ((unsigned)(key != 0) & own) << sh;
-        }
+        /* Which of this event's keys does this worker own (computed
+         * WK_AHEAD events before, by wk_ahead)? */
+        unsigned mine = ahead[i % WK_AHEAD_RING];
         struct wk_call *const *list = ws->by_mask[kb][mine];
         sink.seq = ev->seq;
         for (struct wk_call *c; (c = *list) != NULL; list++) {

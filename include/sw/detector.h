@@ -45,7 +45,7 @@
 extern "C" {
 #endif
 
-#define SW_DETECTOR_ABI 4u
+#define SW_DETECTOR_ABI 5u
 
 enum sw_offender_kind { SW_OFFENDER_ACCOUNT = 0, SW_OFFENDER_DOMAIN = 1 };
 
@@ -175,6 +175,15 @@ struct sw_detector_ops {
     void (*process)(const void *shared, void *local, const struct sw_event *ev,
                     struct sw_hit_sink *out, struct sw_detector_stats *st);
     void (*expire)(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st);
+    /* Optional (may be NULL): process(@ev) comes soon on this worker. The
+     * engine calls it a few events ahead, on the worker that will call
+     * process(@ev) (same routing), with the same `local`; other events'
+     * process() and a tick may come in between. It only prefetches
+     * (__builtin_prefetch) what process(@ev) will read of `local`, e.g.
+     * sw_table_prefetch() of the keys it will look up, so that those cache
+     * misses overlap with the work on the events before. It changes no state
+     * and reads nothing but `local` and @ev: results never depend on it. */
+    void (*prefetch)(const void *shared, void *local, const struct sw_event *ev);
     /* Optional (may be NULL): called right after expire() at each tick with
      * the same now_ms; may emit hits (t_ms = now_ms; ev_seq is set by the
      * engine). For decisions that fall due on stream time alone. Same rules

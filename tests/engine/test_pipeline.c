@@ -73,6 +73,10 @@ struct tc_local {
     size_t n, cap;
     uint64_t keys[TBL];
     uint32_t counts[TBL];
+    /* seqs prefetch() announced and process() has not had yet, in order
+     * (test only: a real prefetch op changes no state) */
+    uint64_t pf[16];
+    unsigned pf_head, pf_tail;
 };
 
 struct tc_shared {
@@ -173,6 +177,9 @@ static void tc_process(const void *shared, void *local, const struct sw_event *e
         assert_int_equal(ev->body_fp_len, nlen);
         atomic_fetch_add(&fp_checked, 1);
     }
+    /* announced by prefetch() on this worker, once, in order, before */
+    assert_true(l->pf_head != l->pf_tail);
+    assert_int_equal(l->pf[l->pf_head++ % 16], ev->seq);
     uint32_t *c = tc_count(l, key);
     ++*c;
     st->keys = 0;
@@ -194,6 +201,16 @@ static void tc_process(const void *shared, void *local, const struct sw_event *e
     }
 }
 
+/* The engine calls it a few events before process(ev), on the same worker:
+ * tc_process checks that every event it gets was announced here, in order. */
+static void tc_prefetch(const void *shared, void *local, const struct sw_event *ev)
+{
+    (void)shared;
+    struct tc_local *l = local;
+    assert_true(l->pf_tail - l->pf_head < 16);
+    l->pf[l->pf_tail++ % 16] = ev->seq;
+}
+
 static void tc_expire(const void *shared, void *local, int64_t now_ms, struct sw_detector_stats *st)
 {
     (void)shared;
@@ -205,6 +222,7 @@ static void tc_expire(const void *shared, void *local, int64_t now_ms, struct sw
 static void tc_thread_fini(void *local)
 {
     struct tc_local *l = local;
+    assert_int_equal(l->pf_head, l->pf_tail); /* nothing announced was left out */
     struct collected *c = &col[l->which];
     pthread_mutex_lock(&c->mu);
     if (c->n + l->n > c->cap) {
@@ -243,6 +261,7 @@ static const struct sw_detector_ops tsender_ops = {
     .setup = tc_setup_sender,
     .thread_init = tc_thread_init,
     .process = tc_process,
+    .prefetch = tc_prefetch,
     .expire = tc_expire,
     .thread_fini = tc_thread_fini,
     .teardown = tc_teardown,
@@ -257,6 +276,7 @@ static const struct sw_detector_ops troom_ops = {
     .setup = tc_setup_room,
     .thread_init = tc_thread_init,
     .process = tc_process,
+    .prefetch = tc_prefetch,
     .expire = tc_expire,
     .thread_reload = tc_thread_reload,
     .thread_fini = tc_thread_fini,
@@ -273,6 +293,7 @@ static const struct sw_detector_ops town_ops = {
     .setup = tc_setup_own,
     .thread_init = tc_thread_init,
     .process = tc_process,
+    .prefetch = tc_prefetch,
     .expire = tc_expire,
     .thread_fini = tc_thread_fini,
     .teardown = tc_teardown,

@@ -376,6 +376,11 @@ static inline void sw_test_det_feed(struct sw_test_det *d, const struct sw_event
     if (key == 0) {
         return;
     }
+    if (d->ops->prefetch != NULL) {
+        /* the engine calls it a few events before; before a tick here, so
+         * the tick runs in between as it may there (a hint: no effect) */
+        d->ops->prefetch(d->shared, d->local, ev);
+    }
     if (d->last_tick == 0 || ev->t_ms - d->last_tick >= 1000) {
         sw_test_det_tick(d, ev->t_ms);
     }
