@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "xml_int.h"
+
 static const char *const type_names[SW_T__COUNT] = {
     [SW_T_NORMAL] = "normal",
     [SW_T_CHAT] = "chat",
@@ -147,9 +149,7 @@ size_t sw_event_text_size(const struct sw_event *ev)
 static const char *copy_str(const char *s, size_t len, char *arena, size_t *used)
 {
     char *d = arena + *used;
-    if (s != NULL && len > 0) {
-        memcpy(d, s, len);
-    }
+    sw_copy_short(d, s, len); /* (s may be NULL when len is 0: nothing read) */
     d[len] = '\0';
     *used += len + 1;
     return d;

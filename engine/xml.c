@@ -175,6 +175,8 @@
 #define XML_DICT_RECYCLE 10000
 /* Longest stream start tag kept for re-feeding a replacement context. */
 #define XML_HDR_MAX 4096
+/* element names whose prefix split is remembered (power of 2): colon_of() */
+#define XML_QN_CACHE 64
 
 enum xml_text { TX_NONE = 0, TX_BODY, TX_SUBJECT, TX_STATUS, TX_NICK };
 
@@ -197,6 +199,9 @@ struct xml_str {
     char *buf;
     uint32_t cap; /* bytes available, excluding the NUL */
     uint32_t len;
+    /* from and to: jid_slot() of the text, as jid_set() found it (valid
+     * while len > 0: only jid_set() writes these strings) */
+    struct xml_jid_cache *slot;
 };
 
 /* Interned names (pointers from the parser dictionary). */
@@ -325,6 +330,14 @@ struct sw_xml {
     uint32_t ns_over;
     uint32_t ns_hi; /* max(ns_over, depth of the innermost binding): on_end's one test */
     struct xml_ns_binding bind[XML_NS_BINDINGS];
+    /* libxml2's stream offset at the last start tag with attributes, 0 in
+     * a fresh context (attrs_may_be_big()) */
+    uint64_t attr_mark;
+    /* qname_colon() of the element names met, by name (see colon_of()) */
+    struct xml_qn {
+        const xmlChar *q; /* NULL = empty slot */
+        const xmlChar *colon;
+    } qn[XML_QN_CACHE];
 };
 
 /* ---- small helpers ---- */
@@ -335,7 +348,7 @@ static void str_set(struct xml_str *s, const xmlChar *v, const xmlChar *end)
     if (n > s->cap) {
         n = s->cap;
     }
-    memcpy(s->buf, v, n);
+    sw_copy_short(s->buf, v, n);
     s->buf[n] = '\0';
     s->len = (uint32_t)n;
 }
@@ -636,10 +649,12 @@ static void jid_set(struct sw_xml *x, struct xml_str *s, const xmlChar *v, const
     /* jid_split() reads this slot when the stanza closes; the slots are
      * rarely still in cache by then (256 KB, visited at random, sharing the
      * core with a worker), so fetch it now and let the miss overlap the
-     * parse of the stanza's children. The index is computed from libxml2's
-     * bytes, not the copy just made: loads from the copy would wait for its
-     * stores (same bytes and length, so the same slot). */
-    const struct xml_jid_cache *e = jid_slot(x, (const char *)v, (uint32_t)n);
+     * parse of the stanza's children, and keep it for jid_split(). The
+     * index is computed from libxml2's bytes, not the copy just made: loads
+     * from the copy would wait for its stores (same bytes and length, so
+     * the same slot). */
+    struct xml_jid_cache *e = jid_slot(x, (const char *)v, (uint32_t)n);
+    s->slot = e;
     if (e != NULL) {
         __builtin_prefetch(e);
     }
@@ -777,8 +792,12 @@ static int ns_decl(const struct sw_xml *x, const xmlChar *an)
 /* The declarations of the element at depth @d (its default namespace, from
  * its parent's or its own xmlns, and its prefix bindings). Returns 1 when one
  * of its other attributes is over max_attr_bytes (a declaration never
- * counts: SAX2 did not pass them as attributes). */
-static int ns_enter(struct sw_xml *x, uint32_t d, const xmlChar **a)
+ * counts: SAX2 did not pass them as attributes); with @may_big 0 none can
+ * be (attrs_may_be_big()) and their values are not measured. (Always
+ * inline: called for every element with attributes, and saving and restoring
+ * registers for the call was a quarter of its instructions.) */
+static inline __attribute__((always_inline)) int ns_enter(struct sw_xml *x, uint32_t d,
+                                                          const xmlChar **a, int may_big)
 {
     int big = 0;
     x->dns[d] = x->dns[d - 1];
@@ -786,20 +805,42 @@ static int ns_enter(struct sw_xml *x, uint32_t d, const xmlChar **a)
         return 0;
     }
     for (; a[0] != NULL; a += 2) {
-        size_t n = strlen((const char *)a[1]);
         int k = ns_decl(x, a[0]);
         if (k == 1) {
-            uint8_t ns = ns_of(a[1], n);
+            uint8_t ns = ns_of(a[1], strlen((const char *)a[1]));
             if (ns != NSI_KEEP) {
                 x->dns[d] = ns;
             }
         } else if (k == 2) {
-            ns_bind(x, a[0] + 6, a[1], n, d);
-        } else if (n > x->lim.max_attr_bytes) {
+            ns_bind(x, a[0] + 6, a[1], strlen((const char *)a[1]), d);
+        } else if (may_big && strlen((const char *)a[1]) > x->lim.max_attr_bytes) {
             big = 1;
         }
     }
     return big;
+}
+
+/* Can an attribute of the start tag just parsed be over max_attr_bytes?
+ * Not when the whole tag is shorter: libxml2's offset in the stream
+ * (consumed + cur - base, what it reports as node positions: its shrinks
+ * add what they drop to consumed) has moved by less since the last start
+ * tag with attributes, whose end lies before this tag's '<' (callbacks come
+ * in input order). A decoded value is never longer than its text in the
+ * tag: no reference grows (&lt; gives one byte, &#x10000; four, &amp; the
+ * five of "&#38;": without XML_PARSE_NOENT libxml2 keeps it escaped), CR LF
+ * becomes one byte, and the buffer already holds UTF-8 whatever the
+ * encoding. No
+ * entity is ever expanded from elsewhere (no DTD: stop_dtd()), so the
+ * input stays the one stream. Saves a strlen() per attribute of every element
+ * (~30% of ns_enter()'s instructions); the values of an element after a long
+ * text, or the first of a context, are measured as before. */
+static int attrs_may_be_big(struct sw_xml *x)
+{
+    const xmlParserInputPtr in = x->ctxt->input;
+    uint64_t pos = (uint64_t)in->consumed + (uint64_t)(in->cur - in->base);
+    uint64_t span = pos - x->attr_mark; /* (huge if the mark were ahead: measured) */
+    x->attr_mark = pos;
+    return span > x->lim.max_attr_bytes;
 }
 
 /* The element closing at depth @d (<= x->ns_hi) takes its bindings along. */
@@ -1035,10 +1076,26 @@ static __attribute__((noinline)) const xmlChar *resolve_prefixed(struct sw_xml *
     return ln != NULL ? ln : q;
 }
 
+/* qname_colon(@q) for an element name, remembered by pointer in a small
+ * direct-mapped table: names come from the context's dictionary, so equal
+ * pointers are equal names, and a stream uses a few dozen (the strchr() was
+ * as dear as the rest of resolve()). Emptied with the dictionary
+ * (recycle()). */
+static inline const xmlChar *colon_of(struct sw_xml *x, const xmlChar *q)
+{
+    uint64_t h = (uint64_t)(uintptr_t)q * 0x9E3779B97F4A7C15ull;
+    struct xml_qn *e = &x->qn[(h >> 32) & (XML_QN_CACHE - 1)];
+    if (e->q != q) {
+        e->q = q;
+        e->colon = qname_colon(q);
+    }
+    return e->colon;
+}
+
 /* (inline: once per element, and a call cost as much as the common case) */
 static inline const xmlChar *resolve(struct sw_xml *x, const xmlChar *q, uint32_t d, uint8_t *ns)
 {
-    const xmlChar *c = qname_colon(q);
+    const xmlChar *c = colon_of(x, q);
     if (c == NULL) {
         *ns = x->dns[d];
         return q;
@@ -1061,7 +1118,7 @@ static void on_start(void *ud, const xmlChar *name, const xmlChar **attrs)
         x->n_bind = 0;
         x->ns_over = 0;
         x->ns_hi = 0;
-        (void)ns_enter(x, 1, attrs);
+        (void)ns_enter(x, 1, attrs, 1);
         return;
     }
     if (d == 2) {
@@ -1082,7 +1139,7 @@ static void on_start(void *ud, const xmlChar *name, const xmlChar **attrs)
     }
     int big = 0;
     if (attrs != NULL) {
-        big = ns_enter(x, d, attrs);
+        big = ns_enter(x, d, attrs, attrs_may_be_big(x));
     } else {
         x->dns[d] = x->dns[d - 1]; /* (half the elements: no call) */
     }
@@ -1239,7 +1296,7 @@ static void on_chars(void *ud, const xmlChar *ch, int len)
             x->status_trunc = 1;
         }
     }
-    memcpy(s->buf + s->len, ch, n);
+    sw_copy_short(s->buf + s->len, ch, n);
     s->len += (uint32_t)n;
     s->buf[s->len] = '\0';
 }
@@ -1417,18 +1474,24 @@ static struct xml_jid_cache *jid_cache_new(void)
     return c;
 }
 
-/* sw_jid_parse(@j, @text, @len), through a direct-mapped cache of the JIDs
- * seen last: a stream names the same rooms and people over and over, and the
+/* sw_jid_parse(@j, @s), through a direct-mapped cache of the JIDs seen
+ * last: a stream names the same rooms and people over and over, and the
  * split and the three hashes depend on the bytes alone. 4096 slots: on swgen
  * captures 1024 kept ~78% of the lookups, 4096 ~93%; a JID over
- * XML_JID_CACHE_LEN bytes (~3% there) is split every time. */
-static void jid_split(struct sw_xml *x, struct sw_jid *j, const char *text, uint32_t len)
+ * XML_JID_CACHE_LEN bytes (~3% there) is split every time. The bench
+ * capture names more people: 4096 slots keep 59% there, 16384 77%, 65536
+ * 89%, but 16384 (1 MB) did not pay: the slots jid_set() fetches missed the
+ * caches about as often as the splits it saved (perf samples, 2026-12-06). */
+static void jid_split(struct sw_xml *x, struct sw_jid *j, const struct xml_str *s)
 {
+    const char *text = s->buf;
+    uint32_t len = s->len;
     if (len > 0 && len <= XML_JID_CACHE_LEN && x->jcache == NULL &&
         x->jid_plain++ >= XML_JID_CACHE_AFTER) {
         x->jcache = jid_cache_new(); /* NULL (out of memory): split without it */
     }
-    struct xml_jid_cache *e = jid_slot(x, text, len);
+    /* the slot jid_set() computed, unless there was no cache yet */
+    struct xml_jid_cache *e = len > 0 && s->slot != NULL ? s->slot : jid_slot(x, text, len);
     if (e == NULL) {
         sw_jid_parse(j, text, len);
         return;
@@ -1473,8 +1536,8 @@ static void emit(struct sw_xml *x)
     *ev = ev_zero;
     ev->kind = x->kind;
     ev->type = type_of(x->kind, &x->type);
-    jid_split(x, &ev->from, x->from.buf, x->from.len);
-    jid_split(x, &ev->to, x->to.buf, x->to.len);
+    jid_split(x, &ev->from, &x->from);
+    jid_split(x, &ev->to, &x->to);
     muc_from = is_muc_domain(x, &ev->from);
     muc_to = is_muc_domain(x, &ev->to);
 
@@ -1801,6 +1864,8 @@ static void recycle(struct sw_xml *x)
         return;
     }
     x->n = n;
+    x->attr_mark = 0;                /* (offsets start again in the new context) */
+    memset(x->qn, 0, sizeof(x->qn)); /* (the old names are freed with their dictionary) */
     x->line0 += next_line(nc) - before;
     x->resets++;
     xmlFreeParserCtxt(old);

@@ -34,7 +34,10 @@
  *
  * Memo: a worker runs content and the classifier on the same body one after
  * the other, both with SW_NORM_DEFAULT, so sw_normalize() keeps its last
- * result per thread (input bytes, flags, output). The output depends on @cap
+ * result per thread (input bytes, flags, output). sw_simhash_text(), whose
+ * de-noised text is seldom normalized twice (at most 1% of its calls hit)
+ * and which has a memo of its own, passes SW_NORM_NO_MEMO: no check and no
+ * two copies. The output depends on @cap
  * only through the "full" checks, and a run that never filled its buffer
  * passed every one with n + 1 <= cap for each length n it reached, so its
  * output is also the output for any cap >= (longest length before squeeze)
@@ -1097,7 +1100,7 @@ size_t sw_normalize_ex(const char *in, size_t len, char *out, size_t cap, unsign
     if (in == NULL) {
         len = 0;
     }
-    bool keep = len >= 16 && len <= NORM_MEMO_IN;
+    bool keep = len >= 16 && len <= NORM_MEMO_IN && !(flags & SW_NORM_NO_MEMO);
     if (keep && nmemo.in_len1 == len + 1 && nmemo.flags == flags && cap >= nmemo.need &&
         memcmp(nmemo.in, in, len) == 0) {
         memcpy(out, nmemo.out, nmemo.out_len + 1);

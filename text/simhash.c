@@ -304,7 +304,7 @@ uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len)
 
 static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
 {
-    char raw[4 * SW_SIMHASH_MAX_TEXT + 1];
+    char raw[4 * SW_SIMHASH_MAX_TEXT + 16]; /* (+16: whole 16-byte token copies) */
     char buf[SW_SIMHASH_MAX_TEXT + 1];
     char clean[SW_SIMHASH_MAX_TEXT + 1];
     /* 1. Drop machine-made tokens from a bounded prefix of the raw text. */
@@ -344,7 +344,12 @@ static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
             if (r > 0) {
                 raw[r++] = ' ';
             }
-            memcpy(raw + r, s + i, j - i);
+            if (j - i <= 16 && i + 16 <= in) {
+                memcpy(raw + r, s + i, 16); /* inline; the bytes past the token are
+                                             * overwritten or past the end */
+            } else {
+                memcpy(raw + r, s + i, j - i);
+            }
             r += j - i;
             if (ntok == 1 && plain) {
                 head_end = r;
@@ -368,7 +373,7 @@ static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
         r = in;
     }
     /* 2. Fold case, leetspeak, confusables, invisible characters. */
-    size_t n = sw_normalize(raw, r, buf, sizeof(buf), SW_NORM_DEFAULT);
+    size_t n = sw_normalize(raw, r, buf, sizeof(buf), SW_NORM_DEFAULT | SW_NORM_NO_MEMO);
     /* 3. Keep letters, digits and non-ASCII bytes only: dropped or added
      *    spaces and punctuation ("first100", "->" vs " -> ") then do not
      *    change the shingles. */

@@ -27,6 +27,8 @@ enum sw_norm_flag {
     SW_NORM_SQUEEZE = 1u << 1, /* collapse runs of the same character to at most 2 */
     SW_NORM_SPACES = 1u << 2,  /* collapse whitespace runs to one space, trim */
     SW_NORM_DEFAULT = SW_NORM_LEET | SW_NORM_SQUEEZE | SW_NORM_SPACES,
+    SW_NORM_NO_MEMO = 1u << 3, /* neither read nor replace the per-thread memo (a caller
+                                * whose inputs rarely repeat: same output) */
 };
 
 /**

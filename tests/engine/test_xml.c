@@ -1060,6 +1060,77 @@ static void test_big_attribute(void **state)
     free(d);
 }
 
+/* Stanza i's over-limit flag, for test_attr_bound. */
+#define AB_N 600
+static uint8_t ab_over[AB_N];
+static size_t ab_n;
+
+static void ab_event(void *ud, const struct sw_event *ev)
+{
+    (void)ud;
+    if (ab_n < AB_N) {
+        ab_over[ab_n] = (ev->flags & SW_F_OVER_LIMIT) != 0;
+    }
+    ab_n++;
+}
+
+/* An attribute over max_attr_bytes is found without measuring every value
+ * (engine/xml.c attrs_may_be_big(): not when the whole tag is shorter):
+ * values of 60 to 68 bytes against a bound of 64, written plainly or as
+ * four-byte &lt; references (longer in the tag than decoded), on the stanza
+ * and on a child, after a long text, fed whole, a byte at a time and in odd
+ * slices (libxml2 drops parsed input between feeds), all judged as by
+ * measuring each. */
+static void test_attr_bound(void **state)
+{
+    (void)state;
+    struct sw_xml_opts o = default_opts();
+    o.limits.max_attr_bytes = 64;
+    size_t cap = 8 << 20, len = 0;
+    char *d = malloc(cap);
+    uint8_t want[AB_N];
+    char text[200];
+    assert_non_null(d);
+    memset(text, 't', sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+    len += (size_t)snprintf(d + len, cap - len, "%s", HDR);
+    for (int i = 0; i < AB_N; i++) {
+        int vl = 60 + i % 9, form = i / 9 % 4;
+        char v[400];
+        size_t k = 0;
+        for (int j = 0; j < vl; j++) {
+            k += (size_t)snprintf(v + k, sizeof(v) - k, "%s", form == 1 ? "&lt;" : "v");
+        }
+        want[i] = vl > 64;
+        if (form == 2) {
+            /* on the stanza element itself */
+            len += (size_t)snprintf(d + len, cap - len,
+                                    "<message from='a@a.test/r' id='%s'><body>b</body></message>\n",
+                                    v);
+        } else {
+            len += (size_t)snprintf(d + len, cap - len,
+                                    "<message from='a@a.test/r' to='b@a.test'><body>%s</body>"
+                                    "<x xmlns='urn:x' v='%s'/></message>\n",
+                                    form == 3 ? text : "b", v);
+        }
+        assert_true(len < cap);
+    }
+    static const size_t slices[] = {(size_t)1 << 30, 1, 7, 4093};
+    for (size_t s = 0; s < sizeof(slices) / sizeof(slices[0]); s++) {
+        struct sw_xml *x;
+        int rc;
+        ab_n = 0;
+        memset(ab_over, 0, sizeof(ab_over));
+        assert_int_equal(sw_xml_new(&o, ab_event, NULL, &x), 0);
+        feed_chunks(x, d, len, slices[s], &rc);
+        assert_int_equal(rc, 0);
+        assert_int_equal(ab_n, AB_N);
+        assert_memory_equal(ab_over, want, AB_N);
+        sw_xml_free(x);
+    }
+    free(d);
+}
+
 static uint64_t n_events;
 
 static void count_event(void *ud, const struct sw_event *ev)
@@ -1494,6 +1565,7 @@ int main(void)
         cmocka_unit_test(test_body_truncation),
         cmocka_unit_test(test_billion_laughs),
         cmocka_unit_test(test_big_attribute),
+        cmocka_unit_test(test_attr_bound),
         cmocka_unit_test(test_huge_single_feed),
         cmocka_unit_test(test_name_churn_recycles),
         cmocka_unit_test(test_deep_nesting),
