@@ -214,9 +214,9 @@ int sw_pipeline_new(const struct sw_pipeline_opts *opts, struct sw_pipeline **ou
      * without a parser count gets as many parsers, as before. */
     unsigned cores = online_cpus();
     bool w_auto = opts->threads == 0 && p->eng->threads <= 0;
-    p->W = opts->threads            ? opts->threads
-           : p->eng->threads > 0    ? (unsigned)p->eng->threads
-                                    : (cores + 2) / 3;
+    p->W = opts->threads         ? opts->threads
+           : p->eng->threads > 0 ? (unsigned)p->eng->threads
+                                 : (cores + 2) / 3;
     p->P = opts->parse_threads         ? opts->parse_threads
            : p->eng->parse_threads > 0 ? (unsigned)p->eng->parse_threads
            : w_auto                    ? cores - p->W + 1
