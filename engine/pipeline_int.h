@@ -38,10 +38,16 @@
 /* A capture buffer, refcounted by the chunks cut from it (+1 while the reader
  * fills it). Returned to the reader's pool when the count drops to 0. */
 struct pl_buf {
-    char *data;
+    char *data; /* store, or a view of map */
     size_t cap;
     _Atomic int refs;
     struct pl_buf *next; /* pool free list (reader only) */
+    /* reader only: */
+    char *store;           /* malloc'd bytes (cap), NULL until a read() needs them */
+    struct sw_capmap *map; /* a mapped capture's view (holds a reference), else NULL */
+    uint64_t off, end;     /* mapped: stream offsets of data[0] and of the end */
+    struct pl_buf *qnext;  /* mapped: the reader's queue of views in stream order */
+    bool returned;         /* mapped: refs reached 0, waits for the views before it */
 };
 
 /* PL_CHUNK_CLOCK (live taps only): no bytes; the source was idle and
@@ -209,6 +215,7 @@ struct sw_pipeline {
     uint64_t bytes, chunks, drops, stanzas_dropped;
     uint64_t split_oversize, split_depth; /* stanzas sw_split skipped */
     uint64_t split_junk;                  /* junk between stanzas skipped (counted as malformed) */
+    uint64_t truncated;                   /* mapped captures that shrank while being read */
     struct sw_wait_stats wait_reader;
     /* aggregator counters */
     struct sw_wait_stats wait_agg;

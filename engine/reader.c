@@ -33,6 +33,21 @@
  * counted (malformed, so replay exits 3), skipped; the run goes on with the
  * next stanza (rd_on_junk()).
  *
+ * Mapped captures (a regular file given by path, engine/capmap.c): the tap
+ * hands out views of a read-only map of the file instead of read() copies,
+ * in the same sizes, so the bytes, chunk boundaries and seqs are the same. A
+ * buffer is then a view (map, off): rotating starts the next view at the
+ * carried tail, which is contiguous, so nothing is copied. Views are queued
+ * in stream order; when the oldest ones are back from every parser their
+ * pages are dropped (MADV_DONTNEED), and the last view of a map unmaps it,
+ * so at most the max_bufs views in flight are in our RSS, as with copies.
+ * A file that shrinks under its map: the tap's size check before each view
+ * ends the stream at the real end, or, shrunk after that check, the SIGBUS
+ * handler zero-fills the rest of the map and the flag it sets stops any chunk
+ * reaching past the real end (rd_map_ok()). Either way the complete stanzas
+ * before the end are handed out, then an ERROR chunk "file: shrank ..." (an
+ * unreadable capture, like a read error), counted in p->truncated.
+ *
  * Errors (unreadable file, junk the splitter rejects, truncated stanza):
  * complete stanzas before the spot are still handed out, then an ERROR chunk
  * with "file:line:col: reason", then END. sw_pipeline_stop() and a parse
@@ -44,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capmap.h"
 #include "pipeline_int.h"
 #include "sw/log.h"
 
@@ -54,6 +70,7 @@ struct rd {
     struct sw_pipeline *p;
     uint64_t skip_oversize, skip_depth; /* totals of finished streams */
     struct pl_buf *pool;                /* free buffers */
+    struct pl_buf *mq_head, *mq_tail;   /* mapped views in stream order (not in pool) */
     unsigned n_bufs, max_bufs;
     struct pl_buf *b; /* buffer being filled, NULL between streams */
     uint64_t b_off;   /* stream offset of b->data[0] */
@@ -67,6 +84,7 @@ struct rd {
     uint32_t pend_line, pend_stanzas;
     uint32_t max_stanzas; /* per chunk: pl_batch_events_cap() */
     uint64_t consumed;    /* stream offset before which no byte is needed */
+    uint64_t fed;         /* stream offset of the end of the bytes fed to the splitter */
     char *head;           /* saved head of an element whose start was dropped (PL_HEAD_MAX) */
     size_t head_len;
     uint64_t head_start; /* its stream offset */
@@ -77,27 +95,38 @@ struct rd {
     char cb_err[512];
 };
 
-static struct pl_buf *buf_alloc(size_t cap)
-{
-    struct pl_buf *b = calloc(1, sizeof(*b));
-    if (b == NULL) {
-        return NULL;
-    }
-    b->data = malloc(cap);
-    if (b->data == NULL) {
-        free(b);
-        return NULL;
-    }
-    b->cap = cap;
-    atomic_init(&b->refs, 0);
-    return b;
-}
-
 static void buf_destroy(struct pl_buf *b)
 {
     if (b != NULL) {
-        free(b->data);
+        free(b->store);
         free(b);
+    }
+}
+
+/* A buffer's last reference is gone: a copy goes back to the pool; a view
+ * waits until the views before it are back too, then its pages before the
+ * next view's are dropped and its map reference released. */
+static void rd_recycle(struct rd *r, struct pl_buf *b)
+{
+    if (b->map == NULL) {
+        b->next = r->pool;
+        r->pool = b;
+        return;
+    }
+    b->returned = true;
+    while (r->mq_head != NULL && r->mq_head->returned) {
+        struct pl_buf *h = r->mq_head;
+        struct pl_buf *n = h->qnext;
+        r->mq_head = n;
+        if (n == NULL) {
+            r->mq_tail = NULL;
+        }
+        sw_capmap_drop(h->map, n != NULL && n->map == h->map && n->off < h->end ? n->off : h->end);
+        sw_capmap_unref(h->map);
+        h->map = NULL;
+        h->data = NULL;
+        h->next = r->pool;
+        r->pool = h;
     }
 }
 
@@ -108,8 +137,7 @@ static bool rd_collect(struct rd *r)
     for (unsigned i = 0; i < p->P; i++) {
         struct pl_buf *b;
         while (sw_ring_pop(p->parsers[i].back, &b, 1) == 1) {
-            b->next = r->pool;
-            r->pool = b;
+            rd_recycle(r, b);
         }
     }
     return r->pool != NULL;
@@ -126,14 +154,18 @@ static bool rd_any_returned(void *arg)
     return false;
 }
 
-static struct pl_buf *rd_get_buf(struct rd *r)
+/* A free buffer (refs 1): with bytes to read() into, or for a view of @map
+ * (taking over the caller's reference) at stream offset @off. */
+static struct pl_buf *rd_get_buf(struct rd *r, struct sw_capmap *map, const char *view,
+                                 uint64_t off)
 {
     while (!rd_collect(r)) {
         if (r->n_bufs < r->max_bufs) {
-            struct pl_buf *b = buf_alloc(r->p->buf_cap);
+            struct pl_buf *b = calloc(1, sizeof(*b));
             if (b == NULL) {
                 return NULL;
             }
+            atomic_init(&b->refs, 0);
             r->n_bufs++;
             b->next = r->pool;
             r->pool = b;
@@ -142,16 +174,67 @@ static struct pl_buf *rd_get_buf(struct rd *r)
         sw_evcount_wait(&r->p->ec_bufs, rd_any_returned, r->p, 200, &r->p->wait_reader);
     }
     struct pl_buf *b = r->pool;
+    if (map == NULL && b->store == NULL) {
+        b->store = malloc(r->p->buf_cap);
+        if (b->store == NULL) {
+            return NULL;
+        }
+        b->cap = r->p->buf_cap;
+    }
     r->pool = b->next;
+    b->next = NULL;
+    b->map = map;
+    b->data = map != NULL ? (char *)view : b->store;
+    if (map != NULL) {
+        b->off = off;
+        b->end = off;
+        b->returned = false;
+        b->qnext = NULL;
+        if (r->mq_tail != NULL) {
+            r->mq_tail->qnext = b;
+        } else {
+            r->mq_head = b;
+        }
+        r->mq_tail = b;
+    }
     atomic_store_explicit(&b->refs, 1, memory_order_relaxed);
     return b;
+}
+
+/* A mapped capture: false once the bytes before @end are no longer the
+ * file's (it shrank and a SIGBUS zero-filled the rest of the map); the
+ * capture then ends with an error (see the file comment). The flag is one
+ * load; @stat also asks fstat() (for junk and splitter errors: the zeros the
+ * kernel puts after the real end in its last page come before any SIGBUS). */
+static bool rd_map_ok(struct rd *r, uint64_t end, bool stat)
+{
+    if (r->b == NULL || r->b->map == NULL || (!stat && !sw_capmap_faulted(r->b->map))) {
+        return true;
+    }
+    uint64_t real;
+    if (sw_capmap_intact(r->b->map, &real) || end <= real) {
+        return true;
+    }
+    if (r->cb_rc >= 0) {
+        if (sw_capmap_faulted(r->b->map)) {
+            sw_log_info("engine", "%s: SIGBUS past its end: the rest of its map reads as zeros",
+                        r->name);
+        }
+        r->cb_rc = SW_EIO;
+        snprintf(r->cb_err, sizeof(r->cb_err), "%s: shrank to %llu bytes while being read", r->name,
+                 (unsigned long long)real);
+        SW_CNT_ADD(r->p->truncated, 1);
+        if (r->fed > real) { /* bytes counts what was read: not the zeros */
+            SW_CNT_SET(r->p->bytes, SW_CNT_GET(r->p->bytes) - (r->fed - real));
+        }
+    }
+    return false;
 }
 
 static void rd_put_buf(struct rd *r, struct pl_buf *b)
 {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
-        b->next = r->pool;
-        r->pool = b;
+        rd_recycle(r, b);
     }
 }
 
@@ -181,6 +264,11 @@ static void rd_dispatch(struct rd *r, struct pl_chunk *c)
 static void rd_flush(struct rd *r)
 {
     if (!r->pend) {
+        return;
+    }
+    if (!rd_map_ok(r, r->pend_end, false)) {
+        r->pend = false;
+        r->pend_stanzas = 0;
         return;
     }
     struct pl_chunk c = {0};
@@ -239,7 +327,7 @@ static void rd_on_header(void *ud, uint64_t start, uint64_t end)
 {
     struct rd *r = ud;
     struct sw_pipeline *p = r->p;
-    if (r->cb_rc < 0) {
+    if (r->cb_rc < 0 || !rd_map_ok(r, end, false)) {
         return;
     }
     if (start < r->b_off) {
@@ -276,8 +364,8 @@ static bool rd_gap_is_space(const struct rd *r, uint64_t from, uint64_t to)
 static void rd_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
 {
     struct rd *r = ud;
-    if (r->cb_rc < 0) {
-        return;
+    if (r->cb_rc < 0 || !rd_map_ok(r, end, false)) {
+        return; /* (past the real end of a shrunk map) */
     }
     r->consumed = end;
     if (start < r->b_off) {
@@ -308,8 +396,8 @@ static void rd_on_junk(void *ud, uint64_t start, uint64_t end, uint32_t line, ui
 {
     struct rd *r = ud;
     (void)start;
-    if (r->cb_rc < 0) {
-        return;
+    if (r->cb_rc < 0 || !rd_map_ok(r, end, true)) {
+        return; /* (zeros of a shrunk map are no junk) */
     }
     r->consumed = end;
     rd_flush(r);
@@ -326,7 +414,7 @@ static void rd_on_junk(void *ud, uint64_t start, uint64_t end, uint32_t line, ui
 static void rd_on_skipped(void *ud, uint64_t start, uint64_t end, uint32_t line)
 {
     struct rd *r = ud;
-    if (r->cb_rc < 0) {
+    if (r->cb_rc < 0 || !rd_map_ok(r, end, false)) {
         return;
     }
     r->consumed = end;
@@ -458,10 +546,6 @@ static void rd_stream_end(struct rd *r)
 static int rd_rotate(struct rd *r)
 {
     rd_flush(r);
-    struct pl_buf *nb = rd_get_buf(r);
-    if (nb == NULL) {
-        return SW_ENOMEM;
-    }
     uint64_t end = r->b_off + r->b_len;
     uint64_t from = r->consumed > r->b_off ? r->consumed : r->b_off;
     if (end - from > r->p->tail_keep) {
@@ -481,7 +565,23 @@ static int rd_rotate(struct rd *r)
         from = end - r->p->tail_keep;
     }
     size_t tail = (size_t)(end - from);
-    memcpy(nb->data, r->b->data + (from - r->b_off), tail);
+    struct pl_buf *nb;
+    if (r->b->map != NULL) {
+        /* a view: the tail is already in place */
+        sw_capmap_ref(r->b->map);
+        nb = rd_get_buf(r, r->b->map, r->b->data + (from - r->b_off), from);
+        if (nb == NULL) {
+            sw_capmap_unref(r->b->map);
+            return SW_ENOMEM;
+        }
+        nb->end = end;
+    } else {
+        nb = rd_get_buf(r, NULL, NULL, 0);
+        if (nb == NULL) {
+            return SW_ENOMEM;
+        }
+        memcpy(nb->data, r->b->data + (from - r->b_off), tail);
+    }
     rd_put_buf(r, r->b);
     r->b = nb;
     r->b_off = from;
@@ -519,28 +619,54 @@ void *pl_reader_main(void *arg)
                 tap_stopped = true;
             }
         }
-        if (r.b == NULL) {
-            r.b = rd_get_buf(&r);
-            if (r.b == NULL) {
-                rc = SW_ENOMEM;
-                snprintf(msg, sizeof(msg), "out of memory");
-                break;
-            }
-            r.b_off = 0;
-            r.b_len = 0;
-        }
         struct sw_tap_read t;
         eb.msg[0] = '\0';
         /* One read of batch_bytes per buffer (after the carried tail): chunk
-         * sizes depend only on the bytes, not on how the source delivers them. */
-        size_t want = r.b->cap - r.b_len;
+         * sizes depend only on the bytes, not on how the source delivers them
+         * (a view is cut the same). */
+        size_t want = p->buf_cap - (r.b != NULL ? r.b_len : 0);
         if (want > p->batch_bytes) {
             want = p->batch_bytes;
         }
-        rc = p->tap->read(p->tap->ctx, r.b->data + r.b_len, want, &t, &eb);
-        if (rc < 0) {
-            snprintf(msg, sizeof(msg), "%s", eb.msg[0] ? eb.msg : sw_strerror(rc));
-            break;
+        const char *view = NULL;
+        if (p->tap->view != NULL && (r.b == NULL || r.b->map != NULL)) {
+            struct sw_capmap *vm = NULL;
+            rc = p->tap->view(p->tap->ctx, want, &view, &vm, &t, &eb);
+            if (rc < 0) {
+                snprintf(msg, sizeof(msg), "%s", eb.msg[0] ? eb.msg : sw_strerror(rc));
+                break;
+            }
+            rc = 0;
+            if (view != NULL && r.b == NULL) {
+                r.b = rd_get_buf(&r, vm, view, 0); /* a stream's first view */
+                if (r.b == NULL) {
+                    sw_capmap_unref(vm);
+                    rc = SW_ENOMEM;
+                    snprintf(msg, sizeof(msg), "out of memory");
+                    break;
+                }
+                r.b_off = 0;
+                r.b_len = 0;
+            } else if (view != NULL) {
+                sw_capmap_unref(vm); /* r.b's reference keeps it */
+            }
+        }
+        if (view == NULL) {
+            if (r.b == NULL) {
+                r.b = rd_get_buf(&r, NULL, NULL, 0);
+                if (r.b == NULL) {
+                    rc = SW_ENOMEM;
+                    snprintf(msg, sizeof(msg), "out of memory");
+                    break;
+                }
+                r.b_off = 0;
+                r.b_len = 0;
+            }
+            rc = p->tap->read(p->tap->ctx, r.b->data + r.b_len, want, &t, &eb);
+            if (rc < 0) {
+                snprintf(msg, sizeof(msg), "%s", eb.msg[0] ? eb.msg : sw_strerror(rc));
+                break;
+            }
         }
         if (t.eof) {
             break;
@@ -555,9 +681,19 @@ void *pl_reader_main(void *arg)
         SW_CNT_ADD(p->bytes, t.len);
         r.arrival = sw_wall_ms();
         eb.msg[0] = '\0';
+        r.fed = r.b_off + r.b_len + t.len;
         rc = sw_split_feed(r.split, r.b->data + r.b_len, t.len, &eb);
         r.b_len += t.len;
+        r.b->end = r.b_off + r.b_len;
         rd_split_stats(&r, false);
+        if (!rd_map_ok(&r, r.b_off + r.b_len, rc < 0) && r.cb_rc < 0) {
+            /* shrank under the splitter (its verdict on zeros is moot): the
+             * complete stanzas before the real end go out, then the error */
+            rd_flush(&r);
+            rc = r.cb_rc;
+            snprintf(msg, sizeof(msg), "%s", r.cb_err);
+            break;
+        }
         if (rc == 0 && r.cb_rc < 0) {
             rc = r.cb_rc;
             snprintf(msg, sizeof(msg), "%s", r.cb_err);
@@ -566,6 +702,24 @@ void *pl_reader_main(void *arg)
         if (rc < 0) {
             rd_flush(&r);
             snprintf(msg, sizeof(msg), "%s:%s", r.name, eb.msg);
+            break;
+        }
+        if (t.truncated) {
+            rd_flush(&r); /* the complete stanzas before the real end */
+            rc = r.cb_rc < 0 ? r.cb_rc : SW_EIO;
+            if (r.cb_rc < 0) {
+                snprintf(msg, sizeof(msg), "%s", r.cb_err);
+            } else {
+                snprintf(msg, sizeof(msg), "%s: shrank to %llu bytes while being read", r.name,
+                         (unsigned long long)(r.b_off + r.b_len));
+                SW_CNT_ADD(p->truncated, 1);
+            }
+            break;
+        }
+        if (t.stream_end && !rd_map_ok(&r, r.b_off + r.b_len, true)) {
+            rd_flush(&r); /* shrank after the last view's size check */
+            rc = r.cb_rc;
+            snprintf(msg, sizeof(msg), "%s", r.cb_err);
             break;
         }
         if (t.stream_end) {

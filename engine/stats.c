@@ -33,6 +33,7 @@ void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats
     st->skipped_oversize = SW_CNT_GET(p->split_oversize);
     st->skipped_depth = SW_CNT_GET(p->split_depth);
     st->malformed = SW_CNT_GET(p->split_junk);
+    st->truncated = SW_CNT_GET(p->truncated);
     st->reloads = SW_CNT_GET(p->reloads);
     st->reload_errors = SW_CNT_GET(p->reload_errors);
     st->hits = SW_CNT_GET(p->hits);
@@ -122,8 +123,9 @@ int sw_pipeline_print_stats(const struct sw_pipeline_stats *st, FILE *fp)
             st->bad_stamps, st->parse_errors, st->drops, st->stanzas_dropped);
     fprintf(fp,
             "  hostile input: over-limit %" PRIu64 " (minimal events), malformed %" PRIu64
-            " (skipped), time clamped %" PRIu64 "\n",
-            st->over_limit, st->malformed, st->time_clamped);
+            " (skipped), time clamped %" PRIu64 "%s\n",
+            st->over_limit, st->malformed, st->time_clamped,
+            st->truncated > 0 ? "; a capture shrank while being read" : "");
     fprintf(fp,
             "  queue waits (waits/sleeps): reader %" PRIu64 "/%" PRIu64 ", parser in %" PRIu64
             "/%" PRIu64 ", parser out %" PRIu64 "/%" PRIu64 ", worker in %" PRIu64 "/%" PRIu64
@@ -179,8 +181,9 @@ int sw_pipeline_write_stats_json(const struct sw_pipeline_stats *st, FILE *fp)
             st->skipped_oversize, st->skipped_depth, st->skipped_attr, st->skipped_unknown,
             st->bad_stamps, st->parse_errors, st->drops, st->stanzas_dropped);
     fprintf(fp,
-            "\"over_limit\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"time_clamped\":%" PRIu64 ",",
-            st->over_limit, st->malformed, st->time_clamped);
+            "\"over_limit\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"time_clamped\":%" PRIu64
+            ",\"truncated\":%" PRIu64 ",",
+            st->over_limit, st->malformed, st->time_clamped, st->truncated);
     fputs("\"queue_waits\":{", fp);
     json_wait(fp, "reader", &st->wait_reader, true);
     json_wait(fp, "parser_in", &st->wait_parse_in, true);

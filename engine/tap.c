@@ -12,10 +12,20 @@
  * signals, so a stop request ends the read at once instead of waiting for the
  * writer to close the pipe. Regular files are read directly.
  *
+ * Regular files given by path are also offered as views of a read-only map
+ * (view(), engine/capmap.c): the reader then hands the parsers the page
+ * cache's bytes instead of a read() copy. Empty files, stdin and other
+ * files, and a map that fails (logged at debug level) are read().
+ * SW_DEBUG_TAP_STOP_AT=N (tests): the view covering byte N stops the process
+ * (SIGSTOP) after its size check, so a test can truncate the file then.
+ *
  * Threading: used by the pipeline's reader thread only, except position(),
  * an atomic counter the progress bar reads, and cancel() (any thread).
  */
 #include "sw/tap.h"
+
+#include "capmap.h"
+#include "sw/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +47,12 @@ struct tap_files {
     int64_t total; /* -1 if some size is unknown (stdin, pipes) */
     bool regular;  /* current fd is a regular file: no poll needed */
     int cancel_fd; /* eventfd written by cancel() */
+
+    bool started;          /* bytes of the current stream were delivered */
+    uint64_t size;         /* current regular file's size at open */
+    struct sw_capmap *map; /* current stream's map (owns fd), NULL: read() */
+    uint64_t map_off;      /* next byte view() hands out */
+    int64_t stop_at;       /* SW_DEBUG_TAP_STOP_AT, -1: none */
 };
 
 /* Wait until @t->fd is readable (true) or cancel() was called (false). */
@@ -76,6 +93,7 @@ static int tap_files_open(struct tap_files *t, struct sw_errbuf *eb)
     }
     struct stat st;
     t->regular = fstat(t->fd, &st) == 0 && S_ISREG(st.st_mode);
+    t->size = t->regular ? (uint64_t)st.st_size : 0;
     (void)posix_fadvise(t->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     return 0;
 }
@@ -118,14 +136,77 @@ static int tap_files_read(void *ctx, char *buf, size_t cap, struct sw_tap_read *
         out->len += (size_t)k;
     }
     atomic_fetch_add_explicit(&t->pos, out->len, memory_order_relaxed);
+    t->started = true;
     if (out->stream_end) {
         if (t->fd != STDIN_FILENO) {
             close(t->fd);
         }
         t->fd = -1;
+        t->started = false;
         t->cur++;
     }
     return 0;
+}
+
+static int tap_files_view(void *ctx, size_t cap, const char **ptr, struct sw_capmap **map,
+                          struct sw_tap_read *out, struct sw_errbuf *eb)
+{
+    struct tap_files *t = ctx;
+    memset(out, 0, sizeof(*out));
+    *ptr = NULL;
+    *map = NULL;
+    if (t->cur >= t->n) {
+        return 0; /* read() reports eof */
+    }
+    if (t->map == NULL) {
+        if (t->started) {
+            return 0;
+        }
+        if (t->fd == -1) {
+            int rc = tap_files_open(t, eb);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+        if (!t->regular || t->fd == STDIN_FILENO || t->size == 0) {
+            return 0;
+        }
+        int rc = sw_capmap_open(t->fd, t->size, &t->map);
+        if (rc < 0) {
+            sw_log_debug("engine", "%s: not mapped (%s): read()", t->paths[t->cur], strerror(-rc));
+            return 0;
+        }
+        t->map_off = 0;
+        t->started = true;
+    }
+    struct sw_capmap *m = t->map;
+    out->stream = (uint16_t)t->cur;
+    out->name = t->paths[t->cur];
+    uint64_t left = m->len - t->map_off;
+    out->len = left < cap ? (size_t)left : cap;
+    uint64_t real;
+    if (!sw_capmap_intact(m, &real) && real < t->map_off + out->len) {
+        out->len = real > t->map_off ? (size_t)(real - t->map_off) : 0;
+        out->truncated = true;
+    }
+    if (t->stop_at >= 0 && (uint64_t)t->stop_at >= t->map_off &&
+        (uint64_t)t->stop_at < t->map_off + out->len) {
+        raise(SIGSTOP); /* SW_DEBUG_TAP_STOP_AT: the test truncates the file now */
+    }
+    *ptr = m->base + t->map_off;
+    *map = m;
+    sw_capmap_ref(m); /* the caller's */
+    t->map_off += out->len;
+    atomic_fetch_add_explicit(&t->pos, out->len, memory_order_relaxed);
+    if (out->truncated || t->map_off == m->len) {
+        out->stream_end = true;
+        sw_capmap_unref(m); /* the fd goes with the last view's reference */
+        t->map = NULL;
+        t->fd = -1;
+        t->started = false;
+        t->cur++;
+    }
+    return 1;
 }
 
 static int64_t tap_files_size_hint(void *ctx)
@@ -146,7 +227,9 @@ static void tap_files_close(void *ctx)
     if (t == NULL) {
         return;
     }
-    if (t->fd != -1 && t->fd != STDIN_FILENO) {
+    if (t->map != NULL) {
+        sw_capmap_unref(t->map); /* owns fd */
+    } else if (t->fd != -1 && t->fd != STDIN_FILENO) {
         close(t->fd);
     }
     if (t->cancel_fd >= 0) {
@@ -178,6 +261,8 @@ int sw_tap_files_new(const char *const *paths, size_t n, struct sw_tap_ops *out)
     t->paths = paths;
     t->n = n;
     t->fd = -1;
+    const char *stop_at = getenv("SW_DEBUG_TAP_STOP_AT");
+    t->stop_at = stop_at != NULL && *stop_at != '\0' ? strtoll(stop_at, NULL, 10) : -1;
     t->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     atomic_init(&t->pos, 0);
     t->total = 0;
@@ -197,6 +282,7 @@ int sw_tap_files_new(const char *const *paths, size_t n, struct sw_tap_ops *out)
     out->position = tap_files_position;
     out->close = tap_files_close;
     out->cancel = tap_files_cancel;
+    out->view = tap_files_view;
     out->ctx = t;
     return 0;
 }

@@ -85,6 +85,7 @@ struct sw_pipeline_stats {
     uint64_t over_limit;      /* minimal SW_F_OVER_LIMIT events (depth, attribute, text, JID) */
     uint64_t malformed;       /* stanzas skipped as not well-formed ("file:line:col" logged) */
     uint64_t time_clamped;    /* events held at stream time: stamped too far ahead */
+    uint64_t truncated;       /* mapped captures that shrank while being read (an error) */
     uint64_t drops;           /* chunks dropped by a live tap with queue_policy drop */
     uint64_t stanzas_dropped; /* stanzas in those chunks */
     uint64_t reloads, reload_errors, detector_reload_errors;

@@ -35,7 +35,11 @@ struct sw_tap_read {
     size_t len;       /* bytes written to the buffer */
     bool stream_end;  /* the stream ended after these bytes */
     bool eof;         /* no more streams: len is 0 and nothing else is set */
+    bool truncated;   /* view(): the file shrank under its map; stream_end is set and
+                       * len stops at its real end */
 };
+
+struct sw_capmap; /* engine/capmap.h */
 
 struct sw_tap_ops {
     const char *kind; /* "files", "component", ... */
@@ -56,6 +60,17 @@ struct sw_tap_ops {
      * on returning what it had queued, then stream_end and eof (a drained
      * stop). NULL: the reader stops reading at once. */
     void (*stop)(void *ctx);
+    /* Optional (NULL = none): like read(), but instead of copying, *@ptr is
+     * set to the next (at most @cap) bytes of the current stream in a
+     * read-only map of the file, *@map to that map with a reference the
+     * caller owns (sw_capmap_unref() when the bytes are no longer read). Each
+     * view follows the previous one in memory. Returns 1 with a view, 0 when
+     * the current stream is not mapped (not a regular file given by path, an
+     * empty file, or mmap failed): read() serves it then (decided when a
+     * stream starts, so call it only there and while it keeps returning 1),
+     * or a negative SW_E* like read(). */
+    int (*view)(void *ctx, size_t cap, const char **ptr, struct sw_capmap **map,
+                struct sw_tap_read *out, struct sw_errbuf *eb);
     void *ctx;
 };
 
