@@ -30,8 +30,11 @@ void sw_log_set_level(enum sw_log_level lvl)
     log_level = lvl;
 }
 
-static void log_line(enum sw_log_level lvl, const char *module, uint32_t suppressed,
-                     const char *fmt, va_list ap)
+/* format(printf, 4, 0): @fmt is checked at sw_log()'s callers; this tells
+ * compilers that warn on a non-literal format (clang) where it comes from. */
+__attribute__((format(printf, 4, 0))) static void log_line(enum sw_log_level lvl,
+                                                           const char *module, uint32_t suppressed,
+                                                           const char *fmt, va_list ap)
 {
     char line[1024];
     char ts[32];

@@ -57,7 +57,7 @@ struct rec {
     uint64_t oversize, depth;
 };
 
-static void rec_printf(struct rec *r, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void rec_printf(struct rec *r, const char *fmt, ...)
 {
     va_list ap;
     char line[256];

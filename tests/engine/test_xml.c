@@ -50,7 +50,7 @@ static void rec_reset(struct rec *r)
     memset(r, 0, offsetof(struct rec, arena));
 }
 
-static void dump_add(struct rec *r, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void dump_add(struct rec *r, const char *fmt, ...)
 {
     char line[8192];
     va_list ap;
@@ -1494,7 +1494,11 @@ static void test_jid_cache(void **state)
             } else {
                 snprintf(from, sizeof(from), "U%u@B.test%s", k, k % 3 ? "/desk" : "");
             }
-            snprintf(to, sizeof(to), k % 4 ? "room%u@rooms.a.test" : "", k % 17);
+            if (k % 4) {
+                snprintf(to, sizeof(to), "room%u@rooms.a.test", k % 17);
+            } else {
+                to[0] = '\0';
+            }
             len += (size_t)snprintf(d + len, cap - len,
                                     "<message from='%s' to='%s' type='chat'><body>x</body>"
                                     "</message>\n",

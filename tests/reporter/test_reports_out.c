@@ -34,7 +34,7 @@ static void hit(struct sw_aggregate *a, uint64_t seq, int64_t t_ms, const char *
     h.ev_seq = seq;
     h.t_ms = t_ms;
     h.first_ms = t_ms - 5000;
-    h.offender_kind = ok;
+    h.offender_kind = (uint8_t)ok;
     snprintf(h.offender, sizeof(h.offender), "%s", offender);
     h.weight_milli = 1000;
     h.n_values = 1;
