@@ -110,6 +110,14 @@ int sw_table_new(struct sw_table **out, size_t entry_size, int64_t max_memory)
     if (t == NULL) {
         return SW_ENOMEM;
     }
+    /* 4 KB pages, on purpose: the slot array as its own 2 MB-aligned
+     * mapping with MADV_HUGEPAGE (jemalloc's extents get no huge page here:
+     * THP "always", defrag "madvise") took 45 MB of huge pages on the bench
+     * capture and cut sw_table_prefetch's samples (its slot prefetch's page
+     * walks) by a third, but the worker's samples did not drop (+0.4%, +9%,
+     * +0.2%, -13% in 4 alternating pairs: the walks' time went to the same
+     * misses in sw_table_get and to clear_page_erms faulting in 2 MB at a
+     * time), and max RSS grew 126 -> 143 MB. */
     t->slots = calloc(n, entry_size);
     t->occ =
         calloc(1, ((n + OCC_BLOCK - 1) >> OCC_SHIFT) * sizeof(uint64_t) + n * sizeof(uint32_t));
