@@ -9,8 +9,11 @@
  * has AVX2 (the parser threads fingerprint every occupant's groupchat body);
  * elsewhere bit-sliced with 8 table lookups and 8 adds per shingle. A bit is
  * set when more than half the shingles voted 1 (both paths give the same
- * fingerprint; tests/detectors/test_simhash.c checks them against plain
- * per-bit counting).
+ * fingerprint; tests/text/test_simhash.c checks them against plain
+ * per-bit counting). The tokenizer in front of it finds a token's end and
+ * class counts from SSE2 masks of the 16 bytes at its start; the
+ * byte-at-a-time loop stays for the rest, and for that test as the
+ * reference (sw_simhash_force_scalar_tokens).
  */
 #include "sw/simhash.h"
 
@@ -281,6 +284,16 @@ static _Thread_local struct simhash_memo memo = {.in = SIZE_MAX};
 
 static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len);
 
+/* sw_simhash_force_scalar_tokens(): the tokenizer's byte-at-a-time loop, the
+ * reference tests/text/test_simhash.c holds the SSE2 token scan against. */
+static _Atomic int simhash_scalar_tokens;
+
+void sw_simhash_force_scalar_tokens(int on)
+{
+    simhash_scalar_tokens = on != 0;
+    memo.in = SIZE_MAX; /* the next call computes, whichever tokenizer it uses */
+}
+
 uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len)
 {
     size_t in = len > SW_SIMHASH_MAX_RAW ? SW_SIMHASH_MAX_RAW : len;
@@ -366,6 +379,10 @@ static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
      * used when it turns out to be the last raw token). */
     size_t ntok = 0, head_end = 0, tail_at = 0;
     int tail_plain = 0;
+#if defined(SIMHASH_SSE2)
+    /* the vector token scan runs while 16 bytes are left; none when forced scalar */
+    const size_t vec_in = simhash_scalar_tokens ? 0 : in;
+#endif
     for (size_t i = 0; i < in;) {
         while (i < in && is_space((unsigned char)s[i])) {
             i++;
@@ -377,7 +394,7 @@ static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
          * class counts from masks, without a branch per byte (the scalar
          * loop's exit mispredicted once a token, the loop was ~40% of
          * simhash_text's samples). */
-        if (i + 16 <= in && (j = token_sse2(s + i, &acc)) != 0) {
+        if (i + 16 <= vec_in && (j = token_sse2(s + i, &acc)) != 0) {
             j += i;
         } else {
             j = i;

@@ -49,6 +49,11 @@ uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len);
  *  AVX2 (both give the same fingerprint). Process-wide. */
 void sw_simhash_force_sse2(int on);
 
+/** Tests only: with @on, sw_simhash_text finds tokens with its byte-at-a-time
+ *  loop instead of the SSE2 scan (both give the same fingerprint), and the
+ *  calling thread's memo is emptied either way. Process-wide. */
+void sw_simhash_force_scalar_tokens(int on);
+
 static inline unsigned sw_simhash_distance(uint64_t a, uint64_t b)
 {
     return (unsigned)__builtin_popcountll(a ^ b);

@@ -169,6 +169,153 @@ static void test_raw_matches_definition(void **state)
     }
 }
 
+/* Generated text for test_token_scan_matches_scalar: pieces of ASCII words
+ * (both cases, vowel-less runs, letters mixed with digits, long tokens), digit
+ * runs, punctuation runs, URLs, UTF-8 of several scripts and zero-width
+ * characters, separated by runs of spaces, tabs, CR and LF (or not at all). */
+static uint64_t xs_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static size_t gen_text(uint64_t *x, char *buf, size_t cap)
+{
+    static const char *const pieces[] = {
+        "hello",
+        "World",
+        "FREE",
+        "bitcoin",
+        "qxzkvbn",
+        "x7f3k",
+        "9e3779b1",
+        "a",
+        "I",
+        "yy",
+        "rhythm",
+        "AEIOUY",
+        "2026",
+        "1234567",
+        "0",
+        "b1tc0in",
+        "fr33",
+        "Zz9",
+        "supercalifragilistic",
+        "http://cheap-coins.example/win?x=1&y=2",
+        "!!!",
+        "...",
+        "->",
+        ":-)",
+        "?!?!",
+        "#tag",
+        "@nick",
+        "&amp;",
+        "\"quoted\"",
+        "(x)",
+        "[ok]",
+        "_-_-_",
+        "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82",
+        "\xce\xba\xce\xb1\xce\xbb\xce\xb7\xce\xbc\xce\xad\xcf\x81\xce\xb1",
+        "\xe6\x9d\xb1\xe4\xba\xac\xe9\xa7\x85",
+        "\xd9\x85\xd8\xb1\xd8\xad\xd8\xa8\xd8\xa7",
+        "\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87",
+        "\xf0\x9f\x98\x80\xf0\x9f\x94\xa5",
+        "caf\xc3\xa9",
+        "\xc3\x9c\xc3\x9f",
+        "\xe2\x80\x8b",
+        "\xe2\x80\x8c",
+        "\xe2\x80\x8d",
+        "\xef\xbb\xbf",
+        "\xe2\x81\xa0",
+        "fr\xe2\x80\x8b\x65\x65", /* "fr<ZWSP>ee" */
+        "\xd0\xb0\xd0\xb5\xd0\xbe",
+        "\x01\x7f",
+        "\xff\xfe"};
+    static const char *const seps[] = {" ", " ", " ", "  ", "\t", "\n", "\r\n", " \t ", "", "    "};
+    size_t n = 0;
+    while (n < cap) {
+        uint64_t r = xs_next(x);
+        const char *p;
+        char tok[24];
+        if (r % 3 == 0) {
+            /* a random token of 1..23 bytes from one class mix (vowels,
+             * letters, letters and digits, those and the bytes next to the
+             * class ranges, anything), so token ends fall everywhere in the
+             * 16-byte windows and every class edge is met */
+            static const char cls[] = "aeiouy"
+                                      "bcdfghjklmnpqrstvwxzBCDXZAEIOUY"
+                                      "0123456789"
+                                      "@[`{/:\x7f\x80\xc3\xff"
+                                      ".,;!?-_'\"#$%&()*+<=>\\]^|}~";
+            static const unsigned span[5][2] = {
+                {0, 6}, {6, 31}, {0, 47}, {6, 51}, {0, sizeof(cls) - 1}};
+            size_t tl = 1 + (size_t)(r >> 8) % 23;
+            const unsigned *sp = span[(r >> 16) % 5];
+            for (size_t k = 0; k < tl; k++) {
+                tok[k] = cls[sp[0] + (xs_next(x) >> 3) % sp[1]];
+            }
+            tok[tl] = '\0';
+            p = tok;
+        } else {
+            p = pieces[(r >> 8) % (sizeof(pieces) / sizeof(pieces[0]))];
+        }
+        for (; *p != '\0' && n < cap; p++) {
+            buf[n++] = *p;
+        }
+        for (p = seps[(r >> 40) % (sizeof(seps) / sizeof(seps[0]))]; *p != '\0' && n < cap; p++) {
+            buf[n++] = *p;
+        }
+    }
+    return n;
+}
+
+/* The SSE2 token scan (ends and class counts of 16 bytes at a time) against
+ * the byte-at-a-time loop it replaced: the same fingerprint and normalized
+ * length for every text of 0..300 bytes (token ends on both sides of every
+ * 16-byte boundary, UTF-8 sequences cut anywhere) and for texts around the
+ * 4 * SW_SIMHASH_MAX_TEXT raw bytes the tokenizer reads. */
+static void test_token_scan_matches_scalar(void **state)
+{
+    (void)state;
+    static char buf[4 * SW_SIMHASH_MAX_TEXT + 64];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    unsigned checked = 0;
+    for (size_t len = 0; len <= 300; len++) {
+        for (unsigned rep = 0; rep < 60; rep++) {
+            gen_text(&x, buf, len);
+            /* a third start with separators: a token can start anywhere */
+            if (rep % 3 == 0 && len > 0) {
+                buf[0] = rep % 2 ? ' ' : '\t';
+            }
+            size_t nv, ns;
+            uint64_t fv = sw_simhash_text(buf, len, &nv);
+            sw_simhash_force_scalar_tokens(1);
+            uint64_t fs = sw_simhash_text(buf, len, &ns);
+            sw_simhash_force_scalar_tokens(0);
+            if (fv != fs || nv != ns) {
+                print_error("len %zu rep %u: sse2 %016llx/%zu scalar %016llx/%zu\n", len, rep,
+                            (unsigned long long)fv, nv, (unsigned long long)fs, ns);
+                fail();
+            }
+            checked++;
+        }
+    }
+    for (size_t len = 4 * SW_SIMHASH_MAX_TEXT - 40; len <= sizeof(buf); len += 3) {
+        gen_text(&x, buf, len);
+        size_t nv, ns;
+        uint64_t fv = sw_simhash_text(buf, len, &nv);
+        sw_simhash_force_scalar_tokens(1);
+        uint64_t fs = sw_simhash_text(buf, len, &ns);
+        sw_simhash_force_scalar_tokens(0);
+        assert_true(fv == fs);
+        assert_true(nv == ns);
+        checked++;
+    }
+    assert_true(checked > 18000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_different_texts),
         cmocka_unit_test(test_end_words),
         cmocka_unit_test(test_raw_matches_definition),
+        cmocka_unit_test(test_token_scan_matches_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
