@@ -46,8 +46,12 @@ uint64_t sw_simhash_raw(const char *s, size_t len);
 uint64_t sw_simhash_text(const char *s, size_t len, size_t *norm_len);
 
 /** Tests only: with @on, sw_simhash_raw uses its SSE2 code even on a CPU with
- *  AVX2 (both give the same fingerprint). Process-wide. */
+ *  AVX2 or AVX-512 (all give the same fingerprint). Process-wide. */
 void sw_simhash_force_sse2(int on);
+
+/** Tests only: with @on, sw_simhash_raw uses its AVX2 code (where the CPU has
+ *  it) even on a CPU with the AVX-512 extensions it uses. Process-wide. */
+void sw_simhash_force_avx2(int on);
 
 /** Tests only: with @on, sw_simhash_text finds tokens with its byte-at-a-time
  *  loop instead of the SSE2 scan (both give the same fingerprint), and the

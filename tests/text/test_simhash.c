@@ -162,7 +162,10 @@ static void test_raw_matches_definition(void **state)
         }
         uint64_t want = ref_raw(buf, len);
         assert_true(sw_simhash_raw(buf, len) == want);
-        /* and the SSE2 code, where the AVX2 one ran above */
+        /* and the AVX2 and SSE2 code, where the AVX-512 one ran above */
+        sw_simhash_force_avx2(1);
+        assert_true(sw_simhash_raw(buf, len) == want);
+        sw_simhash_force_avx2(0);
         sw_simhash_force_sse2(1);
         assert_true(sw_simhash_raw(buf, len) == want);
         sw_simhash_force_sse2(0);
