@@ -15,7 +15,8 @@
  * per-bit counting). The tokenizer in front of it finds a token's end and
  * class counts from SSE2 masks of the 16 bytes at its start; the
  * byte-at-a-time loop stays for the rest, and for that test as the
- * reference (sw_simhash_force_scalar_tokens).
+ * reference (sw_simhash_force_scalar_tokens). With AVX-512 VBMI2 the bytes
+ * kept after normalizing are picked 64 at a time (keep_avx512).
  */
 #include "sw/simhash.h"
 
@@ -441,6 +442,34 @@ static size_t token_sse2(const char *s, uint64_t *acc)
 }
 #endif
 
+#if defined(SIMHASH_AVX2)
+/* Step 3 of simhash_text (keep_byte[]) 64 bytes at a time: a mask of the
+ * bytes kept (a-z, 0-9, >= 0x80), compressed in a register and stored under
+ * a mask (no byte past the kept ones is written). @n bytes of @buf to
+ * @clean; returns the bytes kept. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi2,popcnt"))) static size_t
+keep_avx512(const char *buf, size_t n, char *clean)
+{
+    size_t m = 0;
+    for (size_t k = 0; k < n; k += 64) {
+        size_t left = n - k;
+        __mmask64 lm = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+        __m512i v = _mm512_maskz_loadu_epi8(lm, buf + k);
+        __mmask64 keep = (_mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8('a')),
+                                                 _mm512_set1_epi8(26)) |
+                          _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8('0')),
+                                                 _mm512_set1_epi8(10)) |
+                          _mm512_movepi8_mask(v)) &
+                         lm;
+        unsigned kept = (unsigned)__builtin_popcountll(keep);
+        __mmask64 sm = kept >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << kept) - 1;
+        _mm512_mask_storeu_epi8(clean + m, sm, _mm512_maskz_compress_epi8(keep, v));
+        m += kept;
+    }
+    return m;
+}
+#endif
+
 static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
 {
     char raw[4 * SW_SIMHASH_MAX_TEXT + 16]; /* (+16: whole 16-byte token copies) */
@@ -535,10 +564,18 @@ static uint64_t simhash_text(const char *s, size_t len, size_t *norm_len)
      *    spaces and punctuation ("first100", "->" vs " -> ") then do not
      *    change the shingles. */
     size_t m = 0;
-    for (size_t k = 0; k < n; k++) {
-        unsigned char c = (unsigned char)buf[k];
-        clean[m] = (char)c; /* m <= k: in bounds, overwritten unless kept */
-        m += keep_byte[c];
+#if defined(SIMHASH_AVX2)
+    if (simhash_isa_max >= 2 && __builtin_cpu_supports("avx512vbmi2") &&
+        __builtin_cpu_supports("avx512bw")) {
+        m = keep_avx512(buf, n, clean);
+    } else
+#endif
+    {
+        for (size_t k = 0; k < n; k++) {
+            unsigned char c = (unsigned char)buf[k];
+            clean[m] = (char)c; /* m <= k: in bounds, overwritten unless kept */
+            m += keep_byte[c];
+        }
     }
     if (m == 0 && n > 0) {
         memcpy(clean, buf, n); /* punctuation only ("!!!", ":-)"): as is */
