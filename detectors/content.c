@@ -29,7 +29,8 @@
  * one hit per rule: symbol "content.<id>", kind "content-spam", weight = rule
  * weight. Short status, nick, room and resource texts, which repeat all
  * through a stream, are scanned once per worker while they stay in a small
- * memo of what their scans found (struct memo_entry).
+ * memo of what their scans found (struct memo_entry); the texts of an event
+ * are prefetched a few events ahead (content_prefetch).
  * A single hit is a signal, not a verdict: the aggregator scores
  * symbols and combines them with the behaviour detectors. One per-worker
  * table (persist_memory) remembers, per sender, its recent messages that
@@ -306,6 +307,7 @@ struct content_shared {
     struct sw_hs_db *both[CF__COUNT];  /* raw + normalized patterns in one (mergeable()) */
     uint8_t fields[CF__COUNT];         /* the fields with a database, ascending: the only */
     unsigned n_fields;                 /* ones content_process looks at */
+    unsigned pf_fields;                /* the same as bits (1 << field), for content_prefetch */
     struct sw_hs_scratch *proto;
     size_t max_scan;
     int64_t persist_window, persist_count, persist_rules, persist_memory;
@@ -321,8 +323,20 @@ struct content_shared {
  * stream (a client sends its resource with every stanza: in a swgen capture,
  * seed 7, 150k stanzas, 522 distinct resources in 114,658 scanned, 519 nicks
  * in 4,878), and a resource or nick scan costs ~400 instructions of
- * Hyperscan while a probe costs a hash and a compare. Bodies and subjects
- * are free text (135 repeats in 64k bodies there) and are not kept.
+ * Hyperscan while a probe costs a hash and a compare.
+ * Bodies and subjects are not kept: the bodies scanned here hardly ever
+ * repeat. Floods and waves do repeat texts (in the first 200 MB of the
+ * bench capture, 36% of the 424,102 message bodies repeat an earlier one),
+ * but the repeats are the copies a room sends of one line (reflections to
+ * each occupant, forwarded copies), which excluded() skips: of the 272,599
+ * bodies scanned there, 1,592 (0.58%) repeat an earlier one at any distance
+ * (median 41,946 bodies later), in the swgen capture 135 of 63,998 (0.21%).
+ * A body memo of 2048 slots of 128 bytes (256 KB a worker, up to 112 bytes
+ * of text, XXH3 of all of it, compared verbatim) hit 414 and 62 times there
+ * and cost instructions (callgrind, --threads 1: content_process +5.5% and
+ * +5.8%, ~150 a body for the hash and the store; total +0.3%) and samples
+ * (worker +8.3%, +8.5%, +9.7%, +2.1% in 4 alternating pairs on the bench
+ * capture; the hash took the body's first cache miss, see content_prefetch).
  * Direct-mapped, a slot per cache line; an entry holds the rule ids of the
  * field's scans for a text verbatim, so replaying them into on_match() gives
  * the match set those scans would (on_match() looks only at the id; no scan
@@ -979,6 +993,7 @@ static int content_setup(const void *settings, void **shared, struct sw_errbuf *
     for (int f = 0; f < CF__COUNT; f++) {
         if (b.sh->db[f][0] != NULL || b.sh->db[f][1] != NULL) {
             b.sh->fields[b.sh->n_fields++] = (uint8_t)f;
+            b.sh->pf_fields |= 1u << f;
         }
     }
     if (b.sh->n_rules > 0) {
@@ -1398,6 +1413,46 @@ static void content_process(const void *shared, void *local, const struct sw_eve
     persist(sh, lo, ev, &m, out, st);
 }
 
+/* The prefetch op: the texts process(@ev) will scan, their first
+ * CONTENT_PF_BYTES (a body is ~70 bytes on average). A parser thread on the
+ * other core wrote them into its batch, so their first read missed the
+ * cache, in sw_normalize_ex or content_process; prefetched when the worker
+ * is WK_AHEAD events before @ev, the misses overlap with those events. Bench
+ * capture, 8 alternating pairs, worker samples of content_process,
+ * sw_normalize_ex, libhs and this together: 588 -> 520, 597 -> 551,
+ * 558 -> 538, 777 -> 606, 674 -> 605, 688 -> 595, 759 -> 778, 724 -> 695
+ * (median -9%; on average sw_normalize_ex 140 -> 90, content_process
+ * 138 -> 103, this 19), for ~29 instructions an event (callgrind); the
+ * worker's total moves more than that from run to run. Room and resource
+ * texts too (JID bytes): within noise in 4 pairs, left out. */
+#define CONTENT_PF_BYTES 256
+#define CONTENT_PF_LINE 64 /* bytes of a cache line */
+
+static void content_prefetch(const void *shared, void *local, const struct sw_event *ev)
+{
+    const struct content_shared *sh = shared;
+    (void)local;
+    if (excluded(ev)) {
+        return;
+    }
+    if (ev->body_len > 0 && (sh->pf_fields & (1u << CF_BODY))) {
+        size_t len = ev->body_len < CONTENT_PF_BYTES ? ev->body_len : CONTENT_PF_BYTES;
+        uintptr_t q = (uintptr_t)ev->body & ~(uintptr_t)(CONTENT_PF_LINE - 1);
+        for (uintptr_t end = (uintptr_t)ev->body + len; q < end; q += CONTENT_PF_LINE) {
+            __builtin_prefetch((const void *)q);
+        }
+    }
+    if (ev->subject_len > 0 && (sh->pf_fields & (1u << CF_SUBJECT))) {
+        __builtin_prefetch(ev->subject);
+    }
+    if (ev->status_len > 0 && (sh->pf_fields & (1u << CF_STATUS))) {
+        __builtin_prefetch(ev->status);
+    }
+    if (ev->nick_len > 0 && (sh->pf_fields & (1u << CF_NICK))) {
+        __builtin_prefetch(ev->nick);
+    }
+}
+
 static void content_expire(const void *shared, void *local, int64_t now_ms,
                            struct sw_detector_stats *st)
 {
@@ -1432,6 +1487,7 @@ const struct sw_detector_ops sw_content_ops = {
     .thread_init = content_thread_init,
     .process = content_process,
     .expire = content_expire,
+    .prefetch = content_prefetch,
     .thread_reload = content_thread_reload,
     .thread_fini = content_thread_fini,
     .teardown = content_teardown,

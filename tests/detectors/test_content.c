@@ -8,7 +8,8 @@
  * text (leet, Cyrillic look-alikes, zero-width inside a URL, fullwidth, zalgo,
  * several languages), rule-file errors (bad regex names the rule, file:line and
  * Hyperscan's message), the default rule set on a benign chat corpus (zero
- * hits) and on spam samples, the disk cache across two setups, and hot reload:
+ * hits) and on spam samples, the prefetch op (a hint only: the same hits with
+ * and without it), the disk cache across two setups, and hot reload:
  * a worker thread processes events while the main thread builds new
  * generations and swaps them in with rcu_xchg_pointer + synchronize_rcu, as
  * the engine does (no lost events, the worker adopts each generation through
@@ -892,6 +893,79 @@ static void test_merged_scan_same_hits(void **state)
     det_close(&split);
 }
 
+/* The prefetch op: wired, and only a hint. Each event goes to two workers
+ * of one generation, one of them told about it first (as the engine does a
+ * few events ahead); both give the same hits. Events without a field, with
+ * a body longer than what is prefetched, and excluded ones (from a server:
+ * nothing to prefetch) included. */
+static void test_prefetch_same_hits(void **state)
+{
+    (void)state;
+    static const char yaml[] = "    rules:\n"
+                               "      - {id: b_lit, literal: 'cheap watches'}\n"
+                               "      - {id: b_norm, literal: 'viagra', normalized: true}\n"
+                               "      - {id: s_re, regex: 'win+er', field: subject}\n"
+                               "      - {id: st_lit, literal: 'joinme', field: status}\n"
+                               "      - {id: n_lit, literal: 'bot', field: nick}\n";
+    assert_non_null(sw_content_ops.prefetch);
+    struct det told, plain;
+    det_open(&told, yaml);
+    assert_int_equal(sw_content_ops.thread_init(told.shared, &plain.local), 0);
+    plain.shared = told.shared;
+    memset(&plain.st, 0, sizeof(plain.st));
+    char longbody[1200];
+    memset(longbody, 'x', sizeof(longbody));
+    snprintf(longbody + 900, sizeof(longbody) - 900, " cheap watches v1agra");
+    const struct evspec specs[] = {
+        /* a sender each: no content.persistent */
+        {.from = "u1@example.org/a", .body = "Buy CHEAP Watches now"},
+        {.from = "u2@example.org/a", .body = longbody},
+        {.from = "u3@example.org/a", .body = "v1@gr@ here", .subject = "WINNER"},
+        {.kind = SW_EV_PRESENCE, .status = "joinme now", .nick = "robot"},
+        {.kind = SW_EV_PRESENCE},
+        {.body = ""},
+        {.from = "example.org", .body = "cheap watches"},
+    };
+    const char *const want[] = {
+        "content.b_lit",
+        "content.b_lit content.b_norm",
+        "content.b_norm content.s_re",
+        "content.st_lit content.n_lit",
+        "",
+        "",
+        "",
+    };
+    for (int round = 0; round < 2; round++) {
+        for (size_t k = 0; k < sizeof(specs) / sizeof(specs[0]); k++) {
+            struct sw_test_hits a, b;
+            struct sw_hit_sink sa = {.emit = sw_test_hits_emit, .ctx = &a};
+            struct sw_hit_sink sb = {.emit = sw_test_hits_emit, .ctx = &b};
+            struct sw_event ev;
+            memset(&a, 0, sizeof(a));
+            memset(&b, 0, sizeof(b));
+            ev_make(&ev, &specs[k]);
+            if (specs[k].from != NULL && strchr(specs[k].from, '@') == NULL) {
+                ev.flags |= SW_F_FROM_SERVER;
+            }
+            sw_content_ops.prefetch(told.shared, told.local, &ev);
+            sw_content_ops.process(told.shared, told.local, &ev, &sa, &told.st);
+            sw_content_ops.process(plain.shared, plain.local, &ev, &sb, &plain.st);
+            assert_string_equal(hit_syms(&a), want[k]);
+            assert_int_equal(a.n, b.n);
+            for (size_t i = 0; i < a.n && i < SW_TEST_HITS; i++) {
+                assert_string_equal(a.hits[i].symbol, b.hits[i].symbol);
+                assert_string_equal(a.hits[i].body, b.hits[i].body);
+                assert_int_equal(a.hits[i].weight_milli, b.hits[i].weight_milli);
+                assert_int_equal(a.hits[i].n_values, b.hits[i].n_values);
+                assert_memory_equal(a.hits[i].values, b.hits[i].values,
+                                    a.hits[i].n_values * sizeof(a.hits[i].values[0]));
+            }
+        }
+    }
+    sw_content_ops.thread_fini(plain.local);
+    det_close(&told);
+}
+
 static void test_cache_second_setup_hits(void **state)
 {
     (void)state;
@@ -1104,6 +1178,7 @@ int main(void)
         cmocka_unit_test(test_cache_second_setup_hits),
         cmocka_unit_test(test_merged_scan_same_hits),
         cmocka_unit_test(test_merged_scan_leaves_out_nonascii),
+        cmocka_unit_test(test_prefetch_same_hits),
         cmocka_unit_test(test_symbol_stable_across_generations),
         cmocka_unit_test(test_null_settings),
         cmocka_unit_test(test_hot_reload_under_load),
