@@ -1229,7 +1229,15 @@ static void cls_process(const void *shared, void *local, const struct sw_event *
         len = CLS_MAX_TEXT;
     }
     unsigned tokens = 0;
-    /* Texts under min_tokens tokens never count: walked, not scored. */
+    /* Texts under min_tokens tokens never count: walked, not scored.
+     * The score is a pure function of the text (cut at CLS_MAX_TEXT), the
+     * model and min_tokens, but it is not memoized: of the message bodies
+     * that repeat an earlier one (36% in the bench capture's first 200 MB),
+     * 98.7% are MUC reflections, skipped above. Of the 1,284,134 bodies
+     * scored on the whole capture 1.9% repeat an earlier one, half of those
+     * over 235,000 bodies later; a 2048-slot memo (256 KB, texts up to 106
+     * bytes, whole text compared) hit 0.22% and cost 5.7% more instructions
+     * in cls_process (s150k, callgrind) and 3.4x its perf samples. */
     double p = sw_classifier_score_min(sh->model, ev->body, len, lo->buf, sizeof(lo->buf),
                                        sh->min_tokens, &tokens);
     if (tokens < sh->min_tokens ||
