@@ -141,6 +141,25 @@ static void test_save_load_round_trip(void **state)
     sw_classifier_free(m2);
 }
 
+/* sw_classifier_score_min(@floor) of @text: the token count of
+ * sw_classifier_score, and -1 under the floor (counted in n[0]), else
+ * exactly sw_classifier_score's value (counted in n[1]). */
+static void check_floor(const struct sw_classifier *m, const char *text, size_t len, char *buf,
+                        size_t cap, unsigned floor, size_t n[2])
+{
+    unsigned t_all = 0, t_min = 0;
+    double a = sw_classifier_score(m, text, len, buf, cap, &t_all);
+    double b = sw_classifier_score_min(m, text, len, buf, cap, floor, &t_min);
+    assert_int_equal(t_all, t_min);
+    assert_true(a >= 0.0 && a <= 1.0);
+    if (t_all < floor) {
+        assert_true(b == -1.0);
+    } else {
+        assert_true(a == b);
+    }
+    n[t_all < floor ? 0 : 1]++;
+}
+
 /* sw_classifier_score_min: texts under the token floor are counted, not
  * scored (-1); the others get exactly sw_classifier_score's value. */
 static void test_score_min(void **state)
@@ -153,7 +172,7 @@ static void test_score_min(void **state)
         SW_SOURCE_DIR "/tests/data/corpus/chat_spam.txt",
         SW_SOURCE_DIR "/tests/data/corpus/benign_chat.txt",
     };
-    size_t below = 0, scored = 0;
+    size_t n[2] = {0, 0};
     for (size_t f = 0; f < 2; f++) {
         struct lines sp = read_lines(files[f]);
         for (size_t i = 0; i < sp.n; i++) {
@@ -161,22 +180,50 @@ static void test_score_min(void **state)
             if (len > 4096) {
                 len = 4096;
             }
-            unsigned t_all = 0, t_min = 0;
-            double a = sw_classifier_score(m, sp.v[i], len, buf, sizeof(buf), &t_all);
-            double b = sw_classifier_score_min(m, sp.v[i], len, buf, sizeof(buf), 6, &t_min);
-            assert_int_equal(t_all, t_min);
-            assert_true(a >= 0.0 && a <= 1.0);
-            if (t_all < 6) {
-                assert_true(b == -1.0);
-                below++;
-            } else {
-                assert_true(a == b);
-                scored++;
-            }
+            check_floor(m, sp.v[i], len, buf, sizeof(buf), 6, n);
         }
         free_lines(&sp);
     }
-    assert_true(below > 0 && scored > 0);
+    assert_true(n[0] > 0 && n[1] > 0);
+    sw_classifier_free(m);
+}
+
+/* Short texts (a normalized text of up to 64 bytes has its tokens counted
+ * from one bitmap before any is hashed): random texts of 0..80 bytes built
+ * from letters, digits, look-alikes, separators and UTF-8 pieces, with tokens
+ * at either end and across byte 64, give with every floor 1..12 the count
+ * and value of the walk without a floor. */
+static void test_score_min_short(void **state)
+{
+    (void)state;
+    struct sw_classifier *m = NULL;
+    char buf[SW_CLASSIFIER_BUF(256)];
+    holdout_accuracy(false, &m);
+    static const char *const pieces[] = {
+        "a", "Z",    "7",           "0",        " ",        "  ",           "!",
+        ".", "-",    "$",           "\xc3\xa9", "\xd0\xb0", "\xe2\x82\xac", "3",
+        "@", "word", "http://x.io", "\t"};
+    const size_t n_pieces = sizeof(pieces) / sizeof(pieces[0]);
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    size_t n[2] = {0, 0};
+    for (unsigned iter = 0; iter < 4000; iter++) {
+        char text[128];
+        size_t want = iter % 81, len = 0;
+        while (len < want) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            const char *pc = pieces[(rng >> 33) % n_pieces];
+            size_t pl = strlen(pc);
+            if (len + pl >= sizeof(text)) {
+                break;
+            }
+            memcpy(text + len, pc, pl);
+            len += pl;
+        }
+        for (unsigned floor = 1; floor <= 12; floor++) {
+            check_floor(m, text, len, buf, sizeof(buf), floor, n);
+        }
+    }
+    assert_true(n[0] > 1000 && n[1] > 1000);
     sw_classifier_free(m);
 }
 
@@ -570,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_heldout_accuracy_floor),
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_score_min),
+        cmocka_unit_test(test_score_min_short),
         cmocka_unit_test(test_corrupt_models_refused),
         cmocka_unit_test(test_train_command),
         cmocka_unit_test(test_detector),
