@@ -81,6 +81,12 @@ static const struct sw_conf_item engine_schema[] = {
      .def = "info",
      .enum_names = log_level_names,
      .help = "log verbosity: error, warning, info or debug"},
+    {.key = "skip_reflections",
+     .type = SW_CONF_BOOL,
+     .offset = offsetof(struct sw_engine_settings, skip_reflections),
+     .def = "true",
+     .help = "leave a MUC room's copies of an occupant's message (one per occupant; no detector "
+             "counts them) out of parsing: counted, not analysed"},
     SW_CONF_END,
 };
 

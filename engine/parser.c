@@ -187,6 +187,7 @@ static void parser_add_stats(struct sw_xml_stats *dst, const struct sw_xml_stats
     dst->over_size += s->over_size;
     dst->malformed += s->malformed;
     dst->ns_overflow += s->ns_overflow;
+    dst->reflections += s->reflections;
 }
 
 static void parser_publish_stats(struct pl_parser *ps)
@@ -213,6 +214,24 @@ static void parser_drop_xml(struct pl_parser *ps)
 }
 
 /* A fresh sw_xml for @c's stream, fed the stream header. 0 or SW_E* with b->err set. */
+/* A stream header that declares no prefix but stream: and names no carbons
+ * namespace, so a stanza's bytes alone say what its names mean (what
+ * pl_is_reflection() reads them by). */
+static bool hdr_plain(const char *h, size_t n)
+{
+    if (pl_memfind(h, n, "urn:xmpp:carbons", 16) != NULL) {
+        return false;
+    }
+    const char *e = h + n;
+    for (const char *q = h; (q = pl_memfind(q, (size_t)(e - q), "xmlns:", 6)) != NULL; q += 6) {
+        if ((size_t)(e - q) < 13 || memcmp(q + 6, "stream", 6) != 0 ||
+            (q[12] != '=' && q[12] != ' ')) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int parser_open(struct pl_parser *ps, const struct pl_chunk *c)
 {
     struct sw_pipeline *p = ps->p;
@@ -233,6 +252,7 @@ static int parser_open(struct pl_parser *ps, const struct pl_chunk *c)
         return rc;
     }
     ps->cur_stream = c->stream;
+    ps->skip_ok = p->eng->skip_reflections && hdr_plain(s->hdr, s->hdr_len);
     return 0;
 }
 
@@ -286,6 +306,53 @@ static size_t stanza_end(const struct sw_pipeline *p, const struct pl_stream *st
 }
 
 /*
+ * engine.skip_reflections: the bytes of chunk @c (@data) without its MUC
+ * reflections (engine/reflect.c), copied into ps->cbuf; *@len their length.
+ * A reflection's newlines stay, so line numbers do not move, and one that
+ * another stanza follows on its line is kept, so columns do not either. The
+ * chunk itself when nothing is left out (or no memory for the copy).
+ */
+static const char *parser_compact(struct pl_parser *ps, const struct pl_chunk *c, const char *data,
+                                  size_t *len)
+{
+    size_t max_attr = ps->p->xopts.limits.max_attr_bytes;
+    size_t out = 0, from = 0;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < c->n_spans; i++) {
+        size_t s = c->spans[2 * i], e = c->spans[2 * i + 1];
+        size_t next = i + 1 < c->n_spans ? c->spans[2 * i + 2] : c->len;
+        if (e >= next || e > c->len || memchr(data + e, '\n', next - e) == NULL ||
+            !pl_is_reflection(data + s, e - s, max_attr)) {
+            continue;
+        }
+        if (ps->cbuf_cap < c->len) {
+            char *b = malloc(c->len);
+            if (b == NULL) {
+                return data;
+            }
+            free(ps->cbuf);
+            ps->cbuf = b;
+            ps->cbuf_cap = c->len;
+        }
+        memcpy(ps->cbuf + out, data + from, s - from);
+        out += s - from;
+        size_t nl = (size_t)sw_split_count_nl(data + s, e - s);
+        memset(ps->cbuf + out, '\n', nl);
+        out += nl;
+        from = e;
+        n++;
+    }
+    if (n == 0) {
+        return data;
+    }
+    memcpy(ps->cbuf + out, data + from, c->len - from);
+    *len = out + (c->len - from);
+    ps->xs.reflections += n;
+    ps->xs.stanzas += n;
+    return ps->cbuf;
+}
+
+/*
  * Parse chunk @c into the batch. A stanza libxml2 rejects (an undefined
  * entity, a mismatched tag, ...) is reported "file:line:col: reason", counted
  * (malformed) and skipped: everything before it is kept, the parser is
@@ -297,6 +364,7 @@ static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
     struct sw_pipeline *p = ps->p;
     struct pl_batch *b = ps->b;
     const char *data = c->own != NULL ? c->own : c->buf->data + c->off;
+    size_t len = c->len;
     struct sw_errbuf eb;
     size_t off = 0;
     uint32_t line = c->line;
@@ -304,13 +372,16 @@ static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
     if (ps->cur_stream != (int)c->stream && (rc = parser_open(ps, c)) < 0) {
         goto fail;
     }
+    if (c->spans != NULL && c->own == NULL && ps->skip_ok) {
+        data = parser_compact(ps, c, data, &len);
+    }
     sw_xml_force_over(ps->x, c->own != NULL);
-    while (off < c->len) {
+    while (off < len) {
         eb.msg[0] = '\0';
         sw_xml_set_seq(ps->x, (c->k << SW_SEQ_SHIFT) + b->n);
         sw_xml_set_stream(ps->x, c->stream, line);
         uint64_t closed0 = sw_xml_closed(ps->x);
-        rc = sw_xml_feed(ps->x, data + off, c->len - off, c->arrival_ms, &eb);
+        rc = sw_xml_feed(ps->x, data + off, len - off, c->arrival_ms, &eb);
         if (ps->rc < 0) {
             rc = ps->rc;
             snprintf(b->err, sizeof(b->err), "out of memory");
@@ -319,7 +390,7 @@ static void parser_parse(struct pl_parser *ps, const struct pl_chunk *c)
         if (rc == 0) {
             break;
         }
-        size_t end = stanza_end(p, c->st, data + off, c->len - off, sw_xml_closed(ps->x) - closed0);
+        size_t end = stanza_end(p, c->st, data + off, len - off, sw_xml_closed(ps->x) - closed0);
         if (end == 0) {
             snprintf(b->err, sizeof(b->err), "%s:%s", c->st->name, eb.msg);
             goto fail;
@@ -389,6 +460,7 @@ void *pl_parser_main(void *arg)
             parser_parse(ps, &c);
         }
         free(c.own);
+        free(c.spans);
         if (c.buf != NULL &&
             atomic_fetch_sub_explicit(&c.buf->refs, 1, memory_order_acq_rel) == 1) {
             sw_ring_push_wait(ps->back, &c.buf, 1, NULL);

@@ -467,6 +467,8 @@ static void run_cleanup(struct sw_pipeline *p)
             sw_ring_free(p->parsers[i].in);
             sw_ring_free(p->parsers[i].back);
             pl_batch_free(p->parsers[i].b);
+            free(p->parsers[i].cbuf);
+            p->parsers[i].cbuf = NULL;
         }
     }
     if (p->workers != NULL) {

@@ -68,6 +68,11 @@ struct pl_chunk {
     char *own; /* instead of buf: a stand-in for an oversize stanza (pl_oversize_stub()),
                 * owned by the chunk; its event is flagged over-limit */
     size_t own_len;
+    /* engine.skip_reflections: the chunk's stanzas as [start, end) offsets
+     * from off (2 * n_spans, owned by the chunk), so the parser can leave MUC
+     * reflections out (engine/reflect.c); NULL when not collected */
+    uint32_t *spans;
+    uint32_t n_spans;
 };
 
 /* Per stream: the header bytes every parser feeds first. */
@@ -161,6 +166,9 @@ struct pl_parser {
     struct pl_batch *b;   /* batch being filled (swapped with a slot's) */
     struct sw_xml *x;
     int cur_stream; /* stream x was fed the header of, -1 none */
+    bool skip_ok;   /* that stream's MUC reflections may be left out (parser_open()) */
+    char *cbuf;     /* a chunk without its reflections (parser_compact()) */
+    size_t cbuf_cap;
     struct sw_wait_stats wait_in, wait_out;
     struct sw_xml_stats xs;  /* totals of finished sw_xml instances */
     struct sw_xml_stats pub; /* published snapshot (SW_CNT_*) */
@@ -250,6 +258,12 @@ void *pl_reader_main(void *arg);
  *  @tail: its start tags down to the described stanza (through a mirror or
  *  carbon wrapper), the wrapper's and the recorder's empty <delay/>s, the end
  *  tags. Returns its length, or 0 when the head is not understood. */
+/* 1 when the stanza [s, s + len) is certainly a MUC reflection engine/xml.c
+ * would flag SW_F_MUC_REFLECTION (engine/reflect.c); 0 when not or unsure. */
+bool pl_is_reflection(const char *s, size_t len, size_t max_attr);
+/* The first @needle (@m bytes) in [h, h + n), or NULL (memmem, which C11 lacks). */
+const char *pl_memfind(const char *h, size_t n, const char *needle, size_t m);
+
 size_t pl_oversize_stub(const char *head, size_t head_len, const char *tail, size_t tail_len,
                         char *out, size_t cap);
 

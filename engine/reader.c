@@ -83,9 +83,14 @@ struct rd {
     uint64_t pend_start, pend_end;
     uint32_t pend_line, pend_stanzas;
     uint32_t max_stanzas; /* per chunk: pl_batch_events_cap() */
-    uint64_t consumed;    /* stream offset before which no byte is needed */
-    uint64_t fed;         /* stream offset of the end of the bytes fed to the splitter */
-    char *head;           /* saved head of an element whose start was dropped (PL_HEAD_MAX) */
+    /* engine.skip_reflections: the pending chunk's stanza spans (struct
+     * pl_chunk.spans), handed out with it */
+    bool spans_on;
+    uint32_t *spans;
+    uint32_t n_spans, cap_spans;
+    uint64_t consumed; /* stream offset before which no byte is needed */
+    uint64_t fed;      /* stream offset of the end of the bytes fed to the splitter */
+    char *head;        /* saved head of an element whose start was dropped (PL_HEAD_MAX) */
     size_t head_len;
     uint64_t head_start; /* its stream offset */
     uint64_t k;
@@ -252,6 +257,7 @@ static void rd_dispatch(struct rd *r, struct pl_chunk *c)
                 rd_put_buf(r, c->buf);
             }
             free(c->own);
+            free(c->spans);
             return;
         }
     } else {
@@ -269,6 +275,7 @@ static void rd_flush(struct rd *r)
     if (!rd_map_ok(r, r->pend_end, false)) {
         r->pend = false;
         r->pend_stanzas = 0;
+        r->n_spans = 0;
         return;
     }
     struct pl_chunk c = {0};
@@ -283,6 +290,15 @@ static void rd_flush(struct rd *r)
     c.line = r->pend_line;
     c.stanzas = r->pend_stanzas;
     c.arrival_ms = r->arrival;
+    if (r->n_spans > 0) {
+        /* (without memory the chunk is only parsed whole) */
+        c.spans = malloc(sizeof(*c.spans) * 2 * r->n_spans);
+        if (c.spans != NULL) {
+            memcpy(c.spans, r->spans, sizeof(*c.spans) * 2 * r->n_spans);
+            c.n_spans = r->n_spans;
+        }
+        r->n_spans = 0;
+    }
     r->pend = false;
     r->pend_stanzas = 0;
     rd_dispatch(r, &c);
@@ -361,6 +377,29 @@ static bool rd_gap_is_space(const struct rd *r, uint64_t from, uint64_t to)
     return true;
 }
 
+/* Remember a stanza of the pending chunk for the parser's reflection check
+ * (offsets from pend_start). Out of memory: the chunk goes without spans. */
+static void rd_add_span(struct rd *r, uint64_t start, uint64_t end)
+{
+    if (r->n_spans == UINT32_MAX) {
+        return;
+    }
+    if (r->n_spans == r->cap_spans) {
+        uint32_t cap = r->cap_spans ? r->cap_spans * 2 : 1024;
+        uint32_t *s = realloc(r->spans, sizeof(*s) * 2 * cap);
+        if (s == NULL) {
+            r->spans_on = false;
+            r->n_spans = 0;
+            return;
+        }
+        r->spans = s;
+        r->cap_spans = cap;
+    }
+    r->spans[2 * r->n_spans] = (uint32_t)(start - r->pend_start);
+    r->spans[2 * r->n_spans + 1] = (uint32_t)(end - r->pend_start);
+    r->n_spans++;
+}
+
 static void rd_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
 {
     struct rd *r = ud;
@@ -382,6 +421,9 @@ static void rd_on_stanza(void *ud, uint64_t start, uint64_t end, uint32_t line)
         r->pend_line = line;
     }
     r->pend_end = end;
+    if (r->spans_on) {
+        rd_add_span(r, start, end);
+    }
     /* at most as many stanzas as a batch holds events without growing (and
      * far under the SW_SEQ_SHIFT bound): tiny stanzas cannot inflate batches */
     if (++r->pend_stanzas >= r->max_stanzas) {
@@ -512,6 +554,7 @@ static int rd_stream_begin(struct rd *r, const struct sw_tap_read *t)
     r->consumed = 0;
     r->pend = false;
     r->pend_stanzas = 0;
+    r->n_spans = 0;
     return 0;
 }
 
@@ -606,6 +649,7 @@ void *pl_reader_main(void *arg)
     if (r.max_stanzas > SW_SEQ_MAX_PER_CHUNK - 1) {
         r.max_stanzas = SW_SEQ_MAX_PER_CHUNK - 1;
     }
+    r.spans_on = p->eng->skip_reflections;
     for (;;) {
         if (atomic_load_explicit(&p->abort_k, memory_order_relaxed) != UINT64_MAX) {
             break;
@@ -777,5 +821,6 @@ void *pl_reader_main(void *arg)
         }
     }
     free(r.head);
+    free(r.spans);
     return NULL;
 }

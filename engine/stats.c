@@ -60,6 +60,7 @@ void sw_pipeline_get_stats(const struct sw_pipeline *p, struct sw_pipeline_stats
             }
             st->unwrapped += SW_CNT_GET(x->unwrapped);
             st->carbons += SW_CNT_GET(x->carbons);
+            st->reflections += SW_CNT_GET(x->reflections);
             st->skipped_oversize += SW_CNT_GET(x->skipped_oversize);
             st->skipped_depth += SW_CNT_GET(x->skipped_depth);
             st->skipped_attr += SW_CNT_GET(x->skipped_attr);
@@ -113,8 +114,10 @@ int sw_pipeline_print_stats(const struct sw_pipeline_stats *st, FILE *fp)
             st->parse_threads, st->threads);
     fprintf(fp,
             "  stanzas: message %" PRIu64 ", presence %" PRIu64 ", iq %" PRIu64
-            "; unwrapped %" PRIu64 ", carbons %" PRIu64 "\n",
-            st->by_kind[0], st->by_kind[1], st->by_kind[2], st->unwrapped, st->carbons);
+            "; unwrapped %" PRIu64 ", carbons %" PRIu64 "; MUC reflections not parsed %" PRIu64
+            "\n",
+            st->by_kind[0], st->by_kind[1], st->by_kind[2], st->unwrapped, st->carbons,
+            st->reflections);
     fprintf(fp,
             "  skipped: oversize %" PRIu64 ", depth %" PRIu64 ", attr %" PRIu64 ", unknown %" PRIu64
             ", bad stamps %" PRIu64 "; parse errors %" PRIu64 "; drops %" PRIu64 " chunks (%" PRIu64
@@ -172,8 +175,10 @@ int sw_pipeline_write_stats_json(const struct sw_pipeline_stats *st, FILE *fp)
             per_s(st->stanzas, st->wall_s), st->events, per_s(st->events, st->wall_s));
     fprintf(fp,
             "\"by_kind\":{\"message\":%" PRIu64 ",\"presence\":%" PRIu64 ",\"iq\":%" PRIu64
-            "},\"unwrapped\":%" PRIu64 ",\"carbons\":%" PRIu64 ",",
-            st->by_kind[0], st->by_kind[1], st->by_kind[2], st->unwrapped, st->carbons);
+            "},\"unwrapped\":%" PRIu64 ",\"carbons\":%" PRIu64 ",\"reflections_skipped\":%" PRIu64
+            ",",
+            st->by_kind[0], st->by_kind[1], st->by_kind[2], st->unwrapped, st->carbons,
+            st->reflections);
     fprintf(fp,
             "\"skipped\":{\"oversize\":%" PRIu64 ",\"depth\":%" PRIu64 ",\"attr\":%" PRIu64
             ",\"unknown\":%" PRIu64 ",\"bad_stamps\":%" PRIu64 "},\"parse_errors\":%" PRIu64

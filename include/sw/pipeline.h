@@ -80,6 +80,7 @@ struct sw_pipeline_stats {
     uint64_t bytes;  /* capture bytes read */
     uint64_t chunks; /* whole-stanza chunks handed to parsers */
     uint64_t stanzas, events, by_kind[3], unwrapped, carbons;
+    uint64_t reflections; /* MUC reflections not parsed (engine.skip_reflections), in stanzas */
     uint64_t skipped_oversize, skipped_depth, skipped_attr, skipped_unknown, bad_stamps;
     uint64_t parse_errors;
     uint64_t over_limit;      /* minimal SW_F_OVER_LIMIT events (depth, attribute, text, JID) */

@@ -28,6 +28,7 @@ struct sw_engine_settings {
     int64_t tick_ms;       /* stream-time interval of expire()/aggregate ticks (DURATION) */
     int64_t max_time_jump; /* a stamp further ahead of stream time is held (DURATION) */
     char *log_level;       /* "error" | "warning" | "info" | "debug" */
+    bool skip_reflections; /* leave MUC reflections unparsed (engine/reflect.c) */
 };
 
 /* section "limits": hostile-input bounds for the XML layer */

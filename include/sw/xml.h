@@ -84,6 +84,7 @@ struct sw_xml_stats {
     uint64_t over_size;   /* stand-ins for stanzas over max_stanza_bytes (or too deep to split) */
     uint64_t malformed;   /* stanzas skipped as not well-formed (the pipeline goes on) */
     uint64_t ns_overflow; /* xmlns:p declarations past the parser's bound of prefixes in scope */
+    uint64_t reflections; /* MUC reflections left unparsed (engine.skip_reflections; in stanzas) */
 };
 
 /* ---- splitter ---- */
