@@ -130,8 +130,8 @@ votes_avx512(const char *s, size_t len)
     __m512i c = _mm512_setzero_si512();
     for (size_t i = 0; i < ng; i += 8) {
         size_t left = len - i; /* >= 4 */
-        __mmask16 lm = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        __mmask8 valid = ng - i >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (ng - i)) - 1);
+        __mmask16 lm = (__mmask16)(left >= 16 ? 0xFFFFu : (1u << left) - 1u);
+        __mmask8 valid = (__mmask8)(ng - i >= 8 ? 0xFFu : (1u << (ng - i)) - 1u);
         __m128i b = _mm_maskz_loadu_epi8(lm, s + i);
         __m512i x =
             _mm512_maskz_permutexvar_epi8(0x0F0F0F0F0F0F0F0Full, win, _mm512_castsi128_si512(b));
