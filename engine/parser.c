@@ -321,8 +321,14 @@ static const char *parser_compact(struct pl_parser *ps, const struct pl_chunk *c
     for (uint32_t i = 0; i < c->n_spans; i++) {
         size_t s = c->spans[2 * i], e = c->spans[2 * i + 1];
         size_t next = i + 1 < c->n_spans ? c->spans[2 * i + 2] : c->len;
-        if (e >= next || e > c->len || memchr(data + e, '\n', next - e) == NULL ||
-            !pl_is_reflection(data + s, e - s, max_attr)) {
+        if (e >= next || e > c->len) {
+            continue;
+        }
+        size_t g = e; /* white space up to the next stanza: usually one '\n' */
+        while (g < next && data[g] != '\n') {
+            g++;
+        }
+        if (g == next || !pl_is_reflection(data + s, e - s, max_attr)) {
             continue;
         }
         if (ps->cbuf_cap < c->len) {

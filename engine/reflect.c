@@ -28,7 +28,8 @@
  * Not sure, so parsed: a prefixed name, an xmlns:p declaration, an entity or
  * character reference in any attribute value read here, an attribute value
  * over @max_attr bytes or a JID part over 1023 (xml.c's limits would apply), a
- * duplicate attribute, the carbons namespace anywhere in the stanza (a carbon
+ * duplicate attribute, "carbons" or a character reference anywhere in the
+ * stanza (a carbon, whose namespace may be spelt with character references,
  * would make its inner message the described one), and anything else
  * unusual before the described message's start tag ends.
  *
@@ -41,6 +42,9 @@
  */
 #include <stdbool.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "pipeline_int.h"
 
@@ -53,6 +57,75 @@ const char *pl_memfind(const char *h, size_t n, const char *needle, size_t m)
     for (const char *p = h; (p = memchr(p, needle[0], (size_t)(e - p))) != NULL; p++) {
         if (memcmp(p, needle, m) == 0) {
             return p;
+        }
+    }
+    return NULL;
+}
+
+/* Whether "carbons" or a character reference ("&#") occurs in [s, s + n):
+ * either could make a child a carbon (a namespace URI may be spelt with
+ * character references, "urn:xmpp:&#99;arbons:2"). SSE2 compares of 16
+ * positions at a time, then a full compare. The stanza is scanned whole for
+ * every candidate, so memchr() on the URI's first byte (a call per 'u' in
+ * the text) cost more than the rest of the check. */
+static bool rf_unsure_bytes(const char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i c = _mm_set1_epi8('c'), a = _mm_set1_epi8('a'), r = _mm_set1_epi8('r');
+    const __m128i amp = _mm_set1_epi8('&'), hash = _mm_set1_epi8('#');
+    for (; i + 18 <= n; i += 16) {
+        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 1));
+        __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 2));
+        if (_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(v0, amp), _mm_cmpeq_epi8(v1, hash)))) {
+            return true;
+        }
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(v0, c), _mm_cmpeq_epi8(v1, a)), _mm_cmpeq_epi8(v2, r)));
+        while (m != 0) {
+            size_t k = i + (size_t)__builtin_ctz(m);
+            if (n - k >= 7 && memcmp(s + k, "carbons", 7) == 0) {
+                return true;
+            }
+            m &= m - 1;
+        }
+    }
+#endif
+    for (; i + 2 <= n; i++) {
+        if ((s[i] == '&' && s[i + 1] == '#') ||
+            (s[i] == 'c' && n - i >= 7 && memcmp(s + i, "carbons", 7) == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The closing quote @q of an attribute value starting at @p, or NULL when
+ * an '&' or a '<' comes first or no quote before @e. 16 bytes a step: this
+ * runs on every message stanza's attributes, and byte loops or three
+ * memchr() calls a value made the check a tenth of the parser threads. */
+static const char *rf_value_end(const char *p, const char *e, char q)
+{
+#if defined(__SSE2__)
+    const __m128i vq = _mm_set1_epi8(q), va = _mm_set1_epi8('&'), vl = _mm_set1_epi8('<');
+    for (; e - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vq));
+        unsigned mb =
+            (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vl)));
+        if ((mq | mb) != 0) {
+            unsigned k = (unsigned)__builtin_ctz(mq | mb);
+            return (mq >> k) & 1u ? p + k : NULL;
+        }
+    }
+#endif
+    for (; p < e; p++) {
+        if (*p == q) {
+            return p;
+        }
+        if (*p == '&' || *p == '<') {
+            return NULL;
         }
     }
     return NULL;
@@ -122,15 +195,11 @@ static const char *rf_attrs(const char *p, const char *e, size_t max_attr, struc
         }
         char q = *p++;
         const char *v = p;
-        const char *ve = memchr(p, q, (size_t)(e - p));
-        if (ve == NULL) {
+        if ((p = rf_value_end(p, e, q)) == NULL || (size_t)(p - v) > max_attr) {
             return NULL;
         }
-        size_t vl = (size_t)(ve - v);
-        if (vl > max_attr || memchr(v, '&', vl) != NULL || memchr(v, '<', vl) != NULL) {
-            return NULL;
-        }
-        p = ve + 1;
+        size_t vl = (size_t)(p - v);
+        p++;
         const char **slot = NULL;
         size_t *slot_len = NULL;
         if (nl == 4 && memcmp(n, "from", 4) == 0) {
@@ -168,12 +237,36 @@ static bool rf_full_jid(const char *v, size_t len, bool need_local)
     if (v == NULL || len == 0 || len > 3071) {
         return false;
     }
-    const char *slash = memchr(v, '/', len);
-    if (slash == NULL || slash + 1 == v + len) {
-        return false;
+    size_t bare = 0;
+    const char *at = NULL;
+#if defined(__SSE2__)
+    const __m128i vs = _mm_set1_epi8('/'), vat = _mm_set1_epi8('@');
+    for (; len - bare >= 16; bare += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(v + bare));
+        unsigned ms = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vs));
+        unsigned ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, vat));
+        if (ms != 0) {
+            ma &= (1u << __builtin_ctz(ms)) - 1u; /* '@' before the '/' only */
+        }
+        if (ma != 0 && at == NULL) {
+            at = v + bare + __builtin_ctz(ma);
+        }
+        if (ms != 0) {
+            bare += (size_t)__builtin_ctz(ms);
+            break;
+        }
     }
-    size_t bare = (size_t)(slash - v), res = len - bare - 1;
-    const char *at = memchr(v, '@', bare);
+#endif
+    while (bare < len && v[bare] != '/') {
+        if (v[bare] == '@' && at == NULL) {
+            at = v + bare;
+        }
+        bare++;
+    }
+    if (bare + 1 >= len) {
+        return false; /* no resource, or an empty one */
+    }
+    size_t res = len - bare - 1;
     size_t local = at != NULL ? (size_t)(at - v) : 0;
     size_t dom = at != NULL ? bare - local - 1 : bare;
     if (local > 1023 || dom == 0 || dom > 1023 || res > 1023) {
@@ -217,17 +310,15 @@ bool pl_is_reflection(const char *s, size_t len, size_t max_attr)
     if (p == NULL) {
         return false;
     }
-    /* a carbon anywhere would change which message the event describes */
-    if (pl_memfind(s, len, "urn:xmpp:carbons", 16) != NULL) {
-        return false;
-    }
     struct rf_attrs top;
     bool empty;
     if ((p = rf_attrs(p, e, max_attr, &top, &empty)) == NULL) {
         return false;
     }
+    /* Last, on what the attributes say is one: a carbon anywhere would change
+     * which message the event describes. */
     if (top.from != NULL && memchr(top.from, '@', top.from_len) != NULL) {
-        return rf_reflection_attrs(&top);
+        return rf_reflection_attrs(&top) && !rf_unsure_bytes(s, len);
     }
     /* a mirror copy: <forwarded xmlns='urn:xmpp:forward:0'>[<delay .../>]<message ...> */
     if (empty || top.from == NULL || top.xmlns != NULL) {
@@ -252,5 +343,5 @@ bool pl_is_reflection(const char *s, size_t len, size_t max_attr)
     if ((q = rf_open(p, e, "message")) == NULL || rf_attrs(q, e, max_attr, &a, &empty) == NULL) {
         return false;
     }
-    return rf_reflection_attrs(&a);
+    return rf_reflection_attrs(&a) && !rf_unsure_bytes(s, len);
 }

@@ -82,6 +82,10 @@ static void test_not_sure(void **state)
         /* a carbon would make its inner message the described one */
         "<message from='room@muc.a.test/n' to='u@a.test/r' type='groupchat'><sent "
         "xmlns='urn:xmpp:carbons:2'/></message>",
+        "<message from='room@muc.a.test/n' to='u@a.test/r' type='groupchat'><sent "
+        "xmlns='urn:xmpp:&#99;arbons:2'/></message>",
+        "<message from='room@muc.a.test/n' to='u@a.test/r' type='groupchat'><body>&#x1F600; "
+        "and more text</body></message>",
         /* mirror copies that are not plainly one */
         "<message from='muc.a.test' to='w.a.test'><body/><forwarded xmlns='urn:xmpp:forward:0'>"
         "<message from='r@muc.a.test/n' to='u@b.test/r' type='groupchat'/></forwarded></message>",
