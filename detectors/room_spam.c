@@ -93,13 +93,17 @@ struct rs_mem {
 
 #define RS_MEM_IDLE_S (7u * 86400u) /* membership is remembered for a week (LRU at the cap) */
 
-/* The line's first link (text/link.c), case folded and hashed to 16 bits, 0
- * without one: a pitch whose text mutates beyond simhash_distance (random
- * suffixes, a greeting, "hTtp", a re-cased path) still names one target, so
- * the same link from one account keeps its cluster. Only one account's lines
- * are compared, so a 16-bit hash is enough. */
+/* The line's first link (text/link.c), case and leet folded (0 1 3 4 5 7 as
+ * o i e a s t, as sw_normalize() reads them) and hashed to 16 bits, 0 without
+ * one: a pitch whose text mutates beyond simhash_distance (random suffixes, a
+ * greeting, "hTtp", a re-cased path, "3xample" for "example": swgen seed
+ * 282329097, whose second line took the one-room cluster over and left 4 of
+ * 6 rooms) still names one target, so the same link from one account keeps
+ * its cluster. Only one account's lines are compared, so a 16-bit hash, and
+ * a fold that makes "x3.example" and "xe.example" one, are enough. */
 static uint16_t rs_link(const struct sw_event *ev)
 {
+    static const char leet[10] = {'o', 'i', '2', 'e', 'a', 's', '6', 't', '8', '9'};
     char link[SW_LINK_MAX];
     size_t n = sw_link_first(ev->body, ev->body_len, link);
     if (n == 0) {
@@ -108,7 +112,10 @@ static uint16_t rs_link(const struct sw_event *ev)
     uint32_t h = 2166136261u; /* FNV-1a over the lower-cased link */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)link[i];
-        h = (h ^ (uint32_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) * 16777619u;
+        c = c >= 'A' && c <= 'Z'   ? (unsigned char)(c + 32)
+            : c >= '0' && c <= '9' ? (unsigned char)leet[c - '0']
+                                   : c;
+        h = (h ^ (uint32_t)c) * 16777619u;
     }
     uint16_t v = (uint16_t)(h ^ (h >> 16));
     return v != 0 ? v : 1;

@@ -86,6 +86,32 @@ static void test_mutated_same_link(void **state)
 /* Mutated variants (swgen seed 776123732, missed at simhash_distance 12):
  * the first two lines are 13 bits apart, so at 12 the second took the
  * cluster over and only 4 of the 6 rooms counted. */
+/* A link mutated in its host (swgen seed 282329097, missed before links were
+ * leet folded): the second line, "3Xample" and a new greeting, is neither
+ * within simhash_distance of the first nor was its link the same, so it took
+ * the one-room cluster over and only 4 of the 6 rooms counted. */
+static void test_leet_link(void **state)
+{
+    (void)state;
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
+    static const char *const lines[] = {
+        "hi all, Buy Viagra online without prescription  http://xaotw9r.examPle/exs26z s38fuo",
+        "hey! Buy viagra online without  pr3sCription http://xaotw9r.3Xample/exs26Z j61nnqr",
+        "Buy viagra onlIn3 without prescription http://xaotw9r.example/Exs26z 4hy",
+        "Buy viagra online without Prescription htTp://xaotw9r.example/exs26z mkgggi",
+        "Buy viagra onLine without prescription http://xaotw9r.example/exs26z vde",
+        "psst Buy viagra online witHout prescription Http://xaotw9r.example/exs26z mmrk",
+    };
+    char room[96];
+    for (int i = 0; i < 6; i++) {
+        snprintf(room, sizeof(room), "room%d@conference.example.org", i);
+        join_post(&d, T0 + i * 12000, "leet@evil.example/x", room, lines[i]);
+    }
+    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "leet@evil.example"), 1);
+    sw_test_det_stop(&d);
+}
+
 static void test_mutated_six_rooms(void **state)
 {
     (void)state;
@@ -249,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_spam_across_rooms),
         cmocka_unit_test(test_mutated_six_rooms),
         cmocka_unit_test(test_mutated_same_link),
+        cmocka_unit_test(test_leet_link),
         cmocka_unit_test(test_outlier_variants_do_not_hold),
         cmocka_unit_test(test_news_bot),
         cmocka_unit_test(test_long_standing_member),
