@@ -50,19 +50,18 @@ import os
 import statistics
 import sys
 
-# What the detectors do not meet yet (issue 13): the 3 s burst median on every
-# run, gated at 3.5 s meanwhile. Over 24 fresh seed/size runs (README.md,
-# "Burst latency, second pass") it is 1.62-3.01 s per run, 2.47 s pooled,
-# <= 3 s in 23 of them (40 tuning runs: 1.82-3.09 s, 2 over 3 s): about 40% of
-# the burst instances cannot be caught in 3 s without reporting look-alikes:
-# subscription bursts wait for a refusal or their 60 s grace (a contact import
-# looks the same until its contacts answer), rejoin storms need a fourth change
-# (join, leave, rejoin is a person slipping), a domain's subscription burst its
-# third account, and an over-limit spray whose first two oversize stanzas are
-# big attributes or text (a person's thumbnails) a third or fourth. So a run
-# lands within a few hundredths of 3 s now and then: 3.0 would make the
-# one-seed CI run flaky. content-slow, thin-wave and every look-alike gate
-# since the accuracy branch (0 false positives, recall >= 0.9 over those runs).
+# The 3 s burst median: met on every one of the 341 runs of 2026-12-06's third
+# session (tests/accuracy/README.md: 1.7-2.9 s per run, 2.3 s median of runs),
+# after 7 of 176 runs of the session before landed at 3.0-3.2 s. About 40% of
+# the burst instances cannot be caught in 3 s without reporting look-alikes
+# (subscription bursts wait for a refusal or their 60 s grace, rejoin storms
+# for a fourth change, a domain's subscription burst for its fourth fresh
+# account), so the pooled median sits at the boundary between them and the
+# fast scenarios and moves with the mix of a seed. CI runs one fresh seed per
+# run: the gate stays at 3.5 s, and a run over 3 s prints PENDING, so a seed
+# that lands a few hundredths over the target is reported, not a red build.
+# content-slow, thin-wave and every look-alike gate since the accuracy branch
+# (0 false positives, recall >= 0.9 over those runs).
 PENDING_DEFAULT = "latency:3.5"
 
 RECALL_DEFAULT = {"behaviour": 0.99, "content": 0.9, "wave": 0.9, "hostile-input": 0.99}
