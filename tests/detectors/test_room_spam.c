@@ -83,9 +83,23 @@ static void test_mutated_same_link(void **state)
     sw_test_det_stop(&d);
 }
 
-/* Mutated variants (swgen seed 776123732, missed at simhash_distance 12):
- * the first two lines are 13 bits apart, so at 12 the second took the
- * cluster over and only 4 of the 6 rooms counted. */
+/* Hits of room_spam.rooms for @who (a bare JID) after it joins six rooms
+ * and posts lines[i] in the i-th, @step_ms apart. */
+static size_t six_rooms_hits(const char *const lines[6], int64_t step_ms, const char *who)
+{
+    struct sw_test_det d;
+    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
+    char room[96], from[96];
+    snprintf(from, sizeof(from), "%s/x", who);
+    for (int i = 0; i < 6; i++) {
+        snprintf(room, sizeof(room), "room%d@conference.example.org", i);
+        join_post(&d, T0 + i * step_ms, from, room, lines[i]);
+    }
+    size_t n = sw_test_count(&d.out, "room_spam.rooms", who);
+    sw_test_det_stop(&d);
+    return n;
+}
+
 /* A link mutated in its host (swgen seed 282329097, missed before links were
  * leet folded): the second line, "3Xample" and a new greeting, is neither
  * within simhash_distance of the first nor was its link the same, so it took
@@ -93,8 +107,6 @@ static void test_mutated_same_link(void **state)
 static void test_leet_link(void **state)
 {
     (void)state;
-    struct sw_test_det d;
-    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
     static const char *const lines[] = {
         "hi all, Buy Viagra online without prescription  http://xaotw9r.examPle/exs26z s38fuo",
         "hey! Buy viagra online without  pr3sCription http://xaotw9r.3Xample/exs26Z j61nnqr",
@@ -103,20 +115,15 @@ static void test_leet_link(void **state)
         "Buy viagra onLine without prescription http://xaotw9r.example/exs26z vde",
         "psst Buy viagra online witHout prescription Http://xaotw9r.example/exs26z mmrk",
     };
-    char room[96];
-    for (int i = 0; i < 6; i++) {
-        snprintf(room, sizeof(room), "room%d@conference.example.org", i);
-        join_post(&d, T0 + i * 12000, "leet@evil.example/x", room, lines[i]);
-    }
-    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "leet@evil.example"), 1);
-    sw_test_det_stop(&d);
+    assert_int_equal(six_rooms_hits(lines, 12000, "leet@evil.example"), 1);
 }
 
+/* Mutated variants (swgen seed 776123732, missed at simhash_distance 12):
+ * the first two lines are 13 bits apart, so at 12 the second took the
+ * cluster over and only 4 of the 6 rooms counted. */
 static void test_mutated_six_rooms(void **state)
 {
     (void)state;
-    struct sw_test_det d;
-    assert_int_equal(sw_test_det_start(&d, &sw_room_spam_ops, NULL), 0);
     static const char *const lines[] = {
         "hey! Buy viagra onlin3 without prescription http://41nnj1N.example/oxjx3q itp0",
         "!!! Buy viagra online  without prescription http://41Nnj1n.example/oxjxeq xhmi",
@@ -125,13 +132,7 @@ static void test_mutated_six_rooms(void **state)
         "hey! Buy viagra online without prescrIption http://41nnJ1n.example/oxjxeq tcl",
         "Buy viagra onlin3 without presCriPtion Http://41nnj1n.exaMple/oxjxeq xlosdyl",
     };
-    char room[96];
-    for (int i = 0; i < 6; i++) {
-        snprintf(room, sizeof(room), "room%d@conference.example.org", i);
-        join_post(&d, T0 + i * 15000, "mutant@evil.example/x", room, lines[i]);
-    }
-    assert_int_equal(sw_test_count(&d.out, "room_spam.rooms", "mutant@evil.example"), 1);
-    sw_test_det_stop(&d);
+    assert_int_equal(six_rooms_hits(lines, 15000, "mutant@evil.example"), 1);
 }
 
 static void test_outlier_variants_do_not_hold(void **state)

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "../../engine/pipeline_int.h"
+#include "../support/capture.h"
 #include "sw/event.h"
 #include "sw/xml.h"
 
@@ -208,24 +209,6 @@ static void diff_bytes(const char *d, size_t len, const char *what, uint64_t min
     assert_true(f.yes >= min_yes);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        return NULL;
-    }
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, fp), (size_t)n);
-    b[n] = '\0';
-    fclose(fp);
-    *len = (size_t)n;
-    return b;
-}
-
 static void test_bundled_captures(void **state)
 {
     (void)state;
@@ -237,13 +220,8 @@ static void test_bundled_captures(void **state)
                                   "attack_over_limit.xml",
                                   "attack_room_whitelist.xml"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/tests/data/captures/%s", SW_SOURCE_DIR, names[i]);
         size_t len;
-        char *d = slurp(path, &len);
-        if (d == NULL) {
-            fail_msg("cannot read %s", path);
-        }
+        char *d = sw_test_load_capture(names[i], &len);
         diff_bytes(d, len, names[i], 0);
         free(d);
     }
@@ -261,9 +239,8 @@ static void test_swgen_capture(void **state)
              path);
     assert_int_equal(system(cmd), 0);
     size_t len;
-    char *d = slurp(path, &len);
+    char *d = sw_test_load_file(path, &len);
     unlink(path);
-    assert_non_null(d);
     diff_bytes(d, len, "swgen seed 23", 5000); /* a capture without them tests nothing */
     free(d);
 }

@@ -1,8 +1,9 @@
 /*
  * capture.h - for engine tests that read the capture fixtures in
- * tests/data/captures (test_split, test_xml): sw_test_load_capture() returns
+ * tests/data/captures (test_split, test_xml, test_reflect): sw_test_load_capture() returns
  * the whole file, NUL-terminated, malloc'ed (the caller frees it), with its
  * length in *len; a missing or short file fails the test (cmocka asserts).
+ * sw_test_load_file() does the same for any path.
  *
  * Needs SW_SOURCE_DIR (set for every test by sw_add_test). Header-only
  * (static functions) so each test binary is self-contained.
@@ -19,12 +20,13 @@
 
 #include <cmocka.h>
 
-static char *sw_test_load_capture(const char *name, size_t *len)
+/* The whole file at @path (absolute), NUL-terminated, malloc'ed. */
+static char *sw_test_load_file(const char *path, size_t *len)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/tests/data/captures/%s", SW_SOURCE_DIR, name);
     FILE *f = fopen(path, "rb");
-    assert_non_null(f);
+    if (f == NULL) {
+        fail_msg("cannot read %s", path);
+    }
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -35,6 +37,13 @@ static char *sw_test_load_capture(const char *name, size_t *len)
     fclose(f);
     *len = (size_t)n;
     return buf;
+}
+
+static char *sw_test_load_capture(const char *name, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/tests/data/captures/%s", SW_SOURCE_DIR, name);
+    return sw_test_load_file(path, len);
 }
 
 #endif
