@@ -213,7 +213,6 @@ static void parser_drop_xml(struct pl_parser *ps)
     ps->cur_stream = -1;
 }
 
-/* A fresh sw_xml for @c's stream, fed the stream header. 0 or SW_E* with b->err set. */
 /* A stream header that declares no prefix but stream: and names no carbons
  * namespace, so a stanza's bytes alone say what its names mean (what
  * pl_is_reflection() reads them by). */
@@ -232,6 +231,7 @@ static bool hdr_plain(const char *h, size_t n)
     return true;
 }
 
+/* A fresh sw_xml for @c's stream, fed the stream header. 0 or SW_E* with b->err set. */
 static int parser_open(struct pl_parser *ps, const struct pl_chunk *c)
 {
     struct sw_pipeline *p = ps->p;
